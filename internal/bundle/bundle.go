@@ -1,0 +1,153 @@
+// Package bundle builds a product's Worker with esbuild's Go API: the pattern's
+// TypeScript (embedded from workers-src/src) plus the product's optional hooks
+// module, as one minified ES module. No Node is needed.
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/evanw/esbuild/pkg/api"
+
+	"github.com/zerocost/zerocost"
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// Prefix is the import prefix that names zerocost's own Worker sources, e.g.
+// `import type { Hooks } from "zerocost:hooks"` in a user's hooks module.
+const Prefix = "zerocost:"
+
+const namespace = "zerocost"
+
+// SizeGoal is the size each bundle with the default hooks stays under.
+const SizeGoal = 25 * 1024
+
+// Result is one bundled Worker.
+type Result struct {
+	Product string
+	Code    []byte
+}
+
+// Options choose the sources; the zero value uses the embedded sources.
+type Options struct {
+	// Sources is the tree holding src/ (defaults to the embedded workers-src).
+	Sources fs.FS
+	// Minify defaults to true; set NoMinify for readable output.
+	NoMinify bool
+}
+
+// Product bundles one product's Worker. projectDir resolves its hooks module.
+func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error) {
+	src := opts.Sources
+	if src == nil {
+		sub, err := fs.Sub(zerocost.WorkerSources, "workers-src/src")
+		if err != nil {
+			return nil, err
+		}
+		src = sub
+	}
+	projectDir, err := filepath.Abs(projectDir)
+	if err != nil {
+		return nil, err
+	}
+	entry, err := Entry(pr, projectDir)
+	if err != nil {
+		return nil, err
+	}
+	minify := !opts.NoMinify
+	res := api.Build(api.BuildOptions{
+		Stdin: &api.StdinOptions{
+			Contents:   entry,
+			ResolveDir: projectDir,
+			Sourcefile: pr.Name + "-entry.ts",
+			Loader:     api.LoaderTS,
+		},
+		Bundle:            true,
+		Write:             false,
+		Format:            api.FormatESModule,
+		Platform:          api.PlatformNeutral,
+		Target:            api.ES2022,
+		Conditions:        []string{"workerd", "worker", "browser"},
+		MainFields:        []string{"module", "main"},
+		MinifyWhitespace:  minify,
+		MinifyIdentifiers: minify,
+		MinifySyntax:      minify,
+		LegalComments:     api.LegalCommentsNone,
+		Charset:           api.CharsetUTF8,
+		LogLevel:          api.LogLevelSilent,
+		Plugins:           []api.Plugin{embedded(src)},
+	})
+	if len(res.Errors) > 0 {
+		msgs := api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage})
+		return nil, fmt.Errorf("bundling %s:\n%s", pr.Name, strings.Join(msgs, ""))
+	}
+	if len(res.OutputFiles) != 1 {
+		return nil, fmt.Errorf("bundling %s: esbuild wrote %d files, want 1", pr.Name, len(res.OutputFiles))
+	}
+	return &Result{Product: pr.Name, Code: res.OutputFiles[0].Contents}, nil
+}
+
+// Entry is the generated entry module of a product's Worker.
+func Entry(pr *plan.Product, projectDir string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "import { createWorker } from %s;\n", strconv.Quote(Prefix+"patterns/"+pr.Pattern))
+	if pr.Hooks != "" {
+		p, err := stack.ResolvePath(projectDir, pr.Hooks)
+		if err != nil {
+			return "", fmt.Errorf("zerocost:products[%s].hooks: %w", pr.Name, err)
+		}
+		fmt.Fprintf(&b, "import * as hooks from %s;\n", strconv.Quote(filepath.ToSlash(p)))
+		b.WriteString("export default createWorker(hooks);\n")
+	} else {
+		b.WriteString("export default createWorker({});\n")
+	}
+	return b.String(), nil
+}
+
+// embedded resolves "zerocost:..." imports, and relative imports among them,
+// from the Worker sources.
+func embedded(src fs.FS) api.Plugin {
+	return api.Plugin{
+		Name: "zerocost-sources",
+		Setup: func(build api.PluginBuild) {
+			build.OnResolve(api.OnResolveOptions{Filter: "^" + Prefix},
+				func(a api.OnResolveArgs) (api.OnResolveResult, error) {
+					p, err := find(src, strings.TrimPrefix(a.Path, Prefix))
+					return api.OnResolveResult{Path: p, Namespace: namespace}, err
+				})
+			build.OnResolve(api.OnResolveOptions{Filter: `^\.\.?/`, Namespace: namespace},
+				func(a api.OnResolveArgs) (api.OnResolveResult, error) {
+					p, err := find(src, path.Join(path.Dir(a.Importer), a.Path))
+					return api.OnResolveResult{Path: p, Namespace: namespace}, err
+				})
+			build.OnLoad(api.OnLoadOptions{Filter: ".*", Namespace: namespace},
+				func(a api.OnLoadArgs) (api.OnLoadResult, error) {
+					b, err := fs.ReadFile(src, a.Path)
+					if err != nil {
+						return api.OnLoadResult{}, err
+					}
+					s := string(b)
+					return api.OnLoadResult{Contents: &s, Loader: api.LoaderTS}, nil
+				})
+		},
+	}
+}
+
+// find maps an import path to a file of the source tree, trying the extensions
+// TypeScript would.
+func find(src fs.FS, p string) (string, error) {
+	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	base := strings.TrimSuffix(p, ".js")
+	for _, c := range []string{p, base + ".ts", base + "/index.ts"} {
+		if st, err := fs.Stat(src, c); err == nil && !st.IsDir() {
+			return c, nil
+		}
+	}
+	return "", errors.New("no such zerocost source: " + p)
+}

@@ -1,0 +1,117 @@
+// Package plan is the `zerocost plan` command.
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zerocost/zerocost/internal/cmdutil"
+	zplan "github.com/zerocost/zerocost/internal/plan"
+)
+
+// Options are the command's inputs.
+type Options struct {
+	F     *cmdutil.Factory
+	Stack string
+	JSON  bool
+}
+
+// NewCmd returns the command; runF replaces the run in tests of flag parsing.
+func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{F: f}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Print what a stack deploys",
+		Long: `Print the plan of a stack: every product's Worker script, KV namespaces, R2
+buckets, queues and consumers, routes, and bindings (secrets by config key only).
+
+The plan is built by rendering each product's wrangler config and parsing it
+back; the Pulumi program, the local runtime, verify and cost all read it.`,
+		Example: "  zerocost plan --stack demo\n  zerocost plan --stack demo --json | jq '.products[].script'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return Run(opts)
+		},
+	}
+	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")
+	return cmd
+}
+
+// Run prints the plan.
+func Run(o *Options) error {
+	l, err := o.F.Load(o.Stack)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.F.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(l.Plan)
+	}
+	return Print(o.F.IO.Out, l.Plan)
+}
+
+// Print writes a readable summary of the plan.
+func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
+	fmt.Fprintf(w, "stack %s, account %s: %d products\n", p.Stack, p.AccountID, len(p.Products))
+	for _, pr := range p.Products {
+		fmt.Fprintf(w, "\n%s (%s, %s)\n", pr.Name, pr.Pattern, pr.Model)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  script\t%s\n", pr.Script)
+		if pr.URL != "" {
+			fmt.Fprintf(tw, "  url\t%s\n", pr.URL)
+		}
+		for _, kv := range pr.KVNamespaces {
+			fmt.Fprintf(tw, "  kv namespace\t%s\t(%s)\n", kv.Title, kv.Binding)
+		}
+		for _, b := range pr.R2Buckets {
+			fmt.Fprintf(tw, "  r2 bucket\t%s\t(%s)\n", b.Name, b.Binding)
+		}
+		for _, q := range pr.Queues {
+			kind := "queue"
+			if q.DeadLetter {
+				kind = "dead-letter queue"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", kind, q.Name)
+		}
+		for _, c := range pr.Consumers {
+			dlq := ""
+			if c.DeadLetterQueue != "" {
+				dlq = ", then " + c.DeadLetterQueue
+			}
+			fmt.Fprintf(tw, "  consumer\t%s\tbatch %d, wait %d s, %d retries%s\n", c.Queue, c.BatchSize, c.BatchTimeoutSeconds, c.MaxRetries, dlq)
+		}
+		for _, r := range pr.Routes {
+			kind := "route"
+			if r.CustomDomain {
+				kind = "custom domain"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\n", kind, r.Pattern)
+		}
+		if len(pr.Crons) > 0 {
+			fmt.Fprintf(tw, "  crons\t%s\n", strings.Join(pr.Crons, ", "))
+		}
+		var bs []string
+		for _, b := range pr.Bindings {
+			if b.Type != zplan.PlainText {
+				bs = append(bs, b.Name+" ("+b.Type+")")
+			}
+		}
+		fmt.Fprintf(tw, "  bindings\t%s\n", strings.Join(bs, ", "))
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if missing := p.MissingSecrets(); len(missing) > 0 {
+		fmt.Fprintf(w, "\nnot set yet (needed by `pulumi up`): %s\n", strings.Join(missing, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+// Package root assembles the zerocost command tree.
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/zerocost/zerocost/internal/cmd/plan"
+	"github.com/zerocost/zerocost/internal/cmd/render"
+	"github.com/zerocost/zerocost/internal/cmdutil"
+)
+
+// Version is set at build time with -ldflags "-X .../root.Version=...".
+var Version = "dev"
+
+// NewCmd returns the root command.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "zerocost",
+		Short: "Run AI products on Cloudflare's free tier: render, run, verify, cost and deploy",
+		Long: `zerocost turns a Pulumi stack's list of AI products into Cloudflare Workers
+built on three patterns (event-agent, async-pipeline, edge-cache), and renders,
+runs, verifies, prices and deploys them.
+
+The products live in Pulumi.<stack>.yaml under the zerocost: namespace;
+every command takes --stack (default "demo").`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.PersistentFlags().StringVar(&f.ProjectDir, "project-dir", "", "project folder holding Pulumi.yaml (default: search upwards from the working directory)")
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil))
+	return cmd
+}

@@ -1,0 +1,126 @@
+// Package cmdutil holds what every zerocost command shares: the IO streams, the
+// project and stack lookup, and exit codes. Commands get it injected, so tests
+// run them against buffers and temporary projects.
+package cmdutil
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// DefaultStack is the stack every command uses without --stack.
+const DefaultStack = "demo"
+
+// IOStreams are a command's standard streams.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// System returns the process's streams.
+func System() *IOStreams { return &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr} }
+
+// Test returns streams backed by buffers.
+func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer) {
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	return &IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut}, out, errOut
+}
+
+// Factory gives commands their dependencies.
+type Factory struct {
+	IO *IOStreams
+	// ProjectDir is --project-dir, or "" to search upwards from the working directory.
+	ProjectDir string
+	// HTTPClient is used for every HTTP call a command makes.
+	HTTPClient func() *http.Client
+	// Getenv reads the environment (tests replace it).
+	Getenv func(string) string
+}
+
+// New returns the production factory.
+func New() *Factory {
+	return &Factory{IO: System(), HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: os.Getenv}
+}
+
+// Project finds the project folder.
+func (f *Factory) Project() (string, error) {
+	if f.ProjectDir != "" {
+		return stack.FindProjectDir(f.ProjectDir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return stack.FindProjectDir(wd)
+}
+
+// Loaded is a stack's config and plan.
+type Loaded struct {
+	ProjectDir string
+	Config     *stack.Config
+	Plan       *plan.Plan
+}
+
+// Load reads the stack's config and builds its plan. Its errors are
+// configuration errors (exit code 2).
+func (f *Factory) Load(stackName string) (*Loaded, error) {
+	dir, err := f.Project()
+	if err != nil {
+		return nil, ConfigError(err)
+	}
+	cfg, err := stack.LoadFile(dir, stackName)
+	if err != nil {
+		return nil, ConfigError(err)
+	}
+	p, err := plan.Build(cfg, dir)
+	if err != nil {
+		return nil, ConfigError(fmt.Errorf("stack %s: %w", stackName, err))
+	}
+	return &Loaded{ProjectDir: dir, Config: cfg, Plan: p}, nil
+}
+
+// ExitError carries a process exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exit codes.
+const (
+	ExitOK     = 0
+	ExitFailed = 1 // a check or an operation failed
+	ExitUsage  = 2 // bad flags, arguments or configuration
+)
+
+// ConfigError marks err as a usage or configuration error.
+func ConfigError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
+
+// ExitCode maps an error from a command to the process's exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return ExitFailed
+}
+
+// AddStackFlag adds --stack to a command.
+func AddStackFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "stack", DefaultStack, "stack whose Pulumi.<stack>.yaml to read")
+}

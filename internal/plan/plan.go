@@ -1,0 +1,439 @@
+// Package plan is zerocost's one model of what a stack deploys. It is built by
+// rendering each product's wrangler config and parsing it back, so that the Pulumi
+// program, the local runtime, verify and cost read exactly what the rendered
+// configs say.
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zerocost/zerocost/internal/names"
+	"github.com/zerocost/zerocost/internal/render"
+	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/wrangler"
+)
+
+// Binding types, as Cloudflare's API and the Pulumi provider spell them.
+const (
+	KV        = "kv_namespace"
+	R2        = "r2_bucket"
+	Queue     = "queue"
+	PlainText = "plain_text"
+	Secret    = "secret_text"
+	RateLimit = "ratelimit"
+	Analytics = "analytics_engine"
+)
+
+// Plan is everything a stack deploys.
+type Plan struct {
+	Stack               string    `json:"stack"`
+	AccountID           string    `json:"account_id"`
+	WorkersDevSubdomain string    `json:"workers_dev_subdomain,omitempty"`
+	RetainData          bool      `json:"retain_data"`
+	Products            []Product `json:"products"`
+}
+
+// Product is one product's Worker and the resources it binds.
+type Product struct {
+	Name              string         `json:"name"`
+	Pattern           string         `json:"pattern"`
+	Model             string         `json:"model"`
+	Script            string         `json:"script"`
+	MainModule        string         `json:"main_module"`
+	CompatibilityDate string         `json:"compatibility_date"`
+	Hooks             string         `json:"hooks,omitempty"`
+	Settings          stack.Settings `json:"settings"`
+	URL               string         `json:"url,omitempty"`
+	WorkersDev        bool           `json:"workers_dev"`
+	Routes            []Route        `json:"routes,omitempty"`
+	Crons             []string       `json:"crons,omitempty"`
+	KVNamespaces      []KVNamespace  `json:"kv_namespaces"`
+	R2Buckets         []R2Bucket     `json:"r2_buckets"`
+	Queues            []QueueInfo    `json:"queues,omitempty"`
+	Consumers         []Consumer     `json:"consumers,omitempty"`
+	Bindings          []Binding      `json:"bindings"`
+	// WranglerTOML is the rendered config the product was parsed from.
+	WranglerTOML []byte `json:"-"`
+}
+
+// Route is a zone route or a custom domain.
+type Route struct {
+	Pattern      string `json:"pattern"`
+	ZoneID       string `json:"zone_id"`
+	CustomDomain bool   `json:"custom_domain,omitempty"`
+}
+
+// KVNamespace is a namespace the product owns.
+type KVNamespace struct {
+	Binding string `json:"binding"`
+	Title   string `json:"title"`
+	LocalID string `json:"local_id"`
+}
+
+// R2Bucket is a bucket the product owns.
+type R2Bucket struct {
+	Binding string `json:"binding"`
+	Name    string `json:"name"`
+}
+
+// QueueInfo is a queue the product owns.
+type QueueInfo struct {
+	Name       string `json:"name"`
+	DeadLetter bool   `json:"dead_letter"`
+}
+
+// Consumer is a queue consumer; times are seconds, as in wrangler.
+type Consumer struct {
+	Queue               string `json:"queue"`
+	BatchSize           int    `json:"batch_size"`
+	BatchTimeoutSeconds int    `json:"batch_timeout_seconds"`
+	MaxRetries          int    `json:"max_retries"`
+	RetryDelaySeconds   int    `json:"retry_delay_seconds,omitempty"`
+	DeadLetterQueue     string `json:"dead_letter_queue,omitempty"`
+	MaxConcurrency      int    `json:"max_concurrency,omitempty"`
+}
+
+// Binding is one entry of the Worker's env. Target is what it points at: the KV
+// title, bucket or queue name, the var's value, the config key of a secret (never
+// its value), the rate limiter's namespace id or the dataset.
+type Binding struct {
+	Type   string `json:"type"`
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	// Rate limiters only.
+	Limit  int `json:"limit,omitempty"`
+	Period int `json:"period,omitempty"`
+	// Secrets only: whether the stack has the secret set.
+	Configured bool `json:"configured,omitempty"`
+}
+
+// Build renders every product of the stack, parses the configs back and checks
+// them into one Plan. projectDir resolves prompt files and hooks modules.
+func Build(cfg *stack.Config, projectDir string) (*Plan, error) {
+	tmpls, err := render.Templates()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		Stack:               cfg.Stack,
+		AccountID:           cfg.AccountID,
+		WorkersDevSubdomain: cfg.WorkersDevSubdomain,
+		RetainData:          cfg.RetainData,
+	}
+	var errs []error
+	for _, sp := range cfg.Products {
+		d, err := render.NewData(cfg, sp, projectDir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		toml, err := render.Product(tmpls, d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		wc, err := wrangler.Decode(sp.Name+"/wrangler.toml", toml)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		prod, err := FromWrangler(cfg, sp, wc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		prod.WranglerTOML = toml
+		if sp.Hooks != "" {
+			path, err := stack.ResolvePath(projectDir, sp.Hooks)
+			if err == nil {
+				_, err = os.Stat(path)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("zerocost:products[%s].hooks: %w", sp.Name, err))
+			}
+			prod.Hooks = sp.Hooks
+		}
+		p.Products = append(p.Products, *prod)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, p.Check()...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// FromWrangler turns one parsed wrangler config into a plan product.
+func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Product, error) {
+	pr := &Product{
+		Name:              sp.Name,
+		Pattern:           sp.Pattern,
+		Model:             sp.Model,
+		Script:            wc.Name,
+		MainModule:        wc.Main,
+		CompatibilityDate: wc.CompatibilityDate,
+		Settings:          sp.Settings,
+		WorkersDev:        wc.WorkersDev != nil && *wc.WorkersDev,
+		KVNamespaces:      []KVNamespace{},
+		R2Buckets:         []R2Bucket{},
+		Bindings:          []Binding{},
+	}
+	for _, r := range wc.Routes {
+		pr.Routes = append(pr.Routes, Route{Pattern: r.Pattern, ZoneID: r.ZoneID, CustomDomain: r.CustomDomain})
+	}
+	if sp.CustomDomain != nil && len(pr.Routes) == 1 {
+		pr.Routes[0].ZoneID = sp.CustomDomain.ZoneID // wrangler infers the zone; the API needs it
+	}
+	if wc.Triggers != nil {
+		pr.Crons = wc.Triggers.Crons
+	}
+	pr.URL = productURL(cfg, pr)
+
+	varNames := make([]string, 0, len(wc.Vars))
+	for k := range wc.Vars {
+		varNames = append(varNames, k)
+	}
+	sort.Strings(varNames)
+	for _, k := range varNames {
+		pr.Bindings = append(pr.Bindings, Binding{Type: PlainText, Name: k, Target: wc.Vars[k]})
+	}
+	pr.Bindings = append(pr.Bindings, Binding{
+		Type: Secret, Name: render.SecretAnthropicAPIKey,
+		Target: stack.Namespace + ":" + stack.KeyAnthropicAPIKey, Configured: cfg.HasAnthropicAPIKey,
+	})
+	if cfg.HasAuthToken {
+		pr.Bindings = append(pr.Bindings, Binding{
+			Type: Secret, Name: render.SecretAuthToken,
+			Target: stack.Namespace + ":" + stack.KeyAuthToken, Configured: true,
+		})
+	}
+	for _, kv := range wc.KVNamespaces {
+		// The rendered id is the local id; it is also the namespace's title.
+		pr.KVNamespaces = append(pr.KVNamespaces, KVNamespace{Binding: kv.Binding, Title: kv.ID, LocalID: kv.ID})
+		pr.Bindings = append(pr.Bindings, Binding{Type: KV, Name: kv.Binding, Target: kv.ID})
+	}
+	for _, b := range wc.R2Buckets {
+		pr.R2Buckets = append(pr.R2Buckets, R2Bucket{Binding: b.Binding, Name: b.BucketName})
+		pr.Bindings = append(pr.Bindings, Binding{Type: R2, Name: b.Binding, Target: b.BucketName})
+	}
+	if wc.Queues != nil {
+		dlq := map[string]bool{}
+		for _, c := range wc.Queues.Consumers {
+			if c.DeadLetterQueue != "" {
+				dlq[c.DeadLetterQueue] = true
+			}
+		}
+		seen := map[string]bool{}
+		addQueue := func(name string) {
+			if !seen[name] {
+				seen[name] = true
+				pr.Queues = append(pr.Queues, QueueInfo{Name: name, DeadLetter: dlq[name]})
+			}
+		}
+		for _, q := range wc.Queues.Producers {
+			addQueue(q.Queue)
+			pr.Bindings = append(pr.Bindings, Binding{Type: Queue, Name: q.Binding, Target: q.Queue})
+		}
+		for _, c := range wc.Queues.Consumers {
+			addQueue(c.Queue)
+			pr.Consumers = append(pr.Consumers, Consumer{
+				Queue: c.Queue, BatchSize: c.MaxBatchSize, BatchTimeoutSeconds: c.MaxBatchTimeout,
+				MaxRetries: c.MaxRetries, RetryDelaySeconds: c.RetryDelay,
+				DeadLetterQueue: c.DeadLetterQueue, MaxConcurrency: c.MaxConcurrency,
+			})
+		}
+	}
+	for _, rl := range wc.RateLimits {
+		pr.Bindings = append(pr.Bindings, Binding{Type: RateLimit, Name: rl.Name, Target: rl.NamespaceID, Limit: rl.Simple.Limit, Period: rl.Simple.Period})
+	}
+	for _, ae := range wc.AnalyticsEngine {
+		pr.Bindings = append(pr.Bindings, Binding{Type: Analytics, Name: ae.Binding, Target: ae.Dataset})
+	}
+	return pr, nil
+}
+
+func productURL(cfg *stack.Config, pr *Product) string {
+	switch {
+	case len(pr.Routes) > 0 && pr.Routes[0].CustomDomain:
+		return "https://" + pr.Routes[0].Pattern
+	case len(pr.Routes) > 0:
+		return "https://" + strings.TrimSuffix(strings.TrimSuffix(pr.Routes[0].Pattern, "*"), "/")
+	case pr.WorkersDev && cfg.WorkersDevSubdomain != "":
+		return "https://" + pr.Script + "." + cfg.WorkersDevSubdomain + ".workers.dev"
+	}
+	return ""
+}
+
+// required lists the bindings each pattern's Worker reads, by name and type.
+var required = map[string]map[string]string{
+	stack.EventAgent:    {"JOBS": KV, "OUTPUTS": R2, "RATE_LIMITER": RateLimit, "JOB_TTL_SECONDS": PlainText},
+	stack.AsyncPipeline: {"JOBS": KV, "OUTPUTS": R2, "JOB_QUEUE": Queue, "RATE_LIMITER": RateLimit, "DEAD_LETTER_QUEUE": PlainText},
+	stack.EdgeCache:     {"CACHE": KV, "OUTPUTS": R2, "RATE_LIMITER": RateLimit, "KV_INLINE_MAX_BYTES": PlainText},
+}
+
+// Check cross-checks the whole plan: names, unique bindings, one consumer per
+// queue, dead-letter queues that exist and are consumed, the bindings each
+// pattern needs, and consumer settings within Cloudflare's limits.
+func (p *Plan) Check() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	owner := map[string]string{} // "kind name" -> product
+	claim := func(prod, kind, name string) {
+		key := kind + " " + name
+		if o, ok := owner[key]; ok && o != prod {
+			add("%s: %s %q is already used by product %s", prod, kind, name, o)
+		}
+		owner[key] = prod
+	}
+	declared := map[string]string{} // queue -> product
+	consumers := map[string]string{}
+	for _, pr := range p.Products {
+		for _, q := range pr.Queues {
+			declared[q.Name] = pr.Name
+		}
+	}
+	for _, pr := range p.Products {
+		if err := names.Check("script", pr.Script); err != nil {
+			add("%s: %v", pr.Name, err)
+		}
+		claim(pr.Name, "script", pr.Script)
+		if pr.MainModule != render.MainModule {
+			add("%s: main is %q; zerocost bundles the Worker as %q", pr.Name, pr.MainModule, render.MainModule)
+		}
+		bnames := map[string]string{}
+		for _, b := range pr.Bindings {
+			if !names.IsBindingName(b.Name) {
+				add("%s: binding name %q is not a JavaScript identifier", pr.Name, b.Name)
+			}
+			if t, dup := bnames[b.Name]; dup {
+				add("%s: binding %s is declared twice (%s and %s)", pr.Name, b.Name, t, b.Type)
+			}
+			bnames[b.Name] = b.Type
+			switch b.Type {
+			case RateLimit:
+				if b.Period != 10 && b.Period != 60 {
+					add("%s: rate limiter %s has period %d; Cloudflare allows 10 or 60 seconds", pr.Name, b.Name, b.Period)
+				}
+				if n, err := strconv.Atoi(b.Target); err != nil || n <= 0 {
+					add("%s: rate limiter %s has namespace_id %q; it must be a positive integer", pr.Name, b.Name, b.Target)
+				}
+			case Queue:
+				if _, ok := declared[b.Target]; !ok {
+					add("%s: producer %s sends to queue %q, which no product declares", pr.Name, b.Name, b.Target)
+				}
+			}
+		}
+		for name, typ := range required[pr.Pattern] {
+			if got, ok := bnames[name]; !ok || got != typ {
+				why := ""
+				if typ == R2 {
+					why = " (results go to R2: large outputs never go to KV)"
+				}
+				add("%s: the %s pattern needs a %s binding named %s%s", pr.Name, pr.Pattern, typ, name, why)
+			}
+		}
+		for _, kv := range pr.KVNamespaces {
+			if err := names.Check("kv", kv.Title); err != nil {
+				add("%s: %v", pr.Name, err)
+			}
+			claim(pr.Name, "KV namespace", kv.Title)
+		}
+		for _, b := range pr.R2Buckets {
+			if err := names.Check("bucket", b.Name); err != nil {
+				add("%s: %v", pr.Name, err)
+			}
+			claim(pr.Name, "R2 bucket", b.Name)
+		}
+		for _, q := range pr.Queues {
+			if err := names.Check("queue", q.Name); err != nil {
+				add("%s: %v", pr.Name, err)
+			}
+			claim(pr.Name, "queue", q.Name)
+		}
+		for _, c := range pr.Consumers {
+			if o, dup := consumers[c.Queue]; dup {
+				add("%s: queue %q already has a consumer (in %s): Cloudflare allows one Worker consumer per queue", pr.Name, c.Queue, o)
+			}
+			consumers[c.Queue] = pr.Name
+			if c.DeadLetterQueue != "" {
+				if _, ok := declared[c.DeadLetterQueue]; !ok {
+					add("%s: dead_letter_queue %q of the consumer of %q names no declared queue", pr.Name, c.DeadLetterQueue, c.Queue)
+				}
+				if c.DeadLetterQueue == c.Queue {
+					add("%s: queue %q is its own dead_letter_queue", pr.Name, c.Queue)
+				}
+			}
+			if c.BatchSize < 1 || c.BatchSize > 100 {
+				add("%s: consumer of %q: max_batch_size %d is outside 1..100", pr.Name, c.Queue, c.BatchSize)
+			}
+			if c.BatchTimeoutSeconds < 0 || c.BatchTimeoutSeconds > 60 {
+				add("%s: consumer of %q: max_batch_timeout %d s is outside 0..60", pr.Name, c.Queue, c.BatchTimeoutSeconds)
+			}
+			if c.MaxRetries < 0 || c.MaxRetries > 100 {
+				add("%s: consumer of %q: max_retries %d is outside 0..100", pr.Name, c.Queue, c.MaxRetries)
+			}
+		}
+	}
+	// Every dead-letter queue needs a consumer, or failed jobs sit unread.
+	for _, pr := range p.Products {
+		for _, q := range pr.Queues {
+			if q.DeadLetter {
+				if _, ok := consumers[q.Name]; !ok {
+					add("%s: dead-letter queue %q has no consumer: failed jobs would never be recorded", pr.Name, q.Name)
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// Product returns the named product, or nil.
+func (p *Plan) Product(name string) *Product {
+	for i := range p.Products {
+		if p.Products[i].Name == name {
+			return &p.Products[i]
+		}
+	}
+	return nil
+}
+
+// Binding returns the product's binding of that name, or nil.
+func (pr *Product) Binding(name string) *Binding {
+	for i := range pr.Bindings {
+		if pr.Bindings[i].Name == name {
+			return &pr.Bindings[i]
+		}
+	}
+	return nil
+}
+
+// Var returns a plain-text var's value.
+func (pr *Product) Var(name string) string {
+	if b := pr.Binding(name); b != nil && b.Type == PlainText {
+		return b.Target
+	}
+	return ""
+}
+
+// MissingSecrets lists the required secrets that the stack has not set, as
+// config keys.
+func (p *Plan) MissingSecrets() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, pr := range p.Products {
+		for _, b := range pr.Bindings {
+			if b.Type == Secret && b.Name == render.SecretAnthropicAPIKey && !b.Configured && !seen[b.Target] {
+				seen[b.Target] = true
+				out = append(out, b.Target)
+			}
+		}
+	}
+	return out
+}

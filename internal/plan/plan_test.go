@@ -1,0 +1,239 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zerocost/zerocost/internal/render"
+	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/wrangler"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const projectDir = "../.."
+
+func demo(t *testing.T) (*stack.Config, *Plan) {
+	t.Helper()
+	cfg, err := stack.LoadFile(projectDir, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, p
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `go test ./internal/plan -update` to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; if the change is intended, run `go test ./internal/plan -update`\n--- got\n%s", path, got)
+	}
+}
+
+// The demo stack renders to the golden configs and plan.
+func TestDemoGolden(t *testing.T) {
+	_, p := demo(t)
+	if len(p.Products) != 4 {
+		t.Fatalf("demo stack has %d products, want the seed's 4", len(p.Products))
+	}
+	for _, pr := range p.Products {
+		golden(t, pr.Name+".wrangler.toml", pr.WranglerTOML)
+	}
+	js, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "demo.plan.json", append(js, '\n'))
+}
+
+func TestDemoShape(t *testing.T) {
+	_, p := demo(t)
+	want := map[string]string{"sales-engine": "event-agent", "email-worker": "async-pipeline", "ai-relay": "edge-cache", "delivery-worker": "event-agent"}
+	for name, pattern := range want {
+		pr := p.Product(name)
+		if pr == nil || pr.Pattern != pattern {
+			t.Fatalf("product %s: got %+v, want pattern %s", name, pr, pattern)
+		}
+	}
+	ew := p.Product("email-worker")
+	if len(ew.Queues) != 2 || ew.Queues[0].DeadLetter || !ew.Queues[1].DeadLetter {
+		t.Errorf("email-worker queues: %+v", ew.Queues)
+	}
+	if len(ew.Consumers) != 2 || ew.Consumers[0].DeadLetterQueue != "email-worker-demo-jobs-dlq" || ew.Consumers[0].BatchTimeoutSeconds != 10 {
+		t.Errorf("email-worker consumers: %+v", ew.Consumers)
+	}
+	se := p.Product("sales-engine")
+	if se.Hooks == "" || !strings.Contains(se.Var("SYSTEM_PROMPT"), "qualify inbound sales leads") {
+		t.Errorf("sales-engine hooks %q, prompt %q", se.Hooks, se.Var("SYSTEM_PROMPT"))
+	}
+	for _, pr := range p.Products {
+		if b := pr.Binding("ANTHROPIC_API_KEY"); b == nil || b.Type != Secret || b.Target != "zerocost:anthropicApiKey" {
+			t.Errorf("%s: api key binding %+v", pr.Name, b)
+		}
+		if b := pr.Binding("RATE_LIMITER"); b == nil || b.Limit != 60 || b.Period != 60 {
+			t.Errorf("%s: rate limiter %+v", pr.Name, b)
+		}
+	}
+	if got := p.MissingSecrets(); len(got) != 1 || got[0] != "zerocost:anthropicApiKey" {
+		t.Errorf("missing secrets: %v", got)
+	}
+}
+
+// mutate renders the demo's async pipeline, lets f edit the TOML, and checks
+// the plan built from it.
+func mutate(t *testing.T, product string, f func(string) string) error {
+	t.Helper()
+	cfg, p := demo(t)
+	var sp stack.Product
+	for _, x := range cfg.Products {
+		if x.Name == product {
+			sp = x
+		}
+	}
+	toml := f(string(p.Product(product).WranglerTOML))
+	wc, err := wrangler.Decode(product+"/wrangler.toml", []byte(toml))
+	if err != nil {
+		return err
+	}
+	pr, err := FromWrangler(cfg, sp, wc)
+	if err != nil {
+		return err
+	}
+	*p.Product(product) = *pr
+	if errs := p.Check(); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func TestCrossChecks(t *testing.T) {
+	cases := []struct {
+		name, product string
+		edit          func(string) string
+		want          string
+	}{
+		{"dlq names no queue", "email-worker", func(s string) string {
+			return strings.Replace(s, `dead_letter_queue = "email-worker-demo-jobs-dlq"`, `dead_letter_queue = "email-worker-demo-dlq"`, 1)
+		}, `dead_letter_queue "email-worker-demo-dlq"`},
+		{"unknown key", "ai-relay", func(s string) string { return s + "\n[observability]\nenabled = true\n" }, "unknown key(s) observability"},
+		{"duplicate binding", "ai-relay", func(s string) string {
+			return s + "\n[[kv_namespaces]]\nbinding = \"OUTPUTS\"\nid = \"x\"\n"
+		}, "binding OUTPUTS is declared twice"},
+		{"no r2 for outputs", "sales-engine", func(s string) string {
+			return strings.Replace(s, "[[r2_buckets]]\nbinding = \"OUTPUTS\"", "[[r2_buckets]]\nbinding = \"RESULTS\"", 1)
+		}, "needs a r2_bucket binding named OUTPUTS (results go to R2"},
+		{"two consumers on a queue", "email-worker", func(s string) string {
+			return s + "\n[[queues.consumers]]\nqueue = \"email-worker-demo-jobs\"\nmax_batch_size = 1\n"
+		}, "already has a consumer"},
+		{"dlq without consumer", "email-worker", func(s string) string {
+			i := strings.Index(s, "# The dead-letter queue's consumer")
+			j := strings.Index(s, "# In front of every model call.")
+			return s[:i] + "[[queues.producers]]\nbinding = \"DLQ\"\nqueue = \"email-worker-demo-jobs-dlq\"\n\n" + s[j:]
+		}, "has no consumer"},
+		{"dlq not declared", "email-worker", func(s string) string {
+			i := strings.Index(s, "# The dead-letter queue's consumer")
+			j := strings.Index(s, "# In front of every model call.")
+			return s[:i] + s[j:]
+		}, "names no declared queue"},
+		{"bad rate limit period", "ai-relay", func(s string) string {
+			return strings.Replace(s, "period = 60", "period = 30", 1)
+		}, "period 30"},
+		{"batch too large", "email-worker", func(s string) string {
+			return strings.Replace(s, "max_batch_size = 5", "max_batch_size = 500", 1)
+		}, "max_batch_size 500"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := mutate(t, c.product, c.edit)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestNamesTooLongForCloudflare(t *testing.T) {
+	vals := map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"products":  {Text: `[{"name":"a-very-long-product-name-for-a-bucket-xx","pattern":"async-pipeline"}]`},
+	}
+	cfg, err := stack.FromValues("production-eu1", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(cfg, projectDir)
+	if err == nil || !strings.Contains(err.Error(), "zerocost:products[a-very-long-product-name-for-a-bucket-xx].name") || !strings.Contains(err.Error(), "63") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHooksMustExist(t *testing.T) {
+	vals := map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"products":  {Text: `[{"name":"a","pattern":"edge-cache","hooks":"hooks/missing.ts"}]`},
+	}
+	cfg, err := stack.FromValues("demo", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = Build(cfg, projectDir); err == nil || !strings.Contains(err.Error(), "zerocost:products[a].hooks") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Secrets configured for the stack are bound by reference; their values never
+// enter the rendered config or the plan.
+func TestSecretsByReferenceOnly(t *testing.T) {
+	const key, token = "sk-ant-secret-value-123", "bearer-secret-456"
+	vals := map[string]stack.Value{
+		"accountId":       {Text: "0123456789abcdef0123456789abcdef"},
+		"anthropicApiKey": {Text: key, Secret: true},
+		"authToken":       {Text: token, Secret: true},
+		"products":        {Text: `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"async-pipeline"},{"name":"c","pattern":"edge-cache"}]`},
+	}
+	cfg, err := stack.FromValues("demo", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(p)
+	for _, pr := range p.Products {
+		js = append(js, pr.WranglerTOML...)
+		if b := pr.Binding(render.SecretAuthToken); b == nil || b.Type != Secret || !b.Configured {
+			t.Errorf("%s: AUTH_TOKEN binding %+v", pr.Name, b)
+		}
+	}
+	for _, s := range []string{key, token} {
+		if bytes.Contains(js, []byte(s)) {
+			t.Errorf("secret %q leaked into the plan or a rendered config", s)
+		}
+	}
+	if len(p.MissingSecrets()) != 0 {
+		t.Errorf("missing secrets: %v", p.MissingSecrets())
+	}
+}

@@ -1,0 +1,232 @@
+// Package render turns a product of a stack into its wrangler config by filling
+// the pattern's template (templates/<pattern>/wrangler.toml.tmpl).
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/zerocost/zerocost"
+	"github.com/zerocost/zerocost/internal/names"
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// MainModule is the file name of a product's bundled Worker next to its wrangler.toml.
+const MainModule = "worker.js"
+
+// AnalyticsDataset is the Workers Analytics Engine dataset the Workers record model usage in.
+const AnalyticsDataset = "zerocost_model_usage"
+
+// Secret binding names.
+const (
+	SecretAnthropicAPIKey = "ANTHROPIC_API_KEY"
+	SecretAuthToken       = "AUTH_TOKEN"
+)
+
+// Var is one plain-text Worker variable.
+type Var struct{ Name, Value string }
+
+// Data is what a pattern template sees.
+type Data struct {
+	stack.Product
+	Stack                string
+	Script               string
+	Main                 string
+	CompatibilityDate    string
+	WorkersDev           bool
+	Bucket               string
+	JobsKV               string
+	CacheKV              string
+	Queue                string
+	DeadLetterQueue      string
+	RateLimitNamespaceID int
+	AnalyticsDataset     string
+	Vars                 []Var
+	SecretNames          []string
+}
+
+// Templates parses the embedded templates (common.tmpl plus one per pattern).
+func Templates() (map[string]*template.Template, error) {
+	return parse(zerocost.Templates)
+}
+
+func parse(fsys fs.FS) (map[string]*template.Template, error) {
+	common, err := fs.ReadFile(fsys, "templates/common.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*template.Template{}
+	for _, pat := range stack.Patterns {
+		name := "templates/" + pat + "/wrangler.toml.tmpl"
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("template for pattern %s: %w", pat, err)
+		}
+		t := template.New(name).Option("missingkey=error").Funcs(template.FuncMap{
+			"q":    Quote,
+			"join": strings.Join,
+		})
+		if _, err := t.Parse(string(common)); err != nil {
+			return nil, fmt.Errorf("templates/common.tmpl: %w", err)
+		}
+		if _, err := t.Parse(string(body)); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[pat] = t
+	}
+	return out, nil
+}
+
+// NewData derives a product's names, vars and settings for its template.
+// projectDir resolves systemPromptFile.
+func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, error) {
+	field := fmt.Sprintf("zerocost:products[%s]", p.Name)
+	d := &Data{
+		Product:           p,
+		Stack:             cfg.Stack,
+		Script:            names.Script(p.Name, cfg.Stack),
+		Main:              MainModule,
+		CompatibilityDate: cfg.CompatibilityDate,
+		WorkersDev:        p.Route == nil && p.CustomDomain == nil,
+		Bucket:            names.Bucket(p.Name, cfg.Stack),
+		AnalyticsDataset:  AnalyticsDataset,
+		SecretNames:       []string{SecretAnthropicAPIKey},
+	}
+	if cfg.HasAuthToken {
+		d.SecretNames = append(d.SecretNames, SecretAuthToken)
+	}
+	checks := [][2]string{{"script", d.Script}, {"bucket", d.Bucket}}
+	switch p.Pattern {
+	case stack.EventAgent:
+		d.JobsKV = names.KVTitle(p.Name, cfg.Stack, "jobs")
+		checks = append(checks, [2]string{"kv", d.JobsKV})
+	case stack.AsyncPipeline:
+		d.JobsKV = names.KVTitle(p.Name, cfg.Stack, "jobs")
+		d.Queue = names.Queue(p.Name, cfg.Stack)
+		d.DeadLetterQueue = names.DeadLetterQueue(d.Queue)
+		checks = append(checks, [2]string{"kv", d.JobsKV}, [2]string{"queue", d.Queue}, [2]string{"queue", d.DeadLetterQueue})
+	case stack.EdgeCache:
+		d.CacheKV = names.KVTitle(p.Name, cfg.Stack, "cache")
+		checks = append(checks, [2]string{"kv", d.CacheKV})
+	}
+	for _, c := range checks {
+		if err := names.Check(c[0], c[1]); err != nil {
+			return nil, fmt.Errorf("%s.name: %w (shorten the product or stack name)", field, err)
+		}
+	}
+	d.RateLimitNamespaceID = p.Settings.RateLimitNamespaceID
+	if d.RateLimitNamespaceID == 0 {
+		d.RateLimitNamespaceID = DefaultRateLimitNamespaceID(d.Script)
+	}
+
+	prompt := p.SystemPrompt
+	if p.SystemPromptFile != "" {
+		path, err := stack.ResolvePath(projectDir, p.SystemPromptFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.systemPromptFile: %w", field, err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s.systemPromptFile: %w", field, err)
+		}
+		if !utf8.Valid(b) {
+			return nil, fmt.Errorf("%s.systemPromptFile: %s is not UTF-8 text", field, p.SystemPromptFile)
+		}
+		prompt = strings.TrimRight(string(b), "\n")
+		if len(prompt) > 5*1024 {
+			return nil, fmt.Errorf("%s.systemPromptFile: %s is %d bytes; a Worker variable holds at most 5120", field, p.SystemPromptFile, len(prompt))
+		}
+	}
+	s := p.Settings
+	itoa := strconv.Itoa
+	d.Vars = []Var{
+		{"PRODUCT", p.Name},
+		{"PATTERN", p.Pattern},
+		{"MODEL", p.Model},
+		{"ANTHROPIC_BASE_URL", cfg.AnthropicBaseURL},
+		{"SYSTEM_PROMPT", prompt},
+		{"MAX_INPUT_CHARS", itoa(s.MaxInputChars)},
+		{"MAX_OUTPUT_TOKENS", itoa(s.MaxOutputTokens)},
+		{"MODEL_TIMEOUT_MS", itoa(s.ModelTimeoutMs)},
+		{"RATE_LIMIT_PER_MINUTE", itoa(s.RateLimitPerMinute)},
+	}
+	switch p.Pattern {
+	case stack.EventAgent:
+		d.Vars = append(d.Vars, Var{"JOB_TTL_SECONDS", itoa(s.JobTTLSeconds)})
+	case stack.AsyncPipeline:
+		d.Vars = append(d.Vars,
+			Var{"JOB_TTL_SECONDS", itoa(s.JobTTLSeconds)},
+			Var{"RETRY_DELAY_SECONDS", itoa(s.RetryDelaySeconds)},
+			Var{"DEAD_LETTER_QUEUE", d.DeadLetterQueue})
+	case stack.EdgeCache:
+		d.Vars = append(d.Vars,
+			Var{"CACHE_TTL_SECONDS", itoa(s.CacheTTLSeconds)},
+			Var{"KV_INLINE_MAX_BYTES", itoa(s.KVInlineMaxBytes)})
+	}
+	return d, nil
+}
+
+// DefaultRateLimitNamespaceID derives a stable rate-limit namespace id from the
+// script name, so that two products never share a limiter by accident.
+func DefaultRateLimitNamespaceID(script string) int {
+	h := fnv.New32a()
+	h.Write([]byte(script))
+	return 100000 + int(h.Sum32()%900000)
+}
+
+// Product renders one product's wrangler.toml.
+func Product(tmpls map[string]*template.Template, d *Data) ([]byte, error) {
+	t, ok := tmpls[d.Pattern]
+	if !ok {
+		return nil, fmt.Errorf("no template for pattern %q", d.Pattern)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, d); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", d.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Quote writes a value as a TOML basic string.
+func Quote(v any) string {
+	var s string
+	switch t := v.(type) {
+	case string:
+		s = t
+	case int:
+		s = strconv.Itoa(t)
+	default:
+		s = fmt.Sprint(t)
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if r < 0x20 || r == 0x7f {
+				fmt.Fprintf(&b, `\u%04X`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

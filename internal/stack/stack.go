@@ -1,0 +1,409 @@
+// Package stack holds a zerocost stack's configuration: the products listed under
+// the `zerocost:` namespace of Pulumi.<stack>.yaml, their defaults and validation.
+//
+// The same code reads the configuration for the CLI (straight from the YAML file,
+// see LoadFile) and for the Pulumi program (from Pulumi's config, see FromValues),
+// so both see the same products with the same defaults and the same errors.
+package stack
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zerocost/zerocost/internal/names"
+)
+
+// Namespace is the Pulumi config namespace zerocost reads.
+const Namespace = "zerocost"
+
+// Pattern names.
+const (
+	EventAgent    = "event-agent"
+	AsyncPipeline = "async-pipeline"
+	EdgeCache     = "edge-cache"
+)
+
+// Patterns lists the supported patterns in a stable order.
+var Patterns = []string{EventAgent, AsyncPipeline, EdgeCache}
+
+// Defaults, from the seed article where it gives a value.
+const (
+	DefaultModel               = "claude-haiku-4-5"
+	DefaultCompatibilityDate   = "2026-06-01"
+	DefaultJobTTLSeconds       = 3600
+	DefaultBatchSize           = 5
+	DefaultBatchTimeoutSeconds = 10
+	DefaultMaxRetries          = 3
+	DefaultRetryDelaySeconds   = 30
+	DefaultCacheTTLSeconds     = 86400
+	DefaultRateLimitPerMinute  = 60
+	DefaultMaxInputChars       = 4000
+	DefaultMaxOutputTokens     = 1024
+	DefaultModelTimeoutMs      = 20000
+	DefaultKVInlineMaxBytes    = 16384
+	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
+)
+
+// Cloudflare limits the settings are checked against.
+const (
+	minKVTTLSeconds      = 60
+	maxBatchSize         = 100
+	maxBatchTimeout      = 60
+	maxRetries           = 100
+	maxRetryDelaySeconds = 43200
+	maxPlainTextVarBytes = 5 * 1024
+	maxKVValueBytes      = 25 * 1024 * 1024
+)
+
+// Config keys (without the namespace).
+const (
+	KeyAccountID           = "accountId"
+	KeyProducts            = "products"
+	KeyAnthropicAPIKey     = "anthropicApiKey"
+	KeyAuthToken           = "authToken"
+	KeyWorkersDevSubdomain = "workersDevSubdomain"
+	KeyCompatibilityDate   = "compatibilityDate"
+	KeyRetainData          = "retainData"
+	KeyAnthropicBaseURL    = "anthropicBaseUrl"
+)
+
+var knownKeys = map[string]bool{
+	KeyAccountID: true, KeyProducts: true, KeyAnthropicAPIKey: true, KeyAuthToken: true,
+	KeyWorkersDevSubdomain: true, KeyCompatibilityDate: true, KeyRetainData: true,
+	KeyAnthropicBaseURL: true,
+}
+
+// Config is a validated stack configuration with every default applied.
+type Config struct {
+	Stack               string    `json:"stack"`
+	AccountID           string    `json:"account_id"`
+	WorkersDevSubdomain string    `json:"workers_dev_subdomain,omitempty"`
+	CompatibilityDate   string    `json:"compatibility_date"`
+	RetainData          bool      `json:"retain_data"`
+	AnthropicBaseURL    string    `json:"anthropic_base_url"`
+	Products            []Product `json:"products"`
+	// Which secrets are configured. Their values never enter this struct.
+	HasAnthropicAPIKey bool `json:"has_anthropic_api_key"`
+	HasAuthToken       bool `json:"has_auth_token"`
+}
+
+// Product is one AI product: a pattern, its settings and its customisations.
+type Product struct {
+	Name             string        `json:"name"`
+	Pattern          string        `json:"pattern"`
+	Model            string        `json:"model,omitempty"`
+	SystemPrompt     string        `json:"systemPrompt,omitempty"`
+	SystemPromptFile string        `json:"systemPromptFile,omitempty"`
+	Hooks            string        `json:"hooks,omitempty"`
+	Route            *Route        `json:"route,omitempty"`
+	CustomDomain     *CustomDomain `json:"customDomain,omitempty"`
+	Crons            []string      `json:"crons,omitempty"`
+	Settings         Settings      `json:"settings"`
+}
+
+// Route maps a zone route pattern to the product's Worker.
+type Route struct {
+	Pattern string `json:"pattern"`
+	ZoneID  string `json:"zoneId"`
+}
+
+// CustomDomain attaches a hostname of a zone to the product's Worker.
+type CustomDomain struct {
+	Hostname string `json:"hostname"`
+	ZoneID   string `json:"zoneId"`
+}
+
+// Settings are a pattern's knobs. Zero means "use the default"; settings a
+// pattern does not use are left at zero after defaults are applied.
+type Settings struct {
+	JobTTLSeconds        int `json:"jobTtlSeconds,omitempty"`
+	BatchSize            int `json:"batchSize,omitempty"`
+	BatchTimeoutSeconds  int `json:"batchTimeoutSeconds,omitempty"`
+	MaxRetries           int `json:"maxRetries,omitempty"`
+	RetryDelaySeconds    int `json:"retryDelaySeconds,omitempty"`
+	CacheTTLSeconds      int `json:"cacheTtlSeconds,omitempty"`
+	RateLimitPerMinute   int `json:"rateLimitPerMinute,omitempty"`
+	MaxInputChars        int `json:"maxInputChars,omitempty"`
+	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
+	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`
+	KVInlineMaxBytes     int `json:"kvInlineMaxBytes,omitempty"`
+	RateLimitNamespaceID int `json:"rateLimitNamespaceId,omitempty"`
+	MaxBatchConcurrency  int `json:"maxConcurrency,omitempty"`
+}
+
+// Value is one raw config value: Text holds a plain string or, for structured
+// values, their JSON. Secret marks values Pulumi stores encrypted; their Text is
+// never read by the CLI.
+type Value struct {
+	Text   string
+	Secret bool
+}
+
+// Error is a configuration error that names the offending field.
+type Error struct {
+	Field string // e.g. "zerocost:products[1].pattern"
+	Msg   string
+}
+
+func (e *Error) Error() string { return e.Field + ": " + e.Msg }
+
+func errf(field, format string, args ...any) *Error {
+	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FromValues builds a Config from raw values keyed by their name without the
+// namespace ("accountId", "products", ...). It applies defaults and validates
+// everything; the returned error joins one *Error per problem.
+func FromValues(stackName string, values map[string]Value) (*Config, error) {
+	var errs []error
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !knownKeys[k] {
+			errs = append(errs, errf(Namespace+":"+k, "unknown key (known: %s)", strings.Join(sortedKnownKeys(), ", ")))
+		}
+	}
+
+	cfg := &Config{
+		Stack:             stackName,
+		CompatibilityDate: DefaultCompatibilityDate,
+		RetainData:        true,
+		AnthropicBaseURL:  DefaultAnthropicBaseURL,
+	}
+	if !names.IsStackName(stackName) {
+		errs = append(errs, errf("stack", "%q is not a valid stack name: %s", stackName, names.StackNameRule))
+	}
+
+	cfg.AccountID = values[KeyAccountID].Text
+	switch {
+	case cfg.AccountID == "":
+		errs = append(errs, errf(Namespace+":"+KeyAccountID, "missing: set it with `pulumi config set zerocost:accountId <32-hex account id>`"))
+	case !names.IsAccountID(cfg.AccountID):
+		errs = append(errs, errf(Namespace+":"+KeyAccountID, "%q is not a Cloudflare account id (32 hexadecimal characters)", cfg.AccountID))
+	}
+	if v, ok := values[KeyAnthropicAPIKey]; ok {
+		if !v.Secret {
+			errs = append(errs, errf(Namespace+":"+KeyAnthropicAPIKey, "must be a secret: set it with `pulumi config set --secret zerocost:anthropicApiKey`"))
+		}
+		cfg.HasAnthropicAPIKey = v.Text != "" || v.Secret
+	}
+	if v, ok := values[KeyAuthToken]; ok {
+		if !v.Secret {
+			errs = append(errs, errf(Namespace+":"+KeyAuthToken, "must be a secret: set it with `pulumi config set --secret zerocost:authToken`"))
+		}
+		cfg.HasAuthToken = v.Text != "" || v.Secret
+	}
+	if v, ok := values[KeyWorkersDevSubdomain]; ok {
+		cfg.WorkersDevSubdomain = v.Text
+		if !names.IsDNSLabel(v.Text) {
+			errs = append(errs, errf(Namespace+":"+KeyWorkersDevSubdomain, "%q is not a valid subdomain label", v.Text))
+		}
+	}
+	if v, ok := values[KeyCompatibilityDate]; ok {
+		cfg.CompatibilityDate = v.Text
+		if !names.IsDate(v.Text) {
+			errs = append(errs, errf(Namespace+":"+KeyCompatibilityDate, "%q is not a date of the form YYYY-MM-DD", v.Text))
+		}
+	}
+	if v, ok := values[KeyRetainData]; ok {
+		b, err := strconv.ParseBool(v.Text)
+		if err != nil {
+			errs = append(errs, errf(Namespace+":"+KeyRetainData, "%q is not true or false", v.Text))
+		}
+		cfg.RetainData = b
+	}
+	if v, ok := values[KeyAnthropicBaseURL]; ok {
+		cfg.AnthropicBaseURL = strings.TrimRight(v.Text, "/")
+		if !strings.HasPrefix(v.Text, "https://") && !strings.HasPrefix(v.Text, "http://") {
+			errs = append(errs, errf(Namespace+":"+KeyAnthropicBaseURL, "%q is not an http(s) URL", v.Text))
+		}
+	}
+
+	prods, perrs := parseProducts(values[KeyProducts])
+	errs = append(errs, perrs...)
+	cfg.Products = prods
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+// KnownKeys lists the config keys zerocost reads, without the namespace.
+func KnownKeys() []string { return sortedKnownKeys() }
+
+func sortedKnownKeys() []string {
+	out := make([]string, 0, len(knownKeys))
+	for k := range knownKeys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func parseProducts(v Value) ([]Product, []error) {
+	field := Namespace + ":" + KeyProducts
+	if strings.TrimSpace(v.Text) == "" {
+		return nil, []error{errf(field, "missing: list at least one product (name, pattern)")}
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal([]byte(v.Text), &raws); err != nil {
+		return nil, []error{errf(field, "must be a list of products: %v", err)}
+	}
+	if len(raws) == 0 {
+		return nil, []error{errf(field, "is empty: list at least one product")}
+	}
+	var errs []error
+	prods := make([]Product, 0, len(raws))
+	seen := map[string]int{}
+	for i, raw := range raws {
+		pf := fmt.Sprintf("%s[%d]", field, i)
+		var p Product
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			errs = append(errs, errf(pf, "%s", jsonErr(err)))
+			continue
+		}
+		if j, dup := seen[p.Name]; dup && p.Name != "" {
+			errs = append(errs, errf(pf+".name", "%q is used by %s[%d] too: product names must be unique", p.Name, field, j))
+		}
+		seen[p.Name] = i
+		errs = append(errs, p.applyDefaults(pf)...)
+		prods = append(prods, p)
+	}
+	return prods, errs
+}
+
+func jsonErr(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, te.Type, te.Value)
+	}
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "json: ")
+	return msg
+}
+
+// applyDefaults fills zero settings with the pattern's defaults and validates the product.
+func (p *Product) applyDefaults(field string) []error {
+	var errs []error
+	add := func(e *Error) { errs = append(errs, e) }
+
+	if p.Name == "" {
+		add(errf(field+".name", "missing"))
+	} else if !names.IsProductName(p.Name) {
+		add(errf(field+".name", "%q is not a valid product name: %s", p.Name, names.ProductNameRule))
+	}
+	known := false
+	for _, pat := range Patterns {
+		known = known || p.Pattern == pat
+	}
+	if !known {
+		add(errf(field+".pattern", "%q is not a pattern zerocost knows (one of: %s)", p.Pattern, strings.Join(Patterns, ", ")))
+	}
+	if p.Model == "" {
+		p.Model = DefaultModel
+	}
+	if p.SystemPrompt != "" && p.SystemPromptFile != "" {
+		add(errf(field+".systemPromptFile", "give systemPrompt or systemPromptFile, not both"))
+	}
+	if len(p.SystemPrompt) > maxPlainTextVarBytes {
+		add(errf(field+".systemPrompt", "is %d bytes; a Worker variable holds at most %d", len(p.SystemPrompt), maxPlainTextVarBytes))
+	}
+	if p.Route != nil && p.CustomDomain != nil {
+		add(errf(field+".customDomain", "give route or customDomain, not both"))
+	}
+	if p.Route != nil {
+		if p.Route.Pattern == "" || strings.Contains(p.Route.Pattern, "://") {
+			add(errf(field+".route.pattern", "%q must be a route pattern like example.com/ai/* (no scheme)", p.Route.Pattern))
+		}
+		if !names.IsZoneID(p.Route.ZoneID) {
+			add(errf(field+".route.zoneId", "%q is not a zone id (32 hexadecimal characters)", p.Route.ZoneID))
+		}
+	}
+	if p.CustomDomain != nil {
+		if !names.IsHostname(p.CustomDomain.Hostname) {
+			add(errf(field+".customDomain.hostname", "%q is not a hostname", p.CustomDomain.Hostname))
+		}
+		if !names.IsZoneID(p.CustomDomain.ZoneID) {
+			add(errf(field+".customDomain.zoneId", "%q is not a zone id (32 hexadecimal characters)", p.CustomDomain.ZoneID))
+		}
+	}
+	for i, c := range p.Crons {
+		if len(strings.Fields(c)) != 5 {
+			add(errf(fmt.Sprintf("%s.crons[%d]", field, i), "%q is not a five-field cron expression", c))
+		}
+	}
+
+	s := &p.Settings
+	sf := field + ".settings"
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&s.RateLimitPerMinute, DefaultRateLimitPerMinute)
+	def(&s.MaxInputChars, DefaultMaxInputChars)
+	def(&s.MaxOutputTokens, DefaultMaxOutputTokens)
+	def(&s.ModelTimeoutMs, DefaultModelTimeoutMs)
+	unused := func(name string, v *int) {
+		if *v != 0 {
+			add(errf(sf+"."+name, "is not a setting of the %s pattern", p.Pattern))
+		}
+	}
+	switch p.Pattern {
+	case EventAgent:
+		def(&s.JobTTLSeconds, DefaultJobTTLSeconds)
+		unused("batchSize", &s.BatchSize)
+		unused("batchTimeoutSeconds", &s.BatchTimeoutSeconds)
+		unused("maxRetries", &s.MaxRetries)
+		unused("retryDelaySeconds", &s.RetryDelaySeconds)
+		unused("maxConcurrency", &s.MaxBatchConcurrency)
+		unused("cacheTtlSeconds", &s.CacheTTLSeconds)
+		unused("kvInlineMaxBytes", &s.KVInlineMaxBytes)
+	case AsyncPipeline:
+		def(&s.JobTTLSeconds, DefaultJobTTLSeconds)
+		def(&s.BatchSize, DefaultBatchSize)
+		def(&s.BatchTimeoutSeconds, DefaultBatchTimeoutSeconds)
+		def(&s.MaxRetries, DefaultMaxRetries)
+		def(&s.RetryDelaySeconds, DefaultRetryDelaySeconds)
+		unused("cacheTtlSeconds", &s.CacheTTLSeconds)
+		unused("kvInlineMaxBytes", &s.KVInlineMaxBytes)
+	case EdgeCache:
+		def(&s.CacheTTLSeconds, DefaultCacheTTLSeconds)
+		def(&s.KVInlineMaxBytes, DefaultKVInlineMaxBytes)
+		unused("jobTtlSeconds", &s.JobTTLSeconds)
+		unused("batchSize", &s.BatchSize)
+		unused("batchTimeoutSeconds", &s.BatchTimeoutSeconds)
+		unused("maxRetries", &s.MaxRetries)
+		unused("retryDelaySeconds", &s.RetryDelaySeconds)
+		unused("maxConcurrency", &s.MaxBatchConcurrency)
+	}
+	rng := func(name string, v, lo, hi int, why string) {
+		if v != 0 && (v < lo || v > hi) {
+			add(errf(sf+"."+name, "%d is out of range %d..%d (%s)", v, lo, hi, why))
+		}
+	}
+	rng("jobTtlSeconds", s.JobTTLSeconds, minKVTTLSeconds, 365*86400, "KV expirationTtl is at least 60 s")
+	rng("cacheTtlSeconds", s.CacheTTLSeconds, minKVTTLSeconds, 365*86400, "KV expirationTtl is at least 60 s")
+	rng("batchSize", s.BatchSize, 1, maxBatchSize, "Queues batch at most 100 messages")
+	rng("batchTimeoutSeconds", s.BatchTimeoutSeconds, 1, maxBatchTimeout, "Queues wait at most 60 s for a batch")
+	rng("maxRetries", s.MaxRetries, 1, maxRetries, "Queues retry at most 100 times")
+	rng("retryDelaySeconds", s.RetryDelaySeconds, 1, maxRetryDelaySeconds, "Queues delay a retry at most 12 h")
+	rng("maxConcurrency", s.MaxBatchConcurrency, 1, 250, "Queues run at most 250 concurrent consumers")
+	rng("rateLimitPerMinute", s.RateLimitPerMinute, 1, 1_000_000, "requests per minute")
+	rng("maxInputChars", s.MaxInputChars, 1, 1_000_000, "characters")
+	rng("maxOutputTokens", s.MaxOutputTokens, 1, 64_000, "tokens")
+	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
+	rng("kvInlineMaxBytes", s.KVInlineMaxBytes, 1, maxKVValueBytes, "a KV value holds at most 25 MiB")
+	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
+	return errs
+}
