@@ -1,0 +1,28 @@
+package outputs
+
+import "testing"
+
+func TestParse(t *testing.T) {
+	s, err := Parse([]byte(`{
+  "ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://ai-relay-demo.x.workers.dev",
+               "kv_namespace_ids": {"CACHE": "abc"}, "r2_buckets": {"OUTPUTS": "ai-relay-demo-outputs"}},
+  "email-worker": {"pattern": "async-pipeline", "script": "email-worker-demo", "url": "",
+               "kv_namespace_ids": {"JOBS": "def"}, "r2_buckets": {"OUTPUTS": "b"}, "queue_ids": {"email-worker-demo-jobs": "q1"}},
+  "someoneElse": "a string export"
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 2 || s["ai-relay"].KVNamespaceIDs["CACHE"] != "abc" || s["email-worker"].QueueIDs["email-worker-demo-jobs"] != "q1" {
+		t.Errorf("parsed %+v", s)
+	}
+	if got := s.Names(); got[0] != "ai-relay" || got[1] != "email-worker" {
+		t.Errorf("names %v", got)
+	}
+	if _, err := Parse([]byte(`{"x": 1}`)); err == nil {
+		t.Error("outputs without products accepted")
+	}
+	if _, err := Parse([]byte(`[`)); err == nil {
+		t.Error("bad JSON accepted")
+	}
+}
