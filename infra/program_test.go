@@ -1,0 +1,434 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/wrangler"
+)
+
+const apiKey = "sk-ant-test-key-never-in-clear"
+
+// recorded is one resource the program registered with the mock engine.
+type recorded struct {
+	Type, Name, URN, Parent string
+	Inputs                  resource.PropertyMap
+	Retain                  bool
+}
+
+type mocks struct {
+	mu  sync.Mutex
+	all []recorded
+}
+
+func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	rec := recorded{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		rec.Parent = rpc.GetParent()
+		rec.Retain = rpc.GetRetainOnDelete()
+	}
+	m.mu.Lock()
+	m.all = append(m.all, rec)
+	m.mu.Unlock()
+	outs := args.Inputs.Copy()
+	id := args.Name + "-id"
+	switch args.TypeToken {
+	case "cloudflare:index/workersKvNamespace:WorkersKvNamespace":
+		id = "kv-id-" + args.Inputs["title"].StringValue()
+	case "cloudflare:index/queue:Queue":
+		id = "queue-id-" + args.Inputs["queueName"].StringValue()
+		outs["queueId"] = resource.NewStringProperty(id)
+	}
+	return id, outs, nil
+}
+
+func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+func (m *mocks) byType(token string) []recorded {
+	var out []recorded
+	for _, r := range m.all {
+		if r.Type == token {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// demoConfig is the demo stack's config as Pulumi hands it to the program,
+// plus the API key as a secret.
+func demoConfig(t *testing.T, edit func(map[string]string)) {
+	t.Helper()
+	data, err := os.ReadFile("../Pulumi.demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := stack.ParseYAML(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]string{}
+	for k, v := range vals {
+		cfg[stack.Namespace+":"+k] = v.Text
+	}
+	cfg["zerocost:anthropicApiKey"] = apiKey
+	if edit != nil {
+		edit(cfg)
+	}
+	b, _ := json.Marshal(cfg)
+	t.Setenv(pulumi.EnvConfig, string(b))
+	t.Setenv(pulumi.EnvConfigSecretKeys, `["zerocost:anthropicApiKey","zerocost:authToken"]`)
+}
+
+func runProgram(t *testing.T) (*mocks, error) {
+	t.Helper()
+	m := &mocks{}
+	err := pulumi.RunErr(program, pulumi.WithMocks("zerocost", "demo", m))
+	return m, err
+}
+
+func demoGraph(t *testing.T) *mocks {
+	t.Helper()
+	demoConfig(t, nil)
+	m, err := runProgram(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func demoPlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	cfg, err := stack.LoadFile("..", "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(cfg, "..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	tKV        = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
+	tR2        = "cloudflare:index/r2Bucket:R2Bucket"
+	tQueue     = "cloudflare:index/queue:Queue"
+	tConsumer  = "cloudflare:index/queueConsumer:QueueConsumer"
+	tScript    = "cloudflare:index/workersScript:WorkersScript"
+	tSubdomain = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+	tRoute     = "cloudflare:index/workersRoute:WorkersRoute"
+)
+
+func TestDemoResourceGraph(t *testing.T) {
+	m := demoGraph(t)
+	counts := map[string]int{}
+	for _, r := range m.all {
+		counts[r.Type]++
+	}
+	want := map[string]int{
+		"zerocost:patterns:EventDrivenAgent": 2,
+		"zerocost:patterns:AsyncPipeline":    1,
+		"zerocost:patterns:EdgeCacheLayer":   1,
+		tKV:                                  4, tR2: 4, tQueue: 2, tConsumer: 2, tScript: 4, tSubdomain: 4,
+	}
+	for typ, n := range want {
+		if counts[typ] != n {
+			t.Errorf("%s: %d resources, want %d", typ, counts[typ], n)
+		}
+	}
+	if counts[tRoute] != 0 {
+		t.Errorf("the demo stack has no routes, got %d", counts[tRoute])
+	}
+
+	// Every Cloudflare resource is a child of its product's component.
+	components := map[string]string{} // URN suffix -> product
+	for _, r := range m.all {
+		if strings.HasPrefix(r.Type, "zerocost:patterns:") {
+			components[r.Type+"::"+r.Name] = r.Name
+		}
+	}
+	for _, r := range m.all {
+		if !strings.HasPrefix(r.Type, "cloudflare:") {
+			continue
+		}
+		owner := ""
+		for suffix, product := range components {
+			if strings.HasSuffix(r.Parent, suffix) {
+				owner = product
+			}
+		}
+		if owner == "" {
+			t.Errorf("%s %s has parent %q, not a product component", r.Type, r.Name, r.Parent)
+			continue
+		}
+		if !strings.HasPrefix(r.Name, owner+"-") {
+			t.Errorf("%s %s is parented to product %s", r.Type, r.Name, owner)
+		}
+	}
+
+	// Data buckets survive `pulumi destroy` by default; nothing else is retained.
+	for _, r := range m.all {
+		if got, want := r.Retain, r.Type == tR2; got != want {
+			t.Errorf("%s %s: retainOnDelete %v, want %v", r.Type, r.Name, got, want)
+		}
+	}
+	for _, r := range m.byType(tScript) {
+		if r.Inputs["mainModule"].StringValue() != "worker.js" || !strings.Contains(r.Inputs["content"].StringValue(), "export") {
+			t.Errorf("script %s: main module or content wrong", r.Name)
+		}
+		if r.Inputs["accountId"].StringValue() != "0123456789abcdef0123456789abcdef" {
+			t.Errorf("script %s: account %v", r.Name, r.Inputs["accountId"])
+		}
+	}
+}
+
+func TestQueueConsumersAndDLQ(t *testing.T) {
+	m := demoGraph(t)
+	consumers := map[string]recorded{}
+	for _, r := range m.byType(tConsumer) {
+		consumers[r.Inputs["queueId"].StringValue()] = r
+	}
+	main, ok := consumers["queue-id-email-worker-demo-jobs"]
+	if !ok {
+		t.Fatalf("no consumer on the job queue; consumers: %v", consumers)
+	}
+	s := main.Inputs["settings"].ObjectValue()
+	for key, want := range map[string]float64{"batchSize": 5, "maxRetries": 3, "maxWaitTimeMs": 10000, "retryDelay": 30} {
+		if got := s[resource.PropertyKey(key)].NumberValue(); got != want {
+			t.Errorf("consumer %s = %v, want %v", key, got, want)
+		}
+	}
+	if got := main.Inputs["deadLetterQueue"].StringValue(); got != "email-worker-demo-jobs-dlq" {
+		t.Errorf("deadLetterQueue %q", got)
+	}
+	if main.Inputs["type"].StringValue() != "worker" || main.Inputs["scriptName"].StringValue() != "email-worker-demo" {
+		t.Errorf("consumer type/script: %v %v", main.Inputs["type"], main.Inputs["scriptName"])
+	}
+	dlq, ok := consumers["queue-id-email-worker-demo-jobs-dlq"]
+	if !ok {
+		t.Fatal("the dead-letter queue has no consumer")
+	}
+	if dlq.Inputs.HasValue("deadLetterQueue") {
+		t.Error("the dead-letter queue's consumer must not have a dead-letter queue of its own")
+	}
+}
+
+// binding is a comparable form of one script binding.
+type binding struct{ Type, Name, Target string }
+
+func scriptBindings(t *testing.T, r recorded) (map[string]binding, map[string]resource.PropertyValue) {
+	t.Helper()
+	out := map[string]binding{}
+	raw := map[string]resource.PropertyValue{}
+	for _, v := range r.Inputs["bindings"].ArrayValue() {
+		o := v.ObjectValue()
+		b := binding{Type: o["type"].StringValue(), Name: o["name"].StringValue()}
+		str := func(k string) string {
+			pv := o[resource.PropertyKey(k)]
+			if pv.IsSecret() {
+				pv = pv.SecretValue().Element
+			}
+			if pv.IsString() {
+				return pv.StringValue()
+			}
+			return ""
+		}
+		switch b.Type {
+		case "kv_namespace":
+			b.Target = str("namespaceId")
+		case "r2_bucket":
+			b.Target = str("bucketName")
+		case "queue":
+			b.Target = str("queueName")
+		case "plain_text", "secret_text":
+			b.Target = str("text")
+		case "ratelimit":
+			simple := o["simple"].ObjectValue()
+			b.Target = fmt.Sprintf("%s %v/%v", str("namespaceId"), simple["limit"].NumberValue(), simple["period"].NumberValue())
+		case "analytics_engine":
+			b.Target = str("dataset")
+		default:
+			t.Errorf("%s: unexpected binding type %q", r.Name, b.Type)
+		}
+		if _, dup := out[b.Name]; dup {
+			t.Errorf("%s: binding %s twice", r.Name, b.Name)
+		}
+		out[b.Name] = b
+		raw[b.Name] = o["text"]
+	}
+	return out, raw
+}
+
+// Parity: each product's Pulumi bindings equal what its rendered wrangler.toml
+// declares, read straight from the TOML (not through the plan).
+func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
+	m := demoGraph(t)
+	p := demoPlan(t)
+	scripts := map[string]recorded{}
+	for _, r := range m.byType(tScript) {
+		scripts[r.Inputs["scriptName"].StringValue()] = r
+	}
+	for _, pr := range p.Products {
+		wc, err := wrangler.Decode(pr.Name, pr.WranglerTOML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]binding{}
+		for k, v := range wc.Vars {
+			want[k] = binding{"plain_text", k, v}
+		}
+		for _, kv := range wc.KVNamespaces {
+			// The rendered id is the namespace's title; Pulumi binds the created namespace.
+			want[kv.Binding] = binding{"kv_namespace", kv.Binding, "kv-id-" + kv.ID}
+		}
+		for _, b := range wc.R2Buckets {
+			want[b.Binding] = binding{"r2_bucket", b.Binding, b.BucketName}
+		}
+		if wc.Queues != nil {
+			for _, q := range wc.Queues.Producers {
+				want[q.Binding] = binding{"queue", q.Binding, q.Queue}
+			}
+		}
+		for _, rl := range wc.RateLimits {
+			want[rl.Name] = binding{"ratelimit", rl.Name, fmt.Sprintf("%s %d/%d", rl.NamespaceID, rl.Simple.Limit, rl.Simple.Period)}
+		}
+		for _, ae := range wc.AnalyticsEngine {
+			want[ae.Binding] = binding{"analytics_engine", ae.Binding, ae.Dataset}
+		}
+		// Secrets are not in wrangler.toml; the header comment names them.
+		want["ANTHROPIC_API_KEY"] = binding{"secret_text", "ANTHROPIC_API_KEY", apiKey}
+
+		r, ok := scripts[wc.Name]
+		if !ok {
+			t.Fatalf("no WorkersScript named %s", wc.Name)
+		}
+		got, _ := scriptBindings(t, r)
+		if !equal(got, want) {
+			t.Errorf("%s: Pulumi bindings differ from wrangler.toml\n got: %v\nwant: %v", pr.Name, sorted(got), sorted(want))
+		}
+	}
+}
+
+func equal(a, b map[string]binding) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sorted(m map[string]binding) []binding {
+	out := make([]binding, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// The API key reaches the Workers only as a Pulumi secret.
+func TestAPIKeyStaysSecret(t *testing.T) {
+	m := demoGraph(t)
+	for _, r := range m.byType(tScript) {
+		_, raw := scriptBindings(t, r)
+		if !raw["ANTHROPIC_API_KEY"].IsSecret() {
+			t.Errorf("%s: ANTHROPIC_API_KEY binding text is not a secret", r.Name)
+		}
+	}
+	for _, r := range m.all {
+		for k, v := range r.Inputs {
+			if k == "bindings" {
+				continue
+			}
+			if strings.Contains(fmt.Sprint(v), apiKey) {
+				t.Errorf("%s %s: input %s holds the API key in clear", r.Type, r.Name, k)
+			}
+		}
+	}
+}
+
+func TestRetainDataOptOut(t *testing.T) {
+	demoConfig(t, func(c map[string]string) { c["zerocost:retainData"] = "false" })
+	m, err := runProgram(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.byType(tR2) {
+		if r.Retain {
+			t.Errorf("bucket %s retained although retainData is false", r.Name)
+		}
+	}
+}
+
+func TestRoutesAndCustomDomains(t *testing.T) {
+	demoConfig(t, func(c map[string]string) {
+		c["zerocost:products"] = `[
+ {"name":"a","pattern":"edge-cache","route":{"pattern":"ai.example.com/ask*","zoneId":"0123456789abcdef0123456789abcdef"}},
+ {"name":"b","pattern":"event-agent","customDomain":{"hostname":"jobs.example.com","zoneId":"0123456789abcdef0123456789abcdef"},"crons":["*/5 * * * *"]}]`
+	})
+	m, err := runProgram(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := m.byType(tRoute)
+	if len(routes) != 1 || routes[0].Inputs["pattern"].StringValue() != "ai.example.com/ask*" || routes[0].Inputs["script"].StringValue() != "a-demo" {
+		t.Errorf("routes: %+v", routes)
+	}
+	domains := m.byType("cloudflare:index/workersCustomDomain:WorkersCustomDomain")
+	if len(domains) != 1 || domains[0].Inputs["hostname"].StringValue() != "jobs.example.com" || domains[0].Inputs["service"].StringValue() != "b-demo" {
+		t.Errorf("custom domains: %+v", domains)
+	}
+	if n := len(m.byType(tSubdomain)); n != 0 {
+		t.Errorf("%d workers.dev subdomains for products with routes", n)
+	}
+	crons := m.byType("cloudflare:index/workersCronTrigger:WorkersCronTrigger")
+	if len(crons) != 1 || crons[0].Inputs["schedules"].ArrayValue()[0].ObjectValue()["cron"].StringValue() != "*/5 * * * *" {
+		t.Errorf("crons: %+v", crons)
+	}
+}
+
+// A bad stack fails before any resource is registered, naming the field.
+func TestBadConfigFailsBeforeAnyResource(t *testing.T) {
+	cases := map[string]struct {
+		edit func(map[string]string)
+		want string
+	}{
+		"missing secret":     {func(c map[string]string) { delete(c, "zerocost:anthropicApiKey") }, "zerocost:anthropicApiKey: missing secret"},
+		"missing account id": {func(c map[string]string) { delete(c, "zerocost:accountId") }, "zerocost:accountId: missing"},
+		"unknown pattern":    {func(c map[string]string) { c["zerocost:products"] = `[{"name":"a","pattern":"chat"}]` }, "zerocost:products[0].pattern"},
+		"duplicate name": {func(c map[string]string) {
+			c["zerocost:products"] = `[{"name":"a","pattern":"edge-cache"},{"name":"a","pattern":"edge-cache"}]`
+		}, "zerocost:products[1].name"},
+		"unknown key": {func(c map[string]string) { c["zerocost:acountId"] = "x" }, "zerocost:acountId: unknown key"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			demoConfig(t, c.edit)
+			m, err := runProgram(t)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+			for _, r := range m.all {
+				if strings.HasPrefix(r.Type, "cloudflare:") {
+					t.Errorf("registered %s %s before failing", r.Type, r.Name)
+				}
+			}
+		})
+	}
+}
