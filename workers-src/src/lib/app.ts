@@ -1,0 +1,32 @@
+// The part of fetch() every pattern shares: auth, GET /health, routing,
+// 404/405, and turning errors into JSON.
+import type { BaseEnv, PatternName } from "../env";
+import type { Hooks } from "../hooks";
+import { requireAuth } from "./auth";
+import { json, notFound, toErrorResponse } from "./errors";
+import { matchRoute, type Route } from "./http";
+
+export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Route<E>[]) {
+  const all: Route<E>[] = [
+    { path: "/health", GET: (_req, env) => json({ pattern, product: env.PRODUCT }) },
+    ...routes,
+  ];
+  return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
+    try {
+      const { pathname } = new URL(request.url);
+      const method = request.method.toUpperCase();
+      if (!(method === "GET" && pathname === "/health")) await requireAuth(request, env.AUTH_TOKEN);
+      const hit = matchRoute(all, method, pathname);
+      if (!hit) throw notFound(`no route for ${pathname}`);
+      return await hit.handler(request, env, ctx, hit.params);
+    } catch (err) {
+      return toErrorResponse(err);
+    }
+  };
+}
+
+export function createScheduled<E extends BaseEnv>(hooks: Hooks) {
+  return async (controller: ScheduledController, env: E, ctx: ExecutionContext): Promise<void> => {
+    if (hooks.scheduled) await hooks.scheduled(env, controller, ctx);
+  };
+}

@@ -1,0 +1,27 @@
+// Cache keys for edge-cache: normalise the input so that trivially different
+// questions share an entry, then hash it (KV keys are at most 512 bytes).
+
+/**
+ * NFKC, lower case, whitespace collapsed, punctuation and invisible format or
+ * control characters removed, trimmed. Letters, marks, numbers and symbols
+ * (so "c++" stays distinct from "c") of every script are kept.
+ */
+export function normalizeInput(input: string): string {
+  return input
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/\s+/gu, " ")
+    .replace(/[\p{P}\p{Cc}\p{Cf}]+/gu, "")
+    .replace(/ {2,}/g, " ")
+    .trim();
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** `ai:<sha-256 hex of the normalised input>` */
+export async function cacheKey(input: string): Promise<string> {
+  return "ai:" + (await sha256Hex(normalizeInput(input)));
+}

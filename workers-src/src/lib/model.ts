@@ -1,0 +1,204 @@
+// A client for Anthropic's Messages API over fetch: per-attempt timeout, an
+// overall deadline, retries with exponential backoff and jitter that honour
+// retry-after but never pass the deadline, and one Analytics Engine data point
+// per successful call.
+import type { BaseEnv } from "../env";
+import type { Config } from "./config";
+
+export interface MessageParam {
+  role: "user" | "assistant";
+  content: string | Array<Record<string, unknown>>;
+}
+
+/** The request body of POST /v1/messages (the fields zerocost sets; others pass through). */
+export interface MessagesRequest {
+  model: string;
+  max_tokens: number;
+  messages: MessageParam[];
+  system?: string | Array<Record<string, unknown>>;
+  [field: string]: unknown;
+}
+
+export interface ContentBlock {
+  type: string;
+  text?: string;
+  [field: string]: unknown;
+}
+
+export interface Usage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+}
+
+export interface MessagesResponse {
+  id?: string;
+  type?: string;
+  model?: string;
+  content: ContentBlock[];
+  stop_reason?: string | null;
+  usage?: Usage;
+}
+
+/** The model call gave up. status 0 means no HTTP answer (timeout, network). */
+export class ModelError extends Error {
+  override name = "ModelError";
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryable: boolean,
+    /** seconds, from the last retry-after header */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface CallOptions {
+  /** epoch ms; no attempt starts or waits past it */
+  deadline: number;
+  /** the pattern, for the usage data point */
+  pattern: string;
+  maxAttempts?: number;
+  /** give up rather than wait longer than this between attempts (queue retries instead) */
+  maxRetryWaitMs?: number;
+  /** first backoff step in ms (doubles each attempt, capped at 8 s) */
+  baseDelayMs?: number;
+}
+
+const RETRYABLE = new Set([429, 500, 502, 503, 504, 529]);
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/** Parses retry-after: delta-seconds or an HTTP date. Returns seconds, or undefined. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return secs >= 0 ? secs : undefined;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function errorDetail(res: Response): Promise<string> {
+  const text = await res.text().catch(() => "");
+  try {
+    const msg = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    if (typeof msg === "string") return msg.slice(0, 300);
+  } catch {
+    // not JSON
+  }
+  return text.slice(0, 300) || res.statusText;
+}
+
+function isMessagesResponse(v: unknown): v is MessagesResponse {
+  return typeof v === "object" && v !== null && Array.isArray((v as MessagesResponse).content);
+}
+
+async function attempt(url: string, headers: HeadersInit, payload: string, timeoutMs: number): Promise<MessagesResponse> {
+  let res: Response;
+  try {
+    res = await fetch(url, { method: "POST", headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw transportError(err, timeoutMs);
+  }
+  if (!res.ok) {
+    const detail = await errorDetail(res);
+    throw new ModelError(
+      `model API answered ${res.status}: ${detail}`,
+      res.status,
+      RETRYABLE.has(res.status),
+      parseRetryAfter(res.headers.get("retry-after")),
+    );
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw transportError(err, timeoutMs); // cut off or timed out mid-body
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new ModelError("model API answered 200 with a body that is not JSON", 502, true);
+  }
+  if (!isMessagesResponse(data)) throw new ModelError("model API answered 200 without a content array", 502, true);
+  return data;
+}
+
+function isTimeout(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return name === "TimeoutError" || name === "AbortError";
+}
+
+function transportError(err: unknown, timeoutMs: number): ModelError {
+  if (isTimeout(err)) return new ModelError(`model call timed out after ${timeoutMs} ms`, 0, true);
+  return new ModelError(`model call failed: ${err instanceof Error ? err.message : String(err)}`, 0, true);
+}
+
+function recordUsage(env: BaseEnv, cfg: Config, model: string, pattern: string, usage: Usage | undefined): void {
+  if (!env.MODEL_USAGE) return;
+  const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  try {
+    env.MODEL_USAGE.writeDataPoint({
+      blobs: [cfg.product, model, pattern],
+      doubles: [
+        n(usage?.input_tokens),
+        n(usage?.output_tokens),
+        n(usage?.cache_read_input_tokens),
+        n(usage?.cache_creation_input_tokens),
+      ],
+      indexes: [cfg.product],
+    });
+  } catch (err) {
+    console.error("MODEL_USAGE.writeDataPoint failed:", err);
+  }
+}
+
+/** POST {ANTHROPIC_BASE_URL}/v1/messages with retries. Throws ModelError when it gives up. */
+export async function callModel(
+  env: BaseEnv,
+  cfg: Config,
+  body: MessagesRequest,
+  opts: CallOptions,
+): Promise<MessagesResponse> {
+  const url = `${cfg.baseUrl}/v1/messages`;
+  const headers = {
+    "content-type": "application/json",
+    "x-api-key": env.ANTHROPIC_API_KEY ?? "",
+    "anthropic-version": ANTHROPIC_VERSION,
+  };
+  const payload = JSON.stringify(body);
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+  const base = opts.baseDelayMs ?? 250;
+  for (let n = 1; ; n++) {
+    const remaining = opts.deadline - Date.now();
+    if (remaining <= 0) throw new ModelError("model deadline passed", 0, true);
+    let err: ModelError;
+    try {
+      const data = await attempt(url, headers, payload, Math.min(cfg.modelTimeoutMs, remaining));
+      recordUsage(env, cfg, body.model, opts.pattern, data.usage);
+      return data;
+    } catch (e) {
+      if (!(e instanceof ModelError)) throw e;
+      err = e;
+    }
+    if (!err.retryable || n >= maxAttempts) throw err;
+    const backoff = Math.min(8000, base * 2 ** (n - 1));
+    let wait = backoff / 2 + Math.random() * (backoff / 2);
+    if (err.retryAfter !== undefined) wait = Math.max(wait, err.retryAfter * 1000);
+    if (opts.maxRetryWaitMs !== undefined && wait > opts.maxRetryWaitMs) throw err;
+    if (Date.now() + wait >= opts.deadline) throw err;
+    await sleep(wait);
+  }
+}
+
+/** The default result: the concatenated text of the text blocks. */
+export function textOf(response: MessagesResponse): string {
+  return response.content
+    .filter((b) => b.type === "text" && typeof b.text === "string")
+    .map((b) => b.text)
+    .join("");
+}

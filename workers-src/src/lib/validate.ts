@@ -1,0 +1,26 @@
+import { badInput, tooLarge } from "./errors";
+
+// An unpaired UTF-16 surrogate: JSON allows "\ud800", the model API does not.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function codePoints(s: string, stopAfter: number): number {
+  if (s.length <= stopAfter) return s.length; // code points <= UTF-16 units
+  let n = 0;
+  for (const _ of s) if (++n > stopAfter) break;
+  return n;
+}
+
+/**
+ * An input is a string that is non-empty after trimming and has at most
+ * maxChars characters (Unicode code points). Returns the trimmed input.
+ */
+export function validateInput(value: unknown, maxChars: number, label = "input"): string {
+  if (typeof value !== "string") throw badInput(`${label} must be a string`);
+  const s = value.trim();
+  if (s === "") throw badInput(`${label} must not be empty`);
+  if (LONE_SURROGATE.test(s)) throw badInput(`${label} contains an unpaired UTF-16 surrogate`);
+  if (codePoints(s, maxChars) > maxChars) {
+    throw tooLarge(`${label} is longer than ${maxChars} characters`);
+  }
+  return s;
+}

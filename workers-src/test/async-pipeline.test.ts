@@ -1,0 +1,303 @@
+// async-pipeline: POST /jobs -> queue -> consumer -> R2; failures retry, then the DLQ.
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { JobMessage } from "../src/env";
+import { createWorker, MAX_BATCH_INPUTS } from "../src/patterns/async-pipeline";
+import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, standin, testEnv } from "./helpers";
+
+const worker = createWorker({});
+const DLQ = "zc-test-jobs-dlq";
+
+async function status(id: string): Promise<Record<string, any> | null> {
+  const raw = await env.JOBS.get(`job:${id}`);
+  return raw === null ? null : JSON.parse(raw);
+}
+
+/** Seeds a queued job, as POST /jobs would, and returns a queue message for it. */
+async function seed(input: string, extra: Record<string, unknown> = {}, attempts = 1) {
+  const id = crypto.randomUUID();
+  const now = new Date().toISOString();
+  await env.JOBS.put(`job:${id}`, JSON.stringify({ job_id: id, status: "queued", created_at: now, updated_at: now, ...extra }));
+  return { id, msg: { id: `msg-${id}`, timestamp: new Date(), attempts, body: { job_id: id, input } as JobMessage } };
+}
+
+/**
+ * Runs the queue handler on a batch from cloudflare:test and returns its ack/retry
+ * result. getQueueResult does not report retry delays, so each message's
+ * retry() is wrapped to record the delay it was given (in `delays`).
+ */
+async function runBatch(queue: string, messages: ServiceBindingQueueMessage<unknown>[], e = testEnv()) {
+  const batch = createMessageBatch(queue, messages);
+  const delays: Record<string, number | undefined> = {};
+  for (const m of batch.messages) {
+    const retry = m.retry.bind(m);
+    Object.defineProperty(m, "retry", {
+      value: (o?: QueueRetryOptions) => {
+        delays[m.id] = o?.delaySeconds;
+        retry(o);
+      },
+    });
+  }
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, e, ctx);
+  return { ...(await getQueueResult(batch, ctx)), delays };
+}
+
+/** Polls GET /jobs/:id through the Worker until the status leaves "queued". */
+async function settled(id: string, timeoutMs = 15_000): Promise<Record<string, any>> {
+  return eventually(async () => {
+    const v = (await (await exports.default.fetch(`https://worker.test/jobs/${id}`)).json()) as Record<string, any>;
+    return v.status === "queued" ? undefined : v;
+  }, timeoutMs);
+}
+
+describe("routes", () => {
+  it("GET /health, 404 and 405", async () => {
+    const res = await exports.default.fetch("https://worker.test/health");
+    expect(await res.json()).toEqual({ pattern: "async-pipeline", product: "ap-test" });
+    await expectError(await call(worker, get("/ask")), 404, "not_found");
+    const r405 = await call(worker, new Request("https://worker.test/jobs", { method: "PUT" }));
+    expect(r405.headers.get("allow")).toBe("POST");
+    await expectError(r405, 405, "method_not_allowed");
+    await expectError(await call(worker, get(`/jobs/${crypto.randomUUID()}`)), 404, "not_found");
+  });
+
+  it("requires the bearer token when AUTH_TOKEN is set", async () => {
+    const e = testEnv({ AUTH_TOKEN: "pipeline-token" });
+    await expectError(await call(worker, postJson("/jobs", { input: "x" }), e), 401, "unauthorized");
+    const ok = await call(worker, postJson("/jobs", { input: `a ${newToken()}` }, { authorization: "Bearer pipeline-token" }), e);
+    expect(ok.status).toBe(202);
+    expect((await call(worker, get("/health"), e)).status).toBe(200);
+  });
+});
+
+describe("POST /jobs", () => {
+  const cases: Array<[string, Request, number, string, string?]> = [
+    ["invalid JSON", postJson("/jobs", "{"), 400, "invalid_json"],
+    ["an array body", postJson("/jobs", ["a"]), 400, "invalid_input"],
+    ["neither input nor inputs", postJson("/jobs", {}), 400, "invalid_input"],
+    ["both input and inputs", postJson("/jobs", { input: "a", inputs: ["b"] }), 400, "invalid_input"],
+    ["inputs not an array", postJson("/jobs", { inputs: "a" }), 400, "invalid_input"],
+    ["inputs an object", postJson("/jobs", { inputs: { 0: "a" } }), 400, "invalid_input"],
+    ["inputs empty", postJson("/jobs", { inputs: [] }), 400, "invalid_input"],
+    ["a bad item", postJson("/jobs", { inputs: ["a", "b", 7, "d"] }), 400, "invalid_input", "inputs[2]"],
+    ["a blank item", postJson("/jobs", { inputs: ["a", "  "] }), 400, "invalid_input", "inputs[1]"],
+    ["a null item", postJson("/jobs", { inputs: [null] }), 400, "invalid_input", "inputs[0]"],
+    ["an item too long", postJson("/jobs", { inputs: ["a", "x".repeat(201)] }), 413, "input_too_large", "inputs[1]"],
+    ["too many items", postJson("/jobs", { inputs: Array(MAX_BATCH_INPUTS + 1).fill("a") }), 413, "input_too_large"],
+    ["input too long", postJson("/jobs", { input: "x".repeat(201) }), 413, "input_too_large"],
+    ["body over the byte cap", postJson("/jobs", { input: "a", pad: "x".repeat(200_000) }), 413, "input_too_large"],
+    ["wrong content type", postJson("/jobs", { input: "a" }, { "content-type": "text/json" }), 415, "unsupported_media_type"],
+  ];
+  it.each(cases)("rejects %s", async (_n, request, code, error, mention) => {
+    const before = (await env.JOBS.list({ prefix: "job:" })).keys.length;
+    const message = await expectError(await call(worker, request), code, error);
+    if (mention) expect(message).toContain(mention);
+    expect((await env.JOBS.list({ prefix: "job:" })).keys.length).toBe(before);
+  });
+
+  it("one input: 202 with job_id and job_ids, status queued in KV", async () => {
+    // A worker env whose queue only records, so the job stays queued.
+    const sent: unknown[] = [];
+    const e = testEnv({ JOB_QUEUE: { send: async (m: unknown) => void sent.push(m), sendBatch: async () => {} } });
+    const res = await call(worker, postJson("/jobs", { input: "  one  " }), e);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { job_id: string; job_ids: string[]; status: string };
+    expect(body).toEqual({ job_id: body.job_ids[0], job_ids: [expect.any(String)], status: "queued" });
+    expect(sent).toEqual([{ job_id: body.job_id, input: "one" }]);
+    expect(await status(body.job_id)).toMatchObject({ job_id: body.job_id, status: "queued" });
+    expect((await call(worker, get(`/jobs/${body.job_id}`), e)).status).toBe(200);
+  });
+
+  it("a queue outage is a 503, and the jobs that were not sent are failed, not left queued", async () => {
+    const e = testEnv({
+      JOB_QUEUE: {
+        send: async () => {
+          throw new Error("queue down");
+        },
+        sendBatch: async () => {
+          throw new Error("queue down");
+        },
+      },
+    });
+    const before = new Set((await env.JOBS.list({ prefix: "job:" })).keys.map((k) => k.name));
+    const res = await call(worker, postJson("/jobs", { inputs: ["a", "b"] }), e);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(await expectError(res, 503, "unavailable")).toContain("0 of 2");
+    const created = (await env.JOBS.list({ prefix: "job:" })).keys.filter((k) => !before.has(k.name));
+    expect(created).toHaveLength(2);
+    for (const k of created) expect(JSON.parse((await env.JOBS.get(k.name))!)).toMatchObject({ status: "failed" });
+  });
+
+  it("many inputs go out with sendBatch, in chunks under the Queues limits", async () => {
+    const batches: Array<Array<{ body: JobMessage }>> = [];
+    const e = testEnv({
+      JOB_QUEUE: { send: async () => {}, sendBatch: async (b: Array<{ body: JobMessage }>) => void batches.push([...b]) },
+    });
+    const inputs = Array.from({ length: MAX_BATCH_INPUTS }, (_, i) => `${i} ` + "ü".repeat(190));
+    const res = await call(worker, postJson("/jobs", { inputs }), e);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { job_ids: string[]; job_id?: string };
+    expect(body.job_ids).toHaveLength(MAX_BATCH_INPUTS);
+    expect(body.job_id).toBeUndefined();
+    expect(batches.flat().map((m) => m.body)).toEqual(body.job_ids.map((job_id, i) => ({ job_id, input: inputs[i] })));
+    for (const b of batches) {
+      expect(b.length).toBeLessThanOrEqual(100);
+      expect(new TextEncoder().encode(JSON.stringify(b)).byteLength).toBeLessThan(256_000);
+    }
+  });
+});
+
+describe("queue consumer", () => {
+  it("acks successes and retries failures one by one, with the right delays", async () => {
+    const [ok, fail, limited, bad] = [newToken(), newToken(), newToken(), newToken()];
+    await standin.script(fail, [{ status: 500, times: -1 }]);
+    await standin.script(limited, [{ status: 429, retryAfter: "7", times: -1 }]);
+    await standin.script(bad, [{ status: 400, times: -1 }]);
+    const jobs = await Promise.all([seed(`ok ${ok}`), seed(`fail ${fail}`), seed(`limited ${limited}`), seed(`bad ${bad}`)]);
+    const result = await runBatch("zc-test-jobs", jobs.map((j) => j.msg), testEnv({ RETRY_DELAY_SECONDS: "12" }));
+
+    expect(result.ackAll).toBe(false);
+    expect(result.retryBatch.retry).toBe(false);
+    expect(result.explicitAcks.sort()).toEqual([jobs[0]!.msg.id, jobs[3]!.msg.id].sort());
+    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual([jobs[1]!.msg.id, jobs[2]!.msg.id].sort());
+    expect(result.delays).toEqual({
+      [jobs[1]!.msg.id]: 12, // RETRY_DELAY_SECONDS
+      [jobs[2]!.msg.id]: 7, // the model's retry-after
+    });
+
+    expect(await status(jobs[0]!.id)).toMatchObject({ status: "done" });
+    expect(await (await env.OUTPUTS.get(`results/${jobs[0]!.id}.json`))!.json()).toMatchObject({
+      job_id: jobs[0]!.id,
+      result: `stand-in answer: ok ${ok}`,
+    });
+    expect(await status(jobs[1]!.id)).toMatchObject({ status: "queued", attempts: 1, error: expect.stringContaining("500") });
+    expect(await status(jobs[2]!.id)).toMatchObject({ status: "queued", error: expect.stringContaining("429") });
+    expect(await status(jobs[3]!.id)).toMatchObject({ status: "failed", error: expect.stringContaining("400") });
+    expect(await standin.calls(fail)).toHaveLength(2); // a few in-worker retries...
+    expect(await standin.calls(limited)).toHaveLength(1); // ...but no 7 s wait in the Worker
+    expect(await standin.calls(bad)).toHaveLength(1);
+  });
+
+  it("handles the messages of a batch concurrently", async () => {
+    const tokens = [newToken(), newToken(), newToken()];
+    for (const t of tokens) await standin.script(t, [{ delayMs: 600 }]);
+    const jobs = await Promise.all(tokens.map((t) => seed(`slow ${t}`)));
+    const started = Date.now();
+    const result = await runBatch("zc-test-jobs", jobs.map((j) => j.msg));
+    expect(result.explicitAcks).toHaveLength(3);
+    expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it("is idempotent: an existing result is marked done and acked without a model call", async () => {
+    const t = newToken();
+    const job = await seed(`again ${t}`);
+    await env.OUTPUTS.put(`results/${job.id}.json`, JSON.stringify({ job_id: job.id, result: "earlier" }));
+    const result = await runBatch("zc-test-jobs", [job.msg]);
+    expect(result.explicitAcks).toEqual([job.msg.id]);
+    expect(await standin.calls(t)).toHaveLength(0);
+    expect(await status(job.id)).toMatchObject({ status: "done" });
+    const v = await call(worker, get(`/jobs/${job.id}`));
+    expect(await v.json()).toEqual({ job_id: job.id, status: "done", result: "earlier" });
+  });
+
+  it("rate-limits model calls with the KV fallback and retries after the window", async () => {
+    const e = testEnv({ RATE_LIMIT_PER_MINUTE: "1" });
+    await awayFromMinuteEdge();
+    const first = await seed(`rl1 ${newToken()}`);
+    expect((await runBatch("zc-test-jobs", [first.msg], e)).explicitAcks).toEqual([first.msg.id]);
+    const t = newToken();
+    const second = await seed(`rl2 ${t}`);
+    const result = await runBatch("zc-test-jobs", [second.msg], e);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toEqual([{ msgId: second.msg.id }]);
+    expect(result.delays[second.msg.id]).toBeGreaterThanOrEqual(1); // the rest of the minute
+    expect(result.delays[second.msg.id]).toBeLessThanOrEqual(60);
+    expect(await standin.calls(t)).toHaveLength(0);
+    expect(await status(second.id)).toMatchObject({ status: "queued", error: expect.stringContaining("rate limit") });
+  });
+
+  it("uses the RATE_LIMITER binding when there is one", async () => {
+    const keys: string[] = [];
+    const limiter = { limit: async ({ key }: { key: string }) => (keys.push(key), { success: false }) };
+    const e = testEnv({ RATE_LIMITER: limiter });
+    const job = await seed(`rlb ${newToken()}`);
+    const result = await runBatch("zc-test-jobs", [job.msg], e);
+    expect(result.retryMessages).toEqual([{ msgId: job.msg.id }]);
+    expect(result.delays).toEqual({ [job.msg.id]: 60 });
+    expect(keys).toEqual([e.PRODUCT]);
+  });
+
+  it("acks a malformed message instead of failing the batch", async () => {
+    const job = await seed(`fine ${newToken()}`);
+    const junk = { id: "junk", timestamp: new Date(), attempts: 1, body: { nope: true } };
+    const result = await runBatch("zc-test-jobs", [junk, job.msg]);
+    expect(result.explicitAcks.sort()).toEqual(["junk", job.msg.id].sort());
+  });
+});
+
+describe("dead-letter queue", () => {
+  it("writes failures/<id>.json, marks the job dead and acks, without calling the model", async () => {
+    const t = newToken();
+    const job = await seed(`doomed ${t}`, { error: "model API answered 503: busy", attempts: 2 });
+    const result = await runBatch(DLQ, [job.msg]);
+    expect(result.explicitAcks).toEqual([job.msg.id]);
+    const record = (await (await env.OUTPUTS.get(`failures/${job.id}.json`))!.json()) as Record<string, unknown>;
+    expect(record).toEqual({
+      job_id: job.id,
+      input: `doomed ${t}`,
+      attempts: 2,
+      last_error: "model API answered 503: busy",
+      queue: DLQ,
+      failed_at: expect.any(String),
+    });
+    expect(await status(job.id)).toMatchObject({ status: "dead", error: "model API answered 503: busy" });
+    expect(await standin.calls(t)).toHaveLength(0);
+    const v = await call(worker, get(`/jobs/${job.id}`));
+    expect(await v.json()).toEqual({ job_id: job.id, status: "dead", error: "model API answered 503: busy" });
+  });
+
+  it("records a dead job even when its status has expired", async () => {
+    const id = crypto.randomUUID();
+    const msg = { id: "m1", timestamp: new Date(), attempts: 4, body: { job_id: id, input: "lost" } };
+    expect((await runBatch(DLQ, [msg])).explicitAcks).toEqual(["m1"]);
+    expect(await (await env.OUTPUTS.get(`failures/${id}.json`))!.json()).toMatchObject({ attempts: 4, last_error: null });
+    expect(await status(id)).toMatchObject({ status: "dead" });
+  });
+});
+
+describe("end to end through the real queues", () => {
+  it("producer -> consumer -> R2: every job ends done", async () => {
+    const tokens = [newToken(), newToken(), newToken()];
+    await standin.script(tokens[1]!, [{ status: 503 }]); // one transient failure on the way
+    const res = await exports.default.fetch("https://worker.test/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ inputs: tokens.map((t) => `item ${t}`) }),
+    });
+    expect(res.status).toBe(202);
+    const { job_ids } = (await res.json()) as { job_ids: string[] };
+    expect(job_ids).toHaveLength(3);
+    for (const [i, id] of job_ids.entries()) {
+      expect(await settled(id)).toEqual({ job_id: id, status: "done", result: `stand-in answer: item ${tokens[i]}` });
+    }
+  });
+
+  it("a job that keeps failing is retried, then dead-lettered", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 500, times: -1 }]);
+    const res = await exports.default.fetch("https://worker.test/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: `doomed ${t}` }),
+    });
+    const { job_id } = (await res.json()) as { job_id: string };
+    const final = await settled(job_id);
+    expect(final).toEqual({ job_id, status: "dead", error: expect.stringContaining("500") });
+    const record = (await (await env.OUTPUTS.get(`failures/${job_id}.json`))!.json()) as Record<string, unknown>;
+    expect(record).toMatchObject({ job_id, input: `doomed ${t}`, attempts: 2, queue: DLQ });
+    // max_retries = 1: two deliveries, each with two in-worker attempts
+    expect(await standin.calls(t)).toHaveLength(4);
+  });
+});

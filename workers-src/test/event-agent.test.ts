@@ -1,0 +1,308 @@
+// event-agent: POST /jobs -> 202 at once; the model call runs in waitUntil.
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createWorker } from "../src/patterns/event-agent";
+import { textOf } from "../src/lib/model";
+import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, standin, testEnv } from "./helpers";
+
+const worker = createWorker({});
+
+async function submit(input: string, e = testEnv(), w = worker): Promise<string> {
+  const res = await call(w, postJson("/jobs", { input }), e);
+  expect(res.status).toBe(202);
+  const body = (await res.json()) as { job_id: string; status: string };
+  expect(body).toEqual({ job_id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: "queued" });
+  return body.job_id;
+}
+
+async function view(id: string, e = testEnv()): Promise<Record<string, unknown>> {
+  const res = await call(worker, get(`/jobs/${id}`), e);
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe("routes", () => {
+  it("GET /health names the pattern and product", async () => {
+    const res = await exports.default.fetch("https://worker.test/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ pattern: "event-agent", product: "ea-test" });
+  });
+
+  it("unknown paths are 404 JSON", async () => {
+    await expectError(await call(worker, get("/nope")), 404, "not_found");
+    await expectError(await call(worker, postJson("/jobs/extra/segment", {})), 404, "not_found");
+  });
+
+  it("wrong methods are 405 with Allow", async () => {
+    let res = await call(worker, get("/jobs"));
+    expect(res.headers.get("allow")).toBe("POST");
+    await expectError(res, 405, "method_not_allowed");
+    res = await call(worker, new Request("https://worker.test/jobs/abc", { method: "DELETE" }));
+    expect(res.headers.get("allow")).toBe("GET");
+    await expectError(res, 405, "method_not_allowed");
+    res = await call(worker, postJson("/health", {}));
+    expect(res.headers.get("allow")).toBe("GET");
+    await expectError(res, 405, "method_not_allowed");
+  });
+
+  it("GET /jobs/:id of an unknown or malformed id is 404", async () => {
+    await expectError(await call(worker, get(`/jobs/${crypto.randomUUID()}`)), 404, "not_found");
+    await expectError(await call(worker, get("/jobs/not-an-id")), 404, "not_found");
+    await expectError(await call(worker, get("/jobs/%00%ff")), 404, "not_found");
+  });
+});
+
+describe("POST /jobs rejects bad input before any model call", () => {
+  const cases: Array<[string, Request, number, string]> = [
+    ["invalid JSON", postJson("/jobs", "{input:"), 400, "invalid_json"],
+    ["invalid UTF-8", postJson("/jobs", new Uint8Array([0x7b, 0x22, 0x69, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d])), 400, "invalid_json"],
+    ["empty body", postJson("/jobs", ""), 400, "invalid_json"],
+    ["an array", postJson("/jobs", [{ input: "x" }]), 400, "invalid_input"],
+    ["null", postJson("/jobs", "null"), 400, "invalid_input"],
+    ["a number", postJson("/jobs", "42"), 400, "invalid_input"],
+    ["no input", postJson("/jobs", { prompt: "x" }), 400, "invalid_input"],
+    ["input not a string", postJson("/jobs", { input: 42 }), 400, "invalid_input"],
+    ["input an array", postJson("/jobs", { input: ["x"] }), 400, "invalid_input"],
+    ["input null", postJson("/jobs", { input: null }), 400, "invalid_input"],
+    ["empty input", postJson("/jobs", { input: "" }), 400, "invalid_input"],
+    ["blank input", postJson("/jobs", { input: " \n\t " }), 400, "invalid_input"],
+    ["unpaired surrogate", postJson("/jobs", '{"input":"a\\ud800b"}'), 400, "invalid_input"],
+    ["input over MAX_INPUT_CHARS (200)", postJson("/jobs", { input: "x".repeat(201) }), 413, "input_too_large"],
+    ["body over the byte cap", postJson("/jobs", { input: "ok", pad: "x".repeat(5000) }), 413, "input_too_large"],
+    ["text/plain", postJson("/jobs", { input: "x" }, { "content-type": "text/plain" }), 415, "unsupported_media_type"],
+    ["form data", postJson("/jobs", "input=x", { "content-type": "application/x-www-form-urlencoded" }), 415, "unsupported_media_type"],
+    ["a non-UTF-8 charset", postJson("/jobs", { input: "x" }, { "content-type": "application/json; charset=iso-8859-1" }), 415, "unsupported_media_type"],
+  ];
+  it.each(cases)("%s", async (_name, request, status, code) => {
+    const e = testEnv();
+    const before = (await env.JOBS.list({ prefix: "job:" })).keys.length;
+    await expectError(await call(worker, request, e), status, code);
+    expect((await env.JOBS.list({ prefix: "job:" })).keys.length).toBe(before);
+  });
+
+  it("a missing content type is 415", async () => {
+    const r = new Request("https://worker.test/jobs", { method: "POST", body: new TextEncoder().encode('{"input":"x"}') });
+    expect(r.headers.get("content-type")).toBeNull();
+    await expectError(await call(worker, r), 415, "unsupported_media_type");
+  });
+
+  it("accepts exactly MAX_INPUT_CHARS characters, and a UTF-8 charset", async () => {
+    const t = newToken();
+    const input = t + " " + "é".repeat(200 - t.length - 1);
+    const res = await call(worker, postJson("/jobs", { input }, { "content-type": "application/json; charset=UTF-8" }));
+    expect(res.status).toBe(202);
+  });
+});
+
+describe("the waitUntil path", () => {
+  it("answers 202 before the model finishes, then ends done with the result in R2", async () => {
+    const t = newToken();
+    await standin.script(t, [{ delayMs: 300 }]);
+    const e = testEnv();
+    const ctx = createExecutionContext();
+    const res = await worker.fetch!(postJson("/jobs", { input: `  summarise ${t}  ` }) as any, e, ctx);
+    expect(res.status).toBe(202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    expect(await view(job_id, e)).toEqual({ job_id, status: "queued" });
+    await waitOnExecutionContext(ctx);
+
+    expect(await view(job_id, e)).toEqual({ job_id, status: "done", result: `stand-in answer: summarise ${t}` });
+    const stored = (await (await env.OUTPUTS.get(`results/${job_id}.json`))!.json()) as Record<string, unknown>;
+    expect(stored).toMatchObject({ job_id, result: `stand-in answer: summarise ${t}`, model: "claude-haiku-4-5" });
+    const status = JSON.parse((await env.JOBS.get(`job:${job_id}`))!);
+    expect(status).toMatchObject({ job_id, status: "done" });
+    expect(Date.parse(status.updated_at)).toBeGreaterThanOrEqual(Date.parse(status.created_at));
+    const keys = await env.JOBS.list({ prefix: `job:${job_id}` });
+    expect(keys.keys[0]!.expiration! - Date.now() / 1000).toBeGreaterThan(3500); // JOB_TTL_SECONDS
+
+    const [c] = await standin.calls(t);
+    expect(c!.body).toEqual({
+      model: "claude-haiku-4-5",
+      max_tokens: 256,
+      system: "You are the event-agent test product.",
+      messages: [{ role: "user", content: `summarise ${t}` }],
+    });
+  });
+
+  it("retries transient model errors and still ends done", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 529 }, { status: 500 }]);
+    const id = await submit(`retry ${t}`);
+    expect(await view(id)).toMatchObject({ status: "done", result: `stand-in answer: retry ${t}` });
+    expect(await standin.calls(t)).toHaveLength(3);
+  });
+
+  it("ends failed with an error when the model keeps failing", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 500, times: -1 }]);
+    const id = await submit(`fail ${t}`);
+    const v = await view(id);
+    expect(v).toEqual({ job_id: id, status: "failed", error: expect.stringContaining("500") });
+    expect(await standin.calls(t)).toHaveLength(3);
+    expect(await env.OUTPUTS.head(`results/${id}.json`)).toBeNull();
+  });
+
+  it("ends failed at once on a non-retryable model error", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 400, times: -1 }]);
+    const id = await submit(`bad ${t}`);
+    expect(await view(id)).toMatchObject({ status: "failed", error: expect.stringContaining("400") });
+    expect(await standin.calls(t)).toHaveLength(1);
+  });
+
+  it("ends failed when every attempt times out", async () => {
+    const t = newToken();
+    await standin.script(t, [{ hang: true, times: -1 }]);
+    const e = testEnv({ MODEL_TIMEOUT_MS: "200" });
+    const started = Date.now();
+    const id = await submit(`slow ${t}`, e);
+    expect(await view(id, e)).toMatchObject({ status: "failed", error: expect.stringMatching(/timed out after 200 ms/) });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await standin.calls(t)).toHaveLength(3);
+  });
+
+  it("runs end to end through the Worker's own fetch (polling GET /jobs/:id)", async () => {
+    const t = newToken();
+    const res = await exports.default.fetch("https://worker.test/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: `e2e ${t}` }),
+    });
+    expect(res.status).toBe(202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    const done = await eventually(async () => {
+      const v = (await (await exports.default.fetch(`https://worker.test/jobs/${job_id}`)).json()) as { status: string };
+      return v.status === "queued" ? undefined : v;
+    });
+    expect(done).toEqual({ job_id, status: "done", result: `stand-in answer: e2e ${t}` });
+  });
+
+  it("writes a usage data point for the call", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const e = testEnv({ MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => points.push(p) } });
+    await submit(`usage ${newToken()}`, e);
+    expect(points).toHaveLength(1);
+    expect(points[0]!.blobs).toEqual([e.PRODUCT, "claude-haiku-4-5", "event-agent"]);
+    expect(points[0]!.indexes).toEqual([e.PRODUCT]);
+  });
+});
+
+describe("rate limiting at POST time", () => {
+  it("answers 429 from the RATE_LIMITER binding before creating a job", async () => {
+    const e = testEnv(); // test config: limit 3 per 60 s, keyed by PRODUCT
+    await awayFromMinuteEdge();
+    for (let i = 0; i < 3; i++) await submit(`rl ${i} ${newToken()}`, e);
+    const t = newToken();
+    const before = (await env.JOBS.list({ prefix: "job:" })).keys.length;
+    const res = await call(worker, postJson("/jobs", { input: `over ${t}` }), e);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    await expectError(res, 429, "rate_limited");
+    expect((await env.JOBS.list({ prefix: "job:" })).keys.length).toBe(before);
+    expect(await standin.calls(t)).toHaveLength(0);
+  });
+
+  it("answers 429 from the KV fallback when there is no binding", async () => {
+    const e = testEnv({ RATE_LIMITER: undefined, RATE_LIMIT_PER_MINUTE: "2" });
+    await awayFromMinuteEdge();
+    await submit(`kv1 ${newToken()}`, e);
+    await submit(`kv2 ${newToken()}`, e);
+    const res = await call(worker, postJson("/jobs", { input: `kv3 ${newToken()}` }), e);
+    const wait = Number(res.headers.get("retry-after"));
+    expect(wait).toBeGreaterThanOrEqual(1);
+    expect(wait).toBeLessThanOrEqual(60);
+    await expectError(res, 429, "rate_limited");
+    expect(await env.JOBS.get(`rl:${e.PRODUCT}:${Math.floor(Date.now() / 60_000)}`)).toBe("2");
+  });
+});
+
+describe("auth", () => {
+  const e = () => testEnv({ AUTH_TOKEN: "s3cret-token" });
+
+  it("is off when AUTH_TOKEN is unset", async () => {
+    expect((await call(worker, postJson("/jobs", { input: `open ${newToken()}` }))).status).toBe(202);
+  });
+
+  it("requires the bearer token on every route but GET /health", async () => {
+    const requests = [
+      postJson("/jobs", { input: "x" }),
+      get(`/jobs/${crypto.randomUUID()}`),
+      get("/nope"),
+      postJson("/health", {}),
+    ];
+    for (const r of requests) {
+      const res = await call(worker, r, e());
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      await expectError(res, 401, "unauthorized");
+    }
+    for (const auth of ["Bearer wrong", "Bearer s3cret-token-x", "Basic czNjcmV0LXRva2Vu", "s3cret-token", "Bearer "]) {
+      await expectError(await call(worker, postJson("/jobs", { input: "x" }, { authorization: auth }), e()), 401, "unauthorized");
+    }
+    expect((await call(worker, get("/health"), e())).status).toBe(200);
+  });
+
+  it("lets the right token through", async () => {
+    const ee = e();
+    const headers = { authorization: "Bearer s3cret-token" };
+    const res = await call(worker, postJson("/jobs", { input: `authed ${newToken()}` }, headers), ee);
+    expect(res.status).toBe(202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    const v = await call(worker, get(`/jobs/${job_id}`, { authorization: "bearer s3cret-token" }), ee);
+    expect(v.status).toBe(200);
+    expect(((await v.json()) as { status: string }).status).toBe("done");
+  });
+});
+
+describe("hooks", () => {
+  it("buildRequest and shapeResult replace the defaults", async () => {
+    const hooked = createWorker({
+      buildRequest: (input, ctx) => ({
+        ...ctx.defaultRequest,
+        system: `${ctx.product}/${ctx.pattern}: be brief`,
+        messages: [{ role: "user", content: `Q: ${input}` }],
+        temperature: 0,
+      }),
+      shapeResult: (response, input) => ({ input, answer: textOf(response), stop: response.stop_reason }),
+    });
+    const t = newToken();
+    const e = testEnv();
+    const id = await submit(`hook ${t}`, e, hooked);
+    expect(await view(id, e)).toMatchObject({
+      status: "done",
+      result: { input: `hook ${t}`, answer: `stand-in answer: Q: hook ${t}`, stop: "end_turn" },
+    });
+    const [c] = await standin.calls(t);
+    expect(c!.body).toMatchObject({ system: `${e.PRODUCT}/event-agent: be brief`, temperature: 0, max_tokens: 256 });
+  });
+
+  it("a buildRequest that leaves out model and max_tokens gets the vars", async () => {
+    const hooked = createWorker({ buildRequest: (input) => ({ messages: [{ role: "user", content: input }] }) });
+    const t = newToken();
+    await submit(`partial ${t}`, testEnv(), hooked);
+    const [c] = await standin.calls(t);
+    expect(c!.body).toEqual({ model: "claude-haiku-4-5", max_tokens: 256, messages: [{ role: "user", content: `partial ${t}` }] });
+  });
+
+  it("a hook that throws fails the job instead of leaving it queued", async () => {
+    const hooked = createWorker({
+      shapeResult: () => {
+        throw new Error("shape exploded");
+      },
+    });
+    const id = await submit(`throws ${newToken()}`, testEnv(), hooked);
+    expect(await view(id)).toMatchObject({ status: "failed", error: "shape exploded" });
+  });
+
+  it("scheduled calls hooks.scheduled with env; without it, does nothing", async () => {
+    const seen: unknown[] = [];
+    const w = createWorker({ scheduled: (e) => void seen.push(e.PRODUCT) });
+    const ctx = createExecutionContext();
+    await w.scheduled!(createScheduledController({ cron: "0 * * * *" }), env, ctx);
+    expect(seen).toEqual(["ea-test"]);
+    await worker.scheduled!(createScheduledController(), env, ctx);
+  });
+
+  it("rejects a hooks module whose members are not functions", () => {
+    expect(() => createWorker({ shapeResult: "nope" } as never)).toThrow(TypeError);
+  });
+});

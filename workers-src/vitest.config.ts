@@ -1,0 +1,38 @@
+// One vitest project per pattern. Each runs in workerd through
+// @cloudflare/vitest-pool-workers with a hand-written test wrangler config
+// (test/wrangler/<pattern>.toml) and its own model stand-in on 127.0.0.1.
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+function pattern(name: string, include: string[]) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        main: `./test/entries/${name}.ts`,
+        wrangler: { configPath: `./test/wrangler/${name}.toml` },
+        miniflare: {
+          bindings: {
+            ANTHROPIC_BASE_URL: inject("modelUrl"),
+            ANTHROPIC_API_KEY: "sk-standin-test-key",
+          },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include,
+      globalSetup: ["./test/node/global-setup.ts"],
+      testTimeout: 20_000,
+    },
+  };
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      pattern("event-agent", ["test/event-agent.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline.test.ts"]),
+      pattern("edge-cache", ["test/edge-cache.test.ts"]),
+    ],
+  },
+});
