@@ -1,0 +1,229 @@
+// Package analytics reads a deployed stack's usage from Cloudflare: the
+// Workers, KV, R2 and Queues datasets of the GraphQL Analytics API and the
+// model tokens the Workers write to Workers Analytics Engine (read with its
+// SQL API), and turns them into a cost.Usage for pricing.
+package analytics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// DefaultBaseURL is Cloudflare's API.
+const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
+
+// Client calls Cloudflare's analytics APIs with an API token. The token needs
+// the account permission "Account Analytics: Read".
+type Client struct {
+	// BaseURL is DefaultBaseURL or a test server's URL, without a trailing slash.
+	BaseURL   string
+	Token     string
+	AccountID string
+	HTTP      *http.Client
+}
+
+// APIError is an answer Cloudflare gave instead of data.
+type APIError struct {
+	// What failed: a dataset, or the Analytics Engine SQL API.
+	What   string
+	Status int
+	// Messages are Cloudflare's error messages, with their codes when given.
+	Messages []string
+}
+
+func (e *APIError) Error() string {
+	msg := strings.Join(e.Messages, "; ")
+	if msg == "" {
+		msg = "no error message"
+	}
+	s := fmt.Sprintf("%s: Cloudflare answered HTTP %d: %s", e.What, e.Status, msg)
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		s += " (check CLOUDFLARE_API_TOKEN: it needs the Account Analytics: Read permission on the stack's account)"
+	}
+	return s
+}
+
+// envelope is Cloudflare's v4 answer: {"success":false,"errors":[{"code":..,"message":..}]}.
+type envelope struct {
+	Success *bool      `json:"success"`
+	Errors  []apiError `json:"errors"`
+}
+
+type apiError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (c *Client) post(ctx context.Context, what, path, contentType string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the answer: %w", what, err)
+	}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return nil, &APIError{What: what, Status: res.StatusCode, Messages: errorMessages(data)}
+	}
+	return data, nil
+}
+
+// errorMessages reads the messages of an error answer: Cloudflare's
+// envelope, a GraphQL errors array, or the body's text.
+func errorMessages(data []byte) []string {
+	var env envelope
+	if json.Unmarshal(data, &env) == nil && len(env.Errors) > 0 {
+		var out []string
+		for _, e := range env.Errors {
+			if e.Code != 0 {
+				out = append(out, fmt.Sprintf("%s (code %d)", e.Message, e.Code))
+			} else {
+				out = append(out, e.Message)
+			}
+		}
+		return out
+	}
+	text := strings.TrimSpace(string(data))
+	if len(text) > 300 {
+		text = text[:300] + "..."
+	}
+	if text == "" {
+		return nil
+	}
+	return []string{text}
+}
+
+// gqlAnswer is a GraphQL answer; errors come back with HTTP 200.
+type gqlAnswer struct {
+	Data *struct {
+		Viewer *struct {
+			Accounts []map[string]json.RawMessage `json:"accounts"`
+		} `json:"viewer"`
+	} `json:"data"`
+	Errors []struct {
+		Message    string         `json:"message"`
+		Path       []any          `json:"path"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+// GraphQL runs a query of one dataset, in the documented shape
+// viewer { accounts(filter: {accountTag: $accountTag}) { <dataset>(...) {...} } },
+// and returns the dataset's rows (JSON objects). $accountTag is set here.
+// Every error names the dataset.
+func (c *Client) GraphQL(ctx context.Context, dataset, query string, vars map[string]any) ([]json.RawMessage, error) {
+	v := map[string]any{"accountTag": c.AccountID}
+	for k, x := range vars {
+		v[k] = x
+	}
+	body, err := json.Marshal(map[string]any{"query": query, "variables": v})
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.post(ctx, dataset, "/graphql", "application/json", body)
+	if err != nil {
+		return nil, err
+	}
+	var ans gqlAnswer
+	if err := json.Unmarshal(data, &ans); err != nil {
+		return nil, fmt.Errorf("%s: the GraphQL answer is not JSON: %w", dataset, err)
+	}
+	if len(ans.Errors) > 0 {
+		msgs := make([]string, len(ans.Errors))
+		for i, e := range ans.Errors {
+			msgs[i] = e.Message
+			if code, ok := e.Extensions["code"].(string); ok && code != "" {
+				msgs[i] += " (" + code + ")"
+			}
+		}
+		return nil, fmt.Errorf("%s: GraphQL error: %s", dataset, strings.Join(msgs, "; "))
+	}
+	if ans.Data == nil || ans.Data.Viewer == nil {
+		return nil, fmt.Errorf("%s: the GraphQL answer has no data.viewer", dataset)
+	}
+	if len(ans.Data.Viewer.Accounts) == 0 {
+		return nil, fmt.Errorf("%s: the answer holds no account %s: is the account id right, and may the token read its analytics?", dataset, c.AccountID)
+	}
+	raw, ok := ans.Data.Viewer.Accounts[0][dataset]
+	if !ok {
+		return nil, fmt.Errorf("%s: missing from the answer (data.viewer.accounts[0] has no %s)", dataset, dataset)
+	}
+	var rows []json.RawMessage
+	if string(raw) == "null" {
+		return nil, fmt.Errorf("%s: null in the answer", dataset)
+	}
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return nil, fmt.Errorf("%s: not a list of rows: %w", dataset, err)
+	}
+	return rows, nil
+}
+
+// SQLResult is the Analytics Engine SQL API's JSON answer.
+type SQLResult struct {
+	Meta []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"meta"`
+	Data []map[string]any `json:"data"`
+	Rows int              `json:"rows"`
+}
+
+// SQLWhat names the Analytics Engine SQL API in errors.
+const SQLWhat = "Analytics Engine SQL API"
+
+// SQL runs a query on the Analytics Engine SQL API: POST
+// {base}/accounts/{account_id}/analytics_engine/sql with the SQL as the body.
+func (c *Client) SQL(ctx context.Context, query string) (*SQLResult, error) {
+	data, err := c.post(ctx, SQLWhat, "/accounts/"+c.AccountID+"/analytics_engine/sql", "text/plain", []byte(query))
+	if err != nil {
+		return nil, err
+	}
+	var res SQLResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("%s: the answer is not the JSON format's {meta, data, rows}: %w", SQLWhat, err)
+	}
+	if res.Data == nil {
+		var env envelope
+		if json.Unmarshal(data, &env) == nil && len(env.Errors) > 0 {
+			return nil, &APIError{What: SQLWhat, Status: http.StatusOK, Messages: errorMessages(data)}
+		}
+		return nil, fmt.Errorf("%s: the answer has no data", SQLWhat)
+	}
+	return &res, nil
+}
+
+// number reads a JSON number that the SQL API may also give as a string
+// (64-bit integers).
+func number(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case string:
+		var f float64
+		if _, err := fmt.Sscan(x, &f); err != nil {
+			return 0, fmt.Errorf("%q is not a number", x)
+		}
+		return f, nil
+	case nil:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}

@@ -1,0 +1,467 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/cost"
+)
+
+// Datasets of the GraphQL Analytics API that Measure reads.
+const (
+	WorkersDataset   = "workersInvocationsAdaptive"
+	KVOpsDataset     = "kvOperationsAdaptiveGroups"
+	KVStorageDataset = "kvStorageAdaptiveGroups"
+	R2OpsDataset     = "r2OperationsAdaptiveGroups"
+	R2StorageDataset = "r2StorageAdaptiveGroups"
+	QueueOpsDataset  = "queueMessageOperationsAdaptiveGroups"
+)
+
+// DefaultModelDataset is the Analytics Engine dataset the Workers write one
+// data point per model call to: blobs [product, model, pattern], doubles
+// [input_tokens, output_tokens, cache_read_input_tokens,
+// cache_creation_input_tokens], index [product].
+const DefaultModelDataset = "zerocost_model_usage"
+
+// Product is what Measure reads for one product: its Worker script and the
+// ids and names of the resources it owns.
+type Product struct {
+	Name           string
+	Pattern        string
+	Script         string
+	KVNamespaceIDs []string
+	Buckets        []string
+	QueueIDs       []string
+}
+
+// Request is what to measure.
+type Request struct {
+	// Since and Until are the first and last day (UTC), inclusive.
+	Since, Until time.Time
+	Products     []Product
+	// ModelDataset is the Analytics Engine dataset of the model calls.
+	ModelDataset string
+}
+
+// Days is the number of days from Since to Until, inclusive.
+func (r *Request) Days() int { return int(r.Until.Sub(r.Since).Hours()/24) + 1 }
+
+// Queries, in the documented shape. $accountTag is set by Client.GraphQL.
+const (
+	workersQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $scripts: [string!]) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      workersInvocationsAdaptive(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, scriptName_in: $scripts}) {
+        sum { requests errors subrequests }
+        quantiles { cpuTimeP50 cpuTimeP99 }
+        dimensions { date scriptName }
+      }
+    }
+  }
+}`
+	kvOpsQuery = `query ($accountTag: string!, $since: Date!, $until: Date!, $namespaces: [string!]) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      kvOperationsAdaptiveGroups(limit: 10000, filter: {date_geq: $since, date_leq: $until, namespaceId_in: $namespaces}) {
+        sum { requests }
+        dimensions { date namespaceId actionType }
+      }
+    }
+  }
+}`
+	kvStorageQuery = `query ($accountTag: string!, $since: Date!, $until: Date!, $namespaces: [string!]) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      kvStorageAdaptiveGroups(limit: 10000, filter: {date_geq: $since, date_leq: $until, namespaceId_in: $namespaces}) {
+        max { keyCount byteCount }
+        dimensions { date namespaceId }
+      }
+    }
+  }
+}`
+	r2OpsQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $buckets: [string!]) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      r2OperationsAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, bucketName_in: $buckets}) {
+        sum { requests }
+        dimensions { bucketName actionType }
+      }
+    }
+  }
+}`
+	r2StorageQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $buckets: [string!]) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      r2StorageAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, bucketName_in: $buckets}) {
+        max { payloadSize metadataSize objectCount }
+        dimensions { bucketName datetime }
+      }
+    }
+  }
+}`
+	queueOpsQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $queues: [string!]) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      queueMessageOperationsAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, queueId_in: $queues}) {
+        sum { billableOperations bytes }
+        dimensions { date queueId actionType outcome }
+      }
+    }
+  }
+}`
+)
+
+// R2 operation classes (https://developers.cloudflare.com/r2/pricing/).
+// Deletes and aborted uploads are free; an action not listed counts as
+// Class A, the dearer class.
+var (
+	r2ClassB = map[string]bool{"HeadBucket": true, "HeadObject": true, "GetObject": true, "UsageSummary": true,
+		"GetBucketEncryption": true, "GetBucketLocation": true, "GetBucketCors": true, "GetBucketLifecycleConfiguration": true}
+	r2Free = map[string]bool{"DeleteObject": true, "DeleteObjects": true, "DeleteBucket": true, "AbortMultipartUpload": true}
+)
+
+var datasetName = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// Measure reads the products' usage over the request's days. It also returns
+// notes on how the numbers were taken, for the report's warnings.
+func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string, error) {
+	days := req.Days()
+	if days < 1 {
+		return nil, nil, fmt.Errorf("--until %s is before --since %s", req.Until.Format(time.DateOnly), req.Since.Format(time.DateOnly))
+	}
+	u := &cost.Usage{Days: days}
+	dayIndex := map[string]int{}
+	for d := 0; d < days; d++ {
+		s := req.Since.AddDate(0, 0, d).Format(time.DateOnly)
+		u.Dates = append(u.Dates, s)
+		dayIndex[s] = d
+	}
+	start := req.Since.UTC().Format(time.RFC3339)
+	end := req.Until.AddDate(0, 0, 1).UTC().Format(time.RFC3339)
+	since, until := req.Since.Format(time.DateOnly), req.Until.Format(time.DateOnly)
+	// Storage is billed in GB-months: the average stored over the period,
+	// times the period's share of its month.
+	monthDays := float64(time.Date(req.Since.Year(), req.Since.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day())
+	monthShare := float64(days) / monthDays
+
+	var scripts, namespaces, buckets, queues []string
+	byScript, byNamespace, byBucket, byQueue := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	for i, p := range req.Products {
+		u.Products = append(u.Products, cost.ProductUsage{
+			Name: p.Name, Pattern: p.Pattern,
+			Quantities: map[cost.Meter]float64{}, Daily: map[cost.Meter][]float64{},
+		})
+		scripts = append(scripts, p.Script)
+		byScript[p.Script] = i
+		for _, id := range p.KVNamespaceIDs {
+			namespaces = append(namespaces, id)
+			byNamespace[id] = i
+		}
+		for _, b := range p.Buckets {
+			buckets = append(buckets, b)
+			byBucket[b] = i
+		}
+		for _, id := range p.QueueIDs {
+			queues = append(queues, id)
+			byQueue[id] = i
+		}
+	}
+	addDaily := func(pi int, m cost.Meter, date string, n float64) {
+		pu := &u.Products[pi]
+		pu.Quantities[m] += n
+		d, ok := dayIndex[date]
+		if !ok {
+			return
+		}
+		if pu.Daily[m] == nil {
+			pu.Daily[m] = make([]float64, days)
+		}
+		pu.Daily[m][d] += n
+	}
+	var notes []string
+
+	// Workers: requests per day; CPU-ms estimated as requests x median CPU time.
+	rows, err := c.GraphQL(ctx, WorkersDataset, workersQuery, map[string]any{"start": start, "end": end, "scripts": scripts})
+	if err != nil {
+		return nil, nil, err
+	}
+	p99 := make([]float64, len(req.Products))
+	for _, raw := range rows {
+		var r struct {
+			Sum struct {
+				Requests float64 `json:"requests"`
+			} `json:"sum"`
+			Quantiles struct {
+				CPUTimeP50 float64 `json:"cpuTimeP50"`
+				CPUTimeP99 float64 `json:"cpuTimeP99"`
+			} `json:"quantiles"`
+			Dimensions struct {
+				Date       string `json:"date"`
+				ScriptName string `json:"scriptName"`
+			} `json:"dimensions"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, nil, fmt.Errorf("%s: row %s: %w", WorkersDataset, raw, err)
+		}
+		pi, ok := byScript[r.Dimensions.ScriptName]
+		if !ok {
+			continue
+		}
+		addDaily(pi, cost.Meter{Service: cost.Workers, Metric: cost.Requests}, r.Dimensions.Date, r.Sum.Requests)
+		addDaily(pi, cost.Meter{Service: cost.Workers, Metric: cost.CPUms}, r.Dimensions.Date, r.Sum.Requests*r.Quantiles.CPUTimeP50/1000)
+		p99[pi] = math.Max(p99[pi], r.Quantiles.CPUTimeP99/1000)
+	}
+	for i := range u.Products {
+		u.Products[i].CPUmsPerInvocation = p99[i]
+		u.Products[i].Requests = u.Products[i].Quantities[cost.Meter{Service: cost.Workers, Metric: cost.Requests}]
+	}
+	notes = append(notes, "Requests are Worker invocations: POST and GET /jobs (polls), /ask, /health and queue batches alike.")
+	notes = append(notes, "Workers CPU-ms are estimated as requests x the median CPU time per day; the free plan's CPU check uses the 99th percentile.")
+
+	// KV operations and storage.
+	if len(namespaces) > 0 {
+		rows, err := c.GraphQL(ctx, KVOpsDataset, kvOpsQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, raw := range rows {
+			var r struct {
+				Sum struct {
+					Requests float64 `json:"requests"`
+				} `json:"sum"`
+				Dimensions struct {
+					Date        string `json:"date"`
+					NamespaceID string `json:"namespaceId"`
+					ActionType  string `json:"actionType"`
+				} `json:"dimensions"`
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, nil, fmt.Errorf("%s: row %s: %w", KVOpsDataset, raw, err)
+			}
+			pi, ok := byNamespace[r.Dimensions.NamespaceID]
+			if !ok {
+				continue
+			}
+			metric, ok := map[string]string{"read": cost.Reads, "write": cost.Writes, "delete": cost.Deletes, "list": cost.Lists}[strings.ToLower(r.Dimensions.ActionType)]
+			if !ok {
+				return nil, nil, fmt.Errorf("%s: unknown actionType %q", KVOpsDataset, r.Dimensions.ActionType)
+			}
+			addDaily(pi, cost.Meter{Service: cost.KV, Metric: metric}, r.Dimensions.Date, r.Sum.Requests)
+		}
+		rows, err = c.GraphQL(ctx, KVStorageDataset, kvStorageQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
+		if err != nil {
+			return nil, nil, err
+		}
+		perNamespace := map[string]*average{}
+		for _, raw := range rows {
+			var r struct {
+				Max struct {
+					ByteCount float64 `json:"byteCount"`
+				} `json:"max"`
+				Dimensions struct {
+					Date        string `json:"date"`
+					NamespaceID string `json:"namespaceId"`
+				} `json:"dimensions"`
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, nil, fmt.Errorf("%s: row %s: %w", KVStorageDataset, raw, err)
+			}
+			perNamespace[r.Dimensions.NamespaceID] = perNamespace[r.Dimensions.NamespaceID].add(r.Max.ByteCount)
+		}
+		for id, a := range perNamespace {
+			if pi, ok := byNamespace[id]; ok {
+				u.Products[pi].Quantities[cost.Meter{Service: cost.KV, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
+			}
+		}
+	}
+
+	// R2 operations (by class) and storage.
+	if len(buckets) > 0 {
+		rows, err := c.GraphQL(ctx, R2OpsDataset, r2OpsQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, raw := range rows {
+			var r struct {
+				Sum struct {
+					Requests float64 `json:"requests"`
+				} `json:"sum"`
+				Dimensions struct {
+					BucketName string `json:"bucketName"`
+					ActionType string `json:"actionType"`
+				} `json:"dimensions"`
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, nil, fmt.Errorf("%s: row %s: %w", R2OpsDataset, raw, err)
+			}
+			pi, ok := byBucket[r.Dimensions.BucketName]
+			if !ok || r2Free[r.Dimensions.ActionType] {
+				continue
+			}
+			metric := cost.ClassA
+			if r2ClassB[r.Dimensions.ActionType] {
+				metric = cost.ClassB
+			}
+			u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: metric}] += r.Sum.Requests
+		}
+		rows, err = c.GraphQL(ctx, R2StorageDataset, r2StorageQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
+		if err != nil {
+			return nil, nil, err
+		}
+		perBucket := map[string]*average{}
+		for _, raw := range rows {
+			var r struct {
+				Max struct {
+					PayloadSize  float64 `json:"payloadSize"`
+					MetadataSize float64 `json:"metadataSize"`
+				} `json:"max"`
+				Dimensions struct {
+					BucketName string `json:"bucketName"`
+				} `json:"dimensions"`
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, nil, fmt.Errorf("%s: row %s: %w", R2StorageDataset, raw, err)
+			}
+			perBucket[r.Dimensions.BucketName] = perBucket[r.Dimensions.BucketName].add(r.Max.PayloadSize + r.Max.MetadataSize)
+		}
+		for b, a := range perBucket {
+			if pi, ok := byBucket[b]; ok {
+				u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
+			}
+		}
+	}
+
+	// Queues: billable operations per day.
+	if len(queues) > 0 {
+		rows, err := c.GraphQL(ctx, QueueOpsDataset, queueOpsQuery, map[string]any{"start": start, "end": end, "queues": queues})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, raw := range rows {
+			var r struct {
+				Sum struct {
+					BillableOperations float64 `json:"billableOperations"`
+				} `json:"sum"`
+				Dimensions struct {
+					Date    string `json:"date"`
+					QueueID string `json:"queueId"`
+				} `json:"dimensions"`
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return nil, nil, fmt.Errorf("%s: row %s: %w", QueueOpsDataset, raw, err)
+			}
+			if pi, ok := byQueue[r.Dimensions.QueueID]; ok {
+				addDaily(pi, cost.Meter{Service: cost.Queues, Metric: cost.Operations}, r.Dimensions.Date, r.Sum.BillableOperations)
+			}
+		}
+	}
+
+	// Model tokens from Analytics Engine.
+	if err := measureTokens(ctx, c, req, u); err != nil {
+		return nil, nil, err
+	}
+	for i := range u.Products {
+		pu := &u.Products[i]
+		if pu.Pattern != cost.EdgeCache || pu.Requests <= 0 {
+			continue
+		}
+		var calls float64
+		for _, mu := range pu.Models {
+			calls += mu.Calls
+		}
+		h := math.Min(1, math.Max(0, 1-calls/pu.Requests))
+		pu.CacheHitRate = &h
+		pu.CacheHits = h * pu.Requests
+	}
+	notes = append(notes, "edge-cache hit rates are 1 - model calls / Worker requests (every request counts, GET /health and refused ones included).")
+	return u, notes, nil
+}
+
+// average is the mean of a store's samples (bytes stored per day or per
+// sample time): storage is billed on the average stored.
+type average struct{ sum, n float64 }
+
+func (a *average) add(x float64) *average {
+	if a == nil {
+		a = &average{}
+	}
+	a.sum += x
+	a.n++
+	return a
+}
+
+func (a *average) value() float64 {
+	if a == nil || a.n == 0 {
+		return 0
+	}
+	return a.sum / a.n
+}
+
+// TokenQuery is the SQL that reads the model calls. Analytics Engine samples
+// at high volume: each row stands for _sample_interval data points.
+func TokenQuery(dataset string, products []string, since, until time.Time) string {
+	quoted := make([]string, len(products))
+	for i, p := range products {
+		quoted[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `'`, `\'`) + "'"
+	}
+	return fmt.Sprintf(`SELECT blob1 AS product, blob2 AS model,
+  SUM(_sample_interval) AS calls,
+  SUM(_sample_interval * double1) AS input_tokens,
+  SUM(_sample_interval * double2) AS output_tokens,
+  SUM(_sample_interval * double3) AS cache_read_tokens,
+  SUM(_sample_interval * double4) AS cache_write_tokens
+FROM %s
+WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:00:00')
+  AND index1 IN (%s)
+GROUP BY product, model
+ORDER BY product, model
+FORMAT JSON`, dataset, since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), strings.Join(quoted, ", "))
+}
+
+func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) error {
+	dataset := req.ModelDataset
+	if dataset == "" {
+		dataset = DefaultModelDataset
+	}
+	if !datasetName.MatchString(dataset) {
+		return fmt.Errorf("%s: %q is not an Analytics Engine dataset name", SQLWhat, dataset)
+	}
+	names := make([]string, len(req.Products))
+	byName := map[string]int{}
+	for i, p := range req.Products {
+		names[i] = p.Name
+		byName[p.Name] = i
+	}
+	res, err := c.SQL(ctx, TokenQuery(dataset, names, req.Since, req.Until))
+	if err != nil {
+		return err
+	}
+	for _, row := range res.Data {
+		product, _ := row["product"].(string)
+		model, _ := row["model"].(string)
+		pi, ok := byName[product]
+		if !ok {
+			continue
+		}
+		mu := cost.ModelUsage{Model: model}
+		for col, dst := range map[string]*float64{"calls": &mu.Calls, "input_tokens": &mu.InputTokens, "output_tokens": &mu.OutputTokens,
+			"cache_read_tokens": &mu.CacheReadTokens, "cache_write_tokens": &mu.CacheWriteTokens} {
+			n, err := number(row[col])
+			if err != nil {
+				return fmt.Errorf("%s: %s of %s/%s: %w", SQLWhat, col, product, model, err)
+			}
+			*dst = n
+		}
+		u.Products[pi].Models = append(u.Products[pi].Models, mu)
+	}
+	for i := range u.Products {
+		sort.Slice(u.Products[i].Models, func(a, b int) bool { return u.Products[i].Models[a].Model < u.Products[i].Models[b].Model })
+	}
+	return nil
+}
