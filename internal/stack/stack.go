@@ -58,6 +58,7 @@ const (
 	maxRetryDelaySeconds = 43200
 	maxPlainTextVarBytes = 5 * 1024
 	maxKVValueBytes      = 25 * 1024 * 1024
+	maxQueueInputChars   = 30000
 )
 
 // Config keys (without the namespace).
@@ -401,6 +402,11 @@ func (p *Product) applyDefaults(field string) []error {
 	rng("maxConcurrency", s.MaxBatchConcurrency, 1, 250, "Queues run at most 250 concurrent consumers")
 	rng("rateLimitPerMinute", s.RateLimitPerMinute, 1, 1_000_000, "requests per minute")
 	rng("maxInputChars", s.MaxInputChars, 1, 1_000_000, "characters")
+	if p.Pattern == AsyncPipeline {
+		// A queue message carries the input and is at most 128 KB; UTF-8 and
+		// JSON escaping take up to 4 bytes a character.
+		rng("maxInputChars", s.MaxInputChars, 1, maxQueueInputChars, "a queue message holds at most 128 KB")
+	}
 	rng("maxOutputTokens", s.MaxOutputTokens, 1, 64_000, "tokens")
 	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
 	rng("kvInlineMaxBytes", s.KVInlineMaxBytes, 1, maxKVValueBytes, "a KV value holds at most 25 MiB")

@@ -70,6 +70,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"unknown key", base + "  zerocost:product: []\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:product", "unknown key"},
 		{"setting of another pattern", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchSize: 3}}]\n", "zerocost:products[0].settings.batchSize", "not a setting of the edge-cache pattern"},
 		{"batch too big", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchSize: 500}}]\n", "zerocost:products[0].settings.batchSize", "out of range"},
+		{"pipeline input over a queue message", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {maxInputChars: 40000}}]\n", "zerocost:products[0].settings.maxInputChars", "128 KB"},
 		{"ttl under 60", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {jobTtlSeconds: 30}}]\n", "zerocost:products[0].settings.jobTtlSeconds", "at least 60"},
 		{"wrong type", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSeconds: soon}}]\n", "zerocost:products[0]", "must be a int"},
 		{"api key in clear", base + "  zerocost:anthropicApiKey: sk-ant-123\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:anthropicApiKey", "must be a secret"},

@@ -1,11 +1,15 @@
 // edge-cache: POST /ask answers from KV (HIT) or the model (MISS).
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { cacheKey } from "../src/lib/cachekey";
+import { cacheKey, cacheScope } from "../src/lib/cachekey";
+import { readConfig } from "../src/lib/config";
 import { createWorker } from "../src/patterns/edge-cache";
 import { awayFromMinuteEdge, call, expectError, get, newToken, postJson, standin, testEnv, type TestEnv } from "./helpers";
 
 const worker = createWorker({});
+
+/** The key the Worker uses for input under env e. */
+const keyFor = (input: string, e: TestEnv = testEnv()) => cacheKey(input, cacheScope(readConfig(e)));
 
 async function ask(input: string, e: TestEnv = testEnv()) {
   const res = await call(worker, postJson("/ask", { input }), e);
@@ -71,7 +75,7 @@ describe("caching", () => {
   it("stores the answer inline in KV under ai:<sha-256> with CACHE_TTL_SECONDS", async () => {
     const input = `ttl check ${newToken()}`;
     const { body } = await ask(input);
-    const key = await cacheKey(input);
+    const key = await keyFor(input);
     expect(JSON.parse((await env.CACHE.get(key))!)).toEqual({ answer: body.answer });
     const { keys } = await env.CACHE.list({ prefix: key });
     expect(keys[0]!.expiration! - Date.now() / 1000).toBeGreaterThan(86_000);
@@ -85,7 +89,7 @@ describe("caching", () => {
     expect(miss.cache).toBe("MISS");
     expect(miss.body.answer).toHaveLength(18 * 2000);
 
-    const key = await cacheKey(`Write an essay ${t}`);
+    const key = await keyFor(`Write an essay ${t}`, e);
     const pointer = JSON.parse((await env.CACHE.get(key))!);
     expect(pointer).toEqual({ r2: `answers/${key.slice(3)}.json` });
     expect(((await (await env.OUTPUTS.get(pointer.r2))!.json()) as { answer: string }).answer).toBe(miss.body.answer);
@@ -99,12 +103,20 @@ describe("caching", () => {
     expect(await standin.calls(t)).toHaveLength(2);
   });
 
+  it("keys answers by model and system prompt too", async () => {
+    const q = `scoped question ${newToken()}`;
+    expect((await ask(q)).cache).toBe("MISS");
+    expect((await ask(q)).cache).toBe("HIT");
+    expect((await ask(q, testEnv({ SYSTEM_PROMPT: "Answer in French." }))).cache).toBe("MISS");
+    expect((await ask(q, testEnv({ MODEL: "claude-sonnet-4-5" }))).cache).toBe("MISS");
+  });
+
   it("does not cache a model failure: 502, then a MISS", async () => {
     const t = newToken();
     await standin.script(t, [{ status: 500, times: 3 }]);
     const res = await call(worker, postJson("/ask", { input: `flaky ${t}` }));
     expect((await expectError(res, 502, "upstream_error"))).toContain("500");
-    expect(await env.CACHE.get(await cacheKey(`flaky ${t}`))).toBeNull();
+    expect(await env.CACHE.get(await keyFor(`flaky ${t}`))).toBeNull();
     const next = await ask(`flaky ${t}`);
     expect(next).toMatchObject({ status: 200, cache: "MISS" });
     expect(await standin.calls(t)).toHaveLength(4);

@@ -21,7 +21,17 @@ export async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** `ai:<sha-256 hex of the normalised input>` */
-export async function cacheKey(input: string): Promise<string> {
-  return "ai:" + (await sha256Hex(normalizeInput(input)));
+/**
+ * `ai:<sha-256 hex>` of the normalised input. A non-empty scope (the model and
+ * system prompt, see cacheScope) is hashed in front of it, so that changing
+ * either does not serve answers the old setup gave.
+ */
+export async function cacheKey(input: string, scope = ""): Promise<string> {
+  const norm = normalizeInput(input);
+  return "ai:" + (await sha256Hex(scope === "" ? norm : `${scope}\u0000${norm}`));
+}
+
+/** What, besides the question, decides an answer. */
+export function cacheScope(cfg: { model: string; systemPrompt: string }): string {
+  return `${cfg.model}\n${cfg.systemPrompt}`;
 }

@@ -5,7 +5,7 @@
 import type { EdgeCacheEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { cacheKey } from "../lib/cachekey";
+import { cacheKey, cacheScope } from "../lib/cachekey";
 import { readConfig, type Config } from "../lib/config";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
@@ -60,7 +60,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
-          const key = await cacheKey(input);
+          const key = await cacheKey(input, cacheScope(cfg));
           const hit = await lookup(env, key);
           if (hit) return json({ answer: hit.answer }, 200, { "x-cache": "HIT" });
 

@@ -105,6 +105,9 @@ describe("cache keys", () => {
     expect(key).toBe("ai:" + (await sha256Hex("what is cloudflare workers")));
     expect(key).toMatch(/^ai:[0-9a-f]{64}$/);
     expect(await cacheKey("x".repeat(4000))).toHaveLength(67);
+    const scoped = await cacheKey("What is Cloudflare Workers?", "claude-haiku-4-5\nBe brief.");
+    expect(scoped).not.toBe(key);
+    expect(scoped).toBe(await cacheKey("what is cloudflare workers", "claude-haiku-4-5\nBe brief."));
   });
 });
 
