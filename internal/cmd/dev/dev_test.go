@@ -1,0 +1,233 @@
+package dev
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/nodetool"
+)
+
+const projectDir = "../../.."
+
+func TestFlags(t *testing.T) {
+	var got *Options
+	f := &cmdutil.Factory{}
+	cmd := NewCmd(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Stack != "demo" || got.JSON || got.Reset || got.PortBase != 0 || got.ModelLatency != 0 || got.ModelErrorRate != 0 || got.ModelRPM != 0 {
+		t.Errorf("defaults %+v", got)
+	}
+	cmd = NewCmd(f, func(o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"--stack", "prod", "--json", "--reset", "--port-base", "9000",
+		"--model-latency", "200ms", "--model-error-rate", "0.25", "--model-rpm", "30"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Stack != "prod" || !got.JSON || !got.Reset || got.PortBase != 9000 || got.ModelLatency != 200*time.Millisecond ||
+		got.ModelErrorRate != 0.25 || got.ModelRPM != 30 {
+		t.Errorf("parsed %+v", got)
+	}
+
+	for _, args := range [][]string{
+		{"--model-error-rate", "1.5"},
+		{"--model-error-rate", "-0.1"},
+		{"--model-rpm", "-1"},
+		{"--model-latency", "-1s"},
+		{"--port-base", "70000"},
+	} {
+		cmd := NewCmd(f, func(o *Options) error { t.Errorf("%v: ran", args); return nil })
+		cmd.SetArgs(args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		if err := cmd.Execute(); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+			t.Errorf("%v: exit %d (%v), want 2", args, cmdutil.ExitCode(err), err)
+		}
+	}
+}
+
+func TestUnknownStack(t *testing.T) {
+	io, _, _ := cmdutil.Test()
+	cmd := NewCmd(&cmdutil.Factory{IO: io, ProjectDir: projectDir}, nil)
+	cmd.SetArgs([]string{"--stack", "nope"})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "Pulumi.nope.yaml") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// Without Node >= 22.12 or workers-src/node_modules: a clear error, exit 2.
+func TestMissingNodeIsExit2(t *testing.T) {
+	t.Setenv("ZEROCOST_NODE", "")
+	io, _, _ := cmdutil.Test()
+	cmd := NewCmd(&cmdutil.Factory{IO: io, ProjectDir: projectDir}, func(o *Options) error {
+		o.ToolsDir = t.TempDir() // no node_modules, no .tools/node22
+		o.DataDir = t.TempDir()
+		return Run(o)
+	})
+	cmd.SetArgs([]string{})
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "make deps") {
+		t.Errorf("exit %d: %v", cmdutil.ExitCode(err), err)
+	}
+}
+
+// syncBuffer is written by the command's goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runDev runs the real command until its first stdout line, returning the line
+// and a function that stops it (as Ctrl-C would) and returns its error.
+func runDev(t *testing.T, env map[string]string, args ...string) (string, string, func() error) {
+	t.Helper()
+	if _, err := nodetool.Find(projectDir); err != nil {
+		t.Fatalf("zerocost dev needs Node >= 22.12 and workers-src/node_modules: %v", err)
+	}
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	f := &cmdutil.Factory{
+		IO:         &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut},
+		ProjectDir: projectDir,
+		HTTPClient: func() *http.Client { return http.DefaultClient },
+		Getenv:     func(k string) string { return env[k] },
+	}
+	dataDir := t.TempDir()
+	cmd := NewCmd(f, func(o *Options) error { o.DataDir = dataDir; return Run(o) })
+	cmd.SetArgs(args)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var runErr error
+	go func() { runErr = cmd.ExecuteContext(ctx); close(done) }()
+	stop := func() error {
+		cancel()
+		select {
+		case <-done:
+			return runErr
+		case <-time.After(30 * time.Second):
+			t.Fatal("zerocost dev did not stop within 30 s")
+			return nil
+		}
+	}
+	t.Cleanup(func() { _ = stop() })
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; i < 1200 && time.Now().Before(deadline); i++ {
+		if s := out.String(); strings.Contains(s, "\n") {
+			return s, dataDir, stop
+		}
+		select {
+		case <-done:
+			t.Fatalf("zerocost dev exited before it was ready: %v\nstderr:\n%s", runErr, errOut.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("zerocost dev printed nothing within 60 s; stderr:\n%s", errOut.String())
+	return "", "", nil
+}
+
+func TestJSONReadyLine(t *testing.T) {
+	start := time.Now()
+	line, dataDir, stop := runDev(t, map[string]string{}, "--json")
+	t.Logf("ready line after %s", time.Since(start).Round(time.Millisecond))
+	var got Output
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	var raw map[string]any
+	_ = json.Unmarshal([]byte(line), &raw)
+	if _, ok := raw["products"].([]any); !ok {
+		t.Errorf("no products array: %s", line)
+	}
+	if m, ok := raw["model"].(map[string]any); !ok || m["stand_in"] != true || m["url"] == "" {
+		t.Errorf("model: %s", line)
+	}
+	if len(got.Products) != 4 || !got.Model.StandIn {
+		t.Fatalf("ready line %+v", got)
+	}
+	for _, p := range got.Products {
+		if p.Name == "" || p.Pattern == "" || !strings.HasPrefix(p.URL, "http://127.0.0.1:") {
+			t.Errorf("product %+v", p)
+		}
+		resp, err := http.Get(p.URL + "/health")
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s /health: %v %v", p.Name, resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	// The state file says the same, for `zerocost verify --local`.
+	st, err := devrun.ReadStateFile(filepath.Join(dataDir, "dev", "demo.json"))
+	if err != nil || len(st.Products) != 4 || st.Model != got.Model || st.Products[0] != got.Products[0] {
+		t.Errorf("state %+v %v", st, err)
+	}
+	if err := stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	for _, p := range got.Products {
+		port := p.URL[strings.LastIndexByte(p.URL, ':')+1:]
+		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			t.Errorf("%s: port %s still taken: %v", p.Name, port, err)
+		} else {
+			ln.Close()
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "dev", "demo.json")); !os.IsNotExist(err) {
+		t.Errorf("state file left: %v", err)
+	}
+}
+
+func TestTextLines(t *testing.T) {
+	out, _, stop := runDev(t, map[string]string{"ZEROCOST_AUTH_TOKEN": "tok"})
+	if err := stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("want one line per product:\n%s", out)
+	}
+	for i, want := range []string{"sales-engine", "email-worker", "ai-relay", "delivery-worker"} {
+		f := strings.Fields(lines[i])
+		if len(f) != 3 || f[0] != want || !strings.HasPrefix(f[2], "http://127.0.0.1:") {
+			t.Errorf("line %q", lines[i])
+		}
+		if _, err := strconv.Atoi(f[2][strings.LastIndexByte(f[2], ':')+1:]); err != nil {
+			t.Errorf("line %q: no port", lines[i])
+		}
+	}
+}

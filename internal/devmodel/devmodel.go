@@ -1,0 +1,570 @@
+// Package devmodel is the stand-in for Anthropic's Messages API that `zerocost
+// dev` starts when no ANTHROPIC_API_KEY is set. It answers POST /v1/messages with
+// Anthropic's request checks, response shape and error shapes, and a
+// deterministic reply derived from the prompt, so the Workers run end to end
+// offline and for free.
+//
+// It says what it is everywhere: every reply text starts with "[zerocost
+// stand-in model]", every answer carries the header x-zerocost-stand-in: true,
+// and every call is logged with the prefix "stand-in model:".
+//
+// Options shape it for reliability tests: a fixed latency, a share of failing
+// calls (500 api_error or 529 overloaded_error) and a requests-per-minute cap
+// (429 rate_limit_error with retry-after). GET /_stand-in/stats reports the
+// calls it answered, by status; DELETE /_stand-in/stats resets the counters.
+package devmodel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Marker starts every reply text, so no one mistakes it for a model's answer.
+const Marker = "[zerocost stand-in model]"
+
+// Header is set to "true" on every response of the stand-in.
+const Header = "X-Zerocost-Stand-In"
+
+// Paths the stand-in serves.
+const (
+	MessagesPath = "/v1/messages"
+	StatsPath    = "/_stand-in/stats"
+)
+
+// maxBody caps a request body, like the real API's request size limit.
+const maxBody = 32 << 20
+
+// Options shape the stand-in's behaviour. The zero value answers every valid
+// call at once.
+type Options struct {
+	// Latency delays every answer to POST /v1/messages.
+	Latency time.Duration
+	// ErrorRate is the share (0..1) of valid calls that fail with 500 api_error
+	// or 529 overloaded_error.
+	ErrorRate float64
+	// RPM caps the calls per rolling minute; past it, 429 rate_limit_error with
+	// retry-after. 0 means no cap.
+	RPM int
+	// Log receives one line per call; nil discards them.
+	Log io.Writer
+	// Seed makes the error injection reproducible; 0 picks one at random.
+	Seed uint64
+	// Now replaces the clock (tests of the rate limit).
+	Now func() time.Time
+}
+
+// Check reports options that make no sense.
+func (o Options) Check() error {
+	var errs []error
+	if o.Latency < 0 {
+		errs = append(errs, fmt.Errorf("model latency %s is negative", o.Latency))
+	}
+	if o.ErrorRate < 0 || o.ErrorRate > 1 || math.IsNaN(o.ErrorRate) {
+		errs = append(errs, fmt.Errorf("model error rate %v is outside 0..1", o.ErrorRate))
+	}
+	if o.RPM < 0 {
+		errs = append(errs, fmt.Errorf("model rpm %d is negative (0 means no limit)", o.RPM))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats counts the calls to POST /v1/messages.
+type Stats struct {
+	StandIn bool `json:"stand_in"`
+	// Total counts every call, whatever its answer.
+	Total int64 `json:"total"`
+	// ByStatus counts calls by HTTP status ("200", "400", "429", "500", "529", ...).
+	ByStatus map[string]int64 `json:"by_status"`
+	// ByErrorType counts failed calls by Anthropic error type.
+	ByErrorType map[string]int64 `json:"by_error_type"`
+	// Tokens of the successful answers.
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+}
+
+// Handler is the stand-in as an http.Handler.
+type Handler struct {
+	opts Options
+	log  *log.Logger
+
+	mu       sync.Mutex
+	rng      *rand.Rand
+	accepted []time.Time // calls admitted in the last minute (RPM window)
+	seq      int64
+	stats    Stats
+}
+
+// NewHandler returns the stand-in's handler.
+func NewHandler(opts Options) *Handler {
+	seed := opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := opts.Log
+	if w == nil {
+		w = io.Discard
+	}
+	h := &Handler{
+		opts: opts,
+		log:  log.New(w, "stand-in model: ", 0),
+		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}
+	h.resetLocked()
+	return h
+}
+
+// Options returns the options the handler runs with.
+func (h *Handler) Options() Options { return h.opts }
+
+// Stats returns a copy of the counters.
+func (h *Handler) Stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.stats
+	s.ByStatus = make(map[string]int64, len(h.stats.ByStatus))
+	for k, v := range h.stats.ByStatus {
+		s.ByStatus[k] = v
+	}
+	s.ByErrorType = make(map[string]int64, len(h.stats.ByErrorType))
+	for k, v := range h.stats.ByErrorType {
+		s.ByErrorType[k] = v
+	}
+	return s
+}
+
+// ResetStats zeroes the counters (the RPM window is kept).
+func (h *Handler) ResetStats() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resetLocked()
+}
+
+func (h *Handler) resetLocked() {
+	h.stats = Stats{StandIn: true, ByStatus: map[string]int64{}, ByErrorType: map[string]int64{}}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(Header, "true")
+	switch r.URL.Path {
+	case MessagesPath:
+		h.messages(w, r)
+	case StatsPath:
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			writeJSON(w, http.StatusOK, h.Stats())
+		case http.MethodDelete:
+			h.ResetStats()
+			writeJSON(w, http.StatusOK, h.Stats())
+		default:
+			w.Header().Set("Allow", "GET, DELETE")
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "use GET or DELETE on "+StatsPath)
+		}
+	default:
+		writeError(w, http.StatusNotFound, "not_found_error", Marker+" serves POST "+MessagesPath+" and GET "+StatsPath+" only")
+	}
+}
+
+// call is one POST /v1/messages as the handler sees it.
+type call struct {
+	status    int
+	errType   string
+	inTokens  int
+	outTokens int
+}
+
+func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h.mu.Lock()
+	h.seq++
+	seq := h.seq
+	h.mu.Unlock()
+	reqID := fmt.Sprintf("req_standin_%06d", seq)
+	w.Header().Set("Request-Id", reqID)
+
+	c := h.serve(w, r, seq)
+
+	h.mu.Lock()
+	h.stats.Total++
+	h.stats.ByStatus[strconv.Itoa(c.status)]++
+	if c.errType != "" {
+		h.stats.ByErrorType[c.errType]++
+	} else {
+		h.stats.InputTokens += int64(c.inTokens)
+		h.stats.OutputTokens += int64(c.outTokens)
+	}
+	h.mu.Unlock()
+	if c.errType != "" {
+		h.log.Printf("%s %d %s (%s)", reqID, c.status, c.errType, time.Since(start).Round(time.Millisecond))
+	} else {
+		h.log.Printf("%s %d: %d input, %d output tokens (%s)", reqID, c.status, c.inTokens, c.outTokens, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call {
+	fail := func(status int, typ, msg string) call {
+		writeError(w, status, typ, msg)
+		return call{status: status, errType: typ}
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		return fail(http.StatusMethodNotAllowed, "invalid_request_error", "use POST on "+MessagesPath)
+	}
+	if strings.TrimSpace(r.Header.Get("X-Api-Key")) == "" {
+		return fail(http.StatusUnauthorized, "authentication_error", "x-api-key header is required")
+	}
+	if strings.TrimSpace(r.Header.Get("Anthropic-Version")) == "" {
+		return fail(http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return fail(http.StatusRequestEntityTooLarge, "request_too_large", "request exceeds the maximum allowed size")
+		}
+		return fail(http.StatusBadRequest, "invalid_request_error", "could not read the request body: "+err.Error())
+	}
+	req, err := parseRequest(body)
+	if err != nil {
+		return fail(http.StatusBadRequest, "invalid_request_error", err.Error())
+	}
+
+	// Admission: the RPM cap, then the injected failures.
+	h.mu.Lock()
+	now := h.opts.Now()
+	retryAfter := 0
+	if h.opts.RPM > 0 {
+		cut := now.Add(-time.Minute)
+		i := 0
+		for i < len(h.accepted) && !h.accepted[i].After(cut) {
+			i++
+		}
+		h.accepted = h.accepted[i:]
+		if len(h.accepted) >= h.opts.RPM {
+			wait := h.accepted[0].Add(time.Minute).Sub(now)
+			retryAfter = max(1, int(math.Ceil(wait.Seconds())))
+		} else {
+			h.accepted = append(h.accepted, now)
+		}
+	}
+	injected := 0
+	if retryAfter == 0 && h.opts.ErrorRate > 0 && h.rng.Float64() < h.opts.ErrorRate {
+		injected = http.StatusInternalServerError
+		if h.rng.IntN(2) == 1 {
+			injected = 529
+		}
+	}
+	remaining := -1
+	if h.opts.RPM > 0 {
+		remaining = max(0, h.opts.RPM-len(h.accepted))
+	}
+	h.mu.Unlock()
+
+	if h.opts.RPM > 0 {
+		w.Header().Set("Anthropic-Ratelimit-Requests-Limit", strconv.Itoa(h.opts.RPM))
+		w.Header().Set("Anthropic-Ratelimit-Requests-Remaining", strconv.Itoa(remaining))
+	}
+	if err := sleep(r.Context(), h.opts.Latency); err != nil {
+		return call{status: 499, errType: "client_closed_request"}
+	}
+	switch {
+	case retryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		return fail(http.StatusTooManyRequests, "rate_limit_error",
+			fmt.Sprintf("%s this stand-in allows %d requests per minute (--model-rpm); retry after %d s", Marker, h.opts.RPM, retryAfter))
+	case injected == http.StatusInternalServerError:
+		return fail(injected, "api_error", Marker+" injected internal server error (--model-error-rate)")
+	case injected == 529:
+		return fail(injected, "overloaded_error", Marker+" injected overload (--model-error-rate)")
+	}
+
+	resp := Reply(req, seq)
+	writeJSON(w, http.StatusOK, resp)
+	return call{status: http.StatusOK, inTokens: resp.Usage.InputTokens, outTokens: resp.Usage.OutputTokens}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Request is the part of a Messages API request the stand-in reads.
+type Request struct {
+	Model     string
+	MaxTokens int
+	System    string
+	Messages  []Message
+}
+
+// Message is one turn, its content reduced to text.
+type Message struct {
+	Role string
+	Text string
+}
+
+// parseRequest validates a request body as the Messages API does for the
+// fields zerocost sends: model, max_tokens, messages, and system.
+func parseRequest(body []byte) (*Request, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return nil, errors.New("the request body is not a JSON object")
+	}
+	req := &Request{}
+	if m, ok := raw["model"]; !ok {
+		return nil, errors.New("model: Field required")
+	} else if err := json.Unmarshal(m, &req.Model); err != nil || strings.TrimSpace(req.Model) == "" {
+		return nil, errors.New("model: must be a non-empty string")
+	}
+	if m, ok := raw["max_tokens"]; !ok {
+		return nil, errors.New("max_tokens: Field required")
+	} else {
+		var f float64
+		if err := json.Unmarshal(m, &f); err != nil || f != math.Trunc(f) || f < 1 || f > math.MaxInt32 {
+			return nil, errors.New("max_tokens: must be a positive integer")
+		}
+		req.MaxTokens = int(f)
+	}
+	if s, ok := raw["system"]; ok && string(s) != "null" {
+		text, err := contentText(s)
+		if err != nil {
+			return nil, fmt.Errorf("system: %v", err)
+		}
+		req.System = text
+	}
+	m, ok := raw["messages"]
+	if !ok {
+		return nil, errors.New("messages: Field required")
+	}
+	var msgs []map[string]json.RawMessage
+	if err := json.Unmarshal(m, &msgs); err != nil {
+		return nil, errors.New("messages: must be an array of message objects")
+	}
+	if len(msgs) == 0 {
+		return nil, errors.New("messages: at least one message is required")
+	}
+	for i, msg := range msgs {
+		var role string
+		if err := json.Unmarshal(msg["role"], &role); err != nil || (role != "user" && role != "assistant") {
+			return nil, fmt.Errorf("messages.%d.role: must be \"user\" or \"assistant\"", i)
+		}
+		c, ok := msg["content"]
+		if !ok {
+			return nil, fmt.Errorf("messages.%d.content: Field required", i)
+		}
+		text, err := contentText(c)
+		if err != nil {
+			return nil, fmt.Errorf("messages.%d.content: %v", i, err)
+		}
+		if text == "" && role == "user" {
+			return nil, fmt.Errorf("messages.%d: user messages must have non-empty content", i)
+		}
+		req.Messages = append(req.Messages, Message{Role: role, Text: text})
+	}
+	return req, nil
+}
+
+// contentText reads a content field: a string, or an array of blocks each with
+// a type (the text of text blocks is kept).
+func contentText(raw json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var blocks []map[string]any
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return "", errors.New("must be a string or an array of content blocks")
+	}
+	var b strings.Builder
+	for i, bl := range blocks {
+		typ, _ := bl["type"].(string)
+		if typ == "" {
+			return "", fmt.Errorf("block %d: type is required", i)
+		}
+		if typ == "text" {
+			t, ok := bl["text"].(string)
+			if !ok {
+				return "", fmt.Errorf("block %d: text blocks need a text string", i)
+			}
+			if b.Len() > 0 {
+				b.WriteString("\n")
+			}
+			b.WriteString(t)
+		}
+	}
+	return b.String(), nil
+}
+
+// Response is the Messages API response shape.
+type Response struct {
+	ID           string         `json:"id"`
+	Type         string         `json:"type"`
+	Role         string         `json:"role"`
+	Model        string         `json:"model"`
+	Content      []ContentBlock `json:"content"`
+	StopReason   string         `json:"stop_reason"`
+	StopSequence *string        `json:"stop_sequence"`
+	Usage        Usage          `json:"usage"`
+}
+
+// ContentBlock is a text block.
+type ContentBlock struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// Usage is the token accounting of a response.
+type Usage struct {
+	InputTokens              int `json:"input_tokens"`
+	OutputTokens             int `json:"output_tokens"`
+	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
+	CacheCreationInputTokens int `json:"cache_creation_input_tokens"`
+}
+
+// Tokens estimates a text's tokens as Anthropic's rule of thumb does: about
+// four characters each, at least one for non-empty text.
+func Tokens(s string) int {
+	n := utf8.RuneCountInString(s)
+	return (n + 3) / 4
+}
+
+// Reply is the stand-in's deterministic answer to a request: the marker, a
+// digest of the last user message and an echo of its start. It is cut to
+// max_tokens (stop_reason "max_tokens") like a real answer would be.
+func Reply(req *Request, seq int64) *Response {
+	last := ""
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == "user" {
+			last = req.Messages[i].Text
+			break
+		}
+	}
+	sum := sha256.Sum256([]byte(last))
+	echo := strings.Join(strings.Fields(last), " ")
+	if utf8.RuneCountInString(echo) > 80 {
+		echo = string([]rune(echo)[:80]) + "…"
+	}
+	text := fmt.Sprintf("%s reply to %q (sha256 %s, %d characters)", Marker, echo, hex.EncodeToString(sum[:])[:12], utf8.RuneCountInString(last))
+	stop := "end_turn"
+	if Tokens(text) > req.MaxTokens {
+		text = string([]rune(text)[:req.MaxTokens*4])
+		stop = "max_tokens"
+	}
+	in := Tokens(req.System)
+	for _, m := range req.Messages {
+		in += Tokens(m.Text) + 3 // a few tokens of framing per turn
+	}
+	return &Response{
+		ID:         fmt.Sprintf("msg_standin_%s%06d", hex.EncodeToString(sum[:4]), seq),
+		Type:       "message",
+		Role:       "assistant",
+		Model:      req.Model,
+		Content:    []ContentBlock{{Type: "text", Text: text}},
+		StopReason: stop,
+		Usage:      Usage{InputTokens: in, OutputTokens: Tokens(text)},
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ErrorBody is Anthropic's error shape.
+type ErrorBody struct {
+	Type  string `json:"type"`
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, typ, msg string) {
+	var e ErrorBody
+	e.Type = "error"
+	e.Error.Type = typ
+	e.Error.Message = msg
+	writeJSON(w, status, e)
+}
+
+// Server is the stand-in listening on 127.0.0.1.
+type Server struct {
+	*Handler
+	// URL is the base URL, e.g. http://127.0.0.1:41234 (set ANTHROPIC_BASE_URL to it).
+	URL string
+
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+}
+
+// Start listens on 127.0.0.1:port (0 picks a free port) and serves the stand-in.
+func Start(opts Options, port int) (*Server, error) {
+	if err := opts.Check(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("stand-in model: %w", err)
+	}
+	h := NewHandler(opts)
+	s := &Server{
+		Handler: h,
+		URL:     "http://" + ln.Addr().String(),
+		srv:     &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		ln:      ln,
+		done:    make(chan struct{}),
+	}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(ln)
+	}()
+	h.log.Printf("listening on %s (a stand-in, not Anthropic's API: latency %s, error rate %g, rpm %s)",
+		s.URL, opts.Latency, opts.ErrorRate, rpmText(opts.RPM))
+	return s, nil
+}
+
+func rpmText(n int) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
+}
+
+// Close stops the server, giving calls in flight a moment to finish.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.srv.Close()
+	}
+	<-s.done
+	return err
+}

@@ -1,0 +1,210 @@
+package devrun
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/render"
+)
+
+// runnerConfig is what workers-src/dev/run.mjs reads. Each worker's Options
+// are Miniflare's (v4-style) worker options, built here from the plan and
+// nothing else; secrets are named by the environment variable that carries
+// their value, so they never reach the disk.
+type runnerConfig struct {
+	Host      string         `json:"host"`
+	EntryPort int            `json:"entryPort"`
+	Persist   string         `json:"persist"`
+	LogLevel  string         `json:"logLevel"`
+	Workers   []runnerWorker `json:"workers"`
+}
+
+type runnerWorker struct {
+	// Name is the Worker script's name (as deployed), which Miniflare keys on.
+	Name    string `json:"name"`
+	Product string `json:"product"`
+	Script  string `json:"script"`
+	Port    int    `json:"port"`
+	// Secrets maps a binding to the environment variable holding its value.
+	Secrets map[string]string `json:"secrets"`
+	Options workerOptions     `json:"options"`
+}
+
+// workerOptions are the Miniflare worker options zerocost sets.
+type workerOptions struct {
+	CompatibilityDate       string                   `json:"compatibilityDate"`
+	Bindings                map[string]string        `json:"bindings"`
+	KVNamespaces            map[string]string        `json:"kvNamespaces,omitempty"`
+	R2Buckets               map[string]string        `json:"r2Buckets,omitempty"`
+	QueueProducers          map[string]queueProducer `json:"queueProducers,omitempty"`
+	QueueConsumers          map[string]queueConsumer `json:"queueConsumers,omitempty"`
+	RateLimits              map[string]rateLimit     `json:"ratelimits,omitempty"`
+	AnalyticsEngineDatasets map[string]dataset       `json:"analyticsEngineDatasets,omitempty"`
+	CronTriggers            []string                 `json:"cronTriggers,omitempty"`
+}
+
+type queueProducer struct {
+	QueueName string `json:"queueName"`
+}
+
+// queueConsumer: times in seconds, as in wrangler and the plan.
+type queueConsumer struct {
+	MaxBatchSize    int    `json:"maxBatchSize"`
+	MaxBatchTimeout int    `json:"maxBatchTimeout"`
+	MaxRetries      int    `json:"maxRetries"`
+	RetryDelay      int    `json:"retryDelay,omitempty"`
+	DeadLetterQueue string `json:"deadLetterQueue,omitempty"`
+}
+
+type rateLimit struct {
+	NamespaceID string `json:"namespace_id"`
+	Simple      struct {
+		Limit  int `json:"limit"`
+		Period int `json:"period"`
+	} `json:"simple"`
+}
+
+type dataset struct {
+	Dataset string `json:"dataset"`
+}
+
+// secretEnv is the environment variable that carries a secret to the runner.
+func secretEnv(binding string) string { return "ZEROCOST_DEV_SECRET_" + binding }
+
+// devSecrets are the values the runtime gives the plan's secrets.
+type devSecrets struct {
+	// APIKey is ANTHROPIC_API_KEY's value (the real key, or a placeholder for the stand-in).
+	APIKey string
+	// AuthToken is AUTH_TOKEN's value; "" leaves the binding unset (no auth).
+	AuthToken string
+}
+
+// buildWorker translates one product of the plan into the runner's worker
+// config. baseURL, when set, replaces the ANTHROPIC_BASE_URL var (the stand-in).
+// Every binding of the plan is mapped, or an error says which one cannot be.
+func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec devSecrets) (runnerWorker, []string, error) {
+	var notes []string
+	w := runnerWorker{
+		Name:    pr.Script,
+		Product: pr.Name,
+		Script:  script,
+		Port:    port,
+		Secrets: map[string]string{},
+		Options: workerOptions{
+			CompatibilityDate: pr.CompatibilityDate,
+			Bindings:          map[string]string{},
+			CronTriggers:      pr.Crons,
+		},
+	}
+	o := &w.Options
+	hasAuth := false
+	for _, b := range pr.Bindings {
+		switch b.Type {
+		case plan.PlainText:
+			v := b.Target
+			if b.Name == "ANTHROPIC_BASE_URL" && baseURL != "" {
+				v = baseURL
+			}
+			o.Bindings[b.Name] = v
+		case plan.Secret:
+			switch b.Name {
+			case render.SecretAnthropicAPIKey:
+				w.Secrets[b.Name] = secretEnv(b.Name)
+			case render.SecretAuthToken:
+				hasAuth = true
+				if sec.AuthToken != "" {
+					w.Secrets[b.Name] = secretEnv(b.Name)
+				} else {
+					notes = append(notes, fmt.Sprintf("%s: the stack sets %s but ZEROCOST_AUTH_TOKEN is not set: its routes are open in dev", pr.Name, b.Name))
+				}
+			default:
+				return w, nil, fmt.Errorf("%s: secret %s has no value in dev", pr.Name, b.Name)
+			}
+		case plan.KV:
+			if o.KVNamespaces == nil {
+				o.KVNamespaces = map[string]string{}
+			}
+			o.KVNamespaces[b.Name] = b.Target
+		case plan.R2:
+			if o.R2Buckets == nil {
+				o.R2Buckets = map[string]string{}
+			}
+			o.R2Buckets[b.Name] = b.Target
+		case plan.Queue:
+			if o.QueueProducers == nil {
+				o.QueueProducers = map[string]queueProducer{}
+			}
+			o.QueueProducers[b.Name] = queueProducer{QueueName: b.Target}
+		case plan.RateLimit:
+			if o.RateLimits == nil {
+				o.RateLimits = map[string]rateLimit{}
+			}
+			var rl rateLimit
+			rl.NamespaceID = b.Target
+			rl.Simple.Limit = b.Limit
+			rl.Simple.Period = b.Period
+			o.RateLimits[b.Name] = rl
+		case plan.Analytics:
+			// Miniflare binds Analytics Engine datasets locally and discards the points.
+			if o.AnalyticsEngineDatasets == nil {
+				o.AnalyticsEngineDatasets = map[string]dataset{}
+			}
+			o.AnalyticsEngineDatasets[b.Name] = dataset{Dataset: b.Target}
+		default:
+			return w, nil, fmt.Errorf("%s: binding %s has type %q, which zerocost dev cannot run", pr.Name, b.Name, b.Type)
+		}
+	}
+	// The optional bearer token: ZEROCOST_AUTH_TOKEN turns it on in dev even
+	// when the stack does not set one.
+	if !hasAuth && sec.AuthToken != "" {
+		w.Secrets[render.SecretAuthToken] = secretEnv(render.SecretAuthToken)
+	}
+	for _, c := range pr.Consumers {
+		if o.QueueConsumers == nil {
+			o.QueueConsumers = map[string]queueConsumer{}
+		}
+		o.QueueConsumers[c.Queue] = queueConsumer{
+			MaxBatchSize:    c.BatchSize,
+			MaxBatchTimeout: c.BatchTimeoutSeconds,
+			MaxRetries:      c.MaxRetries,
+			RetryDelay:      c.RetryDelaySeconds,
+			DeadLetterQueue: c.DeadLetterQueue,
+		}
+		if c.MaxConcurrency > 0 {
+			notes = append(notes, fmt.Sprintf("%s: Miniflare has no max_concurrency for the consumer of %s; it runs one batch at a time", pr.Name, c.Queue))
+		}
+	}
+	return w, notes, nil
+}
+
+// secretValues are the environment entries carrying the secrets' values.
+func secretValues(workers []runnerWorker, sec devSecrets) []string {
+	vals := map[string]string{
+		secretEnv(render.SecretAnthropicAPIKey): sec.APIKey,
+		secretEnv(render.SecretAuthToken):       sec.AuthToken,
+	}
+	seen := map[string]bool{}
+	var env []string
+	for _, w := range workers {
+		for _, name := range w.Secrets {
+			if !seen[name] {
+				seen[name] = true
+				env = append(env, name+"="+vals[name])
+			}
+		}
+	}
+	sort.Strings(env)
+	return env
+}
+
+// baseURLOf is the ANTHROPIC_BASE_URL var the plan gives the products.
+func baseURLOf(p *plan.Plan) string {
+	for i := range p.Products {
+		if v := p.Products[i].Var("ANTHROPIC_BASE_URL"); v != "" {
+			return strings.TrimRight(v, "/")
+		}
+	}
+	return ""
+}
