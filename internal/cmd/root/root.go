@@ -4,8 +4,11 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/zerocost/zerocost/internal/cmd/cost"
+	"github.com/zerocost/zerocost/internal/cmd/dev"
 	"github.com/zerocost/zerocost/internal/cmd/plan"
 	"github.com/zerocost/zerocost/internal/cmd/render"
+	"github.com/zerocost/zerocost/internal/cmd/verify"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 )
 
@@ -31,6 +34,24 @@ every command takes --stack (default "demo").`,
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
-	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil))
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil))
+	usageArgs(cmd)
 	return cmd
+}
+
+// usageArgs makes argument errors (a stray positional argument, a missing one)
+// usage errors, exit code 2, like flag errors.
+func usageArgs(cmd *cobra.Command) {
+	if cmd.Args != nil {
+		args := cmd.Args
+		cmd.Args = func(c *cobra.Command, a []string) error {
+			if err := args(c, a); err != nil {
+				return cmdutil.ConfigError(err)
+			}
+			return nil
+		}
+	}
+	for _, c := range cmd.Commands() {
+		usageArgs(c)
+	}
 }

@@ -1,0 +1,487 @@
+// Package cfapi is zerocost's read-only view of a Cloudflare account: a thin
+// layer over cloudflare-go/v7's service packages (kv, r2, queues, workers; not
+// the root package, which pulls in every Cloudflare product). It returns small
+// plain structs, pages through every list to its end with a hard bound, and
+// turns API failures into *APIError.
+//
+// Where cloudflare-go's typed unions would reject a shape it does not know
+// (binding and consumer types), the raw JSON of the result is decoded instead.
+package cfapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cloudflare/cloudflare-go/v7/kv"
+	"github.com/cloudflare/cloudflare-go/v7/option"
+	"github.com/cloudflare/cloudflare-go/v7/queues"
+	"github.com/cloudflare/cloudflare-go/v7/r2"
+	"github.com/cloudflare/cloudflare-go/v7/workers"
+)
+
+// DefaultBaseURL is Cloudflare's v4 API.
+const DefaultBaseURL = "https://api.cloudflare.com/client/v4/"
+
+// MaxPages bounds every paged list: a server that ignores ?page= would
+// otherwise be asked forever.
+const MaxPages = 200
+
+// perPage is what lists ask for (the KV and queue APIs allow up to 100).
+const perPage = 100
+
+// Config configures a Client.
+type Config struct {
+	// Token is the API token, sent as a bearer token.
+	Token string
+	// BaseURL defaults to DefaultBaseURL; tests point it at cftest.
+	BaseURL string
+	// HTTPClient defaults to http.DefaultClient.
+	HTTPClient *http.Client
+	// MaxRetries is how often cloudflare-go retries 429 and 5xx answers;
+	// negative means cloudflare-go's default (2).
+	MaxRetries int
+}
+
+// Client reads one Cloudflare account's Workers resources.
+type Client struct {
+	kv         *kv.NamespaceService
+	buckets    *r2.BucketService
+	queues     *queues.QueueService
+	scripts    *workers.ScriptService
+	subdomains *workers.SubdomainService
+	routes     *workers.RouteService
+	domains    *workers.DomainService
+}
+
+// New returns a client.
+func New(cfg Config) *Client {
+	base := cfg.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	opts := []option.RequestOption{
+		option.WithBaseURL(base),
+		option.WithAPIToken(cfg.Token),
+		option.WithHTTPClient(hc),
+	}
+	if cfg.MaxRetries >= 0 {
+		opts = append(opts, option.WithMaxRetries(cfg.MaxRetries))
+	}
+	return &Client{
+		kv:         kv.NewNamespaceService(opts...),
+		buckets:    r2.NewBucketService(opts...),
+		queues:     queues.NewQueueService(opts...),
+		scripts:    workers.NewScriptService(opts...),
+		subdomains: workers.NewSubdomainService(opts...),
+		routes:     workers.NewRouteService(opts...),
+		domains:    workers.NewDomainService(opts...),
+	}
+}
+
+// Message is one error Cloudflare reported.
+type Message struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// APIError is a failed API call.
+type APIError struct {
+	// Op says what was asked, e.g. "list KV namespaces".
+	Op     string
+	Status int
+	Errors []Message
+}
+
+func (e *APIError) Error() string {
+	var parts []string
+	for _, m := range e.Errors {
+		parts = append(parts, fmt.Sprintf("%s (code %d)", m.Message, m.Code))
+	}
+	msg := strings.Join(parts, "; ")
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("%s: HTTP %d: %s", e.Op, e.Status, msg)
+}
+
+// IsNotFound reports whether err is a 404 from the API.
+func IsNotFound(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
+}
+
+// IsAuth reports whether err says the token is missing, invalid or lacks a
+// permission.
+func IsAuth(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden {
+		return true
+	}
+	for _, m := range ae.Errors {
+		switch m.Code {
+		case 9106, 9109, 10000, 6003, 6111:
+			return true
+		}
+	}
+	return false
+}
+
+// wrap turns cloudflare-go's error into *APIError; transport errors pass through.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *kv.Error // every service package aliases the same apierror.Error
+	if errors.As(err, &ce) {
+		ae := &APIError{Op: op, Status: ce.StatusCode}
+		for _, e := range ce.Errors {
+			ae.Errors = append(ae.Errors, Message{Code: int(e.Code), Message: e.Message})
+		}
+		return ae
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+type resultInfo struct {
+	Page       int    `json:"page"`
+	PerPage    int    `json:"per_page"`
+	Count      int    `json:"count"`
+	TotalCount int    `json:"total_count"`
+	TotalPages int    `json:"total_pages"`
+	Cursor     string `json:"cursor"`
+}
+
+// infoOf reads result_info from a raw envelope.
+func infoOf(raw string) resultInfo {
+	var env struct {
+		ResultInfo resultInfo `json:"result_info"`
+	}
+	_ = json.Unmarshal([]byte(raw), &env)
+	return env.ResultInfo
+}
+
+// pageAll fetches numbered pages until an empty page, the last page
+// result_info names, or MaxPages. fetch returns a page's items and its raw
+// envelope.
+func pageAll[T any](op string, fetch func(page int) ([]T, string, error)) ([]T, error) {
+	var all []T
+	for page := 1; page <= MaxPages; page++ {
+		items, raw, err := fetch(page)
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 0 {
+			return all, nil
+		}
+		all = append(all, items...)
+		info := infoOf(raw)
+		if info.TotalPages > 0 && page >= info.TotalPages {
+			return all, nil
+		}
+		if info.TotalPages == 0 && info.TotalCount == 0 && info.Page == 0 {
+			return all, nil // not paginated: no result_info
+		}
+	}
+	return nil, fmt.Errorf("%s: more than %d pages; giving up", op, MaxPages)
+}
+
+func pageOpts(page int) []option.RequestOption {
+	return []option.RequestOption{option.WithQuery("page", strconv.Itoa(page)), option.WithQuery("per_page", strconv.Itoa(perPage))}
+}
+
+// KVNamespace is a Workers KV namespace.
+type KVNamespace struct {
+	ID    string
+	Title string
+}
+
+// KVNamespaces lists the account's namespaces.
+func (c *Client) KVNamespaces(ctx context.Context, account string) ([]KVNamespace, error) {
+	const op = "list KV namespaces"
+	var p kv.NamespaceListParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	return pageAll(op, func(page int) ([]KVNamespace, string, error) {
+		res, err := c.kv.List(ctx, p, pageOpts(page)...)
+		if err != nil {
+			return nil, "", wrap(op, err)
+		}
+		out := make([]KVNamespace, 0, len(res.Result))
+		for _, ns := range res.Result {
+			out = append(out, KVNamespace{ID: ns.ID, Title: ns.Title})
+		}
+		return out, res.JSON.RawJSON(), nil
+	})
+}
+
+// Buckets lists the account's R2 bucket names, following the cursor.
+func (c *Client) Buckets(ctx context.Context, account string) ([]string, error) {
+	const op = "list R2 buckets"
+	var p r2.BucketListParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	var names []string
+	cursor := ""
+	for range MaxPages {
+		var env struct {
+			Result     r2.BucketListResponse `json:"result"`
+			ResultInfo resultInfo            `json:"result_info"`
+		}
+		opts := []option.RequestOption{option.WithResponseBodyInto(&env), option.WithQuery("per_page", "1000")}
+		if cursor != "" {
+			opts = append(opts, option.WithQuery("cursor", cursor))
+		}
+		if _, err := c.buckets.List(ctx, p, opts...); err != nil {
+			return nil, wrap(op, err)
+		}
+		for _, b := range env.Result.Buckets {
+			names = append(names, b.Name)
+		}
+		if env.ResultInfo.Cursor == "" || env.ResultInfo.Cursor == cursor || len(env.Result.Buckets) == 0 {
+			return names, nil
+		}
+		cursor = env.ResultInfo.Cursor
+	}
+	return nil, fmt.Errorf("%s: more than %d pages; giving up", op, MaxPages)
+}
+
+// Queue is a queue.
+type Queue struct {
+	ID   string
+	Name string
+}
+
+// Queues lists the account's queues.
+func (c *Client) Queues(ctx context.Context, account string) ([]Queue, error) {
+	const op = "list queues"
+	var p queues.QueueListParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	return pageAll(op, func(page int) ([]Queue, string, error) {
+		res, err := c.queues.List(ctx, p, pageOpts(page)...)
+		if err != nil {
+			return nil, "", wrap(op, err)
+		}
+		out := make([]Queue, 0, len(res.Result))
+		for _, q := range res.Result {
+			out = append(out, Queue{ID: q.QueueID, Name: q.QueueName})
+		}
+		return out, res.JSON.RawJSON(), nil
+	})
+}
+
+// Consumer is a queue consumer. Times are as the API reports them:
+// MaxWaitTimeMs in milliseconds, RetryDelay in seconds. MaxConcurrency is nil
+// when the API reports null (the platform's maximum).
+type Consumer struct {
+	ID              string
+	QueueName       string
+	ScriptName      string
+	Type            string
+	DeadLetterQueue string
+	BatchSize       int
+	MaxRetries      int
+	MaxWaitTimeMs   int
+	RetryDelay      int
+	MaxConcurrency  *int
+}
+
+type consumerJSON struct {
+	ConsumerID      string `json:"consumer_id"`
+	QueueName       string `json:"queue_name"`
+	ScriptName      string `json:"script_name"`
+	Script          string `json:"script"`
+	Service         string `json:"service"` // the 2024 shape
+	Type            string `json:"type"`
+	DeadLetterQueue string `json:"dead_letter_queue"`
+	Settings        struct {
+		BatchSize      *float64 `json:"batch_size"`
+		MaxRetries     *float64 `json:"max_retries"`
+		MaxWaitTimeMs  *float64 `json:"max_wait_time_ms"`
+		RetryDelay     *float64 `json:"retry_delay"`
+		MaxConcurrency *float64 `json:"max_concurrency"`
+	} `json:"settings"`
+}
+
+func num(f *float64) int {
+	if f == nil {
+		return 0
+	}
+	return int(*f)
+}
+
+// Consumers lists a queue's consumers.
+func (c *Client) Consumers(ctx context.Context, account, queueID string) ([]Consumer, error) {
+	const op = "list queue consumers"
+	var p queues.ConsumerListParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	return pageAll(op, func(page int) ([]Consumer, string, error) {
+		var raw []byte
+		opts := append(pageOpts(page), option.WithResponseBodyInto(&raw))
+		if _, err := c.queues.Consumers.List(ctx, queueID, p, opts...); err != nil {
+			return nil, "", wrap(op, err)
+		}
+		var env struct {
+			Result []consumerJSON `json:"result"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		out := make([]Consumer, 0, len(env.Result))
+		for _, j := range env.Result {
+			cs := Consumer{
+				ID: j.ConsumerID, QueueName: j.QueueName, ScriptName: j.ScriptName, Type: j.Type,
+				DeadLetterQueue: j.DeadLetterQueue, BatchSize: num(j.Settings.BatchSize), MaxRetries: num(j.Settings.MaxRetries),
+				MaxWaitTimeMs: num(j.Settings.MaxWaitTimeMs), RetryDelay: num(j.Settings.RetryDelay),
+			}
+			if cs.ScriptName == "" {
+				cs.ScriptName = firstNonEmpty(j.Script, j.Service)
+			}
+			if cs.Type == "" && cs.ScriptName != "" {
+				cs.Type = "worker"
+			}
+			if j.Settings.MaxConcurrency != nil {
+				n := int(*j.Settings.MaxConcurrency)
+				cs.MaxConcurrency = &n
+			}
+			out = append(out, cs)
+		}
+		return out, string(raw), nil
+	})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Binding is a Worker binding as GET .../settings reports it. Secrets carry
+// no text.
+type Binding struct {
+	Type        string `json:"type"`
+	Name        string `json:"name"`
+	NamespaceID string `json:"namespace_id"`
+	BucketName  string `json:"bucket_name"`
+	QueueName   string `json:"queue_name"`
+	Text        string `json:"text"`
+	Dataset     string `json:"dataset"`
+	Simple      *struct {
+		Limit  float64 `json:"limit"`
+		Period float64 `json:"period"`
+	} `json:"simple"`
+}
+
+// ScriptSettings is what verify compares of a Worker.
+type ScriptSettings struct {
+	CompatibilityDate string
+	Bindings          []Binding
+}
+
+// ScriptSettings reads a Worker's bindings; a missing script is an
+// *APIError for which IsNotFound is true.
+func (c *Client) ScriptSettings(ctx context.Context, account, script string) (*ScriptSettings, error) {
+	op := "read settings of Worker " + script
+	var p workers.ScriptScriptAndVersionSettingGetParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	var raw []byte
+	if _, err := c.scripts.ScriptAndVersionSettings.Get(ctx, script, p, option.WithResponseBodyInto(&raw)); err != nil {
+		return nil, wrap(op, err)
+	}
+	var env struct {
+		Result struct {
+			CompatibilityDate string    `json:"compatibility_date"`
+			Bindings          []Binding `json:"bindings"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return &ScriptSettings{CompatibilityDate: env.Result.CompatibilityDate, Bindings: env.Result.Bindings}, nil
+}
+
+// ScriptOnWorkersDev reports whether the script answers on workers.dev.
+func (c *Client) ScriptOnWorkersDev(ctx context.Context, account, script string) (bool, error) {
+	op := "read workers.dev setting of Worker " + script
+	var p workers.ScriptSubdomainGetParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	res, err := c.scripts.Subdomain.Get(ctx, script, p)
+	if err != nil {
+		return false, wrap(op, err)
+	}
+	return res.Enabled, nil
+}
+
+// AccountSubdomain returns the account's workers.dev subdomain.
+func (c *Client) AccountSubdomain(ctx context.Context, account string) (string, error) {
+	const op = "read the account's workers.dev subdomain"
+	var p workers.SubdomainGetParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	res, err := c.subdomains.Get(ctx, p)
+	if err != nil {
+		return "", wrap(op, err)
+	}
+	return res.Subdomain, nil
+}
+
+// Route is a zone's Workers route.
+type Route struct {
+	ID      string
+	Pattern string
+	Script  string
+}
+
+// Routes lists a zone's Workers routes.
+func (c *Client) Routes(ctx context.Context, zone string) ([]Route, error) {
+	op := "list Workers routes of zone " + zone
+	var p workers.RouteListParams
+	p.ZoneID.Value, p.ZoneID.Present = zone, true
+	res, err := c.routes.List(ctx, p)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	out := make([]Route, 0, len(res.Result))
+	for _, r := range res.Result {
+		out = append(out, Route{ID: r.ID, Pattern: r.Pattern, Script: r.Script})
+	}
+	return out, nil
+}
+
+// CustomDomain is a Worker custom domain.
+type CustomDomain struct {
+	ID       string
+	Hostname string
+	Service  string
+	ZoneID   string
+}
+
+// CustomDomains lists the account's Worker custom domains.
+func (c *Client) CustomDomains(ctx context.Context, account string) ([]CustomDomain, error) {
+	const op = "list Worker custom domains"
+	var p workers.DomainListParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	res, err := c.domains.List(ctx, p)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	out := make([]CustomDomain, 0, len(res.Result))
+	for _, d := range res.Result {
+		out = append(out, CustomDomain{ID: d.ID, Hostname: d.Hostname, Service: d.Service, ZoneID: d.ZoneID})
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/devmodel"
+	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/nodetool"
+	zverify "github.com/zerocost/zerocost/internal/verify"
+	"github.com/zerocost/zerocost/internal/verify/verifytest"
+)
+
+// syncBuffer collects the runtime's logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startDev runs `zerocost dev` for the demo stack in-process (package devrun).
+func startDev(t *testing.T, standIn devmodel.Options) *devrun.Runtime {
+	t.Helper()
+	if _, err := nodetool.Find(projectDir); err != nil {
+		t.Fatalf("this test runs the local runtime: it needs Node >= 22.12 and workers-src/node_modules: %v", err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rt, err := devrun.Start(ctx, devrun.Options{ProjectDir: projectDir, Stack: "demo", DataDir: t.TempDir(), StandIn: standIn, Log: logs})
+	if err != nil {
+		t.Fatalf("devrun.Start: %v\n%s", err, logs.String())
+	}
+	t.Cleanup(func() {
+		if err := rt.Stop(); err != nil {
+			t.Errorf("stopping zerocost dev: %v", err)
+		}
+		if t.Failed() {
+			s := logs.String()
+			if len(s) > 15000 {
+				s = "…" + s[len(s)-15000:]
+			}
+			t.Logf("zerocost dev log:\n%s", s)
+		}
+	})
+	return rt
+}
+
+// verifyLocal runs `zerocost verify --local --json` against the state file.
+func verifyLocal(t *testing.T, state string, args ...string) (*zverify.Report, result) {
+	t.Helper()
+	io, out, errOut := cmdutil.Test()
+	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(string) string { return "" },
+		HTTPClient: func() *http.Client { return &http.Client{Timeout: 60 * time.Second} }}
+	cmd := NewCmd(f, func(o *Options) error {
+		o.StateFile = state
+		o.PollInterval = 250 * time.Millisecond
+		return Run(o)
+	})
+	cmd.SetArgs(append([]string{"--local", "--json"}, args...))
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	r := result{stdout: out.String(), stderr: errOut.String(), err: err, code: cmdutil.ExitCode(err)}
+	if r.code == cmdutil.ExitUsage {
+		return nil, r
+	}
+	var rep zverify.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON report (%v): %s\nstderr: %s", err, out.String(), errOut.String())
+	}
+	return &rep, r
+}
+
+func failedNames(rep *zverify.Report) []string {
+	var out []string
+	for _, c := range rep.Failed() {
+		out = append(out, c.Product+": "+c.Check)
+	}
+	return out
+}
+
+// The end-to-end test: `zerocost dev` runs the demo stack on workerd with the
+// stand-in model and verify --local passes; with the stand-in failing every
+// call verify fails and names the failing checks; a product that is not
+// running fails; once dev stops, verify --local is a usage error.
+func TestEndToEndWithZerocostDev(t *testing.T) {
+	t.Run("all pass", func(t *testing.T) {
+		rt := startDev(t, devmodel.Options{})
+		rep, r := verifyLocal(t, rt.StatePath())
+		if r.code != cmdutil.ExitOK || !rep.Passed {
+			t.Fatalf("exit %d (%v): failed %v\n%s", r.code, r.err, failedNames(rep), r.stdout)
+		}
+		if len(rep.Checks) != 19 || rep.Target != "local" {
+			t.Errorf("%d checks, target %s", len(rep.Checks), rep.Target)
+		}
+		if c := find(rep, "ai-relay", zverify.CheckCache); !strings.Contains(c.Detail, "MISS, then HIT") {
+			t.Errorf("cache %+v", c)
+		}
+		if c := find(rep, "email-worker", zverify.CheckBatch); !strings.Contains(c.Detail, "5 jobs done") {
+			t.Errorf("batch %+v", c)
+		}
+
+		// A product that is not running: drop it from the state file, then
+		// point it at a port nothing listens on.
+		st, err := devrun.ReadStateFile(rt.StatePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name   string
+			change func(s *devrun.State)
+			detail string
+		}{
+			{"missing from the state", func(s *devrun.State) {
+				var keep []devrun.Product
+				for _, p := range s.Products {
+					if p.Name != "ai-relay" {
+						keep = append(keep, p)
+					}
+				}
+				s.Products = keep
+			}, "not running in the zerocost dev of stack demo"},
+			{"refusing connections", func(s *devrun.State) {
+				for i := range s.Products {
+					if s.Products[i].Name == "ai-relay" {
+						s.Products[i].URL = verifytest.RefusedURL(t)
+					}
+				}
+			}, "connection refused"},
+		} {
+			cp := *st
+			cp.Products = append([]devrun.Product(nil), st.Products...)
+			tc.change(&cp)
+			b, _ := json.Marshal(cp)
+			path := filepath.Join(t.TempDir(), "demo.json")
+			if err := os.WriteFile(path, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rep, r := verifyLocal(t, path, "--product", "ai-relay,sales-engine")
+			if r.code != cmdutil.ExitFailed || rep.Passed {
+				t.Errorf("%s: exit %d", tc.name, r.code)
+				continue
+			}
+			if h := find(rep, "ai-relay", zverify.CheckHealth); h.Status != zverify.Fail || !strings.Contains(h.Detail, tc.detail) {
+				t.Errorf("%s: health %+v", tc.name, h)
+			}
+			for _, c := range rep.Checks {
+				if c.Product == "sales-engine" && c.Status != zverify.Pass {
+					t.Errorf("%s: a running product failed: %+v", tc.name, c)
+				}
+			}
+		}
+
+		if err := rt.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		_, r = verifyLocal(t, rt.StatePath())
+		if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "no zerocost dev running for stack demo: start it with `zerocost dev --stack demo`") {
+			t.Errorf("after stop: exit %d: %v", r.code, r.err)
+		}
+	})
+
+	t.Run("model failing every call", func(t *testing.T) {
+		rt := startDev(t, devmodel.Options{ErrorRate: 1})
+		rep, r := verifyLocal(t, rt.StatePath(), "--timeout", "8s")
+		if r.code != cmdutil.ExitFailed || rep.Passed {
+			t.Fatalf("exit %d (%v) with a failing model", r.code, r.err)
+		}
+		want := map[string]bool{"sales-engine: job": true, "delivery-worker: job": true, "email-worker: batch": true, "ai-relay: cache": true}
+		got := failedNames(rep)
+		for _, n := range got {
+			if !want[n] {
+				t.Errorf("unexpected failure %s: %s", n, find(rep, strings.Split(n, ": ")[0], strings.Split(n, ": ")[1]).Detail)
+			}
+			delete(want, n)
+		}
+		for n := range want {
+			t.Errorf("%s passed with a failing model", n)
+		}
+		if d := find(rep, "sales-engine", zverify.CheckJob).Detail; !strings.Contains(d, " failed: ") {
+			t.Errorf("job detail %q", d)
+		}
+		if d := find(rep, "ai-relay", zverify.CheckCache).Detail; !strings.Contains(d, "HTTP 502") {
+			t.Errorf("cache detail %q", d)
+		}
+		for _, c := range rep.Failed() {
+			t.Logf("%s/%s %dms: %s", c.Product, c.Check, c.LatencyMS, c.Detail)
+		}
+		if !strings.Contains(r.err.Error(), "4 of 19 checks failed") {
+			t.Errorf("error %v", r.err)
+		}
+	})
+}
+
+func find(rep *zverify.Report, product, check string) zverify.Check {
+	for _, c := range rep.Checks {
+		if c.Product == product && c.Check == check {
+			return c
+		}
+	}
+	return zverify.Check{Detail: "no such check"}
+}

@@ -1,0 +1,440 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/cftest"
+	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/outputs"
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
+	zverify "github.com/zerocost/zerocost/internal/verify"
+	"github.com/zerocost/zerocost/internal/verify/verifytest"
+)
+
+const projectDir = "../../.."
+
+const apiToken = "cf-read-token"
+
+func demoPlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	cfg, err := stack.LoadFile(projectDir, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+type result struct {
+	stdout, stderr string
+	err            error
+	code           int
+}
+
+// run runs the command; setup adjusts the options after flag parsing.
+func run(t *testing.T, env map[string]string, setup func(*Options), args ...string) result {
+	t.Helper()
+	io, out, errOut := cmdutil.Test()
+	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(k string) string { return env[k] },
+		HTTPClient: func() *http.Client { return &http.Client{Timeout: 10 * time.Second} }}
+	return runWith(t, f, out, errOut, setup, args...)
+}
+
+func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup func(*Options), args ...string) result {
+	t.Helper()
+	cmd := NewCmd(f, func(o *Options) error {
+		o.Sleep = noSleep
+		o.PollInterval = 10 * time.Millisecond
+		if o.Outputs == nil {
+			o.Outputs = PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
+		}
+		if setup != nil {
+			setup(o)
+		}
+		return Run(o)
+	})
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as the root command does
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := cmd.ExecuteContext(ctx)
+	return result{stdout: out.String(), stderr: errOut.String(), err: err, code: cmdutil.ExitCode(err)}
+}
+
+func TestFlags(t *testing.T) {
+	var got *Options
+	parse := func(args ...string) error {
+		got = nil
+		cmd := NewCmd(&cmdutil.Factory{}, func(o *Options) error { got = o; return nil })
+		cmd.SetArgs(args)
+		cmd.SetErr(&bytes.Buffer{})
+		cmd.SetOut(&bytes.Buffer{})
+		return cmd.Execute()
+	}
+	if err := parse(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Stack != "demo" || got.Local || got.JSON || got.JUnit != "" || got.Timeout != 60*time.Second || got.CheckRateLimit ||
+		got.SkipResources || got.OutputsFile != "" || got.APIURL != "" || got.Products != nil {
+		t.Errorf("defaults %+v", got)
+	}
+	if err := parse("--stack", "prod", "--outputs", "o.json", "--json", "--junit", "r.xml", "--timeout", "90s", "--check-rate-limit",
+		"--skip-resources", "--cloudflare-api-url", "http://127.0.0.1:1", "--product", "a,b", "--product", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Stack != "prod" || got.OutputsFile != "o.json" || !got.JSON || got.JUnit != "r.xml" || got.Timeout != 90*time.Second ||
+		!got.CheckRateLimit || !got.SkipResources || got.APIURL != "http://127.0.0.1:1" || strings.Join(got.Products, ",") != "a,b,c" {
+		t.Errorf("parsed %+v", got)
+	}
+	if err := parse("--local"); err != nil || !got.Local {
+		t.Errorf("--local: %v %+v", err, got)
+	}
+	for _, args := range [][]string{{"--local", "--outputs", "o.json"}, {"--timeout", "0s"}, {"extra-arg"}} {
+		err := parse(args...)
+		if err == nil || got != nil {
+			t.Errorf("%v accepted", args)
+			continue
+		}
+		if args[0] != "extra-arg" && cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+			t.Errorf("%v: exit %d (%v)", args, cmdutil.ExitCode(err), err)
+		}
+	}
+}
+
+// writeState writes a dev state file naming the products' URLs.
+func writeState(t *testing.T, pid int, urls map[string]string, p *plan.Plan) string {
+	t.Helper()
+	st := map[string]any{"stack": "demo", "pid": pid, "started_at": time.Now().Format(time.RFC3339),
+		"model": map[string]any{"url": "http://127.0.0.1:9", "stand_in": true}}
+	var products []map[string]string
+	for _, pr := range p.Products {
+		if u, ok := urls[pr.Name]; ok {
+			products = append(products, map[string]string{"name": pr.Name, "pattern": pr.Pattern, "url": u})
+		}
+	}
+	st["products"] = products
+	b, _ := json.Marshal(st)
+	path := filepath.Join(t.TempDir(), "demo.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLocal(t *testing.T) {
+	p := demoPlan(t)
+	urls, _ := verifytest.Serve(t, p, nil)
+	state := writeState(t, os.Getpid(), urls, p)
+	r := run(t, nil, func(o *Options) { o.StateFile = state }, "--local")
+	if r.err != nil {
+		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "demo, local: 19 checks, 19 passed, 0 failed") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	for _, want := range []string{"zerocost verify: stack demo (local)", "the Workers call the stand-in model at http://127.0.0.1:9", "[19/19] "} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	// A product that is not running fails, by name.
+	delete(urls, "ai-relay")
+	state = writeState(t, os.Getpid(), urls, p)
+	r = run(t, nil, func(o *Options) { o.StateFile = state }, "--local", "--json")
+	if r.code != cmdutil.ExitFailed || !strings.Contains(r.err.Error(), "ai-relay: health") {
+		t.Fatalf("exit %d: %v", r.code, r.err)
+	}
+	var rep zverify.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, r.stdout)
+	}
+	for _, c := range rep.Checks {
+		if (c.Status == zverify.Fail) != (c.Product == "ai-relay") {
+			t.Errorf("%s/%s: %s %s", c.Product, c.Check, c.Status, c.Detail)
+		}
+		if c.Product == "ai-relay" && !strings.Contains(c.Detail, "not running in the zerocost dev of stack demo") {
+			t.Errorf("ai-relay detail %q", c.Detail)
+		}
+	}
+}
+
+func TestLocalNotRunning(t *testing.T) {
+	want := "no zerocost dev running for stack demo: start it with `zerocost dev --stack demo`"
+	r := run(t, nil, func(o *Options) { o.StateFile = filepath.Join(t.TempDir(), "demo.json") }, "--local")
+	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), want) {
+		t.Errorf("no state file: exit %d: %v", r.code, r.err)
+	}
+	// A state file left by a process that has exited.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	state := writeState(t, dead.Process.Pid, map[string]string{"sales-engine": "http://127.0.0.1:9"}, demoPlan(t))
+	r = run(t, nil, func(o *Options) { o.StateFile = state }, "--local")
+	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), want) || !strings.Contains(r.err.Error(), "has exited") {
+		t.Errorf("dead pid: exit %d: %v", r.code, r.err)
+	}
+}
+
+// deployed serves fake Workers and a fake account for the demo plan, and
+// writes the outputs file pointing at the fakes.
+func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.Stack) {
+	t.Helper()
+	p := demoPlan(t)
+	s := cftest.New(t, cftest.WithToken(apiToken))
+	out := verifytest.Deploy(t, s, p)
+	urls, _ := verifytest.Serve(t, p, nil)
+	for name, u := range urls {
+		op := out[name]
+		op.URL = u
+		out[name] = op
+	}
+	b, _ := json.Marshal(out)
+	path := filepath.Join(t.TempDir(), "outputs.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{EnvAPIToken: apiToken, EnvAPIURL: s.URL} // a bare origin: /client/v4/ is added
+	return s, path, env, out
+}
+
+func TestDeployed(t *testing.T) {
+	s, outFile, env, _ := deployed(t)
+	junit := filepath.Join(t.TempDir(), "verify.xml")
+	r := run(t, env, nil, "--outputs", outFile, "--json", "--junit", junit)
+	if r.err != nil {
+		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	var rep zverify.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[zverify.Kind]int{}
+	for _, c := range rep.Checks {
+		kinds[c.Kind]++
+	}
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 20 {
+		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
+	}
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Suites   []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.Tests != len(rep.Checks) || doc.Failures != 0 || len(doc.Suites) != 4 {
+		t.Errorf("junit: %v %+v", err, doc)
+	}
+
+	// Drift: a consumer with the wrong batch size and a missing bucket.
+	s.Update(func(st *cftest.State) {
+		a := st.Accounts[demoPlan(t).AccountID]
+		for _, q := range a.Queues {
+			if q.Name == "email-worker-demo-jobs" {
+				q.Consumers[0].Settings.BatchSize = 50
+			}
+		}
+		a.Buckets = slices.DeleteFunc(a.Buckets, func(b cftest.Bucket) bool { return b.Name == "ai-relay-demo-outputs" })
+	})
+	r = run(t, env, nil, "--outputs", outFile, "--junit", junit)
+	if r.code != cmdutil.ExitFailed {
+		t.Fatalf("drift: exit %d: %v", r.code, r.err)
+	}
+	for _, want := range []string{"FAIL email-worker: consumer of email-worker-demo-jobs: mismatched settings.batch_size: expected 5, got 50",
+		"FAIL ai-relay: r2 bucket ai-relay-demo-outputs: missing R2 bucket ai-relay-demo-outputs", "2 failed"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	b, _ = os.ReadFile(junit)
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.Failures != 2 {
+		t.Errorf("junit after drift: %v %+v", err, doc)
+	}
+
+	// Route checks only: no API token needed.
+	r = run(t, map[string]string{}, nil, "--outputs", outFile, "--skip-resources")
+	if r.err != nil || !strings.Contains(r.stdout, "19 checks, 19 passed") {
+		t.Errorf("--skip-resources: %v\n%s", r.err, r.stdout)
+	}
+}
+
+func TestDeployedConfigErrors(t *testing.T) {
+	_, outFile, env, _ := deployed(t)
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"x": 1}`), 0o644)
+	for name, c := range map[string]struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		"no API token":    {map[string]string{}, []string{"--outputs", outFile}, "CLOUDFLARE_API_TOKEN is not set"},
+		"bad outputs":     {env, []string{"--outputs", bad}, "name no zerocost product"},
+		"missing outputs": {env, []string{"--outputs", filepath.Join(t.TempDir(), "none.json")}, "no such file"},
+		"bad API URL":     {env, []string{"--outputs", outFile, "--cloudflare-api-url", "ftp://x"}, "is not an http(s) URL"},
+		"unknown product": {env, []string{"--outputs", outFile, "--product", "nope"}, "--product nope: stack demo has no such product"},
+		"unknown stack":   {env, []string{"--stack", "nope"}, "Pulumi.nope.yaml"},
+	} {
+		r := run(t, c.env, nil, c.args...)
+		if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%s: exit %d: %v", name, r.code, r.err)
+		}
+	}
+	// A bad token is not a usage error: the resource checks fail, naming it.
+	r := run(t, map[string]string{EnvAPIToken: "wrong", EnvAPIURL: env[EnvAPIURL]}, nil, "--outputs", outFile, "--product", "ai-relay")
+	if r.code != cmdutil.ExitFailed || !strings.Contains(r.stdout, "Authentication error (code 10000)") {
+		t.Errorf("bad token: exit %d: %v\n%s", r.code, r.err, r.stdout)
+	}
+}
+
+// redirect sends every request for a host to a local server instead.
+type redirect map[string]string
+
+func (rd redirect) RoundTrip(req *http.Request) (*http.Response, error) {
+	to, ok := rd[req.URL.Host]
+	if !ok {
+		return nil, errors.New("no route to " + req.URL.Host + " in this test")
+	}
+	u, _ := url.Parse(to)
+	r := req.Clone(req.Context())
+	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, u.Host
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Without --outputs and without pulumi, the plan's URLs are used.
+func TestDeployedFromThePlan(t *testing.T) {
+	p := demoPlan(t)
+	urls, _ := verifytest.Serve(t, p, nil)
+	rd := redirect{}
+	for _, pr := range p.Products {
+		u, _ := url.Parse(pr.URL)
+		rd[u.Host] = urls[pr.Name]
+	}
+	io, out, errOut := cmdutil.Test()
+	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(string) string { return "" },
+		HTTPClient: func() *http.Client { return &http.Client{Transport: rd, Timeout: 10 * time.Second} }}
+	r := runWith(t, f, out, errOut, nil, "--skip-resources")
+	if r.err != nil {
+		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "no --outputs and no pulumi CLI on PATH: using the URLs of the plan") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// fakePulumi puts a pulumi script on a temporary PATH entry.
+func fakePulumi(t *testing.T, script string) PulumiCLI {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pulumi")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return PulumiCLI{LookPath: func(name string) (string, error) {
+		if name != "pulumi" {
+			return "", exec.ErrNotFound
+		}
+		return path, nil
+	}}
+}
+
+func TestPulumiCLI(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cli := fakePulumi(t, `echo "$PWD $*" > args.txt
+echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://a.example", "kv_namespace_ids": {"CACHE": "k1"}}}'
+`)
+	out, err := cli.Outputs(ctx, dir, "prod")
+	if err != nil || out["ai-relay"].URL != "https://a.example" || out["ai-relay"].KVNamespaceIDs["CACHE"] != "k1" {
+		t.Fatalf("outputs %v %v", out, err)
+	}
+	args, _ := os.ReadFile(filepath.Join(dir, "args.txt"))
+	if strings.TrimSpace(string(args)) != dir+" stack output --json --stack prod" {
+		t.Errorf("ran %q", args)
+	}
+	cli = fakePulumi(t, `echo "error: no stack named 'prod' found" >&2; exit 255`)
+	if _, err := cli.Outputs(ctx, dir, "prod"); err == nil || !strings.Contains(err.Error(), "no stack named 'prod' found") {
+		t.Errorf("failing CLI: %v", err)
+	}
+	if _, err := (PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}).Outputs(ctx, dir, "prod"); !errors.Is(err, ErrNoPulumi) {
+		t.Errorf("no CLI: %v", err)
+	}
+	// A failing pulumi is a configuration error, not a silent fallback.
+	r := run(t, map[string]string{}, func(o *Options) { o.Outputs = cli }, "--skip-resources")
+	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "or pass the outputs with --outputs FILE") {
+		t.Errorf("exit %d: %v", r.code, r.err)
+	}
+}
+
+// A stack with zerocost:authToken needs ZEROCOST_AUTH_TOKEN, and verify sends it.
+func TestAuthToken(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: authy\nruntime: go\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Pulumi.authy.yaml"), []byte(`config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:workersDevSubdomain: zc
+  zerocost:authToken:
+    secure: AAABAKx
+  zerocost:products:
+    - name: relay
+      pattern: edge-cache
+      systemPrompt: You answer briefly.
+`), 0o644)
+	cfg, err := stack.LoadFile(dir, "authy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls, _ := verifytest.Serve(t, p, func(_ string, f *verifytest.Worker) { f.Token = "let-me-in" })
+	outFile := filepath.Join(t.TempDir(), "outputs.json")
+	b, _ := json.Marshal(map[string]any{"relay": map[string]any{"pattern": "edge-cache", "script": "relay-authy", "url": urls["relay"]}})
+	os.WriteFile(outFile, b, 0o644)
+
+	exec := func(env map[string]string) result {
+		io, out, errOut := cmdutil.Test()
+		f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return env[k] }}
+		return runWith(t, f, out, errOut, nil, "--stack", "authy", "--outputs", outFile, "--skip-resources")
+	}
+	r := exec(map[string]string{})
+	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "set ZEROCOST_AUTH_TOKEN") {
+		t.Errorf("no token: exit %d: %v", r.code, r.err)
+	}
+	r = exec(map[string]string{EnvAuthToken: "let-me-in"})
+	if r.err != nil || !regexp.MustCompile(`relay +route +auth +ok`).MatchString(r.stdout) {
+		t.Errorf("with token: %v\n%s", r.err, r.stdout)
+	}
+	r = exec(map[string]string{EnvAuthToken: "wrong"})
+	if r.code != cmdutil.ExitFailed || !strings.Contains(r.stdout, "set ZEROCOST_AUTH_TOKEN") {
+		t.Errorf("wrong token: exit %d: %v\n%s", r.code, r.err, r.stdout)
+	}
+}

@@ -1,0 +1,453 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/zerocost/zerocost/internal/cfapi"
+	"github.com/zerocost/zerocost/internal/outputs"
+	"github.com/zerocost/zerocost/internal/plan"
+)
+
+// memo runs a load once and keeps its result.
+type memo[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+func (m *memo[T]) get(load func() (T, error)) (T, error) {
+	m.once.Do(func() { m.v, m.err = load() })
+	return m.v, m.err
+}
+
+// inventory is the account, read lazily and once, shared by every product.
+type inventory struct {
+	api     API
+	account string
+
+	kv        memo[[]cfapi.KVNamespace]
+	buckets   memo[[]string]
+	queues    memo[[]cfapi.Queue]
+	domains   memo[[]cfapi.CustomDomain]
+	subdomain memo[string]
+
+	mu        sync.Mutex
+	consumers map[string]*memo[[]cfapi.Consumer] // by queue id
+	routes    map[string]*memo[[]cfapi.Route]    // by zone
+}
+
+func newInventory(api API, account string) *inventory {
+	return &inventory{api: api, account: account, consumers: map[string]*memo[[]cfapi.Consumer]{}, routes: map[string]*memo[[]cfapi.Route]{}}
+}
+
+func (in *inventory) kvByTitle(ctx context.Context, title string) (*cfapi.KVNamespace, error) {
+	all, err := in.kv.get(func() ([]cfapi.KVNamespace, error) { return in.api.KVNamespaces(ctx, in.account) })
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].Title == title {
+			return &all[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (in *inventory) hasBucket(ctx context.Context, name string) (bool, error) {
+	all, err := in.buckets.get(func() ([]string, error) { return in.api.Buckets(ctx, in.account) })
+	for _, b := range all {
+		if b == name {
+			return true, nil
+		}
+	}
+	return false, err
+}
+
+func (in *inventory) queue(ctx context.Context, name string) (*cfapi.Queue, error) {
+	all, err := in.queues.get(func() ([]cfapi.Queue, error) { return in.api.Queues(ctx, in.account) })
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i].Name == name {
+			return &all[i], nil
+		}
+	}
+	return nil, nil
+}
+
+func (in *inventory) consumersOf(ctx context.Context, queueID string) ([]cfapi.Consumer, error) {
+	in.mu.Lock()
+	m := in.consumers[queueID]
+	if m == nil {
+		m = &memo[[]cfapi.Consumer]{}
+		in.consumers[queueID] = m
+	}
+	in.mu.Unlock()
+	return m.get(func() ([]cfapi.Consumer, error) { return in.api.Consumers(ctx, in.account, queueID) })
+}
+
+func (in *inventory) routesOf(ctx context.Context, zone string) ([]cfapi.Route, error) {
+	in.mu.Lock()
+	m := in.routes[zone]
+	if m == nil {
+		m = &memo[[]cfapi.Route]{}
+		in.routes[zone] = m
+	}
+	in.mu.Unlock()
+	return m.get(func() ([]cfapi.Route, error) { return in.api.Routes(ctx, zone) })
+}
+
+// apiFailure explains an API error, naming the token permission it needs.
+func apiFailure(err error, permission string) error {
+	if cfapi.IsAuth(err) {
+		return fmt.Errorf("%w; the API token needs %s (see docs/verify.md)", err, permission)
+	}
+	return err
+}
+
+// Token permissions (Cloudflare's names) each resource check needs.
+const (
+	permKV      = "Workers KV Storage Read"
+	permR2      = "Workers R2 Storage Read"
+	permQueues  = "Queues Read"
+	permScripts = "Workers Scripts Read"
+	permRoutes  = "Workers Routes Read (on the zone)"
+)
+
+// resourceSteps are a product's resource checks.
+func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
+	out, hasOutputs := o.Outputs[pr.Name]
+	var steps []step
+	add := func(name string, run func(ctx context.Context) (string, error)) {
+		steps = append(steps, step{product: pr.Name, name: name, kind: KindResource, run: run})
+	}
+	for _, kv := range pr.KVNamespaces {
+		add("kv namespace "+kv.Title, func(ctx context.Context) (string, error) {
+			ns, err := in.kvByTitle(ctx, kv.Title)
+			if err != nil {
+				return "", apiFailure(err, permKV)
+			}
+			if ns == nil {
+				return "", drifted([]Drift{{Kind: Missing, Name: "KV namespace " + kv.Title}})
+			}
+			if want := out.KVNamespaceIDs[kv.Binding]; hasOutputs && want != "" && want != ns.ID {
+				return "", drifted([]Drift{{Kind: Mismatched, Name: "KV namespace " + kv.Title + " id", Expected: want + " (stack outputs)", Actual: ns.ID}})
+			}
+			return "id " + ns.ID, nil
+		})
+	}
+	for _, b := range pr.R2Buckets {
+		add("r2 bucket "+b.Name, func(ctx context.Context) (string, error) {
+			ok, err := in.hasBucket(ctx, b.Name)
+			if err != nil {
+				return "", apiFailure(err, permR2)
+			}
+			if !ok {
+				return "", drifted([]Drift{{Kind: Missing, Name: "R2 bucket " + b.Name}})
+			}
+			if got := out.R2Buckets[b.Binding]; hasOutputs && got != "" && got != b.Name {
+				return "", drifted([]Drift{{Kind: Mismatched, Name: "R2 bucket of " + b.Binding + " in the stack outputs", Expected: b.Name, Actual: got}})
+			}
+			return "exists", nil
+		})
+	}
+	for _, q := range pr.Queues {
+		label := "queue "
+		if q.DeadLetter {
+			label = "dead-letter queue "
+		}
+		add(label+q.Name, func(ctx context.Context) (string, error) {
+			got, err := in.queue(ctx, q.Name)
+			if err != nil {
+				return "", apiFailure(err, permQueues)
+			}
+			if got == nil {
+				return "", drifted([]Drift{{Kind: Missing, Name: strings.TrimSpace(label) + " " + q.Name}})
+			}
+			if want := out.QueueIDs[q.Name]; hasOutputs && want != "" && want != got.ID {
+				return "", drifted([]Drift{{Kind: Mismatched, Name: label + q.Name + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
+			}
+			return "id " + got.ID, nil
+		})
+	}
+	for _, c := range pr.Consumers {
+		add("consumer of "+c.Queue, func(ctx context.Context) (string, error) {
+			return checkConsumer(ctx, in, pr, c)
+		})
+	}
+	add("worker "+pr.Script, func(ctx context.Context) (string, error) {
+		return checkScript(ctx, in, pr, out, hasOutputs)
+	})
+	if pr.WorkersDev {
+		add("workers.dev", func(ctx context.Context) (string, error) {
+			return checkWorkersDev(ctx, in, o.Plan, pr)
+		})
+	}
+	for _, r := range pr.Routes {
+		if r.CustomDomain {
+			add("custom domain "+r.Pattern, func(ctx context.Context) (string, error) {
+				return checkCustomDomain(ctx, in, pr, r)
+			})
+			continue
+		}
+		add("route "+r.Pattern, func(ctx context.Context) (string, error) {
+			return checkRoute(ctx, in, pr, r)
+		})
+	}
+	return steps
+}
+
+func checkConsumer(ctx context.Context, in *inventory, pr *plan.Product, c plan.Consumer) (string, error) {
+	q, err := in.queue(ctx, c.Queue)
+	if err != nil {
+		return "", apiFailure(err, permQueues)
+	}
+	if q == nil {
+		return "", drifted([]Drift{{Kind: Missing, Name: "consumer of " + c.Queue, Expected: "queue " + c.Queue + " does not exist"}})
+	}
+	all, err := in.consumersOf(ctx, q.ID)
+	if err != nil {
+		return "", apiFailure(err, permQueues)
+	}
+	var mine *cfapi.Consumer
+	var ds []Drift
+	for i := range all {
+		cs := &all[i]
+		if mine == nil && cs.ScriptName == pr.Script && (cs.Type == "" || cs.Type == "worker") {
+			mine = cs
+			continue
+		}
+		who := cs.ScriptName
+		if who == "" {
+			who = cs.Type
+		}
+		ds = append(ds, Drift{Kind: Extra, Name: "consumer of " + c.Queue, Actual: fmt.Sprintf("%s, id %s", who, cs.ID)})
+	}
+	if mine == nil {
+		ds = append([]Drift{{Kind: Missing, Name: "consumer of " + c.Queue, Expected: "Worker " + pr.Script}}, ds...)
+		return "", drifted(ds)
+	}
+	cmp := func(name string, want, got int) {
+		if want != got {
+			ds = append(ds, Drift{Kind: Mismatched, Name: "settings." + name, Expected: strconv.Itoa(want), Actual: strconv.Itoa(got)})
+		}
+	}
+	cmp("batch_size", c.BatchSize, mine.BatchSize)
+	cmp("max_retries", c.MaxRetries, mine.MaxRetries)
+	// wrangler's max_batch_timeout is seconds; the API's max_wait_time_ms is milliseconds.
+	cmp("max_wait_time_ms", c.BatchTimeoutSeconds*1000, mine.MaxWaitTimeMs)
+	cmp("retry_delay", c.RetryDelaySeconds, mine.RetryDelay)
+	if c.MaxConcurrency > 0 {
+		got := "null (the platform's maximum)"
+		if mine.MaxConcurrency != nil {
+			got = strconv.Itoa(*mine.MaxConcurrency)
+		}
+		if mine.MaxConcurrency == nil || *mine.MaxConcurrency != c.MaxConcurrency {
+			ds = append(ds, Drift{Kind: Mismatched, Name: "settings.max_concurrency", Expected: strconv.Itoa(c.MaxConcurrency), Actual: got})
+		}
+	}
+	if mine.DeadLetterQueue != c.DeadLetterQueue {
+		ds = append(ds, Drift{Kind: Mismatched, Name: "dead_letter_queue", Expected: quoteOrNone(c.DeadLetterQueue), Actual: quoteOrNone(mine.DeadLetterQueue)})
+	}
+	if err := drifted(ds); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Worker %s, batch %d, %d retries, wait %d ms", pr.Script, mine.BatchSize, mine.MaxRetries, mine.MaxWaitTimeMs), nil
+}
+
+func quoteOrNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return strconv.Quote(s)
+}
+
+// shown is a value as drift prints it: quoted and clipped.
+func shown(s string) string { return strconv.Quote(clip(s, 80)) }
+
+func checkScript(ctx context.Context, in *inventory, pr *plan.Product, out outputs.Product, hasOutputs bool) (string, error) {
+	st, err := in.api.ScriptSettings(ctx, in.account, pr.Script)
+	if cfapi.IsNotFound(err) {
+		return "", drifted([]Drift{{Kind: Missing, Name: "Worker " + pr.Script}})
+	}
+	if err != nil {
+		return "", apiFailure(err, permScripts)
+	}
+	var ds []Drift
+	if st.CompatibilityDate != "" && st.CompatibilityDate != pr.CompatibilityDate {
+		ds = append(ds, Drift{Kind: Mismatched, Name: "compatibility_date", Expected: pr.CompatibilityDate, Actual: st.CompatibilityDate})
+	}
+	actual := map[string]cfapi.Binding{}
+	for _, b := range st.Bindings {
+		actual[b.Name] = b
+	}
+	var notes []string
+	for _, want := range pr.Bindings {
+		got, ok := actual[want.Name]
+		name := "binding " + want.Name
+		if !ok {
+			ds = append(ds, Drift{Kind: Missing, Name: name, Expected: want.Type})
+			continue
+		}
+		delete(actual, want.Name)
+		if got.Type != want.Type {
+			ds = append(ds, Drift{Kind: Mismatched, Name: name + " type", Expected: want.Type, Actual: got.Type})
+			continue
+		}
+		target := func(field, expected, actual string) {
+			if expected != actual {
+				ds = append(ds, Drift{Kind: Mismatched, Name: name + " " + field, Expected: shown(expected), Actual: shown(actual)})
+			}
+		}
+		switch want.Type {
+		case plan.KV:
+			id := ""
+			if hasOutputs {
+				id = out.KVNamespaceIDs[want.Name]
+			}
+			if id == "" {
+				ns, err := in.kvByTitle(ctx, want.Target)
+				if err != nil {
+					notes = append(notes, fmt.Sprintf("%s: namespace id not compared (%v)", want.Name, err))
+					break
+				}
+				if ns == nil {
+					notes = append(notes, fmt.Sprintf("%s: namespace id not compared (no namespace %q)", want.Name, want.Target))
+					break
+				}
+				id = ns.ID
+			}
+			target("namespace_id", id, got.NamespaceID)
+		case plan.R2:
+			target("bucket_name", want.Target, got.BucketName)
+		case plan.Queue:
+			target("queue_name", want.Target, got.QueueName)
+		case plan.PlainText:
+			target("text", want.Target, got.Text)
+		case plan.Analytics:
+			target("dataset", want.Target, got.Dataset)
+		case plan.RateLimit:
+			target("namespace_id", want.Target, got.NamespaceID)
+			if got.Simple == nil {
+				ds = append(ds, Drift{Kind: Missing, Name: name + " simple", Expected: fmt.Sprintf("limit %d per %d s", want.Limit, want.Period)})
+			} else if int(got.Simple.Limit) != want.Limit || int(got.Simple.Period) != want.Period {
+				ds = append(ds, Drift{Kind: Mismatched, Name: name + " simple", Expected: fmt.Sprintf("limit %d per %d s", want.Limit, want.Period),
+					Actual: fmt.Sprintf("limit %d per %d s", int(got.Simple.Limit), int(got.Simple.Period))})
+			}
+		case plan.Secret:
+			// Secrets are compared by name and type only: the API never shows them.
+		}
+	}
+	extra := make([]string, 0, len(actual))
+	for name := range actual {
+		extra = append(extra, name)
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		ds = append(ds, Drift{Kind: Extra, Name: "binding " + name, Actual: actual[name].Type})
+	}
+	if err := drifted(ds); err != nil {
+		return "", err
+	}
+	detail := fmt.Sprintf("%d bindings as planned", len(pr.Bindings))
+	if len(notes) > 0 {
+		detail += "; " + strings.Join(notes, "; ")
+	}
+	return detail, nil
+}
+
+func checkWorkersDev(ctx context.Context, in *inventory, p *plan.Plan, pr *plan.Product) (string, error) {
+	var ds []Drift
+	sub, err := in.subdomain.get(func() (string, error) { return in.api.AccountSubdomain(ctx, in.account) })
+	switch {
+	case cfapi.IsNotFound(err):
+		ds = append(ds, Drift{Kind: Missing, Name: "account workers.dev subdomain", Expected: p.WorkersDevSubdomain})
+	case err != nil:
+		return "", apiFailure(err, permScripts)
+	case p.WorkersDevSubdomain != "" && sub != p.WorkersDevSubdomain:
+		ds = append(ds, Drift{Kind: Mismatched, Name: "account workers.dev subdomain", Expected: p.WorkersDevSubdomain, Actual: sub})
+	}
+	on, err := in.api.ScriptOnWorkersDev(ctx, in.account, pr.Script)
+	switch {
+	case cfapi.IsNotFound(err):
+		ds = append(ds, Drift{Kind: Missing, Name: "Worker " + pr.Script})
+	case err != nil:
+		return "", apiFailure(err, permScripts)
+	case !on:
+		ds = append(ds, Drift{Kind: Missing, Name: "workers.dev route of " + pr.Script, Expected: "enabled"})
+	}
+	if err := drifted(ds); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s.%s.workers.dev enabled", pr.Script, sub), nil
+}
+
+func checkRoute(ctx context.Context, in *inventory, pr *plan.Product, r plan.Route) (string, error) {
+	if r.ZoneID == "" {
+		return "", errors.New("the plan names no zone_id for this route")
+	}
+	routes, err := in.routesOf(ctx, r.ZoneID)
+	if err != nil {
+		return "", apiFailure(err, permRoutes)
+	}
+	var ds []Drift
+	found := false
+	for _, got := range routes {
+		switch {
+		case got.Pattern == r.Pattern && got.Script != pr.Script:
+			found = true
+			ds = append(ds, Drift{Kind: Mismatched, Name: "route " + r.Pattern + " script", Expected: pr.Script, Actual: quoteOrNone(got.Script)})
+		case got.Pattern == r.Pattern:
+			found = true
+		case got.Script == pr.Script && !planHasRoute(pr, r.ZoneID, got.Pattern):
+			ds = append(ds, Drift{Kind: Extra, Name: "route " + got.Pattern, Actual: "to " + pr.Script})
+		}
+	}
+	if !found {
+		ds = append([]Drift{{Kind: Missing, Name: "route " + r.Pattern, Expected: "zone " + r.ZoneID}}, ds...)
+	}
+	if err := drifted(ds); err != nil {
+		return "", err
+	}
+	return "zone " + r.ZoneID + " routes it to " + pr.Script, nil
+}
+
+func planHasRoute(pr *plan.Product, zone, pattern string) bool {
+	for _, r := range pr.Routes {
+		if !r.CustomDomain && r.ZoneID == zone && r.Pattern == pattern {
+			return true
+		}
+	}
+	return false
+}
+
+func checkCustomDomain(ctx context.Context, in *inventory, pr *plan.Product, r plan.Route) (string, error) {
+	all, err := in.domains.get(func() ([]cfapi.CustomDomain, error) { return in.api.CustomDomains(ctx, in.account) })
+	if err != nil {
+		return "", apiFailure(err, permScripts)
+	}
+	for _, d := range all {
+		if d.Hostname != r.Pattern {
+			continue
+		}
+		var ds []Drift
+		if d.Service != pr.Script {
+			ds = append(ds, Drift{Kind: Mismatched, Name: "custom domain " + r.Pattern + " service", Expected: pr.Script, Actual: quoteOrNone(d.Service)})
+		}
+		if r.ZoneID != "" && d.ZoneID != r.ZoneID {
+			ds = append(ds, Drift{Kind: Mismatched, Name: "custom domain " + r.Pattern + " zone_id", Expected: r.ZoneID, Actual: d.ZoneID})
+		}
+		if err := drifted(ds); err != nil {
+			return "", err
+		}
+		return "attached to " + pr.Script, nil
+	}
+	return "", drifted([]Drift{{Kind: Missing, Name: "custom domain " + r.Pattern}})
+}

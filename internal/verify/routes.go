@@ -1,0 +1,534 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync/atomic"
+
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// Route check names.
+const (
+	CheckHealth     = "health"
+	CheckAuth       = "auth"
+	CheckMethod     = "method"
+	CheckBadInput   = "bad input"
+	CheckUnknownJob = "unknown job"
+	CheckJob        = "job"
+	CheckBatch      = "batch"
+	CheckCache      = "cache"
+	CheckRateLimit  = "rate limit"
+)
+
+// DefaultBatchInputs is how many inputs the async-pipeline batch check sends
+// when the queue's consumer batch size is unknown or over MaxBatchInputs.
+const (
+	DefaultBatchInputs = 3
+	MaxBatchInputs     = 10
+)
+
+// batchInputs is the size of the batch check's batch: the consumer's batch
+// size (at most MaxBatchInputs), so the queue delivers it at once instead of
+// after the batch timeout.
+func batchInputs(pr *plan.Product) int {
+	for _, c := range pr.Consumers {
+		dlq := false
+		for _, q := range pr.Queues {
+			if q.Name == c.Queue && q.DeadLetter {
+				dlq = true
+			}
+		}
+		if !dlq && c.BatchSize >= 1 && c.BatchSize <= MaxBatchInputs {
+			return c.BatchSize
+		}
+	}
+	return DefaultBatchInputs
+}
+
+// cacheAttempts bounds the requests the cache check makes for the second
+// question (each MISS is a model call).
+const cacheAttempts = 4
+
+// rateSlack is how many requests other checks (and other clients) may have
+// spent of the rate limiter's window before the rate-limit check starts.
+const rateSlack = 10
+
+// maxTransientErrors is how many 5xx or transport errors in a row end a poll.
+const maxTransientErrors = 3
+
+// prober calls one product's Worker.
+type prober struct {
+	o    *Options
+	pr   *plan.Product
+	base string
+	// down is set once GET /health could not reach the product.
+	down atomic.Bool
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// obj decodes a JSON object body.
+func (r *response) obj() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.body, &m)
+	return m
+}
+
+// errorCode is the code of a {"error":{"code":...}} body.
+func (r *response) errorCode() string {
+	if e, ok := r.obj()["error"].(map[string]any); ok {
+		s, _ := e["code"].(string)
+		return s
+	}
+	return ""
+}
+
+func (r *response) String() string {
+	body := strings.TrimSpace(string(r.body))
+	return fmt.Sprintf("HTTP %d %s", r.status, clip(body, 200))
+}
+
+// do sends one request. body, when not nil, is sent as JSON.
+func (p *prober) do(ctx context.Context, method, path string, body any, auth bool) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.o.RequestTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", "zerocost-verify")
+	if auth && p.o.AuthToken != "" {
+		req.Header.Set("Authorization", "Bearer "+p.o.AuthToken)
+	}
+	res, err := p.o.HTTPClient.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: b}, nil
+}
+
+// expect fails unless the answer has the status.
+func expect(method, path string, r *response, status int) error {
+	if r.status == status {
+		return nil
+	}
+	hint := ""
+	if r.status == http.StatusUnauthorized {
+		hint = " (the product wants a bearer token: set ZEROCOST_AUTH_TOKEN)"
+	}
+	return fmt.Errorf("%s %s: want HTTP %d, got %s%s", method, path, status, r, hint)
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// routeSteps are a product's route checks, in order: the rate-limit check
+// comes last because it exhausts the limiter.
+func routeSteps(o *Options, pr *plan.Product) []step {
+	base := strings.TrimSuffix(o.Target.URLs[pr.Name], "/")
+	p := &prober{o: o, pr: pr, base: base}
+	add := func(steps []step, name string, run func(ctx context.Context) (string, error)) []step {
+		return append(steps, step{product: pr.Name, name: name, kind: KindRoute, run: func(ctx context.Context) (string, error) {
+			if base == "" {
+				why := o.Target.Unavailable[pr.Name]
+				if why == "" {
+					why = "the product has no URL (no workers.dev subdomain, route or custom domain)"
+				}
+				return "", errors.New(why)
+			}
+			if name != CheckHealth && p.down.Load() {
+				return "", errors.New("not run: the product did not answer GET /health")
+			}
+			return run(ctx)
+		}})
+	}
+	var steps []step
+	steps = add(steps, CheckHealth, p.health)
+	if o.AuthToken != "" {
+		steps = add(steps, CheckAuth, p.auth)
+	}
+	switch pr.Pattern {
+	case stack.EventAgent:
+		steps = add(steps, CheckMethod, p.method("/jobs"))
+		steps = add(steps, CheckBadInput, p.badInput("/jobs", map[string]any{"input": ""}))
+		steps = add(steps, CheckUnknownJob, p.unknownJob)
+		steps = add(steps, CheckJob, p.job)
+	case stack.AsyncPipeline:
+		steps = add(steps, CheckMethod, p.method("/jobs"))
+		steps = add(steps, CheckBadInput, p.badInput("/jobs", map[string]any{"inputs": []string{}}))
+		steps = add(steps, CheckUnknownJob, p.unknownJob)
+		steps = add(steps, CheckBatch, p.batch)
+	case stack.EdgeCache:
+		steps = add(steps, CheckMethod, p.method("/ask"))
+		steps = add(steps, CheckBadInput, p.badInput("/ask", map[string]any{"input": ""}))
+		steps = add(steps, CheckCache, p.cache)
+	}
+	// async-pipeline limits model calls in its queue consumer, not on HTTP.
+	if o.CheckRateLimit && (pr.Pattern == stack.EventAgent || pr.Pattern == stack.EdgeCache) {
+		steps = add(steps, CheckRateLimit, p.rateLimit)
+	}
+	return steps
+}
+
+// health: GET /health answers 200 {pattern, product} as the plan says.
+func (p *prober) health(ctx context.Context) (string, error) {
+	r, err := p.do(ctx, http.MethodGet, "/health", nil, false)
+	if err != nil {
+		p.down.Store(true)
+		return "", err
+	}
+	if err := expect("GET", "/health", r, http.StatusOK); err != nil {
+		return "", err
+	}
+	m := r.obj()
+	if m == nil {
+		return "", fmt.Errorf("GET /health: the body is not a JSON object: %s", clip(string(r.body), 200))
+	}
+	var ds []Drift
+	if got, _ := m["pattern"].(string); got != p.pr.Pattern {
+		ds = append(ds, Drift{Kind: Mismatched, Name: "pattern", Expected: p.pr.Pattern, Actual: fmt.Sprintf("%q", got)})
+	}
+	if got, _ := m["product"].(string); got != p.pr.Name {
+		ds = append(ds, Drift{Kind: Mismatched, Name: "product", Expected: p.pr.Name, Actual: fmt.Sprintf("%q", got)})
+	}
+	if err := drifted(ds); err != nil {
+		return "", fmt.Errorf("GET /health: %w", err)
+	}
+	return fmt.Sprintf("%s, %s", p.pr.Pattern, p.pr.Name), nil
+}
+
+// auth: without the bearer token the Worker answers 401.
+func (p *prober) auth(ctx context.Context) (string, error) {
+	path := "/jobs/" + newUUID()
+	if p.pr.Pattern == stack.EdgeCache {
+		path = "/ask"
+	}
+	r, err := p.do(ctx, http.MethodGet, path, nil, false)
+	if err != nil {
+		return "", err
+	}
+	if r.status != http.StatusUnauthorized {
+		return "", fmt.Errorf("GET %s without a bearer token: want HTTP 401, got %s", path, r)
+	}
+	return "401 without the bearer token", nil
+}
+
+// method: GET on a POST-only route answers 405 naming POST in Allow.
+func (p *prober) method(path string) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		r, err := p.do(ctx, http.MethodGet, path, nil, true)
+		if err != nil {
+			return "", err
+		}
+		if err := expect("GET", path, r, http.StatusMethodNotAllowed); err != nil {
+			return "", err
+		}
+		if allow := r.header.Get("Allow"); !strings.Contains(allow, "POST") {
+			return "", fmt.Errorf("GET %s: 405 with Allow %q, want it to name POST", path, allow)
+		}
+		return "GET " + path + ": 405, Allow: " + r.header.Get("Allow"), nil
+	}
+}
+
+// badInput: an invalid body answers 400 (and costs no model call).
+func (p *prober) badInput(path string, body any) func(ctx context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		r, err := p.do(ctx, http.MethodPost, path, body, true)
+		if err != nil {
+			return "", err
+		}
+		if err := expect("POST", path, r, http.StatusBadRequest); err != nil {
+			return "", err
+		}
+		code := r.errorCode()
+		if code != "invalid_input" && code != "invalid_json" {
+			return "", fmt.Errorf("POST %s: 400 with error code %q, want invalid_input", path, code)
+		}
+		return "POST " + path + ": 400 " + code, nil
+	}
+}
+
+// unknownJob: a job id nobody made answers 404.
+func (p *prober) unknownJob(ctx context.Context) (string, error) {
+	path := "/jobs/" + newUUID()
+	r, err := p.do(ctx, http.MethodGet, path, nil, true)
+	if err != nil {
+		return "", err
+	}
+	if err := expect("GET", path, r, http.StatusNotFound); err != nil {
+		return "", err
+	}
+	return "404 for an unknown id", nil
+}
+
+func (p *prober) input(i int) string {
+	return fmt.Sprintf("zerocost verify run %s, message %d: this is a test. Please answer with one short sentence.", p.o.RunID, i)
+}
+
+// job: POST /jobs gives a job id that reaches done with a result.
+func (p *prober) job(ctx context.Context) (string, error) {
+	r, err := p.do(ctx, http.MethodPost, "/jobs", map[string]any{"input": p.input(1)}, true)
+	if err != nil {
+		return "", err
+	}
+	if err := expect("POST", "/jobs", r, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	id, _ := r.obj()["job_id"].(string)
+	if id == "" {
+		return "", fmt.Errorf("POST /jobs: 202 without a job_id: %s", clip(string(r.body), 200))
+	}
+	polls, err := p.await(ctx, []string{id})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("job %s done after %d polls", id, polls), nil
+}
+
+// batch: POST /jobs {"inputs": [...]} gives one job per input; all reach done.
+func (p *prober) batch(ctx context.Context) (string, error) {
+	inputs := make([]string, batchInputs(p.pr))
+	for i := range inputs {
+		inputs[i] = p.input(i + 1)
+	}
+	r, err := p.do(ctx, http.MethodPost, "/jobs", map[string]any{"inputs": inputs}, true)
+	if err != nil {
+		return "", err
+	}
+	if err := expect("POST", "/jobs", r, http.StatusAccepted); err != nil {
+		return "", err
+	}
+	var body struct {
+		JobIDs []string `json:"job_ids"`
+	}
+	_ = json.Unmarshal(r.body, &body)
+	if len(body.JobIDs) != len(inputs) {
+		return "", fmt.Errorf("POST /jobs with %d inputs: want %d job_ids, got %s", len(inputs), len(inputs), clip(string(r.body), 200))
+	}
+	polls, err := p.await(ctx, body.JobIDs)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d jobs done after %d polls", len(inputs), polls), nil
+}
+
+// await polls GET /jobs/<id> until every job is done with a non-empty
+// result, a job fails, or the attempts run out. It returns the polls made.
+func (p *prober) await(ctx context.Context, ids []string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout+p.o.RequestTimeout)
+	defer cancel()
+	last := map[string]string{} // id -> last status seen
+	pending := append([]string(nil), ids...)
+	transient := 0
+	attempts := p.o.attempts()
+	for attempt := 1; attempt <= attempts; attempt++ {
+		var still []string
+		for _, id := range pending {
+			path := "/jobs/" + id
+			r, err := p.do(ctx, http.MethodGet, path, nil, true)
+			if err == nil && r.status >= 500 {
+				err = fmt.Errorf("GET %s: %s", path, r)
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return attempt, fmt.Errorf("job %s: %w (last status %q)", id, ctx.Err(), last[id])
+				}
+				if transient++; transient >= maxTransientErrors {
+					return attempt, err
+				}
+				still = append(still, id)
+				continue
+			}
+			transient = 0
+			if r.status == http.StatusNotFound {
+				// KV is eventually consistent: a new job may not be visible yet.
+				last[id] = "not found (404)"
+				still = append(still, id)
+				continue
+			}
+			if err := expect("GET", path, r, http.StatusOK); err != nil {
+				return attempt, err
+			}
+			m := r.obj()
+			status, _ := m["status"].(string)
+			last[id] = status
+			switch status {
+			case "done":
+				if empty(m["result"]) {
+					return attempt, fmt.Errorf("job %s is done with an empty result: %s", id, clip(string(r.body), 200))
+				}
+			case "queued", "running":
+				// A job queued again after a failed attempt says why.
+				if e, _ := m["error"].(string); e != "" {
+					last[id] = fmt.Sprintf("%s (last error: %s)", status, clip(e, 200))
+				}
+				still = append(still, id)
+			case "failed", "dead":
+				e, _ := m["error"].(string)
+				return attempt, fmt.Errorf("job %s %s: %s", id, status, e)
+			default:
+				return attempt, fmt.Errorf("job %s: unknown status %q: %s", id, status, clip(string(r.body), 200))
+			}
+		}
+		pending = still
+		if len(pending) == 0 {
+			return attempt, nil
+		}
+		if attempt < attempts {
+			if err := p.o.Sleep(ctx, p.o.PollInterval); err != nil {
+				break
+			}
+		}
+	}
+	var parts []string
+	for _, id := range pending {
+		parts = append(parts, fmt.Sprintf("%s still %s", id, last[id]))
+	}
+	return attempts, fmt.Errorf("not done within %s (%d polls): %s", p.o.Timeout, attempts, strings.Join(parts, ", "))
+}
+
+// empty reports whether a result is missing, null, "", {} or [].
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return strings.TrimSpace(x) == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// cache: a question no one asked before is a MISS; the same question in
+// other case and punctuation is then a HIT with the same answer. The run id
+// makes the first question new even when the cache persists across runs, so
+// a first HIT means the cache key ignores the question.
+func (p *prober) cache(ctx context.Context) (string, error) {
+	first := fmt.Sprintf("Zerocost verify run %s: what does an edge cache keep?", p.o.RunID)
+	second := fmt.Sprintf("  ZEROCOST — VERIFY RUN %s ... WHAT DOES AN EDGE CACHE KEEP!!  ", strings.ToUpper(p.o.RunID))
+	r, err := p.do(ctx, http.MethodPost, "/ask", map[string]any{"input": first}, true)
+	if err != nil {
+		return "", err
+	}
+	if err := expect("POST", "/ask", r, http.StatusOK); err != nil {
+		return "", err
+	}
+	answer, ok := r.obj()["answer"]
+	if !ok || empty(answer) {
+		return "", fmt.Errorf("POST /ask: no answer: %s", clip(string(r.body), 200))
+	}
+	if xc := r.header.Get("X-Cache"); xc != "MISS" {
+		return "", fmt.Errorf("POST /ask with a new question: want x-cache MISS, got %q (does the cache key ignore the question?)", xc)
+	}
+	n := min(cacheAttempts, p.o.attempts())
+	xc := ""
+	for attempt := 1; attempt <= n; attempt++ {
+		r, err := p.do(ctx, http.MethodPost, "/ask", map[string]any{"input": second}, true)
+		if err != nil {
+			return "", err
+		}
+		if err := expect("POST", "/ask", r, http.StatusOK); err != nil {
+			return "", err
+		}
+		xc = r.header.Get("X-Cache")
+		if xc == "HIT" {
+			if got := r.obj()["answer"]; !reflect.DeepEqual(got, answer) {
+				return "", fmt.Errorf("the HIT's answer differs from the first: %s", clip(string(r.body), 200))
+			}
+			return fmt.Sprintf("MISS, then HIT for the same question in other case and punctuation (attempt %d)", attempt), nil
+		}
+		if attempt < n {
+			if err := p.o.Sleep(ctx, p.o.PollInterval); err != nil {
+				return "", err
+			}
+		}
+	}
+	return "", fmt.Errorf("the same question in other case and punctuation never answered x-cache HIT (%d tries, last %q)", n, xc)
+}
+
+// rateLimit: past the plan's limit per minute the Worker answers 429. It
+// sends at most limit + limit/2 + rateSlack requests, each with a new input.
+func (p *prober) rateLimit(ctx context.Context) (string, error) {
+	limit := p.pr.Settings.RateLimitPerMinute
+	if b := p.pr.Binding("RATE_LIMITER"); b != nil && b.Type == plan.RateLimit && b.Limit > 0 {
+		limit = b.Limit
+	}
+	if limit <= 0 {
+		return "", errors.New("the plan sets no rate limit")
+	}
+	maxRequests := limit + limit/2 + rateSlack
+	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout+p.o.RequestTimeout)
+	defer cancel()
+	path, field := "/jobs", "input"
+	want := http.StatusAccepted
+	if p.pr.Pattern == stack.EdgeCache {
+		path, want = "/ask", http.StatusOK
+	}
+	for n := 1; n <= maxRequests; n++ {
+		in := fmt.Sprintf("zerocost verify run %s rate check %d: reply with one word.", p.o.RunID, n)
+		r, err := p.do(ctx, http.MethodPost, path, map[string]any{field: in}, true)
+		if err != nil {
+			return "", fmt.Errorf("after %d requests: %w", n-1, err)
+		}
+		switch r.status {
+		case http.StatusTooManyRequests:
+			if code := r.errorCode(); code != "rate_limited" {
+				return "", fmt.Errorf("429 with error code %q, want rate_limited", code)
+			}
+			if r.header.Get("Retry-After") == "" {
+				return "", errors.New("429 without Retry-After")
+			}
+			if n <= limit-rateSlack {
+				return "", fmt.Errorf("429 already at request %d; the plan allows %d per minute", n, limit)
+			}
+			return fmt.Sprintf("429 at request %d (limit %d per minute), Retry-After %s", n, limit, r.header.Get("Retry-After")), nil
+		case want:
+		default:
+			return "", fmt.Errorf("request %d: %s", n, r)
+		}
+	}
+	return "", fmt.Errorf("no 429 after %d requests; the plan allows %d per minute", maxRequests, limit)
+}

@@ -1,0 +1,351 @@
+// Package verifytest holds test doubles for verify's tests and the verify
+// command's: fake Workers that behave like workers-src/src/patterns (and can
+// be broken on purpose), and Deploy, which seeds a cftest account with exactly
+// what a plan deploys.
+package verifytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"unicode"
+
+	"github.com/zerocost/zerocost/internal/cftest"
+	"github.com/zerocost/zerocost/internal/outputs"
+	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// Worker behaves like one product's Worker: GET /health, auth, 404/405 and
+// JSON errors as in lib/app.ts, and each pattern's routes. Its exported
+// switches break it; set them before the first request.
+type Worker struct {
+	Pattern, Product string
+	// Token is the AUTH_TOKEN secret ("" = no auth).
+	Token string
+	// Limit is how many model calls pass before 429 rate_limited (0 = no limiter).
+	Limit int
+
+	HealthStatus         int    // answer /health with this status (0: 200)
+	HealthProduct        string // the product /health names ("" = the right one)
+	Stuck                bool   // jobs stay queued
+	FailJobs             bool   // jobs end failed
+	EmptyResult          bool   // jobs end done with an empty result
+	PollsUntilDone       int    // GETs of a job before it is done
+	CacheNeverHits       bool   // edge-cache never answers HIT
+	CacheIgnoresQuestion bool   // one cache entry for every question
+	No405                bool   // 404 instead of 405 on a wrong method
+
+	mu         sync.Mutex
+	jobs       map[string]*job
+	cache      map[string]any
+	used       int
+	nextJob    int
+	jobPolls   int
+	modelCalls int
+}
+
+type job struct {
+	status string
+	polls  int
+	result any
+}
+
+// NewWorker returns a working fake of the product's Worker.
+func NewWorker(pattern, product string) *Worker {
+	return &Worker{Pattern: pattern, Product: product, jobs: map[string]*job{}, cache: map[string]any{}}
+}
+
+// Seed puts an answer in the cache under a normalised question ("same"
+// when CacheIgnoresQuestion).
+func (f *Worker) Seed(question string, answer any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cache[f.key(question)] = answer
+}
+
+// JobPolls is how many GET /jobs/<id> of existing jobs it answered.
+func (f *Worker) JobPolls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.jobPolls
+}
+
+// ModelCalls is how many requests reached the (pretend) model.
+func (f *Worker) ModelCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.modelCalls
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any, headers ...string) {
+	for i := 0; i+1 < len(headers); i += 2 {
+		w.Header().Set(headers[i], headers[i+1])
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func errorBody(code, msg string) map[string]any {
+	return map[string]any{"error": map[string]any{"code": code, "message": msg}}
+}
+
+var (
+	jobPath = regexp.MustCompile(`^/jobs/([^/]+)$`)
+	uuidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+)
+
+// Normalize is lib/cachekey.ts's normalizeInput, without NFKC.
+func Normalize(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPunct(r) || unicode.IsControl(r) {
+			return -1
+		}
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		return unicode.ToLower(r)
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func (f *Worker) key(q string) string {
+	if f.CacheIgnoresQuestion {
+		return "same"
+	}
+	return Normalize(q)
+}
+
+// ServeHTTP answers like the Worker.
+func (f *Worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Method == "GET" && r.URL.Path == "/health" {
+		if f.HealthStatus != 0 {
+			writeJSON(w, f.HealthStatus, errorBody("internal", "internal error"))
+			return
+		}
+		name := f.Product
+		if f.HealthProduct != "" {
+			name = f.HealthProduct
+		}
+		writeJSON(w, 200, map[string]any{"pattern": f.Pattern, "product": name})
+		return
+	}
+	if f.Token != "" && r.Header.Get("Authorization") != "Bearer "+f.Token {
+		writeJSON(w, 401, errorBody("unauthorized", "missing or invalid bearer token"), "WWW-Authenticate", `Bearer realm="zerocost"`)
+		return
+	}
+	post := "/jobs"
+	if f.Pattern == stack.EdgeCache {
+		post = "/ask"
+	}
+	switch {
+	case r.URL.Path == post && r.Method == "POST":
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			writeJSON(w, 400, errorBody("invalid_json", "request body is not valid JSON"))
+			return
+		}
+		f.post(w, body)
+	case r.URL.Path == post:
+		if f.No405 {
+			writeJSON(w, 404, errorBody("not_found", "no route"))
+			return
+		}
+		writeJSON(w, 405, errorBody("method_not_allowed", "method not allowed"), "Allow", "POST")
+	case f.Pattern != stack.EdgeCache && jobPath.MatchString(r.URL.Path) && r.Method == "GET":
+		f.getJob(w, jobPath.FindStringSubmatch(r.URL.Path)[1])
+	default:
+		writeJSON(w, 404, errorBody("not_found", "no route for "+r.URL.Path))
+	}
+}
+
+func (f *Worker) getJob(w http.ResponseWriter, id string) {
+	j := f.jobs[id]
+	if j == nil || !uuidRE.MatchString(id) {
+		writeJSON(w, 404, errorBody("not_found", "no job "+id))
+		return
+	}
+	f.jobPolls++
+	j.polls++
+	if j.status == "queued" && !f.Stuck && j.polls > f.PollsUntilDone {
+		if f.FailJobs {
+			j.status = "failed"
+		} else {
+			j.status = "done"
+			j.result = map[string]any{"text": "an answer"}
+			if f.EmptyResult {
+				j.result = ""
+			}
+		}
+	}
+	view := map[string]any{"job_id": id, "status": j.status}
+	switch j.status {
+	case "done":
+		view["result"] = j.result
+	case "failed":
+		view["error"] = "model API answered 500"
+	}
+	writeJSON(w, 200, view)
+}
+
+func (f *Worker) limited(w http.ResponseWriter) bool {
+	if f.Limit > 0 && f.used >= f.Limit {
+		writeJSON(w, 429, errorBody("rate_limited", "rate limit reached"), "Retry-After", "42")
+		return true
+	}
+	f.used++
+	return false
+}
+
+func (f *Worker) newJob() string {
+	f.nextJob++
+	id := fmt.Sprintf("00000000-0000-4000-8000-%012d", f.nextJob)
+	f.jobs[id] = &job{status: "queued"}
+	return id
+}
+
+func (f *Worker) post(w http.ResponseWriter, body map[string]any) {
+	switch f.Pattern {
+	case stack.EventAgent:
+		in, _ := body["input"].(string)
+		if strings.TrimSpace(in) == "" {
+			writeJSON(w, 400, errorBody("invalid_input", "input must not be empty"))
+			return
+		}
+		if f.limited(w) {
+			return
+		}
+		f.modelCalls++
+		writeJSON(w, 202, map[string]any{"job_id": f.newJob(), "status": "queued"})
+	case stack.AsyncPipeline:
+		list, ok := body["inputs"].([]any)
+		if !ok || len(list) == 0 {
+			writeJSON(w, 400, errorBody("invalid_input", "inputs must not be empty"))
+			return
+		}
+		var ids []string
+		for range list {
+			ids = append(ids, f.newJob())
+		}
+		writeJSON(w, 202, map[string]any{"job_ids": ids, "status": "queued"})
+	case stack.EdgeCache:
+		in, _ := body["input"].(string)
+		if strings.TrimSpace(in) == "" {
+			writeJSON(w, 400, errorBody("invalid_input", "input must not be empty"))
+			return
+		}
+		key := f.key(in)
+		if a, ok := f.cache[key]; ok && !f.CacheNeverHits {
+			writeJSON(w, 200, map[string]any{"answer": a}, "X-Cache", "HIT")
+			return
+		}
+		if f.limited(w) {
+			return
+		}
+		f.modelCalls++
+		answer := fmt.Sprintf("answer %d", f.modelCalls)
+		f.cache[key] = answer
+		writeJSON(w, 200, map[string]any{"answer": answer}, "X-Cache", "MISS")
+	}
+}
+
+// Serve starts a fake Worker per plan product (tweak, when set, breaks some)
+// and returns their URLs and the fakes, by product.
+func Serve(t testing.TB, p *plan.Plan, tweak func(product string, f *Worker)) (map[string]string, map[string]*Worker) {
+	t.Helper()
+	urls := map[string]string{}
+	fakes := map[string]*Worker{}
+	for _, pr := range p.Products {
+		f := NewWorker(pr.Pattern, pr.Name)
+		if tweak != nil {
+			tweak(pr.Name, f)
+		}
+		srv := httptest.NewServer(f)
+		t.Cleanup(srv.Close)
+		urls[pr.Name] = srv.URL
+		fakes[pr.Name] = f
+	}
+	return urls, fakes
+}
+
+// RefusedURL is an address nothing listens on.
+func RefusedURL(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+// Deploy seeds the fake account with exactly what the plan deploys, as the
+// Pulumi program in infra/ would (zone routes and custom domains go to the
+// zones the plan names), and returns the stack outputs.
+func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
+	t.Helper()
+	acct := p.AccountID
+	s.AddAccount(acct)
+	s.SetSubdomain(acct, p.WorkersDevSubdomain)
+	out := outputs.Stack{}
+	for _, pr := range p.Products {
+		op := outputs.Product{Pattern: pr.Pattern, Script: pr.Script, URL: pr.URL,
+			KVNamespaceIDs: map[string]string{}, R2Buckets: map[string]string{}, QueueIDs: map[string]string{}}
+		for _, kv := range pr.KVNamespaces {
+			op.KVNamespaceIDs[kv.Binding] = s.AddKVNamespace(acct, kv.Title).ID
+		}
+		for _, b := range pr.R2Buckets {
+			s.AddBucket(acct, b.Name)
+			op.R2Buckets[b.Binding] = b.Name
+		}
+		for _, q := range pr.Queues {
+			op.QueueIDs[q.Name] = s.AddQueue(acct, q.Name)
+		}
+		for _, c := range pr.Consumers {
+			s.AddConsumer(acct, c.Queue, cftest.Consumer{ScriptName: pr.Script, DeadLetterQueue: c.DeadLetterQueue,
+				Settings: cftest.ConsumerSettings{BatchSize: c.BatchSize, MaxRetries: c.MaxRetries, MaxWaitTimeMs: c.BatchTimeoutSeconds * 1000, RetryDelay: c.RetryDelaySeconds}})
+		}
+		var bs []cftest.Binding
+		for _, b := range pr.Bindings {
+			cb := cftest.Binding{Type: b.Type, Name: b.Name}
+			switch b.Type {
+			case plan.KV:
+				cb.NamespaceID = op.KVNamespaceIDs[b.Name]
+			case plan.R2:
+				cb.BucketName = b.Target
+			case plan.Queue:
+				cb.QueueName = b.Target
+			case plan.PlainText:
+				cb.Text = b.Target
+			case plan.Secret:
+				cb.Text = "a secret value"
+			case plan.RateLimit:
+				cb.NamespaceID, cb.Simple = b.Target, &cftest.RateLimitSimple{Limit: b.Limit, Period: b.Period}
+			case plan.Analytics:
+				cb.Dataset = b.Target
+			}
+			bs = append(bs, cb)
+		}
+		s.PutScript(acct, cftest.Script{Name: pr.Script, CompatibilityDate: pr.CompatibilityDate, Bindings: bs, WorkersDev: pr.WorkersDev})
+		for _, r := range pr.Routes {
+			s.AddZone(r.ZoneID)
+			if r.CustomDomain {
+				s.AddCustomDomain(acct, cftest.CustomDomain{Hostname: r.Pattern, Service: pr.Script, ZoneID: r.ZoneID, ZoneName: "example.com"})
+			} else {
+				s.AddRoute(r.ZoneID, r.Pattern, pr.Script)
+			}
+		}
+		out[pr.Name] = op
+	}
+	return out
+}
