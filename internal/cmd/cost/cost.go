@@ -4,6 +4,7 @@ package cost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -45,6 +46,8 @@ type Options struct {
 
 	// forecast
 	Usage string
+	// CheckStack is set when --stack was given to forecast.
+	CheckStack bool
 
 	// report
 	Stack   string
@@ -138,8 +141,43 @@ month spread evenly over its days); exactly the limit passes.`,
 	}
 	cmd.Flags().StringVar(&o.Usage, "usage", "", "usage profile `FILE` (TOML) to price (required)")
 	cmd.Flags().StringVar(&o.Plan, "plan", "", "free or paid (default: the profile's plan)")
+	cmd.Flags().StringVar(&o.Stack, "stack", cmdutil.DefaultStack, "when given, check the profile's products, patterns and models against this stack's plan")
 	addCommonFlags(cmd, o)
+	cmd.PreRun = func(c *cobra.Command, _ []string) { o.CheckStack = c.Flags().Changed("stack") }
 	return cmd
+}
+
+// checkAgainstPlan makes sure a profile prices the stack's products as the
+// plan defines them: same names, patterns and models.
+func checkAgainstPlan(o *Options, prof *cost.Profile) error {
+	l, err := o.F.Load(o.Stack)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, pp := range prof.Products {
+		seen[pp.Name] = true
+		pr := l.Plan.Product(pp.Name)
+		field := fmt.Sprintf("%s: product[%d]", o.Usage, i)
+		switch {
+		case pr == nil:
+			errs = append(errs, fmt.Errorf("%s.name: %q is not a product of stack %s", field, pp.Name, o.Stack))
+		case pr.Pattern != pp.Pattern:
+			errs = append(errs, fmt.Errorf("%s.pattern: %q, but stack %s runs %s as %s", field, pp.Pattern, o.Stack, pp.Name, pr.Pattern))
+		case pp.Model != "" && pr.Model != pp.Model:
+			errs = append(errs, fmt.Errorf("%s.model: %q, but stack %s runs %s on %s", field, pp.Model, o.Stack, pp.Name, pr.Model))
+		}
+	}
+	if len(errs) > 0 {
+		return cmdutil.ConfigError(errors.Join(errs...))
+	}
+	for _, pr := range l.Plan.Products {
+		if !seen[pr.Name] {
+			fmt.Fprintf(o.F.IO.ErrOut, "note: the profile has no traffic for %s (%s) of stack %s\n", pr.Name, pr.Pattern, o.Stack)
+		}
+	}
+	return nil
 }
 
 func newReportCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -236,6 +274,11 @@ func forecast(o *Options, prices *cost.Prices) (*cost.Report, error) {
 	prof, err := cost.LoadProfile(o.Usage)
 	if err != nil {
 		return nil, cmdutil.ConfigError(err)
+	}
+	if o.CheckStack {
+		if err := checkAgainstPlan(o, prof); err != nil {
+			return nil, err
+		}
 	}
 	r, err := cost.Forecast(prof, prices, o.Plan)
 	if err != nil {

@@ -275,3 +275,47 @@ func TestReportErrors(t *testing.T) {
 		t.Errorf("unknown stack: %v", err)
 	}
 }
+
+// With --stack, the profile must price the stack's products as the plan defines them.
+func TestForecastCheckedAgainstStack(t *testing.T) {
+	profile := filepath.Join(projectDir, "examples", "usage", "demo.toml")
+	if _, err := run(t, nil, "forecast", "--usage", profile, "--stack", "demo"); err != nil {
+		t.Fatalf("the demo profile does not match the demo stack: %v", err)
+	}
+	data, err := os.ReadFile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct{ from, to, want string }{
+		"unknown product": {`name = "ai-relay"`, `name = "ai-relai"`, `.name: "ai-relai" is not a product of stack demo`},
+		"wrong pattern":   {`pattern = "edge-cache"`, `pattern = "event-agent"`, `.pattern: "event-agent", but stack demo runs ai-relay as edge-cache`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bad := filepath.Join(t.TempDir(), "u.toml")
+			edited := strings.Replace(string(data), c.from, c.to, 1)
+			if c.from == `pattern = "edge-cache"` {
+				// the edge-cache-only fields would fail first: drop them
+				var keep []string
+				for _, l := range strings.Split(edited, "\n") {
+					if !strings.HasPrefix(strings.TrimSpace(l), "cache_hit_rate") {
+						keep = append(keep, l)
+					}
+				}
+				edited = strings.Join(keep, "\n")
+			}
+			if err := os.WriteFile(bad, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := run(t, nil, "forecast", "--usage", bad, "--stack", "demo")
+			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want exit 2 with %q", err, c.want)
+			}
+		})
+	}
+	// Without --stack, a profile is priced on its own.
+	bad := filepath.Join(t.TempDir(), "u.toml")
+	_ = os.WriteFile(bad, []byte(strings.Replace(string(data), `name = "ai-relay"`, `name = "other"`, 1)), 0o644)
+	if _, err := run(t, nil, "forecast", "--usage", bad); err != nil {
+		t.Fatalf("a profile without --stack: %v", err)
+	}
+}
