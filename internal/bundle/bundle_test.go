@@ -6,23 +6,12 @@ import (
 	"testing/fstest"
 
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 )
 
 const projectDir = "../.."
 
-func demoPlan(t *testing.T) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.LoadFile(projectDir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, projectDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 
 // Every demo Worker bundles into one ES module under the 25 KB goal.
 func TestDemoBundles(t *testing.T) {

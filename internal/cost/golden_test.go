@@ -3,15 +3,11 @@ package cost
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/zerocost/zerocost/internal/golden"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // demoForecast prices examples/usage/demo.toml.
 func demoForecast(t *testing.T, plan string) *Report {
@@ -28,27 +24,6 @@ func demoForecast(t *testing.T, plan string) *Report {
 	return r
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/cost -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the forecast (go test ./internal/cost -update rewrites it):\n--- got\n%s", path, got)
-	}
-}
-
 func TestGoldenDemoForecast(t *testing.T) {
 	for _, tc := range []struct{ plan, format, file string }{
 		{Free, "table", "demo.free.txt"},
@@ -63,7 +38,7 @@ func TestGoldenDemoForecast(t *testing.T) {
 			if err := Write(&b, demoForecast(t, tc.plan), tc.format); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.file, b.Bytes())
+			golden.Check(t, tc.file, b.Bytes())
 		})
 	}
 }

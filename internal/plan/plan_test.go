@@ -3,9 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/zerocost/zerocost/internal/golden"
 	"strings"
 	"testing"
 
@@ -13,8 +11,6 @@ import (
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const projectDir = "../.."
 
@@ -31,27 +27,6 @@ func demo(t *testing.T) (*stack.Config, *Plan) {
 	return cfg, p
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./internal/plan -update` to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended, run `go test ./internal/plan -update`\n--- got\n%s", path, got)
-	}
-}
-
 // The demo stack renders to the golden configs and plan.
 func TestDemoGolden(t *testing.T) {
 	_, p := demo(t)
@@ -59,13 +34,13 @@ func TestDemoGolden(t *testing.T) {
 		t.Fatalf("demo stack has %d products, want the seed's 4", len(p.Products))
 	}
 	for _, pr := range p.Products {
-		golden(t, pr.Name+".wrangler.toml", pr.WranglerTOML)
+		golden.Check(t, pr.Name+".wrangler.toml", pr.WranglerTOML)
 	}
 	js, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "demo.plan.json", append(js, '\n'))
+	golden.Check(t, "demo.plan.json", append(js, '\n'))
 }
 
 func TestDemoShape(t *testing.T) {

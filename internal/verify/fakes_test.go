@@ -7,24 +7,13 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
 const projectDir = "../.."
 
-func demoPlan(t *testing.T) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.LoadFile(projectDir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, projectDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 
 // serve starts a fake Worker per product and returns the local target.
 func serve(t *testing.T, p *plan.Plan, tweak func(name string, f *verifytest.Worker)) (Target, map[string]*verifytest.Worker) {

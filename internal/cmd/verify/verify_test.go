@@ -21,6 +21,7 @@ import (
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/stack"
 	zverify "github.com/zerocost/zerocost/internal/verify"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
@@ -30,18 +31,7 @@ const projectDir = "../../.."
 
 const apiToken = "cf-read-token"
 
-func demoPlan(t *testing.T) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.LoadFile(projectDir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, projectDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 
 func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
