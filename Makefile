@@ -24,7 +24,7 @@ build:
 infra-build:
 	go build -o /dev/null ./infra
 
-test: deps infra-build test-go test-workers
+test: deps infra-build test-workers test-go
 
 test-go:
 	go vet ./...
