@@ -5,6 +5,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerocost/zerocost/internal/cmd/cost"
+	"github.com/zerocost/zerocost/internal/cmd/deploy"
 	"github.com/zerocost/zerocost/internal/cmd/dev"
 	"github.com/zerocost/zerocost/internal/cmd/plan"
 	"github.com/zerocost/zerocost/internal/cmd/render"
@@ -34,7 +35,7 @@ every command takes --stack (default "demo").`,
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
-	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil))
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil))
 	usageArgs(cmd)
 	return cmd
 }
