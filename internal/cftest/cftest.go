@@ -234,6 +234,10 @@ type Server struct {
 	token      string
 	maxPerPage int
 
+	// extend, when set, answers the requests it handles before the
+	// built-in routes (after auth and faults). s.mu is held.
+	extend func(r *http.Request, path string) (reply, bool)
+
 	mu       sync.Mutex
 	state    State
 	faults   []*Fault
@@ -520,25 +524,13 @@ func (s *Server) handle(r *http.Request) reply {
 	if !found {
 		return fail(http.StatusNotFound, ErrNoRoute)
 	}
-	auth := r.Header.Get("Authorization")
-	tok, isBearer := strings.CutPrefix(auth, "Bearer ")
-	switch {
-	case auth == "" || !isBearer || tok == "":
-		return fail(http.StatusBadRequest, ErrMissingAuth)
-	case s.token != "" && tok != s.token:
-		return fail(http.StatusForbidden, ErrAuthentication)
+	if rep, ok := s.admit(r, path); !ok {
+		return rep
 	}
-	for _, f := range s.faults {
-		if f.Times < 0 || (f.Method != "" && f.Method != r.Method) || !strings.HasPrefix(path, f.Path) {
-			continue
+	if s.extend != nil {
+		if rep, handled := s.extend(r, path); handled {
+			return rep
 		}
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				f.Times = -1 // spent
-			}
-		}
-		return fail(f.Status, f.Errors...)
 	}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
@@ -556,6 +548,32 @@ func (s *Server) handle(r *http.Request) reply {
 		return s.routes(r, z, seg[4:])
 	}
 	return fail(http.StatusNotFound, ErrNoRoute)
+}
+
+// admit applies the token check and the injected faults to a request; it
+// returns false with the failure to answer. s.mu must be held.
+func (s *Server) admit(r *http.Request, path string) (reply, bool) {
+	auth := r.Header.Get("Authorization")
+	tok, isBearer := strings.CutPrefix(auth, "Bearer ")
+	switch {
+	case auth == "" || !isBearer || tok == "":
+		return fail(http.StatusBadRequest, ErrMissingAuth), false
+	case s.token != "" && tok != s.token:
+		return fail(http.StatusForbidden, ErrAuthentication), false
+	}
+	for _, f := range s.faults {
+		if f.Times < 0 || (f.Method != "" && f.Method != r.Method) || !strings.HasPrefix(path, f.Path) {
+			continue
+		}
+		if f.Times > 0 {
+			f.Times--
+			if f.Times == 0 {
+				f.Times = -1 // spent
+			}
+		}
+		return fail(f.Status, f.Errors...), false
+	}
+	return reply{}, true
 }
 
 func (s *Server) accountRoute(r *http.Request, a *Account, seg []string) reply {

@@ -30,11 +30,9 @@ package cftest
 // handle's request log, auth and fault checks) would go.
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -82,14 +80,10 @@ type scriptHistory struct {
 }
 
 // VersionsServer is a Server that also serves Workers versions and
-// deployments. Its URL and BaseURL are its own; the embedded Server's
-// methods (AddAccount, PutScript, AddFault, Requests, ...) share its state.
+// deployments, on top of the embedded Server (same URL, state, faults and
+// request log).
 type VersionsServer struct {
 	*Server
-	// URL is this server's root, http://127.0.0.1:port.
-	URL string
-
-	srv       *httptest.Server
 	histories map[string]*scriptHistory // "account/script"; guarded by Server.mu
 }
 
@@ -97,17 +91,15 @@ type VersionsServer struct {
 func NewVersions(t testing.TB, opts ...Option) *VersionsServer {
 	t.Helper()
 	s := &VersionsServer{Server: New(t, opts...), histories: map[string]*scriptHistory{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveVersions))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
+	s.Server.extend = func(r *http.Request, path string) (reply, bool) {
+		account, script, rest, ok := splitVersionsPath(path)
+		if !ok {
+			return reply{}, false
+		}
+		return s.handleVersions(r, account, script, rest), true
+	}
 	return s
 }
-
-// BaseURL is what cloudflare-go's option.WithBaseURL takes.
-func (s *VersionsServer) BaseURL() string { return s.URL + "/client/v4/" }
-
-// Close stops the server.
-func (s *VersionsServer) Close() { s.srv.Close(); s.Server.Close() }
 
 func (s *VersionsServer) scriptHistoryOf(account, script string) *scriptHistory {
 	key := account + "/" + script
@@ -204,66 +196,8 @@ func splitVersionsPath(path string) (account, script string, rest []string, ok b
 	return "", "", nil, false
 }
 
-func (s *VersionsServer) serveVersions(w http.ResponseWriter, r *http.Request) {
-	path, found := strings.CutPrefix(r.URL.Path, "/client/v4")
-	account, script, rest, ok := splitVersionsPath(path)
-	if !found || !ok {
-		s.Server.serve(w, r)
-		return
-	}
-	writeVersionsReply(w, s.handleVersions(r, path, account, script, rest))
-}
-
-func writeVersionsReply(w http.ResponseWriter, rep reply) {
-	if rep.env.Errors == nil {
-		rep.env.Errors = []Message{}
-	}
-	if rep.env.Messages == nil {
-		rep.env.Messages = []Message{}
-	}
-	b, err := json.Marshal(rep.env)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(rep.status)
-	_, _ = w.Write(b)
-}
-
-// admitVersionsRequest logs the request and applies auth and faults as Server.handle does;
-// it returns false with the failure to answer. s.mu must be held.
-func (s *Server) admitVersionsRequest(r *http.Request, path string) (reply, bool) {
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.Query()})
-	auth := r.Header.Get("Authorization")
-	tok, isBearer := strings.CutPrefix(auth, "Bearer ")
-	switch {
-	case auth == "" || !isBearer || tok == "":
-		return fail(http.StatusBadRequest, ErrMissingAuth), false
-	case s.token != "" && tok != s.token:
-		return fail(http.StatusForbidden, ErrAuthentication), false
-	}
-	for _, f := range s.faults {
-		if f.Times < 0 || (f.Method != "" && f.Method != r.Method) || !strings.HasPrefix(path, f.Path) {
-			continue
-		}
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				f.Times = -1 // spent
-			}
-		}
-		return fail(f.Status, f.Errors...), false
-	}
-	return reply{}, true
-}
-
-func (s *VersionsServer) handleVersions(r *http.Request, path, account, script string, rest []string) reply {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rep, ok := s.admitVersionsRequest(r, path); !ok {
-		return rep
-	}
+// handleVersions answers a versions or deployments request; s.mu is held.
+func (s *VersionsServer) handleVersions(r *http.Request, account, script string, rest []string) reply {
 	a := s.state.Accounts[account]
 	if a == nil {
 		return fail(http.StatusForbidden, ErrAuthentication)
