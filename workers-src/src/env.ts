@@ -5,6 +5,8 @@
 export interface JobMessage {
   job_id: string;
   input: string;
+  /** times the job was sent again to wait out a rate limit (absent: 0) */
+  deferrals?: number;
 }
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";

@@ -3,7 +3,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobMessage } from "../src/env";
-import { createWorker, MAX_BATCH_INPUTS } from "../src/patterns/async-pipeline";
+import { createWorker, deferralDelay, MAX_BATCH_INPUTS, MAX_DEFERRALS } from "../src/patterns/async-pipeline";
 import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
@@ -42,6 +42,21 @@ async function runBatch(queue: string, messages: ServiceBindingQueueMessage<unkn
   const ctx = createExecutionContext();
   await worker.queue!(batch, e, ctx);
   return { ...(await getQueueResult(batch, ctx)), delays };
+}
+
+/** A JOB_QUEUE that records what is sent (and can fail). */
+function recordingQueue(fail = false) {
+  const sent: Array<{ body: JobMessage; delaySeconds?: number }> = [];
+  return {
+    sent,
+    queue: {
+      send: async (body: JobMessage, o?: QueueSendOptions) => {
+        if (fail) throw new Error("queue down");
+        sent.push({ body, delaySeconds: o?.delaySeconds });
+      },
+      sendBatch: async () => {},
+    },
+  };
 }
 
 /** Polls GET /jobs/:id through the Worker until the status leaves "queued". */
@@ -156,16 +171,17 @@ describe("queue consumer", () => {
     await standin.script(limited, [{ status: 429, retryAfter: "7", times: -1 }]);
     await standin.script(bad, [{ status: 400, times: -1 }]);
     const jobs = await Promise.all([seed(`ok ${ok}`), seed(`fail ${fail}`), seed(`limited ${limited}`), seed(`bad ${bad}`)]);
-    const result = await runBatch("zc-test-jobs", jobs.map((j) => j.msg), testEnv({ RETRY_DELAY_SECONDS: "12" }));
+    const q = recordingQueue();
+    const result = await runBatch("zc-test-jobs", jobs.map((j) => j.msg), testEnv({ RETRY_DELAY_SECONDS: "12", JOB_QUEUE: q.queue }));
 
     expect(result.ackAll).toBe(false);
     expect(result.retryBatch.retry).toBe(false);
-    expect(result.explicitAcks.sort()).toEqual([jobs[0]!.msg.id, jobs[3]!.msg.id].sort());
-    expect(result.retryMessages.map((m) => m.msgId).sort()).toEqual([jobs[1]!.msg.id, jobs[2]!.msg.id].sort());
-    expect(result.delays).toEqual({
-      [jobs[1]!.msg.id]: 12, // RETRY_DELAY_SECONDS
-      [jobs[2]!.msg.id]: 7, // the model's retry-after
-    });
+    // The rate-limited job is acked and sent again (a deferral), not retried.
+    expect(result.explicitAcks.sort()).toEqual([jobs[0]!.msg.id, jobs[2]!.msg.id, jobs[3]!.msg.id].sort());
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual([jobs[1]!.msg.id]);
+    expect(result.delays).toEqual({ [jobs[1]!.msg.id]: 12 }); // RETRY_DELAY_SECONDS
+    expect(q.sent).toEqual([{ body: { job_id: jobs[2]!.id, input: `limited ${limited}`, deferrals: 1 }, delaySeconds: expect.any(Number) }]);
+    expect(q.sent[0]!.delaySeconds).toBe(7); // the model's retry-after
 
     expect(await status(jobs[0]!.id)).toMatchObject({ status: "done" });
     expect(await (await env.OUTPUTS.get(`results/${jobs[0]!.id}.json`))!.json()).toMatchObject({
@@ -202,18 +218,21 @@ describe("queue consumer", () => {
     expect(await v.json()).toEqual({ job_id: job.id, status: "done", result: "earlier" });
   });
 
-  it("rate-limits model calls with the KV fallback and retries after the window", async () => {
-    const e = testEnv({ RATE_LIMIT_PER_MINUTE: "1" });
+  it("rate-limits model calls with the KV fallback and defers the job past the window", async () => {
+    const q = recordingQueue();
+    const e = testEnv({ RATE_LIMIT_PER_MINUTE: "1", JOB_QUEUE: q.queue });
     await awayFromMinuteEdge();
     const first = await seed(`rl1 ${newToken()}`);
     expect((await runBatch("zc-test-jobs", [first.msg], e)).explicitAcks).toEqual([first.msg.id]);
     const t = newToken();
     const second = await seed(`rl2 ${t}`);
     const result = await runBatch("zc-test-jobs", [second.msg], e);
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages).toEqual([{ msgId: second.msg.id }]);
-    expect(result.delays[second.msg.id]).toBeGreaterThanOrEqual(1); // the rest of the minute
-    expect(result.delays[second.msg.id]).toBeLessThanOrEqual(60);
+    expect(result.explicitAcks).toEqual([second.msg.id]);
+    expect(result.retryMessages).toEqual([]);
+    expect(q.sent).toHaveLength(1);
+    expect(q.sent[0]!.body).toEqual({ job_id: second.id, input: `rl2 ${t}`, deferrals: 1 });
+    expect(q.sent[0]!.delaySeconds).toBeGreaterThanOrEqual(1); // the rest of the minute
+    expect(q.sent[0]!.delaySeconds).toBeLessThanOrEqual(60);
     expect(await standin.calls(t)).toHaveLength(0);
     expect(await status(second.id)).toMatchObject({ status: "queued", error: expect.stringContaining("rate limit") });
   });
@@ -221,12 +240,71 @@ describe("queue consumer", () => {
   it("uses the RATE_LIMITER binding when there is one", async () => {
     const keys: string[] = [];
     const limiter = { limit: async ({ key }: { key: string }) => (keys.push(key), { success: false }) };
-    const e = testEnv({ RATE_LIMITER: limiter });
+    const q = recordingQueue();
+    const e = testEnv({ RATE_LIMITER: limiter, JOB_QUEUE: q.queue });
     const job = await seed(`rlb ${newToken()}`);
     const result = await runBatch("zc-test-jobs", [job.msg], e);
-    expect(result.retryMessages).toEqual([{ msgId: job.msg.id }]);
-    expect(result.delays).toEqual({ [job.msg.id]: 60 });
+    expect(result.explicitAcks).toEqual([job.msg.id]);
+    expect(q.sent).toHaveLength(1);
+    expect(q.sent[0]!.delaySeconds).toBe(60); // the binding's period
     expect(keys).toEqual([e.PRODUCT]);
+  });
+
+  it("a deferral is not a retry; only the first one writes the status; past MAX_DEFERRALS it retries", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 429, retryAfter: "30", times: -1 }]);
+    const q = recordingQueue();
+    const e = testEnv({ JOB_QUEUE: q.queue });
+    const job = await seed(`deferred ${t}`, {}, 1);
+    // A message deferred before: it is deferred again, with the count up, and
+    // the status (written at the first deferral) is left alone.
+    const again = { ...job.msg, body: { ...job.msg.body, deferrals: 7 } };
+    const before = await env.JOBS.get(`job:${job.id}`);
+    const r1 = await runBatch("zc-test-jobs", [again], e);
+    expect(r1.explicitAcks).toEqual([job.msg.id]);
+    expect(q.sent.map((m) => m.body)).toEqual([{ job_id: job.id, input: `deferred ${t}`, deferrals: 8 }]);
+    expect(await env.JOBS.get(`job:${job.id}`)).toBe(before);
+    // At the cap: an ordinary retry, which counts toward max_retries.
+    const capped = { ...job.msg, body: { ...job.msg.body, deferrals: MAX_DEFERRALS } };
+    const r2 = await runBatch("zc-test-jobs", [capped], e);
+    expect(r2.retryMessages).toEqual([{ msgId: job.msg.id }]);
+    expect(r2.delays[job.msg.id]).toBe(30);
+    expect(q.sent).toHaveLength(1);
+    // A bogus count is read as 0.
+    const bogus = { ...job.msg, body: { ...job.msg.body, deferrals: "lots" } };
+    await runBatch("zc-test-jobs", [bogus], e);
+    expect(q.sent[1]!.body.deferrals).toBe(1);
+  });
+
+  it("a job that cannot be sent again is retried instead", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 429, retryAfter: "3", times: -1 }]);
+    const q = recordingQueue(true);
+    const job = await seed(`undeferrable ${t}`);
+    const result = await runBatch("zc-test-jobs", [job.msg], testEnv({ JOB_QUEUE: q.queue }));
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toEqual([{ msgId: job.msg.id }]);
+    expect(result.delays[job.msg.id]).toBe(3);
+    expect(await status(job.id)).toMatchObject({ status: "queued", error: expect.stringContaining("429") });
+  });
+
+  it("deferralDelay: retry-after, plus the batch's deferrals spread at the product's rate", () => {
+    expect(deferralDelay(7, 30, 0, 60)).toBe(7);
+    expect(deferralDelay(7, 30, 10, 60)).toBe(17); // one a second at 60 a minute
+    expect(deferralDelay(7, 30, 10, 120)).toBe(12);
+    expect(deferralDelay(7, 30, 99, 1_000_000)).toBe(7);
+    expect(deferralDelay(0.2, 30, 0, 60)).toBe(1);
+    expect(deferralDelay(undefined, 30, 0, 60)).toBe(30);
+    expect(deferralDelay(50_000, 30, 0, 60)).toBe(43_200);
+  });
+
+  it("spreads the deferrals of one batch at the product's rate", async () => {
+    const tokens = [newToken(), newToken(), newToken()];
+    for (const t of tokens) await standin.script(t, [{ status: 429, retryAfter: "20", times: -1 }]);
+    const q = recordingQueue();
+    const jobs = await Promise.all(tokens.map((t) => seed(`spread ${t}`)));
+    await runBatch("zc-test-jobs", jobs.map((j) => j.msg), testEnv({ JOB_QUEUE: q.queue, RATE_LIMIT_PER_MINUTE: "30" }));
+    expect(q.sent.map((m) => m.delaySeconds).sort()).toEqual([20, 22, 24]);
   });
 
   it("acks a malformed message instead of failing the batch", async () => {
@@ -283,6 +361,22 @@ describe("end to end through the real queues", () => {
       expect(await settled(id)).toEqual({ job_id: id, status: "done", result: `stand-in answer: item ${tokens[i]}` });
     }
   });
+
+  it("a rate-limited job waits without using up its retries, and ends done", async () => {
+    // max_retries = 1: two deliveries. Six 429s take three deliveries of two
+    // attempts each; retrying them would have sent the job to the DLQ.
+    const t = newToken();
+    await standin.script(t, [{ status: 429, retryAfter: "1", times: 6 }]);
+    const res = await exports.default.fetch("https://worker.test/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: `patient ${t}` }),
+    });
+    const { job_id } = (await res.json()) as { job_id: string };
+    expect(await settled(job_id, 30_000)).toEqual({ job_id, status: "done", result: `stand-in answer: patient ${t}` });
+    expect(await standin.calls(t)).toHaveLength(7);
+    expect(await env.OUTPUTS.head(`failures/${job_id}.json`)).toBeNull();
+  }, 40_000);
 
   it("a job that keeps failing is retried, then dead-lettered", async () => {
     const t = newToken();

@@ -1,7 +1,9 @@
 // Async pipeline: POST /jobs enqueues one message per input on JOB_QUEUE; the
 // queue handler calls the model for each message (concurrently, acked or
-// retried one by one) and writes results to R2. Batches from the dead-letter
-// queue become failures/<id>.json records and jobs marked dead.
+// retried one by one) and writes results to R2. A rate-limited job is sent
+// again with a delay rather than retried, so waiting never exhausts its
+// retries. Batches from the dead-letter queue become failures/<id>.json
+// records and jobs marked dead.
 import type { AsyncPipelineEnv, JobMessage } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
@@ -76,6 +78,30 @@ async function enqueue(queue: Queue<JobMessage>, messages: JobMessage[]): Promis
   }
 }
 
+/**
+ * How many times a job may wait out a rate limit by being sent again before
+ * its waits become ordinary retries (which count toward max_retries).
+ */
+export const MAX_DEFERRALS = 100;
+
+/**
+ * Seconds before a deferred job is tried again: the limit's retry-after (or
+ * the retry delay), plus a spread so that the jobs one batch defers come back
+ * one by one at the product's own rate (RATE_LIMIT_PER_MINUTE): the rank-th
+ * of them rank * 60 / perMinute seconds later. Without the spread they would
+ * all come back at once, and all but a few meet the limit again.
+ */
+export function deferralDelay(retryAfter: number | undefined, fallback: number, rank: number, perMinute: number): number {
+  const base = Math.max(1, Math.ceil(retryAfter ?? fallback));
+  return Math.min(43_200, base + Math.floor((Math.max(0, rank) * 60) / Math.max(1, perMinute)));
+}
+
+/** The deferrals a message has had (0 for a new job). */
+function deferralsOf(body: JobMessage): number {
+  const n = body.deferrals;
+  return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
 function isJobMessage(v: unknown): v is JobMessage {
   const m = v as JobMessage | null;
   return typeof m === "object" && m !== null && typeof m.job_id === "string" && typeof m.input === "string";
@@ -86,6 +112,7 @@ async function processMessage(
   env: AsyncPipelineEnv,
   cfg: Config,
   hooks: Hooks,
+  deferred: { count: number },
 ): Promise<void> {
   if (!isJobMessage(msg.body)) {
     console.error(`message ${msg.id}: not a job message; dropped`);
@@ -128,6 +155,30 @@ async function processMessage(
       await updateStatus(env.JOBS, id, { status: "failed", error, attempts: msg.attempts }, ttl).catch(logWith(id));
       msg.ack();
       return;
+    }
+    const deferrals = deferralsOf(msg.body);
+    if (err instanceof ModelError && err.status === 429 && deferrals < MAX_DEFERRALS) {
+      // A rate limit (the product's own or the model API's) is back-pressure,
+      // not a failure of the job. Retrying would use up max_retries and send a
+      // backlog to the dead-letter queue, so the job is sent again with a
+      // delay and this delivery acked. Only the first deferral writes the
+      // status: KV writes are scarce on the free plan.
+      try {
+        await env.JOB_QUEUE.send(
+          { job_id: id, input, deferrals: deferrals + 1 },
+          {
+            contentType: "json",
+            delaySeconds: deferralDelay(err.retryAfter, cfg.retryDelaySeconds, deferred.count++, cfg.rateLimitPerMinute),
+          },
+        );
+        if (deferrals === 0) {
+          await updateStatus(env.JOBS, id, { status: "queued", error, attempts: msg.attempts }, ttl).catch(logWith(id));
+        }
+        msg.ack();
+        return;
+      } catch (sendError) {
+        console.error(`job ${id}: could not defer it (retrying instead):`, sendError);
+      }
     }
     await updateStatus(env.JOBS, id, { status: "queued", error, attempts: msg.attempts }, ttl).catch(logWith(id));
     const delay = err instanceof ModelError && err.retryAfter !== undefined ? err.retryAfter : cfg.retryDelaySeconds;
@@ -212,7 +263,8 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       if (cfg.deadLetterQueue !== "" && batch.queue === cfg.deadLetterQueue) {
         await Promise.all(batch.messages.map((m) => deadLetter(m, env, cfg, batch.queue)));
       } else {
-        await Promise.all(batch.messages.map((m) => processMessage(m, env, cfg, hooks)));
+        const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
+        await Promise.all(batch.messages.map((m) => processMessage(m, env, cfg, hooks, deferred)));
       }
     },
     scheduled: createScheduled<AsyncPipelineEnv>(hooks),
