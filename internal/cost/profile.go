@@ -13,6 +13,19 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
+// Upper bounds of the profile's values: far beyond any real product, low
+// enough that no forecast overflows.
+const (
+	maxRequests        = 1e12 // a month
+	maxTokens          = 1e7  // a call
+	maxResultBytes     = 1e10
+	maxCPUms           = 900_000 // 15 minutes, the longest a Worker invocation runs
+	maxKVValueBytes    = 25 << 20
+	maxTTLSeconds      = 1e10
+	maxPollsPerJob     = 1e6
+	maxRetentionMonths = 1200
+)
+
 // Plans.
 const (
 	Free = "free"
@@ -132,8 +145,8 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 	}
 	if !md.IsDefined("retention_months") {
 		p.RetentionMonths = DefaultRetentionMonths
-	} else if p.RetentionMonths < 0 || math.IsNaN(p.RetentionMonths) {
-		add("retention_months", "must be 0 or more")
+	} else if !(p.RetentionMonths >= 0 && p.RetentionMonths <= maxRetentionMonths) {
+		add("retention_months", "%v is outside 0..%v", p.RetentionMonths, maxRetentionMonths)
 	}
 	if len(p.Products) == 0 {
 		add("product", "no [[product]]: a profile lists at least one product")
@@ -179,25 +192,26 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 				return
 			}
 			if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < lo || *v > hi {
-				if math.IsInf(hi, 1) {
+				if *v < lo && hi >= 1e5 { // an open-ended value with a far cap
 					add(f(name), "%v is below %v", *v, lo)
 				} else {
 					add(f(name), "%v is outside %v..%v", *v, lo, hi)
 				}
 			}
 		}
-		inf := math.Inf(1)
-		check("requests", 0, inf)
-		check("input_tokens", 0, inf)
-		check("output_tokens", 0, inf)
-		check("cached_prefix_tokens", 0, inf)
-		check("result_bytes", 0, inf)
-		check("cpu_ms", 0, inf)
+		// Upper bounds far past any real product keep every forecast finite
+		// (unbounded values overflowed the totals to +Inf).
+		check("requests", 0, maxRequests)
+		check("input_tokens", 0, maxTokens)
+		check("output_tokens", 0, maxTokens)
+		check("cached_prefix_tokens", 0, maxTokens)
+		check("result_bytes", 0, maxResultBytes)
+		check("cpu_ms", 0, maxCPUms)
 		check("cache_hit_rate", 0, 1)
-		check("kv_inline_max_bytes", 0, inf)
-		check("cache_ttl_seconds", 60, inf)
-		check("polls_per_job", 0, inf)
-		check("job_ttl_seconds", 60, inf)
+		check("kv_inline_max_bytes", 0, maxKVValueBytes)
+		check("cache_ttl_seconds", 60, maxTTLSeconds)
+		check("polls_per_job", 0, maxPollsPerJob)
+		check("job_ttl_seconds", 60, maxTTLSeconds)
 		check("retry_rate", 0, 100)
 		check("dead_letter_rate", 0, 1)
 		check("messages_per_batch", 1, 100)
