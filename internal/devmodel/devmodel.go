@@ -9,9 +9,10 @@
 // and every call is logged with the prefix "stand-in model:".
 //
 // Options shape it for reliability tests: a fixed latency, a share of failing
-// calls (500 api_error or 529 overloaded_error) and a requests-per-minute cap
-// (429 rate_limit_error with retry-after). GET /_stand-in/stats reports the
-// calls it answered, by status; DELETE /_stand-in/stats resets the counters.
+// calls (500 api_error or 529 overloaded_error, and optionally some 429
+// rate_limit_error with retry-after) and a requests-per-minute cap (429
+// rate_limit_error with retry-after). GET /_stand-in/stats reports the calls it
+// answered, by status; DELETE /_stand-in/stats resets the counters.
 package devmodel
 
 import (
@@ -55,8 +56,15 @@ type Options struct {
 	// Latency delays every answer to POST /v1/messages.
 	Latency time.Duration
 	// ErrorRate is the share (0..1) of valid calls that fail with 500 api_error
-	// or 529 overloaded_error.
+	// or 529 overloaded_error (or 429, see RateLimitShare).
 	ErrorRate float64
+	// RateLimitShare is the share (0..1) of those injected failures that are
+	// 429 rate_limit_error with a retry-after of RetryAfter instead; the rest
+	// are 500 or 529, half each. 0 injects no 429s.
+	RateLimitShare float64
+	// RetryAfter is the retry-after of injected 429s, rounded up to whole
+	// seconds (default 1 s). The RPM cap computes its own.
+	RetryAfter time.Duration
 	// RPM caps the calls per rolling minute; past it, 429 rate_limit_error with
 	// retry-after. 0 means no cap.
 	RPM int
@@ -66,6 +74,23 @@ type Options struct {
 	Seed uint64
 	// Now replaces the clock (tests of the rate limit).
 	Now func() time.Time
+	// Observe, when set, is called once per call to POST /v1/messages, after
+	// the answer is written (reliability tests count calls per input with it).
+	// It runs on the request's goroutine: keep it quick.
+	Observe func(CallInfo)
+}
+
+// CallInfo describes one call to POST /v1/messages, for Options.Observe.
+type CallInfo struct {
+	// Seq numbers the calls from 1.
+	Seq int64
+	// Status is the HTTP status answered (499 when the client went away first).
+	Status int
+	// ErrorType is Anthropic's error type of a failed call ("" on success).
+	ErrorType string
+	// Input is the last user message of a valid request ("" when the request
+	// was rejected before it was read).
+	Input string
 }
 
 // Check reports options that make no sense.
@@ -76,6 +101,12 @@ func (o Options) Check() error {
 	}
 	if o.ErrorRate < 0 || o.ErrorRate > 1 || math.IsNaN(o.ErrorRate) {
 		errs = append(errs, fmt.Errorf("model error rate %v is outside 0..1", o.ErrorRate))
+	}
+	if o.RateLimitShare < 0 || o.RateLimitShare > 1 || math.IsNaN(o.RateLimitShare) {
+		errs = append(errs, fmt.Errorf("model 429 share %v is outside 0..1", o.RateLimitShare))
+	}
+	if o.RetryAfter < 0 {
+		errs = append(errs, fmt.Errorf("model retry-after %s is negative", o.RetryAfter))
 	}
 	if o.RPM < 0 {
 		errs = append(errs, fmt.Errorf("model rpm %d is negative (0 means no limit)", o.RPM))
@@ -118,6 +149,9 @@ func NewHandler(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = time.Second
+	}
 	w := opts.Log
 	if w == nil {
 		w = io.Discard
@@ -132,7 +166,24 @@ func NewHandler(opts Options) *Handler {
 }
 
 // Options returns the options the handler runs with.
-func (h *Handler) Options() Options { return h.opts }
+func (h *Handler) Options() Options {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.opts
+}
+
+// SetFaults changes the injected failures while the stand-in serves: the
+// share of failing calls and the share of those that are 429s (see Options).
+func (h *Handler) SetFaults(errorRate, rateLimitShare float64) error {
+	o := Options{ErrorRate: errorRate, RateLimitShare: rateLimitShare}
+	if err := o.Check(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.opts.ErrorRate, h.opts.RateLimitShare = errorRate, rateLimitShare
+	return nil
+}
 
 // Stats returns a copy of the counters.
 func (h *Handler) Stats() Stats {
@@ -188,6 +239,7 @@ type call struct {
 	errType   string
 	inTokens  int
 	outTokens int
+	input     string // the last user message, once the request is parsed
 }
 
 func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
@@ -215,6 +267,9 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		h.log.Printf("%s %d %s (%s)", reqID, c.status, c.errType, time.Since(start).Round(time.Millisecond))
 	} else {
 		h.log.Printf("%s %d: %d input, %d output tokens (%s)", reqID, c.status, c.inTokens, c.outTokens, time.Since(start).Round(time.Millisecond))
+	}
+	if h.opts.Observe != nil {
+		h.opts.Observe(CallInfo{Seq: seq, Status: c.status, ErrorType: c.errType, Input: c.input})
 	}
 }
 
@@ -266,9 +321,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 	}
 	injected := 0
 	if retryAfter == 0 && h.opts.ErrorRate > 0 && h.rng.Float64() < h.opts.ErrorRate {
-		injected = http.StatusInternalServerError
-		if h.rng.IntN(2) == 1 {
+		switch {
+		case h.opts.RateLimitShare > 0 && h.rng.Float64() < h.opts.RateLimitShare:
+			injected = http.StatusTooManyRequests
+		case h.rng.IntN(2) == 1:
 			injected = 529
+		default:
+			injected = http.StatusInternalServerError
 		}
 	}
 	remaining := -1
@@ -281,23 +340,42 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		w.Header().Set("Anthropic-Ratelimit-Requests-Limit", strconv.Itoa(h.opts.RPM))
 		w.Header().Set("Anthropic-Ratelimit-Requests-Remaining", strconv.Itoa(remaining))
 	}
+	input := lastUser(req)
+	failIn := func(status int, typ, msg string) call {
+		c := fail(status, typ, msg)
+		c.input = input
+		return c
+	}
 	if err := sleep(r.Context(), h.opts.Latency); err != nil {
-		return call{status: 499, errType: "client_closed_request"}
+		return call{status: 499, errType: "client_closed_request", input: input}
 	}
 	switch {
+	case injected == http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(h.opts.RetryAfter.Seconds())))))
+		return failIn(injected, "rate_limit_error", Marker+" injected rate limit (--model-429-share)")
 	case retryAfter > 0:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-		return fail(http.StatusTooManyRequests, "rate_limit_error",
+		return failIn(http.StatusTooManyRequests, "rate_limit_error",
 			fmt.Sprintf("%s this stand-in allows %d requests per minute (--model-rpm); retry after %d s", Marker, h.opts.RPM, retryAfter))
 	case injected == http.StatusInternalServerError:
-		return fail(injected, "api_error", Marker+" injected internal server error (--model-error-rate)")
+		return failIn(injected, "api_error", Marker+" injected internal server error (--model-error-rate)")
 	case injected == 529:
-		return fail(injected, "overloaded_error", Marker+" injected overload (--model-error-rate)")
+		return failIn(injected, "overloaded_error", Marker+" injected overload (--model-error-rate)")
 	}
 
 	resp := Reply(req, seq)
 	writeJSON(w, http.StatusOK, resp)
-	return call{status: http.StatusOK, inTokens: resp.Usage.InputTokens, outTokens: resp.Usage.OutputTokens}
+	return call{status: http.StatusOK, inTokens: resp.Usage.InputTokens, outTokens: resp.Usage.OutputTokens, input: input}
+}
+
+// lastUser is the text of the request's last user message.
+func lastUser(req *Request) string {
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == "user" {
+			return req.Messages[i].Text
+		}
+	}
+	return ""
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -457,13 +535,7 @@ func Tokens(s string) int {
 // digest of the last user message and an echo of its start. It is cut to
 // max_tokens (stop_reason "max_tokens") like a real answer would be.
 func Reply(req *Request, seq int64) *Response {
-	last := ""
-	for i := len(req.Messages) - 1; i >= 0; i-- {
-		if req.Messages[i].Role == "user" {
-			last = req.Messages[i].Text
-			break
-		}
-	}
+	last := lastUser(req)
 	sum := sha256.Sum256([]byte(last))
 	echo := strings.Join(strings.Fields(last), " ")
 	if utf8.RuneCountInString(echo) > 80 {
@@ -545,8 +617,8 @@ func Start(opts Options, port int) (*Server, error) {
 		defer close(s.done)
 		_ = s.srv.Serve(ln)
 	}()
-	h.log.Printf("listening on %s (a stand-in, not Anthropic's API: latency %s, error rate %g, rpm %s)",
-		s.URL, opts.Latency, opts.ErrorRate, rpmText(opts.RPM))
+	h.log.Printf("listening on %s (a stand-in, not Anthropic's API: latency %s, error rate %g (429 share %g), rpm %s)",
+		s.URL, opts.Latency, opts.ErrorRate, opts.RateLimitShare, rpmText(opts.RPM))
 	return s, nil
 }
 

@@ -2,6 +2,9 @@ package devrun
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -207,4 +210,60 @@ func baseURLOf(p *plan.Plan) string {
 		}
 	}
 	return ""
+}
+
+// extraWorkers translates Options.ExtraWorkers into runner workers, on free
+// ports, with the products' compatibility date.
+func extraWorkers(extras []ExtraWorker, products []runnerWorker) ([]runnerWorker, error) {
+	if len(extras) == 0 {
+		return nil, nil
+	}
+	taken := map[string]bool{}
+	for _, w := range products {
+		taken[w.Name] = true
+	}
+	var out []runnerWorker
+	for _, e := range extras {
+		if e.Name == "" || e.Script == "" {
+			return nil, fmt.Errorf("extra Worker %q: a name and a script are required", e.Name)
+		}
+		if taken[e.Name] {
+			return nil, fmt.Errorf("extra Worker %q: the name is taken", e.Name)
+		}
+		taken[e.Name] = true
+		script, err := filepath.Abs(e.Script)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(script); err != nil {
+			return nil, fmt.Errorf("extra Worker %q: %w", e.Name, err)
+		}
+		w := runnerWorker{
+			Name:    e.Name,
+			Product: e.Name,
+			Script:  script,
+			Secrets: map[string]string{},
+			Options: workerOptions{
+				CompatibilityDate: products[0].Options.CompatibilityDate,
+				Bindings:          map[string]string{},
+			},
+		}
+		for k, v := range e.Vars {
+			w.Options.Bindings[k] = v
+		}
+		if len(e.KVNamespaces) > 0 {
+			w.Options.KVNamespaces = maps.Clone(e.KVNamespaces)
+		}
+		if len(e.R2Buckets) > 0 {
+			w.Options.R2Buckets = maps.Clone(e.R2Buckets)
+		}
+		for binding, queue := range e.QueueProducers {
+			if w.Options.QueueProducers == nil {
+				w.Options.QueueProducers = map[string]queueProducer{}
+			}
+			w.Options.QueueProducers[binding] = queueProducer{QueueName: queue}
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }

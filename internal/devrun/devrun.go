@@ -79,6 +79,28 @@ type Options struct {
 	// Log receives the runtime's logs: Miniflare's, the Workers' and the
 	// stand-in's. Nil discards them.
 	Log io.Writer
+
+	// ExtraWorkers run next to the products, in the same workerd (tests and
+	// benchmarks only: `zerocost dev` adds none). Rt.ExtraURL gives their URLs.
+	ExtraWorkers []ExtraWorker
+}
+
+// ExtraWorker is a Worker outside the plan: an inspector of the products'
+// storage for reliability tests, or a bare baseline for benchmarks. It gets the
+// bindings it names and nothing else. Binding a namespace id, bucket or queue
+// name of the plan shares the product's data, as in the cloud.
+type ExtraWorker struct {
+	// Name is its script name; it must differ from the products' scripts.
+	Name string
+	// Script is the path of one ES module.
+	Script string
+	// Vars are plain-text bindings.
+	Vars map[string]string
+	// KVNamespaces, R2Buckets and QueueProducers map a binding to a KV
+	// namespace id (a plan's KV title), a bucket name or a queue name.
+	KVNamespaces   map[string]string
+	R2Buckets      map[string]string
+	QueueProducers map[string]string
 }
 
 // UsageError marks errors of configuration or setup: a bad stack, missing
@@ -115,6 +137,8 @@ type Runtime struct {
 
 	stopOnce sync.Once
 	stopErr  error
+
+	extras map[string]string // extra Worker name -> URL
 }
 
 // Products returns the running products in plan order.
@@ -130,6 +154,9 @@ func (rt *Runtime) Product(name string) *Product {
 	}
 	return nil
 }
+
+// ExtraURL is the URL of one of Options.ExtraWorkers (no trailing slash), or "".
+func (rt *Runtime) ExtraURL(name string) string { return rt.extras[name] }
 
 // Model returns the stand-in model (for its Stats), or nil with the real API.
 func (rt *Runtime) Model() *devmodel.Server { return rt.standIn }
@@ -313,6 +340,11 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		cfg.Workers = append(cfg.Workers, w)
 	}
 	logf("bundled %d Workers into %s in %s", len(cfg.Workers), buildDir, time.Since(bundled).Round(time.Millisecond))
+	extras, err := extraWorkers(o.ExtraWorkers, cfg.Workers)
+	if err != nil {
+		return nil, usage(err)
+	}
+	cfg.Workers = append(cfg.Workers, extras...)
 	cfgPath := filepath.Join(buildDir, "runner.json")
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
@@ -378,6 +410,13 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 		u, ok := ready.Workers[w.Name]
 		if !ok {
 			return nil, fmt.Errorf("the dev runner gave no URL for %s", w.Name)
+		}
+		if i >= len(p.Products) {
+			if rt.extras == nil {
+				rt.extras = map[string]string{}
+			}
+			rt.extras[w.Name] = strings.TrimRight(u, "/")
+			continue
 		}
 		rt.products = append(rt.products, Product{Name: w.Product, Pattern: p.Products[i].Pattern, URL: strings.TrimRight(u, "/")})
 	}

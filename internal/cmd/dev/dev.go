@@ -30,6 +30,7 @@ type Options struct {
 	PortBase       int
 	ModelLatency   time.Duration
 	ModelErrorRate float64
+	Model429Share  float64
 	ModelRPM       int
 
 	// Context stops the runtime when done (besides Ctrl-C and SIGTERM); it is
@@ -82,12 +83,13 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 	fl.IntVar(&opts.PortBase, "port-base", 0, "serve product i on port N+i and the stand-in on N+<number of products> (default: free ports)")
 	fl.DurationVar(&opts.ModelLatency, "model-latency", 0, "stand-in model: delay every answer, e.g. 200ms")
 	fl.Float64Var(&opts.ModelErrorRate, "model-error-rate", 0, "stand-in model: share of calls (0..1) failing with 500 api_error or 529 overloaded_error")
+	fl.Float64Var(&opts.Model429Share, "model-429-share", 0, "stand-in model: share (0..1) of the --model-error-rate failures that are 429 rate_limit_error with retry-after 1 s")
 	fl.IntVar(&opts.ModelRPM, "model-rpm", 0, "stand-in model: requests per minute before 429 rate_limit_error with retry-after (0: no limit)")
 	return cmd
 }
 
 func (o *Options) standIn() devmodel.Options {
-	return devmodel.Options{Latency: o.ModelLatency, ErrorRate: o.ModelErrorRate, RPM: o.ModelRPM}
+	return devmodel.Options{Latency: o.ModelLatency, ErrorRate: o.ModelErrorRate, RateLimitShare: o.Model429Share, RPM: o.ModelRPM}
 }
 
 func (o *Options) check() error {
@@ -119,7 +121,7 @@ func Run(o *Options) error {
 	}
 	errOut := o.F.IO.ErrOut
 	apiKey := getenv("ANTHROPIC_API_KEY")
-	if apiKey != "" && (o.ModelLatency != 0 || o.ModelErrorRate != 0 || o.ModelRPM != 0) {
+	if apiKey != "" && (o.ModelLatency != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0) {
 		fmt.Fprintln(errOut, "zerocost dev: ANTHROPIC_API_KEY is set, so the Workers call the real API: the --model-* flags shape the stand-in only and are ignored")
 	}
 

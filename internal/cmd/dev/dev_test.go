@@ -34,18 +34,19 @@ func TestFlags(t *testing.T) {
 	}
 	cmd = NewCmd(f, func(o *Options) error { got = o; return nil })
 	cmd.SetArgs([]string{"--stack", "prod", "--json", "--reset", "--port-base", "9000",
-		"--model-latency", "200ms", "--model-error-rate", "0.25", "--model-rpm", "30"})
+		"--model-latency", "200ms", "--model-error-rate", "0.25", "--model-429-share", "0.5", "--model-rpm", "30"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	if got.Stack != "prod" || !got.JSON || !got.Reset || got.PortBase != 9000 || got.ModelLatency != 200*time.Millisecond ||
-		got.ModelErrorRate != 0.25 || got.ModelRPM != 30 {
+		got.ModelErrorRate != 0.25 || got.Model429Share != 0.5 || got.ModelRPM != 30 {
 		t.Errorf("parsed %+v", got)
 	}
 
 	for _, args := range [][]string{
 		{"--model-error-rate", "1.5"},
 		{"--model-error-rate", "-0.1"},
+		{"--model-429-share", "2"},
 		{"--model-rpm", "-1"},
 		{"--model-latency", "-1s"},
 		{"--port-base", "70000"},
