@@ -1,0 +1,85 @@
+// The reliability suite's inspector: a Worker that runs next to the products
+// in the local runtime (devrun.Options.ExtraWorkers), never deployed. It binds
+// the products' KV namespaces, R2 buckets and queues by their names, so it reads
+// exactly the data the products wrote, and it can put a message on a product's
+// queue as a redelivery would.
+//
+// Binding names: KV_<id>, R2_<bucket>, Q_<queue>, with every character that is
+// not a letter or digit replaced by "_" (see bindingName in harness.go).
+//
+//   GET  /kv/<id>?prefix=P           {"keys":["job:...", ...]}
+//   GET  /kv/<id>/get?key=K          the value (404 when missing)
+//   GET  /r2/<bucket>?prefix=P       {"keys":["results/....json", ...]}
+//   GET  /r2/<bucket>/get?key=K      the object (404 when missing)
+//   POST /queue/<queue>              body: a JSON array of message bodies; {"sent":n}
+
+const safe = (s) => s.replace(/[^A-Za-z0-9]/g, "_");
+const json = (v, status = 200) =>
+  new Response(JSON.stringify(v), { status, headers: { "content-type": "application/json" } });
+const MAX_PAGES = 1000;
+
+function binding(env, kind, name) {
+  const b = env[`${kind}_${safe(decodeURIComponent(name))}`];
+  if (!b) throw new Error(`no ${kind} binding for ${name}`);
+  return b;
+}
+
+async function kvKeys(kv, prefix) {
+  const keys = [];
+  let cursor;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page = await kv.list({ prefix, cursor, limit: 1000 });
+    for (const k of page.keys) keys.push(k.name);
+    if (page.list_complete) return keys;
+    cursor = page.cursor;
+  }
+  throw new Error("KV list: too many pages");
+}
+
+async function r2Keys(bucket, prefix) {
+  const keys = [];
+  let cursor;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page = await bucket.list({ prefix, cursor, limit: 1000 });
+    for (const o of page.objects) keys.push(o.key);
+    if (!page.truncated) return keys;
+    cursor = page.cursor;
+  }
+  throw new Error("R2 list: too many pages");
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const parts = url.pathname.split("/").filter(Boolean);
+    const prefix = url.searchParams.get("prefix") ?? undefined;
+    const key = url.searchParams.get("key") ?? "";
+    try {
+      if (request.method === "GET" && parts[0] === "kv" && parts.length === 2) {
+        return json({ keys: await kvKeys(binding(env, "KV", parts[1]), prefix) });
+      }
+      if (request.method === "GET" && parts[0] === "kv" && parts[2] === "get") {
+        const v = await binding(env, "KV", parts[1]).get(key);
+        return v === null ? json({ missing: key }, 404) : new Response(v);
+      }
+      if (request.method === "GET" && parts[0] === "r2" && parts.length === 2) {
+        return json({ keys: await r2Keys(binding(env, "R2", parts[1]), prefix) });
+      }
+      if (request.method === "GET" && parts[0] === "r2" && parts[2] === "get") {
+        const o = await binding(env, "R2", parts[1]).get(key);
+        return o === null ? json({ missing: key }, 404) : new Response(o.body);
+      }
+      if (request.method === "POST" && parts[0] === "queue" && parts.length === 2) {
+        const queue = binding(env, "Q", parts[1]);
+        const bodies = await request.json();
+        for (let i = 0; i < bodies.length; i += 100) {
+          await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: "json" })));
+        }
+        return json({ sent: bodies.length });
+      }
+      return json({ error: `no route ${request.method} ${url.pathname}` }, 404);
+    } catch (err) {
+      return json({ error: String(err && err.stack ? err.stack : err) }, 500);
+    }
+  },
+};

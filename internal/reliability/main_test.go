@@ -1,0 +1,184 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/devmodel"
+	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/nodetool"
+)
+
+func TestMain(m *testing.M) {
+	if Full() {
+		fmt.Fprintf(os.Stderr, "reliability: full sizes (%s=full)\n", EnvSize)
+	}
+	os.Exit(m.Run())
+}
+
+// logBuffer collects the runtime's logs; the tail is printed when a test fails.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func newLog(t *testing.T) *logBuffer {
+	l := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			s := l.String()
+			if len(s) > 30000 {
+				s = "…" + s[len(s)-30000:]
+			}
+			t.Logf("runtime log (tail):\n%s", s)
+		}
+	})
+	return l
+}
+
+// repoRoot is the repository (tools: Node, workers-src/node_modules).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// needNode fails (never skips): CI installs Node 22 and node_modules with `make deps`.
+func needNode(t *testing.T) {
+	t.Helper()
+	if _, err := nodetool.Find(repoRoot(t)); err != nil {
+		t.Fatalf("the reliability suites need Node >= 22.12 and workers-src/node_modules (make deps): %v", err)
+	}
+}
+
+// project writes a temporary project with one stack and returns its folder.
+func project(t *testing.T, stackName, config string, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := WriteProject(dir, stackName, config, files); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// start runs a stack with the inspector; it stops with the test.
+func start(t *testing.T, dir, stackName string, standIn devmodel.Options, mod ...func(*devrun.Options)) (*Env, *logBuffer) {
+	t.Helper()
+	needNode(t)
+	logs := newLog(t)
+	o := devrun.Options{ProjectDir: dir, Stack: stackName, ToolsDir: repoRoot(t), DataDir: t.TempDir(), StandIn: standIn, Log: logs}
+	for _, m := range mod {
+		m(&o)
+	}
+	env, err := Start(t.Context(), o)
+	if err != nil {
+		t.Fatalf("starting %s: %v", stackName, err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping the runtime: %v", err)
+		}
+	})
+	t.Logf("%s ready in %s", stackName, env.RT.ReadyIn().Round(time.Millisecond))
+	return env, logs
+}
+
+// deadline bounds a phase of a test: the context ends at the sooner of the
+// limit and the test's own deadline (minus a margin to report).
+func deadline(t *testing.T, limit time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), limit)
+	if d, ok := t.Deadline(); ok {
+		c2, cancel2 := context.WithDeadline(ctx, d.Add(-20*time.Second))
+		t.Cleanup(cancel2)
+		ctx = c2
+	}
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// calls records the stand-in's calls per input (devmodel.Options.Observe).
+type calls struct {
+	mu      sync.Mutex
+	byInput map[string][]int // input -> statuses, in order
+	total   int
+}
+
+func newCalls() *calls { return &calls{byInput: map[string][]int{}} }
+
+func (c *calls) observe(ci devmodel.CallInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total++
+	c.byInput[ci.Input] = append(c.byInput[ci.Input], ci.Status)
+}
+
+func (c *calls) of(input string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.byInput[input]...)
+}
+
+func (c *calls) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+// jsonBody marshals v.
+func jsonBody(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// errorShape checks a JSON error body {"error":{"code","message"}}; it returns the code.
+func errorShape(body []byte) (string, error) {
+	var v struct {
+		Error *struct {
+			Code    *string `json:"code"`
+			Message *string `json:"message"`
+		} `json:"error"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&v); err != nil {
+		return "", fmt.Errorf("not JSON: %q", clip(body))
+	}
+	if v.Error == nil || v.Error.Code == nil || v.Error.Message == nil || *v.Error.Code == "" || *v.Error.Message == "" {
+		return "", fmt.Errorf("not {\"error\":{\"code\",\"message\"}}: %q", clip(body))
+	}
+	return *v.Error.Code, nil
+}
+
+func clip(b []byte) string {
+	s := string(b)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}

@@ -1,0 +1,376 @@
+package reliability
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/devmodel"
+)
+
+// The pipeline's stack: short batch waits and retry delays so that thousands of
+// jobs, retries and dead letters settle in seconds; no rate limit of its own.
+const pipelineStack = `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:products:
+    - name: pipe
+      pattern: async-pipeline
+      systemPrompt: Answer in one word.
+      settings:
+        batchSize: 100
+        batchTimeoutSeconds: 1
+        maxRetries: 2
+        retryDelaySeconds: 1
+        rateLimitPerMinute: 1000000
+        modelTimeoutMs: 5000
+`
+
+// pipeline names the stack's storage.
+type pipeline struct {
+	env                *Env
+	jobsKV, bucket     string
+	queue, deadLetters string
+	base               string
+}
+
+func newPipeline(env *Env) *pipeline {
+	pr := env.Plan.Product("pipe")
+	p := &pipeline{env: env, base: env.URL("pipe")}
+	p.jobsKV = pr.KVNamespaces[0].Title
+	p.bucket = pr.R2Buckets[0].Name
+	for _, q := range pr.Queues {
+		if q.DeadLetter {
+			p.deadLetters = q.Name
+		} else {
+			p.queue = q.Name
+		}
+	}
+	return p
+}
+
+// post submits inputs in POSTs of up to 100 and returns job id -> input.
+func (p *pipeline) post(t *testing.T, inputs []string, workers int) map[string]string {
+	t.Helper()
+	var chunks [][]string
+	for i := 0; i < len(inputs); i += 100 {
+		chunks = append(chunks, inputs[i:min(i+100, len(inputs))])
+	}
+	ids := make([][]string, len(chunks))
+	errs := Parallel(deadline(t, 2*time.Minute), len(chunks), workers, func(i int) error {
+		r, err := p.env.Do(http.MethodPost, p.base+"/jobs", jsonBody(t, map[string]any{"inputs": chunks[i]}), "Content-Type", "application/json")
+		if err != nil {
+			return err
+		}
+		var v struct {
+			JobIDs []string `json:"job_ids"`
+		}
+		if r.Status != http.StatusAccepted || json.Unmarshal(r.Body, &v) != nil || len(v.JobIDs) != len(chunks[i]) {
+			return fmt.Errorf("POST /jobs (%d inputs): %d %s", len(chunks[i]), r.Status, clip(r.Body))
+		}
+		ids[i] = v.JobIDs
+		return nil
+	})
+	if len(errs) > 0 {
+		t.Fatalf("posting jobs: %d errors, first: %v", len(errs), errs[0])
+	}
+	jobs := map[string]string{}
+	for i, c := range chunks {
+		for j, in := range c {
+			jobs[ids[i][j]] = in
+		}
+	}
+	if len(jobs) != len(inputs) {
+		t.Fatalf("%d job ids for %d inputs: ids repeat", len(jobs), len(inputs))
+	}
+	return jobs
+}
+
+// settle waits until every job has a result or a failure record in R2.
+func (p *pipeline) settle(t *testing.T, jobs map[string]string, limit time.Duration) (results, failures map[string]bool) {
+	t.Helper()
+	ctx := deadline(t, limit)
+	began := time.Now()
+	for i := 0; ; i++ {
+		results, failures = p.records(t)
+		n := 0
+		for id := range jobs {
+			if results[id] || failures[id] {
+				n++
+			}
+		}
+		if n == len(jobs) {
+			t.Logf("%d jobs settled in %s (%d results, %d failures)", n, time.Since(began).Round(time.Millisecond), len(results), len(failures))
+			return results, failures
+		}
+		if ctx.Err() != nil || i > 10000 {
+			t.Fatalf("after %s only %d of %d jobs have a result or a failure record", time.Since(began).Round(time.Second), n, len(jobs))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// records lists results/ and failures/ in the bucket, by job id.
+func (p *pipeline) records(t *testing.T) (results, failures map[string]bool) {
+	t.Helper()
+	results, failures = map[string]bool{}, map[string]bool{}
+	for prefix, set := range map[string]map[string]bool{"results/": results, "failures/": failures} {
+		keys, err := p.env.R2Keys(p.bucket, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			id := strings.TrimSuffix(strings.TrimPrefix(k, prefix), ".json")
+			if set[id] {
+				t.Fatalf("R2 key %s listed twice", k)
+			}
+			set[id] = true
+		}
+	}
+	return results, failures
+}
+
+// statuses reads every job through GET /jobs/:id until none is queued.
+func (p *pipeline) statuses(t *testing.T, jobs map[string]string) map[string]map[string]any {
+	t.Helper()
+	ids := make([]string, 0, len(jobs))
+	for id := range jobs {
+		ids = append(ids, id)
+	}
+	out := make(map[string]map[string]any, len(ids))
+	ctx := deadline(t, time.Minute)
+	for round := 0; len(ids) > 0; round++ {
+		views := make([]map[string]any, len(ids))
+		errs := Parallel(ctx, len(ids), 16, func(i int) error {
+			r, err := p.env.Do(http.MethodGet, p.base+"/jobs/"+ids[i], nil)
+			if err != nil {
+				return err
+			}
+			if r.Status != 200 {
+				return fmt.Errorf("GET /jobs/%s: %d %s", ids[i], r.Status, clip(r.Body))
+			}
+			views[i] = r.JSON()
+			return nil
+		})
+		if len(errs) > 0 {
+			t.Fatalf("reading jobs: %d errors, first: %v", len(errs), errs[0])
+		}
+		var again []string
+		for i, v := range views {
+			if v["status"] == "queued" {
+				again = append(again, ids[i]) // the DLQ consumer writes the record, then the status
+				continue
+			}
+			out[ids[i]] = v
+		}
+		if len(again) > 0 && (round > 50 || ctx.Err() != nil) {
+			t.Fatalf("%d jobs still queued, e.g. %s", len(again), again[0])
+		}
+		ids = again
+		if len(ids) > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+// The async pipeline under a model failing 30% of calls (500, 529, and 429
+// with retry-after): every job ends done (result in R2) or dead (failure record
+// in R2), none missing, none duplicated; the only model calls beyond one per
+// done job are retries of failed calls; a redelivered message whose result
+// exists calls the model no more.
+func TestPipelineUnderFailures(t *testing.T) {
+	n := Size(300, 2000)
+	cl := newCalls()
+	dir := project(t, "rel", pipelineStack, nil)
+	env, logs := start(t, dir, "rel", devmodel.Options{ErrorRate: 0.3, RateLimitShare: 0.5, RetryAfter: time.Second, Observe: cl.observe})
+	p := newPipeline(env)
+
+	run := fmt.Sprintf("%x", time.Now().UnixNano())
+	inputs := make([]string, n)
+	for i := range inputs {
+		inputs[i] = fmt.Sprintf("job %d of run %s", i, run)
+	}
+	began := time.Now()
+	jobs := p.post(t, inputs, 4)
+	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
+	results, failures := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
+	elapsed := time.Since(began)
+
+	// Exactly one record per job, of one kind, and nothing else in the bucket.
+	for id := range results {
+		if _, ok := jobs[id]; !ok {
+			t.Errorf("results/%s.json belongs to no job", id)
+		}
+		if failures[id] {
+			t.Errorf("job %s has both a result and a failure record", id)
+		}
+	}
+	for id := range failures {
+		if _, ok := jobs[id]; !ok {
+			t.Errorf("failures/%s.json belongs to no job", id)
+		}
+	}
+
+	views := p.statuses(t, jobs)
+	done, dead := 0, 0
+	for id, input := range jobs {
+		v := views[id]
+		switch v["status"] {
+		case "done":
+			done++
+			if !results[id] {
+				t.Errorf("job %s is done without results/%s.json", id, id)
+			}
+			if want := fmt.Sprintf("%q", input); !strings.Contains(fmt.Sprint(v["result"]), want) {
+				t.Errorf("job %s: result %v is not the answer to %s", id, v["result"], want)
+			}
+		case "dead":
+			dead++
+			if !failures[id] {
+				t.Errorf("job %s is dead without failures/%s.json", id, id)
+			}
+		default:
+			t.Errorf("job %s ended %v", id, v)
+		}
+	}
+	if done != len(results) || dead != len(failures) {
+		t.Errorf("%d done and %d dead, but %d results and %d failure records", done, dead, len(results), len(failures))
+	}
+	// A failure record says which job and input failed.
+	checked := 0
+	for id := range failures {
+		if checked == 20 {
+			break
+		}
+		checked++
+		data, ok, err := env.R2Get(p.bucket, "failures/"+id+".json")
+		var rec map[string]any
+		if err != nil || !ok || json.Unmarshal(data, &rec) != nil || rec["job_id"] != id || rec["input"] != jobs[id] || rec["queue"] != p.deadLetters {
+			t.Errorf("failures/%s.json: %v %v %s", id, ok, err, data)
+		}
+	}
+
+	// Model calls: per input, failures then at most one success, which ends it.
+	// So a done job was charged once, a dead job never, and every other call
+	// was a retry of a failed one.
+	st := env.RT.Model().Stats()
+	ok200, failed := 0, 0
+	for id, input := range jobs {
+		seq := cl.of(input)
+		n200 := 0
+		for i, s := range seq {
+			if s == 200 {
+				n200++
+				if i != len(seq)-1 {
+					t.Errorf("job %s: a model call after its success: %v", id, seq)
+				}
+			} else {
+				failed++
+			}
+		}
+		ok200 += n200
+		switch {
+		case views[id]["status"] == "done" && n200 != 1:
+			t.Errorf("job %s is done after %d successful model calls: %v", id, n200, seq)
+		case views[id]["status"] == "dead" && n200 != 0:
+			t.Errorf("job %s is dead after a successful model call: %v", id, seq)
+		case len(seq) == 0:
+			t.Errorf("job %s: no model call", id)
+		}
+	}
+	if int64(ok200) != st.ByStatus["200"] || int64(ok200+failed) != st.Total || cl.count() != int(st.Total) {
+		t.Errorf("the stand-in counted %+v; per input: %d successes, %d failures (%d observed)", st, ok200, failed, cl.count())
+	}
+	t.Logf("%d jobs in %s: %d done, %d dead; %d model calls = %d successes + %d retried failures (%d x 429, %d x 500, %d x 529)",
+		n, elapsed.Round(time.Millisecond), done, dead, st.Total, ok200, failed, st.ByStatus["429"], st.ByStatus["500"], st.ByStatus["529"])
+
+	// Dead letters, for certain: every call fails, every job ends dead.
+	if err := env.RT.Model().SetFaults(1, 0); err != nil {
+		t.Fatal(err)
+	}
+	doomedInputs := []string{"doomed 1 " + run, "doomed 2 " + run, "doomed 3 " + run}
+	doomed := p.post(t, doomedInputs, 1)
+	_, fails := p.settle(t, doomed, time.Minute)
+	for id, v := range p.statuses(t, doomed) {
+		if v["status"] != "dead" || !fails[id] || !strings.Contains(fmt.Sprint(v["error"]), "50") && !strings.Contains(fmt.Sprint(v["error"]), "529") {
+			t.Errorf("doomed job %s: %v (failure record: %v)", id, v, fails[id])
+		}
+		if seq := cl.of(doomed[id]); len(seq) != 2*3 {
+			t.Errorf("doomed job %s: %d model calls %v, want 6 (3 deliveries with max_retries 2, 2 attempts each)", id, len(seq), seq)
+		}
+	}
+	if err := env.RT.Model().SetFaults(0, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	// Redelivery: the done jobs' messages come again, first on the dead-letter
+	// queue, then on the queue. Their results exist: no model call, no failure
+	// record, and they stay done.
+	var again []any
+	var againIDs []string
+	for id, input := range jobs {
+		if views[id]["status"] == "done" && len(again) < Size(100, 500) {
+			again = append(again, map[string]string{"job_id": id, "input": input})
+			againIDs = append(againIDs, id)
+		}
+	}
+	before := env.RT.Model().Stats().Total
+	toDLQ := min(len(again), 20)
+	p.redeliver(t, p.deadLetters, again[:toDLQ], againIDs[:toDLQ])
+	p.redeliver(t, p.queue, again, againIDs)
+	if after := env.RT.Model().Stats().Total; after != before {
+		t.Errorf("redelivering %d messages of done jobs made %d model calls", len(again)+toDLQ, after-before)
+	}
+	_, failuresAfter := p.records(t)
+	for _, id := range againIDs[:toDLQ] {
+		if failuresAfter[id] {
+			t.Errorf("done job %s got a failure record from a redelivery to the dead-letter queue", id)
+		}
+	}
+	for id, v := range p.statuses(t, map[string]string{againIDs[0]: "", againIDs[len(againIDs)-1]: ""}) {
+		if v["status"] != "done" {
+			t.Errorf("redelivered job %s: %v", id, v)
+		}
+	}
+	if strings.Contains(logs.String(), "internal error") {
+		t.Error("a Worker logged an internal error")
+	}
+}
+
+// redeliver puts the messages on a queue and waits until each job's status
+// was written again (its updated_at moves once its message is handled); the
+// status must still be done.
+func (p *pipeline) redeliver(t *testing.T, queue string, bodies []any, ids []string) {
+	t.Helper()
+	sent := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond) // updated_at has millisecond precision
+	if err := p.env.Enqueue(queue, bodies); err != nil {
+		t.Fatal(err)
+	}
+	ctx := deadline(t, time.Minute)
+	for _, id := range ids {
+		for i := 0; ; i++ {
+			raw, ok, err := p.env.KVGet(p.jobsKV, "job:"+id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s struct {
+				Status    string    `json:"status"`
+				UpdatedAt time.Time `json:"updated_at"`
+			}
+			if ok && json.Unmarshal(raw, &s) == nil && s.UpdatedAt.After(sent) {
+				if s.Status != "done" {
+					t.Errorf("job %s redelivered on %s: status %s", id, queue, s.Status)
+				}
+				break
+			}
+			if ctx.Err() != nil || i > 2000 {
+				t.Fatalf("job %s redelivered on %s not handled in time: %s", id, queue, raw)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
