@@ -9,7 +9,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export GONOSUMDB := github.com/pulumi/pulumi-cloudflare
 GOTEST_FLAGS ?= -count=1
 
-.PHONY: all deps build test test-go test-workers infra-build demo clean
+.PHONY: all deps build test test-go test-workers infra-build demo clean reliability fuzz bench
 
 all: build
 
@@ -35,6 +35,23 @@ test-workers:
 
 demo: deps build
 	./scripts/demo.sh
+
+# The reliability suites at the issue's full sizes (2,000 pipeline jobs, 1,000
+# agent jobs, ...; about 1.5 minutes). `make test` runs the same suites bounded,
+# inside `go test ./...`. See docs/reliability.md.
+reliability: deps
+	ZEROCOST_RELIABILITY=full go test $(GOTEST_FLAGS) -timeout 30m -v ./internal/reliability/
+
+# Fuzz the usage-file and stack-config parsers, FUZZTIME each.
+FUZZTIME ?= 60s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzParseProfile$$' -fuzztime $(FUZZTIME) ./internal/cost/
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/stack/
+
+# Benchmarks on this machine; the report goes to stdout and .zerocost/bench/.
+# See docs/BENCHMARKS.md. BENCH_FLAGS=-quick for a short smoke run.
+bench: deps
+	./scripts/bench.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin .zerocost

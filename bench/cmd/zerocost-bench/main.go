@@ -1,0 +1,479 @@
+// Command zerocost-bench runs zerocost's benchmarks (package bench) and prints
+// a Markdown report; scripts/bench.sh runs it (`make bench`). Everything runs on
+// this machine against 127.0.0.1: the local runtime (workerd through
+// Miniflare), the stand-in model, wrangler offline.
+//
+//	go run ./bench/cmd/zerocost-bench [-quick] [-only sizes,render,cpu,latency,post,throughput] [-json FILE]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/bench"
+	"github.com/zerocost/zerocost/internal/bundle"
+	"github.com/zerocost/zerocost/internal/devmodel"
+	"github.com/zerocost/zerocost/internal/reliability"
+)
+
+// The runtime benchmarks' stack: one product per pattern, no rate limit of
+// their own in the way.
+const runtimeStack = `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:products:
+    - name: relay
+      pattern: edge-cache
+      systemPrompt: Answer in one sentence.
+      settings:
+        rateLimitPerMinute: 1000000
+    - name: agent
+      pattern: event-agent
+      systemPrompt: Answer in one sentence.
+      settings:
+        rateLimitPerMinute: 1000000
+    - name: pipe
+      pattern: async-pipeline
+      systemPrompt: Answer in one sentence.
+      settings:
+        batchSize: 100
+        batchTimeoutSeconds: 1
+        rateLimitPerMinute: 1000000
+`
+
+// Report is everything measured in one run.
+type Report struct {
+	Started  time.Time          `json:"started"`
+	Command  string             `json:"command"`
+	Machine  bench.Machine      `json:"machine"`
+	LoadEnd  string             `json:"load_avg_at_end"`
+	Sizes    []bench.BundleSize `json:"bundle_sizes,omitempty"`
+	Render   *RenderResult      `json:"render,omitempty"`
+	CPU      []bench.CPUResult  `json:"cpu,omitempty"`
+	IdleCPU  time.Duration      `json:"idle_cpu_per_second_ns,omitempty"`
+	Latency  []bench.Latencies  `json:"cache_hit_latency,omitempty"`
+	Post     []PostResult       `json:"post_latency,omitempty"`
+	Pipeline []bench.Throughput `json:"pipeline_throughput,omitempty"`
+	Errors   []string           `json:"errors,omitempty"`
+}
+
+// RenderResult compares zerocost's render + plan + bundle with wrangler's dry run.
+type RenderResult struct {
+	GoPerOp      time.Duration   `json:"go_ns_per_op"`
+	GoAllocs     int64           `json:"go_allocs_per_op"`
+	WranglerRuns []time.Duration `json:"wrangler_runs_ns"`
+	Wrangler     time.Duration   `json:"wrangler_median_ns"`
+	Ratio        float64         `json:"ratio"`
+}
+
+// PostResult is POST latency at one concurrency, with the bare KV write beside it.
+type PostResult struct {
+	Concurrency int             `json:"concurrency"`
+	Agent       bench.Latencies `json:"agent"`
+	BarePut     bench.Latencies `json:"bare_put"`
+	Rate        float64         `json:"agent_posts_per_second"`
+}
+
+func main() {
+	quick := flag.Bool("quick", false, "smaller counts and a short throughput run (a smoke test, not numbers to publish)")
+	only := flag.String("only", "", "comma-separated: sizes, render, cpu, latency, post, throughput (default: all)")
+	jsonOut := flag.String("json", "", "also write the report as JSON to this file")
+	rpm := flag.Int("rpm", 120, "throughput: the stand-in model's requests per minute")
+	minutes := flag.Int("minutes", 5, "throughput: jobs = rpm x minutes")
+	verbose := flag.Bool("v", false, "print the runtime's logs to stderr")
+	flag.Parse()
+
+	root, err := reliability.RepoRoot()
+	if err != nil {
+		fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var logw io.Writer = io.Discard
+	if *verbose {
+		logw = os.Stderr
+	}
+	want := func(s string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), s)
+	}
+	n := func(full, q int) int {
+		if *quick {
+			return q
+		}
+		return full
+	}
+	rep := &Report{Started: time.Now().UTC(), Command: strings.Join(append([]string{"zerocost-bench"}, os.Args[1:]...), " "), Machine: bench.MachineInfo(root)}
+	fail := func(what string, err error) {
+		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", what, err))
+		fmt.Fprintf(os.Stderr, "zerocost-bench: %s: %v\n", what, err)
+	}
+	progress := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "zerocost-bench: "+format+"\n", a...) }
+
+	if want("sizes") {
+		progress("bundle sizes")
+		if s, err := bench.BundleSizes(root, "demo"); err != nil {
+			fail("bundle sizes", err)
+		} else {
+			rep.Sizes = s
+		}
+	}
+	if want("render") {
+		progress("render + plan + bundle vs wrangler deploy --dry-run")
+		if r, err := renderVsWrangler(ctx, root, n(5, 1)); err != nil {
+			fail("render vs wrangler", err)
+		} else {
+			rep.Render = r
+		}
+	}
+	if want("cpu") || want("latency") {
+		progress("CPU per request and cache-hit latency")
+		if err := runtimeBench(ctx, root, rep, want("cpu"), want("latency"), n(2000, 300), logw); err != nil {
+			fail("runtime benchmarks", err)
+		}
+	}
+	if want("post") {
+		progress("event-agent POST latency under load")
+		if err := postBench(ctx, root, rep, n(600, 100), logw); err != nil {
+			fail("POST latency", err)
+		}
+	}
+	if want("throughput") {
+		r, m := *rpm, *minutes
+		if *quick {
+			r, m = 60, 2
+		}
+		for _, own := range []int{1_000_000, r} {
+			progress("pipeline throughput: rpm %d, %d jobs, own limit %d", r, r*m, own)
+			t, err := bench.PipelineThroughput(ctx, root, r, r*m, own, time.Duration(m+6)*time.Minute, logw)
+			if err != nil {
+				fail("pipeline throughput", err)
+				continue
+			}
+			progress("  %s", t)
+			rep.Pipeline = append(rep.Pipeline, t)
+		}
+	}
+	rep.LoadEnd = bench.LoadAvg()
+	printReport(os.Stdout, rep, root)
+	if *jsonOut != "" {
+		data, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, data, 0o644); err != nil {
+			fatal(err)
+		}
+	}
+	if len(rep.Errors) > 0 {
+		os.Exit(1)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "zerocost-bench:", err)
+	os.Exit(1)
+}
+
+func renderVsWrangler(ctx context.Context, root string, runs int) (*RenderResult, error) {
+	tmp, err := os.MkdirTemp("", "zerocost-bench-render-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	var benchErr error
+	res := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := bench.RenderPlanBundle(root, "demo", tmp); err != nil {
+				benchErr = err
+				b.FailNow()
+			}
+		}
+	})
+	if benchErr != nil {
+		return nil, benchErr
+	}
+	if res.N == 0 {
+		return nil, errors.New("the Go benchmark did not run")
+	}
+	out := &RenderResult{GoPerOp: time.Duration(res.NsPerOp()), GoAllocs: res.AllocsPerOp()}
+	for i := 0; i < runs; i++ {
+		d, err := bench.WranglerDryRun(ctx, root, tmp)
+		if err != nil {
+			return nil, err
+		}
+		out.WranglerRuns = append(out.WranglerRuns, d)
+	}
+	s := append([]time.Duration(nil), out.WranglerRuns...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	out.Wrangler = s[len(s)/2]
+	out.Ratio = float64(out.Wrangler) / float64(out.GoPerOp)
+	return out, nil
+}
+
+func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bool, n int, logw io.Writer) error {
+	// The bare Worker reads the relay's cache namespace.
+	cacheKV := "relay-bench-cache"
+	rt, stop, err := bench.StartRuntime(ctx, root, runtimeStack, cacheKV, devmodel.Options{}, logw)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	env := rt.Env
+	if got := env.Plan.Product("relay").KVNamespaces[0].Title; got != cacheKV {
+		return fmt.Errorf("the relay's cache is %s, not %s", got, cacheKV)
+	}
+	relay, agent, pipe := env.URL("relay"), env.URL("agent"), env.URL("pipe")
+	question := []byte(`{"input":"What is a Cloudflare Worker?"}`)
+	isHit := func(r *reliability.Response) error {
+		if r.Header.Get("x-cache") != "HIT" {
+			return fmt.Errorf("x-cache %q, want HIT", r.Header.Get("x-cache"))
+		}
+		return nil
+	}
+	hit := bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question, Check: isHit}
+	// Prime the cache and find its key for the bare Worker.
+	if _, err := rt.Do(bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question}); err != nil {
+		return err
+	}
+	var key string
+	for i := 0; i < 100 && key == ""; i++ {
+		keys, err := env.KVKeys(cacheKV, "ai:")
+		if err != nil {
+			return err
+		}
+		if len(keys) == 1 {
+			key = keys[0]
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if key == "" {
+		return errors.New("the cache entry did not appear")
+	}
+	bareGet := bench.Request{Method: http.MethodPost, URL: rt.Bare + "/get?key=" + key, Body: question, Check: func(r *reliability.Response) error {
+		if !strings.Contains(string(r.Body), devmodel.Marker) {
+			return fmt.Errorf("bare read %q", r.Body)
+		}
+		return nil
+	}}
+
+	if latency {
+		a, b, err := rt.SideBySide(ctx, n, 200, hit, bareGet, "edge-cache POST /ask (HIT)", "bare Worker: one KV read")
+		if err != nil {
+			return err
+		}
+		rep.Latency = append(rep.Latency, a, b)
+	}
+	if !cpu {
+		return nil
+	}
+	idle, err := rt.IdleCPU(3 * time.Second)
+	if err != nil {
+		return err
+	}
+	rep.IdleCPU = idle / 3
+	model := env.RT.Model()
+	// waitModel returns once the stand-in has answered want calls, then leaves
+	// time for the writes after them (and a queue batch's timeout).
+	waitModel := func(want int64) error {
+		for i := 0; i < 600; i++ {
+			if model.Stats().Total >= want {
+				time.Sleep(1500 * time.Millisecond)
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return fmt.Errorf("the stand-in saw %d calls, want %d", model.Stats().Total, want)
+	}
+	// A done job to read.
+	before := model.Stats().Total
+	r, err := rt.Do(bench.Request{Method: http.MethodPost, URL: agent + "/jobs", Body: []byte(`{"input":"a job to read"}`), Want: 202})
+	if err != nil {
+		return err
+	}
+	jobID, _ := r.JSON()["job_id"].(string)
+	if err := waitModel(before + 1); err != nil {
+		return err
+	}
+	fixed := func(q bench.Request) func(int) bench.Request { return func(int) bench.Request { return q } }
+	// distinct numbers the inputs of the scenarios that call the model, warm-up included.
+	distinct := 0
+	withModel := func(url, format string) func(int) bench.Request {
+		return func(int) bench.Request {
+			distinct++
+			return bench.Request{Method: http.MethodPost, URL: url, Body: []byte(fmt.Sprintf(format, distinct))}
+		}
+	}
+	scenarios := []struct {
+		name  string
+		next  func(int) bench.Request
+		model bool // the requests call the model (settle on the stand-in's count)
+		count int
+	}{
+		{"bare Worker: GET /noop (the runtime's HTTP overhead)", fixed(bench.Request{Method: http.MethodGet, URL: rt.Bare + "/noop"}), false, n},
+		{"edge-cache GET /health (routing, no storage)", fixed(bench.Request{Method: http.MethodGet, URL: relay + "/health"}), false, n},
+		{"bare Worker: one KV read", fixed(bareGet), false, n},
+		{"edge-cache POST /ask, cache HIT (the hot path)", fixed(hit), false, n},
+		{"bare Worker: one KV write", fixed(bench.Request{Method: http.MethodPost, URL: rt.Bare + "/put", Body: question, Want: 202}), false, n / 4},
+		{"event-agent GET /jobs/:id (KV read + R2 read)", fixed(bench.Request{Method: http.MethodGet, URL: agent + "/jobs/" + jobID}), false, n},
+		{"edge-cache POST /ask, MISS (model call; KV write in waitUntil)", withModel(relay+"/ask", `{"input":"question number %d"}`), true, n / 4},
+		{"event-agent POST /jobs, its job in waitUntil included (model call, R2 + KV writes)", withModel(agent+"/jobs", `{"input":"agent job %d"}`), true, n / 4},
+		{"async-pipeline POST /jobs (1 input), its queue consumer invocation included", withModel(pipe+"/jobs", `{"input":"pipeline job %d"}`), true, n / 4},
+	}
+	for _, sc := range scenarios {
+		var settle func(int) error
+		warm := 50
+		if sc.model {
+			warm = 5
+			base := model.Stats().Total
+			settle = func(sent int) error { return waitModel(base + int64(sent)) }
+		}
+		res, err := rt.CPU(ctx, sc.name, sc.count, warm, sc.next, settle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		rep.CPU = append(rep.CPU, res)
+	}
+	return nil
+}
+
+func postBench(ctx context.Context, root string, rep *Report, n int, logw io.Writer) error {
+	// The bare Worker writes to the agent's jobs namespace, as POST /jobs does.
+	rt, stop, err := bench.StartRuntime(ctx, root, runtimeStack, "agent-bench-jobs", devmodel.Options{Latency: 500 * time.Millisecond}, logw)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	agent := rt.Env.URL("agent")
+	post := func(i int) bench.Request {
+		return bench.Request{Method: http.MethodPost, URL: agent + "/jobs", Body: []byte(fmt.Sprintf(`{"input":"load job %d"}`, i)), Want: 202}
+	}
+	put := func(int) bench.Request {
+		return bench.Request{Method: http.MethodPost, URL: rt.Bare + "/put", Body: []byte(`{"input":"x"}`), Want: 202}
+	}
+	// Warm up both.
+	if _, _, err := rt.Load(ctx, "warm", 50, 4, post); err != nil {
+		return err
+	}
+	if _, _, err := rt.Load(ctx, "warm", 50, 4, put); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	for _, conc := range []int{1, 8, 32} {
+		a, wall, err := rt.Load(ctx, "event-agent POST /jobs", n, conc, post)
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second) // let the jobs' model calls (500 ms) finish
+		b, _, err := rt.Load(ctx, "bare Worker: one KV write", n, conc, put)
+		if err != nil {
+			return err
+		}
+		rep.Post = append(rep.Post, PostResult{Concurrency: conc, Agent: a, BarePut: b, Rate: float64(n) / wall.Seconds()})
+		time.Sleep(time.Second)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+func printReport(w io.Writer, r *Report, root string) {
+	m := r.Machine
+	fmt.Fprintf(w, "# zerocost benchmarks, %s\n\n", r.Started.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "Command: `%s`\n\n", r.Command)
+	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s GiB memory, Linux %s; load average %s at the start, %s at the end.\n", m.CPUs, m.CPUModel, m.MemoryGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
+	fmt.Fprintf(w, "Tools: %s, Node %s, wrangler %s, Miniflare %s, workerd %s.\n\n", m.Go, m.Node, m.Wrangler, m.Miniflare, m.Workerd)
+	if len(r.Sizes) > 0 {
+		fmt.Fprintf(w, "## Bundle size (demo stack, minified; goal < %d KB)\n\n| product | pattern | hooks | bytes | KB | gzip KB | goal |\n|---|---|---|---:|---:|---:|---|\n", bundle.SizeGoal/1024)
+		for _, s := range r.Sizes {
+			fmt.Fprintf(w, "| %s | %s | %v | %d | %.1f | %.1f | %s |\n", s.Product, s.Pattern, s.Hooks, s.Bytes, float64(s.Bytes)/1024, float64(s.Gzip)/1024, okIf(s.Bytes < bundle.SizeGoal))
+		}
+		fmt.Fprintln(w)
+	}
+	if x := r.Render; x != nil {
+		fmt.Fprintf(w, "## Render + plan + bundle vs `wrangler deploy --dry-run` (demo stack, 4 products; goal >= 10x)\n\n")
+		fmt.Fprintf(w, "| | time for the 4 products |\n|---|---:|\n| zerocost, in-process (Go benchmark, %d allocs/op) | %s |\n", x.GoAllocs, ms(x.GoPerOp))
+		var runs []string
+		for _, d := range x.WranglerRuns {
+			runs = append(runs, fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)))
+		}
+		fmt.Fprintf(w, "| wrangler, one after the other (median of %d runs: %s ms) | %s |\n\nRatio: **%.0fx** (%s).\n\n", len(x.WranglerRuns), strings.Join(runs, ", "), ms(x.Wrangler), x.Ratio, okIf(x.Ratio >= 10))
+	}
+	if len(r.CPU) > 0 {
+		var noop time.Duration
+		for _, c := range r.CPU {
+			if strings.HasPrefix(c.Name, "bare Worker: GET /noop") {
+				noop = c.Workerd
+			}
+		}
+		fmt.Fprintf(w, "## CPU time per request in workerd (goal < 1 ms on the hot path; free plan limit 10 ms)\n\n")
+		fmt.Fprintf(w, "workerd's user + system CPU time (/proc/<pid>/stat) over N requests sent one at a time (after warm-up, and until the work they started is done), divided by N. An upper bound of the Worker's CPU time: the process also parses HTTP and runs Miniflare's KV/R2/queue storage (SQLite, in the same process), which Cloudflare does not bill to the Worker. \"Over the bare no-op\" subtracts a Worker that does nothing; the bare KV read is the same storage work as the cache hit without zerocost's code. workerd idle: %s of CPU per second.\n\n", ms(r.IdleCPU))
+		fmt.Fprintf(w, "| scenario | N | workerd CPU / request | over the bare no-op | Node runner / request |\n|---|---:|---:|---:|---:|\n")
+		var bareKV, hit time.Duration
+		for _, c := range r.CPU {
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", c.Name, c.Requests, ms(c.Workerd), ms(c.Workerd-noop), ms(c.Node))
+			switch {
+			case strings.HasPrefix(c.Name, "bare Worker: one KV read"):
+				bareKV = c.Workerd
+			case strings.Contains(c.Name, "cache HIT"):
+				hit = c.Workerd
+			}
+		}
+		if bareKV > 0 && hit > 0 {
+			fmt.Fprintf(w, "\nThe hot path's own cost (cache HIT minus the bare KV read): **%s** (%s).\n", ms(hit-bareKV), okIf(hit-bareKV < time.Millisecond))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Latency) == 2 {
+		a, b := r.Latency[0], r.Latency[1]
+		fmt.Fprintf(w, "## Cache-hit latency vs a bare Worker reading one KV key (same runtime, alternating, one at a time; goal within 1.3x)\n\n")
+		fmt.Fprintf(w, "| | N | p50 | p90 | p99 | mean |\n|---|---:|---:|---:|---:|---:|\n")
+		for _, l := range r.Latency {
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", l.Name, len(l.All), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Mean))
+		}
+		rp50, rmean := float64(a.P50)/float64(b.P50), float64(a.Mean)/float64(b.Mean)
+		fmt.Fprintf(w, "\nRatio: p50 **%.2fx**, mean %.2fx (%s).\n\n", rp50, rmean, okIf(rp50 <= 1.3))
+	}
+	if len(r.Post) > 0 {
+		fmt.Fprintf(w, "## Event-agent POST /jobs latency under load (stand-in model latency 500 ms; goal p50 < 5 ms)\n\n")
+		fmt.Fprintf(w, "| in flight | N | POST /jobs p50 | p99 | POSTs/s | bare KV write p50 | p99 | goal |\n|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, p := range r.Post {
+			fmt.Fprintf(w, "| %d | %d | %s | %s | %.0f | %s | %s | %s |\n", p.Concurrency, len(p.Agent.All), ms(p.Agent.P50), ms(p.Agent.P99), p.Rate, ms(p.BarePut.P50), ms(p.BarePut.P99), okIf(p.Agent.P50 < 5*time.Millisecond))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Pipeline) > 0 {
+		fmt.Fprintf(w, "## Async-pipeline throughput against the model's rate limit (goal >= 90%% of the limit, no job dead for 429s)\n\n")
+		fmt.Fprintf(w, "| model rpm | product's own limit | jobs | time | done | dead | %% of the limit | model calls | 429s | goal |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, t := range r.Pipeline {
+			own := "none (1,000,000/min)"
+			if t.OwnLimit < 1_000_000 {
+				own = fmt.Sprintf("%d/min", t.OwnLimit)
+			}
+			fmt.Fprintf(w, "| %d | %s | %d | %s | %d | %d | %.0f%% | %d | %d | %s |\n", t.RPM, own, t.Jobs, t.Elapsed.Round(time.Second), t.Done, t.Dead, 100*t.Efficiency, t.Calls, t.Calls429, okIf(t.Efficiency >= 0.9 && t.Dead == 0 && !t.TimedOut))
+		}
+		fmt.Fprintf(w, "\n%% of the limit = done / (rpm x (1 + minutes elapsed)): a rolling one-minute window admits rpm calls at once, then rpm a minute.\n\n")
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "## Errors\n\n")
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "- %s\n", e)
+		}
+	}
+}
+
+func okIf(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
