@@ -187,28 +187,12 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 	var notes []string
 
 	// Workers: requests per day; CPU-ms estimated as requests x median CPU time.
-	rows, err := c.GraphQL(ctx, WorkersDataset, workersQuery, map[string]any{"start": start, "end": end, "scripts": scripts})
+	rows, err := graphQLRows(ctx, c, WorkersDataset, workersQuery, map[string]any{"start": start, "end": end, "scripts": scripts})
 	if err != nil {
 		return nil, nil, err
 	}
 	p99 := make([]float64, len(req.Products))
-	for _, raw := range rows {
-		var r struct {
-			Sum struct {
-				Requests float64 `json:"requests"`
-			} `json:"sum"`
-			Quantiles struct {
-				CPUTimeP50 float64 `json:"cpuTimeP50"`
-				CPUTimeP99 float64 `json:"cpuTimeP99"`
-			} `json:"quantiles"`
-			Dimensions struct {
-				Date       string `json:"date"`
-				ScriptName string `json:"scriptName"`
-			} `json:"dimensions"`
-		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, nil, fmt.Errorf("%s: row %s: %w", WorkersDataset, raw, err)
-		}
+	for _, r := range rows {
 		pi, ok := byScript[r.Dimensions.ScriptName]
 		if !ok {
 			continue
@@ -226,24 +210,11 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 
 	// KV operations and storage.
 	if len(namespaces) > 0 {
-		rows, err := c.GraphQL(ctx, KVOpsDataset, kvOpsQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
+		rows, err := graphQLRows(ctx, c, KVOpsDataset, kvOpsQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, raw := range rows {
-			var r struct {
-				Sum struct {
-					Requests float64 `json:"requests"`
-				} `json:"sum"`
-				Dimensions struct {
-					Date        string `json:"date"`
-					NamespaceID string `json:"namespaceId"`
-					ActionType  string `json:"actionType"`
-				} `json:"dimensions"`
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return nil, nil, fmt.Errorf("%s: row %s: %w", KVOpsDataset, raw, err)
-			}
+		for _, r := range rows {
 			pi, ok := byNamespace[r.Dimensions.NamespaceID]
 			if !ok {
 				continue
@@ -254,24 +225,12 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 			}
 			addDaily(pi, cost.Meter{Service: cost.KV, Metric: metric}, r.Dimensions.Date, r.Sum.Requests)
 		}
-		rows, err = c.GraphQL(ctx, KVStorageDataset, kvStorageQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
+		rows, err = graphQLRows(ctx, c, KVStorageDataset, kvStorageQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
 		if err != nil {
 			return nil, nil, err
 		}
 		perNamespace := map[string]*average{}
-		for _, raw := range rows {
-			var r struct {
-				Max struct {
-					ByteCount float64 `json:"byteCount"`
-				} `json:"max"`
-				Dimensions struct {
-					Date        string `json:"date"`
-					NamespaceID string `json:"namespaceId"`
-				} `json:"dimensions"`
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return nil, nil, fmt.Errorf("%s: row %s: %w", KVStorageDataset, raw, err)
-			}
+		for _, r := range rows {
 			perNamespace[r.Dimensions.NamespaceID] = perNamespace[r.Dimensions.NamespaceID].add(r.Max.ByteCount)
 		}
 		for id, a := range perNamespace {
@@ -283,23 +242,11 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 
 	// R2 operations (by class) and storage.
 	if len(buckets) > 0 {
-		rows, err := c.GraphQL(ctx, R2OpsDataset, r2OpsQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
+		rows, err := graphQLRows(ctx, c, R2OpsDataset, r2OpsQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, raw := range rows {
-			var r struct {
-				Sum struct {
-					Requests float64 `json:"requests"`
-				} `json:"sum"`
-				Dimensions struct {
-					BucketName string `json:"bucketName"`
-					ActionType string `json:"actionType"`
-				} `json:"dimensions"`
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return nil, nil, fmt.Errorf("%s: row %s: %w", R2OpsDataset, raw, err)
-			}
+		for _, r := range rows {
 			pi, ok := byBucket[r.Dimensions.BucketName]
 			if !ok || r2Free[r.Dimensions.ActionType] {
 				continue
@@ -310,24 +257,12 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 			}
 			u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: metric}] += r.Sum.Requests
 		}
-		rows, err = c.GraphQL(ctx, R2StorageDataset, r2StorageQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
+		rows, err = graphQLRows(ctx, c, R2StorageDataset, r2StorageQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
 		if err != nil {
 			return nil, nil, err
 		}
 		perBucket := map[string]*average{}
-		for _, raw := range rows {
-			var r struct {
-				Max struct {
-					PayloadSize  float64 `json:"payloadSize"`
-					MetadataSize float64 `json:"metadataSize"`
-				} `json:"max"`
-				Dimensions struct {
-					BucketName string `json:"bucketName"`
-				} `json:"dimensions"`
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return nil, nil, fmt.Errorf("%s: row %s: %w", R2StorageDataset, raw, err)
-			}
+		for _, r := range rows {
 			perBucket[r.Dimensions.BucketName] = perBucket[r.Dimensions.BucketName].add(r.Max.PayloadSize + r.Max.MetadataSize)
 		}
 		for b, a := range perBucket {
@@ -339,23 +274,11 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 
 	// Queues: billable operations per day.
 	if len(queues) > 0 {
-		rows, err := c.GraphQL(ctx, QueueOpsDataset, queueOpsQuery, map[string]any{"start": start, "end": end, "queues": queues})
+		rows, err := graphQLRows(ctx, c, QueueOpsDataset, queueOpsQuery, map[string]any{"start": start, "end": end, "queues": queues})
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, raw := range rows {
-			var r struct {
-				Sum struct {
-					BillableOperations float64 `json:"billableOperations"`
-				} `json:"sum"`
-				Dimensions struct {
-					Date    string `json:"date"`
-					QueueID string `json:"queueId"`
-				} `json:"dimensions"`
-			}
-			if err := json.Unmarshal(raw, &r); err != nil {
-				return nil, nil, fmt.Errorf("%s: row %s: %w", QueueOpsDataset, raw, err)
-			}
+		for _, r := range rows {
 			if pi, ok := byQueue[r.Dimensions.QueueID]; ok {
 				addDaily(pi, cost.Meter{Service: cost.Queues, Metric: cost.Operations}, r.Dimensions.Date, r.Sum.BillableOperations)
 			}
@@ -464,4 +387,45 @@ func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) e
 		sort.Slice(u.Products[i].Models, func(a, b int) bool { return u.Products[i].Models[a].Model < u.Products[i].Models[b].Model })
 	}
 	return nil
+}
+
+// row is one group of any dataset Measure queries: each dataset fills the
+// fields it has (their JSON names do not collide).
+type row struct {
+	Sum struct {
+		Requests           float64 `json:"requests"`
+		BillableOperations float64 `json:"billableOperations"`
+	} `json:"sum"`
+	Max struct {
+		ByteCount    float64 `json:"byteCount"`
+		PayloadSize  float64 `json:"payloadSize"`
+		MetadataSize float64 `json:"metadataSize"`
+	} `json:"max"`
+	Quantiles struct {
+		CPUTimeP50 float64 `json:"cpuTimeP50"`
+		CPUTimeP99 float64 `json:"cpuTimeP99"`
+	} `json:"quantiles"`
+	Dimensions struct {
+		Date        string `json:"date"`
+		ScriptName  string `json:"scriptName"`
+		NamespaceID string `json:"namespaceId"`
+		ActionType  string `json:"actionType"`
+		BucketName  string `json:"bucketName"`
+		QueueID     string `json:"queueId"`
+	} `json:"dimensions"`
+}
+
+// graphQLRows runs a dataset's query and decodes its groups.
+func graphQLRows(ctx context.Context, c *Client, dataset, query string, vars map[string]any) ([]row, error) {
+	raws, err := c.GraphQL(ctx, dataset, query, vars)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]row, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("%s: row %s: %w", dataset, raw, err)
+		}
+	}
+	return out, nil
 }
