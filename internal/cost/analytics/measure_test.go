@@ -357,3 +357,14 @@ func TestTokenQueryQuotes(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A group that does not have the documented shape is an error naming the dataset.
+func TestMalformedRowNamesTheDataset(t *testing.T) {
+	f, c := newFake(t)
+	f.datasets[WorkersDataset] = `[{"sum":{"requests":"many"},"dimensions":{"date":"2026-11-01","scriptName":"x-demo"}}]`
+	req := Request{Since: day("2026-11-01"), Until: day("2026-11-01"), Products: []Product{{Name: "x", Pattern: cost.EventAgent, Script: "x-demo"}}}
+	_, _, err := Measure(context.Background(), c, req)
+	if err == nil || !strings.Contains(err.Error(), WorkersDataset+": row") {
+		t.Fatalf("got %v", err)
+	}
+}
