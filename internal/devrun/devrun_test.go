@@ -1,9 +1,9 @@
 package devrun
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,37 +29,7 @@ func needNode(t *testing.T) {
 	}
 }
 
-// logBuffer collects the runtime's logs and prints them when the test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newLog(t *testing.T) *logBuffer {
-	l := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			s := l.String()
-			if len(s) > 20000 {
-				s = "…" + s[len(s)-20000:]
-			}
-			t.Logf("runtime log:\n%s", s)
-		}
-	})
-	return l
-}
+func newLog(t *testing.T) *devruntest.Log { return devruntest.NewLog(t, 20000) }
 
 func start(t *testing.T, o Options) *Runtime {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"os"
 	"strings"
 	"sync"
@@ -23,37 +24,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// logBuffer collects the runtime's logs; the tail is printed when a test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newLog(t *testing.T) *logBuffer {
-	l := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			s := l.String()
-			if len(s) > 30000 {
-				s = "…" + s[len(s)-30000:]
-			}
-			t.Logf("runtime log (tail):\n%s", s)
-		}
-	})
-	return l
-}
+func newLog(t *testing.T) *devruntest.Log { return devruntest.NewLog(t, 30000) }
 
 // repoRoot is the repository (tools: Node, workers-src/node_modules).
 func repoRoot(t *testing.T) string {
@@ -84,7 +55,7 @@ func project(t *testing.T, stackName, config string, files map[string]string) st
 }
 
 // start runs a stack with the inspector; it stops with the test.
-func start(t *testing.T, dir, stackName string, standIn devmodel.Options, mod ...func(*devrun.Options)) (*Env, *logBuffer) {
+func start(t *testing.T, dir, stackName string, standIn devmodel.Options, mod ...func(*devrun.Options)) (*Env, *devruntest.Log) {
 	t.Helper()
 	needNode(t)
 	logs := newLog(t)
