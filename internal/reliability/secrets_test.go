@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -36,24 +37,6 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer is a Writer safe for the runtime's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // secretsSeen lists which secrets a text holds.
@@ -140,8 +123,8 @@ export const buildRequest: NonNullable<Hooks["buildRequest"]> = (input, ctx) => 
 		}
 		return ""
 	}
-	factory := func() (*cmdutil.Factory, *lockedBuffer, *lockedBuffer) {
-		out, errOut := &lockedBuffer{}, &lockedBuffer{}
+	factory := func() (*cmdutil.Factory, *devruntest.Log, *devruntest.Log) {
+		out, errOut := &devruntest.Log{}, &devruntest.Log{}
 		return &cmdutil.Factory{IO: &cmdutil.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: errOut}, ProjectDir: dir,
 			HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: getenv}, out, errOut
 	}

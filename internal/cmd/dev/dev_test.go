@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,24 +91,6 @@ func TestMissingNodeIsExit2(t *testing.T) {
 	}
 }
 
-// syncBuffer is written by the command's goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runDev runs the real command until its first stdout line, returning the line
 // and a function that stops it (as Ctrl-C would) and returns its error.
 func runDev(t *testing.T, env map[string]string, args ...string) (string, string, func() error) {
@@ -116,7 +98,7 @@ func runDev(t *testing.T, env map[string]string, args ...string) (string, string
 	if _, err := nodetool.Find(projectDir); err != nil {
 		t.Fatalf("zerocost dev needs Node >= 22.12 and workers-src/node_modules: %v", err)
 	}
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &devruntest.Log{}, &devruntest.Log{}
 	f := &cmdutil.Factory{
 		IO:         &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut},
 		ProjectDir: projectDir,
