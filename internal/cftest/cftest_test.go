@@ -24,9 +24,23 @@ const (
 
 func get(t *testing.T, s *Server, method, path, tok string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, s.URL+"/client/v4"+path, nil)
+	return do(t, s, method, path, tok, "")
+}
+
+// do sends one request (with a JSON body when body is not empty) and decodes
+// the JSON answer.
+func do(t *testing.T, s *Server, method, path, tok, body string) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, s.URL+"/client/v4"+path, rd)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -37,11 +51,11 @@ func get(t *testing.T, s *Server, method, path, tok string) (int, map[string]any
 		t.Errorf("%s %s: content type %q", method, path, ct)
 	}
 	b, _ := io.ReadAll(res.Body)
-	var body map[string]any
-	if err := json.Unmarshal(b, &body); err != nil {
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatalf("%s %s: not JSON: %s", method, path, b)
 	}
-	return res.StatusCode, body
+	return res.StatusCode, out
 }
 
 func seeded(t *testing.T, opts ...Option) *Server {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -19,34 +17,6 @@ const (
 	vAcct  = "0123456789abcdef0123456789abcdef"
 	vToken = "versions-token"
 )
-
-// vdo sends one request to a VersionsServer and decodes the JSON answer.
-func vdo(t *testing.T, s *VersionsServer, method, path, tok, body string) (int, map[string]any) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, s.URL+"/client/v4"+path, rd)
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s %s: content type %q", method, path, ct)
-	}
-	b, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("%s %s: not JSON: %s", method, path, b)
-	}
-	return res.StatusCode, out
-}
 
 func vctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -67,7 +37,7 @@ func TestVersionsAnswersMatchTheSchema(t *testing.T) {
 	const listSpec = "/accounts/{account_id}/workers/scripts/{script_name}/deployments"
 	base := "/accounts/" + vAcct + "/workers/scripts/a-demo"
 
-	status, body := vdo(t, s, "GET", base+"/deployments", vToken, "")
+	status, body := do(t, s.Server, "GET", base+"/deployments", vToken, "")
 	if status != 200 {
 		t.Fatalf("list: %d %v", status, body)
 	}
@@ -78,7 +48,7 @@ func TestVersionsAnswersMatchTheSchema(t *testing.T) {
 		t.Errorf("deployments %v", ds)
 	}
 
-	status, body = vdo(t, s, "GET", base+"/versions", vToken, "")
+	status, body = do(t, s.Server, "GET", base+"/versions", vToken, "")
 	if status != 200 {
 		t.Fatalf("versions: %d %v", status, body)
 	}
@@ -87,7 +57,7 @@ func TestVersionsAnswersMatchTheSchema(t *testing.T) {
 	}
 
 	rollback := `{"strategy":"percentage","versions":[{"version_id":"` + v1 + `","percentage":100}],"annotations":{"workers/message":"rollback"}}`
-	status, body = vdo(t, s, "POST", base+"/deployments", vToken, rollback)
+	status, body = do(t, s.Server, "POST", base+"/deployments", vToken, rollback)
 	if status != 200 {
 		t.Fatalf("create: %d %v", status, body)
 	}
@@ -111,7 +81,7 @@ func TestVersionsAnswersMatchTheSchema(t *testing.T) {
 		{"DELETE", base + "/deployments", "", 405, 10405},
 		{"GET", "/accounts/ffffffffffffffffffffffffffffffff/workers/scripts/a-demo/deployments", "", 403, 10000},
 	} {
-		status, body := vdo(t, s, c.method, c.path, vToken, c.body)
+		status, body := do(t, s.Server, c.method, c.path, vToken, c.body)
 		if status != c.status {
 			t.Errorf("%s %s %s: status %d, want %d (%v)", c.method, c.path, c.body, status, c.status, body)
 			continue
@@ -208,27 +178,27 @@ func TestVersionsAuthFaultsAndPassThrough(t *testing.T) {
 	s.Deploy(vAcct, "a-demo")
 	path := "/accounts/" + vAcct + "/workers/scripts/a-demo/deployments"
 
-	if status, body := vdo(t, s, "GET", path, "", ""); status != 400 || !strings.Contains(toJSON(body), "9106") {
+	if status, body := do(t, s.Server, "GET", path, "", ""); status != 400 || !strings.Contains(toJSON(body), "9106") {
 		t.Errorf("no token: %d %v", status, body)
 	}
-	if status, body := vdo(t, s, "GET", path, "wrong", ""); status != 403 || !strings.Contains(toJSON(body), "10000") {
+	if status, body := do(t, s.Server, "GET", path, "wrong", ""); status != 403 || !strings.Contains(toJSON(body), "10000") {
 		t.Errorf("wrong token: %d %v", status, body)
 	}
 	s.AddFault(Fault{Method: "POST", Path: path, Status: 403, Errors: []Message{ErrAuthentication}, Times: 1})
-	if status, _ := vdo(t, s, "GET", path, vToken, ""); status != 200 {
+	if status, _ := do(t, s.Server, "GET", path, vToken, ""); status != 200 {
 		t.Errorf("a POST fault failed a GET: %d", status)
 	}
-	if status, _ := vdo(t, s, "POST", path, vToken, `{}`); status != 403 {
+	if status, _ := do(t, s.Server, "POST", path, vToken, `{}`); status != 403 {
 		t.Errorf("fault not applied: %d", status)
 	}
-	if status, body := vdo(t, s, "POST", path, vToken, `{}`); status != 400 {
+	if status, body := do(t, s.Server, "POST", path, vToken, `{}`); status != 400 {
 		t.Errorf("the fault outlived Times: %d %v", status, body)
 	}
 	// Every other path is the embedded Server's, on this server's URL.
-	if status, body := vdo(t, s, "GET", "/accounts/"+vAcct+"/workers/scripts", vToken, ""); status != 200 || !strings.Contains(toJSON(body), `"a-demo"`) {
+	if status, body := do(t, s.Server, "GET", "/accounts/"+vAcct+"/workers/scripts", vToken, ""); status != 200 || !strings.Contains(toJSON(body), `"a-demo"`) {
 		t.Errorf("script list: %d %v", status, body)
 	}
-	if status, _ := vdo(t, s, "GET", "/accounts/"+vAcct+"/workers/scripts/a-demo/nope", vToken, ""); status != 404 {
+	if status, _ := do(t, s.Server, "GET", "/accounts/"+vAcct+"/workers/scripts/a-demo/nope", vToken, ""); status != 404 {
 		t.Errorf("unknown sub-path: %d", status)
 	}
 	// Both servers log into one request list.
