@@ -6,7 +6,6 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/cloudflare/cloudflare-go/v7 v7.9.0
 	github.com/evanw/esbuild v0.28.2
-	github.com/pulumi/pulumi-cloudflare/sdk/v6 v6.18.0
 	github.com/pulumi/pulumi/sdk/v3 v3.274.1
 	github.com/rhysd/actionlint v1.7.12
 	github.com/spf13/cobra v1.10.2

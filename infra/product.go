@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-cloudflare/sdk/v6/go/cloudflare"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/zerocost/zerocost/infra/cloudflare"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -108,7 +108,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			QueueId:    queue.QueueId,
 			ScriptName: script.ScriptName,
 			Type:       pulumi.String("worker"),
-			Settings: &cloudflare.QueueConsumerSettingsArgs{
+			Settings: &cloudflare.QueueConsumerSettings{
 				BatchSize:  pulumi.Float64(float64(cs.BatchSize)),
 				MaxRetries: pulumi.Float64(float64(cs.MaxRetries)),
 				// wrangler's max_batch_timeout is seconds; the API wants milliseconds.
@@ -116,10 +116,10 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			},
 		}
 		if cs.RetryDelaySeconds > 0 {
-			args.Settings.(*cloudflare.QueueConsumerSettingsArgs).RetryDelay = pulumi.Float64(float64(cs.RetryDelaySeconds))
+			args.Settings.RetryDelay = pulumi.Float64(float64(cs.RetryDelaySeconds))
 		}
 		if cs.MaxConcurrency > 0 {
-			args.Settings.(*cloudflare.QueueConsumerSettingsArgs).MaxConcurrency = pulumi.Float64(float64(cs.MaxConcurrency))
+			args.Settings.MaxConcurrency = pulumi.Float64(float64(cs.MaxConcurrency))
 		}
 		if cs.DeadLetterQueue != "" {
 			dlq := c.Queues[cs.DeadLetterQueue]
@@ -128,7 +128,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			}
 			// The API takes the dead-letter queue by name; depending on the
 			// resource makes sure it exists first.
-			args.DeadLetterQueue = dlq.QueueName.ToStringPtrOutput()
+			args.DeadLetterQueue = dlq.QueueName
 			deps = append(deps, dlq)
 		}
 		consumer, err := cloudflare.NewQueueConsumer(ctx, cs.Queue+"-consumer", args, parent, pulumi.DependsOn(deps))
@@ -169,9 +169,9 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		}
 	}
 	if len(pr.Crons) > 0 {
-		var schedules cloudflare.WorkersCronTriggerScheduleArray
+		var schedules []cloudflare.WorkersCronTriggerSchedule
 		for _, cr := range pr.Crons {
-			schedules = append(schedules, cloudflare.WorkersCronTriggerScheduleArgs{Cron: pulumi.String(cr)})
+			schedules = append(schedules, cloudflare.WorkersCronTriggerSchedule{Cron: pulumi.String(cr)})
 		}
 		if _, err := cloudflare.NewWorkersCronTrigger(ctx, pr.Script+"-crons", &cloudflare.WorkersCronTriggerArgs{
 			AccountId:  account,
@@ -210,10 +210,10 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 
 // bindings turns the plan's bindings into the script's, pointing at the
 // resources this component created.
-func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOutput) (cloudflare.WorkersScriptBindingArray, error) {
-	var out cloudflare.WorkersScriptBindingArray
+func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOutput) ([]cloudflare.WorkersScriptBinding, error) {
+	var out []cloudflare.WorkersScriptBinding
 	for _, b := range pr.Bindings {
-		arg := cloudflare.WorkersScriptBindingArgs{Type: pulumi.String(b.Type), Name: pulumi.String(b.Name)}
+		arg := cloudflare.WorkersScriptBinding{Type: pulumi.String(b.Type), Name: pulumi.String(b.Name)}
 		switch b.Type {
 		case plan.PlainText:
 			arg.Text = pulumi.String(b.Target)
@@ -243,7 +243,7 @@ func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOut
 			arg.QueueName = q.QueueName
 		case plan.RateLimit:
 			arg.NamespaceId = pulumi.String(b.Target)
-			arg.Simple = cloudflare.WorkersScriptBindingSimpleArgs{Limit: pulumi.Float64(float64(b.Limit)), Period: pulumi.Int(b.Period)}
+			arg.Simple = &cloudflare.WorkersScriptBindingSimple{Limit: pulumi.Float64(float64(b.Limit)), Period: pulumi.Int(b.Period)}
 		case plan.Analytics:
 			arg.Dataset = pulumi.String(b.Target)
 		default:

@@ -1,0 +1,394 @@
+// Package cloudflare is the slim, typed part of the Pulumi Cloudflare provider
+// that zerocost creates: KV namespaces, R2 buckets, queues and consumers, Worker
+// scripts with their bindings, workers.dev subdomains, routes, custom domains
+// and cron triggers.
+//
+// The provider's generated Go SDK (github.com/pulumi/pulumi-cloudflare/sdk/v6)
+// is one package of about 22,000 types whose cold compile takes minutes and
+// ~16 GB of memory. This package registers the same resources by their type
+// tokens with args and state structs of its own, so infra/ builds like an
+// empty Pulumi program. The engine still loads the real provider plugin,
+// pinned by ProviderVersion, and the property names are the provider's
+// (pulumi:"..." tags). schema.json beside this file is the provider's own
+// schema filtered to these resources; TestStructsMatchSchema checks every
+// struct against it, and TestSchemaMatchesPlugin checks the file against the
+// plugin when it is installed. docs/design.md ("The slim Cloudflare package")
+// has the upgrade path.
+package cloudflare
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ProviderVersion is the pulumi-resource-cloudflare version every resource
+// asks the engine for; schema.json was read from it.
+const ProviderVersion = "6.18.0"
+
+// Resource type tokens, exactly the provider's.
+const (
+	TokenWorkersKvNamespace     = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
+	TokenR2Bucket               = "cloudflare:index/r2Bucket:R2Bucket"
+	TokenQueue                  = "cloudflare:index/queue:Queue"
+	TokenQueueConsumer          = "cloudflare:index/queueConsumer:QueueConsumer"
+	TokenWorkersScript          = "cloudflare:index/workersScript:WorkersScript"
+	TokenWorkersScriptSubdomain = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
+	TokenWorkersRoute           = "cloudflare:index/workersRoute:WorkersRoute"
+	TokenWorkersCustomDomain    = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
+	TokenWorkersCronTrigger     = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
+)
+
+// Spec ties a resource token to its args and state structs and to the aliases
+// the provider's schema declares for it (the generated SDK adds them too, so
+// stacks created with it keep their resources).
+type Spec struct {
+	Token   string
+	Args    reflect.Type
+	State   reflect.Type
+	Aliases []string
+}
+
+// Resources lists every resource this package registers.
+var Resources = []Spec{
+	{TokenWorkersKvNamespace, reflect.TypeFor[WorkersKvNamespaceArgs](), reflect.TypeFor[WorkersKvNamespace](), nil},
+	{TokenR2Bucket, reflect.TypeFor[R2BucketArgs](), reflect.TypeFor[R2Bucket](), nil},
+	{TokenQueue, reflect.TypeFor[QueueArgs](), reflect.TypeFor[Queue](), nil},
+	{TokenQueueConsumer, reflect.TypeFor[QueueConsumerArgs](), reflect.TypeFor[QueueConsumer](), nil},
+	{TokenWorkersScript, reflect.TypeFor[WorkersScriptArgs](), reflect.TypeFor[WorkersScript](), []string{"cloudflare:index/workerScript:WorkerScript"}},
+	{TokenWorkersScriptSubdomain, reflect.TypeFor[WorkersScriptSubdomainArgs](), reflect.TypeFor[WorkersScriptSubdomain](), nil},
+	{TokenWorkersRoute, reflect.TypeFor[WorkersRouteArgs](), reflect.TypeFor[WorkersRoute](), nil},
+	{TokenWorkersCustomDomain, reflect.TypeFor[WorkersCustomDomainArgs](), reflect.TypeFor[WorkersCustomDomain](), []string{"cloudflare:index/workerDomain:WorkerDomain"}},
+	{TokenWorkersCronTrigger, reflect.TypeFor[WorkersCronTriggerArgs](), reflect.TypeFor[WorkersCronTrigger](), []string{"cloudflare:index/workerCronTrigger:WorkerCronTrigger"}},
+}
+
+func specOf(token string) Spec {
+	for _, s := range Resources {
+		if s.Token == token {
+			return s
+		}
+	}
+	panic("cloudflare: no spec for " + token)
+}
+
+// register checks the args' required fields, then registers the resource with
+// the provider version pinned and the schema's aliases.
+func register(ctx *pulumi.Context, token, name string, args pulumi.Input, state pulumi.CustomResource, opts []pulumi.ResourceOption) error {
+	if err := checkRequired(args); err != nil {
+		return fmt.Errorf("%s %s: %w", token, name, err)
+	}
+	spec := specOf(token)
+	all := []pulumi.ResourceOption{pulumi.Version(ProviderVersion)}
+	if len(spec.Aliases) > 0 {
+		aliases := make([]pulumi.Alias, len(spec.Aliases))
+		for i, a := range spec.Aliases {
+			aliases[i] = pulumi.Alias{Type: pulumi.String(a)}
+		}
+		all = append(all, pulumi.Aliases(aliases))
+	}
+	return ctx.RegisterResource(token, name, args, state, append(all, opts...)...)
+}
+
+// checkRequired fails when a field whose tag is not ",optional" is nil, as the
+// generated SDK's constructors do ("invalid value for required argument"); it
+// looks into nested objects and lists of objects too.
+func checkRequired(args any) error {
+	v := reflect.ValueOf(args)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return fmt.Errorf("missing one or more required arguments")
+		}
+		v = v.Elem()
+	}
+	return checkStruct(v, "")
+}
+
+func checkStruct(v reflect.Value, path string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		tag, optional := ParseTag(t.Field(i).Tag)
+		if tag == "" {
+			continue
+		}
+		f, name := v.Field(i), path+tag
+		switch f.Kind() {
+		case reflect.Interface, reflect.Pointer, reflect.Slice:
+			if f.IsNil() {
+				if optional {
+					continue
+				}
+				return fmt.Errorf("invalid value for required argument %q", name)
+			}
+		}
+		switch {
+		case f.Kind() == reflect.Pointer && f.Elem().Kind() == reflect.Struct:
+			if err := checkStruct(f.Elem(), name+"."); err != nil {
+				return err
+			}
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+			for j := range f.Len() {
+				if err := checkStruct(f.Index(j), fmt.Sprintf("%s[%d].", name, j)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ParseTag returns a field's pulumi property name and whether it is optional.
+func ParseTag(tag reflect.StructTag) (name string, optional bool) {
+	parts := strings.Split(tag.Get("pulumi"), ",")
+	for _, p := range parts[1:] {
+		if p == "optional" {
+			optional = true
+		}
+	}
+	return parts[0], optional
+}
+
+// WorkersKvNamespace is a Workers KV namespace; its ID is the namespace id.
+type WorkersKvNamespace struct {
+	pulumi.CustomResourceState
+
+	AccountId pulumi.StringOutput `pulumi:"accountId"`
+	Title     pulumi.StringOutput `pulumi:"title"`
+}
+
+type WorkersKvNamespaceArgs struct {
+	AccountId pulumi.StringInput `pulumi:"accountId"`
+	Title     pulumi.StringInput `pulumi:"title"`
+}
+
+func (WorkersKvNamespaceArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[WorkersKvNamespaceArgs]()
+}
+
+func NewWorkersKvNamespace(ctx *pulumi.Context, name string, args *WorkersKvNamespaceArgs, opts ...pulumi.ResourceOption) (*WorkersKvNamespace, error) {
+	var r WorkersKvNamespace
+	return &r, register(ctx, TokenWorkersKvNamespace, name, args, &r, opts)
+}
+
+// R2Bucket is an R2 bucket; its ID is the bucket name.
+type R2Bucket struct {
+	pulumi.CustomResourceState
+
+	AccountId pulumi.StringOutput `pulumi:"accountId"`
+	Name      pulumi.StringOutput `pulumi:"name"`
+	Location  pulumi.StringOutput `pulumi:"location"`
+}
+
+type R2BucketArgs struct {
+	AccountId pulumi.StringInput `pulumi:"accountId"`
+	Name      pulumi.StringInput `pulumi:"name"`
+	// Location is a location hint (apac, eeur, enam, weur, wnam, oc).
+	Location pulumi.StringInput `pulumi:"location,optional"`
+}
+
+func (R2BucketArgs) ElementType() reflect.Type { return reflect.TypeFor[R2BucketArgs]() }
+
+func NewR2Bucket(ctx *pulumi.Context, name string, args *R2BucketArgs, opts ...pulumi.ResourceOption) (*R2Bucket, error) {
+	var r R2Bucket
+	return &r, register(ctx, TokenR2Bucket, name, args, &r, opts)
+}
+
+// Queue is a Cloudflare queue. Consumers refer to it by QueueId, bindings and
+// dead-letter settings by QueueName.
+type Queue struct {
+	pulumi.CustomResourceState
+
+	AccountId pulumi.StringOutput `pulumi:"accountId"`
+	QueueId   pulumi.StringOutput `pulumi:"queueId"`
+	QueueName pulumi.StringOutput `pulumi:"queueName"`
+}
+
+type QueueArgs struct {
+	AccountId pulumi.StringInput `pulumi:"accountId"`
+	QueueName pulumi.StringInput `pulumi:"queueName"`
+}
+
+func (QueueArgs) ElementType() reflect.Type { return reflect.TypeFor[QueueArgs]() }
+
+func NewQueue(ctx *pulumi.Context, name string, args *QueueArgs, opts ...pulumi.ResourceOption) (*Queue, error) {
+	var r Queue
+	return &r, register(ctx, TokenQueue, name, args, &r, opts)
+}
+
+// QueueConsumer attaches a Worker (Type "worker") to a queue.
+type QueueConsumer struct {
+	pulumi.CustomResourceState
+
+	ConsumerId pulumi.StringOutput `pulumi:"consumerId"`
+	QueueId    pulumi.StringOutput `pulumi:"queueId"`
+	ScriptName pulumi.StringOutput `pulumi:"scriptName"`
+}
+
+type QueueConsumerArgs struct {
+	AccountId  pulumi.StringInput `pulumi:"accountId"`
+	QueueId    pulumi.StringInput `pulumi:"queueId"`
+	Type       pulumi.StringInput `pulumi:"type"`
+	ScriptName pulumi.StringInput `pulumi:"scriptName,optional"`
+	// DeadLetterQueue is the dead-letter queue's name, not its id.
+	DeadLetterQueue pulumi.StringInput     `pulumi:"deadLetterQueue,optional"`
+	Settings        *QueueConsumerSettings `pulumi:"settings,optional"`
+}
+
+// QueueConsumerSettings: MaxWaitTimeMs is milliseconds (wrangler's
+// max_batch_timeout is seconds), RetryDelay seconds.
+type QueueConsumerSettings struct {
+	BatchSize      pulumi.Float64Input `pulumi:"batchSize,optional"`
+	MaxConcurrency pulumi.Float64Input `pulumi:"maxConcurrency,optional"`
+	MaxRetries     pulumi.Float64Input `pulumi:"maxRetries,optional"`
+	MaxWaitTimeMs  pulumi.Float64Input `pulumi:"maxWaitTimeMs,optional"`
+	RetryDelay     pulumi.Float64Input `pulumi:"retryDelay,optional"`
+}
+
+func (QueueConsumerArgs) ElementType() reflect.Type { return reflect.TypeFor[QueueConsumerArgs]() }
+
+func NewQueueConsumer(ctx *pulumi.Context, name string, args *QueueConsumerArgs, opts ...pulumi.ResourceOption) (*QueueConsumer, error) {
+	var r QueueConsumer
+	return &r, register(ctx, TokenQueueConsumer, name, args, &r, opts)
+}
+
+// WorkersScript is a Worker: its ES module code and bindings, uploaded in one
+// request. Its ID is the script name.
+type WorkersScript struct {
+	pulumi.CustomResourceState
+
+	AccountId  pulumi.StringOutput `pulumi:"accountId"`
+	ScriptName pulumi.StringOutput `pulumi:"scriptName"`
+	Etag       pulumi.StringOutput `pulumi:"etag"`
+}
+
+type WorkersScriptArgs struct {
+	AccountId          pulumi.StringInput      `pulumi:"accountId"`
+	ScriptName         pulumi.StringInput      `pulumi:"scriptName"`
+	Content            pulumi.StringInput      `pulumi:"content,optional"`
+	MainModule         pulumi.StringInput      `pulumi:"mainModule,optional"`
+	CompatibilityDate  pulumi.StringInput      `pulumi:"compatibilityDate,optional"`
+	CompatibilityFlags pulumi.StringArrayInput `pulumi:"compatibilityFlags,optional"`
+	Bindings           []WorkersScriptBinding  `pulumi:"bindings,optional"`
+}
+
+// WorkersScriptBinding is one binding; which fields apply depends on Type
+// (kv_namespace: NamespaceId; r2_bucket: BucketName; queue: QueueName;
+// plain_text and secret_text: Text; ratelimit: NamespaceId and Simple;
+// analytics_engine: Dataset). Text is secret in the provider's schema.
+type WorkersScriptBinding struct {
+	Name        pulumi.StringInput          `pulumi:"name"`
+	Type        pulumi.StringInput          `pulumi:"type"`
+	Text        pulumi.StringInput          `pulumi:"text,optional"`
+	NamespaceId pulumi.StringInput          `pulumi:"namespaceId,optional"`
+	BucketName  pulumi.StringInput          `pulumi:"bucketName,optional"`
+	QueueName   pulumi.StringInput          `pulumi:"queueName,optional"`
+	Dataset     pulumi.StringInput          `pulumi:"dataset,optional"`
+	Simple      *WorkersScriptBindingSimple `pulumi:"simple,optional"`
+}
+
+// WorkersScriptBindingSimple is a ratelimit binding's limit per Period
+// seconds (10 or 60).
+type WorkersScriptBindingSimple struct {
+	Limit  pulumi.Float64Input `pulumi:"limit"`
+	Period pulumi.IntInput     `pulumi:"period"`
+}
+
+func (WorkersScriptArgs) ElementType() reflect.Type { return reflect.TypeFor[WorkersScriptArgs]() }
+
+func NewWorkersScript(ctx *pulumi.Context, name string, args *WorkersScriptArgs, opts ...pulumi.ResourceOption) (*WorkersScript, error) {
+	var r WorkersScript
+	return &r, register(ctx, TokenWorkersScript, name, args, &r, opts)
+}
+
+// WorkersScriptSubdomain turns a Worker's workers.dev route on or off.
+type WorkersScriptSubdomain struct {
+	pulumi.CustomResourceState
+
+	Enabled pulumi.BoolOutput `pulumi:"enabled"`
+}
+
+type WorkersScriptSubdomainArgs struct {
+	AccountId       pulumi.StringInput `pulumi:"accountId"`
+	ScriptName      pulumi.StringInput `pulumi:"scriptName"`
+	Enabled         pulumi.BoolInput   `pulumi:"enabled"`
+	PreviewsEnabled pulumi.BoolInput   `pulumi:"previewsEnabled,optional"`
+}
+
+func (WorkersScriptSubdomainArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[WorkersScriptSubdomainArgs]()
+}
+
+func NewWorkersScriptSubdomain(ctx *pulumi.Context, name string, args *WorkersScriptSubdomainArgs, opts ...pulumi.ResourceOption) (*WorkersScriptSubdomain, error) {
+	var r WorkersScriptSubdomain
+	return &r, register(ctx, TokenWorkersScriptSubdomain, name, args, &r, opts)
+}
+
+// WorkersRoute sends a zone's requests matching Pattern to Script.
+type WorkersRoute struct {
+	pulumi.CustomResourceState
+
+	Pattern pulumi.StringOutput `pulumi:"pattern"`
+}
+
+type WorkersRouteArgs struct {
+	ZoneId  pulumi.StringInput `pulumi:"zoneId"`
+	Pattern pulumi.StringInput `pulumi:"pattern"`
+	Script  pulumi.StringInput `pulumi:"script,optional"`
+}
+
+func (WorkersRouteArgs) ElementType() reflect.Type { return reflect.TypeFor[WorkersRouteArgs]() }
+
+func NewWorkersRoute(ctx *pulumi.Context, name string, args *WorkersRouteArgs, opts ...pulumi.ResourceOption) (*WorkersRoute, error) {
+	var r WorkersRoute
+	return &r, register(ctx, TokenWorkersRoute, name, args, &r, opts)
+}
+
+// WorkersCustomDomain serves a Worker on a hostname of a zone.
+type WorkersCustomDomain struct {
+	pulumi.CustomResourceState
+
+	Hostname pulumi.StringOutput `pulumi:"hostname"`
+}
+
+type WorkersCustomDomainArgs struct {
+	AccountId pulumi.StringInput `pulumi:"accountId"`
+	Hostname  pulumi.StringInput `pulumi:"hostname"`
+	Service   pulumi.StringInput `pulumi:"service"`
+	ZoneId    pulumi.StringInput `pulumi:"zoneId,optional"`
+}
+
+func (WorkersCustomDomainArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[WorkersCustomDomainArgs]()
+}
+
+func NewWorkersCustomDomain(ctx *pulumi.Context, name string, args *WorkersCustomDomainArgs, opts ...pulumi.ResourceOption) (*WorkersCustomDomain, error) {
+	var r WorkersCustomDomain
+	return &r, register(ctx, TokenWorkersCustomDomain, name, args, &r, opts)
+}
+
+// WorkersCronTrigger is the full list of a Worker's cron schedules.
+type WorkersCronTrigger struct {
+	pulumi.CustomResourceState
+
+	ScriptName pulumi.StringOutput `pulumi:"scriptName"`
+}
+
+type WorkersCronTriggerArgs struct {
+	AccountId  pulumi.StringInput           `pulumi:"accountId"`
+	ScriptName pulumi.StringInput           `pulumi:"scriptName"`
+	Schedules  []WorkersCronTriggerSchedule `pulumi:"schedules"`
+}
+
+type WorkersCronTriggerSchedule struct {
+	Cron pulumi.StringInput `pulumi:"cron"`
+}
+
+func (WorkersCronTriggerArgs) ElementType() reflect.Type {
+	return reflect.TypeFor[WorkersCronTriggerArgs]()
+}
+
+func NewWorkersCronTrigger(ctx *pulumi.Context, name string, args *WorkersCronTriggerArgs, opts ...pulumi.ResourceOption) (*WorkersCronTrigger, error) {
+	var r WorkersCronTrigger
+	return &r, register(ctx, TokenWorkersCronTrigger, name, args, &r, opts)
+}
