@@ -1,12 +1,18 @@
-// Package cftest is a fake Cloudflare API v4 server for tests. It keeps its
-// state in memory, answers on 127.0.0.1 in the JSON shapes Cloudflare
-// documents, and is driven from Go: tests seed accounts, KV namespaces, R2
-// buckets, queues and consumers, Worker scripts, routes and custom domains,
-// point cloudflare-go at BaseURL, and inject faults.
+// Package cftest is a fake Cloudflare API v4 server. It keeps its state in
+// memory, answers in the JSON shapes Cloudflare documents, and serves every
+// call the Cloudflare Terraform/Pulumi provider (pulumi-resource-cloudflare
+// 6.18.0 = terraform-provider-cloudflare v5.22.0) makes for the resources
+// zerocost deploys, so a real `pulumi up` can run offline against it. Tests
+// drive it from Go (seed state, inject faults, inspect what arrived); the
+// fakecf command runs it on its own.
+//
+// Start it with Start (any program) or New (a test: it stops when the test
+// ends), point clients at BaseURL, and read State, Script, Versions,
+// Deployments, Requests and Unknown afterwards.
 //
 // # Envelope
 //
-// Every answer is the v4 envelope:
+// Every JSON answer is the v4 envelope:
 //
 //	{"success": true, "errors": [], "messages": [], "result": ..., "result_info": {...}}
 //
@@ -14,54 +20,72 @@
 //
 //	{"success": false, "errors": [{"code": 10000, "message": "Authentication error"}], "messages": [], "result": null}
 //
-// with the HTTP status Cloudflare uses (400, 403, 404, 405, 409).
+// with the HTTP status Cloudflare uses. Failures the fake decides on (not
+// injected faults) also carry `x-should-retry: false`, so that cloudflare-go
+// (which retries 408, 409, 429 and 5xx up to ten times, for minutes) fails at
+// once on a conflict instead of stalling.
+//
+// # What it serves
+//
+// See routes.go for the table. In short: KV namespaces, R2 buckets (with
+// cf-r2-jurisdiction), queues and their consumers, Worker scripts (the
+// multipart upload, settings, content, the services view, workers.dev
+// subdomain, cron schedules, versions and deployments), custom domains, zone
+// routes and D1 databases.
+//
+// # Unknown requests
+//
+// A method and path the fake does not serve is answered as Cloudflare
+// answers a route it does not have: HTTP 400 with
+// {"code": 7000, "message": "No route for that URI"} (and x-should-retry:
+// false). It is recorded: Unknown lists every such request, so a test can
+// fail on any call the fake does not know instead of passing on a guess.
 //
 // # Pagination
 //
-// KV namespaces, queues and queue consumers are paged by number: ?page= (from 1)
-// and ?per_page= (default DefaultPerPage, at most the server's MaxPerPage).
-// result_info is {page, per_page, count, total_count, total_pages}, and a page
-// past the end is an empty result, which is what ends cloudflare-go's
-// auto-pager. R2 buckets are paged by cursor: result is {"buckets": [...]},
-// result_info is {cursor, per_page}, and the last page has an empty cursor.
-// Scripts, routes and custom domains are single pages.
+// KV namespaces, queues, queue consumers and D1 databases are paged by
+// number: ?page= (from 1) and ?per_page= (default DefaultPerPage, at most the
+// server's MaxPerPage). result_info is {page, per_page, count, total_count,
+// total_pages}, and a page past the end is an empty result, which is what
+// ends cloudflare-go's auto-pager. R2 buckets are paged by cursor: result is
+// {"buckets": [...]}, result_info is {cursor, per_page}, and the last page has
+// an empty cursor. Scripts, routes and custom domains are single pages.
 //
 // # Shapes newer than the 2024 schema
 //
 // Where Cloudflare's current API (and cloudflare-go v7, generated from it)
 // differs from the 2024 OpenAPI subset in testdata/cloudflare-api, the fake
 // answers the current shape: the R2 list's result is {"buckets": [...]}; a
-// queue's consumers and producers are arrays; a consumer names its Worker in
-// script_name and has a type; GET .../settings lists plain_text, secret_text,
-// ratelimit and analytics_engine bindings; the account subdomain is
-// {"subdomain": ...}.
+// queue's consumers and producers are arrays; a consumer has a type, names
+// its Worker in both `script` (what the live API returns and the provider
+// reads) and `script_name` (what cloudflare-go's schema names); GET
+// .../settings lists plain_text, secret_text, ratelimit and analytics_engine
+// bindings; the account subdomain is {"subdomain": ...}. Endpoints missing
+// from the subset (workers/services/{name}, scripts/{name}/subdomain, a
+// consumer by id, PATCH of a bucket, D1) follow cloudflare-go v7 and, for
+// workers/services, the shape wrangler reads.
 //
 // # Errors
 //
 // A request without "Authorization: Bearer ..." is 400 with code 9106; a
 // token other than the server's (see WithToken) is 403 with code 10000
 // "Authentication error", as is an account or zone the server does not know.
-// A missing object is 404 with the code of its API (KV 10013, R2 10006, queues
-// 11000, scripts 10007, routes 10020); an unknown path is 404 with code 7003
-// "No route for the URI"; a known path with a method the fake does not serve is
-// 405 with code 10405. AddFault makes any request fail with a chosen status
-// and errors.
+// A missing object is 404 with the code of its API (KV 10013, R2 10006,
+// queues 11000, consumers 11001, scripts 10007, services 10090, routes 10020,
+// D1 7404). AddFault makes any request fail with a chosen status and errors.
 package cftest
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Page sizes for number-paged lists.
@@ -83,9 +107,13 @@ type Message struct {
 var (
 	ErrMissingAuth    = Message{9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers"}
 	ErrAuthentication = Message{10000, "Authentication error"}
-	ErrNoRoute        = Message{7003, "No route for the URI"}
-	ErrMethod         = Message{10405, "Method not allowed"}
-	ErrBadRequest     = Message{10001, "Invalid request body"}
+	// ErrNoRoute is what Cloudflare answers (HTTP 400) for a method and path
+	// it has no route for.
+	ErrNoRoute = Message{7000, "No route for that URI"}
+	// ErrMethod is kept for callers that inject it as a fault; the fake itself
+	// answers an unserved method with ErrNoRoute.
+	ErrMethod     = Message{10405, "Method not allowed"}
+	ErrBadRequest = Message{10001, "Invalid request body"}
 )
 
 // KVNamespace is a Workers KV namespace.
@@ -95,12 +123,13 @@ type KVNamespace struct {
 	SupportsURLEncoding bool   `json:"supports_url_encoding"`
 }
 
-// Bucket is an R2 bucket.
+// Bucket is an R2 bucket. Jurisdiction "" is the default jurisdiction.
 type Bucket struct {
 	Name         string `json:"name"`
 	CreationDate string `json:"creation_date"`
 	Location     string `json:"location,omitempty"`
 	StorageClass string `json:"storage_class,omitempty"`
+	Jurisdiction string `json:"jurisdiction,omitempty"`
 }
 
 // Queue is a queue; its consumers are listed under it.
@@ -109,11 +138,24 @@ type Queue struct {
 	Name       string
 	CreatedOn  string
 	ModifiedOn string
+	Settings   QueueSettings
 	Consumers  []Consumer
 }
 
-// Consumer is a queue consumer, in the newer API shape (script_name and type,
-// not the 2024 schema's service and environment).
+// QueueSettings are a queue's settings (seconds).
+type QueueSettings struct {
+	DeliveryDelay          int  `json:"delivery_delay"`
+	DeliveryPaused         bool `json:"delivery_paused"`
+	MessageRetentionPeriod int  `json:"message_retention_period"`
+}
+
+// DefaultQueueSettings are a new queue's settings: no delay, not paused,
+// messages kept 4 days (Cloudflare's default retention).
+var DefaultQueueSettings = QueueSettings{MessageRetentionPeriod: 345600}
+
+// Consumer is a queue consumer, in the newer API shape (a type, and the
+// Worker's name; not the 2024 schema's service and environment). Answers
+// name the Worker in both `script` and `script_name`.
 type Consumer struct {
 	ID              string           `json:"consumer_id"`
 	CreatedOn       string           `json:"created_on"`
@@ -125,26 +167,15 @@ type Consumer struct {
 }
 
 // ConsumerSettings are a consumer's settings; MaxWaitTimeMs is milliseconds,
-// RetryDelay seconds. A nil MaxConcurrency is JSON null (the platform's maximum).
+// RetryDelay seconds. A nil MaxConcurrency is JSON null (the platform's
+// maximum). VisibilityTimeoutMs is for http_pull consumers only.
 type ConsumerSettings struct {
-	BatchSize      int  `json:"batch_size"`
-	MaxConcurrency *int `json:"max_concurrency"`
-	MaxRetries     int  `json:"max_retries"`
-	MaxWaitTimeMs  int  `json:"max_wait_time_ms"`
-	RetryDelay     int  `json:"retry_delay"`
-}
-
-// Binding is one binding of a Worker, as GET .../settings lists it. Only the
-// fields of its type are rendered; a secret_text binding never shows its Text.
-type Binding struct {
-	Type        string           `json:"type"`
-	Name        string           `json:"name"`
-	NamespaceID string           `json:"namespace_id,omitempty"`
-	BucketName  string           `json:"bucket_name,omitempty"`
-	QueueName   string           `json:"queue_name,omitempty"`
-	Text        string           `json:"text,omitempty"`
-	Dataset     string           `json:"dataset,omitempty"`
-	Simple      *RateLimitSimple `json:"simple,omitempty"`
+	BatchSize           int  `json:"batch_size"`
+	MaxConcurrency      *int `json:"max_concurrency"`
+	MaxRetries          int  `json:"max_retries"`
+	MaxWaitTimeMs       int  `json:"max_wait_time_ms"`
+	RetryDelay          int  `json:"retry_delay"`
+	VisibilityTimeoutMs *int `json:"visibility_timeout_ms,omitempty"`
 }
 
 // RateLimitSimple is a ratelimit binding's configuration.
@@ -153,16 +184,72 @@ type RateLimitSimple struct {
 	Period int `json:"period"`
 }
 
-// Script is a Worker script.
+// Module is one code part of a Worker upload, byte for byte.
+type Module struct {
+	Name        string
+	ContentType string
+	Content     string
+}
+
+// Schedule is one cron trigger of a Worker.
+type Schedule struct {
+	Cron       string `json:"cron"`
+	CreatedOn  string `json:"created_on"`
+	ModifiedOn string `json:"modified_on"`
+}
+
+// Script is a Worker script. Scripts seeded with PutScript have only the
+// fields a test sets; an upload (PUT .../workers/scripts/{name}) sets them
+// all from its parts and metadata.
 type Script struct {
 	Name               string
 	CompatibilityDate  string
 	CompatibilityFlags []string
-	Bindings           []Binding
+	// Bindings are the bindings exactly as uploaded, secret texts included
+	// (no GET ever returns a secret's text).
+	Bindings []Binding
 	// WorkersDev is whether the script answers on the account's workers.dev
 	// subdomain (GET .../subdomain "enabled").
 	WorkersDev      bool
 	PreviewsEnabled bool
+
+	// MainModule names the ES module that is the entry point; BodyPart the
+	// service-worker script part (one of the two is set by an upload).
+	MainModule string
+	BodyPart   string
+	// Modules are the uploaded code parts, the entry point first.
+	Modules []Module
+	// Metadata is the upload's metadata part, verbatim.
+	Metadata   json.RawMessage
+	UsageModel string
+	Logpush    bool
+	// Optional settings echoed back as uploaded (nil when not uploaded).
+	Limits, Observability, Placement, TailConsumers json.RawMessage
+	// Annotations of the last upload (workers/message, workers/tag).
+	Annotations map[string]string
+	Schedules   []Schedule
+	// Tag is the script's immutable id; Etag a hash of its content and metadata.
+	Tag, Etag             string
+	CreatedOn, ModifiedOn string
+	Handlers              []string
+}
+
+// Code is the entry point's content ("" when nothing was uploaded).
+func (sc *Script) Code() string {
+	if len(sc.Modules) == 0 {
+		return ""
+	}
+	return sc.Modules[0].Content
+}
+
+// Binding returns the script's binding of that name.
+func (sc *Script) Binding(name string) (Binding, bool) {
+	for _, b := range sc.Bindings {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Binding{}, false
 }
 
 // Route is a zone's Workers route.
@@ -183,6 +270,19 @@ type CustomDomain struct {
 	CertID      string `json:"cert_id"`
 }
 
+// D1Database is a D1 database.
+type D1Database struct {
+	UUID         string `json:"uuid"`
+	Name         string `json:"name"`
+	CreatedAt    string `json:"created_at"`
+	Version      string `json:"version"`
+	NumTables    int    `json:"num_tables"`
+	FileSize     int    `json:"file_size"`
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// ReadReplication is the mode ("auto" or "disabled") when one was set.
+	ReadReplication string `json:"-"`
+}
+
 // Account is one account's resources.
 type Account struct {
 	KVNamespaces  []KVNamespace
@@ -190,12 +290,14 @@ type Account struct {
 	Queues        []*Queue
 	Scripts       []*Script
 	CustomDomains []CustomDomain
+	D1Databases   []D1Database
 	// Subdomain is the account's workers.dev subdomain; "" answers 404.
 	Subdomain string
 }
 
-// Zone is one zone's Workers routes.
+// Zone is one zone: its name (for custom domains) and its Workers routes.
 type Zone struct {
+	Name   string
 	Routes []Route
 }
 
@@ -219,30 +321,35 @@ type Fault struct {
 // Request is one request the server received.
 type Request struct {
 	Method string
-	// Path is the path after /client/v4.
+	// Path is the path after /client/v4 (the whole path when it lacks that prefix).
 	Path  string
 	Query url.Values
+	// Status is the HTTP status the server answered.
+	Status int
 }
+
+func (r Request) String() string { return fmt.Sprintf("%s %s -> %d", r.Method, r.Path, r.Status) }
 
 // Server is the fake API. Its methods are safe for concurrent use.
 type Server struct {
 	// URL is the server's root, http://127.0.0.1:port.
 	URL string
 
-	srv        *httptest.Server
+	srv        *http.Server
 	t          testing.TB
 	token      string
 	maxPerPage int
+	logf       func(format string, args ...any)
+	now        func() time.Time
 
-	// extend, when set, answers the requests it handles before the
-	// built-in routes (after auth and faults). s.mu is held.
-	extend func(r *http.Request, path string) (reply, bool)
-
-	mu       sync.Mutex
-	state    State
-	faults   []*Fault
-	requests []Request
-	nextID   int
+	mu        sync.Mutex
+	state     State
+	histories map[string]*scriptHistory // "account/script"
+	faults    []*Fault
+	requests  []Request
+	unknown   []Request
+	nextID    int
+	closeOnce sync.Once
 }
 
 // Option configures a Server.
@@ -255,27 +362,81 @@ func WithToken(token string) Option { return func(s *Server) { s.token = token }
 // short lists span several pages.
 func WithMaxPerPage(n int) Option { return func(s *Server) { s.maxPerPage = n } }
 
-// New starts a server and stops it when the test ends.
-func New(t testing.TB, opts ...Option) *Server {
-	t.Helper()
-	s := &Server{t: t, maxPerPage: DefaultMaxPer, state: State{Accounts: map[string]*Account{}, Zones: map[string]*Zone{}}}
+// WithAccount makes accounts known from the start (see AddAccount).
+func WithAccount(ids ...string) Option {
+	return func(s *Server) {
+		for _, id := range ids {
+			s.account(id)
+		}
+	}
+}
+
+// WithZone makes a zone known from the start; name ("" if unknown) is the
+// zone's domain, which custom domains on it report as zone_name.
+func WithZone(id, name string) Option {
+	return func(s *Server) { s.zone(id).Name = name }
+}
+
+// WithLogf logs one line per request (method, path, status) through logf,
+// and unknown requests loudly.
+func WithLogf(logf func(format string, args ...any)) Option {
+	return func(s *Server) { s.logf = logf }
+}
+
+// WithClock sets the clock the server checks compatibility dates against
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+func newServer(opts []Option) *Server {
+	s := &Server{maxPerPage: DefaultMaxPer, now: time.Now, histories: map[string]*scriptHistory{},
+		state: State{Accounts: map[string]*Account{}, Zones: map[string]*Zone{}}}
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
 	return s
 }
 
-// BaseURL is what cloudflare-go's option.WithBaseURL takes.
+// Start listens on addr (host:port; port 0 picks a free one) and serves the
+// fake API until Close. It needs no test: the fakecf command uses it.
+func Start(addr string, opts ...Option) (*Server, error) {
+	s := newServer(opts)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.URL = "http://" + ln.Addr().String()
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// New starts a server on 127.0.0.1 and stops it when the test ends.
+func New(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s, err := Start("127.0.0.1:0", opts...)
+	if err != nil {
+		t.Fatalf("cftest: %v", err)
+	}
+	s.t = t
+	t.Cleanup(s.Close)
+	return s
+}
+
+// BaseURL is what cloudflare-go's option.WithBaseURL and the provider's
+// cloudflare:baseUrl (or CLOUDFLARE_BASE_URL) take.
 func (s *Server) BaseURL() string { return s.URL + "/client/v4/" }
 
 // Close stops the server (New also stops it when the test ends).
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.srv != nil {
+			_ = s.srv.Close()
+		}
+	})
+}
 
-// Update runs fn with the server's state locked, creating nothing: use
-// AddAccount and AddZone first.
+// Update runs fn with the server's state locked. Use AddAccount and AddZone
+// to create accounts and zones.
 func (s *Server) Update(fn func(*State)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -296,9 +457,32 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.requests)
 }
 
+// Unknown lists the requests the server has no route for (each answered 400
+// with code 7000). A test that drives a real client should fail when it is
+// not empty.
+func (s *Server) Unknown() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.unknown)
+}
+
 func (s *Server) id() string {
 	s.nextID++
 	return fmt.Sprintf("%032x", 0xcf000000+s.nextID)
+}
+
+func (s *Server) uuid() string {
+	s.nextID++
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", 0xcf000000+s.nextID, s.nextID)
+}
+
+func (s *Server) fatalf(format string, args ...any) {
+	if s.t != nil {
+		s.t.Helper()
+		s.t.Fatalf(format, args...)
+		return
+	}
+	panic(fmt.Sprintf(format, args...))
 }
 
 // AddAccount makes an account known (requests to unknown accounts get 403).
@@ -313,6 +497,13 @@ func (s *Server) AddZone(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.zone(id)
+}
+
+// AddZoneNamed makes a zone known with its domain name (example.com).
+func (s *Server) AddZoneNamed(id, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zone(id).Name = name
 }
 
 func (s *Server) account(id string) *Account {
@@ -343,7 +534,7 @@ func (s *Server) AddKVNamespace(account, title string) KVNamespace {
 	return ns
 }
 
-// AddBucket creates an R2 bucket.
+// AddBucket creates an R2 bucket in the default jurisdiction.
 func (s *Server) AddBucket(account, name string) Bucket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -357,21 +548,24 @@ func (s *Server) AddBucket(account, name string) Bucket {
 func (s *Server) AddQueue(account, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := &Queue{ID: s.id(), Name: name, CreatedOn: Timestamp, ModifiedOn: Timestamp}
+	q := &Queue{ID: s.id(), Name: name, CreatedOn: Timestamp, ModifiedOn: Timestamp, Settings: DefaultQueueSettings}
 	a := s.account(account)
 	a.Queues = append(a.Queues, q)
 	return q.ID
 }
 
 // AddConsumer adds a consumer to the named queue; Type defaults to "worker".
-// It returns the consumer with its id. The queue must exist.
+// It returns the consumer with its id. The queue must exist. Unlike the
+// API, it does not check the consumer against the queue's others.
 func (s *Server) AddConsumer(account, queueName string, c Consumer) Consumer {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queueByName(s.account(account), queueName)
 	if q == nil {
-		s.t.Fatalf("cftest: AddConsumer: no queue %q in account %s", queueName, account)
+		s.fatalf("cftest: AddConsumer: no queue %q in account %s", queueName, account)
 		return c
 	}
 	c.ID = s.id()
@@ -386,13 +580,23 @@ func (s *Server) AddConsumer(account, queueName string, c Consumer) Consumer {
 	return c
 }
 
-// PutScript creates or replaces a Worker script.
+// PutScript creates or replaces a Worker script without uploading it: it
+// makes no version or deployment (Deploy does).
 func (s *Server) PutScript(account string, sc Script) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.account(account)
 	cp := sc
 	cp.Bindings = slices.Clone(sc.Bindings)
+	if cp.Tag == "" {
+		cp.Tag = s.id()
+	}
+	if cp.CreatedOn == "" {
+		cp.CreatedOn, cp.ModifiedOn = Timestamp, Timestamp
+	}
+	if cp.UsageModel == "" {
+		cp.UsageModel = "standard"
+	}
 	for i, old := range a.Scripts {
 		if old.Name == sc.Name {
 			a.Scripts[i] = &cp
@@ -400,6 +604,37 @@ func (s *Server) PutScript(account string, sc Script) {
 		}
 	}
 	a.Scripts = append(a.Scripts, &cp)
+}
+
+// Script returns a copy of the account's script of that name.
+func (s *Server) Script(account, name string) (Script, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.state.Accounts[account]
+	if a == nil {
+		return Script{}, false
+	}
+	sc := s.script(a, name)
+	if sc == nil {
+		return Script{}, false
+	}
+	return cloneScript(sc), true
+}
+
+func cloneScript(sc *Script) Script {
+	cp := *sc
+	cp.CompatibilityFlags = slices.Clone(sc.CompatibilityFlags)
+	cp.Bindings = make([]Binding, len(sc.Bindings))
+	for i, b := range sc.Bindings {
+		cp.Bindings[i] = b.clone()
+	}
+	if sc.Bindings == nil {
+		cp.Bindings = nil
+	}
+	cp.Modules = slices.Clone(sc.Modules)
+	cp.Schedules = slices.Clone(sc.Schedules)
+	cp.Handlers = slices.Clone(sc.Handlers)
+	return cp
 }
 
 // SetSubdomain sets the account's workers.dev subdomain.
@@ -435,6 +670,16 @@ func (s *Server) AddCustomDomain(account string, d CustomDomain) CustomDomain {
 	return d
 }
 
+// AddD1Database creates a D1 database and returns it with its uuid.
+func (s *Server) AddD1Database(account, name string) D1Database {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db := D1Database{UUID: s.uuid(), Name: name, CreatedAt: Timestamp, Version: "production"}
+	a := s.account(account)
+	a.D1Databases = append(a.D1Databases, db)
+	return db
+}
+
 func (s *Server) queueByName(a *Account, name string) *Queue {
 	for _, q := range a.Queues {
 		if q.Name == name {
@@ -462,497 +707,49 @@ func (s *Server) script(a *Account, name string) *Script {
 	return nil
 }
 
-// ---- HTTP ----
-
-type envelope struct {
-	Success    bool      `json:"success"`
-	Errors     []Message `json:"errors"`
-	Messages   []Message `json:"messages"`
-	Result     any       `json:"result"`
-	ResultInfo any       `json:"result_info,omitempty"`
-}
-
-type pageInfo struct {
-	Page       int `json:"page"`
-	PerPage    int `json:"per_page"`
-	Count      int `json:"count"`
-	TotalCount int `json:"total_count"`
-	TotalPages int `json:"total_pages"`
-}
-
-type cursorInfo struct {
-	Cursor  string `json:"cursor"`
-	PerPage int    `json:"per_page"`
-}
-
-type reply struct {
-	status int
-	env    envelope
-}
-
-func ok(result any) reply { return reply{http.StatusOK, envelope{Success: true, Result: result}} }
-
-func fail(status int, errs ...Message) reply {
-	return reply{status, envelope{Success: false, Errors: errs}}
-}
-
-func notFound(code int, msg string) reply { return fail(http.StatusNotFound, Message{code, msg}) }
-
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rep := s.handle(r)
-	if rep.env.Errors == nil {
-		rep.env.Errors = []Message{}
-	}
-	if rep.env.Messages == nil {
-		rep.env.Messages = []Message{}
-	}
-	b, err := json.Marshal(rep.env)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(rep.status)
-	_, _ = w.Write(b)
-}
-
-func (s *Server) handle(r *http.Request) reply {
+// StateJSON is the server's state as indented JSON, for people: every
+// account and zone, each script's version history, and the unknown
+// requests. Secret texts are left out. GET /__fake/state answers it.
+func (s *Server) StateJSON() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	path, found := strings.CutPrefix(r.URL.Path, "/client/v4")
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.Query()})
-	if !found {
-		return fail(http.StatusNotFound, ErrNoRoute)
+	type scriptOut struct {
+		Script
+		Bindings    []Binding    `json:"Bindings"`
+		Versions    []Version    `json:"Versions"`
+		Deployments []Deployment `json:"Deployments"`
 	}
-	if rep, ok := s.admit(r, path); !ok {
-		return rep
+	type accountOut struct {
+		Account
+		Scripts []scriptOut `json:"Scripts"`
 	}
-	if s.extend != nil {
-		if rep, handled := s.extend(r, path); handled {
-			return rep
-		}
-	}
-	seg := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(seg) >= 3 && seg[0] == "accounts":
-		a := s.state.Accounts[seg[1]]
-		if a == nil {
-			return fail(http.StatusForbidden, ErrAuthentication)
-		}
-		return s.accountRoute(r, a, seg[2:])
-	case len(seg) >= 4 && seg[0] == "zones" && seg[2] == "workers" && seg[3] == "routes":
-		z := s.state.Zones[seg[1]]
-		if z == nil {
-			return fail(http.StatusForbidden, ErrAuthentication)
-		}
-		return s.routes(r, z, seg[4:])
-	}
-	return fail(http.StatusNotFound, ErrNoRoute)
-}
-
-// admit applies the token check and the injected faults to a request; it
-// returns false with the failure to answer. s.mu must be held.
-func (s *Server) admit(r *http.Request, path string) (reply, bool) {
-	auth := r.Header.Get("Authorization")
-	tok, isBearer := strings.CutPrefix(auth, "Bearer ")
-	switch {
-	case auth == "" || !isBearer || tok == "":
-		return fail(http.StatusBadRequest, ErrMissingAuth), false
-	case s.token != "" && tok != s.token:
-		return fail(http.StatusForbidden, ErrAuthentication), false
-	}
-	for _, f := range s.faults {
-		if f.Times < 0 || (f.Method != "" && f.Method != r.Method) || !strings.HasPrefix(path, f.Path) {
-			continue
-		}
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				f.Times = -1 // spent
-			}
-		}
-		return fail(f.Status, f.Errors...), false
-	}
-	return reply{}, true
-}
-
-func (s *Server) accountRoute(r *http.Request, a *Account, seg []string) reply {
-	switch {
-	case len(seg) >= 3 && seg[0] == "storage" && seg[1] == "kv" && seg[2] == "namespaces":
-		return s.kv(r, a, seg[3:])
-	case len(seg) >= 2 && seg[0] == "r2" && seg[1] == "buckets":
-		return s.r2(r, a, seg[2:])
-	case len(seg) >= 1 && seg[0] == "queues":
-		return s.queues(r, a, seg[1:])
-	case len(seg) >= 2 && seg[0] == "workers" && seg[1] == "scripts":
-		return s.scripts(r, a, seg[2:])
-	case len(seg) == 2 && seg[0] == "workers" && seg[1] == "subdomain":
-		if r.Method != http.MethodGet {
-			return fail(http.StatusMethodNotAllowed, ErrMethod)
-		}
-		if a.Subdomain == "" {
-			return notFound(10007, "This subdomain does not exist.")
-		}
-		return ok(map[string]string{"subdomain": a.Subdomain})
-	case len(seg) == 2 && seg[0] == "workers" && seg[1] == "domains":
-		if r.Method != http.MethodGet {
-			return fail(http.StatusMethodNotAllowed, ErrMethod)
-		}
-		q := r.URL.Query()
-		out := []CustomDomain{}
-		for _, d := range a.CustomDomains {
-			if match(q, "hostname", d.Hostname) && match(q, "service", d.Service) && match(q, "zone_id", d.ZoneID) && match(q, "zone_name", d.ZoneName) && match(q, "environment", d.Environment) {
-				out = append(out, d)
-			}
-		}
-		return ok(out)
-	}
-	return fail(http.StatusNotFound, ErrNoRoute)
-}
-
-func match(q url.Values, key, value string) bool {
-	want := q.Get(key)
-	return want == "" || want == value
-}
-
-// paged answers one page of a number-paged list.
-func paged[T any](s *Server, r *http.Request, items []T) reply {
-	q := r.URL.Query()
-	page, err := strconv.Atoi(q.Get("page"))
-	if err != nil || page < 1 {
-		page = 1
-	}
-	per, err := strconv.Atoi(q.Get("per_page"))
-	if err != nil || per < 1 {
-		per = DefaultPerPage
-	}
-	per = min(per, s.maxPerPage)
-	total := len(items)
-	start := min((page-1)*per, total)
-	end := min(start+per, total)
-	out := slices.Clone(items[start:end])
-	if out == nil {
-		out = []T{}
-	}
-	rep := ok(out)
-	rep.env.ResultInfo = pageInfo{Page: page, PerPage: per, Count: len(out), TotalCount: total, TotalPages: (total + per - 1) / per}
-	return rep
-}
-
-func decode(r *http.Request, v any) bool {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	return err == nil && json.Unmarshal(b, v) == nil
-}
-
-func (s *Server) kv(r *http.Request, a *Account, seg []string) reply {
-	switch {
-	case len(seg) == 0 && r.Method == http.MethodGet:
-		return paged(s, r, a.KVNamespaces)
-	case len(seg) == 0 && r.Method == http.MethodPost:
-		var body struct {
-			Title string `json:"title"`
-		}
-		if !decode(r, &body) || body.Title == "" {
-			return fail(http.StatusBadRequest, ErrBadRequest)
-		}
-		for _, ns := range a.KVNamespaces {
-			if ns.Title == body.Title {
-				return fail(http.StatusBadRequest, Message{10014, "a namespace with this account ID and title already exists"})
-			}
-		}
-		ns := KVNamespace{ID: s.id(), Title: body.Title, SupportsURLEncoding: true}
-		a.KVNamespaces = append(a.KVNamespaces, ns)
-		return ok(ns)
-	case len(seg) == 1:
-		i := slices.IndexFunc(a.KVNamespaces, func(ns KVNamespace) bool { return ns.ID == seg[0] })
-		if i < 0 {
-			return notFound(10013, "get namespace: 'namespace not found'")
-		}
-		switch r.Method {
-		case http.MethodGet:
-			return ok(a.KVNamespaces[i])
-		case http.MethodDelete:
-			a.KVNamespaces = slices.Delete(a.KVNamespaces, i, i+1)
-			return ok(map[string]any{})
-		}
-	case len(seg) > 1:
-		return fail(http.StatusNotFound, ErrNoRoute)
-	}
-	return fail(http.StatusMethodNotAllowed, ErrMethod)
-}
-
-func (s *Server) r2(r *http.Request, a *Account, seg []string) reply {
-	switch {
-	case len(seg) == 0 && r.Method == http.MethodGet:
-		q := r.URL.Query()
-		names := slices.Clone(a.Buckets)
-		sort.Slice(names, func(i, j int) bool { return names[i].Name < names[j].Name })
-		after := q.Get("start_after")
-		if c := q.Get("cursor"); c != "" {
-			b, err := base64.RawURLEncoding.DecodeString(c)
-			if err != nil {
-				return fail(http.StatusBadRequest, Message{10029, "The provided cursor is invalid."})
-			}
-			after = string(b)
-		}
-		per, err := strconv.Atoi(q.Get("per_page"))
-		if err != nil || per < 1 {
-			per = DefaultPerPage
-		}
-		per = min(per, s.maxPerPage)
-		out := []Bucket{}
-		rest := false
-		for _, b := range names {
-			if b.Name <= after || !strings.Contains(b.Name, q.Get("name_contains")) {
-				continue
-			}
-			if len(out) == per {
-				rest = true
-				break
-			}
-			out = append(out, b)
-		}
-		info := cursorInfo{PerPage: per}
-		if rest {
-			info.Cursor = base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].Name))
-		}
-		rep := ok(map[string]any{"buckets": out})
-		rep.env.ResultInfo = info
-		return rep
-	case len(seg) == 0 && r.Method == http.MethodPost:
-		var body struct {
-			Name         string `json:"name"`
-			LocationHint string `json:"locationHint"`
-			StorageClass string `json:"storageClass"`
-		}
-		if !decode(r, &body) || body.Name == "" {
-			return fail(http.StatusBadRequest, ErrBadRequest)
-		}
-		for _, b := range a.Buckets {
-			if b.Name == body.Name {
-				return fail(http.StatusConflict, Message{10004, "The bucket you tried to create already exists, and you own it."})
-			}
-		}
-		b := Bucket{Name: body.Name, CreationDate: Timestamp, Location: strings.ToLower(body.LocationHint), StorageClass: "Standard"}
-		if body.StorageClass != "" {
-			b.StorageClass = body.StorageClass
-		}
-		a.Buckets = append(a.Buckets, b)
-		return ok(b)
-	case len(seg) == 1:
-		i := slices.IndexFunc(a.Buckets, func(b Bucket) bool { return b.Name == seg[0] })
-		if i < 0 {
-			return notFound(10006, "The specified bucket does not exist.")
-		}
-		switch r.Method {
-		case http.MethodGet:
-			return ok(a.Buckets[i])
-		case http.MethodDelete:
-			a.Buckets = slices.Delete(a.Buckets, i, i+1)
-			return ok(map[string]any{})
-		}
-	case len(seg) > 1:
-		return fail(http.StatusNotFound, ErrNoRoute)
-	}
-	return fail(http.StatusMethodNotAllowed, ErrMethod)
-}
-
-type queueJSON struct {
-	QueueID             string     `json:"queue_id"`
-	QueueName           string     `json:"queue_name"`
-	CreatedOn           string     `json:"created_on"`
-	ModifiedOn          string     `json:"modified_on"`
-	Consumers           []Consumer `json:"consumers"`
-	ConsumersTotalCount int        `json:"consumers_total_count"`
-	Producers           []any      `json:"producers"`
-	ProducersTotalCount int        `json:"producers_total_count"`
-}
-
-func (q *Queue) json() queueJSON {
-	cs := slices.Clone(q.Consumers)
-	if cs == nil {
-		cs = []Consumer{}
-	}
-	return queueJSON{QueueID: q.ID, QueueName: q.Name, CreatedOn: q.CreatedOn, ModifiedOn: q.ModifiedOn,
-		Consumers: cs, ConsumersTotalCount: len(cs), Producers: []any{}}
-}
-
-func (s *Server) queues(r *http.Request, a *Account, seg []string) reply {
-	switch {
-	case len(seg) == 0 && r.Method == http.MethodGet:
-		all := make([]queueJSON, len(a.Queues))
-		for i, q := range a.Queues {
-			all[i] = q.json()
-		}
-		return paged(s, r, all)
-	case len(seg) == 0 && r.Method == http.MethodPost:
-		var body struct {
-			QueueName string `json:"queue_name"`
-		}
-		if !decode(r, &body) || body.QueueName == "" {
-			return fail(http.StatusBadRequest, ErrBadRequest)
-		}
-		if s.queueByName(a, body.QueueName) != nil {
-			return fail(http.StatusConflict, Message{11009, "A queue with this name already exists"})
-		}
-		q := &Queue{ID: s.id(), Name: body.QueueName, CreatedOn: Timestamp, ModifiedOn: Timestamp}
-		a.Queues = append(a.Queues, q)
-		return ok(q.json())
-	}
-	q := s.queueByID(a, seg[0])
-	if q == nil {
-		return notFound(11000, "Queue does not exist")
-	}
-	switch {
-	case len(seg) == 1 && r.Method == http.MethodGet:
-		return ok(q.json())
-	case len(seg) == 1 && r.Method == http.MethodDelete:
-		a.Queues = slices.DeleteFunc(a.Queues, func(x *Queue) bool { return x == q })
-		return ok(map[string]any{})
-	case len(seg) == 2 && seg[1] == "consumers" && r.Method == http.MethodGet:
-		return paged(s, r, q.Consumers)
-	case len(seg) == 2 && seg[1] == "consumers" && r.Method == http.MethodPost:
-		var c Consumer
-		if !decode(r, &c) {
-			return fail(http.StatusBadRequest, ErrBadRequest)
-		}
-		if c.Type == "" {
-			c.Type = "worker"
-		}
-		for _, old := range q.Consumers {
-			if old.Type == "worker" && c.Type == "worker" {
-				return fail(http.StatusConflict, Message{11004, "consumer_exists"})
-			}
-		}
-		c.ID, c.QueueName, c.CreatedOn = s.id(), q.Name, Timestamp
-		q.Consumers = append(q.Consumers, c)
-		return ok(c)
-	case len(seg) == 3 && seg[1] == "consumers":
-		i := slices.IndexFunc(q.Consumers, func(c Consumer) bool { return c.ID == seg[2] })
-		if i < 0 {
-			return notFound(11001, "Consumer does not exist")
-		}
-		switch r.Method {
-		case http.MethodGet:
-			return ok(q.Consumers[i])
-		case http.MethodDelete:
-			q.Consumers = slices.Delete(q.Consumers, i, i+1)
-			return ok(map[string]any{})
-		}
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
-	case len(seg) <= 3:
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
-	}
-	return fail(http.StatusNotFound, ErrNoRoute)
-}
-
-func renderBindings(bs []Binding) []Binding {
-	out := make([]Binding, len(bs))
-	for i, b := range bs {
-		if b.Type == "secret_text" {
-			b.Text = ""
-		}
-		out[i] = b
-	}
-	return out
-}
-
-func (s *Server) scripts(r *http.Request, a *Account, seg []string) reply {
-	if len(seg) == 0 {
-		if r.Method != http.MethodGet {
-			return fail(http.StatusMethodNotAllowed, ErrMethod)
-		}
-		out := []map[string]any{}
+	out := struct {
+		Accounts map[string]accountOut `json:"accounts"`
+		Zones    map[string]*Zone      `json:"zones"`
+		Unknown  []Request             `json:"unknown_requests"`
+	}{Accounts: map[string]accountOut{}, Zones: s.state.Zones, Unknown: s.unknown}
+	for id, a := range s.state.Accounts {
+		ao := accountOut{Account: *a, Scripts: []scriptOut{}}
 		for _, sc := range a.Scripts {
-			out = append(out, map[string]any{
-				"id": sc.Name, "created_on": Timestamp, "modified_on": Timestamp, "etag": fmt.Sprintf("%x", len(sc.Name)),
-				"compatibility_date": sc.CompatibilityDate, "has_modules": true, "usage_model": "standard",
-				"handlers": []string{"fetch", "queue", "scheduled"},
-			})
+			so := scriptOut{Script: cloneScript(sc), Bindings: renderBindings(sc.Bindings)}
+			so.Metadata = nil // it holds the secret texts
+			h := s.histories[id+"/"+sc.Name]
+			if h != nil {
+				so.Versions, so.Deployments = h.versions, h.deployments
+			}
+			ao.Scripts = append(ao.Scripts, so)
 		}
-		return ok(out)
+		out.Accounts[id] = ao
 	}
-	sc := s.script(a, seg[0])
-	if sc == nil {
-		return notFound(10007, "This Worker does not exist on your account.")
-	}
-	if len(seg) == 1 {
-		switch r.Method {
-		case http.MethodDelete:
-			a.Scripts = slices.DeleteFunc(a.Scripts, func(x *Script) bool { return x == sc })
-			return ok(map[string]any{})
-		case http.MethodGet:
-			// The real endpoint answers the script's content (multipart); the
-			// fake answers the envelope with the script's name.
-			return ok(map[string]any{"id": sc.Name})
-		}
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
-	}
-	if len(seg) != 2 {
-		return fail(http.StatusNotFound, ErrNoRoute)
-	}
-	if r.Method != http.MethodGet {
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
-	}
-	flags := sc.CompatibilityFlags
-	if flags == nil {
-		flags = []string{}
-	}
-	switch seg[1] {
-	case "settings":
-		return ok(map[string]any{
-			"bindings": renderBindings(sc.Bindings), "compatibility_date": sc.CompatibilityDate,
-			"compatibility_flags": flags, "logpush": false,
-			"tail_consumers": []any{}, "usage_model": "standard", "tags": []string{},
-		})
-	case "script-settings":
-		return ok(map[string]any{"logpush": false, "tail_consumers": []any{}, "observability": map[string]any{"enabled": false}})
-	case "subdomain":
-		return ok(map[string]bool{"enabled": sc.WorkersDev, "previews_enabled": sc.PreviewsEnabled})
-	}
-	return fail(http.StatusNotFound, ErrNoRoute)
+	return json.MarshalIndent(out, "", "  ")
 }
 
-func (s *Server) routes(r *http.Request, z *Zone, seg []string) reply {
-	switch {
-	case len(seg) == 0 && r.Method == http.MethodGet:
-		out := slices.Clone(z.Routes)
-		if out == nil {
-			out = []Route{}
-		}
-		return ok(out)
-	case len(seg) == 0 && r.Method == http.MethodPost:
-		var body struct {
-			Pattern string `json:"pattern"`
-			Script  string `json:"script"`
-		}
-		if !decode(r, &body) || body.Pattern == "" {
-			return fail(http.StatusBadRequest, ErrBadRequest)
-		}
-		for _, old := range z.Routes {
-			if old.Pattern == body.Pattern {
-				return fail(http.StatusConflict, Message{10020, "A route with the same pattern already exists"})
-			}
-		}
-		rt := Route{ID: s.id(), Pattern: body.Pattern, Script: body.Script}
-		z.Routes = append(z.Routes, rt)
-		return ok(rt)
-	case len(seg) == 1:
-		i := slices.IndexFunc(z.Routes, func(rt Route) bool { return rt.ID == seg[0] })
-		if i < 0 {
-			return notFound(10020, "Route not found")
-		}
-		switch r.Method {
-		case http.MethodGet:
-			return ok(z.Routes[i])
-		case http.MethodDelete:
-			id := z.Routes[i].ID
-			z.Routes = slices.Delete(z.Routes, i, i+1)
-			return ok(map[string]string{"id": id})
-		}
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
-	case len(seg) == 0:
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return fail(http.StatusNotFound, ErrNoRoute)
+	sort.Strings(keys)
+	return keys
 }

@@ -177,7 +177,7 @@ func newerQueueShape(t *testing.T, body map[string]any) {
 	}
 	for _, q := range qs {
 		m, ok := q.(map[string]any)
-		if !ok || m["queue_id"] == nil {
+		if _, isQueue := m["consumers_total_count"]; !ok || !isQueue {
 			continue
 		}
 		for _, k := range []string{"consumers", "producers"} {
@@ -205,8 +205,10 @@ func TestErrors(t *testing.T) {
 		{"GET", "/accounts/" + acct + "/r2/buckets/nope", token, 404, 10006, "r2_v4_response_failure"},
 		{"GET", "/accounts/" + acct + "/queues/nope", token, 404, 11000, "mq_api-response-common-failure"},
 		{"GET", "/accounts/" + acct + "/workers/scripts/nope/settings", token, 404, 10007, "workers_api-response-common-failure"},
-		{"GET", "/accounts/" + acct + "/nothing/here", token, 404, 7003, "workers_api-response-common-failure"},
-		{"PUT", "/accounts/" + acct + "/workers/subdomain", token, 405, 10405, "workers_api-response-common-failure"},
+		{"GET", "/accounts/" + acct + "/nothing/here", token, 400, 7000, "workers_api-response-common-failure"},
+		{"PUT", "/accounts/" + acct + "/workers/subdomain", token, 400, 7000, "workers_api-response-common-failure"},
+		{"GET", "/accounts/" + acct + "/workers/services/nope", token, 404, 10090, "workers_api-response-common-failure"},
+		{"GET", "/accounts/" + acct + "/queues/nope/consumers/nope", token, 404, 11000, "mq_api-response-common-failure"},
 	} {
 		status, body := get(t, s, c.method, c.path, c.tok)
 		if status != c.status {
@@ -391,7 +393,7 @@ func TestWritesAndFaults(t *testing.T) {
 	s.Update(func(st *State) { qid = st.Accounts[acct].Queues[0].ID })
 	var np queues.ConsumerNewParams
 	np.AccountID.Value, np.AccountID.Present = acct, true
-	_, err := qs.Consumers.New(ctx, qid, np, option.WithRequestBody("application/json", []byte(`{"script_name":"other","type":"worker"}`)))
+	_, err := qs.Consumers.New(ctx, qid, np, option.WithRequestBody("application/json", []byte(`{"script_name":"a-demo","type":"worker"}`)))
 	if e, ok := err.(*queues.Error); !ok || e.StatusCode != 409 || e.Errors[0].Code != 11004 {
 		t.Errorf("second worker consumer: %v", err)
 	}

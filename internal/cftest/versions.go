@@ -3,7 +3,7 @@ package cftest
 // Workers versions and deployments: the API `zerocost deploy` reads before
 // `pulumi up` and writes to roll a Worker back.
 //
-// VersionsServer is a Server that also answers
+// Every Server answers
 //
 //	GET  /accounts/{account}/workers/scripts/{script}/versions      (paged by number)
 //	GET  /accounts/{account}/workers/scripts/{script}/deployments
@@ -16,25 +16,19 @@ package cftest
 // new deployment is {"strategy": "percentage", "versions": [{"version_id",
 // "percentage"}], "annotations": {"workers/message"}} with one or two versions
 // whose percentages add up to 100, each a version of that script (else 400
-// with code 10001). Every other path goes to the embedded Server, so auth,
-// faults (AddFault) and the request log (Requests) cover both.
+// with code 10001).
 //
-// A script must exist (PutScript, or Deploy, which creates it) or these paths
-// answer 404 with code 10007, as the real API does for a Worker that does not
-// exist. Deploy is what an upload does (`pulumi up`, `wrangler deploy`): a new
-// version deployed to 100%.
-//
-// It is a second httptest server in front of the Server's handler because
-// Server.handle has no extension point. Merged into cftest.go, these paths
-// would be routed from Server.scripts, and admitVersionsRequest (a copy of
-// handle's request log, auth and fault checks) would go.
+// A script must exist (PutScript, Deploy, or an upload) or these paths answer
+// 404 with code 10007, as the real API does for a Worker that does not exist.
+// An upload (PUT .../workers/scripts/{script}, what `pulumi up` sends) makes
+// a new version and deploys it to 100%, as Cloudflare does; Deploy does the
+// same from Go, Upload makes a version without deploying it.
 
 import (
 	"fmt"
 	"math"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -79,29 +73,19 @@ type scriptHistory struct {
 	deployments []Deployment // newest first
 }
 
-// VersionsServer is a Server that also serves Workers versions and
-// deployments, on top of the embedded Server (same URL, state, faults and
-// request log).
+// VersionsServer is a Server; it remains for callers written when versions
+// and deployments were an extension. Every Server serves them now.
 type VersionsServer struct {
 	*Server
-	histories map[string]*scriptHistory // "account/script"; guarded by Server.mu
 }
 
-// NewVersions starts a server and stops it when the test ends.
+// NewVersions starts a server and stops it when the test ends (as New).
 func NewVersions(t testing.TB, opts ...Option) *VersionsServer {
 	t.Helper()
-	s := &VersionsServer{Server: New(t, opts...), histories: map[string]*scriptHistory{}}
-	s.Server.extend = func(r *http.Request, path string) (reply, bool) {
-		account, script, rest, ok := splitVersionsPath(path)
-		if !ok {
-			return reply{}, false
-		}
-		return s.handleVersions(r, account, script, rest), true
-	}
-	return s
+	return &VersionsServer{Server: New(t, opts...)}
 }
 
-func (s *VersionsServer) scriptHistoryOf(account, script string) *scriptHistory {
+func (s *Server) scriptHistoryOf(account, script string) *scriptHistory {
 	key := account + "/" + script
 	h := s.histories[key]
 	if h == nil {
@@ -111,22 +95,19 @@ func (s *VersionsServer) scriptHistoryOf(account, script string) *scriptHistory 
 	return h
 }
 
-func (s *Server) versionUUID() string {
-	s.nextID++
-	return fmt.Sprintf("%08x-0000-4000-8000-%012x", 0xcf000000+s.nextID, s.nextID)
-}
+func (s *Server) versionUUID() string { return s.uuid() }
 
 // Upload adds a version to the script (creating the script when missing)
 // without deploying it, as `wrangler versions upload` does, and returns the
 // version's id.
-func (s *VersionsServer) Upload(account, script string) string {
+func (s *Server) Upload(account, script string) string {
 	s.ensureScript(account, script)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.upload(account, script)
 }
 
-func (s *VersionsServer) upload(account, script string) string {
+func (s *Server) upload(account, script string) string {
 	h := s.scriptHistoryOf(account, script)
 	v := Version{ID: s.versionUUID(), Number: len(h.versions) + 1, Metadata: VersionMetadata{
 		AuthorEmail: AuthorEmail, AuthorID: "408cbcdfd4dda4617efef40b04d168a1",
@@ -139,7 +120,7 @@ func (s *VersionsServer) upload(account, script string) string {
 // Deploy uploads a new version of the script (creating the script when
 // missing) and deploys it to 100% of traffic, as an upload by `pulumi up` or
 // `wrangler deploy` does. It returns the new version's id.
-func (s *VersionsServer) Deploy(account, script string) string {
+func (s *Server) Deploy(account, script string) string {
 	s.ensureScript(account, script)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -148,7 +129,7 @@ func (s *VersionsServer) Deploy(account, script string) string {
 	return id
 }
 
-func (s *VersionsServer) deploy(account, script string, vs []DeploymentVersion, source string, ann map[string]string) Deployment {
+func (s *Server) deploy(account, script string, vs []DeploymentVersion, source string, ann map[string]string) Deployment {
 	h := s.scriptHistoryOf(account, script)
 	d := Deployment{ID: s.versionUUID(), CreatedOn: Timestamp, Source: source, Strategy: "percentage",
 		Versions: slices.Clone(vs), Annotations: ann, AuthorEmail: AuthorEmail}
@@ -156,7 +137,7 @@ func (s *VersionsServer) deploy(account, script string, vs []DeploymentVersion, 
 	return d
 }
 
-func (s *VersionsServer) ensureScript(account, script string) {
+func (s *Server) ensureScript(account, script string) {
 	s.mu.Lock()
 	exists := s.script(s.account(account), script) != nil
 	s.mu.Unlock()
@@ -165,8 +146,15 @@ func (s *VersionsServer) ensureScript(account, script string) {
 	}
 }
 
+// Versions lists the script's versions, oldest first.
+func (s *Server) Versions(account, script string) []Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.scriptHistoryOf(account, script).versions)
+}
+
 // Deployments lists the script's deployments, newest first.
-func (s *VersionsServer) Deployments(account, script string) []Deployment {
+func (s *Server) Deployments(account, script string) []Deployment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.scriptHistoryOf(account, script).deployments)
@@ -174,7 +162,7 @@ func (s *VersionsServer) Deployments(account, script string) []Deployment {
 
 // Active is the versions of the script's newest deployment (nil when it has
 // none).
-func (s *VersionsServer) Active(account, script string) []DeploymentVersion {
+func (s *Server) Active(account, script string) []DeploymentVersion {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.scriptHistoryOf(account, script)
@@ -186,57 +174,44 @@ func (s *VersionsServer) Active(account, script string) []DeploymentVersion {
 
 // ---- HTTP ----
 
-// splitVersionsPath splits /accounts/{a}/workers/scripts/{s}/{versions|deployments}[/...].
-func splitVersionsPath(path string) (account, script string, rest []string, ok bool) {
-	seg := strings.Split(strings.Trim(path, "/"), "/")
-	if len(seg) >= 6 && seg[0] == "accounts" && seg[2] == "workers" && seg[3] == "scripts" &&
-		(seg[5] == "versions" || seg[5] == "deployments") {
-		return seg[1], seg[4], seg[5:], true
+func versionList(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
 	}
-	return "", "", nil, false
+	newest := slices.Clone(c.s.scriptHistoryOf(c.account, sc.Name).versions)
+	slices.Reverse(newest) // the first version listed is the latest
+	rep = paged(c.s, c.r, newest)
+	rep.env.Result = map[string]any{"items": rep.env.Result}
+	return rep
 }
 
-// handleVersions answers a versions or deployments request; s.mu is held.
-func (s *VersionsServer) handleVersions(r *http.Request, account, script string, rest []string) reply {
-	a := s.state.Accounts[account]
-	if a == nil {
-		return fail(http.StatusForbidden, ErrAuthentication)
-	}
-	if s.script(a, script) == nil {
-		return notFound(10007, "This Worker does not exist on your account.")
-	}
-	h := s.scriptHistoryOf(account, script)
-	switch {
-	case len(rest) == 1 && rest[0] == "versions" && r.Method == http.MethodGet:
-		newest := slices.Clone(h.versions)
-		slices.Reverse(newest) // the first version listed is the latest
-		rep := paged(s.Server, r, newest)
-		items := rep.env.Result
-		rep.env.Result = map[string]any{"items": items}
+func deploymentList(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
 		return rep
-	case len(rest) == 1 && rest[0] == "deployments" && r.Method == http.MethodGet:
-		ds := slices.Clone(h.deployments)
-		if ds == nil {
-			ds = []Deployment{}
-		}
-		return ok(map[string]any{"deployments": ds})
-	case len(rest) == 1 && rest[0] == "deployments" && r.Method == http.MethodPost:
-		var body struct {
-			Strategy    string              `json:"strategy"`
-			Versions    []DeploymentVersion `json:"versions"`
-			Annotations map[string]string   `json:"annotations"`
-		}
-		if !decode(r, &body) {
-			return fail(http.StatusBadRequest, ErrBadRequest)
-		}
-		if msg := checkNewDeployment(h, body.Strategy, body.Versions); msg != "" {
-			return fail(http.StatusBadRequest, Message{ErrBadRequest.Code, msg})
-		}
-		return ok(s.deploy(account, script, body.Versions, "api", body.Annotations))
-	case len(rest) == 1:
-		return fail(http.StatusMethodNotAllowed, ErrMethod)
 	}
-	return fail(http.StatusNotFound, ErrNoRoute)
+	return ok(map[string]any{"deployments": nonNil(slices.Clone(c.s.scriptHistoryOf(c.account, sc.Name).deployments))})
+}
+
+func deploymentCreate(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	h := c.s.scriptHistoryOf(c.account, sc.Name)
+	var body struct {
+		Strategy    string              `json:"strategy"`
+		Versions    []DeploymentVersion `json:"versions"`
+		Annotations map[string]string   `json:"annotations"`
+	}
+	if !decode(c.r, &body) {
+		return fail(http.StatusBadRequest, ErrBadRequest)
+	}
+	if msg := checkNewDeployment(h, body.Strategy, body.Versions); msg != "" {
+		return fail(http.StatusBadRequest, Message{ErrBadRequest.Code, msg})
+	}
+	return ok(c.s.deploy(c.account, sc.Name, body.Versions, "api", body.Annotations))
 }
 
 // checkNewDeployment says what is wrong with a new deployment, or "".

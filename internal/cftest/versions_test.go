@@ -78,7 +78,7 @@ func TestVersionsAnswersMatchTheSchema(t *testing.T) {
 		{"POST", base + "/deployments", `{"strategy":"gradual","versions":[{"version_id":"` + v1 + `","percentage":100}]}`, 400, 10001},
 		{"POST", base + "/deployments", `{"strategy":"percentage","versions":[]}`, 400, 10001},
 		{"POST", base + "/deployments", `not json`, 400, 10001},
-		{"DELETE", base + "/deployments", "", 405, 10405},
+		{"DELETE", base + "/deployments", "", 400, 7000},
 		{"GET", "/accounts/ffffffffffffffffffffffffffffffff/workers/scripts/a-demo/deployments", "", 403, 10000},
 	} {
 		status, body := do(t, s.Server, c.method, c.path, vToken, c.body)
@@ -198,8 +198,11 @@ func TestVersionsAuthFaultsAndPassThrough(t *testing.T) {
 	if status, body := do(t, s.Server, "GET", "/accounts/"+vAcct+"/workers/scripts", vToken, ""); status != 200 || !strings.Contains(toJSON(body), `"a-demo"`) {
 		t.Errorf("script list: %d %v", status, body)
 	}
-	if status, _ := do(t, s.Server, "GET", "/accounts/"+vAcct+"/workers/scripts/a-demo/nope", vToken, ""); status != 404 {
-		t.Errorf("unknown sub-path: %d", status)
+	if status, body := do(t, s.Server, "GET", "/accounts/"+vAcct+"/workers/scripts/a-demo/nope", vToken, ""); status != 400 || !strings.Contains(toJSON(body), "7000") {
+		t.Errorf("unknown sub-path: %d %v", status, body)
+	}
+	if u := s.Unknown(); len(u) != 1 || u[0].Path != "/accounts/"+vAcct+"/workers/scripts/a-demo/nope" {
+		t.Errorf("unknown requests %v", u)
 	}
 	// Both servers log into one request list.
 	var n int

@@ -1,0 +1,694 @@
+package cftest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxUpload bounds a script upload (Cloudflare's limit is 10 MiB compressed).
+const maxUpload = 64 << 20
+
+// scriptName is the schema's pattern for Worker names (at most 63).
+var scriptName = regexp.MustCompile(`^[a-z0-9_][a-z0-9-_]{0,62}$`)
+
+func scriptOf(c *call) (*Script, reply) {
+	sc := c.s.script(c.a, c.p["script"])
+	if sc == nil {
+		return nil, notFound(10007, "This Worker does not exist on your account.")
+	}
+	return sc, reply{}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// json is the script object the upload answers and the services view nests.
+func (sc *Script) json() map[string]any {
+	m := map[string]any{
+		"id": sc.Name, "tag": sc.Tag, "etag": sc.Etag, "handlers": nonNil(sc.Handlers), "named_handlers": []any{},
+		"created_on": sc.CreatedOn, "modified_on": sc.ModifiedOn,
+		"compatibility_date": sc.CompatibilityDate, "compatibility_flags": nonNil(sc.CompatibilityFlags),
+		"usage_model": sc.UsageModel, "logpush": sc.Logpush,
+		"has_assets": false, "has_modules": sc.BodyPart == "", "last_deployed_from": "api",
+	}
+	sc.optional(m)
+	return m
+}
+
+// optional adds the settings an upload set and Cloudflare echoes back.
+func (sc *Script) optional(m map[string]any) {
+	for k, v := range map[string]json.RawMessage{"limits": sc.Limits, "observability": sc.Observability,
+		"placement": sc.Placement, "tail_consumers": sc.TailConsumers} {
+		if len(v) > 0 && string(v) != "null" {
+			m[k] = v
+		}
+	}
+}
+
+func scriptList(c *call) reply {
+	out := []map[string]any{}
+	for _, sc := range c.a.Scripts {
+		out = append(out, sc.json())
+	}
+	return ok(out)
+}
+
+// ---- upload ----
+
+type uploadMeta struct {
+	MainModule         string            `json:"main_module"`
+	BodyPart           string            `json:"body_part"`
+	CompatibilityDate  string            `json:"compatibility_date"`
+	CompatibilityFlags []string          `json:"compatibility_flags"`
+	Bindings           []json.RawMessage `json:"bindings"`
+	Logpush            *bool             `json:"logpush"`
+	UsageModel         string            `json:"usage_model"`
+	KeepBindings       []string          `json:"keep_bindings"`
+	Annotations        map[string]string `json:"annotations"`
+	Limits             json.RawMessage   `json:"limits"`
+	Observability      json.RawMessage   `json:"observability"`
+	Placement          json.RawMessage   `json:"placement"`
+	TailConsumers      json.RawMessage   `json:"tail_consumers"`
+	Assets             json.RawMessage   `json:"assets"`
+}
+
+var (
+	moduleTypes = []string{"application/javascript+module", "text/javascript+module", "text/x-python"}
+	scriptTypes = []string{"application/javascript", "text/javascript"}
+	partTypes   = append(slices.Clone(append(moduleTypes, scriptTypes...)), "text/x-python-requirement",
+		"application/wasm", "text/plain", "application/octet-stream", "application/source-map")
+	// handlerCalls find the handlers besides fetch in a Worker's code.
+	handlerCalls = func() map[string]*regexp.Regexp {
+		m := map[string]*regexp.Regexp{}
+		for _, h := range []string{"scheduled", "queue", "email", "tail", "trace"} {
+			m[h] = regexp.MustCompile(`\b` + h + `\s*\(`)
+		}
+		return m
+	}()
+)
+
+func uploadError(format string, args ...any) reply {
+	return badRequest(10021, fmt.Sprintf(format, args...))
+}
+
+// scriptUpload is PUT .../workers/scripts/{name}: a multipart/form-data
+// body with a `metadata` JSON part and the code parts. It creates or
+// replaces the script, and, as Cloudflare does, makes a new version of it
+// and deploys that version to 100% of traffic.
+func scriptUpload(c *call) reply {
+	name := c.p["script"]
+	if !scriptName.MatchString(name) {
+		return uploadError("%q is not a valid Worker name: lower-case letters, digits, - and _, at most 63", name)
+	}
+	mt, params, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return uploadError("a Worker upload is multipart/form-data, not %q", c.r.Header.Get("Content-Type"))
+	}
+	type part struct {
+		name, filename, contentType string
+		body                        []byte
+	}
+	var parts []part
+	mr := multipart.NewReader(io.LimitReader(c.r.Body, maxUpload), params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return uploadError("malformed multipart body: %v", err)
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return uploadError("malformed multipart body: %v", err)
+		}
+		pn := p.FormName()
+		if pn == "" {
+			return uploadError("a part has no form-data name")
+		}
+		if slices.ContainsFunc(parts, func(x part) bool { return x.name == pn }) {
+			return uploadError("part %q appears twice", pn)
+		}
+		parts = append(parts, part{pn, p.FileName(), p.Header.Get("Content-Type"), b})
+	}
+	mi := slices.IndexFunc(parts, func(x part) bool { return x.name == "metadata" })
+	if mi < 0 {
+		return uploadError("the upload has no metadata part")
+	}
+	var meta uploadMeta
+	if err := json.Unmarshal(parts[mi].body, &meta); err != nil {
+		return uploadError("metadata is not valid JSON: %v", err)
+	}
+	rawMeta := parts[mi].body
+	parts = slices.Delete(parts, mi, mi+1)
+
+	entry, types := meta.MainModule, moduleTypes
+	switch {
+	case meta.MainModule != "" && meta.BodyPart != "":
+		return uploadError("metadata sets both main_module and body_part")
+	case meta.MainModule == "" && meta.BodyPart == "":
+		return uploadError("metadata sets neither main_module nor body_part")
+	case meta.BodyPart != "":
+		entry, types = meta.BodyPart, scriptTypes
+	}
+	ei := slices.IndexFunc(parts, func(x part) bool { return x.name == entry })
+	if ei < 0 {
+		return uploadError("No such module %q: the upload has no part named as its entry point", entry)
+	}
+	ct, _, _ := mime.ParseMediaType(parts[ei].contentType)
+	if !slices.Contains(types, ct) {
+		return uploadError("entry point %q has content type %q, want one of %s", entry, parts[ei].contentType, strings.Join(types, ", "))
+	}
+	modules := []Module{{Name: entry, ContentType: parts[ei].contentType, Content: string(parts[ei].body)}}
+	for i, p := range parts {
+		ct, _, _ := mime.ParseMediaType(p.contentType)
+		if !slices.Contains(partTypes, ct) {
+			return uploadError("part %q has content type %q, not one Workers accepts", p.name, p.contentType)
+		}
+		if i != ei {
+			modules = append(modules, Module{Name: p.name, ContentType: p.contentType, Content: string(p.body)})
+		}
+	}
+
+	if meta.CompatibilityDate != "" {
+		d, err := time.Parse(time.DateOnly, meta.CompatibilityDate)
+		if err != nil {
+			return uploadError("compatibility_date %q is not YYYY-MM-DD", meta.CompatibilityDate)
+		}
+		if d.After(c.s.now().UTC().Add(24 * time.Hour)) {
+			return uploadError("Can't set compatibility date in the future: %s", meta.CompatibilityDate)
+		}
+	}
+	switch meta.UsageModel {
+	case "":
+		meta.UsageModel = "standard"
+	case "standard", "bundled", "unbound":
+	default:
+		return uploadError("usage_model %q is not standard, bundled or unbound", meta.UsageModel)
+	}
+	if len(meta.Assets) > 0 && string(meta.Assets) != "null" {
+		return uploadError("the fake does not serve Workers static assets (metadata.assets)")
+	}
+	bindings := make([]Binding, len(meta.Bindings))
+	textSet := map[int]bool{}
+	for i, raw := range meta.Bindings {
+		if err := json.Unmarshal(raw, &bindings[i]); err != nil {
+			return uploadError("binding %d is not valid: %v", i, err)
+		}
+		var keys map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &keys)
+		_, textSet[i] = keys["text"]
+	}
+	old := c.s.script(c.a, name)
+	if old != nil && len(meta.KeepBindings) > 0 {
+		for _, b := range old.Bindings {
+			if slices.Contains(meta.KeepBindings, b.Type) && !slices.ContainsFunc(bindings, func(x Binding) bool { return x.Name == b.Name }) {
+				textSet[len(bindings)] = true
+				bindings = append(bindings, b.clone())
+			}
+		}
+	}
+	if msg := c.s.checkBindings(c.a, bindings, textSet); msg != nil {
+		return fail(http.StatusBadRequest, *msg)
+	}
+
+	sum := sha256.New()
+	for _, m := range modules {
+		fmt.Fprintf(sum, "%s\x00%s\x00%d\x00", m.Name, m.ContentType, len(m.Content))
+		io.WriteString(sum, m.Content)
+	}
+	sum.Write(rawMeta)
+	sc := &Script{
+		Name: name, CompatibilityDate: meta.CompatibilityDate, CompatibilityFlags: meta.CompatibilityFlags,
+		Bindings: bindings, MainModule: meta.MainModule, BodyPart: meta.BodyPart, Modules: modules,
+		Metadata: bytes.Clone(rawMeta), UsageModel: meta.UsageModel, Logpush: meta.Logpush != nil && *meta.Logpush,
+		Limits: meta.Limits, Observability: meta.Observability, Placement: meta.Placement, TailConsumers: meta.TailConsumers,
+		Annotations: meta.Annotations, Tag: c.s.id(), Etag: hex.EncodeToString(sum.Sum(nil)),
+		CreatedOn: Timestamp, ModifiedOn: Timestamp, Handlers: handlers(modules[0].Content),
+	}
+	if old != nil {
+		sc.Tag, sc.CreatedOn = old.Tag, old.CreatedOn
+		sc.WorkersDev, sc.PreviewsEnabled, sc.Schedules = old.WorkersDev, old.PreviewsEnabled, old.Schedules
+		*old = *sc
+		sc = old
+	} else {
+		c.a.Scripts = append(c.a.Scripts, sc)
+	}
+	id := c.s.upload(c.account, name)
+	ann := map[string]string{"workers/triggered_by": "upload"}
+	if m := meta.Annotations["workers/message"]; m != "" {
+		ann["workers/message"] = m
+	}
+	c.s.deploy(c.account, name, []DeploymentVersion{{VersionID: id, Percentage: 100}}, "api", ann)
+
+	out := sc.json()
+	out["startup_time_ms"] = 0
+	return ok(out)
+}
+
+// handlers guesses the handlers a Worker's default export has from its
+// code: fetch always, the others when "name(" appears. (Cloudflare runs the
+// script to know.)
+func handlers(code string) []string {
+	out := []string{"fetch"}
+	for _, h := range sortedKeys(handlerCalls) {
+		if handlerCalls[h].MatchString(code) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// scriptBody answers a script's code: the entry point alone, byte for byte,
+// when it is the only module; otherwise multipart/form-data with the entry
+// point first. A script with no code (seeded with PutScript) is 204.
+func scriptBody(sc *Script) reply {
+	if len(sc.Modules) == 0 {
+		return reply{status: http.StatusNoContent}
+	}
+	h := http.Header{}
+	h.Set("cf-entrypoint", sc.Modules[0].Name)
+	if len(sc.Modules) == 1 {
+		ct := sc.Modules[0].ContentType
+		if ct == "" {
+			ct = "application/javascript+module"
+		}
+		h.Set("Content-Type", ct)
+		return reply{status: http.StatusOK, raw: []byte(sc.Modules[0].Content), header: h}
+	}
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for _, m := range sc.Modules {
+		ph := textproto.MIMEHeader{}
+		ph.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, m.Name, m.Name))
+		ph.Set("Content-Type", m.ContentType)
+		pw, _ := w.CreatePart(ph)
+		_, _ = io.WriteString(pw, m.Content)
+	}
+	_ = w.Close()
+	h.Set("Content-Type", w.FormDataContentType())
+	return reply{status: http.StatusOK, raw: buf.Bytes(), header: h}
+}
+
+// scriptDownload is GET .../workers/scripts/{name}: the raw code, not JSON.
+func scriptDownload(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	return scriptBody(sc)
+}
+
+// scriptContent is GET .../content/v2 (cloudflare-go sends Accept: string).
+func scriptContent(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	return scriptBody(sc)
+}
+
+// scriptDelete deletes the script with its schedules, workers.dev setting
+// and version history.
+func scriptDelete(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	c.a.Scripts = slices.DeleteFunc(c.a.Scripts, func(x *Script) bool { return x == sc })
+	delete(c.s.histories, c.account+"/"+sc.Name)
+	return ok(map[string]any{})
+}
+
+// scriptSettings is GET .../settings: the bindings exactly as uploaded but
+// for secret texts, and the settings that were set.
+func scriptSettings(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	m := map[string]any{
+		"bindings": renderBindings(sc.Bindings), "compatibility_date": sc.CompatibilityDate,
+		"compatibility_flags": nonNil(sc.CompatibilityFlags), "logpush": sc.Logpush,
+		"tags": []string{}, "usage_model": sc.UsageModel,
+	}
+	sc.optional(m)
+	return ok(m)
+}
+
+func scriptScriptSettings(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	m := map[string]any{"logpush": sc.Logpush, "tail_consumers": []any{}, "observability": map[string]any{"enabled": false}}
+	sc.optional(m)
+	delete(m, "limits")
+	delete(m, "placement")
+	return ok(m)
+}
+
+// serviceGet is GET .../workers/services/{name}: the script's service and
+// its production environment, in the shape wrangler and the provider read
+// (default_environment.script is the script object).
+func serviceGet(c *call) reply {
+	sc := c.s.script(c.a, c.p["script"])
+	if sc == nil {
+		return notFound(10090, "workers.api.error.service_not_found")
+	}
+	env := map[string]any{"environment": "production", "created_on": sc.CreatedOn, "modified_on": sc.ModifiedOn}
+	def := map[string]any{"environment": "production", "created_on": sc.CreatedOn, "modified_on": sc.ModifiedOn, "script": sc.json()}
+	return ok(map[string]any{"id": sc.Name, "default_environment": def, "created_on": sc.CreatedOn,
+		"modified_on": sc.ModifiedOn, "environments": []any{env}})
+}
+
+func accountSubdomain(c *call) reply {
+	if c.a.Subdomain == "" {
+		return notFound(10007, "This subdomain does not exist.")
+	}
+	return ok(map[string]string{"subdomain": c.a.Subdomain})
+}
+
+// ---- workers.dev subdomain of a script ----
+
+func subdomainJSON(sc *Script) map[string]bool {
+	return map[string]bool{"enabled": sc.WorkersDev, "previews_enabled": sc.PreviewsEnabled}
+}
+
+func subdomainGet(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	return ok(subdomainJSON(sc))
+}
+
+// subdomainPost sets {enabled, previews_enabled?}; previews follow enabled
+// when not given.
+func subdomainPost(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	var body struct {
+		Enabled         *bool `json:"enabled"`
+		PreviewsEnabled *bool `json:"previews_enabled"`
+	}
+	if !decode(c.r, &body) {
+		return fail(http.StatusBadRequest, ErrBadRequest)
+	}
+	if body.Enabled == nil {
+		return invalidBody("enabled is required")
+	}
+	sc.WorkersDev, sc.PreviewsEnabled = *body.Enabled, *body.Enabled
+	if body.PreviewsEnabled != nil {
+		sc.PreviewsEnabled = *body.PreviewsEnabled
+	}
+	return ok(subdomainJSON(sc))
+}
+
+func subdomainDelete(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	sc.WorkersDev, sc.PreviewsEnabled = false, false
+	return ok(subdomainJSON(sc))
+}
+
+// ---- cron triggers ----
+
+var cronField = regexp.MustCompile(`^[0-9A-Za-z*/,?#LW-]+$`)
+
+func validCron(s string) bool {
+	f := strings.Fields(s)
+	if len(f) != 5 {
+		return false
+	}
+	for _, x := range f {
+		if !cronField.MatchString(x) {
+			return false
+		}
+	}
+	return true
+}
+
+func schedulesGet(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	return ok(map[string]any{"schedules": nonNil(sc.Schedules)})
+}
+
+// schedulesPut replaces the schedules; the body is a bare JSON array
+// [{"cron": "..."}].
+func schedulesPut(c *call) reply {
+	sc, rep := scriptOf(c)
+	if sc == nil {
+		return rep
+	}
+	var body []struct {
+		Cron string `json:"cron"`
+	}
+	if !decode(c.r, &body) || body == nil {
+		return invalidBody(`the body is a JSON array of {"cron": "..."}`)
+	}
+	out := make([]Schedule, 0, len(body))
+	for _, b := range body {
+		if !validCron(b.Cron) {
+			return invalidBody(fmt.Sprintf("%q is not a valid cron expression (five fields)", b.Cron))
+		}
+		if slices.ContainsFunc(out, func(x Schedule) bool { return x.Cron == b.Cron }) {
+			return invalidBody(fmt.Sprintf("cron %q is listed twice", b.Cron))
+		}
+		out = append(out, Schedule{Cron: b.Cron, CreatedOn: Timestamp, ModifiedOn: Timestamp})
+	}
+	sc.Schedules = out
+	return ok(map[string]any{"schedules": out})
+}
+
+// ---- custom domains ----
+
+var hostname = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+
+func domainList(c *call) reply {
+	q := c.r.URL.Query()
+	out := []CustomDomain{}
+	for _, d := range c.a.CustomDomains {
+		if match(q, "hostname", d.Hostname) && match(q, "service", d.Service) && match(q, "zone_id", d.ZoneID) &&
+			match(q, "zone_name", d.ZoneName) && match(q, "environment", d.Environment) {
+			out = append(out, d)
+		}
+	}
+	return ok(out)
+}
+
+func match(q map[string][]string, key, value string) bool {
+	want := ""
+	if v := q[key]; len(v) > 0 {
+		want = v[0]
+	}
+	return want == "" || want == value
+}
+
+// apexOf is a hostname's last two labels, the zone name used when a zone
+// was made known without one.
+func apexOf(host string) string {
+	labels := strings.Split(host, ".")
+	if len(labels) < 2 {
+		return host
+	}
+	return strings.Join(labels[len(labels)-2:], ".")
+}
+
+func inZone(host, zone string) bool { return host == zone || strings.HasSuffix(host, "."+zone) }
+
+// domainAttach is PUT .../workers/domains {hostname, service, environment?,
+// zone_id?, zone_name?}: it attaches the hostname to the Worker (again, if
+// it already is) and answers the domain.
+func domainAttach(c *call) reply {
+	var body struct {
+		Hostname    string `json:"hostname"`
+		Service     string `json:"service"`
+		Environment string `json:"environment"`
+		ZoneID      string `json:"zone_id"`
+		ZoneName    string `json:"zone_name"`
+	}
+	if !decode(c.r, &body) {
+		return fail(http.StatusBadRequest, ErrBadRequest)
+	}
+	if !hostname.MatchString(body.Hostname) {
+		return invalidBody(fmt.Sprintf("hostname %q is not a valid hostname", body.Hostname))
+	}
+	if body.Service == "" {
+		return invalidBody("service is required")
+	}
+	if c.s.script(c.a, body.Service) == nil {
+		return notFound(10007, "This Worker does not exist on your account.")
+	}
+	if body.Environment == "" {
+		body.Environment = "production"
+	}
+	if body.Environment != "production" {
+		return invalidBody(fmt.Sprintf("environment %q does not exist (only production)", body.Environment))
+	}
+	zoneID, zoneName := body.ZoneID, body.ZoneName
+	switch {
+	case zoneID != "":
+		z := c.s.state.Zones[zoneID]
+		if z == nil {
+			return fail(http.StatusForbidden, ErrAuthentication)
+		}
+		zoneName = z.Name
+		if zoneName == "" {
+			zoneName = apexOf(body.Hostname)
+		}
+		if body.ZoneName != "" && body.ZoneName != zoneName {
+			return invalidBody(fmt.Sprintf("zone %s is %s, not %s", zoneID, zoneName, body.ZoneName))
+		}
+	default:
+		for _, id := range sortedKeys(c.s.state.Zones) {
+			z := c.s.state.Zones[id]
+			if z.Name != "" && ((zoneName != "" && z.Name == zoneName) || (zoneName == "" && inZone(body.Hostname, z.Name))) {
+				zoneID, zoneName = id, z.Name
+				break
+			}
+		}
+		if zoneID == "" {
+			return invalidBody(fmt.Sprintf("no zone of this account holds %s", body.Hostname))
+		}
+	}
+	if !inZone(body.Hostname, zoneName) {
+		return invalidBody(fmt.Sprintf("hostname %s is not in zone %s", body.Hostname, zoneName))
+	}
+	for i, d := range c.a.CustomDomains {
+		if d.Hostname == body.Hostname {
+			d.Service, d.Environment, d.ZoneID, d.ZoneName = body.Service, body.Environment, zoneID, zoneName
+			c.a.CustomDomains[i] = d
+			return ok(d)
+		}
+	}
+	d := CustomDomain{ID: c.s.id(), Hostname: body.Hostname, Service: body.Service, Environment: body.Environment,
+		ZoneID: zoneID, ZoneName: zoneName, CertID: c.s.uuid()}
+	c.a.CustomDomains = append(c.a.CustomDomains, d)
+	return ok(d)
+}
+
+func domainIndex(c *call) (int, reply) {
+	i := slices.IndexFunc(c.a.CustomDomains, func(d CustomDomain) bool { return d.ID == c.p["id"] })
+	if i < 0 {
+		return -1, notFound(100114, "Domain not found")
+	}
+	return i, reply{}
+}
+
+func domainGet(c *call) reply {
+	i, rep := domainIndex(c)
+	if i < 0 {
+		return rep
+	}
+	return ok(c.a.CustomDomains[i])
+}
+
+func domainDetach(c *call) reply {
+	i, rep := domainIndex(c)
+	if i < 0 {
+		return rep
+	}
+	c.a.CustomDomains = slices.Delete(c.a.CustomDomains, i, i+1)
+	return ok(nil)
+}
+
+// ---- zone routes ----
+
+type routeBody struct {
+	Pattern string `json:"pattern"`
+	Script  string `json:"script"`
+}
+
+func (c *call) routeBody(self string) (routeBody, *reply) {
+	var body routeBody
+	if !decode(c.r, &body) {
+		rep := fail(http.StatusBadRequest, ErrBadRequest)
+		return body, &rep
+	}
+	if body.Pattern == "" || strings.Contains(body.Pattern, "://") || strings.ContainsAny(body.Pattern, " \t") {
+		rep := invalidBody(fmt.Sprintf("pattern %q is not a route pattern (host/path, no scheme)", body.Pattern))
+		return body, &rep
+	}
+	for _, old := range c.z.Routes {
+		if old.Pattern == body.Pattern && old.ID != self {
+			rep := fail(http.StatusConflict, Message{10020, "A route with the same pattern already exists"})
+			return body, &rep
+		}
+	}
+	return body, nil
+}
+
+func routeList(c *call) reply { return ok(nonNil(slices.Clone(c.z.Routes))) }
+
+func routeCreate(c *call) reply {
+	body, bad := c.routeBody("")
+	if bad != nil {
+		return *bad
+	}
+	rt := Route{ID: c.s.id(), Pattern: body.Pattern, Script: body.Script}
+	c.z.Routes = append(c.z.Routes, rt)
+	return ok(rt)
+}
+
+func routeIndex(c *call) (int, reply) {
+	i := slices.IndexFunc(c.z.Routes, func(rt Route) bool { return rt.ID == c.p["id"] })
+	if i < 0 {
+		return -1, notFound(10020, "Route not found")
+	}
+	return i, reply{}
+}
+
+func routeGet(c *call) reply {
+	i, rep := routeIndex(c)
+	if i < 0 {
+		return rep
+	}
+	return ok(c.z.Routes[i])
+}
+
+func routeUpdate(c *call) reply {
+	i, rep := routeIndex(c)
+	if i < 0 {
+		return rep
+	}
+	body, bad := c.routeBody(c.z.Routes[i].ID)
+	if bad != nil {
+		return *bad
+	}
+	c.z.Routes[i].Pattern, c.z.Routes[i].Script = body.Pattern, body.Script
+	return ok(c.z.Routes[i])
+}
+
+func routeDelete(c *call) reply {
+	i, rep := routeIndex(c)
+	if i < 0 {
+		return rep
+	}
+	id := c.z.Routes[i].ID
+	c.z.Routes = slices.Delete(c.z.Routes, i, i+1)
+	return ok(map[string]string{"id": id})
+}
