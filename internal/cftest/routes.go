@@ -177,7 +177,9 @@ type reply struct {
 	header http.Header
 }
 
-func ok(result any) reply { return reply{status: http.StatusOK, env: envelope{Success: true, Result: result}} }
+func ok(result any) reply {
+	return reply{status: http.StatusOK, env: envelope{Success: true, Result: result}}
+}
 
 func fail(status int, errs ...Message) reply {
 	return reply{status: status, env: envelope{Success: false, Errors: errs}, noRetry: true}
