@@ -37,7 +37,9 @@ func start(t *testing.T, args ...string) (*cftest.Server, *syncBuffer, *syncBuff
 	var stdout, stderr syncBuffer
 	started := make(chan *cftest.Server, 1)
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), &stdout, &stderr, started) }()
+	go func() {
+		done <- run(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), &stdout, &stderr, started)
+	}()
 	var s *cftest.Server
 	select {
 	case s = <-started:
