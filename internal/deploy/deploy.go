@@ -1,14 +1,15 @@
 // Package deploy is the engine of `zerocost deploy`: it drives the Pulumi
-// program in infra/ through Pulumi's Automation API (refresh, preview, up),
+// program in infra/ through the `pulumi` CLI (refresh, preview, up),
 // verifies the new outputs, and when verification fails rolls every Worker
 // the deploy changed back to the versions it served before, through
 // Cloudflare's Workers deployments API.
 //
 // The orchestrator (Run) only sees small interfaces — Runner (the stack),
 // Verifier, Rollbacker, CostForecaster — so its sequencing and every failure
-// path are tested with in-memory fakes; AutoRunner and CloudflareRollbacker
-// are the real ones. It never imports infra/ or pulumi-cloudflare: the
-// Automation API runs the `pulumi` CLI, which builds infra/.
+// path are tested with in-memory fakes; CLIRunner and CloudflareRollbacker
+// are the real ones. It imports neither infra/ nor any Pulumi package: the
+// `pulumi` CLI builds and runs infra/, and CLIRunner reads the few fields of
+// its JSON engine events that deploy reports.
 package deploy
 
 import (

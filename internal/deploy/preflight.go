@@ -41,7 +41,7 @@ type Machine struct {
 func Preflight(m Machine) error {
 	var errs []error
 	if _, err := m.LookPath("pulumi"); err != nil {
-		errs = append(errs, fmt.Errorf("the pulumi CLI is not on PATH: zerocost deploy runs infra/ through it (Pulumi's Automation API); install it (%s), or in GitHub Actions add `uses: pulumi/actions@v6` with no command", pulumiCLIInstallURL))
+		errs = append(errs, fmt.Errorf("the pulumi CLI is not on PATH: zerocost deploy runs infra/ through it; install it (%s), or in GitHub Actions add `uses: pulumi/actions@v6` with no command", pulumiCLIInstallURL))
 	}
 	sf, err := readStackFile(m.StackFile)
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package deploy is the `zerocost deploy` command: it deploys a stack with
-// the Pulumi program in infra/ (through Pulumi's Automation API, as `pulumi
-// up` does), verifies it, and rolls the Workers back when verification fails.
+// the Pulumi program in infra/ (through the `pulumi` CLI, as `pulumi up`
+// does), verifies it, and rolls the Workers back when verification fails.
 // The engine is package internal/deploy.
 package deploy
 
@@ -65,7 +65,7 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "deploy",
 		Short: "Deploy a stack with Pulumi, verify it, and roll its Workers back if verification fails",
 		Long: `Deploy a stack: the same Pulumi program as ` + "`pulumi up`" + ` (Pulumi.yaml's
-main: infra/), driven through Pulumi's Automation API, then verified.
+main: infra/), driven through the pulumi CLI, then verified.
 
   1. preflight  the pulumi CLI, a Pulumi backend login (PULUMI_ACCESS_TOKEN,
                 PULUMI_BACKEND_URL or ` + "`pulumi login`" + `), the secrets passphrase
@@ -196,7 +196,7 @@ func Run(o *Options) error {
 	open := o.open
 	if open == nil {
 		open = func(ctx context.Context, name, dir string) (deploy.Runner, error) {
-			return deploy.OpenAuto(ctx, name, dir, nil)
+			return deploy.OpenCLI(ctx, name, dir, nil)
 		}
 	}
 	var forecaster deploy.CostForecaster = deploy.NoForecast{}

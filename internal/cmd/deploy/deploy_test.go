@@ -103,7 +103,7 @@ func project(t *testing.T, stackFile, extra string) string {
 	return dir
 }
 
-// stackRunner stands in for the Automation API; Up uploads new versions of
+// stackRunner stands in for the pulumi CLI; Up uploads new versions of
 // the Workers to the fake Cloudflare, as `pulumi up` would.
 type stackRunner struct {
 	cf      *cftest.VersionsServer
