@@ -347,12 +347,23 @@ func TestSDKDecodes(t *testing.T) {
 	ws := workers.NewScriptService(sdkOpts(s)...)
 	var sp workers.ScriptScriptAndVersionSettingGetParams
 	sp.AccountID.Value, sp.AccountID.Present = acct, true
-	settings, err := ws.ScriptAndVersionSettings.Get(ctx, "a-demo", sp)
-	if err != nil {
+	// Settings answer "placement": {} (as Cloudflare does), which
+	// cloudflare-go v7.9.0's typed decoding panics on: read them raw, as
+	// internal/cfapi does, and decode the bindings with the SDK's types.
+	var raw []byte
+	if _, err := ws.ScriptAndVersionSettings.Get(ctx, "a-demo", sp, option.WithResponseBodyInto(&raw)); err != nil {
+		t.Fatal(err)
+	}
+	var settings struct {
+		Result struct {
+			Bindings []workers.ScriptScriptAndVersionSettingGetResponseBinding `json:"bindings"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &settings); err != nil {
 		t.Fatal(err)
 	}
 	types := map[string]bool{}
-	for _, b := range settings.Bindings {
+	for _, b := range settings.Result.Bindings {
 		types[string(b.Type)] = true
 		if b.Type == "ratelimit" {
 			rl, ok := b.AsUnion().(workers.ScriptScriptAndVersionSettingGetResponseBindingsWorkersBindingKindRatelimit)

@@ -347,6 +347,11 @@ func scriptSettings(c *call) reply {
 		"bindings": renderBindings(sc.Bindings), "compatibility_date": sc.CompatibilityDate,
 		"compatibility_flags": nonNil(sc.CompatibilityFlags), "logpush": sc.Logpush,
 		"tags": []string{}, "usage_model": sc.UsageModel,
+		// Cloudflare answers an empty placement when none was set; the
+		// provider's Read needs it (it reads placement.mode and panics on a
+		// missing placement). cloudflare-go v7.9.0's typed decoding of
+		// this answer panics on it: read settings raw.
+		"placement": map[string]any{},
 	}
 	sc.optional(m)
 	return ok(m)
