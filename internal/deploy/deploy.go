@@ -660,7 +660,10 @@ func (p *progress) Step(s Step) {
 		p.d.emit(e)
 		return
 	}
-	if p.phase != PhaseUp || unchangedOp(s.Op) {
+	// A provider's steps (pulumi:providers:cloudflare is created with the
+	// stack, updated when its config changes) are not in the engine's
+	// counts, so not in the preview's total either.
+	if p.phase != PhaseUp || unchangedOp(s.Op) || strings.HasPrefix(s.Type, "pulumi:providers:") {
 		return
 	}
 	p.done++
