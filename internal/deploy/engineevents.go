@@ -103,16 +103,6 @@ func (l *engineLog) add(line []byte, p Progress) {
 	}
 }
 
-// readEngineLog decodes a whole event log (a finished run's, or a test's).
-func readEngineLog(r io.Reader, p Progress) (*engineLog, error) {
-	l := &engineLog{}
-	b, err := io.ReadAll(r)
-	for line := range bytes.Lines(b) {
-		l.add(line, p)
-	}
-	return l, err
-}
-
 // tailInterval is how often a running command's event log is read for new
 // lines.
 const tailInterval = 50 * time.Millisecond

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"bytes"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +15,16 @@ const (
 	kvURN  = "urn:pulumi:demo::zerocost::zerocost:patterns:EventDrivenAgent$cloudflare:index/workersKvNamespace:WorkersKvNamespace::sales-engine-demo-jobs"
 	kvType = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 )
+
+// readEngineLog decodes a whole event log.
+func readEngineLog(r io.Reader, p Progress) (*engineLog, error) {
+	l := &engineLog{}
+	b, err := io.ReadAll(r)
+	for line := range bytes.Lines(b) {
+		l.add(line, p)
+	}
+	return l, err
+}
 
 func readLog(t *testing.T, name string) (*engineLog, *recProgress) {
 	t.Helper()
