@@ -121,8 +121,8 @@ func scriptUpload(c *call) reply {
 		return uploadError("a Worker upload is multipart/form-data, not %q", c.r.Header.Get("Content-Type"))
 	}
 	type part struct {
-		name, filename, contentType string
-		body                        []byte
+		name, contentType string
+		body              []byte
 	}
 	var parts []part
 	mr := multipart.NewReader(io.LimitReader(c.r.Body, maxUpload), params["boundary"])
@@ -138,6 +138,10 @@ func scriptUpload(c *call) reply {
 		if err != nil {
 			return uploadError("malformed multipart body: %v", err)
 		}
+		// A module is named by its part's name, which main_module and
+		// body_part refer to (wrangler and the provider give the filename
+		// the same value; cloudflare-go's own encoding, parts files.0 and
+		// metadata.main_module fields, is refused as Cloudflare refuses it).
 		pn := p.FormName()
 		if pn == "" {
 			return uploadError("a part has no form-data name")
@@ -145,11 +149,11 @@ func scriptUpload(c *call) reply {
 		if slices.ContainsFunc(parts, func(x part) bool { return x.name == pn }) {
 			return uploadError("part %q appears twice", pn)
 		}
-		parts = append(parts, part{pn, p.FileName(), p.Header.Get("Content-Type"), b})
+		parts = append(parts, part{pn, p.Header.Get("Content-Type"), b})
 	}
 	mi := slices.IndexFunc(parts, func(x part) bool { return x.name == "metadata" })
 	if mi < 0 {
-		return uploadError("the upload has no metadata part")
+		return uploadError("could not read content for part metadata: the upload has no metadata part")
 	}
 	var meta uploadMeta
 	if err := json.Unmarshal(parts[mi].body, &meta); err != nil {
