@@ -76,8 +76,10 @@
 package cftest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -450,6 +452,54 @@ func (s *Server) AddFault(f Fault) {
 	s.faults = append(s.faults, &f)
 }
 
+// ClearFaults removes every fault, spent or not.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Snapshot is a deep copy of the state, safe to read while the server runs.
+// Scripts keep their secret texts (Script.Bindings are as uploaded).
+func (s *Server) Snapshot() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := State{Accounts: map[string]*Account{}, Zones: map[string]*Zone{}}
+	for id, a := range s.state.Accounts {
+		c := *a
+		c.KVNamespaces = slices.Clone(a.KVNamespaces)
+		c.Buckets = slices.Clone(a.Buckets)
+		c.CustomDomains = slices.Clone(a.CustomDomains)
+		c.D1Databases = slices.Clone(a.D1Databases)
+		c.Queues = nil
+		for _, q := range a.Queues {
+			qc := *q
+			qc.Consumers = slices.Clone(q.Consumers)
+			for i, cons := range qc.Consumers {
+				if cons.Settings.MaxConcurrency != nil {
+					qc.Consumers[i].Settings.MaxConcurrency = ptr(*cons.Settings.MaxConcurrency)
+				}
+				if cons.Settings.VisibilityTimeoutMs != nil {
+					qc.Consumers[i].Settings.VisibilityTimeoutMs = ptr(*cons.Settings.VisibilityTimeoutMs)
+				}
+			}
+			c.Queues = append(c.Queues, &qc)
+		}
+		c.Scripts = nil
+		for _, sc := range a.Scripts {
+			cp := cloneScript(sc)
+			c.Scripts = append(c.Scripts, &cp)
+		}
+		out.Accounts[id] = &c
+	}
+	for id, z := range s.state.Zones {
+		c := *z
+		c.Routes = slices.Clone(z.Routes)
+		out.Zones[id] = &c
+	}
+	return out
+}
+
 // Requests lists the requests received so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -632,6 +682,10 @@ func cloneScript(sc *Script) Script {
 		cp.Bindings = nil
 	}
 	cp.Modules = slices.Clone(sc.Modules)
+	cp.Metadata = bytes.Clone(sc.Metadata)
+	cp.Limits, cp.Observability = bytes.Clone(sc.Limits), bytes.Clone(sc.Observability)
+	cp.Placement, cp.TailConsumers = bytes.Clone(sc.Placement), bytes.Clone(sc.TailConsumers)
+	cp.Annotations = maps.Clone(sc.Annotations)
 	cp.Schedules = slices.Clone(sc.Schedules)
 	cp.Handlers = slices.Clone(sc.Handlers)
 	return cp

@@ -1065,3 +1065,32 @@ func TestProviderAnswersMatchTheSchema(t *testing.T) {
 	}
 	noUnknown(t, s)
 }
+
+func TestSnapshotAndClearFaults(t *testing.T) {
+	s, kvID, _, _ := providerServer(t)
+	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot()
+	a := snap.Accounts[acct]
+	a.Scripts[0].Bindings[0].NamespaceID = "changed"
+	a.Queues[0].Name = "changed"
+	snap.Zones[zone].Name = "changed"
+	if sc, _ := s.Script(acct, "p-demo"); sc.Bindings[0].NamespaceID != kvID {
+		t.Error("the snapshot shares bindings with the server")
+	}
+	if again := s.Snapshot(); again.Accounts[acct].Queues[0].Name != "p-jobs" || again.Zones[zone].Name != "example.com" {
+		t.Error("the snapshot shares queues or zones with the server")
+	}
+	if b, _ := a.Scripts[0].Binding("ANTHROPIC_API_KEY"); b.Text != secret {
+		t.Errorf("the snapshot's secret binding: %+v", b)
+	}
+	s.AddFault(Fault{Path: "/accounts/" + acct + "/workers", Status: 404, Errors: []Message{{10007, "gone"}}})
+	if status, _ := getJSON(t, s, "/accounts/"+acct+"/workers/scripts/p-demo/settings"); status != 404 {
+		t.Errorf("fault: %d", status)
+	}
+	s.ClearFaults()
+	if status, _ := getJSON(t, s, "/accounts/"+acct+"/workers/scripts/p-demo/settings"); status != 200 {
+		t.Errorf("after ClearFaults: %d", status)
+	}
+}
