@@ -1094,3 +1094,86 @@ func TestSnapshotAndClearFaults(t *testing.T) {
 		t.Errorf("after ClearFaults: %d", status)
 	}
 }
+
+// zerocost deploy rolls a Worker back by deploying its previous version to
+// 100%: the script's code and settings then read back as that version's.
+func TestRollbackOfAnUploadedScript(t *testing.T) {
+	s, kvID, _, _ := providerServer(t)
+	meta := providerMeta(kvID)
+	if _, _, err := upload(t, s, "p-demo", workerCode, meta); err != nil {
+		t.Fatal(err)
+	}
+	meta["bindings"] = append(meta["bindings"].([]any), map[string]any{"name": "DEBUG", "type": "plain_text", "text": "1"})
+	if _, _, err := upload(t, s, "p-demo", workerCode+"// broken\n", meta); err != nil {
+		t.Fatal(err)
+	}
+	ws := workers.NewScriptService(sdkOpts(s)...)
+	var sub workers.ScriptSubdomainNewParams
+	sub.AccountID.Value, sub.AccountID.Present = acct, true
+	if _, err := ws.Subdomain.New(tctx(t), "p-demo", sub, body(`{"enabled":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	vs := s.Versions(acct, "p-demo")
+	var np workers.ScriptDeploymentNewParams
+	np.AccountID.Value, np.AccountID.Present = acct, true
+	d, err := ws.Deployments.New(tctx(t), "p-demo", np,
+		body(`{"strategy":"percentage","versions":[{"version_id":"`+vs[0].ID+`","percentage":100}],"annotations":{"workers/message":"rollback"}}`))
+	if err != nil || d.Versions[0].VersionID != vs[0].ID {
+		t.Fatalf("rollback: %+v %v", d, err)
+	}
+	sc, _ := s.Script(acct, "p-demo")
+	if sc.Code() != workerCode || len(sc.Bindings) != 7 || !sc.WorkersDev {
+		t.Errorf("after rollback: code %q, %d bindings, workers.dev %v", sc.Code(), len(sc.Bindings), sc.WorkersDev)
+	}
+	if b, _ := sc.Binding("ANTHROPIC_API_KEY"); b.Text != secret {
+		t.Errorf("the rolled-back secret: %+v", b)
+	}
+	if status, b := rawGet(t, s, "/accounts/"+acct+"/workers/scripts/p-demo/content/v2", "string"); status != 200 || string(b) != workerCode {
+		t.Errorf("content after rollback: %d %q", status, b)
+	}
+	// A version split leaves the script as it is.
+	if _, err := ws.Deployments.New(tctx(t), "p-demo", np, body(`{"strategy":"percentage","versions":[{"version_id":"`+vs[0].ID+`","percentage":50},{"version_id":"`+vs[1].ID+`","percentage":50}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if sc, _ := s.Script(acct, "p-demo"); sc.Code() != workerCode {
+		t.Errorf("a split changed the script")
+	}
+	noUnknown(t, s)
+}
+
+// A service-worker script, as the provider uploads one without main_module.
+func TestServiceWorkerUpload(t *testing.T) {
+	s, _, _, _ := providerServer(t)
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for _, p := range []struct{ name, filename, ct, body string }{
+		{"script", "script", "application/javascript", "addEventListener('fetch', e => e.respondWith(new Response('sw')))"},
+		{"metadata", "", "application/json", `{"body_part":"script","compatibility_date":"","logpush":false,"usage_model":"standard","bindings":[]}`},
+	} {
+		h := textproto.MIMEHeader{}
+		cd := fmt.Sprintf(`form-data; name="%s"`, p.name)
+		if p.filename != "" {
+			cd += fmt.Sprintf(`; filename="%s"`, p.filename)
+		}
+		h.Set("Content-Disposition", cd)
+		h.Set("Content-Type", p.ct)
+		pw, _ := w.CreatePart(h)
+		_, _ = io.WriteString(pw, p.body)
+	}
+	_ = w.Close()
+	ws := workers.NewScriptService(sdkOpts(s)...)
+	var p workers.ScriptUpdateParams
+	p.AccountID.Value, p.AccountID.Present = acct, true
+	res, err := ws.Update(tctx(t), "sw-demo", p, option.WithRequestBody(w.FormDataContentType(), buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HasModules {
+		t.Error("a service worker has_modules")
+	}
+	status, b := rawGet(t, s, "/accounts/"+acct+"/workers/scripts/sw-demo/content/v2", "string")
+	if status != 200 || string(b) != "addEventListener('fetch', e => e.respondWith(new Response('sw')))" {
+		t.Errorf("content %d %q", status, b)
+	}
+	noUnknown(t, s)
+}

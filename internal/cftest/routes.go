@@ -1,6 +1,7 @@
 package cftest
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -248,6 +249,12 @@ func (s *Server) write(w http.ResponseWriter, rep reply) {
 }
 
 func (s *Server) handle(r *http.Request) (rep reply, req Request, unknown bool) {
+	// Read the body before taking the lock: a slow upload holds up no one.
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxUpload))
+	if err != nil {
+		b = nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	path, found := strings.CutPrefix(r.URL.Path, "/client/v4")

@@ -71,6 +71,10 @@ const AuthorEmail = "ci@example.com"
 type scriptHistory struct {
 	versions    []Version    // oldest first
 	deployments []Deployment // newest first
+	// uploads holds what each uploaded version was (code, bindings,
+	// settings), by version id; versions made from Go (Deploy, Upload) have
+	// none.
+	uploads map[string]Script
 }
 
 // VersionsServer is a Server; it remains for callers written when versions
@@ -211,7 +215,21 @@ func deploymentCreate(c *call) reply {
 	if msg := checkNewDeployment(h, body.Strategy, body.Versions); msg != "" {
 		return fail(http.StatusBadRequest, Message{ErrBadRequest.Code, msg})
 	}
+	// A version deployed to all traffic is what the script then is: its code
+	// and settings read back as that version's (a rollback restores them).
+	if up, found := h.uploads[body.Versions[0].VersionID]; len(body.Versions) == 1 && found {
+		sc.restore(up)
+	}
 	return ok(c.s.deploy(c.account, sc.Name, body.Versions, "api", body.Annotations))
+}
+
+// restore makes the script what an uploaded version was, keeping what is
+// not part of a version (workers.dev, schedules, identity).
+func (sc *Script) restore(v Script) {
+	keep := *sc
+	*sc = cloneScript(&v)
+	sc.Name, sc.Tag, sc.CreatedOn = keep.Name, keep.Tag, keep.CreatedOn
+	sc.WorkersDev, sc.PreviewsEnabled, sc.Schedules = keep.WorkersDev, keep.PreviewsEnabled, keep.Schedules
 }
 
 // checkNewDeployment says what is wrong with a new deployment, or "".

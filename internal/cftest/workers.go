@@ -255,6 +255,11 @@ func scriptUpload(c *call) reply {
 		c.a.Scripts = append(c.a.Scripts, sc)
 	}
 	id := c.s.upload(c.account, name)
+	h := c.s.scriptHistoryOf(c.account, name)
+	if h.uploads == nil {
+		h.uploads = map[string]Script{}
+	}
+	h.uploads[id] = cloneScript(sc)
 	ann := map[string]string{"workers/triggered_by": "upload"}
 	if m := meta.Annotations["workers/message"]; m != "" {
 		ann["workers/message"] = m
