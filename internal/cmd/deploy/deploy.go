@@ -42,6 +42,7 @@ type Options struct {
 	Yes        bool
 	Refresh    bool
 	SkipVerify bool
+	SkipRoutes bool
 	NoRollback bool
 	JSON       bool
 	JUnit      string
@@ -112,6 +113,7 @@ before anything was changed.`,
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "deploy without asking (required when stdin is not a terminal)")
 	fl.BoolVar(&opts.Refresh, "refresh", false, "refresh the stack's state from Cloudflare before the preview")
 	fl.BoolVar(&opts.SkipVerify, "skip-verify", false, "do not verify after up (and so never roll back)")
+	fl.BoolVar(&opts.SkipRoutes, "skip-routes", false, "verify the resources only, not the Workers' routes (Workers this machine cannot reach)")
 	fl.BoolVar(&opts.NoRollback, "no-rollback", false, "when verification fails, leave the new Worker versions in place")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON event per line (schema: docs/ci.md)")
 	fl.StringVar(&opts.JUnit, "junit", "", "write verification's JUnit XML to this `FILE` (after a rollback, the second run goes to FILE with -after-rollback before its extension)")
@@ -122,6 +124,9 @@ before anything was changed.`,
 func (o *Options) check() error {
 	if o.SkipVerify && o.JUnit != "" {
 		return errors.New("--junit writes verification's report, and --skip-verify skips verification: drop one")
+	}
+	if o.SkipVerify && o.SkipRoutes {
+		return errors.New("--skip-routes narrows verification, and --skip-verify skips it: drop one")
 	}
 	return nil
 }
@@ -209,7 +214,7 @@ func Run(o *Options) error {
 		},
 		Open: func(ctx context.Context) (deploy.Runner, error) { return open(ctx, o.Stack, l.ProjectDir) },
 		NewVerifier: func(c deploy.Credentials) (deploy.Verifier, error) {
-			return &verifier{plan: l.Plan, creds: c, hc: o.httpClient(), apiURL: apiURL, junit: o.JUnit, sink: sink, run: o.verify}, nil
+			return &verifier{plan: l.Plan, creds: c, hc: o.httpClient(), apiURL: apiURL, junit: o.JUnit, sink: sink, run: o.verify, skipRoutes: o.SkipRoutes}, nil
 		},
 		NewRollbacker: func(c deploy.Credentials) (deploy.Rollbacker, error) {
 			return deploy.NewCloudflareRollbacker(l.Plan.AccountID, c.CloudflareToken, apiURL, o.httpClient(), -1), nil

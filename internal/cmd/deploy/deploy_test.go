@@ -51,6 +51,30 @@ func TestFlags(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--skip-verify") {
 		t.Errorf("--skip-verify --junit: %v", err)
 	}
+	cmd = NewCmd(f, func(o *Options) error { t.Error("ran"); return nil })
+	cmd.SetArgs([]string{"--skip-verify", "--skip-routes"})
+	cmd.SetErr(&bytes.Buffer{})
+	err = cmd.Execute()
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--skip-routes") {
+		t.Errorf("--skip-verify --skip-routes: %v", err)
+	}
+}
+
+// --skip-routes reaches verification: resource checks only.
+func TestSkipRoutes(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		e := newEnv(t)
+		args := []string{"--yes"}
+		if skip {
+			args = append(args, "--skip-routes")
+		}
+		if _, stderr, err := e.run(args...); err != nil {
+			t.Fatalf("deploy %v: %v\n%s", args, err, stderr)
+		}
+		if len(e.verified) != 1 || e.verified[0].SkipRoutes != skip {
+			t.Errorf("deploy %v: verified %d times, SkipRoutes %v", args, len(e.verified), len(e.verified) > 0 && e.verified[0].SkipRoutes)
+		}
+	}
 }
 
 // The deploy workflow's command line parses into what docs/ci.md says.

@@ -30,6 +30,8 @@ type verifier struct {
 	junit  string
 	sink   deploy.Sink
 	run    verifyFunc
+	// skipRoutes leaves out the route checks (--skip-routes).
+	skipRoutes bool
 
 	runs int
 }
@@ -65,6 +67,7 @@ func (v *verifier) Verify(ctx context.Context, out outputs.Stack) (bool, any, er
 		AuthToken:  v.creds.AuthToken,
 		Resources:  cfapi.New(cfapi.Config{Token: v.creds.CloudflareToken, BaseURL: v.apiURL, HTTPClient: v.hc, MaxRetries: -1}),
 		Outputs:    out,
+		SkipRoutes: v.skipRoutes,
 		Progress: func(done, total int, c zverify.Check) {
 			e := deploy.Event{Type: deploy.EventCheck, Phase: phase, Product: c.Product, Check: c.Check, Status: deploy.StatusPass, Done: done, Total: total}
 			if c.Status != zverify.Pass {

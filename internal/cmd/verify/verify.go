@@ -42,6 +42,7 @@ type Options struct {
 	Timeout        time.Duration
 	CheckRateLimit bool
 	SkipResources  bool
+	SkipRoutes     bool
 	APIURL         string
 	Products       []string
 
@@ -85,6 +86,7 @@ Exit status: 0 when every check passed, 1 when one failed, 2 for a usage or
 configuration error.`,
 		Example: `  zerocost verify --local
   zerocost verify --stack prod --outputs outputs.json --junit verify.xml
+  zerocost verify --stack prod --outputs outputs.json --skip-routes
   zerocost verify --stack prod --skip-resources --json | jq '.checks[] | select(.status=="fail")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -107,6 +109,7 @@ configuration error.`,
 	fl.DurationVar(&opts.Timeout, "timeout", zverify.DefaultTimeout, "how long a job, a batch or the cache may take")
 	fl.BoolVar(&opts.CheckRateLimit, "check-rate-limit", false, "also expect 429 past each product's rate limit (spends model budget)")
 	fl.BoolVar(&opts.SkipResources, "skip-resources", false, "run the route checks only")
+	fl.BoolVar(&opts.SkipRoutes, "skip-routes", false, "run the resource checks only (a deployed stack whose Workers this machine cannot reach)")
 	fl.StringVar(&opts.APIURL, "cloudflare-api-url", "", "Cloudflare API base URL (default $"+EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
 	fl.StringSliceVar(&opts.Products, "product", nil, "verify only these products (repeatable or comma-separated)")
 	return cmd
@@ -116,6 +119,12 @@ func (o *Options) check() error {
 	var errs []error
 	if o.Local && o.OutputsFile != "" {
 		errs = append(errs, errors.New("--local and --outputs exclude each other: --outputs names a deployed stack's outputs"))
+	}
+	if o.SkipRoutes && o.SkipResources {
+		errs = append(errs, errors.New("--skip-routes and --skip-resources together leave nothing to check"))
+	}
+	if o.SkipRoutes && o.Local {
+		errs = append(errs, errors.New("--skip-routes with --local leaves nothing to check: a local run has route checks only"))
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout %s must be positive", o.Timeout))
@@ -152,7 +161,7 @@ func Run(o *Options) error {
 	errOut := o.F.IO.ErrOut
 	vo := zverify.Options{
 		Plan: l.Plan, Products: o.Products, HTTPClient: o.httpClient(), Timeout: o.Timeout,
-		CheckRateLimit: o.CheckRateLimit, PollInterval: o.PollInterval, Sleep: o.Sleep,
+		CheckRateLimit: o.CheckRateLimit, PollInterval: o.PollInterval, Sleep: o.Sleep, SkipRoutes: o.SkipRoutes,
 	}
 	if err := checkProducts(l.Plan, o.Products); err != nil {
 		return cmdutil.ConfigError(err)

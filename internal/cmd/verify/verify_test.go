@@ -101,7 +101,11 @@ func TestFlags(t *testing.T) {
 	if err := parse("--local"); err != nil || !got.Local {
 		t.Errorf("--local: %v %+v", err, got)
 	}
-	for _, args := range [][]string{{"--local", "--outputs", "o.json"}, {"--timeout", "0s"}, {"extra-arg"}} {
+	if err := parse("--outputs", "o.json", "--skip-routes"); err != nil || !got.SkipRoutes || got.SkipResources {
+		t.Errorf("--skip-routes: %v %+v", err, got)
+	}
+	for _, args := range [][]string{{"--local", "--outputs", "o.json"}, {"--timeout", "0s"}, {"extra-arg"},
+		{"--skip-routes", "--skip-resources"}, {"--local", "--skip-routes"}} {
 		err := parse(args...)
 		if err == nil || got != nil {
 			t.Errorf("%v accepted", args)
