@@ -7,8 +7,11 @@
 // fakecf command runs it on its own.
 //
 // Start it with Start (any program) or New (a test: it stops when the test
-// ends), point clients at BaseURL, and read State, Script, Versions,
-// Deployments, Requests and Unknown afterwards.
+// ends) and point clients at BaseURL. Afterwards read Snapshot (a deep copy
+// of the state; Update gives locked access), Script (one Worker as uploaded:
+// code, bindings with their secret texts, schedules), Versions, Deployments
+// and Active (what an upload or a rollback deployed), Requests (every call
+// with its status) and Unknown (calls the fake has no route for).
 //
 // # Envelope
 //
