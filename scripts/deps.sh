@@ -29,7 +29,6 @@ fi
 export PATH="$NODE22_BIN:$PATH"
 echo "deps: node $(node --version) at $NODE22_BIN" >&2
 
-export GONOSUMDB=github.com/pulumi/pulumi-cloudflare
 go mod download
 
 if [ ! -f workers-src/node_modules/.package-lock.json ] || [ workers-src/package-lock.json -nt workers-src/node_modules/.package-lock.json ]; then
