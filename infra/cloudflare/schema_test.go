@@ -201,13 +201,13 @@ func typeProblems(s Schema, where string, ft reflect.Type, p SchemaProperty, inp
 // and checks that schema.json is exactly its filtered form: a plugin upgrade
 // without `go generate ./infra/cloudflare` fails here.
 func TestSchemaMatchesPlugin(t *testing.T) {
-	bin, err := pulumitool.Find(filepath.Join("..", ".."))
+	tools, err := pulumitool.Find(filepath.Join("..", ".."))
 	if err != nil {
 		t.Skipf("the provider plugin is not installed, so schema.json is checked against the structs only: %v", err)
 	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("PATH", tools.Dirs()+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("PULUMI_HOME", t.TempDir())
-	plugin := filepath.Join(bin, "pulumi-resource-cloudflare")
+	plugin := tools.Provider()
 	full, err := ReadPluginSchema(plugin)
 	if err != nil {
 		t.Fatal(err)

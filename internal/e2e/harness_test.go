@@ -32,15 +32,15 @@ const cmdTimeout = 6 * time.Minute
 // world is one run: a copy of the project, a file backend, the real pulumi
 // binaries, the fake Cloudflare API and a zerocost binary built from the repo.
 type world struct {
-	t        *testing.T
-	repo     string // the repository
-	project  string // the copy pulumi runs in
-	bin      string // pulumi binaries
-	zerocost string // the CLI, built from the repo
-	fake     *cftest.Server
-	env      []string
-	account  string
-	stateDir string // the file backend
+	t         *testing.T
+	repo      string // the repository
+	project   string // the copy pulumi runs in
+	pulumiBin string // the pulumi CLI
+	zerocost  string // the CLI, built from the repo
+	fake      *cftest.Server
+	env       []string
+	account   string
+	stateDir  string // the file backend
 }
 
 // checkStateHasNoSecrets reads every file of the backend and the project's
@@ -78,9 +78,9 @@ func (w *world) checkStateHasNoSecrets() {
 }
 
 // requireTools finds the Pulumi binaries, or skips (fails under make e2e).
-func requireTools(t *testing.T, repo string) string {
+func requireTools(t *testing.T, repo string) pulumitool.Tools {
 	t.Helper()
-	bin, err := pulumitool.Find(repo)
+	tools, err := pulumitool.Find(repo)
 	if err != nil {
 		if os.Getenv("ZEROCOST_E2E") == "require" {
 			t.Fatalf("make e2e needs the Pulumi tools: %v", err)
@@ -90,7 +90,7 @@ func requireTools(t *testing.T, repo string) string {
 	if testing.Short() && os.Getenv("ZEROCOST_E2E") != "require" {
 		t.Skip("skipping the end-to-end test in -short mode (it runs pulumi up, refresh and destroy: minutes)")
 	}
-	return bin
+	return tools
 }
 
 func repoRoot(t *testing.T) string {
@@ -108,9 +108,9 @@ func repoRoot(t *testing.T) string {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	repo := repoRoot(t)
-	bin := requireTools(t, repo)
+	tools := requireTools(t, repo)
 	tmp := t.TempDir()
-	w := &world{t: t, repo: repo, bin: bin, project: filepath.Join(tmp, "project")}
+	w := &world{t: t, repo: repo, pulumiBin: tools["pulumi"], project: filepath.Join(tmp, "project")}
 	copyProject(t, repo, w.project)
 
 	w.zerocost = filepath.Join(tmp, "zerocost")
@@ -135,7 +135,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.env = append(os.Environ(),
-		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PATH="+tools.Dirs()+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"PULUMI_HOME="+filepath.Join(tmp, "pulumi-home"),
 		"PULUMI_BACKEND_URL=file://"+state,
 		"PULUMI_CONFIG_PASSPHRASE="+passphrase,
@@ -209,7 +209,7 @@ func (w *world) run(want int, name string, args ...string) string {
 
 func (w *world) pulumi(args ...string) string {
 	w.t.Helper()
-	return w.run(0, filepath.Join(w.bin, "pulumi"), append(args, "--non-interactive")...)
+	return w.run(0, w.pulumiBin, append(args, "--non-interactive")...)
 }
 
 // checkNoUnknownRequests fails on any request the fake did not know: a call

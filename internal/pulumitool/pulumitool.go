@@ -21,49 +21,83 @@ var Env = []string{
 	"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
 }
 
-// Find returns the folder holding all of Binaries: $ZEROCOST_PULUMI_BIN, then
-// <projectDir>/.tools/pulumi/bin (where `make pulumi-tools` puts them), then
-// the folders on PATH. When none has all three it says what is missing and
-// how to get it.
-func Find(projectDir string) (string, error) {
+// Tools are the located binaries, by name.
+type Tools map[string]string
+
+// Dirs is what to put first on PATH so the engine finds the three binaries
+// (it looks for plugins on PATH), without repeats.
+func (t Tools) Dirs() string {
+	var dirs []string
+	for _, b := range Binaries {
+		d := filepath.Dir(t[b])
+		if !contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return strings.Join(dirs, string(os.PathListSeparator))
+}
+
+// Provider is the provider plugin's path.
+func (t Tools) Provider() string { return t["pulumi-resource-cloudflare"] }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Find locates the binaries: all three in $ZEROCOST_PULUMI_BIN, else in
+// <projectDir>/.tools/pulumi/bin (where `make pulumi-tools` puts them), else
+// each on PATH (e.g. the CLI from Pulumi's installer, which ships the Go
+// language host, and the plugin's folder under ~/.pulumi/plugins added to
+// PATH). When one is missing it says which and how to get it.
+func Find(projectDir string) (Tools, error) {
 	var dirs []string
 	if d := os.Getenv("ZEROCOST_PULUMI_BIN"); d != "" {
 		dirs = append(dirs, d)
 	}
 	dirs = append(dirs, filepath.Join(projectDir, ".tools", "pulumi", "bin"))
-	var missing []string
 	for _, d := range dirs {
-		if m := missingIn(d); len(m) == 0 {
-			return filepath.Abs(d)
+		if t, ok := inDir(d); ok {
+			return t, nil
 		}
 	}
-	onPath := ""
+	t := Tools{}
+	var missing []string
 	for _, b := range Binaries {
 		p, err := exec.LookPath(b)
 		if err != nil {
 			missing = append(missing, b)
 			continue
 		}
-		if onPath == "" {
-			onPath = filepath.Dir(p)
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
 		}
+		t[b] = abs
 	}
-	if len(missing) == 0 && len(missingIn(onPath)) == 0 {
-		return onPath, nil
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no %s in $ZEROCOST_PULUMI_BIN, .tools/pulumi/bin or PATH: run `make pulumi-tools` (needs ../shared/tools/pulumi), or install Pulumi and `pulumi plugin install resource cloudflare` and put both on PATH", strings.Join(missing, ", "))
 	}
-	if len(missing) == 0 {
-		return "", fmt.Errorf("the Pulumi binaries (%s) are on PATH but not in one folder", strings.Join(Binaries, ", "))
-	}
-	return "", fmt.Errorf("no %s in $ZEROCOST_PULUMI_BIN, .tools/pulumi/bin or PATH: run `make pulumi-tools` (needs ../shared/tools/pulumi)", strings.Join(missing, ", "))
+	return t, nil
 }
 
-func missingIn(dir string) []string {
-	var m []string
+func inDir(dir string) (Tools, bool) {
+	t := Tools{}
 	for _, b := range Binaries {
-		fi, err := os.Stat(filepath.Join(dir, b))
+		p := filepath.Join(dir, b)
+		fi, err := os.Stat(p)
 		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			m = append(m, b)
+			return nil, false
 		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, false
+		}
+		t[b] = abs
 	}
-	return m
+	return t, true
 }
