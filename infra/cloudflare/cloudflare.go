@@ -73,6 +73,18 @@ func specOf(token string) Spec {
 	panic("cloudflare: no spec for " + token)
 }
 
+// create registers a resource of type T (a state struct) with register.
+func create[T any, PT interface {
+	*T
+	pulumi.CustomResource
+}](ctx *pulumi.Context, token, name string, args pulumi.Input, opts []pulumi.ResourceOption) (*T, error) {
+	r := PT(new(T))
+	if err := register(ctx, token, name, args, r, opts); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // register checks the args' required fields, then registers the resource with
 // the provider version pinned and the schema's aliases.
 func register(ctx *pulumi.Context, token, name string, args pulumi.Input, state pulumi.CustomResource, opts []pulumi.ResourceOption) error {
@@ -167,8 +179,7 @@ func (WorkersKvNamespaceArgs) ElementType() reflect.Type {
 }
 
 func NewWorkersKvNamespace(ctx *pulumi.Context, name string, args *WorkersKvNamespaceArgs, opts ...pulumi.ResourceOption) (*WorkersKvNamespace, error) {
-	var r WorkersKvNamespace
-	return &r, register(ctx, TokenWorkersKvNamespace, name, args, &r, opts)
+	return create[WorkersKvNamespace](ctx, TokenWorkersKvNamespace, name, args, opts)
 }
 
 // R2Bucket is an R2 bucket; its ID is the bucket name.
@@ -190,8 +201,7 @@ type R2BucketArgs struct {
 func (R2BucketArgs) ElementType() reflect.Type { return reflect.TypeFor[R2BucketArgs]() }
 
 func NewR2Bucket(ctx *pulumi.Context, name string, args *R2BucketArgs, opts ...pulumi.ResourceOption) (*R2Bucket, error) {
-	var r R2Bucket
-	return &r, register(ctx, TokenR2Bucket, name, args, &r, opts)
+	return create[R2Bucket](ctx, TokenR2Bucket, name, args, opts)
 }
 
 // Queue is a Cloudflare queue. Consumers refer to it by QueueId, bindings and
@@ -212,8 +222,7 @@ type QueueArgs struct {
 func (QueueArgs) ElementType() reflect.Type { return reflect.TypeFor[QueueArgs]() }
 
 func NewQueue(ctx *pulumi.Context, name string, args *QueueArgs, opts ...pulumi.ResourceOption) (*Queue, error) {
-	var r Queue
-	return &r, register(ctx, TokenQueue, name, args, &r, opts)
+	return create[Queue](ctx, TokenQueue, name, args, opts)
 }
 
 // QueueConsumer attaches a Worker (Type "worker") to a queue.
@@ -248,8 +257,7 @@ type QueueConsumerSettings struct {
 func (QueueConsumerArgs) ElementType() reflect.Type { return reflect.TypeFor[QueueConsumerArgs]() }
 
 func NewQueueConsumer(ctx *pulumi.Context, name string, args *QueueConsumerArgs, opts ...pulumi.ResourceOption) (*QueueConsumer, error) {
-	var r QueueConsumer
-	return &r, register(ctx, TokenQueueConsumer, name, args, &r, opts)
+	return create[QueueConsumer](ctx, TokenQueueConsumer, name, args, opts)
 }
 
 // WorkersScript is a Worker: its ES module code and bindings, uploaded in one
@@ -297,8 +305,7 @@ type WorkersScriptBindingSimple struct {
 func (WorkersScriptArgs) ElementType() reflect.Type { return reflect.TypeFor[WorkersScriptArgs]() }
 
 func NewWorkersScript(ctx *pulumi.Context, name string, args *WorkersScriptArgs, opts ...pulumi.ResourceOption) (*WorkersScript, error) {
-	var r WorkersScript
-	return &r, register(ctx, TokenWorkersScript, name, args, &r, opts)
+	return create[WorkersScript](ctx, TokenWorkersScript, name, args, opts)
 }
 
 // WorkersScriptSubdomain turns a Worker's workers.dev route on or off.
@@ -320,8 +327,7 @@ func (WorkersScriptSubdomainArgs) ElementType() reflect.Type {
 }
 
 func NewWorkersScriptSubdomain(ctx *pulumi.Context, name string, args *WorkersScriptSubdomainArgs, opts ...pulumi.ResourceOption) (*WorkersScriptSubdomain, error) {
-	var r WorkersScriptSubdomain
-	return &r, register(ctx, TokenWorkersScriptSubdomain, name, args, &r, opts)
+	return create[WorkersScriptSubdomain](ctx, TokenWorkersScriptSubdomain, name, args, opts)
 }
 
 // WorkersRoute sends a zone's requests matching Pattern to Script.
@@ -340,8 +346,7 @@ type WorkersRouteArgs struct {
 func (WorkersRouteArgs) ElementType() reflect.Type { return reflect.TypeFor[WorkersRouteArgs]() }
 
 func NewWorkersRoute(ctx *pulumi.Context, name string, args *WorkersRouteArgs, opts ...pulumi.ResourceOption) (*WorkersRoute, error) {
-	var r WorkersRoute
-	return &r, register(ctx, TokenWorkersRoute, name, args, &r, opts)
+	return create[WorkersRoute](ctx, TokenWorkersRoute, name, args, opts)
 }
 
 // WorkersCustomDomain serves a Worker on a hostname of a zone.
@@ -363,8 +368,7 @@ func (WorkersCustomDomainArgs) ElementType() reflect.Type {
 }
 
 func NewWorkersCustomDomain(ctx *pulumi.Context, name string, args *WorkersCustomDomainArgs, opts ...pulumi.ResourceOption) (*WorkersCustomDomain, error) {
-	var r WorkersCustomDomain
-	return &r, register(ctx, TokenWorkersCustomDomain, name, args, &r, opts)
+	return create[WorkersCustomDomain](ctx, TokenWorkersCustomDomain, name, args, opts)
 }
 
 // WorkersCronTrigger is the full list of a Worker's cron schedules.
@@ -389,6 +393,5 @@ func (WorkersCronTriggerArgs) ElementType() reflect.Type {
 }
 
 func NewWorkersCronTrigger(ctx *pulumi.Context, name string, args *WorkersCronTriggerArgs, opts ...pulumi.ResourceOption) (*WorkersCronTrigger, error) {
-	var r WorkersCronTrigger
-	return &r, register(ctx, TokenWorkersCronTrigger, name, args, &r, opts)
+	return create[WorkersCronTrigger](ctx, TokenWorkersCronTrigger, name, args, opts)
 }
