@@ -53,6 +53,14 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if len(c.FreeLimits) == 0 {
 		c.FreeLimits = nil
 	}
+	c.Capacity = make([]Capacity, len(r.Capacity))
+	for i, cp := range r.Capacity {
+		cp.PerDay, cp.FreePerDay, cp.Scale = round(cp.PerDay, 3), round(cp.FreePerDay, 3), round(cp.Scale, 4)
+		c.Capacity[i] = cp
+	}
+	if len(c.Capacity) == 0 {
+		c.Capacity = nil
+	}
 	c.Levers = make([]Lever, len(r.Levers))
 	for i, l := range r.Levers {
 		l.SavingUSD = round(l.SavingUSD, 6)
@@ -113,6 +121,15 @@ func WriteTable(w io.Writer, r *Report) error {
 		t.add("SERVICE", "METRIC", "QUANTITY", "BILLABLE", "PRICE", "COST")
 		for _, it := range p.Items {
 			t.add(serviceNames[it.Service], metricNames[it.Metric], quantity(it.Quantity, it.Unit), quantity(it.Billable, it.Unit), unitPrice(it), usd(it.USD))
+		}
+		t.write(w, "  ")
+	}
+	if rows := capacityRows(r); len(rows) > 0 {
+		fmt.Fprintln(w, "\nFree-tier capacity (requests a day at $0 on Workers Free)")
+		t := &textTable{right: []bool{false, true, true, true, false}}
+		t.add(capacityHeader...)
+		for _, row := range rows {
+			t.add(row...)
 		}
 		t.write(w, "  ")
 	}
@@ -186,6 +203,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "| **Total** | | **%s** | **%s** | **%s** | **%s** | **%s** |\n\n", count(reqs), count(calls), usd(r.InfraUSD), usd(r.AIUSD), usd(r.TotalUSD))
 	for _, line := range summary(r) {
 		fmt.Fprintf(w, "%s\n\n", mdEscape(line))
+	}
+	if rows := capacityRows(r); len(rows) > 0 {
+		fmt.Fprintf(w, "#### Free-tier capacity (requests a day at $0 on Workers Free)\n\n| Product | Today | At $0 | Headroom | First limit |\n|---|--:|--:|--:|---|\n")
+		for _, row := range rows {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(mdEscapeAll(row), " | "))
+		}
+		fmt.Fprintln(w)
 	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "#### Warnings (%s)\n\n", planName(r.Plan))
@@ -261,6 +285,7 @@ func summary(r *Report) []string {
 		out = append(out, fmt.Sprintf("Closest Workers Free daily limit: %s, %s %s of %s (%s).",
 			meterLabel(Meter{busiest.Service, busiest.Metric}), count(busiest.PeakDay), peak, count(busiest.LimitDay), trimZeros(round(busiest.Use*100, 1))+"%"))
 	}
+	out = append(out, capacityLines(r)...)
 	if o := r.OtherPlan; o != nil {
 		out = append(out, fmt.Sprintf("On %s: %s (infrastructure %s, model %s).", planName(o.Plan), usd(o.TotalUSD), usd(o.InfraUSD), usd(o.AIUSD)))
 	}
@@ -284,6 +309,14 @@ func planName(plan string) string {
 		return "Workers Paid"
 	}
 	return "Workers Free"
+}
+
+func mdEscapeAll(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = mdEscape(c)
+	}
+	return out
 }
 
 func mdEscape(s string) string {

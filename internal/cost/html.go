@@ -29,6 +29,7 @@ type htmlView struct {
 	Bars             []htmlBar
 	ChartH           int
 	Levers           []string
+	Capacity         [][]string
 	Total, Infra, AI string
 }
 
@@ -39,7 +40,7 @@ const (
 )
 
 func htmlData(r *Report) htmlView {
-	v := htmlView{R: r, Title: title(r), Summary: summary(r), Total: usd(r.TotalUSD), Infra: usd(r.InfraUSD), AI: usd(r.AIUSD)}
+	v := htmlView{R: r, Title: title(r), Summary: summary(r), Capacity: capacityRows(r), Total: usd(r.TotalUSD), Infra: usd(r.InfraUSD), AI: usd(r.AIUSD)}
 	max := 0.0
 	for _, p := range r.Products {
 		max = math.Max(max, p.TotalUSD)
@@ -112,6 +113,15 @@ svg text { font-size: 12px; fill: #1f2328; }
 </table>
 {{- range .Summary}}
 <p>{{.}}</p>
+{{- end}}
+{{- if .Capacity}}
+<h2>Free-tier capacity (requests a day at $0 on Workers Free)</h2>
+<table>
+<tr><th>Product</th><th>Today</th><th>At $0</th><th>Headroom</th><th>First limit</th></tr>
+{{- range .Capacity}}
+<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</table>
 {{- end}}
 {{- if .R.Warnings}}
 <h2>Warnings ({{plan .R.Plan}})</h2>

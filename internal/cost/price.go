@@ -113,6 +113,7 @@ func Price(u *Usage, p *Prices, plan string) (*Report, error) {
 	} else {
 		r.Warnings = freeWarnings(u, p, totals)
 		r.FreeLimits = freeLimitUse(u, p, totals)
+		r.Capacity = capacities(u, p)
 	}
 	r.TotalUSD = r.InfraUSD + r.AIUSD
 	r.Levers = levers(u, p)

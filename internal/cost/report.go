@@ -35,7 +35,10 @@ type Report struct {
 	// FreeLimits are the account's peak daily use of each of Workers Free's
 	// daily limits (free plan only).
 	FreeLimits []LimitUse `json:"free_limits,omitempty"`
-	Levers     []Lever    `json:"levers"`
+	// Capacity is how far each product, and the stack at its mix, can grow
+	// at $0 before a free limit runs out (free plan only; the stack last).
+	Capacity []Capacity `json:"capacity,omitempty"`
+	Levers   []Lever    `json:"levers"`
 	// Notes say how a report's numbers were measured.
 	Notes []string `json:"notes,omitempty"`
 	// OtherPlan is the same usage priced on the other plan.

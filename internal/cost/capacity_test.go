@@ -1,0 +1,105 @@
+package cost
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func capacityOfProduct(t *testing.T, r *Report, name string) Capacity {
+	t.Helper()
+	for _, c := range r.Capacity {
+		if c.Product == name {
+			return c
+		}
+	}
+	t.Fatalf("no capacity for %q in %+v", name, r.Capacity)
+	return Capacity{}
+}
+
+// An event-agent job writes KV twice, so 1,000 free writes a day allow 500
+// jobs a day, whatever the traffic today.
+func TestCapacityOfOneProduct(t *testing.T) {
+	r := forecast(t, "free", "days = 30\n"+product("a", "event-agent", 3000, "polls_per_job = 2"))
+	c := capacityOfProduct(t, r, "a")
+	if !near(c.PerDay, 100) || !near(c.FreePerDay, 500) || !near(c.Scale, 5) {
+		t.Errorf("capacity %+v, want 100 a day today, 500 at $0, 5x", c)
+	}
+	if c.Limit == nil || c.Limit.Service != KV || c.Limit.Metric != Writes || c.Limit.Kind != "daily" || c.Limit.Amount != 1000 {
+		t.Errorf("limit %+v, want KV writes, 1,000 a day", c.Limit)
+	}
+	stack := capacityOfProduct(t, r, "")
+	if !near(stack.FreePerDay, 500) {
+		t.Errorf("a one-product stack's capacity %v, want the product's", stack.FreePerDay)
+	}
+	if r := forecast(t, "paid", "days = 30\n"+product("a", "event-agent", 3000, "")); len(r.Capacity) != 0 {
+		t.Errorf("capacity on Workers Paid: %+v", r.Capacity)
+	}
+}
+
+// The stack shares the account's limits: two products that each fit alone
+// may not fit together, and the stack's figure keeps their mix.
+func TestCapacityOfTheStack(t *testing.T) {
+	r := forecast(t, "free", "days = 30\n"+
+		product("a", "event-agent", 6000, "polls_per_job = 0")+ // 200 jobs/day: 400 KV writes
+		product("b", "event-agent", 9000, "polls_per_job = 0")) // 300 jobs/day: 600 KV writes
+	stack := capacityOfProduct(t, r, "")
+	if !near(stack.PerDay, 500) || !near(stack.FreePerDay, 500) || !near(stack.Scale, 1) {
+		t.Errorf("stack %+v: 500 jobs a day make exactly 1,000 KV writes", stack)
+	}
+	if a := capacityOfProduct(t, r, "a"); !near(a.Scale, 2.5) {
+		t.Errorf("a alone: %+v, want 2.5x", a)
+	}
+}
+
+// A monthly allowance is taken per day of a 30-day month: R2's 1M free
+// Class A operations allow 33,333 writes a day.
+func TestCapacityMonthlyAllowance(t *testing.T) {
+	u := &Usage{Days: 30, Products: []ProductUsage{{Name: "p", Pattern: EventAgent, Requests: 30_000,
+		Quantities: map[Meter]float64{{R2, ClassA}: 30_000, {Workers, Requests}: 30_000}}}}
+	c := capacities(u, defaultPrices(t))
+	if len(c) != 2 || c[0].Limit == nil || c[0].Limit.Service != R2 || c[0].Limit.Kind != "monthly" || !near(c[0].FreePerDay, 1e6/30) {
+		t.Errorf("capacities %+v, want R2 Class A at 33,333 a day", c)
+	}
+}
+
+// Capacity is where the warnings start: the demo profile scaled to its
+// capacity warns about nothing, and 2% more breaks exactly the named limit.
+func TestCapacityIsWhereWarningsStart(t *testing.T) {
+	prof, err := LoadProfile("../../examples/usage/demo.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := defaultPrices(t)
+	r, err := Forecast(prof, p, Free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack := capacityOfProduct(t, r, "")
+	scaled := func(k float64) *Report {
+		t.Helper()
+		cp := *prof
+		cp.Products = append([]ProductProfile(nil), prof.Products...)
+		for i := range cp.Products {
+			q := *cp.Products[i].Requests * k
+			cp.Products[i].Requests = &q
+		}
+		r, err := Forecast(&cp, p, Free)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	at := scaled(stack.Scale * (1 - 1e-6))
+	if len(at.Warnings) != 0 {
+		t.Errorf("at capacity (%.4gx): warnings %q", stack.Scale, at.Warnings)
+	}
+	over := scaled(stack.Scale * 1.02)
+	label := meterLabel(Meter{stack.Limit.Service, stack.Limit.Metric})
+	if len(over.Warnings) != 1 || !strings.HasPrefix(over.Warnings[0], label+":") {
+		t.Errorf("2%% over capacity: warnings %q, want one about %s", over.Warnings, label)
+	}
+	if got := capacityOfProduct(t, at, ""); math.Abs(got.Scale-1) > 1e-4 {
+		t.Errorf("at capacity the headroom is %v, want 1", got.Scale)
+	}
+}
