@@ -1,7 +1,7 @@
 // One vitest project per pattern. Each runs in workerd through
-// @cloudflare/vitest-pool-workers with a hand-written test wrangler config
+// @cloudflare/vitest-plugin with a hand-written test wrangler config
 // (test/wrangler/<pattern>.toml) and its own model stand-in on 127.0.0.1.
-import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 function pattern(name: string, include: string[]) {
