@@ -15,6 +15,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("config: 5\n")
 	f.Add("config:\n  zerocost:products: {name: a}\n")
 	f.Add("config:\n  zerocost:products:\n    - name: a\n      pattern: async-pipeline\n      settings: {batchSize: -1, maxRetries: 1000}\n")
+	f.Add("config:\n  zerocost:prodcts: 1\n  zerocost:products:\n    - {name: a, patern: edge-cache, settings: {cacheTtlSecond: 600, \"x.y\": [1]}, route: {zone: 1}, customDomain: 5}\n")
 	f.Fuzz(func(t *testing.T, doc string) {
 		vals, err := ParseYAML([]byte(doc))
 		if err != nil {

@@ -7,10 +7,10 @@
 package stack
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,7 +169,8 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !knownKeys[k] {
-			errs = append(errs, errf(Namespace+":"+k, "unknown key (known: %s)", strings.Join(sortedKnownKeys(), ", ")))
+			known := sortedKnownKeys()
+			errs = append(errs, unknownKey(Namespace+":"+k, "unknown key", suggest(k, known), known))
 		}
 	}
 
@@ -266,11 +267,13 @@ func parseProducts(v Value) ([]Product, []error) {
 	seen := map[string]int{}
 	for i, raw := range raws {
 		pf := fmt.Sprintf("%s[%d]", field, i)
+		// Every unknown key, at any level, is reported, with its path and
+		// the key that was meant; the rest of the product is still decoded
+		// and checked, so one run shows every problem.
+		errs = append(errs, unknownProductKeys(pf, raw)...)
 		var p Product
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&p); err != nil {
-			errs = append(errs, errf(pf, "%s", jsonErr(err)))
+		if err := json.Unmarshal(raw, &p); err != nil {
+			errs = append(errs, jsonErr(pf, err))
 			continue
 		}
 		if j, dup := seen[p.Name]; dup && p.Name != "" {
@@ -283,14 +286,35 @@ func parseProducts(v Value) ([]Product, []error) {
 	return prods, errs
 }
 
-func jsonErr(err error) string {
+// jsonErr is the error of a product that does not decode; a value of the
+// wrong type is named by its path (zerocost:products[0].settings.batchSize).
+func jsonErr(field string, err error) *Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q must be a %s, not a JSON %s", te.Field, te.Type, te.Value)
+		if te.Field != "" {
+			field += "." + te.Field
+		}
+		return errf(field, "must be %s, not a JSON %s", typeName(te.Type), te.Value)
 	}
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "json: ")
-	return msg
+	return errf(field, "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// typeName says what a config value must be, in the words of the YAML.
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list of " + strings.TrimPrefix(strings.TrimPrefix(typeName(t.Elem()), "a "), "an ") + "s"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "a map of keys"
+	}
+	return "a " + t.String()
 }
 
 // applyDefaults fills zero settings with the pattern's defaults and validates the product.

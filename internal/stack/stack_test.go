@@ -66,13 +66,20 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"missing account id", "config:\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:accountId", "missing"},
 		{"bad account id", "config:\n  zerocost:accountId: acme\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:accountId", "not a Cloudflare account id"},
 		{"no products", base, "zerocost:products", "missing"},
-		{"unknown product field", base + "  zerocost:products: [{name: a, pattern: edge-cache, ttl: 5}]\n", "zerocost:products[0]", `unknown field "ttl"`},
-		{"unknown key", base + "  zerocost:product: []\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:product", "unknown key"},
+		{"unknown product field", base + "  zerocost:products: [{name: a, pattern: edge-cache, ttl: 5}]\n", "zerocost:products[0].ttl", "unknown field (known: crons, customDomain, hooks, model, name, pattern, route, settings, systemPrompt, systemPromptFile)"},
+		{"unknown setting", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSecond: 600}}]\n", "zerocost:products[0].settings.cacheTtlSecond", "unknown field; did you mean cacheTtlSeconds?"},
+		{"unknown route key", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'x.com/*', zone: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].route.zone", "unknown field; did you mean zoneId?"},
+		{"unknown custom domain key", base + "  zerocost:products: [{name: a, pattern: edge-cache, customDomain: {host: a.x.com, zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].customDomain.host", "unknown field; did you mean hostname?"},
+		{"setting one level up", base + "  zerocost:products: [{name: a, pattern: async-pipeline, batchSize: 3}]\n", "zerocost:products[0].batchSize", "unknown field; did you mean settings.batchSize?"},
+		{"unknown key", base + "  zerocost:product: []\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:product", "unknown key; did you mean products?"},
+		{"unknown key, nothing near", base + "  zerocost:region: eu\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:region", "unknown key (known: accountId, "},
 		{"setting of another pattern", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchSize: 3}}]\n", "zerocost:products[0].settings.batchSize", "not a setting of the edge-cache pattern"},
 		{"batch too big", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchSize: 500}}]\n", "zerocost:products[0].settings.batchSize", "out of range"},
 		{"pipeline input over a queue message", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {maxInputChars: 40000}}]\n", "zerocost:products[0].settings.maxInputChars", "128 KB"},
 		{"ttl under 60", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {jobTtlSeconds: 30}}]\n", "zerocost:products[0].settings.jobTtlSeconds", "at least 60"},
-		{"wrong type", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSeconds: soon}}]\n", "zerocost:products[0]", "must be a int"},
+		{"wrong type", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSeconds: soon}}]\n", "zerocost:products[0].settings.cacheTtlSeconds", "must be an integer, not a JSON string"},
+		{"wrong type of list", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: '* * * * *'}]\n", "zerocost:products[0].crons", "must be a list of strings, not a JSON string"},
+		{"product not a map", base + "  zerocost:products: [edge-cache]\n", "zerocost:products[0]", "must be a map of keys, not a JSON string"},
 		{"api key in clear", base + "  zerocost:anthropicApiKey: sk-ant-123\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:anthropicApiKey", "must be a secret"},
 		{"route with scheme", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'https://x.com/*', zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].route.pattern", "no scheme"},
 		{"route and domain", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'x.com/*', zoneId: 0123456789abcdef0123456789abcdef}, customDomain: {hostname: a.x.com, zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].customDomain", "not both"},
@@ -108,5 +115,101 @@ func TestResolvePathStaysInProject(t *testing.T) {
 	}
 	if got, err := ResolvePath("/p", "hooks/a.ts"); err != nil || got != "/p/hooks/a.ts" {
 		t.Errorf("got %q, %v", got, err)
+	}
+}
+
+// A new user's stack with two typos gets both, each with its full path and
+// the key that was meant, and nothing else.
+func TestEveryUnknownKeyAtOnce(t *testing.T) {
+	const yml = `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:compatibilityDat: 2026-06-01
+  zerocost:products:
+    - name: relay
+      pattern: edge-cache
+      sytemPrompt: Answer in one sentence.
+      settings: {cacheTtlSecond: 600, CacheTTLSeconds: 600, rate_limit_per_minute: 5, "a.b": 1}
+    - name: mailer
+      pattern: async-pipeline
+      modle: claude-haiku-4-5
+      route: {patern: 'x.com/*', zoneId: 0123456789abcdef0123456789abcdef}
+`
+	_, err := load(t, yml)
+	if err == nil {
+		t.Fatal("accepted a config with unknown keys")
+	}
+	want := []string{
+		`zerocost:compatibilityDat: unknown key; did you mean compatibilityDate?`,
+		`zerocost:products[0].settings.CacheTTLSeconds: unknown field; did you mean cacheTtlSeconds?`,
+		`zerocost:products[0].settings["a.b"]: unknown field (known: batchSize, batchTimeoutSeconds, cacheTtlSeconds, jobTtlSeconds, kvInlineMaxBytes, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelTimeoutMs, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds)`,
+		`zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?`,
+		`zerocost:products[0].settings.rate_limit_per_minute: unknown field; did you mean rateLimitPerMinute?`,
+		`zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`,
+		`zerocost:products[1].modle: unknown field; did you mean model?`,
+		`zerocost:products[1].route.patern: unknown field; did you mean pattern?`,
+	}
+	var got []string
+	for _, e := range unwrapAll(err) {
+		got = append(got, e.Error())
+	}
+	// The route without a pattern is reported too: the rest of a product is
+	// checked as usual.
+	want = append(want, `zerocost:products[1].route.pattern: "" must be a route pattern like example.com/ai/* (no scheme)`)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	known := []string{"batchSize", "batchTimeoutSeconds", "cacheTtlSeconds", "hostname", "jobTtlSeconds", "name", "pattern", "zoneId"}
+	for key, want := range map[string]string{
+		"cacheTtlSecond":    "cacheTtlSeconds", // a deletion
+		"cachettlseconds":   "cacheTtlSeconds", // case
+		"cache_ttl_seconds": "cacheTtlSeconds", // separators
+		"cahceTtlSeconds":   "cacheTtlSeconds", // a swap
+		"nmae":              "name",
+		"patten":            "pattern",
+		"zone":              "zoneId",   // cut short
+		"host":              "hostname", // cut short
+		"batch":             "",         // two keys start with it
+		"ttl":               "",
+		"x":                 "",
+		"":                  "",
+		"cacheTtl":          "cacheTtlSeconds", // cut short
+		"ttlSeconds":        "",                // two keys end with it
+	} {
+		if got := suggest(key, known); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"kitten", "sitting", 3}, {"ab", "ba", 1},
+		{"sytemprompt", "systemprompt", 1}, {"ca", "abc", 3}, {"héllo", "hello", 1},
+	} {
+		if got := editDistance(c.a, c.b); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+		if got := editDistance(c.b, c.a); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.b, c.a, got, c.want)
+		}
+	}
+}
+
+// The known keys are the structs' json names.
+func TestKnownKeysFollowTheStructs(t *testing.T) {
+	if got := strings.Join(productKeys, " "); got != "crons customDomain hooks model name pattern route settings systemPrompt systemPromptFile" {
+		t.Errorf("product keys %s", got)
+	}
+	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
+		t.Errorf("route / custom domain keys %s", got)
+	}
+	if len(settingsKeys) != 13 || !contains(settingsKeys, "maxConcurrency") {
+		t.Errorf("settings keys %v", settingsKeys)
 	}
 }

@@ -1,0 +1,50 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zerocost/zerocost/internal/cmdutil"
+)
+
+// A stack config with two typos: `zerocost plan` exits 2 and names both, each
+// with its full path and the key that was meant, and prints no plan.
+func TestConfigErrorsAllAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"Pulumi.yaml": "name: t\nruntime: go\n",
+		"Pulumi.demo.yaml": `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:products:
+    - name: relay
+      pattern: edge-cache
+      sytemPrompt: Answer in one sentence.
+      settings: {cacheTtlSecond: 600}
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	io, out, _ := cmdutil.Test()
+	cmd := NewCmd(&cmdutil.Factory{IO: io, ProjectDir: dir}, nil)
+	cmd.SetArgs(nil)
+	cmd.SilenceUsage = true // as the root command does
+	cmd.SetOut(io.Out)
+	cmd.SetErr(io.ErrOut)
+	err := cmd.Execute()
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+		t.Fatalf("exit %d (%v), want %d", cmdutil.ExitCode(err), err, cmdutil.ExitUsage)
+	}
+	want := filepath.Join(dir, "Pulumi.demo.yaml") + `:
+zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?
+zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`
+	if err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+	if strings.TrimSpace(out.String()) != "" {
+		t.Errorf("printed a plan: %s", out)
+	}
+}
