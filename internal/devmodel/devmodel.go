@@ -13,6 +13,16 @@
 // rate_limit_error with retry-after) and a requests-per-minute cap (429
 // rate_limit_error with retry-after). GET /_stand-in/stats reports the calls it
 // answered, by status; DELETE /_stand-in/stats resets the counters.
+//
+// Tests script it per scenario (script.go): a token in a request's body picks
+// the scenario, whose scripted steps answer its calls (an error status, a
+// retry-after, a text, a hang, a dropped connection, a delay, a raw body) and
+// whose calls are recorded. Go tests use Handler.Script and Handler.Calls; the
+// Worker tests in workers-src run the same stand-in as a process
+// (./cmd/standin) and use POST /_stand-in/script and GET /_stand-in/calls.
+//
+// It accepts the API key as x-api-key (what the Workers and older SDKs send)
+// or as Authorization: Bearer (what Anthropic's current TypeScript SDK sends).
 package devmodel
 
 import (
@@ -138,6 +148,10 @@ type Handler struct {
 	accepted []time.Time // calls admitted in the last minute (RPM window)
 	seq      int64
 	stats    Stats
+
+	scripts  scripts
+	quit     chan struct{} // closed when the server stops: hanging calls end
+	quitOnce sync.Once
 }
 
 // NewHandler returns the stand-in's handler.
@@ -160,6 +174,7 @@ func NewHandler(opts Options) *Handler {
 		opts: opts,
 		log:  log.New(w, "stand-in model: ", 0),
 		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		quit: make(chan struct{}),
 	}
 	h.resetLocked()
 	return h
@@ -228,10 +243,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", "GET, DELETE")
 			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "use GET or DELETE on "+StatsPath)
 		}
+	case ScriptPath, CallsPath:
+		h.control(w, r)
 	default:
-		writeError(w, http.StatusNotFound, "not_found_error", Marker+" serves POST "+MessagesPath+" and GET "+StatsPath+" only")
+		writeError(w, http.StatusNotFound, "not_found_error", Marker+" serves POST "+MessagesPath+", GET "+StatsPath+
+			", POST "+ScriptPath+" and GET "+CallsPath+" only")
 	}
 }
+
+// stop ends the calls that hang or wait (the server is stopping).
+func (h *Handler) stop() { h.quitOnce.Do(func() { close(h.quit) }) }
 
 // call is one POST /v1/messages as the handler sees it.
 type call struct {
@@ -282,12 +303,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		w.Header().Set("Allow", "POST")
 		return fail(http.StatusMethodNotAllowed, "invalid_request_error", "use POST on "+MessagesPath)
 	}
-	if strings.TrimSpace(r.Header.Get("X-Api-Key")) == "" {
-		return fail(http.StatusUnauthorized, "authentication_error", "x-api-key header is required")
-	}
-	if strings.TrimSpace(r.Header.Get("Anthropic-Version")) == "" {
-		return fail(http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required")
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -296,9 +311,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		}
 		return fail(http.StatusBadRequest, "invalid_request_error", "could not read the request body: "+err.Error())
 	}
+	token := h.record(r, body)
+	if !hasAPIKey(r) {
+		return fail(http.StatusUnauthorized, "authentication_error", "x-api-key header (or Authorization: Bearer) is required")
+	}
+	if strings.TrimSpace(r.Header.Get("Anthropic-Version")) == "" {
+		return fail(http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required")
+	}
 	req, err := parseRequest(body)
 	if err != nil {
 		return fail(http.StatusBadRequest, "invalid_request_error", err.Error())
+	}
+	if step, ok := h.nextStep(token); ok {
+		return h.scripted(w, r, req, seq, step)
 	}
 
 	// Admission: the RPM cap, then the injected failures.
@@ -346,7 +371,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		c.input = input
 		return c
 	}
-	if err := sleep(r.Context(), h.opts.Latency); err != nil {
+	if err := sleepOrQuit(r, h.quit, h.opts.Latency); err != nil {
 		return call{status: 499, errType: "client_closed_request", input: input}
 	}
 	switch {
@@ -378,7 +403,19 @@ func lastUser(req *Request) string {
 	return ""
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// hasAPIKey reports whether the request carries a key: x-api-key, or
+// Authorization: Bearer <key>.
+func hasAPIKey(r *http.Request) bool {
+	if strings.TrimSpace(r.Header.Get("X-Api-Key")) != "" {
+		return true
+	}
+	scheme, key, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(key) != ""
+}
+
+// sleepOrQuit waits d, unless the client goes away (an error) or the stand-in
+// stops first (the handler aborts and the connection is cut).
+func sleepOrQuit(r *http.Request, quit <-chan struct{}, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
@@ -387,10 +424,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-t.C:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-r.Context().Done():
+		return r.Context().Err()
+	case <-quit:
+		panic(http.ErrAbortHandler) // the stand-in stops: cut the connection
 	}
 }
+
+func msDuration(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
 
 // Request is the part of a Messages API request the stand-in reads.
 type Request struct {
@@ -631,6 +672,7 @@ func rpmText(n int) string {
 
 // Close stops the server, giving calls in flight a moment to finish.
 func (s *Server) Close() error {
+	s.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
