@@ -1,6 +1,7 @@
 // One vitest project per pattern. Each runs in workerd through
 // @cloudflare/vitest-plugin with a hand-written test wrangler config
-// (test/wrangler/<pattern>.toml) and its own model stand-in on 127.0.0.1.
+// (test/wrangler/<pattern>.toml) and its own model stand-in on 127.0.0.1
+// (internal/devmodel, started by test/node/global-setup.ts).
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -33,6 +34,16 @@ export default defineConfig({
       pattern("event-agent", ["test/event-agent.test.ts", "test/lib/**/*.test.ts"]),
       pattern("async-pipeline", ["test/async-pipeline.test.ts"]),
       pattern("edge-cache", ["test/edge-cache.test.ts"]),
+      // Node-side tests of the stand-in itself (the official SDK as a client).
+      {
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["./test/node/global-setup.ts"],
+          testTimeout: 20_000,
+        },
+      },
     ],
   },
 });

@@ -4,7 +4,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobMessage } from "../src/env";
 import { createWorker, deferralDelay, MAX_BATCH_INPUTS, MAX_DEFERRALS } from "../src/patterns/async-pipeline";
-import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, standin, testEnv } from "./helpers";
+import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
 const DLQ = "zc-test-jobs-dlq";
@@ -186,7 +186,7 @@ describe("queue consumer", () => {
     expect(await status(jobs[0]!.id)).toMatchObject({ status: "done" });
     expect(await (await env.OUTPUTS.get(`results/${jobs[0]!.id}.json`))!.json()).toMatchObject({
       job_id: jobs[0]!.id,
-      result: `stand-in answer: ok ${ok}`,
+      result: await replyTo(`ok ${ok}`),
     });
     expect(await status(jobs[1]!.id)).toMatchObject({ status: "queued", attempts: 1, error: expect.stringContaining("500") });
     expect(await status(jobs[2]!.id)).toMatchObject({ status: "queued", error: expect.stringContaining("429") });
@@ -358,7 +358,7 @@ describe("end to end through the real queues", () => {
     const { job_ids } = (await res.json()) as { job_ids: string[] };
     expect(job_ids).toHaveLength(3);
     for (const [i, id] of job_ids.entries()) {
-      expect(await settled(id)).toEqual({ job_id: id, status: "done", result: `stand-in answer: item ${tokens[i]}` });
+      expect(await settled(id)).toEqual({ job_id: id, status: "done", result: await replyTo(`item ${tokens[i]}`) });
     }
   });
 
@@ -373,7 +373,7 @@ describe("end to end through the real queues", () => {
       body: JSON.stringify({ input: `patient ${t}` }),
     });
     const { job_id } = (await res.json()) as { job_id: string };
-    expect(await settled(job_id, 30_000)).toEqual({ job_id, status: "done", result: `stand-in answer: patient ${t}` });
+    expect(await settled(job_id, 30_000)).toEqual({ job_id, status: "done", result: await replyTo(`patient ${t}`) });
     expect(await standin.calls(t)).toHaveLength(7);
     expect(await env.OUTPUTS.head(`failures/${job_id}.json`)).toBeNull();
   }, 40_000);

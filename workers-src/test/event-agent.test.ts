@@ -4,7 +4,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../src/patterns/event-agent";
 import { textOf } from "../src/lib/model";
-import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, standin, testEnv } from "./helpers";
+import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
 
@@ -107,9 +107,10 @@ describe("the waitUntil path", () => {
     expect(await view(job_id, e)).toEqual({ job_id, status: "queued" });
     await waitOnExecutionContext(ctx);
 
-    expect(await view(job_id, e)).toEqual({ job_id, status: "done", result: `stand-in answer: summarise ${t}` });
+    const answer = await replyTo(`summarise ${t}`);
+    expect(await view(job_id, e)).toEqual({ job_id, status: "done", result: answer });
     const stored = (await (await env.OUTPUTS.get(`results/${job_id}.json`))!.json()) as Record<string, unknown>;
-    expect(stored).toMatchObject({ job_id, result: `stand-in answer: summarise ${t}`, model: "claude-haiku-4-5" });
+    expect(stored).toMatchObject({ job_id, result: answer, model: "claude-haiku-4-5" });
     const status = JSON.parse((await env.JOBS.get(`job:${job_id}`))!);
     expect(status).toMatchObject({ job_id, status: "done" });
     expect(Date.parse(status.updated_at)).toBeGreaterThanOrEqual(Date.parse(status.created_at));
@@ -129,7 +130,7 @@ describe("the waitUntil path", () => {
     const t = newToken();
     await standin.script(t, [{ status: 529 }, { status: 500 }]);
     const id = await submit(`retry ${t}`);
-    expect(await view(id)).toMatchObject({ status: "done", result: `stand-in answer: retry ${t}` });
+    expect(await view(id)).toMatchObject({ status: "done", result: await replyTo(`retry ${t}`) });
     expect(await standin.calls(t)).toHaveLength(3);
   });
 
@@ -175,7 +176,7 @@ describe("the waitUntil path", () => {
       const v = (await (await exports.default.fetch(`https://worker.test/jobs/${job_id}`)).json()) as { status: string };
       return v.status === "queued" ? undefined : v;
     });
-    expect(done).toEqual({ job_id, status: "done", result: `stand-in answer: e2e ${t}` });
+    expect(done).toEqual({ job_id, status: "done", result: await replyTo(`e2e ${t}`) });
   });
 
   it("writes a usage data point for the call", async () => {
@@ -269,7 +270,7 @@ describe("hooks", () => {
     const id = await submit(`hook ${t}`, e, hooked);
     expect(await view(id, e)).toMatchObject({
       status: "done",
-      result: { input: `hook ${t}`, answer: `stand-in answer: Q: hook ${t}`, stop: "end_turn" },
+      result: { input: `hook ${t}`, answer: await replyTo(`Q: hook ${t}`), stop: "end_turn" },
     });
     const [c] = await standin.calls(t);
     expect(c!.body).toMatchObject({ system: `${e.PRODUCT}/event-agent: be brief`, temperature: 0, max_tokens: 256 });

@@ -2,27 +2,52 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { Step } from "./standin-protocol";
+import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "./standin-protocol";
 
 export type TestEnv = Cloudflare.Env;
 
 /** A token that ties a test's inputs to its stand-in scenario. */
 export const newToken = () => "tok" + crypto.randomUUID().replaceAll("-", "");
 
-/** Controls the model stand-in (test/node/model-standin.ts) that ANTHROPIC_BASE_URL points at. */
+/** Controls the model stand-in (internal/devmodel, started by test/node/global-setup.ts) that ANTHROPIC_BASE_URL points at. */
 export const standin = {
   async script(token: string, steps: Step[]): Promise<void> {
-    const res = await fetch(`${env.ANTHROPIC_BASE_URL}/__standin/script`, {
+    const res = await fetch(`${env.ANTHROPIC_BASE_URL}${SCRIPT_PATH}`, {
       method: "POST",
       body: JSON.stringify({ token, steps }),
     });
-    expect(res.status).toBe(200);
+    expect({ status: res.status, body: await res.text() }).toEqual({ status: 200, body: '{"ok":true}\n' });
   },
-  async calls(token: string): Promise<Array<{ headers: Record<string, string>; body: any; at: number }>> {
-    const res = await fetch(`${env.ANTHROPIC_BASE_URL}/__standin/calls?token=${token}`);
-    return ((await res.json()) as { calls: any[] }).calls;
+  async calls(token: string): Promise<StandinCall[]> {
+    const res = await fetch(`${env.ANTHROPIC_BASE_URL}${CALLS_PATH}?token=${token}`);
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { calls: StandinCall[] }).calls;
   },
 };
+
+// Go's unicode.IsSpace, which strings.Fields splits on.
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+// Characters Go's strconv.Quote writes as they are (its IsPrint), but for " and \.
+const GO_PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]*$/u;
+
+/**
+ * The stand-in's deterministic reply text to a last user message, as
+ * docs/dev.md documents it (devmodel.Reply): the marker, the message's words
+ * (whitespace collapsed, at most 80 characters then "…") quoted as Go's %q
+ * does, the first 12 hex digits of its SHA-256 and its length in characters.
+ */
+export async function replyTo(message: string, maxTokens = Number(env.MAX_OUTPUT_TOKENS)): Promise<string> {
+  const chars = Array.from(message);
+  let echo = message.split(GO_SPACE).filter((w) => w !== "").join(" ");
+  if (Array.from(echo).length > 80) echo = Array.from(echo).slice(0, 80).join("") + "…";
+  if (!GO_PRINTABLE.test(echo)) throw new Error(`replyTo: ${JSON.stringify(echo)} needs Go's escapes; use printable text in tests`);
+  const quoted = `"${echo.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(message)));
+  const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("").slice(0, 12);
+  const text = `${MARKER} reply to ${quoted} (sha256 ${hex}, ${chars.length} characters)`;
+  // Cut to max_tokens (about four characters a token), as the stand-in does.
+  return Math.ceil(Array.from(text).length / 4) > maxTokens ? Array.from(text).slice(0, maxTokens * 4).join("") : text;
+}
 
 /** The project's env with a fresh PRODUCT (so rate-limit keys do not collide) and overrides. */
 export function testEnv(overrides: Partial<Record<keyof TestEnv, unknown>> = {}): TestEnv {

@@ -9,7 +9,7 @@ import { readJsonObject } from "../../src/lib/http";
 import { callModel, ModelError, parseRetryAfter, textOf, type MessagesRequest } from "../../src/lib/model";
 import { checkRateLimit } from "../../src/lib/ratelimit";
 import { validateInput } from "../../src/lib/validate";
-import { awayFromMinuteEdge, newToken, postJson, standin, testEnv } from "../helpers";
+import { awayFromMinuteEdge, newToken, postJson, replyTo, standin, testEnv } from "../helpers";
 
 function thrown(fn: () => unknown): HttpError {
   try {
@@ -174,7 +174,7 @@ describe("model client", () => {
   it("sends the Messages API headers and body", async () => {
     const t = newToken();
     const res = await run(t);
-    expect(textOf(res)).toBe(`stand-in answer: question ${t}`);
+    expect(textOf(res)).toBe(await replyTo(`question ${t}`));
     const [c] = await standin.calls(t);
     expect(c!.headers).toEqual({
       "x-api-key": "sk-standin-test-key",
