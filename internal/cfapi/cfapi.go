@@ -1,8 +1,10 @@
-// Package cfapi is zerocost's read-only view of a Cloudflare account: a thin
-// layer over cloudflare-go/v7's service packages (kv, r2, queues, workers; not
-// the root package, which pulls in every Cloudflare product). It returns small
-// plain structs, pages through every list to its end with a hard bound, and
-// turns API failures into *APIError.
+// Package cfapi is zerocost's one setup of Cloudflare API clients (Config:
+// environment variables, base URL, token, retries, user agent, and *APIError
+// for every failed call; see setup.go), and its read-only view of a Cloudflare
+// account (Client): a thin layer over cloudflare-go/v7's service packages (kv,
+// r2, queues, workers; not the root package, which pulls in every Cloudflare
+// product). Client returns small plain structs and pages through every list
+// to its end with a hard bound.
 //
 // Where cloudflare-go's typed unions would reject a shape it does not know
 // (binding and consumer types), the raw JSON of the result is decoded instead.
@@ -11,11 +13,8 @@ package cfapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
@@ -24,9 +23,6 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/workers"
 )
 
-// DefaultBaseURL is Cloudflare's v4 API.
-const DefaultBaseURL = "https://api.cloudflare.com/client/v4/"
-
 // MaxPages bounds every paged list: a server that ignores ?page= would
 // otherwise be asked forever.
 const MaxPages = 200
@@ -34,21 +30,9 @@ const MaxPages = 200
 // perPage is what lists ask for (the KV and queue APIs allow up to 100).
 const perPage = 100
 
-// Config configures a Client.
-type Config struct {
-	// Token is the API token, sent as a bearer token.
-	Token string
-	// BaseURL defaults to DefaultBaseURL; tests point it at cftest.
-	BaseURL string
-	// HTTPClient defaults to http.DefaultClient.
-	HTTPClient *http.Client
-	// MaxRetries is how often cloudflare-go retries 429 and 5xx answers;
-	// negative means cloudflare-go's default (2).
-	MaxRetries int
-}
-
 // Client reads one Cloudflare account's Workers resources.
 type Client struct {
+	cfg        Config
 	kv         *kv.NamespaceService
 	buckets    *r2.BucketService
 	queues     *queues.QueueService
@@ -60,26 +44,9 @@ type Client struct {
 
 // New returns a client.
 func New(cfg Config) *Client {
-	base := cfg.BaseURL
-	if base == "" {
-		base = DefaultBaseURL
-	}
-	if !strings.HasSuffix(base, "/") {
-		base += "/"
-	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	opts := []option.RequestOption{
-		option.WithBaseURL(base),
-		option.WithAPIToken(cfg.Token),
-		option.WithHTTPClient(hc),
-	}
-	if cfg.MaxRetries >= 0 {
-		opts = append(opts, option.WithMaxRetries(cfg.MaxRetries))
-	}
+	opts := cfg.Options()
 	return &Client{
+		cfg:        cfg,
 		kv:         kv.NewNamespaceService(opts...),
 		buckets:    r2.NewBucketService(opts...),
 		queues:     queues.NewQueueService(opts...),
@@ -90,72 +57,7 @@ func New(cfg Config) *Client {
 	}
 }
 
-// Message is one error Cloudflare reported.
-type Message struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-// APIError is a failed API call.
-type APIError struct {
-	// Op says what was asked, e.g. "list KV namespaces".
-	Op     string
-	Status int
-	Errors []Message
-}
-
-func (e *APIError) Error() string {
-	var parts []string
-	for _, m := range e.Errors {
-		parts = append(parts, fmt.Sprintf("%s (code %d)", m.Message, m.Code))
-	}
-	msg := strings.Join(parts, "; ")
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
-	return fmt.Sprintf("%s: HTTP %d: %s", e.Op, e.Status, msg)
-}
-
-// IsNotFound reports whether err is a 404 from the API.
-func IsNotFound(err error) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
-}
-
-// IsAuth reports whether err says the token is missing, invalid or lacks a
-// permission.
-func IsAuth(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	if ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden {
-		return true
-	}
-	for _, m := range ae.Errors {
-		switch m.Code {
-		case 9106, 9109, 10000, 6003, 6111:
-			return true
-		}
-	}
-	return false
-}
-
-// wrap turns cloudflare-go's error into *APIError; transport errors pass through.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *kv.Error // every service package aliases the same apierror.Error
-	if errors.As(err, &ce) {
-		ae := &APIError{Op: op, Status: ce.StatusCode}
-		for _, e := range ce.Errors {
-			ae.Errors = append(ae.Errors, Message{Code: int(e.Code), Message: e.Message})
-		}
-		return ae
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
+func (c *Client) wrap(op string, err error) error { return c.cfg.Wrap(op, err) }
 
 type resultInfo struct {
 	Page       int    `json:"page"`
@@ -218,7 +120,7 @@ func (c *Client) KVNamespaces(ctx context.Context, account string) ([]KVNamespac
 	return pageAll(op, func(page int) ([]KVNamespace, string, error) {
 		res, err := c.kv.List(ctx, p, pageOpts(page)...)
 		if err != nil {
-			return nil, "", wrap(op, err)
+			return nil, "", c.wrap(op, err)
 		}
 		out := make([]KVNamespace, 0, len(res.Result))
 		for _, ns := range res.Result {
@@ -245,7 +147,7 @@ func (c *Client) Buckets(ctx context.Context, account string) ([]string, error) 
 			opts = append(opts, option.WithQuery("cursor", cursor))
 		}
 		if _, err := c.buckets.List(ctx, p, opts...); err != nil {
-			return nil, wrap(op, err)
+			return nil, c.wrap(op, err)
 		}
 		for _, b := range env.Result.Buckets {
 			names = append(names, b.Name)
@@ -272,7 +174,7 @@ func (c *Client) Queues(ctx context.Context, account string) ([]Queue, error) {
 	return pageAll(op, func(page int) ([]Queue, string, error) {
 		res, err := c.queues.List(ctx, p, pageOpts(page)...)
 		if err != nil {
-			return nil, "", wrap(op, err)
+			return nil, "", c.wrap(op, err)
 		}
 		out := make([]Queue, 0, len(res.Result))
 		for _, q := range res.Result {
@@ -331,7 +233,7 @@ func (c *Client) Consumers(ctx context.Context, account, queueID string) ([]Cons
 		var raw []byte
 		opts := append(pageOpts(page), option.WithResponseBodyInto(&raw))
 		if _, err := c.queues.Consumers.List(ctx, queueID, p, opts...); err != nil {
-			return nil, "", wrap(op, err)
+			return nil, "", c.wrap(op, err)
 		}
 		var env struct {
 			Result []consumerJSON `json:"result"`
@@ -401,7 +303,7 @@ func (c *Client) ScriptSettings(ctx context.Context, account, script string) (*S
 	p.AccountID.Value, p.AccountID.Present = account, true
 	var raw []byte
 	if _, err := c.scripts.ScriptAndVersionSettings.Get(ctx, script, p, option.WithResponseBodyInto(&raw)); err != nil {
-		return nil, wrap(op, err)
+		return nil, c.wrap(op, err)
 	}
 	var env struct {
 		Result struct {
@@ -422,7 +324,7 @@ func (c *Client) ScriptOnWorkersDev(ctx context.Context, account, script string)
 	p.AccountID.Value, p.AccountID.Present = account, true
 	res, err := c.scripts.Subdomain.Get(ctx, script, p)
 	if err != nil {
-		return false, wrap(op, err)
+		return false, c.wrap(op, err)
 	}
 	return res.Enabled, nil
 }
@@ -434,7 +336,7 @@ func (c *Client) AccountSubdomain(ctx context.Context, account string) (string, 
 	p.AccountID.Value, p.AccountID.Present = account, true
 	res, err := c.subdomains.Get(ctx, p)
 	if err != nil {
-		return "", wrap(op, err)
+		return "", c.wrap(op, err)
 	}
 	return res.Subdomain, nil
 }
@@ -453,7 +355,7 @@ func (c *Client) Routes(ctx context.Context, zone string) ([]Route, error) {
 	p.ZoneID.Value, p.ZoneID.Present = zone, true
 	res, err := c.routes.List(ctx, p)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, c.wrap(op, err)
 	}
 	out := make([]Route, 0, len(res.Result))
 	for _, r := range res.Result {
@@ -477,7 +379,7 @@ func (c *Client) CustomDomains(ctx context.Context, account string) ([]CustomDom
 	p.AccountID.Value, p.AccountID.Present = account, true
 	res, err := c.domains.List(ctx, p)
 	if err != nil {
-		return nil, wrap(op, err)
+		return nil, c.wrap(op, err)
 	}
 	out := make([]CustomDomain, 0, len(res.Result))
 	for _, d := range res.Result {

@@ -124,7 +124,7 @@ func TestAuthErrors(t *testing.T) {
 	if !IsAuth(err) || IsNotFound(err) {
 		t.Fatalf("bad token: %v", err)
 	}
-	if want := "list KV namespaces: HTTP 403: Authentication error (code 10000)"; err.Error() != want {
+	if want := "list KV namespaces: Cloudflare answered HTTP 403: Authentication error (code 10000)"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
 	if _, err := client(s, token).Queues(ctx(t), "ffffffffffffffffffffffffffffffff"); !IsAuth(err) {

@@ -3,16 +3,12 @@ package deploy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 
-	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/workers"
-)
 
-// DefaultCloudflareAPI is Cloudflare's v4 API.
-const DefaultCloudflareAPI = "https://api.cloudflare.com/client/v4/"
+	"github.com/zerocost/zerocost/internal/cfapi"
+)
 
 // CodeScriptNotFound is Cloudflare's error code for a Worker that does not exist.
 const CodeScriptNotFound = 10007
@@ -33,27 +29,21 @@ const RollbackMessage = "zerocost deploy: rollback, verification failed"
 // roll back.
 type CloudflareRollbacker struct {
 	account string
+	api     cfapi.Config
 	svc     *workers.ScriptDeploymentService
 }
 
-// NewCloudflareRollbacker returns a rollbacker for the account. baseURL ""
-// is DefaultCloudflareAPI; maxRetries < 0 keeps cloudflare-go's default
-// (2 retries of 429 and 5xx answers).
-func NewCloudflareRollbacker(account, token, baseURL string, hc *http.Client, maxRetries int) *CloudflareRollbacker {
-	if baseURL == "" {
-		baseURL = DefaultCloudflareAPI
-	}
-	if !strings.HasSuffix(baseURL, "/") {
-		baseURL += "/"
-	}
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	opts := []option.RequestOption{option.WithBaseURL(baseURL), option.WithAPIToken(token), option.WithHTTPClient(hc)}
-	if maxRetries >= 0 {
-		opts = append(opts, option.WithMaxRetries(maxRetries))
-	}
-	return &CloudflareRollbacker{account: account, svc: workers.NewScriptDeploymentService(opts...)}
+// RollbackAuthHint ends the message of a refused token.
+const RollbackAuthHint = "the Cloudflare API token needs Workers Scripts Edit on the account: docs/ci.md"
+
+// NewCloudflareRollbacker returns a rollbacker for the account, set up as
+// every zerocost client of Cloudflare's API is (cfapi.Config: api.BaseURL ""
+// is Cloudflare's, api.MaxRetries < 0 is cloudflare-go's 2 retries of 429
+// and 5xx answers). Its errors are *cfapi.APIError, whose message says which
+// permission a refused token lacks.
+func NewCloudflareRollbacker(account string, api cfapi.Config) *CloudflareRollbacker {
+	api.AuthHint = RollbackAuthHint
+	return &CloudflareRollbacker{account: account, api: api, svc: workers.NewScriptDeploymentService(api.Options()...)}
 }
 
 // Active returns the versions of the Worker's newest deployment (the one
@@ -63,10 +53,11 @@ func (c *CloudflareRollbacker) Active(ctx context.Context, script string) (Scrip
 	p.AccountID.Value, p.AccountID.Present = c.account, true
 	res, err := c.svc.List(ctx, script, p)
 	if err != nil {
+		err = c.api.Wrap("list the deployments of Worker "+script, err)
 		if isScriptNotFound(err) {
 			return ScriptState{}, nil
 		}
-		return ScriptState{}, apiError("list the deployments of Worker "+script, err)
+		return ScriptState{}, err
 	}
 	st := ScriptState{Exists: true}
 	if len(res.Deployments) > 0 {
@@ -98,63 +89,18 @@ func (c *CloudflareRollbacker) Rollback(ctx context.Context, script string, to [
 	p.Deployment.Annotations.Value.WorkersMessage.Present = true
 	p.Deployment.Annotations.Present = true
 	if _, err := c.svc.New(ctx, script, p); err != nil {
-		return apiError("deploy the previous versions of Worker "+script, err)
+		return c.api.Wrap("deploy the previous versions of Worker "+script, err)
 	}
 	return nil
 }
 
-// APIError is a failed Cloudflare API call.
-type APIError struct {
-	Op     string
-	Status int
-	Codes  []int64
-	Errors []string
-}
-
-func (e *APIError) Error() string {
-	var parts []string
-	for i, m := range e.Errors {
-		parts = append(parts, fmt.Sprintf("%s (code %d)", m, e.Codes[i]))
-	}
-	msg := strings.Join(parts, "; ")
-	if msg == "" {
-		msg = http.StatusText(e.Status)
-	}
-	hint := ""
-	if e.Status == http.StatusForbidden || e.Status == http.StatusUnauthorized {
-		hint = " (the Cloudflare API token needs Workers Scripts Edit on the account: docs/ci.md)"
-	}
-	return fmt.Sprintf("%s: HTTP %d: %s%s", e.Op, e.Status, msg, hint)
-}
-
-func apiError(op string, err error) error {
-	var ce *workers.Error
-	if !errors.As(err, &ce) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	ae := &APIError{Op: op, Status: ce.StatusCode}
-	for _, m := range ce.Errors {
-		ae.Codes = append(ae.Codes, m.Code)
-		ae.Errors = append(ae.Errors, m.Message)
-	}
-	return ae
-}
-
 // isScriptNotFound: 404 with code 10007 (or no code at all).
 func isScriptNotFound(err error) bool {
-	var ce *workers.Error
-	if !errors.As(err, &ce) || ce.StatusCode != http.StatusNotFound {
+	var ae *cfapi.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 		return false
 	}
-	if len(ce.Errors) == 0 {
-		return true
-	}
-	for _, m := range ce.Errors {
-		if m.Code == CodeScriptNotFound {
-			return true
-		}
-	}
-	return false
+	return len(ae.Errors) == 0 || ae.HasCode(CodeScriptNotFound)
 }
 
 var _ Rollbacker = (*CloudflareRollbacker)(nil)

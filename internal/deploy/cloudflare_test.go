@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/outputs"
@@ -36,7 +37,7 @@ func TestRollbackerReadsActiveVersions(t *testing.T) {
 	s.Deploy(cfAccount, "a-demo")
 	v2 := s.Deploy(cfAccount, "a-demo")
 	s.PutScript(cfAccount, cftest.Script{Name: "never-deployed"})
-	rb := NewCloudflareRollbacker(cfAccount, cfToken, s.BaseURL(), nil, 0)
+	rb := NewCloudflareRollbacker(cfAccount, cfapi.Config{Token: cfToken, BaseURL: s.BaseURL()})
 
 	st, err := rb.Active(tctx(t), "a-demo")
 	if err != nil {
@@ -59,7 +60,7 @@ func TestRollbackerDeploysThePreviousVersions(t *testing.T) {
 	s := cfServer(t)
 	v1 := s.Deploy(cfAccount, "a-demo")
 	v2 := s.Deploy(cfAccount, "a-demo")
-	rb := NewCloudflareRollbacker(cfAccount, cfToken, strings.TrimSuffix(s.BaseURL(), "/"), nil, 0)
+	rb := NewCloudflareRollbacker(cfAccount, cfapi.Config{Token: cfToken, BaseURL: strings.TrimSuffix(s.BaseURL(), "/")})
 	if err := rb.Rollback(tctx(t), "a-demo", []VersionShare{{v1, 75}, {v2, 25}}); err != nil {
 		t.Fatal(err)
 	}
@@ -94,16 +95,16 @@ func TestRollbackerErrors(t *testing.T) {
 	v1 := s.Deploy(cfAccount, "a-demo")
 
 	// A token the API refuses: 403 with Cloudflare's error body.
-	_, err := NewCloudflareRollbacker(cfAccount, "wrong", s.BaseURL(), nil, 0).Active(tctx(t), "a-demo")
-	var ae *APIError
-	if !errors.As(err, &ae) || ae.Status != 403 || len(ae.Codes) != 1 || ae.Codes[0] != 10000 {
+	_, err := NewCloudflareRollbacker(cfAccount, cfapi.Config{Token: "wrong", BaseURL: s.BaseURL()}).Active(tctx(t), "a-demo")
+	var ae *cfapi.APIError
+	if !errors.As(err, &ae) || ae.Status != 403 || len(ae.Errors) != 1 || ae.Errors[0].Code != 10000 {
 		t.Fatalf("wrong token: %v", err)
 	}
-	if !strings.Contains(err.Error(), "Authentication error (code 10000)") || !strings.Contains(err.Error(), "Workers Scripts Edit") {
-		t.Errorf("message %q", err)
+	if want := "list the deployments of Worker a-demo: Cloudflare answered HTTP 403: Authentication error (code 10000) (" + RollbackAuthHint + ")"; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
 	}
 
-	rb := NewCloudflareRollbacker(cfAccount, cfToken, s.BaseURL(), nil, 0)
+	rb := NewCloudflareRollbacker(cfAccount, cfapi.Config{Token: cfToken, BaseURL: s.BaseURL()})
 	// A 404 that is not "no such Worker" is an error, not a new Worker.
 	path := "/accounts/" + cfAccount + "/workers/scripts/a-demo/deployments"
 	s.AddFault(cftest.Fault{Method: "GET", Path: path, Status: 404, Errors: []cftest.Message{cftest.ErrNoRoute}, Times: 1})
@@ -150,7 +151,7 @@ func TestRollbackAgainstTheAPI(t *testing.T) {
 		Open:        func(context.Context) (Runner, error) { return runner, nil },
 		NewVerifier: func(Credentials) (Verifier, error) { return v, nil },
 		NewRollbacker: func(c Credentials) (Rollbacker, error) {
-			return NewCloudflareRollbacker(cfAccount, c.CloudflareToken, s.BaseURL(), nil, 0), nil
+			return NewCloudflareRollbacker(cfAccount, cfapi.Config{Token: c.CloudflareToken, BaseURL: s.BaseURL()}), nil
 		},
 		Sink: sink,
 	})

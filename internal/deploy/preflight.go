@@ -10,12 +10,13 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 )
 
 // Environment variables the preflight reads.
 const (
-	EnvCloudflareToken  = "CLOUDFLARE_API_TOKEN"
+	EnvCloudflareToken  = cfapi.EnvToken
 	EnvPulumiToken      = "PULUMI_ACCESS_TOKEN"
 	EnvPulumiBackend    = "PULUMI_BACKEND_URL"
 	EnvPulumiHome       = "PULUMI_HOME"

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/cost/analytics"
@@ -21,8 +22,8 @@ import (
 
 // Environment variables the report reads.
 const (
-	EnvAPIToken = "CLOUDFLARE_API_TOKEN"
-	EnvAPIURL   = "ZEROCOST_CLOUDFLARE_API_URL"
+	EnvAPIToken = cfapi.EnvToken
+	EnvAPIURL   = cfapi.EnvBaseURL
 )
 
 // MaxReportDays is the longest report: one billing month (the included
@@ -232,7 +233,7 @@ analytics keep 31 days.`,
 	cmd.Flags().StringVar(&since, "since", "", "first day, `DATE` YYYY-MM-DD (UTC, required)")
 	cmd.Flags().StringVar(&until, "until", "", "last day, `DATE` YYYY-MM-DD (UTC, included, required)")
 	cmd.Flags().StringVar(&o.Outputs, "outputs", "", "the deployed stack's outputs `FILE`, from pulumi stack output --json (required)")
-	cmd.Flags().StringVar(&o.APIURL, "api-url", "", "Cloudflare API base `URL` (default: $"+EnvAPIURL+", else "+analytics.DefaultBaseURL+")")
+	cmd.Flags().StringVar(&o.APIURL, "api-url", "", "Cloudflare API base `URL` (default: $"+EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
 	cmd.Flags().StringVar(&o.Plan, "plan", cost.Free, "free or paid: the plan to price on")
 	addCommonFlags(cmd, o)
 	return cmd
@@ -308,14 +309,11 @@ func report(ctx context.Context, o *Options, prices *cost.Prices) (*cost.Report,
 	if token == "" {
 		return nil, cmdutil.ConfigError(fmt.Errorf("%s is not set: a Cloudflare API token with Account Analytics: Read", EnvAPIToken))
 	}
-	base := o.APIURL
-	if base == "" {
-		base = getenv(EnvAPIURL)
+	base, err := cfapi.ResolveBaseURL(o.APIURL, "--api-url", getenv)
+	if err != nil {
+		return nil, cmdutil.ConfigError(err)
 	}
-	if base == "" {
-		base = analytics.DefaultBaseURL
-	}
-	c := &analytics.Client{BaseURL: strings.TrimRight(base, "/"), Token: token, AccountID: l.Plan.AccountID}
+	c := &analytics.Client{BaseURL: base, Token: token, AccountID: l.Plan.AccountID, MaxRetries: -1}
 	if o.F.HTTPClient != nil {
 		c.HTTP = o.F.HTTPClient()
 	}

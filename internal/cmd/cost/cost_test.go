@@ -266,6 +266,14 @@ func TestReportErrors(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "workersInvocationsAdaptive: Cloudflare answered HTTP 403: Authentication error (code 10000)") {
 		t.Errorf("bad token: %v", err)
 	}
+	_, err = run(t, map[string]string{EnvAPIToken: "tok", EnvAPIURL: "ftp://x"}, args...)
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), EnvAPIURL+` "ftp://x" is not an http(s) URL`) {
+		t.Errorf("bad API URL: %v", err)
+	}
+	_, err = run(t, map[string]string{EnvAPIToken: "tok", EnvAPIURL: srv.URL}, args...) // a bare origin gets /client/v4/
+	if cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "Cloudflare answered HTTP 403") {
+		t.Errorf("bare origin: %v", err)
+	}
 	_, err = run(t, map[string]string{EnvAPIToken: "tok"}, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", filepath.Join(t.TempDir(), "none.json"))
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("missing outputs: %v", err)

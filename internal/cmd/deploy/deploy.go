@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -21,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/stack"
@@ -31,7 +31,7 @@ import (
 // preflight checks: docs/ci.md).
 const (
 	EnvAPIToken  = deploy.EnvCloudflareToken
-	EnvAPIURL    = "ZEROCOST_CLOUDFLARE_API_URL"
+	EnvAPIURL    = cfapi.EnvBaseURL
 	EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
 )
 
@@ -162,7 +162,7 @@ func Run(o *Options) error {
 		}
 		return cmdutil.ConfigError(errors.Join(errs...))
 	}
-	apiURL, err := cloudflareAPIURL(o.getenv(EnvAPIURL))
+	apiURL, err := cfapi.ResolveBaseURL("", "", o.getenv)
 	if err != nil {
 		return cmdutil.ConfigError(err)
 	}
@@ -217,7 +217,7 @@ func Run(o *Options) error {
 			return &verifier{plan: l.Plan, creds: c, hc: o.httpClient(), apiURL: apiURL, junit: o.JUnit, sink: sink, run: o.verify, skipRoutes: o.SkipRoutes}, nil
 		},
 		NewRollbacker: func(c deploy.Credentials) (deploy.Rollbacker, error) {
-			return deploy.NewCloudflareRollbacker(l.Plan.AccountID, c.CloudflareToken, apiURL, o.httpClient(), -1), nil
+			return deploy.NewCloudflareRollbacker(l.Plan.AccountID, cfapi.Config{Token: c.CloudflareToken, BaseURL: apiURL, HTTPClient: o.httpClient(), MaxRetries: -1}), nil
 		},
 		Forecaster: forecaster,
 		Confirm:    confirm(o.F.IO.In, o.F.IO.ErrOut),
@@ -249,23 +249,4 @@ func confirm(in io.Reader, errOut io.Writer) func(string) (bool, error) {
 		a := strings.ToLower(strings.TrimSpace(line))
 		return a == "y" || a == "yes", nil
 	}
-}
-
-// cloudflareAPIURL is the cloudflare-go base URL: raw (ZEROCOST_CLOUDFLARE_API_URL),
-// else Cloudflare's. A bare origin gets /client/v4/.
-func cloudflareAPIURL(raw string) (string, error) {
-	if raw == "" {
-		return deploy.DefaultCloudflareAPI, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%s %q is not an http(s) URL", EnvAPIURL, raw)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/client/v4/"
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	return u.String(), nil
 }

@@ -539,19 +539,3 @@ func TestJUnitPath(t *testing.T) {
 		}
 	}
 }
-
-func TestCloudflareAPIURL(t *testing.T) {
-	for raw, want := range map[string]string{
-		"":                          deploy.DefaultCloudflareAPI,
-		"http://127.0.0.1:8080":     "http://127.0.0.1:8080/client/v4/",
-		"https://api.example/v4":    "https://api.example/v4/",
-		"https://api.example/base/": "https://api.example/base/",
-	} {
-		if got, err := cloudflareAPIURL(raw); err != nil || got != want {
-			t.Errorf("%q: %q %v, want %q", raw, got, err, want)
-		}
-	}
-	if _, err := cloudflareAPIURL("not a url"); err == nil {
-		t.Error("accepted a non-URL")
-	}
-}

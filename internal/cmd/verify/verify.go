@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -26,8 +25,8 @@ import (
 
 // Environment variables the command reads.
 const (
-	EnvAPIToken  = "CLOUDFLARE_API_TOKEN"
-	EnvAPIURL    = "ZEROCOST_CLOUDFLARE_API_URL"
+	EnvAPIToken  = cfapi.EnvToken
+	EnvAPIURL    = cfapi.EnvBaseURL
 	EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
 )
 
@@ -313,27 +312,10 @@ func (o *Options) outputs(ctx context.Context, projectDir string) (outputs.Stack
 	return out, "", nil
 }
 
-// apiURL is the cloudflare-go base URL: the flag, else the environment, else
-// Cloudflare's. A bare origin gets /client/v4/.
+// apiURL is the API base: the flag, else the environment, else Cloudflare's.
+// A bare origin gets /client/v4/.
 func (o *Options) apiURL() (string, error) {
-	raw := o.APIURL
-	if raw == "" {
-		raw = o.getenv(EnvAPIURL)
-	}
-	if raw == "" {
-		return cfapi.DefaultBaseURL, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("Cloudflare API URL %q is not an http(s) URL", raw)
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = "/client/v4/"
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	return u.String(), nil
+	return cfapi.ResolveBaseURL(o.APIURL, "--cloudflare-api-url", o.getenv)
 }
 
 // progress shows the run on stderr: one rewritten line on a terminal, a line

@@ -5,110 +5,40 @@
 package analytics
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
+
+	"github.com/zerocost/zerocost/internal/cfapi"
 )
 
-// DefaultBaseURL is Cloudflare's API.
-const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
-
 // Client calls Cloudflare's analytics APIs with an API token. The token needs
-// the account permission "Account Analytics: Read".
+// the account permission "Account Analytics: Read". It is set up as every
+// zerocost client of Cloudflare's API is (cfapi.Config): its errors are
+// *cfapi.APIError.
 type Client struct {
-	// BaseURL is DefaultBaseURL or a test server's URL, without a trailing slash.
+	// BaseURL is the API base (cfapi.NormalizeBaseURL: "" is Cloudflare's;
+	// a bare origin gets /client/v4/).
 	BaseURL   string
 	Token     string
 	AccountID string
 	HTTP      *http.Client
+	// MaxRetries is how often 408, 409, 429 and 5xx answers are retried;
+	// negative is cfapi.DefaultMaxRetries.
+	MaxRetries int
 }
 
-// APIError is an answer Cloudflare gave instead of data.
-type APIError struct {
-	// What failed: a dataset, or the Analytics Engine SQL API.
-	What   string
-	Status int
-	// Messages are Cloudflare's error messages, with their codes when given.
-	Messages []string
-}
+// AuthHint ends the message of a refused token.
+const AuthHint = "check " + cfapi.EnvToken + ": it needs the Account Analytics: Read permission on the stack's account"
 
-func (e *APIError) Error() string {
-	msg := strings.Join(e.Messages, "; ")
-	if msg == "" {
-		msg = "no error message"
-	}
-	s := fmt.Sprintf("%s: Cloudflare answered HTTP %d: %s", e.What, e.Status, msg)
-	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
-		s += " (check CLOUDFLARE_API_TOKEN: it needs the Account Analytics: Read permission on the stack's account)"
-	}
-	return s
-}
-
-// envelope is Cloudflare's v4 answer: {"success":false,"errors":[{"code":..,"message":..}]}.
-type envelope struct {
-	Success *bool      `json:"success"`
-	Errors  []apiError `json:"errors"`
-}
-
-type apiError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
+func (c *Client) api() cfapi.Config {
+	return cfapi.Config{Token: c.Token, BaseURL: c.BaseURL, HTTPClient: c.HTTP, MaxRetries: c.MaxRetries, AuthHint: AuthHint}
 }
 
 func (c *Client) post(ctx context.Context, what, path, contentType string, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", "application/json")
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading the answer: %w", what, err)
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, &APIError{What: what, Status: res.StatusCode, Messages: errorMessages(data)}
-	}
-	return data, nil
-}
-
-// errorMessages reads the messages of an error answer: Cloudflare's
-// envelope, a GraphQL errors array, or the body's text.
-func errorMessages(data []byte) []string {
-	var env envelope
-	if json.Unmarshal(data, &env) == nil && len(env.Errors) > 0 {
-		var out []string
-		for _, e := range env.Errors {
-			if e.Code != 0 {
-				out = append(out, fmt.Sprintf("%s (code %d)", e.Message, e.Code))
-			} else {
-				out = append(out, e.Message)
-			}
-		}
-		return out
-	}
-	text := strings.TrimSpace(string(data))
-	if len(text) > 300 {
-		text = text[:300] + "..."
-	}
-	if text == "" {
-		return nil
-	}
-	return []string{text}
+	return c.api().Post(ctx, what, path, contentType, body)
 }
 
 // gqlAnswer is a GraphQL answer; errors come back with HTTP 200.
@@ -138,7 +68,7 @@ func (c *Client) GraphQL(ctx context.Context, dataset, query string, vars map[st
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.post(ctx, dataset, "/graphql", "application/json", body)
+	data, err := c.post(ctx, dataset, "graphql", "application/json", body)
 	if err != nil {
 		return nil, err
 	}
@@ -190,9 +120,9 @@ type SQLResult struct {
 const SQLWhat = "Analytics Engine SQL API"
 
 // SQL runs a query on the Analytics Engine SQL API: POST
-// {base}/accounts/{account_id}/analytics_engine/sql with the SQL as the body.
+// {base}accounts/{account_id}/analytics_engine/sql with the SQL as the body.
 func (c *Client) SQL(ctx context.Context, query string) (*SQLResult, error) {
-	data, err := c.post(ctx, SQLWhat, "/accounts/"+c.AccountID+"/analytics_engine/sql", "text/plain", []byte(query))
+	data, err := c.post(ctx, SQLWhat, "accounts/"+c.AccountID+"/analytics_engine/sql", "text/plain", []byte(query))
 	if err != nil {
 		return nil, err
 	}
@@ -201,9 +131,11 @@ func (c *Client) SQL(ctx context.Context, query string) (*SQLResult, error) {
 		return nil, fmt.Errorf("%s: the answer is not the JSON format's {meta, data, rows}: %w", SQLWhat, err)
 	}
 	if res.Data == nil {
-		var env envelope
+		var env struct {
+			Errors []cfapi.Message `json:"errors"`
+		}
 		if json.Unmarshal(data, &env) == nil && len(env.Errors) > 0 {
-			return nil, &APIError{What: SQLWhat, Status: http.StatusOK, Messages: errorMessages(data)}
+			return nil, &cfapi.APIError{Op: SQLWhat, Status: http.StatusOK, Errors: env.Errors, Hint: AuthHint}
 		}
 		return nil, fmt.Errorf("%s: the answer has no data", SQLWhat)
 	}
