@@ -13,25 +13,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/zerocost/zerocost/internal/bundle"
 	"github.com/zerocost/zerocost/internal/devmodel"
 	"github.com/zerocost/zerocost/internal/nodetool"
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/render"
-	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // Host is the only address the runtime listens on.
@@ -191,241 +186,43 @@ func (rt *Runtime) Err() error {
 	}
 }
 
-// Start runs the stack and returns once every product is ready.
+// Start runs the stack and returns once every product is ready. It takes four
+// steps, each tested on its own:
+//
+//   - prepare checks the options, the stack's plan, Node and the runner, that
+//     the stack does not run already and that the ports are free; then it
+//     readies the data folder (--reset);
+//   - startModel starts the stand-in model (unless the Workers call the real
+//     API), whose URL the Workers' config needs;
+//   - build writes every product's bundle and the runner's config, from the
+//     plan and nothing else;
+//   - launch starts the runner in its own process group, waits until it says
+//     every Worker is ready, and writes the state file.
+//
+// When a step fails, what the earlier ones started is stopped.
 func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	began := time.Now()
-	if o.Stack == "" {
-		return nil, usage(errors.New("no stack given"))
-	}
-	if o.ProjectDir == "" {
-		return nil, usage(errors.New("no project folder given"))
-	}
-	projectDir, err := filepath.Abs(o.ProjectDir)
+	p, err := prepare(o, nodetool.Find)
 	if err != nil {
-		return nil, usage(err)
-	}
-	if o.ToolsDir == "" {
-		o.ToolsDir = projectDir
-	}
-	if o.DataDir == "" {
-		o.DataDir = filepath.Join(projectDir, DataDirName)
-	}
-	dataDir, err := filepath.Abs(o.DataDir)
-	if err != nil {
-		return nil, usage(err)
-	}
-	if o.ReadyTimeout <= 0 {
-		o.ReadyTimeout = 60 * time.Second
-	}
-	logw := o.Log
-	if logw == nil {
-		logw = io.Discard
-	}
-	logw = &syncWriter{w: logw}
-	logf := func(format string, args ...any) { fmt.Fprintf(logw, "zerocost dev: "+format+"\n", args...) }
-
-	p := o.Plan
-	if p == nil {
-		cfg, err := stack.LoadFile(projectDir, o.Stack)
-		if err != nil {
-			return nil, usage(err)
-		}
-		if p, err = plan.Build(cfg, projectDir); err != nil {
-			return nil, usage(fmt.Errorf("stack %s: %w", o.Stack, err))
-		}
-	}
-	if len(p.Products) == 0 {
-		return nil, usage(fmt.Errorf("stack %s has no products", o.Stack))
-	}
-	if o.APIKey == "" {
-		if err := o.StandIn.Check(); err != nil {
-			return nil, usage(err)
-		}
-	}
-	if o.PortBase < 0 || o.PortBase+len(p.Products) > 65535 {
-		return nil, usage(fmt.Errorf("port base %d: need %d ports between 1 and 65535", o.PortBase, len(p.Products)+1))
-	}
-
-	tools, err := nodetool.Find(o.ToolsDir)
-	if err != nil {
-		return nil, usage(err)
-	}
-	runner := filepath.Join(tools.WorkersDir, filepath.FromSlash(RunnerScript))
-	if _, err := os.Stat(runner); err != nil {
-		return nil, usage(fmt.Errorf("the dev runner is missing: %w", err))
-	}
-
-	statePath := stateFile(dataDir, o.Stack)
-	if s, err := ReadStateFile(statePath); err == nil {
-		return nil, fmt.Errorf("zerocost dev already runs stack %s (process %d, %s): stop it first", o.Stack, s.PID, statePath)
-	}
-	persist := filepath.Join(dataDir, "state", o.Stack)
-	if o.Reset {
-		if err := os.RemoveAll(persist); err != nil {
-			return nil, fmt.Errorf("--reset: %w", err)
-		}
-		logf("reset: removed %s", persist)
-	}
-	buildDir := filepath.Join(dataDir, "dev", o.Stack)
-	if err := os.MkdirAll(buildDir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(persist, 0o755); err != nil {
-		return nil, err
-	}
-
-	ports := make([]int, len(p.Products)+1) // products, then the stand-in
-	if o.PortBase > 0 {
-		for i := range ports {
-			ports[i] = o.PortBase + i
-			if err := portFree(ports[i]); err != nil {
-				return nil, usage(fmt.Errorf("--port-base %d: port %d is taken: %w", o.PortBase, ports[i], err))
-			}
-		}
-	}
-
-	rt := &Runtime{stack: o.Stack, statePath: statePath, started: began, log: logw, done: make(chan struct{})}
+	rt := &Runtime{stack: p.stack, statePath: p.statePath, started: began, log: p.log, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			rt.Stop()
 		}
 	}()
-
-	// The model.
-	sec := devSecrets{APIKey: o.APIKey, AuthToken: o.AuthToken}
-	baseURL := ""
-	if o.APIKey == "" {
-		so := o.StandIn
-		if so.Log == nil {
-			so.Log = logw
-		}
-		s, err := devmodel.Start(so, ports[len(ports)-1])
-		if err != nil {
-			return nil, err
-		}
-		rt.standIn = s
-		baseURL = s.URL
-		sec.APIKey = standInKey
-		rt.model = ModelInfo{URL: s.URL, StandIn: true}
-		logf("no ANTHROPIC_API_KEY: the Workers call the stand-in model at %s", s.URL)
-	} else {
-		rt.model = ModelInfo{URL: baseURLOf(p)}
-		logf("the Workers call Anthropic's API at %s", rt.model.URL)
-	}
-
-	// Bundles and the runner config, from the plan.
-	cfg := runnerConfig{Host: Host, Persist: persist, LogLevel: "INFO"}
-	bundled := time.Now()
-	for i := range p.Products {
-		pr := &p.Products[i]
-		b, err := bundle.Product(pr, projectDir, bundle.Options{})
-		if err != nil {
-			return nil, usage(err)
-		}
-		dir := filepath.Join(buildDir, pr.Name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		script := filepath.Join(dir, render.MainModule)
-		if err := os.WriteFile(script, b.Code, 0o644); err != nil {
-			return nil, err
-		}
-		w, notes, err := buildWorker(pr, script, ports[i], baseURL, sec)
-		if err != nil {
-			return nil, usage(err)
-		}
-		for _, n := range notes {
-			logf("%s", n)
-		}
-		cfg.Workers = append(cfg.Workers, w)
-	}
-	logf("bundled %d Workers into %s in %s", len(cfg.Workers), buildDir, time.Since(bundled).Round(time.Millisecond))
-	extras, err := extraWorkers(o.ExtraWorkers, cfg.Workers)
-	if err != nil {
-		return nil, usage(err)
-	}
-	cfg.Workers = append(cfg.Workers, extras...)
-	cfgPath := filepath.Join(buildDir, "runner.json")
-	data, err := json.MarshalIndent(cfg, "", "  ")
+	model, err := rt.startModel(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
-		return nil, err
-	}
-
-	// The runner, in its own process group.
-	cmd := tools.Script(context.Background(), runner, cfgPath)
-	cmd.Dir = projectDir
-	cmd.Env = append(cmd.Env, secretValues(cfg.Workers, sec)...)
-	tail := &tailBuffer{max: 8 << 10}
-	cmd.Stderr = io.MultiWriter(logw, tail)
-	events := make(chan runnerEvent, 4)
-	cmd.Stdout = &lineWriter{fn: func(line []byte) {
-		var ev runnerEvent
-		if json.Unmarshal(line, &ev) == nil && ev.Event != "" {
-			select {
-			case events <- ev:
-			default:
-			}
-			return
-		}
-		logw.Write(append(line, '\n'))
-	}}
-	cmd.WaitDelay = 2 * time.Second
-	stdin, err := cmd.StdinPipe()
+	b, err := build(p, model)
 	if err != nil {
 		return nil, err
 	}
-	ownGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", tools.Node, err)
+	if err := rt.launch(ctx, p, b); err != nil {
+		return nil, err
 	}
-	rt.cmd, rt.stdin, rt.pid = cmd, stdin, cmd.Process.Pid
-	go func() {
-		err := cmd.Wait()
-		rt.err = err
-		close(rt.done)
-	}()
-	logf("runner started (pid %d, Node %s): %s %s", rt.pid, tools.NodeVersion, runner, cfgPath)
-
-	timer := time.NewTimer(o.ReadyTimeout)
-	defer timer.Stop()
-	var ready runnerEvent
-	select {
-	case ev := <-events:
-		if ev.Event != "ready" {
-			return nil, fmt.Errorf("the dev runner failed: %s%s", ev.Message, tailNote(tail))
-		}
-		ready = ev
-	case <-rt.done:
-		return nil, fmt.Errorf("the dev runner exited before it was ready (%v)%s", rt.err, tailNote(tail))
-	case <-timer.C:
-		return nil, fmt.Errorf("the dev runner was not ready after %s%s", o.ReadyTimeout, tailNote(tail))
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-
-	for i, w := range cfg.Workers {
-		u, ok := ready.Workers[w.Name]
-		if !ok {
-			return nil, fmt.Errorf("the dev runner gave no URL for %s", w.Name)
-		}
-		if i >= len(p.Products) {
-			if rt.extras == nil {
-				rt.extras = map[string]string{}
-			}
-			rt.extras[w.Name] = strings.TrimRight(u, "/")
-			continue
-		}
-		rt.products = append(rt.products, Product{Name: w.Product, Pattern: p.Products[i].Pattern, URL: strings.TrimRight(u, "/")})
-	}
-	rt.readyIn = time.Since(began)
-	st := rt.State()
-	if err := writeState(statePath, &st); err != nil {
-		return nil, fmt.Errorf("writing the state file: %w", err)
-	}
-	logf("ready in %s (Miniflare %s ready %d ms after the runner started)", rt.readyIn.Round(time.Millisecond), ready.Miniflare, ready.ReadyMs)
 	return rt, nil
 }
 
