@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/zerocost/zerocost/infra/cloudflare"
+	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -27,6 +28,10 @@ type Product struct {
 	Buckets      map[string]*cloudflare.R2Bucket           // by binding
 	Queues       map[string]*cloudflare.Queue              // by queue name
 	Consumers    []*cloudflare.QueueConsumer
+
+	// Outputs resolves to the product's outputs.Product, which the program
+	// exports under the product's name.
+	Outputs pulumi.Output
 }
 
 // NewProduct creates the product's resources from its plan entry. code is the
@@ -182,30 +187,31 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		}
 	}
 
-	outputs := pulumi.Map{
-		"pattern": pulumi.String(pr.Pattern),
-		"script":  script.ScriptName,
-		"url":     pulumi.String(pr.URL),
-	}
-	kvIDs := pulumi.StringMap{}
+	c.Outputs = c.outputs(pr)
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"outputs": c.Outputs})
+}
+
+// outputs builds the product's outputs.Product from the ids and names of the
+// resources it created.
+func (c *Product) outputs(pr *plan.Product) pulumi.Output {
+	kvIDs, buckets, queueIDs := pulumi.StringMap{}, pulumi.StringMap{}, pulumi.StringMap{}
 	for binding, ns := range c.KVNamespaces {
 		kvIDs[binding] = ns.ID().ToStringOutput()
 	}
-	outputs["kv_namespace_ids"] = kvIDs
-	buckets := pulumi.StringMap{}
 	for binding, b := range c.Buckets {
 		buckets[binding] = b.Name
 	}
-	outputs["r2_buckets"] = buckets
-	if len(c.Queues) > 0 {
-		qids := pulumi.StringMap{}
-		for name, q := range c.Queues {
-			qids[name] = q.QueueId
-		}
-		outputs["queue_ids"] = qids
+	for name, q := range c.Queues {
+		queueIDs[name] = q.QueueId
 	}
-	ctx.Export(pr.Name, outputs)
-	return c, ctx.RegisterResourceOutputs(c, outputs)
+	return pulumi.All(c.Script.ScriptName, kvIDs, buckets, queueIDs).ApplyT(func(v []any) outputs.Product {
+		out := outputs.Product{Pattern: pr.Pattern, Script: v[0].(string), URL: pr.URL,
+			KVNamespaceIDs: v[1].(map[string]string), R2Buckets: v[2].(map[string]string)}
+		if q := v[3].(map[string]string); len(q) > 0 {
+			out.QueueIDs = q
+		}
+		return out
+	})
 }
 
 // bindings turns the plan's bindings into the script's, pointing at the
@@ -213,43 +219,66 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOutput) ([]cloudflare.WorkersScriptBinding, error) {
 	var out []cloudflare.WorkersScriptBinding
 	for _, b := range pr.Bindings {
-		arg := cloudflare.WorkersScriptBinding{Type: pulumi.String(b.Type), Name: pulumi.String(b.Name)}
-		switch b.Type {
-		case plan.PlainText:
-			arg.Text = pulumi.String(b.Target)
-		case plan.Secret:
-			v, ok := secrets[b.Target]
-			if !ok {
-				return nil, fmt.Errorf("binding %s: no value for secret %s", b.Name, b.Target)
-			}
-			arg.Text = v // a Pulumi secret: RequireSecret marks it
-		case plan.KV:
-			ns := c.KVNamespaces[b.Name]
-			if ns == nil {
-				return nil, fmt.Errorf("binding %s: no KV namespace %q", b.Name, b.Target)
-			}
-			arg.NamespaceId = ns.ID().ToStringOutput()
-		case plan.R2:
-			bucket := c.Buckets[b.Name]
-			if bucket == nil {
-				return nil, fmt.Errorf("binding %s: no R2 bucket %q", b.Name, b.Target)
-			}
-			arg.BucketName = bucket.Name
-		case plan.Queue:
-			q := c.Queues[b.Target]
-			if q == nil {
-				return nil, fmt.Errorf("binding %s: no queue %q", b.Name, b.Target)
-			}
-			arg.QueueName = q.QueueName
-		case plan.RateLimit:
-			arg.NamespaceId = pulumi.String(b.Target)
-			arg.Simple = &cloudflare.WorkersScriptBindingSimple{Limit: pulumi.Float64(float64(b.Limit)), Period: pulumi.Int(b.Period)}
-		case plan.Analytics:
-			arg.Dataset = pulumi.String(b.Target)
-		default:
+		set, ok := bindingArgs[b.Type]
+		if !ok {
 			return nil, fmt.Errorf("binding %s: type %q is not supported", b.Name, b.Type)
+		}
+		arg := cloudflare.WorkersScriptBinding{Type: pulumi.String(string(b.Type)), Name: pulumi.String(b.Name)}
+		if err := set(c, b, secrets, &arg); err != nil {
+			return nil, fmt.Errorf("binding %s: %w", b.Name, err)
 		}
 		out = append(out, arg)
 	}
 	return out, nil
+}
+
+// bindingArgs sets a script binding's target, per kind (plan.Kinds); each
+// sets the provider property of the kind's API field (plan.KindInfo.Field).
+// TestEveryKindHasPulumiArgs fails while a kind has no entry.
+var bindingArgs = map[plan.Kind]func(c *Product, b plan.Binding, secrets map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error{
+	plan.PlainText: func(_ *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		arg.Text = pulumi.String(b.Target)
+		return nil
+	},
+	plan.Secret: func(_ *Product, b plan.Binding, secrets map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		v, ok := secrets[b.Target]
+		if !ok {
+			return fmt.Errorf("no value for secret %s", b.Target)
+		}
+		arg.Text = v // a Pulumi secret: RequireSecret marks it
+		return nil
+	},
+	plan.KV: func(c *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		ns := c.KVNamespaces[b.Name]
+		if ns == nil {
+			return fmt.Errorf("no KV namespace %q", b.Target)
+		}
+		arg.NamespaceId = ns.ID().ToStringOutput()
+		return nil
+	},
+	plan.R2: func(c *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		bucket := c.Buckets[b.Name]
+		if bucket == nil {
+			return fmt.Errorf("no R2 bucket %q", b.Target)
+		}
+		arg.BucketName = bucket.Name
+		return nil
+	},
+	plan.Queue: func(c *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		q := c.Queues[b.Target]
+		if q == nil {
+			return fmt.Errorf("no queue %q", b.Target)
+		}
+		arg.QueueName = q.QueueName
+		return nil
+	},
+	plan.RateLimit: func(_ *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		arg.NamespaceId = pulumi.String(b.Target)
+		arg.Simple = &cloudflare.WorkersScriptBindingSimple{Limit: pulumi.Float64(float64(b.Limit)), Period: pulumi.Int(b.Period)}
+		return nil
+	},
+	plan.Analytics: func(_ *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
+		arg.Dataset = pulumi.String(b.Target)
+		return nil
+	},
 }

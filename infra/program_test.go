@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -12,7 +13,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
 )
@@ -430,5 +433,76 @@ func TestBadConfigFailsBeforeAnyResource(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every binding kind of the plan has Pulumi args.
+func TestEveryKindHasPulumiArgs(t *testing.T) {
+	plantest.CheckKinds(t, "infra/ (bindingArgs)", bindingArgs)
+}
+
+// The stack outputs: per product an outputs.Product of names and ids, the
+// keys internal/outputs reads, and never a secret: neither the API key nor
+// anything marked secret, nor the Worker's code.
+func TestStackOutputs(t *testing.T) {
+	demoConfig(t, nil)
+	var mu sync.Mutex
+	got := map[string]outputs.Product{}
+	secret := map[string]bool{}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		products, err := newProducts(ctx)
+		if err != nil {
+			return err
+		}
+		for name, c := range products {
+			pulumi.ToOutput(c.Outputs).ApplyT(func(v any) error {
+				mu.Lock()
+				defer mu.Unlock()
+				got[name] = v.(outputs.Product)
+				return nil
+			})
+			// The SDK marks an output secret when any input to it is.
+			secret[name] = pulumi.IsSecret(c.Outputs)
+		}
+		return nil
+	}, pulumi.WithMocks("zerocost", "demo", &mocks{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := demoPlan(t)
+	if len(got) != len(p.Products) {
+		t.Fatalf("outputs of %d products, the plan has %d: %v", len(got), len(p.Products), got)
+	}
+	for _, pr := range p.Products {
+		o := got[pr.Name]
+		if secret[pr.Name] {
+			t.Errorf("%s: the outputs are a secret", pr.Name)
+		}
+		js, _ := json.Marshal(o)
+		if strings.Contains(string(js), apiKey) || strings.Contains(string(js), "export") {
+			t.Errorf("%s: the outputs hold the API key or code: %s", pr.Name, js)
+		}
+		want := outputs.Product{Pattern: pr.Pattern, Script: pr.Script, URL: pr.URL,
+			KVNamespaceIDs: map[string]string{}, R2Buckets: map[string]string{}}
+		for _, kv := range pr.KVNamespaces {
+			want.KVNamespaceIDs[kv.Binding] = "kv-id-" + kv.Title
+		}
+		for _, b := range pr.R2Buckets {
+			want.R2Buckets[b.Binding] = b.Name
+		}
+		for _, q := range pr.Queues {
+			if want.QueueIDs == nil {
+				want.QueueIDs = map[string]string{}
+			}
+			want.QueueIDs[q.Name] = "queue-id-" + q.Name
+		}
+		if !reflect.DeepEqual(o, want) {
+			t.Errorf("%s: outputs\n got %+v\nwant %+v", pr.Name, o, want)
+		}
+		// What `pulumi stack output --json` prints reads back as the same.
+		back, err := outputs.Parse([]byte(`{"` + pr.Name + `": ` + string(js) + `}`))
+		if err != nil || !reflect.DeepEqual(back[pr.Name], o) {
+			t.Errorf("%s: read back %+v (%v)", pr.Name, back[pr.Name], err)
+		}
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/render"
 )
 
 // runnerConfig is what workers-src/dev/run.mjs reads. Each worker's Options
@@ -84,11 +84,94 @@ type devSecrets struct {
 	AuthToken string
 }
 
+// workerBuild is one product's worker config being built from its plan.
+type workerBuild struct {
+	pr      *plan.Product
+	w       *runnerWorker
+	baseURL string
+	sec     devSecrets
+	notes   []string
+	hasAuth bool
+}
+
+// miniflareBindings maps each binding kind (plan.Kinds) to Miniflare's worker
+// options; TestEveryKindRunsInDev fails while a kind has no entry.
+var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) error{
+	plan.PlainText: func(wb *workerBuild, b plan.Binding) error {
+		v := b.Target
+		if b.Name == contract.VarAnthropicBaseURL && wb.baseURL != "" {
+			v = wb.baseURL
+		}
+		wb.w.Options.Bindings[b.Name] = v
+		return nil
+	},
+	plan.Secret: func(wb *workerBuild, b plan.Binding) error {
+		switch b.Name {
+		case contract.AnthropicAPIKey:
+			wb.w.Secrets[b.Name] = secretEnv(b.Name)
+		case contract.AuthToken:
+			wb.hasAuth = true
+			if wb.sec.AuthToken != "" {
+				wb.w.Secrets[b.Name] = secretEnv(b.Name)
+			} else {
+				wb.notes = append(wb.notes, fmt.Sprintf("%s: the stack sets %s but ZEROCOST_AUTH_TOKEN is not set: its routes are open in dev", wb.pr.Name, b.Name))
+			}
+		default:
+			return fmt.Errorf("%s: secret %s has no value in dev", wb.pr.Name, b.Name)
+		}
+		return nil
+	},
+	plan.KV: func(wb *workerBuild, b plan.Binding) error {
+		o := &wb.w.Options
+		if o.KVNamespaces == nil {
+			o.KVNamespaces = map[string]string{}
+		}
+		o.KVNamespaces[b.Name] = b.Target
+		return nil
+	},
+	plan.R2: func(wb *workerBuild, b plan.Binding) error {
+		o := &wb.w.Options
+		if o.R2Buckets == nil {
+			o.R2Buckets = map[string]string{}
+		}
+		o.R2Buckets[b.Name] = b.Target
+		return nil
+	},
+	plan.Queue: func(wb *workerBuild, b plan.Binding) error {
+		o := &wb.w.Options
+		if o.QueueProducers == nil {
+			o.QueueProducers = map[string]queueProducer{}
+		}
+		o.QueueProducers[b.Name] = queueProducer{QueueName: b.Target}
+		return nil
+	},
+	plan.RateLimit: func(wb *workerBuild, b plan.Binding) error {
+		o := &wb.w.Options
+		if o.RateLimits == nil {
+			o.RateLimits = map[string]rateLimit{}
+		}
+		var rl rateLimit
+		rl.NamespaceID = b.Target
+		rl.Simple.Limit = b.Limit
+		rl.Simple.Period = b.Period
+		o.RateLimits[b.Name] = rl
+		return nil
+	},
+	plan.Analytics: func(wb *workerBuild, b plan.Binding) error {
+		// Miniflare binds Analytics Engine datasets locally and discards the points.
+		o := &wb.w.Options
+		if o.AnalyticsEngineDatasets == nil {
+			o.AnalyticsEngineDatasets = map[string]dataset{}
+		}
+		o.AnalyticsEngineDatasets[b.Name] = dataset{Dataset: b.Target}
+		return nil
+	},
+}
+
 // buildWorker translates one product of the plan into the runner's worker
 // config. baseURL, when set, replaces the ANTHROPIC_BASE_URL var (the stand-in).
 // Every binding of the plan is mapped, or an error says which one cannot be.
 func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec devSecrets) (runnerWorker, []string, error) {
-	var notes []string
 	w := runnerWorker{
 		Name:    pr.Script,
 		Product: pr.Name,
@@ -101,69 +184,22 @@ func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec 
 			CronTriggers:      pr.Crons,
 		},
 	}
-	o := &w.Options
-	hasAuth := false
+	wb := &workerBuild{pr: pr, w: &w, baseURL: baseURL, sec: sec}
 	for _, b := range pr.Bindings {
-		switch b.Type {
-		case plan.PlainText:
-			v := b.Target
-			if b.Name == "ANTHROPIC_BASE_URL" && baseURL != "" {
-				v = baseURL
-			}
-			o.Bindings[b.Name] = v
-		case plan.Secret:
-			switch b.Name {
-			case render.SecretAnthropicAPIKey:
-				w.Secrets[b.Name] = secretEnv(b.Name)
-			case render.SecretAuthToken:
-				hasAuth = true
-				if sec.AuthToken != "" {
-					w.Secrets[b.Name] = secretEnv(b.Name)
-				} else {
-					notes = append(notes, fmt.Sprintf("%s: the stack sets %s but ZEROCOST_AUTH_TOKEN is not set: its routes are open in dev", pr.Name, b.Name))
-				}
-			default:
-				return w, nil, fmt.Errorf("%s: secret %s has no value in dev", pr.Name, b.Name)
-			}
-		case plan.KV:
-			if o.KVNamespaces == nil {
-				o.KVNamespaces = map[string]string{}
-			}
-			o.KVNamespaces[b.Name] = b.Target
-		case plan.R2:
-			if o.R2Buckets == nil {
-				o.R2Buckets = map[string]string{}
-			}
-			o.R2Buckets[b.Name] = b.Target
-		case plan.Queue:
-			if o.QueueProducers == nil {
-				o.QueueProducers = map[string]queueProducer{}
-			}
-			o.QueueProducers[b.Name] = queueProducer{QueueName: b.Target}
-		case plan.RateLimit:
-			if o.RateLimits == nil {
-				o.RateLimits = map[string]rateLimit{}
-			}
-			var rl rateLimit
-			rl.NamespaceID = b.Target
-			rl.Simple.Limit = b.Limit
-			rl.Simple.Period = b.Period
-			o.RateLimits[b.Name] = rl
-		case plan.Analytics:
-			// Miniflare binds Analytics Engine datasets locally and discards the points.
-			if o.AnalyticsEngineDatasets == nil {
-				o.AnalyticsEngineDatasets = map[string]dataset{}
-			}
-			o.AnalyticsEngineDatasets[b.Name] = dataset{Dataset: b.Target}
-		default:
+		add, ok := miniflareBindings[b.Type]
+		if !ok {
 			return w, nil, fmt.Errorf("%s: binding %s has type %q, which zerocost dev cannot run", pr.Name, b.Name, b.Type)
+		}
+		if err := add(wb, b); err != nil {
+			return w, nil, err
 		}
 	}
 	// The optional bearer token: ZEROCOST_AUTH_TOKEN turns it on in dev even
 	// when the stack does not set one.
-	if !hasAuth && sec.AuthToken != "" {
-		w.Secrets[render.SecretAuthToken] = secretEnv(render.SecretAuthToken)
+	if !wb.hasAuth && sec.AuthToken != "" {
+		w.Secrets[contract.AuthToken] = secretEnv(contract.AuthToken)
 	}
+	o := &w.Options
 	for _, c := range pr.Consumers {
 		if o.QueueConsumers == nil {
 			o.QueueConsumers = map[string]queueConsumer{}
@@ -176,17 +212,17 @@ func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec 
 			DeadLetterQueue: c.DeadLetterQueue,
 		}
 		if c.MaxConcurrency > 0 {
-			notes = append(notes, fmt.Sprintf("%s: Miniflare has no max_concurrency for the consumer of %s; it runs one batch at a time", pr.Name, c.Queue))
+			wb.notes = append(wb.notes, fmt.Sprintf("%s: Miniflare has no max_concurrency for the consumer of %s; it runs one batch at a time", pr.Name, c.Queue))
 		}
 	}
-	return w, notes, nil
+	return w, wb.notes, nil
 }
 
 // secretValues are the environment entries carrying the secrets' values.
 func secretValues(workers []runnerWorker, sec devSecrets) []string {
 	vals := map[string]string{
-		secretEnv(render.SecretAnthropicAPIKey): sec.APIKey,
-		secretEnv(render.SecretAuthToken):       sec.AuthToken,
+		secretEnv(contract.AnthropicAPIKey): sec.APIKey,
+		secretEnv(contract.AuthToken):       sec.AuthToken,
 	}
 	seen := map[string]bool{}
 	var env []string
@@ -205,7 +241,7 @@ func secretValues(workers []runnerWorker, sec devSecrets) []string {
 // baseURLOf is the ANTHROPIC_BASE_URL var the plan gives the products.
 func baseURLOf(p *plan.Plan) string {
 	for i := range p.Products {
-		if v := p.Products[i].Var("ANTHROPIC_BASE_URL"); v != "" {
+		if v := p.Products[i].Var(contract.VarAnthropicBaseURL); v != "" {
 			return strings.TrimRight(v, "/")
 		}
 	}

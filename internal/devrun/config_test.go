@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
@@ -48,7 +50,7 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 			switch b.Type {
 			case plan.PlainText:
 				want := b.Target
-				if b.Name == "ANTHROPIC_BASE_URL" {
+				if b.Name == contract.VarAnthropicBaseURL {
 					want = "http://127.0.0.1:9"
 				}
 				ok = o.Bindings[b.Name] == want
@@ -80,7 +82,7 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 				t.Errorf("%s: consumer of %s: %+v, plan %+v", pr.Name, c.Queue, got, c)
 			}
 		}
-		if _, ok := w.Secrets["AUTH_TOKEN"]; ok {
+		if _, ok := w.Secrets[contract.AuthToken]; ok {
 			t.Errorf("%s: AUTH_TOKEN bound without a token", pr.Name)
 		}
 	}
@@ -100,7 +102,7 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 			t.Errorf("email-worker options lack %s:\n%s", want, data)
 		}
 	}
-	if w.Secrets["AUTH_TOKEN"] != secretEnv("AUTH_TOKEN") {
+	if w.Secrets[contract.AuthToken] != secretEnv(contract.AuthToken) {
 		t.Errorf("ZEROCOST_AUTH_TOKEN did not bind AUTH_TOKEN: %v", w.Secrets)
 	}
 	env := secretValues([]runnerWorker{w}, devSecrets{APIKey: "k", AuthToken: "t"})
@@ -185,4 +187,9 @@ func TestStartBadOptions(t *testing.T) {
 	if _, err := Start(t.Context(), o); err == nil || !IsUsage(err) || !strings.Contains(err.Error(), "error rate") {
 		t.Errorf("error rate 2: %v", err)
 	}
+}
+
+// Every binding kind of the plan runs in dev.
+func TestEveryKindRunsInDev(t *testing.T) {
+	plantest.CheckKinds(t, "zerocost dev (miniflareBindings)", miniflareBindings)
 }

@@ -481,7 +481,7 @@ func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script, 
 			t.Errorf("%s: binding %s missing", pr.Name, b.Name)
 			continue
 		}
-		if got.Type != b.Type {
+		if got.Type != string(b.Type) {
 			t.Errorf("%s: binding %s has type %s, want %s", pr.Name, b.Name, got.Type, b.Type)
 			continue
 		}

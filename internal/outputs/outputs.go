@@ -1,6 +1,8 @@
-// Package outputs reads a deployed stack's outputs, as the Pulumi program in
-// infra/ exports them (`pulumi stack output --json --show-secrets` prints the
-// same document): one object per product, keyed by the product's name.
+// Package outputs is a deployed stack's outputs: one Product per product,
+// keyed by the product's name. The Pulumi program in infra/ builds each
+// product's export as a Product (the SDK marshals it by its pulumi tags, which
+// are its JSON keys), and `pulumi stack output --json` prints the document
+// Parse reads back, so both sides share this one type.
 package outputs
 
 import (
@@ -10,17 +12,19 @@ import (
 	"sort"
 )
 
-// Product is what infra/ exports for one product.
+// Product is what infra/ exports for one product: names and ids only, never
+// a secret (infra's tests check the values it exports).
 type Product struct {
-	Pattern string `json:"pattern"`
-	Script  string `json:"script"`
-	URL     string `json:"url"`
+	Pattern string `json:"pattern" pulumi:"pattern"`
+	Script  string `json:"script" pulumi:"script"`
+	URL     string `json:"url" pulumi:"url"`
 	// KVNamespaceIDs maps a binding (JOBS, CACHE) to the namespace id.
-	KVNamespaceIDs map[string]string `json:"kv_namespace_ids"`
+	KVNamespaceIDs map[string]string `json:"kv_namespace_ids" pulumi:"kv_namespace_ids"`
 	// R2Buckets maps a binding (OUTPUTS) to the bucket name.
-	R2Buckets map[string]string `json:"r2_buckets"`
-	// QueueIDs maps a queue name to its id (async-pipeline only).
-	QueueIDs map[string]string `json:"queue_ids,omitempty"`
+	R2Buckets map[string]string `json:"r2_buckets" pulumi:"r2_buckets"`
+	// QueueIDs maps a queue name to its id (async-pipeline only; nil, and
+	// absent from the export, otherwise).
+	QueueIDs map[string]string `json:"queue_ids,omitempty" pulumi:"queue_ids"`
 }
 
 // Stack is a stack's outputs by product name.

@@ -1,6 +1,10 @@
 package outputs
 
-import "testing"
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	s, err := Parse([]byte(`{
@@ -24,5 +28,19 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse([]byte(`[`)); err == nil {
 		t.Error("bad JSON accepted")
+	}
+}
+
+// infra/ exports a Product through the Pulumi SDK, which names each field by
+// its pulumi tag; Parse reads it by its JSON tag: the two agree.
+func TestPulumiAndJSONKeysAgree(t *testing.T) {
+	typ := reflect.TypeFor[Product]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		js, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		pu, _, _ := strings.Cut(f.Tag.Get("pulumi"), ",")
+		if js == "" || js != pu {
+			t.Errorf("%s: json key %q, pulumi key %q", f.Name, js, pu)
+		}
 	}
 }

@@ -9,24 +9,13 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/names"
 	"github.com/zerocost/zerocost/internal/render"
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
-)
-
-// Binding types, as Cloudflare's API and the Pulumi provider spell them.
-const (
-	KV        = "kv_namespace"
-	R2        = "r2_bucket"
-	Queue     = "queue"
-	PlainText = "plain_text"
-	Secret    = "secret_text"
-	RateLimit = "ratelimit"
-	Analytics = "analytics_engine"
 )
 
 // Plan is everything a stack deploys.
@@ -102,7 +91,7 @@ type Consumer struct {
 // title, bucket or queue name, the var's value, the config key of a secret (never
 // its value), the rate limiter's namespace id or the dataset.
 type Binding struct {
-	Type   string `json:"type"`
+	Type   Kind   `json:"type"`
 	Name   string `json:"name"`
 	Target string `json:"target"`
 	// Rate limiters only.
@@ -204,12 +193,12 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 		pr.Bindings = append(pr.Bindings, Binding{Type: PlainText, Name: k, Target: wc.Vars[k]})
 	}
 	pr.Bindings = append(pr.Bindings, Binding{
-		Type: Secret, Name: render.SecretAnthropicAPIKey,
+		Type: Secret, Name: contract.AnthropicAPIKey,
 		Target: stack.Namespace + ":" + stack.KeyAnthropicAPIKey, Configured: cfg.HasAnthropicAPIKey,
 	})
 	if cfg.HasAuthToken {
 		pr.Bindings = append(pr.Bindings, Binding{
-			Type: Secret, Name: render.SecretAuthToken,
+			Type: Secret, Name: contract.AuthToken,
 			Target: stack.Namespace + ":" + stack.KeyAuthToken, Configured: true,
 		})
 	}
@@ -270,12 +259,31 @@ func productURL(cfg *stack.Config, pr *Product) string {
 	return ""
 }
 
-// required lists the bindings each pattern's Worker reads, by name and type.
-var required = map[string]map[string]string{
-	stack.EventAgent:    {"JOBS": KV, "OUTPUTS": R2, "RATE_LIMITER": RateLimit, "JOB_TTL_SECONDS": PlainText},
-	stack.AsyncPipeline: {"JOBS": KV, "OUTPUTS": R2, "JOB_QUEUE": Queue, "RATE_LIMITER": RateLimit, "DEAD_LETTER_QUEUE": PlainText},
-	stack.EdgeCache:     {"CACHE": KV, "OUTPUTS": R2, "RATE_LIMITER": RateLimit, "KV_INLINE_MAX_BYTES": PlainText},
-}
+// required lists the bindings each pattern's Worker reads, by name and kind:
+// its resource bindings (internal/contract) and the vars it cannot do without.
+var required = func() map[string]map[string]Kind {
+	kinds := map[string]Kind{contract.Jobs: KV, contract.Cache: KV, contract.Outputs: R2,
+		contract.JobQueue: Queue, contract.RateLimiter: RateLimit, contract.ModelUsage: Analytics}
+	vars := map[string][]string{
+		stack.EventAgent:    {contract.VarJobTTLSeconds},
+		stack.AsyncPipeline: {contract.VarDeadLetterQueue},
+		stack.EdgeCache:     {contract.VarKVInlineMaxBytes},
+	}
+	out := map[string]map[string]Kind{}
+	for _, pat := range stack.Patterns {
+		m := map[string]Kind{}
+		for _, name := range contract.BindingsOf(pat) {
+			if name != contract.ModelUsage { // optional in the Worker: usage is not recorded without it
+				m[name] = kinds[name]
+			}
+		}
+		for _, name := range vars[pat] {
+			m[name] = PlainText
+		}
+		out[pat] = m
+	}
+	return out
+}()
 
 // Check cross-checks the whole plan: names, unique bindings, one consumer per
 // queue, dead-letter queues that exist and are consumed, the bindings each
@@ -307,7 +315,7 @@ func (p *Plan) Check() []error {
 		if pr.MainModule != render.MainModule {
 			add("%s: main is %q; zerocost bundles the Worker as %q", pr.Name, pr.MainModule, render.MainModule)
 		}
-		bnames := map[string]string{}
+		bnames := map[string]Kind{}
 		for _, b := range pr.Bindings {
 			if !names.IsBindingName(b.Name) {
 				add("%s: binding name %q is not a JavaScript identifier", pr.Name, b.Name)
@@ -316,17 +324,14 @@ func (p *Plan) Check() []error {
 				add("%s: binding %s is declared twice (%s and %s)", pr.Name, b.Name, t, b.Type)
 			}
 			bnames[b.Name] = b.Type
-			switch b.Type {
-			case RateLimit:
-				if b.Period != 10 && b.Period != 60 {
-					add("%s: rate limiter %s has period %d; Cloudflare allows 10 or 60 seconds", pr.Name, b.Name, b.Period)
-				}
-				if n, err := strconv.Atoi(b.Target); err != nil || n <= 0 {
-					add("%s: rate limiter %s has namespace_id %q; it must be a positive integer", pr.Name, b.Name, b.Target)
-				}
-			case Queue:
-				if _, ok := declared[b.Target]; !ok {
-					add("%s: producer %s sends to queue %q, which no product declares", pr.Name, b.Name, b.Target)
+			info, ok := b.Type.Info()
+			if !ok {
+				add("%s: binding %s has type %q, which zerocost does not know", pr.Name, b.Name, b.Type)
+				continue
+			}
+			if info.check != nil {
+				for _, msg := range info.check(b, p) {
+					add("%s: %s", pr.Name, msg)
 				}
 			}
 		}
@@ -414,7 +419,7 @@ func (pr *Product) Binding(name string) *Binding {
 	return nil
 }
 
-// Var returns a plain-text var's value.
+// Var returns a plain-text var's value (its name from internal/contract).
 func (pr *Product) Var(name string) string {
 	if b := pr.Binding(name); b != nil && b.Type == PlainText {
 		return b.Target
@@ -429,7 +434,7 @@ func (p *Plan) MissingSecrets() []string {
 	var out []string
 	for _, pr := range p.Products {
 		for _, b := range pr.Bindings {
-			if b.Type == Secret && b.Name == render.SecretAnthropicAPIKey && !b.Configured && !seen[b.Target] {
+			if b.Type == Secret && b.Name == contract.AnthropicAPIKey && !b.Configured && !seen[b.Target] {
 				seen[b.Target] = true
 				out = append(out, b.Target)
 			}

@@ -3,11 +3,12 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/zerocost/zerocost/internal/golden"
+	"errors"
 	"strings"
 	"testing"
 
-	"github.com/zerocost/zerocost/internal/render"
+	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
 )
@@ -199,7 +200,7 @@ func TestSecretsByReferenceOnly(t *testing.T) {
 	js, _ := json.Marshal(p)
 	for _, pr := range p.Products {
 		js = append(js, pr.WranglerTOML...)
-		if b := pr.Binding(render.SecretAuthToken); b == nil || b.Type != Secret || !b.Configured {
+		if b := pr.Binding(contract.AuthToken); b == nil || b.Type != Secret || !b.Configured {
 			t.Errorf("%s: AUTH_TOKEN binding %+v", pr.Name, b)
 		}
 	}
@@ -210,5 +211,44 @@ func TestSecretsByReferenceOnly(t *testing.T) {
 	}
 	if len(p.MissingSecrets()) != 0 {
 		t.Errorf("missing secrets: %v", p.MissingSecrets())
+	}
+}
+
+// Kinds is the one registry of binding kinds: each is listed once, with the
+// API field that carries its target, and every binding a plan holds is of a
+// listed kind.
+func TestKinds(t *testing.T) {
+	seen := map[Kind]bool{}
+	for _, k := range Kinds {
+		if seen[k.Kind] || k.Field == "" || k.Target == "" {
+			t.Errorf("kind %+v: listed twice or without a field or target", k)
+		}
+		seen[k.Kind] = true
+		if info, ok := k.Kind.Info(); !ok || info.Kind != k.Kind {
+			t.Errorf("%s: Info %+v", k.Kind, info)
+		}
+	}
+	if _, ok := Kind("d1").Info(); ok {
+		t.Error("an unknown kind has an Info")
+	}
+	_, p := demo(t)
+	used := map[Kind]bool{}
+	for _, pr := range p.Products {
+		for _, b := range pr.Bindings {
+			used[b.Type] = true
+			if !seen[b.Type] {
+				t.Errorf("%s: binding %s has kind %q, not in Kinds", pr.Name, b.Name, b.Type)
+			}
+		}
+	}
+	for k := range seen {
+		if !used[k] {
+			t.Errorf("the demo plan binds no %s: the tests of the consumers would not exercise it", k)
+		}
+	}
+	// A binding of an unknown kind fails the plan's checks.
+	p.Products[0].Bindings = append(p.Products[0].Bindings, Binding{Type: "d1", Name: "DB", Target: "x"})
+	if errs := p.Check(); len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), `binding DB has type "d1"`) {
+		t.Errorf("unknown kind: %v", errs)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zerocost/zerocost"
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/names"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -21,17 +22,20 @@ import (
 // MainModule is the file name of a product's bundled Worker next to its wrangler.toml.
 const MainModule = "worker.js"
 
-// AnalyticsDataset is the Workers Analytics Engine dataset the Workers record model usage in.
-const AnalyticsDataset = "zerocost_model_usage"
-
-// Secret binding names.
-const (
-	SecretAnthropicAPIKey = "ANTHROPIC_API_KEY"
-	SecretAuthToken       = "AUTH_TOKEN"
-)
-
 // Var is one plain-text Worker variable.
 type Var struct{ Name, Value string }
+
+// BindingNames are the resource binding names the templates write, from
+// internal/contract.
+type BindingNames struct {
+	Jobs, Cache, Outputs, JobQueue, RateLimiter, ModelUsage string
+}
+
+// bindingNames is the one value of BindingNames.
+var bindingNames = BindingNames{
+	Jobs: contract.Jobs, Cache: contract.Cache, Outputs: contract.Outputs,
+	JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, ModelUsage: contract.ModelUsage,
+}
 
 // Data is what a pattern template sees.
 type Data struct {
@@ -48,8 +52,10 @@ type Data struct {
 	DeadLetterQueue      string
 	RateLimitNamespaceID int
 	AnalyticsDataset     string
-	Vars                 []Var
-	SecretNames          []string
+	// Binding names the bindings the template declares.
+	Binding     BindingNames
+	Vars        []Var
+	SecretNames []string
 }
 
 // Templates parses the embedded templates (common.tmpl plus one per pattern).
@@ -96,11 +102,12 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		CompatibilityDate: cfg.CompatibilityDate,
 		WorkersDev:        p.Route == nil && p.CustomDomain == nil,
 		Bucket:            names.Bucket(p.Name, cfg.Stack),
-		AnalyticsDataset:  AnalyticsDataset,
-		SecretNames:       []string{SecretAnthropicAPIKey},
+		AnalyticsDataset:  contract.ModelUsageDataset,
+		Binding:           bindingNames,
+		SecretNames:       []string{contract.AnthropicAPIKey},
 	}
 	if cfg.HasAuthToken {
-		d.SecretNames = append(d.SecretNames, SecretAuthToken)
+		d.SecretNames = append(d.SecretNames, contract.AuthToken)
 	}
 	checks := [][2]string{{"script", d.Script}, {"bucket", d.Bucket}}
 	switch p.Pattern {
@@ -146,29 +153,30 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 	}
 	s := p.Settings
 	itoa := strconv.Itoa
-	d.Vars = []Var{
-		{"PRODUCT", p.Name},
-		{"PATTERN", p.Pattern},
-		{"MODEL", p.Model},
-		{"ANTHROPIC_BASE_URL", cfg.AnthropicBaseURL},
-		{"SYSTEM_PROMPT", prompt},
-		{"MAX_INPUT_CHARS", itoa(s.MaxInputChars)},
-		{"MAX_OUTPUT_TOKENS", itoa(s.MaxOutputTokens)},
-		{"MODEL_TIMEOUT_MS", itoa(s.ModelTimeoutMs)},
-		{"RATE_LIMIT_PER_MINUTE", itoa(s.RateLimitPerMinute)},
+	// The value of every var internal/contract declares; the pattern's vars
+	// are written in the contract's order.
+	values := map[string]string{
+		contract.VarProduct:            p.Name,
+		contract.VarPattern:            p.Pattern,
+		contract.VarModel:              p.Model,
+		contract.VarAnthropicBaseURL:   cfg.AnthropicBaseURL,
+		contract.VarSystemPrompt:       prompt,
+		contract.VarMaxInputChars:      itoa(s.MaxInputChars),
+		contract.VarMaxOutputTokens:    itoa(s.MaxOutputTokens),
+		contract.VarModelTimeoutMs:     itoa(s.ModelTimeoutMs),
+		contract.VarRateLimitPerMinute: itoa(s.RateLimitPerMinute),
+		contract.VarJobTTLSeconds:      itoa(s.JobTTLSeconds),
+		contract.VarRetryDelaySeconds:  itoa(s.RetryDelaySeconds),
+		contract.VarDeadLetterQueue:    d.DeadLetterQueue,
+		contract.VarCacheTTLSeconds:    itoa(s.CacheTTLSeconds),
+		contract.VarKVInlineMaxBytes:   itoa(s.KVInlineMaxBytes),
 	}
-	switch p.Pattern {
-	case stack.EventAgent:
-		d.Vars = append(d.Vars, Var{"JOB_TTL_SECONDS", itoa(s.JobTTLSeconds)})
-	case stack.AsyncPipeline:
-		d.Vars = append(d.Vars,
-			Var{"JOB_TTL_SECONDS", itoa(s.JobTTLSeconds)},
-			Var{"RETRY_DELAY_SECONDS", itoa(s.RetryDelaySeconds)},
-			Var{"DEAD_LETTER_QUEUE", d.DeadLetterQueue})
-	case stack.EdgeCache:
-		d.Vars = append(d.Vars,
-			Var{"CACHE_TTL_SECONDS", itoa(s.CacheTTLSeconds)},
-			Var{"KV_INLINE_MAX_BYTES", itoa(s.KVInlineMaxBytes)})
+	for _, name := range contract.VarsOf(p.Pattern) {
+		v, ok := values[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: internal/render has no value for var %s", field, name)
+		}
+		d.Vars = append(d.Vars, Var{name, v})
 	}
 	return d, nil
 }

@@ -1,10 +1,15 @@
 package render
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/wrangler"
 )
 
 // Quote produces TOML strings that parse back to the original, whatever the prompt holds.
@@ -46,6 +51,76 @@ func TestTemplatesParse(t *testing.T) {
 	for _, p := range []string{"event-agent", "async-pipeline", "edge-cache"} {
 		if tm[p] == nil {
 			t.Errorf("no template for %s", p)
+		}
+	}
+}
+
+// Each pattern's rendered config declares exactly the bindings and vars
+// internal/contract gives the pattern, in the contract's order.
+func TestRenderedNamesAreTheContract(t *testing.T) {
+	cfg, err := stack.FromValues("demo", map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"authToken": {Text: "t", Secret: true},
+		"products":  {Text: `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"async-pipeline"},{"name":"c","pattern":"edge-cache"}]`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpls, err := Templates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range cfg.Products {
+		d, err := NewData(cfg, sp, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := Product(tmpls, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wc, err := wrangler.Decode(sp.Name, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bindings []string
+		for _, kv := range wc.KVNamespaces {
+			bindings = append(bindings, kv.Binding)
+		}
+		for _, b := range wc.R2Buckets {
+			bindings = append(bindings, b.Binding)
+		}
+		if wc.Queues != nil {
+			for _, q := range wc.Queues.Producers {
+				bindings = append(bindings, q.Binding)
+			}
+		}
+		for _, rl := range wc.RateLimits {
+			bindings = append(bindings, rl.Name)
+		}
+		for _, ae := range wc.AnalyticsEngine {
+			bindings = append(bindings, ae.Binding)
+			if ae.Dataset != contract.ModelUsageDataset {
+				t.Errorf("%s: dataset %s", sp.Pattern, ae.Dataset)
+			}
+		}
+		if want := contract.BindingsOf(sp.Pattern); !slices.Equal(bindings, want) {
+			t.Errorf("%s: bindings %v, the contract says %v", sp.Pattern, bindings, want)
+		}
+		var vars []string
+		for _, v := range d.Vars {
+			vars = append(vars, v.Name)
+		}
+		if want := contract.VarsOf(sp.Pattern); !slices.Equal(vars, want) || len(wc.Vars) != len(want) {
+			t.Errorf("%s: vars %v (%d in the TOML), the contract says %v", sp.Pattern, vars, len(wc.Vars), want)
+		}
+		for _, name := range contract.VarsOf(sp.Pattern) {
+			if _, ok := wc.Vars[name]; !ok {
+				t.Errorf("%s: the TOML lacks var %s", sp.Pattern, name)
+			}
+		}
+		if want := "Secrets (never written here): " + strings.Join(contract.Secrets, ", ") + "."; !strings.Contains(string(out), want) {
+			t.Errorf("%s: the header does not say %q", sp.Pattern, want)
 		}
 	}
 }

@@ -280,71 +280,34 @@ func checkScript(ctx context.Context, in *inventory, pr *plan.Product, out outpu
 	if err != nil {
 		return "", apiFailure(err, permScripts)
 	}
-	var ds []Drift
+	bc := &bindingCheck{ctx: ctx, in: in, out: out, hasOutputs: hasOutputs}
 	if st.CompatibilityDate != "" && st.CompatibilityDate != pr.CompatibilityDate {
-		ds = append(ds, Drift{Kind: Mismatched, Name: "compatibility_date", Expected: pr.CompatibilityDate, Actual: st.CompatibilityDate})
+		bc.ds = append(bc.ds, Drift{Kind: Mismatched, Name: "compatibility_date", Expected: pr.CompatibilityDate, Actual: st.CompatibilityDate})
 	}
 	actual := map[string]cfapi.Binding{}
 	for _, b := range st.Bindings {
 		actual[b.Name] = b
 	}
-	var notes []string
 	for _, want := range pr.Bindings {
 		got, ok := actual[want.Name]
 		name := "binding " + want.Name
 		if !ok {
-			ds = append(ds, Drift{Kind: Missing, Name: name, Expected: want.Type})
+			bc.ds = append(bc.ds, Drift{Kind: Missing, Name: name, Expected: string(want.Type)})
 			continue
 		}
 		delete(actual, want.Name)
-		if got.Type != want.Type {
-			ds = append(ds, Drift{Kind: Mismatched, Name: name + " type", Expected: want.Type, Actual: got.Type})
+		if got.Type != string(want.Type) {
+			bc.ds = append(bc.ds, Drift{Kind: Mismatched, Name: name + " type", Expected: string(want.Type), Actual: got.Type})
 			continue
 		}
-		target := func(field, expected, actual string) {
-			if expected != actual {
-				ds = append(ds, Drift{Kind: Mismatched, Name: name + " " + field, Expected: shown(expected), Actual: shown(actual)})
-			}
+		compare, ok := driftChecks[want.Type]
+		if !ok {
+			bc.notes = append(bc.notes, fmt.Sprintf("%s: type %s not compared", want.Name, want.Type))
+			continue
 		}
-		switch want.Type {
-		case plan.KV:
-			id := ""
-			if hasOutputs {
-				id = out.KVNamespaceIDs[want.Name]
-			}
-			if id == "" {
-				ns, err := in.kvByTitle(ctx, want.Target)
-				if err != nil {
-					notes = append(notes, fmt.Sprintf("%s: namespace id not compared (%v)", want.Name, err))
-					break
-				}
-				if ns == nil {
-					notes = append(notes, fmt.Sprintf("%s: namespace id not compared (no namespace %q)", want.Name, want.Target))
-					break
-				}
-				id = ns.ID
-			}
-			target("namespace_id", id, got.NamespaceID)
-		case plan.R2:
-			target("bucket_name", want.Target, got.BucketName)
-		case plan.Queue:
-			target("queue_name", want.Target, got.QueueName)
-		case plan.PlainText:
-			target("text", want.Target, got.Text)
-		case plan.Analytics:
-			target("dataset", want.Target, got.Dataset)
-		case plan.RateLimit:
-			target("namespace_id", want.Target, got.NamespaceID)
-			if got.Simple == nil {
-				ds = append(ds, Drift{Kind: Missing, Name: name + " simple", Expected: fmt.Sprintf("limit %d per %d s", want.Limit, want.Period)})
-			} else if int(got.Simple.Limit) != want.Limit || int(got.Simple.Period) != want.Period {
-				ds = append(ds, Drift{Kind: Mismatched, Name: name + " simple", Expected: fmt.Sprintf("limit %d per %d s", want.Limit, want.Period),
-					Actual: fmt.Sprintf("limit %d per %d s", int(got.Simple.Limit), int(got.Simple.Period))})
-			}
-		case plan.Secret:
-			// Secrets are compared by name and type only: the API never shows them.
-		}
+		compare(bc, want, got)
 	}
+	ds, notes := bc.ds, bc.notes
 	extra := make([]string, 0, len(actual))
 	for name := range actual {
 		extra = append(extra, name)
@@ -361,6 +324,74 @@ func checkScript(ctx context.Context, in *inventory, pr *plan.Product, out outpu
 		detail += "; " + strings.Join(notes, "; ")
 	}
 	return detail, nil
+}
+
+// bindingCheck collects the drift of one Worker's bindings.
+type bindingCheck struct {
+	ctx        context.Context
+	in         *inventory
+	out        outputs.Product
+	hasOutputs bool
+	ds         []Drift
+	notes      []string
+}
+
+// target records a mismatch of the binding's target field (plan.KindInfo.Field).
+func (c *bindingCheck) target(want plan.Binding, expected, actual string) {
+	if expected == actual {
+		return
+	}
+	info, _ := want.Type.Info()
+	c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " " + info.Field, Expected: shown(expected), Actual: shown(actual)})
+}
+
+// sameTarget compares the plan's target with the API field that carries it.
+func sameTarget(field func(cfapi.Binding) string) func(*bindingCheck, plan.Binding, cfapi.Binding) {
+	return func(c *bindingCheck, want plan.Binding, got cfapi.Binding) { c.target(want, want.Target, field(got)) }
+}
+
+// driftChecks compares a planned binding with the one Cloudflare's API shows
+// (same name and type), per kind; TestEveryKindIsCompared fails while a kind
+// of plan.Kinds has no entry.
+var driftChecks = map[plan.Kind]func(c *bindingCheck, want plan.Binding, got cfapi.Binding){
+	plan.PlainText: sameTarget(func(b cfapi.Binding) string { return b.Text }),
+	plan.R2:        sameTarget(func(b cfapi.Binding) string { return b.BucketName }),
+	plan.Queue:     sameTarget(func(b cfapi.Binding) string { return b.QueueName }),
+	plan.Analytics: sameTarget(func(b cfapi.Binding) string { return b.Dataset }),
+	// Secrets are compared by name and type only: the API never shows them.
+	plan.Secret: func(*bindingCheck, plan.Binding, cfapi.Binding) {},
+	plan.KV: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
+		// The plan holds the namespace's title, the API its id: the id is the
+		// stack outputs', else the one of the namespace with that title.
+		id := ""
+		if c.hasOutputs {
+			id = c.out.KVNamespaceIDs[want.Name]
+		}
+		if id == "" {
+			ns, err := c.in.kvByTitle(c.ctx, want.Target)
+			if err != nil {
+				c.notes = append(c.notes, fmt.Sprintf("%s: namespace id not compared (%v)", want.Name, err))
+				return
+			}
+			if ns == nil {
+				c.notes = append(c.notes, fmt.Sprintf("%s: namespace id not compared (no namespace %q)", want.Name, want.Target))
+				return
+			}
+			id = ns.ID
+		}
+		c.target(want, id, got.NamespaceID)
+	},
+	plan.RateLimit: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
+		c.target(want, want.Target, got.NamespaceID)
+		name := "binding " + want.Name + " simple"
+		expected := fmt.Sprintf("limit %d per %d s", want.Limit, want.Period)
+		if got.Simple == nil {
+			c.ds = append(c.ds, Drift{Kind: Missing, Name: name, Expected: expected})
+		} else if int(got.Simple.Limit) != want.Limit || int(got.Simple.Period) != want.Period {
+			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: name, Expected: expected,
+				Actual: fmt.Sprintf("limit %d per %d s", int(got.Simple.Limit), int(got.Simple.Period))})
+		}
+	},
 }
 
 func checkWorkersDev(ctx context.Context, in *inventory, p *plan.Plan, pr *plan.Product) (string, error) {

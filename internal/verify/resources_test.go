@@ -9,6 +9,7 @@ import (
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
@@ -282,4 +283,9 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	if strings.Join(got, ",") != want {
 		t.Errorf("ai-relay checks %v", got)
 	}
+}
+
+// Every binding kind of the plan is compared with the API's.
+func TestEveryKindIsCompared(t *testing.T) {
+	plantest.CheckKinds(t, "verify (driftChecks)", driftChecks)
 }

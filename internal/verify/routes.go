@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -493,7 +494,7 @@ func (p *prober) cache(ctx context.Context) (string, error) {
 // sends at most limit + limit/2 + rateSlack requests, each with a new input.
 func (p *prober) rateLimit(ctx context.Context) (string, error) {
 	limit := p.pr.Settings.RateLimitPerMinute
-	if b := p.pr.Binding("RATE_LIMITER"); b != nil && b.Type == plan.RateLimit && b.Limit > 0 {
+	if b := p.pr.Binding(contract.RateLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 {
 		limit = b.Limit
 	}
 	if limit <= 0 {

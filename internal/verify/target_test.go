@@ -3,9 +3,9 @@ package verify
 import (
 	"testing"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/render"
 )
 
 func TestDeployedTarget(t *testing.T) {
@@ -31,7 +31,7 @@ func TestNeedsAuthToken(t *testing.T) {
 	if NeedsAuthToken(p) {
 		t.Error("the demo stack sets no authToken")
 	}
-	p.Products[1].Bindings = append(p.Products[1].Bindings, plan.Binding{Type: plan.Secret, Name: render.SecretAuthToken})
+	p.Products[1].Bindings = append(p.Products[1].Bindings, plan.Binding{Type: plan.Secret, Name: contract.AuthToken})
 	if !NeedsAuthToken(p) {
 		t.Error("AUTH_TOKEN binding not noticed")
 	}

@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cfapi"
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/render"
 )
 
 // Kind says what a check looks at.
@@ -150,7 +150,7 @@ func DeployedTarget(p *plan.Plan, out outputs.Stack) Target {
 // (the stack sets zerocost:authToken, so the plan binds AUTH_TOKEN).
 func NeedsAuthToken(p *plan.Plan) bool {
 	for _, pr := range p.Products {
-		if b := pr.Binding(render.SecretAuthToken); b != nil && b.Type == plan.Secret {
+		if b := pr.Binding(contract.AuthToken); b != nil && b.Type == plan.Secret {
 			return true
 		}
 	}

@@ -102,7 +102,7 @@ func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 		var bs []string
 		for _, b := range pr.Bindings {
 			if b.Type != zplan.PlainText {
-				bs = append(bs, b.Name+" ("+b.Type+")")
+				bs = append(bs, b.Name+" ("+string(b.Type)+")")
 			}
 		}
 		fmt.Fprintf(tw, "  bindings\t%s\n", strings.Join(bs, ", "))

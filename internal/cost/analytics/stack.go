@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 )
@@ -45,7 +46,7 @@ func StackProducts(p *plan.Plan, out outputs.Stack) ([]Product, string, error) {
 			prod.QueueIDs = append(prod.QueueIDs, id)
 		}
 		for _, b := range pr.Bindings {
-			if b.Type == plan.Analytics && b.Name == "MODEL_USAGE" {
+			if b.Type == plan.Analytics && b.Name == contract.ModelUsage {
 				if dataset != "" && dataset != b.Target {
 					errs = append(errs, fmt.Sprintf("product %s writes model usage to dataset %q, another product to %q: zerocost reads one", pr.Name, b.Target, dataset))
 				}

@@ -37,3 +37,23 @@ func DemoPlan(t testing.TB) *plan.Plan {
 	_, p := Demo(t)
 	return p
 }
+
+// CheckKinds fails the test unless adapters has exactly one entry per kind
+// of plan.Kinds: a consumer of the plan (infra/, the local runtime, verify,
+// the fake API's seed) keeps its per-kind adapters in such a map, and this
+// check in its tests makes a new kind without an adapter fail a test, not a user.
+func CheckKinds[V any](t testing.TB, consumer string, adapters map[plan.Kind]V) {
+	t.Helper()
+	known := map[plan.Kind]bool{}
+	for _, k := range plan.Kinds {
+		known[k.Kind] = true
+		if _, ok := adapters[k.Kind]; !ok {
+			t.Errorf("%s has no adapter for binding kind %s (plan.Kinds): add one", consumer, k.Kind)
+		}
+	}
+	for k := range adapters {
+		if !known[k] {
+			t.Errorf("%s has an adapter for %q, which is not in plan.Kinds", consumer, k)
+		}
+	}
+}

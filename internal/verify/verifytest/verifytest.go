@@ -312,28 +312,22 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 			op.QueueIDs[q.Name] = s.AddQueue(acct, q.Name)
 		}
 		for _, c := range pr.Consumers {
-			s.AddConsumer(acct, c.Queue, cftest.Consumer{ScriptName: pr.Script, DeadLetterQueue: c.DeadLetterQueue,
-				Settings: cftest.ConsumerSettings{BatchSize: c.BatchSize, MaxRetries: c.MaxRetries, MaxWaitTimeMs: c.BatchTimeoutSeconds * 1000, RetryDelay: c.RetryDelaySeconds}})
+			settings := cftest.ConsumerSettings{BatchSize: c.BatchSize, MaxRetries: c.MaxRetries,
+				MaxWaitTimeMs: c.BatchTimeoutSeconds * 1000, RetryDelay: c.RetryDelaySeconds}
+			if c.MaxConcurrency > 0 { // as infra/ sets it; unset is null, the platform's maximum
+				n := c.MaxConcurrency
+				settings.MaxConcurrency = &n
+			}
+			s.AddConsumer(acct, c.Queue, cftest.Consumer{ScriptName: pr.Script, DeadLetterQueue: c.DeadLetterQueue, Settings: settings})
 		}
 		var bs []cftest.Binding
 		for _, b := range pr.Bindings {
-			cb := cftest.Binding{Type: b.Type, Name: b.Name}
-			switch b.Type {
-			case plan.KV:
-				cb.NamespaceID = op.KVNamespaceIDs[b.Name]
-			case plan.R2:
-				cb.BucketName = b.Target
-			case plan.Queue:
-				cb.QueueName = b.Target
-			case plan.PlainText:
-				cb.Text = b.Target
-			case plan.Secret:
-				cb.Text = "a secret value"
-			case plan.RateLimit:
-				cb.NamespaceID, cb.Simple = b.Target, &cftest.RateLimitSimple{Limit: b.Limit, Period: b.Period}
-			case plan.Analytics:
-				cb.Dataset = b.Target
+			seed, ok := seedBindings[b.Type]
+			if !ok {
+				t.Fatalf("verifytest: %s: binding %s has type %q, which Deploy cannot seed", pr.Name, b.Name, b.Type)
 			}
+			cb := cftest.Binding{Type: string(b.Type), Name: b.Name}
+			seed(&cb, b, op)
 			bs = append(bs, cb)
 		}
 		s.PutScript(acct, cftest.Script{Name: pr.Script, CompatibilityDate: pr.CompatibilityDate, Bindings: bs, WorkersDev: pr.WorkersDev})
@@ -348,4 +342,20 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 		out[pr.Name] = op
 	}
 	return out
+}
+
+// seedBindings sets a script binding in the fake API as infra/ deploys it,
+// per kind; TestEveryKindIsSeeded fails while a kind of plan.Kinds has none.
+var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op outputs.Product){
+	plan.KV: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) {
+		cb.NamespaceID = op.KVNamespaceIDs[b.Name]
+	},
+	plan.R2:        func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.BucketName = b.Target },
+	plan.Queue:     func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.QueueName = b.Target },
+	plan.PlainText: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Text = b.Target },
+	plan.Secret:    func(cb *cftest.Binding, _ plan.Binding, _ outputs.Product) { cb.Text = "a secret value" },
+	plan.RateLimit: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) {
+		cb.NamespaceID, cb.Simple = b.Target, &cftest.RateLimitSimple{Limit: b.Limit, Period: b.Period}
+	},
+	plan.Analytics: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Dataset = b.Target },
 }

@@ -1,0 +1,204 @@
+// Package contract holds the names the Go side and the Workers share: the
+// Worker env's binding, secret and var names, the var defaults the Workers
+// fall back to, and the layout of the model-usage data point the Workers write
+// to Analytics Engine. Everything that names a binding or a var in Go (the
+// templates through internal/render, the plan's checks, verify, the local
+// runtime, cost analytics) uses these constants, and
+// workers-src/src/contract.gen.ts is generated from them (`go generate
+// ./internal/contract`; a golden test fails when it is stale).
+//
+// The binding kinds (the API's binding types) and the per-kind adapters live
+// in internal/plan, which builds on this package.
+package contract
+
+import (
+	"fmt"
+
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+//go:generate go run ./tsgen -out ../../workers-src/src/contract.gen.ts
+
+// Resource bindings of the Worker env.
+const (
+	// Jobs is the KV namespace of job statuses (event-agent, async-pipeline).
+	Jobs = "JOBS"
+	// Cache is the KV namespace of cached answers (edge-cache).
+	Cache = "CACHE"
+	// Outputs is the R2 bucket of results (every pattern).
+	Outputs = "OUTPUTS"
+	// JobQueue is the queue producer (async-pipeline).
+	JobQueue = "JOB_QUEUE"
+	// RateLimiter is the ratelimit binding in front of every model call.
+	RateLimiter = "RATE_LIMITER"
+	// ModelUsage is the Analytics Engine dataset of model calls.
+	ModelUsage = "MODEL_USAGE"
+)
+
+// Secret bindings (secret_text): the plan names them, Pulumi sets their values.
+const (
+	// AnthropicAPIKey is required.
+	AnthropicAPIKey = "ANTHROPIC_API_KEY"
+	// AuthToken is optional: when set, every route but GET /health needs it
+	// as a bearer token.
+	AuthToken = "AUTH_TOKEN"
+)
+
+// Plain-text vars (always strings; the Worker parses numbers).
+const (
+	VarProduct            = "PRODUCT"
+	VarPattern            = "PATTERN"
+	VarModel              = "MODEL"
+	VarAnthropicBaseURL   = "ANTHROPIC_BASE_URL"
+	VarSystemPrompt       = "SYSTEM_PROMPT"
+	VarMaxInputChars      = "MAX_INPUT_CHARS"
+	VarMaxOutputTokens    = "MAX_OUTPUT_TOKENS"
+	VarModelTimeoutMs     = "MODEL_TIMEOUT_MS"
+	VarRateLimitPerMinute = "RATE_LIMIT_PER_MINUTE"
+	VarJobTTLSeconds      = "JOB_TTL_SECONDS"
+	VarRetryDelaySeconds  = "RETRY_DELAY_SECONDS"
+	VarDeadLetterQueue    = "DEAD_LETTER_QUEUE"
+	VarCacheTTLSeconds    = "CACHE_TTL_SECONDS"
+	VarKVInlineMaxBytes   = "KV_INLINE_MAX_BYTES"
+)
+
+// Binding is one resource binding of the Worker env and the patterns whose
+// Worker has it.
+type Binding struct {
+	Name     string
+	Patterns []string
+}
+
+// Bindings lists the resource bindings, in the order the templates declare them.
+var Bindings = []Binding{
+	{Jobs, []string{stack.EventAgent, stack.AsyncPipeline}},
+	{Cache, []string{stack.EdgeCache}},
+	{Outputs, stack.Patterns},
+	{JobQueue, []string{stack.AsyncPipeline}},
+	{RateLimiter, stack.Patterns},
+	{ModelUsage, stack.Patterns},
+}
+
+// Secrets lists the secret bindings; every pattern may have each.
+var Secrets = []string{AnthropicAPIKey, AuthToken}
+
+// Var is one plain-text var of the Worker env.
+type Var struct {
+	Name string
+	// Patterns whose Worker has it.
+	Patterns []string
+	// Default is the Go default of the setting behind the var (an int or a
+	// string), which lib/config.ts falls back to when the var is missing;
+	// nil when the Worker has no default from Go.
+	Default any
+}
+
+// Vars lists the vars in the order the templates write them.
+var Vars = []Var{
+	{VarProduct, stack.Patterns, nil},
+	{VarPattern, stack.Patterns, nil},
+	{VarModel, stack.Patterns, stack.DefaultModel},
+	{VarAnthropicBaseURL, stack.Patterns, stack.DefaultAnthropicBaseURL},
+	{VarSystemPrompt, stack.Patterns, nil},
+	{VarMaxInputChars, stack.Patterns, stack.DefaultMaxInputChars},
+	{VarMaxOutputTokens, stack.Patterns, stack.DefaultMaxOutputTokens},
+	{VarModelTimeoutMs, stack.Patterns, stack.DefaultModelTimeoutMs},
+	{VarRateLimitPerMinute, stack.Patterns, stack.DefaultRateLimitPerMinute},
+	{VarJobTTLSeconds, []string{stack.EventAgent, stack.AsyncPipeline}, stack.DefaultJobTTLSeconds},
+	{VarRetryDelaySeconds, []string{stack.AsyncPipeline}, stack.DefaultRetryDelaySeconds},
+	{VarDeadLetterQueue, []string{stack.AsyncPipeline}, nil},
+	{VarCacheTTLSeconds, []string{stack.EdgeCache}, stack.DefaultCacheTTLSeconds},
+	{VarKVInlineMaxBytes, []string{stack.EdgeCache}, stack.DefaultKVInlineMaxBytes},
+}
+
+// VarsOf lists the names of a pattern's vars, in template order.
+func VarsOf(pattern string) []string {
+	var out []string
+	for _, v := range Vars {
+		if has(v.Patterns, pattern) {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// BindingsOf lists the names of a pattern's resource bindings, in template order.
+func BindingsOf(pattern string) []string {
+	var out []string
+	for _, b := range Bindings {
+		if has(b.Patterns, pattern) {
+			out = append(out, b.Name)
+		}
+	}
+	return out
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ModelUsageDataset is the Analytics Engine dataset the templates bind as
+// MODEL_USAGE.
+const ModelUsageDataset = "zerocost_model_usage"
+
+// Fields of the model-usage data point. The doubles are named as the
+// Messages API names its usage counts, so the Worker reads them by name.
+const (
+	FieldProduct           = "product"
+	FieldModel             = "model"
+	FieldPattern           = "pattern"
+	FieldInputTokens       = "input_tokens"
+	FieldOutputTokens      = "output_tokens"
+	FieldCacheReadTokens   = "cache_read_input_tokens"
+	FieldCacheCreateTokens = "cache_creation_input_tokens"
+)
+
+// DataPoint is the layout of an Analytics Engine data point: the meaning of
+// each position of its blobs, doubles and indexes. Analytics Engine stores
+// blobs[i] as column blob<i+1>, doubles[i] as double<i+1> and indexes[0] as
+// index1.
+type DataPoint struct {
+	Blobs   []string
+	Doubles []string
+	Indexes []string
+}
+
+// ModelUsagePoint is the data point lib/model.ts writes to MODEL_USAGE once
+// per successful model call; internal/cost/analytics reads it back.
+var ModelUsagePoint = DataPoint{
+	Blobs:   []string{FieldProduct, FieldModel, FieldPattern},
+	Doubles: []string{FieldInputTokens, FieldOutputTokens, FieldCacheReadTokens, FieldCacheCreateTokens},
+	Indexes: []string{FieldProduct},
+}
+
+// Column is the Analytics Engine column holding a field: blob<n>, double<n>
+// or index<n> (a field both a blob and an index is its blob). It panics on a
+// field the layout lacks: the layout is a constant of the program.
+func (d DataPoint) Column(field string) string {
+	for _, l := range []struct {
+		prefix string
+		fields []string
+	}{{"blob", d.Blobs}, {"double", d.Doubles}, {"index", d.Indexes}} {
+		for i, f := range l.fields {
+			if f == field {
+				return fmt.Sprintf("%s%d", l.prefix, i+1)
+			}
+		}
+	}
+	panic(fmt.Sprintf("contract: the data point has no field %q", field))
+}
+
+// IndexColumn is the column of an index field (index<n>).
+func (d DataPoint) IndexColumn(field string) string {
+	for i, f := range d.Indexes {
+		if f == field {
+			return fmt.Sprintf("index%d", i+1)
+		}
+	}
+	panic(fmt.Sprintf("contract: the data point has no index %q", field))
+}

@@ -1,0 +1,66 @@
+package contract
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// The checked-in workers-src/src/contract.gen.ts is what `go generate
+// ./internal/contract` writes now.
+func TestTypeScriptIsFresh(t *testing.T) {
+	path := filepath.Join("..", "..", filepath.FromSlash(TSPath))
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := TypeScript(); !bytes.Equal(got, want) {
+		t.Errorf("%s is stale: run `go generate ./internal/contract` and commit it\n--- want\n%s", TSPath, want)
+	}
+}
+
+func TestNamesAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	var all []string
+	for _, b := range Bindings {
+		all = append(all, b.Name)
+	}
+	for _, v := range Vars {
+		all = append(all, v.Name)
+	}
+	all = append(all, Secrets...)
+	for _, n := range all {
+		if seen[n] {
+			t.Errorf("%s is declared twice", n)
+		}
+		seen[n] = true
+	}
+	for _, p := range stack.Patterns {
+		if len(VarsOf(p)) == 0 || !slices.Contains(BindingsOf(p), Outputs) {
+			t.Errorf("pattern %s: vars %v, bindings %v", p, VarsOf(p), BindingsOf(p))
+		}
+	}
+}
+
+func TestDataPointColumns(t *testing.T) {
+	p := ModelUsagePoint
+	for field, col := range map[string]string{FieldProduct: "blob1", FieldModel: "blob2", FieldPattern: "blob3",
+		FieldInputTokens: "double1", FieldCacheCreateTokens: "double4"} {
+		if got := p.Column(field); got != col {
+			t.Errorf("%s: column %s, want %s", field, got, col)
+		}
+	}
+	if got := p.IndexColumn(FieldProduct); got != "index1" {
+		t.Errorf("index column %s", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("an unknown field did not panic")
+		}
+	}()
+	p.Column("nope")
+}
