@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/cost"
 )
 
@@ -24,10 +25,8 @@ const (
 )
 
 // DefaultModelDataset is the Analytics Engine dataset the Workers write one
-// data point per model call to: blobs [product, model, pattern], doubles
-// [input_tokens, output_tokens, cache_read_input_tokens,
-// cache_creation_input_tokens], index [product].
-const DefaultModelDataset = "zerocost_model_usage"
+// data point per model call to, laid out as contract.ModelUsagePoint says.
+const DefaultModelDataset = contract.ModelUsageDataset
 
 // Product is what Measure reads for one product: its Worker script and the
 // ids and names of the resources it owns.
@@ -326,25 +325,66 @@ func (a *average) value() float64 {
 	return a.sum / a.n
 }
 
-// TokenQuery is the SQL that reads the model calls. Analytics Engine samples
-// at high volume: each row stands for _sample_interval data points.
+// point is the layout of the model-usage data points TokenQuery reads.
+var point = contract.ModelUsagePoint
+
+// tokenColumns are the token sums TokenQuery selects per product and model:
+// the result column, the data point field it sums and where it goes.
+var tokenColumns = []struct {
+	alias, field string
+	dst          func(*cost.ModelUsage) *float64
+}{
+	{"input_tokens", contract.FieldInputTokens, func(m *cost.ModelUsage) *float64 { return &m.InputTokens }},
+	{"output_tokens", contract.FieldOutputTokens, func(m *cost.ModelUsage) *float64 { return &m.OutputTokens }},
+	{"cache_read_tokens", contract.FieldCacheReadTokens, func(m *cost.ModelUsage) *float64 { return &m.CacheReadTokens }},
+	{"cache_write_tokens", contract.FieldCacheCreateTokens, func(m *cost.ModelUsage) *float64 { return &m.CacheWriteTokens }},
+}
+
+// TokenQuery is the SQL that reads the model calls, its columns from the data
+// point's layout. Analytics Engine samples at high volume: each row stands for
+// _sample_interval data points.
 func TokenQuery(dataset string, products []string, since, until time.Time) string {
 	quoted := make([]string, len(products))
 	for i, p := range products {
 		quoted[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `'`, `\'`) + "'"
 	}
-	return fmt.Sprintf(`SELECT blob1 AS product, blob2 AS model,
-  SUM(_sample_interval) AS calls,
-  SUM(_sample_interval * double1) AS input_tokens,
-  SUM(_sample_interval * double2) AS output_tokens,
-  SUM(_sample_interval * double3) AS cache_read_tokens,
-  SUM(_sample_interval * double4) AS cache_write_tokens
+	var sums strings.Builder
+	for _, c := range tokenColumns {
+		fmt.Fprintf(&sums, ",\n  SUM(_sample_interval * %s) AS %s", point.Column(c.field), c.alias)
+	}
+	return fmt.Sprintf(`SELECT %s AS product, %s AS model,
+  SUM(_sample_interval) AS calls%s
 FROM %s
 WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:00:00')
-  AND index1 IN (%s)
+  AND %s IN (%s)
 GROUP BY product, model
 ORDER BY product, model
-FORMAT JSON`, dataset, since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), strings.Join(quoted, ", "))
+FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldModel), sums.String(), dataset,
+		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), strings.Join(quoted, ", "))
+}
+
+// decodeTokenRow reads one row of TokenQuery's answer.
+func decodeTokenRow(row map[string]any) (product string, mu cost.ModelUsage, err error) {
+	product, _ = row["product"].(string)
+	mu.Model, _ = row["model"].(string)
+	cols := []struct {
+		name string
+		dst  *float64
+	}{{"calls", &mu.Calls}}
+	for _, c := range tokenColumns {
+		cols = append(cols, struct {
+			name string
+			dst  *float64
+		}{c.alias, c.dst(&mu)})
+	}
+	for _, c := range cols {
+		n, err := number(row[c.name])
+		if err != nil {
+			return "", mu, fmt.Errorf("%s: %s of %s/%s: %w", SQLWhat, c.name, product, mu.Model, err)
+		}
+		*c.dst = n
+	}
+	return product, mu, nil
 }
 
 func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) error {
@@ -367,19 +407,13 @@ func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) e
 	}
 	for _, row := range res.Data {
 		product, _ := row["product"].(string)
-		model, _ := row["model"].(string)
 		pi, ok := byName[product]
 		if !ok {
 			continue
 		}
-		mu := cost.ModelUsage{Model: model}
-		for col, dst := range map[string]*float64{"calls": &mu.Calls, "input_tokens": &mu.InputTokens, "output_tokens": &mu.OutputTokens,
-			"cache_read_tokens": &mu.CacheReadTokens, "cache_write_tokens": &mu.CacheWriteTokens} {
-			n, err := number(row[col])
-			if err != nil {
-				return fmt.Errorf("%s: %s of %s/%s: %w", SQLWhat, col, product, model, err)
-			}
-			*dst = n
+		_, mu, err := decodeTokenRow(row)
+		if err != nil {
+			return err
 		}
 		u.Products[pi].Models = append(u.Products[pi].Models, mu)
 	}

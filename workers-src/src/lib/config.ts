@@ -1,7 +1,9 @@
-// Parses the plain-text vars (docs/design.md) into numbers, with the documented
-// defaults. A missing, blank or non-numeric var takes its default; numbers are
-// clamped into a safe range rather than rejected (the Go side validates config).
+// Parses the plain-text vars (docs/design.md) into numbers, with the Go
+// defaults (VAR_DEFAULTS of contract.gen.ts, generated from internal/stack). A
+// missing, blank or non-numeric var takes its default; numbers are clamped into
+// a safe range rather than rejected (the Go side validates config).
 import type { BaseEnv, PatternVars } from "../env";
+import { VAR_DEFAULTS as D } from "../contract.gen";
 
 export interface Config {
   product: string;
@@ -31,18 +33,18 @@ function str(value: unknown, def: string): string {
 export function readConfig(env: BaseEnv & PatternVars): Config {
   return {
     product: str(env.PRODUCT, "unnamed"),
-    model: str(env.MODEL, "claude-haiku-4-5"),
-    baseUrl: str(env.ANTHROPIC_BASE_URL, "https://api.anthropic.com").trim().replace(/\/+$/, ""),
+    model: str(env.MODEL, D.MODEL),
+    baseUrl: str(env.ANTHROPIC_BASE_URL, D.ANTHROPIC_BASE_URL).trim().replace(/\/+$/, ""),
     systemPrompt: typeof env.SYSTEM_PROMPT === "string" ? env.SYSTEM_PROMPT : "",
-    maxInputChars: int(env.MAX_INPUT_CHARS, 4000, 1, 1_000_000),
-    maxOutputTokens: int(env.MAX_OUTPUT_TOKENS, 1024, 1, 1_000_000),
-    modelTimeoutMs: int(env.MODEL_TIMEOUT_MS, 20_000, 50, 900_000),
-    rateLimitPerMinute: int(env.RATE_LIMIT_PER_MINUTE, 60, 1, 1_000_000_000),
-    jobTtlSeconds: int(env.JOB_TTL_SECONDS, 3600, 60, 1_000_000_000),
-    retryDelaySeconds: int(env.RETRY_DELAY_SECONDS, 30, 0, 43_200),
+    maxInputChars: int(env.MAX_INPUT_CHARS, D.MAX_INPUT_CHARS, 1, 1_000_000),
+    maxOutputTokens: int(env.MAX_OUTPUT_TOKENS, D.MAX_OUTPUT_TOKENS, 1, 1_000_000),
+    modelTimeoutMs: int(env.MODEL_TIMEOUT_MS, D.MODEL_TIMEOUT_MS, 50, 900_000),
+    rateLimitPerMinute: int(env.RATE_LIMIT_PER_MINUTE, D.RATE_LIMIT_PER_MINUTE, 1, 1_000_000_000),
+    jobTtlSeconds: int(env.JOB_TTL_SECONDS, D.JOB_TTL_SECONDS, 60, 1_000_000_000),
+    retryDelaySeconds: int(env.RETRY_DELAY_SECONDS, D.RETRY_DELAY_SECONDS, 0, 43_200),
     deadLetterQueue: str(env.DEAD_LETTER_QUEUE, ""),
-    cacheTtlSeconds: int(env.CACHE_TTL_SECONDS, 86_400, 60, 1_000_000_000),
+    cacheTtlSeconds: int(env.CACHE_TTL_SECONDS, D.CACHE_TTL_SECONDS, 60, 1_000_000_000),
     // KV values may be up to 25 MiB; keep inline answers well below that.
-    kvInlineMaxBytes: int(env.KV_INLINE_MAX_BYTES, 16_384, 0, 20 * 1024 * 1024),
+    kvInlineMaxBytes: int(env.KV_INLINE_MAX_BYTES, D.KV_INLINE_MAX_BYTES, 0, 20 * 1024 * 1024),
   };
 }

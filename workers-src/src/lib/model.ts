@@ -4,6 +4,7 @@
 // per successful call.
 import type { BaseEnv } from "../env";
 import type { Config } from "./config";
+import { MODEL_USAGE_POINT } from "../contract.gen";
 
 export interface MessageParam {
   role: "user" | "assistant";
@@ -138,19 +139,18 @@ function transportError(err: unknown, timeoutMs: number): ModelError {
   return new ModelError(`model call failed: ${err instanceof Error ? err.message : String(err)}`, 0, true);
 }
 
+type UsagePointBlob = (typeof MODEL_USAGE_POINT.blobs)[number];
+
+/** One data point per call, laid out as MODEL_USAGE_POINT (internal/contract) says. */
 function recordUsage(env: BaseEnv, cfg: Config, model: string, pattern: string, usage: Usage | undefined): void {
   if (!env.MODEL_USAGE) return;
   const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  const blobs: Record<UsagePointBlob, string> = { product: cfg.product, model, pattern };
   try {
     env.MODEL_USAGE.writeDataPoint({
-      blobs: [cfg.product, model, pattern],
-      doubles: [
-        n(usage?.input_tokens),
-        n(usage?.output_tokens),
-        n(usage?.cache_read_input_tokens),
-        n(usage?.cache_creation_input_tokens),
-      ],
-      indexes: [cfg.product],
+      blobs: MODEL_USAGE_POINT.blobs.map((f) => blobs[f]),
+      doubles: MODEL_USAGE_POINT.doubles.map((f) => n(usage?.[f])),
+      indexes: MODEL_USAGE_POINT.indexes.map((f) => blobs[f]),
     });
   } catch (err) {
     console.error("MODEL_USAGE.writeDataPoint failed:", err);
