@@ -72,3 +72,11 @@ bench: deps
 
 clean:
 	rm -rf bin .zerocost
+
+# Regenerate what workers-src takes from the Go side: the Worker tests' wrangler
+# configs (test/wrangler/, rendered from test/Pulumi.workers-test.yaml) and the
+# Env types (src/env.gen.ts, by wrangler types). internal/workerstest's tests
+# fail while they are stale.
+.PHONY: workers-gen
+workers-gen: deps
+	go generate ./internal/workerstest

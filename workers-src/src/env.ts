@@ -1,5 +1,10 @@
-// The Worker environment: the binding and var names of docs/design.md
-// ("Worker environment"). Vars are plain-text strings; lib/config.ts parses them.
+// The Worker environment. The binding, var and secret names are not written
+// here: env.gen.ts holds each pattern's bindings as `wrangler types` reads them
+// from the configs zerocost renders (go generate ./internal/workerstest), and
+// this file only refines them. Vars are plain-text strings; lib/config.ts
+// parses them.
+import type { PATTERN_ENV, SECRETS } from "./contract.gen";
+import type { AsyncPipelineBindings, EdgeCacheBindings, EventAgentBindings } from "./env.gen";
 
 /** Body of one message on JOB_QUEUE (async-pipeline). */
 export interface JobMessage {
@@ -11,52 +16,50 @@ export interface JobMessage {
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
 
-/** What every pattern's Worker sees. */
-export interface BaseEnv {
-  PRODUCT: string;
-  PATTERN?: string;
-  MODEL?: string;
-  ANTHROPIC_BASE_URL?: string;
-  SYSTEM_PROMPT?: string;
-  MAX_INPUT_CHARS?: string;
-  MAX_OUTPUT_TOKENS?: string;
-  MODEL_TIMEOUT_MS?: string;
-  RATE_LIMIT_PER_MINUTE?: string;
+/**
+ * Secrets the plan binds only when the stack sets them: AUTH_TOKEN
+ * (zerocost:authToken; when set, every route but GET /health needs it as a
+ * bearer token). wrangler types types every secret it is given as required.
+ */
+type OptionalSecret = "AUTH_TOKEN";
 
-  /** secret_text, required */
-  ANTHROPIC_API_KEY: string;
-  /** secret_text, optional: when set, every route but GET /health needs it as a bearer token */
-  AUTH_TOKEN?: string;
+/** A pattern's generated bindings with the optional secrets optional. */
+type Refine<B extends Record<OptionalSecret, string>> = Omit<B, OptionalSecret> & Partial<Pick<B, OptionalSecret>>;
 
-  OUTPUTS: R2Bucket;
-  RATE_LIMITER?: RateLimit;
-  MODEL_USAGE?: AnalyticsEngineDataset;
+export interface EventAgentEnv extends Refine<EventAgentBindings> {}
+
+export interface AsyncPipelineEnv extends Refine<AsyncPipelineBindings> {
+  /** wrangler types cannot know the message type (the lookup fails to compile if the binding goes). */
+  JOB_QUEUE: AsyncPipelineBindings["JOB_QUEUE"] extends Queue ? Queue<JobMessage> : never;
 }
 
-/** The vars only some patterns use (all optional, all strings). */
-export interface PatternVars {
-  JOB_TTL_SECONDS?: string;
-  RETRY_DELAY_SECONDS?: string;
-  DEAD_LETTER_QUEUE?: string;
-  CACHE_TTL_SECONDS?: string;
-  KV_INLINE_MAX_BYTES?: string;
-}
+export interface EdgeCacheEnv extends Refine<EdgeCacheBindings> {}
 
-export interface EventAgentEnv extends BaseEnv {
-  JOBS: KVNamespace;
-  JOB_TTL_SECONDS?: string;
-}
+type SharedKey = keyof EventAgentEnv & keyof AsyncPipelineEnv & keyof EdgeCacheEnv;
 
-export interface AsyncPipelineEnv extends BaseEnv {
-  JOBS: KVNamespace;
-  JOB_QUEUE: Queue<JobMessage>;
-  JOB_TTL_SECONDS?: string;
-  RETRY_DELAY_SECONDS?: string;
-  DEAD_LETTER_QUEUE?: string;
-}
+/** What every pattern's Worker sees: the bindings, vars and secrets the three share. */
+export type BaseEnv = Pick<EventAgentEnv, SharedKey>;
 
-export interface EdgeCacheEnv extends BaseEnv {
-  CACHE: KVNamespace;
-  CACHE_TTL_SECONDS?: string;
-  KV_INLINE_MAX_BYTES?: string;
-}
+type VarKey<E> = { [K in keyof E]-?: E[K] extends string | undefined ? K : never }[keyof E];
+
+/** The vars only some patterns use (JOB_TTL_SECONDS, CACHE_TTL_SECONDS, ...), optional. */
+export type PatternVars = Partial<
+  Pick<EventAgentEnv, Exclude<VarKey<EventAgentEnv>, SharedKey>> &
+    Pick<AsyncPipelineEnv, Exclude<VarKey<AsyncPipelineEnv>, SharedKey>> &
+    Pick<EdgeCacheEnv, Exclude<VarKey<EdgeCacheEnv>, SharedKey>>
+>;
+
+// Compile-time check: what wrangler types read from each rendered config names
+// exactly the bindings, vars and secrets the Go contract (contract.gen.ts,
+// PATTERN_ENV) lists for the pattern.
+type ContractNames<P extends PatternName> =
+  | (typeof PATTERN_ENV)[P]["bindings"][number]
+  | (typeof PATTERN_ENV)[P]["vars"][number]
+  | (typeof SECRETS)[keyof typeof SECRETS];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type ContractChecks = [
+  Assert<Same<keyof EventAgentBindings, ContractNames<"event-agent">>>,
+  Assert<Same<keyof AsyncPipelineBindings, ContractNames<"async-pipeline">>>,
+  Assert<Same<keyof EdgeCacheBindings, ContractNames<"edge-cache">>>,
+];

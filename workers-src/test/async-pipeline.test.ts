@@ -1,13 +1,15 @@
 // async-pipeline: POST /jobs -> queue -> consumer -> R2; failures retry, then the DLQ.
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import type { JobMessage } from "../src/env";
 import { createWorker, deferralDelay, MAX_BATCH_INPUTS, MAX_DEFERRALS } from "../src/patterns/async-pipeline";
 import { awayFromMinuteEdge, call, eventually, expectError, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
-const DLQ = "zc-test-jobs-dlq";
+// The test stack's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test).
+const QUEUE = "ap-test-workers-test-jobs";
+const DLQ = "ap-test-workers-test-jobs-dlq";
 
 async function status(id: string): Promise<Record<string, any> | null> {
   const raw = await env.JOBS.get(`job:${id}`);
@@ -68,6 +70,16 @@ async function settled(id: string, timeoutMs = 15_000): Promise<Record<string, a
 }
 
 describe("routes", () => {
+  it("sees the bindings of its rendered config (test/wrangler/async-pipeline.toml)", async () => {
+    expect(env.ANTHROPIC_BASE_URL).toBe(inject("modelUrl"));
+    expect(env).toMatchObject({ PRODUCT: "ap-test", PATTERN: "async-pipeline", DEAD_LETTER_QUEUE: DLQ, RETRY_DELAY_SECONDS: "1" });
+    expect(typeof env.MODEL_USAGE.writeDataPoint).toBe("function");
+    expect(typeof env.JOB_QUEUE.send).toBe("function");
+    expect(await env.JOBS.get("job:none")).toBeNull();
+    expect(await env.OUTPUTS.head("results/none.json")).toBeNull();
+    expect(await env.RATE_LIMITER.limit({ key: `probe-${crypto.randomUUID()}` })).toEqual({ success: true });
+  });
+
   it("GET /health, 404 and 405", async () => {
     const res = await exports.default.fetch("https://worker.test/health");
     expect(await res.json()).toEqual({ pattern: "async-pipeline", product: "ap-test" });
@@ -172,7 +184,7 @@ describe("queue consumer", () => {
     await standin.script(bad, [{ status: 400, times: -1 }]);
     const jobs = await Promise.all([seed(`ok ${ok}`), seed(`fail ${fail}`), seed(`limited ${limited}`), seed(`bad ${bad}`)]);
     const q = recordingQueue();
-    const result = await runBatch("zc-test-jobs", jobs.map((j) => j.msg), testEnv({ RETRY_DELAY_SECONDS: "12", JOB_QUEUE: q.queue }));
+    const result = await runBatch(QUEUE, jobs.map((j) => j.msg), testEnv({ RETRY_DELAY_SECONDS: "12", JOB_QUEUE: q.queue }));
 
     expect(result.ackAll).toBe(false);
     expect(result.retryBatch.retry).toBe(false);
@@ -201,7 +213,7 @@ describe("queue consumer", () => {
     for (const t of tokens) await standin.script(t, [{ delayMs: 600 }]);
     const jobs = await Promise.all(tokens.map((t) => seed(`slow ${t}`)));
     const started = Date.now();
-    const result = await runBatch("zc-test-jobs", jobs.map((j) => j.msg));
+    const result = await runBatch(QUEUE, jobs.map((j) => j.msg));
     expect(result.explicitAcks).toHaveLength(3);
     expect(Date.now() - started).toBeLessThan(1_500);
   });
@@ -210,7 +222,7 @@ describe("queue consumer", () => {
     const t = newToken();
     const job = await seed(`again ${t}`);
     await env.OUTPUTS.put(`results/${job.id}.json`, JSON.stringify({ job_id: job.id, result: "earlier" }));
-    const result = await runBatch("zc-test-jobs", [job.msg]);
+    const result = await runBatch(QUEUE, [job.msg]);
     expect(result.explicitAcks).toEqual([job.msg.id]);
     expect(await standin.calls(t)).toHaveLength(0);
     expect(await status(job.id)).toMatchObject({ status: "done" });
@@ -220,13 +232,13 @@ describe("queue consumer", () => {
 
   it("rate-limits model calls with the KV fallback and defers the job past the window", async () => {
     const q = recordingQueue();
-    const e = testEnv({ RATE_LIMIT_PER_MINUTE: "1", JOB_QUEUE: q.queue });
+    const e = testEnv({ RATE_LIMITER: undefined, RATE_LIMIT_PER_MINUTE: "1", JOB_QUEUE: q.queue });
     await awayFromMinuteEdge();
     const first = await seed(`rl1 ${newToken()}`);
-    expect((await runBatch("zc-test-jobs", [first.msg], e)).explicitAcks).toEqual([first.msg.id]);
+    expect((await runBatch(QUEUE, [first.msg], e)).explicitAcks).toEqual([first.msg.id]);
     const t = newToken();
     const second = await seed(`rl2 ${t}`);
-    const result = await runBatch("zc-test-jobs", [second.msg], e);
+    const result = await runBatch(QUEUE, [second.msg], e);
     expect(result.explicitAcks).toEqual([second.msg.id]);
     expect(result.retryMessages).toEqual([]);
     expect(q.sent).toHaveLength(1);
@@ -243,7 +255,7 @@ describe("queue consumer", () => {
     const q = recordingQueue();
     const e = testEnv({ RATE_LIMITER: limiter, JOB_QUEUE: q.queue });
     const job = await seed(`rlb ${newToken()}`);
-    const result = await runBatch("zc-test-jobs", [job.msg], e);
+    const result = await runBatch(QUEUE, [job.msg], e);
     expect(result.explicitAcks).toEqual([job.msg.id]);
     expect(q.sent).toHaveLength(1);
     expect(q.sent[0]!.delaySeconds).toBe(60); // the binding's period
@@ -260,19 +272,19 @@ describe("queue consumer", () => {
     // the status (written at the first deferral) is left alone.
     const again = { ...job.msg, body: { ...job.msg.body, deferrals: 7 } };
     const before = await env.JOBS.get(`job:${job.id}`);
-    const r1 = await runBatch("zc-test-jobs", [again], e);
+    const r1 = await runBatch(QUEUE, [again], e);
     expect(r1.explicitAcks).toEqual([job.msg.id]);
     expect(q.sent.map((m) => m.body)).toEqual([{ job_id: job.id, input: `deferred ${t}`, deferrals: 8 }]);
     expect(await env.JOBS.get(`job:${job.id}`)).toBe(before);
     // At the cap: an ordinary retry, which counts toward max_retries.
     const capped = { ...job.msg, body: { ...job.msg.body, deferrals: MAX_DEFERRALS } };
-    const r2 = await runBatch("zc-test-jobs", [capped], e);
+    const r2 = await runBatch(QUEUE, [capped], e);
     expect(r2.retryMessages).toEqual([{ msgId: job.msg.id }]);
     expect(r2.delays[job.msg.id]).toBe(30);
     expect(q.sent).toHaveLength(1);
     // A bogus count is read as 0.
     const bogus = { ...job.msg, body: { ...job.msg.body, deferrals: "lots" } };
-    await runBatch("zc-test-jobs", [bogus], e);
+    await runBatch(QUEUE, [bogus], e);
     expect(q.sent[1]!.body.deferrals).toBe(1);
   });
 
@@ -281,7 +293,7 @@ describe("queue consumer", () => {
     await standin.script(t, [{ status: 429, retryAfter: "3", times: -1 }]);
     const q = recordingQueue(true);
     const job = await seed(`undeferrable ${t}`);
-    const result = await runBatch("zc-test-jobs", [job.msg], testEnv({ JOB_QUEUE: q.queue }));
+    const result = await runBatch(QUEUE, [job.msg], testEnv({ JOB_QUEUE: q.queue }));
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: job.msg.id }]);
     expect(result.delays[job.msg.id]).toBe(3);
@@ -303,14 +315,14 @@ describe("queue consumer", () => {
     for (const t of tokens) await standin.script(t, [{ status: 429, retryAfter: "20", times: -1 }]);
     const q = recordingQueue();
     const jobs = await Promise.all(tokens.map((t) => seed(`spread ${t}`)));
-    await runBatch("zc-test-jobs", jobs.map((j) => j.msg), testEnv({ JOB_QUEUE: q.queue, RATE_LIMIT_PER_MINUTE: "30" }));
+    await runBatch(QUEUE, jobs.map((j) => j.msg), testEnv({ JOB_QUEUE: q.queue, RATE_LIMIT_PER_MINUTE: "30" }));
     expect(q.sent.map((m) => m.delaySeconds).sort()).toEqual([20, 22, 24]);
   });
 
   it("acks a malformed message instead of failing the batch", async () => {
     const job = await seed(`fine ${newToken()}`);
     const junk = { id: "junk", timestamp: new Date(), attempts: 1, body: { nope: true } };
-    const result = await runBatch("zc-test-jobs", [junk, job.msg]);
+    const result = await runBatch(QUEUE, [junk, job.msg]);
     expect(result.explicitAcks.sort()).toEqual(["junk", job.msg.id].sort());
   });
 });

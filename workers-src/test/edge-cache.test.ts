@@ -1,6 +1,6 @@
 // edge-cache: POST /ask answers from KV (HIT) or the model (MISS).
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { cacheKey, cacheScope } from "../src/lib/cachekey";
 import { readConfig } from "../src/lib/config";
 import { createWorker } from "../src/patterns/edge-cache";
@@ -18,6 +18,15 @@ async function ask(input: string, e: TestEnv = testEnv()) {
 }
 
 describe("routes", () => {
+  it("sees the bindings of its rendered config (test/wrangler/edge-cache.toml)", async () => {
+    expect(env.ANTHROPIC_BASE_URL).toBe(inject("modelUrl"));
+    expect(env).toMatchObject({ PRODUCT: "ec-test", PATTERN: "edge-cache", CACHE_TTL_SECONDS: "86400", KV_INLINE_MAX_BYTES: "16384" });
+    expect(typeof env.MODEL_USAGE.writeDataPoint).toBe("function");
+    expect(await env.CACHE.get("ai:none")).toBeNull();
+    expect(await env.OUTPUTS.head("answers/none.json")).toBeNull();
+    expect(await env.RATE_LIMITER.limit({ key: `probe-${crypto.randomUUID()}` })).toEqual({ success: true });
+  });
+
   it("GET /health, 404, 405", async () => {
     const res = await exports.default.fetch("https://worker.test/health");
     expect(await res.json()).toEqual({ pattern: "edge-cache", product: "ec-test" });
@@ -151,7 +160,7 @@ describe("caching", () => {
 
 describe("rate limiting on a miss", () => {
   it("KV fallback: 429 once the minute's budget is spent, while hits are still served", async () => {
-    const e = testEnv({ RATE_LIMIT_PER_MINUTE: "2" });
+    const e = testEnv({ RATE_LIMITER: undefined, RATE_LIMIT_PER_MINUTE: "2" });
     await awayFromMinuteEdge();
     const t = newToken();
     expect((await ask(`one ${t}`, e)).cache).toBe("MISS");

@@ -1,0 +1,78 @@
+// Command gen writes the files of package workerstest: the Worker tests'
+// wrangler configs and the Env types (see the package). It needs Node >= 22.12
+// and workers-src/node_modules (`make deps`) for `wrangler types`.
+//
+//	go generate ./internal/workerstest    # or: go run ./internal/workerstest/gen
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/nodetool"
+	"github.com/zerocost/zerocost/internal/workerstest"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "workerstest/gen:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	tools, err := nodetool.Find(root)
+	if err != nil {
+		return fmt.Errorf("wrangler types needs Node and workers-src/node_modules: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	files, err := workerstest.Files(ctx, root, tools)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if old, err := os.ReadFile(full); err == nil && bytes.Equal(old, files[p]) {
+			continue
+		}
+		if err := os.WriteFile(full, files[p], 0o644); err != nil {
+			return err
+		}
+		fmt.Println("wrote", p)
+	}
+	return nil
+}
+
+// repoRoot is the folder holding go.mod, from the working directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod in the working directory or above")
+		}
+		dir = parent
+	}
+}
