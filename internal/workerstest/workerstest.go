@@ -14,7 +14,7 @@
 // the package's tests fail while a checked-in file is stale.
 package workerstest
 
-//go:generate go run ./gen
+//go:generate go run ./gen -root ../..
 
 import (
 	"bytes"

@@ -2,13 +2,13 @@
 // wrangler configs and the Env types (see the package). It needs Node >= 22.12
 // and workers-src/node_modules (`make deps`) for `wrangler types`.
 //
-//	go generate ./internal/workerstest    # or: go run ./internal/workerstest/gen
+//	go generate ./internal/workerstest    # or, at the root: go run ./internal/workerstest/gen
 package main
 
 import (
 	"bytes"
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,7 +27,9 @@ func main() {
 }
 
 func run() error {
-	root, err := repoRoot()
+	rootFlag := flag.String("root", ".", "the repository's root folder")
+	flag.Parse()
+	root, err := filepath.Abs(*rootFlag)
 	if err != nil {
 		return err
 	}
@@ -57,22 +59,4 @@ func run() error {
 		fmt.Println("wrote", p)
 	}
 	return nil
-}
-
-// repoRoot is the folder holding go.mod, from the working directory up.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod in the working directory or above")
-		}
-		dir = parent
-	}
 }
