@@ -267,31 +267,10 @@ func TestBadInput(t *testing.T) {
 	// A finished job in each job product, to see that nothing touches it.
 	known := map[string]string{}
 	for _, product := range []string{"agent", "pipe"} {
-		r, err := env.Do(http.MethodPost, env.URL(product)+"/jobs", []byte(`{"input":"a known job"}`), append([]string{"Content-Type", "application/json"}, auth...)...)
-		if err != nil || r.Status != 202 {
-			t.Fatalf("%s: POST /jobs: %v %v", product, err, r)
-		}
-		id, _ := r.JSON()["job_id"].(string)
-		known[product] = id
-		for i := 0; ; i++ {
-			r, err := env.Do(http.MethodGet, env.URL(product)+"/jobs/"+id, nil, auth...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.JSON()["status"] == "done" {
-				break
-			}
-			if i > 200 {
-				t.Fatalf("%s: the known job did not finish: %s", product, r.Body)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		known[product] = postJob(t, env, product, "a known job", auth)
 	}
-	ask, err := env.Do(http.MethodPost, env.URL("relay")+"/ask", []byte(`{"input":"a known question"}`), append([]string{"Content-Type", "application/json"}, auth...)...)
-	if err != nil || ask.Status != 200 {
-		t.Fatalf("relay: %v %v", err, ask)
-	}
-	time.Sleep(300 * time.Millisecond) // the cache store in waitUntil
+	// A known question, cached: its store in ctx.waitUntil is done once it HITs.
+	askRelay(t, env, "a known question", auth)
 	before := snapshot(t, env, known)
 
 	corpus := map[string][]badCase{
@@ -338,14 +317,33 @@ func TestBadInput(t *testing.T) {
 	}
 	t.Logf("%d malformed requests: %v", total, byStatus)
 
-	time.Sleep(1500 * time.Millisecond) // a pipeline batch would have run
-	after := snapshot(t, env, known)
-	if after.calls != before.calls {
-		t.Errorf("the corpus made %d model calls", after.calls-before.calls)
+	// Markers, sent after the corpus, each a model call: a job on the agent
+	// and on the pipeline (whose queue hands out one batch at a time, in
+	// order: once the marker is done, whatever the corpus had queued was
+	// handled), and a new question on the relay (cached once its store is
+	// done). Then the stand-in has made exactly these three calls more, and
+	// the stores hold exactly the markers' keys more.
+	markers := map[string][]string{} // snapshot key -> the keys the markers add
+	for _, product := range []string{"agent", "pipe"} {
+		id := postJob(t, env, product, "a marker after the corpus", auth)
+		pr := env.Plan.Product(product)
+		markers["kv "+pr.KVNamespaces[0].Title] = []string{"job:" + id}
+		markers["r2 "+pr.R2Buckets[0].Name] = []string{"results/" + id + ".json"}
 	}
+	askRelay(t, env, "a marker question after the corpus", auth)
+	after := snapshot(t, env, known)
+	if after.calls != before.calls+3 {
+		t.Errorf("the corpus made %d model calls (the markers made 3)", after.calls-before.calls-3)
+	}
+	relayCache := "kv " + env.Plan.Product("relay").KVNamespaces[0].Title
 	for k, v := range before.keys {
-		if !slices.Equal(v, after.keys[k]) {
-			t.Errorf("%s changed: %v -> %v", k, v, after.keys[k])
+		added, removed := keyDiff(v, after.keys[k])
+		want := markers[k]
+		if k == relayCache && len(added) == 1 && strings.HasPrefix(added[0], "ai:") {
+			want = added // the marker question's key
+		}
+		if len(removed) > 0 || !slices.Equal(added, want) {
+			t.Errorf("%s changed: added %v (the markers add %v), removed %v", k, added, want, removed)
 		}
 	}
 	for p, v := range before.views {
@@ -364,6 +362,53 @@ func TestBadInput(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "internal error") {
 		t.Error("a Worker logged an internal error")
+	}
+}
+
+// postJob posts one job to a job product and waits until it is done (at
+// most 30 s); it returns the job's id.
+func postJob(t *testing.T, env *Env, product, input string, auth []string) string {
+	t.Helper()
+	r, err := env.Do(http.MethodPost, env.URL(product)+"/jobs", jsonBody(t, map[string]string{"input": input}), append([]string{"Content-Type", "application/json"}, auth...)...)
+	if err != nil || r.Status != 202 {
+		t.Fatalf("%s: POST /jobs: %v %v", product, err, r)
+	}
+	id, _ := r.JSON()["job_id"].(string)
+	ctx := deadline(t, 30*time.Second)
+	for {
+		r, err := env.Do(http.MethodGet, env.URL(product)+"/jobs/"+id, nil, auth...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.JSON()["status"] == "done" {
+			return id
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: job %s (%q) not done within 30 s: %s", product, id, input, r.Body)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// askRelay asks the relay a question until the answer comes from the cache
+// (at most 20 s): its store in ctx.waitUntil is then done.
+func askRelay(t *testing.T, env *Env, question string, auth []string) {
+	t.Helper()
+	ctx := deadline(t, 20*time.Second)
+	for {
+		r, err := env.Do(http.MethodPost, env.URL("relay")+"/ask", jsonBody(t, map[string]string{"input": question}), append([]string{"Content-Type", "application/json"}, auth...)...)
+		if err != nil || r.Status != 200 {
+			t.Fatalf("relay: %v %v", err, r)
+		}
+		if r.Header.Get("x-cache") == "HIT" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("relay: %q not cached within 20 s", question)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

@@ -75,17 +75,37 @@ func wave(t *testing.T, env *Env, base string, questions []string) []askResult {
 }
 
 // waitHit asks until the answer comes from the cache (it is stored in
-// ctx.waitUntil, just after the MISS is answered).
+// ctx.waitUntil, just after the MISS is answered), for at most 20 s.
 func waitHit(t *testing.T, env *Env, base, question string) askResult {
 	t.Helper()
-	for i := 0; i < 100; i++ {
+	ctx := deadline(t, 20*time.Second)
+	for {
 		if r := ask(t, env, base, question); r.cache == "HIT" {
 			return r
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no HIT for %q within 20 s", question)
+			return askResult{}
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	t.Fatalf("no HIT for %q", question)
-	return askResult{}
+}
+
+// keyDiff lists the keys of after that before lacks, and the other way round.
+func keyDiff(before, after []string) (added, removed []string) {
+	in := func(list []string, k string) bool { return slices.Contains(list, k) }
+	for _, k := range after {
+		if !in(before, k) {
+			added = append(added, k)
+		}
+	}
+	for _, k := range before {
+		if !in(after, k) {
+			removed = append(removed, k)
+		}
+	}
+	return added, removed
 }
 
 // The edge cache: a wave of identical questions, then a second wave (in other
@@ -155,12 +175,24 @@ func TestEdgeCache(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // any ctx.waitUntil store would be done
-	if keys, err := env.KVKeys(cacheKV, ""); err != nil || !slices.Equal(keys, keysBefore) {
-		t.Errorf("a model failure changed the cache: %v -> %v (%v)", keysBefore, keys, err)
-	}
+	// A marker question after the failures, the model working again: once
+	// its answer is stored (in its own ctx.waitUntil), a store the failed
+	// asks had started before it would be done too. The marker's key is the
+	// only one added.
 	if err := model.SetFaults(0, 0); err != nil {
 		t.Fatal(err)
+	}
+	marker := "A marker after the failures " + run
+	if r := ask(t, env, base, marker); r.status != 200 || r.cache != "MISS" {
+		t.Fatalf("marker: %+v, want a MISS", r)
+	}
+	waitHit(t, env, base, marker)
+	keys, err := env.KVKeys(cacheKV, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added, removed := keyDiff(keysBefore, keys); len(added) != 1 || len(removed) != 0 {
+		t.Errorf("a model failure changed the cache: added %v, removed %v (the marker adds one key)", added, removed)
 	}
 	if r := ask(t, env, base, failing); r.status != 200 || r.cache != "MISS" {
 		t.Errorf("after the failures: %+v, want a MISS", r)
@@ -171,23 +203,42 @@ func TestEdgeCache(t *testing.T) {
 	if err := model.SetFaults(0.5, 0.3); err != nil {
 		t.Fatal(err)
 	}
+	cachedBefore, err := env.KVKeys(cacheKV, "ai:")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var mixed []string
 	for i := 0; i < k; i++ {
 		mixed = append(mixed, fmt.Sprintf("question %d of run %s", i%10, run))
 	}
 	statuses := map[int]int{}
-	for _, r := range wave(t, env, base, mixed) {
+	answered := map[string]bool{} // questions answered at least once: each is cached once
+	for i, r := range wave(t, env, base, mixed) {
 		statuses[r.status]++
-		if r.status != 200 && r.code != "upstream_error" {
+		if r.status == 200 {
+			answered[mixed[i]] = true
+		} else if r.code != "upstream_error" {
 			t.Errorf("mixed wave: %+v", r)
 		}
 	}
-	t.Logf("a wave of %d questions with half the model calls failing: %v", k, statuses)
-	_ = model.SetFaults(0, 0)
-	time.Sleep(500 * time.Millisecond)
-	keys, err := env.KVKeys(cacheKV, "ai:")
+	t.Logf("a wave of %d questions with half the model calls failing: %v; %d of 10 questions answered", k, statuses, len(answered))
+	if err := model.SetFaults(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A marker, asked after the wave: once it is cached, the answers' stores
+	// (and any a failure had started) are done. Every answered question has
+	// its key, the marker one more, and nothing else was added.
+	marker = "A marker after the mixed wave " + run
+	if r := ask(t, env, base, marker); r.status != 200 || r.cache != "MISS" {
+		t.Fatalf("marker: %+v, want a MISS", r)
+	}
+	waitHit(t, env, base, marker)
+	keys, err = env.KVKeys(cacheKV, "ai:")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if added, removed := keyDiff(cachedBefore, keys); len(added) != len(answered)+1 || len(removed) != 0 {
+		t.Errorf("after the mixed wave: %d keys added (want %d: the answered questions and the marker), %d removed", len(added), len(answered)+1, len(removed))
 	}
 	for _, key := range keys {
 		raw, ok, err := env.KVGet(cacheKV, key)

@@ -345,23 +345,36 @@ func TestPipelineUnderFailures(t *testing.T) {
 // status must still be done.
 func (p *pipeline) redeliver(t *testing.T, queue string, bodies []any, ids []string) {
 	t.Helper()
-	sent := time.Now().UTC()
-	time.Sleep(5 * time.Millisecond) // updated_at has millisecond precision
+	type status struct {
+		Status    string    `json:"status"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	read := func(id string) (status, []byte, bool) {
+		raw, ok, err := p.env.KVGet(p.jobsKV, "job:"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s status
+		ok = ok && json.Unmarshal(raw, &s) == nil
+		return s, raw, ok
+	}
+	// Each job's last write before the redelivery: handling it writes again.
+	prev := map[string]time.Time{}
+	for _, id := range ids {
+		s, raw, ok := read(id)
+		if !ok {
+			t.Fatalf("job %s has no status before its redelivery: %s", id, raw)
+		}
+		prev[id] = s.UpdatedAt
+	}
 	if err := p.env.Enqueue(queue, bodies); err != nil {
 		t.Fatal(err)
 	}
 	ctx := deadline(t, time.Minute)
 	for _, id := range ids {
 		for i := 0; ; i++ {
-			raw, ok, err := p.env.KVGet(p.jobsKV, "job:"+id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s struct {
-				Status    string    `json:"status"`
-				UpdatedAt time.Time `json:"updated_at"`
-			}
-			if ok && json.Unmarshal(raw, &s) == nil && s.UpdatedAt.After(sent) {
+			s, raw, ok := read(id)
+			if ok && s.UpdatedAt.After(prev[id]) {
 				if s.Status != "done" {
 					t.Errorf("job %s redelivered on %s: status %s", id, queue, s.Status)
 				}
