@@ -368,17 +368,17 @@ const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const workers = {};
 cfg.workers.forEach((w, i) => { workers[w.name] = "http://127.0.0.1:" + (1 + i) + "/"; });
 console.log("a runner log line");
-console.error("key " + process.env.ZEROCOST_DEV_SECRET_ANTHROPIC_API_KEY);
+console.log("key " + process.env.ZEROCOST_DEV_SECRET_ANTHROPIC_API_KEY); // stdout: before the ready line
 console.log(JSON.stringify({ event: "ready", workers, ready_ms: 7, miniflare: "4.test" }));
 setInterval(() => {}, 1000);
 `
 	for name, c := range map[string]struct {
 		script  string
 		timeout time.Duration
-		want    string // "" for ready
+		want    string // "" for ready; else the error (its runner output: stderr, read by the time the runner has exited)
 	}{
 		"ready":     {ready, 0, ""},
-		"failed":    {`console.error("bad config"); console.log(JSON.stringify({event: "error", message: "boom"})); setInterval(() => {}, 1000);`, 0, "the dev runner failed: boom\nrunner output:\n  bad config"},
+		"failed":    {`console.log(JSON.stringify({event: "error", message: "boom"})); setInterval(() => {}, 1000);`, 0, "the dev runner failed: boom"},
 		"exited":    {`console.error("oops"); process.exit(3);`, 0, "the dev runner exited before it was ready (exit status 3)\nrunner output:\n  oops"},
 		"silent":    {`setInterval(() => {}, 1000);`, 500 * time.Millisecond, "the dev runner was not ready after 500ms"},
 		"a URL off": {`console.log(JSON.stringify({event: "ready", workers: {}})); setInterval(() => {}, 1000);`, 0, "the dev runner gave no URL for a-dev"},
