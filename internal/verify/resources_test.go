@@ -265,9 +265,9 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	p := demoPlan(t)
 	s := cftest.New(t, cftest.WithToken(apiToken))
 	out := deploy(t, s, p)
-	tg, _ := serve(t, p, nil)
+	tg := workers(t, rtDefault).target()
 	tg.Name = TargetDeployed
-	o, _ := routeOpts(t, tg)
+	o := routeOpts(t, tg)
 	o.Plan, o.Outputs = p, out
 	o.Resources = cfapi.New(cfapi.Config{Token: apiToken, BaseURL: s.BaseURL(), MaxRetries: 0})
 	rep, err := Run(testCtx(t), o)

@@ -1,6 +1,9 @@
 package verify
 
 import (
+	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -8,10 +11,11 @@ import (
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
-func routeOpts(t *testing.T, tg Target) (Options, *noSleep) {
-	ns := &noSleep{}
-	return Options{Plan: demoPlan(t), Target: tg, Timeout: 2 * time.Second, PollInterval: 100 * time.Millisecond,
-		RequestTimeout: 5 * time.Second, Sleep: ns.sleep, RunID: "run42"}, ns
+// routeOpts are verify's options for a run against real Workers: real
+// pauses between polls, a timeout the Workers meet on a loaded machine.
+func routeOpts(t *testing.T, tg Target) Options {
+	return Options{Plan: demoPlan(t), Target: tg, Timeout: 30 * time.Second, PollInterval: 100 * time.Millisecond,
+		RequestTimeout: 20 * time.Second, RunID: runID()}
 }
 
 func names(r *Report, product string) []string {
@@ -24,10 +28,28 @@ func names(r *Report, product string) []string {
 	return out
 }
 
+var pollsRE = regexp.MustCompile(`done after (\d+) polls`)
+
+// polls is the number of polls a job or batch check reports.
+func polls(t *testing.T, detail string) int {
+	t.Helper()
+	m := pollsRE.FindStringSubmatch(detail)
+	if m == nil {
+		t.Fatalf("no poll count in %q", detail)
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
 func TestRoutesAllPass(t *testing.T) {
-	p := demoPlan(t)
-	tg, fakes := serve(t, p, func(_ string, f *verifytest.Worker) { f.PollsUntilDone = 2 })
-	o, ns := routeOpts(t, tg)
+	w := workers(t, rtDefault)
+	tg := w.target()
+	seen := map[string]*verifytest.Breakage{}
+	for name := range tg.URLs {
+		seen[name] = &verifytest.Breakage{} // passes everything through, counting job polls
+		breakOne(t, tg, name, seen[name])
+	}
+	o := routeOpts(t, tg)
 	var progress []int
 	o.Progress = func(done, total int, c Check) { progress = append(progress, done) }
 	rep, err := Run(testCtx(t), o)
@@ -43,7 +65,7 @@ func TestRoutesAllPass(t *testing.T) {
 		}
 	}
 	if !rep.Passed || rep.Stack != "demo" || rep.Target != TargetLocal {
-		t.Errorf("report %+v", rep)
+		t.Fatalf("report %+v", rep)
 	}
 	want := map[string]string{
 		"sales-engine":    "health,method,bad input,unknown job,job",
@@ -59,56 +81,87 @@ func TestRoutesAllPass(t *testing.T) {
 	if len(progress) != len(rep.Checks) || progress[len(progress)-1] != len(rep.Checks) {
 		t.Errorf("progress %v for %d checks", progress, len(rep.Checks))
 	}
-	// Jobs were polled until done: 3 polls for one job, 3 per batch job.
-	if got := fakes["sales-engine"].JobPolls(); got != 3 {
-		t.Errorf("sales-engine polls %d", got)
+	// The job was polled until done: the Worker saw the polls the check reports.
+	if n, got := polls(t, find(t, rep, "sales-engine", CheckJob).Detail), seen["sales-engine"].JobPolls(); got != n {
+		t.Errorf("sales-engine: the check reports %d polls, the Worker answered %d", n, got)
 	}
-	// The batch has the consumer's batch size (5 in the demo stack).
-	if got := fakes["email-worker"].JobPolls(); got != 3*5 {
-		t.Errorf("email-worker polls %d", got)
-	}
-	if ns.calls == 0 {
-		t.Error("polling never paused")
+	// The batch has the consumer's batch size (5 in the demo stack), each
+	// job polled until done.
+	d := find(t, rep, "email-worker", CheckBatch).Detail
+	if n, got := polls(t, d), seen["email-worker"].JobPolls(); !strings.HasPrefix(d, "5 jobs done") || got < 5 || got < n || got > 5*n {
+		t.Errorf("email-worker: %q, %d polls answered", d, got)
 	}
 	if d := find(t, rep, "ai-relay", CheckCache).Detail; !strings.Contains(d, "MISS, then HIT") {
 		t.Errorf("cache detail %q", d)
 	}
 	// The cache check made exactly one model call: the second question hit.
-	if got := fakes["ai-relay"].ModelCalls(); got != 1 {
-		t.Errorf("ai-relay model calls %d", got)
+	if got := w.calls.count(o.RunID, "edge cache"); got != 1 {
+		t.Errorf("ai-relay: %d model calls for the cache check", got)
 	}
 }
 
-// Each broken Worker fails verify, and the failure names the check.
+// Each broken Worker fails verify, and the failure names the check. The
+// Workers are real; a proxy breaks what the real Workers never do
+// (verifytest.Breakage), a failing model and a missing token are real.
 func TestRoutesBroken(t *testing.T) {
 	cases := []struct {
 		name, product, check string
-		tweak                func(f *verifytest.Worker)
-		detail               string
+		breakage             *verifytest.Breakage
+		// setup, when set, prepares the target instead (after breakage).
+		setup  func(t *testing.T, tg Target, o *Options)
+		detail string
 	}{
-		{"health 500", "sales-engine", CheckHealth, func(f *verifytest.Worker) { f.HealthStatus = 500 }, "want HTTP 200, got HTTP 500"},
-		{"health names another product", "ai-relay", CheckHealth, func(f *verifytest.Worker) { f.HealthProduct = "other" }, `mismatched product: expected ai-relay, got "other"`},
-		{"job stays queued", "sales-engine", CheckJob, func(f *verifytest.Worker) { f.Stuck = true }, "still queued"},
-		{"job fails", "delivery-worker", CheckJob, func(f *verifytest.Worker) { f.FailJobs = true }, "failed: model API answered 500"},
-		{"empty result", "sales-engine", CheckJob, func(f *verifytest.Worker) { f.EmptyResult = true }, "empty result"},
-		{"batch stays queued", "email-worker", CheckBatch, func(f *verifytest.Worker) { f.Stuck = true }, "not done within 2s (20 polls)"},
-		{"cache never hits", "ai-relay", CheckCache, func(f *verifytest.Worker) { f.CacheNeverHits = true }, "never answered x-cache HIT (4 tries"},
-		{"cache ignores the question", "ai-relay", CheckCache, func(f *verifytest.Worker) {
-			f.CacheIgnoresQuestion = true
-			f.Seed("an old question", "a stale answer")
-		}, "want x-cache MISS"},
-		{"no 405", "email-worker", CheckMethod, func(f *verifytest.Worker) { f.No405 = true }, "want HTTP 405, got HTTP 404"},
-		{"auth on, no token", "sales-engine", CheckMethod, func(f *verifytest.Worker) { f.Token = "secret" }, "set ZEROCOST_AUTH_TOKEN"},
+		{name: "health 500", product: "sales-engine", check: CheckHealth, breakage: &verifytest.Breakage{HealthStatus: 500},
+			detail: "want HTTP 200, got HTTP 500"},
+		{name: "health names another product", product: "ai-relay", check: CheckHealth, breakage: &verifytest.Breakage{HealthProduct: "other"},
+			detail: `mismatched product: expected ai-relay, got "other"`},
+		{name: "job stays queued", product: "sales-engine", check: CheckJob, breakage: &verifytest.Breakage{Stuck: true},
+			setup: shortWait("sales-engine"), detail: "still queued"},
+		{name: "job fails", product: "delivery-worker", check: CheckJob, setup: func(t *testing.T, tg Target, o *Options) {
+			// The stand-in fails every call: the Worker gives up and marks the job failed.
+			model := workers(t, rtDefault).rt.Model()
+			if err := model.SetFaults(1, 0); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { model.SetFaults(0, 0) })
+			o.Products = []string{"delivery-worker"}
+		}, detail: "failed: model API answered 5"},
+		{name: "empty result", product: "sales-engine", check: CheckJob, breakage: &verifytest.Breakage{EmptyResult: true},
+			detail: "empty result"},
+		{name: "batch stays queued", product: "email-worker", check: CheckBatch, breakage: &verifytest.Breakage{Stuck: true},
+			setup: shortWait("email-worker"), detail: "not done within 2s (20 polls)"},
+		{name: "cache never hits", product: "ai-relay", check: CheckCache, breakage: &verifytest.Breakage{CacheNeverHits: true},
+			detail: "never answered x-cache HIT (4 tries"},
+		{name: "cache ignores the question", product: "ai-relay", check: CheckCache, setup: func(t *testing.T, tg Target, o *Options) {
+			b := &verifytest.Breakage{SameQuestion: "the one question of " + o.RunID}
+			breakOne(t, tg, "ai-relay", b)
+			// Someone asked before: the cache holds the one question's answer.
+			res, err := http.Post(tg.URLs["ai-relay"]+"/ask", "application/json", strings.NewReader(`{"input": "anything"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("seeding the cache: HTTP %d", res.StatusCode)
+			}
+		}, detail: "want x-cache MISS"},
+		{name: "no 405", product: "email-worker", check: CheckMethod, breakage: &verifytest.Breakage{No405: true},
+			detail: "want HTTP 405, got HTTP 404"},
+		{name: "auth on, no token", product: "sales-engine", check: CheckMethod, setup: func(t *testing.T, tg Target, o *Options) {
+			// This product's Worker has AUTH_TOKEN set; verify was given no token.
+			tg.URLs["sales-engine"] = workers(t, rtAuth).target().URLs["sales-engine"]
+		}, detail: "set ZEROCOST_AUTH_TOKEN"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := demoPlan(t)
-			tg, _ := serve(t, p, func(name string, f *verifytest.Worker) {
-				if name == c.product {
-					c.tweak(f)
-				}
-			})
-			o, _ := routeOpts(t, tg)
+			tg := workers(t, rtDefault).target()
+			o := routeOpts(t, tg)
+			if c.breakage != nil {
+				breakOne(t, tg, c.product, c.breakage)
+			}
+			if c.setup != nil {
+				c.setup(t, tg, &o)
+			}
 			rep, err := Run(testCtx(t), o)
 			if err != nil {
 				t.Fatal(err)
@@ -129,14 +182,22 @@ func TestRoutesBroken(t *testing.T) {
 	}
 }
 
+// shortWait gives up on jobs after 2 s of 100 ms polls and runs the broken
+// product alone: a real Worker slowed by a loaded machine would fail the
+// others within 2 s too.
+func shortWait(product string) func(*testing.T, Target, *Options) {
+	return func(_ *testing.T, _ Target, o *Options) {
+		o.Timeout = 2 * time.Second
+		o.Products = []string{product}
+	}
+}
+
 func TestRefusedConnection(t *testing.T) {
-	p := demoPlan(t)
-	tg, _ := serve(t, p, nil)
+	tg := workers(t, rtDefault).target()
 	tg.URLs["email-worker"] = verifytest.RefusedURL(t)
 	delete(tg.URLs, "ai-relay")
 	tg.Unavailable = map[string]string{"ai-relay": "not running in zerocost dev"}
-	o, _ := routeOpts(t, tg)
-	rep, err := Run(testCtx(t), o)
+	rep, err := Run(testCtx(t), routeOpts(t, tg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,20 +216,19 @@ func TestRefusedConnection(t *testing.T) {
 			t.Errorf("ai-relay %+v", c)
 		}
 	}
-	if find(t, rep, "sales-engine", CheckJob).Status != Pass {
-		t.Error("a running product failed")
+	if c := find(t, rep, "sales-engine", CheckJob); c.Status != Pass {
+		t.Errorf("a running product failed: %+v", c)
 	}
 }
 
+// With AUTH_TOKEN set, every route but /health wants the token: verify sends
+// it and checks a request without it gets 401, which fails for a Worker that
+// lets anyone in.
 func TestAuthToken(t *testing.T) {
-	p := demoPlan(t)
-	tg, _ := serve(t, p, func(name string, f *verifytest.Worker) {
-		if name != "delivery-worker" { // delivery-worker ignores the token
-			f.Token = "s3cret"
-		}
-	})
-	o, _ := routeOpts(t, tg)
-	o.AuthToken = "s3cret"
+	tg := workers(t, rtAuth).target()
+	breakOne(t, tg, "delivery-worker", &verifytest.Breakage{AddToken: authToken}) // as if it ignored the token
+	o := routeOpts(t, tg)
+	o.AuthToken = authToken
 	rep, err := Run(testCtx(t), o)
 	if err != nil {
 		t.Fatal(err)
@@ -184,11 +244,23 @@ func TestAuthToken(t *testing.T) {
 	}
 }
 
+var retryAfterRE = regexp.MustCompile(`^429 at request \d+ \(limit 60 per minute\), Retry-After \d+$`)
+
+// The Workers' rate limiter answers 429 past the plan's limit; a Worker
+// without one, or with a lower one, fails the check.
 func TestRateLimit(t *testing.T) {
-	p := demoPlan(t)
-	run := func(limit int) *Report {
-		tg, _ := serve(t, p, func(_ string, f *verifytest.Worker) { f.Limit = limit })
-		o, _ := routeOpts(t, tg)
+	w := workers(t, rtRateLimit) // this test spends its limiters
+	run := func(breakage map[string]*verifytest.Breakage) *Report {
+		tg := w.target()
+		for product, b := range breakage {
+			breakOne(t, tg, product, b)
+		}
+		o := routeOpts(t, tg)
+		if breakage != nil {
+			// The limiters are spent: the job and cache checks fail; do not
+			// wait long for them.
+			o.Timeout = 2 * time.Second
+		}
 		o.CheckRateLimit = true
 		o.Products = []string{"sales-engine", "ai-relay", "email-worker"}
 		rep, err := Run(testCtx(t), o)
@@ -197,10 +269,10 @@ func TestRateLimit(t *testing.T) {
 		}
 		return rep
 	}
-	rep := run(60)
+	rep := run(nil)
 	for _, product := range []string{"sales-engine", "ai-relay"} {
 		c := find(t, rep, product, CheckRateLimit)
-		if c.Status != Pass || !strings.Contains(c.Detail, "(limit 60 per minute), Retry-After 42") {
+		if c.Status != Pass || !retryAfterRE.MatchString(c.Detail) {
 			t.Errorf("%s: %+v", product, c)
 		}
 	}
@@ -210,19 +282,24 @@ func TestRateLimit(t *testing.T) {
 	if !rep.Passed {
 		t.Errorf("failed: %+v", rep.Failed())
 	}
-	if d := find(t, run(0), "sales-engine", CheckRateLimit).Detail; d != "no 429 after 100 requests; the plan allows 60 per minute" {
+	// The limiters are spent now; the proxy answers as Workers without one,
+	// or with a limit of 20, would.
+	rep = run(map[string]*verifytest.Breakage{"sales-engine": {RateLimitAt: -1}, "ai-relay": {RateLimitAt: 20}})
+	if d := find(t, rep, "sales-engine", CheckRateLimit).Detail; d != "no 429 after 100 requests; the plan allows 60 per minute" {
 		t.Errorf("no limiter: %q", d)
 	}
-	if d := find(t, run(20), "ai-relay", CheckRateLimit).Detail; !strings.Contains(d, "429 already at request") {
+	if d := find(t, rep, "ai-relay", CheckRateLimit).Detail; !strings.Contains(d, "429 already at request") {
 		t.Errorf("limit too low: %q", d)
 	}
 }
 
 func TestPollingIsBounded(t *testing.T) {
-	p := demoPlan(t)
-	tg, fakes := serve(t, p, func(_ string, f *verifytest.Worker) { f.Stuck = true })
-	o, ns := routeOpts(t, tg)
-	o.Products = []string{"sales-engine"}
+	tg := workers(t, rtDefault).target()
+	stuck := &verifytest.Breakage{Stuck: true}
+	breakOne(t, tg, "sales-engine", stuck)
+	o := routeOpts(t, tg)
+	ns := &noSleep{}
+	o.Products, o.Sleep = []string{"sales-engine"}, ns.sleep
 	o.Timeout, o.PollInterval = 3*time.Second, time.Second
 	start := time.Now()
 	rep, err := Run(testCtx(t), o)
@@ -233,8 +310,8 @@ func TestPollingIsBounded(t *testing.T) {
 	if c.Status != Fail || !strings.Contains(c.Detail, "not done within 3s (3 polls)") {
 		t.Errorf("job %+v", c)
 	}
-	if fakes["sales-engine"].JobPolls() != 3 || ns.calls != 2 {
-		t.Errorf("%d polls, %d pauses", fakes["sales-engine"].JobPolls(), ns.calls)
+	if stuck.JobPolls() != 3 || ns.calls != 2 {
+		t.Errorf("%d polls, %d pauses", stuck.JobPolls(), ns.calls)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Error("polling waited on the clock")
@@ -245,7 +322,7 @@ func TestOptionErrors(t *testing.T) {
 	if _, err := Run(testCtx(t), Options{}); err == nil {
 		t.Error("no plan accepted")
 	}
-	o, _ := routeOpts(t, Target{})
+	o := routeOpts(t, Target{})
 	o.Products = []string{"nope"}
 	if _, err := Run(testCtx(t), o); err == nil || !strings.Contains(err.Error(), `no product "nope"`) {
 		t.Errorf("unknown product: %v", err)

@@ -1,7 +1,9 @@
-// Package verifytest holds test doubles for verify's tests and the verify
-// command's: fake Workers that behave like workers-src/src/patterns (and can
-// be broken on purpose), and Deploy, which seeds a cftest account with exactly
-// what a plan deploys.
+// Package verifytest helps the tests of verify and of the verify command:
+// Workers runs a plan's real Workers on workerd (the local runtime of
+// `zerocost dev`), Break puts a proxy in front of one that breaks what real
+// Workers never break, and Deploy seeds a fake Cloudflare account
+// (internal/cftest) with exactly what a plan deploys, through a per-kind
+// table held to plan.Kinds.
 package verifytest
 
 import (
@@ -22,66 +24,28 @@ import (
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
-// Worker behaves like one product's Worker: GET /health, auth, 404/405 and
-// JSON errors as in lib/app.ts, and each pattern's routes. Its exported
-// switches break it; set them before the first request.
+// Worker is a Go stand-in of one product's Worker: GET /health, the bearer
+// token, 404/405 and JSON errors as in lib/app.ts, and each pattern's routes,
+// with every job done at its first poll.
+//
+// Deprecated: it re-implements the Workers' HTTP contract. Only the tests of
+// internal/cmd/verify still use it (through Serve): they poll without pausing
+// (Options.Sleep), which real Workers cannot keep up with. Tests that need a
+// Worker run the real ones (Workers) and break them with Break.
 type Worker struct {
 	Pattern, Product string
 	// Token is the AUTH_TOKEN secret ("" = no auth).
 	Token string
-	// Limit is how many model calls pass before 429 rate_limited (0 = no limiter).
-	Limit int
 
-	HealthStatus         int    // answer /health with this status (0: 200)
-	HealthProduct        string // the product /health names ("" = the right one)
-	Stuck                bool   // jobs stay queued
-	FailJobs             bool   // jobs end failed
-	EmptyResult          bool   // jobs end done with an empty result
-	PollsUntilDone       int    // GETs of a job before it is done
-	CacheNeverHits       bool   // edge-cache never answers HIT
-	CacheIgnoresQuestion bool   // one cache entry for every question
-	No405                bool   // 404 instead of 405 on a wrong method
-
-	mu         sync.Mutex
-	jobs       map[string]*job
-	cache      map[string]any
-	used       int
-	nextJob    int
-	jobPolls   int
-	modelCalls int
+	mu      sync.Mutex
+	jobs    map[string]bool
+	cache   map[string]string
+	nextJob int
 }
 
-type job struct {
-	status string
-	polls  int
-	result any
-}
-
-// NewWorker returns a working fake of the product's Worker.
+// NewWorker returns the stand-in of the product's Worker.
 func NewWorker(pattern, product string) *Worker {
-	return &Worker{Pattern: pattern, Product: product, jobs: map[string]*job{}, cache: map[string]any{}}
-}
-
-// Seed puts an answer in the cache under a normalised question ("same"
-// when CacheIgnoresQuestion).
-func (f *Worker) Seed(question string, answer any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cache[f.key(question)] = answer
-}
-
-// JobPolls is how many GET /jobs/<id> of existing jobs it answered.
-func (f *Worker) JobPolls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.jobPolls
-}
-
-// ModelCalls is how many requests reached the (pretend) model.
-func (f *Worker) ModelCalls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.modelCalls
+	return &Worker{Pattern: pattern, Product: product, jobs: map[string]bool{}, cache: map[string]string{}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any, headers ...string) {
@@ -97,13 +61,10 @@ func errorBody(code, msg string) map[string]any {
 	return map[string]any{"error": map[string]any{"code": code, "message": msg}}
 }
 
-var (
-	jobPath = regexp.MustCompile(`^/jobs/([^/]+)$`)
-	uuidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-)
+var jobPath = regexp.MustCompile(`^/jobs/([^/]+)$`)
 
-// Normalize is lib/cachekey.ts's normalizeInput, without NFKC.
-func Normalize(s string) string {
+// normalize is lib/cachekey.ts's normalizeInput, without NFKC.
+func normalize(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsPunct(r) || unicode.IsControl(r) {
 			return -1
@@ -116,27 +77,12 @@ func Normalize(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func (f *Worker) key(q string) string {
-	if f.CacheIgnoresQuestion {
-		return "same"
-	}
-	return Normalize(q)
-}
-
 // ServeHTTP answers like the Worker.
 func (f *Worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Method == "GET" && r.URL.Path == "/health" {
-		if f.HealthStatus != 0 {
-			writeJSON(w, f.HealthStatus, errorBody("internal", "internal error"))
-			return
-		}
-		name := f.Product
-		if f.HealthProduct != "" {
-			name = f.HealthProduct
-		}
-		writeJSON(w, 200, map[string]any{"pattern": f.Pattern, "product": name})
+		writeJSON(w, 200, map[string]any{"pattern": f.Pattern, "product": f.Product})
 		return
 	}
 	if f.Token != "" && r.Header.Get("Authorization") != "Bearer "+f.Token {
@@ -156,76 +102,45 @@ func (f *Worker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.post(w, body)
 	case r.URL.Path == post:
-		if f.No405 {
-			writeJSON(w, 404, errorBody("not_found", "no route"))
-			return
-		}
 		writeJSON(w, 405, errorBody("method_not_allowed", "method not allowed"), "Allow", "POST")
 	case f.Pattern != stack.EdgeCache && jobPath.MatchString(r.URL.Path) && r.Method == "GET":
-		f.getJob(w, jobPath.FindStringSubmatch(r.URL.Path)[1])
+		id := jobPath.FindStringSubmatch(r.URL.Path)[1]
+		if !f.jobs[id] {
+			writeJSON(w, 404, errorBody("not_found", "no job "+id))
+			return
+		}
+		writeJSON(w, 200, map[string]any{"job_id": id, "status": "done", "result": map[string]any{"text": "an answer"}})
 	default:
 		writeJSON(w, 404, errorBody("not_found", "no route for "+r.URL.Path))
 	}
 }
 
-func (f *Worker) getJob(w http.ResponseWriter, id string) {
-	j := f.jobs[id]
-	if j == nil || !uuidRE.MatchString(id) {
-		writeJSON(w, 404, errorBody("not_found", "no job "+id))
-		return
-	}
-	f.jobPolls++
-	j.polls++
-	if j.status == "queued" && !f.Stuck && j.polls > f.PollsUntilDone {
-		if f.FailJobs {
-			j.status = "failed"
-		} else {
-			j.status = "done"
-			j.result = map[string]any{"text": "an answer"}
-			if f.EmptyResult {
-				j.result = ""
-			}
-		}
-	}
-	view := map[string]any{"job_id": id, "status": j.status}
-	switch j.status {
-	case "done":
-		view["result"] = j.result
-	case "failed":
-		view["error"] = "model API answered 500"
-	}
-	writeJSON(w, 200, view)
-}
-
-func (f *Worker) limited(w http.ResponseWriter) bool {
-	if f.Limit > 0 && f.used >= f.Limit {
-		writeJSON(w, 429, errorBody("rate_limited", "rate limit reached"), "Retry-After", "42")
-		return true
-	}
-	f.used++
-	return false
-}
-
 func (f *Worker) newJob() string {
 	f.nextJob++
 	id := fmt.Sprintf("00000000-0000-4000-8000-%012d", f.nextJob)
-	f.jobs[id] = &job{status: "queued"}
+	f.jobs[id] = true
 	return id
 }
 
 func (f *Worker) post(w http.ResponseWriter, body map[string]any) {
 	switch f.Pattern {
-	case stack.EventAgent:
+	case stack.EventAgent, stack.EdgeCache:
 		in, _ := body["input"].(string)
 		if strings.TrimSpace(in) == "" {
 			writeJSON(w, 400, errorBody("invalid_input", "input must not be empty"))
 			return
 		}
-		if f.limited(w) {
+		if f.Pattern == stack.EventAgent {
+			writeJSON(w, 202, map[string]any{"job_id": f.newJob(), "status": "queued"})
 			return
 		}
-		f.modelCalls++
-		writeJSON(w, 202, map[string]any{"job_id": f.newJob(), "status": "queued"})
+		key := normalize(in)
+		if a, ok := f.cache[key]; ok {
+			writeJSON(w, 200, map[string]any{"answer": a}, "X-Cache", "HIT")
+			return
+		}
+		f.cache[key] = fmt.Sprintf("answer %d", len(f.cache)+1)
+		writeJSON(w, 200, map[string]any{"answer": f.cache[key]}, "X-Cache", "MISS")
 	case stack.AsyncPipeline:
 		list, ok := body["inputs"].([]any)
 		if !ok || len(list) == 0 {
@@ -237,29 +152,13 @@ func (f *Worker) post(w http.ResponseWriter, body map[string]any) {
 			ids = append(ids, f.newJob())
 		}
 		writeJSON(w, 202, map[string]any{"job_ids": ids, "status": "queued"})
-	case stack.EdgeCache:
-		in, _ := body["input"].(string)
-		if strings.TrimSpace(in) == "" {
-			writeJSON(w, 400, errorBody("invalid_input", "input must not be empty"))
-			return
-		}
-		key := f.key(in)
-		if a, ok := f.cache[key]; ok && !f.CacheNeverHits {
-			writeJSON(w, 200, map[string]any{"answer": a}, "X-Cache", "HIT")
-			return
-		}
-		if f.limited(w) {
-			return
-		}
-		f.modelCalls++
-		answer := fmt.Sprintf("answer %d", f.modelCalls)
-		f.cache[key] = answer
-		writeJSON(w, 200, map[string]any{"answer": answer}, "X-Cache", "MISS")
 	}
 }
 
-// Serve starts a fake Worker per plan product (tweak, when set, breaks some)
-// and returns their URLs and the fakes, by product.
+// Serve starts a stand-in Worker per plan product (tweak, when set, adjusts
+// them) and returns their URLs and the stand-ins, by product.
+//
+// Deprecated: see Worker; use Workers.
 func Serve(t testing.TB, p *plan.Plan, tweak func(product string, f *Worker)) (map[string]string, map[string]*Worker) {
 	t.Helper()
 	urls := map[string]string{}
