@@ -285,6 +285,27 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	}
 }
 
+// verifytest.Deploy seeds the consumer settings infra/ sets, max_concurrency
+// included, so a plan with one passes; a changed one is drift.
+func TestMaxConcurrencyDeployedAndChecked(t *testing.T) {
+	p := demoPlan(t)
+	ew := p.Product("email-worker")
+	ew.Consumers[0].MaxConcurrency = 3
+	s := cftest.New(t, cftest.WithToken(apiToken))
+	out := deploy(t, s, p)
+	if rep := resourceRun(t, p, s, out, apiToken); !rep.Passed {
+		t.Fatalf("a plan with max_concurrency failed as deployed: %+v", rep.Failed())
+	}
+	s.Update(func(st *State) {
+		n := 5
+		queue(st, "0123456789abcdef0123456789abcdef", "email-worker-demo-jobs").Consumers[0].Settings.MaxConcurrency = &n
+	})
+	got := find(t, resourceRun(t, p, s, out, apiToken), "email-worker", "consumer of email-worker-demo-jobs")
+	if !hasDrift(got.Drift, Drift{Kind: Mismatched, Name: "settings.max_concurrency", Expected: "3", Actual: "5"}) {
+		t.Errorf("drift %+v", got.Drift)
+	}
+}
+
 // Every binding kind of the plan is compared with the API's.
 func TestEveryKindIsCompared(t *testing.T) {
 	plantest.CheckKinds(t, "verify (driftChecks)", driftChecks)
