@@ -122,50 +122,38 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 		return nil
 	},
 	plan.KV: func(wb *workerBuild, b plan.Binding) error {
-		o := &wb.w.Options
-		if o.KVNamespaces == nil {
-			o.KVNamespaces = map[string]string{}
-		}
-		o.KVNamespaces[b.Name] = b.Target
+		put(&wb.w.Options.KVNamespaces, b.Name, b.Target)
 		return nil
 	},
 	plan.R2: func(wb *workerBuild, b plan.Binding) error {
-		o := &wb.w.Options
-		if o.R2Buckets == nil {
-			o.R2Buckets = map[string]string{}
-		}
-		o.R2Buckets[b.Name] = b.Target
+		put(&wb.w.Options.R2Buckets, b.Name, b.Target)
 		return nil
 	},
 	plan.Queue: func(wb *workerBuild, b plan.Binding) error {
-		o := &wb.w.Options
-		if o.QueueProducers == nil {
-			o.QueueProducers = map[string]queueProducer{}
-		}
-		o.QueueProducers[b.Name] = queueProducer{QueueName: b.Target}
+		put(&wb.w.Options.QueueProducers, b.Name, queueProducer{QueueName: b.Target})
 		return nil
 	},
 	plan.RateLimit: func(wb *workerBuild, b plan.Binding) error {
-		o := &wb.w.Options
-		if o.RateLimits == nil {
-			o.RateLimits = map[string]rateLimit{}
-		}
 		var rl rateLimit
 		rl.NamespaceID = b.Target
 		rl.Simple.Limit = b.Limit
 		rl.Simple.Period = b.Period
-		o.RateLimits[b.Name] = rl
+		put(&wb.w.Options.RateLimits, b.Name, rl)
 		return nil
 	},
 	plan.Analytics: func(wb *workerBuild, b plan.Binding) error {
 		// Miniflare binds Analytics Engine datasets locally and discards the points.
-		o := &wb.w.Options
-		if o.AnalyticsEngineDatasets == nil {
-			o.AnalyticsEngineDatasets = map[string]dataset{}
-		}
-		o.AnalyticsEngineDatasets[b.Name] = dataset{Dataset: b.Target}
+		put(&wb.w.Options.AnalyticsEngineDatasets, b.Name, dataset{Dataset: b.Target})
 		return nil
 	},
+}
+
+// put sets (*m)[k] = v, making the map first.
+func put[V any](m *map[string]V, k string, v V) {
+	if *m == nil {
+		*m = map[string]V{}
+	}
+	(*m)[k] = v
 }
 
 // buildWorker translates one product of the plan into the runner's worker
@@ -199,18 +187,14 @@ func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec 
 	if !wb.hasAuth && sec.AuthToken != "" {
 		w.Secrets[contract.AuthToken] = secretEnv(contract.AuthToken)
 	}
-	o := &w.Options
 	for _, c := range pr.Consumers {
-		if o.QueueConsumers == nil {
-			o.QueueConsumers = map[string]queueConsumer{}
-		}
-		o.QueueConsumers[c.Queue] = queueConsumer{
+		put(&w.Options.QueueConsumers, c.Queue, queueConsumer{
 			MaxBatchSize:    c.BatchSize,
 			MaxBatchTimeout: c.BatchTimeoutSeconds,
 			MaxRetries:      c.MaxRetries,
 			RetryDelay:      c.RetryDelaySeconds,
 			DeadLetterQueue: c.DeadLetterQueue,
-		}
+		})
 		if c.MaxConcurrency > 0 {
 			wb.notes = append(wb.notes, fmt.Sprintf("%s: Miniflare has no max_concurrency for the consumer of %s; it runs one batch at a time", pr.Name, c.Queue))
 		}

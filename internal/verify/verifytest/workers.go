@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 )
 
@@ -51,23 +52,23 @@ func Workers(t testing.TB, o devrun.Options) *devrun.Runtime {
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
 	}
-	var log *logBuffer
+	var log *devruntest.Log
 	if o.Log == nil {
-		log = &logBuffer{}
+		log = &devruntest.Log{}
 		o.Log = log
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rt, err := StartWorkers(ctx, o)
 	if err != nil {
-		t.Fatalf("starting the Workers (zerocost dev on workerd): %v%s", err, log.tail())
+		t.Fatalf("starting the Workers (zerocost dev on workerd): %v%s", err, tail(log))
 	}
 	t.Cleanup(func() {
 		if err := rt.Stop(); err != nil {
 			t.Errorf("stopping the Workers: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("runtime log:%s", log.tail())
+			t.Logf("runtime log:%s", tail(log))
 		}
 	})
 	return rt
@@ -82,25 +83,12 @@ func URLs(rt *devrun.Runtime) map[string]string {
 	return out
 }
 
-// logBuffer collects a runtime's log from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) tail() string {
+// tail is the end of a runtime's log, for a failing test.
+func tail(l *devruntest.Log) string {
 	if l == nil {
 		return ""
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.buf.String()
+	s := l.String()
 	if len(s) > 15000 {
 		s = "…" + s[len(s)-15000:]
 	}
