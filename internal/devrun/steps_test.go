@@ -101,10 +101,11 @@ func mustRead(t *testing.T, path string) []byte {
 	return b
 }
 
-// freePorts returns the first of n consecutive free ports.
+// freePorts returns the first of n consecutive free ports, below Linux's
+// ephemeral range (32768 and up), where no client connection takes one.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for base := 20000 + os.Getpid()%20000; base < 60000; base += n {
+	for base := 20000 + os.Getpid()%10000; base+n < 32768; base += n {
 		ok := true
 		for i := range n {
 			if portFree(base+i) != nil {
@@ -183,7 +184,7 @@ func TestPrepareRefuses(t *testing.T) {
 		"port base":        {func(o *Options) { o.PortBase = 65533 }, nil, "port base 65533: need 5 ports", true},
 		"no Node":          {nil, noNode, "no Node >= 22.12", true},
 		"no runner":        {nil, noRunner, "the dev runner is missing", true},
-		"port taken":       {func(o *Options) { o.PortBase = takenPort - 4 }, nil, "port " + strconv.Itoa(takenPort) + " is taken", true},
+		"port taken":       {func(o *Options) { o.PortBase = takenPort }, nil, "port " + strconv.Itoa(takenPort) + " is taken", true},
 		"runs already":     {func(o *Options) { o.DataDir = running }, nil, "zerocost dev already runs stack demo (process " + strconv.Itoa(os.Getpid()), false},
 		"runs, with reset": {func(o *Options) { o.DataDir, o.Reset = running, true }, nil, "already runs", false},
 	} {
