@@ -224,7 +224,7 @@ func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOut
 			return nil, fmt.Errorf("binding %s: type %q is not supported", b.Name, b.Type)
 		}
 		arg := cloudflare.WorkersScriptBinding{Type: pulumi.String(string(b.Type)), Name: pulumi.String(b.Name)}
-		if err := set(c, b, secrets, &arg); err != nil {
+		if err := set(bindingArg{c: c, b: b, secrets: secrets, arg: &arg}); err != nil {
 			return nil, fmt.Errorf("binding %s: %w", b.Name, err)
 		}
 		out = append(out, arg)
@@ -232,53 +232,68 @@ func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOut
 	return out, nil
 }
 
+// bindingArg is one binding being turned into the script's.
+type bindingArg struct {
+	c       *Product
+	b       plan.Binding
+	secrets map[string]pulumi.StringOutput
+	arg     *cloudflare.WorkersScriptBinding
+}
+
+// created is the resource of the component the binding points at.
+func created[R any](in bindingArg, byKey map[string]*R, key string) (*R, error) {
+	r := byKey[key]
+	if r == nil {
+		info, _ := in.b.Type.Info()
+		return nil, fmt.Errorf("no %s %q", info.Resource, in.b.Target)
+	}
+	return r, nil
+}
+
 // bindingArgs sets a script binding's target, per kind (plan.Kinds); each
 // sets the provider property of the kind's API field (plan.KindInfo.Field).
 // TestEveryKindHasPulumiArgs fails while a kind has no entry.
-var bindingArgs = map[plan.Kind]func(c *Product, b plan.Binding, secrets map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error{
-	plan.PlainText: func(_ *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		arg.Text = pulumi.String(b.Target)
+var bindingArgs = map[plan.Kind]func(in bindingArg) error{
+	plan.PlainText: func(in bindingArg) error {
+		in.arg.Text = pulumi.String(in.b.Target)
 		return nil
 	},
-	plan.Secret: func(_ *Product, b plan.Binding, secrets map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		v, ok := secrets[b.Target]
+	plan.Secret: func(in bindingArg) error {
+		v, ok := in.secrets[in.b.Target]
 		if !ok {
-			return fmt.Errorf("no value for secret %s", b.Target)
+			return fmt.Errorf("no value for secret %s", in.b.Target)
 		}
-		arg.Text = v // a Pulumi secret: RequireSecret marks it
+		in.arg.Text = v // a Pulumi secret: RequireSecret marks it
 		return nil
 	},
-	plan.KV: func(c *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		ns := c.KVNamespaces[b.Name]
-		if ns == nil {
-			return fmt.Errorf("no KV namespace %q", b.Target)
+	plan.KV: func(in bindingArg) error {
+		ns, err := created(in, in.c.KVNamespaces, in.b.Name)
+		if err == nil {
+			in.arg.NamespaceId = ns.ID().ToStringOutput()
 		}
-		arg.NamespaceId = ns.ID().ToStringOutput()
-		return nil
+		return err
 	},
-	plan.R2: func(c *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		bucket := c.Buckets[b.Name]
-		if bucket == nil {
-			return fmt.Errorf("no R2 bucket %q", b.Target)
+	plan.R2: func(in bindingArg) error {
+		bucket, err := created(in, in.c.Buckets, in.b.Name)
+		if err == nil {
+			in.arg.BucketName = bucket.Name
 		}
-		arg.BucketName = bucket.Name
-		return nil
+		return err
 	},
-	plan.Queue: func(c *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		q := c.Queues[b.Target]
-		if q == nil {
-			return fmt.Errorf("no queue %q", b.Target)
+	plan.Queue: func(in bindingArg) error {
+		q, err := created(in, in.c.Queues, in.b.Target)
+		if err == nil {
+			in.arg.QueueName = q.QueueName
 		}
-		arg.QueueName = q.QueueName
+		return err
+	},
+	plan.RateLimit: func(in bindingArg) error {
+		in.arg.NamespaceId = pulumi.String(in.b.Target)
+		in.arg.Simple = &cloudflare.WorkersScriptBindingSimple{Limit: pulumi.Float64(float64(in.b.Limit)), Period: pulumi.Int(in.b.Period)}
 		return nil
 	},
-	plan.RateLimit: func(_ *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		arg.NamespaceId = pulumi.String(b.Target)
-		arg.Simple = &cloudflare.WorkersScriptBindingSimple{Limit: pulumi.Float64(float64(b.Limit)), Period: pulumi.Int(b.Period)}
-		return nil
-	},
-	plan.Analytics: func(_ *Product, b plan.Binding, _ map[string]pulumi.StringOutput, arg *cloudflare.WorkersScriptBinding) error {
-		arg.Dataset = pulumi.String(b.Target)
+	plan.Analytics: func(in bindingArg) error {
+		in.arg.Dataset = pulumi.String(in.b.Target)
 		return nil
 	},
 }

@@ -13,6 +13,7 @@ package contract
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -113,33 +114,23 @@ var Vars = []Var{
 
 // VarsOf lists the names of a pattern's vars, in template order.
 func VarsOf(pattern string) []string {
-	var out []string
-	for _, v := range Vars {
-		if has(v.Patterns, pattern) {
-			out = append(out, v.Name)
-		}
-	}
-	return out
+	return namesOf(Vars, pattern, func(v Var) (string, []string) { return v.Name, v.Patterns })
 }
 
 // BindingsOf lists the names of a pattern's resource bindings, in template order.
 func BindingsOf(pattern string) []string {
+	return namesOf(Bindings, pattern, func(b Binding) (string, []string) { return b.Name, b.Patterns })
+}
+
+// namesOf lists the names of the entries the pattern has.
+func namesOf[T any](entries []T, pattern string, get func(T) (name string, patterns []string)) []string {
 	var out []string
-	for _, b := range Bindings {
-		if has(b.Patterns, pattern) {
-			out = append(out, b.Name)
+	for _, e := range entries {
+		if name, patterns := get(e); slices.Contains(patterns, pattern) {
+			out = append(out, name)
 		}
 	}
 	return out
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ModelUsageDataset is the Analytics Engine dataset the templates bind as
