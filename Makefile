@@ -73,10 +73,12 @@ bench: deps
 clean:
 	rm -rf bin .zerocost
 
-# Regenerate what workers-src takes from the Go side: the Worker tests' wrangler
-# configs (test/wrangler/, rendered from test/Pulumi.workers-test.yaml) and the
-# Env types (src/env.gen.ts, by wrangler types). internal/workerstest's tests
-# fail while they are stale.
+# Regenerate what workers-src takes from the Go side: the contract
+# (src/contract.gen.ts: names, defaults, the data point), the Worker tests'
+# wrangler configs (test/wrangler/, rendered from test/Pulumi.workers-test.yaml)
+# and the Env types (src/env.gen.ts, by wrangler types). Tests in
+# internal/contract and internal/workerstest fail while they are stale.
 .PHONY: workers-gen
 workers-gen: deps
+	go generate ./internal/contract
 	go generate ./internal/workerstest
