@@ -1,69 +1,27 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/devmodel"
 	"github.com/zerocost/zerocost/internal/devrun"
-	"github.com/zerocost/zerocost/internal/nodetool"
 	zverify "github.com/zerocost/zerocost/internal/verify"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
-// syncBuffer collects the runtime's logs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startDev runs `zerocost dev` for the demo stack in-process (package devrun).
+// startDev runs `zerocost dev` for the demo stack in-process (package
+// devrun), for this test alone: the test stops it.
 func startDev(t *testing.T, standIn devmodel.Options) *devrun.Runtime {
 	t.Helper()
-	if _, err := nodetool.Find(projectDir); err != nil {
-		t.Fatalf("this test runs the local runtime: it needs Node >= 22.12 and workers-src/node_modules: %v", err)
-	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	rt, err := devrun.Start(ctx, devrun.Options{ProjectDir: projectDir, Stack: "demo", DataDir: t.TempDir(), StandIn: standIn, Log: logs})
-	if err != nil {
-		t.Fatalf("devrun.Start: %v\n%s", err, logs.String())
-	}
-	t.Cleanup(func() {
-		if err := rt.Stop(); err != nil {
-			t.Errorf("stopping zerocost dev: %v", err)
-		}
-		if t.Failed() {
-			s := logs.String()
-			if len(s) > 15000 {
-				s = "…" + s[len(s)-15000:]
-			}
-			t.Logf("zerocost dev log:\n%s", s)
-		}
-	})
-	return rt
+	return verifytest.Workers(t, devrun.Options{StandIn: standIn})
 }
 
 // verifyLocal runs `zerocost verify --local --json` against the state file.
@@ -74,7 +32,7 @@ func verifyLocal(t *testing.T, state string, args ...string) (*zverify.Report, r
 		HTTPClient: func() *http.Client { return &http.Client{Timeout: 60 * time.Second} }}
 	cmd := NewCmd(f, func(o *Options) error {
 		o.StateFile = state
-		o.PollInterval = 250 * time.Millisecond
+		o.PollInterval = pollInterval
 		return Run(o)
 	})
 	cmd.SetArgs(append([]string{"--local", "--json"}, args...))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
@@ -33,7 +35,33 @@ const apiToken = "cf-read-token"
 
 func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 
-func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+// The tests run verify against the real Workers on workerd, as `zerocost
+// dev` runs them (verifytest.Workers), with the local stand-in model. The
+// demo stack's runtime starts on first use and serves every test that needs
+// it (demoWorkers); TestMain stops it. Tests that need other Workers (a
+// token, a failing model, a runtime they stop) start their own.
+var shared verifytest.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := shared.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// demoWorkers is the shared runtime of the demo stack.
+func demoWorkers(t *testing.T) *devrun.Runtime {
+	t.Helper()
+	return shared.Get(t, "demo", devrun.Options{})
+}
+
+// pollInterval is the real pause between polls: the smallest with which the
+// demo stack's Workers reliably store a cached answer (in ctx.waitUntil,
+// after answering) before the cache check's last try, three pauses after
+// its first, on a loaded machine.
+const pollInterval = 100 * time.Millisecond
 
 type result struct {
 	stdout, stderr string
@@ -53,8 +81,7 @@ func run(t *testing.T, env map[string]string, setup func(*Options), args ...stri
 func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup func(*Options), args ...string) result {
 	t.Helper()
 	cmd := NewCmd(f, func(o *Options) error {
-		o.Sleep = noSleep
-		o.PollInterval = 10 * time.Millisecond
+		o.PollInterval = pollInterval
 		if o.Outputs == nil {
 			o.Outputs = PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
 		}
@@ -139,24 +166,25 @@ func writeState(t *testing.T, pid int, urls map[string]string, p *plan.Plan) str
 
 func TestLocal(t *testing.T) {
 	p := demoPlan(t)
-	urls, _ := verifytest.Serve(t, p, nil)
-	state := writeState(t, os.Getpid(), urls, p)
-	r := run(t, nil, func(o *Options) { o.StateFile = state }, "--local")
+	rt := demoWorkers(t)
+	// The state file the runtime wrote.
+	r := run(t, nil, func(o *Options) { o.StateFile = rt.StatePath() }, "--local")
 	if r.err != nil {
 		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
 	}
 	if !strings.Contains(r.stdout, "demo, local: 19 checks, 19 passed, 0 failed") {
 		t.Errorf("stdout:\n%s", r.stdout)
 	}
-	for _, want := range []string{"zerocost verify: stack demo (local)", "the Workers call the stand-in model at http://127.0.0.1:9", "[19/19] "} {
+	for _, want := range []string{"zerocost verify: stack demo (local)", "the Workers call the stand-in model at " + rt.ModelInfo().URL + "\n", "[19/19] "} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
 
 	// A product that is not running fails, by name.
+	urls := verifytest.URLs(rt)
 	delete(urls, "ai-relay")
-	state = writeState(t, os.Getpid(), urls, p)
+	state := writeState(t, os.Getpid(), urls, p)
 	r = run(t, nil, func(o *Options) { o.StateFile = state }, "--local", "--json")
 	if r.code != cmdutil.ExitFailed || !strings.Contains(r.err.Error(), "ai-relay: health") {
 		t.Fatalf("exit %d: %v", r.code, r.err)
@@ -193,15 +221,15 @@ func TestLocalNotRunning(t *testing.T) {
 	}
 }
 
-// deployed serves fake Workers and a fake account for the demo plan, and
-// writes the outputs file pointing at the fakes.
+// deployed seeds a fake account (internal/cftest) for the demo plan and
+// writes the outputs file: the account's resources, and the URLs of the
+// real Workers (demoWorkers).
 func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.Stack) {
 	t.Helper()
 	p := demoPlan(t)
 	s := cftest.New(t, cftest.WithToken(apiToken))
 	out := verifytest.Deploy(t, s, p)
-	urls, _ := verifytest.Serve(t, p, nil)
-	for name, u := range urls {
+	for name, u := range verifytest.URLs(demoWorkers(t)) {
 		op := out[name]
 		op.URL = u
 		out[name] = op
@@ -325,7 +353,7 @@ func (rd redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 // Without --outputs and without pulumi, the plan's URLs are used.
 func TestDeployedFromThePlan(t *testing.T) {
 	p := demoPlan(t)
-	urls, _ := verifytest.Serve(t, p, nil)
+	urls := verifytest.URLs(demoWorkers(t))
 	rd := redirect{}
 	for _, pr := range p.Products {
 		u, _ := url.Parse(pr.URL)
@@ -409,7 +437,9 @@ func TestAuthToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	urls, _ := verifytest.Serve(t, p, func(_ string, f *verifytest.Worker) { f.Token = "let-me-in" })
+	// Its real Workers, with the token as their AUTH_TOKEN.
+	rt := verifytest.Workers(t, devrun.Options{ProjectDir: dir, Stack: "authy", Plan: p, AuthToken: "let-me-in"})
+	urls := verifytest.URLs(rt)
 	outFile := filepath.Join(t.TempDir(), "outputs.json")
 	b, _ := json.Marshal(map[string]any{"relay": map[string]any{"pattern": "edge-cache", "script": "relay-authy", "url": urls["relay"]}})
 	os.WriteFile(outFile, b, 0o644)

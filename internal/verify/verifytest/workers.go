@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -72,6 +74,81 @@ func Workers(t testing.TB, o devrun.Options) *devrun.Runtime {
 		}
 	})
 	return rt
+}
+
+// Shared holds runtimes that outlive a test, for the tests of one package:
+// Get starts one on first use and hands it to every later test that asks for
+// the same name; TestMain calls Stop once the tests have run. The zero value
+// is ready to use.
+type Shared struct {
+	mu  sync.Mutex
+	rts map[string]*sharedRuntime
+}
+
+type sharedRuntime struct {
+	rt  *devrun.Runtime
+	dir string
+	log *devruntest.Log
+}
+
+// Get returns the runtime called name, starting it with o (see StartWorkers;
+// DataDir defaults to a new temporary directory, which Stop removes) when no
+// test has asked for it yet; later calls ignore o. When the test fails, its
+// log shows the end of the runtime's log.
+func (s *Shared) Get(t testing.TB, name string, o devrun.Options) *devrun.Runtime {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.rts[name]
+	if w == nil {
+		w = &sharedRuntime{}
+		if o.DataDir == "" {
+			dir, err := os.MkdirTemp("", "verifytest-workers-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.dir, o.DataDir = dir, dir
+		}
+		if o.Log == nil {
+			w.log = &devruntest.Log{}
+			o.Log = w.log
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		rt, err := StartWorkers(ctx, o)
+		if err != nil {
+			os.RemoveAll(w.dir)
+			t.Fatalf("starting the %s Workers (zerocost dev on workerd): %v%s", name, err, tail(w.log))
+		}
+		w.rt = rt
+		if s.rts == nil {
+			s.rts = map[string]*sharedRuntime{}
+		}
+		s.rts[name] = w
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the %s Workers' log:%s", name, tail(w.log))
+		}
+	})
+	return w.rt
+}
+
+// Stop stops every runtime Get started and removes their data.
+func (s *Shared) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for name, w := range s.rts {
+		if err := w.rt.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the %s Workers: %w", name, err))
+		}
+		if w.dir != "" {
+			os.RemoveAll(w.dir)
+		}
+	}
+	s.rts = nil
+	return errors.Join(errs...)
 }
 
 // URLs are a runtime's product URLs, by product.
