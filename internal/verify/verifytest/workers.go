@@ -94,7 +94,7 @@ type sharedRuntime struct {
 // Get returns the runtime called name, starting it with o (see StartWorkers;
 // DataDir defaults to a new temporary directory, which Stop removes) when no
 // test has asked for it yet; later calls ignore o. When the test fails, its
-// log shows the end of the runtime's log.
+// log shows the end of the runtime's log (unless o.Log took it).
 func (s *Shared) Get(t testing.TB, name string, o devrun.Options) *devrun.Runtime {
 	t.Helper()
 	s.mu.Lock()
@@ -318,4 +318,19 @@ func (b *Breakage) modify(res *http.Response) error {
 		res.Header.Set("X-Cache", "MISS")
 	}
 	return nil
+}
+
+// writeJSON answers with v as JSON, after the given header pairs.
+func writeJSON(w http.ResponseWriter, status int, v any, headers ...string) {
+	for i := 0; i+1 < len(headers); i += 2 {
+		w.Header().Set(headers[i], headers[i+1])
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorBody is the Workers' JSON error.
+func errorBody(code, msg string) map[string]any {
+	return map[string]any{"error": map[string]any{"code": code, "message": msg}}
 }
