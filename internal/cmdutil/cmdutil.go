@@ -52,6 +52,27 @@ func New() *Factory {
 	return &Factory{IO: System(), HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: os.Getenv}
 }
 
+// Env reads the environment variable key through Getenv. A Factory without
+// Getenv sees an empty environment, so a test that sets none reads nothing of
+// the machine's.
+func (f *Factory) Env(key string) string {
+	if f.Getenv == nil {
+		return ""
+	}
+	return f.Getenv(key)
+}
+
+// Client is the HTTP client for a command's calls: HTTPClient's, or
+// http.DefaultClient when there is none.
+func (f *Factory) Client() *http.Client {
+	if f.HTTPClient != nil {
+		if c := f.HTTPClient(); c != nil {
+			return c
+		}
+	}
+	return http.DefaultClient
+}
+
 // Project finds the project folder.
 func (f *Factory) Project() (string, error) {
 	if f.ProjectDir != "" {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -88,13 +87,16 @@ func addCommonFlags(cmd *cobra.Command, o *Options) {
 
 func checkCommon(o *Options) error {
 	if !contains(cost.Formats, o.Format) {
-		return cmdutil.ConfigError(fmt.Errorf("--format %q: use %s", o.Format, strings.Join(cost.Formats, ", ")))
+		return fmt.Errorf("--format %q: use %s", o.Format, strings.Join(cost.Formats, ", "))
 	}
 	if o.Plan != "" && o.Plan != cost.Free && o.Plan != cost.Paid {
-		return cmdutil.ConfigError(fmt.Errorf("--plan %q: use free (Workers Free) or paid (Workers Paid)", o.Plan))
+		return fmt.Errorf("--plan %q: use free (Workers Free) or paid (Workers Paid)", o.Plan)
 	}
 	return nil
 }
+
+// runInBackground runs the options with a context nothing cancels.
+func runInBackground(o *Options) error { return Run(context.Background(), o) }
 
 func newForecastCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	o := &Options{F: f, Command: Forecast}
@@ -127,18 +129,12 @@ month spread evenly over its days); exactly the limit passes.`,
 		Example: "  zerocost cost forecast --usage examples/usage/demo.toml\n" +
 			"  zerocost cost forecast --usage examples/usage/demo.toml --plan paid --format markdown",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(o, nil, func() error {
 			if o.Usage == "" {
-				return cmdutil.ConfigError(fmt.Errorf("--usage is required: the usage profile to price (see examples/usage/demo.toml)"))
+				return errors.New("--usage is required: the usage profile to price (see examples/usage/demo.toml)")
 			}
-			if err := checkCommon(o); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return Run(context.Background(), o)
-		},
+			return checkCommon(o)
+		}, runF, runInBackground),
 	}
 	cmd.Flags().StringVar(&o.Usage, "usage", "", "usage profile `FILE` (TOML) to price (required)")
 	cmd.Flags().StringVar(&o.Plan, "plan", "", "free or paid (default: the profile's plan)")
@@ -203,7 +199,7 @@ analytics keep 31 days.`,
 		Example: "  pulumi stack output --json --stack demo > outputs.json\n" +
 			"  zerocost cost report --stack demo --since 2026-11-01 --until 2026-11-30 --outputs outputs.json",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: cmdutil.RunE(o, nil, func() error {
 			var err error
 			if o.Since, err = parseDate("--since", since); err != nil {
 				return err
@@ -212,22 +208,16 @@ analytics keep 31 days.`,
 				return err
 			}
 			if o.Until.Before(o.Since) {
-				return cmdutil.ConfigError(fmt.Errorf("--until %s is before --since %s", until, since))
+				return fmt.Errorf("--until %s is before --since %s", until, since)
 			}
 			if days := int(o.Until.Sub(o.Since).Hours()/24) + 1; days > MaxReportDays {
-				return cmdutil.ConfigError(fmt.Errorf("--since %s to --until %s is %d days: a report covers at most %d (one billing month)", since, until, days, MaxReportDays))
+				return fmt.Errorf("--since %s to --until %s is %d days: a report covers at most %d (one billing month)", since, until, days, MaxReportDays)
 			}
 			if o.Outputs == "" {
-				return cmdutil.ConfigError(fmt.Errorf("--outputs is required: the stack's outputs (pulumi stack output --json > outputs.json) give the KV namespace and queue ids"))
+				return errors.New("--outputs is required: the stack's outputs (pulumi stack output --json > outputs.json) give the KV namespace and queue ids")
 			}
-			if err := checkCommon(o); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return Run(context.Background(), o)
-		},
+			return checkCommon(o)
+		}, runF, runInBackground),
 	}
 	cmdutil.AddStackFlag(cmd, &o.Stack)
 	cmd.Flags().StringVar(&since, "since", "", "first day, `DATE` YYYY-MM-DD (UTC, required)")
@@ -241,11 +231,11 @@ analytics keep 31 days.`,
 
 func parseDate(flag, s string) (time.Time, error) {
 	if s == "" {
-		return time.Time{}, cmdutil.ConfigError(fmt.Errorf("%s is required (YYYY-MM-DD)", flag))
+		return time.Time{}, fmt.Errorf("%s is required (YYYY-MM-DD)", flag)
 	}
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return time.Time{}, cmdutil.ConfigError(fmt.Errorf("%s %q is not a date (YYYY-MM-DD)", flag, s))
+		return time.Time{}, fmt.Errorf("%s %q is not a date (YYYY-MM-DD)", flag, s)
 	}
 	return t, nil
 }
@@ -301,22 +291,15 @@ func report(ctx context.Context, o *Options, prices *cost.Prices) (*cost.Report,
 	if err != nil {
 		return nil, cmdutil.ConfigError(err)
 	}
-	getenv := o.F.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	token := getenv(EnvAPIToken)
+	token := o.F.Env(EnvAPIToken)
 	if token == "" {
 		return nil, cmdutil.ConfigError(fmt.Errorf("%s is not set: a Cloudflare API token with Account Analytics: Read", EnvAPIToken))
 	}
-	base, err := cfapi.ResolveBaseURL(o.APIURL, "--api-url", getenv)
+	base, err := cfapi.ResolveBaseURL(o.APIURL, "--api-url", o.F.Env)
 	if err != nil {
 		return nil, cmdutil.ConfigError(err)
 	}
-	c := &analytics.Client{BaseURL: base, Token: token, AccountID: l.Plan.AccountID, MaxRetries: -1}
-	if o.F.HTTPClient != nil {
-		c.HTTP = o.F.HTTPClient()
-	}
+	c := &analytics.Client{BaseURL: base, Token: token, AccountID: l.Plan.AccountID, MaxRetries: -1, HTTP: o.F.Client()}
 	u, notes, err := analytics.Measure(ctx, c, analytics.Request{Since: o.Since, Until: o.Until, Products: products, ModelDataset: dataset})
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", o.Stack, err)

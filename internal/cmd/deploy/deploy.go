@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -97,16 +96,7 @@ before anything was changed.`,
   zerocost deploy --stack prod --yes --junit reports/verify.xml
   zerocost deploy --stack prod --yes --json | jq -c 'select(.type=="result")'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Context = cmd.Context()
-			if err := opts.check(); err != nil {
-				return cmdutil.ConfigError(err)
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
+		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
 	cmdutil.AddStackFlag(cmd, &opts.Stack)
 	fl := cmd.Flags()
@@ -131,22 +121,6 @@ func (o *Options) check() error {
 	return nil
 }
 
-func (o *Options) getenv(key string) string {
-	if o.F.Getenv == nil {
-		return os.Getenv(key)
-	}
-	return o.F.Getenv(key)
-}
-
-func (o *Options) httpClient() *http.Client {
-	if o.F.HTTPClient != nil {
-		if c := o.F.HTTPClient(); c != nil {
-			return c
-		}
-	}
-	return http.DefaultClient
-}
-
 // Run deploys the stack.
 func Run(o *Options) error {
 	// A fully qualified stack (org/name) keeps its config in Pulumi.<name>.yaml.
@@ -162,7 +136,7 @@ func Run(o *Options) error {
 		}
 		return cmdutil.ConfigError(errors.Join(errs...))
 	}
-	apiURL, err := cfapi.ResolveBaseURL("", "", o.getenv)
+	apiURL, err := cfapi.ResolveBaseURL("", "", o.F.Env)
 	if err != nil {
 		return cmdutil.ConfigError(err)
 	}
@@ -184,14 +158,14 @@ func Run(o *Options) error {
 		Refresh:         o.Refresh,
 		SkipVerify:      o.SkipVerify,
 		NoRollback:      o.NoRollback,
-		CloudflareToken: o.getenv(EnvAPIToken),
+		CloudflareToken: o.F.Env(EnvAPIToken),
 	}
 	for _, pr := range l.Plan.Products {
 		cfg.Scripts = append(cfg.Scripts, pr.Script)
 		cfg.Products = append(cfg.Products, pr.Name)
 	}
 	if zverify.NeedsAuthToken(l.Plan) {
-		cfg.AuthToken = o.getenv(EnvAuthToken)
+		cfg.AuthToken = o.F.Env(EnvAuthToken)
 		cfg.AuthTokenKey = stack.Namespace + ":" + stack.KeyAuthToken
 	}
 	lookPath := o.lookPath
@@ -210,14 +184,14 @@ func Run(o *Options) error {
 	}
 	deps := deploy.Deps{
 		Preflight: func(context.Context) error {
-			return deploy.Preflight(deploy.Machine{Getenv: o.getenv, LookPath: lookPath, ProjectDir: l.ProjectDir, StackFile: stack.FilePath(l.ProjectDir, short)})
+			return deploy.Preflight(deploy.Machine{Getenv: o.F.Env, LookPath: lookPath, ProjectDir: l.ProjectDir, StackFile: stack.FilePath(l.ProjectDir, short)})
 		},
 		Open: func(ctx context.Context) (deploy.Runner, error) { return open(ctx, o.Stack, l.ProjectDir) },
 		NewVerifier: func(c deploy.Credentials) (deploy.Verifier, error) {
-			return &verifier{plan: l.Plan, creds: c, hc: o.httpClient(), apiURL: apiURL, junit: o.JUnit, sink: sink, run: o.verify, skipRoutes: o.SkipRoutes}, nil
+			return &verifier{plan: l.Plan, creds: c, hc: o.F.Client(), apiURL: apiURL, junit: o.JUnit, sink: sink, run: o.verify, skipRoutes: o.SkipRoutes}, nil
 		},
 		NewRollbacker: func(c deploy.Credentials) (deploy.Rollbacker, error) {
-			return deploy.NewCloudflareRollbacker(l.Plan.AccountID, cfapi.Config{Token: c.CloudflareToken, BaseURL: apiURL, HTTPClient: o.httpClient(), MaxRetries: -1}), nil
+			return deploy.NewCloudflareRollbacker(l.Plan.AccountID, cfapi.Config{Token: c.CloudflareToken, BaseURL: apiURL, HTTPClient: o.F.Client(), MaxRetries: -1}), nil
 		},
 		Forecaster: forecaster,
 		Confirm:    confirm(o.F.IO.In, o.F.IO.ErrOut),

@@ -65,16 +65,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
   zerocost dev --stack demo --json --model-latency 300ms --model-error-rate 0.2
   ANTHROPIC_API_KEY=sk-ant-... zerocost dev --stack demo --port-base 8787`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Context = cmd.Context()
-			if err := opts.check(); err != nil {
-				return cmdutil.ConfigError(err)
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
+		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
 	cmdutil.AddStackFlag(cmd, &opts.Stack)
 	fl := cmd.Flags()
@@ -115,12 +106,8 @@ func Run(o *Options) error {
 	if err != nil {
 		return err
 	}
-	getenv := o.F.Getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
 	errOut := o.F.IO.ErrOut
-	apiKey := getenv("ANTHROPIC_API_KEY")
+	apiKey := o.F.Env("ANTHROPIC_API_KEY")
 	if apiKey != "" && (o.ModelLatency != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0) {
 		fmt.Fprintln(errOut, "zerocost dev: ANTHROPIC_API_KEY is set, so the Workers call the real API: the --model-* flags shape the stand-in only and are ignored")
 	}
@@ -140,7 +127,7 @@ func Run(o *Options) error {
 		DataDir:    o.DataDir,
 		APIKey:     apiKey,
 		StandIn:    o.standIn(),
-		AuthToken:  getenv("ZEROCOST_AUTH_TOKEN"),
+		AuthToken:  o.F.Env("ZEROCOST_AUTH_TOKEN"),
 		Reset:      o.Reset,
 		PortBase:   o.PortBase,
 		Log:        errOut,

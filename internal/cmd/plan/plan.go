@@ -33,12 +33,7 @@ The plan is built by rendering each product's wrangler config and parsing it
 back; the Pulumi program, the local runtime, verify and cost all read it.`,
 		Example: "  zerocost plan --stack demo\n  zerocost plan --stack demo --json | jq '.products[].script'",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
+		RunE:    cmdutil.RunE(opts, nil, nil, runF, Run),
 	}
 	cmdutil.AddStackFlag(cmd, &opts.Stack)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")

@@ -2,6 +2,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,20 +35,19 @@ OUT/<product>/worker.js (the Worker bundled with esbuild, hooks included).
 Secrets are never written: the configs name them in a comment only.`,
 		Example: "  zerocost render --stack demo --out dist",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Out == "" {
-				return cmdutil.ConfigError(fmt.Errorf("--out is required: the folder to write the products to"))
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
+		RunE:    cmdutil.RunE(opts, nil, opts.check, runF, Run),
 	}
 	cmdutil.AddStackFlag(cmd, &opts.Stack)
 	cmd.Flags().StringVar(&opts.Out, "out", "", "folder to write <product>/wrangler.toml and <product>/worker.js to (required)")
 	cmd.Flags().BoolVar(&opts.NoMinify, "no-minify", false, "write readable, unminified Workers")
 	return cmd
+}
+
+func (o *Options) check() error {
+	if o.Out == "" {
+		return errors.New("--out is required: the folder to write the products to")
+	}
+	return nil
 }
 
 // Run renders and bundles every product.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -88,16 +87,7 @@ configuration error.`,
   zerocost verify --stack prod --outputs outputs.json --skip-routes
   zerocost verify --stack prod --skip-resources --json | jq '.checks[] | select(.status=="fail")'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Context = cmd.Context()
-			if err := opts.check(); err != nil {
-				return cmdutil.ConfigError(err)
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return Run(opts)
-		},
+		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
 	cmdutil.AddStackFlag(cmd, &opts.Stack)
 	fl := cmd.Flags()
@@ -131,22 +121,6 @@ func (o *Options) check() error {
 	return errors.Join(errs...)
 }
 
-func (o *Options) getenv(key string) string {
-	if o.F.Getenv == nil {
-		return ""
-	}
-	return o.F.Getenv(key)
-}
-
-func (o *Options) httpClient() *http.Client {
-	if o.F.HTTPClient != nil {
-		if c := o.F.HTTPClient(); c != nil {
-			return c
-		}
-	}
-	return http.DefaultClient
-}
-
 // Run verifies the stack.
 func Run(o *Options) error {
 	l, err := o.F.Load(o.Stack)
@@ -159,7 +133,7 @@ func Run(o *Options) error {
 	}
 	errOut := o.F.IO.ErrOut
 	vo := zverify.Options{
-		Plan: l.Plan, Products: o.Products, HTTPClient: o.httpClient(), Timeout: o.Timeout,
+		Plan: l.Plan, Products: o.Products, HTTPClient: o.F.Client(), Timeout: o.Timeout,
 		CheckRateLimit: o.CheckRateLimit, PollInterval: o.PollInterval, Sleep: o.Sleep, SkipRoutes: o.SkipRoutes,
 	}
 	if err := checkProducts(l.Plan, o.Products); err != nil {
@@ -169,7 +143,7 @@ func Run(o *Options) error {
 		if vo.Target, err = o.localTarget(l); err != nil {
 			return err
 		}
-		vo.AuthToken = o.getenv(EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
+		vo.AuthToken = o.F.Env(EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
 	} else {
 		out, note, err := o.outputs(ctx, l.ProjectDir)
 		if err != nil {
@@ -181,12 +155,12 @@ func Run(o *Options) error {
 		vo.Outputs = out
 		vo.Target = zverify.DeployedTarget(l.Plan, out)
 		if zverify.NeedsAuthToken(l.Plan) {
-			if vo.AuthToken = o.getenv(EnvAuthToken); vo.AuthToken == "" {
+			if vo.AuthToken = o.F.Env(EnvAuthToken); vo.AuthToken == "" {
 				return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, EnvAuthToken))
 			}
 		}
 		if !o.SkipResources {
-			token := o.getenv(EnvAPIToken)
+			token := o.F.Env(EnvAPIToken)
 			if token == "" {
 				return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", EnvAPIToken))
 			}
@@ -194,7 +168,7 @@ func Run(o *Options) error {
 			if err != nil {
 				return cmdutil.ConfigError(err)
 			}
-			vo.Resources = cfapi.New(cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.httpClient(), MaxRetries: -1})
+			vo.Resources = cfapi.New(cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.F.Client(), MaxRetries: -1})
 		}
 	}
 
@@ -315,7 +289,7 @@ func (o *Options) outputs(ctx context.Context, projectDir string) (outputs.Stack
 // apiURL is the API base: the flag, else the environment, else Cloudflare's.
 // A bare origin gets /client/v4/.
 func (o *Options) apiURL() (string, error) {
-	return cfapi.ResolveBaseURL(o.APIURL, "--cloudflare-api-url", o.getenv)
+	return cfapi.ResolveBaseURL(o.APIURL, "--cloudflare-api-url", o.F.Env)
 }
 
 // progress shows the run on stderr: one rewritten line on a terminal, a line
