@@ -87,7 +87,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -799,14 +798,4 @@ func (s *Server) StateJSON() ([]byte, error) {
 		out.Accounts[id] = ao
 	}
 	return json.MarshalIndent(out, "", "  ")
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

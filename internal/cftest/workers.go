@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -276,7 +277,7 @@ func scriptUpload(c *call) reply {
 // script to know.)
 func handlers(code string) []string {
 	out := []string{"fetch"}
-	for _, h := range sortedKeys(handlerCalls) {
+	for _, h := range slices.Sorted(maps.Keys(handlerCalls)) {
 		if handlerCalls[h].MatchString(code) {
 			out = append(out, h)
 		}
@@ -578,7 +579,7 @@ func domainAttach(c *call) reply {
 			return invalidBody(fmt.Sprintf("zone %s is %s, not %s", zoneID, zoneName, body.ZoneName))
 		}
 	default:
-		for _, id := range sortedKeys(c.s.state.Zones) {
+		for _, id := range slices.Sorted(maps.Keys(c.s.state.Zones)) {
 			z := c.s.state.Zones[id]
 			if z.Name != "" && ((zoneName != "" && z.Name == zoneName) || (zoneName == "" && inZone(body.Hostname, z.Name))) {
 				zoneID, zoneName = id, z.Name

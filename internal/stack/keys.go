@@ -3,7 +3,9 @@ package stack
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -56,7 +58,7 @@ func unknownProductKeys(field string, raw json.RawMessage) []error {
 		return nil
 	}
 	var errs []error
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !contains(productKeys, k) {
 			hint := suggest(k, productKeys)
 			if hint == "" {
@@ -76,7 +78,7 @@ func unknownProductKeys(field string, raw json.RawMessage) []error {
 		if json.Unmarshal(obj[k], &sub) != nil {
 			continue
 		}
-		for _, sk := range sortedKeys(sub) {
+		for _, sk := range slices.Sorted(maps.Keys(sub)) {
 			if !contains(known, sk) {
 				errs = append(errs, unknownKey(keyPath(keyPath(field, k), sk), "unknown field", suggest(sk, known), known))
 			}
@@ -185,15 +187,6 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func contains(list []string, s string) bool {
