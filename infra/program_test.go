@@ -14,7 +14,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/zerocost/zerocost/internal/outputs"
-	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
@@ -109,19 +108,6 @@ func demoGraph(t *testing.T) *mocks {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func demoPlan(t *testing.T) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.LoadFile("..", "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, "..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 const (
@@ -278,7 +264,7 @@ func scriptBindings(t *testing.T, r recorded) (map[string]binding, map[string]re
 // declares, read straight from the TOML (not through the plan).
 func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
 	m := demoGraph(t)
-	p := demoPlan(t)
+	p := plantest.DemoPlan(t)
 	scripts := map[string]recorded{}
 	for _, r := range m.byType(tScript) {
 		scripts[r.Inputs["scriptName"].StringValue()] = r
@@ -469,7 +455,7 @@ func TestStackOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := demoPlan(t)
+	p := plantest.DemoPlan(t)
 	if len(got) != len(p.Products) {
 		t.Fatalf("outputs of %d products, the plan has %d: %v", len(got), len(p.Products), got)
 	}

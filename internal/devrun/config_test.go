@@ -13,28 +13,14 @@ import (
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
-	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // projectDir is the repository root, which holds Pulumi.demo.yaml.
 const projectDir = "../.."
 
-func demoPlan(t *testing.T) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.LoadFile(projectDir, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, projectDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // Every binding of the plan reaches Miniflare's options, with the plan's values.
 func TestBuildWorkerFollowsThePlan(t *testing.T) {
-	p := demoPlan(t)
+	p := plantest.DemoPlan(t)
 	for i := range p.Products {
 		pr := &p.Products[i]
 		w, _, err := buildWorker(pr, "/x/worker.js", 0, "http://127.0.0.1:9", devSecrets{APIKey: "k"})

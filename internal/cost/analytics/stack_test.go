@@ -5,22 +5,8 @@ import (
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/outputs"
-	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 )
-
-func demoPlan(t *testing.T) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.LoadFile("../../..", "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, "../../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // DemoOutputs is what infra/ exports for the demo stack, ids made up.
 const DemoOutputs = `{
@@ -32,7 +18,7 @@ const DemoOutputs = `{
 }`
 
 func TestStackProducts(t *testing.T) {
-	p := demoPlan(t)
+	p := plantest.DemoPlan(t)
 	out, err := outputs.Parse([]byte(DemoOutputs))
 	if err != nil {
 		t.Fatal(err)
