@@ -1,40 +1,21 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/cftest"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's log goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 const acct = "0123456789abcdef0123456789abcdef"
 
-func start(t *testing.T, args ...string) (*cftest.Server, *syncBuffer, *syncBuffer, func() int) {
+func start(t *testing.T, args ...string) (*cftest.Server, *devruntest.Log, *devruntest.Log, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr devruntest.Log
 	started := make(chan *cftest.Server, 1)
 	done := make(chan int, 1)
 	go func() {
@@ -101,7 +82,7 @@ func TestRunFlags(t *testing.T) {
 	if code := stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	var out, errOut syncBuffer
+	var out, errOut devruntest.Log
 	if code := run(context.Background(), nil, &out, &errOut, nil); code != 2 || !strings.Contains(errOut.String(), "--account") {
 		t.Errorf("no account: %d %s", code, errOut.String())
 	}

@@ -1,4 +1,5 @@
-// Package devruntest holds helpers for tests that start the local runtime.
+// Package devruntest holds helpers for tests that start the local runtime
+// (or another process of ours that logs from several goroutines).
 package devruntest
 
 import (
@@ -7,7 +8,8 @@ import (
 	"testing"
 )
 
-// Log collects the runtime's output from several goroutines.
+// Log collects the output that the runtime (or a server such as fakecf)
+// writes from several goroutines.
 type Log struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
