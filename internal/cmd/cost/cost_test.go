@@ -160,13 +160,8 @@ func TestForecastErrors(t *testing.T) {
 	}
 }
 
-const outputsDoc = `{
-  "sales-engine": {"pattern": "event-agent", "script": "sales-engine-demo", "url": "", "kv_namespace_ids": {"JOBS": "kv-sales"}, "r2_buckets": {"OUTPUTS": "sales-engine-demo-outputs"}},
-  "email-worker": {"pattern": "async-pipeline", "script": "email-worker-demo", "url": "", "kv_namespace_ids": {"JOBS": "kv-email"}, "r2_buckets": {"OUTPUTS": "email-worker-demo-outputs"},
-                   "queue_ids": {"email-worker-demo-jobs": "q-email", "email-worker-demo-jobs-dlq": "q-email-dlq"}},
-  "ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "", "kv_namespace_ids": {"CACHE": "kv-relay"}, "r2_buckets": {"OUTPUTS": "ai-relay-demo-outputs"}},
-  "delivery-worker": {"pattern": "event-agent", "script": "delivery-worker-demo", "url": "", "kv_namespace_ids": {"JOBS": "kv-delivery"}, "r2_buckets": {"OUTPUTS": "delivery-worker-demo-outputs"}}
-}`
+// demoOutputs is what infra/ exports for the demo stack, ids made up.
+const demoOutputs = "../../cost/analytics/testdata/demo-outputs.json"
 
 var dataset = regexp.MustCompile(`\{accountTag: \$accountTag\}\) \{\s+(\w+)\(`)
 
@@ -214,10 +209,7 @@ func cloudflare(t *testing.T, status int) *httptest.Server {
 
 func TestReportDemo(t *testing.T) {
 	srv := cloudflare(t, http.StatusOK)
-	outs := filepath.Join(t.TempDir(), "outputs.json")
-	if err := os.WriteFile(outs, []byte(outputsDoc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	outs := demoOutputs
 	env := map[string]string{EnvAPIToken: "tok", EnvAPIURL: srv.URL + "/client/v4"}
 	out, err := run(t, env, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs, "--format", "json")
 	if err != nil {
@@ -252,10 +244,7 @@ func TestReportDemo(t *testing.T) {
 }
 
 func TestReportErrors(t *testing.T) {
-	outs := filepath.Join(t.TempDir(), "outputs.json")
-	if err := os.WriteFile(outs, []byte(outputsDoc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	outs := demoOutputs
 	args := []string{"report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs}
 	_, err := run(t, map[string]string{}, args...)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "CLOUDFLARE_API_TOKEN is not set") {

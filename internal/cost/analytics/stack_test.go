@@ -8,18 +8,13 @@ import (
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 )
 
-// DemoOutputs is what infra/ exports for the demo stack, ids made up.
-const DemoOutputs = `{
-  "sales-engine": {"pattern": "event-agent", "script": "sales-engine-demo", "url": "", "kv_namespace_ids": {"JOBS": "kv-sales"}, "r2_buckets": {"OUTPUTS": "sales-engine-demo-outputs"}},
-  "email-worker": {"pattern": "async-pipeline", "script": "email-worker-demo", "url": "", "kv_namespace_ids": {"JOBS": "kv-email"}, "r2_buckets": {"OUTPUTS": "email-worker-demo-outputs"},
-                   "queue_ids": {"email-worker-demo-jobs": "q-email", "email-worker-demo-jobs-dlq": "q-email-dlq"}},
-  "ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "", "kv_namespace_ids": {"CACHE": "kv-relay"}, "r2_buckets": {"OUTPUTS": "ai-relay-demo-outputs"}},
-  "delivery-worker": {"pattern": "event-agent", "script": "delivery-worker-demo", "url": "", "kv_namespace_ids": {"JOBS": "kv-delivery"}, "r2_buckets": {"OUTPUTS": "delivery-worker-demo-outputs"}}
-}`
+// DemoOutputs is the file of what infra/ exports for the demo stack, ids
+// made up (cmd/cost's tests read it too).
+const DemoOutputs = "testdata/demo-outputs.json"
 
 func TestStackProducts(t *testing.T) {
 	p := plantest.DemoPlan(t)
-	out, err := outputs.Parse([]byte(DemoOutputs))
+	out, err := outputs.ReadFile(DemoOutputs)
 	if err != nil {
 		t.Fatal(err)
 	}
