@@ -121,19 +121,35 @@ func whole(name string, v float64, lo, hi int) (int, string) {
 	return int(v), ""
 }
 
-func queueCreate(c *call) reply {
+// queueBody reads a create or update body of queue self (nil for a new
+// queue): the name, and the settings it makes of self's (or the defaults).
+func (c *call) queueBody(self *Queue) (string, QueueSettings, *reply) {
 	var body queueBody
 	if !decode(c.r, &body) {
-		return fail(http.StatusBadRequest, ErrBadRequest)
+		rep := fail(http.StatusBadRequest, ErrBadRequest)
+		return "", QueueSettings{}, &rep
 	}
 	st := DefaultQueueSettings
+	if self != nil {
+		st = self.Settings
+	}
 	if msg := body.apply(&st); msg != "" {
-		return invalidBody(msg)
+		rep := invalidBody(msg)
+		return "", QueueSettings{}, &rep
 	}
-	if c.s.queueByName(c.a, body.QueueName) != nil {
-		return fail(http.StatusConflict, Message{11009, "A queue with this name already exists"})
+	if other := c.s.queueByName(c.a, body.QueueName); other != nil && other != self {
+		rep := fail(http.StatusConflict, Message{11009, "A queue with this name already exists"})
+		return "", QueueSettings{}, &rep
 	}
-	q := &Queue{ID: c.s.id(), Name: body.QueueName, CreatedOn: Timestamp, ModifiedOn: Timestamp, Settings: st}
+	return body.QueueName, st, nil
+}
+
+func queueCreate(c *call) reply {
+	name, st, bad := c.queueBody(nil)
+	if bad != nil {
+		return *bad
+	}
+	q := &Queue{ID: c.s.id(), Name: name, CreatedOn: Timestamp, ModifiedOn: Timestamp, Settings: st}
 	c.a.Queues = append(c.a.Queues, q)
 	return ok(q.json(c.a))
 }
@@ -160,18 +176,11 @@ func queueUpdate(c *call) reply {
 	if q == nil {
 		return rep
 	}
-	var body queueBody
-	if !decode(c.r, &body) {
-		return fail(http.StatusBadRequest, ErrBadRequest)
+	name, st, bad := c.queueBody(q)
+	if bad != nil {
+		return *bad
 	}
-	st := q.Settings
-	if msg := body.apply(&st); msg != "" {
-		return invalidBody(msg)
-	}
-	if other := c.s.queueByName(c.a, body.QueueName); other != nil && other != q {
-		return fail(http.StatusConflict, Message{11009, "A queue with this name already exists"})
-	}
-	q.Name, q.Settings = body.QueueName, st
+	q.Name, q.Settings = name, st
 	for i := range q.Consumers {
 		q.Consumers[i].QueueName = q.Name
 	}
@@ -213,10 +222,15 @@ type consumerBody struct {
 	} `json:"settings"`
 }
 
-// consumer checks a create or update body and builds the consumer (without
-// id); settings it does not set take Cloudflare's defaults (batch of 10, 3
-// retries, 5 s wait, no delay; 30 s visibility for http_pull).
-func (c *call) consumer(q *Queue, body consumerBody) (Consumer, *reply) {
+// consumer reads and checks a create or update body and builds the consumer
+// (without id); settings it does not set take Cloudflare's defaults (batch of
+// 10, 3 retries, 5 s wait, no delay; 30 s visibility for http_pull).
+func (c *call) consumer(q *Queue) (Consumer, *reply) {
+	var body consumerBody
+	if !decode(c.r, &body) {
+		rep := fail(http.StatusBadRequest, ErrBadRequest)
+		return Consumer{}, &rep
+	}
 	bad := func(msg string) (Consumer, *reply) {
 		rep := invalidBody(msg)
 		return Consumer{}, &rep
@@ -311,11 +325,7 @@ func consumerCreate(c *call) reply {
 	if q == nil {
 		return rep
 	}
-	var body consumerBody
-	if !decode(c.r, &body) {
-		return fail(http.StatusBadRequest, ErrBadRequest)
-	}
-	cons, bad := c.consumer(q, body)
+	cons, bad := c.consumer(q)
 	if bad != nil {
 		return *bad
 	}
@@ -354,11 +364,7 @@ func consumerUpdate(c *call) reply {
 	if i < 0 {
 		return rep
 	}
-	var body consumerBody
-	if !decode(c.r, &body) {
-		return fail(http.StatusBadRequest, ErrBadRequest)
-	}
-	cons, bad := c.consumer(q, body)
+	cons, bad := c.consumer(q)
 	if bad != nil {
 		return *bad
 	}

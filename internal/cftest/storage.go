@@ -44,48 +44,29 @@ func kvCreate(c *call) reply {
 	return ok(ns)
 }
 
-func kvIndex(c *call) (int, reply) {
-	i := slices.IndexFunc(c.a.KVNamespaces, func(ns KVNamespace) bool { return ns.ID == c.p["id"] })
-	if i < 0 {
-		return -1, notFound(10013, "get namespace: 'namespace not found'")
-	}
-	return i, reply{}
+var kvNamespaces = collection[KVNamespace]{
+	list:    func(c *call) *[]KVNamespace { return &c.a.KVNamespaces },
+	named:   func(c *call, ns KVNamespace) bool { return ns.ID == c.p["id"] },
+	missing: func(*call) reply { return notFound(10013, "get namespace: 'namespace not found'") },
 }
 
-func kvGet(c *call) reply {
-	i, rep := kvIndex(c)
-	if i < 0 {
-		return rep
-	}
-	return ok(c.a.KVNamespaces[i])
-}
-
-func kvUpdate(c *call) reply {
-	i, rep := kvIndex(c)
-	if i < 0 {
-		return rep
-	}
-	var body struct {
-		Title string `json:"title"`
-	}
-	if !decode(c.r, &body) {
-		return fail(http.StatusBadRequest, ErrBadRequest)
-	}
-	if rep := kvTitle(c, body.Title, c.p["id"]); rep != nil {
-		return *rep
-	}
-	c.a.KVNamespaces[i].Title = body.Title
-	return ok(c.a.KVNamespaces[i])
-}
-
-func kvDelete(c *call) reply {
-	i, rep := kvIndex(c)
-	if i < 0 {
-		return rep
-	}
-	c.a.KVNamespaces = slices.Delete(c.a.KVNamespaces, i, i+1)
-	return ok(map[string]any{})
-}
+var (
+	kvGet    = kvNamespaces.get(asIs)
+	kvUpdate = kvNamespaces.on(func(c *call, ns *KVNamespace) reply {
+		var body struct {
+			Title string `json:"title"`
+		}
+		if !decode(c.r, &body) {
+			return fail(http.StatusBadRequest, ErrBadRequest)
+		}
+		if rep := kvTitle(c, body.Title, ns.ID); rep != nil {
+			return *rep
+		}
+		ns.Title = body.Title
+		return ok(*ns)
+	})
+	kvDelete = kvNamespaces.remove(emptyObject)
+)
 
 // ---- R2 buckets ----
 
@@ -204,48 +185,33 @@ func r2Create(c *call) reply {
 	return ok(bucketJSON(b))
 }
 
-func r2Index(c *call) (int, reply) {
-	j, bad := jurisdiction(c)
-	if bad != nil {
-		return -1, *bad
-	}
-	i := slices.IndexFunc(c.a.Buckets, func(b Bucket) bool { return b.Name == c.p["name"] && b.Jurisdiction == j })
-	if i < 0 {
-		return -1, notFound(10006, "The specified bucket does not exist.")
-	}
-	return i, reply{}
+// buckets names a bucket by its name and the request's jurisdiction.
+var buckets = collection[Bucket]{
+	list: func(c *call) *[]Bucket { return &c.a.Buckets },
+	named: func(c *call, b Bucket) bool {
+		j, _ := jurisdiction(c)
+		return b.Name == c.p["name"] && b.Jurisdiction == j
+	},
+	missing: func(*call) reply { return notFound(10006, "The specified bucket does not exist.") },
+	check: func(c *call) *reply {
+		_, bad := jurisdiction(c)
+		return bad
+	},
 }
 
-func r2Get(c *call) reply {
-	i, rep := r2Index(c)
-	if i < 0 {
-		return rep
-	}
-	return ok(bucketJSON(c.a.Buckets[i]))
-}
-
-// r2Patch changes a bucket's storage class (header cf-r2-storage-class, no body).
-func r2Patch(c *call) reply {
-	i, rep := r2Index(c)
-	if i < 0 {
-		return rep
-	}
-	class := c.r.Header.Get("cf-r2-storage-class")
-	if !storageClass(class) {
-		return invalidBody(fmt.Sprintf("cf-r2-storage-class %q is not Standard or InfrequentAccess", class))
-	}
-	c.a.Buckets[i].StorageClass = class
-	return ok(bucketJSON(c.a.Buckets[i]))
-}
-
-func r2Delete(c *call) reply {
-	i, rep := r2Index(c)
-	if i < 0 {
-		return rep
-	}
-	c.a.Buckets = slices.Delete(c.a.Buckets, i, i+1)
-	return ok(map[string]any{})
-}
+var (
+	r2Get = buckets.get(func(b Bucket) any { return bucketJSON(b) })
+	// r2Patch changes a bucket's storage class (header cf-r2-storage-class, no body).
+	r2Patch = buckets.on(func(c *call, b *Bucket) reply {
+		class := c.r.Header.Get("cf-r2-storage-class")
+		if !storageClass(class) {
+			return invalidBody(fmt.Sprintf("cf-r2-storage-class %q is not Standard or InfrequentAccess", class))
+		}
+		b.StorageClass = class
+		return ok(bucketJSON(*b))
+	})
+	r2Delete = buckets.remove(emptyObject)
+)
 
 // ---- D1 databases ----
 
@@ -317,51 +283,33 @@ func d1Create(c *call) reply {
 	return ok(d1JSON(db))
 }
 
-func d1Index(c *call) (int, reply) {
-	i := slices.IndexFunc(c.a.D1Databases, func(db D1Database) bool { return db.UUID == c.p["db"] })
-	if i < 0 {
-		return -1, notFound(7404, fmt.Sprintf("The database %s could not be found", c.p["db"]))
-	}
-	return i, reply{}
+var d1Databases = collection[D1Database]{
+	list:  func(c *call) *[]D1Database { return &c.a.D1Databases },
+	named: func(c *call, db D1Database) bool { return db.UUID == c.p["db"] },
+	missing: func(c *call) reply {
+		return notFound(7404, fmt.Sprintf("The database %s could not be found", c.p["db"]))
+	},
 }
 
-func d1Get(c *call) reply {
-	i, rep := d1Index(c)
-	if i < 0 {
-		return rep
-	}
-	return ok(d1JSON(c.a.D1Databases[i]))
-}
-
-// d1Update takes the full body; only read_replication changes in place.
-func d1Update(c *call) reply {
-	i, rep := d1Index(c)
-	if i < 0 {
-		return rep
-	}
-	var body d1Body
-	if !decode(c.r, &body) {
-		return fail(http.StatusBadRequest, ErrBadRequest)
-	}
-	if msg := body.check(); msg != "" {
-		return invalidBody(msg)
-	}
-	db := &c.a.D1Databases[i]
-	if body.Name != "" && body.Name != db.Name {
-		return invalidBody("a database cannot be renamed")
-	}
-	if body.ReadReplication == nil {
-		return invalidBody("read_replication is required")
-	}
-	db.ReadReplication = body.ReadReplication.Mode
-	return ok(d1JSON(*db))
-}
-
-func d1Delete(c *call) reply {
-	i, rep := d1Index(c)
-	if i < 0 {
-		return rep
-	}
-	c.a.D1Databases = slices.Delete(c.a.D1Databases, i, i+1)
-	return ok(nil)
-}
+var (
+	d1Get = d1Databases.get(func(db D1Database) any { return d1JSON(db) })
+	// d1Update takes the full body; only read_replication changes in place.
+	d1Update = d1Databases.on(func(c *call, db *D1Database) reply {
+		var body d1Body
+		if !decode(c.r, &body) {
+			return fail(http.StatusBadRequest, ErrBadRequest)
+		}
+		if msg := body.check(); msg != "" {
+			return invalidBody(msg)
+		}
+		if body.Name != "" && body.Name != db.Name {
+			return invalidBody("a database cannot be renamed")
+		}
+		if body.ReadReplication == nil {
+			return invalidBody("read_replication is required")
+		}
+		db.ReadReplication = body.ReadReplication.Mode
+		return ok(d1JSON(*db))
+	})
+	d1Delete = d1Databases.remove(nothing)
+)

@@ -606,30 +606,16 @@ func domainAttach(c *call) reply {
 	return ok(d)
 }
 
-func domainIndex(c *call) (int, reply) {
-	i := slices.IndexFunc(c.a.CustomDomains, func(d CustomDomain) bool { return d.ID == c.p["id"] })
-	if i < 0 {
-		return -1, notFound(100114, "Domain not found")
-	}
-	return i, reply{}
+var customDomains = collection[CustomDomain]{
+	list:    func(c *call) *[]CustomDomain { return &c.a.CustomDomains },
+	named:   func(c *call, d CustomDomain) bool { return d.ID == c.p["id"] },
+	missing: func(*call) reply { return notFound(100114, "Domain not found") },
 }
 
-func domainGet(c *call) reply {
-	i, rep := domainIndex(c)
-	if i < 0 {
-		return rep
-	}
-	return ok(c.a.CustomDomains[i])
-}
-
-func domainDetach(c *call) reply {
-	i, rep := domainIndex(c)
-	if i < 0 {
-		return rep
-	}
-	c.a.CustomDomains = slices.Delete(c.a.CustomDomains, i, i+1)
-	return ok(nil)
-}
+var (
+	domainGet    = customDomains.get(asIs)
+	domainDetach = customDomains.remove(nothing)
+)
 
 // ---- zone routes ----
 
@@ -669,41 +655,21 @@ func routeCreate(c *call) reply {
 	return ok(rt)
 }
 
-func routeIndex(c *call) (int, reply) {
-	i := slices.IndexFunc(c.z.Routes, func(rt Route) bool { return rt.ID == c.p["id"] })
-	if i < 0 {
-		return -1, notFound(10020, "Route not found")
-	}
-	return i, reply{}
+var zoneRoutes = collection[Route]{
+	list:    func(c *call) *[]Route { return &c.z.Routes },
+	named:   func(c *call, rt Route) bool { return rt.ID == c.p["id"] },
+	missing: func(*call) reply { return notFound(10020, "Route not found") },
 }
 
-func routeGet(c *call) reply {
-	i, rep := routeIndex(c)
-	if i < 0 {
-		return rep
-	}
-	return ok(c.z.Routes[i])
-}
-
-func routeUpdate(c *call) reply {
-	i, rep := routeIndex(c)
-	if i < 0 {
-		return rep
-	}
-	body, bad := c.routeBody(c.z.Routes[i].ID)
-	if bad != nil {
-		return *bad
-	}
-	c.z.Routes[i].Pattern, c.z.Routes[i].Script = body.Pattern, body.Script
-	return ok(c.z.Routes[i])
-}
-
-func routeDelete(c *call) reply {
-	i, rep := routeIndex(c)
-	if i < 0 {
-		return rep
-	}
-	id := c.z.Routes[i].ID
-	c.z.Routes = slices.Delete(c.z.Routes, i, i+1)
-	return ok(map[string]string{"id": id})
-}
+var (
+	routeGet    = zoneRoutes.get(asIs)
+	routeUpdate = zoneRoutes.on(func(c *call, rt *Route) reply {
+		body, bad := c.routeBody(rt.ID)
+		if bad != nil {
+			return *bad
+		}
+		rt.Pattern, rt.Script = body.Pattern, body.Script
+		return ok(*rt)
+	})
+	routeDelete = zoneRoutes.remove(func(rt Route) any { return map[string]string{"id": rt.ID} })
+)
