@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,6 +318,25 @@ func typeName(t reflect.Type) string {
 	return "a " + t.String()
 }
 
+// patternSettings are the settings only some patterns have: one of these
+// patterns that leaves it unset gets the default (0: none), and a product of
+// another pattern that sets it is an error. The errors come in this order.
+var patternSettings = []struct {
+	name     string
+	field    func(*Settings) *int
+	def      int
+	patterns []string
+}{
+	{"jobTtlSeconds", func(s *Settings) *int { return &s.JobTTLSeconds }, DefaultJobTTLSeconds, []string{EventAgent, AsyncPipeline}},
+	{"batchSize", func(s *Settings) *int { return &s.BatchSize }, DefaultBatchSize, []string{AsyncPipeline}},
+	{"batchTimeoutSeconds", func(s *Settings) *int { return &s.BatchTimeoutSeconds }, DefaultBatchTimeoutSeconds, []string{AsyncPipeline}},
+	{"maxRetries", func(s *Settings) *int { return &s.MaxRetries }, DefaultMaxRetries, []string{AsyncPipeline}},
+	{"retryDelaySeconds", func(s *Settings) *int { return &s.RetryDelaySeconds }, DefaultRetryDelaySeconds, []string{AsyncPipeline}},
+	{"maxConcurrency", func(s *Settings) *int { return &s.MaxBatchConcurrency }, 0, []string{AsyncPipeline}},
+	{"cacheTtlSeconds", func(s *Settings) *int { return &s.CacheTTLSeconds }, DefaultCacheTTLSeconds, []string{EdgeCache}},
+	{"kvInlineMaxBytes", func(s *Settings) *int { return &s.KVInlineMaxBytes }, DefaultKVInlineMaxBytes, []string{EdgeCache}},
+}
+
 // applyDefaults fills zero settings with the pattern's defaults and validates the product.
 func (p *Product) applyDefaults(field string) []error {
 	var errs []error
@@ -327,10 +347,7 @@ func (p *Product) applyDefaults(field string) []error {
 	} else if !names.IsProductName(p.Name) {
 		add(errf(field+".name", "%q is not a valid product name: %s", p.Name, names.ProductNameRule))
 	}
-	known := false
-	for _, pat := range Patterns {
-		known = known || p.Pattern == pat
-	}
+	known := slices.Contains(Patterns, p.Pattern)
 	if !known {
 		add(errf(field+".pattern", "%q is not a pattern zerocost knows (one of: %s)", p.Pattern, strings.Join(Patterns, ", ")))
 	}
@@ -379,38 +396,17 @@ func (p *Product) applyDefaults(field string) []error {
 	def(&s.MaxInputChars, DefaultMaxInputChars)
 	def(&s.MaxOutputTokens, DefaultMaxOutputTokens)
 	def(&s.ModelTimeoutMs, DefaultModelTimeoutMs)
-	unused := func(name string, v *int) {
-		if *v != 0 {
-			add(errf(sf+"."+name, "is not a setting of the %s pattern", p.Pattern))
+	if known {
+		for _, ps := range patternSettings {
+			v := ps.field(s)
+			if !slices.Contains(ps.patterns, p.Pattern) {
+				if *v != 0 {
+					add(errf(sf+"."+ps.name, "is not a setting of the %s pattern", p.Pattern))
+				}
+				continue
+			}
+			def(v, ps.def)
 		}
-	}
-	switch p.Pattern {
-	case EventAgent:
-		def(&s.JobTTLSeconds, DefaultJobTTLSeconds)
-		unused("batchSize", &s.BatchSize)
-		unused("batchTimeoutSeconds", &s.BatchTimeoutSeconds)
-		unused("maxRetries", &s.MaxRetries)
-		unused("retryDelaySeconds", &s.RetryDelaySeconds)
-		unused("maxConcurrency", &s.MaxBatchConcurrency)
-		unused("cacheTtlSeconds", &s.CacheTTLSeconds)
-		unused("kvInlineMaxBytes", &s.KVInlineMaxBytes)
-	case AsyncPipeline:
-		def(&s.JobTTLSeconds, DefaultJobTTLSeconds)
-		def(&s.BatchSize, DefaultBatchSize)
-		def(&s.BatchTimeoutSeconds, DefaultBatchTimeoutSeconds)
-		def(&s.MaxRetries, DefaultMaxRetries)
-		def(&s.RetryDelaySeconds, DefaultRetryDelaySeconds)
-		unused("cacheTtlSeconds", &s.CacheTTLSeconds)
-		unused("kvInlineMaxBytes", &s.KVInlineMaxBytes)
-	case EdgeCache:
-		def(&s.CacheTTLSeconds, DefaultCacheTTLSeconds)
-		def(&s.KVInlineMaxBytes, DefaultKVInlineMaxBytes)
-		unused("jobTtlSeconds", &s.JobTTLSeconds)
-		unused("batchSize", &s.BatchSize)
-		unused("batchTimeoutSeconds", &s.BatchTimeoutSeconds)
-		unused("maxRetries", &s.MaxRetries)
-		unused("retryDelaySeconds", &s.RetryDelaySeconds)
-		unused("maxConcurrency", &s.MaxBatchConcurrency)
 	}
 	rng := func(name string, v, lo, hi int, why string) {
 		if v != 0 && (v < lo || v > hi) {
