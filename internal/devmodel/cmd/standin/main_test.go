@@ -12,12 +12,13 @@ import (
 	"github.com/zerocost/zerocost/internal/devmodel"
 )
 
-func TestRunPrintsURLServesAndStopsWithStdin(t *testing.T) {
-	inR, inW := io.Pipe()
+// start runs the stand-in in the background and returns the URL of its
+// ready line, and the channel run's error arrives on.
+func start(t *testing.T, args []string, stdin io.Reader, stop <-chan struct{}) (string, <-chan error) {
+	t.Helper()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run([]string{"-exit-with-stdin", "-rpm", "5"}, inR, outW, io.Discard, nil) }()
-
+	go func() { done <- run(args, stdin, outW, io.Discard, stop) }()
 	line, err := bufio.NewReader(outR).ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +27,26 @@ func TestRunPrintsURLServesAndStopsWithStdin(t *testing.T) {
 	if err := json.Unmarshal([]byte(line), &ready); err != nil || !strings.HasPrefix(ready.URL, "http://127.0.0.1:") {
 		t.Fatalf("ready line %q: %v", line, err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, ready.URL+devmodel.MessagesPath,
+	return ready.URL, done
+}
+
+// waitStopped fails the test unless run returns without an error within 10 s.
+func waitStopped(t *testing.T, done <-chan error, failure string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal(failure)
+	}
+}
+
+func TestRunPrintsURLServesAndStopsWithStdin(t *testing.T) {
+	inR, inW := io.Pipe()
+	url, done := start(t, []string{"-exit-with-stdin", "-rpm", "5"}, inR, nil)
+	req, _ := http.NewRequest(http.MethodPost, url+devmodel.MessagesPath,
 		strings.NewReader(`{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("Authorization", "Bearer k")
 	req.Header.Set("Anthropic-Version", "2023-06-01")
@@ -40,45 +60,23 @@ func TestRunPrintsURLServesAndStopsWithStdin(t *testing.T) {
 	}
 
 	inW.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not stop when stdin closed")
-	}
-	if _, err := http.Get(ready.URL + devmodel.StatsPath); err == nil {
+	waitStopped(t, done, "run did not stop when stdin closed")
+	if _, err := http.Get(url + devmodel.StatsPath); err == nil {
 		t.Error("still serving after stop")
 	}
 }
 
 func TestRunStopsOnStop(t *testing.T) {
 	stop := make(chan struct{})
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- run(nil, strings.NewReader(""), outW, io.Discard, stop) }()
-	line, err := bufio.NewReader(outR).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ready struct{ URL string }
-	_ = json.Unmarshal([]byte(line), &ready)
+	url, done := start(t, nil, strings.NewReader(""), stop)
 	// Without -exit-with-stdin, an empty stdin does not stop it; stop does.
-	resp, err := http.Get(ready.URL + devmodel.StatsPath)
+	resp, err := http.Get(url + devmodel.StatsPath)
 	if err != nil {
 		t.Fatalf("stopped with stdin: %v", err)
 	}
 	resp.Body.Close()
 	close(stop)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not stop")
-	}
+	waitStopped(t, done, "run did not stop")
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
