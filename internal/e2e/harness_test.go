@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/pulumitool"
 )
@@ -297,17 +299,13 @@ func (u update) ops() map[string][]string {
 	return out
 }
 
-// urnName is "<type>::<name>" of a URN.
-func urnName(urn string) string {
-	parts := strings.Split(urn, "::")
-	if len(parts) < 4 {
-		return urn
+// urnName is "<type>::<name>" of a URN, as the Pulumi SDK parses it.
+func urnName(s string) string {
+	u := resource.URN(s)
+	if !u.IsValid() {
+		return s
 	}
-	typ := parts[2]
-	if i := strings.LastIndex(typ, "$"); i >= 0 {
-		typ = typ[i+1:]
-	}
-	return typ + "::" + parts[3]
+	return string(u.Type()) + "::" + u.Name()
 }
 
 // editStack rewrites the project copy's stack file.
