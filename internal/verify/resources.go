@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,38 @@ func (m *memo[T]) get(load func() (T, error)) (T, error) {
 	return m.v, m.err
 }
 
+// memos is a memo per key (a queue's consumers, a zone's routes).
+type memos[T any] struct {
+	mu sync.Mutex
+	m  map[string]*memo[T]
+}
+
+func (ms *memos[T]) get(key string, load func() (T, error)) (T, error) {
+	ms.mu.Lock()
+	m := ms.m[key]
+	if m == nil {
+		m = &memo[T]{}
+		if ms.m == nil {
+			ms.m = map[string]*memo[T]{}
+		}
+		ms.m[key] = m
+	}
+	ms.mu.Unlock()
+	return m.get(load)
+}
+
+// firstOf is the first element of all that match accepts; nil when none does
+// or when reading all failed (err).
+func firstOf[T any](all []T, err error, match func(T) bool) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	if i := slices.IndexFunc(all, match); i >= 0 {
+		return &all[i], nil
+	}
+	return nil, nil
+}
+
 // inventory is the account, read lazily and once, shared by every product.
 type inventory struct {
 	api     API
@@ -36,72 +69,38 @@ type inventory struct {
 	queues    memo[[]cfapi.Queue]
 	domains   memo[[]cfapi.CustomDomain]
 	subdomain memo[string]
-
-	mu        sync.Mutex
-	consumers map[string]*memo[[]cfapi.Consumer] // by queue id
-	routes    map[string]*memo[[]cfapi.Route]    // by zone
+	consumers memos[[]cfapi.Consumer] // by queue id
+	routes    memos[[]cfapi.Route]    // by zone
 }
 
 func newInventory(api API, account string) *inventory {
-	return &inventory{api: api, account: account, consumers: map[string]*memo[[]cfapi.Consumer]{}, routes: map[string]*memo[[]cfapi.Route]{}}
+	return &inventory{api: api, account: account}
 }
 
 func (in *inventory) kvByTitle(ctx context.Context, title string) (*cfapi.KVNamespace, error) {
 	all, err := in.kv.get(func() ([]cfapi.KVNamespace, error) { return in.api.KVNamespaces(ctx, in.account) })
-	if err != nil {
-		return nil, err
-	}
-	for i := range all {
-		if all[i].Title == title {
-			return &all[i], nil
-		}
-	}
-	return nil, nil
+	return firstOf(all, err, func(ns cfapi.KVNamespace) bool { return ns.Title == title })
 }
 
 func (in *inventory) hasBucket(ctx context.Context, name string) (bool, error) {
 	all, err := in.buckets.get(func() ([]string, error) { return in.api.Buckets(ctx, in.account) })
-	for _, b := range all {
-		if b == name {
-			return true, nil
-		}
+	if slices.Contains(all, name) {
+		return true, nil
 	}
 	return false, err
 }
 
 func (in *inventory) queue(ctx context.Context, name string) (*cfapi.Queue, error) {
 	all, err := in.queues.get(func() ([]cfapi.Queue, error) { return in.api.Queues(ctx, in.account) })
-	if err != nil {
-		return nil, err
-	}
-	for i := range all {
-		if all[i].Name == name {
-			return &all[i], nil
-		}
-	}
-	return nil, nil
+	return firstOf(all, err, func(q cfapi.Queue) bool { return q.Name == name })
 }
 
 func (in *inventory) consumersOf(ctx context.Context, queueID string) ([]cfapi.Consumer, error) {
-	in.mu.Lock()
-	m := in.consumers[queueID]
-	if m == nil {
-		m = &memo[[]cfapi.Consumer]{}
-		in.consumers[queueID] = m
-	}
-	in.mu.Unlock()
-	return m.get(func() ([]cfapi.Consumer, error) { return in.api.Consumers(ctx, in.account, queueID) })
+	return in.consumers.get(queueID, func() ([]cfapi.Consumer, error) { return in.api.Consumers(ctx, in.account, queueID) })
 }
 
 func (in *inventory) routesOf(ctx context.Context, zone string) ([]cfapi.Route, error) {
-	in.mu.Lock()
-	m := in.routes[zone]
-	if m == nil {
-		m = &memo[[]cfapi.Route]{}
-		in.routes[zone] = m
-	}
-	in.mu.Unlock()
-	return m.get(func() ([]cfapi.Route, error) { return in.api.Routes(ctx, zone) })
+	return in.routes.get(zone, func() ([]cfapi.Route, error) { return in.api.Routes(ctx, zone) })
 }
 
 // apiFailure explains an API error, naming the token permission it needs.
