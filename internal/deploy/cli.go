@@ -172,24 +172,16 @@ func (r *CLIRunner) engine(ctx context.Context, op, what string, p Progress, arg
 	args = append(args, "--event-log", path)
 
 	exited := make(chan struct{})
-	type tailed struct {
-		log *engineLog
-		err error
-	}
-	done := make(chan tailed, 1)
-	go func() {
-		l, err := tailEngineLog(path, p, exited)
-		done <- tailed{l, err}
-	}()
+	tailed := startTail(path, p, exited)
 	_, runErr := r.runTail(ctx, op, what, exited, args...)
-	t := <-done
+	log, err := tailed()
 	if runErr != nil {
-		return t.log, runErr
+		return log, runErr
 	}
-	if t.err != nil {
-		return t.log, &OpError{Op: op, Err: fmt.Errorf("read the event log: %w", t.err)}
+	if err != nil {
+		return log, &OpError{Op: op, Err: fmt.Errorf("read the event log: %w", err)}
 	}
-	return t.log, nil
+	return log, nil
 }
 
 // Lock conflicts, as the CLI words them: a self-managed backend's lock file,

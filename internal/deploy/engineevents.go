@@ -107,6 +107,24 @@ func (l *engineLog) add(line []byte, p Progress) {
 // lines.
 const tailInterval = 50 * time.Millisecond
 
+// startTail runs tailEngineLog in the background; the function it returns
+// waits for it (after exited is closed) and returns what it read.
+func startTail(path string, p Progress, exited <-chan struct{}) func() (*engineLog, error) {
+	type tailed struct {
+		log *engineLog
+		err error
+	}
+	done := make(chan tailed, 1)
+	go func() {
+		l, err := tailEngineLog(path, p, exited)
+		done <- tailed{l, err}
+	}()
+	return func() (*engineLog, error) {
+		t := <-done
+		return t.log, t.err
+	}
+}
+
 // tailEngineLog follows the event log at path while the command that writes
 // it runs, forwarding each complete line to p as it appears, until exited is
 // closed; then it reads what is left and returns. The file need not exist

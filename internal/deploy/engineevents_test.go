@@ -168,15 +168,7 @@ func TestTailEngineLog(t *testing.T) {
 	got := make(chan Step, 10)
 	p := &recProgress{onStep: func(s Step) { got <- s }}
 	exited := make(chan struct{})
-	type result struct {
-		l   *engineLog
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		l, err := tailEngineLog(path, p, exited)
-		done <- result{l, err}
-	}()
+	tailed := startTail(path, p, exited)
 	wait := func(op string) {
 		t.Helper()
 		select {
@@ -207,13 +199,13 @@ func TestTailEngineLog(t *testing.T) {
 	}
 	wait("update")
 	close(exited)
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
+	l, err := tailed()
+	if err != nil {
+		t.Fatal(err)
 	}
 	wait("delete")
-	if r.l.Events != 3 || r.l.Skipped != 0 {
-		t.Errorf("%d events, %d skipped", r.l.Events, r.l.Skipped)
+	if l.Events != 3 || l.Skipped != 0 {
+		t.Errorf("%d events, %d skipped", l.Events, l.Skipped)
 	}
 }
 
