@@ -1,7 +1,6 @@
 package cost
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
 const projectDir = "../../.."
@@ -34,13 +34,7 @@ func run(t *testing.T, env map[string]string, args ...string) (string, error) {
 
 func parse(t *testing.T, args ...string) (*Options, error) {
 	t.Helper()
-	var got *Options
-	cmd := NewCmd(&cmdutil.Factory{}, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs(args)
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
-	return got, err
+	return cmdtest.Parse(NewCmd, args...)
 }
 
 func TestForecastFlags(t *testing.T) {

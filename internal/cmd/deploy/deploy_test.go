@@ -15,6 +15,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/outputs"
 	zverify "github.com/zerocost/zerocost/internal/verify"
@@ -26,35 +27,29 @@ const (
 )
 
 func TestFlags(t *testing.T) {
-	var got *Options
-	f := &cmdutil.Factory{}
-	cmd := NewCmd(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{})
-	if err := cmd.Execute(); err != nil {
+	got, err := cmdtest.Parse(NewCmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Stack != "demo" || got.Yes || got.Refresh || got.SkipVerify || got.NoRollback || got.JSON || got.JUnit != "" || got.Usage != "" {
 		t.Errorf("defaults %+v", got)
 	}
-	cmd = NewCmd(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{"--stack", "prod", "-y", "--refresh", "--no-rollback", "--json", "--junit", "r/v.xml", "--usage", "u.toml"})
-	if err := cmd.Execute(); err != nil {
+	got, err = cmdtest.Parse(NewCmd, "--stack", "prod", "-y", "--refresh", "--no-rollback", "--json", "--junit", "r/v.xml", "--usage", "u.toml")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Stack != "prod" || !got.Yes || !got.Refresh || !got.NoRollback || !got.JSON || got.JUnit != "r/v.xml" || got.Usage != "u.toml" {
 		t.Errorf("options %+v", got)
 	}
-	cmd = NewCmd(f, func(o *Options) error { t.Error("ran"); return nil })
-	cmd.SetArgs([]string{"--skip-verify", "--junit", "x.xml"})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
+	if got, err = cmdtest.Parse(NewCmd, "--skip-verify", "--junit", "x.xml"); got != nil {
+		t.Error("ran")
+	}
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--skip-verify") {
 		t.Errorf("--skip-verify --junit: %v", err)
 	}
-	cmd = NewCmd(f, func(o *Options) error { t.Error("ran"); return nil })
-	cmd.SetArgs([]string{"--skip-verify", "--skip-routes"})
-	cmd.SetErr(&bytes.Buffer{})
-	err = cmd.Execute()
+	if got, err = cmdtest.Parse(NewCmd, "--skip-verify", "--skip-routes"); got != nil {
+		t.Error("ran")
+	}
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--skip-routes") {
 		t.Errorf("--skip-verify --skip-routes: %v", err)
 	}
@@ -88,10 +83,8 @@ func TestWorkflowCommandLine(t *testing.T) {
 		t.Fatal("deploy.yml runs no `zerocost deploy`")
 	}
 	args := strings.Fields(strings.ReplaceAll(line[1], `"$ZEROCOST_STACK"`, "demo"))
-	var got *Options
-	cmd := NewCmd(&cmdutil.Factory{}, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs(args)
-	if err := cmd.Execute(); err != nil {
+	got, err := cmdtest.Parse(NewCmd, args...)
+	if err != nil {
 		t.Fatalf("%v: %v", args, err)
 	}
 	if !got.Yes || got.Stack != "demo" || got.JUnit != "reports/verify.xml" {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"net"
 	"net/http"
 	"os"
@@ -15,27 +14,25 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/nodetool"
 )
 
 const projectDir = "../../.."
 
 func TestFlags(t *testing.T) {
-	var got *Options
-	f := &cmdutil.Factory{}
-	cmd := NewCmd(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{})
-	if err := cmd.Execute(); err != nil {
+	got, err := cmdtest.Parse(NewCmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Stack != "demo" || got.JSON || got.Reset || got.PortBase != 0 || got.ModelLatency != 0 || got.ModelErrorRate != 0 || got.ModelRPM != 0 {
 		t.Errorf("defaults %+v", got)
 	}
-	cmd = NewCmd(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{"--stack", "prod", "--json", "--reset", "--port-base", "9000",
-		"--model-latency", "200ms", "--model-error-rate", "0.25", "--model-429-share", "0.5", "--model-rpm", "30"})
-	if err := cmd.Execute(); err != nil {
+	got, err = cmdtest.Parse(NewCmd, "--stack", "prod", "--json", "--reset", "--port-base", "9000",
+		"--model-latency", "200ms", "--model-error-rate", "0.25", "--model-429-share", "0.5", "--model-rpm", "30")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Stack != "prod" || !got.JSON || !got.Reset || got.PortBase != 9000 || got.ModelLatency != 200*time.Millisecond ||
@@ -51,11 +48,11 @@ func TestFlags(t *testing.T) {
 		{"--model-latency", "-1s"},
 		{"--port-base", "70000"},
 	} {
-		cmd := NewCmd(f, func(o *Options) error { t.Errorf("%v: ran", args); return nil })
-		cmd.SetArgs(args)
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		if err := cmd.Execute(); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+		got, err := cmdtest.Parse(NewCmd, args...)
+		if got != nil {
+			t.Errorf("%v: ran", args)
+		}
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 			t.Errorf("%v: exit %d (%v), want 2", args, cmdutil.ExitCode(err), err)
 		}
 	}

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/nodetool"
 )
 
@@ -29,20 +29,14 @@ func run(t *testing.T, args ...string) (string, error) {
 }
 
 func TestFlags(t *testing.T) {
-	var got *Options
-	f := &cmdutil.Factory{}
-	cmd := NewCmd(f, func(o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{"--out", "dist"})
-	if err := cmd.Execute(); err != nil {
+	got, err := cmdtest.Parse(NewCmd, "--out", "dist")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Stack != "demo" || got.Out != "dist" {
 		t.Errorf("options %+v", got)
 	}
-	cmd = NewCmd(f, func(o *Options) error { return nil })
-	cmd.SetArgs([]string{"--stack", "prod"})
-	cmd.SetErr(&bytes.Buffer{})
-	err := cmd.Execute()
+	_, err = cmdtest.Parse(NewCmd, "--stack", "prod")
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--out") {
 		t.Errorf("missing --out: %v", err)
 	}

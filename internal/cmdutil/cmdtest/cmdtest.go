@@ -1,0 +1,27 @@
+// Package cmdtest helps the commands' tests.
+package cmdtest
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zerocost/zerocost/internal/cmdutil"
+)
+
+// Parse builds a command with its NewCmd and an empty Factory, executes it on
+// args with a runF that keeps the options instead of running them, and
+// returns those options: nil when the flags or the command's checks stopped
+// it first, with their error. What the command prints is dropped.
+func Parse[O any](newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, args ...string) (*O, error) {
+	var got *O
+	cmd := newCmd(&cmdutil.Factory{}, func(o *O) error { got = o; return nil })
+	if args == nil {
+		args = []string{} // else cobra parses the test binary's own arguments
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	return got, err
+}
