@@ -8,13 +8,11 @@ import (
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 )
 
-// DemoOutputs is the file of what infra/ exports for the demo stack, ids
-// made up (cmd/cost's tests read it too).
-const DemoOutputs = "testdata/demo-outputs.json"
-
 func TestStackProducts(t *testing.T) {
 	p := plantest.DemoPlan(t)
-	out, err := outputs.ReadFile(DemoOutputs)
+	// What infra/ exports for the demo stack, ids made up (cmd/cost's tests
+	// read it too).
+	out, err := outputs.ReadFile("testdata/demo-outputs.json")
 	if err != nil {
 		t.Fatal(err)
 	}
