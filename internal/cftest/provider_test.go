@@ -11,12 +11,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
@@ -66,34 +64,15 @@ func providerServer(t *testing.T, opts ...Option) (*Server, string, string, stri
 // the metadata part without a filename.
 func providerUpload(t *testing.T, code string, meta map[string]any) (string, []byte) {
 	t.Helper()
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	part := func(name, filename, ct string, b []byte) {
-		h := textproto.MIMEHeader{}
-		cd := fmt.Sprintf(`form-data; name="%s"`, name)
-		if filename != "" {
-			cd += fmt.Sprintf(`; filename="%s"`, filename)
-		}
-		h.Set("Content-Disposition", cd)
-		h.Set("Content-Type", ct)
-		pw, err := w.CreatePart(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = pw.Write(b)
-	}
+	var parts []formPart
 	if code != "" {
-		part("worker.js", "worker.js", "application/javascript+module", []byte(code))
+		parts = append(parts, formPart{"worker.js", "worker.js", "application/javascript+module", code})
 	}
 	mb, err := json.Marshal(meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	part("metadata", "", "application/json", mb)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return w.FormDataContentType(), buf.Bytes()
+	return formData(append(parts, formPart{"metadata", "", "application/json", string(mb)})...)
 }
 
 func providerMeta(kvID string) map[string]any {
@@ -386,24 +365,15 @@ func TestScriptUploadThroughSDKMultipartIsRefused(t *testing.T) {
 // name): content/v2 answers multipart, the entry point first.
 func TestScriptWithSeveralModules(t *testing.T) {
 	s, _, _, _ := providerServer(t)
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for _, p := range []struct{ name, ct, body string }{
-		{"lib.mjs", "application/javascript+module", "export const x = 1;"},
-		{"index.mjs", "application/javascript+module", "import { x } from './lib.mjs';\nexport default { fetch() { return new Response(String(x)) } }"},
-		{"metadata", "application/json", `{"main_module":"index.mjs","compatibility_date":"2026-01-01","bindings":[{"type":"plain_text","name":"GREETING","text":""}]}`},
-	} {
-		h := textproto.MIMEHeader{}
-		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, p.name, p.name))
-		h.Set("Content-Type", p.ct)
-		pw, _ := w.CreatePart(h)
-		_, _ = io.WriteString(pw, p.body)
-	}
-	_ = w.Close()
+	ct, body := formData(
+		formPart{"lib.mjs", "lib.mjs", "application/javascript+module", "export const x = 1;"},
+		formPart{"index.mjs", "index.mjs", "application/javascript+module", "import { x } from './lib.mjs';\nexport default { fetch() { return new Response(String(x)) } }"},
+		formPart{"metadata", "metadata", "application/json", `{"main_module":"index.mjs","compatibility_date":"2026-01-01","bindings":[{"type":"plain_text","name":"GREETING","text":""}]}`},
+	)
 	ws := workers.NewScriptService(sdkOpts(s)...)
 	var p workers.ScriptUpdateParams
 	p.AccountID.Value, p.AccountID.Present = acct, true
-	if _, err := ws.Update(tctx(t), "multi-demo", p, option.WithRequestBody(w.FormDataContentType(), buf.Bytes())); err != nil {
+	if _, err := ws.Update(tctx(t), "multi-demo", p, option.WithRequestBody(ct, body)); err != nil {
 		t.Fatal(err)
 	}
 	sc, _ := s.Script(acct, "multi-demo")
@@ -1144,27 +1114,14 @@ func TestRollbackOfAnUploadedScript(t *testing.T) {
 // A service-worker script, as the provider uploads one without main_module.
 func TestServiceWorkerUpload(t *testing.T) {
 	s, _, _, _ := providerServer(t)
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	for _, p := range []struct{ name, filename, ct, body string }{
-		{"script", "script", "application/javascript", "addEventListener('fetch', e => e.respondWith(new Response('sw')))"},
-		{"metadata", "", "application/json", `{"body_part":"script","compatibility_date":"","logpush":false,"usage_model":"standard","bindings":[]}`},
-	} {
-		h := textproto.MIMEHeader{}
-		cd := fmt.Sprintf(`form-data; name="%s"`, p.name)
-		if p.filename != "" {
-			cd += fmt.Sprintf(`; filename="%s"`, p.filename)
-		}
-		h.Set("Content-Disposition", cd)
-		h.Set("Content-Type", p.ct)
-		pw, _ := w.CreatePart(h)
-		_, _ = io.WriteString(pw, p.body)
-	}
-	_ = w.Close()
+	ct, body := formData(
+		formPart{"script", "script", "application/javascript", "addEventListener('fetch', e => e.respondWith(new Response('sw')))"},
+		formPart{"metadata", "", "application/json", `{"body_part":"script","compatibility_date":"","logpush":false,"usage_model":"standard","bindings":[]}`},
+	)
 	ws := workers.NewScriptService(sdkOpts(s)...)
 	var p workers.ScriptUpdateParams
 	p.AccountID.Value, p.AccountID.Present = acct, true
-	res, err := ws.Update(tctx(t), "sw-demo", p, option.WithRequestBody(w.FormDataContentType(), buf.Bytes()))
+	res, err := ws.Update(tctx(t), "sw-demo", p, option.WithRequestBody(ct, body))
 	if err != nil {
 		t.Fatal(err)
 	}

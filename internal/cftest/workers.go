@@ -302,18 +302,39 @@ func scriptBody(sc *Script) reply {
 		h.Set("Content-Type", ct)
 		return reply{status: http.StatusOK, raw: []byte(sc.Modules[0].Content), header: h}
 	}
+	parts := make([]formPart, len(sc.Modules))
+	for i, m := range sc.Modules {
+		parts[i] = formPart{name: m.Name, filename: m.Name, contentType: m.ContentType, body: m.Content}
+	}
+	ct, body := formData(parts...)
+	h.Set("Content-Type", ct)
+	return reply{status: http.StatusOK, raw: body, header: h}
+}
+
+// formPart is one part of a multipart/form-data body.
+type formPart struct {
+	name, filename, contentType, body string
+}
+
+// formData is a multipart/form-data body of parts (a part without filename
+// has none in its Content-Disposition, as the provider's metadata part) and
+// its content type.
+func formData(parts ...formPart) (string, []byte) {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
-	for _, m := range sc.Modules {
-		ph := textproto.MIMEHeader{}
-		ph.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, m.Name, m.Name))
-		ph.Set("Content-Type", m.ContentType)
-		pw, _ := w.CreatePart(ph)
-		_, _ = io.WriteString(pw, m.Content)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		cd := fmt.Sprintf(`form-data; name=%q`, p.name)
+		if p.filename != "" {
+			cd += fmt.Sprintf(`; filename=%q`, p.filename)
+		}
+		h.Set("Content-Disposition", cd)
+		h.Set("Content-Type", p.contentType)
+		pw, _ := w.CreatePart(h) // writing to a bytes.Buffer does not fail
+		_, _ = io.WriteString(pw, p.body)
 	}
 	_ = w.Close()
-	h.Set("Content-Type", w.FormDataContentType())
-	return reply{status: http.StatusOK, raw: buf.Bytes(), header: h}
+	return w.FormDataContentType(), buf.Bytes()
 }
 
 // scriptDownload is GET .../workers/scripts/{name}: the raw code, not JSON.
