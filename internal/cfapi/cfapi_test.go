@@ -59,12 +59,7 @@ func TestListsPageToTheEnd(t *testing.T) {
 	}
 	// Pages of 2: KV asked pages 1-3 (the last holds one namespace, and
 	// total_pages says it is the last).
-	var kvPages []string
-	for _, r := range s.Requests() {
-		if strings.HasSuffix(r.Path, "/storage/kv/namespaces") {
-			kvPages = append(kvPages, r.Query.Get("page"))
-		}
-	}
+	kvPages := s.PagesAsked("/storage/kv/namespaces")
 	if strings.Join(kvPages, ",") != "1,2,3" {
 		t.Errorf("KV pages asked: %v", kvPages)
 	}

@@ -87,6 +87,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -507,6 +508,18 @@ func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
+}
+
+// PagesAsked lists, in order, the page query parameter ("" when absent) of
+// the requests whose path ends in suffix: how a client paged through a list.
+func (s *Server) PagesAsked(suffix string) []string {
+	var out []string
+	for _, r := range s.Requests() {
+		if strings.HasSuffix(r.Path, suffix) {
+			out = append(out, r.Query.Get("page"))
+		}
+	}
+	return out
 }
 
 // Unknown lists the requests the server has no route for (each answered 400

@@ -267,12 +267,7 @@ func TestAutoPagerEnds(t *testing.T) {
 	if strings.Join(titles, ",") != "a-demo-jobs,b,c,d,e" {
 		t.Errorf("titles %v", titles)
 	}
-	var pages []string
-	for _, r := range s.Requests() {
-		if strings.HasSuffix(r.Path, "/kv/namespaces") {
-			pages = append(pages, r.Query.Get("page"))
-		}
-	}
+	pages := s.PagesAsked("/kv/namespaces")
 	// Pages 1-3 hold 2+2+1 namespaces; page 4 is the empty one that ends it.
 	if strings.Join(pages, ",") != ",2,3,4" {
 		t.Errorf("pages asked %q", pages)
