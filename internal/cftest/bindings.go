@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Binding is one binding of a Worker, as an upload's metadata lists it and
@@ -109,6 +110,33 @@ func renderBindings(bs []Binding) []Binding {
 	return out
 }
 
+// otherBindingFields are the binding types zerocost does not use, each with
+// the fields (kept in Binding.Extra) the API requires of it.
+var otherBindingFields = map[string][]string{
+	"json":                     {"json"},
+	"service":                  {"service"},
+	"durable_object_namespace": {"class_name"},
+	"vectorize":                {"index_name"},
+	"workflow":                 {"workflow_name"},
+	"mtls_certificate":         {"certificate_id"},
+	"secrets_store_secret":     {"store_id", "secret_name"},
+	"dispatch_namespace":       {"namespace"},
+	"wasm_module":              {"part"},
+	"text_blob":                {"part"},
+	"data_blob":                {"part"},
+	"ai":                       nil,
+	"browser":                  nil,
+	"images":                   nil,
+	"version_metadata":         nil,
+	"assets":                   nil,
+	"inherit":                  nil,
+	"pipelines":                nil,
+	"send_email":               nil,
+	"worker_loader":            nil,
+	"logfwdr":                  nil,
+	"secret_key":               nil,
+}
+
 // bindingRefs are the resources an upload's bindings name; checkBindings
 // looks them up.
 func (s *Server) checkBindings(a *Account, bs []Binding, textSet map[int]bool) *Message {
@@ -179,50 +207,20 @@ func (s *Server) checkBindings(a *Account, bs []Binding, textSet map[int]bool) *
 			if b.Dataset == "" {
 				return missing("dataset")
 			}
-		case "json":
-			if !b.has("json") {
-				return missing("json")
-			}
-		case "service":
-			if !b.has("service") {
-				return missing("service")
-			}
-		case "durable_object_namespace":
-			if !b.has("class_name") {
-				return missing("class_name")
-			}
 		case "hyperdrive":
 			if b.ID == "" {
 				return missing("id")
 			}
-		case "vectorize":
-			if !b.has("index_name") {
-				return missing("index_name")
-			}
-		case "workflow":
-			if !b.has("workflow_name") {
-				return missing("workflow_name")
-			}
-		case "mtls_certificate":
-			if !b.has("certificate_id") {
-				return missing("certificate_id")
-			}
-		case "secrets_store_secret":
-			if !b.has("store_id") || !b.has("secret_name") {
-				return missing("store_id and secret_name")
-			}
-		case "dispatch_namespace":
-			if !b.has("namespace") {
-				return missing("namespace")
-			}
-		case "wasm_module", "text_blob", "data_blob":
-			if !b.has("part") {
-				return missing("part")
-			}
-		case "ai", "browser", "images", "version_metadata", "assets", "inherit", "pipelines", "send_email",
-			"worker_loader", "logfwdr", "secret_key":
 		default:
-			return &Message{10021, fmt.Sprintf("binding %s has an unknown type %q", b.Name, b.Type)}
+			fields, known := otherBindingFields[b.Type]
+			if !known {
+				return &Message{10021, fmt.Sprintf("binding %s has an unknown type %q", b.Name, b.Type)}
+			}
+			for _, f := range fields {
+				if !b.has(f) {
+					return missing(strings.Join(fields, " and "))
+				}
+			}
 		}
 	}
 	return nil
