@@ -143,6 +143,19 @@ func (p *prober) do(ctx context.Context, method, path string, body any, auth boo
 	return &response{status: res.StatusCode, header: res.Header, body: b}, nil
 }
 
+// call sends a request with the bearer token (as do) and fails unless the
+// answer has the status.
+func (p *prober) call(ctx context.Context, method, path string, body any, status int) (*response, error) {
+	r, err := p.do(ctx, method, path, body, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := expect(method, path, r, status); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // expect fails unless the answer has the status.
 func expect(method, path string, r *response, status int) error {
 	if r.status == status {
@@ -257,11 +270,8 @@ func (p *prober) auth(ctx context.Context) (string, error) {
 // method: GET on a POST-only route answers 405 naming POST in Allow.
 func (p *prober) method(path string) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		r, err := p.do(ctx, http.MethodGet, path, nil, true)
+		r, err := p.call(ctx, http.MethodGet, path, nil, http.StatusMethodNotAllowed)
 		if err != nil {
-			return "", err
-		}
-		if err := expect("GET", path, r, http.StatusMethodNotAllowed); err != nil {
 			return "", err
 		}
 		if allow := r.header.Get("Allow"); !strings.Contains(allow, "POST") {
@@ -274,11 +284,8 @@ func (p *prober) method(path string) func(ctx context.Context) (string, error) {
 // badInput: an invalid body answers 400 (and costs no model call).
 func (p *prober) badInput(path string, body any) func(ctx context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		r, err := p.do(ctx, http.MethodPost, path, body, true)
+		r, err := p.call(ctx, http.MethodPost, path, body, http.StatusBadRequest)
 		if err != nil {
-			return "", err
-		}
-		if err := expect("POST", path, r, http.StatusBadRequest); err != nil {
 			return "", err
 		}
 		code := r.errorCode()
@@ -292,11 +299,7 @@ func (p *prober) badInput(path string, body any) func(ctx context.Context) (stri
 // unknownJob: a job id nobody made answers 404.
 func (p *prober) unknownJob(ctx context.Context) (string, error) {
 	path := "/jobs/" + newUUID()
-	r, err := p.do(ctx, http.MethodGet, path, nil, true)
-	if err != nil {
-		return "", err
-	}
-	if err := expect("GET", path, r, http.StatusNotFound); err != nil {
+	if _, err := p.call(ctx, http.MethodGet, path, nil, http.StatusNotFound); err != nil {
 		return "", err
 	}
 	return "404 for an unknown id", nil
@@ -308,11 +311,8 @@ func (p *prober) input(i int) string {
 
 // job: POST /jobs gives a job id that reaches done with a result.
 func (p *prober) job(ctx context.Context) (string, error) {
-	r, err := p.do(ctx, http.MethodPost, "/jobs", map[string]any{"input": p.input(1)}, true)
+	r, err := p.call(ctx, http.MethodPost, "/jobs", map[string]any{"input": p.input(1)}, http.StatusAccepted)
 	if err != nil {
-		return "", err
-	}
-	if err := expect("POST", "/jobs", r, http.StatusAccepted); err != nil {
 		return "", err
 	}
 	id, _ := r.obj()["job_id"].(string)
@@ -332,11 +332,8 @@ func (p *prober) batch(ctx context.Context) (string, error) {
 	for i := range inputs {
 		inputs[i] = p.input(i + 1)
 	}
-	r, err := p.do(ctx, http.MethodPost, "/jobs", map[string]any{"inputs": inputs}, true)
+	r, err := p.call(ctx, http.MethodPost, "/jobs", map[string]any{"inputs": inputs}, http.StatusAccepted)
 	if err != nil {
-		return "", err
-	}
-	if err := expect("POST", "/jobs", r, http.StatusAccepted); err != nil {
 		return "", err
 	}
 	var body struct {
@@ -450,11 +447,8 @@ func empty(v any) bool {
 func (p *prober) cache(ctx context.Context) (string, error) {
 	first := fmt.Sprintf("Zerocost verify run %s: what does an edge cache keep?", p.o.RunID)
 	second := fmt.Sprintf("  ZEROCOST — VERIFY RUN %s ... WHAT DOES AN EDGE CACHE KEEP!!  ", strings.ToUpper(p.o.RunID))
-	r, err := p.do(ctx, http.MethodPost, "/ask", map[string]any{"input": first}, true)
+	r, err := p.call(ctx, http.MethodPost, "/ask", map[string]any{"input": first}, http.StatusOK)
 	if err != nil {
-		return "", err
-	}
-	if err := expect("POST", "/ask", r, http.StatusOK); err != nil {
 		return "", err
 	}
 	answer, ok := r.obj()["answer"]
@@ -467,11 +461,8 @@ func (p *prober) cache(ctx context.Context) (string, error) {
 	n := min(cacheAttempts, p.o.attempts())
 	xc := ""
 	for attempt := 1; attempt <= n; attempt++ {
-		r, err := p.do(ctx, http.MethodPost, "/ask", map[string]any{"input": second}, true)
+		r, err := p.call(ctx, http.MethodPost, "/ask", map[string]any{"input": second}, http.StatusOK)
 		if err != nil {
-			return "", err
-		}
-		if err := expect("POST", "/ask", r, http.StatusOK); err != nil {
 			return "", err
 		}
 		xc = r.header.Get("X-Cache")
