@@ -24,29 +24,31 @@ function binding(env, kind, name) {
   return b;
 }
 
-async function kvKeys(kv, prefix) {
+// listAll follows a KV namespace's or an R2 bucket's list cursor: page(cursor)
+// answers one page as {keys, done, cursor}.
+async function listAll(what, page) {
   const keys = [];
   let cursor;
   for (let i = 0; i < MAX_PAGES; i++) {
-    const page = await kv.list({ prefix, cursor, limit: 1000 });
-    for (const k of page.keys) keys.push(k.name);
-    if (page.list_complete) return keys;
-    cursor = page.cursor;
+    const p = await page(cursor);
+    keys.push(...p.keys);
+    if (p.done) return keys;
+    cursor = p.cursor;
   }
-  throw new Error("KV list: too many pages");
+  throw new Error(`${what} list: too many pages`);
 }
 
-async function r2Keys(bucket, prefix) {
-  const keys = [];
-  let cursor;
-  for (let i = 0; i < MAX_PAGES; i++) {
-    const page = await bucket.list({ prefix, cursor, limit: 1000 });
-    for (const o of page.objects) keys.push(o.key);
-    if (!page.truncated) return keys;
-    cursor = page.cursor;
-  }
-  throw new Error("R2 list: too many pages");
-}
+const kvKeys = (kv, prefix) =>
+  listAll("KV", async (cursor) => {
+    const p = await kv.list({ prefix, cursor, limit: 1000 });
+    return { keys: p.keys.map((k) => k.name), done: p.list_complete, cursor: p.cursor };
+  });
+
+const r2Keys = (bucket, prefix) =>
+  listAll("R2", async (cursor) => {
+    const p = await bucket.list({ prefix, cursor, limit: 1000 });
+    return { keys: p.objects.map((o) => o.key), done: !p.truncated, cursor: p.cursor };
+  });
 
 export default {
   async fetch(request, env) {
