@@ -161,6 +161,14 @@ func ParseTag(tag reflect.StructTag) (name string, optional bool) {
 	return parts[0], optional
 }
 
+// element gives the args struct T that embeds it the ElementType method of
+// pulumi.Input, naming T itself, as the generated SDK's args types do. It has
+// no pulumi tag, so the SDK's marshalling (and checkRequired) pass it over:
+// the properties are exactly T's tagged fields.
+type element[T any] struct{}
+
+func (element[T]) ElementType() reflect.Type { return reflect.TypeFor[T]() }
+
 // WorkersKvNamespace is a Workers KV namespace; its ID is the namespace id.
 type WorkersKvNamespace struct {
 	pulumi.CustomResourceState
@@ -170,12 +178,10 @@ type WorkersKvNamespace struct {
 }
 
 type WorkersKvNamespaceArgs struct {
+	element[WorkersKvNamespaceArgs]
+
 	AccountId pulumi.StringInput `pulumi:"accountId"`
 	Title     pulumi.StringInput `pulumi:"title"`
-}
-
-func (WorkersKvNamespaceArgs) ElementType() reflect.Type {
-	return reflect.TypeFor[WorkersKvNamespaceArgs]()
 }
 
 func NewWorkersKvNamespace(ctx *pulumi.Context, name string, args *WorkersKvNamespaceArgs, opts ...pulumi.ResourceOption) (*WorkersKvNamespace, error) {
@@ -192,13 +198,13 @@ type R2Bucket struct {
 }
 
 type R2BucketArgs struct {
+	element[R2BucketArgs]
+
 	AccountId pulumi.StringInput `pulumi:"accountId"`
 	Name      pulumi.StringInput `pulumi:"name"`
 	// Location is a location hint (apac, eeur, enam, weur, wnam, oc).
 	Location pulumi.StringInput `pulumi:"location,optional"`
 }
-
-func (R2BucketArgs) ElementType() reflect.Type { return reflect.TypeFor[R2BucketArgs]() }
 
 func NewR2Bucket(ctx *pulumi.Context, name string, args *R2BucketArgs, opts ...pulumi.ResourceOption) (*R2Bucket, error) {
 	return create[R2Bucket](ctx, TokenR2Bucket, name, args, opts)
@@ -215,11 +221,11 @@ type Queue struct {
 }
 
 type QueueArgs struct {
+	element[QueueArgs]
+
 	AccountId pulumi.StringInput `pulumi:"accountId"`
 	QueueName pulumi.StringInput `pulumi:"queueName"`
 }
-
-func (QueueArgs) ElementType() reflect.Type { return reflect.TypeFor[QueueArgs]() }
 
 func NewQueue(ctx *pulumi.Context, name string, args *QueueArgs, opts ...pulumi.ResourceOption) (*Queue, error) {
 	return create[Queue](ctx, TokenQueue, name, args, opts)
@@ -235,6 +241,8 @@ type QueueConsumer struct {
 }
 
 type QueueConsumerArgs struct {
+	element[QueueConsumerArgs]
+
 	AccountId  pulumi.StringInput `pulumi:"accountId"`
 	QueueId    pulumi.StringInput `pulumi:"queueId"`
 	Type       pulumi.StringInput `pulumi:"type"`
@@ -254,8 +262,6 @@ type QueueConsumerSettings struct {
 	RetryDelay     pulumi.Float64Input `pulumi:"retryDelay,optional"`
 }
 
-func (QueueConsumerArgs) ElementType() reflect.Type { return reflect.TypeFor[QueueConsumerArgs]() }
-
 func NewQueueConsumer(ctx *pulumi.Context, name string, args *QueueConsumerArgs, opts ...pulumi.ResourceOption) (*QueueConsumer, error) {
 	return create[QueueConsumer](ctx, TokenQueueConsumer, name, args, opts)
 }
@@ -271,6 +277,8 @@ type WorkersScript struct {
 }
 
 type WorkersScriptArgs struct {
+	element[WorkersScriptArgs]
+
 	AccountId          pulumi.StringInput      `pulumi:"accountId"`
 	ScriptName         pulumi.StringInput      `pulumi:"scriptName"`
 	Content            pulumi.StringInput      `pulumi:"content,optional"`
@@ -302,8 +310,6 @@ type WorkersScriptBindingSimple struct {
 	Period pulumi.IntInput     `pulumi:"period"`
 }
 
-func (WorkersScriptArgs) ElementType() reflect.Type { return reflect.TypeFor[WorkersScriptArgs]() }
-
 func NewWorkersScript(ctx *pulumi.Context, name string, args *WorkersScriptArgs, opts ...pulumi.ResourceOption) (*WorkersScript, error) {
 	return create[WorkersScript](ctx, TokenWorkersScript, name, args, opts)
 }
@@ -316,14 +322,12 @@ type WorkersScriptSubdomain struct {
 }
 
 type WorkersScriptSubdomainArgs struct {
+	element[WorkersScriptSubdomainArgs]
+
 	AccountId       pulumi.StringInput `pulumi:"accountId"`
 	ScriptName      pulumi.StringInput `pulumi:"scriptName"`
 	Enabled         pulumi.BoolInput   `pulumi:"enabled"`
 	PreviewsEnabled pulumi.BoolInput   `pulumi:"previewsEnabled,optional"`
-}
-
-func (WorkersScriptSubdomainArgs) ElementType() reflect.Type {
-	return reflect.TypeFor[WorkersScriptSubdomainArgs]()
 }
 
 func NewWorkersScriptSubdomain(ctx *pulumi.Context, name string, args *WorkersScriptSubdomainArgs, opts ...pulumi.ResourceOption) (*WorkersScriptSubdomain, error) {
@@ -338,12 +342,12 @@ type WorkersRoute struct {
 }
 
 type WorkersRouteArgs struct {
+	element[WorkersRouteArgs]
+
 	ZoneId  pulumi.StringInput `pulumi:"zoneId"`
 	Pattern pulumi.StringInput `pulumi:"pattern"`
 	Script  pulumi.StringInput `pulumi:"script,optional"`
 }
-
-func (WorkersRouteArgs) ElementType() reflect.Type { return reflect.TypeFor[WorkersRouteArgs]() }
 
 func NewWorkersRoute(ctx *pulumi.Context, name string, args *WorkersRouteArgs, opts ...pulumi.ResourceOption) (*WorkersRoute, error) {
 	return create[WorkersRoute](ctx, TokenWorkersRoute, name, args, opts)
@@ -357,14 +361,12 @@ type WorkersCustomDomain struct {
 }
 
 type WorkersCustomDomainArgs struct {
+	element[WorkersCustomDomainArgs]
+
 	AccountId pulumi.StringInput `pulumi:"accountId"`
 	Hostname  pulumi.StringInput `pulumi:"hostname"`
 	Service   pulumi.StringInput `pulumi:"service"`
 	ZoneId    pulumi.StringInput `pulumi:"zoneId,optional"`
-}
-
-func (WorkersCustomDomainArgs) ElementType() reflect.Type {
-	return reflect.TypeFor[WorkersCustomDomainArgs]()
 }
 
 func NewWorkersCustomDomain(ctx *pulumi.Context, name string, args *WorkersCustomDomainArgs, opts ...pulumi.ResourceOption) (*WorkersCustomDomain, error) {
@@ -379,6 +381,8 @@ type WorkersCronTrigger struct {
 }
 
 type WorkersCronTriggerArgs struct {
+	element[WorkersCronTriggerArgs]
+
 	AccountId  pulumi.StringInput           `pulumi:"accountId"`
 	ScriptName pulumi.StringInput           `pulumi:"scriptName"`
 	Schedules  []WorkersCronTriggerSchedule `pulumi:"schedules"`
@@ -386,10 +390,6 @@ type WorkersCronTriggerArgs struct {
 
 type WorkersCronTriggerSchedule struct {
 	Cron pulumi.StringInput `pulumi:"cron"`
-}
-
-func (WorkersCronTriggerArgs) ElementType() reflect.Type {
-	return reflect.TypeFor[WorkersCronTriggerArgs]()
 }
 
 func NewWorkersCronTrigger(ctx *pulumi.Context, name string, args *WorkersCronTriggerArgs, opts ...pulumi.ResourceOption) (*WorkersCronTrigger, error) {
