@@ -1,7 +1,7 @@
 // Helpers for tests that run inside workerd.
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import { expect } from "vitest";
+import { env, exports } from "cloudflare:workers";
+import { expect, inject } from "vitest";
 import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "./standin-protocol";
 
 export type TestEnv = Cloudflare.Env;
@@ -47,6 +47,27 @@ export async function replyTo(message: string, maxTokens = Number(env.MAX_OUTPUT
   const text = `${MARKER} reply to ${quoted} (sha256 ${hex}, ${chars.length} characters)`;
   // Cut to max_tokens (about four characters a token), as the stand-in does.
   return Math.ceil(Array.from(text).length / 4) > maxTokens ? Array.from(text).slice(0, maxTokens * 4).join("") : text;
+}
+
+/**
+ * Checks the bindings every pattern's rendered config declares, as the
+ * project's env has them: ANTHROPIC_BASE_URL is the stand-in's, MODEL_USAGE
+ * takes data points, the KV namespace kv has no kvKey, OUTPUTS no r2Key, and
+ * the rate limiter has room.
+ */
+export async function expectPatternBindings(kv: KVNamespace, kvKey: string, r2Key: string): Promise<void> {
+  expect(env.ANTHROPIC_BASE_URL).toBe(inject("modelUrl"));
+  expect(typeof env.MODEL_USAGE.writeDataPoint).toBe("function");
+  expect(await kv.get(kvKey)).toBeNull();
+  expect(await env.OUTPUTS.head(r2Key)).toBeNull();
+  expect(await env.RATE_LIMITER.limit({ key: `probe-${crypto.randomUUID()}` })).toEqual({ success: true });
+}
+
+/** GET /health of the project's Worker answers 200 with its pattern and product. */
+export async function expectHealth(pattern: string, product: string): Promise<void> {
+  const res = await exports.default.fetch("https://worker.test/health");
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ pattern, product });
 }
 
 /** The project's env with a fresh PRODUCT (so rate-limit keys do not collide) and overrides. */
