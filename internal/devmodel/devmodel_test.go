@@ -45,6 +45,30 @@ func decodeError(t *testing.T, rec *httptest.ResponseRecorder) ErrorBody {
 	return e
 }
 
+// failures posts a valid call n times to h, which must fail every one with a
+// status of types and that status's error type, and counts the statuses.
+// each, when not nil, checks every answer further.
+func failures(t *testing.T, h http.Handler, n int, types map[int]string, each func(*httptest.ResponseRecorder)) map[int]int {
+	t.Helper()
+	seen := map[int]int{}
+	for range n {
+		rec := post(t, h, validBody, nil)
+		seen[rec.Code]++
+		e := decodeError(t, rec)
+		want, ok := types[rec.Code]
+		if !ok {
+			t.Fatalf("status %d with error rate 1", rec.Code)
+		}
+		if e.Error.Type != want {
+			t.Errorf("%d with %s", rec.Code, e.Error.Type)
+		}
+		if each != nil {
+			each(rec)
+		}
+	}
+	return seen
+}
+
 func TestReplyShape(t *testing.T) {
 	var logs bytes.Buffer
 	h := NewHandler(Options{Log: &logs})
@@ -180,24 +204,7 @@ func TestValidation(t *testing.T) {
 
 func TestErrorRateOne(t *testing.T) {
 	h := NewHandler(Options{ErrorRate: 1, Seed: 7})
-	seen := map[int]int{}
-	for i := 0; i < 40; i++ {
-		rec := post(t, h, validBody, nil)
-		seen[rec.Code]++
-		e := decodeError(t, rec)
-		switch rec.Code {
-		case 500:
-			if e.Error.Type != "api_error" {
-				t.Errorf("500 with %s", e.Error.Type)
-			}
-		case 529:
-			if e.Error.Type != "overloaded_error" {
-				t.Errorf("529 with %s", e.Error.Type)
-			}
-		default:
-			t.Fatalf("status %d with error rate 1", rec.Code)
-		}
-	}
+	seen := failures(t, h, 40, map[int]string{500: "api_error", 529: "overloaded_error"}, nil)
 	if seen[500] == 0 || seen[529] == 0 {
 		t.Errorf("want both 500 and 529: %v", seen)
 	}

@@ -2,6 +2,7 @@ package devmodel
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -11,21 +12,11 @@ import (
 // A share of the injected failures are 429 rate_limit_error with retry-after.
 func TestRateLimitShare(t *testing.T) {
 	h := NewHandler(Options{ErrorRate: 1, RateLimitShare: 0.5, RetryAfter: 1500 * time.Millisecond, Seed: 3})
-	seen := map[int]int{}
-	for i := 0; i < 200; i++ {
-		rec := post(t, h, validBody, nil)
-		seen[rec.Code]++
-		e := decodeError(t, rec)
-		switch rec.Code {
-		case 429:
-			if e.Error.Type != "rate_limit_error" || rec.Header().Get("Retry-After") != "2" {
-				t.Errorf("429: %s, retry-after %q (want 2: 1.5 s rounded up)", e.Error.Type, rec.Header().Get("Retry-After"))
-			}
-		case 500, 529:
-		default:
-			t.Fatalf("status %d with error rate 1", rec.Code)
+	seen := failures(t, h, 200, map[int]string{429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}, func(rec *httptest.ResponseRecorder) {
+		if rec.Code == 429 && rec.Header().Get("Retry-After") != "2" {
+			t.Errorf("429: retry-after %q (want 2: 1.5 s rounded up)", rec.Header().Get("Retry-After"))
 		}
-	}
+	})
 	if seen[429] < 60 || seen[429] > 140 || seen[500] == 0 || seen[529] == 0 {
 		t.Errorf("statuses %v: want about half 429s, and both 500 and 529", seen)
 	}
