@@ -94,12 +94,9 @@ func TestResourceDrift(t *testing.T) {
 		change               func(s *cftest.Server, out outputs.Stack)
 		drift                Drift
 	}{
-		{"missing bucket", "ai-relay", "r2 bucket ai-relay-demo-outputs", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				a := st.Accounts[acct]
-				a.Buckets = slices.DeleteFunc(a.Buckets, func(b cftest.Bucket) bool { return b.Name == "ai-relay-demo-outputs" })
-			})
-		}, Drift{Kind: Missing, Name: "R2 bucket ai-relay-demo-outputs"}},
+		{"missing bucket", "ai-relay", "r2 bucket ai-relay-demo-outputs", inAccount(acct, func(a *cftest.Account) {
+			a.Buckets = slices.DeleteFunc(a.Buckets, func(b cftest.Bucket) bool { return b.Name == "ai-relay-demo-outputs" })
+		}), Drift{Kind: Missing, Name: "R2 bucket ai-relay-demo-outputs"}},
 		{"extra binding", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) {
 				sc := script(st, acct, "sales-engine-demo")
@@ -139,27 +136,18 @@ func TestResourceDrift(t *testing.T) {
 		{"missing consumer", "email-worker", "consumer of email-worker-demo-jobs-dlq", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { queue(st, acct, "email-worker-demo-jobs-dlq").Consumers = nil })
 		}, Drift{Kind: Missing, Name: "consumer of email-worker-demo-jobs-dlq", Expected: "Worker email-worker-demo"}},
-		{"missing DLQ", "email-worker", "dead-letter queue email-worker-demo-jobs-dlq", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				a := st.Accounts[acct]
-				a.Queues = slices.DeleteFunc(a.Queues, func(q *cftest.Queue) bool { return q.Name == "email-worker-demo-jobs-dlq" })
-			})
-		}, Drift{Kind: Missing, Name: "dead-letter queue email-worker-demo-jobs-dlq"}},
+		{"missing DLQ", "email-worker", "dead-letter queue email-worker-demo-jobs-dlq", inAccount(acct, func(a *cftest.Account) {
+			a.Queues = slices.DeleteFunc(a.Queues, func(q *cftest.Queue) bool { return q.Name == "email-worker-demo-jobs-dlq" })
+		}), Drift{Kind: Missing, Name: "dead-letter queue email-worker-demo-jobs-dlq"}},
 		{"queue id differs from the outputs", "email-worker", "queue email-worker-demo-jobs", func(_ *cftest.Server, out outputs.Stack) {
 			out["email-worker"].QueueIDs["email-worker-demo-jobs"] = "old-id"
 		}, Drift{Kind: Mismatched, Name: "queue email-worker-demo-jobs id", Expected: "old-id (stack outputs)"}},
-		{"missing namespace", "sales-engine", "kv namespace sales-engine-demo-jobs", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				a := st.Accounts[acct]
-				a.KVNamespaces = slices.DeleteFunc(a.KVNamespaces, func(n cftest.KVNamespace) bool { return n.Title == "sales-engine-demo-jobs" })
-			})
-		}, Drift{Kind: Missing, Name: "KV namespace sales-engine-demo-jobs"}},
-		{"missing worker", "delivery-worker", "worker delivery-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				a := st.Accounts[acct]
-				a.Scripts = slices.DeleteFunc(a.Scripts, func(sc *cftest.Script) bool { return sc.Name == "delivery-worker-demo" })
-			})
-		}, Drift{Kind: Missing, Name: "Worker delivery-worker-demo"}},
+		{"missing namespace", "sales-engine", "kv namespace sales-engine-demo-jobs", inAccount(acct, func(a *cftest.Account) {
+			a.KVNamespaces = slices.DeleteFunc(a.KVNamespaces, func(n cftest.KVNamespace) bool { return n.Title == "sales-engine-demo-jobs" })
+		}), Drift{Kind: Missing, Name: "KV namespace sales-engine-demo-jobs"}},
+		{"missing worker", "delivery-worker", "worker delivery-worker-demo", inAccount(acct, func(a *cftest.Account) {
+			a.Scripts = slices.DeleteFunc(a.Scripts, func(sc *cftest.Script) bool { return sc.Name == "delivery-worker-demo" })
+		}), Drift{Kind: Missing, Name: "Worker delivery-worker-demo"}},
 		{"workers.dev off", "email-worker", "workers.dev", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { script(st, acct, "email-worker-demo").WorkersDev = false })
 		}, Drift{Kind: Missing, Name: "workers.dev route of email-worker-demo", Expected: "enabled"}},
@@ -202,6 +190,13 @@ func TestResourceDrift(t *testing.T) {
 
 // State is cftest.State, shortened for the table above.
 type State = cftest.State
+
+// inAccount is a change that edits the account's state.
+func inAccount(acct string, edit func(a *cftest.Account)) func(*cftest.Server, outputs.Stack) {
+	return func(s *cftest.Server, _ outputs.Stack) {
+		s.Update(func(st *State) { edit(st.Accounts[acct]) })
+	}
+}
 
 func script(st *State, acct, name string) *cftest.Script {
 	for _, sc := range st.Accounts[acct].Scripts {
