@@ -102,6 +102,16 @@ func installFakePulumi(t *testing.T) *fakeCLI {
 	return f
 }
 
+// openDemo opens the demo stack of project, failing the test when it cannot.
+func openDemo(t *testing.T, project string) *CLIRunner {
+	t.Helper()
+	r, err := OpenCLI(tctx(t), "demo", project, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func (f *fakeCLI) write(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -275,10 +285,7 @@ func TestCLIRunnerStreamsEventsWhileRunning(t *testing.T) {
 		cancelEvent())
 	f.put(t, "up.wait", "")
 	f.put(t, "outputs.json", `{"sales-engine":{"pattern":"event-agent","script":"sales-engine-demo"}}`)
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, f.project)
 	p := &recProgress{}
 	p.onStep = func(s Step) {
 		if s.Op == "create" {
@@ -300,14 +307,11 @@ func TestCLIRunnerInterruptsOnCancel(t *testing.T) {
 	f := installFakePulumi(t)
 	f.events(t, "up", step("resOutputsEvent", "create", scriptURN, "cloudflare:index/workersScript:WorkersScript"), cancelEvent())
 	f.put(t, "up.wait", "")
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, f.project)
 	ctx, cancel := context.WithCancel(tctx(t))
 	defer cancel()
 	p := &recProgress{onStep: func(Step) { cancel() }}
-	_, _, err = r.Up(ctx, p)
+	_, _, err := r.Up(ctx, p)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v does not say the deploy was cancelled", err)
 	}
@@ -322,11 +326,8 @@ func TestCLIRunnerLockedStack(t *testing.T) {
 	f.put(t, "up.stderr", "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n"+
 		"  file:///srv/state/.pulumi/locks/organization/zerocost/demo/5c1d.json: created by ci@runner (pid 4242) at 2026-11-27T12:00:00Z\n")
 	f.put(t, "refresh.stderr", "error: [409] Conflict: Another update is currently in progress.\n")
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = r.Up(tctx(t), &recProgress{})
+	r := openDemo(t, f.project)
+	_, _, err := r.Up(tctx(t), &recProgress{})
 	if !errors.Is(err, ErrStackLocked) {
 		t.Fatalf("%v is not ErrStackLocked", err)
 	}
@@ -354,11 +355,8 @@ func TestCLIRunnerCommandFails(t *testing.T) {
 	}
 	stderr.WriteString("error: stack demo: zerocost:anthropicApiKey: missing secret\n")
 	f.put(t, "preview.stderr", stderr.String())
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = r.Preview(tctx(t), &recProgress{})
+	r := openDemo(t, f.project)
+	_, err := r.Preview(tctx(t), &recProgress{})
 	var oe *OpError
 	if !errors.As(err, &oe) || errors.Is(err, ErrStackLocked) {
 		t.Fatalf("error %T %v", err, err)
@@ -383,12 +381,9 @@ func TestCLIRunnerUpFails(t *testing.T) {
 		summary(map[string]int{"same": 2}, false),
 		cancelEvent())
 	f.put(t, "up.exit", "1")
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, f.project)
 	p := &recProgress{}
-	_, _, err = r.Up(tctx(t), p)
+	_, _, err := r.Up(tctx(t), p)
 	var oe *OpError
 	if !errors.As(err, &oe) || err.Error() != "pulumi up failed: failed to run update: exit status 1" {
 		t.Fatalf("error %T %q", err, err)
@@ -433,10 +428,7 @@ func TestCLIRunnerWithoutTheCLI(t *testing.T) {
 // history's counts when the engine sends no summary.
 func TestCLIRunnerEmptyStack(t *testing.T) {
 	f := installFakePulumi(t)
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, f.project)
 	outs, err := r.Outputs(tctx(t))
 	if err != nil || outs == nil || len(outs) != 0 {
 		t.Errorf("outputs %v %v", outs, err)
@@ -455,10 +447,7 @@ func TestCLIRunnerEmptyStack(t *testing.T) {
 func TestCLIRunnerPreviewWithoutSummary(t *testing.T) {
 	f := installFakePulumi(t)
 	f.events(t, "preview", step("resOutputsEvent", "update", scriptURN, "cloudflare:index/workersScript:WorkersScript"))
-	r, err := OpenCLI(tctx(t), "demo", f.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, f.project)
 	ch, err := r.Preview(tctx(t), &recProgress{})
 	if err == nil || !strings.Contains(err.Error(), "failed to get preview summary") {
 		t.Errorf("preview %v, %v", ch, err)

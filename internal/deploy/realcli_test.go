@@ -157,10 +157,7 @@ func (rp *realPulumi) pulumi(t *testing.T, args ...string) string {
 // passphrase) and the outputs of a stack never deployed, with the real CLI.
 func TestRealCLIStackConfigOutputs(t *testing.T) {
 	rp := useRealPulumi(t)
-	r, err := OpenCLI(tctx(t), "demo", rp.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, rp.project)
 	b, err := os.ReadFile(filepath.Join(rp.project, "Pulumi.demo.yaml"))
 	if err != nil || !strings.Contains(string(b), "encryptionsalt:") {
 		t.Fatalf("the stack was not created with the passphrase provider: %q %v", b, err)
@@ -203,10 +200,7 @@ func TestRealCLIStackConfigOutputs(t *testing.T) {
 // a LockedError, before anything runs.
 func TestRealCLILockedStack(t *testing.T) {
 	rp := useRealPulumi(t)
-	r, err := OpenCLI(tctx(t), "demo", rp.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, rp.project)
 	// The file backend's lock layout: .pulumi/locks/organization/<project>/<stack>/<id>.json.
 	locks := filepath.Join(rp.state, ".pulumi", "locks", "organization", "zerocost", "demo")
 	if err := os.MkdirAll(locks, 0o755); err != nil {
@@ -216,7 +210,7 @@ func TestRealCLILockedStack(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(locks, "5c1d.json"), []byte(lock), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Refresh(tctx(t), &recProgress{})
+	_, err := r.Refresh(tctx(t), &recProgress{})
 	if !errors.Is(err, ErrStackLocked) {
 		t.Fatalf("refresh: %v is not ErrStackLocked (has the file backend's lock layout changed?)", err)
 	}
@@ -234,12 +228,9 @@ func TestRealCLILockedStack(t *testing.T) {
 // program folder is missing fails on that, and its stderr is in the error.
 func TestRealCLIEngineCommandFails(t *testing.T) {
 	rp := useRealPulumi(t)
-	r, err := OpenCLI(tctx(t), "demo", rp.project, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := openDemo(t, rp.project)
 	p := &recProgress{}
-	_, err = r.Preview(tctx(t), p)
+	_, err := r.Preview(tctx(t), p)
 	var oe *OpError
 	if !errors.As(err, &oe) || errors.Is(err, ErrStackLocked) {
 		t.Fatalf("preview: %T %v", err, err)
