@@ -92,6 +92,15 @@ func providerMeta(kvID string) map[string]any {
 
 const workerCode = "export default {\n  async fetch(req, env) { return new Response(\"ok\"); },\n  async queue(batch, env) { for (const m of batch.messages) m.ack(); },\n};\n// ünïcode and \r\n line ends kept\r\n"
 
+// uploadDemo uploads the Worker p-demo as the provider does, failing the
+// test when it cannot.
+func uploadDemo(t *testing.T, s *Server, kvID string) {
+	t.Helper()
+	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func upload(t *testing.T, s *Server, name, code string, meta map[string]any) (*workers.ScriptUpdateResponse, []byte, error) {
 	t.Helper()
 	ct, b := providerUpload(t, code, meta)
@@ -296,9 +305,7 @@ func rawGet(t *testing.T, s *Server, path, accept string) (int, []byte) {
 // content, versions, deployments, nor the fake's own state page.
 func TestSecretTextIsNeverAnswered(t *testing.T) {
 	s, kvID, _, _ := providerServer(t)
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	base := "/accounts/" + acct + "/workers/"
 	for _, p := range []string{base + "scripts", base + "scripts/p-demo", base + "scripts/p-demo/settings", base + "scripts/p-demo/script-settings",
 		base + "scripts/p-demo/content/v2", base + "services/p-demo", base + "scripts/p-demo/versions", base + "scripts/p-demo/deployments"} {
@@ -470,9 +477,7 @@ func TestScriptUploadRejects(t *testing.T) {
 
 func TestScriptSubdomainAndSchedules(t *testing.T) {
 	s, kvID, _, _ := providerServer(t)
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	ws := workers.NewScriptService(sdkOpts(s)...)
 
 	// Subdomain: POST {enabled} (previews follow), GET, DELETE (JSON).
@@ -536,9 +541,7 @@ func TestScriptSubdomainAndSchedules(t *testing.T) {
 	if _, err := ws.Schedules.Update(tctx(t), "p-demo", sp, body(`[{"cron":"0 * * * *"}]`)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	if sc, _ := s.Script(acct, "p-demo"); len(sc.Schedules) != 1 || !slices.Equal(sc.Handlers, []string{"fetch", "queue"}) {
 		t.Errorf("after re-upload: %+v", sc)
 	}
@@ -638,9 +641,7 @@ func TestR2BucketLikeTheProvider(t *testing.T) {
 
 func TestQueueAndConsumerLikeTheProvider(t *testing.T) {
 	s, kvID, _, _ := providerServer(t)
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	qs := queues.NewQueueService(sdkOpts(s)...)
 	var np queues.QueueNewParams
 	np.AccountID.Value, np.AccountID.Present = acct, true
@@ -746,9 +747,7 @@ func TestQueueAndConsumerLikeTheProvider(t *testing.T) {
 
 func TestRouteAndCustomDomainLikeTheProvider(t *testing.T) {
 	s, kvID, _, _ := providerServer(t)
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	rs := workers.NewRouteService(sdkOpts(s)...)
 	var np workers.RouteNewParams
 	np.ZoneID.Value, np.ZoneID.Present = zone, true
@@ -867,9 +866,7 @@ func TestD1LikeTheProvider(t *testing.T) {
 // Every DELETE the provider sends is answered with JSON (the SDK decodes it).
 func TestDeletesAnswerJSON(t *testing.T) {
 	s, kvID, qid, _ := providerServer(t)
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	cons := s.AddConsumer(acct, "p-jobs", Consumer{ScriptName: "p-demo"})
 	rt := s.AddRoute(zone, "p.example.com/*", "p-demo")
 	dom := s.AddCustomDomain(acct, CustomDomain{Hostname: "p.example.com", Service: "p-demo", ZoneID: zone, ZoneName: "example.com"})
@@ -1038,9 +1035,7 @@ func TestProviderAnswersMatchTheSchema(t *testing.T) {
 
 func TestSnapshotAndClearFaults(t *testing.T) {
 	s, kvID, _, _ := providerServer(t)
-	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
-		t.Fatal(err)
-	}
+	uploadDemo(t, s, kvID)
 	snap := s.Snapshot()
 	a := snap.Accounts[acct]
 	a.Scripts[0].Bindings[0].NamespaceID = "changed"
