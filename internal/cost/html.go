@@ -70,7 +70,12 @@ var htmlPage = template.Must(template.New("cost").Funcs(template.FuncMap{
 	"plan":     planName,
 	"models":   modelList,
 	"addf":     func(a, b float64) float64 { return a + b },
-}).Parse(`<!DOCTYPE html>
+}).Parse(`{{define "items"}}
+{{- range .}}
+<li>{{.}}</li>
+{{- end}}
+{{- end -}}
+<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -126,25 +131,19 @@ svg text { font-size: 12px; fill: #1f2328; }
 {{- if .R.Warnings}}
 <h2>Warnings ({{plan .R.Plan}})</h2>
 <ul class="warn">
-{{- range .R.Warnings}}
-<li>{{.}}</li>
-{{- end}}
+{{- template "items" .R.Warnings}}
 </ul>
 {{- end}}
 {{- if .Levers}}
 <h2>Levers</h2>
 <ul>
-{{- range .Levers}}
-<li>{{.}}</li>
-{{- end}}
+{{- template "items" .Levers}}
 </ul>
 {{- end}}
 {{- if .R.Notes}}
 <h2>Notes</h2>
 <ul class="note">
-{{- range .R.Notes}}
-<li>{{.}}</li>
-{{- end}}
+{{- template "items" .R.Notes}}
 </ul>
 {{- end}}
 <h2>Line items</h2>
