@@ -4,7 +4,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobMessage } from "../src/env";
 import { createWorker, deferralDelay, MAX_BATCH_INPUTS, MAX_DEFERRALS } from "../src/patterns/async-pipeline";
-import { awayFromMinuteEdge, call, eventually, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
+import { awayFromMinuteEdge, call, eventually, expectBearerAuth, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
 // The test stack's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test).
@@ -86,11 +86,7 @@ describe("routes", () => {
   });
 
   it("requires the bearer token when AUTH_TOKEN is set", async () => {
-    const e = testEnv({ AUTH_TOKEN: "pipeline-token" });
-    await expectError(await call(worker, postJson("/jobs", { input: "x" }), e), 401, "unauthorized");
-    const ok = await call(worker, postJson("/jobs", { input: `a ${newToken()}` }, { authorization: "Bearer pipeline-token" }), e);
-    expect(ok.status).toBe(202);
-    expect((await call(worker, get("/health"), e)).status).toBe(200);
+    await expectBearerAuth(worker, "/jobs", 202);
   });
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { cacheKey, cacheScope } from "../src/lib/cachekey";
 import { readConfig } from "../src/lib/config";
 import { createWorker } from "../src/patterns/edge-cache";
-import { awayFromMinuteEdge, call, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv, type TestEnv } from "./helpers";
+import { awayFromMinuteEdge, call, expectBearerAuth, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv, type TestEnv } from "./helpers";
 
 const worker = createWorker({});
 
@@ -47,11 +47,7 @@ describe("routes", () => {
   });
 
   it("auth: 401 without the token, 200 with it, /health open", async () => {
-    const e = testEnv({ AUTH_TOKEN: "cache-token" });
-    await expectError(await call(worker, postJson("/ask", { input: "x" }), e), 401, "unauthorized");
-    const ok = await call(worker, postJson("/ask", { input: `q ${newToken()}` }, { authorization: "Bearer cache-token" }), e);
-    expect(ok.status).toBe(200);
-    expect((await call(worker, get("/health"), e)).status).toBe(200);
+    await expectBearerAuth(worker, "/ask", 200);
   });
 });
 

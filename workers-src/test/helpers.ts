@@ -70,6 +70,18 @@ export async function expectHealth(pattern: string, product: string): Promise<vo
   expect(await res.json()).toEqual({ pattern, product });
 }
 
+/**
+ * With AUTH_TOKEN set, POST path answers 401 without the bearer token and
+ * okStatus with it; GET /health stays open.
+ */
+export async function expectBearerAuth(worker: FetchWorker, path: string, okStatus: number): Promise<void> {
+  const e = testEnv({ AUTH_TOKEN: "the-token" });
+  await expectError(await call(worker, postJson(path, { input: "x" }), e), 401, "unauthorized");
+  const ok = await call(worker, postJson(path, { input: `auth ${newToken()}` }, { authorization: "Bearer the-token" }), e);
+  expect(ok.status).toBe(okStatus);
+  expect((await call(worker, get("/health"), e)).status).toBe(200);
+}
+
 /** The project's env with a fresh PRODUCT (so rate-limit keys do not collide) and overrides. */
 export function testEnv(overrides: Partial<Record<keyof TestEnv, unknown>> = {}): TestEnv {
   return { ...env, PRODUCT: `p-${crypto.randomUUID().slice(0, 8)}`, ...overrides } as TestEnv;
