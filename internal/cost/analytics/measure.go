@@ -183,6 +183,15 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		}
 		pu.Daily[m][d] += n
 	}
+	// addStorage adds each store's average bytes (per, by store) to its
+	// product's storage of service, in GB-months.
+	addStorage := func(service string, byStore map[string]int, per map[string]*average) {
+		for store, a := range per {
+			if pi, ok := byStore[store]; ok {
+				u.Products[pi].Quantities[cost.Meter{Service: service, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
+			}
+		}
+	}
 	var notes []string
 
 	// Workers: requests per day; CPU-ms estimated as requests x median CPU time.
@@ -232,11 +241,7 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		for _, r := range rows {
 			perNamespace[r.Dimensions.NamespaceID] = perNamespace[r.Dimensions.NamespaceID].add(r.Max.ByteCount)
 		}
-		for id, a := range perNamespace {
-			if pi, ok := byNamespace[id]; ok {
-				u.Products[pi].Quantities[cost.Meter{Service: cost.KV, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
-			}
-		}
+		addStorage(cost.KV, byNamespace, perNamespace)
 	}
 
 	// R2 operations (by class) and storage.
@@ -264,11 +269,7 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		for _, r := range rows {
 			perBucket[r.Dimensions.BucketName] = perBucket[r.Dimensions.BucketName].add(r.Max.PayloadSize + r.Max.MetadataSize)
 		}
-		for b, a := range perBucket {
-			if pi, ok := byBucket[b]; ok {
-				u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
-			}
-		}
+		addStorage(cost.R2, byBucket, perBucket)
 	}
 
 	// Queues: billable operations per day.
