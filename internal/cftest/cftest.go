@@ -749,31 +749,24 @@ func (s *Server) AddD1Database(account, name string) D1Database {
 	return db
 }
 
-func (s *Server) queueByName(a *Account, name string) *Queue {
-	for _, q := range a.Queues {
-		if q.Name == name {
-			return q
-		}
+// first is the first element of list that match accepts, or nil.
+func first[T any](list []*T, match func(*T) bool) *T {
+	if i := slices.IndexFunc(list, match); i >= 0 {
+		return list[i]
 	}
 	return nil
+}
+
+func (s *Server) queueByName(a *Account, name string) *Queue {
+	return first(a.Queues, func(q *Queue) bool { return q.Name == name })
 }
 
 func (s *Server) queueByID(a *Account, id string) *Queue {
-	for _, q := range a.Queues {
-		if q.ID == id {
-			return q
-		}
-	}
-	return nil
+	return first(a.Queues, func(q *Queue) bool { return q.ID == id })
 }
 
 func (s *Server) script(a *Account, name string) *Script {
-	for _, sc := range a.Scripts {
-		if sc.Name == name {
-			return sc
-		}
-	}
-	return nil
+	return first(a.Scripts, func(sc *Script) bool { return sc.Name == name })
 }
 
 // StateJSON is the server's state as indented JSON, for people: every
