@@ -1,14 +1,11 @@
 package verify
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/devmodel"
@@ -27,28 +24,13 @@ func startDev(t *testing.T, standIn devmodel.Options) *devrun.Runtime {
 // verifyLocal runs `zerocost verify --local --json` against the state file.
 func verifyLocal(t *testing.T, state string, args ...string) (*zverify.Report, result) {
 	t.Helper()
-	io, out, errOut := cmdutil.Test()
-	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(string) string { return "" },
-		HTTPClient: func() *http.Client { return &http.Client{Timeout: 60 * time.Second} }}
-	cmd := NewCmd(f, func(o *Options) error {
-		o.StateFile = state
-		o.PollInterval = pollInterval
-		return Run(o)
-	})
-	cmd.SetArgs(append([]string{"--local", "--json"}, args...))
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	err := cmd.ExecuteContext(ctx)
-	r := result{stdout: out.String(), stderr: errOut.String(), err: err, code: cmdutil.ExitCode(err)}
+	r := run(t, nil, func(o *Options) { o.StateFile = state }, append([]string{"--local", "--json"}, args...)...)
 	if r.code == cmdutil.ExitUsage {
 		return nil, r
 	}
 	var rep zverify.Report
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("stdout is not a JSON report (%v): %s\nstderr: %s", err, out.String(), errOut.String())
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a JSON report (%v): %s\nstderr: %s", err, r.stdout, r.stderr)
 	}
 	return &rep, r
 }
@@ -64,9 +46,12 @@ func failedNames(rep *zverify.Report) []string {
 // The end-to-end test: `zerocost dev` runs the demo stack on workerd with the
 // stand-in model and verify --local passes; with the stand-in failing every
 // call verify fails and names the failing checks; a product that is not
-// running fails; once dev stops, verify --local is a usage error.
+// running fails; once dev stops, verify --local is a usage error. Each
+// subtest has its own runtime, so they run side by side.
 func TestEndToEndWithZerocostDev(t *testing.T) {
+	t.Parallel()
 	t.Run("all pass", func(t *testing.T) {
+		t.Parallel()
 		rt := startDev(t, devmodel.Options{})
 		rep, r := verifyLocal(t, rt.StatePath())
 		if r.code != cmdutil.ExitOK || !rep.Passed {
@@ -143,6 +128,7 @@ func TestEndToEndWithZerocostDev(t *testing.T) {
 	})
 
 	t.Run("model failing every call", func(t *testing.T) {
+		t.Parallel()
 		rt := startDev(t, devmodel.Options{ErrorRate: 1})
 		rep, r := verifyLocal(t, rt.StatePath(), "--timeout", "8s")
 		if r.code != cmdutil.ExitFailed || rep.Passed {

@@ -39,7 +39,10 @@ func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 // dev` runs them (verifytest.Workers), with the local stand-in model. The
 // demo stack's runtime starts on first use and serves every test that needs
 // it (demoWorkers); TestMain stops it. Tests that need other Workers (a
-// token, a failing model, a runtime they stop) start their own.
+// token, a failing model, a runtime they stop) start their own. The tests
+// that run Workers run in parallel: each run of verify has its own run id,
+// and the command reads no process-wide state (its environment comes from
+// the Factory).
 var shared verifytest.Shared
 
 func TestMain(m *testing.M) {
@@ -51,17 +54,32 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// demoWorkers is the shared runtime of the demo stack.
+// demoWorkers is the shared runtime of the demo stack. It serves every
+// repetition of -count, so its rate limiters allow more than the stack's 60
+// model calls a minute per product: a repetition makes 30 for email-worker,
+// and the third would find its limiter spent and its batches queued for up
+// to a minute. Verify reads the stack's own plan, and --local route checks
+// never compare the limit (these tests do not run the rate-limit check).
 func demoWorkers(t *testing.T) *devrun.Runtime {
 	t.Helper()
-	return shared.Get(t, "demo", devrun.Options{})
+	cfg, _ := plantest.Demo(t)
+	for i := range cfg.Products {
+		cfg.Products[i].Settings.RateLimitPerMinute = 100_000
+	}
+	p, err := plan.Build(cfg, plantest.ProjectDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return shared.Get(t, "demo", devrun.Options{Plan: p})
 }
 
-// pollInterval is the real pause between polls: the smallest with which the
-// demo stack's Workers reliably store a cached answer (in ctx.waitUntil,
-// after answering) before the cache check's last try, three pauses after
-// its first, on a loaded machine.
-const pollInterval = 100 * time.Millisecond
+// pollInterval is the real pause between polls. The Workers need next to
+// none: with the tests and workerd on one CPU, at 10, 25 and 50 ms alike, a
+// cached answer (stored in ctx.waitUntil after the MISS) was there at the
+// cache check's first retry and every job was done within 3 polls. Shorter
+// pauses only add load (the failing-model run polls 5 stuck jobs for 8 s),
+// and made this package slower at 25 ms than at 50.
+const pollInterval = 50 * time.Millisecond
 
 type result struct {
 	stdout, stderr string
@@ -165,6 +183,7 @@ func writeState(t *testing.T, pid int, urls map[string]string, p *plan.Plan) str
 }
 
 func TestLocal(t *testing.T) {
+	t.Parallel()
 	p := demoPlan(t)
 	rt := demoWorkers(t)
 	// The state file the runtime wrote.
@@ -244,6 +263,7 @@ func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.
 }
 
 func TestDeployed(t *testing.T) {
+	t.Parallel()
 	s, outFile, env, _ := deployed(t)
 	junit := filepath.Join(t.TempDir(), "verify.xml")
 	r := run(t, env, nil, "--outputs", outFile, "--json", "--junit", junit)
@@ -309,6 +329,7 @@ func TestDeployed(t *testing.T) {
 }
 
 func TestDeployedConfigErrors(t *testing.T) {
+	t.Parallel()
 	_, outFile, env, _ := deployed(t)
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	os.WriteFile(bad, []byte(`{"x": 1}`), 0o644)
@@ -352,6 +373,7 @@ func (rd redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Without --outputs and without pulumi, the plan's URLs are used.
 func TestDeployedFromThePlan(t *testing.T) {
+	t.Parallel()
 	p := demoPlan(t)
 	urls := verifytest.URLs(demoWorkers(t))
 	rd := redirect{}
@@ -417,6 +439,7 @@ echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "
 
 // A stack with zerocost:authToken needs ZEROCOST_AUTH_TOKEN, and verify sends it.
 func TestAuthToken(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: authy\nruntime: go\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "Pulumi.authy.yaml"), []byte(`config:
