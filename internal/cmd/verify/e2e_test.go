@@ -15,7 +15,8 @@ import (
 )
 
 // startDev runs `zerocost dev` for the demo stack in-process (package
-// devrun), for this test alone: the test stops it.
+// devrun), for one test alone; it stops when the test ends, if the test has
+// not stopped it.
 func startDev(t *testing.T, standIn devmodel.Options) *devrun.Runtime {
 	t.Helper()
 	return verifytest.Workers(t, devrun.Options{StandIn: standIn})
