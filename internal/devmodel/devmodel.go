@@ -671,9 +671,12 @@ func rpmText(n int) string {
 }
 
 // Close stops the server, giving calls in flight a moment to finish.
+// shutdownGrace is how long Close lets calls in flight finish.
+var shutdownGrace = 2 * time.Second
+
 func (s *Server) Close() error {
 	s.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
