@@ -13,7 +13,6 @@ import (
 
 	"github.com/zerocost/zerocost/internal/devmodel"
 	"github.com/zerocost/zerocost/internal/devrun"
-	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
@@ -35,68 +34,46 @@ const (
 
 const authToken = "s3cret"
 
-// workerRuntime is one started runtime.
+// workerRuntime is one started runtime and the model calls it made.
 type workerRuntime struct {
 	rt    *devrun.Runtime
-	dir   string
-	log   *devruntest.Log
 	calls *modelCalls
 }
 
-var runtimes = struct {
-	sync.Mutex
-	m map[string]*workerRuntime
-}{m: map[string]*workerRuntime{}}
+// shared starts each runtime once for the package (verifytest.Shared);
+// calls keeps each runtime's model-call recorder by name.
+var (
+	shared verifytest.Shared
+	calls  = struct {
+		sync.Mutex
+		m map[string]*modelCalls
+	}{m: map[string]*modelCalls{}}
+)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	runtimes.Lock()
-	for name, w := range runtimes.m {
-		if err := w.rt.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stopping the %s Workers: %v\n", name, err)
-			code = 1
-		}
-		os.RemoveAll(w.dir)
+	if err := shared.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
 	}
-	runtimes.Unlock()
 	os.Exit(code)
 }
 
 // workers returns the named runtime, starting it on first use.
 func workers(t *testing.T, name string) *workerRuntime {
 	t.Helper()
-	runtimes.Lock()
-	defer runtimes.Unlock()
-	w := runtimes.m[name]
-	if w == nil {
-		dir, err := os.MkdirTemp("", "verify-workers-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		w = &workerRuntime{dir: dir, log: &devruntest.Log{}, calls: &modelCalls{}}
-		o := devrun.Options{DataDir: dir, Log: w.log, StandIn: devmodel.Options{Observe: w.calls.observe}}
-		if name == rtAuth {
-			o.AuthToken = authToken
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		w.rt, err = verifytest.StartWorkers(ctx, o)
-		if err != nil {
-			os.RemoveAll(dir)
-			t.Fatalf("starting the %s Workers (zerocost dev on workerd; `make deps` installs what they need): %v\n%s", name, err, w.log.String())
-		}
-		runtimes.m[name] = w
+	calls.Lock()
+	mc := calls.m[name]
+	if mc == nil {
+		mc = &modelCalls{}
+		calls.m[name] = mc
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			s := w.log.String()
-			if len(s) > 15000 {
-				s = "…" + s[len(s)-15000:]
-			}
-			t.Logf("the %s Workers' log (tail):\n%s", name, s)
-		}
-	})
-	return w
+	calls.Unlock()
+	o := devrun.Options{StandIn: devmodel.Options{Observe: mc.observe}}
+	if name == rtAuth {
+		o.AuthToken = authToken
+	}
+	return &workerRuntime{rt: shared.Get(t, name, o), calls: mc}
 }
 
 // target is the runtime's products as verify's local target.
