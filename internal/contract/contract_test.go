@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/stack"
@@ -63,4 +64,20 @@ func TestDataPointColumns(t *testing.T) {
 		}
 	}()
 	p.Column("nope")
+}
+
+func TestEventsUseKnownOps(t *testing.T) {
+	if bad := checkEvents(); len(bad) > 0 {
+		t.Fatalf("the event table names ops Ops lacks:\n%s", strings.Join(bad, "\n"))
+	}
+	for _, p := range stack.Patterns {
+		if len(Events[p]) == 0 {
+			t.Errorf("pattern %s has no events", p)
+		}
+		for _, e := range Events[p] {
+			if e.Ops[OpModelCall] > 0 && e.Ops[OpRateLimit] != e.Ops[OpModelCall] {
+				t.Errorf("%s/%s: %d model calls behind %d rate-limit checks: every model call sits behind the limiter", p, e.Name, e.Ops[OpModelCall], e.Ops[OpRateLimit])
+			}
+		}
+	}
 }

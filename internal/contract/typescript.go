@@ -84,5 +84,34 @@ export const MODEL_USAGE_POINT = {
 `)
 	fmt.Fprintf(&b, "  blobs: %s,\n  doubles: %s,\n  indexes: %s,\n} as const;\n",
 		list(ModelUsagePoint.Blobs), list(ModelUsagePoint.Doubles), list(ModelUsagePoint.Indexes))
+
+	b.WriteString(`
+/**
+ * What each event of a pattern costs in ops (internal/contract/ops.go): the
+ * cost model prices these counts, and workers-src/test/ops.test.ts fails
+ * unless the Workers, measured in workerd, do exactly this. Ops absent from
+ * an event are 0.
+ */
+export const OPS_PER_EVENT = {
+`)
+	for _, p := range stack.Patterns {
+		fmt.Fprintf(&b, "  %s: {\n", js(p))
+		for _, e := range Events[p] {
+			var parts []string
+			for _, op := range Ops {
+				if n := e.Ops[op]; n != 0 {
+					parts = append(parts, fmt.Sprintf("%s: %d", js(string(op)), n))
+				}
+			}
+			fmt.Fprintf(&b, "    /** %s */\n    %s: { %s },\n", e.Doc, e.Name, strings.Join(parts, ", "))
+		}
+		b.WriteString("  },\n")
+	}
+	b.WriteString("} as const;\n\n")
+	var ops []string
+	for _, op := range Ops {
+		ops = append(ops, string(op))
+	}
+	fmt.Fprintf(&b, "/** Every op the harness counts. */\nexport const OPS = %s as const;\n", list(ops))
 	return b.Bytes()
 }

@@ -83,3 +83,49 @@ export const MODEL_USAGE_POINT = {
   doubles: ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"],
   indexes: ["product"],
 } as const;
+
+/**
+ * What each event of a pattern costs in ops (internal/contract/ops.go): the
+ * cost model prices these counts, and workers-src/test/ops.test.ts fails
+ * unless the Workers, measured in workerd, do exactly this. Ops absent from
+ * an event are 0.
+ */
+export const OPS_PER_EVENT = {
+  "event-agent": {
+    /** POST /jobs: 202 with a signed job id (no write); in waitUntil the rate limiter, the model call, its data point and the job record */
+    post: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 1, "analytics.write": 1, "model.call": 1 },
+    /** POST /jobs whose model call fails: the failed job record instead of the result */
+    post_failed: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 1, "model.call": 1 },
+    /** GET /jobs/:id: one read of the job record (queued needs none: the id proves it) */
+    poll: { "worker.request": 1, "r2.get": 1 },
+  },
+  "async-pipeline": {
+    /** POST /jobs with one input: one message sent (no write: the id proves the job) */
+    post: { "worker.request": 1, "queue.write": 1 },
+    /** one invocation of the consumer per delivered batch */
+    consumer_batch: { "worker.request": 1 },
+    /** the job record read (done already?), the limiter, the model call, its data point, the job record written, the ack */
+    delivery: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "analytics.write": 1, "model.call": 1 },
+    /** a job already done delivered again: the read finds it, the message is acked */
+    redelivery: { "r2.get": 1, "queue.read": 1, "queue.delete": 1 },
+    /** a failed attempt: the job record keeps the error, the message is retried */
+    attempt_failed: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
+    /** the limiter says wait: the job is sent again with a delay and this delivery acked */
+    deferral: { "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1 },
+    /** retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input */
+    dead_letter: { "r2.put": 1, "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
+    /** GET /jobs/:id: one read of the job record */
+    poll: { "worker.request": 1, "r2.get": 1 },
+  },
+  "edge-cache": {
+    /** answered from the Cache API of this location */
+    hit_edge: { "worker.request": 1, "cache.match": 1 },
+    /** answered from R2, then kept in the Cache API for the rest of its TTL */
+    hit_store: { "worker.request": 1, "r2.get": 1, "cache.match": 1, "cache.put": 1 },
+    /** no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API */
+    miss: { "worker.request": 1, "r2.put": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "cache.put": 1, "analytics.write": 1, "model.call": 1 },
+  },
+} as const;
+
+/** Every op the harness counts. */
+export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call"] as const;

@@ -1,0 +1,157 @@
+package contract
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/zerocost/zerocost/internal/stack"
+)
+
+// Op is one thing a Worker does that a Cloudflare meter counts (or that is
+// free but still worth counting, like a Cache API match). On Workers Free
+// every counted op spends a daily or monthly allowance, so the Workers'
+// storage design is, in the end, this table.
+type Op string
+
+// The ops, named as the Worker test harness counts them (workers-src/test:
+// every env binding wrapped, each call counted).
+const (
+	// OpRequest is an invocation of the Worker: a fetch, a delivered queue
+	// batch, a cron trigger. Workers Free: 100,000 a day.
+	OpRequest Op = "worker.request"
+	// OpR2Put is a PutObject (R2 Class A).
+	OpR2Put Op = "r2.put"
+	// OpR2List is a ListObjects (R2 Class A).
+	OpR2List Op = "r2.list"
+	// OpR2Get is a GetObject, found or not (R2 Class B).
+	OpR2Get Op = "r2.get"
+	// OpR2Head is a HeadObject (R2 Class B).
+	OpR2Head Op = "r2.head"
+	// OpR2Delete is a DeleteObject (free).
+	OpR2Delete Op = "r2.delete"
+	// OpQueueWrite is a message written to a queue: sent by the Worker, or
+	// moved to the dead-letter queue by the platform (Queues: one operation
+	// per 64 KB).
+	OpQueueWrite Op = "queue.write"
+	// OpQueueRead is a message delivered to the consumer (each retry is
+	// another read).
+	OpQueueRead Op = "queue.read"
+	// OpQueueDelete is a message acknowledged (explicitly or by the batch
+	// ending without an error).
+	OpQueueDelete Op = "queue.delete"
+	// OpRateLimit is a call of the ratelimit binding (free).
+	OpRateLimit Op = "ratelimit.limit"
+	// OpCacheMatch and OpCachePut are Cache API calls (free, per location;
+	// the Cache API does nothing on workers.dev hostnames).
+	OpCacheMatch Op = "cache.match"
+	OpCachePut   Op = "cache.put"
+	// OpAnalyticsWrite is an Analytics Engine data point (one per model call).
+	OpAnalyticsWrite Op = "analytics.write"
+	// OpModelCall is one successful or failed request to the model API.
+	OpModelCall Op = "model.call"
+)
+
+// Ops lists every op, in the order tables show them.
+var Ops = []Op{
+	OpRequest, OpR2Put, OpR2List, OpR2Get, OpR2Head, OpR2Delete,
+	OpQueueWrite, OpQueueRead, OpQueueDelete, OpRateLimit,
+	OpCacheMatch, OpCachePut, OpAnalyticsWrite, OpModelCall,
+}
+
+// Event is one thing that happens to a product (a client's request, a
+// delivery, a dead letter) and every op it causes, including the work it
+// leaves to ctx.waitUntil.
+type Event struct {
+	Name string
+	Doc  string
+	Ops  map[Op]int
+}
+
+// Event names.
+const (
+	EventPost         = "post"           // POST /jobs with one input, the job ending done
+	EventPostFailed   = "post_failed"    // event-agent: POST /jobs whose model call fails for good
+	EventPoll         = "poll"           // GET /jobs/:id
+	EventBatch        = "consumer_batch" // a batch delivered to the queue consumer (one invocation)
+	EventDelivery     = "delivery"       // a delivery whose model call succeeds
+	EventRedelivery   = "redelivery"     // a delivery of a job already done (no model call)
+	EventAttemptRetry = "attempt_failed" // a delivery whose model call fails and is retried
+	EventDeferral     = "deferral"       // a delivery the rate limiter defers (sent again with a delay)
+	EventDeadLetter   = "dead_letter"    // a message moved to the DLQ and its dead record written
+	EventHitEdge      = "hit_edge"       // POST /ask answered from the Cache API
+	EventHitStore     = "hit_store"      // POST /ask answered from R2 (Cache API empty or absent)
+	EventMiss         = "miss"           // POST /ask that calls the model
+)
+
+// Events is, per pattern, what each event costs in ops. The Workers' op test
+// (workers-src/test/ops.test.ts) measures every event in workerd and fails
+// unless its counts equal these; internal/cost prices a usage profile with
+// them. Change the Workers and this table together.
+var Events = map[string][]Event{
+	stack.EventAgent: {
+		{EventPost, "POST /jobs: 202 with a signed job id (no write); in waitUntil the rate limiter, the model call, its data point and the job record", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1}},
+		{EventPostFailed, "POST /jobs whose model call fails: the failed job record instead of the result", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 1}},
+		{EventPoll, "GET /jobs/:id: one read of the job record (queued needs none: the id proves it)", map[Op]int{
+			OpRequest: 1, OpR2Get: 1}},
+	},
+	stack.AsyncPipeline: {
+		{EventPost, "POST /jobs with one input: one message sent (no write: the id proves the job)", map[Op]int{
+			OpRequest: 1, OpQueueWrite: 1}},
+		{EventBatch, "one invocation of the consumer per delivered batch", map[Op]int{
+			OpRequest: 1}},
+		{EventDelivery, "the job record read (done already?), the limiter, the model call, its data point, the job record written, the ack", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventRedelivery, "a job already done delivered again: the read finds it, the message is acked", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpQueueDelete: 1}},
+		{EventAttemptRetry, "a failed attempt: the job record keeps the error, the message is retried", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 1}},
+		{EventDeferral, "the limiter says wait: the job is sent again with a delay and this delivery acked", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpQueueWrite: 1, OpQueueDelete: 1}},
+		{EventDeadLetter, "retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input", map[Op]int{
+			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventPoll, "GET /jobs/:id: one read of the job record", map[Op]int{
+			OpRequest: 1, OpR2Get: 1}},
+	},
+	stack.EdgeCache: {
+		{EventHitEdge, "answered from the Cache API of this location", map[Op]int{
+			OpRequest: 1, OpCacheMatch: 1}},
+		{EventHitStore, "answered from R2, then kept in the Cache API for the rest of its TTL", map[Op]int{
+			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1}},
+		{EventMiss, "no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API", map[Op]int{
+			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpCachePut: 1}},
+	},
+}
+
+// EventOps returns the ops of a pattern's event; it panics on an event the
+// table lacks (the names are constants of the program).
+func EventOps(pattern, event string) map[Op]int {
+	for _, e := range Events[pattern] {
+		if e.Name == event {
+			return e.Ops
+		}
+	}
+	panic(fmt.Sprintf("contract: pattern %q has no event %q", pattern, event))
+}
+
+// checkEvents reports ops the table uses but Ops does not list.
+func checkEvents() []string {
+	var out []string
+	pats := make([]string, 0, len(Events))
+	for p := range Events {
+		pats = append(pats, p)
+	}
+	sort.Strings(pats)
+	for _, p := range pats {
+		for _, e := range Events[p] {
+			for op := range e.Ops {
+				if !slices.Contains(Ops, op) {
+					out = append(out, fmt.Sprintf("%s/%s: unknown op %q", p, e.Name, op))
+				}
+			}
+		}
+	}
+	return out
+}
