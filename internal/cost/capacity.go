@@ -7,9 +7,9 @@ import (
 
 // Capacity is how many requests a day are served at $0 of infrastructure on
 // Workers Free before the first free limit runs out: a daily limit (Workers
-// requests, KV writes, Queues operations...), a monthly allowance spread over
-// the month's days (R2 operations), or a cap on what is stored (KV and R2
-// storage). A product's capacity is its own, alone on the account; the
+// requests, Queues operations, Analytics Engine data points...), a monthly
+// allowance spread over the month's days (R2 operations), or what is stored
+// (R2 storage). A product's capacity is its own, alone on the account; the
 // stack's keeps the profile's mix of products and scales it.
 type Capacity struct {
 	// Product is the product's name; "" for the stack.
@@ -119,7 +119,7 @@ func scaleText(s float64) string {
 	return trimZeros(round(s, 1)) + "x"
 }
 
-// limitText is e.g. "KV writes run out (1,000 a day)".
+// limitText is e.g. "Queues operations run out (10,000 a day)".
 func limitText(l CapacityLimit) string {
 	label := meterLabel(Meter{l.Service, l.Metric})
 	switch l.Kind {

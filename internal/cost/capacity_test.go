@@ -17,19 +17,19 @@ func capacityOfProduct(t *testing.T, r *Report, name string) Capacity {
 	return Capacity{}
 }
 
-// An event-agent job writes KV twice, so 1,000 free writes a day allow 500
-// jobs a day, whatever the traffic today.
+// A pipeline job costs 3 Queues operations (send, delivery, ack), so the
+// free 10,000 a day allow 3,333 jobs a day, whatever the traffic today.
 func TestCapacityOfOneProduct(t *testing.T) {
-	r := forecast(t, "free", "days = 30\n"+product("a", "event-agent", 3000, "polls_per_job = 2"))
+	r := forecast(t, "free", "days = 30\n"+product("a", "async-pipeline", 3000, "polls_per_job = 2"))
 	c := capacityOfProduct(t, r, "a")
-	if !near(c.PerDay, 100) || !near(c.FreePerDay, 500) || !near(c.Scale, 5) {
-		t.Errorf("capacity %+v, want 100 a day today, 500 at $0, 5x", c)
+	if !near(c.PerDay, 100) || !near(c.FreePerDay, 10000.0/3) || !near(c.Scale, 100.0/3) {
+		t.Errorf("capacity %+v, want 100 a day today, 3,333 at $0, 33x", c)
 	}
-	if c.Limit == nil || c.Limit.Service != KV || c.Limit.Metric != Writes || c.Limit.Kind != "daily" || c.Limit.Amount != 1000 {
-		t.Errorf("limit %+v, want KV writes, 1,000 a day", c.Limit)
+	if c.Limit == nil || c.Limit.Service != Queues || c.Limit.Metric != Operations || c.Limit.Kind != "daily" || c.Limit.Amount != 10000 {
+		t.Errorf("limit %+v, want Queues operations, 10,000 a day", c.Limit)
 	}
 	stack := capacityOfProduct(t, r, "")
-	if !near(stack.FreePerDay, 500) {
+	if !near(stack.FreePerDay, c.FreePerDay) {
 		t.Errorf("a one-product stack's capacity %v, want the product's", stack.FreePerDay)
 	}
 	if r := forecast(t, "paid", "days = 30\n"+product("a", "event-agent", 3000, "")); len(r.Capacity) != 0 {
@@ -41,14 +41,14 @@ func TestCapacityOfOneProduct(t *testing.T) {
 // may not fit together, and the stack's figure keeps their mix.
 func TestCapacityOfTheStack(t *testing.T) {
 	r := forecast(t, "free", "days = 30\n"+
-		product("a", "event-agent", 6000, "polls_per_job = 0")+ // 200 jobs/day: 400 KV writes
-		product("b", "event-agent", 9000, "polls_per_job = 0")) // 300 jobs/day: 600 KV writes
+		product("a", "async-pipeline", 60000, "polls_per_job = 0")+ // 2,000 jobs/day: 6,000 operations
+		product("b", "async-pipeline", 40000, "polls_per_job = 0")) // 1,333 jobs/day: 4,000 operations
 	stack := capacityOfProduct(t, r, "")
-	if !near(stack.PerDay, 500) || !near(stack.FreePerDay, 500) || !near(stack.Scale, 1) {
-		t.Errorf("stack %+v: 500 jobs a day make exactly 1,000 KV writes", stack)
+	if !near(stack.PerDay, 10000.0/3) || !near(stack.FreePerDay, 10000.0/3) || !near(stack.Scale, 1) {
+		t.Errorf("stack %+v: 3,333 jobs a day make exactly 10,000 Queues operations", stack)
 	}
-	if a := capacityOfProduct(t, r, "a"); !near(a.Scale, 2.5) {
-		t.Errorf("a alone: %+v, want 2.5x", a)
+	if a := capacityOfProduct(t, r, "a"); !near(a.Scale, 10000.0/6000) {
+		t.Errorf("a alone: %+v, want 1.67x", a)
 	}
 }
 
@@ -89,6 +89,11 @@ func TestCapacityIsWhereWarningsStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		return r
+	}
+	// Issue 11's goal: the seed's stack at ten times its traffic costs $0 of
+	// infrastructure on Workers Free and warns about nothing.
+	if x10 := scaled(10); x10.InfraUSD != 0 || len(x10.Warnings) != 0 {
+		t.Errorf("demo x10: infrastructure $%v, warnings %q", x10.InfraUSD, x10.Warnings)
 	}
 	at := scaled(stack.Scale * (1 - 1e-6))
 	if len(at.Warnings) != 0 {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/zerocost/zerocost/internal/contract"
 )
 
 func defaultPrices(t *testing.T) *Prices {
@@ -61,12 +63,11 @@ func TestEventAgentCounts(t *testing.T) {
 	r := forecast(t, Free, product("agent", EventAgent, 300, "polls_per_job = 2\nresult_bytes = 1000\ncpu_ms = 3"))
 	wantQty(t, r, "agent", Workers, Requests, 900) // POST + 2 polls
 	wantQty(t, r, "agent", Workers, CPUms, 2700)
-	wantQty(t, r, "agent", KV, Writes, 600) // queued, done
-	wantQty(t, r, "agent", KV, Reads, 600)  // one per poll
-	wantQty(t, r, "agent", R2, ClassA, 300) // the result
-	wantQty(t, r, "agent", R2, ClassB, 300) // the poll that finds it done
-	wantQty(t, r, "agent", R2, Storage, 12*300*1000/1e9)
-	wantQty(t, r, "agent", KV, Storage, 300.0/30*3600/86400*StatusBytes/1e9)
+	wantQty(t, r, "agent", KV, Writes, 0)   // no KV: "queued" is proven by the signed id
+	wantQty(t, r, "agent", R2, ClassA, 300) // the job record (result or error)
+	wantQty(t, r, "agent", R2, ClassB, 600) // each poll reads the record
+	wantQty(t, r, "agent", R2, Storage, 12*300*(1000+RecordOverhead)/1e9)
+	wantQty(t, r, "agent", Analytics, DataPoints, 300)
 	wantQty(t, r, "agent", Model, InputTokens, 120000)
 	wantQty(t, r, "agent", Model, OutputTokens, 30000)
 	// 300 calls x (400 x $1 + 100 x $5) per million tokens.
@@ -76,34 +77,34 @@ func TestEventAgentCounts(t *testing.T) {
 	if len(r.Warnings) != 0 {
 		t.Errorf("warnings: %v", r.Warnings)
 	}
-	// No polls: no reads, no R2 get.
+	// No polls: no reads.
 	r = forecast(t, Free, product("agent", EventAgent, 300, "polls_per_job = 0"))
-	wantQty(t, r, "agent", KV, Reads, 0)
 	wantQty(t, r, "agent", R2, ClassB, 0)
 	wantQty(t, r, "agent", Workers, Requests, 300)
 }
 
 func TestAsyncPipelineCounts(t *testing.T) {
 	r := forecast(t, Free, product("pipe", AsyncPipeline, 1000, "polls_per_job = 1\nretry_rate = 0.1\ndead_letter_rate = 0.02\nmessages_per_batch = 2"))
-	// 1,100 deliveries (1,000 + 100 retries), 20 dead-lettered.
-	wantQty(t, r, "pipe", Workers, Requests, 1000+1000+(1100+20)/2.0) // POST, polls, consumer batches
-	wantQty(t, r, "pipe", KV, Writes, 1000+1100+20)                   // queued, one per attempt, dead
-	wantQty(t, r, "pipe", KV, Reads, 1100+20+1000)                    // updateStatus, DLQ, polls
-	wantQty(t, r, "pipe", R2, ClassB, 1100+20+980)                    // heads, DLQ head, final poll get
-	wantQty(t, r, "pipe", R2, ClassA, 1000)                           // 980 results + 20 failure records
-	wantQty(t, r, "pipe", Queues, Operations, 3000+100+60)            // 3 per message, a read per retry, DLQ write+read+delete
+	// 980 deliveries that end done, 100 failed attempts, 20 dead letters.
+	wantQty(t, r, "pipe", Workers, Requests, 1000+1000+(980+100+20)/2.0) // POST, polls, consumer batches
+	wantQty(t, r, "pipe", KV, Writes, 0)
+	wantQty(t, r, "pipe", R2, ClassB, 980+100+20+1000)             // each delivery and dead letter reads the record; polls
+	wantQty(t, r, "pipe", R2, ClassA, 980+100+20)                  // done records, errors kept on failed attempts, dead records
+	wantQty(t, r, "pipe", Queues, Operations, 1000+980*2+100+20*3) // send; read+delete per success; a read per failed attempt; DLQ move+read+delete
+	wantQty(t, r, "pipe", Analytics, DataPoints, 980)
 	if got := r.Products[0].ModelCalls; got != 980 {
-		t.Errorf("model calls %v, want 980 (dead jobs make none)", got)
+		t.Errorf("model calls %v, want 980 (failed attempts and dead jobs bill none)", got)
 	}
 }
 
 func TestEdgeCacheCounts(t *testing.T) {
 	r := forecast(t, Free, product("relay", EdgeCache, 10000, "cache_hit_rate = 0.75\nresult_bytes = 1000"))
 	wantQty(t, r, "relay", Workers, Requests, 10000)
-	wantQty(t, r, "relay", KV, Reads, 10000)
-	wantQty(t, r, "relay", KV, Writes, 2500)
-	wantQty(t, r, "relay", R2, ClassA, 0)
-	wantQty(t, r, "relay", R2, ClassB, 0)
+	wantQty(t, r, "relay", KV, Reads, 0)
+	wantQty(t, r, "relay", KV, Writes, 0)
+	wantQty(t, r, "relay", R2, ClassA, 2500)  // a miss stores its answer
+	wantQty(t, r, "relay", R2, ClassB, 10000) // every question reads R2 (no Cache API on workers.dev)
+	wantQty(t, r, "relay", R2, Storage, 12*2500*1000/1e9)
 	wantQty(t, r, "relay", Model, InputTokens, 2500*400)
 	p := r.Products[0]
 	if p.ModelCalls != 2500 || p.CacheHitRate == nil || *p.CacheHitRate != 0.75 {
@@ -113,12 +114,6 @@ func TestEdgeCacheCounts(t *testing.T) {
 	if !near(p.CacheSavingsUSD, 6.75) || !near(r.CacheSavingsUSD, 6.75) {
 		t.Errorf("cache savings %v, want 6.75", p.CacheSavingsUSD)
 	}
-	// Answers above KV_INLINE_MAX_BYTES go to R2: a put per miss, a get per hit.
-	r = forecast(t, Free, product("relay", EdgeCache, 10000, "cache_hit_rate = 0.75\nresult_bytes = 20000"))
-	wantQty(t, r, "relay", R2, ClassA, 2500)
-	wantQty(t, r, "relay", R2, ClassB, 7500)
-	wantQty(t, r, "relay", KV, Writes, 2500)
-	wantQty(t, r, "relay", KV, Storage, 2500.0/30*PointerBytes/1e9)
 	// A 100% hit rate makes no calls and saves every one.
 	r = forecast(t, Free, product("relay", EdgeCache, 1000, "cache_hit_rate = 1"))
 	if r.AIUSD != 0 || !near(r.CacheSavingsUSD, 0.9) {
@@ -126,22 +121,50 @@ func TestEdgeCacheCounts(t *testing.T) {
 	}
 }
 
-// Exactly 1,000 KV writes a day passes on Workers Free; 1,001 warns.
-func TestKVWriteLimitEdge(t *testing.T) {
-	r := forecast(t, Free, product("relay", EdgeCache, 30000, "cache_hit_rate = 0"))
-	if len(r.Warnings) != 0 {
-		t.Errorf("1,000 writes/day warned: %v", r.Warnings)
+// The forecast's ops are the contract's: each event's count times its ops,
+// so a change to internal/contract's table moves the forecast with it.
+func TestForecastPricesTheContractTable(t *testing.T) {
+	p, err := ParseProfile("t.toml", []byte(product("pipe", AsyncPipeline, 3000, "polls_per_job = 2\nretry_rate = 0.2\ndead_letter_rate = 0.1\nmessages_per_batch = 5")+
+		product("agent", EventAgent, 900, "polls_per_job = 3")+product("relay", EdgeCache, 6000, "cache_hit_rate = 0.5")))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !near(limitUse(r, KV, Writes), 1) {
+	u := FromProfile(p)
+	for i, pu := range u.Products {
+		want := map[Meter]float64{}
+		for ev, n := range EventsPerMonth(&p.Products[i]) {
+			for op, k := range contract.EventOps(pu.Pattern, ev) {
+				if m, ok := opMeters[op]; ok {
+					want[m] += n * float64(k)
+				}
+			}
+		}
+		for m, w := range want {
+			if !near(pu.Quantities[m], w) {
+				t.Errorf("%s %s: %v, want %v", pu.Name, m, pu.Quantities[m], w)
+			}
+		}
+	}
+}
+
+// Exactly 10,000 Queues operations a day passes on Workers Free; 10,001
+// warns. A pipeline job without retries or polls costs 3: the send, the
+// delivery, the ack.
+func TestDailyLimitEdge(t *testing.T) {
+	r := forecast(t, Free, product("pipe", AsyncPipeline, 100000, "polls_per_job = 0"))
+	if len(r.Warnings) != 0 {
+		t.Errorf("10,000 operations/day warned: %v", r.Warnings)
+	}
+	if !near(limitUse(r, Queues, Operations), 1) {
 		t.Errorf("free limits: %+v", r.FreeLimits)
 	}
-	r = forecast(t, Free, product("relay", EdgeCache, 30030, "cache_hit_rate = 0"))
+	r = forecast(t, Free, product("pipe", AsyncPipeline, 100010, "polls_per_job = 0"))
 	if len(r.Warnings) != 1 {
-		t.Fatalf("1,001 writes/day: warnings %v", r.Warnings)
+		t.Fatalf("10,001 operations/day: warnings %v", r.Warnings)
 	}
 	w := r.Warnings[0]
-	for _, s := range []string{"KV writes: 1,001/day", "against Workers Free's 1,000/day", "over the limit every day",
-		"at about 23:59 UTC", "~1 writes a day fail", "about 1 relay requests a day", "On Workers Paid: 30,030 writes a month, within the 1,000,000 included: +$0.00"} {
+	for _, s := range []string{"Queues operations: 10,001/day", "against Workers Free's 10,000/day", "over the limit every day",
+		"at about 23:59 UTC", "~1 operations a day fail", "On Workers Paid: 300,030 operations a month, within the 1,000,000 included: +$0.00"} {
 		if !strings.Contains(w, s) {
 			t.Errorf("warning does not say %q:\n%s", s, w)
 		}
@@ -157,16 +180,16 @@ func limitUse(r *Report, service, metric string) float64 {
 	return -1
 }
 
-// Limits are the account's: two products at 500 writes a day pass together,
-// 500 + 501 warn, and the warning attributes the writes to both.
+// Daily limits are the account's: two pipelines of 5,000 Queues operations
+// a day each reach 10,000 together.
 func TestDailyLimitsAreSummedOverTheAccount(t *testing.T) {
-	a := product("a", EdgeCache, 15000, "cache_hit_rate = 0")
-	if r := forecast(t, Free, a+product("b", EdgeCache, 15000, "cache_hit_rate = 0")); len(r.Warnings) != 0 || !near(limitUse(r, KV, Writes), 1) {
-		t.Errorf("500 + 500 writes/day: %v, use %v", r.Warnings, limitUse(r, KV, Writes))
+	a := product("a", AsyncPipeline, 50000, "polls_per_job = 0")
+	if r := forecast(t, Free, a+product("b", AsyncPipeline, 50000, "polls_per_job = 0")); len(r.Warnings) != 0 || !near(limitUse(r, Queues, Operations), 1) {
+		t.Errorf("5,000 + 5,000 operations/day: %v, use %v", r.Warnings, limitUse(r, Queues, Operations))
 	}
-	r := forecast(t, Free, a+product("b", EdgeCache, 15030, "cache_hit_rate = 0"))
-	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "1,001/day on the account (b 501, a 500)") {
-		t.Errorf("500 + 501 writes/day: %v", r.Warnings)
+	r := forecast(t, Free, a+product("b", AsyncPipeline, 50010, "polls_per_job = 0"))
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "10,001/day on the account (b 5,001, a 5,000)") {
+		t.Errorf("5,000 + 5,001 operations/day: %v", r.Warnings)
 	}
 }
 
@@ -202,20 +225,19 @@ func hasWarning(r *Report, prefix string) bool {
 	return false
 }
 
-// A daily limit broken by half: reached at noon, half the writes fail, and the
-// paid plan's overage is priced.
 func TestDailyLimitWarningText(t *testing.T) {
-	// 2,000,000 misses a month: 66,667 writes/day, 2,000,000 a month on Workers Paid.
-	r := forecast(t, Free, product("relay", EdgeCache, 60000, "cache_hit_rate = 0")+
-		product("big", EdgeCache, 1940000, "cache_hit_rate = 0"))
+	// 4,000,000 questions a month, all hits: 133,333 Workers requests a day
+	// against 100,000; on Workers Paid within the 10,000,000 included.
+	r := forecast(t, Free, product("relay", EdgeCache, 60000, "cache_hit_rate = 1")+
+		product("big", EdgeCache, 3940000, "cache_hit_rate = 1"))
 	w := ""
 	for _, x := range r.Warnings {
-		if strings.HasPrefix(x, "KV writes") {
+		if strings.HasPrefix(x, "Workers requests") {
 			w = x
 		}
 	}
-	for _, s := range []string{"66,667/day on the account (big 64,667, relay 2,000)", "at about 00:22 UTC", "~65,667 writes a day fail",
-		"about 1,970 relay, 63,697 big requests a day", "2,000,000 writes a month, 1,000,000 past the 1,000,000 included at $5.00/M: +$5.00 on top of the $5.00/month plan"} {
+	for _, s := range []string{"133,333/day on the account (big 131,333, relay 2,000)", "at about 18:00 UTC", "~33,333 requests a day fail",
+		"about 500 relay, 32,833 big requests a day", "4,000,000 requests a month, within the 10,000,000 included: +$0.00"} {
 		if !strings.Contains(w, s) {
 			t.Errorf("warning does not say %q:\n%s", s, w)
 		}
@@ -223,26 +245,21 @@ func TestDailyLimitWarningText(t *testing.T) {
 }
 
 func TestPaidPlanOverage(t *testing.T) {
-	// 2,000,000 KV writes a month: 1,000,000 past the included, at $5/M.
-	r := forecast(t, Paid, product("relay", EdgeCache, 2000000, "cache_hit_rate = 0\ncpu_ms = 0"))
-	it := item(r, "relay", KV, Writes)
-	if !near(it.Billable, 1e6) || !near(it.USD, 5) || !near(it.UnitUSD, 5e-6) {
-		t.Errorf("KV writes: %+v", it)
+	// Queues: 2,000,000 jobs make 6,000,000 operations, 5,000,000 past the
+	// 1,000,000 included at $0.40/M.
+	r := forecast(t, Paid, product("pipe", AsyncPipeline, 2000000, "polls_per_job = 0\ncpu_ms = 0"))
+	it := item(r, "pipe", Queues, Operations)
+	if !near(it.Quantity, 6e6) || !near(it.Billable, 5e6) || !near(it.USD, 2) || !near(it.UnitUSD, 4e-7) {
+		t.Errorf("Queues operations: %+v", it)
 	}
-	// 2,000,000 reads are within the 10,000,000 included.
-	if it := item(r, "relay", KV, Reads); it.USD != 0 || it.Billable != 0 {
-		t.Errorf("KV reads: %+v", it)
+	// 4,000,000 Workers requests are within the 10,000,000 included.
+	if it := item(r, "pipe", Workers, Requests); it.USD != 0 || it.Billable != 0 {
+		t.Errorf("Workers requests: %+v", it)
 	}
-	if len(r.AccountItems) != 1 || r.AccountItems[0].USD != 5 {
-		t.Errorf("account items %+v", r.AccountItems)
-	}
-	if !near(r.InfraUSD, 10) || len(r.Warnings) != 0 {
-		t.Errorf("infra %v, warnings %v", r.InfraUSD, r.Warnings)
-	}
-	// Included amounts are the account's, shared in proportion: two products
-	// with 1,000,000 writes each get half of the 1,000,000 billed each.
-	r = forecast(t, Paid, product("a", EdgeCache, 1000000, "cache_hit_rate = 0")+product("b", EdgeCache, 1000000, "cache_hit_rate = 0"))
-	if a, b := item(r, "a", KV, Writes), item(r, "b", KV, Writes); !near(a.USD, 2.5) || !near(b.USD, 2.5) {
+	// Included amounts are the account's, shared in proportion: two
+	// pipelines of 1,500,000 operations each get half of the 2,000,000 billed.
+	r = forecast(t, Paid, product("a", AsyncPipeline, 500000, "polls_per_job = 0")+product("b", AsyncPipeline, 500000, "polls_per_job = 0"))
+	if a, b := item(r, "a", Queues, Operations), item(r, "b", Queues, Operations); !near(a.USD, 0.4) || !near(b.USD, 0.4) {
 		t.Errorf("shared overage: a %+v, b %+v", a, b)
 	}
 	// Workers: 12,000,000 requests, 2,000,000 past the included at $0.30/M;
@@ -286,10 +303,16 @@ func TestCPUAndStorageCaps(t *testing.T) {
 	if !hasWarning(r, "Workers CPU: slow's invocations use about 12 ms of CPU, over Workers Free's 10 ms") {
 		t.Errorf("warnings: %v", r.Warnings)
 	}
-	// 300,000 answers of 10 KB kept 30 days: about 3 GB of KV.
-	r = forecast(t, Free, product("relay", EdgeCache, 300000, "cache_hit_rate = 0\nresult_bytes = 10000\ncache_ttl_seconds = 2592000"))
-	if !hasWarning(r, "KV storage: 3.02 GB-month on the account (relay 3.02 GB-month) against Workers Free's 1 GB-month: writes fail once it is full.") {
-		t.Errorf("warnings: %v", r.Warnings)
+	// No pattern stores in KV any more; a measured report can still show a
+	// KV namespace of an older deployment past Workers Free's 1 GB.
+	u := &Usage{Days: 30, Products: []ProductUsage{{Name: "old", Pattern: EdgeCache, Requests: 1,
+		Quantities: map[Meter]float64{{KV, Storage}: 3.02}}}}
+	rep, err := Price(u, defaultPrices(t), Free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasWarning(rep, "KV storage: 3.02 GB-month on the account (old 3.02 GB-month) against Workers Free's 1 GB-month: writes fail once it is full.") {
+		t.Errorf("warnings: %v", rep.Warnings)
 	}
 }
 

@@ -268,7 +268,7 @@ func summary(r *Report) []string {
 	out = append(out, fmt.Sprintf("Infrastructure %s, model %s: the model is %s of the bill.", usd(r.InfraUSD), usd(r.AIUSD), pct(r.AIUSD, r.TotalUSD)))
 	for _, p := range r.Products {
 		if p.CacheHitRate != nil && p.Pattern == EdgeCache {
-			out = append(out, fmt.Sprintf("Cache: %s answered %s of its requests from KV, saving %s of model calls.", p.Name, pct(*p.CacheHitRate, 1), usd(p.CacheSavingsUSD)))
+			out = append(out, fmt.Sprintf("Cache: %s answered %s of its requests from the cache, saving %s of model calls.", p.Name, pct(*p.CacheHitRate, 1), usd(p.CacheSavingsUSD)))
 		}
 	}
 	if len(r.FreeLimits) > 0 {

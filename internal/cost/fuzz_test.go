@@ -20,9 +20,9 @@ func FuzzParseProfile(f *testing.F) {
 		f.Add(string(demo))
 	}
 	f.Add("plan = \"paid\"\ndays = 31\nretention_months = 0\n" + minimal)
-	f.Add(minimal + "cached_prefix_tokens = 400\nkv_inline_max_bytes = 0\ncache_ttl_seconds = 60\n")
+	f.Add(minimal + "cached_prefix_tokens = 400\n")
 	f.Add("[[product]]\nname = \"p\"\npattern = \"async-pipeline\"\nrequests = 1e9\ninput_tokens = 1e6\noutput_tokens = 0\nretry_rate = 100\ndead_letter_rate = 1\nmessages_per_batch = 100\n")
-	f.Add("[[product]]\nname = \"a\"\npattern = \"event-agent\"\nrequests = 0\ninput_tokens = 0\noutput_tokens = 0\npolls_per_job = 0\njob_ttl_seconds = 60\nmodel = \"claude-sonnet-4-5\"\n")
+	f.Add("[[product]]\nname = \"a\"\npattern = \"event-agent\"\nrequests = 0\ninput_tokens = 0\noutput_tokens = 0\npolls_per_job = 0\nmodel = \"claude-sonnet-4-5\"\n")
 	f.Add("[[product]]\nname = \"a\"\npattern = \"event-agent\"\nrequests = inf\ninput_tokens = nan\noutput_tokens = -0.0\n")
 	f.Add("[[product]]\nname = \"a\"\npattern = \"event-agent\"\nrequests = 1\ninput_tokens = 1\noutput_tokens = 1\nmodel = \"gpt\"\n")
 	f.Add("[[product]]\nname = \"huge\"\npattern = \"edge-cache\"\nrequests = 1.7e308\ninput_tokens = 1.7e308\noutput_tokens = 1e300\ncache_hit_rate = 0\nresult_bytes = 1e308\n")
@@ -73,7 +73,7 @@ func FuzzParseProfile(f *testing.F) {
 					t.Fatalf("async-pipeline product %+v", pp)
 				}
 			case EventAgent:
-				if pp.PollsPerJob == nil || pp.JobTTLSeconds == nil || pp.RetryRate != nil || pp.CacheHitRate != nil {
+				if pp.PollsPerJob == nil || pp.RetryRate != nil || pp.CacheHitRate != nil {
 					t.Fatalf("event-agent product %+v", pp)
 				}
 			default:

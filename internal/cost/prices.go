@@ -19,7 +19,9 @@ const (
 	KV      = "kv"
 	R2      = "r2"
 	Queues  = "queues"
-	Model   = "model"
+	// Analytics is Workers Analytics Engine.
+	Analytics = "analytics_engine"
+	Model     = "model"
 )
 
 // Metrics.
@@ -34,6 +36,7 @@ const (
 	ClassA     = "class_a"
 	ClassB     = "class_b"
 	Operations = "operations"
+	DataPoints = "data_points"
 
 	InputTokens      = "input_tokens"
 	OutputTokens     = "output_tokens"
@@ -55,6 +58,7 @@ var Meters = []Meter{
 	{KV, Reads}, {KV, Writes}, {KV, Deletes}, {KV, Lists}, {KV, Storage},
 	{R2, ClassA}, {R2, ClassB}, {R2, Storage},
 	{Queues, Operations},
+	{Analytics, DataPoints},
 }
 
 func meterOrder(m Meter) int {

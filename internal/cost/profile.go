@@ -20,8 +20,6 @@ const (
 	maxTokens          = 1e7  // a call
 	maxResultBytes     = 1e10
 	maxCPUms           = 900_000 // 15 minutes, the longest a Worker invocation runs
-	maxKVValueBytes    = 25 << 20
-	maxTTLSeconds      = 1e10
 	maxPollsPerJob     = 1e6
 	maxRetentionMonths = 1200
 )
@@ -47,9 +45,6 @@ const (
 	DefaultMessagesPerBatch = 1
 	DefaultResultBytes      = 2000
 	DefaultCPUms            = 2
-	DefaultKVInlineMaxBytes = 16384
-	DefaultJobTTLSeconds    = 3600
-	DefaultCacheTTLSeconds  = 86400
 	DefaultRetentionMonths  = 12
 )
 
@@ -82,26 +77,28 @@ type ProductProfile struct {
 	ResultBytes        *float64 `toml:"result_bytes"`
 	CPUms              *float64 `toml:"cpu_ms"`
 
-	CacheHitRate     *float64 `toml:"cache_hit_rate"`      // edge-cache
-	KVInlineMaxBytes *float64 `toml:"kv_inline_max_bytes"` // edge-cache
-	CacheTTLSeconds  *float64 `toml:"cache_ttl_seconds"`   // edge-cache
-	PollsPerJob      *float64 `toml:"polls_per_job"`       // event-agent, async-pipeline
-	JobTTLSeconds    *float64 `toml:"job_ttl_seconds"`     // event-agent, async-pipeline
-	RetryRate        *float64 `toml:"retry_rate"`          // async-pipeline
-	DeadLetterRate   *float64 `toml:"dead_letter_rate"`    // async-pipeline
-	MessagesPerBatch *float64 `toml:"messages_per_batch"`  // async-pipeline
+	CacheHitRate     *float64 `toml:"cache_hit_rate"`     // edge-cache
+	PollsPerJob      *float64 `toml:"polls_per_job"`      // event-agent, async-pipeline
+	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
+	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
+	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline
+}
+
+// removedKeys are product keys earlier versions read, and why they went: a
+// profile that still sets one gets this instead of "unknown key".
+var removedKeys = map[string]string{
+	"kv_inline_max_bytes": "removed: edge-cache answers of every size live in R2 (and the Cache API), not KV",
+	"cache_ttl_seconds":   "removed: the cache's TTL changes no free-tier count (a miss writes the answer once either way); cache_hit_rate is what matters",
+	"job_ttl_seconds":     "removed: a job's record lives in R2, not in KV with a TTL; retention_months says how long results are kept",
 }
 
 // onlyFor lists the fields that apply to some patterns only.
 var onlyFor = map[string][]string{
-	"cache_hit_rate":      {EdgeCache},
-	"kv_inline_max_bytes": {EdgeCache},
-	"cache_ttl_seconds":   {EdgeCache},
-	"polls_per_job":       {EventAgent, AsyncPipeline},
-	"job_ttl_seconds":     {EventAgent, AsyncPipeline},
-	"retry_rate":          {AsyncPipeline},
-	"dead_letter_rate":    {AsyncPipeline},
-	"messages_per_batch":  {AsyncPipeline},
+	"cache_hit_rate":     {EdgeCache},
+	"polls_per_job":      {EventAgent, AsyncPipeline},
+	"retry_rate":         {AsyncPipeline},
+	"dead_letter_rate":   {AsyncPipeline},
+	"messages_per_batch": {AsyncPipeline},
 }
 
 // LoadProfile reads and checks a usage profile.
@@ -128,6 +125,10 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		for _, e := range unknownKeys(data, und) {
+			if why, ok := removedKeys[e.key]; ok {
+				add(e.field, "%s", why)
+				continue
+			}
 			add(e.field, "unknown key (known: %s)", e.known)
 		}
 	}
@@ -208,10 +209,7 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 		check("result_bytes", 0, maxResultBytes)
 		check("cpu_ms", 0, maxCPUms)
 		check("cache_hit_rate", 0, 1)
-		check("kv_inline_max_bytes", 0, maxKVValueBytes)
-		check("cache_ttl_seconds", 60, maxTTLSeconds)
 		check("polls_per_job", 0, maxPollsPerJob)
-		check("job_ttl_seconds", 60, maxTTLSeconds)
 		check("retry_rate", 0, 100)
 		check("dead_letter_rate", 0, 1)
 		check("messages_per_batch", 1, 100)
@@ -244,8 +242,6 @@ func (pp *ProductProfile) applyDefaults() {
 	switch pp.Pattern {
 	case EdgeCache:
 		def(&pp.CacheHitRate, 0)
-		def(&pp.KVInlineMaxBytes, DefaultKVInlineMaxBytes)
-		def(&pp.CacheTTLSeconds, DefaultCacheTTLSeconds)
 	case AsyncPipeline:
 		def(&pp.RetryRate, 0)
 		def(&pp.DeadLetterRate, 0)
@@ -253,7 +249,6 @@ func (pp *ProductProfile) applyDefaults() {
 		fallthrough
 	case EventAgent:
 		def(&pp.PollsPerJob, DefaultPollsPerJob)
-		def(&pp.JobTTLSeconds, DefaultJobTTLSeconds)
 	}
 }
 
@@ -299,7 +294,7 @@ func tomlKeys(t reflect.Type) []string {
 	return out
 }
 
-type unknownKey struct{ field, known string }
+type unknownKey struct{ field, key, known string }
 
 // unknownKeys turns the decoder's undecoded keys into fields that say which
 // product holds them: toml.Key has no array index, so the raw document is read
@@ -325,7 +320,7 @@ func unknownKeys(data []byte, und []toml.Key) []unknownKey {
 				field += "." + strings.Join(k[1:], ".")
 				if !seen[field] {
 					seen[field] = true
-					out = append(out, unknownKey{field, strings.Join(prodKnown, ", ")})
+					out = append(out, unknownKey{field, k[len(k)-1], strings.Join(prodKnown, ", ")})
 				}
 			}
 			continue
@@ -333,7 +328,7 @@ func unknownKeys(data []byte, und []toml.Key) []unknownKey {
 		field := k.String()
 		if !seen[field] {
 			seen[field] = true
-			out = append(out, unknownKey{field, topKnown})
+			out = append(out, unknownKey{field, k[len(k)-1], topKnown})
 		}
 	}
 	return out

@@ -31,8 +31,8 @@ output_tokens = 1
 		t.Errorf("top-level defaults: %+v", p)
 	}
 	relay, pipe := p.Products[0], p.Products[1]
-	if relay.Model != DefaultModel || v(relay.ResultBytes) != DefaultResultBytes || v(relay.KVInlineMaxBytes) != DefaultKVInlineMaxBytes ||
-		v(relay.CacheTTLSeconds) != DefaultCacheTTLSeconds || v(relay.CPUms) != DefaultCPUms || relay.PollsPerJob != nil {
+	if relay.Model != DefaultModel || v(relay.ResultBytes) != DefaultResultBytes ||
+		v(relay.CPUms) != DefaultCPUms || relay.PollsPerJob != nil {
 		t.Errorf("edge-cache defaults: %+v", relay)
 	}
 	if v(pipe.PollsPerJob) != DefaultPollsPerJob || v(pipe.MessagesPerBatch) != 1 || v(pipe.RetryRate) != 0 || pipe.CacheHitRate != nil {

@@ -1,6 +1,6 @@
 package cost
 
-import "math"
+import "github.com/zerocost/zerocost/internal/contract"
 
 // Usage is what one account's products use in one period: the input of Price.
 // A forecast builds it from a usage profile (FromProfile), a report from
@@ -52,84 +52,103 @@ type ModelUsage struct {
 	CacheWriteTokens float64
 }
 
-// Sizes the forecast assumes for what the Workers store.
+// RecordOverhead is what a job record (jobs/<id>.json) holds besides the
+// result: its id, status, timestamps, model and usage.
 const (
-	// StatusBytes is a job status in KV (key job:<uuid> and its JSON).
-	StatusBytes = 250
-	// CacheEntryOverhead is an edge-cache entry's key (ai:<sha-256 hex>) and
-	// the {"answer":...} wrapper around the answer.
-	CacheEntryOverhead = 80
-	// PointerBytes is an edge-cache entry that points at R2 ({"r2":"answers/<hex>.json"}).
-	PointerBytes = 170
-	// queueOpsPerMessage: a write, a read and a delete per 64 KB; messages
-	// carry one input (MAX_INPUT_CHARS, default 4,000) and stay under 64 KB.
-	queueOpsPerMessage = 3
-	gb                 = 1e9
+	RecordOverhead = 250
+	gb             = 1e9
 )
 
-// FromProfile turns a usage profile into a month of usage, counting the
-// operations each pattern's Worker performs per request (docs/cost.md,
-// "What one request does").
+// opMeters says which Cloudflare meter counts each op of the contract's event
+// table (internal/contract/ops.go). Ops that no meter counts (deletes of R2
+// objects, Cache API calls, the rate limiter) are free and unlimited; a model
+// call is priced by its tokens, not here.
+var opMeters = map[contract.Op]Meter{
+	contract.OpRequest:        {Workers, Requests},
+	contract.OpR2Put:          {R2, ClassA},
+	contract.OpR2List:         {R2, ClassA},
+	contract.OpR2Get:          {R2, ClassB},
+	contract.OpR2Head:         {R2, ClassB},
+	contract.OpQueueWrite:     {Queues, Operations},
+	contract.OpQueueRead:      {Queues, Operations},
+	contract.OpQueueDelete:    {Queues, Operations},
+	contract.OpAnalyticsWrite: {Analytics, DataPoints},
+}
+
+// EventsPerMonth is how many times each of a product's events (the
+// contract's names) happens in the profile's month.
+//
+//   - event-agent: every job is a post; polls_per_job polls each.
+//   - async-pipeline: every job a post; a delivery for each job that ends
+//     done, an attempt_failed for each failed attempt (retry_rate per job,
+//     the attempts of dead jobs included), a dead_letter for each dead job;
+//     a consumer_batch per messages_per_batch deliveries, on either queue.
+//   - edge-cache: a hit_store per hit, a miss per miss. Hits are counted as
+//     R2 reads: on a workers.dev hostname the Cache API stores nothing, and on
+//     a custom domain it is per location, so this is the most a hit costs.
+func EventsPerMonth(pp *ProductProfile) map[string]float64 {
+	R := v(pp.Requests)
+	e := map[string]float64{}
+	switch pp.Pattern {
+	case EventAgent:
+		e[contract.EventPost] = R
+		e[contract.EventPoll] = v(pp.PollsPerJob) * R
+	case AsyncPipeline:
+		dead := v(pp.DeadLetterRate) * R
+		failed := v(pp.RetryRate) * R
+		e[contract.EventPost] = R
+		e[contract.EventDelivery] = R - dead
+		e[contract.EventAttemptRetry] = failed
+		e[contract.EventDeadLetter] = dead
+		e[contract.EventBatch] = (R - dead + failed + dead) / v(pp.MessagesPerBatch)
+		e[contract.EventPoll] = v(pp.PollsPerJob) * R
+	case EdgeCache:
+		h := v(pp.CacheHitRate)
+		e[contract.EventHitStore] = h * R
+		e[contract.EventMiss] = (1 - h) * R
+	}
+	return e
+}
+
+// FromProfile turns a usage profile into a month of usage: each event's
+// count (EventsPerMonth) times the ops the contract says it costs, summed
+// per meter (docs/cost.md, "What one request does"). A Worker test measures
+// those ops in workerd, so the forecast counts what the Workers do.
 func FromProfile(p *Profile) *Usage {
 	u := &Usage{Days: p.Days}
-	days := float64(p.Days)
 	for i := range p.Products {
 		pp := &p.Products[i]
 		R := v(pp.Requests)
 		q := map[Meter]float64{}
-		add := func(service, metric string, n float64) {
+		add := func(m Meter, n float64) {
 			if n > 0 {
-				q[Meter{service, metric}] += n
+				q[m] += n
 			}
 		}
-		// alive is how many of n items written over the month exist at once
-		// when each lives ttl seconds.
-		alive := func(n, ttl float64) float64 { return math.Min(n, n/days*ttl/86400) }
-		var calls float64
 		pu := ProductUsage{Name: pp.Name, Pattern: pp.Pattern, Requests: R, CPUmsPerInvocation: v(pp.CPUms), CachedPrefixTokens: v(pp.CachedPrefixTokens)}
+		// A successful model call writes exactly one data point; failed
+		// calls bill no tokens.
+		var calls float64
+		for name, n := range EventsPerMonth(pp) {
+			ops := contract.EventOps(pp.Pattern, name)
+			for op, k := range ops {
+				if m, ok := opMeters[op]; ok {
+					add(m, n*float64(k))
+				}
+			}
+			calls += n * float64(ops[contract.OpAnalyticsWrite])
+		}
 		switch pp.Pattern {
-		case EventAgent:
-			P := v(pp.PollsPerJob)
-			add(Workers, Requests, R*(1+P))   // POST /jobs, then the polls
-			add(KV, Writes, 2*R)              // status queued, then done (or failed)
-			add(KV, Reads, P*R)               // each poll reads the status
-			add(R2, ClassA, R)                // the result's put
-			add(R2, ClassB, math.Min(P, 1)*R) // the poll that finds it done gets the result
-			add(KV, Storage, alive(R, v(pp.JobTTLSeconds))*StatusBytes/gb)
-			add(R2, Storage, p.RetentionMonths*R*v(pp.ResultBytes)/gb)
-			calls = R
-		case AsyncPipeline:
-			P, r, d, b := v(pp.PollsPerJob), v(pp.RetryRate), v(pp.DeadLetterRate), v(pp.MessagesPerBatch)
-			deliveries := R * (1 + r) // every attempt of the main queue's consumer
-			dead := d * R
-			add(Workers, Requests, R+P*R+(deliveries+dead)/b) // POST, polls, consumer invocations
-			add(KV, Writes, R+deliveries+dead)                // queued at POST; a status per attempt; dead
-			add(KV, Reads, deliveries+dead+P*R)               // updateStatus reads first; the DLQ reads it; polls
-			add(R2, ClassB, deliveries+dead+(R-dead)*math.Min(P, 1))
-			add(R2, ClassA, R) // the result, or the failure record of a dead job
-			add(Queues, Operations, R*queueOpsPerMessage+R*r+dead*queueOpsPerMessage)
-			add(KV, Storage, alive(R, v(pp.JobTTLSeconds))*StatusBytes/gb)
-			add(R2, Storage, p.RetentionMonths*R*v(pp.ResultBytes)/gb)
-			calls = R - dead
+		case EventAgent, AsyncPipeline:
+			// One record per job, kept retention_months (no lifecycle rule).
+			add(Meter{R2, Storage}, p.RetentionMonths*R*(v(pp.ResultBytes)+RecordOverhead)/gb)
 		case EdgeCache:
 			h := v(pp.CacheHitRate)
-			hits, misses := h*R, (1-h)*R
-			add(Workers, Requests, R)
-			add(KV, Reads, R)       // the lookup
-			add(KV, Writes, misses) // the answer (or its R2 pointer)
-			entry := v(pp.ResultBytes) + CacheEntryOverhead
-			if v(pp.ResultBytes)+12 > v(pp.KVInlineMaxBytes) { // {"answer":...} above KV_INLINE_MAX_BYTES goes to R2
-				add(R2, ClassA, misses)
-				add(R2, ClassB, hits)
-				add(R2, Storage, p.RetentionMonths*misses*v(pp.ResultBytes)/gb)
-				entry = PointerBytes
-			}
-			add(KV, Storage, alive(misses, v(pp.CacheTTLSeconds))*entry/gb)
-			calls = misses
-			pu.CacheHits = hits
+			pu.CacheHits = h * R
 			pu.CacheHitRate = &h
+			add(Meter{R2, Storage}, p.RetentionMonths*(1-h)*R*v(pp.ResultBytes)/gb)
 		}
-		add(Workers, CPUms, q[Meter{Workers, Requests}]*v(pp.CPUms))
+		add(Meter{Workers, CPUms}, q[Meter{Workers, Requests}]*v(pp.CPUms))
 		pu.Quantities = q
 		pu.PerCall = &ModelUsage{Model: pp.Model, Calls: 1, InputTokens: v(pp.InputTokens), OutputTokens: v(pp.OutputTokens)}
 		if calls > 0 {
