@@ -86,8 +86,11 @@ type Options struct {
 	Now func() time.Time
 	// Observe, when set, is called once per call to POST /v1/messages, after
 	// the answer is written (reliability tests count calls per input with it).
-	// It runs on the request's goroutine: keep it quick.
+	// It runs on the request's goroutine: keep it quick. It is also called
+	// once per request of a message batch when the batch ends (see CallInfo).
 	Observe func(CallInfo)
+	// Batch shapes the Message Batches API (batches.go).
+	Batch BatchOptions
 }
 
 // CallInfo describes one call to POST /v1/messages, for Options.Observe.
@@ -101,6 +104,14 @@ type CallInfo struct {
 	// Input is the last user message of a valid request ("" when the request
 	// was rejected before it was read).
 	Input string
+	// BatchID and CustomID name the batch request this is, for a request of
+	// a message batch; Result is its result type (succeeded, errored,
+	// canceled or expired). Status and ErrorType are then those of the
+	// Messages call the result stands for (200, or the error's), and Status
+	// is 0 for canceled and expired requests, which were never processed.
+	BatchID  string
+	CustomID string
+	Result   string
 }
 
 // Check reports options that make no sense.
@@ -121,6 +132,9 @@ func (o Options) Check() error {
 	if o.RPM < 0 {
 		errs = append(errs, fmt.Errorf("model rpm %d is negative (0 means no limit)", o.RPM))
 	}
+	if err := o.Batch.Check(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -136,6 +150,8 @@ type Stats struct {
 	// Tokens of the successful answers.
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
+	// Batch counts the Message Batches API's calls and results.
+	Batch BatchStats `json:"batch"`
 }
 
 // Handler is the stand-in as an http.Handler.
@@ -148,6 +164,7 @@ type Handler struct {
 	accepted []time.Time // calls admitted in the last minute (RPM window)
 	seq      int64
 	stats    Stats
+	batches  batchStore
 
 	scripts  scripts
 	quit     chan struct{} // closed when the server stops: hanging calls end
@@ -176,6 +193,7 @@ func NewHandler(opts Options) *Handler {
 		rng:  rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		quit: make(chan struct{}),
 	}
+	h.batches.byID = map[string]*batch{}
 	h.resetLocked()
 	return h
 }
@@ -213,6 +231,10 @@ func (h *Handler) Stats() Stats {
 	for k, v := range h.stats.ByErrorType {
 		s.ByErrorType[k] = v
 	}
+	s.Batch.Calls = make(map[string]int64, len(h.stats.Batch.Calls))
+	for k, v := range h.stats.Batch.Calls {
+		s.Batch.Calls[k] = v
+	}
 	return s
 }
 
@@ -224,7 +246,8 @@ func (h *Handler) ResetStats() {
 }
 
 func (h *Handler) resetLocked() {
-	h.stats = Stats{StandIn: true, ByStatus: map[string]int64{}, ByErrorType: map[string]int64{}}
+	h.stats = Stats{StandIn: true, ByStatus: map[string]int64{}, ByErrorType: map[string]int64{},
+		Batch: BatchStats{Calls: map[string]int64{}}}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +269,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case ScriptPath, CallsPath:
 		h.control(w, r)
 	default:
-		writeError(w, http.StatusNotFound, "not_found_error", Marker+" serves POST "+MessagesPath+", GET "+StatsPath+
+		if r.URL.Path == BatchesPath || strings.HasPrefix(r.URL.Path, BatchesPath+"/") {
+			h.batchRoute(w, r)
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found_error", Marker+" serves POST "+MessagesPath+", "+BatchesPath+" (Message Batches), GET "+StatsPath+
 			", POST "+ScriptPath+" and GET "+CallsPath+" only")
 	}
 }
