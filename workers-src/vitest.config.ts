@@ -31,12 +31,14 @@ function pattern(name: string, include: string[]) {
   };
 }
 
+// test/ops.test.ts runs in each pattern's project: it measures that pattern's
+// ops per event against contract.gen.ts's OPS_PER_EVENT.
 export default defineConfig({
   test: {
     projects: [
-      pattern("event-agent", ["test/event-agent.test.ts", "test/lib/**/*.test.ts"]),
-      pattern("async-pipeline", ["test/async-pipeline.test.ts"]),
-      pattern("edge-cache", ["test/edge-cache.test.ts"]),
+      pattern("event-agent", ["test/event-agent.test.ts", "test/ops.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops.test.ts"]),
+      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
         test: {

@@ -5,5 +5,5 @@ export { createWorker as createAsyncPipeline } from "./patterns/async-pipeline";
 export { createWorker as createEdgeCache } from "./patterns/edge-cache";
 export type { Hooks, HookContext, MessagesRequest, MessagesResponse } from "./hooks";
 export type { AsyncPipelineEnv, BaseEnv, EdgeCacheEnv, EventAgentEnv, JobMessage, PatternName } from "./env";
-export type { JobState, JobStatus, ResultRecord } from "./lib/jobs";
+export type { JobRecord, JobState } from "./lib/jobs";
 export type { ErrorCode } from "./lib/errors";

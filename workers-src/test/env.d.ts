@@ -11,9 +11,7 @@ declare module "vitest" {
 declare global {
   namespace Cloudflare {
     // The bindings the tests see: the union of the three test configs.
-    interface Env extends EventAgentEnv, Omit<AsyncPipelineEnv, "JOBS">, Omit<EdgeCacheEnv, "CACHE"> {
-      CACHE: KVNamespace;
-    }
+    interface Env extends EventAgentEnv, AsyncPipelineEnv, EdgeCacheEnv {}
     // exports.default (the main Worker) is an ExportedHandler in every project.
     interface GlobalProps {
       mainModule: typeof import("./entries/event-agent");

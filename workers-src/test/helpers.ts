@@ -52,13 +52,11 @@ export async function replyTo(message: string, maxTokens = Number(env.MAX_OUTPUT
 /**
  * Checks the bindings every pattern's rendered config declares, as the
  * project's env has them: ANTHROPIC_BASE_URL is the stand-in's, MODEL_USAGE
- * takes data points, the KV namespace kv has no kvKey, OUTPUTS no r2Key, and
- * the rate limiter has room.
+ * takes data points, OUTPUTS has no r2Key, and the rate limiter has room.
  */
-export async function expectPatternBindings(kv: KVNamespace, kvKey: string, r2Key: string): Promise<void> {
+export async function expectPatternBindings(r2Key: string): Promise<void> {
   expect(env.ANTHROPIC_BASE_URL).toBe(inject("modelUrl"));
   expect(typeof env.MODEL_USAGE.writeDataPoint).toBe("function");
-  expect(await kv.get(kvKey)).toBeNull();
   expect(await env.OUTPUTS.head(r2Key)).toBeNull();
   expect(await env.RATE_LIMITER.limit({ key: `probe-${crypto.randomUUID()}` })).toEqual({ success: true });
 }
@@ -133,4 +131,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 export async function awayFromMinuteEdge(): Promise<void> {
   const left = 60_000 - (Date.now() % 60_000);
   if (left < 3_000) await new Promise((r) => setTimeout(r, left + 100));
+}
+
+/** Reads a job's record (jobs/<id>.json in OUTPUTS), or null. */
+export async function jobRecord(id: string): Promise<Record<string, any> | null> {
+  const o = await env.OUTPUTS.get(`jobs/${id}.json`);
+  return o ? ((await o.json()) as Record<string, any>) : null;
+}
+
+/** The job records in OUTPUTS (keys under jobs/). */
+export async function jobKeys(): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.OUTPUTS.list({ prefix: "jobs/", cursor });
+    keys.push(...page.objects.map((o) => o.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return keys;
 }

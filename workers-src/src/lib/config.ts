@@ -14,11 +14,9 @@ export interface Config {
   maxOutputTokens: number;
   modelTimeoutMs: number;
   rateLimitPerMinute: number;
-  jobTtlSeconds: number;
   retryDelaySeconds: number;
   deadLetterQueue: string;
   cacheTtlSeconds: number;
-  kvInlineMaxBytes: number;
 }
 
 function int(value: unknown, def: number, min: number, max: number): number {
@@ -40,11 +38,8 @@ export function readConfig(env: BaseEnv & PatternVars): Config {
     maxOutputTokens: int(env.MAX_OUTPUT_TOKENS, D.MAX_OUTPUT_TOKENS, 1, 1_000_000),
     modelTimeoutMs: int(env.MODEL_TIMEOUT_MS, D.MODEL_TIMEOUT_MS, 50, 900_000),
     rateLimitPerMinute: int(env.RATE_LIMIT_PER_MINUTE, D.RATE_LIMIT_PER_MINUTE, 1, 1_000_000_000),
-    jobTtlSeconds: int(env.JOB_TTL_SECONDS, D.JOB_TTL_SECONDS, 60, 1_000_000_000),
     retryDelaySeconds: int(env.RETRY_DELAY_SECONDS, D.RETRY_DELAY_SECONDS, 0, 43_200),
     deadLetterQueue: str(env.DEAD_LETTER_QUEUE, ""),
     cacheTtlSeconds: int(env.CACHE_TTL_SECONDS, D.CACHE_TTL_SECONDS, 60, 1_000_000_000),
-    // KV values may be up to 25 MiB; keep inline answers well below that.
-    kvInlineMaxBytes: int(env.KV_INLINE_MAX_BYTES, D.KV_INLINE_MAX_BYTES, 0, 20 * 1024 * 1024),
   };
 }

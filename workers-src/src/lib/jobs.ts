@@ -1,84 +1,44 @@
-// The job store: status JSON in KV under job:<id> (expires after JOB_TTL_SECONDS),
-// results in R2 at results/<id>.json, dead-letter records at failures/<id>.json.
-// Outputs of any size go to R2, never KV.
+// The job store: ONE record per job in R2 at jobs/<id>.json (R2 reads are
+// strongly consistent: a record is visible to every location as soon as its
+// put returns). A job that has no record yet needs none: its id proves it was
+// issued and when (lib/jobid.ts), so POST writes nothing and GET /jobs/:id
+// reads at most one object.
+import type { BaseEnv } from "../env";
 import { notFound } from "./errors";
+import { createdAt, isJobId, verifyJobId } from "./jobid";
 
 export type JobState = "queued" | "running" | "done" | "failed" | "dead";
 
-export interface JobStatus {
+/** What jobs/<id>.json holds. */
+export interface JobRecord {
   job_id: string;
   status: JobState;
   created_at: string;
   updated_at: string;
+  /** done: the shaped result */
+  result?: unknown;
+  model?: string;
+  usage?: unknown;
   /** the last error (failed, dead, or queued again after a failed attempt) */
   error?: string;
   /** queue delivery attempts so far (async-pipeline) */
   attempts?: number;
+  /** dead only: the input, so the job can be sent again by hand */
+  input?: string;
 }
 
-/** What results/<id>.json holds. */
-export interface ResultRecord {
-  job_id: string;
-  result: unknown;
-  model?: string;
-  usage?: unknown;
-  completed_at: string;
-}
-
-export const statusKey = (id: string) => `job:${id}`;
-export const resultKey = (id: string) => `results/${id}.json`;
-export const failureKey = (id: string) => `failures/${id}.json`;
-
-const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const isJobId = (id: string) => ID.test(id);
-
-export function newJob(id = crypto.randomUUID()): JobStatus {
-  const now = new Date().toISOString();
-  return { job_id: id, status: "queued", created_at: now, updated_at: now };
-}
+export const jobKey = (id: string) => `jobs/${id}.json`;
 
 const JSON_META = { httpMetadata: { contentType: "application/json" } };
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/**
- * Writes a status. KV accepts about one write per second per key, and a job's
- * status can change faster than that, so a failed write is tried once more
- * after a little over a second.
- */
-export async function writeStatus(kv: KVNamespace, job: JobStatus, ttlSeconds: number): Promise<void> {
-  const value = JSON.stringify(job);
-  const opts = { expirationTtl: Math.max(60, ttlSeconds) };
-  try {
-    await kv.put(statusKey(job.job_id), value, opts);
-  } catch {
-    await sleep(1100);
-    await kv.put(statusKey(job.job_id), value, opts);
-  }
-}
-
-export async function readStatus(kv: KVNamespace, id: string): Promise<JobStatus | null> {
-  const raw = await kv.get(statusKey(id));
-  if (raw === null) return null;
-  try {
-    const v = JSON.parse(raw) as JobStatus;
-    return typeof v === "object" && v !== null && typeof v.status === "string" ? v : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Sets a job's status, keeping created_at (and attempts) from what KV holds. */
-export async function updateStatus(
-  kv: KVNamespace,
-  id: string,
-  patch: Partial<JobStatus> & { status: JobState },
-  ttlSeconds: number,
-): Promise<JobStatus> {
-  const prev = (await readStatus(kv, id)) ?? newJob(id);
-  const { error: _dropped, ...rest } = prev;
-  const next: JobStatus = { ...rest, ...patch, job_id: id, updated_at: new Date().toISOString() };
-  await writeStatus(kv, next, ttlSeconds);
-  return next;
+/** A record for job id, created when its id says, updated now. */
+export function jobRecord(id: string, patch: Partial<JobRecord> & { status: JobState }, prev?: JobRecord | null): JobRecord {
+  const now = new Date().toISOString();
+  const created = prev?.created_at ?? new Date(createdAt(id)).toISOString();
+  const base: Partial<JobRecord> = prev ? { ...prev } : {};
+  delete base.error;
+  return { ...base, ...patch, job_id: id, created_at: created, updated_at: now };
 }
 
 export async function writeJson(r2: R2Bucket, key: string, value: unknown): Promise<void> {
@@ -95,23 +55,58 @@ export async function readJson<T>(r2: R2Bucket, key: string): Promise<T | null> 
   }
 }
 
-export async function hasResult(r2: R2Bucket, id: string): Promise<boolean> {
-  return (await r2.head(resultKey(id))) !== null;
+export async function readJob(r2: R2Bucket, id: string): Promise<JobRecord | null> {
+  const v = await readJson<JobRecord>(r2, jobKey(id));
+  return typeof v === "object" && v !== null && typeof v.status === "string" ? v : null;
+}
+
+/** One put of the job record. */
+export async function writeJob(r2: R2Bucket, rec: JobRecord): Promise<void> {
+  await writeJson(r2, jobKey(rec.job_id), rec);
 }
 
 /**
- * GET /jobs/:id. KV may lag behind R2 (it is eventually consistent), so a
- * missing status with a stored result reads as done.
+ * writeJob, tried `tries` times with a short backoff (a put that failed may
+ * work a moment later), never starting a try after `deadline` (epoch ms).
+ * Every put is of the same whole record, so a repeat is harmless.
  */
-export async function jobView(kv: KVNamespace, r2: R2Bucket, id: string): Promise<Record<string, unknown>> {
-  if (!isJobId(id)) throw notFound(`no job ${id}`);
-  const status = await readStatus(kv, id);
-  if (status === null || status.status === "done") {
-    const record = await readJson<ResultRecord>(r2, resultKey(id));
-    if (record) return { job_id: id, status: "done", result: record.result };
-    if (status === null) throw notFound(`no job ${id}`);
+export async function writeJobRetrying(r2: R2Bucket, rec: JobRecord, deadline: number, tries = 3): Promise<void> {
+  for (let n = 1; ; n++) {
+    try {
+      await writeJob(r2, rec);
+      return;
+    } catch (err) {
+      const wait = 250 * 2 ** (n - 1);
+      if (n >= tries || Date.now() + wait >= deadline) throw err;
+      await sleep(wait);
+    }
   }
-  const view: Record<string, unknown> = { job_id: id, status: status.status };
-  if (status.error !== undefined && status.status !== "done") view.error = status.error;
-  return view;
+}
+
+/** What GET /jobs/:id shows of a record. */
+function view(rec: JobRecord): Record<string, unknown> {
+  const v: Record<string, unknown> = { job_id: rec.job_id, status: rec.status };
+  if (rec.status === "done") v.result = rec.result ?? null;
+  else if (rec.error !== undefined) v.error = rec.error;
+  return v;
+}
+
+/** What a job without a record is, by its age (ms): the pattern decides. */
+export type Unrecorded = (ageMs: number) => { status: JobState; error?: string };
+
+/**
+ * GET /jobs/:id: a malformed id is a 404 before any I/O; then one read of the
+ * record, which wins when present (even if the key that signed the id has
+ * rotated since); with no record, an id this Worker did not issue is a 404,
+ * and one it did is whatever `unrecorded` says for its age.
+ */
+export async function jobView(env: BaseEnv, r2: R2Bucket, id: string, unrecorded: Unrecorded): Promise<Record<string, unknown>> {
+  if (!isJobId(id)) throw notFound(`no job ${id}`);
+  const rec = await readJob(r2, id);
+  if (rec) return view({ ...rec, job_id: id });
+  if (!(await verifyJobId(env, id))) throw notFound(`no job ${id}`);
+  const { status, error } = unrecorded(Date.now() - createdAt(id));
+  const v: Record<string, unknown> = { job_id: id, status };
+  if (error !== undefined) v.error = error;
+  return v;
 }

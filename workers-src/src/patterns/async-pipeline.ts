@@ -1,27 +1,19 @@
-// Async pipeline: POST /jobs enqueues one message per input on JOB_QUEUE; the
-// queue handler calls the model for each message (concurrently, acked or
-// retried one by one) and writes results to R2. A rate-limited job is sent
-// again with a delay rather than retried, so waiting never exhausts its
-// retries. Batches from the dead-letter queue become failures/<id>.json
-// records and jobs marked dead.
+// Async pipeline: POST /jobs sends one message per input on JOB_QUEUE and
+// writes nothing (each job's id is signed, lib/jobid.ts, so "queued" needs no
+// record). The queue handler reads the job's record in R2 (jobs/<id>.json; a
+// job already done is acked), asks the limiter, calls the model and writes
+// the record done, or queued with the error before a retry. A rate-limited
+// job is sent again with a delay rather than retried, so waiting never
+// exhausts its retries. The dead-letter queue's consumer writes the record
+// dead, with the input.
 import type { AsyncPipelineEnv, JobMessage } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
 import { readConfig, type Config } from "../lib/config";
 import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
-import {
-  failureKey,
-  hasResult,
-  jobView,
-  newJob,
-  readStatus,
-  resultKey,
-  updateStatus,
-  writeJson,
-  writeStatus,
-  type ResultRecord,
-} from "../lib/jobs";
+import { createdAt, isJobId, newJobId } from "../lib/jobid";
+import { jobRecord, jobView, readJob, writeJob, type JobRecord } from "../lib/jobs";
 import { callModel, ModelError } from "../lib/model";
 import { checkRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
@@ -104,8 +96,31 @@ function deferralsOf(body: JobMessage): number {
 
 function isJobMessage(v: unknown): v is JobMessage {
   const m = v as JobMessage | null;
-  return typeof m === "object" && m !== null && typeof m.job_id === "string" && typeof m.input === "string";
+  return typeof m === "object" && m !== null && typeof m.job_id === "string" && isJobId(m.job_id) && typeof m.input === "string";
 }
+
+/**
+ * How long a job with no record may be shown as queued: a message lives 24 h
+ * in the queue (Queues' retention on the free plan), and a job is only sent
+ * again (a deferral, which writes no record) while that keeps it inside this
+ * window (see mayDefer). Past it, a job that never got a record expired in the
+ * queue, or was never delivered. One more hour covers a delivery under way.
+ */
+export const QUEUED_WINDOW_MS = 25 * 3600_000;
+/** Deferrals (which write nothing) must bring the job back before this age; later waits are retries, which write the record. */
+const DEFER_HORIZON_MS = 24 * 3600_000;
+export const EXPIRED_ERROR = "expired: the job was not processed within 25 h of its creation (the queue keeps a message 24 h)";
+
+/** GET /jobs/:id of a job with no record. */
+const unrecorded = (ageMs: number) =>
+  ageMs < QUEUED_WINDOW_MS ? { status: "queued" as const } : { status: "failed" as const, error: EXPIRED_ERROR };
+
+/** Whether a deferral of `delaySeconds` keeps the job inside the window where no record is needed. */
+function mayDefer(id: string, deferrals: number, delaySeconds: number): boolean {
+  return deferrals < MAX_DEFERRALS && Date.now() + delaySeconds * 1000 - createdAt(id) < DEFER_HORIZON_MS;
+}
+
+const TERMINAL = new Set(["done", "failed", "dead"]);
 
 async function processMessage(
   msg: Message<unknown>,
@@ -120,15 +135,15 @@ async function processMessage(
     return;
   }
   const { job_id: id, input } = msg.body;
-  const ttl = cfg.jobTtlSeconds;
+  let prev: JobRecord | null = null;
   try {
-    if (await hasResult(env.OUTPUTS, id)) {
-      // Delivered again after the result was stored: do not pay for it twice.
-      await updateStatus(env.JOBS, id, { status: "done" }, ttl);
+    prev = await readJob(env.OUTPUTS, id);
+    if (prev && TERMINAL.has(prev.status)) {
+      // Delivered again after the job ended: do not pay for it twice.
       msg.ack();
       return;
     }
-    const limit = await checkRateLimit(env, cfg, env.JOBS);
+    const limit = await checkRateLimit(env, cfg);
     if (!limit.ok) throw new ModelError(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
     // A few quick retries here; longer waits are the queue's job.
@@ -138,55 +153,57 @@ async function processMessage(
       maxAttempts: 2,
       maxRetryWaitMs: 5_000,
     });
-    const record: ResultRecord = {
-      job_id: id,
-      result: await shapeResult(hooks, response, input),
-      model: response.model ?? body.model,
-      usage: response.usage,
-      completed_at: new Date().toISOString(),
-    };
-    await writeJson(env.OUTPUTS, resultKey(id), record);
-    await updateStatus(env.JOBS, id, { status: "done", attempts: msg.attempts }, ttl);
+    const rec = jobRecord(
+      id,
+      {
+        status: "done",
+        result: await shapeResult(hooks, response, input),
+        model: response.model ?? body.model,
+        usage: response.usage,
+        attempts: msg.attempts,
+      },
+      prev,
+    );
+    await writeJob(env.OUTPUTS, rec);
     msg.ack();
   } catch (err) {
     const error = describe(err);
     if (err instanceof ModelError && !err.retryable) {
       // Retrying cannot help (e.g. the API rejected the request): fail now.
-      await updateStatus(env.JOBS, id, { status: "failed", error, attempts: msg.attempts }, ttl).catch(logWith(id));
-      msg.ack();
+      await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts }, prev))
+        .then(() => msg.ack())
+        .catch((e) => {
+          logWith(id)(e);
+          msg.retry({ delaySeconds: cfg.retryDelaySeconds });
+        });
       return;
     }
     const deferrals = deferralsOf(msg.body);
-    if (err instanceof ModelError && err.status === 429 && deferrals < MAX_DEFERRALS) {
+    if (err instanceof ModelError && err.status === 429) {
       // A rate limit (the product's own or the model API's) is back-pressure,
       // not a failure of the job. Retrying would use up max_retries and send a
       // backlog to the dead-letter queue, so the job is sent again with a
-      // delay and this delivery acked. Only the first deferral writes the
-      // status: KV writes are scarce on the free plan.
-      try {
-        await env.JOB_QUEUE.send(
-          { job_id: id, input, deferrals: deferrals + 1 },
-          {
-            contentType: "json",
-            delaySeconds: deferralDelay(err.retryAfter, cfg.retryDelaySeconds, deferred.count++, cfg.rateLimitPerMinute),
-          },
-        );
-        if (deferrals === 0) {
-          await updateStatus(env.JOBS, id, { status: "queued", error, attempts: msg.attempts }, ttl).catch(logWith(id));
+      // delay and this delivery acked. No record is written: the job stays
+      // queued by its id.
+      const delaySeconds = deferralDelay(err.retryAfter, cfg.retryDelaySeconds, deferred.count++, cfg.rateLimitPerMinute);
+      if (mayDefer(id, deferrals, delaySeconds)) {
+        try {
+          await env.JOB_QUEUE.send({ job_id: id, input, deferrals: deferrals + 1 }, { contentType: "json", delaySeconds });
+          msg.ack();
+          return;
+        } catch (sendError) {
+          console.error(`job ${id}: could not defer it (retrying instead):`, sendError);
         }
-        msg.ack();
-        return;
-      } catch (sendError) {
-        console.error(`job ${id}: could not defer it (retrying instead):`, sendError);
       }
     }
-    await updateStatus(env.JOBS, id, { status: "queued", error, attempts: msg.attempts }, ttl).catch(logWith(id));
+    // An ordinary retry: the record keeps the error (the job is still queued).
+    await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts }, prev)).catch(logWith(id));
     const delay = err instanceof ModelError && err.retryAfter !== undefined ? err.retryAfter : cfg.retryDelaySeconds;
     msg.retry({ delaySeconds: Math.min(43_200, Math.max(0, Math.ceil(delay))) });
   }
 }
 
-async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv, cfg: Config, queue: string): Promise<void> {
+async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): Promise<void> {
   if (!isJobMessage(msg.body)) {
     console.error(`dead-letter message ${msg.id}: not a job message; dropped`);
     msg.ack();
@@ -194,26 +211,17 @@ async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv, cfg: Con
   }
   const { job_id: id, input } = msg.body;
   try {
-    if (await hasResult(env.OUTPUTS, id)) {
-      await updateStatus(env.JOBS, id, { status: "done" }, cfg.jobTtlSeconds);
+    const prev = await readJob(env.OUTPUTS, id);
+    if (prev && TERMINAL.has(prev.status)) {
       msg.ack();
       return;
     }
-    const prev = await readStatus(env.JOBS, id);
-    const error = prev?.error ?? "retries exhausted";
-    await writeJson(env.OUTPUTS, failureKey(id), {
-      job_id: id,
-      input,
-      attempts: prev?.attempts ?? msg.attempts,
-      last_error: prev?.error ?? null,
-      queue,
-      failed_at: new Date().toISOString(),
-    });
-    await writeStatus(
-      env.JOBS,
-      { ...(prev ?? newJob(id)), job_id: id, status: "dead", error, updated_at: new Date().toISOString() },
-      cfg.jobTtlSeconds,
+    const rec = jobRecord(
+      id,
+      { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input },
+      prev,
     );
+    await writeJob(env.OUTPUTS, rec);
     msg.ack();
   } catch (err) {
     logWith(id)(err);
@@ -233,20 +241,19 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
           const cfg = readConfig(env);
           const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
           const inputs = parseInputs(await readJsonObject(request, cap), cfg.maxInputChars);
-          const jobs = inputs.map(() => newJob());
-          await Promise.all(jobs.map((job) => writeStatus(env.JOBS, job, cfg.jobTtlSeconds)));
+          const now = Date.now();
+          const ids = await Promise.all(inputs.map(() => newJobId(env, now)));
           const { sent, error } = await enqueue(
             env.JOB_QUEUE,
-            jobs.map((job, i) => ({ job_id: job.job_id, input: inputs[i]! })),
+            ids.map((job_id, i) => ({ job_id, input: inputs[i]! })),
           );
-          const ids = jobs.map((j) => j.job_id);
           if (error !== undefined) {
-            // Jobs that never reached the queue must not stay queued.
+            // Nothing was written, so nothing is left queued. Jobs sent before
+            // the failure (a later sendBatch chunk failed) do run: their ids
+            // are in the message.
             console.error("JOB_QUEUE send failed:", error);
-            const lost = jobs.slice(sent);
-            const failed = { status: "failed" as const, error: "could not enqueue the job", updated_at: new Date().toISOString() };
-            await Promise.all(lost.map((job) => writeStatus(env.JOBS, { ...job, ...failed }, cfg.jobTtlSeconds))).catch(() => {});
-            throw new HttpError(503, "unavailable", `the job queue is unavailable; ${sent} of ${jobs.length} jobs were queued`, {
+            const which = sent > 0 ? ` (queued: ${ids.slice(0, sent).join(", ")})` : "";
+            throw new HttpError(503, "unavailable", `the job queue is unavailable; ${sent} of ${ids.length} jobs were queued${which}`, {
               "retry-after": "5",
             });
           }
@@ -255,13 +262,13 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => json(await jobView(env.JOBS, env.OUTPUTS, params.id!)),
+        GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
       },
     ]),
     async queue(batch, env) {
       const cfg = readConfig(env);
       if (cfg.deadLetterQueue !== "" && batch.queue === cfg.deadLetterQueue) {
-        await Promise.all(batch.messages.map((m) => deadLetter(m, env, cfg, batch.queue)));
+        await Promise.all(batch.messages.map((m) => deadLetter(m, env)));
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
         await Promise.all(batch.messages.map((m) => processMessage(m, env, cfg, hooks, deferred)));

@@ -1,7 +1,15 @@
-// Edge cache: POST /ask answers from KV when a normalised form of the question
-// was answered before (x-cache: HIT), else calls the model and stores the
-// answer for CACHE_TTL_SECONDS (x-cache: MISS). Answers larger than
-// KV_INLINE_MAX_BYTES go to R2 and KV keeps a pointer. Failures are not cached.
+// Edge cache: POST /ask answers a question asked before (after normalising it,
+// lib/cachekey.ts) from the Cache API of this location (x-cache: HIT,
+// x-cache-store: edge), else from R2 (answers/<hex>.json, stored with its time;
+// x-cache: HIT, x-cache-store: r2; the answer is then kept in the Cache API
+// for the rest of its CACHE_TTL_SECONDS), else calls the model (x-cache: MISS)
+// and stores the answer in R2 and the Cache API after answering. Failures are
+// not cached. The Cache API is free and per location (and does nothing on
+// workers.dev hostnames, where every hit comes from R2).
+//
+// When an op fails as Cloudflare fails one whose daily limit ran out, the
+// question is still answered: a failing lookup is a miss, a failing store is
+// logged and skipped.
 import type { EdgeCacheEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
@@ -17,36 +25,72 @@ import { validateInput } from "../lib/validate";
 const PATTERN = "edge-cache";
 const MODEL_DEADLINE_MS = 25_000;
 
-/** A KV cache entry: the answer inline, or the R2 key that holds it. */
-type Entry = { answer: unknown } | { r2: string };
+/** What answers/<hex>.json holds. */
+export interface StoredAnswer {
+  answer: unknown;
+  /** when it was stored (ISO 8601): fresh for CACHE_TTL_SECONDS from then */
+  stored_at: string;
+}
 
 export const answerKey = (key: string) => `answers/${key.slice(3)}.json`; // ai:<hex> -> answers/<hex>.json
 
-async function lookup(env: EdgeCacheEnv, key: string): Promise<{ answer: unknown } | null> {
-  const raw = await env.CACHE.get(key);
-  if (raw === null) return null;
-  let entry: Entry;
-  try {
-    entry = JSON.parse(raw) as Entry;
-  } catch {
-    return null;
-  }
-  if (typeof entry !== "object" || entry === null) return null;
-  if ("answer" in entry) return { answer: entry.answer };
-  if (typeof entry.r2 === "string") return readJson<{ answer: unknown }>(env.OUTPUTS, entry.r2);
-  return null;
+/**
+ * The Cache API entry of a key: a synthetic https URL (never fetched). The
+ * product is part of it because caches.default is shared by every Worker on
+ * a zone.
+ */
+export const edgeUrl = (product: string, key: string) =>
+  `https://zerocost.cache/${encodeURIComponent(product)}/${key.slice(3)}`;
+
+function edgeResponse(answer: unknown, maxAgeSeconds: number): Response {
+  return new Response(JSON.stringify({ answer }), {
+    headers: { "content-type": "application/json", "cache-control": `public, max-age=${Math.max(1, Math.floor(maxAgeSeconds))}` },
+  });
 }
 
-async function store(env: EdgeCacheEnv, cfg: Config, key: string, answer: unknown): Promise<void> {
-  const inline = JSON.stringify({ answer });
-  const opts = { expirationTtl: cfg.cacheTtlSeconds };
-  if (new TextEncoder().encode(inline).byteLength <= cfg.kvInlineMaxBytes) {
-    await env.CACHE.put(key, inline, opts);
-    return;
+async function fromEdge(url: string): Promise<{ answer: unknown } | null> {
+  try {
+    const res = await caches.default.match(url);
+    if (!res) return null;
+    const v = (await res.json()) as { answer?: unknown };
+    return typeof v === "object" && v !== null && "answer" in v ? { answer: v.answer } : null;
+  } catch (err) {
+    console.warn("Cache API lookup failed (treated as a miss):", err);
+    return null;
   }
-  const r2Key = answerKey(key);
-  await writeJson(env.OUTPUTS, r2Key, { answer, stored_at: new Date().toISOString() });
-  await env.CACHE.put(key, JSON.stringify({ r2: r2Key }), opts);
+}
+
+/** A fresh answer from R2 and the seconds it stays fresh, or null. */
+async function fromStore(env: EdgeCacheEnv, cfg: Config, key: string): Promise<{ answer: unknown; ttl: number } | null> {
+  let v: StoredAnswer | null;
+  try {
+    v = await readJson<StoredAnswer>(env.OUTPUTS, answerKey(key));
+  } catch (err) {
+    console.warn("R2 lookup failed (treated as a miss):", err);
+    return null;
+  }
+  if (typeof v !== "object" || v === null || !("answer" in v)) return null;
+  const stored = Date.parse(v.stored_at);
+  if (Number.isNaN(stored)) return null;
+  const ttl = cfg.cacheTtlSeconds - (Date.now() - stored) / 1000;
+  return ttl >= 1 ? { answer: v.answer, ttl } : null;
+}
+
+async function toEdge(url: string, answer: unknown, ttl: number): Promise<void> {
+  try {
+    await caches.default.put(url, edgeResponse(answer, ttl));
+  } catch (err) {
+    console.warn("Cache API store failed (skipped):", err);
+  }
+}
+
+async function store(env: EdgeCacheEnv, cfg: Config, key: string, url: string, answer: unknown): Promise<void> {
+  try {
+    await writeJson(env.OUTPUTS, answerKey(key), { answer, stored_at: new Date().toISOString() } satisfies StoredAnswer);
+  } catch (err) {
+    console.warn("R2 store failed (skipped; the answer was served):", err);
+  }
+  await toEdge(url, answer, cfg.cacheTtlSeconds);
 }
 
 export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
@@ -61,10 +105,17 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
           const key = await cacheKey(input, cacheScope(cfg));
-          const hit = await lookup(env, key);
-          if (hit) return json({ answer: hit.answer }, 200, { "x-cache": "HIT" });
+          const url = edgeUrl(cfg.product, key);
 
-          await enforceRateLimit(env, cfg, env.CACHE);
+          const edge = await fromEdge(url);
+          if (edge) return json({ answer: edge.answer }, 200, { "x-cache": "HIT", "x-cache-store": "edge" });
+          const stored = await fromStore(env, cfg, key);
+          if (stored) {
+            ctx.waitUntil(toEdge(url, stored.answer, stored.ttl));
+            return json({ answer: stored.answer }, 200, { "x-cache": "HIT", "x-cache-store": "r2" });
+          }
+
+          await enforceRateLimit(env, cfg);
           const req = await buildRequest(hooks, input, env, cfg, PATTERN);
           let response;
           try {
@@ -80,7 +131,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             throw new HttpError(502, "upstream_error", err.message, headers);
           }
           const answer = await shapeResult(hooks, response, input);
-          ctx.waitUntil(store(env, cfg, key, answer).catch((e) => console.error("cache store failed:", e)));
+          ctx.waitUntil(store(env, cfg, key, url, answer));
           return json({ answer }, 200, { "x-cache": "MISS" });
         },
       },

@@ -1,47 +1,76 @@
-// Event-driven agent: POST /jobs answers 202 with a job id at once; the model
-// call runs in ctx.waitUntil (under the platform's 30 s cap) and ends with the
-// job done (result in R2) or failed (error in the status), never left queued.
+// Event-driven agent: POST /jobs answers 202 with a signed job id at once
+// (nothing is written: the id proves the job, lib/jobid.ts); the model call
+// runs in ctx.waitUntil and ends with ONE write, the job's record in R2
+// (jobs/<id>.json: done with the result, or failed with the error).
+//
+// ctx.waitUntil work is cancelled 30 s after the response. A job whose record
+// never appears was cut off (or its write kept failing): GET /jobs/:id shows
+// it queued for LOST_AFTER_MS after its creation, then failed.
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
 import { readConfig, type Config } from "../lib/config";
-import { describe, json } from "../lib/errors";
+import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
-import { jobView, newJob, resultKey, writeJson, writeStatus, type JobStatus, type ResultRecord } from "../lib/jobs";
+import { newJobId } from "../lib/jobid";
+import { jobRecord, jobView, writeJobRetrying, type JobRecord } from "../lib/jobs";
 import { callModel } from "../lib/model";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 
 const PATTERN = "event-agent";
-/** The model work must end well inside the 30 s waitUntil cap, leaving time for the writes. */
+/** The model work must end well inside the 30 s waitUntil cap, leaving time for the write. */
 export const MODEL_DEADLINE_MS = 25_000;
+/** No record write starts after this (ms after the POST began), inside the 30 s cap. */
+export const RECORD_DEADLINE_MS = 29_000;
+/**
+ * A job with no record this long after its creation will never get one: the
+ * waitUntil that would have written it ended (the platform cuts it 30 s after
+ * the response; 60 s leaves room for clock differences between locations).
+ */
+export const LOST_AFTER_MS = 60_000;
+export const LOST_ERROR = "the Worker was stopped before it recorded the job (no result within 60 s); submit it again";
+/**
+ * After a record write fails for good, this isolate refuses new jobs (503)
+ * for this long: a job whose record cannot be written would be accepted and
+ * lost (Cloudflare fails R2 writes once a limit runs out).
+ */
+export const REFUSE_AFTER_WRITE_FAILURE_MS = 60_000;
+
+const writeFailedAt = new Map<string, number>(); // by product
 
 async function runJob(
   env: EventAgentEnv,
   cfg: Config,
   hooks: Hooks,
-  job: JobStatus,
+  id: string,
   input: string,
-  deadline: number,
+  started: number,
 ): Promise<void> {
-  const ttl = cfg.jobTtlSeconds;
+  let rec: JobRecord;
   try {
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
-    const response = await callModel(env, cfg, body, { deadline, pattern: PATTERN, maxAttempts: 3 });
-    const record: ResultRecord = {
-      job_id: job.job_id,
+    const response = await callModel(env, cfg, body, { deadline: started + MODEL_DEADLINE_MS, pattern: PATTERN, maxAttempts: 3 });
+    rec = jobRecord(id, {
+      status: "done",
       result: await shapeResult(hooks, response, input),
       model: response.model ?? body.model,
       usage: response.usage,
-      completed_at: new Date().toISOString(),
-    };
-    await writeJson(env.OUTPUTS, resultKey(job.job_id), record);
-    await writeStatus(env.JOBS, { ...job, status: "done", updated_at: record.completed_at }, ttl);
+    });
   } catch (err) {
-    const failed: JobStatus = { ...job, status: "failed", updated_at: new Date().toISOString(), error: describe(err) };
-    await writeStatus(env.JOBS, failed, ttl).catch((e) => console.error(`job ${job.job_id}: status write failed`, e));
+    rec = jobRecord(id, { status: "failed", error: describe(err) });
+  }
+  try {
+    await writeJobRetrying(env.OUTPUTS, rec, started + RECORD_DEADLINE_MS);
+  } catch (err) {
+    writeFailedAt.set(cfg.product, Date.now());
+    console.error(`job ${id}: its ${rec.status} record could not be written:`, err);
   }
 }
+
+/** GET /jobs/:id of a job with no record: queued while it may still get one, then failed. */
+const unrecorded = (ageMs: number) =>
+  ageMs < LOST_AFTER_MS ? { status: "queued" as const } : { status: "failed" as const, error: LOST_ERROR };
 
 export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> {
   checkHooks(hooks);
@@ -54,16 +83,23 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
-          await enforceRateLimit(env, cfg, env.JOBS);
-          const job = newJob();
-          await writeStatus(env.JOBS, job, cfg.jobTtlSeconds);
-          ctx.waitUntil(runJob(env, cfg, hooks, job, input, started + MODEL_DEADLINE_MS));
-          return json({ job_id: job.job_id, status: "queued" }, 202);
+          const failedAt = writeFailedAt.get(cfg.product);
+          if (failedAt !== undefined && started - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
+            const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - started) / 1000);
+            throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", {
+              "retry-after": String(Math.max(1, wait)),
+            });
+          }
+          // Before the 202, so that a limited client hears 429 at once.
+          await enforceRateLimit(env, cfg);
+          const id = await newJobId(env, started);
+          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started));
+          return json({ job_id: id, status: "queued" }, 202);
         },
       },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => json(await jobView(env.JOBS, env.OUTPUTS, params.id!)),
+        GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
       },
     ]),
     scheduled: createScheduled<EventAgentEnv>(hooks),

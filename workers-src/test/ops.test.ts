@@ -1,0 +1,292 @@
+// The ops each event of a pattern costs, measured in workerd: every binding
+// wrapped and counted (test/ops.ts), each event run for real, and the counts
+// (every op, zeros included) must equal OPS_PER_EVENT, the table the Go cost
+// model prices (internal/contract/ops.go). Runs in each pattern's project;
+// the project's PATTERN decides which part runs. Also: what each pattern does
+// when an op fails as Cloudflare fails one whose daily limit ran out.
+import { env, exports } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { OPS_PER_EVENT } from "../src/contract.gen";
+import type { JobMessage } from "../src/env";
+import { cacheKey, cacheScope } from "../src/lib/cachekey";
+import { readConfig } from "../src/lib/config";
+import { newJobId } from "../src/lib/jobid";
+import { createWorker as asyncPipeline } from "../src/patterns/async-pipeline";
+import { createWorker as edgeCache, edgeUrl } from "../src/patterns/edge-cache";
+import { createWorker as eventAgent, LOST_ERROR } from "../src/patterns/event-agent";
+import { eventually, expectError, get, newToken, postJson, replyTo, standin } from "./helpers";
+import { expected, Metered } from "./ops";
+
+const pattern = env.PATTERN;
+const meters: Metered[] = [];
+/** A Metered env; its caches wrapper is undone after the test. */
+function meter(overrides: ConstructorParameters<typeof Metered>[0] = {}): Metered {
+  const m = new Metered(overrides);
+  meters.push(m);
+  return m;
+}
+afterEach(() => {
+  for (const m of meters.splice(0).reverse()) m.restore();
+});
+
+async function record(id: string): Promise<Record<string, any> | null> {
+  const o = await env.OUTPUTS.get(`jobs/${id}.json`);
+  return o ? ((await o.json()) as Record<string, any>) : null;
+}
+
+describe.runIf(pattern === "event-agent")("event-agent ops per event", () => {
+  const worker = eventAgent({});
+  const ops = OPS_PER_EVENT["event-agent"];
+
+  it("post: 202, then the limiter, the model call, its data point and the record", async () => {
+    const t = newToken();
+    const m = meter();
+    const res = await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }));
+    expect(res.status).toBe(202);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.post));
+    const { job_id } = (await res.json()) as { job_id: string };
+    expect(await record(job_id)).toMatchObject({ status: "done", result: await replyTo(`ops ${t}`) });
+  });
+
+  it("post_failed: a non-retryable model error, the failed record", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 400, times: -1 }]);
+    const m = meter();
+    const res = await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }));
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.post_failed));
+    const { job_id } = (await res.json()) as { job_id: string };
+    expect(await record(job_id)).toMatchObject({ status: "failed", error: expect.stringContaining("400") });
+  });
+
+  it("poll: one read, with a record and without one", async () => {
+    const first = meter();
+    const { job_id } = (await (await first.invoke(worker, postJson("/jobs", { input: `ops ${newToken()}` }))).json()) as { job_id: string };
+    const m = meter({ PRODUCT: first.env.PRODUCT });
+    expect(await (await m.invoke(worker, get(`/jobs/${job_id}`))).json()).toMatchObject({ status: "done" });
+    expect(m.counts).toEqual(expected(ops.poll));
+
+    const unrecorded = await newJobId(first.env);
+    const m2 = meter({ PRODUCT: first.env.PRODUCT });
+    expect(await (await m2.invoke(worker, get(`/jobs/${unrecorded}`))).json()).toEqual({ job_id: unrecorded, status: "queued" });
+    expect(m2.counts).toEqual(expected(ops.poll));
+  });
+
+  it("a malformed id costs no read", async () => {
+    const m = meter();
+    await expectError(await m.invoke(worker, get("/jobs/not-an-id")), 404, "not_found");
+    expect(m.counts).toEqual(expected({ "worker.request": 1 }));
+  });
+
+  it("degrades: a record that cannot be written makes the next POSTs 503, and the job reads failed once lost", async () => {
+    const m = meter();
+    m.fail.add("r2.put");
+    const t = newToken();
+    const res = await m.invoke(worker, postJson("/jobs", { input: `lost ${t}` }));
+    expect(res.status).toBe(202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    expect(m.counts["r2.put"]).toBe(3); // tried three times inside the waitUntil budget
+    const next = await m.invoke(worker, postJson("/jobs", { input: `refused ${newToken()}` }));
+    expect(Number(next.headers.get("retry-after"))).toBeGreaterThan(0);
+    await expectError(next, 503, "unavailable");
+    // No record: queued while it could still get one...
+    expect(await (await m.invoke(worker, get(`/jobs/${job_id}`))).json()).toEqual({ job_id, status: "queued" });
+    // ...and failed once the waitUntil that would write it has surely ended.
+    const old = await newJobId(m.env, Date.now() - 61_000);
+    expect(await (await m.invoke(worker, get(`/jobs/${old}`))).json()).toEqual({ job_id: old, status: "failed", error: LOST_ERROR });
+  });
+});
+
+describe.runIf(pattern === "async-pipeline")("async-pipeline ops per event", () => {
+  const worker = asyncPipeline({});
+  const ops = OPS_PER_EVENT["async-pipeline"];
+  const QUEUE = "ap-test-workers-test-jobs";
+  const DLQ = "ap-test-workers-test-jobs-dlq";
+  /** A JOB_QUEUE under the wrapper that keeps what is sent (nothing is delivered). */
+  const sink = () => ({ send: async () => {}, sendBatch: async () => {} });
+  const message = (job_id: string, input: string, attempts = 1) => ({
+    id: `msg-${crypto.randomUUID()}`,
+    timestamp: new Date(),
+    attempts,
+    body: { job_id, input } as JobMessage,
+  });
+
+  it("post: one message, nothing written", async () => {
+    const m = meter({ JOB_QUEUE: sink() });
+    const t = newToken();
+    const res = await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }));
+    expect(res.status).toBe(202);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.post));
+  });
+
+  it("delivery, then redelivery of the done job", async () => {
+    const t = newToken();
+    const m = meter();
+    const id = await newJobId(m.env);
+    const msg = message(id, `ops ${t}`);
+    const result = await m.deliver(worker, QUEUE, [msg]);
+    expect(result.explicitAcks).toEqual([msg.id]);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.consumer_batch, ops.delivery));
+    expect(await record(id)).toMatchObject({ status: "done", result: await replyTo(`ops ${t}`) });
+
+    const again = meter({ PRODUCT: m.env.PRODUCT });
+    await again.deliver(worker, QUEUE, [message(id, `ops ${t}`, 2)]);
+    await again.countModel(newToken()); // no call
+    expect(again.counts).toEqual(expected(ops.consumer_batch, ops.redelivery));
+    expect(await standin.calls(t)).toHaveLength(1);
+  });
+
+  it("attempt_failed: the record keeps the error, the message is retried", async () => {
+    const t = newToken();
+    // A retryable error whose retry-after (10 s) is past the Worker's 5 s: one call, then the queue's retry.
+    await standin.script(t, [{ status: 503, retryAfter: "10", times: -1 }]);
+    const m = meter();
+    const id = await newJobId(m.env);
+    const msg = message(id, `ops ${t}`);
+    const result = await m.deliver(worker, QUEUE, [msg]);
+    expect(result.retryMessages.map((r) => r.msgId)).toEqual([msg.id]);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.consumer_batch, ops.attempt_failed));
+    expect(await record(id)).toMatchObject({ status: "queued", attempts: 1, error: expect.stringContaining("503") });
+  });
+
+  it("deferral: the limiter says wait, the job is sent again and this delivery acked", async () => {
+    const t = newToken();
+    const sent: unknown[] = [];
+    const m = meter({
+      RATE_LIMITER: { limit: async () => ({ success: false }) },
+      JOB_QUEUE: { send: async (b: unknown) => void sent.push(b), sendBatch: async () => {} },
+    });
+    const id = await newJobId(m.env);
+    const msg = message(id, `ops ${t}`);
+    const result = await m.deliver(worker, QUEUE, [msg]);
+    expect(result.explicitAcks).toEqual([msg.id]);
+    expect(sent).toEqual([{ job_id: id, input: `ops ${t}`, deferrals: 1 }]);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.consumer_batch, ops.deferral));
+    expect(await record(id)).toBeNull();
+  });
+
+  it("dead_letter: the DLQ consumer writes the dead record with its input", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 503, retryAfter: "10", times: -1 }]);
+    const first = meter();
+    const id = await newJobId(first.env);
+    await first.deliver(worker, QUEUE, [message(id, `ops ${t}`)]); // the failed attempt before
+
+    const before = (await standin.calls(t)).length;
+    const m = meter({ PRODUCT: first.env.PRODUCT });
+    const msg = message(id, `ops ${t}`, 2);
+    const result = await m.deliver(worker, DLQ, [msg]);
+    expect(result.explicitAcks).toEqual([msg.id]);
+    // The platform's move of the message to the DLQ is a queue write; the
+    // next test sees a message make that move for real.
+    m.counts["queue.write"]++;
+    await m.countModel(t, before);
+    expect(m.counts).toEqual(expected(ops.consumer_batch, ops.dead_letter));
+    expect(await record(id)).toMatchObject({ status: "dead", input: `ops ${t}`, attempts: 1, error: expect.stringContaining("503") });
+  });
+
+  it("dead_letter for real: a message retried out reaches the DLQ consumer", async () => {
+    const t = newToken();
+    await standin.script(t, [{ status: 500, times: -1 }]);
+    const res = await exports.default.fetch("https://worker.test/jobs", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ input: `ops dlq ${t}` }),
+    });
+    const { job_id } = (await res.json()) as { job_id: string };
+    const dead = await eventually(async () => {
+      const r = await record(job_id);
+      return r?.status === "dead" ? r : undefined;
+    }, 15_000);
+    expect(dead).toMatchObject({ input: `ops dlq ${t}`, error: expect.stringContaining("500") });
+  });
+
+  it("poll: one read, with a record and without one", async () => {
+    const m0 = meter();
+    const id = await newJobId(m0.env);
+    await m0.deliver(worker, QUEUE, [message(id, `ops ${newToken()}`)]);
+    const m = meter({ PRODUCT: m0.env.PRODUCT });
+    expect(await (await m.invoke(worker, get(`/jobs/${id}`))).json()).toMatchObject({ status: "done" });
+    expect(m.counts).toEqual(expected(ops.poll));
+    const m2 = meter({ PRODUCT: m0.env.PRODUCT });
+    const fresh = await newJobId(m0.env);
+    expect(await (await m2.invoke(worker, get(`/jobs/${fresh}`))).json()).toEqual({ job_id: fresh, status: "queued" });
+    expect(m2.counts).toEqual(expected(ops.poll));
+  });
+
+  it("degrades: a job that cannot be queued is a 503 with retry-after, and nothing is written", async () => {
+    const m = meter({ JOB_QUEUE: sink() });
+    m.fail.add("queue.write");
+    const res = await m.invoke(worker, postJson("/jobs", { input: `ops ${newToken()}` }));
+    expect(res.headers.get("retry-after")).toBe("5");
+    await expectError(res, 503, "unavailable");
+    expect(m.counts).toEqual(expected(ops.post));
+  });
+});
+
+describe.runIf(pattern === "edge-cache")("edge-cache ops per event", () => {
+  const worker = edgeCache({});
+  const ops = OPS_PER_EVENT["edge-cache"];
+
+  async function ask(m: Metered, input: string) {
+    const res = await m.invoke(worker, postJson("/ask", { input }));
+    return { status: res.status, cache: res.headers.get("x-cache"), store: res.headers.get("x-cache-store"), body: (await res.json()) as any };
+  }
+
+  it("miss, hit_edge, hit_store", async () => {
+    const t = newToken();
+    const input = `ops ${t}`;
+    const m = meter();
+    expect(await ask(m, input)).toMatchObject({ status: 200, cache: "MISS", body: { answer: await replyTo(input) } });
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.miss));
+
+    const product = m.env.PRODUCT;
+    const edge = meter({ PRODUCT: product });
+    expect(await ask(edge, input)).toMatchObject({ status: 200, cache: "HIT", store: "edge" });
+    expect(edge.counts).toEqual(expected(ops.hit_edge));
+
+    // Another location: its Cache API does not have the answer, R2 does.
+    const key = await cacheKey(input, cacheScope(readConfig(m.env)));
+    expect(await caches.default.delete(edgeUrl(product, key))).toBe(true);
+    const store = meter({ PRODUCT: product });
+    expect(await ask(store, input)).toMatchObject({ status: 200, cache: "HIT", store: "r2" });
+    expect(store.counts).toEqual(expected(ops.hit_store));
+    // ...and keeps it for the rest of its TTL.
+    const after = meter({ PRODUCT: product });
+    expect(await ask(after, input)).toMatchObject({ cache: "HIT", store: "edge" });
+    expect(await standin.calls(t)).toHaveLength(1);
+  });
+
+  it("degrades: with every store failing, questions are still answered (and not stored)", async () => {
+    const t = newToken();
+    const m = meter();
+    for (const op of ["r2.get", "r2.put", "cache.match", "cache.put"] as const) m.fail.add(op);
+    expect(await ask(m, `down ${t}`)).toMatchObject({ status: 200, cache: "MISS", body: { answer: await replyTo(`down ${t}`) } });
+    expect(await ask(m, `down ${t}`)).toMatchObject({ status: 200, cache: "MISS" });
+    expect(await standin.calls(t)).toHaveLength(2);
+    const key = await cacheKey(`down ${t}`, cacheScope(readConfig(m.env)));
+    expect(await env.OUTPUTS.head(`answers/${key.slice(3)}.json`)).toBeNull();
+  });
+
+  it("degrades: a failing R2 write still answers, and the Cache API keeps the answer", async () => {
+    const t = newToken();
+    const m = meter();
+    m.fail.add("r2.put");
+    expect(await ask(m, `half ${t}`)).toMatchObject({ status: 200, cache: "MISS" });
+    expect(await ask(m, `half ${t}`)).toMatchObject({ status: 200, cache: "HIT", store: "edge" });
+  });
+
+  it("degrades: a failing Cache API lookup falls through to R2", async () => {
+    const t = newToken();
+    const m = meter();
+    expect((await ask(m, `edge down ${t}`)).cache).toBe("MISS");
+    m.fail.add("cache.match");
+    expect(await ask(m, `edge down ${t}`)).toMatchObject({ status: 200, cache: "HIT", store: "r2" });
+  });
+});
