@@ -133,6 +133,15 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		t.write(w, "  ")
 	}
+	if rows := budgetRows(r); len(rows) > 0 {
+		fmt.Fprintln(w, "\nModel budgets (the Workers refuse model calls once a month's spend reaches one)")
+		t := &textTable{right: []bool{false, true, true, true, false}}
+		t.add(budgetHeader...)
+		for _, row := range rows {
+			t.add(row...)
+		}
+		t.write(w, "  ")
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nWarnings (%s)\n", planName(r.Plan))
 		for _, s := range r.Warnings {
@@ -206,6 +215,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	if rows := capacityRows(r); len(rows) > 0 {
 		fmt.Fprintf(w, "#### Free-tier capacity (requests a day at $0 on Workers Free)\n\n| Product | Today | At $0 | Headroom | First limit |\n|---|--:|--:|--:|---|\n")
+		for _, row := range rows {
+			fmt.Fprintf(w, "| %s |\n", strings.Join(mdEscapeAll(row), " | "))
+		}
+		fmt.Fprintln(w)
+	}
+	if rows := budgetRows(r); len(rows) > 0 {
+		fmt.Fprintf(w, "#### Model budgets\n\n| Product | Budget | Model spend | Used | Runs out |\n|---|--:|--:|--:|---|\n")
 		for _, row := range rows {
 			fmt.Fprintf(w, "| %s |\n", strings.Join(mdEscapeAll(row), " | "))
 		}

@@ -30,6 +30,7 @@ type htmlView struct {
 	ChartH           int
 	Levers           []string
 	Capacity         [][]string
+	Budgets          [][]string
 	Total, Infra, AI string
 }
 
@@ -40,7 +41,7 @@ const (
 )
 
 func htmlData(r *Report) htmlView {
-	v := htmlView{R: r, Title: title(r), Summary: summary(r), Capacity: capacityRows(r), Total: usd(r.TotalUSD), Infra: usd(r.InfraUSD), AI: usd(r.AIUSD)}
+	v := htmlView{R: r, Title: title(r), Summary: summary(r), Capacity: capacityRows(r), Budgets: budgetRows(r), Total: usd(r.TotalUSD), Infra: usd(r.InfraUSD), AI: usd(r.AIUSD)}
 	max := 0.0
 	for _, p := range r.Products {
 		max = math.Max(max, p.TotalUSD)
@@ -124,6 +125,15 @@ svg text { font-size: 12px; fill: #1f2328; }
 <table>
 <tr><th>Product</th><th>Today</th><th>At $0</th><th>Headroom</th><th>First limit</th></tr>
 {{- range .Capacity}}
+<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{- end}}
+</table>
+{{- end}}
+{{- if .Budgets}}
+<h2>Model budgets</h2>
+<table>
+<tr><th>Product</th><th>Budget</th><th>Model spend</th><th>Used</th><th>Runs out</th></tr>
+{{- range .Budgets}}
 <tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{- end}}
 </table>

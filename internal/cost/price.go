@@ -116,6 +116,9 @@ func Price(u *Usage, p *Prices, plan string) (*Report, error) {
 		r.Capacity = capacities(u, p)
 	}
 	r.TotalUSD = r.InfraUSD + r.AIUSD
+	var warn []string
+	r.Budgets, warn = budgets(u, r)
+	r.Warnings = append(r.Warnings, warn...)
 	r.Levers = levers(u, p)
 	return r, nil
 }

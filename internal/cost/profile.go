@@ -22,6 +22,7 @@ const (
 	maxCPUms           = 900_000 // 15 minutes, the longest a Worker invocation runs
 	maxPollsPerJob     = 1e6
 	maxRetentionMonths = 1200
+	maxBudgetUSD       = 1e9
 )
 
 // Plans.
@@ -54,8 +55,11 @@ type Profile struct {
 	Days int    `toml:"days"`
 	// RetentionMonths is how many months of results R2 holds (zerocost sets no
 	// lifecycle rule, so results accumulate).
-	RetentionMonths float64          `toml:"retention_months"`
-	Products        []ProductProfile `toml:"product"`
+	RetentionMonths float64 `toml:"retention_months"`
+	// MonthlyBudgetUSD caps the products' model spend together (the stack's
+	// zerocost:monthlyBudgetUsd); nil when unset.
+	MonthlyBudgetUSD *float64         `toml:"monthly_budget_usd"`
+	Products         []ProductProfile `toml:"product"`
 
 	Path string `toml:"-"`
 }
@@ -76,6 +80,11 @@ type ProductProfile struct {
 	CachedPrefixTokens *float64 `toml:"cached_prefix_tokens"`
 	ResultBytes        *float64 `toml:"result_bytes"`
 	CPUms              *float64 `toml:"cpu_ms"`
+
+	// MonthlyBudgetUSD is the product's monthly model budget
+	// (settings.monthlyBudgetUsd): the forecast says whether and on which
+	// day the Workers would start refusing model calls.
+	MonthlyBudgetUSD *float64 `toml:"monthly_budget_usd"`
 
 	CacheHitRate     *float64 `toml:"cache_hit_rate"`     // edge-cache
 	PollsPerJob      *float64 `toml:"polls_per_job"`      // event-agent, async-pipeline
@@ -149,6 +158,9 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 	} else if !(p.RetentionMonths >= 0 && p.RetentionMonths <= maxRetentionMonths) {
 		add("retention_months", "%v is outside 0..%v", p.RetentionMonths, maxRetentionMonths)
 	}
+	if p.MonthlyBudgetUSD != nil && !(*p.MonthlyBudgetUSD > 0 && *p.MonthlyBudgetUSD <= maxBudgetUSD) {
+		add("monthly_budget_usd", "%v is not a budget: give US dollars above 0 (at most %v)", *p.MonthlyBudgetUSD, maxBudgetUSD)
+	}
 	if len(p.Products) == 0 {
 		add("product", "no [[product]]: a profile lists at least one product")
 	}
@@ -207,6 +219,9 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 		check("output_tokens", 0, maxTokens)
 		check("cached_prefix_tokens", 0, maxTokens)
 		check("result_bytes", 0, maxResultBytes)
+		if b := pp.MonthlyBudgetUSD; b != nil && !(*b > 0 && *b <= maxBudgetUSD) {
+			add(f("monthly_budget_usd"), "%v is not a budget: give US dollars above 0 (at most %v)", *b, maxBudgetUSD)
+		}
 		check("cpu_ms", 0, maxCPUms)
 		check("cache_hit_rate", 0, 1)
 		check("polls_per_job", 0, maxPollsPerJob)

@@ -46,7 +46,7 @@ func TestParseProfileErrors(t *testing.T) {
 		name, doc string
 		want      []string
 	}{
-		{"unknown top-level key", "colour = 1\n" + minimal, []string{"u.toml", "colour: unknown key", "known: days, plan, product, retention_months"}},
+		{"unknown top-level key", "colour = 1\n" + minimal, []string{"u.toml", "colour: unknown key", "known: days, monthly_budget_usd, plan, product, retention_months"}},
 		{"unknown product key", minimal + "cache_hit_rat = 0.3\n", []string{"product[0] (relay).cache_hit_rat: unknown key", "cache_hit_rate"}},
 		{"unknown key in the second product", minimal + "\n[[product]]\nname = \"b\"\npattern = \"event-agent\"\nrequests = 1\ninput_tokens = 1\noutput_tokens = 1\npols_per_job = 3\n",
 			[]string{"product[1] (b).pols_per_job: unknown key"}},

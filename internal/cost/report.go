@@ -38,7 +38,10 @@ type Report struct {
 	// Capacity is how far each product, and the stack at its mix, can grow
 	// at $0 before a free limit runs out (free plan only; the stack last).
 	Capacity []Capacity `json:"capacity,omitempty"`
-	Levers   []Lever    `json:"levers"`
+	// Budgets compare each budgeted product's model spend (and the
+	// products' sum, under a stack-wide cap) with its monthly budget.
+	Budgets []Budget `json:"budgets,omitempty"`
+	Levers  []Lever  `json:"levers"`
 	// Notes say how a report's numbers were measured.
 	Notes []string `json:"notes,omitempty"`
 	// OtherPlan is the same usage priced on the other plan.

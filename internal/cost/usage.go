@@ -11,6 +11,11 @@ type Usage struct {
 	// Dates name the days (YYYY-MM-DD) of a measured period; nil for a forecast.
 	Dates    []string
 	Products []ProductUsage
+	// Budgets are the products' monthly model budgets in USD, by product
+	// name (settings.monthlyBudgetUsd); StackBudgetUSD caps their sum
+	// (zerocost:monthlyBudgetUsd), 0 when unset.
+	Budgets        map[string]float64
+	StackBudgetUSD float64
 }
 
 // ProductUsage is one product's usage in the period.
@@ -115,9 +120,15 @@ func EventsPerMonth(pp *ProductProfile) map[string]float64 {
 // per meter (docs/cost.md, "What one request does"). A Worker test measures
 // those ops in workerd, so the forecast counts what the Workers do.
 func FromProfile(p *Profile) *Usage {
-	u := &Usage{Days: p.Days}
+	u := &Usage{Days: p.Days, StackBudgetUSD: v(p.MonthlyBudgetUSD)}
 	for i := range p.Products {
 		pp := &p.Products[i]
+		if pp.MonthlyBudgetUSD != nil {
+			if u.Budgets == nil {
+				u.Budgets = map[string]float64{}
+			}
+			u.Budgets[pp.Name] = *pp.MonthlyBudgetUSD
+		}
 		R := v(pp.Requests)
 		q := map[Meter]float64{}
 		add := func(m Meter, n float64) {

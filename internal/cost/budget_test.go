@@ -1,0 +1,75 @@
+package cost
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// A pipeline of 30,000 jobs at $0.0009 a call costs $27 a month: a $9
+// budget lasts 10 days, a $27 budget exactly the month.
+func TestBudgetRunsOutDay(t *testing.T) {
+	r := forecast(t, Free, "days = 30\n"+product("pipe", AsyncPipeline, 30000, "polls_per_job = 0\nmonthly_budget_usd = 9"))
+	if len(r.Budgets) != 1 {
+		t.Fatalf("budgets %+v", r.Budgets)
+	}
+	b := r.Budgets[0]
+	if b.Product != "pipe" || b.BudgetUSD != 9 || !near(b.SpendUSD, 27) || !near(b.Used, 3) || b.RunsOutDay != 10 {
+		t.Errorf("budget %+v, want $27 against $9, out on day 10", b)
+	}
+	if !hasWarning(r, "Budget: pipe's model cost is $27.00 a month against a budget of $9.00: at this pace the budget runs out on day 10 of each month (UTC)") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	r = forecast(t, Free, "days = 30\n"+product("pipe", AsyncPipeline, 30000, "polls_per_job = 0\nmonthly_budget_usd = 27"))
+	if b := r.Budgets[0]; b.RunsOutDay != 0 || len(r.Warnings) != 0 {
+		t.Errorf("a budget equal to the spend: %+v, warnings %q", b, r.Warnings)
+	}
+	// 9.01 runs out during day 11 (day 10 ends at $9.00).
+	r = forecast(t, Free, "days = 30\n"+product("pipe", AsyncPipeline, 30000, "polls_per_job = 0\nmonthly_budget_usd = 9.01"))
+	if b := r.Budgets[0]; b.RunsOutDay != 11 {
+		t.Errorf("$9.01: %+v, want day 11", b)
+	}
+}
+
+// The stack-wide cap is checked against the products' sum, and a product
+// without a budget of its own still counts toward it.
+func TestStackBudget(t *testing.T) {
+	r := forecast(t, Paid, "days = 30\nmonthly_budget_usd = 20\n"+
+		product("a", EventAgent, 15000, "monthly_budget_usd = 100")+ // $13.50
+		product("b", EventAgent, 15000, ""))                         // $13.50
+	if len(r.Budgets) != 2 || r.Budgets[0].Product != "a" || r.Budgets[1].Product != "" {
+		t.Fatalf("budgets %+v", r.Budgets)
+	}
+	if a := r.Budgets[0]; a.RunsOutDay != 0 {
+		t.Errorf("a's own budget lasts: %+v", a)
+	}
+	s := r.Budgets[1]
+	if !near(s.SpendUSD, 27) || s.RunsOutDay != 23 { // $0.90 a day: $20 during day 23
+		t.Errorf("stack budget %+v, want $27 against $20, day 23", s)
+	}
+	if !hasWarning(r, "Budget: the stack's model cost is $27.00 a month against a budget of $20.00: at this pace the budget runs out on day 23") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Model budgets", "stack (all products)", "$20.00", "day 23", "lasts the month"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("the table does not show %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestBudgetErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct{ doc, want string }{
+		{product("a", EventAgent, 1, "monthly_budget_usd = 0"), "product[0] (a).monthly_budget_usd: 0 is not a budget"},
+		{product("a", EventAgent, 1, "monthly_budget_usd = -5"), "product[0] (a).monthly_budget_usd: -5 is not a budget"},
+		{"monthly_budget_usd = nan\n" + product("a", EventAgent, 1, ""), "monthly_budget_usd: NaN is not a budget"},
+	} {
+		_, err := ParseProfile("t.toml", []byte(tc.doc))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
