@@ -810,3 +810,85 @@ func (h *Handler) batchResults(w http.ResponseWriter, id string) {
 	}
 	_ = bw.Flush()
 }
+
+// BatchOptionsPath reads (GET) and replaces (POST) the Message Batches knobs
+// of a running stand-in, as BatchOptionsJSON: what SetBatchOptions does, for
+// tests that run the stand-in as a process.
+const BatchOptionsPath = "/_stand-in/batch-options"
+
+// BatchOptionsJSON is BatchOptions on the wire (durations in milliseconds,
+// patterns as Go regexps). Omitted fields are zero: a POST replaces every knob.
+type BatchOptionsJSON struct {
+	DelayMs       int64        `json:"delayMs"`
+	CancelDelayMs int64        `json:"cancelDelayMs"`
+	ExpiryMs      int64        `json:"expiryMs"`
+	Errors        SelectorJSON `json:"errors"`
+	ErrorType     string       `json:"errorType"`
+	Expire        SelectorJSON `json:"expire"`
+}
+
+// SelectorJSON is a Selector on the wire.
+type SelectorJSON struct {
+	Rate  float64 `json:"rate"`
+	Every int     `json:"every"`
+	Match string  `json:"match"`
+}
+
+func (s SelectorJSON) selector(name string) (Selector, error) {
+	sel := Selector{Rate: s.Rate, Every: s.Every}
+	if s.Match != "" {
+		re, err := regexp.Compile(s.Match)
+		if err != nil {
+			return sel, fmt.Errorf("%s.match: %w", name, err)
+		}
+		sel.Match = re
+	}
+	return sel, nil
+}
+
+func selectorJSON(s Selector) SelectorJSON {
+	j := SelectorJSON{Rate: s.Rate, Every: s.Every}
+	if s.Match != nil {
+		j.Match = s.Match.String()
+	}
+	return j
+}
+
+func (h *Handler) batchOptionsRoute(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPost:
+		var in BatchOptionsJSON
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "batch options: "+err.Error())
+			return
+		}
+		errSel, err1 := in.Errors.selector("errors")
+		expSel, err2 := in.Expire.selector("expire")
+		if err := errors.Join(err1, err2); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "batch options: "+err.Error())
+			return
+		}
+		o := BatchOptions{
+			Delay: msDuration64(in.DelayMs), CancelDelay: msDuration64(in.CancelDelayMs), Expiry: msDuration64(in.ExpiryMs),
+			Errors: errSel, ErrorType: in.ErrorType, Expire: expSel,
+		}
+		if err := h.SetBatchOptions(o); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_request_error", "batch options: "+err.Error())
+			return
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "use GET or POST on "+BatchOptionsPath)
+		return
+	}
+	o := h.Options().Batch.withDefaults()
+	writeJSON(w, http.StatusOK, BatchOptionsJSON{
+		DelayMs: o.Delay.Milliseconds(), CancelDelayMs: o.CancelDelay.Milliseconds(), ExpiryMs: o.Expiry.Milliseconds(),
+		Errors: selectorJSON(o.Errors), ErrorType: o.ErrorType, Expire: selectorJSON(o.Expire),
+	})
+}
+
+func msDuration64(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

@@ -710,3 +710,34 @@ func TestBatchConcurrent(t *testing.T) {
 		t.Errorf("stats %+v, totals %+v", st, total)
 	}
 }
+
+func TestBatchOptionsRoute(t *testing.T) {
+	clk := newClock()
+	h := NewHandler(Options{Now: clk.Now})
+	rec := batchCall(t, h, http.MethodGet, BatchOptionsPath, "", nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"expiryMs":86400000`) || !strings.Contains(rec.Body.String(), `"errorType":"api_error"`) {
+		t.Errorf("defaults: %d %s", rec.Code, rec.Body)
+	}
+	rec = batchCall(t, h, http.MethodPost, BatchOptionsPath,
+		`{"delayMs":1000,"expiryMs":5000,"errors":{"match":"^bad"},"errorType":"overloaded_error","expire":{"every":3}}`, nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"match":"^bad"`) {
+		t.Fatalf("set: %d %s", rec.Code, rec.Body)
+	}
+	b := create(t, h, "bad-1", "ok-2", "ok-3")
+	clk.Add(time.Second)
+	if got := retrieve(t, h, b.ID); got.ProcessingStatus != "in_progress" {
+		t.Fatalf("%+v", got)
+	}
+	clk.Add(4 * time.Second)
+	if got := retrieve(t, h, b.ID); got.RequestCounts != (RequestCounts{Succeeded: 1, Errored: 1, Expired: 1}) {
+		t.Errorf("%+v", got)
+	}
+	for _, body := range []string{`{"errors":{"match":"("}}`, `{"delayMs":-1}`, `{"nope":1}`, `{"errors":{"rate":2}}`} {
+		if rec := batchCall(t, h, http.MethodPost, BatchOptionsPath, body, nil); rec.Code != 400 {
+			t.Errorf("%s: %d", body, rec.Code)
+		}
+	}
+	if rec := batchCall(t, h, http.MethodDelete, BatchOptionsPath, "", nil); rec.Code != 405 {
+		t.Errorf("DELETE: %d", rec.Code)
+	}
+}

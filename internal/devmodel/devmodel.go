@@ -268,13 +268,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case ScriptPath, CallsPath:
 		h.control(w, r)
+	case BatchOptionsPath:
+		h.batchOptionsRoute(w, r)
 	default:
 		if r.URL.Path == BatchesPath || strings.HasPrefix(r.URL.Path, BatchesPath+"/") {
 			h.batchRoute(w, r)
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found_error", Marker+" serves POST "+MessagesPath+", "+BatchesPath+" (Message Batches), GET "+StatsPath+
-			", POST "+ScriptPath+" and GET "+CallsPath+" only")
+			", POST "+ScriptPath+", GET "+CallsPath+" and "+BatchOptionsPath+" only")
 	}
 }
 

@@ -80,9 +80,50 @@ func TestRunStopsOnStop(t *testing.T) {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-error-rate", "2"}, {"-nope"}, {"extra"}} {
+	for _, args := range [][]string{{"-error-rate", "2"}, {"-nope"}, {"extra"}, {"-batch-error-match", "("},
+		{"-batch-error-rate", "-1"}, {"-batch-error-type", "nope"}, {"-batch-delay", "-1s"}} {
 		if err := run(args, strings.NewReader(""), io.Discard, io.Discard, nil); err == nil {
 			t.Errorf("%q accepted", args)
 		}
+	}
+}
+
+func TestRunBatchFlags(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	url, _ := start(t, []string{"-batch-delay", "1h", "-batch-expiry", "2h", "-batch-error-match", "^bad", "-batch-error-type", "overloaded_error"},
+		strings.NewReader(""), stop)
+	do := func(method, path, body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("X-Api-Key", "k")
+		req.Header.Set("Anthropic-Version", "2023-06-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, err)
+		}
+		return v
+	}
+	p := `{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`
+	b := do(http.MethodPost, devmodel.BatchesPath, `{"requests":[{"custom_id":"bad-1","params":`+p+`},{"custom_id":"ok-1","params":`+p+`}]}`)
+	created, _ := time.Parse(time.RFC3339, b["created_at"].(string))
+	expires, _ := time.Parse(time.RFC3339, b["expires_at"].(string))
+	if expires.Sub(created) != 2*time.Hour || b["processing_status"] != "in_progress" {
+		t.Errorf("batch %v", b)
+	}
+	// An hour's delay: still in progress; cancel ends it with both canceled.
+	id := b["id"].(string)
+	if got := do(http.MethodGet, devmodel.BatchesPath+"/"+id, ""); got["processing_status"] != "in_progress" {
+		t.Errorf("%v", got)
+	}
+	do(http.MethodPost, devmodel.BatchesPath+"/"+id+"/cancel", "")
+	got := do(http.MethodGet, devmodel.BatchesPath+"/"+id, "")
+	if counts := got["request_counts"].(map[string]any); got["processing_status"] != "ended" || counts["canceled"] != 2.0 {
+		t.Errorf("%v", got)
 	}
 }
