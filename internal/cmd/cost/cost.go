@@ -63,8 +63,9 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cost",
 		Short: "Forecast and report what a stack costs: Cloudflare infrastructure and model tokens",
-		Long: `Price a stack on Workers Free or Workers Paid: Workers requests and CPU, KV,
-R2 and Queues operations and storage, and the model's tokens, with the prices
+		Long: `Price a stack on Workers Free or Workers Paid: Workers requests and CPU, R2
+and Queues operations and storage, Analytics Engine data points (KV too, in a
+report of an older deployment), and the model's tokens, with the prices
 of a dated price file (embedded: ` + prices.CurrentPath + `; --prices FILE for another).
 
   forecast  prices a usage profile (TOML: requests and tokens per product)
@@ -72,8 +73,9 @@ of a dated price file (embedded: ` + prices.CurrentPath + `; --prices FILE for a
 
 Both print line items per product, the totals (infrastructure, model, all),
 the edge cache's savings, the cost on the other plan, warnings for every
-Workers Free limit the account would break, and what prompt caching and the
-Batch API would save.`,
+Workers Free limit the account would break, the free-tier capacity (requests a
+day each product and the stack serve at $0, and the limit that stops them),
+and what prompt caching and the Batch API would save.`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newForecastCmd(f, runF), newReportCmd(f, runF))
@@ -119,9 +121,10 @@ func newForecastCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 
 Optional per product: cached_prefix_tokens (for the prompt-caching lever),
 cpu_ms (2), polls_per_job (2, event-agent and async-pipeline), retry_rate,
-dead_letter_rate and messages_per_batch (async-pipeline), kv_inline_max_bytes
-and cache_ttl_seconds (edge-cache), job_ttl_seconds. Top level: retention_months
-(12: months of results R2 holds). docs/cost.md lists what each pattern does per
+dead_letter_rate and messages_per_batch (async-pipeline), monthly_budget_usd
+(the product's model budget: the forecast says on which day it runs out). Top
+level: retention_months (12: months of results R2 holds), monthly_budget_usd
+(caps all products together). docs/cost.md lists what each pattern does per
 request. Unknown keys are errors.
 
 On Workers Free every daily limit is checked against the account's total (the
