@@ -1,26 +1,31 @@
-// async-pipeline: POST /jobs -> queue -> consumer -> R2; failures retry, then the DLQ.
+// async-pipeline: POST /jobs -> queue -> consumer -> one record in R2 (jobs/<id>.json); failures retry, then the DLQ.
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobMessage } from "../src/env";
-import { createWorker, deferralDelay, MAX_BATCH_INPUTS, MAX_DEFERRALS } from "../src/patterns/async-pipeline";
-import { awayFromMinuteEdge, call, eventually, expectBearerAuth, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
+import { newJobId } from "../src/lib/jobid";
+import { createWorker, deferralDelay, EXPIRED_ERROR, MAX_BATCH_INPUTS, MAX_DEFERRALS, QUEUED_WINDOW_MS } from "../src/patterns/async-pipeline";
+import { call, eventually, expectBearerAuth, expectError, expectHealth, expectPatternBindings, get, jobKeys, jobRecord, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
 // The test stack's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test).
 const QUEUE = "ap-test-workers-test-jobs";
 const DLQ = "ap-test-workers-test-jobs-dlq";
 
-async function status(id: string): Promise<Record<string, any> | null> {
-  const raw = await env.JOBS.get(`job:${id}`);
-  return raw === null ? null : JSON.parse(raw);
-}
+/** The job's record (jobs/<id>.json), or null. */
+const status = jobRecord;
 
-/** Seeds a queued job, as POST /jobs would, and returns a queue message for it. */
-async function seed(input: string, extra: Record<string, unknown> = {}, attempts = 1) {
-  const id = crypto.randomUUID();
-  const now = new Date().toISOString();
-  await env.JOBS.put(`job:${id}`, JSON.stringify({ job_id: id, status: "queued", created_at: now, updated_at: now, ...extra }));
+/**
+ * A job as POST /jobs makes it (a signed id, no record) and a queue message
+ * for it; with `extra`, also a queued record holding it (as a failed attempt
+ * leaves one). `at` backdates the id.
+ */
+async function seed(input: string, extra: Record<string, unknown> = {}, attempts = 1, at = Date.now()) {
+  const id = await newJobId(env, at);
+  if (Object.keys(extra).length > 0) {
+    const now = new Date().toISOString();
+    await env.OUTPUTS.put(`jobs/${id}.json`, JSON.stringify({ job_id: id, status: "queued", created_at: now, updated_at: now, ...extra }));
+  }
   return { id, msg: { id: `msg-${id}`, timestamp: new Date(), attempts, body: { job_id: id, input } as JobMessage } };
 }
 
@@ -73,7 +78,7 @@ describe("routes", () => {
   it("sees the bindings of its rendered config (test/wrangler/async-pipeline.toml)", async () => {
     expect(env).toMatchObject({ PRODUCT: "ap-test", PATTERN: "async-pipeline", DEAD_LETTER_QUEUE: DLQ, RETRY_DELAY_SECONDS: "1" });
     expect(typeof env.JOB_QUEUE.send).toBe("function");
-    await expectPatternBindings(env.JOBS, "job:none", "results/none.json");
+    await expectPatternBindings("jobs/none.json");
   });
 
   it("GET /health, 404 and 405", async () => {
@@ -109,26 +114,36 @@ describe("POST /jobs", () => {
     ["wrong content type", postJson("/jobs", { input: "a" }, { "content-type": "text/json" }), 415, "unsupported_media_type"],
   ];
   it.each(cases)("rejects %s", async (_n, request, code, error, mention) => {
-    const before = (await env.JOBS.list({ prefix: "job:" })).keys.length;
+    const before = (await jobKeys()).length;
     const message = await expectError(await call(worker, request), code, error);
     if (mention) expect(message).toContain(mention);
-    expect((await env.JOBS.list({ prefix: "job:" })).keys.length).toBe(before);
+    expect((await jobKeys()).length).toBe(before);
   });
 
-  it("one input: 202 with job_id and job_ids, status queued in KV", async () => {
+  it("one input: 202 with job_id and job_ids; queued by its signed id, with nothing written", async () => {
     // A worker env whose queue only records, so the job stays queued.
     const sent: unknown[] = [];
     const e = testEnv({ JOB_QUEUE: { send: async (m: unknown) => void sent.push(m), sendBatch: async () => {} } });
     const res = await call(worker, postJson("/jobs", { input: "  one  " }), e);
     expect(res.status).toBe(202);
     const body = (await res.json()) as { job_id: string; job_ids: string[]; status: string };
-    expect(body).toEqual({ job_id: body.job_ids[0], job_ids: [expect.any(String)], status: "queued" });
+    expect(body).toEqual({ job_id: body.job_ids[0], job_ids: [expect.stringMatching(/^[0-9a-f]{60}$/)], status: "queued" });
     expect(sent).toEqual([{ job_id: body.job_id, input: "one" }]);
-    expect(await status(body.job_id)).toMatchObject({ job_id: body.job_id, status: "queued" });
-    expect((await call(worker, get(`/jobs/${body.job_id}`), e)).status).toBe(200);
+    expect(await status(body.job_id)).toBeNull();
+    expect(await (await call(worker, get(`/jobs/${body.job_id}`), e)).json()).toEqual({ job_id: body.job_id, status: "queued" });
+    // Another product's Worker did not issue it.
+    await expectError(await call(worker, get(`/jobs/${body.job_id}`)), 404, "not_found");
   });
 
-  it("a queue outage is a 503, and the jobs that were not sent are failed, not left queued", async () => {
+  it("a job with no record reads queued for 25 h (the queue keeps a message 24 h), then failed: expired", async () => {
+    const e = testEnv();
+    const young = await newJobId(e, Date.now() - 24 * 3600_000);
+    expect(await (await call(worker, get(`/jobs/${young}`), e)).json()).toEqual({ job_id: young, status: "queued" });
+    const old = await newJobId(e, Date.now() - QUEUED_WINDOW_MS - 1000);
+    expect(await (await call(worker, get(`/jobs/${old}`), e)).json()).toEqual({ job_id: old, status: "failed", error: EXPIRED_ERROR });
+  });
+
+  it("a queue outage is a 503 with retry-after, and nothing is accepted or written", async () => {
     const e = testEnv({
       JOB_QUEUE: {
         send: async () => {
@@ -139,13 +154,11 @@ describe("POST /jobs", () => {
         },
       },
     });
-    const before = new Set((await env.JOBS.list({ prefix: "job:" })).keys.map((k) => k.name));
+    const before = (await jobKeys()).length;
     const res = await call(worker, postJson("/jobs", { inputs: ["a", "b"] }), e);
     expect(res.headers.get("retry-after")).toBe("5");
     expect(await expectError(res, 503, "unavailable")).toContain("0 of 2");
-    const created = (await env.JOBS.list({ prefix: "job:" })).keys.filter((k) => !before.has(k.name));
-    expect(created).toHaveLength(2);
-    for (const k of created) expect(JSON.parse((await env.JOBS.get(k.name))!)).toMatchObject({ status: "failed" });
+    expect((await jobKeys()).length).toBe(before);
   });
 
   it("many inputs go out with sendBatch, in chunks under the Queues limits", async () => {
@@ -186,13 +199,9 @@ describe("queue consumer", () => {
     expect(q.sent).toEqual([{ body: { job_id: jobs[2]!.id, input: `limited ${limited}`, deferrals: 1 }, delaySeconds: expect.any(Number) }]);
     expect(q.sent[0]!.delaySeconds).toBe(7); // the model's retry-after
 
-    expect(await status(jobs[0]!.id)).toMatchObject({ status: "done" });
-    expect(await (await env.OUTPUTS.get(`results/${jobs[0]!.id}.json`))!.json()).toMatchObject({
-      job_id: jobs[0]!.id,
-      result: await replyTo(`ok ${ok}`),
-    });
+    expect(await status(jobs[0]!.id)).toMatchObject({ job_id: jobs[0]!.id, status: "done", result: await replyTo(`ok ${ok}`), attempts: 1 });
     expect(await status(jobs[1]!.id)).toMatchObject({ status: "queued", attempts: 1, error: expect.stringContaining("500") });
-    expect(await status(jobs[2]!.id)).toMatchObject({ status: "queued", error: expect.stringContaining("429") });
+    expect(await status(jobs[2]!.id)).toBeNull(); // a deferral writes nothing
     expect(await status(jobs[3]!.id)).toMatchObject({ status: "failed", error: expect.stringContaining("400") });
     expect(await standin.calls(fail)).toHaveLength(2); // a few in-worker retries...
     expect(await standin.calls(limited)).toHaveLength(1); // ...but no 7 s wait in the Worker
@@ -209,10 +218,9 @@ describe("queue consumer", () => {
     expect(Date.now() - started).toBeLessThan(1_500);
   });
 
-  it("is idempotent: an existing result is marked done and acked without a model call", async () => {
+  it("is idempotent: a job already done is acked without a model call", async () => {
     const t = newToken();
-    const job = await seed(`again ${t}`);
-    await env.OUTPUTS.put(`results/${job.id}.json`, JSON.stringify({ job_id: job.id, result: "earlier" }));
+    const job = await seed(`again ${t}`, { status: "done", result: "earlier" });
     const result = await runBatch(QUEUE, [job.msg]);
     expect(result.explicitAcks).toEqual([job.msg.id]);
     expect(await standin.calls(t)).toHaveLength(0);
@@ -221,23 +229,16 @@ describe("queue consumer", () => {
     expect(await v.json()).toEqual({ job_id: job.id, status: "done", result: "earlier" });
   });
 
-  it("rate-limits model calls with the KV fallback and defers the job past the window", async () => {
+  it("defers a rate-limited job only while it stays inside 24 h of its creation; later, retries and records", async () => {
     const q = recordingQueue();
-    const e = testEnv({ RATE_LIMITER: undefined, RATE_LIMIT_PER_MINUTE: "1", JOB_QUEUE: q.queue });
-    await awayFromMinuteEdge();
-    const first = await seed(`rl1 ${newToken()}`);
-    expect((await runBatch(QUEUE, [first.msg], e)).explicitAcks).toEqual([first.msg.id]);
+    const e = testEnv({ RATE_LIMITER: { limit: async () => ({ success: false }) }, JOB_QUEUE: q.queue });
     const t = newToken();
-    const second = await seed(`rl2 ${t}`);
-    const result = await runBatch(QUEUE, [second.msg], e);
-    expect(result.explicitAcks).toEqual([second.msg.id]);
-    expect(result.retryMessages).toEqual([]);
-    expect(q.sent).toHaveLength(1);
-    expect(q.sent[0]!.body).toEqual({ job_id: second.id, input: `rl2 ${t}`, deferrals: 1 });
-    expect(q.sent[0]!.delaySeconds).toBeGreaterThanOrEqual(1); // the rest of the minute
-    expect(q.sent[0]!.delaySeconds).toBeLessThanOrEqual(60);
+    const late = await seed(`late ${t}`, {}, 1, Date.now() - 24 * 3600_000 + 30_000); // 60 s would pass 24 h
+    const result = await runBatch(QUEUE, [late.msg], e);
+    expect(result.retryMessages).toEqual([{ msgId: late.msg.id }]);
+    expect(q.sent).toEqual([]);
+    expect(await status(late.id)).toMatchObject({ status: "queued", error: expect.stringContaining("rate limit") });
     expect(await standin.calls(t)).toHaveLength(0);
-    expect(await status(second.id)).toMatchObject({ status: "queued", error: expect.stringContaining("rate limit") });
   });
 
   it("uses the RATE_LIMITER binding when there is one", async () => {
@@ -253,20 +254,19 @@ describe("queue consumer", () => {
     expect(keys).toEqual([e.PRODUCT]);
   });
 
-  it("a deferral is not a retry; only the first one writes the status; past MAX_DEFERRALS it retries", async () => {
+  it("a deferral is not a retry and writes nothing; past MAX_DEFERRALS it retries", async () => {
     const t = newToken();
     await standin.script(t, [{ status: 429, retryAfter: "30", times: -1 }]);
     const q = recordingQueue();
     const e = testEnv({ JOB_QUEUE: q.queue });
     const job = await seed(`deferred ${t}`, {}, 1);
-    // A message deferred before: it is deferred again, with the count up, and
-    // the status (written at the first deferral) is left alone.
+    // A message deferred before: it is deferred again, with the count up,
+    // and no record is written.
     const again = { ...job.msg, body: { ...job.msg.body, deferrals: 7 } };
-    const before = await env.JOBS.get(`job:${job.id}`);
     const r1 = await runBatch(QUEUE, [again], e);
     expect(r1.explicitAcks).toEqual([job.msg.id]);
     expect(q.sent.map((m) => m.body)).toEqual([{ job_id: job.id, input: `deferred ${t}`, deferrals: 8 }]);
-    expect(await env.JOBS.get(`job:${job.id}`)).toBe(before);
+    expect(await status(job.id)).toBeNull();
     // At the cap: an ordinary retry, which counts toward max_retries.
     const capped = { ...job.msg, body: { ...job.msg.body, deferrals: MAX_DEFERRALS } };
     const r2 = await runBatch(QUEUE, [capped], e);
@@ -319,32 +319,36 @@ describe("queue consumer", () => {
 });
 
 describe("dead-letter queue", () => {
-  it("writes failures/<id>.json, marks the job dead and acks, without calling the model", async () => {
+  it("writes the record dead, with the input and the last error, and acks, without calling the model", async () => {
     const t = newToken();
     const job = await seed(`doomed ${t}`, { error: "model API answered 503: busy", attempts: 2 });
     const result = await runBatch(DLQ, [job.msg]);
     expect(result.explicitAcks).toEqual([job.msg.id]);
-    const record = (await (await env.OUTPUTS.get(`failures/${job.id}.json`))!.json()) as Record<string, unknown>;
-    expect(record).toEqual({
+    expect(await status(job.id)).toEqual({
       job_id: job.id,
+      status: "dead",
       input: `doomed ${t}`,
       attempts: 2,
-      last_error: "model API answered 503: busy",
-      queue: DLQ,
-      failed_at: expect.any(String),
+      error: "model API answered 503: busy",
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
-    expect(await status(job.id)).toMatchObject({ status: "dead", error: "model API answered 503: busy" });
     expect(await standin.calls(t)).toHaveLength(0);
     const v = await call(worker, get(`/jobs/${job.id}`));
     expect(await v.json()).toEqual({ job_id: job.id, status: "dead", error: "model API answered 503: busy" });
   });
 
-  it("records a dead job even when its status has expired", async () => {
-    const id = crypto.randomUUID();
+  it("records a dead job that has no record yet", async () => {
+    const id = await newJobId(env);
     const msg = { id: "m1", timestamp: new Date(), attempts: 4, body: { job_id: id, input: "lost" } };
     expect((await runBatch(DLQ, [msg])).explicitAcks).toEqual(["m1"]);
-    expect(await (await env.OUTPUTS.get(`failures/${id}.json`))!.json()).toMatchObject({ attempts: 4, last_error: null });
-    expect(await status(id)).toMatchObject({ status: "dead" });
+    expect(await status(id)).toMatchObject({ status: "dead", attempts: 4, input: "lost", error: "retries exhausted" });
+  });
+
+  it("leaves a job that ended meanwhile as it is", async () => {
+    const job = await seed(`finished ${newToken()}`, { status: "done", result: "r" });
+    expect((await runBatch(DLQ, [job.msg])).explicitAcks).toEqual([job.msg.id]);
+    expect(await status(job.id)).toMatchObject({ status: "done", result: "r" });
   });
 });
 
@@ -378,7 +382,7 @@ describe("end to end through the real queues", () => {
     const { job_id } = (await res.json()) as { job_id: string };
     expect(await settled(job_id, 30_000)).toEqual({ job_id, status: "done", result: await replyTo(`patient ${t}`) });
     expect(await standin.calls(t)).toHaveLength(7);
-    expect(await env.OUTPUTS.head(`failures/${job_id}.json`)).toBeNull();
+    expect(await status(job_id)).toMatchObject({ status: "done" });
   }, 40_000);
 
   it("a job that keeps failing is retried, then dead-lettered", async () => {
@@ -392,8 +396,7 @@ describe("end to end through the real queues", () => {
     const { job_id } = (await res.json()) as { job_id: string };
     const final = await settled(job_id);
     expect(final).toEqual({ job_id, status: "dead", error: expect.stringContaining("500") });
-    const record = (await (await env.OUTPUTS.get(`failures/${job_id}.json`))!.json()) as Record<string, unknown>;
-    expect(record).toMatchObject({ job_id, input: `doomed ${t}`, attempts: 2, queue: DLQ });
+    expect(await status(job_id)).toMatchObject({ job_id, status: "dead", input: `doomed ${t}`, attempts: 2 });
     // max_retries = 1: two deliveries, each with two in-worker attempts
     expect(await standin.calls(t)).toHaveLength(4);
   });

@@ -4,7 +4,8 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../src/patterns/event-agent";
 import { textOf } from "../src/lib/model";
-import { awayFromMinuteEdge, call, eventually, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
+import { createdAt, newJobId } from "../src/lib/jobid";
+import { awayFromMinuteEdge, call, eventually, expectError, expectHealth, expectPatternBindings, get, jobKeys, jobRecord, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
 
@@ -12,7 +13,7 @@ async function submit(input: string, e = testEnv(), w = worker): Promise<string>
   const res = await call(w, postJson("/jobs", { input }), e);
   expect(res.status).toBe(202);
   const body = (await res.json()) as { job_id: string; status: string };
-  expect(body).toEqual({ job_id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: "queued" });
+  expect(body).toEqual({ job_id: expect.stringMatching(/^[0-9a-f]{60}$/), status: "queued" });
   return body.job_id;
 }
 
@@ -24,8 +25,8 @@ async function view(id: string, e = testEnv()): Promise<Record<string, unknown>>
 
 describe("routes", () => {
   it("sees the bindings of its rendered config (test/wrangler/event-agent.toml)", async () => {
-    expect(env).toMatchObject({ PRODUCT: "ea-test", PATTERN: "event-agent", RATE_LIMIT_PER_MINUTE: "3", JOB_TTL_SECONDS: "3600" });
-    await expectPatternBindings(env.JOBS, "job:none", "results/none.json");
+    expect(env).toMatchObject({ PRODUCT: "ea-test", PATTERN: "event-agent", RATE_LIMIT_PER_MINUTE: "3" });
+    await expectPatternBindings("jobs/none.json");
   });
 
   it("GET /health names the pattern and product", async () => {
@@ -49,8 +50,17 @@ describe("routes", () => {
     await expectError(res, 405, "method_not_allowed");
   });
 
-  it("GET /jobs/:id of an unknown or malformed id is 404", async () => {
+  it("GET /jobs/:id of an unknown, forged or malformed id is 404", async () => {
     await expectError(await call(worker, get(`/jobs/${crypto.randomUUID()}`)), 404, "not_found");
+    const e = testEnv();
+    const real = await newJobId(e);
+    const forged = real.slice(0, 59) + (real[59] === "0" ? "1" : "0");
+    await expectError(await call(worker, get(`/jobs/${forged}`), e), 404, "not_found");
+    // signed for another product, or with another API key
+    await expectError(await call(worker, get(`/jobs/${real}`), testEnv()), 404, "not_found");
+    await expectError(await call(worker, get(`/jobs/${real}`), { ...e, ANTHROPIC_API_KEY: "sk-rotated" }), 404, "not_found");
+    expect(await (await call(worker, get(`/jobs/${real}`), e)).json()).toEqual({ job_id: real, status: "queued" });
+    await expectError(await call(worker, get(`/jobs/${real.toUpperCase()}`), e), 404, "not_found");
     await expectError(await call(worker, get("/jobs/not-an-id")), 404, "not_found");
     await expectError(await call(worker, get("/jobs/%00%ff")), 404, "not_found");
   });
@@ -79,9 +89,9 @@ describe("POST /jobs rejects bad input before any model call", () => {
   ];
   it.each(cases)("%s", async (_name, request, status, code) => {
     const e = testEnv();
-    const before = (await env.JOBS.list({ prefix: "job:" })).keys.length;
+    const before = (await jobKeys()).length;
     await expectError(await call(worker, request, e), status, code);
-    expect((await env.JOBS.list({ prefix: "job:" })).keys.length).toBe(before);
+    expect((await jobKeys()).length).toBe(before);
   });
 
   it("a missing content type is 415", async () => {
@@ -112,13 +122,11 @@ describe("the waitUntil path", () => {
 
     const answer = await replyTo(`summarise ${t}`);
     expect(await view(job_id, e)).toEqual({ job_id, status: "done", result: answer });
-    const stored = (await (await env.OUTPUTS.get(`results/${job_id}.json`))!.json()) as Record<string, unknown>;
-    expect(stored).toMatchObject({ job_id, result: answer, model: "claude-haiku-4-5" });
-    const status = JSON.parse((await env.JOBS.get(`job:${job_id}`))!);
-    expect(status).toMatchObject({ job_id, status: "done" });
-    expect(Date.parse(status.updated_at)).toBeGreaterThanOrEqual(Date.parse(status.created_at));
-    const keys = await env.JOBS.list({ prefix: `job:${job_id}` });
-    expect(keys.keys[0]!.expiration! - Date.now() / 1000).toBeGreaterThan(3500); // JOB_TTL_SECONDS
+    // One record: jobs/<id>.json, created when the id says.
+    const stored = (await jobRecord(job_id))!;
+    expect(stored).toMatchObject({ job_id, status: "done", result: answer, model: "claude-haiku-4-5", usage: expect.any(Object) });
+    expect(Date.parse(stored.created_at)).toBe(createdAt(job_id));
+    expect(Date.parse(stored.updated_at)).toBeGreaterThanOrEqual(Date.parse(stored.created_at));
 
     const [c] = await standin.calls(t);
     expect(c!.body).toEqual({
@@ -144,7 +152,8 @@ describe("the waitUntil path", () => {
     const v = await view(id);
     expect(v).toEqual({ job_id: id, status: "failed", error: expect.stringContaining("500") });
     expect(await standin.calls(t)).toHaveLength(3);
-    expect(await env.OUTPUTS.head(`results/${id}.json`)).toBeNull();
+    expect(await jobRecord(id)).toMatchObject({ status: "failed" });
+    expect((await jobRecord(id))!.result).toBeUndefined();
   });
 
   it("ends failed at once on a non-retryable model error", async () => {
@@ -198,25 +207,21 @@ describe("rate limiting at POST time", () => {
     await awayFromMinuteEdge();
     for (let i = 0; i < 3; i++) await submit(`rl ${i} ${newToken()}`, e);
     const t = newToken();
-    const before = (await env.JOBS.list({ prefix: "job:" })).keys.length;
+    const before = (await jobKeys()).length;
     const res = await call(worker, postJson("/jobs", { input: `over ${t}` }), e);
     expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
     await expectError(res, 429, "rate_limited");
-    expect((await env.JOBS.list({ prefix: "job:" })).keys.length).toBe(before);
+    expect((await jobKeys()).length).toBe(before);
     expect(await standin.calls(t)).toHaveLength(0);
   });
 
-  it("answers 429 from the KV fallback when there is no binding", async () => {
-    const e = testEnv({ RATE_LIMITER: undefined, RATE_LIMIT_PER_MINUTE: "2" });
-    await awayFromMinuteEdge();
-    await submit(`kv1 ${newToken()}`, e);
-    await submit(`kv2 ${newToken()}`, e);
-    const res = await call(worker, postJson("/jobs", { input: `kv3 ${newToken()}` }), e);
-    const wait = Number(res.headers.get("retry-after"));
-    expect(wait).toBeGreaterThanOrEqual(1);
-    expect(wait).toBeLessThanOrEqual(60);
-    await expectError(res, 429, "rate_limited");
-    expect(await env.JOBS.get(`rl:${e.PRODUCT}:${Math.floor(Date.now() / 60_000)}`)).toBe("2");
+  it("a failing limiter is a 503 JSON error, and no job", async () => {
+    const t = newToken();
+    const e = testEnv({ RATE_LIMITER: { limit: async () => { throw new Error("limiter down"); } } });
+    const res = await call(worker, postJson("/jobs", { input: `nolimit ${t}` }), e);
+    expect(res.headers.get("retry-after")).toBe("30");
+    await expectError(res, 503, "unavailable");
+    expect(await standin.calls(t)).toHaveLength(0);
   });
 });
 

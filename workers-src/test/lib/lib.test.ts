@@ -7,7 +7,7 @@ import { readConfig } from "../../src/lib/config";
 import { HttpError } from "../../src/lib/errors";
 import { readJsonObject } from "../../src/lib/http";
 import { callModel, ModelError, parseRetryAfter, textOf, type MessagesRequest } from "../../src/lib/model";
-import { checkRateLimit } from "../../src/lib/ratelimit";
+import { checkRateLimit, enforceRateLimit } from "../../src/lib/ratelimit";
 import { validateInput } from "../../src/lib/validate";
 import { awayFromMinuteEdge, newToken, postJson, replyTo, standin, testEnv } from "../helpers";
 
@@ -122,21 +122,17 @@ describe("config", () => {
       maxOutputTokens: 1024,
       modelTimeoutMs: 20000,
       rateLimitPerMinute: 60,
-      jobTtlSeconds: 3600,
       retryDelaySeconds: 30,
       cacheTtlSeconds: 86400,
-      kvInlineMaxBytes: 16384,
     });
   });
-  it("clamps TTLs to at least 60 s and ignores garbage", () => {
+  it("clamps the cache TTL to at least 60 s and ignores garbage", () => {
     const cfg = readConfig({
       PRODUCT: "p",
-      JOB_TTL_SECONDS: "5",
       CACHE_TTL_SECONDS: "0",
       MAX_INPUT_CHARS: "lots",
       ANTHROPIC_BASE_URL: "http://127.0.0.1:1/",
     } as Cloudflare.Env);
-    expect(cfg.jobTtlSeconds).toBe(60);
     expect(cfg.cacheTtlSeconds).toBe(60);
     expect(cfg.maxInputChars).toBe(4000);
     expect(cfg.baseUrl).toBe("http://127.0.0.1:1");
@@ -311,27 +307,17 @@ describe("rate limiter", () => {
     const cfg = readConfig(e);
     await awayFromMinuteEdge();
     const results = [];
-    for (let i = 0; i < 4; i++) results.push(await checkRateLimit(e, cfg, e.JOBS));
+    for (let i = 0; i < 4; i++) results.push(await checkRateLimit(e, cfg));
     expect(results.map((r) => r.ok)).toEqual([true, true, true, false]);
     expect(results[3]!.retryAfter).toBeGreaterThan(0);
-    expect((await checkRateLimit(testEnv(), cfg, e.JOBS)).ok).toBe(false); // same product
+    expect((await checkRateLimit(testEnv(), cfg)).ok).toBe(false); // same product
     const other = testEnv();
-    expect((await checkRateLimit(other, readConfig(other), e.JOBS)).ok).toBe(true);
+    expect((await checkRateLimit(other, readConfig(other))).ok).toBe(true);
   });
 
-  it("falls back to a KV counter per product and minute without the binding", async () => {
-    const e = testEnv({ RATE_LIMITER: undefined, RATE_LIMIT_PER_MINUTE: "2" });
-    const cfg = readConfig(e);
-    await awayFromMinuteEdge();
-    const minute = Math.floor(Date.now() / 60_000);
-    const results = [];
-    for (let i = 0; i < 3; i++) results.push(await checkRateLimit(e, cfg, e.JOBS));
-    expect(results.map((r) => r.ok)).toEqual([true, true, false]);
-    expect(results[2]!.retryAfter).toBeGreaterThanOrEqual(1);
-    expect(results[2]!.retryAfter).toBeLessThanOrEqual(60);
-    const key = `rl:${e.PRODUCT}:${minute}`;
-    expect(await env.JOBS.get(key)).toBe("2");
-    const listed = await env.JOBS.list({ prefix: key });
-    expect(listed.keys[0]!.expiration! - Date.now() / 1000).toBeGreaterThanOrEqual(60);
+  it("a failing binding is a 503 for HTTP handlers, not a 500", async () => {
+    const e = testEnv({ RATE_LIMITER: { limit: async () => { throw new Error("limiter down"); } } });
+    const err = await enforceRateLimit(e, readConfig(e)).catch((x) => x);
+    expect(err).toMatchObject({ status: 503, code: "unavailable", headers: { "retry-after": "30" } });
   });
 });
