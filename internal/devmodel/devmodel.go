@@ -1,8 +1,8 @@
-// Package devmodel is the stand-in for Anthropic's Messages API that `zerocost
-// dev` starts when no ANTHROPIC_API_KEY is set. It answers POST /v1/messages with
-// Anthropic's request checks, response shape and error shapes, and a
-// deterministic reply derived from the prompt, so the Workers run end to end
-// offline and for free.
+// Package devmodel is the stand-in for Anthropic's Messages API (and its
+// Message Batches API) that `zerocost dev` starts when no ANTHROPIC_API_KEY is
+// set. It answers POST /v1/messages with Anthropic's request checks, response
+// shape and error shapes, and a deterministic reply derived from the prompt,
+// so the Workers run end to end offline and for free.
 //
 // It says what it is everywhere: every reply text starts with "[zerocost
 // stand-in model]", every answer carries the header x-zerocost-stand-in: true,
@@ -21,8 +21,30 @@
 // Worker tests in workers-src run the same stand-in as a process
 // (./cmd/standin) and use POST /_stand-in/script and GET /_stand-in/calls.
 //
+// It also serves the Message Batches API (batches.go): POST /v1/messages/batches
+// (create), GET /v1/messages/batches (list, newest first, limit/after_id/
+// before_id), GET and DELETE /v1/messages/batches/{id} (retrieve; delete once
+// ended), GET .../{id}/results (JSONL, once ended) and POST .../{id}/cancel,
+// with Anthropic's checks (custom_id ^[a-zA-Z0-9_-]{1,64}$ and unique, 1 to
+// 100,000 requests, params an object; the params themselves are checked at
+// processing, an invalid one becomes an errored result) and its states
+// (in_progress, canceling, ended; counts all "processing" until the end).
+// Options.Batch sets the knobs: a processing delay, a cancel delay, the expiry
+// (24 h by default), and which requests error or never finish (by rate, every
+// Nth, or custom_id pattern); POST /_stand-in/batch-options changes them while
+// it runs. A batch's state is computed from its timestamps against Options.Now
+// at every call that reads it, so tests move a fake clock and never sleep.
+// Each request is answered as POST /v1/messages would answer it (the same
+// Reply, the same usage, the same scripted steps by token), so a cost report
+// can price batch tokens from the results. docs/standin.md describes the
+// stand-in for users.
+//
 // It accepts the API key as x-api-key (what the Workers and older SDKs send)
-// or as Authorization: Bearer (what Anthropic's current TypeScript SDK sends).
+// or as Authorization: Bearer (what Anthropic's current TypeScript SDK sends),
+// on every route of the Messages and Message Batches APIs.
+//
+// The stand-in is for tests and `zerocost dev` only: a deployed Worker calls
+// Anthropic's API, never this.
 package devmodel
 
 import (
