@@ -23,11 +23,10 @@ var componentTypes = map[string]string{
 type Product struct {
 	pulumi.ResourceState
 
-	Script       *cloudflare.WorkersScript
-	KVNamespaces map[string]*cloudflare.WorkersKvNamespace // by binding
-	Buckets      map[string]*cloudflare.R2Bucket           // by binding
-	Queues       map[string]*cloudflare.Queue              // by queue name
-	Consumers    []*cloudflare.QueueConsumer
+	Script    *cloudflare.WorkersScript
+	Buckets   map[string]*cloudflare.R2Bucket // by binding
+	Queues    map[string]*cloudflare.Queue    // by queue name
+	Consumers []*cloudflare.QueueConsumer
 
 	// Outputs resolves to the product's outputs.Product, which the program
 	// exports under the product's name.
@@ -42,9 +41,8 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		return nil, fmt.Errorf("no component for pattern %q", pr.Pattern)
 	}
 	c := &Product{
-		KVNamespaces: map[string]*cloudflare.WorkersKvNamespace{},
-		Buckets:      map[string]*cloudflare.R2Bucket{},
-		Queues:       map[string]*cloudflare.Queue{},
+		Buckets: map[string]*cloudflare.R2Bucket{},
+		Queues:  map[string]*cloudflare.Queue{},
 	}
 	if err := ctx.RegisterComponentResource(token, pr.Name, c, opts...); err != nil {
 		return nil, err
@@ -52,16 +50,6 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 	parent := pulumi.Parent(c)
 	account := pulumi.String(p.AccountID)
 
-	for _, kv := range pr.KVNamespaces {
-		ns, err := cloudflare.NewWorkersKvNamespace(ctx, kv.Title, &cloudflare.WorkersKvNamespaceArgs{
-			AccountId: account,
-			Title:     pulumi.String(kv.Title),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		c.KVNamespaces[kv.Binding] = ns
-	}
 	for _, b := range pr.R2Buckets {
 		// Data survives `pulumi destroy` unless the stack sets zerocost:retainData false.
 		bucket, err := cloudflare.NewR2Bucket(ctx, b.Name, &cloudflare.R2BucketArgs{
@@ -194,20 +182,17 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 // outputs builds the product's outputs.Product from the ids and names of the
 // resources it created.
 func (c *Product) outputs(pr *plan.Product) pulumi.Output {
-	kvIDs, buckets, queueIDs := pulumi.StringMap{}, pulumi.StringMap{}, pulumi.StringMap{}
-	for binding, ns := range c.KVNamespaces {
-		kvIDs[binding] = ns.ID().ToStringOutput()
-	}
+	buckets, queueIDs := pulumi.StringMap{}, pulumi.StringMap{}
 	for binding, b := range c.Buckets {
 		buckets[binding] = b.Name
 	}
 	for name, q := range c.Queues {
 		queueIDs[name] = q.QueueId
 	}
-	return pulumi.All(c.Script.ScriptName, kvIDs, buckets, queueIDs).ApplyT(func(v []any) outputs.Product {
+	return pulumi.All(c.Script.ScriptName, buckets, queueIDs).ApplyT(func(v []any) outputs.Product {
 		out := outputs.Product{Pattern: pr.Pattern, Script: v[0].(string), URL: pr.URL,
-			KVNamespaceIDs: v[1].(map[string]string), R2Buckets: v[2].(map[string]string)}
-		if q := v[3].(map[string]string); len(q) > 0 {
+			R2Buckets: v[1].(map[string]string)}
+		if q := v[2].(map[string]string); len(q) > 0 {
 			out.QueueIDs = q
 		}
 		return out
@@ -265,13 +250,6 @@ var bindingArgs = map[plan.Kind]func(in bindingArg) error{
 		}
 		in.arg.Text = v // a Pulumi secret: RequireSecret marks it
 		return nil
-	},
-	plan.KV: func(in bindingArg) error {
-		ns, err := created(in, in.c.KVNamespaces, in.b.Name)
-		if err == nil {
-			in.arg.NamespaceId = ns.ID().ToStringOutput()
-		}
-		return err
 	},
 	plan.R2: func(in bindingArg) error {
 		bucket, err := created(in, in.c.Buckets, in.b.Name)

@@ -45,8 +45,6 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	outs := args.Inputs.Copy()
 	id := args.Name + "-id"
 	switch args.TypeToken {
-	case "cloudflare:index/workersKvNamespace:WorkersKvNamespace":
-		id = "kv-id-" + args.Inputs["title"].StringValue()
 	case "cloudflare:index/queue:Queue":
 		id = "queue-id-" + args.Inputs["queueName"].StringValue()
 		outs["queueId"] = resource.NewStringProperty(id)
@@ -111,7 +109,6 @@ func demoGraph(t *testing.T) *mocks {
 }
 
 const (
-	tKV        = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 	tR2        = "cloudflare:index/r2Bucket:R2Bucket"
 	tQueue     = "cloudflare:index/queue:Queue"
 	tConsumer  = "cloudflare:index/queueConsumer:QueueConsumer"
@@ -130,7 +127,7 @@ func TestDemoResourceGraph(t *testing.T) {
 		"zerocost:patterns:EventDrivenAgent": 2,
 		"zerocost:patterns:AsyncPipeline":    1,
 		"zerocost:patterns:EdgeCacheLayer":   1,
-		tKV:                                  4, tR2: 4, tQueue: 2, tConsumer: 2, tScript: 4, tSubdomain: 4,
+		tR2:                                  4, tQueue: 2, tConsumer: 2, tScript: 4, tSubdomain: 4,
 	}
 	for typ, n := range want {
 		if counts[typ] != n {
@@ -235,8 +232,6 @@ func scriptBindings(t *testing.T, r recorded) (map[string]binding, map[string]re
 			return ""
 		}
 		switch b.Type {
-		case "kv_namespace":
-			b.Target = str("namespaceId")
 		case "r2_bucket":
 			b.Target = str("bucketName")
 		case "queue":
@@ -277,10 +272,6 @@ func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
 		want := map[string]binding{}
 		for k, v := range wc.Vars {
 			want[k] = binding{"plain_text", k, v}
-		}
-		for _, kv := range wc.KVNamespaces {
-			// The rendered id is the namespace's title; Pulumi binds the created namespace.
-			want[kv.Binding] = binding{"kv_namespace", kv.Binding, "kv-id-" + kv.ID}
 		}
 		for _, b := range wc.R2Buckets {
 			want[b.Binding] = binding{"r2_bucket", b.Binding, b.BucketName}
@@ -469,10 +460,7 @@ func TestStackOutputs(t *testing.T) {
 			t.Errorf("%s: the outputs hold the API key or code: %s", pr.Name, js)
 		}
 		want := outputs.Product{Pattern: pr.Pattern, Script: pr.Script, URL: pr.URL,
-			KVNamespaceIDs: map[string]string{}, R2Buckets: map[string]string{}}
-		for _, kv := range pr.KVNamespaces {
-			want.KVNamespaceIDs[kv.Binding] = "kv-id-" + kv.Title
-		}
+			R2Buckets: map[string]string{}}
 		for _, b := range pr.R2Buckets {
 			want.R2Buckets[b.Binding] = b.Name
 		}

@@ -22,15 +22,15 @@ import (
 
 // Resource bindings of the Worker env.
 const (
-	// Jobs is the KV namespace of job statuses (event-agent, async-pipeline).
-	Jobs = "JOBS"
-	// Cache is the KV namespace of cached answers (edge-cache).
-	Cache = "CACHE"
-	// Outputs is the R2 bucket of results (every pattern).
+	// Outputs is the product's R2 bucket (every pattern): the job records
+	// (jobs/<id>.json) of event-agent and async-pipeline, with their results
+	// and dead-letter records, and edge-cache's answers, which the Worker
+	// also keeps in the Cache API of each location.
 	Outputs = "OUTPUTS"
 	// JobQueue is the queue producer (async-pipeline).
 	JobQueue = "JOB_QUEUE"
-	// RateLimiter is the ratelimit binding in front of every model call.
+	// RateLimiter is the ratelimit binding in front of every model call;
+	// every pattern's Worker has it (there is no fallback).
 	RateLimiter = "RATE_LIMITER"
 	// ModelUsage is the Analytics Engine dataset of model calls.
 	ModelUsage = "MODEL_USAGE"
@@ -56,11 +56,9 @@ const (
 	VarMaxOutputTokens    = "MAX_OUTPUT_TOKENS"
 	VarModelTimeoutMs     = "MODEL_TIMEOUT_MS"
 	VarRateLimitPerMinute = "RATE_LIMIT_PER_MINUTE"
-	VarJobTTLSeconds      = "JOB_TTL_SECONDS"
 	VarRetryDelaySeconds  = "RETRY_DELAY_SECONDS"
 	VarDeadLetterQueue    = "DEAD_LETTER_QUEUE"
 	VarCacheTTLSeconds    = "CACHE_TTL_SECONDS"
-	VarKVInlineMaxBytes   = "KV_INLINE_MAX_BYTES"
 )
 
 // Binding is one resource binding of the Worker env and the patterns whose
@@ -72,8 +70,6 @@ type Binding struct {
 
 // Bindings lists the resource bindings, in the order the templates declare them.
 var Bindings = []Binding{
-	{Jobs, []string{stack.EventAgent, stack.AsyncPipeline}},
-	{Cache, []string{stack.EdgeCache}},
 	{Outputs, stack.Patterns},
 	{JobQueue, []string{stack.AsyncPipeline}},
 	{RateLimiter, stack.Patterns},
@@ -105,11 +101,9 @@ var Vars = []Var{
 	{VarMaxOutputTokens, stack.Patterns, stack.DefaultMaxOutputTokens},
 	{VarModelTimeoutMs, stack.Patterns, stack.DefaultModelTimeoutMs},
 	{VarRateLimitPerMinute, stack.Patterns, stack.DefaultRateLimitPerMinute},
-	{VarJobTTLSeconds, []string{stack.EventAgent, stack.AsyncPipeline}, stack.DefaultJobTTLSeconds},
 	{VarRetryDelaySeconds, []string{stack.AsyncPipeline}, stack.DefaultRetryDelaySeconds},
 	{VarDeadLetterQueue, []string{stack.AsyncPipeline}, nil},
 	{VarCacheTTLSeconds, []string{stack.EdgeCache}, stack.DefaultCacheTTLSeconds},
-	{VarKVInlineMaxBytes, []string{stack.EdgeCache}, stack.DefaultKVInlineMaxBytes},
 }
 
 // VarsOf lists the names of a pattern's vars, in template order.

@@ -199,7 +199,7 @@ func TestCLIRunnerDrivesTheCLI(t *testing.T) {
 		summary(map[string]int{"update": 1, "same": 14}, false),
 		cancelEvent())
 	f.put(t, "outputs.json", `{"sales-engine":{"pattern":"event-agent","script":"sales-engine-demo","url":"https://sales-engine-demo.zc.workers.dev",
-		"kv_namespace_ids":{"JOBS":"ns1"},"r2_buckets":{"OUTPUTS":"sales-engine-demo-outputs"}},"note":"not a product"}`)
+		"r2_buckets":{"OUTPUTS":"sales-engine-demo-outputs"}},"note":"not a product"}`)
 	f.put(t, "config-cloudflare:apiToken", `{"value":"cf-from-config","secret":true}`)
 	t.Setenv("PULUMI_SKIP_UPDATE_CHECK", "false") // CLIRunner's value wins
 
@@ -233,7 +233,7 @@ func TestCLIRunnerDrivesTheCLI(t *testing.T) {
 	if len(p.steps) != 2 || p.steps[1] != (Step{Op: "update", URN: scriptURN, Type: "cloudflare:index/workersScript:WorkersScript"}) {
 		t.Errorf("steps %+v", p.steps)
 	}
-	if len(outs) != 1 || outs["sales-engine"].Script != "sales-engine-demo" || outs["sales-engine"].KVNamespaceIDs["JOBS"] != "ns1" {
+	if len(outs) != 1 || outs["sales-engine"].Script != "sales-engine-demo" || outs["sales-engine"].R2Buckets["OUTPUTS"] != "sales-engine-demo-outputs" {
 		t.Errorf("outputs %+v", outs)
 	}
 

@@ -138,7 +138,7 @@ func TestRollbackAgainstTheAPI(t *testing.T) {
 	a1 := s.Deploy(cfAccount, "a-demo")
 	b1 := s.Deploy(cfAccount, "b-demo")
 	s.Upload(cfAccount, "b-demo")
-	kv := s.AddKVNamespace(cfAccount, "a-demo-jobs")
+	bucket := s.AddBucket(cfAccount, "a-demo-outputs")
 	runner := &fakeRunner{preview: Changes{"update": 2, "create": 1}, up: Changes{"update": 2, "create": 1}, upOutputs: outputs.Stack{"a": {Script: "a-demo"}}}
 	runner.onUp = func() {
 		s.Deploy(cfAccount, "a-demo")
@@ -180,11 +180,11 @@ func TestRollbackAgainstTheAPI(t *testing.T) {
 	}
 	var stillThere bool
 	s.Update(func(st *cftest.State) {
-		for _, ns := range st.Accounts[cfAccount].KVNamespaces {
-			stillThere = stillThere || ns.ID == kv.ID
+		for _, b := range st.Accounts[cfAccount].Buckets {
+			stillThere = stillThere || b.Name == bucket.Name
 		}
 	})
 	if !stillThere {
-		t.Error("the KV namespace is gone")
+		t.Error("the R2 bucket is gone")
 	}
 }

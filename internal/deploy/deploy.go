@@ -624,7 +624,7 @@ func (d *deployer) rollback(rb Rollbacker, v Verifier, before map[string]ScriptS
 	if len(cannot) > 0 {
 		fmt.Fprintf(&msg, "; cannot be rolled back: %s", strings.Join(cannot, ", "))
 	}
-	msg.WriteString(". KV namespaces, R2 buckets and queues are never rolled back or deleted; Pulumi's state still records this deploy")
+	msg.WriteString(". R2 buckets and queues are never rolled back or deleted; Pulumi's state still records this deploy")
 	return d.finish(outcome, errors.New(msg.String()), "")
 }
 

@@ -121,10 +121,6 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 		}
 		return nil
 	},
-	plan.KV: func(wb *workerBuild, b plan.Binding) error {
-		put(&wb.w.Options.KVNamespaces, b.Name, b.Target)
-		return nil
-	},
 	plan.R2: func(wb *workerBuild, b plan.Binding) error {
 		put(&wb.w.Options.R2Buckets, b.Name, b.Target)
 		return nil

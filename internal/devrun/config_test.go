@@ -42,8 +42,6 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 				ok = o.Bindings[b.Name] == want
 			case plan.Secret:
 				ok = w.Secrets[b.Name] == secretEnv(b.Name)
-			case plan.KV:
-				ok = o.KVNamespaces[b.Name] == b.Target
 			case plan.R2:
 				ok = o.R2Buckets[b.Name] == b.Target
 			case plan.Queue:

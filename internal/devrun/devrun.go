@@ -52,8 +52,8 @@ type Options struct {
 	// .tools/node22; it defaults to ProjectDir.
 	ToolsDir string
 	// DataDir receives dev/<stack>.json (the state file), dev/<stack>/ (bundles,
-	// the runner config) and state/<stack>/ (persisted KV, R2 and queues); it
-	// defaults to <ProjectDir>/.zerocost.
+	// the runner config) and state/<stack>/ (persisted R2, queues and the
+	// Cache API); it defaults to <ProjectDir>/.zerocost.
 	DataDir string
 
 	// APIKey, when set, makes the Workers call the real API (the plan's
@@ -92,7 +92,9 @@ type ExtraWorker struct {
 	// Vars are plain-text bindings.
 	Vars map[string]string
 	// KVNamespaces, R2Buckets and QueueProducers map a binding to a KV
-	// namespace id (a plan's KV title), a bucket name or a queue name.
+	// namespace id, a bucket name or a queue name. The products bind no KV;
+	// an extra Worker may (a local namespace of its own, e.g. a benchmark's
+	// baseline).
 	KVNamespaces   map[string]string
 	R2Buckets      map[string]string
 	QueueProducers map[string]string

@@ -12,7 +12,7 @@ import (
 
 // DataDirName is the folder of a project that holds everything `zerocost dev`
 // writes: dev/<stack>.json (the state file), dev/<stack>/ (bundles and the
-// runner's config) and state/<stack>/ (KV, R2 and queue data).
+// runner's config) and state/<stack>/ (R2, queue and cache data).
 const DataDirName = ".zerocost"
 
 // State is the state file of a running `zerocost dev`, at

@@ -31,7 +31,7 @@ type prepared struct {
 	tools      *nodetool.Tools
 	runner     string // workers-src/dev/run.mjs
 	statePath  string // dev/<stack>.json
-	persist    string // state/<stack>/: KV, R2 and queue data
+	persist    string // state/<stack>/: R2, queue and cache data
 	buildDir   string // dev/<stack>/: bundles and runner.json
 	// ports are the products' (plan order), then the stand-in's; 0 picks a
 	// free one.

@@ -125,7 +125,7 @@ func TestPrepareFixedPortsAndReset(t *testing.T) {
 	var log bytes.Buffer
 	o := demoOptions(t)
 	o.Log, o.Reset, o.PortBase = &log, true, freePorts(t, 5)
-	old := filepath.Join(o.DataDir, "state", "demo", "kv", "old")
+	old := filepath.Join(o.DataDir, "state", "demo", "r2", "old")
 	if err := os.MkdirAll(filepath.Dir(old), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -305,7 +305,7 @@ func (w *world) plan(stackName string) *plan.Plan {
 // productResourceCount is how many resources infra/ makes for a product:
 // its component and every Cloudflare resource under it.
 func productResourceCount(pr *plan.Product) int {
-	n := 1 + len(pr.KVNamespaces) + len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
+	n := 1 + len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
 	if pr.WorkersDev {
 		n++
 	}
@@ -370,9 +370,8 @@ func equalOps(a, b map[string][]string) bool {
 func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 	t.Helper()
 	a, z := w.state()
-	kvID := map[string]string{}
-	for _, ns := range a.KVNamespaces {
-		kvID[ns.Title] = ns.ID
+	if len(a.KVNamespaces) != 0 {
+		t.Errorf("the account has KV namespaces %+v: zerocost creates none", a.KVNamespaces)
 	}
 	buckets := map[string]bool{}
 	for _, b := range a.Buckets {
@@ -388,11 +387,6 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 	}
 	for i := range p.Products {
 		pr := &p.Products[i]
-		for _, kv := range pr.KVNamespaces {
-			if kvID[kv.Title] == "" {
-				t.Errorf("%s: KV namespace %s missing", pr.Name, kv.Title)
-			}
-		}
 		for _, b := range pr.R2Buckets {
 			if !buckets[b.Name] {
 				t.Errorf("%s: bucket %s missing", pr.Name, b.Name)
@@ -449,7 +443,7 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 		if !slices.Equal(crons, pr.Crons) {
 			t.Errorf("%s: crons %v, want %v", pr.Name, crons, pr.Crons)
 		}
-		w.checkBindings(t, pr, s, kvID)
+		w.checkBindings(t, pr, s)
 		for _, r := range pr.Routes {
 			found := false
 			if r.CustomDomain {
@@ -470,7 +464,7 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 
 // checkBindings: the script has exactly the plan's bindings, each pointing at
 // what the plan says; the secret carries the configured key.
-func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script, kvID map[string]string) {
+func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script) {
 	t.Helper()
 	if len(s.Bindings) != len(pr.Bindings) {
 		t.Errorf("%s: %d bindings, the plan has %d", pr.Name, len(s.Bindings), len(pr.Bindings))
@@ -487,8 +481,6 @@ func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script, 
 		}
 		var ok2 bool
 		switch b.Type {
-		case plan.KV:
-			ok2 = got.NamespaceID == kvID[b.Target] && got.NamespaceID != ""
 		case plan.R2:
 			ok2 = got.BucketName == b.Target
 		case plan.Queue:

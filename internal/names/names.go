@@ -15,7 +15,6 @@ const (
 	ScriptNameRule  = "Worker script names are 1 to 63 lower-case letters, digits, dashes and underscores, starting and ending with a letter or digit"
 	BucketNameRule  = "R2 bucket names are 3 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
 	QueueNameRule   = "queue names are 1 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
-	KVTitleRule     = "KV namespace titles are 1 to 512 bytes"
 )
 
 var (
@@ -35,7 +34,6 @@ func IsStackName(s string) bool   { return stackRe.MatchString(s) }
 func IsScriptName(s string) bool  { return scriptRe.MatchString(s) }
 func IsBucketName(s string) bool  { return bucketRe.MatchString(s) }
 func IsQueueName(s string) bool   { return queueRe.MatchString(s) }
-func IsKVTitle(s string) bool     { return len(s) >= 1 && len(s) <= 512 }
 func IsAccountID(s string) bool   { return hexID.MatchString(s) }
 func IsZoneID(s string) bool      { return hexID.MatchString(s) }
 func IsDNSLabel(s string) bool    { return labelRe.MatchString(s) }
@@ -50,9 +48,6 @@ func IsDate(s string) bool {
 
 // Script is the Worker script name of a product in a stack.
 func Script(product, stack string) string { return product + "-" + stack }
-
-// KVTitle is the title of a product's KV namespace with the given role ("jobs", "cache").
-func KVTitle(product, stack, role string) string { return Script(product, stack) + "-" + role }
 
 // Bucket is the name of a product's R2 bucket for outputs.
 func Bucket(product, stack string) string { return Script(product, stack) + "-outputs" }
@@ -74,8 +69,6 @@ func Check(kind, name string) error {
 		ok, rule = IsBucketName(name), BucketNameRule
 	case "queue":
 		ok, rule = IsQueueName(name), QueueNameRule
-	case "kv":
-		ok, rule = IsKVTitle(name), KVTitleRule
 	default:
 		return fmt.Errorf("unknown resource kind %q", kind)
 	}

@@ -24,9 +24,6 @@ func TestRules(t *testing.T) {
 		{"script", "sales_engine", true},
 		{"script", "Sales", false},
 		{"script", "sales-", false},
-		{"kv", strings.Repeat("k", 512), true},
-		{"kv", strings.Repeat("k", 513), false},
-		{"kv", "", false},
 	}
 	for _, c := range cases {
 		err := Check(c.kind, c.name)
@@ -44,7 +41,7 @@ func TestRules(t *testing.T) {
 
 func TestSchemeAndIDs(t *testing.T) {
 	if Script("ai-relay", "demo") != "ai-relay-demo" || Bucket("a", "b") != "a-b-outputs" ||
-		Queue("a", "b") != "a-b-jobs" || DeadLetterQueue("a-b-jobs") != "a-b-jobs-dlq" || KVTitle("a", "b", "cache") != "a-b-cache" {
+		Queue("a", "b") != "a-b-jobs" || DeadLetterQueue("a-b-jobs") != "a-b-jobs-dlq" {
 		t.Error("naming scheme changed: update docs/design.md and the golden files together")
 	}
 	for s, want := range map[string]bool{"0123456789abcdef0123456789abcdef": true, "0123456789ABCDEF0123456789abcdef": false, "abc": false} {

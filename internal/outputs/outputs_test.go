@@ -7,9 +7,11 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	// email-worker's are the outputs of a stack deployed while products had
+	// KV namespaces: the key outputs no longer has is ignored.
 	s, err := Parse([]byte(`{
   "ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://ai-relay-demo.x.workers.dev",
-               "kv_namespace_ids": {"CACHE": "abc"}, "r2_buckets": {"OUTPUTS": "ai-relay-demo-outputs"}},
+               "r2_buckets": {"OUTPUTS": "ai-relay-demo-outputs"}},
   "email-worker": {"pattern": "async-pipeline", "script": "email-worker-demo", "url": "",
                "kv_namespace_ids": {"JOBS": "def"}, "r2_buckets": {"OUTPUTS": "b"}, "queue_ids": {"email-worker-demo-jobs": "q1"}},
   "someoneElse": "a string export"
@@ -17,7 +19,7 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s) != 2 || s["ai-relay"].KVNamespaceIDs["CACHE"] != "abc" || s["email-worker"].QueueIDs["email-worker-demo-jobs"] != "q1" {
+	if len(s) != 2 || s["ai-relay"].R2Buckets["OUTPUTS"] != "ai-relay-demo-outputs" || s["email-worker"].QueueIDs["email-worker-demo-jobs"] != "q1" {
 		t.Errorf("parsed %+v", s)
 	}
 	if got := s.Names(); got[0] != "ai-relay" || got[1] != "email-worker" {

@@ -11,7 +11,6 @@ type Kind string
 
 // The binding kinds zerocost deploys. Kinds describes each.
 const (
-	KV        Kind = "kv_namespace"
 	R2        Kind = "r2_bucket"
 	Queue     Kind = "queue"
 	PlainText Kind = "plain_text"
@@ -19,6 +18,14 @@ const (
 	RateLimit Kind = "ratelimit"
 	Analytics Kind = "analytics_engine"
 )
+
+// KV is the API's type of a KV namespace binding. It is no kind of Kinds:
+// zerocost binds no KV, so the plan refuses a KV binding and no consumer has
+// an adapter for it.
+//
+// Deprecated: kept only while internal/reliability still names it; delete
+// it with that use.
+const KV Kind = "kv_namespace"
 
 // KindInfo is what every side of zerocost knows about a binding kind. It is
 // the one registry of kinds: each consumer that turns a binding into
@@ -33,8 +40,7 @@ type KindInfo struct {
 	Target string
 	// Field is the field of the API's binding object (a Worker's settings)
 	// that carries the target; the Pulumi provider's property is its
-	// camelCase. For a KV binding the API holds the namespace's id where the
-	// plan holds its title.
+	// camelCase.
 	Field string
 	// Secret: Target is a config key (stack namespace:key); the value is set
 	// by Pulumi, never written in the plan, and the API never shows it.
@@ -50,7 +56,6 @@ type KindInfo struct {
 var Kinds = []KindInfo{
 	{Kind: PlainText, Target: "the var's value", Field: "text"},
 	{Kind: Secret, Target: "the config key of the secret", Field: "text", Secret: true},
-	{Kind: KV, Target: "the KV namespace's title", Field: "namespace_id", Resource: "KV namespace"},
 	{Kind: R2, Target: "the bucket's name", Field: "bucket_name", Resource: "R2 bucket"},
 	{Kind: Queue, Target: "the queue's name", Field: "queue_name", Resource: "queue", check: checkProducer},
 	{Kind: RateLimit, Target: "the rate limiter's namespace id", Field: "namespace_id", check: checkRateLimit},

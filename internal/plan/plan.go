@@ -41,11 +41,16 @@ type Product struct {
 	WorkersDev        bool           `json:"workers_dev"`
 	Routes            []Route        `json:"routes,omitempty"`
 	Crons             []string       `json:"crons,omitempty"`
-	KVNamespaces      []KVNamespace  `json:"kv_namespaces"`
 	R2Buckets         []R2Bucket     `json:"r2_buckets"`
-	Queues            []QueueInfo    `json:"queues,omitempty"`
-	Consumers         []Consumer     `json:"consumers,omitempty"`
-	Bindings          []Binding      `json:"bindings"`
+	// KVNamespaces is always empty: products bind no KV.
+	//
+	// Deprecated: kept, out of the plan's JSON, only while
+	// internal/cost/analytics, internal/reliability and bench still read it;
+	// delete it (and KVNamespace) with those reads.
+	KVNamespaces []KVNamespace `json:"-"`
+	Queues       []QueueInfo   `json:"queues,omitempty"`
+	Consumers    []Consumer    `json:"consumers,omitempty"`
+	Bindings     []Binding     `json:"bindings"`
 	// WranglerTOML is the rendered config the product was parsed from.
 	WranglerTOML []byte `json:"-"`
 }
@@ -57,11 +62,14 @@ type Route struct {
 	CustomDomain bool   `json:"custom_domain,omitempty"`
 }
 
-// KVNamespace is a namespace the product owns.
+// KVNamespace is a KV namespace a product owned before job records and cached
+// answers moved to R2.
+//
+// Deprecated: see Product.KVNamespaces.
 type KVNamespace struct {
-	Binding string `json:"binding"`
-	Title   string `json:"title"`
-	LocalID string `json:"local_id"`
+	Binding string
+	Title   string
+	LocalID string
 }
 
 // R2Bucket is a bucket the product owns.
@@ -87,8 +95,8 @@ type Consumer struct {
 	MaxConcurrency      int    `json:"max_concurrency,omitempty"`
 }
 
-// Binding is one entry of the Worker's env. Target is what it points at: the KV
-// title, bucket or queue name, the var's value, the config key of a secret (never
+// Binding is one entry of the Worker's env. Target is what it points at: the
+// bucket or queue name, the var's value, the config key of a secret (never
 // its value), the rate limiter's namespace id or the dataset.
 type Binding struct {
 	Type   Kind   `json:"type"`
@@ -169,7 +177,6 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 		CompatibilityDate: wc.CompatibilityDate,
 		Settings:          sp.Settings,
 		WorkersDev:        wc.WorkersDev != nil && *wc.WorkersDev,
-		KVNamespaces:      []KVNamespace{},
 		R2Buckets:         []R2Bucket{},
 		Bindings:          []Binding{},
 	}
@@ -201,11 +208,6 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 			Type: Secret, Name: contract.AuthToken,
 			Target: stack.Namespace + ":" + stack.KeyAuthToken, Configured: true,
 		})
-	}
-	for _, kv := range wc.KVNamespaces {
-		// The rendered id is the local id; it is also the namespace's title.
-		pr.KVNamespaces = append(pr.KVNamespaces, KVNamespace{Binding: kv.Binding, Title: kv.ID, LocalID: kv.ID})
-		pr.Bindings = append(pr.Bindings, Binding{Type: KV, Name: kv.Binding, Target: kv.ID})
 	}
 	for _, b := range wc.R2Buckets {
 		pr.R2Buckets = append(pr.R2Buckets, R2Bucket{Binding: b.Binding, Name: b.BucketName})
@@ -262,12 +264,10 @@ func productURL(cfg *stack.Config, pr *Product) string {
 // required lists the bindings each pattern's Worker reads, by name and kind:
 // its resource bindings (internal/contract) and the vars it cannot do without.
 var required = func() map[string]map[string]Kind {
-	kinds := map[string]Kind{contract.Jobs: KV, contract.Cache: KV, contract.Outputs: R2,
-		contract.JobQueue: Queue, contract.RateLimiter: RateLimit, contract.ModelUsage: Analytics}
+	kinds := map[string]Kind{contract.Outputs: R2, contract.JobQueue: Queue,
+		contract.RateLimiter: RateLimit, contract.ModelUsage: Analytics}
 	vars := map[string][]string{
-		stack.EventAgent:    {contract.VarJobTTLSeconds},
 		stack.AsyncPipeline: {contract.VarDeadLetterQueue},
-		stack.EdgeCache:     {contract.VarKVInlineMaxBytes},
 	}
 	out := map[string]map[string]Kind{}
 	for _, pat := range stack.Patterns {
@@ -339,16 +339,10 @@ func (p *Plan) Check() []error {
 			if got, ok := bnames[name]; !ok || got != typ {
 				why := ""
 				if typ == R2 {
-					why = " (results go to R2: large outputs never go to KV)"
+					why = " (job records, results and cached answers live in R2)"
 				}
 				add("%s: the %s pattern needs a %s binding named %s%s", pr.Name, pr.Pattern, typ, name, why)
 			}
-		}
-		for _, kv := range pr.KVNamespaces {
-			if err := names.Check("kv", kv.Title); err != nil {
-				add("%s: %v", pr.Name, err)
-			}
-			claim(pr.Name, "KV namespace", kv.Title)
 		}
 		for _, b := range pr.R2Buckets {
 			if err := names.Check("bucket", b.Name); err != nil {

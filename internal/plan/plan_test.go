@@ -115,11 +115,14 @@ func TestCrossChecks(t *testing.T) {
 		}, `dead_letter_queue "email-worker-demo-dlq"`},
 		{"unknown key", "ai-relay", func(s string) string { return s + "\n[observability]\nenabled = true\n" }, "unknown key(s) observability"},
 		{"duplicate binding", "ai-relay", func(s string) string {
-			return s + "\n[[kv_namespaces]]\nbinding = \"OUTPUTS\"\nid = \"x\"\n"
+			return s + "\n[[analytics_engine_datasets]]\nbinding = \"OUTPUTS\"\ndataset = \"x\"\n"
 		}, "binding OUTPUTS is declared twice"},
+		{"kv is not rendered", "sales-engine", func(s string) string {
+			return s + "\n[[kv_namespaces]]\nbinding = \"JOBS\"\nid = \"x\"\n"
+		}, "unknown key(s) kv_namespaces"},
 		{"no r2 for outputs", "sales-engine", func(s string) string {
 			return strings.Replace(s, "[[r2_buckets]]\nbinding = \"OUTPUTS\"", "[[r2_buckets]]\nbinding = \"RESULTS\"", 1)
-		}, "needs a r2_bucket binding named OUTPUTS (results go to R2"},
+		}, "needs a r2_bucket binding named OUTPUTS (job records, results and cached answers live in R2"},
 		{"two consumers on a queue", "email-worker", func(s string) string {
 			return s + "\n[[queues.consumers]]\nqueue = \"email-worker-demo-jobs\"\nmax_batch_size = 1\n"
 		}, "already has a consumer"},

@@ -28,13 +28,12 @@ type Var struct{ Name, Value string }
 // BindingNames are the resource binding names the templates write, from
 // internal/contract.
 type BindingNames struct {
-	Jobs, Cache, Outputs, JobQueue, RateLimiter, ModelUsage string
+	Outputs, JobQueue, RateLimiter, ModelUsage string
 }
 
 // bindingNames is the one value of BindingNames.
 var bindingNames = BindingNames{
-	Jobs: contract.Jobs, Cache: contract.Cache, Outputs: contract.Outputs,
-	JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, ModelUsage: contract.ModelUsage,
+	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, ModelUsage: contract.ModelUsage,
 }
 
 // Data is what a pattern template sees.
@@ -46,8 +45,6 @@ type Data struct {
 	CompatibilityDate    string
 	WorkersDev           bool
 	Bucket               string
-	JobsKV               string
-	CacheKV              string
 	Queue                string
 	DeadLetterQueue      string
 	RateLimitNamespaceID int
@@ -110,18 +107,10 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.SecretNames = append(d.SecretNames, contract.AuthToken)
 	}
 	checks := [][2]string{{"script", d.Script}, {"bucket", d.Bucket}}
-	switch p.Pattern {
-	case stack.EventAgent:
-		d.JobsKV = names.KVTitle(p.Name, cfg.Stack, "jobs")
-		checks = append(checks, [2]string{"kv", d.JobsKV})
-	case stack.AsyncPipeline:
-		d.JobsKV = names.KVTitle(p.Name, cfg.Stack, "jobs")
+	if p.Pattern == stack.AsyncPipeline {
 		d.Queue = names.Queue(p.Name, cfg.Stack)
 		d.DeadLetterQueue = names.DeadLetterQueue(d.Queue)
-		checks = append(checks, [2]string{"kv", d.JobsKV}, [2]string{"queue", d.Queue}, [2]string{"queue", d.DeadLetterQueue})
-	case stack.EdgeCache:
-		d.CacheKV = names.KVTitle(p.Name, cfg.Stack, "cache")
-		checks = append(checks, [2]string{"kv", d.CacheKV})
+		checks = append(checks, [2]string{"queue", d.Queue}, [2]string{"queue", d.DeadLetterQueue})
 	}
 	for _, c := range checks {
 		if err := names.Check(c[0], c[1]); err != nil {
@@ -165,11 +154,9 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		contract.VarMaxOutputTokens:    itoa(s.MaxOutputTokens),
 		contract.VarModelTimeoutMs:     itoa(s.ModelTimeoutMs),
 		contract.VarRateLimitPerMinute: itoa(s.RateLimitPerMinute),
-		contract.VarJobTTLSeconds:      itoa(s.JobTTLSeconds),
 		contract.VarRetryDelaySeconds:  itoa(s.RetryDelaySeconds),
 		contract.VarDeadLetterQueue:    d.DeadLetterQueue,
 		contract.VarCacheTTLSeconds:    itoa(s.CacheTTLSeconds),
-		contract.VarKVInlineMaxBytes:   itoa(s.KVInlineMaxBytes),
 	}
 	for _, name := range contract.VarsOf(p.Pattern) {
 		v, ok := values[name]

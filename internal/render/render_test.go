@@ -84,9 +84,6 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 			t.Fatal(err)
 		}
 		var bindings []string
-		for _, kv := range wc.KVNamespaces {
-			bindings = append(bindings, kv.Binding)
-		}
 		for _, b := range wc.R2Buckets {
 			bindings = append(bindings, b.Binding)
 		}

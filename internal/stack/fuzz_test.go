@@ -35,8 +35,8 @@ func FuzzParse(f *testing.F) {
 			if p.Settings.MaxInputChars <= 0 || p.Settings.RateLimitPerMinute <= 0 || p.Model == "" {
 				t.Fatalf("accepted product without defaults: %+v", p)
 			}
-			if p.Settings.JobTTLSeconds != 0 && p.Settings.JobTTLSeconds < 60 {
-				t.Fatalf("accepted a KV TTL under 60 s: %+v", p)
+			if p.Settings.CacheTTLSeconds != 0 && p.Settings.CacheTTLSeconds < 60 {
+				t.Fatalf("accepted a cache TTL under 60 s: %+v", p)
 			}
 		}
 	})

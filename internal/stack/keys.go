@@ -27,6 +27,36 @@ var nestedKeys = map[string][]string{
 	"customDomain": customDomainKeys,
 }
 
+// removedSettings are the settings zerocost once had, with why each went: a
+// stack that still sets one gets this error instead of "unknown field", so the
+// upgrade says what to do. Keys are the settings' json names.
+var removedSettings = map[string]string{
+	"jobTtlSeconds": "job records live in R2 (jobs/<id>.json), with no TTL to set, " +
+		"and a job with no record yet reads queued for a fixed window the Worker derives; delete the setting",
+	"kvInlineMaxBytes": "edge-cache keeps its answers in R2 and the Cache API, not in KV, " +
+		"so there is no inline size to set; delete the setting",
+}
+
+// removedSetting returns the removed setting key stands for (the same but for
+// case, '_' and '-', or a typo of it) and why it went, or "" when key is no
+// removed setting or is nearer a setting zerocost has.
+func removedSetting(key string) (name, why string) {
+	name = suggest(key, slices.Sorted(maps.Keys(removedSettings)))
+	if name == "" {
+		return "", ""
+	}
+	nk := normalizeKey(key)
+	if s := suggest(key, settingsKeys); s != "" && editDistance(nk, normalizeKey(s)) <= editDistance(nk, normalizeKey(name)) {
+		return "", ""
+	}
+	return name, removedSettings[name]
+}
+
+// removedErr is the error for a setting zerocost no longer has.
+func removedErr(field, name, why string) *Error {
+	return errf(field, "%s was removed: %s", name, why)
+}
+
 // jsonKeys lists the json names of a struct's exported fields, sorted.
 func jsonKeys(t reflect.Type) []string {
 	var out []string
@@ -60,6 +90,11 @@ func unknownProductKeys(field string, raw json.RawMessage) []error {
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		if !contains(productKeys, k) {
+			if name, why := removedSetting(k); name != "" && suggest(k, productKeys) == "" {
+				// A removed setting, one level too high.
+				errs = append(errs, removedErr(keyPath(field, k), name, why))
+				continue
+			}
 			hint := suggest(k, productKeys)
 			if hint == "" {
 				// A setting one level too high.
@@ -80,6 +115,12 @@ func unknownProductKeys(field string, raw json.RawMessage) []error {
 		}
 		for _, sk := range slices.Sorted(maps.Keys(sub)) {
 			if !contains(known, sk) {
+				if k == "settings" {
+					if name, why := removedSetting(sk); name != "" {
+						errs = append(errs, removedErr(keyPath(keyPath(field, k), sk), name, why))
+						continue
+					}
+				}
 				errs = append(errs, unknownKey(keyPath(keyPath(field, k), sk), "unknown field", suggest(sk, known), known))
 			}
 		}

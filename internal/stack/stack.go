@@ -36,7 +36,6 @@ var Patterns = []string{EventAgent, AsyncPipeline, EdgeCache}
 const (
 	DefaultModel               = "claude-haiku-4-5"
 	DefaultCompatibilityDate   = "2026-06-01"
-	DefaultJobTTLSeconds       = 3600
 	DefaultBatchSize           = 5
 	DefaultBatchTimeoutSeconds = 10
 	DefaultMaxRetries          = 3
@@ -46,21 +45,22 @@ const (
 	DefaultMaxInputChars       = 4000
 	DefaultMaxOutputTokens     = 1024
 	DefaultModelTimeoutMs      = 20000
-	DefaultKVInlineMaxBytes    = 16384
 	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
 )
 
 // Cloudflare limits the settings are checked against.
 const (
-	minKVTTLSeconds      = 60
 	maxBatchSize         = 100
 	maxBatchTimeout      = 60
 	maxRetries           = 100
 	maxRetryDelaySeconds = 43200
 	maxPlainTextVarBytes = 5 * 1024
-	maxKVValueBytes      = 25 * 1024 * 1024
 	maxQueueInputChars   = 30000
 )
+
+// minCacheTTLSeconds is zerocost's floor for cacheTtlSeconds: an answer kept
+// for less than a minute saves next to no model calls.
+const minCacheTTLSeconds = 60
 
 // Config keys (without the namespace).
 const (
@@ -123,7 +123,6 @@ type CustomDomain struct {
 // Settings are a pattern's knobs. Zero means "use the default"; settings a
 // pattern does not use are left at zero after defaults are applied.
 type Settings struct {
-	JobTTLSeconds        int `json:"jobTtlSeconds,omitempty"`
 	BatchSize            int `json:"batchSize,omitempty"`
 	BatchTimeoutSeconds  int `json:"batchTimeoutSeconds,omitempty"`
 	MaxRetries           int `json:"maxRetries,omitempty"`
@@ -133,7 +132,6 @@ type Settings struct {
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
 	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`
-	KVInlineMaxBytes     int `json:"kvInlineMaxBytes,omitempty"`
 	RateLimitNamespaceID int `json:"rateLimitNamespaceId,omitempty"`
 	MaxBatchConcurrency  int `json:"maxConcurrency,omitempty"`
 }
@@ -327,14 +325,12 @@ var patternSettings = []struct {
 	def      int
 	patterns []string
 }{
-	{"jobTtlSeconds", func(s *Settings) *int { return &s.JobTTLSeconds }, DefaultJobTTLSeconds, []string{EventAgent, AsyncPipeline}},
 	{"batchSize", func(s *Settings) *int { return &s.BatchSize }, DefaultBatchSize, []string{AsyncPipeline}},
 	{"batchTimeoutSeconds", func(s *Settings) *int { return &s.BatchTimeoutSeconds }, DefaultBatchTimeoutSeconds, []string{AsyncPipeline}},
 	{"maxRetries", func(s *Settings) *int { return &s.MaxRetries }, DefaultMaxRetries, []string{AsyncPipeline}},
 	{"retryDelaySeconds", func(s *Settings) *int { return &s.RetryDelaySeconds }, DefaultRetryDelaySeconds, []string{AsyncPipeline}},
 	{"maxConcurrency", func(s *Settings) *int { return &s.MaxBatchConcurrency }, 0, []string{AsyncPipeline}},
 	{"cacheTtlSeconds", func(s *Settings) *int { return &s.CacheTTLSeconds }, DefaultCacheTTLSeconds, []string{EdgeCache}},
-	{"kvInlineMaxBytes", func(s *Settings) *int { return &s.KVInlineMaxBytes }, DefaultKVInlineMaxBytes, []string{EdgeCache}},
 }
 
 // applyDefaults fills zero settings with the pattern's defaults and validates the product.
@@ -413,8 +409,7 @@ func (p *Product) applyDefaults(field string) []error {
 			add(errf(sf+"."+name, "%d is out of range %d..%d (%s)", v, lo, hi, why))
 		}
 	}
-	rng("jobTtlSeconds", s.JobTTLSeconds, minKVTTLSeconds, 365*86400, "KV expirationTtl is at least 60 s")
-	rng("cacheTtlSeconds", s.CacheTTLSeconds, minKVTTLSeconds, 365*86400, "KV expirationTtl is at least 60 s")
+	rng("cacheTtlSeconds", s.CacheTTLSeconds, minCacheTTLSeconds, 365*86400, "an answer is kept from a minute to a year")
 	rng("batchSize", s.BatchSize, 1, maxBatchSize, "Queues batch at most 100 messages")
 	rng("batchTimeoutSeconds", s.BatchTimeoutSeconds, 1, maxBatchTimeout, "Queues wait at most 60 s for a batch")
 	rng("maxRetries", s.MaxRetries, 1, maxRetries, "Queues retry at most 100 times")
@@ -429,7 +424,6 @@ func (p *Product) applyDefaults(field string) []error {
 	}
 	rng("maxOutputTokens", s.MaxOutputTokens, 1, 64_000, "tokens")
 	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
-	rng("kvInlineMaxBytes", s.KVInlineMaxBytes, 1, maxKVValueBytes, "a KV value holds at most 25 MiB")
 	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
 	return errs
 }

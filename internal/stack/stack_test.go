@@ -42,11 +42,11 @@ func TestDefaultsAndSecrets(t *testing.T) {
 		t.Error("authToken is not set but HasAuthToken is true")
 	}
 	relay, mailer := cfg.Products[0], cfg.Products[1]
-	if relay.Model != DefaultModel || relay.Settings.CacheTTLSeconds != DefaultCacheTTLSeconds || relay.Settings.JobTTLSeconds != 0 {
+	if relay.Model != DefaultModel || relay.Settings.CacheTTLSeconds != DefaultCacheTTLSeconds || relay.Settings.BatchSize != 0 {
 		t.Errorf("edge-cache defaults: %+v", relay)
 	}
 	s := mailer.Settings
-	if s.BatchSize != 10 || s.BatchTimeoutSeconds != 10 || s.MaxRetries != 3 || s.JobTTLSeconds != 3600 || s.MaxInputChars != 4000 {
+	if s.BatchSize != 10 || s.BatchTimeoutSeconds != 10 || s.MaxRetries != 3 || s.CacheTTLSeconds != 0 || s.MaxInputChars != 4000 {
 		t.Errorf("async-pipeline settings: %+v", s)
 	}
 	if !cfg.RetainData {
@@ -76,7 +76,11 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"setting of another pattern", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchSize: 3}}]\n", "zerocost:products[0].settings.batchSize", "not a setting of the edge-cache pattern"},
 		{"batch too big", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchSize: 500}}]\n", "zerocost:products[0].settings.batchSize", "out of range"},
 		{"pipeline input over a queue message", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {maxInputChars: 40000}}]\n", "zerocost:products[0].settings.maxInputChars", "128 KB"},
-		{"ttl under 60", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {jobTtlSeconds: 30}}]\n", "zerocost:products[0].settings.jobTtlSeconds", "at least 60"},
+		{"cache ttl under 60", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSeconds: 30}}]\n", "zerocost:products[0].settings.cacheTtlSeconds", "out of range 60.."},
+		{"removed job ttl", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {jobTtlSeconds: 3600}}]\n", "zerocost:products[0].settings.jobTtlSeconds", "jobTtlSeconds was removed: job records live in R2"},
+		{"removed kv inline size", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {kvInlineMaxBytes: 100}}]\n", "zerocost:products[0].settings.kvInlineMaxBytes", "kvInlineMaxBytes was removed: edge-cache keeps its answers in R2 and the Cache API"},
+		{"removed setting, other spelling", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {job_ttl_seconds: 60}}]\n", "zerocost:products[0].settings.job_ttl_seconds", "jobTtlSeconds was removed"},
+		{"removed setting one level up", base + "  zerocost:products: [{name: a, pattern: event-agent, jobTtlSeconds: 60}]\n", "zerocost:products[0].jobTtlSeconds", "jobTtlSeconds was removed"},
 		{"wrong type", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSeconds: soon}}]\n", "zerocost:products[0].settings.cacheTtlSeconds", "must be an integer, not a JSON string"},
 		{"wrong type of list", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: '* * * * *'}]\n", "zerocost:products[0].crons", "must be a list of strings, not a JSON string"},
 		{"product not a map", base + "  zerocost:products: [edge-cache]\n", "zerocost:products[0]", "must be a map of keys, not a JSON string"},
@@ -141,7 +145,7 @@ func TestEveryUnknownKeyAtOnce(t *testing.T) {
 	want := []string{
 		`zerocost:compatibilityDat: unknown key; did you mean compatibilityDate?`,
 		`zerocost:products[0].settings.CacheTTLSeconds: unknown field; did you mean cacheTtlSeconds?`,
-		`zerocost:products[0].settings["a.b"]: unknown field (known: batchSize, batchTimeoutSeconds, cacheTtlSeconds, jobTtlSeconds, kvInlineMaxBytes, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelTimeoutMs, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds)`,
+		`zerocost:products[0].settings["a.b"]: unknown field (known: batchSize, batchTimeoutSeconds, cacheTtlSeconds, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelTimeoutMs, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds)`,
 		`zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?`,
 		`zerocost:products[0].settings.rate_limit_per_minute: unknown field; did you mean rateLimitPerMinute?`,
 		`zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`,
@@ -209,7 +213,13 @@ func TestKnownKeysFollowTheStructs(t *testing.T) {
 	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
 		t.Errorf("route / custom domain keys %s", got)
 	}
-	if len(settingsKeys) != 13 || !contains(settingsKeys, "maxConcurrency") {
+	if len(settingsKeys) != 11 || !contains(settingsKeys, "maxConcurrency") {
 		t.Errorf("settings keys %v", settingsKeys)
+	}
+	// A removed setting is no setting, or it would be accepted.
+	for k := range removedSettings {
+		if contains(settingsKeys, k) {
+			t.Errorf("%s is both a setting and removed", k)
+		}
 	}
 }

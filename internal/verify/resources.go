@@ -64,7 +64,6 @@ type inventory struct {
 	api     API
 	account string
 
-	kv        memo[[]cfapi.KVNamespace]
 	buckets   memo[[]string]
 	queues    memo[[]cfapi.Queue]
 	domains   memo[[]cfapi.CustomDomain]
@@ -75,11 +74,6 @@ type inventory struct {
 
 func newInventory(api API, account string) *inventory {
 	return &inventory{api: api, account: account}
-}
-
-func (in *inventory) kvByTitle(ctx context.Context, title string) (*cfapi.KVNamespace, error) {
-	all, err := in.kv.get(func() ([]cfapi.KVNamespace, error) { return in.api.KVNamespaces(ctx, in.account) })
-	return firstOf(all, err, func(ns cfapi.KVNamespace) bool { return ns.Title == title })
 }
 
 func (in *inventory) hasBucket(ctx context.Context, name string) (bool, error) {
@@ -113,7 +107,6 @@ func apiFailure(err error, permission string) error {
 
 // Token permissions (Cloudflare's names) each resource check needs.
 const (
-	permKV      = "Workers KV Storage Read"
 	permR2      = "Workers R2 Storage Read"
 	permQueues  = "Queues Read"
 	permScripts = "Workers Scripts Read"
@@ -126,21 +119,6 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 	var steps []step
 	add := func(name string, run func(ctx context.Context) (string, error)) {
 		steps = append(steps, step{product: pr.Name, name: name, kind: KindResource, run: run})
-	}
-	for _, kv := range pr.KVNamespaces {
-		add("kv namespace "+kv.Title, func(ctx context.Context) (string, error) {
-			ns, err := in.kvByTitle(ctx, kv.Title)
-			if err != nil {
-				return "", apiFailure(err, permKV)
-			}
-			if ns == nil {
-				return "", drifted([]Drift{{Kind: Missing, Name: "KV namespace " + kv.Title}})
-			}
-			if want := out.KVNamespaceIDs[kv.Binding]; hasOutputs && want != "" && want != ns.ID {
-				return "", drifted([]Drift{{Kind: Mismatched, Name: "KV namespace " + kv.Title + " id", Expected: want + " (stack outputs)", Actual: ns.ID}})
-			}
-			return "id " + ns.ID, nil
-		})
 	}
 	for _, b := range pr.R2Buckets {
 		add("r2 bucket "+b.Name, func(ctx context.Context) (string, error) {
@@ -359,27 +337,6 @@ var driftChecks = map[plan.Kind]func(c *bindingCheck, want plan.Binding, got cfa
 	plan.Analytics: sameTarget(func(b cfapi.Binding) string { return b.Dataset }),
 	// Secrets are compared by name and type only: the API never shows them.
 	plan.Secret: func(*bindingCheck, plan.Binding, cfapi.Binding) {},
-	plan.KV: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
-		// The plan holds the namespace's title, the API its id: the id is the
-		// stack outputs', else the one of the namespace with that title.
-		id := ""
-		if c.hasOutputs {
-			id = c.out.KVNamespaceIDs[want.Name]
-		}
-		if id == "" {
-			ns, err := c.in.kvByTitle(c.ctx, want.Target)
-			if err != nil {
-				c.notes = append(c.notes, fmt.Sprintf("%s: namespace id not compared (%v)", want.Name, err))
-				return
-			}
-			if ns == nil {
-				c.notes = append(c.notes, fmt.Sprintf("%s: namespace id not compared (no namespace %q)", want.Name, want.Target))
-				return
-			}
-			id = ns.ID
-		}
-		c.target(want, id, got.NamespaceID)
-	},
 	plan.RateLimit: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
 		c.target(want, want.Target, got.NamespaceID)
 		name := "binding " + want.Name + " simple"

@@ -59,7 +59,7 @@ func TestResourcesAllPass(t *testing.T) {
 				t.Errorf("%s/%s kind %s", c.Product, c.Check, c.Kind)
 			}
 		}
-		want := "kv namespace email-worker-demo-jobs,r2 bucket email-worker-demo-outputs,queue email-worker-demo-jobs," +
+		want := "r2 bucket email-worker-demo-outputs,queue email-worker-demo-jobs," +
 			"dead-letter queue email-worker-demo-jobs-dlq,consumer of email-worker-demo-jobs,consumer of email-worker-demo-jobs-dlq," +
 			"worker email-worker-demo,workers.dev"
 		if got := strings.Join(names(rep, "email-worker"), ","); got != want {
@@ -72,7 +72,7 @@ func TestResourcesAllPass(t *testing.T) {
 			t.Errorf("ai-relay checks %v", got)
 		}
 	}
-	// The account was read once: one listing per kind (KV spans pages of 2).
+	// The account was read once: one listing per kind (R2 spans pages of 2).
 	count := map[string]int{}
 	for _, r := range s.Requests() {
 		if strings.HasSuffix(r.Path, "/workers/subdomain") {
@@ -118,9 +118,15 @@ func TestResourceDrift(t *testing.T) {
 		{"rate limit changed", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
 			setBinding(s, acct, "sales-engine-demo", "RATE_LIMITER", func(b *cftest.Binding) { b.Simple = &cftest.RateLimitSimple{Limit: 1000, Period: 60} })
 		}, Drift{Kind: Mismatched, Name: "binding RATE_LIMITER simple", Expected: "limit 60 per 60 s", Actual: "limit 1000 per 60 s"}},
-		{"KV binding to another namespace", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			setBinding(s, acct, "email-worker-demo", "JOBS", func(b *cftest.Binding) { b.NamespaceID = "ffff" })
-		}, Drift{Kind: Mismatched, Name: "binding JOBS namespace_id", Actual: `"ffff"`}},
+		{"R2 binding to another bucket", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
+			setBinding(s, acct, "email-worker-demo", "OUTPUTS", func(b *cftest.Binding) { b.BucketName = "other" })
+		}, Drift{Kind: Mismatched, Name: "binding OUTPUTS bucket_name", Expected: `"email-worker-demo-outputs"`, Actual: `"other"`}},
+		{"KV binding left by an older deploy", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
+			s.Update(func(st *State) {
+				sc := script(st, acct, "email-worker-demo")
+				sc.Bindings = append(sc.Bindings, cftest.Binding{Type: "kv_namespace", Name: "JOBS", NamespaceID: "ffff"})
+			})
+		}, Drift{Kind: Extra, Name: "binding JOBS", Actual: "kv_namespace"}},
 		{"consumer batch size", "email-worker", "consumer of email-worker-demo-jobs", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { queue(st, acct, "email-worker-demo-jobs").Consumers[0].Settings.BatchSize = 10 })
 		}, Drift{Kind: Mismatched, Name: "settings.batch_size", Expected: "5", Actual: "10"}},
@@ -142,9 +148,6 @@ func TestResourceDrift(t *testing.T) {
 		{"queue id differs from the outputs", "email-worker", "queue email-worker-demo-jobs", func(_ *cftest.Server, out outputs.Stack) {
 			out["email-worker"].QueueIDs["email-worker-demo-jobs"] = "old-id"
 		}, Drift{Kind: Mismatched, Name: "queue email-worker-demo-jobs id", Expected: "old-id (stack outputs)"}},
-		{"missing namespace", "sales-engine", "kv namespace sales-engine-demo-jobs", inAccount(acct, func(a *cftest.Account) {
-			a.KVNamespaces = slices.DeleteFunc(a.KVNamespaces, func(n cftest.KVNamespace) bool { return n.Title == "sales-engine-demo-jobs" })
-		}), Drift{Kind: Missing, Name: "KV namespace sales-engine-demo-jobs"}},
 		{"missing worker", "delivery-worker", "worker delivery-worker-demo", inAccount(acct, func(a *cftest.Account) {
 			a.Scripts = slices.DeleteFunc(a.Scripts, func(sc *cftest.Script) bool { return sc.Name == "delivery-worker-demo" })
 		}), Drift{Kind: Missing, Name: "Worker delivery-worker-demo"}},
@@ -274,7 +277,7 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	}
 	// Per product: route checks first, then resource checks.
 	got := names(rep, "ai-relay")
-	want := "health,method,bad input,cache,kv namespace ai-relay-demo-cache,r2 bucket ai-relay-demo-outputs,worker ai-relay-demo,workers.dev"
+	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,worker ai-relay-demo,workers.dev"
 	if strings.Join(got, ",") != want {
 		t.Errorf("ai-relay checks %v", got)
 	}

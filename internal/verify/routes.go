@@ -379,10 +379,10 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 			}
 			transient = 0
 			if r.status == http.StatusNotFound {
-				// KV is eventually consistent: a new job may not be visible yet.
-				last[id] = "not found (404)"
-				still = append(still, id)
-				continue
+				// A job id carries its own proof and its record lives in R2,
+				// which reads what was written: there is no window in which
+				// a job the Worker accepted is unknown.
+				return attempt, fmt.Errorf("job %s: GET %s answered 404 after the Worker accepted the job: %s", id, path, clip(string(r.body), 200))
 			}
 			if err := expect("GET", path, r, http.StatusOK); err != nil {
 				return attempt, err

@@ -159,7 +159,6 @@ func NeedsAuthToken(p *plan.Plan) bool {
 
 // API is what resource checks read; *cfapi.Client implements it.
 type API interface {
-	KVNamespaces(ctx context.Context, account string) ([]cfapi.KVNamespace, error)
 	Buckets(ctx context.Context, account string) ([]string, error)
 	Queues(ctx context.Context, account string) ([]cfapi.Queue, error)
 	Consumers(ctx context.Context, account, queueID string) ([]cfapi.Consumer, error)
@@ -203,7 +202,7 @@ type Options struct {
 	// Resources, when set, adds the resource checks against the plan's account.
 	Resources API
 	// Outputs are the deployed stack's outputs, compared with the account
-	// when present (KV namespace and queue ids, bucket names).
+	// when present (queue ids, bucket names).
 	Outputs outputs.Stack
 	// RunID makes this run's inputs unique (default: random).
 	RunID string

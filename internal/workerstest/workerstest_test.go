@@ -82,15 +82,18 @@ func TestEnvTypesAreFresh(t *testing.T) {
 	}
 	checkFresh(t, map[string][]byte{EnvTypesPath: types})
 	for _, want := range []string{
-		"export interface EventAgentBindings {\n\tJOBS: KVNamespace;\n",
+		"export interface EventAgentBindings {\n\tOUTPUTS: R2Bucket;\n",
 		"\tJOB_QUEUE: Queue;\n",
-		"export interface EdgeCacheBindings {\n\tCACHE: KVNamespace;\n",
+		"export interface EdgeCacheBindings {\n\tOUTPUTS: R2Bucket;\n",
 		"\tRATE_LIMITER: RateLimit;\n", "\tMODEL_USAGE: AnalyticsEngineDataset;\n",
 		"\tANTHROPIC_API_KEY: string;\n", "\tAUTH_TOKEN: string;\n",
 	} {
 		if !bytes.Contains(types, []byte(want)) {
 			t.Errorf("env types lack %q", want)
 		}
+	}
+	if bytes.Contains(types, []byte("KVNamespace")) {
+		t.Error("env types bind a KV namespace: the Workers use none")
 	}
 }
 

@@ -20,7 +20,6 @@ type Config struct {
 	Routes             []Route            `toml:"routes"`
 	Triggers           *Triggers          `toml:"triggers"`
 	Vars               map[string]string  `toml:"vars"`
-	KVNamespaces       []KVNamespace      `toml:"kv_namespaces"`
 	R2Buckets          []R2Bucket         `toml:"r2_buckets"`
 	Queues             *Queues            `toml:"queues"`
 	RateLimits         []RateLimit        `toml:"ratelimits"`
@@ -37,12 +36,6 @@ type Route struct {
 // Triggers holds cron schedules.
 type Triggers struct {
 	Crons []string `toml:"crons"`
-}
-
-// KVNamespace is a KV binding.
-type KVNamespace struct {
-	Binding string `toml:"binding"`
-	ID      string `toml:"id"`
 }
 
 // R2Bucket is an R2 binding.

@@ -13,7 +13,6 @@
 
 /** event-agent: the bindings of product ea-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN). */
 export interface EventAgentBindings {
-	JOBS: KVNamespace;
 	OUTPUTS: R2Bucket;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
@@ -26,14 +25,12 @@ export interface EventAgentBindings {
 	MAX_OUTPUT_TOKENS: string;
 	MODEL_TIMEOUT_MS: string;
 	RATE_LIMIT_PER_MINUTE: string;
-	JOB_TTL_SECONDS: string;
 	ANTHROPIC_API_KEY: string;
 	AUTH_TOKEN: string;
 }
 
 /** async-pipeline: the bindings of product ap-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN). */
 export interface AsyncPipelineBindings {
-	JOBS: KVNamespace;
 	OUTPUTS: R2Bucket;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	JOB_QUEUE: Queue;
@@ -47,7 +44,6 @@ export interface AsyncPipelineBindings {
 	MAX_OUTPUT_TOKENS: string;
 	MODEL_TIMEOUT_MS: string;
 	RATE_LIMIT_PER_MINUTE: string;
-	JOB_TTL_SECONDS: string;
 	RETRY_DELAY_SECONDS: string;
 	DEAD_LETTER_QUEUE: string;
 	ANTHROPIC_API_KEY: string;
@@ -56,7 +52,6 @@ export interface AsyncPipelineBindings {
 
 /** edge-cache: the bindings of product ec-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN). */
 export interface EdgeCacheBindings {
-	CACHE: KVNamespace;
 	OUTPUTS: R2Bucket;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
@@ -70,7 +65,6 @@ export interface EdgeCacheBindings {
 	MODEL_TIMEOUT_MS: string;
 	RATE_LIMIT_PER_MINUTE: string;
 	CACHE_TTL_SECONDS: string;
-	KV_INLINE_MAX_BYTES: string;
 	ANTHROPIC_API_KEY: string;
 	AUTH_TOKEN: string;
 }

@@ -81,8 +81,8 @@ main: infra/), driven through the pulumi CLI, then verified.
   8. rollback   when verification fails: every Worker whose active version
                 the deploy changed is deployed at its previous versions again
                 (Workers the deploy created cannot be, and are reported), and
-                verification runs again. KV namespaces, R2 buckets and queues
-                are never rolled back or deleted.
+                verification runs again. R2 buckets and queues are never
+                rolled back or deleted.
 
 Progress goes to stdout; --json prints one JSON event per line instead
 (schema: docs/ci.md). When the stack sets zerocost:authToken, verification

@@ -48,9 +48,10 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 		Use:   "dev",
 		Short: "Run every product of a stack locally, on workerd",
 		Long: `Run every product of a stack on workerd (Cloudflare's Workers runtime) through
-Miniflare, with the plan's bindings: KV, R2, queues with their consumers and
-dead-letter queues, rate limiters, Analytics Engine, vars and secrets. Data
-persists in .zerocost/state/<stack>/ between runs; --reset clears it.
+Miniflare, with the plan's bindings: R2, queues with their consumers and
+dead-letter queues, rate limiters, Analytics Engine, vars and secrets, and the
+Cache API. Data persists in .zerocost/state/<stack>/ between runs; --reset
+clears it.
 
 With ANTHROPIC_API_KEY set, the Workers call Anthropic's API. Without it they
 call a local stand-in that answers in Anthropic's format, says it is a
@@ -70,7 +71,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 	cmdutil.AddStackFlag(cmd, &opts.Stack)
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON line {products, model} on stdout when ready")
-	fl.BoolVar(&opts.Reset, "reset", false, "delete the stack's local KV, R2 and queue data before starting")
+	fl.BoolVar(&opts.Reset, "reset", false, "delete the stack's local R2, queue and cache data before starting")
 	fl.IntVar(&opts.PortBase, "port-base", 0, "serve product i on port N+i and the stand-in on N+<number of products> (default: free ports)")
 	fl.DurationVar(&opts.ModelLatency, "model-latency", 0, "stand-in model: delay every answer, e.g. 200ms")
 	fl.Float64Var(&opts.ModelErrorRate, "model-error-rate", 0, "stand-in model: share of calls (0..1) failing with 500 api_error or 529 overloaded_error")

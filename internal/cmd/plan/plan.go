@@ -26,8 +26,8 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Print what a stack deploys",
-		Long: `Print the plan of a stack: every product's Worker script, KV namespaces, R2
-buckets, queues and consumers, routes, and bindings (secrets by config key only).
+		Long: `Print the plan of a stack: every product's Worker script, R2 bucket,
+queues and consumers, routes, and bindings (secrets by config key only).
 
 The plan is built by rendering each product's wrangler config and parsing it
 back; the Pulumi program, the local runtime, verify and cost all read it.`,
@@ -63,9 +63,6 @@ func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 		fmt.Fprintf(tw, "  script\t%s\n", pr.Script)
 		if pr.URL != "" {
 			fmt.Fprintf(tw, "  url\t%s\n", pr.URL)
-		}
-		for _, kv := range pr.KVNamespaces {
-			fmt.Fprintf(tw, "  kv namespace\t%s\t(%s)\n", kv.Title, kv.Binding)
 		}
 		for _, b := range pr.R2Buckets {
 			fmt.Fprintf(tw, "  r2 bucket\t%s\t(%s)\n", b.Name, b.Binding)

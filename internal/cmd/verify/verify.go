@@ -76,8 +76,8 @@ through .zerocost/dev/<stack>.json. Otherwise they run against the deployed
 stack: its URLs come from --outputs (a file of ` + "`pulumi stack output --json`" + `),
 or from the pulumi CLI, or else from the plan. Resource checks then read the
 account with CLOUDFLARE_API_TOKEN (read-only permissions are enough; see
-docs/verify.md) and report drift by name: missing, extra or mismatched KV
-namespaces, buckets, queues, consumers, bindings and routes.
+docs/verify.md) and report drift by name: missing, extra or mismatched buckets,
+queues, consumers, bindings and routes.
 
 When the stack sets zerocost:authToken, ZEROCOST_AUTH_TOKEN must hold the token.
 Exit status: 0 when every check passed, 1 when one failed, 2 for a usage or

@@ -278,7 +278,7 @@ func TestDeployed(t *testing.T) {
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
 	}
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 20 {
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 16 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
 	}
 	var doc struct {
@@ -413,10 +413,10 @@ func TestPulumiCLI(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cli := fakePulumi(t, `echo "$PWD $*" > args.txt
-echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://a.example", "kv_namespace_ids": {"CACHE": "k1"}}}'
+echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://a.example", "r2_buckets": {"OUTPUTS": "b1"}}}'
 `)
 	out, err := cli.Outputs(ctx, dir, "prod")
-	if err != nil || out["ai-relay"].URL != "https://a.example" || out["ai-relay"].KVNamespaceIDs["CACHE"] != "k1" {
+	if err != nil || out["ai-relay"].URL != "https://a.example" || out["ai-relay"].R2Buckets["OUTPUTS"] != "b1" {
 		t.Fatalf("outputs %v %v", out, err)
 	}
 	args, _ := os.ReadFile(filepath.Join(dir, "args.txt"))

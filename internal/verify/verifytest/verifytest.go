@@ -39,10 +39,7 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 	out := outputs.Stack{}
 	for _, pr := range p.Products {
 		op := outputs.Product{Pattern: pr.Pattern, Script: pr.Script, URL: pr.URL,
-			KVNamespaceIDs: map[string]string{}, R2Buckets: map[string]string{}, QueueIDs: map[string]string{}}
-		for _, kv := range pr.KVNamespaces {
-			op.KVNamespaceIDs[kv.Binding] = s.AddKVNamespace(acct, kv.Title).ID
-		}
+			R2Buckets: map[string]string{}, QueueIDs: map[string]string{}}
 		for _, b := range pr.R2Buckets {
 			s.AddBucket(acct, b.Name)
 			op.R2Buckets[b.Binding] = b.Name
@@ -86,9 +83,6 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 // seedBindings sets a script binding in the fake API as infra/ deploys it,
 // per kind; TestEveryKindIsSeeded fails while a kind of plan.Kinds has none.
 var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op outputs.Product){
-	plan.KV: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) {
-		cb.NamespaceID = op.KVNamespaceIDs[b.Name]
-	},
 	plan.R2:        func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.BucketName = b.Target },
 	plan.Queue:     func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.QueueName = b.Target },
 	plan.PlainText: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Text = b.Target },
