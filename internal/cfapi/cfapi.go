@@ -1,8 +1,8 @@
 // Package cfapi is zerocost's one setup of Cloudflare API clients (Config:
 // environment variables, base URL, token, retries, user agent, and *APIError
 // for every failed call; see setup.go), and its read-only view of a Cloudflare
-// account (Client): a thin layer over cloudflare-go/v7's service packages (kv,
-// r2, queues, workers; not the root package, which pulls in every Cloudflare
+// account (Client): a thin layer over cloudflare-go/v7's service packages (r2,
+// queues, workers; not the root package, which pulls in every Cloudflare
 // product). Client returns small plain structs and pages through every list
 // to its end with a hard bound.
 //
@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/queues"
 	"github.com/cloudflare/cloudflare-go/v7/r2"
@@ -27,13 +26,12 @@ import (
 // otherwise be asked forever.
 const MaxPages = 200
 
-// perPage is what lists ask for (the KV and queue APIs allow up to 100).
+// perPage is what lists ask for (the queue API allows up to 100).
 const perPage = 100
 
 // Client reads one Cloudflare account's Workers resources.
 type Client struct {
 	cfg        Config
-	kv         *kv.NamespaceService
 	buckets    *r2.BucketService
 	queues     *queues.QueueService
 	scripts    *workers.ScriptService
@@ -47,7 +45,6 @@ func New(cfg Config) *Client {
 	opts := cfg.Options()
 	return &Client{
 		cfg:        cfg,
-		kv:         kv.NewNamespaceService(opts...),
 		buckets:    r2.NewBucketService(opts...),
 		queues:     queues.NewQueueService(opts...),
 		scripts:    workers.NewScriptService(opts...),
@@ -104,30 +101,6 @@ func pageAll[T any](op string, fetch func(page int) ([]T, string, error)) ([]T, 
 
 func pageOpts(page int) []option.RequestOption {
 	return []option.RequestOption{option.WithQuery("page", strconv.Itoa(page)), option.WithQuery("per_page", strconv.Itoa(perPage))}
-}
-
-// KVNamespace is a Workers KV namespace.
-type KVNamespace struct {
-	ID    string
-	Title string
-}
-
-// KVNamespaces lists the account's namespaces.
-func (c *Client) KVNamespaces(ctx context.Context, account string) ([]KVNamespace, error) {
-	const op = "list KV namespaces"
-	var p kv.NamespaceListParams
-	p.AccountID.Value, p.AccountID.Present = account, true
-	return pageAll(op, func(page int) ([]KVNamespace, string, error) {
-		res, err := c.kv.List(ctx, p, pageOpts(page)...)
-		if err != nil {
-			return nil, "", c.wrap(op, err)
-		}
-		out := make([]KVNamespace, 0, len(res.Result))
-		for _, ns := range res.Result {
-			out = append(out, KVNamespace{ID: ns.ID, Title: ns.Title})
-		}
-		return out, res.JSON.RawJSON(), nil
-	})
 }
 
 // Buckets lists the account's R2 bucket names, following the cursor.

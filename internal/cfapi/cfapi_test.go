@@ -33,7 +33,6 @@ func TestListsPageToTheEnd(t *testing.T) {
 	s := cftest.New(t, cftest.WithToken(token), cftest.WithMaxPerPage(2))
 	s.AddAccount(acct)
 	for i := range 5 {
-		s.AddKVNamespace(acct, fmt.Sprintf("ns-%d", i))
 		s.AddBucket(acct, fmt.Sprintf("bucket-%d", i))
 		s.AddQueue(acct, fmt.Sprintf("q-%d", i))
 	}
@@ -41,27 +40,23 @@ func TestListsPageToTheEnd(t *testing.T) {
 		s.AddConsumer(acct, "q-0", cftest.Consumer{ScriptName: fmt.Sprintf("w%d", i), Settings: cftest.ConsumerSettings{BatchSize: i + 1}})
 	}
 	c := client(s, token)
-	nss, err := c.KVNamespaces(ctx(t), acct)
-	if err != nil || len(nss) != 5 || nss[4].Title != "ns-4" || len(nss[4].ID) != 32 {
-		t.Errorf("namespaces %v %v", nss, err)
-	}
 	bs, err := c.Buckets(ctx(t), acct)
 	if err != nil || strings.Join(bs, ",") != "bucket-0,bucket-1,bucket-2,bucket-3,bucket-4" {
 		t.Errorf("buckets %v %v", bs, err)
 	}
 	qs, err := c.Queues(ctx(t), acct)
-	if err != nil || len(qs) != 5 || qs[0].Name != "q-0" {
+	if err != nil || len(qs) != 5 || qs[0].Name != "q-0" || qs[4].Name != "q-4" || qs[4].ID == "" {
 		t.Fatalf("queues %v %v", qs, err)
 	}
 	cs, err := c.Consumers(ctx(t), acct, qs[0].ID)
 	if err != nil || len(cs) != 3 || cs[2].ScriptName != "w2" || cs[2].BatchSize != 3 || cs[2].Type != "worker" || cs[2].MaxConcurrency != nil {
 		t.Errorf("consumers %+v %v", cs, err)
 	}
-	// Pages of 2: KV asked pages 1-3 (the last holds one namespace, and
+	// Pages of 2: queues asked pages 1-3 (the last holds one queue, and
 	// total_pages says it is the last).
-	kvPages := s.PagesAsked("/storage/kv/namespaces")
-	if strings.Join(kvPages, ",") != "1,2,3" {
-		t.Errorf("KV pages asked: %v", kvPages)
+	qPages := s.PagesAsked("/queues")
+	if strings.Join(qPages, ",") != "1,2,3" {
+		t.Errorf("queue pages asked: %v", qPages)
 	}
 }
 
@@ -115,11 +110,11 @@ func TestScriptsRoutesDomains(t *testing.T) {
 func TestAuthErrors(t *testing.T) {
 	s := cftest.New(t, cftest.WithToken(token))
 	s.AddAccount(acct)
-	_, err := client(s, "wrong").KVNamespaces(ctx(t), acct)
+	_, err := client(s, "wrong").Queues(ctx(t), acct)
 	if !IsAuth(err) || IsNotFound(err) {
 		t.Fatalf("bad token: %v", err)
 	}
-	if want := "list KV namespaces: Cloudflare answered HTTP 403: Authentication error (code 10000)"; err.Error() != want {
+	if want := "list queues: Cloudflare answered HTTP 403: Authentication error (code 10000)"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
 	if _, err := client(s, token).Queues(ctx(t), "ffffffffffffffffffffffffffffffff"); !IsAuth(err) {
@@ -149,11 +144,11 @@ func TestPagingIsBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"success":true,"errors":[],"messages":[],"result":[{"id":"x","title":"t"}],"result_info":{"page":1,"per_page":1,"count":1}}`)
+		fmt.Fprint(w, `{"success":true,"errors":[],"messages":[],"result":[{"queue_id":"x","queue_name":"t"}],"result_info":{"page":1,"per_page":1,"count":1}}`)
 	}))
 	defer srv.Close()
 	c := New(Config{Token: token, BaseURL: srv.URL + "/client/v4/", MaxRetries: 0})
-	_, err := c.KVNamespaces(ctx(t), acct)
+	_, err := c.Queues(ctx(t), acct)
 	if err == nil || !strings.Contains(err.Error(), "more than 200 pages") {
 		t.Errorf("got %v", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
+	"github.com/cloudflare/cloudflare-go/v7/queues"
 )
 
 // This file is the one setup of Cloudflare API clients that every command
@@ -123,7 +123,7 @@ func (c Config) maxRetries() int {
 }
 
 // Options are the request options of cloudflare-go's service packages
-// (kv.NewNamespaceService(cfg.Options()...), workers..., not the root
+// (queues.NewQueueService(cfg.Options()...), workers..., not the root
 // package, which pulls in every Cloudflare product).
 func (c Config) Options() []option.RequestOption {
 	return []option.RequestOption{
@@ -223,7 +223,7 @@ func (c Config) Wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var ce *kv.Error // every service package aliases the same apierror.Error
+	var ce *queues.Error // every service package aliases the same apierror.Error
 	if errors.As(err, &ce) {
 		ae := &APIError{Op: op, Status: ce.StatusCode, Hint: c.AuthHint}
 		for _, e := range ce.Errors {

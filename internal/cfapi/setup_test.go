@@ -115,7 +115,7 @@ func serve(t *testing.T, answers ...answer) (*recorder, string) {
 func TestOneSetupForBothKindsOfClient(t *testing.T) {
 	rec, origin := serve(t)
 	cfg := Config{Token: "tok", BaseURL: origin} // a bare origin
-	if _, err := New(cfg).KVNamespaces(ctx(t), acct); err != nil {
+	if _, err := New(cfg).Queues(ctx(t), acct); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cfg.Post(ctx(t), "query", "graphql", "application/json", []byte(`{}`)); err != nil {
@@ -124,7 +124,7 @@ func TestOneSetupForBothKindsOfClient(t *testing.T) {
 	if len(rec.got) != 2 {
 		t.Fatalf("%d requests", len(rec.got))
 	}
-	for i, want := range []string{"/client/v4/accounts/" + acct + "/storage/kv/namespaces", "/client/v4/graphql"} {
+	for i, want := range []string{"/client/v4/accounts/" + acct + "/queues", "/client/v4/graphql"} {
 		r := rec.got[i]
 		if r.URL.Path != want || r.Header.Get("Authorization") != "Bearer tok" || r.Header.Get("User-Agent") != UserAgent {
 			t.Errorf("request %d: %s %s, Authorization %q, User-Agent %q", i, r.Method, r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("User-Agent"))
