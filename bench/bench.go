@@ -218,7 +218,7 @@ func WranglerDryRun(ctx context.Context, root, dir string) (time.Duration, error
 }
 
 // Runtime is a running stack for the runtime benchmarks, with the bare
-// baseline Worker (workers-src/bench/bare-kv.js) bound to kvID.
+// baseline Worker (workers-src/bench/bare-r2.js) bound to a product's bucket.
 type Runtime struct {
 	Env    *reliability.Env
 	Bare   string
@@ -229,8 +229,8 @@ type Runtime struct {
 const BareName = "zerocost-bench-bare"
 
 // StartRuntime writes a temporary project with the stack file and starts it.
-// The bare Worker binds KV namespace kvID as KV.
-func StartRuntime(ctx context.Context, root, stackYAML, kvID string, standIn devmodel.Options, log io.Writer) (*Runtime, func(), error) {
+// The bare Worker binds the R2 bucket named bucket as R2.
+func StartRuntime(ctx context.Context, root, stackYAML, bucket string, standIn devmodel.Options, log io.Writer) (*Runtime, func(), error) {
 	dir, err := os.MkdirTemp("", "zerocost-bench-")
 	if err != nil {
 		return nil, nil, err
@@ -243,8 +243,8 @@ func StartRuntime(ctx context.Context, root, stackYAML, kvID string, standIn dev
 	env, err := reliability.Start(ctx, devrun.Options{
 		ProjectDir: dir, Stack: "bench", ToolsDir: root, DataDir: filepath.Join(dir, ".zerocost"),
 		StandIn: standIn, Log: log,
-		ExtraWorkers: []devrun.ExtraWorker{{Name: BareName, Script: filepath.Join(root, "workers-src", "bench", "bare-kv.js"),
-			KVNamespaces: map[string]string{"KV": kvID}}},
+		ExtraWorkers: []devrun.ExtraWorker{{Name: BareName, Script: filepath.Join(root, "workers-src", "bench", "bare-r2.js"),
+			R2Buckets: map[string]string{"R2": bucket}}},
 	})
 	if err != nil {
 		cleanup()
@@ -310,7 +310,7 @@ type CPUResult struct {
 // workerd's CPU time (user + system, /proc/<pid>/stat) over the requests and
 // whatever they leave running (settle waits for it) by n. It is an upper
 // bound of the Worker's CPU time: it also holds workerd's HTTP handling and
-// Miniflare's KV, R2 and queue storage, which run in the same process.
+// Miniflare's R2 and queue storage, which run in the same process.
 //
 // settle, when set, is called with the number of requests sent so far (warm-up
 // included) and returns once their work is done.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/zerocost/zerocost/internal/devmodel"
@@ -72,13 +73,35 @@ func PipelineThroughput(ctx context.Context, root string, rpm, jobs, ownLimit in
 		}
 	}
 	deadline := time.Now().Add(limit)
+	ended := map[string]string{} // job id -> done or dead, from its record (jobs/<id>.json)
 	for i := 0; ; i++ {
-		results, err1 := env.R2Keys(bucket, "results/")
-		failures, err2 := env.R2Keys(bucket, "failures/")
-		if err1 != nil || err2 != nil {
-			return out, fmt.Errorf("listing records: %v %v", err1, err2)
+		keys, err := env.R2Keys(bucket, "jobs/")
+		if err != nil {
+			return out, fmt.Errorf("listing records: %v", err)
 		}
-		out.Done, out.Dead = len(results), len(failures)
+		var open []string
+		for _, k := range keys {
+			if id := strings.TrimSuffix(strings.TrimPrefix(k, "jobs/"), ".json"); ended[id] == "" {
+				open = append(open, id)
+			}
+		}
+		recs, err := env.JobRecords(bucket, open)
+		if err != nil {
+			return out, fmt.Errorf("reading records: %v", err)
+		}
+		for id, r := range recs {
+			if r.Status == "done" || r.Status == "dead" || r.Status == "failed" {
+				ended[id] = r.Status
+			}
+		}
+		out.Done, out.Dead = 0, 0
+		for _, st := range ended {
+			if st == "done" {
+				out.Done++
+			} else {
+				out.Dead++
+			}
+		}
 		out.Elapsed = time.Since(start)
 		if out.Done+out.Dead >= jobs {
 			break

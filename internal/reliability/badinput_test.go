@@ -219,8 +219,8 @@ func authCorpus(routes []string) []badCase {
 	return cs
 }
 
-// store is what must not change: the stand-in's calls, the KV keys and R2
-// keys of every product, and the known jobs' views.
+// store is what must not change: the stand-in's calls, the R2 keys of every
+// product, and the known jobs' views.
 type store struct {
 	calls int64
 	keys  map[string][]string
@@ -231,13 +231,6 @@ func snapshot(t *testing.T, env *Env, known map[string]string) store {
 	t.Helper()
 	s := store{calls: env.RT.Model().Stats().Total, keys: map[string][]string{}, views: map[string]string{}}
 	for _, pr := range env.Plan.Products {
-		for _, kv := range pr.KVNamespaces {
-			k, err := env.KVKeys(kv.Title, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.keys["kv "+kv.Title] = k
-		}
 		for _, b := range pr.R2Buckets {
 			k, err := env.R2Keys(b.Name, "")
 			if err != nil {
@@ -257,7 +250,7 @@ func snapshot(t *testing.T, env *Env, known map[string]string) store {
 }
 
 // Bad input against every product: only 4xx with a JSON error, never a 5xx;
-// no model call, no KV or R2 key added or removed, known jobs unchanged; the
+// no model call, no R2 key added or removed, known jobs unchanged; the
 // Workers keep serving.
 func TestBadInput(t *testing.T) {
 	dir := project(t, "rel", badInputStack, nil)
@@ -327,19 +320,18 @@ func TestBadInput(t *testing.T) {
 	for _, product := range []string{"agent", "pipe"} {
 		id := postJob(t, env, product, "a marker after the corpus", auth)
 		pr := env.Plan.Product(product)
-		markers["kv "+pr.KVNamespaces[0].Title] = []string{"job:" + id}
-		markers["r2 "+pr.R2Buckets[0].Name] = []string{"results/" + id + ".json"}
+		markers["r2 "+pr.R2Buckets[0].Name] = []string{JobKey(id)}
 	}
 	askRelay(t, env, "a marker question after the corpus", auth)
 	after := snapshot(t, env, known)
 	if after.calls != before.calls+3 {
 		t.Errorf("the corpus made %d model calls (the markers made 3)", after.calls-before.calls-3)
 	}
-	relayCache := "kv " + env.Plan.Product("relay").KVNamespaces[0].Title
+	relayCache := "r2 " + env.Plan.Product("relay").R2Buckets[0].Name
 	for k, v := range before.keys {
 		added, removed := keyDiff(v, after.keys[k])
 		want := markers[k]
-		if k == relayCache && len(added) == 1 && strings.HasPrefix(added[0], "ai:") {
+		if k == relayCache && len(added) == 1 && strings.HasPrefix(added[0], "answers/") {
 			want = added // the marker question's key
 		}
 		if len(removed) > 0 || !slices.Equal(added, want) {

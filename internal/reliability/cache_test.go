@@ -115,7 +115,7 @@ func TestEdgeCache(t *testing.T) {
 	dir := project(t, "rel", cacheStack, nil)
 	env, logs := start(t, dir, "rel", devmodel.Options{Latency: 50 * time.Millisecond})
 	base := env.URL("relay")
-	cacheKV := env.Plan.Product("relay").KVNamespaces[0].Title
+	bucket := env.Plan.Product("relay").R2Buckets[0].Name // answers/<hex>.json
 	model := env.RT.Model()
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
 
@@ -154,7 +154,7 @@ func TestEdgeCache(t *testing.T) {
 	}
 
 	// A failing model: 502 upstream_error, and nothing is cached.
-	keysBefore, err := env.KVKeys(cacheKV, "")
+	keysBefore, err := env.R2Keys(bucket, "answers/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestEdgeCache(t *testing.T) {
 		t.Fatalf("marker: %+v, want a MISS", r)
 	}
 	waitHit(t, env, base, marker)
-	keys, err := env.KVKeys(cacheKV, "")
+	keys, err := env.R2Keys(bucket, "answers/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestEdgeCache(t *testing.T) {
 	if err := model.SetFaults(0.5, 0.3); err != nil {
 		t.Fatal(err)
 	}
-	cachedBefore, err := env.KVKeys(cacheKV, "ai:")
+	cachedBefore, err := env.R2Keys(bucket, "answers/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestEdgeCache(t *testing.T) {
 		t.Fatalf("marker: %+v, want a MISS", r)
 	}
 	waitHit(t, env, base, marker)
-	keys, err = env.KVKeys(cacheKV, "ai:")
+	keys, err = env.R2Keys(bucket, "answers/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestEdgeCache(t *testing.T) {
 		t.Errorf("after the mixed wave: %d keys added (want %d: the answered questions and the marker), %d removed", len(added), len(answered)+1, len(removed))
 	}
 	for _, key := range keys {
-		raw, ok, err := env.KVGet(cacheKV, key)
+		raw, ok, err := env.R2Get(bucket, key)
 		var v struct {
 			Answer string `json:"answer"`
 		}

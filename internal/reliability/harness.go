@@ -2,7 +2,7 @@
 // the async pipeline under failing model calls, the event agent under load, the
 // edge cache, a corpus of bad input, secrets) and the harness they share with
 // the benchmarks in bench/: temporary projects, the local runtime with an
-// inspector Worker that reads the products' KV and R2 and writes to their
+// inspector Worker that reads the products' R2 and writes to their
 // queues, bounded HTTP load, and percentiles.
 //
 // Sizes: `go test ./internal/reliability/` runs bounded sizes (a couple of
@@ -100,8 +100,8 @@ const InspectorName = "zerocost-inspector"
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9]`)
 
-// bindingName is the inspector's binding for a KV id, bucket or queue (kind
-// KV, R2 or Q); inspector.js derives the same.
+// bindingName is the inspector's binding for a bucket or queue (kind R2 or
+// Q); inspector.js derives the same.
 func bindingName(kind, name string) string {
 	return kind + "_" + unsafeChars.ReplaceAllString(name, "_")
 }
@@ -114,8 +114,8 @@ type Env struct {
 	inspect string
 }
 
-// Start loads the stack's plan, adds the inspector (bound to every KV
-// namespace, bucket and queue of the plan) to o.ExtraWorkers and starts the
+// Start loads the stack's plan, adds the inspector (bound to every bucket
+// and queue of the plan) to o.ExtraWorkers and starts the
 // runtime. o.DataDir must be set (the inspector's script is written there).
 func Start(ctx context.Context, o devrun.Options) (*Env, error) {
 	if o.DataDir == "" {
@@ -147,13 +147,10 @@ func Start(ctx context.Context, o devrun.Options) (*Env, error) {
 		return nil, err
 	}
 	ins := devrun.ExtraWorker{Name: InspectorName, Script: script,
-		KVNamespaces: map[string]string{}, R2Buckets: map[string]string{}, QueueProducers: map[string]string{}}
+		R2Buckets: map[string]string{}, QueueProducers: map[string]string{}}
 	for _, pr := range o.Plan.Products {
 		for _, b := range pr.Bindings {
-			switch b.Type {
-			case plan.KV:
-				ins.KVNamespaces[bindingName("KV", b.Target)] = b.Target
-			case plan.R2:
+			if b.Type == plan.R2 {
 				ins.R2Buckets[bindingName("R2", b.Target)] = b.Target
 			}
 		}
@@ -180,11 +177,6 @@ func (e *Env) URL(product string) string {
 	return ""
 }
 
-// KVKeys lists a KV namespace's keys (namespace id: the plan's KV title).
-func (e *Env) KVKeys(id, prefix string) ([]string, error) {
-	return e.keys("/kv/"+url.PathEscape(id), prefix)
-}
-
 // R2Keys lists a bucket's keys.
 func (e *Env) R2Keys(bucket, prefix string) ([]string, error) {
 	return e.keys("/r2/"+url.PathEscape(bucket), prefix)
@@ -206,9 +198,68 @@ func (e *Env) keys(path, prefix string) ([]string, error) {
 	return v.Keys, nil
 }
 
-// KVGet reads a KV value; ok is false when the key is missing.
-func (e *Env) KVGet(id, key string) (_ []byte, ok bool, _ error) {
-	return e.get("/kv/"+url.PathEscape(id)+"/get", key)
+// R2GetMany reads objects; a missing one is absent from the map.
+func (e *Env) R2GetMany(bucket string, keys []string) (map[string][]byte, error) {
+	data, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.Do(http.MethodPost, e.inspect+"/r2/"+url.PathEscape(bucket)+"/getmany", data, "Content-Type", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != 200 {
+		return nil, fmt.Errorf("inspector getmany: %d %.300s", r.Status, r.Body)
+	}
+	var v struct{ Objects map[string]*string }
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(v.Objects))
+	for k, o := range v.Objects {
+		if o != nil {
+			out[k] = []byte(*o)
+		}
+	}
+	return out, nil
+}
+
+// JobRecord is what a job pattern stores at jobs/<id>.json in its bucket.
+type JobRecord struct {
+	JobID     string    `json:"job_id"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Result    any       `json:"result,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Attempts  int       `json:"attempts,omitempty"`
+	Input     *string   `json:"input,omitempty"`
+}
+
+// JobKey is the key of a job's record.
+func JobKey(id string) string { return "jobs/" + id + ".json" }
+
+// JobRecords reads the records of the given jobs (those that have one).
+func (e *Env) JobRecords(bucket string, ids []string) (map[string]JobRecord, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = JobKey(id)
+	}
+	out := map[string]JobRecord{}
+	for i := 0; i < len(keys); i += 500 {
+		objs, err := e.R2GetMany(bucket, keys[i:min(i+500, len(keys))])
+		if err != nil {
+			return nil, err
+		}
+		for k, data := range objs {
+			var rec JobRecord
+			if err := json.Unmarshal(data, &rec); err != nil {
+				return nil, fmt.Errorf("%s: %v: %.300s", k, err, data)
+			}
+			out[strings.TrimSuffix(strings.TrimPrefix(k, "jobs/"), ".json")] = rec
+		}
+	}
+	return out, nil
 }
 
 // R2Get reads an object; ok is false when it is missing.

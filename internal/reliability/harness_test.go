@@ -82,7 +82,7 @@ func TestProcCPUAndSize(t *testing.T) {
 }
 
 func TestBindingName(t *testing.T) {
-	if got := bindingName("KV", "pipe-rel-jobs"); got != "KV_pipe_rel_jobs" {
+	if got := bindingName("R2", "pipe-rel-outputs"); got != "R2_pipe_rel_outputs" {
 		t.Error(got)
 	}
 }

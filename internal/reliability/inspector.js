@@ -1,16 +1,15 @@
 // The reliability suite's inspector: a Worker that runs next to the products
 // in the local runtime (devrun.Options.ExtraWorkers), never deployed. It binds
-// the products' KV namespaces, R2 buckets and queues by their names, so it reads
-// exactly the data the products wrote, and it can put a message on a product's
-// queue as a redelivery would.
+// the products' R2 buckets and queues by their names, so it reads exactly the
+// data the products wrote, and it can put a message on a product's queue as a
+// redelivery would.
 //
-// Binding names: KV_<id>, R2_<bucket>, Q_<queue>, with every character that is
-// not a letter or digit replaced by "_" (see bindingName in harness.go).
+// Binding names: R2_<bucket>, Q_<queue>, with every character that is not a
+// letter or digit replaced by "_" (see bindingName in harness.go).
 //
-//   GET  /kv/<id>?prefix=P           {"keys":["job:...", ...]}
-//   GET  /kv/<id>/get?key=K          the value (404 when missing)
-//   GET  /r2/<bucket>?prefix=P       {"keys":["results/....json", ...]}
+//   GET  /r2/<bucket>?prefix=P       {"keys":["jobs/....json", ...]}
 //   GET  /r2/<bucket>/get?key=K      the object (404 when missing)
+//   POST /r2/<bucket>/getmany        body: a JSON array of keys; {"objects":{key: text or null}}
 //   POST /queue/<queue>              body: a JSON array of message bodies; {"sent":n}
 
 const safe = (s) => s.replace(/[^A-Za-z0-9]/g, "_");
@@ -24,7 +23,7 @@ function binding(env, kind, name) {
   return b;
 }
 
-// listAll follows a KV namespace's or an R2 bucket's list cursor: page(cursor)
+// listAll follows an R2 bucket's list cursor: page(cursor)
 // answers one page as {keys, done, cursor}.
 async function listAll(what, page) {
   const keys = [];
@@ -37,12 +36,6 @@ async function listAll(what, page) {
   }
   throw new Error(`${what} list: too many pages`);
 }
-
-const kvKeys = (kv, prefix) =>
-  listAll("KV", async (cursor) => {
-    const p = await kv.list({ prefix, cursor, limit: 1000 });
-    return { keys: p.keys.map((k) => k.name), done: p.list_complete, cursor: p.cursor };
-  });
 
 const r2Keys = (bucket, prefix) =>
   listAll("R2", async (cursor) => {
@@ -57,19 +50,26 @@ export default {
     const prefix = url.searchParams.get("prefix") ?? undefined;
     const key = url.searchParams.get("key") ?? "";
     try {
-      if (request.method === "GET" && parts[0] === "kv" && parts.length === 2) {
-        return json({ keys: await kvKeys(binding(env, "KV", parts[1]), prefix) });
-      }
-      if (request.method === "GET" && parts[0] === "kv" && parts[2] === "get") {
-        const v = await binding(env, "KV", parts[1]).get(key);
-        return v === null ? json({ missing: key }, 404) : new Response(v);
-      }
       if (request.method === "GET" && parts[0] === "r2" && parts.length === 2) {
         return json({ keys: await r2Keys(binding(env, "R2", parts[1]), prefix) });
       }
       if (request.method === "GET" && parts[0] === "r2" && parts[2] === "get") {
         const o = await binding(env, "R2", parts[1]).get(key);
         return o === null ? json({ missing: key }, 404) : new Response(o.body);
+      }
+      if (request.method === "POST" && parts[0] === "r2" && parts[2] === "getmany") {
+        const bucket = binding(env, "R2", parts[1]);
+        const keys = await request.json();
+        const objects = {};
+        for (let i = 0; i < keys.length; i += 50) {
+          const chunk = keys.slice(i, i + 50);
+          const texts = await Promise.all(chunk.map(async (k) => {
+            const o = await bucket.get(k);
+            return o === null ? null : o.text();
+          }));
+          chunk.forEach((k, j) => (objects[k] = texts[j]));
+        }
+        return json({ objects });
       }
       if (request.method === "POST" && parts[0] === "queue" && parts.length === 2) {
         const queue = binding(env, "Q", parts[1]);

@@ -31,7 +31,7 @@ const pipelineStack = `config:
 // pipeline names the stack's storage.
 type pipeline struct {
 	env                *Env
-	jobsKV, bucket     string
+	bucket             string
 	queue, deadLetters string
 	base               string
 }
@@ -39,7 +39,6 @@ type pipeline struct {
 func newPipeline(env *Env) *pipeline {
 	pr := env.Plan.Product("pipe")
 	p := &pipeline{env: env, base: env.URL("pipe")}
-	p.jobsKV = pr.KVNamespaces[0].Title
 	p.bucket = pr.R2Buckets[0].Name
 	for _, q := range pr.Queues {
 		if q.DeadLetter {
@@ -88,48 +87,59 @@ func (p *pipeline) post(t *testing.T, inputs []string, workers int) map[string]s
 	return jobs
 }
 
-// settle waits until every job has a result or a failure record in R2.
-func (p *pipeline) settle(t *testing.T, jobs map[string]string, limit time.Duration) (results, failures map[string]bool) {
+// settle waits until every job's record (jobs/<id>.json) in R2 says it ended
+// (done, dead or failed) and returns the records.
+func (p *pipeline) settle(t *testing.T, jobs map[string]string, limit time.Duration) map[string]JobRecord {
 	t.Helper()
 	ctx := deadline(t, limit)
 	began := time.Now()
+	ended := map[string]JobRecord{}
 	for i := 0; ; i++ {
-		results, failures = p.records(t)
-		n := 0
+		var open []string
 		for id := range jobs {
-			if results[id] || failures[id] {
-				n++
+			if _, ok := ended[id]; !ok {
+				open = append(open, id)
 			}
 		}
-		if n == len(jobs) {
-			t.Logf("%d jobs settled in %s (%d results, %d failures)", n, time.Since(began).Round(time.Millisecond), len(results), len(failures))
-			return results, failures
+		recs, err := p.env.JobRecords(p.bucket, open)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, rec := range recs {
+			if rec.JobID != id {
+				t.Fatalf("jobs/%s.json holds job %q", id, rec.JobID)
+			}
+			if rec.Status == "done" || rec.Status == "dead" || rec.Status == "failed" {
+				ended[id] = rec
+			}
+		}
+		if len(ended) == len(jobs) {
+			t.Logf("%d jobs settled in %s", len(ended), time.Since(began).Round(time.Millisecond))
+			return ended
 		}
 		if ctx.Err() != nil || i > 10000 {
-			t.Fatalf("after %s only %d of %d jobs have a result or a failure record", time.Since(began).Round(time.Second), n, len(jobs))
+			t.Fatalf("after %s only %d of %d jobs have ended in their records", time.Since(began).Round(time.Second), len(ended), len(jobs))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 }
 
-// records lists results/ and failures/ in the bucket, by job id.
-func (p *pipeline) records(t *testing.T) (results, failures map[string]bool) {
+// recordKeys lists the job records in the bucket, by job id.
+func (p *pipeline) recordKeys(t *testing.T) map[string]bool {
 	t.Helper()
-	results, failures = map[string]bool{}, map[string]bool{}
-	for prefix, set := range map[string]map[string]bool{"results/": results, "failures/": failures} {
-		keys, err := p.env.R2Keys(p.bucket, prefix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			id := strings.TrimSuffix(strings.TrimPrefix(k, prefix), ".json")
-			if set[id] {
-				t.Fatalf("R2 key %s listed twice", k)
-			}
-			set[id] = true
-		}
+	keys, err := p.env.R2Keys(p.bucket, "jobs/")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return results, failures
+	out := map[string]bool{}
+	for _, k := range keys {
+		id := strings.TrimSuffix(strings.TrimPrefix(k, "jobs/"), ".json")
+		if out[id] {
+			t.Fatalf("R2 key %s listed twice", k)
+		}
+		out[id] = true
+	}
+	return out
 }
 
 // statuses reads every job through GET /jobs/:id until none is queued.
@@ -160,7 +170,7 @@ func (p *pipeline) statuses(t *testing.T, jobs map[string]string) map[string]map
 		var again []string
 		for i, v := range views {
 			if v["status"] == "queued" {
-				again = append(again, ids[i]) // the DLQ consumer writes the record, then the status
+				again = append(again, ids[i])
 				continue
 			}
 			out[ids[i]] = v
@@ -177,8 +187,9 @@ func (p *pipeline) statuses(t *testing.T, jobs map[string]string) map[string]map
 }
 
 // The async pipeline under a model failing 30% of calls (500, 529, and 429
-// with retry-after): every job ends done (result in R2) or dead (failure record
-// in R2), none missing, none duplicated; the only model calls beyond one per
+// with retry-after): every job ends done (its record in R2 holds the result) or
+// dead (its record holds the input and last error), none missing, one record
+// per job and nothing else; the only model calls beyond one per
 // done job are retries of failed calls; a redelivered message whose result
 // exists calls the model no more.
 func TestPipelineUnderFailures(t *testing.T) {
@@ -196,22 +207,17 @@ func TestPipelineUnderFailures(t *testing.T) {
 	began := time.Now()
 	jobs := p.post(t, inputs, 4)
 	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
-	results, failures := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
+	recs := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
 	elapsed := time.Since(began)
 
-	// Exactly one record per job, of one kind, and nothing else in the bucket.
-	for id := range results {
+	// Exactly one record per job, and nothing else in the bucket.
+	for id := range p.recordKeys(t) {
 		if _, ok := jobs[id]; !ok {
-			t.Errorf("results/%s.json belongs to no job", id)
-		}
-		if failures[id] {
-			t.Errorf("job %s has both a result and a failure record", id)
+			t.Errorf("jobs/%s.json belongs to no job", id)
 		}
 	}
-	for id := range failures {
-		if _, ok := jobs[id]; !ok {
-			t.Errorf("failures/%s.json belongs to no job", id)
-		}
+	if keys, err := env.R2Keys(p.bucket, ""); err != nil || len(keys) != len(jobs) {
+		t.Errorf("the bucket holds %d objects for %d jobs (%v)", len(keys), len(jobs), err)
 	}
 
 	views := p.statuses(t, jobs)
@@ -221,35 +227,25 @@ func TestPipelineUnderFailures(t *testing.T) {
 		switch v["status"] {
 		case "done":
 			done++
-			if !results[id] {
-				t.Errorf("job %s is done without results/%s.json", id, id)
+			if recs[id].Status != "done" {
+				t.Errorf("job %s reads done, its record %+v", id, recs[id])
 			}
 			if want := fmt.Sprintf("%q", input); !strings.Contains(fmt.Sprint(v["result"]), want) {
 				t.Errorf("job %s: result %v is not the answer to %s", id, v["result"], want)
 			}
 		case "dead":
 			dead++
-			if !failures[id] {
-				t.Errorf("job %s is dead without failures/%s.json", id, id)
+			if recs[id].Status != "dead" {
+				t.Errorf("job %s reads dead, its record %+v", id, recs[id])
 			}
 		default:
 			t.Errorf("job %s ended %v", id, v)
 		}
 	}
-	if done != len(results) || dead != len(failures) {
-		t.Errorf("%d done and %d dead, but %d results and %d failure records", done, dead, len(results), len(failures))
-	}
-	// A failure record says which job and input failed.
-	checked := 0
-	for id := range failures {
-		if checked == 20 {
-			break
-		}
-		checked++
-		data, ok, err := env.R2Get(p.bucket, "failures/"+id+".json")
-		var rec map[string]any
-		if err != nil || !ok || json.Unmarshal(data, &rec) != nil || rec["job_id"] != id || rec["input"] != jobs[id] || rec["queue"] != p.deadLetters {
-			t.Errorf("failures/%s.json: %v %v %s", id, ok, err, data)
+	// A dead record says which input failed, and why.
+	for id, rec := range recs {
+		if rec.Status == "dead" && (rec.Input == nil || *rec.Input != jobs[id] || rec.Error == "" || rec.Attempts < 1) {
+			t.Errorf("jobs/%s.json: dead without its input, error or attempts: %+v", id, rec)
 		}
 	}
 
@@ -293,9 +289,9 @@ func TestPipelineUnderFailures(t *testing.T) {
 	}
 	doomedInputs := []string{"doomed 1 " + run, "doomed 2 " + run, "doomed 3 " + run}
 	doomed := p.post(t, doomedInputs, 1)
-	_, fails := p.settle(t, doomed, time.Minute)
+	fails := p.settle(t, doomed, time.Minute)
 	for id, v := range p.statuses(t, doomed) {
-		if v["status"] != "dead" || !fails[id] || !strings.Contains(fmt.Sprint(v["error"]), "50") && !strings.Contains(fmt.Sprint(v["error"]), "529") {
+		if v["status"] != "dead" || fails[id].Status != "dead" || !strings.Contains(fmt.Sprint(v["error"]), "50") && !strings.Contains(fmt.Sprint(v["error"]), "529") {
 			t.Errorf("doomed job %s: %v (failure record: %v)", id, v, fails[id])
 		}
 		if seq := cl.of(doomed[id]); len(seq) != 2*3 {
@@ -307,8 +303,8 @@ func TestPipelineUnderFailures(t *testing.T) {
 	}
 
 	// Redelivery: the done jobs' messages come again, first on the dead-letter
-	// queue, then on the queue. Their results exist: no model call, no failure
-	// record, and they stay done.
+	// queue, then on the queue. Their records say done: no model call, no
+	// write, and they stay done.
 	var again []any
 	var againIDs []string
 	for id, input := range jobs {
@@ -321,14 +317,9 @@ func TestPipelineUnderFailures(t *testing.T) {
 	toDLQ := min(len(again), 20)
 	p.redeliver(t, p.deadLetters, again[:toDLQ], againIDs[:toDLQ])
 	p.redeliver(t, p.queue, again, againIDs)
-	if after := env.RT.Model().Stats().Total; after != before {
-		t.Errorf("redelivering %d messages of done jobs made %d model calls", len(again)+toDLQ, after-before)
-	}
-	_, failuresAfter := p.records(t)
-	for _, id := range againIDs[:toDLQ] {
-		if failuresAfter[id] {
-			t.Errorf("done job %s got a failure record from a redelivery to the dead-letter queue", id)
-		}
+	// The one model call is the queue's sentinel (the DLQ's calls none).
+	if after := env.RT.Model().Stats().Total; after != before+1 {
+		t.Errorf("redelivering %d messages of done jobs made %d model calls besides the sentinel's", len(again)+toDLQ, after-before-1)
 	}
 	for id, v := range p.statuses(t, map[string]string{againIDs[0]: "", againIDs[len(againIDs)-1]: ""}) {
 		if v["status"] != "done" {
@@ -340,50 +331,42 @@ func TestPipelineUnderFailures(t *testing.T) {
 	}
 }
 
-// redeliver puts the messages on a queue and waits until each job's status
-// was written again (its updated_at moves once its message is handled); the
-// status must still be done.
+// redeliver puts the messages of done jobs on a queue, then a sentinel job
+// (a well-formed id no client has, so its record is new) behind them, and
+// waits until the sentinel's record is written: the messages before it were
+// handled. A done job's redelivery writes nothing, so its record must be
+// unchanged.
 func (p *pipeline) redeliver(t *testing.T, queue string, bodies []any, ids []string) {
 	t.Helper()
-	type status struct {
-		Status    string    `json:"status"`
-		UpdatedAt time.Time `json:"updated_at"`
+	before, err := p.env.JobRecords(p.bucket, ids)
+	if err != nil {
+		t.Fatal(err)
 	}
-	read := func(id string) (status, []byte, bool) {
-		raw, ok, err := p.env.KVGet(p.jobsKV, "job:"+id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var s status
-		ok = ok && json.Unmarshal(raw, &s) == nil
-		return s, raw, ok
-	}
-	// Each job's last write before the redelivery: handling it writes again.
-	prev := map[string]time.Time{}
-	for _, id := range ids {
-		s, raw, ok := read(id)
-		if !ok {
-			t.Fatalf("job %s has no status before its redelivery: %s", id, raw)
-		}
-		prev[id] = s.UpdatedAt
-	}
-	if err := p.env.Enqueue(queue, bodies); err != nil {
+	sentinel := fmt.Sprintf("%060x", time.Now().UnixNano())
+	if err := p.env.Enqueue(queue, append(append([]any{}, bodies...), map[string]string{"job_id": sentinel, "input": "sentinel " + sentinel})); err != nil {
 		t.Fatal(err)
 	}
 	ctx := deadline(t, time.Minute)
+	for i := 0; ; i++ {
+		recs, err := p.env.JobRecords(p.bucket, []string{sentinel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := recs[sentinel]; ok && r.Status != "queued" {
+			break
+		}
+		if ctx.Err() != nil || i > 2000 {
+			t.Fatalf("the sentinel behind %d redeliveries on %s was not handled in time", len(ids), queue)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	after, err := p.env.JobRecords(p.bucket, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range ids {
-		for i := 0; ; i++ {
-			s, raw, ok := read(id)
-			if ok && s.UpdatedAt.After(prev[id]) {
-				if s.Status != "done" {
-					t.Errorf("job %s redelivered on %s: status %s", id, queue, s.Status)
-				}
-				break
-			}
-			if ctx.Err() != nil || i > 2000 {
-				t.Fatalf("job %s redelivered on %s not handled in time: %s", id, queue, raw)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if b, a := before[id], after[id]; a.Status != "done" || !a.UpdatedAt.Equal(b.UpdatedAt) {
+			t.Errorf("job %s redelivered on %s: record %+v, before %+v", id, queue, a, b)
 		}
 	}
 }
