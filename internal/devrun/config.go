@@ -39,7 +39,6 @@ type runnerWorker struct {
 type workerOptions struct {
 	CompatibilityDate       string                   `json:"compatibilityDate"`
 	Bindings                map[string]string        `json:"bindings"`
-	KVNamespaces            map[string]string        `json:"kvNamespaces,omitempty"`
 	R2Buckets               map[string]string        `json:"r2Buckets,omitempty"`
 	QueueProducers          map[string]queueProducer `json:"queueProducers,omitempty"`
 	QueueConsumers          map[string]queueConsumer `json:"queueConsumers,omitempty"`
@@ -266,9 +265,6 @@ func extraWorkers(extras []ExtraWorker, products []runnerWorker) ([]runnerWorker
 		}
 		for k, v := range e.Vars {
 			w.Options.Bindings[k] = v
-		}
-		if len(e.KVNamespaces) > 0 {
-			w.Options.KVNamespaces = maps.Clone(e.KVNamespaces)
 		}
 		if len(e.R2Buckets) > 0 {
 			w.Options.R2Buckets = maps.Clone(e.R2Buckets)

@@ -82,8 +82,8 @@ type Options struct {
 
 // ExtraWorker is a Worker outside the plan: an inspector of the products'
 // storage for reliability tests, or a bare baseline for benchmarks. It gets the
-// bindings it names and nothing else. Binding a namespace id, bucket or queue
-// name of the plan shares the product's data, as in the cloud.
+// bindings it names and nothing else. Binding a bucket or queue name of the
+// plan shares the product's data, as in the cloud.
 type ExtraWorker struct {
 	// Name is its script name; it must differ from the products' scripts.
 	Name string
@@ -91,11 +91,8 @@ type ExtraWorker struct {
 	Script string
 	// Vars are plain-text bindings.
 	Vars map[string]string
-	// KVNamespaces, R2Buckets and QueueProducers map a binding to a KV
-	// namespace id, a bucket name or a queue name. The products bind no KV;
-	// an extra Worker may (a local namespace of its own, e.g. a benchmark's
-	// baseline).
-	KVNamespaces   map[string]string
+	// R2Buckets and QueueProducers map a binding to a bucket name or a
+	// queue name.
 	R2Buckets      map[string]string
 	QueueProducers map[string]string
 }

@@ -17,7 +17,6 @@ func TestExtraWorkers(t *testing.T) {
 	}
 	got, err := extraWorkers([]ExtraWorker{{
 		Name: "inspector", Script: script, Vars: map[string]string{"A": "1"},
-		KVNamespaces:   map[string]string{"KV_jobs": "pipe-dev-jobs"},
 		R2Buckets:      map[string]string{"R2_out": "pipe-dev-outputs"},
 		QueueProducers: map[string]string{"Q": "pipe-dev-jobs"},
 	}}, products)
@@ -29,7 +28,7 @@ func TestExtraWorkers(t *testing.T) {
 	}
 	w := got[0]
 	if w.Name != "inspector" || w.Script != script || w.Port != 0 || len(w.Secrets) != 0 || w.Options.CompatibilityDate != "2026-06-01" ||
-		w.Options.Bindings["A"] != "1" || w.Options.KVNamespaces["KV_jobs"] != "pipe-dev-jobs" || w.Options.R2Buckets["R2_out"] != "pipe-dev-outputs" ||
+		w.Options.Bindings["A"] != "1" || w.Options.R2Buckets["R2_out"] != "pipe-dev-outputs" ||
 		w.Options.QueueProducers["Q"].QueueName != "pipe-dev-jobs" || w.Options.QueueConsumers != nil {
 		t.Errorf("%+v", w)
 	}

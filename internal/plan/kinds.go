@@ -19,14 +19,6 @@ const (
 	Analytics Kind = "analytics_engine"
 )
 
-// KV is the API's type of a KV namespace binding. It is no kind of Kinds:
-// zerocost binds no KV, so the plan refuses a KV binding and no consumer has
-// an adapter for it.
-//
-// Deprecated: kept only while internal/reliability still names it; delete
-// it with that use.
-const KV Kind = "kv_namespace"
-
 // KindInfo is what every side of zerocost knows about a binding kind. It is
 // the one registry of kinds: each consumer that turns a binding into
 // something (infra/'s Pulumi args, the local runtime's Miniflare options,

@@ -45,8 +45,8 @@ type Product struct {
 	// KVNamespaces is always empty: products bind no KV.
 	//
 	// Deprecated: kept, out of the plan's JSON, only while
-	// internal/cost/analytics, internal/reliability and bench still read it;
-	// delete it (and KVNamespace) with those reads.
+	// internal/cost/analytics still reads it; delete it (and KVNamespace)
+	// with that read.
 	KVNamespaces []KVNamespace `json:"-"`
 	Queues       []QueueInfo   `json:"queues,omitempty"`
 	Consumers    []Consumer    `json:"consumers,omitempty"`
