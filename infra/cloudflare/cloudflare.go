@@ -1,6 +1,6 @@
 // Package cloudflare is the slim, typed part of the Pulumi Cloudflare provider
-// that zerocost creates: KV namespaces, R2 buckets, queues and consumers, Worker
-// scripts with their bindings, workers.dev subdomains, routes, custom domains
+// that zerocost creates: R2 buckets, queues and consumers, Worker scripts with
+// their bindings, workers.dev subdomains, routes, custom domains
 // and cron triggers.
 //
 // The provider's generated Go SDK (github.com/pulumi/pulumi-cloudflare/sdk/v6)
@@ -30,7 +30,6 @@ const ProviderVersion = "6.18.0"
 
 // Resource type tokens, exactly the provider's.
 const (
-	TokenWorkersKvNamespace     = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 	TokenR2Bucket               = "cloudflare:index/r2Bucket:R2Bucket"
 	TokenQueue                  = "cloudflare:index/queue:Queue"
 	TokenQueueConsumer          = "cloudflare:index/queueConsumer:QueueConsumer"
@@ -53,7 +52,6 @@ type Spec struct {
 
 // Resources lists every resource this package registers.
 var Resources = []Spec{
-	{TokenWorkersKvNamespace, reflect.TypeFor[WorkersKvNamespaceArgs](), reflect.TypeFor[WorkersKvNamespace](), nil},
 	{TokenR2Bucket, reflect.TypeFor[R2BucketArgs](), reflect.TypeFor[R2Bucket](), nil},
 	{TokenQueue, reflect.TypeFor[QueueArgs](), reflect.TypeFor[Queue](), nil},
 	{TokenQueueConsumer, reflect.TypeFor[QueueConsumerArgs](), reflect.TypeFor[QueueConsumer](), nil},
@@ -169,25 +167,6 @@ type element[T any] struct{}
 
 func (element[T]) ElementType() reflect.Type { return reflect.TypeFor[T]() }
 
-// WorkersKvNamespace is a Workers KV namespace; its ID is the namespace id.
-type WorkersKvNamespace struct {
-	pulumi.CustomResourceState
-
-	AccountId pulumi.StringOutput `pulumi:"accountId"`
-	Title     pulumi.StringOutput `pulumi:"title"`
-}
-
-type WorkersKvNamespaceArgs struct {
-	element[WorkersKvNamespaceArgs]
-
-	AccountId pulumi.StringInput `pulumi:"accountId"`
-	Title     pulumi.StringInput `pulumi:"title"`
-}
-
-func NewWorkersKvNamespace(ctx *pulumi.Context, name string, args *WorkersKvNamespaceArgs, opts ...pulumi.ResourceOption) (*WorkersKvNamespace, error) {
-	return create[WorkersKvNamespace](ctx, TokenWorkersKvNamespace, name, args, opts)
-}
-
 // R2Bucket is an R2 bucket; its ID is the bucket name.
 type R2Bucket struct {
 	pulumi.CustomResourceState
@@ -289,7 +268,7 @@ type WorkersScriptArgs struct {
 }
 
 // WorkersScriptBinding is one binding; which fields apply depends on Type
-// (kv_namespace: NamespaceId; r2_bucket: BucketName; queue: QueueName;
+// (r2_bucket: BucketName; queue: QueueName;
 // plain_text and secret_text: Text; ratelimit: NamespaceId and Simple;
 // analytics_engine: Dataset). Text is secret in the provider's schema.
 type WorkersScriptBinding struct {

@@ -55,18 +55,18 @@ func TestSchemaCheckCatchesDrift(t *testing.T) {
 	s := loadSchema(t)
 	type renamed struct {
 		AccountId pulumi.StringInput `pulumi:"accountId"`
-		Title     pulumi.StringInput `pulumi:"name"`
+		Name      pulumi.StringInput `pulumi:"bucketName"`
 	}
 	type wrongType struct {
 		AccountId pulumi.StringInput  `pulumi:"accountId"`
-		Title     pulumi.Float64Input `pulumi:"title"`
+		Name      pulumi.Float64Input `pulumi:"name"`
 	}
 	type missingRequired struct {
 		AccountId pulumi.StringInput `pulumi:"accountId"`
 	}
 	type optionalRequired struct {
 		AccountId pulumi.StringInput `pulumi:"accountId"`
-		Title     pulumi.StringInput `pulumi:"title,optional"`
+		Name      pulumi.StringInput `pulumi:"name,optional"`
 	}
 	type nested struct {
 		AccountId pulumi.StringInput `pulumi:"accountId"`
@@ -76,16 +76,16 @@ func TestSchemaCheckCatchesDrift(t *testing.T) {
 			BatchSize pulumi.IntInput `pulumi:"batchSize,optional"`
 		} `pulumi:"settings,optional"`
 	}
-	kvState := reflect.TypeFor[WorkersKvNamespace]()
+	r2State := reflect.TypeFor[R2Bucket]()
 	for _, c := range []struct {
 		spec Spec
 		want string
 	}{
-		{Spec{TokenWorkersKvNamespace, reflect.TypeFor[renamed](), kvState, nil}, `property "name", which the schema does not have`},
-		{Spec{TokenWorkersKvNamespace, reflect.TypeFor[wrongType](), kvState, nil}, `args.title: the schema has string`},
-		{Spec{TokenWorkersKvNamespace, reflect.TypeFor[missingRequired](), kvState, nil}, `the schema requires "title"`},
-		{Spec{TokenWorkersKvNamespace, reflect.TypeFor[optionalRequired](), kvState, nil}, `property "title": optional is true`},
-		{Spec{TokenWorkersKvNamespace, reflect.TypeFor[WorkersKvNamespaceArgs](), kvState, []string{"cloudflare:index/old:Old"}}, `aliases`},
+		{Spec{TokenR2Bucket, reflect.TypeFor[renamed](), r2State, nil}, `property "bucketName", which the schema does not have`},
+		{Spec{TokenR2Bucket, reflect.TypeFor[wrongType](), r2State, nil}, `args.name: the schema has string`},
+		{Spec{TokenR2Bucket, reflect.TypeFor[missingRequired](), r2State, nil}, `the schema requires "name"`},
+		{Spec{TokenR2Bucket, reflect.TypeFor[optionalRequired](), r2State, nil}, `property "name": optional is true`},
+		{Spec{TokenR2Bucket, reflect.TypeFor[R2BucketArgs](), r2State, []string{"cloudflare:index/old:Old"}}, `aliases`},
 		{Spec{TokenQueueConsumer, reflect.TypeFor[nested](), reflect.TypeFor[QueueConsumer](), nil}, `settings.batchSize: the schema has number`},
 	} {
 		got := strings.Join(specProblems(s, c.spec), "\n")
@@ -247,8 +247,8 @@ func TestRequiredArgs(t *testing.T) {
 		args any
 		want string
 	}{
-		{(*WorkersKvNamespaceArgs)(nil), "missing one or more required arguments"},
-		{&WorkersKvNamespaceArgs{AccountId: pulumi.String("a")}, `"title"`},
+		{(*R2BucketArgs)(nil), "missing one or more required arguments"},
+		{&R2BucketArgs{AccountId: pulumi.String("a")}, `"name"`},
 		{&WorkersScriptArgs{AccountId: pulumi.String("a"), ScriptName: pulumi.String("s"), Bindings: []WorkersScriptBinding{{Name: pulumi.String("X")}}}, `"bindings[0].type"`},
 		{&WorkersScriptArgs{AccountId: pulumi.String("a"), ScriptName: pulumi.String("s"), Bindings: []WorkersScriptBinding{{Name: pulumi.String("X"), Type: pulumi.String("ratelimit"), Simple: &WorkersScriptBindingSimple{Limit: pulumi.Float64(1)}}}}, `"bindings[0].simple.period"`},
 		{&WorkersCronTriggerArgs{AccountId: pulumi.String("a"), ScriptName: pulumi.String("s")}, `"schedules"`},
