@@ -152,7 +152,7 @@ func (m Message) String() string {
 // APIError is a call Cloudflare answered with an error, from any client of
 // this package's setup: it keeps Cloudflare's error codes and messages.
 type APIError struct {
-	// Op says what was asked, e.g. "list KV namespaces".
+	// Op says what was asked, e.g. "list queues".
 	Op     string
 	Status int
 	Errors []Message

@@ -36,7 +36,7 @@ func TestBudgetRunsOutDay(t *testing.T) {
 func TestStackBudget(t *testing.T) {
 	r := forecast(t, Paid, "days = 30\nmonthly_budget_usd = 20\n"+
 		product("a", EventAgent, 15000, "monthly_budget_usd = 100")+ // $13.50
-		product("b", EventAgent, 15000, ""))                         // $13.50
+		product("b", EventAgent, 15000, "")) // $13.50
 	if len(r.Budgets) != 2 || r.Budgets[0].Product != "a" || r.Budgets[1].Product != "" {
 		t.Fatalf("budgets %+v", r.Budgets)
 	}

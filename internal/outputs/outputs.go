@@ -18,11 +18,6 @@ type Product struct {
 	Pattern string `json:"pattern" pulumi:"pattern"`
 	Script  string `json:"script" pulumi:"script"`
 	URL     string `json:"url" pulumi:"url"`
-	// KVNamespaceIDs is nil, and absent from the export: products bind no KV.
-	//
-	// Deprecated: kept only while internal/cost/analytics still reads it;
-	// delete it with that read.
-	KVNamespaceIDs map[string]string `json:"kv_namespace_ids,omitempty" pulumi:"kv_namespace_ids"`
 	// R2Buckets maps a binding (OUTPUTS) to the bucket name.
 	R2Buckets map[string]string `json:"r2_buckets" pulumi:"r2_buckets"`
 	// QueueIDs maps a queue name to its id (async-pipeline only; nil, and

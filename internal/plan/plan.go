@@ -42,15 +42,9 @@ type Product struct {
 	Routes            []Route        `json:"routes,omitempty"`
 	Crons             []string       `json:"crons,omitempty"`
 	R2Buckets         []R2Bucket     `json:"r2_buckets"`
-	// KVNamespaces is always empty: products bind no KV.
-	//
-	// Deprecated: kept, out of the plan's JSON, only while
-	// internal/cost/analytics still reads it; delete it (and KVNamespace)
-	// with that read.
-	KVNamespaces []KVNamespace `json:"-"`
-	Queues       []QueueInfo   `json:"queues,omitempty"`
-	Consumers    []Consumer    `json:"consumers,omitempty"`
-	Bindings     []Binding     `json:"bindings"`
+	Queues            []QueueInfo    `json:"queues,omitempty"`
+	Consumers         []Consumer     `json:"consumers,omitempty"`
+	Bindings          []Binding      `json:"bindings"`
 	// WranglerTOML is the rendered config the product was parsed from.
 	WranglerTOML []byte `json:"-"`
 }
@@ -60,16 +54,6 @@ type Route struct {
 	Pattern      string `json:"pattern"`
 	ZoneID       string `json:"zone_id"`
 	CustomDomain bool   `json:"custom_domain,omitempty"`
-}
-
-// KVNamespace is a KV namespace a product owned before job records and cached
-// answers moved to R2.
-//
-// Deprecated: see Product.KVNamespaces.
-type KVNamespace struct {
-	Binding string
-	Title   string
-	LocalID string
 }
 
 // R2Bucket is a bucket the product owns.

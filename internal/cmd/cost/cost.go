@@ -186,18 +186,18 @@ func newReportCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "report --stack NAME --since DATE --until DATE --outputs FILE",
 		Short: "Price what a deployed stack used, from Cloudflare's analytics",
-		Long: `Read what the stack's Workers, KV namespaces, R2 buckets and queues did from
+		Long: `Read what the stack's Workers, R2 buckets and queues did from
 Cloudflare's GraphQL Analytics API (workersInvocationsAdaptive,
-kvOperationsAdaptiveGroups, kvStorageAdaptiveGroups, r2OperationsAdaptiveGroups,
-r2StorageAdaptiveGroups, queueMessageOperationsAdaptiveGroups), and the model
+r2OperationsAdaptiveGroups, r2StorageAdaptiveGroups,
+queueMessageOperationsAdaptiveGroups), and the model
 tokens from the Workers' Analytics Engine dataset (zerocost_model_usage) with
 its SQL API; then price them like a forecast, with the measured cache hit rate.
 
-Names come from the stack's plan, KV namespace and queue ids from the deployed
+Names come from the stack's plan, queue ids from the deployed
 stack's outputs (pulumi stack output --json > outputs.json), the account id
 from the stack config. The API token comes from CLOUDFLARE_API_TOKEN and needs
 Account Analytics: Read. --since and --until are UTC dates, both included, at
-most 31 days apart (the period is priced as one billing month). KV and R2
+most 31 days apart (the period is priced as one billing month). R2
 analytics keep 31 days.`,
 		Example: "  pulumi stack output --json --stack demo > outputs.json\n" +
 			"  zerocost cost report --stack demo --since 2026-11-01 --until 2026-11-30 --outputs outputs.json",
@@ -217,7 +217,7 @@ analytics keep 31 days.`,
 				return fmt.Errorf("--since %s to --until %s is %d days: a report covers at most %d (one billing month)", since, until, days, MaxReportDays)
 			}
 			if o.Outputs == "" {
-				return errors.New("--outputs is required: the stack's outputs (pulumi stack output --json > outputs.json) give the KV namespace and queue ids")
+				return errors.New("--outputs is required: the stack's outputs (pulumi stack output --json > outputs.json) give the queue ids")
 			}
 			return checkCommon(o)
 		}, runF, runInBackground),

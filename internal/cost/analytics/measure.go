@@ -17,8 +17,6 @@ import (
 // Datasets of the GraphQL Analytics API that Measure reads.
 const (
 	WorkersDataset   = "workersInvocationsAdaptive"
-	KVOpsDataset     = "kvOperationsAdaptiveGroups"
-	KVStorageDataset = "kvStorageAdaptiveGroups"
 	R2OpsDataset     = "r2OperationsAdaptiveGroups"
 	R2StorageDataset = "r2StorageAdaptiveGroups"
 	QueueOpsDataset  = "queueMessageOperationsAdaptiveGroups"
@@ -31,12 +29,11 @@ const DefaultModelDataset = contract.ModelUsageDataset
 // Product is what Measure reads for one product: its Worker script and the
 // ids and names of the resources it owns.
 type Product struct {
-	Name           string
-	Pattern        string
-	Script         string
-	KVNamespaceIDs []string
-	Buckets        []string
-	QueueIDs       []string
+	Name     string
+	Pattern  string
+	Script   string
+	Buckets  []string
+	QueueIDs []string
 }
 
 // Request is what to measure.
@@ -60,26 +57,6 @@ const (
         sum { requests errors subrequests }
         quantiles { cpuTimeP50 cpuTimeP99 }
         dimensions { date scriptName }
-      }
-    }
-  }
-}`
-	kvOpsQuery = `query ($accountTag: string!, $since: Date!, $until: Date!, $namespaces: [string!]) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      kvOperationsAdaptiveGroups(limit: 10000, filter: {date_geq: $since, date_leq: $until, namespaceId_in: $namespaces}) {
-        sum { requests }
-        dimensions { date namespaceId actionType }
-      }
-    }
-  }
-}`
-	kvStorageQuery = `query ($accountTag: string!, $since: Date!, $until: Date!, $namespaces: [string!]) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      kvStorageAdaptiveGroups(limit: 10000, filter: {date_geq: $since, date_leq: $until, namespaceId_in: $namespaces}) {
-        max { keyCount byteCount }
-        dimensions { date namespaceId }
       }
     }
   }
@@ -143,14 +120,13 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 	}
 	start := req.Since.UTC().Format(time.RFC3339)
 	end := req.Until.AddDate(0, 0, 1).UTC().Format(time.RFC3339)
-	since, until := req.Since.Format(time.DateOnly), req.Until.Format(time.DateOnly)
 	// Storage is billed in GB-months: the average stored over the period,
 	// times the period's share of its month.
 	monthDays := float64(time.Date(req.Since.Year(), req.Since.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day())
 	monthShare := float64(days) / monthDays
 
-	var scripts, namespaces, buckets, queues []string
-	byScript, byNamespace, byBucket, byQueue := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	var scripts, buckets, queues []string
+	byScript, byBucket, byQueue := map[string]int{}, map[string]int{}, map[string]int{}
 	for i, p := range req.Products {
 		u.Products = append(u.Products, cost.ProductUsage{
 			Name: p.Name, Pattern: p.Pattern,
@@ -158,10 +134,6 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		})
 		scripts = append(scripts, p.Script)
 		byScript[p.Script] = i
-		for _, id := range p.KVNamespaceIDs {
-			namespaces = append(namespaces, id)
-			byNamespace[id] = i
-		}
 		for _, b := range p.Buckets {
 			buckets = append(buckets, b)
 			byBucket[b] = i
@@ -215,34 +187,6 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 	}
 	notes = append(notes, "Requests are Worker invocations: POST and GET /jobs (polls), /ask, /health and queue batches alike.")
 	notes = append(notes, "Workers CPU-ms are estimated as requests x the median CPU time per day; the free plan's CPU check uses the 99th percentile.")
-
-	// KV operations and storage.
-	if len(namespaces) > 0 {
-		rows, err := graphQLRows(ctx, c, KVOpsDataset, kvOpsQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			pi, ok := byNamespace[r.Dimensions.NamespaceID]
-			if !ok {
-				continue
-			}
-			metric, ok := map[string]string{"read": cost.Reads, "write": cost.Writes, "delete": cost.Deletes, "list": cost.Lists}[strings.ToLower(r.Dimensions.ActionType)]
-			if !ok {
-				return nil, nil, fmt.Errorf("%s: unknown actionType %q", KVOpsDataset, r.Dimensions.ActionType)
-			}
-			addDaily(pi, cost.Meter{Service: cost.KV, Metric: metric}, r.Dimensions.Date, r.Sum.Requests)
-		}
-		rows, err = graphQLRows(ctx, c, KVStorageDataset, kvStorageQuery, map[string]any{"since": since, "until": until, "namespaces": namespaces})
-		if err != nil {
-			return nil, nil, err
-		}
-		perNamespace := map[string]*average{}
-		for _, r := range rows {
-			perNamespace[r.Dimensions.NamespaceID] = perNamespace[r.Dimensions.NamespaceID].add(r.Max.ByteCount)
-		}
-		addStorage(cost.KV, byNamespace, perNamespace)
-	}
 
 	// R2 operations (by class) and storage.
 	if len(buckets) > 0 {
@@ -417,6 +361,10 @@ func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) e
 			return err
 		}
 		u.Products[pi].Models = append(u.Products[pi].Models, mu)
+		// The Workers write one data point per model call (the period's
+		// total; Analytics Engine's free limit is per day, which a total
+		// cannot show).
+		u.Products[pi].Quantities[cost.Meter{Service: cost.Analytics, Metric: cost.DataPoints}] += mu.Calls
 	}
 	for i := range u.Products {
 		sort.Slice(u.Products[i].Models, func(a, b int) bool { return u.Products[i].Models[a].Model < u.Products[i].Models[b].Model })

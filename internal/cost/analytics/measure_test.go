@@ -103,8 +103,8 @@ func day(s string) time.Time {
 var demoReq = Request{
 	Since: day("2026-11-01"), Until: day("2026-11-03"),
 	Products: []Product{
-		{Name: "relay", Pattern: cost.EdgeCache, Script: "relay-demo", KVNamespaceIDs: []string{"ns-cache"}, Buckets: []string{"relay-demo-outputs"}},
-		{Name: "mail", Pattern: cost.AsyncPipeline, Script: "mail-demo", KVNamespaceIDs: []string{"ns-jobs"}, Buckets: []string{"mail-demo-outputs"}, QueueIDs: []string{"q-main", "q-dlq"}},
+		{Name: "relay", Pattern: cost.EdgeCache, Script: "relay-demo", Buckets: []string{"relay-demo-outputs"}},
+		{Name: "mail", Pattern: cost.AsyncPipeline, Script: "mail-demo", Buckets: []string{"mail-demo-outputs"}, QueueIDs: []string{"q-main", "q-dlq"}},
 	},
 }
 
@@ -115,15 +115,6 @@ func TestMeasure(t *testing.T) {
 	  {"sum":{"requests":400,"errors":0,"subrequests":5},"quantiles":{"cpuTimeP50":1000,"cpuTimeP99":4000},"dimensions":{"date":"2026-11-02","scriptName":"relay-demo"}},
 	  {"sum":{"requests":50,"errors":0,"subrequests":50},"quantiles":{"cpuTimeP50":3000,"cpuTimeP99":5000},"dimensions":{"date":"2026-11-03","scriptName":"mail-demo"}},
 	  {"sum":{"requests":99,"errors":0,"subrequests":0},"quantiles":{"cpuTimeP50":1,"cpuTimeP99":1},"dimensions":{"date":"2026-11-03","scriptName":"someone-else"}}]`
-	f.datasets[KVOpsDataset] = `[
-	  {"sum":{"requests":1000},"dimensions":{"date":"2026-11-01","namespaceId":"ns-cache","actionType":"read"}},
-	  {"sum":{"requests":1000},"dimensions":{"date":"2026-11-02","namespaceId":"ns-cache","actionType":"write"}},
-	  {"sum":{"requests":30},"dimensions":{"date":"2026-11-03","namespaceId":"ns-jobs","actionType":"write"}},
-	  {"sum":{"requests":7},"dimensions":{"date":"2026-11-03","namespaceId":"ns-jobs","actionType":"delete"}},
-	  {"sum":{"requests":2},"dimensions":{"date":"2026-11-03","namespaceId":"ns-jobs","actionType":"list"}}]`
-	f.datasets[KVStorageDataset] = `[
-	  {"max":{"keyCount":10,"byteCount":3000000},"dimensions":{"date":"2026-11-01","namespaceId":"ns-cache"}},
-	  {"max":{"keyCount":10,"byteCount":6000000},"dimensions":{"date":"2026-11-02","namespaceId":"ns-cache"}}]`
 	f.datasets[R2OpsDataset] = `[
 	  {"sum":{"requests":20},"dimensions":{"bucketName":"mail-demo-outputs","actionType":"PutObject"}},
 	  {"sum":{"requests":40},"dimensions":{"bucketName":"mail-demo-outputs","actionType":"HeadObject"}},
@@ -134,6 +125,7 @@ func TestMeasure(t *testing.T) {
 	  {"max":{"payloadSize":1000000000,"metadataSize":0,"objectCount":5},"dimensions":{"bucketName":"mail-demo-outputs","datetime":"2026-11-01T00:00:00Z"}},
 	  {"max":{"payloadSize":2000000000,"metadataSize":0,"objectCount":9},"dimensions":{"bucketName":"mail-demo-outputs","datetime":"2026-11-02T00:00:00Z"}}]`
 	f.datasets[QueueOpsDataset] = `[
+	  {"sum":{"billableOperations":10000,"bytes":1000},"dimensions":{"date":"2026-11-02","queueId":"q-main","actionType":"ReadMessage","outcome":"success"}},
 	  {"sum":{"billableOperations":60,"bytes":1000},"dimensions":{"date":"2026-11-03","queueId":"q-main","actionType":"WriteMessage","outcome":""}},
 	  {"sum":{"billableOperations":4,"bytes":100},"dimensions":{"date":"2026-11-03","queueId":"q-dlq","actionType":"WriteMessage","outcome":""}},
 	  {"sum":{"billableOperations":1000,"bytes":1},"dimensions":{"date":"2026-11-03","queueId":"not-ours","actionType":"WriteMessage","outcome":""}}]`
@@ -150,15 +142,12 @@ func TestMeasure(t *testing.T) {
 	if len(notes) == 0 {
 		t.Error("no notes")
 	}
-	if strings.Join(f.seen, ",") != "workersInvocationsAdaptive,kvOperationsAdaptiveGroups,kvStorageAdaptiveGroups,r2OperationsAdaptiveGroups,r2StorageAdaptiveGroups,queueMessageOperationsAdaptiveGroups,sql" {
+	if strings.Join(f.seen, ",") != "workersInvocationsAdaptive,r2OperationsAdaptiveGroups,r2StorageAdaptiveGroups,queueMessageOperationsAdaptiveGroups,sql" {
 		t.Errorf("requests: %v", f.seen)
 	}
 	// Filters: the stack's scripts, namespaces, buckets and queues, and the period.
 	if v := f.vars[WorkersDataset]; fmt.Sprint(v["scripts"]) != "[relay-demo mail-demo]" || v["start"] != "2026-11-01T00:00:00Z" || v["end"] != "2026-11-04T00:00:00Z" {
 		t.Errorf("workers variables %v", v)
-	}
-	if v := f.vars[KVOpsDataset]; fmt.Sprint(v["namespaces"]) != "[ns-cache ns-jobs]" || v["since"] != "2026-11-01" || v["until"] != "2026-11-03" {
-		t.Errorf("kv variables %v", v)
 	}
 	if v := f.vars[QueueOpsDataset]; fmt.Sprint(v["queues"]) != "[q-main q-dlq]" {
 		t.Errorf("queue variables %v", v)
@@ -188,18 +177,13 @@ func TestMeasure(t *testing.T) {
 		{"relay Requests", relay.Requests, 1000},
 		{"relay CPU-ms (requests x p50)", q(relay, cost.Workers, cost.CPUms), 600*2 + 400*1},
 		{"relay CPU p99", relay.CPUmsPerInvocation, 12.5},
-		{"relay KV reads", q(relay, cost.KV, cost.Reads), 1000},
-		{"relay KV writes", q(relay, cost.KV, cost.Writes), 1000},
-		{"relay KV writes on 2026-11-02", relay.Daily[cost.Meter{Service: cost.KV, Metric: cost.Writes}][1], 1000},
-		{"relay KV storage (4.5 MB average, 3 of 30 days)", q(relay, cost.KV, cost.Storage), 0.0045 * 3 / 30},
+		{"relay data points (one per model call)", q(relay, cost.Analytics, cost.DataPoints), 250},
 		{"mail requests", q(mail, cost.Workers, cost.Requests), 50},
-		{"mail KV writes", q(mail, cost.KV, cost.Writes), 30},
-		{"mail KV deletes", q(mail, cost.KV, cost.Deletes), 7},
-		{"mail KV lists", q(mail, cost.KV, cost.Lists), 2},
 		{"mail R2 Class A (put, list)", q(mail, cost.R2, cost.ClassA), 23},
 		{"mail R2 Class B (head, get)", q(mail, cost.R2, cost.ClassB), 45},
 		{"mail R2 storage (1.5 GB average)", q(mail, cost.R2, cost.Storage), 1.5 * 3 / 30},
-		{"mail queue operations", q(mail, cost.Queues, cost.Operations), 64},
+		{"mail queue operations", q(mail, cost.Queues, cost.Operations), 10064},
+		{"mail queue operations on 2026-11-02", mail.Daily[cost.Meter{Service: cost.Queues, Metric: cost.Operations}][1], 10000},
 		{"mail queue operations on 2026-11-03", mail.Daily[cost.Meter{Service: cost.Queues, Metric: cost.Operations}][2], 64},
 	} {
 		if d := c.got - c.want; d > 1e-12 || d < -1e-12 {
@@ -217,7 +201,7 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("hit rate %v, hits %v", relay.CacheHitRate, relay.CacheHits)
 	}
 
-	// Priced as a report: the measured KV writes reached the free limit on 2026-11-02.
+	// Priced as a report: the measured queue operations reached the free limit on 2026-11-02.
 	p, err := cost.DefaultPrices()
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +212,7 @@ func TestMeasure(t *testing.T) {
 	}
 	found := false
 	for _, w := range r.Warnings {
-		if strings.HasPrefix(w, "KV writes: reached Workers Free's 1,000/day on 1 of 3 days (2026-11-02: 1,000; peak 1,000 on 2026-11-02)") {
+		if strings.HasPrefix(w, "Queues operations: reached Workers Free's 10,000/day on 1 of 3 days (2026-11-02: 10,000; peak 10,000 on 2026-11-02)") {
 			found = true
 		}
 	}
@@ -266,13 +250,13 @@ func TestErrors(t *testing.T) {
 		}, []string{"workersInvocationsAdaptive: Cloudflare answered HTTP 403: Authentication error (code 10000)", "CLOUDFLARE_API_TOKEN", "Account Analytics: Read"}},
 		{"GraphQL errors with HTTP 200", func(f *fake) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.Contains(readQuery(r), "kvOperationsAdaptiveGroups") {
-					fmt.Fprint(w, `{"data":null,"errors":[{"message":"cannot request data older than 31d","path":["viewer","accounts",0,"kvOperationsAdaptiveGroups"],"extensions":{"code":"bad_input"}}]}`)
+				if strings.Contains(readQuery(r), "r2OperationsAdaptiveGroups") {
+					fmt.Fprint(w, `{"data":null,"errors":[{"message":"cannot request data older than 31d","path":["viewer","accounts",0,"r2OperationsAdaptiveGroups"],"extensions":{"code":"bad_input"}}]}`)
 					return
 				}
 				fmt.Fprint(w, `{"data":{"viewer":{"accounts":[{"workersInvocationsAdaptive":[]}]}}}`)
 			}
-		}, []string{"kvOperationsAdaptiveGroups: GraphQL error: cannot request data older than 31d (bad_input)"}},
+		}, []string{"r2OperationsAdaptiveGroups: GraphQL error: cannot request data older than 31d (bad_input)"}},
 		{"dataset missing from the answer", func(f *fake) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprint(w, `{"data":{"viewer":{"accounts":[{"somethingElse":[]}]}},"errors":null}`)

@@ -10,7 +10,7 @@ import (
 )
 
 // StackProducts maps a stack's plan to what Measure reads: script and bucket
-// names from the plan, KV namespace and queue ids from the deployed stack's
+// names from the plan, queue ids from the deployed stack's
 // outputs. It also returns the Analytics Engine dataset the Workers write to.
 func StackProducts(p *plan.Plan, out outputs.Stack) ([]Product, string, error) {
 	var prods []Product
@@ -26,14 +26,6 @@ func StackProducts(p *plan.Plan, out outputs.Stack) ([]Product, string, error) {
 			errs = append(errs, fmt.Sprintf("product %s: the outputs name script %q, the plan %q: are they the same stack?", pr.Name, o.Script, pr.Script))
 		}
 		prod := Product{Name: pr.Name, Pattern: pr.Pattern, Script: pr.Script}
-		for _, kv := range pr.KVNamespaces {
-			id := o.KVNamespaceIDs[kv.Binding]
-			if id == "" {
-				errs = append(errs, fmt.Sprintf("product %s: the outputs have no kv_namespace_ids.%s (namespace %s)", pr.Name, kv.Binding, kv.Title))
-				continue
-			}
-			prod.KVNamespaceIDs = append(prod.KVNamespaceIDs, id)
-		}
 		for _, b := range pr.R2Buckets {
 			prod.Buckets = append(prod.Buckets, b.Name)
 		}

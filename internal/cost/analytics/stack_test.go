@@ -24,11 +24,11 @@ func TestStackProducts(t *testing.T) {
 		t.Fatalf("dataset %q, %d products", dataset, len(prods))
 	}
 	email := prods[1]
-	if email.Name != "email-worker" || email.Script != "email-worker-demo" || strings.Join(email.KVNamespaceIDs, ",") != "kv-email" ||
+	if email.Name != "email-worker" || email.Script != "email-worker-demo" ||
 		strings.Join(email.Buckets, ",") != "email-worker-demo-outputs" || strings.Join(email.QueueIDs, ",") != "q-email,q-email-dlq" {
 		t.Errorf("email-worker: %+v", email)
 	}
-	if relay := prods[2]; strings.Join(relay.KVNamespaceIDs, ",") != "kv-relay" || len(relay.QueueIDs) != 0 || relay.Pattern != "edge-cache" {
+	if relay := prods[2]; len(relay.Buckets) != 1 || len(relay.QueueIDs) != 0 || relay.Pattern != "edge-cache" {
 		t.Errorf("ai-relay: %+v", relay)
 	}
 
