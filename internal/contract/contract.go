@@ -134,9 +134,12 @@ const ModelUsageDataset = "zerocost_model_usage"
 // Fields of the model-usage data point. The doubles are named as the
 // Messages API names its usage counts, so the Worker reads them by name.
 const (
-	FieldProduct           = "product"
-	FieldModel             = "model"
-	FieldPattern           = "pattern"
+	FieldProduct = "product"
+	FieldModel   = "model"
+	FieldPattern = "pattern"
+	// FieldMode is "realtime" (the Messages API) or "batch" (the Message
+	// Batches API, billed at its batch discount).
+	FieldMode              = "mode"
 	FieldInputTokens       = "input_tokens"
 	FieldOutputTokens      = "output_tokens"
 	FieldCacheReadTokens   = "cache_read_input_tokens"
@@ -156,7 +159,7 @@ type DataPoint struct {
 // ModelUsagePoint is the data point lib/model.ts writes to MODEL_USAGE once
 // per successful model call; internal/cost/analytics reads it back.
 var ModelUsagePoint = DataPoint{
-	Blobs:   []string{FieldProduct, FieldModel, FieldPattern},
+	Blobs:   []string{FieldProduct, FieldModel, FieldPattern, FieldMode},
 	Doubles: []string{FieldInputTokens, FieldOutputTokens, FieldCacheReadTokens, FieldCacheCreateTokens},
 	Indexes: []string{FieldProduct},
 }

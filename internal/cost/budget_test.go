@@ -73,3 +73,38 @@ func TestBudgetErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// Tokens billed through the Message Batches API cost the model's price less
+// its batch discount (50% for Haiku 4.5), as separate items marked batch.
+func TestBatchTokensAtTheBatchPrice(t *testing.T) {
+	u := &Usage{Days: 30, Products: []ProductUsage{{Name: "pipe", Pattern: AsyncPipeline, Requests: 2000, Quantities: map[Meter]float64{},
+		Models: []ModelUsage{
+			{Model: "claude-haiku-4-5", Calls: 1000, InputTokens: 1e6, OutputTokens: 1e5},
+			{Model: "claude-haiku-4-5", Batch: true, Calls: 1000, InputTokens: 1e6, OutputTokens: 1e5},
+		}}}}
+	r, err := Price(u, defaultPrices(t), Free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var realtime, batch float64
+	for _, it := range r.Products[0].Items {
+		if it.Service != Model {
+			continue
+		}
+		if it.Mode == "batch" {
+			batch += it.USD
+		} else {
+			realtime += it.USD
+		}
+	}
+	if !near(realtime, 1.5) || !near(batch, 0.75) {
+		t.Errorf("realtime $%v, batch $%v; want $1.50 and $0.75", realtime, batch)
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "input tokens (batch)") {
+		t.Errorf("the table does not mark batch tokens:\n%s", buf.String())
+	}
+}

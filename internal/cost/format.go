@@ -120,7 +120,7 @@ func WriteTable(w io.Writer, r *Report) error {
 		t := &textTable{right: []bool{false, false, true, true, true, true}}
 		t.add("SERVICE", "METRIC", "QUANTITY", "BILLABLE", "PRICE", "COST")
 		for _, it := range p.Items {
-			t.add(serviceNames[it.Service], metricNames[it.Metric], quantity(it.Quantity, it.Unit), quantity(it.Billable, it.Unit), unitPrice(it), usd(it.USD))
+			t.add(serviceNames[it.Service], itemMetric(it), quantity(it.Quantity, it.Unit), quantity(it.Billable, it.Unit), unitPrice(it), usd(it.USD))
 		}
 		t.write(w, "  ")
 	}
@@ -257,7 +257,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(w, "| Service | Metric | Quantity | Billable | Price | Cost |\n|---|---|--:|--:|--:|--:|\n")
 		for _, it := range p.Items {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", serviceNames[it.Service], metricNames[it.Metric], quantity(it.Quantity, it.Unit), quantity(it.Billable, it.Unit), unitPrice(it), usd(it.USD))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", serviceNames[it.Service], itemMetric(it), quantity(it.Quantity, it.Unit), quantity(it.Billable, it.Unit), unitPrice(it), usd(it.USD))
 		}
 		fmt.Fprintln(w)
 	}
@@ -318,6 +318,14 @@ func modelList(p ProductReport) string {
 func leverLine(l Lever) string {
 	name := map[string]string{"prompt_caching": "prompt caching", "batch_api": "Batch API"}[l.Lever]
 	return fmt.Sprintf("%s, %s: %s", l.Product, name, l.Note)
+}
+
+// itemMetric names an item's metric, marking batch-billed tokens.
+func itemMetric(it Item) string {
+	if it.Mode == "batch" {
+		return metricNames[it.Metric] + " (batch)"
+	}
+	return metricNames[it.Metric]
 }
 
 func planName(plan string) string {

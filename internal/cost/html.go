@@ -63,14 +63,15 @@ func htmlData(r *Report) htmlView {
 }
 
 var htmlPage = template.Must(template.New("cost").Funcs(template.FuncMap{
-	"usd":      usd,
-	"service":  func(s string) string { return serviceNames[s] },
-	"metric":   func(s string) string { return metricNames[s] },
-	"quantity": quantity,
-	"price":    unitPrice,
-	"plan":     planName,
-	"models":   modelList,
-	"addf":     func(a, b float64) float64 { return a + b },
+	"usd":        usd,
+	"service":    func(s string) string { return serviceNames[s] },
+	"metric":     func(s string) string { return metricNames[s] },
+	"itemMetric": itemMetric,
+	"quantity":   quantity,
+	"price":      unitPrice,
+	"plan":       planName,
+	"models":     modelList,
+	"addf":       func(a, b float64) float64 { return a + b },
 }).Parse(`{{define "items"}}
 {{- range .}}
 <li>{{.}}</li>
@@ -165,7 +166,7 @@ svg text { font-size: 12px; fill: #1f2328; }
 <table>
 <tr><th>Service</th><th>Metric</th><th>Quantity</th><th>Billable</th><th>Price</th><th>Cost</th></tr>
 {{- range .Items}}
-<tr><td>{{service .Service}}</td><td>{{metric .Metric}}</td><td>{{quantity .Quantity .Unit}}</td><td>{{quantity .Billable .Unit}}</td><td>{{price .}}</td><td>{{usd .USD}}</td></tr>
+<tr><td>{{service .Service}}</td><td>{{itemMetric .}}</td><td>{{quantity .Quantity .Unit}}</td><td>{{quantity .Billable .Unit}}</td><td>{{price .}}</td><td>{{usd .USD}}</td></tr>
 {{- end}}
 </table>
 {{- end}}

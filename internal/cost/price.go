@@ -90,6 +90,10 @@ func Price(u *Usage, p *Prices, plan string) (*Report, error) {
 					continue
 				}
 				it := Item{Service: Model, Metric: t.metric, Model: mu.Model, Unit: "tokens", Quantity: t.n, Billable: t.n, UnitUSD: mp.TokenUSD(t.metric)}
+				if mu.Batch {
+					it.Mode = "batch"
+					it.UnitUSD *= 1 - mp.BatchDiscount
+				}
 				it.USD = it.Billable * it.UnitUSD
 				pr.Items = append(pr.Items, it)
 				pr.AIUSD += it.USD

@@ -91,7 +91,10 @@ type Item struct {
 	Service string `json:"service"`
 	Metric  string `json:"metric"`
 	// Model is set on model items.
-	Model    string  `json:"model,omitempty"`
+	Model string `json:"model,omitempty"`
+	// Mode is "batch" on model items billed through the Message Batches API
+	// (at the model's batch discount); empty for realtime calls.
+	Mode     string  `json:"mode,omitempty"`
 	Unit     string  `json:"unit"`
 	Quantity float64 `json:"quantity"`
 	Billable float64 `json:"billable"`

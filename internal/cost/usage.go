@@ -47,9 +47,12 @@ type ProductUsage struct {
 	PerCall *ModelUsage
 }
 
-// ModelUsage is one model's calls and tokens.
+// ModelUsage is one model's calls and tokens, in one billing mode.
 type ModelUsage struct {
-	Model            string
+	Model string
+	// Batch: the calls went through the Message Batches API, which bills
+	// every token at the model's batch discount.
+	Batch            bool
 	Calls            float64
 	InputTokens      float64
 	OutputTokens     float64

@@ -107,7 +107,7 @@ func stored(p writtenPoint) map[string]any {
 }
 
 var (
-	selectColumn = regexp.MustCompile(`(?m)^(?:SELECT )?(\w+) AS (\w+), (\w+) AS (\w+),$`)
+	selectColumn = regexp.MustCompile(`(?m)^(?:SELECT )?(\w+) AS (\w+), (\w+) AS (\w+), (\w+) AS (\w+),$`)
 	sumColumn    = regexp.MustCompile(`SUM\(_sample_interval \* (\w+)\) AS (\w+)`)
 	indexFilter  = regexp.MustCompile(`AND (\w+) IN \(([^)]*)\)`)
 )
@@ -119,9 +119,9 @@ func answer(t *testing.T, query string, row map[string]any) map[string]any {
 	out := map[string]any{"calls": 1.0}
 	m := selectColumn.FindStringSubmatch(query)
 	if m == nil {
-		t.Fatalf("the query selects no product and model:\n%s", query)
+		t.Fatalf("the query selects no product, model and mode:\n%s", query)
 	}
-	out[m[2]], out[m[4]] = row[m[1]], row[m[3]]
+	out[m[2]], out[m[4]], out[m[6]] = row[m[1]], row[m[3]], row[m[5]]
 	for _, s := range sumColumn.FindAllStringSubmatch(query, -1) {
 		v, ok := row[s[1]]
 		if !ok {
@@ -165,7 +165,7 @@ func TestModelTSDataPointDecodes(t *testing.T) {
 // The decoding fails loudly when the Worker's layout and Go's differ: a point
 // with its doubles in another order decodes to other numbers.
 func TestDataPointOrderMatters(t *testing.T) {
-	p := writtenPoint{Blobs: []string{tsProduct, tsModel, tsPattern}, Doubles: []float64{22, 11, 33, 44}, Indexes: []string{tsProduct}}
+	p := writtenPoint{Blobs: []string{tsProduct, tsModel, tsPattern, "realtime"}, Doubles: []float64{22, 11, 33, 44}, Indexes: []string{tsProduct}}
 	row := answer(t, TokenQuery(DefaultModelDataset, []string{tsProduct}, day("2026-11-01"), day("2026-11-01")), stored(p))
 	if _, mu, err := decodeTokenRow(row); err != nil || mu == tsWant {
 		t.Errorf("swapped doubles decoded as %+v (%v)", mu, err)

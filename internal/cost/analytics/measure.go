@@ -297,14 +297,14 @@ func TokenQuery(dataset string, products []string, since, until time.Time) strin
 	for _, c := range tokenColumns {
 		fmt.Fprintf(&sums, ",\n  SUM(_sample_interval * %s) AS %s", point.Column(c.field), c.alias)
 	}
-	return fmt.Sprintf(`SELECT %s AS product, %s AS model,
+	return fmt.Sprintf(`SELECT %s AS product, %s AS model, %s AS mode,
   SUM(_sample_interval) AS calls%s
 FROM %s
 WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:00:00')
   AND %s IN (%s)
-GROUP BY product, model
-ORDER BY product, model
-FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldModel), sums.String(), dataset,
+GROUP BY product, model, mode
+ORDER BY product, model, mode
+FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldModel), point.Column(contract.FieldMode), sums.String(), dataset,
 		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), strings.Join(quoted, ", "))
 }
 
@@ -312,6 +312,15 @@ FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldMo
 func decodeTokenRow(row map[string]any) (product string, mu cost.ModelUsage, err error) {
 	product, _ = row["product"].(string)
 	mu.Model, _ = row["model"].(string)
+	// Points written before the mode field existed have an empty blob4:
+	// they were realtime calls.
+	switch mode, _ := row["mode"].(string); mode {
+	case "", "realtime":
+	case "batch":
+		mu.Batch = true
+	default:
+		return "", mu, fmt.Errorf("%s: mode %q of %s/%s: want realtime or batch", SQLWhat, mode, product, mu.Model)
+	}
 	cols := []struct {
 		name string
 		dst  *float64
@@ -367,7 +376,13 @@ func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) e
 		u.Products[pi].Quantities[cost.Meter{Service: cost.Analytics, Metric: cost.DataPoints}] += mu.Calls
 	}
 	for i := range u.Products {
-		sort.Slice(u.Products[i].Models, func(a, b int) bool { return u.Products[i].Models[a].Model < u.Products[i].Models[b].Model })
+		ms := u.Products[i].Models
+		sort.Slice(ms, func(a, b int) bool {
+			if ms[a].Model != ms[b].Model {
+				return ms[a].Model < ms[b].Model
+			}
+			return !ms[a].Batch && ms[b].Batch
+		})
 	}
 	return nil
 }

@@ -142,10 +142,21 @@ function transportError(err: unknown, timeoutMs: number): ModelError {
 type UsagePointBlob = (typeof MODEL_USAGE_POINT.blobs)[number];
 
 /** One data point per call, laid out as MODEL_USAGE_POINT (internal/contract) says. */
-function recordUsage(env: BaseEnv, cfg: Config, model: string, pattern: string, usage: Usage | undefined): void {
+/** How a call was billed: the Messages API, or the Message Batches API at its discount. */
+export type ModelMode = "realtime" | "batch";
+
+/** Writes the model-usage data point of one successful call (MODEL_USAGE_POINT's layout). */
+export function recordUsage(
+  env: BaseEnv,
+  cfg: Config,
+  model: string,
+  pattern: string,
+  usage: Usage | undefined,
+  mode: ModelMode = "realtime",
+): void {
   if (!env.MODEL_USAGE) return;
   const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  const blobs: Record<UsagePointBlob, string> = { product: cfg.product, model, pattern };
+  const blobs: Record<UsagePointBlob, string> = { product: cfg.product, model, pattern, mode };
   try {
     env.MODEL_USAGE.writeDataPoint({
       blobs: MODEL_USAGE_POINT.blobs.map((f) => blobs[f]),
