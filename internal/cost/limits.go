@@ -12,12 +12,12 @@ import (
 const eps = 1e-9
 
 // serviceNames are the services as people name them.
-var serviceNames = map[string]string{Workers: "Workers", KV: "KV", R2: "R2", Queues: "Queues", Analytics: "Analytics Engine", Model: "Model"}
+var serviceNames = map[string]string{Workers: "Workers", KV: "KV", R2: "R2", Queues: "Queues", D1: "D1", Analytics: "Analytics Engine", Model: "Model"}
 
 // metricNames are the metrics as people name them, plural.
 var metricNames = map[string]string{
 	Requests: "requests", CPUms: "CPU-ms", Reads: "reads", Writes: "writes", Deletes: "deletes", Lists: "lists",
-	Storage: "storage", ClassA: "Class A operations", ClassB: "Class B operations", Operations: "operations", DataPoints: "data points",
+	Storage: "storage", ClassA: "Class A operations", ClassB: "Class B operations", Operations: "operations", DataPoints: "data points", RowsRead: "rows read", RowsWritten: "rows written",
 	InputTokens: "input tokens", OutputTokens: "output tokens", CacheReadTokens: "cache-read tokens", CacheWriteTokens: "cache-write tokens",
 	"paid_plan": "Workers Paid plan",
 }

@@ -19,6 +19,8 @@ const (
 	KV      = "kv"
 	R2      = "r2"
 	Queues  = "queues"
+	// D1 is Cloudflare's SQL database (the spend guard's counter).
+	D1 = "d1"
 	// Analytics is Workers Analytics Engine.
 	Analytics = "analytics_engine"
 	Model     = "model"
@@ -26,17 +28,19 @@ const (
 
 // Metrics.
 const (
-	Requests   = "requests"
-	CPUms      = "cpu_ms"
-	Reads      = "reads"
-	Writes     = "writes"
-	Deletes    = "deletes"
-	Lists      = "lists"
-	Storage    = "storage" // GB-month
-	ClassA     = "class_a"
-	ClassB     = "class_b"
-	Operations = "operations"
-	DataPoints = "data_points"
+	Requests    = "requests"
+	CPUms       = "cpu_ms"
+	Reads       = "reads"
+	Writes      = "writes"
+	Deletes     = "deletes"
+	Lists       = "lists"
+	Storage     = "storage" // GB-month
+	ClassA      = "class_a"
+	ClassB      = "class_b"
+	Operations  = "operations"
+	DataPoints  = "data_points"
+	RowsRead    = "rows_read"
+	RowsWritten = "rows_written"
 
 	InputTokens      = "input_tokens"
 	OutputTokens     = "output_tokens"
@@ -58,6 +62,7 @@ var Meters = []Meter{
 	{KV, Reads}, {KV, Writes}, {KV, Deletes}, {KV, Lists}, {KV, Storage},
 	{R2, ClassA}, {R2, ClassB}, {R2, Storage},
 	{Queues, Operations},
+	{D1, RowsRead}, {D1, RowsWritten}, {D1, Storage},
 	{Analytics, DataPoints},
 }
 
