@@ -34,6 +34,12 @@ const (
 	RateLimiter = "RATE_LIMITER"
 	// ModelUsage is the Analytics Engine dataset of model calls.
 	ModelUsage = "MODEL_USAGE"
+	// Spend is the stack's spend counter, a D1 database (one per stack).
+	// Every product's Worker binds it when the stack has a budget (the
+	// stack's zerocost:monthlyBudgetUsd or any product's
+	// settings.monthlyBudgetUsd); without a budget it is absent. The Worker
+	// creates its tables itself (CREATE TABLE IF NOT EXISTS).
+	Spend = "SPEND"
 )
 
 // Secret bindings (secret_text): the plan names them, Pulumi sets their values.
@@ -43,6 +49,11 @@ const (
 	// AuthToken is optional: when set, every route but GET /health needs it
 	// as a bearer token.
 	AuthToken = "AUTH_TOKEN"
+	// BudgetAlertWebhook is optional: the URL the Worker POSTs a JSON alert
+	// to when the month's spend crosses a threshold. Bound when the stack
+	// sets the secret zerocost:budgetAlertWebhook or the product a
+	// token-free settings.budgetAlertWebhook; never rendered.
+	BudgetAlertWebhook = "BUDGET_ALERT_WEBHOOK"
 )
 
 // Plain-text vars (always strings; the Worker parses numbers).
@@ -59,7 +70,33 @@ const (
 	VarRetryDelaySeconds  = "RETRY_DELAY_SECONDS"
 	VarDeadLetterQueue    = "DEAD_LETTER_QUEUE"
 	VarCacheTTLSeconds    = "CACHE_TTL_SECONDS"
+	// VarMonthlyBudgetUSD is the product's monthly model budget in USD as
+	// a decimal string ("12.5"), "" when the product has none.
+	VarMonthlyBudgetUSD = "MONTHLY_BUDGET_USD"
+	// VarStackBudgetUSD is the stack's monthly cap on the sum of every
+	// product's model spend in USD, "" when none.
+	VarStackBudgetUSD = "STACK_BUDGET_USD"
+	// VarBudgetAlertThresholds are the percents of a budget whose crossing
+	// sends one alert a month, comma-separated and ascending ("50,80,100").
+	VarBudgetAlertThresholds = "BUDGET_ALERT_THRESHOLDS"
+	// VarModelPrices is the product model's prices as JSON (ModelPrices),
+	// from the same dated price file `zerocost cost` uses.
+	VarModelPrices = "MODEL_PRICES"
 )
+
+// ModelPrices is the JSON of the MODEL_PRICES var: the product model's
+// prices in USD per million tokens, and the price file they come from.
+type ModelPrices struct {
+	Model string `json:"model"`
+	// Prices names the price file (its name, e.g. "2026-11").
+	Prices     string  `json:"prices"`
+	Input      float64 `json:"input"`
+	Output     float64 `json:"output"`
+	CacheRead  float64 `json:"cache_read"`
+	CacheWrite float64 `json:"cache_write"`
+	// BatchDiscount is the fraction taken off every price in batch mode (0.5).
+	BatchDiscount float64 `json:"batch_discount"`
+}
 
 // Binding is one resource binding of the Worker env and the patterns whose
 // Worker has it.
@@ -74,10 +111,11 @@ var Bindings = []Binding{
 	{JobQueue, []string{stack.AsyncPipeline}},
 	{RateLimiter, stack.Patterns},
 	{ModelUsage, stack.Patterns},
+	{Spend, stack.Patterns},
 }
 
 // Secrets lists the secret bindings; every pattern may have each.
-var Secrets = []string{AnthropicAPIKey, AuthToken}
+var Secrets = []string{AnthropicAPIKey, AuthToken, BudgetAlertWebhook}
 
 // Var is one plain-text var of the Worker env.
 type Var struct {
@@ -104,6 +142,10 @@ var Vars = []Var{
 	{VarRetryDelaySeconds, []string{stack.AsyncPipeline}, stack.DefaultRetryDelaySeconds},
 	{VarDeadLetterQueue, []string{stack.AsyncPipeline}, nil},
 	{VarCacheTTLSeconds, []string{stack.EdgeCache}, stack.DefaultCacheTTLSeconds},
+	{VarMonthlyBudgetUSD, stack.Patterns, nil},
+	{VarStackBudgetUSD, stack.Patterns, nil},
+	{VarBudgetAlertThresholds, stack.Patterns, stack.DefaultBudgetAlertThresholdsVar},
+	{VarModelPrices, stack.Patterns, nil},
 }
 
 // VarsOf lists the names of a pattern's vars, in template order.

@@ -53,7 +53,7 @@ func TypeScript() []byte {
 		bindingNames = append(bindingNames, bd.Name)
 	}
 	names("Resource bindings of the Worker env.", "BINDINGS", bindingNames)
-	names("Secret bindings (secret_text); AUTH_TOKEN is optional.", "SECRETS", Secrets)
+	names("Secret bindings (secret_text); AUTH_TOKEN and BUDGET_ALERT_WEBHOOK are optional.", "SECRETS", Secrets)
 	var varNames []string
 	for _, v := range Vars {
 		varNames = append(varNames, v.Name)

@@ -15,6 +15,9 @@ const (
 	ScriptNameRule  = "Worker script names are 1 to 63 lower-case letters, digits, dashes and underscores, starting and ending with a letter or digit"
 	BucketNameRule  = "R2 bucket names are 3 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
 	QueueNameRule   = "queue names are 1 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
+	// DatabaseNameRule is zerocost's rule for D1 database names, a subset
+	// of what Cloudflare accepts (letters, digits, dashes and underscores).
+	DatabaseNameRule = "D1 database names are 1 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
 )
 
 var (
@@ -29,16 +32,17 @@ var (
 	bindingRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
-func IsProductName(s string) bool { return productRe.MatchString(s) }
-func IsStackName(s string) bool   { return stackRe.MatchString(s) }
-func IsScriptName(s string) bool  { return scriptRe.MatchString(s) }
-func IsBucketName(s string) bool  { return bucketRe.MatchString(s) }
-func IsQueueName(s string) bool   { return queueRe.MatchString(s) }
-func IsAccountID(s string) bool   { return hexID.MatchString(s) }
-func IsZoneID(s string) bool      { return hexID.MatchString(s) }
-func IsDNSLabel(s string) bool    { return labelRe.MatchString(s) }
-func IsHostname(s string) bool    { return len(s) <= 253 && hostRe.MatchString(s) }
-func IsBindingName(s string) bool { return bindingRe.MatchString(s) }
+func IsProductName(s string) bool  { return productRe.MatchString(s) }
+func IsStackName(s string) bool    { return stackRe.MatchString(s) }
+func IsScriptName(s string) bool   { return scriptRe.MatchString(s) }
+func IsBucketName(s string) bool   { return bucketRe.MatchString(s) }
+func IsQueueName(s string) bool    { return queueRe.MatchString(s) }
+func IsDatabaseName(s string) bool { return queueRe.MatchString(s) }
+func IsAccountID(s string) bool    { return hexID.MatchString(s) }
+func IsZoneID(s string) bool       { return hexID.MatchString(s) }
+func IsDNSLabel(s string) bool     { return labelRe.MatchString(s) }
+func IsHostname(s string) bool     { return len(s) <= 253 && hostRe.MatchString(s) }
+func IsBindingName(s string) bool  { return bindingRe.MatchString(s) }
 
 // IsDate reports whether s is a YYYY-MM-DD date.
 func IsDate(s string) bool {
@@ -58,6 +62,11 @@ func Queue(product, stack string) string { return Script(product, stack) + "-job
 // DeadLetterQueue is the name of the dead-letter queue behind a queue.
 func DeadLetterQueue(queue string) string { return queue + "-dlq" }
 
+// SpendDatabase names the stack's spend counter, the one D1 database of a
+// stack with a budget. The zerocost- prefix keeps it apart from every
+// product's resources (named <product>-<stack>...).
+func SpendDatabase(stack string) string { return "zerocost-" + stack + "-spend" }
+
 // Check returns an error naming the rule when name breaks it.
 func Check(kind, name string) error {
 	var ok bool
@@ -69,6 +78,8 @@ func Check(kind, name string) error {
 		ok, rule = IsBucketName(name), BucketNameRule
 	case "queue":
 		ok, rule = IsQueueName(name), QueueNameRule
+	case "database":
+		ok, rule = IsDatabaseName(name), DatabaseNameRule
 	default:
 		return fmt.Errorf("unknown resource kind %q", kind)
 	}

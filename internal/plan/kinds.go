@@ -17,6 +17,7 @@ const (
 	Secret    Kind = "secret_text"
 	RateLimit Kind = "ratelimit"
 	Analytics Kind = "analytics_engine"
+	D1        Kind = "d1"
 )
 
 // KindInfo is what every side of zerocost knows about a binding kind. It is
@@ -52,6 +53,9 @@ var Kinds = []KindInfo{
 	{Kind: Queue, Target: "the queue's name", Field: "queue_name", Resource: "queue", check: checkProducer},
 	{Kind: RateLimit, Target: "the rate limiter's namespace id", Field: "namespace_id", check: checkRateLimit},
 	{Kind: Analytics, Target: "the Analytics Engine dataset", Field: "dataset"},
+	// The stack's spend database (Plan.SpendDatabase), not a product's own:
+	// the API binds a D1 database by its id.
+	{Kind: D1, Target: "the D1 database's name", Field: "id", Resource: "D1 database", check: checkD1},
 }
 
 // Info returns the kind's entry of Kinds.
@@ -75,6 +79,15 @@ func checkRateLimit(b Binding, _ *Plan) []string {
 		out = append(out, fmt.Sprintf("rate limiter %s has namespace_id %q; it must be a positive integer", b.Name, b.Target))
 	}
 	return out
+}
+
+// checkD1: a D1 binding points at the stack's spend database, the one D1
+// database zerocost creates.
+func checkD1(b Binding, p *Plan) []string {
+	if p.SpendDatabase == nil || p.SpendDatabase.Name != b.Target {
+		return []string{fmt.Sprintf("D1 binding %s points at database %q, which is not the stack's spend database", b.Name, b.Target)}
+	}
+	return nil
 }
 
 // checkProducer: a producer sends to a queue some product declares.

@@ -20,11 +20,24 @@ import (
 
 // Plan is everything a stack deploys.
 type Plan struct {
-	Stack               string    `json:"stack"`
-	AccountID           string    `json:"account_id"`
-	WorkersDevSubdomain string    `json:"workers_dev_subdomain,omitempty"`
-	RetainData          bool      `json:"retain_data"`
-	Products            []Product `json:"products"`
+	Stack               string `json:"stack"`
+	AccountID           string `json:"account_id"`
+	WorkersDevSubdomain string `json:"workers_dev_subdomain,omitempty"`
+	RetainData          bool   `json:"retain_data"`
+	// MonthlyBudgetUSD is the stack's cap on the month's model spend of all
+	// products together (zerocost:monthlyBudgetUsd); 0: none.
+	MonthlyBudgetUSD float64 `json:"monthly_budget_usd,omitempty"`
+	// SpendDatabase is the stack's spend counter, present when the stack
+	// has a budget (its own or a product's). The stack owns it, not a
+	// product: every product's Worker binds it as SPEND.
+	SpendDatabase *Database `json:"spend_database,omitempty"`
+	Products      []Product `json:"products"`
+}
+
+// Database is a D1 database.
+type Database struct {
+	Binding string `json:"binding"`
+	Name    string `json:"name"`
 }
 
 // Product is one product's Worker and the resources it binds.
@@ -105,6 +118,10 @@ func Build(cfg *stack.Config, projectDir string) (*Plan, error) {
 		AccountID:           cfg.AccountID,
 		WorkersDevSubdomain: cfg.WorkersDevSubdomain,
 		RetainData:          cfg.RetainData,
+		MonthlyBudgetUSD:    cfg.MonthlyBudgetUSD,
+	}
+	if cfg.HasBudget() {
+		p.SpendDatabase = &Database{Binding: contract.Spend, Name: names.SpendDatabase(cfg.Stack)}
 	}
 	var errs []error
 	for _, sp := range cfg.Products {
@@ -193,6 +210,12 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 			Target: stack.Namespace + ":" + stack.KeyAuthToken, Configured: true,
 		})
 	}
+	if render.HasBudgetAlertWebhook(cfg, sp) {
+		pr.Bindings = append(pr.Bindings, Binding{
+			Type: Secret, Name: contract.BudgetAlertWebhook,
+			Target: render.BudgetAlertWebhookKey(cfg, sp), Configured: true,
+		})
+	}
 	for _, b := range wc.R2Buckets {
 		pr.R2Buckets = append(pr.R2Buckets, R2Bucket{Binding: b.Binding, Name: b.BucketName})
 		pr.Bindings = append(pr.Bindings, Binding{Type: R2, Name: b.Binding, Target: b.BucketName})
@@ -230,6 +253,9 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 	for _, ae := range wc.AnalyticsEngine {
 		pr.Bindings = append(pr.Bindings, Binding{Type: Analytics, Name: ae.Binding, Target: ae.Dataset})
 	}
+	for _, db := range wc.D1Databases {
+		pr.Bindings = append(pr.Bindings, Binding{Type: D1, Name: db.Binding, Target: db.DatabaseName})
+	}
 	return pr, nil
 }
 
@@ -257,7 +283,10 @@ var required = func() map[string]map[string]Kind {
 	for _, pat := range stack.Patterns {
 		m := map[string]Kind{}
 		for _, name := range contract.BindingsOf(pat) {
-			if name != contract.ModelUsage { // optional in the Worker: usage is not recorded without it
+			// Optional in the Worker: usage is not recorded without
+			// MODEL_USAGE; SPEND is there when the stack has a budget
+			// (Check demands it then).
+			if name != contract.ModelUsage && name != contract.Spend {
 				m[name] = kinds[name]
 			}
 		}
@@ -291,7 +320,17 @@ func (p *Plan) Check() []error {
 			declared[q.Name] = pr.Name
 		}
 	}
+	if p.SpendDatabase != nil {
+		if err := names.Check("database", p.SpendDatabase.Name); err != nil {
+			add("spend database: %v", err)
+		}
+	}
 	for _, pr := range p.Products {
+		if p.SpendDatabase != nil {
+			if b := pr.Binding(p.SpendDatabase.Binding); b == nil || b.Type != D1 {
+				add("%s: the stack has a budget, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
+			}
+		}
 		if err := names.Check("script", pr.Script); err != nil {
 			add("%s: %v", pr.Name, err)
 		}

@@ -231,7 +231,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("%s: Info %+v", k.Kind, info)
 		}
 	}
-	if _, ok := Kind("d1").Info(); ok {
+	if _, ok := Kind("d2").Info(); ok {
 		t.Error("an unknown kind has an Info")
 	}
 	_, p := demo(t)
@@ -250,8 +250,8 @@ func TestKinds(t *testing.T) {
 		}
 	}
 	// A binding of an unknown kind fails the plan's checks.
-	p.Products[0].Bindings = append(p.Products[0].Bindings, Binding{Type: "d1", Name: "DB", Target: "x"})
-	if errs := p.Check(); len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), `binding DB has type "d1"`) {
+	p.Products[0].Bindings = append(p.Products[0].Bindings, Binding{Type: "d2", Name: "DB", Target: "x"})
+	if errs := p.Check(); len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), `binding DB has type "d2"`) {
 		t.Errorf("unknown kind: %v", errs)
 	}
 }

@@ -4,17 +4,21 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode/utf8"
 
 	"github.com/zerocost/zerocost"
 	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/names"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -28,12 +32,13 @@ type Var struct{ Name, Value string }
 // BindingNames are the resource binding names the templates write, from
 // internal/contract.
 type BindingNames struct {
-	Outputs, JobQueue, RateLimiter, ModelUsage string
+	Outputs, JobQueue, RateLimiter, ModelUsage, Spend string
 }
 
 // bindingNames is the one value of BindingNames.
 var bindingNames = BindingNames{
 	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, ModelUsage: contract.ModelUsage,
+	Spend: contract.Spend,
 }
 
 // Data is what a pattern template sees.
@@ -49,6 +54,11 @@ type Data struct {
 	DeadLetterQueue      string
 	RateLimitNamespaceID int
 	AnalyticsDataset     string
+	// SpendDatabase is the stack's spend database (D1) when the stack has a
+	// budget, else "". SpendDatabaseID is its local stand-in id (see
+	// LocalDatabaseID): Pulumi creates the database and binds its real id.
+	SpendDatabase   string
+	SpendDatabaseID string
 	// Binding names the bindings the template declares.
 	Binding     BindingNames
 	Vars        []Var
@@ -91,6 +101,7 @@ func parse(fsys fs.FS) (map[string]*template.Template, error) {
 // projectDir resolves systemPromptFile.
 func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, error) {
 	field := fmt.Sprintf("zerocost:products[%s]", p.Name)
+	index := fmt.Sprintf("%s:%s[%d]", stack.Namespace, stack.KeyProducts, productIndex(cfg, p.Name))
 	d := &Data{
 		Product:           p,
 		Stack:             cfg.Stack,
@@ -106,7 +117,15 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 	if cfg.HasAuthToken {
 		d.SecretNames = append(d.SecretNames, contract.AuthToken)
 	}
+	if HasBudgetAlertWebhook(cfg, p) {
+		d.SecretNames = append(d.SecretNames, contract.BudgetAlertWebhook)
+	}
 	checks := [][2]string{{"script", d.Script}, {"bucket", d.Bucket}}
+	if cfg.HasBudget() {
+		d.SpendDatabase = names.SpendDatabase(cfg.Stack)
+		d.SpendDatabaseID = LocalDatabaseID(d.SpendDatabase)
+		checks = append(checks, [2]string{"database", d.SpendDatabase})
+	}
 	if p.Pattern == stack.AsyncPipeline {
 		d.Queue = names.Queue(p.Name, cfg.Stack)
 		d.DeadLetterQueue = names.DeadLetterQueue(d.Queue)
@@ -140,23 +159,31 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 			return nil, fmt.Errorf("%s.systemPromptFile: %s is %d bytes; a Worker variable holds at most 5120", field, p.SystemPromptFile, len(prompt))
 		}
 	}
+	modelPrices, err := ModelPricesJSON(p.Model)
+	if err != nil {
+		return nil, fmt.Errorf("%s.model: %w", index, err)
+	}
 	s := p.Settings
 	itoa := strconv.Itoa
 	// The value of every var internal/contract declares; the pattern's vars
 	// are written in the contract's order.
 	values := map[string]string{
-		contract.VarProduct:            p.Name,
-		contract.VarPattern:            p.Pattern,
-		contract.VarModel:              p.Model,
-		contract.VarAnthropicBaseURL:   cfg.AnthropicBaseURL,
-		contract.VarSystemPrompt:       prompt,
-		contract.VarMaxInputChars:      itoa(s.MaxInputChars),
-		contract.VarMaxOutputTokens:    itoa(s.MaxOutputTokens),
-		contract.VarModelTimeoutMs:     itoa(s.ModelTimeoutMs),
-		contract.VarRateLimitPerMinute: itoa(s.RateLimitPerMinute),
-		contract.VarRetryDelaySeconds:  itoa(s.RetryDelaySeconds),
-		contract.VarDeadLetterQueue:    d.DeadLetterQueue,
-		contract.VarCacheTTLSeconds:    itoa(s.CacheTTLSeconds),
+		contract.VarProduct:               p.Name,
+		contract.VarPattern:               p.Pattern,
+		contract.VarModel:                 p.Model,
+		contract.VarAnthropicBaseURL:      cfg.AnthropicBaseURL,
+		contract.VarSystemPrompt:          prompt,
+		contract.VarMaxInputChars:         itoa(s.MaxInputChars),
+		contract.VarMaxOutputTokens:       itoa(s.MaxOutputTokens),
+		contract.VarModelTimeoutMs:        itoa(s.ModelTimeoutMs),
+		contract.VarRateLimitPerMinute:    itoa(s.RateLimitPerMinute),
+		contract.VarRetryDelaySeconds:     itoa(s.RetryDelaySeconds),
+		contract.VarDeadLetterQueue:       d.DeadLetterQueue,
+		contract.VarCacheTTLSeconds:       itoa(s.CacheTTLSeconds),
+		contract.VarMonthlyBudgetUSD:      stack.FormatUSD(s.MonthlyBudgetUSD),
+		contract.VarStackBudgetUSD:        stack.FormatUSD(cfg.MonthlyBudgetUSD),
+		contract.VarBudgetAlertThresholds: stack.ThresholdsVar(s.AlertThresholds()),
+		contract.VarModelPrices:           modelPrices,
 	}
 	for _, name := range contract.VarsOf(p.Pattern) {
 		v, ok := values[name]
@@ -166,6 +193,69 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.Vars = append(d.Vars, Var{name, v})
 	}
 	return d, nil
+}
+
+// productIndex is the product's position in the stack's list, for fields
+// named as Pulumi's --path names them (zerocost:products[0].model).
+func productIndex(cfg *stack.Config, name string) int {
+	for i, p := range cfg.Products {
+		if p.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// HasBudgetAlertWebhook says whether the product's Worker gets the
+// BUDGET_ALERT_WEBHOOK secret: the product sets a (token-free)
+// settings.budgetAlertWebhook or the stack the secret
+// zerocost:budgetAlertWebhook, and the stack has a budget.
+func HasBudgetAlertWebhook(cfg *stack.Config, p stack.Product) bool {
+	return cfg.HasBudget() && (p.Settings.BudgetAlertWebhook != "" || cfg.HasBudgetAlertWebhook)
+}
+
+// BudgetAlertWebhookKey is the config key the product's BUDGET_ALERT_WEBHOOK
+// comes from: its own settings.budgetAlertWebhook (plain, token-free) when
+// set, else the stack's secret.
+func BudgetAlertWebhookKey(cfg *stack.Config, p stack.Product) string {
+	if p.Settings.BudgetAlertWebhook != "" {
+		return fmt.Sprintf("%s:%s[%d].settings.budgetAlertWebhook", stack.Namespace, stack.KeyProducts, productIndex(cfg, p.Name))
+	}
+	return stack.Namespace + ":" + stack.KeyBudgetAlertWebhook
+}
+
+// LocalDatabaseID is the database_id the rendered config gives the spend
+// database: a UUID derived from its name, stable across renders so that the
+// local runtime keeps one database per stack. The deployed database's id
+// is Cloudflare's; Pulumi binds that one.
+func LocalDatabaseID(name string) string {
+	h := sha256.Sum256([]byte("zerocost local d1 " + name))
+	x := fmt.Sprintf("%x", h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// defaultPrices is the embedded price file `zerocost cost` reads too.
+var defaultPrices = sync.OnceValues(cost.DefaultPrices)
+
+// ModelPricesJSON is the MODEL_PRICES var of a model: its prices from the
+// embedded price file, or an error naming the priced models.
+func ModelPricesJSON(model string) (string, error) {
+	prices, err := defaultPrices()
+	if err != nil {
+		return "", err
+	}
+	m, err := prices.Model(model)
+	if err != nil {
+		return "", fmt.Errorf("%q has no price in %s (priced: %s): zerocost prices every model call against the product's budget and in `zerocost cost`, so pick a priced model or add this one's prices there",
+			model, prices.Path, strings.Join(prices.ModelIDs(), ", "))
+	}
+	b, err := json.Marshal(contract.ModelPrices{
+		Model: m.ID, Prices: prices.Name,
+		Input: m.InputUSDPerMTok, Output: m.OutputUSDPerMTok,
+		CacheRead: m.CacheHitUSDPerMTok, CacheWrite: m.CacheWriteUSDPerMT,
+		BatchDiscount: m.BatchDiscount,
+	})
+	return string(b), err
 }
 
 // DefaultRateLimitNamespaceID derives a stable rate-limit namespace id from the

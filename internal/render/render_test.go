@@ -61,7 +61,10 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 	cfg, err := stack.FromValues("demo", map[string]stack.Value{
 		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
 		"authToken": {Text: "t", Secret: true},
-		"products":  {Text: `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"async-pipeline"},{"name":"c","pattern":"edge-cache"}]`},
+		// A budget and a webhook: every binding and secret the contract has.
+		"monthlyBudgetUsd":   {Text: "10"},
+		"budgetAlertWebhook": {Text: "https://hooks.slack.com/services/T0/B0/x", Secret: true},
+		"products":           {Text: `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"async-pipeline"},{"name":"c","pattern":"edge-cache"}]`},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +104,9 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 				t.Errorf("%s: dataset %s", sp.Pattern, ae.Dataset)
 			}
 		}
+		for _, db := range wc.D1Databases {
+			bindings = append(bindings, db.Binding)
+		}
 		if want := contract.BindingsOf(sp.Pattern); !slices.Equal(bindings, want) {
 			t.Errorf("%s: bindings %v, the contract says %v", sp.Pattern, bindings, want)
 		}
@@ -119,5 +125,45 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 		if want := "Secrets (never written here): " + strings.Join(contract.Secrets, ", ") + "."; !strings.Contains(string(out), want) {
 			t.Errorf("%s: the header does not say %q", sp.Pattern, want)
 		}
+	}
+}
+
+// A model the price file does not price fails the plan at its field, with
+// the priced models listed; a priced one gets its prices as MODEL_PRICES.
+func TestModelNeedsAPrice(t *testing.T) {
+	cfg, err := stack.FromValues("demo", map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"products":  {Text: `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"edge-cache","model":"gpt-4o"}]`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewData(cfg, cfg.Products[1], t.TempDir())
+	if err == nil || !strings.HasPrefix(err.Error(), `zerocost:products[1].model: "gpt-4o" has no price in prices/2026-11.toml`) ||
+		!strings.Contains(err.Error(), "claude-haiku-4-5") {
+		t.Errorf("error %v", err)
+	}
+	d, err := NewData(cfg, cfg.Products[0], t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range d.Vars {
+		switch v.Name {
+		case contract.VarModelPrices:
+			if v.Value != `{"model":"claude-haiku-4-5","prices":"2026-11","input":1,"output":5,"cache_read":0.1,"cache_write":1.25,"batch_discount":0.5}` {
+				t.Errorf("MODEL_PRICES %s", v.Value)
+			}
+		case contract.VarMonthlyBudgetUSD, contract.VarStackBudgetUSD:
+			if v.Value != "" {
+				t.Errorf("%s = %q without a budget", v.Name, v.Value)
+			}
+		case contract.VarBudgetAlertThresholds:
+			if v.Value != "50,80,100" {
+				t.Errorf("%s = %q", v.Name, v.Value)
+			}
+		}
+	}
+	if d.SpendDatabase != "" || slices.Contains(d.SecretNames, contract.BudgetAlertWebhook) {
+		t.Errorf("no budget, yet a spend database %q or a webhook", d.SpendDatabase)
 	}
 }

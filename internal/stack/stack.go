@@ -46,7 +46,14 @@ const (
 	DefaultMaxOutputTokens     = 1024
 	DefaultModelTimeoutMs      = 20000
 	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
+	// DefaultBudgetAlertThresholdsVar is DefaultBudgetAlertThresholds as
+	// the BUDGET_ALERT_THRESHOLDS var writes it.
+	DefaultBudgetAlertThresholdsVar = "50,80,100"
 )
+
+// DefaultBudgetAlertThresholds are the percents of a budget whose crossing
+// sends an alert when a product sets no budgetAlertThresholds.
+var DefaultBudgetAlertThresholds = []int{50, 80, 100}
 
 // Cloudflare limits the settings are checked against.
 const (
@@ -72,26 +79,53 @@ const (
 	KeyCompatibilityDate   = "compatibilityDate"
 	KeyRetainData          = "retainData"
 	KeyAnthropicBaseURL    = "anthropicBaseUrl"
+	// KeyMonthlyBudgetUSD caps the sum of every product's model spend in a
+	// calendar month (UTC), in USD.
+	KeyMonthlyBudgetUSD = "monthlyBudgetUsd"
+	// KeyBudgetAlertWebhook is the stack's budget alert webhook URL, a
+	// secret (it carries a token); a product's token-free
+	// settings.budgetAlertWebhook takes precedence for that product.
+	KeyBudgetAlertWebhook = "budgetAlertWebhook"
 )
 
 var knownKeys = map[string]bool{
 	KeyAccountID: true, KeyProducts: true, KeyAnthropicAPIKey: true, KeyAuthToken: true,
 	KeyWorkersDevSubdomain: true, KeyCompatibilityDate: true, KeyRetainData: true,
-	KeyAnthropicBaseURL: true,
+	KeyAnthropicBaseURL: true, KeyMonthlyBudgetUSD: true, KeyBudgetAlertWebhook: true,
 }
 
 // Config is a validated stack configuration with every default applied.
 type Config struct {
-	Stack               string    `json:"stack"`
-	AccountID           string    `json:"account_id"`
-	WorkersDevSubdomain string    `json:"workers_dev_subdomain,omitempty"`
-	CompatibilityDate   string    `json:"compatibility_date"`
-	RetainData          bool      `json:"retain_data"`
-	AnthropicBaseURL    string    `json:"anthropic_base_url"`
-	Products            []Product `json:"products"`
+	Stack               string `json:"stack"`
+	AccountID           string `json:"account_id"`
+	WorkersDevSubdomain string `json:"workers_dev_subdomain,omitempty"`
+	CompatibilityDate   string `json:"compatibility_date"`
+	RetainData          bool   `json:"retain_data"`
+	AnthropicBaseURL    string `json:"anthropic_base_url"`
+	// MonthlyBudgetUSD is the stack's cap on the month's model spend of
+	// all products together; 0: none.
+	MonthlyBudgetUSD float64   `json:"monthly_budget_usd,omitempty"`
+	Products         []Product `json:"products"`
 	// Which secrets are configured. Their values never enter this struct.
-	HasAnthropicAPIKey bool `json:"has_anthropic_api_key"`
-	HasAuthToken       bool `json:"has_auth_token"`
+	HasAnthropicAPIKey    bool `json:"has_anthropic_api_key"`
+	HasAuthToken          bool `json:"has_auth_token"`
+	HasBudgetAlertWebhook bool `json:"has_budget_alert_webhook,omitempty"`
+}
+
+// HasBudget says whether the stack has a spend guard: a stack cap or a
+// product budget. Then every product's Worker binds the stack's spend
+// database, so that a product without a budget of its own still counts
+// toward the cap.
+func (c *Config) HasBudget() bool {
+	if c.MonthlyBudgetUSD > 0 {
+		return true
+	}
+	for _, p := range c.Products {
+		if p.Settings.MonthlyBudgetUSD > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Product is one AI product: a pattern, its settings and its customisations.
@@ -134,6 +168,15 @@ type Settings struct {
 	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`
 	RateLimitNamespaceID int `json:"rateLimitNamespaceId,omitempty"`
 	MaxBatchConcurrency  int `json:"maxConcurrency,omitempty"`
+	// MonthlyBudgetUSD is the product's model budget for a calendar month
+	// (UTC) in USD; 0: none.
+	MonthlyBudgetUSD float64 `json:"monthlyBudgetUsd,omitempty"`
+	// BudgetAlertWebhook is a token-free URL alerts are POSTed to; a URL
+	// carrying a token belongs in the secret zerocost:budgetAlertWebhook.
+	BudgetAlertWebhook string `json:"budgetAlertWebhook,omitempty"`
+	// BudgetAlertThresholds are percents of the budget, ascending; when a
+	// budget applies and none are set, DefaultBudgetAlertThresholds.
+	BudgetAlertThresholds []int `json:"budgetAlertThresholds,omitempty"`
 }
 
 // Value is one raw config value: Text holds a plain string or, for structured
@@ -228,9 +271,29 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 		}
 	}
 
+	if v, ok := values[KeyMonthlyBudgetUSD]; ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v.Text), 64)
+		switch {
+		case err != nil:
+			errs = append(errs, errf(Namespace+":"+KeyMonthlyBudgetUSD, "%q is not a number of US dollars", v.Text))
+		case !validBudget(f):
+			errs = append(errs, errf(Namespace+":"+KeyMonthlyBudgetUSD, "%s must be more than 0 (US dollars a month)", v.Text))
+		default:
+			cfg.MonthlyBudgetUSD = f
+		}
+	}
+	if v, ok := values[KeyBudgetAlertWebhook]; ok {
+		field := Namespace + ":" + KeyBudgetAlertWebhook
+		if !v.Secret {
+			errs = append(errs, errf(field, "must be a secret (a webhook URL carries a token): set it with `pulumi config set --secret %s <url>`, or give a token-free URL in a product's settings.budgetAlertWebhook", field))
+		}
+		cfg.HasBudgetAlertWebhook = v.Text != "" || v.Secret
+	}
+
 	prods, perrs := parseProducts(values[KeyProducts])
 	errs = append(errs, perrs...)
 	cfg.Products = prods
+	errs = append(errs, cfg.checkBudgets()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -306,6 +369,8 @@ func typeName(t reflect.Type) string {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
 	case reflect.Bool:
 		return "true or false"
 	case reflect.Slice, reflect.Array:
@@ -425,5 +490,6 @@ func (p *Product) applyDefaults(field string) []error {
 	rng("maxOutputTokens", s.MaxOutputTokens, 1, 64_000, "tokens")
 	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
 	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
+	errs = append(errs, s.checkBudget(sf)...)
 	return errs
 }

@@ -43,7 +43,8 @@ func TestConfigsAreFresh(t *testing.T) {
 	// that make them quick.
 	for path, toml := range files {
 		for _, want := range []string{`name = "RATE_LIMITER"`, `binding = "MODEL_USAGE"`, `binding = "OUTPUTS"`,
-			`MAX_INPUT_CHARS = "200"`, `ANTHROPIC_BASE_URL = "http://127.0.0.1:9"`, "# Secrets (never written here): ANTHROPIC_API_KEY, AUTH_TOKEN."} {
+			`MAX_INPUT_CHARS = "200"`, `ANTHROPIC_BASE_URL = "http://127.0.0.1:9"`, "# Secrets (never written here): ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK.",
+			`binding = "SPEND"`, `STACK_BUDGET_USD = "1000"`, `BUDGET_ALERT_THRESHOLDS = "50,80,100"`, `MODEL_PRICES = "{`} {
 			if !bytes.Contains(toml, []byte(want)) {
 				t.Errorf("%s lacks %s", path, want)
 			}

@@ -24,6 +24,7 @@ type Config struct {
 	Queues             *Queues            `toml:"queues"`
 	RateLimits         []RateLimit        `toml:"ratelimits"`
 	AnalyticsEngine    []AnalyticsDataset `toml:"analytics_engine_datasets"`
+	D1Databases        []D1Database       `toml:"d1_databases"`
 }
 
 // Route is a zone route or a custom domain.
@@ -84,6 +85,13 @@ type RateLimitSimple struct {
 type AnalyticsDataset struct {
 	Binding string `toml:"binding"`
 	Dataset string `toml:"dataset"`
+}
+
+// D1Database is a D1 binding. DatabaseID is the database's UUID.
+type D1Database struct {
+	Binding      string `toml:"binding"`
+	DatabaseName string `toml:"database_name"`
+	DatabaseID   string `toml:"database_id"`
 }
 
 // Decode parses a wrangler.toml strictly: TOML errors and keys that Config does

@@ -11,9 +11,10 @@
 // Vars are typed string (their values are the stack's). src/env.ts derives the
 // Workers' Env types from these interfaces.
 
-/** event-agent: the bindings of product ea-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN). */
+/** event-agent: the bindings of product ea-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */
 export interface EventAgentBindings {
 	OUTPUTS: R2Bucket;
+	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
 	PRODUCT: string;
@@ -25,13 +26,19 @@ export interface EventAgentBindings {
 	MAX_OUTPUT_TOKENS: string;
 	MODEL_TIMEOUT_MS: string;
 	RATE_LIMIT_PER_MINUTE: string;
+	MONTHLY_BUDGET_USD: string;
+	STACK_BUDGET_USD: string;
+	BUDGET_ALERT_THRESHOLDS: string;
+	MODEL_PRICES: string;
 	ANTHROPIC_API_KEY: string;
 	AUTH_TOKEN: string;
+	BUDGET_ALERT_WEBHOOK: string;
 }
 
-/** async-pipeline: the bindings of product ap-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN). */
+/** async-pipeline: the bindings of product ap-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */
 export interface AsyncPipelineBindings {
 	OUTPUTS: R2Bucket;
+	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	JOB_QUEUE: Queue;
 	RATE_LIMITER: RateLimit;
@@ -46,13 +53,19 @@ export interface AsyncPipelineBindings {
 	RATE_LIMIT_PER_MINUTE: string;
 	RETRY_DELAY_SECONDS: string;
 	DEAD_LETTER_QUEUE: string;
+	MONTHLY_BUDGET_USD: string;
+	STACK_BUDGET_USD: string;
+	BUDGET_ALERT_THRESHOLDS: string;
+	MODEL_PRICES: string;
 	ANTHROPIC_API_KEY: string;
 	AUTH_TOKEN: string;
+	BUDGET_ALERT_WEBHOOK: string;
 }
 
-/** edge-cache: the bindings of product ec-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN). */
+/** edge-cache: the bindings of product ec-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */
 export interface EdgeCacheBindings {
 	OUTPUTS: R2Bucket;
+	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
 	PRODUCT: string;
@@ -65,6 +78,11 @@ export interface EdgeCacheBindings {
 	MODEL_TIMEOUT_MS: string;
 	RATE_LIMIT_PER_MINUTE: string;
 	CACHE_TTL_SECONDS: string;
+	MONTHLY_BUDGET_USD: string;
+	STACK_BUDGET_USD: string;
+	BUDGET_ALERT_THRESHOLDS: string;
+	MODEL_PRICES: string;
 	ANTHROPIC_API_KEY: string;
 	AUTH_TOKEN: string;
+	BUDGET_ALERT_WEBHOOK: string;
 }

@@ -12,6 +12,10 @@ export interface JobMessage {
   input: string;
   /** times the job was sent again to wait out a rate limit (absent: 0) */
   deferrals?: number;
+  /** Unix ms when POST /admin/jobs/resume sent a parked job again (its record exists, so it may defer past 24 h of its creation) */
+  resumed_at?: number;
+  /** batch mode: the Message Batch submissions the job had before this message (absent: 0; lib/batch.ts) */
+  batch_attempts?: number;
 }
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
@@ -19,12 +23,32 @@ export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
 /**
  * Secrets the plan binds only when the stack sets them: AUTH_TOKEN
  * (zerocost:authToken; when set, every route but GET /health needs it as a
- * bearer token). wrangler types types every secret it is given as required.
+ * bearer token) and BUDGET_ALERT_WEBHOOK (zerocost:budgetAlertWebhook or a
+ * product's token-free settings.budgetAlertWebhook). wrangler types types
+ * every secret it is given as required.
  */
-type OptionalSecret = "AUTH_TOKEN";
+type OptionalSecret = "AUTH_TOKEN" | "BUDGET_ALERT_WEBHOOK";
 
-/** A pattern's generated bindings with the optional secrets optional. */
-type Refine<B extends Record<OptionalSecret, string>> = Omit<B, OptionalSecret> & Partial<Pick<B, OptionalSecret>>;
+/** Bindings the plan makes only when the stack has a budget: SPEND (D1, the stack's spend counter). */
+type OptionalBinding = "SPEND";
+
+/** A pattern's generated bindings with the optional secrets and bindings optional. */
+type Refine<B extends Record<OptionalSecret, string> & Record<OptionalBinding, unknown>> = Omit<B, OptionalSecret | OptionalBinding> &
+  Partial<Pick<B, OptionalSecret | OptionalBinding>>;
+
+/**
+ * The spend guard's bindings as lib/budget.ts reads them, every one optional:
+ * the plan binds SPEND (the stack's D1 database) only when the stack has a
+ * budget, and BUDGET_ALERT_WEBHOOK only when it is set; a budget var may be "".
+ */
+export interface SpendEnv {
+  SPEND?: D1Database;
+  MONTHLY_BUDGET_USD?: string;
+  STACK_BUDGET_USD?: string;
+  BUDGET_ALERT_THRESHOLDS?: string;
+  MODEL_PRICES?: string;
+  BUDGET_ALERT_WEBHOOK?: string;
+}
 
 export interface EventAgentEnv extends Refine<EventAgentBindings> {}
 

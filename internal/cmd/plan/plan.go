@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/contract"
 	zplan "github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // Options are the command's inputs.
@@ -57,6 +59,13 @@ func Run(o *Options) error {
 // Print writes a readable summary of the plan.
 func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 	fmt.Fprintf(w, "stack %s, account %s: %d products\n", p.Stack, p.AccountID, len(p.Products))
+	if p.SpendDatabase != nil {
+		limit := "no stack cap (product budgets only)"
+		if p.MonthlyBudgetUSD > 0 {
+			limit = "stack cap $" + stack.FormatUSD(p.MonthlyBudgetUSD) + " a month, all products together"
+		}
+		fmt.Fprintf(w, "spend guard: %s; spend counted in D1 database %s\n", limit, p.SpendDatabase.Name)
+	}
 	for _, pr := range p.Products {
 		fmt.Fprintf(w, "\n%s (%s, %s)\n", pr.Name, pr.Pattern, pr.Model)
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
@@ -91,6 +100,9 @@ func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 		if len(pr.Crons) > 0 {
 			fmt.Fprintf(tw, "  crons\t%s\n", strings.Join(pr.Crons, ", "))
 		}
+		if p.SpendDatabase != nil {
+			fmt.Fprintf(tw, "  budget\t%s\n", budgetLine(pr))
+		}
 		var bs []string
 		for _, b := range pr.Bindings {
 			if b.Type != zplan.PlainText {
@@ -106,4 +118,18 @@ func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 		fmt.Fprintf(w, "\nnot set yet (needed by `pulumi up`): %s\n", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// budgetLine says a product's budget, its alert thresholds and whether an
+// alert webhook is set (never its URL: it may carry a token).
+func budgetLine(pr zplan.Product) string {
+	b := "none of its own (counts toward the stack cap)"
+	if v := pr.Settings.MonthlyBudgetUSD; v > 0 {
+		b = "$" + stack.FormatUSD(v) + " a month"
+	}
+	alerts := "no alert webhook"
+	if wb := pr.Binding(contract.BudgetAlertWebhook); wb != nil {
+		alerts = "alerts at " + strings.ReplaceAll(pr.Var(contract.VarBudgetAlertThresholds), ",", ", ") + " percent to the webhook of " + wb.Target
+	}
+	return b + "; " + alerts
 }
