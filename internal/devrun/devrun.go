@@ -75,6 +75,16 @@ type Options struct {
 	// stand-in's. Nil discards them.
 	Log io.Writer
 
+	// FireCrons fires every product's cron triggers on their schedules (in
+	// UTC, by Clock) while the runtime runs, as Cloudflare would: `zerocost
+	// dev` sets it. Without it crons fire only on demand (TriggerCron).
+	FireCrons bool
+	// Clock, when set, is the time FireCrons follows (tests); default the
+	// wall clock.
+	Clock Clock
+	// OnCron, when set, sees every scheduled run FireCrons makes (tests).
+	OnCron func(CronResult, error)
+
 	// ExtraWorkers run next to the products, in the same workerd (tests and
 	// benchmarks only: `zerocost dev` adds none). Rt.ExtraURL gives their URLs.
 	ExtraWorkers []ExtraWorker
@@ -133,6 +143,11 @@ type Runtime struct {
 	stopErr  error
 
 	extras map[string]string // extra Worker name -> URL
+
+	// entryURL is Miniflare's entry socket, which runs scheduled handlers.
+	entryURL string
+	cronStop func()                  // stops FireCrons' schedule; nil when off
+	onCron   func(CronResult, error) // Options.OnCron
 }
 
 // Products returns the running products in plan order.
@@ -169,7 +184,7 @@ func (rt *Runtime) StatePath() string { return rt.statePath }
 
 // State is what the state file holds.
 func (rt *Runtime) State() State {
-	return State{Stack: rt.stack, PID: os.Getpid(), StartedAt: rt.started, Model: rt.model, Products: rt.Products()}
+	return State{Stack: rt.stack, PID: os.Getpid(), StartedAt: rt.started, Model: rt.model, EntryURL: rt.entryURL, Products: rt.Products()}
 }
 
 // Done is closed when the runner exits (after Stop, or on its own).
@@ -196,7 +211,9 @@ func (rt *Runtime) Err() error {
 //   - build writes every product's bundle and the runner's config, from the
 //     plan and nothing else;
 //   - launch starts the runner in its own process group, waits until it says
-//     every Worker is ready, and writes the state file.
+//     every Worker is ready, and writes the state file;
+//   - with FireCrons, startCrons then fires the products' crons on their
+//     schedules until Stop.
 //
 // When a step fails, what the earlier ones started is stopped.
 func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
@@ -222,6 +239,16 @@ func Start(ctx context.Context, o Options) (_ *Runtime, err error) {
 	if err := rt.launch(ctx, p, b); err != nil {
 		return nil, err
 	}
+	if o.FireCrons {
+		clock := o.Clock
+		if clock == nil {
+			clock = wallClock{}
+		}
+		rt.onCron = o.OnCron
+		if err := rt.startCrons(p, clock); err != nil {
+			return nil, err
+		}
+	}
 	return rt, nil
 }
 
@@ -231,6 +258,7 @@ type runnerEvent struct {
 	Message   string            `json:"message"`
 	Workers   map[string]string `json:"workers"`
 	ReadyMs   int               `json:"ready_ms"`
+	Entry     string            `json:"entry"`
 	Miniflare string            `json:"miniflare"`
 }
 
@@ -245,6 +273,9 @@ func (rt *Runtime) Stop() error {
 func (rt *Runtime) stop() error {
 	var errs []error
 	began := time.Now()
+	if rt.cronStop != nil {
+		rt.cronStop() // no scheduled run starts or stays in flight past here
+	}
 	if rt.cmd != nil {
 		// The runner disposes Miniflare (stopping workerd) on SIGTERM.
 		_ = terminate(rt.pid)

@@ -23,7 +23,10 @@ type State struct {
 	PID       int       `json:"pid"`
 	StartedAt time.Time `json:"started_at"`
 	Model     ModelInfo `json:"model"`
-	Products  []Product `json:"products"`
+	// EntryURL is Miniflare's entry socket on 127.0.0.1: TriggerCron runs
+	// the products' scheduled handlers through it.
+	EntryURL string    `json:"entry_url,omitempty"`
+	Products []Product `json:"products"`
 }
 
 // Product is one running product.
@@ -32,6 +35,10 @@ type Product struct {
 	Pattern string `json:"pattern"`
 	// URL is the product's local base URL, e.g. http://127.0.0.1:41234 (no trailing slash).
 	URL string `json:"url"`
+	// Script is the Worker's script name (Miniflare keys on it).
+	Script string `json:"script,omitempty"`
+	// Crons are the product's cron triggers, as planned.
+	Crons []string `json:"crons,omitempty"`
 }
 
 // ModelInfo says which model API the Workers call.

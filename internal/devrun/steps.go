@@ -102,6 +102,15 @@ func prepare(o Options, find findTools) (*prepared, error) {
 	if n == 0 {
 		return nil, usage(fmt.Errorf("stack %s has no products", o.Stack))
 	}
+	if o.FireCrons {
+		var ps []Product
+		for _, pr := range p.plan.Products {
+			ps = append(ps, Product{Name: pr.Name, Crons: pr.Crons})
+		}
+		if _, err := cronJobs(ps); err != nil {
+			return nil, usage(err)
+		}
+	}
 	if o.APIKey == "" {
 		if err := o.StandIn.Check(); err != nil {
 			return nil, usage(err)
@@ -294,6 +303,7 @@ func (rt *Runtime) launch(ctx context.Context, p *prepared, b *built) error {
 	if err := rt.takeURLs(p.plan, b.cfg.Workers, ready.Workers); err != nil {
 		return err
 	}
+	rt.entryURL = strings.TrimRight(ready.Entry, "/")
 	rt.readyIn = time.Since(rt.started)
 	st := rt.State()
 	if err := writeState(p.statePath, &st); err != nil {
@@ -319,7 +329,8 @@ func (rt *Runtime) takeURLs(p *plan.Plan, workers []runnerWorker, urls map[strin
 			rt.extras[w.Name] = strings.TrimRight(u, "/")
 			continue
 		}
-		rt.products = append(rt.products, Product{Name: w.Product, Pattern: p.Products[i].Pattern, URL: strings.TrimRight(u, "/")})
+		rt.products = append(rt.products, Product{Name: w.Product, Pattern: p.Products[i].Pattern, URL: strings.TrimRight(u, "/"),
+			Script: w.Name, Crons: p.Products[i].Crons})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -341,15 +342,18 @@ func TestBuildWritesBundlesAndRunnerConfig(t *testing.T) {
 
 // The ready line names every Worker: products in plan order, then extras.
 func TestTakeURLs(t *testing.T) {
-	p := &plan.Plan{Products: []plan.Product{{Name: "a", Pattern: stack.EdgeCache}, {Name: "b", Pattern: stack.EventAgent}}}
+	p := &plan.Plan{Products: []plan.Product{{Name: "a", Pattern: stack.EdgeCache}, {Name: "b", Pattern: stack.EventAgent, Crons: []string{"*/5 * * * *"}}}}
 	workers := []runnerWorker{{Name: "a-dev", Product: "a"}, {Name: "b-dev", Product: "b"}, {Name: "x"}}
 	rt := &Runtime{}
 	err := rt.takeURLs(p, workers, map[string]string{"a-dev": "http://127.0.0.1:1/", "b-dev": "http://127.0.0.1:2", "x": "http://127.0.0.1:3/"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Product{{"a", stack.EdgeCache, "http://127.0.0.1:1"}, {"b", stack.EventAgent, "http://127.0.0.1:2"}}
-	if got := rt.Products(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] || rt.ExtraURL("x") != "http://127.0.0.1:3" {
+	want := []Product{
+		{Name: "a", Pattern: stack.EdgeCache, URL: "http://127.0.0.1:1", Script: "a-dev"},
+		{Name: "b", Pattern: stack.EventAgent, URL: "http://127.0.0.1:2", Script: "b-dev", Crons: []string{"*/5 * * * *"}},
+	}
+	if got := rt.Products(); !reflect.DeepEqual(got, want) || rt.ExtraURL("x") != "http://127.0.0.1:3" {
 		t.Errorf("products %+v, extras %v", got, rt.extras)
 	}
 	if err := (&Runtime{}).takeURLs(p, workers, map[string]string{"a-dev": "http://127.0.0.1:1"}); err == nil || !strings.Contains(err.Error(), "no URL for b-dev") {
@@ -370,7 +374,7 @@ const workers = {};
 cfg.workers.forEach((w, i) => { workers[w.name] = "http://127.0.0.1:" + (1 + i) + "/"; });
 console.log("a runner log line");
 console.log("key " + process.env.ZEROCOST_DEV_SECRET_ANTHROPIC_API_KEY); // stdout: before the ready line
-console.log(JSON.stringify({ event: "ready", workers, ready_ms: 7, miniflare: "4.test" }));
+console.log(JSON.stringify({ event: "ready", workers, entry: "http://127.0.0.1:9/", ready_ms: 7, miniflare: "4.test" }));
 setInterval(() => {}, 1000);
 `
 	for name, c := range map[string]struct {
@@ -421,11 +425,11 @@ setInterval(() => {}, 1000);
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := rt.Products(); len(got) != 1 || got[0] != (Product{"a", stack.EdgeCache, "http://127.0.0.1:1"}) || rt.ExtraURL("x") != "http://127.0.0.1:2" {
+				if got := rt.Products(); !reflect.DeepEqual(got, []Product{{Name: "a", Pattern: stack.EdgeCache, URL: "http://127.0.0.1:1", Script: "a-dev"}}) || rt.ExtraURL("x") != "http://127.0.0.1:2" {
 					t.Errorf("products %+v, extra %q", got, rt.ExtraURL("x"))
 				}
 				st, err := ReadStateFile(p.statePath)
-				if err != nil || st.Stack != "t" || len(st.Products) != 1 || st.PID != os.Getpid() {
+				if err != nil || st.Stack != "t" || len(st.Products) != 1 || st.PID != os.Getpid() || st.EntryURL != "http://127.0.0.1:9" {
 					t.Errorf("state %+v %v", st, err)
 				}
 				for _, want := range []string{"a runner log line", "key the-key", "zerocost dev: runner started (pid " + strconv.Itoa(pid), "ms after the runner started)", "Miniflare 4.test ready 7 ms"} {

@@ -8,7 +8,12 @@
 // variables the config names, so they never touch the disk), starts Miniflare,
 // and reports. Protocol on stdout, one JSON object a line:
 //
-//   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"ready_ms":<n>}
+//   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"entry":"http://127.0.0.1:<port>/","ready_ms":<n>}
+//
+// "entry" is Miniflare's entry socket. Started with unsafeTriggerHandlers, it
+// runs a Worker's scheduled() handler on
+// GET /cdn-cgi/local/scheduled?cron=...&time=<ms>&format=json with the header
+// MF-Route-Override: <worker name>; devrun fires cron triggers through it.
 //   {"event":"error","message":"..."}          (then exit 1)
 //
 // Everything else (Miniflare's and the Workers' logs) goes to stderr. SIGTERM,
@@ -127,16 +132,18 @@ try {
     // Placeholder request.cf: never fetch the real one from Cloudflare.
     cf: false,
     telemetry: { enabled: false },
+    // The entry socket runs scheduled handlers (cron triggers), for devrun.
+    unsafeTriggerHandlers: true,
     workers: config.workers.map(workerOptions),
   };
   const options = typeof miniflare.convertV4MiniflareOptions === "function" ? miniflare.convertV4MiniflareOptions(v4) : v4;
   mf = new Miniflare(options);
   keepOnlyOurSignalHandlers();
-  await mf.ready;
+  const entry = await mf.ready;
   if (stopping) process.exit(0);
   const workers = {};
   for (const w of config.workers) workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).href;
-  emit({ event: "ready", workers, ready_ms: Math.round(performance.now() - started), miniflare: miniflareVersion() });
+  emit({ event: "ready", workers, entry: entry.href, ready_ms: Math.round(performance.now() - started), miniflare: miniflareVersion() });
 } catch (err) {
   if (!stopping) {
     try {
