@@ -3,18 +3,26 @@
 import type { BaseEnv, PatternName } from "../env";
 import type { Hooks } from "../hooks";
 import { requireAuth } from "./auth";
-import { json, notFound, toErrorResponse } from "./errors";
+import { budgetStatus } from "./budget";
+import { readConfig } from "./config";
+import { HttpError, json, notFound, toErrorResponse } from "./errors";
 import { matchRoute, type Route } from "./http";
 
 export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Route<E>[]) {
   const all: Route<E>[] = [
     { path: "/health", GET: (_req, env) => json({ pattern, product: env.PRODUCT }) },
+    // The spend guard's month (lib/budget.ts): `zerocost jobs`/`cost` read it.
+    { path: "/admin/budget", GET: async (_req, env) => json(await budgetStatus(env, readConfig(env))) },
     ...routes,
   ];
   return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
     try {
       const { pathname } = new URL(request.url);
       const method = request.method.toUpperCase();
+      if (pathname.startsWith("/admin/") && !env.AUTH_TOKEN) {
+        // Never open: without a token anyone could read the spend or resume jobs.
+        throw new HttpError(403, "forbidden", "admin routes need zerocost:authToken (the AUTH_TOKEN secret) to be set");
+      }
       if (!(method === "GET" && pathname === "/health")) await requireAuth(request, env.AUTH_TOKEN);
       const hit = matchRoute(all, method, pathname);
       if (!hit) throw notFound(`no route for ${pathname}`);

@@ -9,6 +9,8 @@ export type ErrorCode =
   | "not_found" // 404
   | "unauthorized" // 401
   | "rate_limited" // 429, with Retry-After
+  | "budget_exhausted" // 429, with Retry-After, resets_at and scope: the month's model budget is spent
+  | "forbidden" // 403: the route needs a setting the stack lacks (admin routes without AUTH_TOKEN)
   | "upstream_error" // 502: the model API failed (edge-cache answers synchronously)
   | "unavailable" // 503: a platform service (the job queue) failed; retry later
   | "internal"; // 500: a bug
@@ -20,6 +22,8 @@ export class HttpError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** more fields of the error object (budget_exhausted: resets_at, scope) */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -39,13 +43,14 @@ export function errorResponse(
   code: ErrorCode,
   message: string,
   headers: Record<string, string> = {},
+  extra: Record<string, unknown> = {},
 ): Response {
-  return json({ error: { code, message } }, status, headers);
+  return json({ error: { code, message, ...extra } }, status, headers);
 }
 
 /** Turns anything thrown by a handler into a JSON error response. */
 export function toErrorResponse(err: unknown): Response {
-  if (err instanceof HttpError) return errorResponse(err.status, err.code, err.message, err.headers);
+  if (err instanceof HttpError) return errorResponse(err.status, err.code, err.message, err.headers, err.extra);
   console.error("internal error:", err);
   return errorResponse(500, "internal", "internal error");
 }

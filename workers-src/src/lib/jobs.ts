@@ -7,7 +7,12 @@ import type { BaseEnv } from "../env";
 import { notFound } from "./errors";
 import { createdAt, isJobId, verifyJobId } from "./jobid";
 
-export type JobState = "queued" | "running" | "done" | "failed" | "dead";
+/**
+ * budget_exhausted (async-pipeline): the month's model budget was spent when
+ * the job's turn came; its input is kept in the spend store (lib/budget.ts,
+ * parked_jobs) until POST /admin/jobs/resume queues it again.
+ */
+export type JobState = "queued" | "running" | "done" | "failed" | "dead" | "budget_exhausted";
 
 /** What jobs/<id>.json holds. */
 export interface JobRecord {
@@ -19,7 +24,7 @@ export interface JobRecord {
   result?: unknown;
   model?: string;
   usage?: unknown;
-  /** the last error (failed, dead, or queued again after a failed attempt) */
+  /** the last error (failed, dead, budget_exhausted, or queued again after a failed attempt) */
   error?: string;
   /** queue delivery attempts so far (async-pipeline) */
   attempts?: number;

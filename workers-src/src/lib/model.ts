@@ -5,6 +5,7 @@
 import type { BaseEnv } from "../env";
 import type { Config } from "./config";
 import { MODEL_USAGE_POINT } from "../contract.gen";
+import { assertPriced, checkBudget, recordSpend } from "./budget";
 
 export interface MessageParam {
   role: "user" | "assistant";
@@ -66,6 +67,14 @@ export interface CallOptions {
   maxRetryWaitMs?: number;
   /** first backoff step in ms (doubles each attempt, capped at 8 s) */
   baseDelayMs?: number;
+  /**
+   * The spend guard (lib/budget.ts). Unless `checked` (the caller checked the
+   * budget already, as event-agent does before its 202), the call first
+   * checks it (one query; throws BudgetExhausted 429 or BudgetUnavailable
+   * 503). A successful call's cost is recorded: handed to `waitUntil` when
+   * given (no latency added), awaited otherwise.
+   */
+  budget?: { checked?: boolean; waitUntil?: (p: Promise<unknown>) => void };
 }
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504, 529]);
@@ -181,6 +190,8 @@ export async function callModel(
     "x-api-key": env.ANTHROPIC_API_KEY ?? "",
     "anthropic-version": ANTHROPIC_VERSION,
   };
+  assertPriced(env, cfg, body.model);
+  if (!opts.budget?.checked) await checkBudget(env, cfg);
   const payload = JSON.stringify(body);
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const base = opts.baseDelayMs ?? 250;
@@ -191,6 +202,11 @@ export async function callModel(
     try {
       const data = await attempt(url, headers, payload, Math.min(cfg.modelTimeoutMs, remaining));
       recordUsage(env, cfg, body.model, opts.pattern, data.usage);
+      const recorded = recordSpend(env, cfg, data.usage, "realtime").catch((e) =>
+        console.error("spend guard: the call's cost could not be recorded:", e),
+      );
+      if (opts.budget?.waitUntil) opts.budget.waitUntil(recorded);
+      else await recorded;
       return data;
     } catch (e) {
       if (!(e instanceof ModelError)) throw e;

@@ -6,9 +6,16 @@
 // job is sent again with a delay rather than retried, so waiting never
 // exhausts its retries. The dead-letter queue's consumer writes the record
 // dead, with the input.
+//
+// The spend guard (lib/budget.ts): the model call checks the month's budget
+// first; when it is spent, the job is parked (its input kept in the spend
+// store, its record budget_exhausted) and the message acked: never left in
+// the queue (which forgets after 24 h), never dead-lettered. The admin routes
+// list the parked jobs and resume them once the budget allows.
 import type { AsyncPipelineEnv, JobMessage } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
+import { BudgetExhausted, BudgetUnavailable, listParked, parkJob, RESUME_MAX, resumeParked, UNAVAILABLE_RETRY_AFTER } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
 import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
@@ -115,9 +122,14 @@ export const EXPIRED_ERROR = "expired: the job was not processed within 25 h of 
 const unrecorded = (ageMs: number) =>
   ageMs < QUEUED_WINDOW_MS ? { status: "queued" as const } : { status: "failed" as const, error: EXPIRED_ERROR };
 
-/** Whether a deferral of `delaySeconds` keeps the job inside the window where no record is needed. */
-function mayDefer(id: string, deferrals: number, delaySeconds: number): boolean {
-  return deferrals < MAX_DEFERRALS && Date.now() + delaySeconds * 1000 - createdAt(id) < DEFER_HORIZON_MS;
+/**
+ * Whether a deferral of `delaySeconds` keeps the job inside the window where
+ * no record is needed (counted from its creation, or from its resume: a
+ * resumed job has a queued record).
+ */
+function mayDefer(id: string, deferrals: number, delaySeconds: number, resumedAt?: number): boolean {
+  const since = typeof resumedAt === "number" && Number.isFinite(resumedAt) ? Math.max(resumedAt, createdAt(id)) : createdAt(id);
+  return deferrals < MAX_DEFERRALS && Date.now() + delaySeconds * 1000 - since < DEFER_HORIZON_MS;
 }
 
 const TERMINAL = new Set(["done", "failed", "dead"]);
@@ -168,6 +180,17 @@ async function processMessage(
     msg.ack();
   } catch (err) {
     const error = describe(err);
+    if (err instanceof BudgetExhausted) {
+      // The month's budget is spent: park the job (input kept durably) and ack.
+      try {
+        await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input, error }, prev, msg.attempts);
+        msg.ack();
+      } catch (e) {
+        logWith(id)(e);
+        msg.retry({ delaySeconds: cfg.retryDelaySeconds });
+      }
+      return;
+    }
     if (err instanceof ModelError && !err.retryable) {
       // Retrying cannot help (e.g. the API rejected the request): fail now.
       await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts }, prev))
@@ -179,16 +202,21 @@ async function processMessage(
       return;
     }
     const deferrals = deferralsOf(msg.body);
-    if (err instanceof ModelError && err.status === 429) {
+    const unavailable = err instanceof BudgetUnavailable; // the spend store failed: wait like a rate limit
+    if ((err instanceof ModelError && err.status === 429) || unavailable) {
       // A rate limit (the product's own or the model API's) is back-pressure,
       // not a failure of the job. Retrying would use up max_retries and send a
       // backlog to the dead-letter queue, so the job is sent again with a
       // delay and this delivery acked. No record is written: the job stays
       // queued by its id.
-      const delaySeconds = deferralDelay(err.retryAfter, cfg.retryDelaySeconds, deferred.count++, cfg.rateLimitPerMinute);
-      if (mayDefer(id, deferrals, delaySeconds)) {
+      const retryAfter = unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter;
+      const delaySeconds = deferralDelay(retryAfter, cfg.retryDelaySeconds, deferred.count++, cfg.rateLimitPerMinute);
+      const resumedAt = msg.body.resumed_at;
+      if (mayDefer(id, deferrals, delaySeconds, resumedAt)) {
         try {
-          await env.JOB_QUEUE.send({ job_id: id, input, deferrals: deferrals + 1 }, { contentType: "json", delaySeconds });
+          const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1 };
+          if (resumedAt !== undefined) again.resumed_at = resumedAt;
+          await env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
           msg.ack();
           return;
         } catch (sendError) {
@@ -229,6 +257,35 @@ async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): Promise
   }
 }
 
+/** GET /admin/jobs?status=budget_exhausted&limit=N&cursor=C */
+async function listParkedRoute(request: Request, env: AsyncPipelineEnv): Promise<Response> {
+  const q = new URL(request.url).searchParams;
+  const status = q.get("status") ?? "budget_exhausted";
+  if (status !== "budget_exhausted") throw badInput("only status=budget_exhausted can be listed (the other jobs are not indexed)");
+  const rawLimit = q.get("limit");
+  const limit = rawLimit === null ? 100 : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badInput("limit must be an integer from 1 to 1000");
+  return json(await listParked(env, readConfig(env), limit, q.get("cursor") || null));
+}
+
+/** POST /admin/jobs/resume, optional body {"limit":N} (default and most: RESUME_MAX per call). */
+async function resumeRoute(request: Request, env: AsyncPipelineEnv): Promise<Response> {
+  let limit = RESUME_MAX;
+  const text = await request.text();
+  if (text.trim() !== "") {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, "invalid_json", "request body is not valid JSON");
+    }
+    const n = (body as { limit?: unknown } | null)?.limit;
+    if (n !== undefined && (typeof n !== "number" || !Number.isInteger(n) || n < 1)) throw badInput("limit must be a positive integer");
+    if (typeof n === "number") limit = Math.min(n, RESUME_MAX);
+  }
+  return json(await resumeParked(env, readConfig(env), env.JOB_QUEUE, limit, env.OUTPUTS));
+}
+
 const logWith = (id: string) => (err: unknown) => console.error(`job ${id}:`, err);
 
 export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEnv, unknown> {
@@ -264,6 +321,9 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
         path: /^\/jobs\/(?<id>[^/]+)$/,
         GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
       },
+      // The parked jobs (lib/budget.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
+      { path: "/admin/jobs", GET: (request, env) => listParkedRoute(request, env) },
+      { path: "/admin/jobs/resume", POST: (request, env) => resumeRoute(request, env) },
     ]),
     async queue(batch, env) {
       const cfg = readConfig(env);

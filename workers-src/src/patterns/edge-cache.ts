@@ -123,6 +123,10 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
               deadline: started + MODEL_DEADLINE_MS,
               pattern: PATTERN,
               maxAttempts: 3,
+              // A miss checks the budget (429 budget_exhausted, 503 when the
+              // spend store fails); hits above never reach it. The cost is
+              // recorded after the answer.
+              budget: { waitUntil: (p) => ctx.waitUntil(p) },
             });
           } catch (err) {
             if (!(err instanceof ModelError)) throw err;

@@ -9,6 +9,7 @@
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
+import { checkBudget } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
@@ -46,11 +47,18 @@ async function runJob(
   id: string,
   input: string,
   started: number,
+  waitUntil: (p: Promise<unknown>) => void,
 ): Promise<void> {
   let rec: JobRecord;
   try {
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
-    const response = await callModel(env, cfg, body, { deadline: started + MODEL_DEADLINE_MS, pattern: PATTERN, maxAttempts: 3 });
+    // The budget was checked before the 202; the cost is recorded beside the job's record.
+    const response = await callModel(env, cfg, body, {
+      deadline: started + MODEL_DEADLINE_MS,
+      pattern: PATTERN,
+      maxAttempts: 3,
+      budget: { checked: true, waitUntil },
+    });
     rec = jobRecord(id, {
       status: "done",
       result: await shapeResult(hooks, response, input),
@@ -90,10 +98,13 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
               "retry-after": String(Math.max(1, wait)),
             });
           }
-          // Before the 202, so that a limited client hears 429 at once.
+          // Before the 202, so that a limited client hears 429 at once, and
+          // one spend query (lib/budget.ts): a spent budget is a 429
+          // budget_exhausted, never an accepted job.
           await enforceRateLimit(env, cfg);
+          await checkBudget(env, cfg);
           const id = await newJobId(env, started);
-          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started));
+          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p)));
           return json({ job_id: id, status: "queued" }, 202);
         },
       },
