@@ -27,6 +27,8 @@ type Product struct {
 	Buckets   map[string]*cloudflare.R2Bucket // by binding
 	Queues    map[string]*cloudflare.Queue    // by queue name
 	Consumers []*cloudflare.QueueConsumer
+	// Shared are the stack's resources the product binds (the spend database).
+	Shared *Shared
 
 	// Outputs resolves to the product's outputs.Product, which the program
 	// exports under the product's name.
@@ -35,7 +37,7 @@ type Product struct {
 
 // NewProduct creates the product's resources from its plan entry. code is the
 // bundled Worker; secrets maps config keys to their (secret) values.
-func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string, secrets map[string]pulumi.StringOutput, opts ...pulumi.ResourceOption) (*Product, error) {
+func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string, secrets map[string]pulumi.StringOutput, shared *Shared, opts ...pulumi.ResourceOption) (*Product, error) {
 	token, ok := componentTypes[pr.Pattern]
 	if !ok {
 		return nil, fmt.Errorf("no component for pattern %q", pr.Pattern)
@@ -43,6 +45,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 	c := &Product{
 		Buckets: map[string]*cloudflare.R2Bucket{},
 		Queues:  map[string]*cloudflare.Queue{},
+		Shared:  shared,
 	}
 	if err := ctx.RegisterComponentResource(token, pr.Name, c, opts...); err != nil {
 		return nil, err
@@ -189,11 +192,22 @@ func (c *Product) outputs(pr *plan.Product) pulumi.Output {
 	for name, q := range c.Queues {
 		queueIDs[name] = q.QueueId
 	}
-	return pulumi.All(c.Script.ScriptName, buckets, queueIDs).ApplyT(func(v []any) outputs.Product {
+	databases := pulumi.StringMap{}
+	for _, b := range pr.Bindings {
+		if b.Type == plan.D1 {
+			if db := c.Shared.Databases[b.Target]; db != nil {
+				databases[b.Name] = db.Uuid
+			}
+		}
+	}
+	return pulumi.All(c.Script.ScriptName, buckets, queueIDs, databases).ApplyT(func(v []any) outputs.Product {
 		out := outputs.Product{Pattern: pr.Pattern, Script: v[0].(string), URL: pr.URL,
 			R2Buckets: v[1].(map[string]string)}
 		if q := v[2].(map[string]string); len(q) > 0 {
 			out.QueueIDs = q
+		}
+		if d := v[3].(map[string]string); len(d) > 0 {
+			out.D1DatabaseIDs = d
 		}
 		return out
 	})
@@ -273,5 +287,12 @@ var bindingArgs = map[plan.Kind]func(in bindingArg) error{
 	plan.Analytics: func(in bindingArg) error {
 		in.arg.Dataset = pulumi.String(in.b.Target)
 		return nil
+	},
+	plan.D1: func(in bindingArg) error {
+		db, err := created(in, in.c.Shared.Databases, in.b.Target)
+		if err == nil {
+			in.arg.Id = db.Uuid
+		}
+		return err
 	},
 }

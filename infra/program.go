@@ -10,7 +10,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
+	"github.com/zerocost/zerocost/infra/cloudflare"
 	"github.com/zerocost/zerocost/internal/bundle"
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -59,11 +61,22 @@ func newProducts(ctx *pulumi.Context) (map[string]*Product, error) {
 	for _, pr := range p.Products {
 		for _, b := range pr.Bindings {
 			if info, _ := b.Type.Info(); info.Secret {
-				if _, ok := secrets[b.Target]; !ok {
-					secrets[b.Target] = zc.RequireSecret(strings.TrimPrefix(b.Target, stack.Namespace+":"))
+				if _, ok := secrets[b.Target]; ok {
+					continue
 				}
+				if b.Name == contract.BudgetAlertWebhook && strings.HasPrefix(b.Target, stack.Namespace+":"+stack.KeyProducts+"[") {
+					// A product's token-free webhook, from its settings: bound
+					// as a secret all the same, so that it is never rendered.
+					secrets[b.Target] = pulumi.ToSecret(pulumi.String(pr.Settings.BudgetAlertWebhook)).(pulumi.StringOutput)
+					continue
+				}
+				secrets[b.Target] = zc.RequireSecret(strings.TrimPrefix(b.Target, stack.Namespace+":"))
 			}
 		}
+	}
+	shared, err := newShared(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	products := map[string]*Product{}
 	for i := range p.Products {
@@ -72,13 +85,38 @@ func newProducts(ctx *pulumi.Context) (map[string]*Product, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := NewProduct(ctx, p, pr, string(b.Code), secrets)
+		c, err := NewProduct(ctx, p, pr, string(b.Code), secrets, shared)
 		if err != nil {
 			return nil, fmt.Errorf("product %s: %w", pr.Name, err)
 		}
 		products[pr.Name] = c
 	}
 	return products, nil
+}
+
+// Shared are the stack's resources that every product binds, not one
+// product's: the spend database when the stack has a budget.
+type Shared struct {
+	// Databases are the D1 databases by name.
+	Databases map[string]*cloudflare.D1Database
+}
+
+// newShared creates the stack's shared resources. The spend database is no
+// product's child; like the buckets' data, the month's spend survives
+// `pulumi destroy` unless the stack sets zerocost:retainData false.
+func newShared(ctx *pulumi.Context, p *plan.Plan) (*Shared, error) {
+	s := &Shared{Databases: map[string]*cloudflare.D1Database{}}
+	if db := p.SpendDatabase; db != nil {
+		d, err := cloudflare.NewD1Database(ctx, db.Name, &cloudflare.D1DatabaseArgs{
+			AccountId: pulumi.String(p.AccountID),
+			Name:      pulumi.String(db.Name),
+		}, pulumi.RetainOnDelete(p.RetainData))
+		if err != nil {
+			return nil, err
+		}
+		s.Databases[db.Name] = d
+	}
+	return s, nil
 }
 
 // configValues collects the zerocost: config, noting which values are secrets.

@@ -48,6 +48,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "cloudflare:index/queue:Queue":
 		id = "queue-id-" + args.Inputs["queueName"].StringValue()
 		outs["queueId"] = resource.NewStringProperty(id)
+	case "cloudflare:index/d1Database:D1Database":
+		id = "d1-uuid-" + args.Inputs["name"].StringValue()
+		outs["uuid"] = resource.NewStringProperty(id)
 	}
 	return id, outs, nil
 }
@@ -115,7 +118,11 @@ const (
 	tScript    = "cloudflare:index/workersScript:WorkersScript"
 	tSubdomain = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
 	tRoute     = "cloudflare:index/workersRoute:WorkersRoute"
+	tD1        = "cloudflare:index/d1Database:D1Database"
 )
+
+// spendUUID is the mocks' uuid of the demo stack's spend database.
+const spendUUID = "d1-uuid-zerocost-demo-spend"
 
 func TestDemoResourceGraph(t *testing.T) {
 	m := demoGraph(t)
@@ -128,6 +135,7 @@ func TestDemoResourceGraph(t *testing.T) {
 		"zerocost:patterns:AsyncPipeline":    1,
 		"zerocost:patterns:EdgeCacheLayer":   1,
 		tR2:                                  4, tQueue: 2, tConsumer: 2, tScript: 4, tSubdomain: 4,
+		tD1: 1, // the stack's spend database, shared by the products
 	}
 	for typ, n := range want {
 		if counts[typ] != n {
@@ -138,7 +146,8 @@ func TestDemoResourceGraph(t *testing.T) {
 		t.Errorf("the demo stack has no routes, got %d", counts[tRoute])
 	}
 
-	// Every Cloudflare resource is a child of its product's component.
+	// Every Cloudflare resource but the stack's spend database is a child
+	// of its product's component.
 	components := map[string]string{} // URN suffix -> product
 	for _, r := range m.all {
 		if strings.HasPrefix(r.Type, "zerocost:patterns:") {
@@ -147,6 +156,15 @@ func TestDemoResourceGraph(t *testing.T) {
 	}
 	for _, r := range m.all {
 		if !strings.HasPrefix(r.Type, "cloudflare:") {
+			continue
+		}
+		if r.Type == tD1 {
+			if r.Parent != "" && !strings.HasSuffix(r.Parent, "pulumi:pulumi:Stack::zerocost-demo") {
+				t.Errorf("the spend database has parent %q, not the stack", r.Parent)
+			}
+			if r.Name != "zerocost-demo-spend" || r.Inputs["name"].StringValue() != "zerocost-demo-spend" {
+				t.Errorf("spend database %s: %v", r.Name, r.Inputs)
+			}
 			continue
 		}
 		owner := ""
@@ -164,9 +182,10 @@ func TestDemoResourceGraph(t *testing.T) {
 		}
 	}
 
-	// Data buckets survive `pulumi destroy` by default; nothing else is retained.
+	// Data buckets and the spend database survive `pulumi destroy` by
+	// default; nothing else is retained.
 	for _, r := range m.all {
-		if got, want := r.Retain, r.Type == tR2; got != want {
+		if got, want := r.Retain, r.Type == tR2 || r.Type == tD1; got != want {
 			t.Errorf("%s %s: retainOnDelete %v, want %v", r.Type, r.Name, got, want)
 		}
 	}
@@ -243,6 +262,8 @@ func scriptBindings(t *testing.T, r recorded) (map[string]binding, map[string]re
 			b.Target = fmt.Sprintf("%s %v/%v", str("namespaceId"), simple["limit"].NumberValue(), simple["period"].NumberValue())
 		case "analytics_engine":
 			b.Target = str("dataset")
+		case "d1":
+			b.Target = str("id")
 		default:
 			t.Errorf("%s: unexpected binding type %q", r.Name, b.Type)
 		}
@@ -286,6 +307,11 @@ func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
 		}
 		for _, ae := range wc.AnalyticsEngine {
 			want[ae.Binding] = binding{"analytics_engine", ae.Binding, ae.Dataset}
+		}
+		// The TOML's database_id is a local stand-in: Pulumi binds the
+		// database it created, by its uuid.
+		for _, db := range wc.D1Databases {
+			want[db.Binding] = binding{"d1", db.Binding, spendUUID}
 		}
 		// Secrets are not in wrangler.toml; the header comment names them.
 		want["ANTHROPIC_API_KEY"] = binding{"secret_text", "ANTHROPIC_API_KEY", apiKey}
@@ -349,9 +375,9 @@ func TestRetainDataOptOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range m.byType(tR2) {
+	for _, r := range append(m.byType(tR2), m.byType(tD1)...) {
 		if r.Retain {
-			t.Errorf("bucket %s retained although retainData is false", r.Name)
+			t.Errorf("%s %s retained although retainData is false", r.Type, r.Name)
 		}
 	}
 }
@@ -470,6 +496,7 @@ func TestStackOutputs(t *testing.T) {
 			}
 			want.QueueIDs[q.Name] = "queue-id-" + q.Name
 		}
+		want.D1DatabaseIDs = map[string]string{"SPEND": spendUUID}
 		if !reflect.DeepEqual(o, want) {
 			t.Errorf("%s: outputs\n got %+v\nwant %+v", pr.Name, o, want)
 		}
@@ -477,6 +504,65 @@ func TestStackOutputs(t *testing.T) {
 		back, err := outputs.Parse([]byte(`{"` + pr.Name + `": ` + string(js) + `}`))
 		if err != nil || !reflect.DeepEqual(back[pr.Name], o) {
 			t.Errorf("%s: read back %+v (%v)", pr.Name, back[pr.Name], err)
+		}
+	}
+}
+
+// The budget alert webhook reaches the Workers only as a Pulumi secret: the
+// stack's secret for every product, a product's own token-free URL for
+// that product; without a budget there is no spend database and no SPEND.
+func TestBudgetWebhookAndSpendDatabase(t *testing.T) {
+	const hook = "https://hooks.slack.com/services/T0/B0/secret-token-value"
+	demoConfig(t, func(c map[string]string) {
+		c["zerocost:budgetAlertWebhook"] = hook
+		c["zerocost:products"] = `[{"name":"a","pattern":"edge-cache","settings":{"monthlyBudgetUsd":5,"budgetAlertWebhook":"http://127.0.0.1:8787/alerts"}},
+ {"name":"b","pattern":"event-agent"}]`
+	})
+	t.Setenv(pulumi.EnvConfigSecretKeys, `["zerocost:anthropicApiKey","zerocost:budgetAlertWebhook"]`)
+	m, err := runProgram(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.byType(tD1)); n != 1 {
+		t.Fatalf("%d spend databases", n)
+	}
+	want := map[string]string{"a-demo": "http://127.0.0.1:8787/alerts", "b-demo": hook}
+	for _, r := range m.byType(tScript) {
+		got, raw := scriptBindings(t, r)
+		name := r.Inputs["scriptName"].StringValue()
+		if b := got["BUDGET_ALERT_WEBHOOK"]; b.Type != "secret_text" || b.Target != want[name] || !raw["BUDGET_ALERT_WEBHOOK"].IsSecret() {
+			t.Errorf("%s: BUDGET_ALERT_WEBHOOK %+v (secret %v)", name, b, raw["BUDGET_ALERT_WEBHOOK"].IsSecret())
+		}
+		if b := got["SPEND"]; b.Type != "d1" || b.Target != spendUUID {
+			t.Errorf("%s: SPEND %+v", name, b)
+		}
+		if got["MONTHLY_BUDGET_USD"].Target != map[string]string{"a-demo": "5", "b-demo": ""}[name] || got["STACK_BUDGET_USD"].Target != "60" {
+			t.Errorf("%s: budgets %+v %+v", name, got["MONTHLY_BUDGET_USD"], got["STACK_BUDGET_USD"])
+		}
+	}
+	for _, r := range m.all {
+		for k, v := range r.Inputs {
+			if k != "bindings" && strings.Contains(fmt.Sprint(v), "secret-token-value") {
+				t.Errorf("%s %s: input %s holds the webhook in clear", r.Type, r.Name, k)
+			}
+		}
+	}
+
+	// No budget: no database, no SPEND.
+	demoConfig(t, func(c map[string]string) {
+		delete(c, "zerocost:monthlyBudgetUsd")
+		c["zerocost:products"] = `[{"name":"a","pattern":"edge-cache"}]`
+	})
+	m, err = runProgram(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.byType(tD1)); n != 0 {
+		t.Errorf("%d spend databases without a budget", n)
+	}
+	for _, r := range m.byType(tScript) {
+		if got, _ := scriptBindings(t, r); got["SPEND"].Type != "" || got["BUDGET_ALERT_WEBHOOK"].Type != "" {
+			t.Errorf("%s: budget bindings without a budget", r.Name)
 		}
 	}
 }

@@ -1,5 +1,5 @@
 // Package cloudflare is the slim, typed part of the Pulumi Cloudflare provider
-// that zerocost creates: R2 buckets, queues and consumers, Worker scripts with
+// that zerocost creates: R2 buckets, queues and consumers, a D1 database, Worker scripts with
 // their bindings, workers.dev subdomains, routes, custom domains
 // and cron triggers.
 //
@@ -38,6 +38,7 @@ const (
 	TokenWorkersRoute           = "cloudflare:index/workersRoute:WorkersRoute"
 	TokenWorkersCustomDomain    = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
 	TokenWorkersCronTrigger     = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
+	TokenD1Database             = "cloudflare:index/d1Database:D1Database"
 )
 
 // Spec ties a resource token to its args and state structs and to the aliases
@@ -60,6 +61,7 @@ var Resources = []Spec{
 	{TokenWorkersRoute, reflect.TypeFor[WorkersRouteArgs](), reflect.TypeFor[WorkersRoute](), nil},
 	{TokenWorkersCustomDomain, reflect.TypeFor[WorkersCustomDomainArgs](), reflect.TypeFor[WorkersCustomDomain](), []string{"cloudflare:index/workerDomain:WorkerDomain"}},
 	{TokenWorkersCronTrigger, reflect.TypeFor[WorkersCronTriggerArgs](), reflect.TypeFor[WorkersCronTrigger](), []string{"cloudflare:index/workerCronTrigger:WorkerCronTrigger"}},
+	{TokenD1Database, reflect.TypeFor[D1DatabaseArgs](), reflect.TypeFor[D1Database](), nil},
 }
 
 func specOf(token string) Spec {
@@ -270,7 +272,8 @@ type WorkersScriptArgs struct {
 // WorkersScriptBinding is one binding; which fields apply depends on Type
 // (r2_bucket: BucketName; queue: QueueName;
 // plain_text and secret_text: Text; ratelimit: NamespaceId and Simple;
-// analytics_engine: Dataset). Text is secret in the provider's schema.
+// analytics_engine: Dataset; d1: Id, the database's uuid). Text is secret
+// in the provider's schema.
 type WorkersScriptBinding struct {
 	Name        pulumi.StringInput          `pulumi:"name"`
 	Type        pulumi.StringInput          `pulumi:"type"`
@@ -279,6 +282,7 @@ type WorkersScriptBinding struct {
 	BucketName  pulumi.StringInput          `pulumi:"bucketName,optional"`
 	QueueName   pulumi.StringInput          `pulumi:"queueName,optional"`
 	Dataset     pulumi.StringInput          `pulumi:"dataset,optional"`
+	Id          pulumi.StringInput          `pulumi:"id,optional"`
 	Simple      *WorkersScriptBindingSimple `pulumi:"simple,optional"`
 }
 
@@ -291,6 +295,31 @@ type WorkersScriptBindingSimple struct {
 
 func NewWorkersScript(ctx *pulumi.Context, name string, args *WorkersScriptArgs, opts ...pulumi.ResourceOption) (*WorkersScript, error) {
 	return create[WorkersScript](ctx, TokenWorkersScript, name, args, opts)
+}
+
+// D1Database is a D1 database; its ID (and Uuid) is the database's uuid,
+// which a d1 binding names. Read replication is left off (the provider's
+// default, disabled): every read goes to the one primary, so reads see every
+// committed write.
+type D1Database struct {
+	pulumi.CustomResourceState
+
+	AccountId pulumi.StringOutput `pulumi:"accountId"`
+	Name      pulumi.StringOutput `pulumi:"name"`
+	Uuid      pulumi.StringOutput `pulumi:"uuid"`
+}
+
+type D1DatabaseArgs struct {
+	element[D1DatabaseArgs]
+
+	AccountId pulumi.StringInput `pulumi:"accountId"`
+	Name      pulumi.StringInput `pulumi:"name"`
+	// PrimaryLocationHint places the primary (wnam, enam, weur, eeur, apac, oc).
+	PrimaryLocationHint pulumi.StringInput `pulumi:"primaryLocationHint,optional"`
+}
+
+func NewD1Database(ctx *pulumi.Context, name string, args *D1DatabaseArgs, opts ...pulumi.ResourceOption) (*D1Database, error) {
+	return create[D1Database](ctx, TokenD1Database, name, args, opts)
 }
 
 // WorkersScriptSubdomain turns a Worker's workers.dev route on or off.

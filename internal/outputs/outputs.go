@@ -23,6 +23,10 @@ type Product struct {
 	// QueueIDs maps a queue name to its id (async-pipeline only; nil, and
 	// absent from the export, otherwise).
 	QueueIDs map[string]string `json:"queue_ids,omitempty" pulumi:"queue_ids"`
+	// D1DatabaseIDs maps a D1 binding (SPEND) to the database's uuid: the
+	// stack's spend database, the same for every product (nil, and absent
+	// from the export, when the stack has no budget).
+	D1DatabaseIDs map[string]string `json:"d1_database_ids,omitempty" pulumi:"d1_database_ids"`
 }
 
 // Stack is a stack's outputs by product name.
