@@ -95,7 +95,8 @@ func fireScheduled(ctx context.Context, entryURL, product, script, cron string, 
 // TriggerCron runs the product's scheduled handler now, once for each of its
 // crons, or only for cron when it is not "". It needs no schedule: this is
 // what `zerocost dev --trigger-cron` does against a running dev. A handler
-// that fails is a result whose OK is false, not an error.
+// that fails is a result whose OK is false, not an error; a product or cron
+// that is not there is a UsageError.
 func (s *State) TriggerCron(ctx context.Context, product, cron string) ([]CronResult, error) {
 	p := s.Product(product)
 	if p == nil {
@@ -103,18 +104,18 @@ func (s *State) TriggerCron(ctx context.Context, product, cron string) ([]CronRe
 		for _, q := range s.Products {
 			names = append(names, q.Name)
 		}
-		return nil, fmt.Errorf("stack %s has no product %q (it has %s)", s.Stack, product, strings.Join(names, ", "))
+		return nil, usage(fmt.Errorf("stack %s has no product %q (it has %s)", s.Stack, product, strings.Join(names, ", ")))
 	}
 	if s.EntryURL == "" || p.Script == "" {
-		return nil, fmt.Errorf("the running dev of stack %s does not say how to reach its scheduled handlers (an older zerocost dev?): restart it", s.Stack)
+		return nil, usage(fmt.Errorf("the running dev of stack %s does not say how to reach its scheduled handlers (an older zerocost dev?): restart it", s.Stack))
 	}
 	if len(p.Crons) == 0 {
-		return nil, fmt.Errorf("product %s has no cron triggers (set crons in Pulumi.%s.yaml, or settings.modelMode: batch for an async pipeline)", product, s.Stack)
+		return nil, usage(fmt.Errorf("product %s has no cron triggers (set crons in Pulumi.%s.yaml, or settings.modelMode: batch for an async pipeline)", product, s.Stack))
 	}
 	crons := p.Crons
 	if cron != "" {
 		if !slices.Contains(p.Crons, cron) {
-			return nil, fmt.Errorf("product %s has no cron %q (it has %q)", product, cron, p.Crons)
+			return nil, usage(fmt.Errorf("product %s has no cron %q (it has %q)", product, cron, p.Crons))
 		}
 		crons = []string{cron}
 	}

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -32,6 +35,20 @@ type Options struct {
 	ModelErrorRate float64
 	Model429Share  float64
 	ModelRPM       int
+	// Batch are the stand-in's Message Batches knobs (the --model-batch-*
+	// flags); the two Match regexps come from BatchErrorMatch and
+	// BatchExpireMatch.
+	Batch            devmodel.BatchOptions
+	BatchErrorMatch  string
+	BatchExpireMatch string
+
+	// FireCrons fires the products' cron triggers on their schedules (--crons).
+	FireCrons bool
+	// TriggerCron, when set, runs that product's scheduled handler once in
+	// the stack's running dev (found by its state file) instead of starting
+	// one; Cron picks one of its crons ("" runs each).
+	TriggerCron string
+	Cron        string
 
 	// Context stops the runtime when done (besides Ctrl-C and SIGTERM); it is
 	// the command's context.
@@ -56,7 +73,21 @@ clears it.
 With ANTHROPIC_API_KEY set, the Workers call Anthropic's API. Without it they
 call a local stand-in that answers in Anthropic's format, says it is a
 stand-in, and can be slowed, made to fail or rate limited with the --model-*
-flags. ZEROCOST_AUTH_TOKEN, when set, becomes the Workers' AUTH_TOKEN.
+flags; it serves the Message Batches API too, whose processing time, expiry
+and per-request errors the --model-batch-* flags set. ZEROCOST_AUTH_TOKEN,
+when set, becomes the Workers' AUTH_TOKEN.
+
+Cron triggers fire on their schedules, in UTC, as on Cloudflare: each run
+calls the Worker's scheduled handler and logs its outcome on stderr
+(--crons=false turns the schedule off). To run them now, from a test or a
+script, while dev runs:
+
+  zerocost dev --stack demo --trigger-cron email-worker [--cron '*/5 * * * *']
+
+It finds the running dev by its state file, runs the product's scheduled
+handler once for each of its crons (or the one --cron names), prints the
+outcomes, and exits 0 when every handler returned, 1 when one threw, 2 when
+dev is not running or the product has no such cron.
 
 Once every product answers, it prints one line per product (name, pattern,
 URL), or with --json one JSON line, and writes .zerocost/dev/<stack>.json for
@@ -64,6 +95,8 @@ URL), or with --json one JSON line, and writes .zerocost/dev/<stack>.json for
 workers-src/node_modules (` + "`make deps`" + `).`,
 		Example: `  zerocost dev --stack demo
   zerocost dev --stack demo --json --model-latency 300ms --model-error-rate 0.2
+  zerocost dev --stack demo --model-batch-delay 2m --model-batch-error-rate 0.3
+  zerocost dev --stack demo --trigger-cron email-worker
   ANTHROPIC_API_KEY=sk-ant-... zerocost dev --stack demo --port-base 8787`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
@@ -77,20 +110,72 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 	fl.Float64Var(&opts.ModelErrorRate, "model-error-rate", 0, "stand-in model: share of calls (0..1) failing with 500 api_error or 529 overloaded_error")
 	fl.Float64Var(&opts.Model429Share, "model-429-share", 0, "stand-in model: share (0..1) of the --model-error-rate failures that are 429 rate_limit_error with retry-after 1 s")
 	fl.IntVar(&opts.ModelRPM, "model-rpm", 0, "stand-in model: requests per minute before 429 rate_limit_error with retry-after (0: no limit)")
+	b := &opts.Batch
+	fl.DurationVar(&b.Delay, "model-batch-delay", 0, "stand-in Message Batches: processing time (a batch's requests finish this long after its creation)")
+	fl.DurationVar(&b.CancelDelay, "model-batch-cancel-delay", 0, "stand-in Message Batches: how long a canceled batch stays canceling before it ends")
+	fl.DurationVar(&b.Expiry, "model-batch-expiry", devmodel.DefaultBatchExpiry, "stand-in Message Batches: a batch not ended this long after its creation expires")
+	fl.Float64Var(&b.Errors.Rate, "model-batch-error-rate", 0, "stand-in Message Batches: share (0..1) of requests whose result is errored")
+	fl.IntVar(&b.Errors.Every, "model-batch-error-every", 0, "stand-in Message Batches: every Nth request of a batch is errored (0: none)")
+	fl.StringVar(&opts.BatchErrorMatch, "model-batch-error-match", "", "stand-in Message Batches: requests whose custom_id matches this regexp are errored")
+	fl.StringVar(&b.ErrorType, "model-batch-error-type", "api_error", "stand-in Message Batches: the error type of errored results")
+	fl.Float64Var(&b.Expire.Rate, "model-batch-expire-rate", 0, "stand-in Message Batches: share (0..1) of requests that never finish (their batch expires)")
+	fl.IntVar(&b.Expire.Every, "model-batch-expire-every", 0, "stand-in Message Batches: every Nth request of a batch never finishes (0: none)")
+	fl.StringVar(&opts.BatchExpireMatch, "model-batch-expire-match", "", "stand-in Message Batches: requests whose custom_id matches this regexp never finish")
+	fl.BoolVar(&opts.FireCrons, "crons", true, "fire the products' cron triggers on their schedules (UTC); false: only with --trigger-cron")
+	fl.StringVar(&opts.TriggerCron, "trigger-cron", "", "run `PRODUCT`'s scheduled handler now in the stack's running dev, then exit")
+	fl.StringVar(&opts.Cron, "cron", "", "with --trigger-cron: run only this cron `EXPR` of the product (default: each)")
 	return cmd
 }
 
-func (o *Options) standIn() devmodel.Options {
-	return devmodel.Options{Latency: o.ModelLatency, ErrorRate: o.ModelErrorRate, RateLimitShare: o.Model429Share, RPM: o.ModelRPM}
+func (o *Options) standIn() (devmodel.Options, error) {
+	so := devmodel.Options{Latency: o.ModelLatency, ErrorRate: o.ModelErrorRate, RateLimitShare: o.Model429Share, RPM: o.ModelRPM, Batch: o.Batch}
+	var errs []error
+	for _, m := range []struct {
+		flag, expr string
+		re         **regexp.Regexp
+	}{
+		{"--model-batch-error-match", o.BatchErrorMatch, &so.Batch.Errors.Match},
+		{"--model-batch-expire-match", o.BatchExpireMatch, &so.Batch.Expire.Match},
+	} {
+		if m.expr == "" {
+			continue
+		}
+		re, err := regexp.Compile(m.expr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.flag, err))
+			continue
+		}
+		*m.re = re
+	}
+	return so, errors.Join(errs...)
+}
+
+// shapesStandIn reports whether a --model-* flag asks for anything but the
+// stand-in's defaults.
+func (o *Options) shapesStandIn() bool {
+	def := devmodel.BatchOptions{Expiry: devmodel.DefaultBatchExpiry, ErrorType: "api_error"}
+	b := o.Batch
+	b.Errors.Match, b.Expire.Match = nil, nil
+	return o.ModelLatency != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0 ||
+		b != def || o.BatchErrorMatch != "" || o.BatchExpireMatch != ""
 }
 
 func (o *Options) check() error {
 	var errs []error
-	if err := o.standIn().Check(); err != nil {
+	so, err := o.standIn()
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := so.Check(); err != nil {
 		errs = append(errs, fmt.Errorf("--model-*: %w", err))
 	}
 	if o.PortBase < 0 || o.PortBase > 65535 {
 		errs = append(errs, fmt.Errorf("--port-base %d is not a port", o.PortBase))
+	}
+	if o.TriggerCron != "" && (o.Reset || o.PortBase != 0 || o.JSON) {
+		errs = append(errs, errors.New("--trigger-cron runs a cron in the stack's running dev: --reset, --port-base and --json are for starting one"))
+	}
+	if o.Cron != "" && o.TriggerCron == "" {
+		errs = append(errs, errors.New("--cron picks a cron for --trigger-cron PRODUCT: give the product too"))
 	}
 	return errors.Join(errs...)
 }
@@ -107,9 +192,16 @@ func Run(o *Options) error {
 	if err != nil {
 		return err
 	}
+	if o.TriggerCron != "" {
+		return o.triggerCron(l)
+	}
 	errOut := o.F.IO.ErrOut
+	standIn, err := o.standIn()
+	if err != nil {
+		return cmdutil.ConfigError(err)
+	}
 	apiKey := o.F.Env("ANTHROPIC_API_KEY")
-	if apiKey != "" && (o.ModelLatency != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0) {
+	if apiKey != "" && o.shapesStandIn() {
 		fmt.Fprintln(errOut, "zerocost dev: ANTHROPIC_API_KEY is set, so the Workers call the real API: the --model-* flags shape the stand-in only and are ignored")
 	}
 
@@ -127,11 +219,12 @@ func Run(o *Options) error {
 		ToolsDir:   o.ToolsDir,
 		DataDir:    o.DataDir,
 		APIKey:     apiKey,
-		StandIn:    o.standIn(),
+		StandIn:    standIn,
 		AuthToken:  o.F.Env("ZEROCOST_AUTH_TOKEN"),
 		Reset:      o.Reset,
 		PortBase:   o.PortBase,
 		Log:        errOut,
+		FireCrons:  o.FireCrons,
 	})
 	if err != nil {
 		if devrun.IsUsage(err) {
@@ -179,4 +272,43 @@ func printReady(o *Options, rt *devrun.Runtime) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Pattern, p.URL)
 	}
 	return tw.Flush()
+}
+
+// triggerCron runs a product's scheduled handler in the stack's running dev.
+func (o *Options) triggerCron(l *cmdutil.Loaded) error {
+	path := devrun.StatePath(l.ProjectDir, o.Stack)
+	if o.DataDir != "" {
+		path = filepath.Join(o.DataDir, "dev", o.Stack+".json")
+	}
+	st, err := devrun.ReadStateFile(path)
+	if errors.Is(err, devrun.ErrNotRunning) {
+		return cmdutil.ConfigError(fmt.Errorf("--trigger-cron: no zerocost dev running for stack %s: start it with `zerocost dev --stack %s` (%v)", o.Stack, o.Stack, err))
+	}
+	if err != nil {
+		return cmdutil.ConfigError(fmt.Errorf("--trigger-cron: reading the state of zerocost dev: %w", err))
+	}
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	results, err := st.TriggerCron(ctx, o.TriggerCron, o.Cron)
+	for _, r := range results {
+		fmt.Fprintln(o.F.IO.Out, r)
+	}
+	if devrun.IsUsage(err) {
+		return cmdutil.ConfigError(fmt.Errorf("--trigger-cron: %w", err))
+	}
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, r := range results {
+		if !r.OK() {
+			failed = append(failed, fmt.Sprintf("%q: %s", r.Cron, r.Outcome))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("the scheduled handler of %s failed (%s): its error is in zerocost dev's log", o.TriggerCron, strings.Join(failed, "; "))
+	}
+	return nil
 }

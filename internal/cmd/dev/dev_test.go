@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +41,40 @@ func TestFlags(t *testing.T) {
 		t.Errorf("parsed %+v", got)
 	}
 
+	if !got.FireCrons || got.TriggerCron != "" || got.Batch.Expiry != 24*time.Hour || got.Batch.ErrorType != "api_error" {
+		t.Errorf("cron and batch defaults %+v", got)
+	}
+	got, err = cmdtest.Parse(NewCmd, "--model-batch-delay", "2m", "--model-batch-cancel-delay", "5s", "--model-batch-expiry", "1h",
+		"--model-batch-error-rate", "0.3", "--model-batch-error-every", "4", "--model-batch-error-match", "^bad",
+		"--model-batch-error-type", "overloaded_error", "--model-batch-expire-rate", "0.1", "--model-batch-expire-every", "9",
+		"--model-batch-expire-match", "late$", "--crons=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	so, err := got.standIn()
+	b := so.Batch
+	if err != nil || b.Delay != 2*time.Minute || b.CancelDelay != 5*time.Second || b.Expiry != time.Hour ||
+		b.Errors.Rate != 0.3 || b.Errors.Every != 4 || b.Errors.Match.String() != "^bad" || b.ErrorType != "overloaded_error" ||
+		b.Expire.Rate != 0.1 || b.Expire.Every != 9 || b.Expire.Match.String() != "late$" || got.FireCrons || !got.shapesStandIn() {
+		t.Errorf("batch flags: %+v %v", b, err)
+	}
+	if d, _ := cmdtest.Parse(NewCmd); d.shapesStandIn() {
+		t.Error("the defaults shape the stand-in")
+	}
+	got, err = cmdtest.Parse(NewCmd, "--trigger-cron", "email-worker", "--cron", "*/5 * * * *")
+	if err != nil || got.TriggerCron != "email-worker" || got.Cron != "*/5 * * * *" {
+		t.Errorf("--trigger-cron: %+v %v", got, err)
+	}
+
 	for _, args := range [][]string{
+		{"--model-batch-error-rate", "2"},
+		{"--model-batch-expire-every", "-1"},
+		{"--model-batch-delay", "-1s"},
+		{"--model-batch-error-match", "("},
+		{"--model-batch-error-type", "nope"},
+		{"--trigger-cron", "x", "--reset"},
+		{"--trigger-cron", "x", "--json"},
+		{"--cron", "* * * * *"},
 		{"--model-error-rate", "1.5"},
 		{"--model-error-rate", "-0.1"},
 		{"--model-429-share", "2"},
@@ -92,18 +126,25 @@ func TestMissingNodeIsExit2(t *testing.T) {
 // and a function that stops it (as Ctrl-C would) and returns its error.
 func runDev(t *testing.T, env map[string]string, args ...string) (string, string, func() error) {
 	t.Helper()
+	return runDevIn(t, projectDir, env, args...)
+}
+
+// runDevIn is runDev in another project folder (the tools stay the repo's).
+func runDevIn(t *testing.T, dir string, env map[string]string, args ...string) (string, string, func() error) {
+	t.Helper()
 	if _, err := nodetool.Find(projectDir); err != nil {
 		t.Fatalf("zerocost dev needs Node >= 22.12 and workers-src/node_modules: %v", err)
 	}
 	out, errOut := &devruntest.Log{}, &devruntest.Log{}
 	f := &cmdutil.Factory{
 		IO:         &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: errOut},
-		ProjectDir: projectDir,
+		ProjectDir: dir,
 		HTTPClient: func() *http.Client { return http.DefaultClient },
 		Getenv:     func(k string) string { return env[k] },
 	}
 	dataDir := t.TempDir()
-	cmd := NewCmd(f, func(o *Options) error { o.DataDir = dataDir; return Run(o) })
+	tools, _ := filepath.Abs(projectDir)
+	cmd := NewCmd(f, func(o *Options) error { o.DataDir, o.ToolsDir = dataDir, tools; return Run(o) })
 	cmd.SetArgs(args)
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetErr(&bytes.Buffer{})
@@ -172,7 +213,7 @@ func TestJSONReadyLine(t *testing.T) {
 	}
 	// The state file says the same, for `zerocost verify --local`.
 	st, err := devrun.ReadStateFile(filepath.Join(dataDir, "dev", "demo.json"))
-	if err != nil || len(st.Products) != 4 || st.Model != got.Model || st.Products[0] != got.Products[0] {
+	if err != nil || len(st.Products) != 4 || st.Model != got.Model || !reflect.DeepEqual(st.Products[0], got.Products[0]) {
 		t.Errorf("state %+v %v", st, err)
 	}
 	if err := stop(); err != nil {
@@ -208,6 +249,85 @@ func TestTextLines(t *testing.T) {
 		}
 		if _, err := strconv.Atoi(f[2][strings.LastIndexByte(f[2], ':')+1:]); err != nil {
 			t.Errorf("line %q: no port", lines[i])
+		}
+	}
+}
+
+// A project with a product whose crons run a scheduled hook: one returns,
+// one throws.
+func cronProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"Pulumi.yaml": "name: dev-cron\nruntime: go\n",
+		"Pulumi.cron.yaml": `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:products:
+    - name: ticker
+      pattern: edge-cache
+      systemPrompt: Answer in one word.
+      hooks: ticker.ts
+      crons: ["*/5 * * * *", "0 0 1 1 *"]
+    - name: quiet
+      pattern: edge-cache
+      systemPrompt: Answer in one word.
+`,
+		"ticker.ts": `import type { Hooks } from "zerocost:hooks";
+export const scheduled: NonNullable<Hooks["scheduled"]> = (_env, controller) => {
+  if (controller.cron === "0 0 1 1 *") throw new Error("the new-year cron fails");
+};
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// --trigger-cron runs a product's scheduled handler in the running dev and
+// exits: 0 when it returned, 1 when it threw, 2 when dev does not run or the
+// product or cron is not there.
+func TestTriggerCron(t *testing.T) {
+	dir := cronProject(t)
+	_, dataDir, stop := runDevIn(t, dir, map[string]string{}, "--stack", "cron", "--crons=false")
+	defer stop()
+	trigger := func(dataDir string, args ...string) (string, error) {
+		t.Helper()
+		out := &bytes.Buffer{}
+		f := &cmdutil.Factory{IO: &cmdutil.IOStreams{In: &bytes.Buffer{}, Out: out, ErrOut: &bytes.Buffer{}}, ProjectDir: dir}
+		cmd := NewCmd(f, func(o *Options) error { o.DataDir = dataDir; return Run(o) })
+		cmd.SetArgs(append([]string{"--stack", "cron"}, args...))
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := cmd.ExecuteContext(ctx)
+		return out.String(), err
+	}
+
+	out, err := trigger(dataDir, "--trigger-cron", "ticker", "--cron", "*/5 * * * *")
+	if err != nil || !strings.HasPrefix(out, `ticker: cron "*/5 * * * *" (scheduled `) || !strings.Contains(out, "): ok in ") || strings.Count(out, "\n") != 1 {
+		t.Errorf("one cron: %v\n%s", err, out)
+	}
+	out, err = trigger(dataDir, "--trigger-cron", "ticker")
+	if cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), `"0 0 1 1 *": exception`) ||
+		!strings.Contains(out, `"*/5 * * * *"`) || !strings.Contains(out, `"0 0 1 1 *" (scheduled`) || !strings.Contains(out, "exception") {
+		t.Errorf("each cron, one throws: exit %d %v\n%s", cmdutil.ExitCode(err), err, out)
+	}
+	for _, c := range []struct {
+		dataDir string
+		args    []string
+		want    string
+	}{
+		{dataDir, []string{"--trigger-cron", "nope"}, `no product "nope"`},
+		{dataDir, []string{"--trigger-cron", "quiet"}, "quiet has no cron triggers"},
+		{dataDir, []string{"--trigger-cron", "ticker", "--cron", "* * * * *"}, `no cron "* * * * *"`},
+		{t.TempDir(), []string{"--trigger-cron", "ticker"}, "no zerocost dev running for stack cron"},
+	} {
+		_, err := trigger(c.dataDir, c.args...)
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: exit %d %v, want 2 and %q", c.args, cmdutil.ExitCode(err), err, c.want)
 		}
 	}
 }
