@@ -8,7 +8,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
-function pattern(name: string, include: string[]) {
+function pattern(name: string, include: string[], project = name, vars: Record<string, string> = {}) {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
@@ -18,12 +18,13 @@ function pattern(name: string, include: string[]) {
           bindings: {
             ANTHROPIC_BASE_URL: inject("modelUrl"),
             ANTHROPIC_API_KEY: "sk-standin-test-key",
+            ...vars,
           },
         },
       })),
     ],
     test: {
-      name,
+      name: project,
       include,
       globalSetup: ["./test/node/global-setup.ts"],
       testTimeout: 20_000,
@@ -38,6 +39,9 @@ export default defineConfig({
     projects: [
       pattern("event-agent", ["test/event-agent.test.ts", "test/ops.test.ts", "test/lib/**/*.test.ts"]),
       pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops.test.ts"]),
+      // Batch mode (lib/batch.ts), with its own stand-in: its tests set the
+      // stand-in's Message Batches knobs.
+      pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
       pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {

@@ -17,7 +17,16 @@ export interface Config {
   retryDelaySeconds: number;
   deadLetterQueue: string;
   cacheTtlSeconds: number;
+  /** async-pipeline: "realtime" (the Messages API, the default) or "batch" (the Message Batches API, lib/batch.ts) */
+  modelMode: ModelModeSetting;
+  /** async-pipeline: the consumer's max_retries; in batch mode also the resubmissions a job's batch requests may have */
+  maxRetries: number;
 }
+
+export type ModelModeSetting = "realtime" | "batch";
+
+/** The Go default of settings.maxRetries (internal/stack DefaultMaxRetries), until VAR_DEFAULTS has it. */
+const DEFAULT_MAX_RETRIES = 3;
 
 function int(value: unknown, def: number, min: number, max: number): number {
   if (typeof value !== "string" || !/^\s*\d+\s*$/.test(value)) return def;
@@ -41,5 +50,20 @@ export function readConfig(env: BaseEnv & PatternVars): Config {
     retryDelaySeconds: int(env.RETRY_DELAY_SECONDS, D.RETRY_DELAY_SECONDS, 0, 43_200),
     deadLetterQueue: str(env.DEAD_LETTER_QUEUE, ""),
     cacheTtlSeconds: int(env.CACHE_TTL_SECONDS, D.CACHE_TTL_SECONDS, 60, 1_000_000_000),
+    // Read defensively: MODEL_MODE and MAX_RETRIES are absent from configs
+    // rendered before batch mode (and from other patterns'): realtime, and
+    // the Go default.
+    modelMode: modelMode((env as Record<string, unknown>).MODEL_MODE),
+    maxRetries: int(
+      (env as Record<string, unknown>).MAX_RETRIES,
+      ((D as Record<string, unknown>).MAX_RETRIES as number | undefined) ?? DEFAULT_MAX_RETRIES,
+      0,
+      100,
+    ),
   };
+}
+
+/** MODEL_MODE: "batch" (any case, trimmed) is batch mode; anything else, missing included, is realtime. */
+export function modelMode(value: unknown): ModelModeSetting {
+  return typeof value === "string" && value.trim().toLowerCase() === "batch" ? "batch" : "realtime";
 }

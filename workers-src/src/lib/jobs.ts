@@ -12,7 +12,7 @@ import { createdAt, isJobId, verifyJobId } from "./jobid";
  * the job's turn came; its input is kept in the spend store (lib/budget.ts,
  * parked_jobs) until POST /admin/jobs/resume queues it again.
  */
-export type JobState = "queued" | "running" | "done" | "failed" | "dead" | "budget_exhausted";
+export type JobState = "queued" | "running" | "submitted" | "done" | "failed" | "dead" | "budget_exhausted";
 
 /** What jobs/<id>.json holds. */
 export interface JobRecord {
@@ -26,8 +26,10 @@ export interface JobRecord {
   usage?: unknown;
   /** the last error (failed, dead, budget_exhausted, or queued again after a failed attempt) */
   error?: string;
-  /** queue delivery attempts so far (async-pipeline) */
+  /** queue delivery attempts so far (async-pipeline; in batch mode: the job's Message Batch submissions so far) */
   attempts?: number;
+  /** batch mode: the Message Batch that holds the job (submitted, and done from it) */
+  batch_id?: string;
   /** dead only: the input, so the job can be sent again by hand */
   input?: string;
 }
@@ -93,6 +95,7 @@ function view(rec: JobRecord): Record<string, unknown> {
   const v: Record<string, unknown> = { job_id: rec.job_id, status: rec.status };
   if (rec.status === "done") v.result = rec.result ?? null;
   else if (rec.error !== undefined) v.error = rec.error;
+  if (rec.status === "submitted" && rec.batch_id !== undefined) v.batch_id = rec.batch_id;
   return v;
 }
 

@@ -7,6 +7,9 @@
 // exhausts its retries. The dead-letter queue's consumer writes the record
 // dead, with the input.
 //
+// Batch mode (MODEL_MODE = "batch", lib/batch.ts): the consumer submits each
+// delivery as one Message Batch and the cron poller writes the results.
+//
 // The spend guard (lib/budget.ts): the model call checks the month's budget
 // first; when it is spent, the job is parked (its input kept in the spend
 // store, its record budget_exhausted) and the message acked: never left in
@@ -15,6 +18,7 @@
 import type { AsyncPipelineEnv, JobMessage } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
+import { pollAndRun, pollBatches, submitDelivery } from "../lib/batch";
 import { BudgetExhausted, BudgetUnavailable, listParked, parkJob, RESUME_MAX, resumeParked, UNAVAILABLE_RETRY_AFTER } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
 import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
@@ -329,11 +333,19 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       const cfg = readConfig(env);
       if (cfg.deadLetterQueue !== "" && batch.queue === cfg.deadLetterQueue) {
         await Promise.all(batch.messages.map((m) => deadLetter(m, env)));
+      } else if (cfg.modelMode === "batch") {
+        await submitDelivery(batch.messages, env, cfg, hooks); // lib/batch.ts: one Message Batch per delivery
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
         await Promise.all(batch.messages.map((m) => processMessage(m, env, cfg, hooks, deferred)));
       }
     },
-    scheduled: createScheduled<AsyncPipelineEnv>(hooks),
+    scheduled: async (controller, env, ctx) => {
+      const cfg = readConfig(env);
+      const own = createScheduled<AsyncPipelineEnv>(hooks);
+      if (cfg.modelMode !== "batch") return own(controller, env, ctx);
+      // Batch mode: every cron run also polls the open Message Batches.
+      await pollAndRun(() => own(controller, env, ctx), () => pollBatches(env, cfg, hooks));
+    },
   };
 }
