@@ -53,6 +53,14 @@ const (
 	OpAnalyticsWrite Op = "analytics.write"
 	// OpModelCall is one successful or failed request to the model API.
 	OpModelCall Op = "model.call"
+	// OpBatchCreate, OpBatchRetrieve and OpBatchResults are requests to the
+	// Message Batches API (batch mode of async-pipeline): a batch created, a
+	// batch's status read, an ended batch's results read. Free in themselves
+	// (tokens are priced by the usage data points); each is an external
+	// subrequest (Workers Free: 50 per invocation).
+	OpBatchCreate   Op = "model.batch_create"
+	OpBatchRetrieve Op = "model.batch_retrieve"
+	OpBatchResults  Op = "model.batch_results"
 )
 
 // Ops lists every op, in the order tables show them.
@@ -60,6 +68,7 @@ var Ops = []Op{
 	OpRequest, OpR2Put, OpR2List, OpR2Get, OpR2Head, OpR2Delete,
 	OpQueueWrite, OpQueueRead, OpQueueDelete, OpRateLimit,
 	OpCacheMatch, OpCachePut, OpAnalyticsWrite, OpModelCall,
+	OpBatchCreate, OpBatchRetrieve, OpBatchResults,
 }
 
 // Event is one thing that happens to a product (a client's request, a
@@ -85,6 +94,17 @@ const (
 	EventHitEdge      = "hit_edge"       // POST /ask answered from the Cache API
 	EventHitStore     = "hit_store"      // POST /ask answered from R2 (Cache API empty or absent)
 	EventMiss         = "miss"           // POST /ask that calls the model
+
+	// async-pipeline in batch mode (MODEL_MODE = "batch"): the consumer
+	// submits each delivery as one Message Batch, a cron trigger polls.
+	EventBatchSubmit   = "batch_submit"   // a delivery with jobs to submit: one batch created and recorded
+	EventBatchDelivery = "batch_delivery" // a job of that delivery: read, written submitted, acked
+	EventBatchPoll     = "batch_poll"     // one cron run of the poller
+	EventBatchOpen     = "batch_open"     // a batch still in progress at a poll
+	EventBatchEnded    = "batch_ended"    // a batch found ended: its record and results read, its record deleted
+	EventBatchResult   = "batch_result"   // a succeeded request: the job done
+	EventBatchRetry    = "batch_retry"    // an errored, expired or canceled request within the retries: the job sent again
+	EventBatchDead     = "batch_dead"     // a request that failed past the retries: the dead record
 )
 
 // Events is, per pattern, what each event costs in ops. The Workers' op test
@@ -117,6 +137,22 @@ var Events = map[string][]Event{
 			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 1, OpQueueDelete: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
+		{EventBatchSubmit, "batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written", map[Op]int{
+			OpBatchCreate: 1, OpR2Put: 1}},
+		{EventBatchDelivery, "batch mode, per job submitted: the job record read, written submitted with the batch id, the ack", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventBatchPoll, "batch mode, per cron run: one invocation, one list of the open batch records", map[Op]int{
+			OpRequest: 1, OpR2List: 1}},
+		{EventBatchOpen, "batch mode, per open batch per cron run: its status read", map[Op]int{
+			OpBatchRetrieve: 1}},
+		{EventBatchEnded, "batch mode, per batch that ended: its status, its record and its results read, its record deleted", map[Op]int{
+			OpBatchRetrieve: 1, OpR2Get: 1, OpBatchResults: 1, OpR2Delete: 1}},
+		{EventBatchResult, "batch mode, per succeeded request: the job record read and written done, the usage data point (mode batch)", map[Op]int{
+			OpR2Get: 1, OpR2Put: 1, OpAnalyticsWrite: 1}},
+		{EventBatchRetry, "batch mode, per errored, expired or canceled request within MAX_RETRIES: the job sent again, its record written queued", map[Op]int{
+			OpR2Get: 1, OpQueueWrite: 1, OpR2Put: 1}},
+		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input", map[Op]int{
+			OpR2Get: 1, OpR2Put: 1}},
 	},
 	stack.EdgeCache: {
 		{EventHitEdge, "answered from the Cache API of this location", map[Op]int{

@@ -117,6 +117,22 @@ export const OPS_PER_EVENT = {
     dead_letter: { "r2.put": 1, "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
     /** GET /jobs/:id: one read of the job record */
     poll: { "worker.request": 1, "r2.get": 1 },
+    /** batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written */
+    batch_submit: { "r2.put": 1, "model.batch_create": 1 },
+    /** batch mode, per job submitted: the job record read, written submitted with the batch id, the ack */
+    batch_delivery: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "queue.delete": 1 },
+    /** batch mode, per cron run: one invocation, one list of the open batch records */
+    batch_poll: { "worker.request": 1, "r2.list": 1 },
+    /** batch mode, per open batch per cron run: its status read */
+    batch_open: { "model.batch_retrieve": 1 },
+    /** batch mode, per batch that ended: its status, its record and its results read, its record deleted */
+    batch_ended: { "r2.get": 1, "r2.delete": 1, "model.batch_retrieve": 1, "model.batch_results": 1 },
+    /** batch mode, per succeeded request: the job record read and written done, the usage data point (mode batch) */
+    batch_result: { "r2.put": 1, "r2.get": 1, "analytics.write": 1 },
+    /** batch mode, per errored, expired or canceled request within MAX_RETRIES: the job sent again, its record written queued */
+    batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
+    /** batch mode, per request failed past MAX_RETRIES: the dead record with its input */
+    batch_dead: { "r2.put": 1, "r2.get": 1 },
   },
   "edge-cache": {
     /** answered from the Cache API of this location */
@@ -129,4 +145,4 @@ export const OPS_PER_EVENT = {
 } as const;
 
 /** Every op the harness counts. */
-export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call"] as const;
+export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results"] as const;
