@@ -70,6 +70,14 @@ const (
 	VarRetryDelaySeconds  = "RETRY_DELAY_SECONDS"
 	VarDeadLetterQueue    = "DEAD_LETTER_QUEUE"
 	VarCacheTTLSeconds    = "CACHE_TTL_SECONDS"
+	// VarMaxRetries is the async pipeline consumer's max_retries: batch mode
+	// retries a job's errored, expired or canceled batch request itself and
+	// gives up after as many retries as the queue would.
+	VarMaxRetries = "MAX_RETRIES"
+	// VarModelMode is an async pipeline's settings.modelMode: "realtime"
+	// (one Messages call per job) or "batch" (the Message Batches API, polled
+	// on the Worker's cron trigger).
+	VarModelMode = "MODEL_MODE"
 	// VarMonthlyBudgetUSD is the product's monthly model budget in USD as
 	// a decimal string ("12.5"), "" when the product has none.
 	VarMonthlyBudgetUSD = "MONTHLY_BUDGET_USD"
@@ -141,6 +149,8 @@ var Vars = []Var{
 	{VarRateLimitPerMinute, stack.Patterns, stack.DefaultRateLimitPerMinute},
 	{VarRetryDelaySeconds, []string{stack.AsyncPipeline}, stack.DefaultRetryDelaySeconds},
 	{VarDeadLetterQueue, []string{stack.AsyncPipeline}, nil},
+	{VarMaxRetries, []string{stack.AsyncPipeline}, stack.DefaultMaxRetries},
+	{VarModelMode, []string{stack.AsyncPipeline}, stack.DefaultModelMode},
 	{VarCacheTTLSeconds, []string{stack.EdgeCache}, stack.DefaultCacheTTLSeconds},
 	{VarMonthlyBudgetUSD, stack.Patterns, nil},
 	{VarStackBudgetUSD, stack.Patterns, nil},

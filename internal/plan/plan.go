@@ -459,3 +459,35 @@ func (p *Plan) MissingSecrets() []string {
 	}
 	return out
 }
+
+// WorkersFreeCronTriggers is how many cron triggers Workers Free allows in
+// an account, all its Workers together (Workers Paid: 250).
+const WorkersFreeCronTriggers = 5
+
+// CronTriggers counts the stack's cron triggers, every product's.
+func (p *Plan) CronTriggers() int {
+	n := 0
+	for _, pr := range p.Products {
+		n += len(pr.Crons)
+	}
+	return n
+}
+
+// Warnings are what the plan may run into without being wrong: more cron
+// triggers than Workers Free allows. A warning, not an error: zerocost cannot
+// see the account's plan (Workers Paid allows 250) nor the crons of its other
+// Workers, so Cloudflare's API is the judge when `pulumi up` adds them.
+func (p *Plan) Warnings() []string {
+	var out []string
+	if n := p.CronTriggers(); n > WorkersFreeCronTriggers {
+		var per []string
+		for _, pr := range p.Products {
+			if len(pr.Crons) > 0 {
+				per = append(per, fmt.Sprintf("%s %d", pr.Name, len(pr.Crons)))
+			}
+		}
+		out = append(out, fmt.Sprintf("the stack has %d cron triggers (%s); Workers Free allows %d per account, all its Workers together (Workers Paid: 250), so on Free `pulumi up` fails past the %dth: use fewer crons, or give a batch-mode product a batchPollCron equal to one of its own crons (they share one trigger)",
+			n, strings.Join(per, ", "), WorkersFreeCronTriggers, WorkersFreeCronTriggers))
+	}
+	return out
+}

@@ -255,3 +255,41 @@ func TestKinds(t *testing.T) {
 		t.Errorf("unknown kind: %v", errs)
 	}
 }
+
+// Batch mode: MODEL_MODE and MAX_RETRIES vars, the poller's cron trigger
+// beside the product's own; more than Workers Free's 5 crons is a warning.
+func TestBatchModeCronsAndVars(t *testing.T) {
+	vals := map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"products": {Text: `[
+			{"name":"rt","pattern":"async-pipeline"},
+			{"name":"bt","pattern":"async-pipeline","crons":["0 3 * * mon"],"settings":{"modelMode":"batch","maxRetries":4}}
+		]`},
+	}
+	cfg, err := stack.FromValues("demo", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, bt := p.Product("rt"), p.Product("bt")
+	if rt.Var(contract.VarModelMode) != "realtime" || rt.Var(contract.VarMaxRetries) != "3" || len(rt.Crons) != 0 {
+		t.Errorf("realtime: %s=%q %s=%q crons %v", contract.VarModelMode, rt.Var(contract.VarModelMode), contract.VarMaxRetries, rt.Var(contract.VarMaxRetries), rt.Crons)
+	}
+	if bt.Var(contract.VarModelMode) != "batch" || bt.Var(contract.VarMaxRetries) != "4" || strings.Join(bt.Crons, "|") != "0 3 * * mon|*/5 * * * *" {
+		t.Errorf("batch: %s=%q %s=%q crons %v", contract.VarModelMode, bt.Var(contract.VarModelMode), contract.VarMaxRetries, bt.Var(contract.VarMaxRetries), bt.Crons)
+	}
+	if !strings.Contains(string(bt.WranglerTOML), `crons = ["0 3 * * mon", "*/5 * * * *"]`) {
+		t.Errorf("wrangler.toml:\n%s", bt.WranglerTOML)
+	}
+	if p.CronTriggers() != 2 || len(p.Warnings()) != 0 {
+		t.Errorf("%d crons, warnings %v", p.CronTriggers(), p.Warnings())
+	}
+	bt.Crons = append(bt.Crons, "1 * * * *", "2 * * * *", "3 * * * *", "4 * * * *")
+	w := p.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "6 cron triggers (bt 6)") || !strings.Contains(w[0], "Workers Free allows 5 per account") {
+		t.Errorf("warnings %v", w)
+	}
+}

@@ -136,6 +136,8 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 			return nil, fmt.Errorf("%s.name: %w (shorten the product or stack name)", field, err)
 		}
 	}
+	// In batch mode the poller's cron trigger joins the product's own.
+	d.Product.Crons = p.CronTriggers()
 	d.RateLimitNamespaceID = p.Settings.RateLimitNamespaceID
 	if d.RateLimitNamespaceID == 0 {
 		d.RateLimitNamespaceID = DefaultRateLimitNamespaceID(d.Script)
@@ -179,6 +181,8 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		contract.VarRateLimitPerMinute:    itoa(s.RateLimitPerMinute),
 		contract.VarRetryDelaySeconds:     itoa(s.RetryDelaySeconds),
 		contract.VarDeadLetterQueue:       d.DeadLetterQueue,
+		contract.VarMaxRetries:            itoa(s.MaxRetries),
+		contract.VarModelMode:             s.ModelMode,
 		contract.VarCacheTTLSeconds:       itoa(s.CacheTTLSeconds),
 		contract.VarMonthlyBudgetUSD:      stack.FormatUSD(s.MonthlyBudgetUSD),
 		contract.VarStackBudgetUSD:        stack.FormatUSD(cfg.MonthlyBudgetUSD),

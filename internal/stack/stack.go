@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zerocost/zerocost/internal/cronexpr"
 	"github.com/zerocost/zerocost/internal/names"
 )
 
@@ -46,10 +47,30 @@ const (
 	DefaultMaxOutputTokens     = 1024
 	DefaultModelTimeoutMs      = 20000
 	DefaultAnthropicBaseURL    = "https://api.anthropic.com"
+	// DefaultModelMode is an async pipeline's modelMode when unset.
+	DefaultModelMode = ModelModeRealtime
+	// DefaultBatchPollCron is the cron trigger that polls the open Message
+	// Batches of an async pipeline in batch mode: every 5 minutes is 288 runs
+	// a day (0.3% of Workers Free's 100,000 requests) and adds at most 5
+	// minutes to results that take minutes to hours.
+	DefaultBatchPollCron = "*/5 * * * *"
 	// DefaultBudgetAlertThresholdsVar is DefaultBudgetAlertThresholds as
 	// the BUDGET_ALERT_THRESHOLDS var writes it.
 	DefaultBudgetAlertThresholdsVar = "50,80,100"
 )
+
+// Model modes of an async pipeline (settings.modelMode).
+const (
+	// ModelModeRealtime: one Messages API call per job, results in seconds.
+	ModelModeRealtime = "realtime"
+	// ModelModeBatch: the jobs go to the Message Batches API, at half the
+	// token price, with results in minutes to hours (at most 24 h); a cron
+	// trigger (settings.batchPollCron) polls the batches.
+	ModelModeBatch = "batch"
+)
+
+// ModelModes lists the model modes.
+var ModelModes = []string{ModelModeRealtime, ModelModeBatch}
 
 // DefaultBudgetAlertThresholds are the percents of a budget whose crossing
 // sends an alert when a product sets no budgetAlertThresholds.
@@ -177,6 +198,12 @@ type Settings struct {
 	// BudgetAlertThresholds are percents of the budget, ascending; when a
 	// budget applies and none are set, DefaultBudgetAlertThresholds.
 	BudgetAlertThresholds []int `json:"budgetAlertThresholds,omitempty"`
+	// ModelMode is how an async pipeline calls the model: ModelModeRealtime
+	// (the default) or ModelModeBatch. Other patterns leave it empty.
+	ModelMode string `json:"modelMode,omitempty"`
+	// BatchPollCron is the cron trigger polling the Message Batches in batch
+	// mode (default DefaultBatchPollCron); empty in realtime mode.
+	BatchPollCron string `json:"batchPollCron,omitempty"`
 }
 
 // Value is one raw config value: Text holds a plain string or, for structured
@@ -441,8 +468,8 @@ func (p *Product) applyDefaults(field string) []error {
 		}
 	}
 	for i, c := range p.Crons {
-		if len(strings.Fields(c)) != 5 {
-			add(errf(fmt.Sprintf("%s.crons[%d]", field, i), "%q is not a five-field cron expression", c))
+		if _, err := cronexpr.Parse(c); err != nil {
+			add(errf(fmt.Sprintf("%s.crons[%d]", field, i), "%v", err))
 		}
 	}
 
@@ -491,5 +518,54 @@ func (p *Product) applyDefaults(field string) []error {
 	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
 	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
 	errs = append(errs, s.checkBudget(sf)...)
+	if known {
+		errs = append(errs, s.checkModelMode(sf, p.Pattern)...)
+	}
 	return errs
+}
+
+// checkModelMode defaults and checks modelMode and batchPollCron: an async
+// pipeline's, realtime unless set; every other pattern calls the model while
+// a request waits, so setting them there is an error.
+func (s *Settings) checkModelMode(sf, pattern string) []error {
+	var errs []error
+	if pattern != AsyncPipeline {
+		if s.ModelMode != "" {
+			errs = append(errs, errf(sf+".modelMode", "is not a setting of the %s pattern: only async-pipeline can wait for the Message Batches API", pattern))
+		}
+		if s.BatchPollCron != "" {
+			errs = append(errs, errf(sf+".batchPollCron", "is not a setting of the %s pattern (async-pipeline with modelMode: batch only)", pattern))
+		}
+		return errs
+	}
+	if s.ModelMode == "" {
+		s.ModelMode = DefaultModelMode
+	}
+	if !slices.Contains(ModelModes, s.ModelMode) {
+		errs = append(errs, errf(sf+".modelMode", "%q is not a model mode (one of: %s)", s.ModelMode, strings.Join(ModelModes, ", ")))
+		return errs
+	}
+	if s.ModelMode != ModelModeBatch {
+		if s.BatchPollCron != "" {
+			errs = append(errs, errf(sf+".batchPollCron", "applies only with modelMode: batch (this product is %s)", s.ModelMode))
+		}
+		return errs
+	}
+	if s.BatchPollCron == "" {
+		s.BatchPollCron = DefaultBatchPollCron
+	}
+	if _, err := cronexpr.Parse(s.BatchPollCron); err != nil {
+		errs = append(errs, errf(sf+".batchPollCron", "%v", err))
+	}
+	return errs
+}
+
+// CronTriggers are the cron triggers of a product: its own, then, in batch
+// mode, the batch poller's unless one of its own is the same schedule.
+func (p *Product) CronTriggers() []string {
+	crons := slices.Clone(p.Crons)
+	if p.Settings.ModelMode == ModelModeBatch && p.Settings.BatchPollCron != "" && !slices.Contains(crons, p.Settings.BatchPollCron) {
+		crons = append(crons, p.Settings.BatchPollCron)
+	}
+	return crons
 }

@@ -87,7 +87,13 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"api key in clear", base + "  zerocost:anthropicApiKey: sk-ant-123\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:anthropicApiKey", "must be a secret"},
 		{"route with scheme", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'https://x.com/*', zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].route.pattern", "no scheme"},
 		{"route and domain", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'x.com/*', zoneId: 0123456789abcdef0123456789abcdef}, customDomain: {hostname: a.x.com, zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].customDomain", "not both"},
-		{"bad cron", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['every hour']}]\n", "zerocost:products[0].crons[0]", "five-field"},
+		{"bad cron", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['every hour']}]\n", "zerocost:products[0].crons[0]", "want five fields"},
+		{"cron out of range", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['0 0 * * 0']}]\n", "zerocost:products[0].crons[0]", "day of week: 0 is out of range 1-7 (1 = Sunday"},
+		{"model mode elsewhere", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {modelMode: batch}}]\n", "zerocost:products[0].settings.modelMode", "is not a setting of the event-agent pattern"},
+		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a model mode (one of: realtime, batch)`},
+		{"poll cron in realtime", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "applies only with modelMode: batch"},
+		{"poll cron elsewhere", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "is not a setting of the edge-cache pattern"},
+		{"bad poll cron", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batch, batchPollCron: '*/61 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "minute: step"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -145,7 +151,7 @@ func TestEveryUnknownKeyAtOnce(t *testing.T) {
 	want := []string{
 		`zerocost:compatibilityDat: unknown key; did you mean compatibilityDate?`,
 		`zerocost:products[0].settings.CacheTTLSeconds: unknown field; did you mean cacheTtlSeconds?`,
-		`zerocost:products[0].settings["a.b"]: unknown field (known: batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds)`,
+		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds)`,
 		`zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?`,
 		`zerocost:products[0].settings.rate_limit_per_minute: unknown field; did you mean rateLimitPerMinute?`,
 		`zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`,
@@ -213,7 +219,7 @@ func TestKnownKeysFollowTheStructs(t *testing.T) {
 	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
 		t.Errorf("route / custom domain keys %s", got)
 	}
-	if len(settingsKeys) != 14 || !contains(settingsKeys, "maxConcurrency") {
+	if len(settingsKeys) != 16 || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
 		t.Errorf("settings keys %v", settingsKeys)
 	}
 	// A removed setting is no setting, or it would be accepted.
@@ -221,5 +227,34 @@ func TestKnownKeysFollowTheStructs(t *testing.T) {
 		if contains(settingsKeys, k) {
 			t.Errorf("%s is both a setting and removed", k)
 		}
+	}
+}
+
+// modelMode: async-pipeline only, realtime by default; batch mode adds the
+// poller's cron (default every 5 minutes) to the product's own, once.
+func TestModelMode(t *testing.T) {
+	const base = "config:\n  zerocost:accountId: 0123456789abcdef0123456789abcdef\n"
+	cfg, err := load(t, base+`  zerocost:products:
+    - {name: rt, pattern: async-pipeline}
+    - {name: bt, pattern: async-pipeline, crons: ['0 * * * *'], settings: {modelMode: batch}}
+    - {name: own, pattern: async-pipeline, crons: ['*/10 * * * *'], settings: {modelMode: batch, batchPollCron: '*/10 * * * *'}}
+    - {name: ea, pattern: event-agent}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, bt, own, ea := cfg.Products[0], cfg.Products[1], cfg.Products[2], cfg.Products[3]
+	if rt.Settings.ModelMode != ModelModeRealtime || rt.Settings.BatchPollCron != "" || len(rt.CronTriggers()) != 0 {
+		t.Errorf("realtime: %+v %v", rt.Settings, rt.CronTriggers())
+	}
+	if bt.Settings.ModelMode != ModelModeBatch || bt.Settings.BatchPollCron != DefaultBatchPollCron ||
+		strings.Join(bt.CronTriggers(), "|") != "0 * * * *|*/5 * * * *" || len(bt.Crons) != 1 {
+		t.Errorf("batch: %+v %v %v", bt.Settings, bt.CronTriggers(), bt.Crons)
+	}
+	if got := own.CronTriggers(); len(got) != 1 || got[0] != "*/10 * * * *" {
+		t.Errorf("a poll cron equal to an own cron is one trigger: %v", got)
+	}
+	if ea.Settings.ModelMode != "" || ea.Settings.BatchPollCron != "" {
+		t.Errorf("event-agent: %+v", ea.Settings)
 	}
 }

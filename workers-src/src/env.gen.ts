@@ -53,6 +53,8 @@ export interface AsyncPipelineBindings {
 	RATE_LIMIT_PER_MINUTE: string;
 	RETRY_DELAY_SECONDS: string;
 	DEAD_LETTER_QUEUE: string;
+	MAX_RETRIES: string;
+	MODEL_MODE: string;
 	MONTHLY_BUDGET_USD: string;
 	STACK_BUDGET_USD: string;
 	BUDGET_ALERT_THRESHOLDS: string;

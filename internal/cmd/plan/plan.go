@@ -48,6 +48,10 @@ func Run(o *Options) error {
 	if err != nil {
 		return err
 	}
+	// On stderr, so that --json stays one document.
+	for _, w := range l.Plan.Warnings() {
+		fmt.Fprintf(o.F.IO.ErrOut, "zerocost plan: warning: %s\n", w)
+	}
 	if o.JSON {
 		enc := json.NewEncoder(o.F.IO.Out)
 		enc.SetIndent("", "  ")
