@@ -37,12 +37,12 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
 export default defineConfig({
   test: {
     projects: [
-      pattern("event-agent", ["test/event-agent.test.ts", "test/ops.test.ts", "test/lib/**/*.test.ts"]),
-      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops.test.ts"]),
+      pattern("event-agent", ["test/event-agent.test.ts", "test/ops.test.ts", "test/budget.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops.test.ts", "test/budget.test.ts"]),
       // Batch mode (lib/batch.ts), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
       pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
-      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops.test.ts"]),
+      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops.test.ts", "test/budget.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
         test: {

@@ -5,6 +5,7 @@ import type { AsyncPipelineEnv, EdgeCacheEnv, EventAgentEnv } from "../src/env";
 declare module "vitest" {
   export interface ProvidedContext {
     modelUrl: string;
+    webhookUrl: string;
   }
 }
 

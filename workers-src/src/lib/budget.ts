@@ -161,7 +161,8 @@ export const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS parked_jobs (product TEXT NOT NULL, job_id TEXT NOT NULL, input TEXT NOT NULL, error TEXT NOT NULL, parked_at TEXT NOT NULL, PRIMARY KEY (product, job_id)) WITHOUT ROWID`,
 ];
 
-const schemaReady = new WeakSet<D1Database>();
+/** The tables exist (this isolate created or found them). One SPEND per Worker, so one flag. */
+let schemaReady = false;
 
 /**
  * Runs statements in one round trip (db.batch: one transaction), with the
@@ -170,15 +171,15 @@ const schemaReady = new WeakSet<D1Database>();
  */
 export async function run(db: D1Database, stmts: D1PreparedStatement[]): Promise<D1Result<Record<string, unknown>>[]> {
   for (let n = 0; ; n++) {
-    const ready = schemaReady.has(db);
+    const ready = schemaReady;
     const all = ready ? stmts : [...SCHEMA.map((s) => db.prepare(s)), ...stmts];
     try {
       const res = await (all.length === 1 ? all[0]!.all().then((r) => [r]) : db.batch<Record<string, unknown>>(all));
-      schemaReady.add(db);
+      schemaReady = true;
       return ready ? res : res.slice(SCHEMA.length);
     } catch (err) {
       if (n === 0 && ready && /no such table/i.test(String((err as Error)?.message))) {
-        schemaReady.delete(db);
+        schemaReady = false;
         continue;
       }
       throw err;

@@ -7,6 +7,7 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -16,6 +17,7 @@ import type { TestProject } from "vitest/node";
 declare module "vitest" {
   export interface ProvidedContext {
     modelUrl: string;
+    webhookUrl: string;
   }
 }
 
@@ -85,7 +87,54 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * A local webhook receiver for the spend guard's alerts (lib/budget.ts):
+ * POST /hooks/<key> is recorded and answered 204 (or 500 while the key has
+ * failures left: POST /fail/<key>?n=N); GET /hooks/<key> answers
+ * {"posts":[{"status","body","at"}]}, the failed POSTs included.
+ */
+async function startWebhookReceiver(): Promise<{ url: string; server: Server }> {
+  const posts = new Map<string, Array<{ status: number; body: unknown; at: number }>>();
+  const failures = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const [, kind, key = ""] = url.pathname.split("/");
+      const send = (status: number, body?: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(body === undefined ? undefined : JSON.stringify(body));
+      };
+      if (kind === "fail" && req.method === "POST") {
+        failures.set(key, Number(url.searchParams.get("n") ?? "1"));
+        return send(200, { ok: true });
+      }
+      if (kind !== "hooks") return send(404, { error: "no such route" });
+      if (req.method === "GET") return send(200, { posts: posts.get(key) ?? [] });
+      const text = Buffer.concat(chunks).toString("utf8");
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // kept as text
+      }
+      const left = failures.get(key) ?? 0;
+      const status = left > 0 ? 500 : 204;
+      if (left > 0) failures.set(key, left - 1);
+      posts.set(key, [...(posts.get(key) ?? []), { status, body, at: Date.now() }]);
+      send(status);
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const addr = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${addr.port}`, server };
+}
+
 export default async function setup(project: TestProject) {
+  const hooks = await startWebhookReceiver();
+  project.provide("webhookUrl", hooks.url);
   const bin = await standinBinary();
   // -exit-with-stdin: the stand-in also stops if this process dies without teardown.
   const child = spawn(bin, ["-exit-with-stdin"], { stdio: ["pipe", "pipe", "inherit"] });
@@ -93,9 +142,14 @@ export default async function setup(project: TestProject) {
   try {
     url = await readyURL(child);
   } catch (err) {
+    hooks.server.close();
     await stop(child);
     throw err;
   }
   project.provide("modelUrl", url);
-  return () => stop(child);
+  return async () => {
+    hooks.server.closeAllConnections();
+    hooks.server.close();
+    await stop(child);
+  };
 }
