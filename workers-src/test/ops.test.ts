@@ -219,6 +219,75 @@ describe.runIf(pattern === "async-pipeline")("async-pipeline ops per event", () 
     expect(m2.counts).toEqual(expected(ops.poll));
   });
 
+  describe("batch mode (MODEL_MODE = batch)", () => {
+    // Vars the generated Env may not have yet; RETRY_DELAY_SECONDS 0 keeps re-sent jobs immediate.
+    const batch = (extra: Record<string, unknown> = {}) =>
+      ({ MODEL_MODE: "batch", MAX_RETRIES: "1", RETRY_DELAY_SECONDS: "0", ...extra }) as Parameters<typeof meter>[0];
+    async function knobs(k: Record<string, unknown> = {}) {
+      const res = await fetch(`${env.ANTHROPIC_BASE_URL}/_stand-in/batch-options`, { method: "POST", body: JSON.stringify(k) });
+      expect(res.status).toBe(200);
+    }
+    /** The open batch records are the poller's input: each test leaves none. */
+    afterEach(async () => {
+      await knobs();
+      const open = await env.OUTPUTS.list({ prefix: "batches/" });
+      if (open.objects.length) await env.OUTPUTS.delete(open.objects.map((o) => o.key));
+    });
+
+    it("batch_submit and batch_delivery: one Message Batch per delivery; a redelivery is a redelivery", async () => {
+      const m = meter(batch());
+      const ids = [await newJobId(m.env), await newJobId(m.env)];
+      const msgs = ids.map((id) => message(id, `ops batch ${newToken()}`));
+      const result = await m.deliver(worker, QUEUE, msgs);
+      expect(result.explicitAcks.sort()).toEqual(msgs.map((x) => x.id).sort());
+      expect(m.counts).toEqual(expected(ops.consumer_batch, ops.batch_submit, ops.batch_delivery, ops.batch_delivery));
+      expect(await record(ids[0]!)).toMatchObject({ status: "submitted", batch_id: expect.stringMatching(/^msgbatch_/) });
+
+      const again = meter(batch({ PRODUCT: m.env.PRODUCT }));
+      await again.deliver(worker, QUEUE, [{ ...msgs[0]!, attempts: 2 }]);
+      expect(again.counts).toEqual(expected(ops.consumer_batch, ops.redelivery));
+    });
+
+    it("batch_poll, batch_ended, batch_result; batch_open; a run with nothing open", async () => {
+      const m0 = meter(batch());
+      const ids = [await newJobId(m0.env), await newJobId(m0.env)];
+      await m0.deliver(worker, QUEUE, ids.map((id) => message(id, `ops batch ${newToken()}`)));
+      const m = meter(batch({ PRODUCT: m0.env.PRODUCT }));
+      await m.schedule(worker);
+      expect(m.counts).toEqual(expected(ops.batch_poll, ops.batch_ended, ops.batch_result, ops.batch_result));
+      for (const id of ids) expect(await record(id)).toMatchObject({ status: "done" });
+
+      const idle = meter(batch({ PRODUCT: m0.env.PRODUCT }));
+      await idle.schedule(worker);
+      expect(idle.counts).toEqual(expected(ops.batch_poll));
+
+      await knobs({ delayMs: 600_000 });
+      const m1 = meter(batch({ PRODUCT: m0.env.PRODUCT }));
+      await m1.deliver(worker, QUEUE, [message(await newJobId(m0.env), `ops batch ${newToken()}`)]);
+      const open = meter(batch({ PRODUCT: m0.env.PRODUCT }));
+      await open.schedule(worker);
+      expect(open.counts).toEqual(expected(ops.batch_poll, ops.batch_open));
+    });
+
+    it("batch_retry, then batch_dead past MAX_RETRIES", async () => {
+      const m0 = meter(batch({ JOB_QUEUE: sink() }));
+      const id = await newJobId(m0.env);
+      await knobs({ errors: { match: id } });
+      await m0.deliver(worker, QUEUE, [message(id, `ops batch ${newToken()}`)]);
+      const m = meter(batch({ PRODUCT: m0.env.PRODUCT, JOB_QUEUE: sink() }));
+      await m.schedule(worker);
+      expect(m.counts).toEqual(expected(ops.batch_poll, ops.batch_ended, ops.batch_retry));
+      expect(await record(id)).toMatchObject({ status: "queued", attempts: 1 });
+
+      const again = { ...message(id, "x"), body: { job_id: id, input: "x", batch_attempts: 1 } as JobMessage };
+      await m0.deliver(worker, QUEUE, [again]);
+      const d = meter(batch({ PRODUCT: m0.env.PRODUCT, JOB_QUEUE: sink() }));
+      await d.schedule(worker);
+      expect(d.counts).toEqual(expected(ops.batch_poll, ops.batch_ended, ops.batch_dead));
+      expect(await record(id)).toMatchObject({ status: "dead", attempts: 2, input: "x" });
+    });
+  });
+
   it("degrades: a job that cannot be queued is a 503 with retry-after, and nothing is written", async () => {
     const m = meter({ JOB_QUEUE: sink() });
     m.fail.add("queue.write");

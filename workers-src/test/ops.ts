@@ -1,8 +1,9 @@
-// Op counting for the Worker tests: every env binding wrapped, each call
-// counted under the op names of internal/contract (contract.gen.ts, OPS), and
+// Op counting for the Worker tests: every env binding (and the Message
+// Batches API's fetches) wrapped, each call counted under the op names of
+// internal/contract (contract.gen.ts, OPS), and
 // any op made to fail as Cloudflare fails one whose daily limit ran out (the
 // binding throws).
-import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { OPS } from "../src/contract.gen";
 import { standin, testEnv, type TestEnv } from "./helpers";
 
@@ -36,6 +37,7 @@ export class Metered {
   readonly fail = new Set<Op>();
   readonly env: TestEnv;
   private restoreCaches: (() => void) | undefined;
+  private restoreFetch: (() => void) | undefined;
 
   /**
    * overrides replace the project's bindings UNDER the counting wrappers
@@ -75,6 +77,29 @@ export class Metered {
     }
     this.env = env as unknown as TestEnv;
     this.wrapCaches(hit);
+    this.wrapFetch();
+  }
+
+  /**
+   * Counts the Message Batches API's calls (batch mode) by route: a create,
+   * a retrieve, a results read. (Messages calls are counted by the stand-in,
+   * per token: countModel.)
+   */
+  private wrapFetch(): void {
+    const real = globalThis.fetch;
+    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+      const req = new Request(input, init);
+      const path = new URL(req.url).pathname;
+      if (path.startsWith("/v1/messages/batches")) {
+        if (req.method === "POST" && path === "/v1/messages/batches") this.counts["model.batch_create"]++;
+        else if (req.method === "GET" && path.endsWith("/results")) this.counts["model.batch_results"]++;
+        else if (req.method === "GET") this.counts["model.batch_retrieve"]++;
+      }
+      return real(input, init);
+    }) as typeof fetch;
+    this.restoreFetch = () => {
+      globalThis.fetch = real;
+    };
   }
 
   private wrapCaches(hit: <T>(op: Op, f: () => T) => T): void {
@@ -97,6 +122,16 @@ export class Metered {
   restore(): void {
     this.restoreCaches?.();
     this.restoreCaches = undefined;
+    this.restoreFetch?.();
+    this.restoreFetch = undefined;
+  }
+
+  /** One cron invocation (a worker.request) of the scheduled handler. */
+  async schedule(worker: { scheduled?: ExportedHandler<any>["scheduled"] }, cron = "*/5 * * * *"): Promise<void> {
+    this.counts["worker.request"]++;
+    const ctx = createExecutionContext();
+    await worker.scheduled!(createScheduledController({ cron, scheduledTime: Date.now() }), this.env, ctx);
+    await waitOnExecutionContext(ctx);
   }
 
   /** Adds the stand-in's calls for token (each request it received), but the first `before`, as model.call. */
