@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/cloudflare/cloudflare-go/v7/d1"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/queues"
 	"github.com/cloudflare/cloudflare-go/v7/r2"
@@ -38,6 +39,7 @@ type Client struct {
 	subdomains *workers.SubdomainService
 	routes     *workers.RouteService
 	domains    *workers.DomainService
+	databases  *d1.DatabaseService
 }
 
 // New returns a client.
@@ -51,6 +53,7 @@ func New(cfg Config) *Client {
 		subdomains: workers.NewSubdomainService(opts...),
 		routes:     workers.NewRouteService(opts...),
 		domains:    workers.NewDomainService(opts...),
+		databases:  d1.NewDatabaseService(opts...),
 	}
 }
 
@@ -157,6 +160,30 @@ func (c *Client) Queues(ctx context.Context, account string) ([]Queue, error) {
 	})
 }
 
+// D1Database is a D1 database; ID is its uuid.
+type D1Database struct {
+	ID   string
+	Name string
+}
+
+// D1Databases lists the account's D1 databases.
+func (c *Client) D1Databases(ctx context.Context, account string) ([]D1Database, error) {
+	const op = "list D1 databases"
+	var p d1.DatabaseListParams
+	p.AccountID.Value, p.AccountID.Present = account, true
+	return pageAll(op, func(page int) ([]D1Database, string, error) {
+		res, err := c.databases.List(ctx, p, pageOpts(page)...)
+		if err != nil {
+			return nil, "", c.wrap(op, err)
+		}
+		out := make([]D1Database, 0, len(res.Result))
+		for _, db := range res.Result {
+			out = append(out, D1Database{ID: db.UUID, Name: db.Name})
+		}
+		return out, res.JSON.RawJSON(), nil
+	})
+}
+
 // Consumer is a queue consumer. Times are as the API reports them:
 // MaxWaitTimeMs in milliseconds, RetryDelay in seconds. MaxConcurrency is nil
 // when the API reports null (the platform's maximum).
@@ -256,7 +283,11 @@ type Binding struct {
 	QueueName   string `json:"queue_name"`
 	Text        string `json:"text"`
 	Dataset     string `json:"dataset"`
-	Simple      *struct {
+	// ID is a d1 binding's database uuid (the API's id; DatabaseID is the
+	// newer spelling some answers use).
+	ID         string `json:"id"`
+	DatabaseID string `json:"database_id"`
+	Simple     *struct {
 		Limit  float64 `json:"limit"`
 		Period float64 `json:"period"`
 	} `json:"simple"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/render"
 )
 
 // runnerConfig is what workers-src/dev/run.mjs reads. Each worker's Options
@@ -44,7 +45,10 @@ type workerOptions struct {
 	QueueConsumers          map[string]queueConsumer `json:"queueConsumers,omitempty"`
 	RateLimits              map[string]rateLimit     `json:"ratelimits,omitempty"`
 	AnalyticsEngineDatasets map[string]dataset       `json:"analyticsEngineDatasets,omitempty"`
-	CronTriggers            []string                 `json:"cronTriggers,omitempty"`
+	// D1Databases maps a binding to its database id; Miniflare keeps one
+	// database per id, shared by the Workers that bind it, under Persist.
+	D1Databases  map[string]string `json:"d1Databases,omitempty"`
+	CronTriggers []string          `json:"cronTriggers,omitempty"`
 }
 
 type queueProducer struct {
@@ -81,6 +85,10 @@ type devSecrets struct {
 	APIKey string
 	// AuthToken is AUTH_TOKEN's value; "" leaves the binding unset (no auth).
 	AuthToken string
+	// BudgetAlertWebhook is the stack's BUDGET_ALERT_WEBHOOK
+	// (ZEROCOST_BUDGET_ALERT_WEBHOOK); "" leaves it unset where the
+	// product has no token-free URL of its own.
+	BudgetAlertWebhook string
 }
 
 // workerBuild is one product's worker config being built from its plan.
@@ -91,6 +99,7 @@ type workerBuild struct {
 	sec     devSecrets
 	notes   []string
 	hasAuth bool
+	hasHook bool
 }
 
 // miniflareBindings maps each binding kind (plan.Kinds) to Miniflare's worker
@@ -114,6 +123,18 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 				wb.w.Secrets[b.Name] = secretEnv(b.Name)
 			} else {
 				wb.notes = append(wb.notes, fmt.Sprintf("%s: the stack sets %s but ZEROCOST_AUTH_TOKEN is not set: its routes are open in dev", wb.pr.Name, b.Name))
+			}
+		case contract.BudgetAlertWebhook:
+			wb.hasHook = true
+			switch {
+			case wb.pr.Settings.BudgetAlertWebhook != "":
+				// The product's own URL, token-free (the stack checked it):
+				// a plain binding in dev, where the config file is local.
+				wb.w.Options.Bindings[b.Name] = wb.pr.Settings.BudgetAlertWebhook
+			case wb.sec.BudgetAlertWebhook != "":
+				wb.w.Secrets[b.Name] = secretEnv(b.Name)
+			default:
+				wb.notes = append(wb.notes, fmt.Sprintf("%s: the stack sets %s but ZEROCOST_BUDGET_ALERT_WEBHOOK is not set: budget alerts are not sent in dev", wb.pr.Name, b.Name))
 			}
 		default:
 			return fmt.Errorf("%s: secret %s has no value in dev", wb.pr.Name, b.Name)
@@ -139,6 +160,13 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 	plan.Analytics: func(wb *workerBuild, b plan.Binding) error {
 		// Miniflare binds Analytics Engine datasets locally and discards the points.
 		put(&wb.w.Options.AnalyticsEngineDatasets, b.Name, dataset{Dataset: b.Target})
+		return nil
+	},
+	plan.D1: func(wb *workerBuild, b plan.Binding) error {
+		// The rendered config's stand-in id, derived from the database's
+		// name: every product binds the same local database, kept under
+		// state/<stack>/ until --reset (the month's spend survives a restart).
+		put(&wb.w.Options.D1Databases, b.Name, render.LocalDatabaseID(b.Target))
 		return nil
 	},
 }
@@ -182,6 +210,11 @@ func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec 
 	if !wb.hasAuth && sec.AuthToken != "" {
 		w.Secrets[contract.AuthToken] = secretEnv(contract.AuthToken)
 	}
+	// ZEROCOST_BUDGET_ALERT_WEBHOOK gives every Worker with a spend guard a
+	// webhook in dev even when the stack sets none.
+	if !wb.hasHook && sec.BudgetAlertWebhook != "" && pr.Binding(contract.Spend) != nil {
+		w.Secrets[contract.BudgetAlertWebhook] = secretEnv(contract.BudgetAlertWebhook)
+	}
 	for _, c := range pr.Consumers {
 		put(&w.Options.QueueConsumers, c.Queue, queueConsumer{
 			MaxBatchSize:    c.BatchSize,
@@ -200,8 +233,9 @@ func buildWorker(pr *plan.Product, script string, port int, baseURL string, sec 
 // secretValues are the environment entries carrying the secrets' values.
 func secretValues(workers []runnerWorker, sec devSecrets) []string {
 	vals := map[string]string{
-		secretEnv(contract.AnthropicAPIKey): sec.APIKey,
-		secretEnv(contract.AuthToken):       sec.AuthToken,
+		secretEnv(contract.AnthropicAPIKey):    sec.APIKey,
+		secretEnv(contract.AuthToken):          sec.AuthToken,
+		secretEnv(contract.BudgetAlertWebhook): sec.BudgetAlertWebhook,
 	}
 	seen := map[string]bool{}
 	var env []string

@@ -13,6 +13,8 @@ import (
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
+	"github.com/zerocost/zerocost/internal/render"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // projectDir is the repository root, which holds Pulumi.demo.yaml.
@@ -51,6 +53,8 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 				ok = rl.NamespaceID == b.Target && rl.Simple.Limit == b.Limit && rl.Simple.Period == b.Period
 			case plan.Analytics:
 				ok = o.AnalyticsEngineDatasets[b.Name].Dataset == b.Target
+			case plan.D1:
+				ok = o.D1Databases[b.Name] == render.LocalDatabaseID(b.Target)
 			}
 			if !ok {
 				t.Errorf("%s: binding %s (%s) not mapped: %+v", pr.Name, b.Name, b.Type, o)
@@ -96,9 +100,54 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 
 	// A binding type the runtime does not know is an error, not a silent gap.
 	odd := *ew
-	odd.Bindings = append(append([]plan.Binding(nil), ew.Bindings...), plan.Binding{Type: "d1", Name: "DB", Target: "x"})
+	odd.Bindings = append(append([]plan.Binding(nil), ew.Bindings...), plan.Binding{Type: "d9", Name: "DB", Target: "x"})
 	if _, _, err := buildWorker(&odd, "/x/worker.js", 0, "", devSecrets{}); err == nil || !strings.Contains(err.Error(), "DB") {
 		t.Errorf("unknown binding type: %v", err)
+	}
+}
+
+// BUDGET_ALERT_WEBHOOK in dev: a product's own token-free URL is bound as
+// is; the stack's secret comes from ZEROCOST_BUDGET_ALERT_WEBHOOK, which
+// also gives it to Workers with a spend guard when the stack sets none;
+// without it the binding is left out, with a note.
+func TestBudgetWebhookInDev(t *testing.T) {
+	cfg, err := stack.FromValues("demo", map[string]stack.Value{
+		"accountId":          {Text: "0123456789abcdef0123456789abcdef"},
+		"monthlyBudgetUsd":   {Text: "10"},
+		"budgetAlertWebhook": {Secret: true},
+		"products": {Text: `[{"name":"a","pattern":"edge-cache","settings":{"budgetAlertWebhook":"http://127.0.0.1:8787/hook"}},
+			{"name":"b","pattern":"event-agent"}]`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(cfg, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.Product("a"), p.Product("b")
+	w, _, _ := buildWorker(a, "/x/worker.js", 0, "", devSecrets{APIKey: "k", BudgetAlertWebhook: "https://hooks.example/T"})
+	if w.Options.Bindings[contract.BudgetAlertWebhook] != "http://127.0.0.1:8787/hook" || w.Secrets[contract.BudgetAlertWebhook] != "" {
+		t.Errorf("a: the product's own URL not bound: %+v %v", w.Options.Bindings, w.Secrets)
+	}
+	w, _, _ = buildWorker(b, "/x/worker.js", 0, "", devSecrets{APIKey: "k", BudgetAlertWebhook: "https://hooks.example/T"})
+	if w.Secrets[contract.BudgetAlertWebhook] != secretEnv(contract.BudgetAlertWebhook) {
+		t.Errorf("b: the stack's webhook not bound from the environment: %v", w.Secrets)
+	}
+	env := secretValues([]runnerWorker{w}, devSecrets{APIKey: "k", BudgetAlertWebhook: "https://hooks.example/T"})
+	if strings.Join(env, " ") != "ZEROCOST_DEV_SECRET_ANTHROPIC_API_KEY=k ZEROCOST_DEV_SECRET_BUDGET_ALERT_WEBHOOK=https://hooks.example/T" {
+		t.Errorf("secret env %v", env)
+	}
+	data, _ := json.Marshal(w.Options)
+	if strings.Contains(string(data), "hooks.example") {
+		t.Errorf("the secret webhook reached the runner config: %s", data)
+	}
+	w, notes, _ := buildWorker(b, "/x/worker.js", 0, "", devSecrets{APIKey: "k"})
+	if _, ok := w.Secrets[contract.BudgetAlertWebhook]; ok || len(notes) != 1 || !strings.Contains(notes[0], "ZEROCOST_BUDGET_ALERT_WEBHOOK") {
+		t.Errorf("b without the env var: secrets %v, notes %v", w.Secrets, notes)
+	}
+	if w.Options.D1Databases[contract.Spend] != render.LocalDatabaseID("zerocost-demo-spend") {
+		t.Errorf("SPEND: %v", w.Options.D1Databases)
 	}
 }
 

@@ -63,6 +63,9 @@ type Options struct {
 	StandIn devmodel.Options
 	// AuthToken, when set, is the Workers' AUTH_TOKEN secret.
 	AuthToken string
+	// BudgetAlertWebhook, when set, is the Workers' BUDGET_ALERT_WEBHOOK
+	// secret (a product's own token-free settings.budgetAlertWebhook wins).
+	BudgetAlertWebhook string
 
 	// Reset deletes the persisted state before starting.
 	Reset bool

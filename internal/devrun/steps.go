@@ -166,7 +166,7 @@ type modelTarget struct {
 // startModel starts the stand-in model on its port, unless an API key makes
 // the Workers call the plan's ANTHROPIC_BASE_URL.
 func (rt *Runtime) startModel(p *prepared) (modelTarget, error) {
-	m := modelTarget{sec: devSecrets{APIKey: p.o.APIKey, AuthToken: p.o.AuthToken}}
+	m := modelTarget{sec: devSecrets{APIKey: p.o.APIKey, AuthToken: p.o.AuthToken, BudgetAlertWebhook: p.o.BudgetAlertWebhook}}
 	if p.o.APIKey != "" {
 		m.info = ModelInfo{URL: baseURLOf(p.plan)}
 		rt.model = m.info

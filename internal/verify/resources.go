@@ -68,6 +68,7 @@ type inventory struct {
 	queues    memo[[]cfapi.Queue]
 	domains   memo[[]cfapi.CustomDomain]
 	subdomain memo[string]
+	databases memo[[]cfapi.D1Database]
 	consumers memos[[]cfapi.Consumer] // by queue id
 	routes    memos[[]cfapi.Route]    // by zone
 }
@@ -87,6 +88,11 @@ func (in *inventory) hasBucket(ctx context.Context, name string) (bool, error) {
 func (in *inventory) queue(ctx context.Context, name string) (*cfapi.Queue, error) {
 	all, err := in.queues.get(func() ([]cfapi.Queue, error) { return in.api.Queues(ctx, in.account) })
 	return firstOf(all, err, func(q cfapi.Queue) bool { return q.Name == name })
+}
+
+func (in *inventory) database(ctx context.Context, name string) (*cfapi.D1Database, error) {
+	all, err := in.databases.get(func() ([]cfapi.D1Database, error) { return in.api.D1Databases(ctx, in.account) })
+	return firstOf(all, err, func(d cfapi.D1Database) bool { return d.Name == name })
 }
 
 func (in *inventory) consumersOf(ctx context.Context, queueID string) ([]cfapi.Consumer, error) {
@@ -111,6 +117,7 @@ const (
 	permQueues  = "Queues Read"
 	permScripts = "Workers Scripts Read"
 	permRoutes  = "Workers Routes Read (on the zone)"
+	permD1      = "D1 Read"
 )
 
 // resourceSteps are a product's resource checks.
@@ -150,6 +157,21 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 			}
 			if want := out.QueueIDs[q.Name]; hasOutputs && want != "" && want != got.ID {
 				return "", drifted([]Drift{{Kind: Mismatched, Name: label + q.Name + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
+			}
+			return "id " + got.ID, nil
+		})
+	}
+	if db := o.Plan.SpendDatabase; db != nil {
+		add("d1 database "+db.Name, func(ctx context.Context) (string, error) {
+			got, err := in.database(ctx, db.Name)
+			if err != nil {
+				return "", apiFailure(err, permD1)
+			}
+			if got == nil {
+				return "", drifted([]Drift{{Kind: Missing, Name: "D1 database " + db.Name, Expected: "the stack's spend database"}})
+			}
+			if want := out.D1DatabaseIDs[db.Binding]; hasOutputs && want != "" && want != got.ID {
+				return "", drifted([]Drift{{Kind: Mismatched, Name: "D1 database " + db.Name + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
 			}
 			return "id " + got.ID, nil
 		})
@@ -335,6 +357,23 @@ var driftChecks = map[plan.Kind]func(c *bindingCheck, want plan.Binding, got cfa
 	plan.R2:        sameTarget(func(b cfapi.Binding) string { return b.BucketName }),
 	plan.Queue:     sameTarget(func(b cfapi.Binding) string { return b.QueueName }),
 	plan.Analytics: sameTarget(func(b cfapi.Binding) string { return b.Dataset }),
+	// The plan names the database; the binding carries its uuid: the
+	// account's database of that name must be the one bound.
+	plan.D1: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
+		id := got.ID
+		if id == "" {
+			id = got.DatabaseID
+		}
+		db, err := c.in.database(c.ctx, want.Target)
+		switch {
+		case err != nil:
+			c.notes = append(c.notes, fmt.Sprintf("%s: database not compared (%v)", want.Name, apiFailure(err, permD1)))
+		case db == nil:
+			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " id", Expected: "the id of D1 database " + want.Target + " (missing)", Actual: shown(id)})
+		case db.ID != id:
+			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " id", Expected: shown(db.ID) + " (D1 database " + want.Target + ")", Actual: shown(id)})
+		}
+	},
 	// Secrets are compared by name and type only: the API never shows them.
 	plan.Secret: func(*bindingCheck, plan.Binding, cfapi.Binding) {},
 	plan.RateLimit: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {

@@ -60,7 +60,7 @@ func TestResourcesAllPass(t *testing.T) {
 			}
 		}
 		want := "r2 bucket email-worker-demo-outputs,queue email-worker-demo-jobs," +
-			"dead-letter queue email-worker-demo-jobs-dlq,consumer of email-worker-demo-jobs,consumer of email-worker-demo-jobs-dlq," +
+			"dead-letter queue email-worker-demo-jobs-dlq,d1 database zerocost-demo-spend,consumer of email-worker-demo-jobs,consumer of email-worker-demo-jobs-dlq," +
 			"worker email-worker-demo,workers.dev"
 		if got := strings.Join(names(rep, "email-worker"), ","); got != want {
 			t.Errorf("email-worker checks:\n%s\nwant\n%s", got, want)
@@ -163,6 +163,22 @@ func TestResourceDrift(t *testing.T) {
 		{"extra route", "sales-engine", "route sales.example.com/*", func(s *cftest.Server, _ outputs.Stack) {
 			s.AddRoute(zoneID, "old.example.com/*", "sales-engine-demo")
 		}, Drift{Kind: Extra, Name: "route old.example.com/*", Actual: "to sales-engine-demo"}},
+		{"missing spend database", "ai-relay", "d1 database zerocost-demo-spend", inAccount(acct, func(a *cftest.Account) {
+			a.D1Databases = nil
+		}), Drift{Kind: Missing, Name: "D1 database zerocost-demo-spend", Expected: "the stack's spend database"}},
+		{"spend database id differs from the outputs", "ai-relay", "d1 database zerocost-demo-spend", func(_ *cftest.Server, out outputs.Stack) {
+			out["ai-relay"].D1DatabaseIDs["SPEND"] = "old-id"
+		}, Drift{Kind: Mismatched, Name: "D1 database zerocost-demo-spend id", Expected: "old-id (stack outputs)"}},
+		{"SPEND bound to another database", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
+			other := s.AddD1Database(acct, "someone-elses-db")
+			setBinding(s, acct, "email-worker-demo", "SPEND", func(b *cftest.Binding) { b.ID = other.UUID })
+		}, Drift{Kind: Mismatched, Name: "binding SPEND id"}},
+		{"missing SPEND binding", "delivery-worker", "worker delivery-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
+			s.Update(func(st *State) {
+				sc := script(st, acct, "delivery-worker-demo")
+				sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == "SPEND" })
+			})
+		}, Drift{Kind: Missing, Name: "binding SPEND", Expected: "d1"}},
 		{"missing custom domain", "ai-relay", "custom domain relay.example.com", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { st.Accounts[acct].CustomDomains = nil })
 		}, Drift{Kind: Missing, Name: "custom domain relay.example.com"}},
@@ -257,6 +273,9 @@ func TestResourcesBadToken(t *testing.T) {
 	if d := find(t, rep, "email-worker", "queue email-worker-demo-jobs").Detail; !strings.Contains(d, "Queues Read") {
 		t.Errorf("queue check does not name the permission: %s", d)
 	}
+	if d := find(t, rep, "email-worker", "d1 database zerocost-demo-spend").Detail; !strings.Contains(d, "D1 Read") {
+		t.Errorf("d1 check does not name the permission: %s", d)
+	}
 }
 
 func TestResourcesAndRoutesTogether(t *testing.T) {
@@ -277,7 +296,7 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	}
 	// Per product: route checks first, then resource checks.
 	got := names(rep, "ai-relay")
-	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,worker ai-relay-demo,workers.dev"
+	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,d1 database zerocost-demo-spend,worker ai-relay-demo,workers.dev"
 	if strings.Join(got, ",") != want {
 		t.Errorf("ai-relay checks %v", got)
 	}

@@ -119,6 +119,11 @@ type Target struct {
 	// Unavailable maps a product without a URL to the reason, e.g. "not
 	// running in zerocost dev".
 	Unavailable map[string]string
+	// TriggerCron, when set, runs a product's cron triggers now (a local
+	// target: the running dev's scheduled handlers); the batch-mode check
+	// calls it to poll the Message Batches. Nil for a deployed stack, whose
+	// crons run on their schedule.
+	TriggerCron func(ctx context.Context, product string) error
 }
 
 // Target names.
@@ -167,6 +172,7 @@ type API interface {
 	AccountSubdomain(ctx context.Context, account string) (string, error)
 	Routes(ctx context.Context, zone string) ([]cfapi.Route, error)
 	CustomDomains(ctx context.Context, account string) ([]cfapi.CustomDomain, error)
+	D1Databases(ctx context.Context, account string) ([]cfapi.D1Database, error)
 }
 
 // Defaults.

@@ -77,6 +77,11 @@ flags; it serves the Message Batches API too, whose processing time, expiry
 and per-request errors the --model-batch-* flags set. ZEROCOST_AUTH_TOKEN,
 when set, becomes the Workers' AUTH_TOKEN.
 
+A stack with a budget gets its spend database (D1) locally too, under
+.zerocost/state/<stack>/: the month's spend survives a restart, and --reset
+clears it. ZEROCOST_BUDGET_ALERT_WEBHOOK, when set, becomes the Workers'
+BUDGET_ALERT_WEBHOOK (a product's own token-free budgetAlertWebhook wins).
+
 Cron triggers fire on their schedules, in UTC, as on Cloudflare: each run
 calls the Worker's scheduled handler and logs its outcome on stderr
 (--crons=false turns the schedule off). To run them now, from a test or a
@@ -221,10 +226,12 @@ func Run(o *Options) error {
 		APIKey:     apiKey,
 		StandIn:    standIn,
 		AuthToken:  o.F.Env("ZEROCOST_AUTH_TOKEN"),
-		Reset:      o.Reset,
-		PortBase:   o.PortBase,
-		Log:        errOut,
-		FireCrons:  o.FireCrons,
+		// The stack's budget alert webhook (a secret on Cloudflare).
+		BudgetAlertWebhook: o.F.Env("ZEROCOST_BUDGET_ALERT_WEBHOOK"),
+		Reset:              o.Reset,
+		PortBase:           o.PortBase,
+		Log:                errOut,
+		FireCrons:          o.FireCrons,
 	})
 	if err != nil {
 		if devrun.IsUsage(err) {

@@ -37,9 +37,17 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 	s.AddAccount(acct)
 	s.SetSubdomain(acct, p.WorkersDevSubdomain)
 	out := outputs.Stack{}
+	var spend *cftest.D1Database
+	if p.SpendDatabase != nil {
+		db := s.AddD1Database(acct, p.SpendDatabase.Name)
+		spend = &db
+	}
 	for _, pr := range p.Products {
 		op := outputs.Product{Pattern: pr.Pattern, Script: pr.Script, URL: pr.URL,
 			R2Buckets: map[string]string{}, QueueIDs: map[string]string{}}
+		if spend != nil {
+			op.D1DatabaseIDs = map[string]string{p.SpendDatabase.Binding: spend.UUID}
+		}
 		for _, b := range pr.R2Buckets {
 			s.AddBucket(acct, b.Name)
 			op.R2Buckets[b.Binding] = b.Name
@@ -91,4 +99,6 @@ var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op out
 		cb.NamespaceID, cb.Simple = b.Target, &cftest.RateLimitSimple{Limit: b.Limit, Period: b.Period}
 	},
 	plan.Analytics: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Dataset = b.Target },
+	// infra/ binds the database it created by its uuid.
+	plan.D1: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) { cb.ID = op.D1DatabaseIDs[b.Name] },
 }
