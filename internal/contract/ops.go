@@ -61,6 +61,15 @@ const (
 	OpBatchCreate   Op = "model.batch_create"
 	OpBatchRetrieve Op = "model.batch_retrieve"
 	OpBatchResults  Op = "model.batch_results"
+	// OpD1RowsRead and OpD1RowsWritten are the rows D1 counts for the spend
+	// guard's queries (the SPEND database, bound when the stack has a
+	// budget): what D1 bills (Free: 5M rows read, 100k rows written a day).
+	// The tables are WITHOUT ROWID, so no separate index rows.
+	OpD1RowsRead    Op = "d1.rows_read"
+	OpD1RowsWritten Op = "d1.rows_written"
+	// OpWebhookPost is a budget alert POSTed to the webhook (free; an
+	// external subrequest).
+	OpWebhookPost Op = "webhook.post"
 )
 
 // Ops lists every op, in the order tables show them.
@@ -69,6 +78,7 @@ var Ops = []Op{
 	OpQueueWrite, OpQueueRead, OpQueueDelete, OpRateLimit,
 	OpCacheMatch, OpCachePut, OpAnalyticsWrite, OpModelCall,
 	OpBatchCreate, OpBatchRetrieve, OpBatchResults,
+	OpD1RowsRead, OpD1RowsWritten, OpWebhookPost,
 }
 
 // Event is one thing that happens to a product (a client's request, a
@@ -105,6 +115,20 @@ const (
 	EventBatchResult   = "batch_result"   // a succeeded request: the job done
 	EventBatchRetry    = "batch_retry"    // an errored, expired or canceled request within the retries: the job sent again
 	EventBatchDead     = "batch_dead"     // a request that failed past the retries: the dead record
+
+	// The spend guard (a product with a budget, or any product of a stack
+	// with one): these come on top of the events above. Each model call
+	// (post, delivery, miss) adds one budget_check and one budget_record.
+	// The counts are for a product budget alone; with a stack budget
+	// (zerocost:monthlyBudgetUsd) the check and the record each read one row
+	// per product that has spent this month instead of one.
+	EventBudgetCheck   = "budget_check"   // before a model call: one query, the month's spend row
+	EventBudgetRecord  = "budget_record"  // after a successful model call: one upsert of the spend row
+	EventBudgetRefused = "budget_refused" // a request refused with 429 budget_exhausted (no model call)
+	EventBudgetAlert   = "budget_alert"   // a threshold crossed: the alert claimed and POSTed (once per threshold, product and month)
+	EventPark          = "park"           // async-pipeline: a delivery refused by the budget, the job parked and acked
+	EventResume        = "resume"         // async-pipeline: POST /admin/jobs/resume, per call
+	EventResumeJob     = "resume_job"     // async-pipeline: per job resumed
 )
 
 // Events is, per pattern, what each event costs in ops. The Workers' op test
@@ -119,6 +143,14 @@ var Events = map[string][]Event{
 			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record (queued needs none: the id proves it)", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
+		{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
+			OpD1RowsRead: 1}},
+		{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
+			OpD1RowsRead: 1, OpD1RowsWritten: 1}},
+		{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
+			OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+		{EventBudgetRefused, "POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted)", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpD1RowsRead: 1}},
 	},
 	stack.AsyncPipeline: {
 		{EventPost, "POST /jobs with one input: one message sent (no write: the id proves the job)", map[Op]int{
@@ -137,6 +169,18 @@ var Events = map[string][]Event{
 			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 1, OpQueueDelete: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
+		{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
+			OpD1RowsRead: 1}},
+		{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
+			OpD1RowsRead: 1, OpD1RowsWritten: 1}},
+		{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
+			OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, the ack", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1, OpD1RowsWritten: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventResume, "POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked)", map[Op]int{
+			OpRequest: 1, OpD1RowsRead: 1}},
+		{EventResumeJob, "per job resumed: its parked row read, its record written queued, its message sent, its row deleted", map[Op]int{
+			OpD1RowsRead: 2, OpD1RowsWritten: 1, OpR2Put: 1, OpQueueWrite: 1}},
 		{EventBatchSubmit, "batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written", map[Op]int{
 			OpBatchCreate: 1, OpR2Put: 1}},
 		{EventBatchDelivery, "batch mode, per job submitted: the job record read, written submitted with the batch id, the ack", map[Op]int{
@@ -161,6 +205,14 @@ var Events = map[string][]Event{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1}},
 		{EventMiss, "no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpCachePut: 1}},
+		{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
+			OpD1RowsRead: 1}},
+		{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
+			OpD1RowsRead: 1, OpD1RowsWritten: 1}},
+		{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
+			OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+		{EventBudgetRefused, "a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check)", map[Op]int{
+			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1}},
 	},
 }
 

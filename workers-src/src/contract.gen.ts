@@ -103,6 +103,14 @@ export const OPS_PER_EVENT = {
     post_failed: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 1, "model.call": 1 },
     /** GET /jobs/:id: one read of the job record (queued needs none: the id proves it) */
     poll: { "worker.request": 1, "r2.get": 1 },
+    /** spend guard: before each model call, one query of the month's spend (the product's row) */
+    budget_check: { "d1.rows_read": 1 },
+    /** spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one) */
+    budget_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
+    /** spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook */
+    budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
+    /** POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted) */
+    budget_refused: { "worker.request": 1, "ratelimit.limit": 1, "d1.rows_read": 1 },
   },
   "async-pipeline": {
     /** POST /jobs with one input: one message sent (no write: the id proves the job) */
@@ -121,6 +129,18 @@ export const OPS_PER_EVENT = {
     dead_letter: { "r2.put": 1, "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
     /** GET /jobs/:id: one read of the job record */
     poll: { "worker.request": 1, "r2.get": 1 },
+    /** spend guard: before each model call, one query of the month's spend (the product's row) */
+    budget_check: { "d1.rows_read": 1 },
+    /** spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one) */
+    budget_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
+    /** spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook */
+    budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
+    /** a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, the ack */
+    park: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "d1.rows_read": 1, "d1.rows_written": 1 },
+    /** POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked) */
+    resume: { "worker.request": 1, "d1.rows_read": 1 },
+    /** per job resumed: its parked row read, its record written queued, its message sent, its row deleted */
+    resume_job: { "r2.put": 1, "queue.write": 1, "d1.rows_read": 2, "d1.rows_written": 1 },
     /** batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written */
     batch_submit: { "r2.put": 1, "model.batch_create": 1 },
     /** batch mode, per job submitted: the job record read, written submitted with the batch id, the ack */
@@ -145,8 +165,16 @@ export const OPS_PER_EVENT = {
     hit_store: { "worker.request": 1, "r2.get": 1, "cache.match": 1, "cache.put": 1 },
     /** no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API */
     miss: { "worker.request": 1, "r2.put": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "cache.put": 1, "analytics.write": 1, "model.call": 1 },
+    /** spend guard: before each model call, one query of the month's spend (the product's row) */
+    budget_check: { "d1.rows_read": 1 },
+    /** spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one) */
+    budget_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
+    /** spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook */
+    budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
+    /** a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
+    budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "d1.rows_read": 1 },
   },
 } as const;
 
 /** Every op the harness counts. */
-export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results"] as const;
+export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post"] as const;
