@@ -42,6 +42,8 @@ class Stmt {
 export class D1Meter {
   readonly trips: D1Trip[] = [];
   fail = false;
+  /** called after each trip */
+  onTrip?: (t: D1Trip) => void;
   private seq = 0;
   constructor(readonly real: D1Database) {}
 
@@ -62,13 +64,15 @@ export class D1Meter {
   async trip(stmts: Stmt[], f: () => Promise<D1Result<unknown>[]>): Promise<D1Result<unknown>[]> {
     if (this.fail) throw new Error("D1_ERROR: daily limit exceeded (injected by the test)");
     const res = await f();
-    this.trips.push({
+    const trip: D1Trip = {
       sql: stmts.map((s) => s.sql),
       results: res.map((r) => (r.results ?? []) as Record<string, unknown>[]),
       rows_read: res.reduce((n, r) => n + (r.meta?.rows_read ?? 0), 0),
       rows_written: res.reduce((n, r) => n + (r.meta?.rows_written ?? 0), 0),
       seq: this.seq++,
-    });
+    };
+    this.trips.push(trip);
+    this.onTrip?.(trip);
     return res;
   }
 

@@ -5,7 +5,7 @@
 // the project's PATTERN decides which part runs. Also: what each pattern does
 // when an op fails as Cloudflare fails one whose daily limit ran out.
 import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { OPS_PER_EVENT } from "../src/contract.gen";
 import type { JobMessage } from "../src/env";
 import { cacheKey, cacheScope } from "../src/lib/cachekey";
@@ -357,5 +357,124 @@ describe.runIf(pattern === "edge-cache")("edge-cache ops per event", () => {
     expect((await ask(m, `edge down ${t}`)).cache).toBe("MISS");
     m.fail.add("cache.match");
     expect(await ask(m, `edge down ${t}`)).toMatchObject({ status: 200, cache: "HIT", store: "r2" });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// The spend guard's events (a budgeted product): on top of the events above.
+// Measured in the steady state (the product's spend row for the month exists:
+// the month's first check reads no row). A product budget alone; with a stack
+// budget the check and the record read one row per product with spend.
+
+/** Overrides for a budgeted product (the guard on), sharing `product` across meters. */
+const budgeted = (product: string, over: Record<string, unknown> = {}) => ({
+  PRODUCT: product,
+  MONTHLY_BUDGET_USD: "1",
+  STACK_BUDGET_USD: "",
+  BUDGET_ALERT_WEBHOOK: "",
+  ...over,
+});
+const freshProduct = () => `p-${crypto.randomUUID().slice(0, 8)}`;
+async function webhookPosts(key: string): Promise<number> {
+  const res = await fetch(`${inject("webhookUrl")}/hooks/${key}`);
+  return ((await res.json()) as { posts: unknown[] }).posts.length;
+}
+
+describe.runIf(pattern === "event-agent")("event-agent: the spend guard's ops", () => {
+  const worker = eventAgent({});
+  const ops = OPS_PER_EVENT["event-agent"];
+
+  it("post of a budgeted product: post + budget_check + budget_record; budget_refused; budget_alert", async () => {
+    const product = freshProduct();
+    const warm = meter(budgeted(product));
+    expect((await warm.invoke(worker, postJson("/jobs", { input: `warm ${newToken()}` }))).status).toBe(202);
+
+    const t = newToken();
+    const m = meter(budgeted(product));
+    expect((await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }))).status).toBe(202);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.post, ops.budget_check, ops.budget_record));
+
+    const refused = meter(budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001" }));
+    await expectError(await refused.invoke(worker, postJson("/jobs", { input: `no ${newToken()}` })), 429, "budget_exhausted");
+    expect(refused.counts).toEqual(expected(ops.budget_refused));
+
+    // A call that crosses 100% of a budget: one alert (the month's first
+    // call of a fresh product, so its check reads no row).
+    const key = `ops${crypto.randomUUID().slice(0, 8)}`;
+    const t3 = newToken();
+    const b = meter(budgeted(freshProduct(), { MONTHLY_BUDGET_USD: "0.000001", BUDGET_ALERT_THRESHOLDS: "100", BUDGET_ALERT_WEBHOOK: `${inject("webhookUrl")}/hooks/${key}` }));
+    expect((await b.invoke(worker, postJson("/jobs", { input: `al ${t3}` }))).status).toBe(202);
+    await b.countModel(t3);
+    b.counts["webhook.post"] += await webhookPosts(key);
+    expect(b.counts).toEqual(expected(ops.post, ops.budget_check, ops.budget_record, ops.budget_alert, { "d1.rows_read": -1 }));
+  });
+});
+
+describe.runIf(pattern === "async-pipeline")("async-pipeline: the spend guard's ops", () => {
+  const worker = asyncPipeline({});
+  const ops = OPS_PER_EVENT["async-pipeline"];
+  const QUEUE = "ap-test-workers-test-jobs";
+  const message = (job_id: string, input: string) => ({
+    id: `msg-${crypto.randomUUID()}`,
+    timestamp: new Date(),
+    attempts: 1,
+    body: { job_id, input } as JobMessage,
+  });
+
+  it("delivery of a budgeted product, park, resume", async () => {
+    const product = freshProduct();
+    const warm = meter(budgeted(product));
+    await warm.deliver(worker, QUEUE, [message(await newJobId(warm.env), `warm ${newToken()}`)]);
+
+    const t = newToken();
+    const m = meter(budgeted(product));
+    const id = await newJobId(m.env);
+    await m.deliver(worker, QUEUE, [message(id, `ops ${t}`)]);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.consumer_batch, ops.delivery, ops.budget_check, ops.budget_record));
+
+    const spent = budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001", AUTH_TOKEN: "tok" });
+    const parked: string[] = [];
+    for (const i of [1, 2]) {
+      const p = meter(spent);
+      const pid = await newJobId(p.env);
+      parked.push(pid);
+      const result = await p.deliver(worker, QUEUE, [message(pid, `park${i} ${newToken()}`)]);
+      expect(result.explicitAcks).toHaveLength(1);
+      expect(p.counts).toEqual(expected(ops.consumer_batch, ops.park));
+    }
+
+    const sent: unknown[] = [];
+    const r = meter({ ...budgeted(product, { AUTH_TOKEN: "tok" }), JOB_QUEUE: { send: async () => {}, sendBatch: async (ms: Iterable<unknown>) => void sent.push(...ms) } });
+    const res = await r.invoke(worker, postJson("/admin/jobs/resume", {}, { authorization: "Bearer tok" }));
+    expect(await res.json()).toEqual({ resumed: 2, remaining: 0 });
+    expect(sent).toHaveLength(2);
+    expect(r.counts).toEqual(expected(ops.resume, ops.resume_job, ops.resume_job));
+  });
+});
+
+describe.runIf(pattern === "edge-cache")("edge-cache: the spend guard's ops", () => {
+  const worker = edgeCache({});
+  const ops = OPS_PER_EVENT["edge-cache"];
+
+  it("miss of a budgeted product: miss + budget_check + budget_record; hits unchanged; budget_refused", async () => {
+    const product = freshProduct();
+    const warm = meter(budgeted(product));
+    await warm.invoke(worker, postJson("/ask", { input: `warm ${newToken()}` }));
+
+    const t = newToken();
+    const m = meter(budgeted(product));
+    expect((await m.invoke(worker, postJson("/ask", { input: `ops ${t}` }))).headers.get("x-cache")).toBe("MISS");
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.miss, ops.budget_check, ops.budget_record));
+
+    const hit = meter(budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001" }));
+    expect((await hit.invoke(worker, postJson("/ask", { input: `ops ${t}` }))).headers.get("x-cache")).toBe("HIT");
+    expect(hit.counts).toEqual(expected(ops.hit_edge));
+
+    const refused = meter(budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001" }));
+    await expectError(await refused.invoke(worker, postJson("/ask", { input: `no ${newToken()}` })), 429, "budget_exhausted");
+    expect(refused.counts).toEqual(expected(ops.budget_refused));
   });
 });

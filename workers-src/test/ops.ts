@@ -5,6 +5,7 @@
 // binding throws).
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { OPS } from "../src/contract.gen";
+import { D1Meter } from "./d1meter";
 import { standin, testEnv, type TestEnv } from "./helpers";
 
 export type Op = (typeof OPS)[number];
@@ -36,15 +37,20 @@ export class Metered {
   readonly counts = zero();
   readonly fail = new Set<Op>();
   readonly env: TestEnv;
+  /** the SPEND binding's meter: its rows are counted as d1.rows_read/d1.rows_written */
+  readonly d1: D1Meter | undefined;
   private restoreCaches: (() => void) | undefined;
   private restoreFetch: (() => void) | undefined;
 
   /**
    * overrides replace the project's bindings UNDER the counting wrappers
    * (e.g. a RATE_LIMITER that says no, a JOB_QUEUE that only records).
+   * The spend guard is off (no budget) unless overrides set a budget: the
+   * events of the table are an unbudgeted product's, the guard's own events
+   * come on top.
    */
   constructor(overrides: Partial<Record<keyof TestEnv, unknown>> = {}) {
-    const base = testEnv(overrides);
+    const base = testEnv({ MONTHLY_BUDGET_USD: "", STACK_BUDGET_USD: "", ...overrides });
     const hit = <T>(op: Op, f: () => T): T => {
       this.counts[op]++;
       if (this.fail.has(op)) throw new LimitExceeded(op);
@@ -64,6 +70,16 @@ export class Metered {
       RATE_LIMITER: { limit: async (o: RateLimitOptions) => hit("ratelimit.limit", () => base.RATE_LIMITER.limit(o)) },
       MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => hit("analytics.write", () => base.MODEL_USAGE.writeDataPoint(p)) },
     };
+    const spend = (base as { SPEND?: D1Database }).SPEND;
+    if (spend) {
+      const d1 = new D1Meter(spend);
+      d1.onTrip = (t) => {
+        this.counts["d1.rows_read"] += t.rows_read;
+        this.counts["d1.rows_written"] += t.rows_written;
+      };
+      env.SPEND = d1.binding;
+      this.d1 = d1;
+    }
     const q = (base as { JOB_QUEUE?: Queue<unknown> }).JOB_QUEUE;
     if (q) {
       env.JOB_QUEUE = {
