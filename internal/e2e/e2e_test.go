@@ -32,10 +32,14 @@ func TestPulumiLifecycle(t *testing.T) {
 	w := newWorld(t)
 	w.pulumi("stack", "init", "demo")
 	w.pulumi("config", "set", "--secret", "zerocost:anthropicApiKey", anthropic)
+	w.pulumi("config", "set", "--secret", "zerocost:budgetAlertWebhook", webhook)
 	w.pulumi("config", "set", "--secret", "cloudflare:apiToken", cfToken)
 	w.pulumi("config", "set", "cloudflare:baseUrl", w.fake.BaseURL())
 
 	p := w.plan("demo")
+	if p.SpendDatabase == nil || p.Product("ai-relay").Binding("BUDGET_ALERT_WEBHOOK") == nil {
+		t.Fatal("the demo stack has no spend guard or no webhook: the e2e would not deploy the D1 database and the webhook secret")
+	}
 	want := resourceCount(p)
 
 	step(t, w, "preview plans every resource", func(t *testing.T) {
@@ -162,9 +166,12 @@ crons: ["0 6 * * *", "30 18 * * 1-5"]
 		w.checkStateHasNoSecrets()
 	})
 
-	step(t, w, "destroy keeps the R2 buckets when retainData is true", func(t *testing.T) {
+	step(t, w, "destroy keeps the R2 buckets and the spend database when retainData is true", func(t *testing.T) {
 		w.pulumi("destroy", "--yes", "--skip-preview")
 		a, z := w.state()
+		if len(a.D1Databases) != 1 || a.D1Databases[0].Name != p.SpendDatabase.Name {
+			t.Errorf("D1 databases after destroy %+v, want the spend database %s", a.D1Databases, p.SpendDatabase.Name)
+		}
 		var buckets []string
 		for _, b := range a.Buckets {
 			buckets = append(buckets, b.Name)
@@ -194,6 +201,7 @@ func TestPulumiDestroyWithoutRetain(t *testing.T) {
 	data := `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:retainData: false
+  zerocost:monthlyBudgetUsd: 20
   zerocost:products:
     - name: helpdesk
       pattern: async-pipeline
@@ -225,7 +233,7 @@ func TestPulumiDestroyWithoutRetain(t *testing.T) {
 	step(t, w, "destroy leaves nothing", func(t *testing.T) {
 		w.pulumi("destroy", "--yes", "--skip-preview")
 		a, z := w.state()
-		if n := len(a.Scripts) + len(a.KVNamespaces) + len(a.Buckets) + len(a.Queues) + len(a.CustomDomains) + len(z.Routes); n != 0 {
+		if n := len(a.Scripts) + len(a.KVNamespaces) + len(a.Buckets) + len(a.Queues) + len(a.CustomDomains) + len(z.Routes) + len(a.D1Databases); n != 0 {
 			t.Errorf("%d resources left: %+v", n, a)
 		}
 	})
@@ -316,9 +324,12 @@ func productResourceCount(pr *plan.Product) int {
 }
 
 // resourceCount adds the stack (the engine's summaries leave the default
-// Cloudflare provider out).
+// Cloudflare provider out) and the stack's spend database.
 func resourceCount(p *plan.Plan) int {
 	n := 1
+	if p.SpendDatabase != nil {
+		n++
+	}
 	for i := range p.Products {
 		n += productResourceCount(&p.Products[i])
 	}
@@ -385,6 +396,21 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 	for _, s := range a.Scripts {
 		scripts[s.Name] = s
 	}
+	// The stack's spend database: there when the plan has one, once.
+	databases := map[string]string{} // name -> uuid
+	for _, db := range a.D1Databases {
+		if _, dup := databases[db.Name]; dup {
+			t.Errorf("D1 database %s twice", db.Name)
+		}
+		databases[db.Name] = db.UUID
+	}
+	if p.SpendDatabase != nil && databases[p.SpendDatabase.Name] == "" {
+		t.Errorf("the spend database %s is missing (D1: %+v)", p.SpendDatabase.Name, a.D1Databases)
+	}
+	if p.SpendDatabase == nil && len(a.D1Databases) != 0 {
+		t.Errorf("D1 databases %+v without a budget", a.D1Databases)
+	}
+	w.databases = databases
 	for i := range p.Products {
 		pr := &p.Products[i]
 		for _, b := range pr.R2Buckets {
@@ -488,7 +514,17 @@ func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script) 
 		case plan.PlainText:
 			ok2 = got.Text == b.Target
 		case plan.Secret:
-			ok2 = got.Text == anthropic // the only secret the stacks here set
+			want := anthropic
+			if b.Name == "BUDGET_ALERT_WEBHOOK" {
+				want = webhook
+			}
+			ok2 = got.Text == want
+		case plan.D1:
+			id := got.ID
+			if id == "" {
+				id = got.DatabaseID
+			}
+			ok2 = id != "" && id == w.databases[b.Target]
 		case plan.RateLimit:
 			ok2 = got.NamespaceID == b.Target && got.Simple != nil && got.Simple.Limit == b.Limit && got.Simple.Period == b.Period
 		case plan.Analytics:

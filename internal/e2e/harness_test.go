@@ -22,8 +22,10 @@ import (
 
 // Test credentials: the provider accepts only [A-Za-z0-9_-] in a token.
 const (
-	cfToken    = "zerocostE2EfakeTokenABCDEFGHIJKLMNOPQRSTU"
-	anthropic  = "sk-ant-e2e-secret-never-in-clear-7f3a"
+	cfToken   = "zerocostE2EfakeTokenABCDEFGHIJKLMNOPQRSTU"
+	anthropic = "sk-ant-e2e-secret-never-in-clear-7f3a"
+	// webhook is the demo stack's budget alert webhook: its path is a token.
+	webhook    = "https://hooks.slack.com/services/T0E2E/B0E2E/webhookTokenNeverInClear9c2"
 	passphrase = "e2e-passphrase"
 	zoneID     = "fedcba9876543210fedcba9876543210"
 )
@@ -43,6 +45,8 @@ type world struct {
 	env       []string
 	account   string
 	stateDir  string // the file backend
+	// databases are the D1 databases checkDeployed found, name -> uuid.
+	databases map[string]string
 }
 
 // checkStateHasNoSecrets reads every file of the backend and the project's
@@ -63,7 +67,7 @@ func (w *world) checkStateHasNoSecrets() {
 				return err
 			}
 			n++
-			for _, secret := range []string{anthropic, cfToken} {
+			for _, secret := range []string{anthropic, cfToken, webhook} {
 				if bytes.Contains(data, []byte(secret)) {
 					w.t.Errorf("%s holds a secret in clear", path)
 				}
