@@ -270,3 +270,62 @@ func TestBatchPipelineUnderFailures(t *testing.T) {
 		t.Error("a Worker logged an internal error")
 	}
 }
+
+// End-to-end latency in batch mode against the stand-in's processing delay
+// and the poll interval: jobs posted one at a time end done no sooner than
+// the delay, and no later than the queue's batch wait + the delay + one poll
+// interval + the work (a margin for this shared machine). The numbers are
+// logged for docs/BENCHMARKS.md.
+func TestBatchLatency(t *testing.T) {
+	const (
+		delay     = 2 * time.Second
+		interval  = time.Second
+		batchWait = time.Second // batchTimeoutSeconds
+		jobs      = 12
+	)
+	dir := project(t, "lat", batchStack, nil)
+	env, _ := start(t, dir, "lat", devmodel.Options{Batch: devmodel.BatchOptions{Delay: delay}})
+	p := newPipeline(env)
+	stopPoller := poller(t, env, interval)
+	defer stopPoller()
+
+	lat := map[string]time.Duration{}
+	posted := map[string]time.Time{}
+	all := map[string]string{}
+	for i := 0; i < jobs; i++ {
+		in := fmt.Sprintf("latency %d %x", i, time.Now().UnixNano())
+		at := time.Now()
+		for id, input := range p.post(t, []string{in}, 1) {
+			posted[id], all[id] = at, input
+		}
+		time.Sleep(interval / 3) // spread the posts over the poll phase
+	}
+	ctx := deadline(t, time.Minute)
+	for len(lat) < len(all) {
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d jobs done in time", len(lat), len(all))
+		}
+		for id := range all {
+			if _, ok := lat[id]; ok {
+				continue
+			}
+			r, err := env.Do("GET", p.base+"/jobs/"+id, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := r.JSON(); v["status"] == "done" {
+				lat[id] = time.Since(posted[id])
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ds []time.Duration
+	for _, d := range lat {
+		ds = append(ds, d)
+		if d < delay || d > batchWait+delay+interval+5*time.Second {
+			t.Errorf("a job took %s: outside [%s, %s + margin]", d, delay, batchWait+delay+interval)
+		}
+	}
+	t.Logf("batch mode, %d jobs: latency min %s p50 %s max %s; stand-in delay %s, poll every %s, queue batch wait <= %s (GET polled every 50 ms)",
+		len(ds), Percentile(ds, 0).Round(time.Millisecond), Percentile(ds, 50).Round(time.Millisecond), Percentile(ds, 100).Round(time.Millisecond), delay, interval, batchWait)
+}
