@@ -211,7 +211,11 @@ func routeSteps(o *Options, pr *plan.Product) []step {
 		steps = add(steps, CheckMethod, p.method("/jobs"))
 		steps = add(steps, CheckBadInput, p.badInput("/jobs", map[string]any{"inputs": []string{}}))
 		steps = add(steps, CheckUnknownJob, p.unknownJob)
-		steps = add(steps, CheckBatch, p.batch)
+		if pr.Settings.ModelMode == stack.ModelModeBatch {
+			steps = add(steps, CheckBatchMode, p.batchMode)
+		} else {
+			steps = add(steps, CheckBatch, p.batch)
+		}
 	case stack.EdgeCache:
 		steps = add(steps, CheckMethod, p.method("/ask"))
 		steps = add(steps, CheckBadInput, p.badInput("/ask", map[string]any{"input": ""}))
