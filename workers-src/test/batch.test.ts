@@ -421,6 +421,24 @@ describe("batch mode: the poller", () => {
   });
 });
 
+describe("batch mode: cost", () => {
+  it("a job costs the same tokens in both modes (so batch mode costs half at the batch price)", async () => {
+    const input = `same tokens ${newToken()}`;
+    const rt = testEnv({ MODEL_MODE: "realtime" } as Partial<Record<keyof TestEnv, unknown>>);
+    const a = await job(rt, input);
+    await deliver(rt, [a.msg]);
+    const b = batchEnv();
+    const c = await job(b, input);
+    await deliver(b, [c.msg]);
+    await poll(b);
+    const [realtime, batch] = [await jobRecord(a.id), await jobRecord(c.id)];
+    expect(realtime).toMatchObject({ status: "done" });
+    expect(batch).toMatchObject({ status: "done", result: realtime!.result });
+    expect(batch!.usage).toEqual(realtime!.usage);
+    expect(realtime!.usage.input_tokens).toBeGreaterThan(0);
+  });
+});
+
 describe("batch mode end to end through the real queue", () => {
   it("POST /jobs -> consumer -> submitted -> cron -> done", async () => {
     expect((env as unknown as Record<string, unknown>).MODEL_MODE).toBe("batch");
