@@ -124,7 +124,9 @@ describe("caching", () => {
     expect((await ask(q)).cache).toBe("MISS");
     expect((await ask(q)).cache).toBe("HIT");
     expect((await ask(q, testEnv({ SYSTEM_PROMPT: "Answer in French." }))).cache).toBe("MISS");
-    expect((await ask(q, testEnv({ MODEL: "claude-sonnet-4-5" }))).cache).toBe("MISS");
+    // (A budgeted Worker prices its own model only: MODEL_PRICES comes with MODEL.)
+    const sonnet = '{"model":"claude-sonnet-4-5","prices":"2026-11","input":3,"output":15,"cache_read":0.3,"cache_write":3.75,"batch_discount":0.5}';
+    expect((await ask(q, testEnv({ MODEL: "claude-sonnet-4-5", MODEL_PRICES: sonnet }))).cache).toBe("MISS");
   });
 
   it("does not cache a model failure: 502, then a MISS", async () => {
@@ -197,6 +199,6 @@ describe("usage", () => {
     await ask(input, e);
     await ask(input, e);
     expect(points).toHaveLength(1);
-    expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache"], indexes: [e.PRODUCT] });
+    expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime"], indexes: [e.PRODUCT] });
   });
 });
