@@ -108,3 +108,48 @@ func TestBatchTokensAtTheBatchPrice(t *testing.T) {
 		t.Errorf("the table does not mark batch tokens:\n%s", buf.String())
 	}
 }
+
+// Batch mode: the same jobs' tokens at half the price, and the ops the
+// contract's batch events say (the poller's cron all month, a Message Batch
+// per delivered batch).
+func TestBatchModeForecast(t *testing.T) {
+	rt := forecast(t, Free, "days = 30\n"+product("pipe", AsyncPipeline, 3000, "polls_per_job = 0\nmessages_per_batch = 10"))
+	bt := forecast(t, Free, "days = 30\n"+product("pipe", AsyncPipeline, 3000, "polls_per_job = 0\nmessages_per_batch = 10\nmodel_mode = \"batch\""))
+	if !near(bt.AIUSD, rt.AIUSD/2) || rt.AIUSD == 0 {
+		t.Errorf("batch $%v, realtime $%v: want half", bt.AIUSD, rt.AIUSD)
+	}
+	// 8,640 cron runs (every 5 minutes for 30 days) + 3,000 POSTs + 300
+	// consumer invocations.
+	wantQty(t, bt, "pipe", Workers, Requests, 8640+3000+300)
+	// Per job: the send, the delivery, the ack (no DLQ, no retries).
+	wantQty(t, bt, "pipe", Queues, Operations, 9000)
+	// Class A: a submitted and a done record per job, a batch record per
+	// batch, a list per cron run.
+	wantQty(t, bt, "pipe", R2, ClassA, 3000*2+300+8640)
+	for _, l := range bt.Levers {
+		if l.Lever == "batch_api" && (l.Applies || !strings.Contains(l.Note, "already in batch mode")) {
+			t.Errorf("batch lever on a batch product: %+v", l)
+		}
+	}
+	for _, l := range rt.Levers {
+		if l.Lever == "batch_api" && (!l.Applies || !near(l.SavingUSD, rt.AIUSD/2)) {
+			t.Errorf("batch lever on a realtime product: %+v", l)
+		}
+	}
+	if _, err := ParseProfile("t.toml", []byte(product("a", EventAgent, 1, "model_mode = \"batch\""))); err == nil || !strings.Contains(err.Error(), "model_mode: applies to async-pipeline only") {
+		t.Errorf("model_mode on an event agent: %v", err)
+	}
+}
+
+// A budgeted product adds the guard's D1 rows: a check before every model
+// call and a record after every successful one.
+func TestBudgetGuardOps(t *testing.T) {
+	r := forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, "monthly_budget_usd = 100"))
+	wantQty(t, r, "agent", D1, RowsRead, 3000*2) // a row read by each check and each record
+	wantQty(t, r, "agent", D1, RowsWritten, 3000)
+	r = forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, ""))
+	wantQty(t, r, "agent", D1, RowsWritten, 0)
+	// The stack's budget guards every product.
+	r = forecast(t, Free, "days = 30\nmonthly_budget_usd = 50\n"+product("relay", EdgeCache, 1000, "cache_hit_rate = 0.5"))
+	wantQty(t, r, "relay", D1, RowsWritten, 500)
+}

@@ -132,7 +132,7 @@ func TestForecastPricesTheContractTable(t *testing.T) {
 	u := FromProfile(p)
 	for i, pu := range u.Products {
 		want := map[Meter]float64{}
-		for ev, n := range EventsPerMonth(&p.Products[i]) {
+		for ev, n := range EventsPerMonth(p, &p.Products[i]) {
 			for op, k := range contract.EventOps(pu.Pattern, ev) {
 				if m, ok := opMeters[op]; ok {
 					want[m] += n * float64(k)

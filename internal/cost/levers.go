@@ -14,15 +14,21 @@ func levers(u *Usage, p *Prices) []Lever {
 	out := []Lever{}
 	for i := range u.Products {
 		pu := &u.Products[i]
-		var calls, usd float64
+		// usd is the realtime calls' bill: what batch mode could halve.
+		var calls, usd, batchUSD float64
 		for _, mu := range pu.Models {
 			mp, err := p.Model(mu.Model)
 			if err != nil {
 				continue
 			}
 			calls += mu.Calls
-			usd += mu.InputTokens*mp.TokenUSD(InputTokens) + mu.OutputTokens*mp.TokenUSD(OutputTokens) +
+			full := mu.InputTokens*mp.TokenUSD(InputTokens) + mu.OutputTokens*mp.TokenUSD(OutputTokens) +
 				mu.CacheReadTokens*mp.TokenUSD(CacheReadTokens) + mu.CacheWriteTokens*mp.TokenUSD(CacheWriteTokens)
+			if mu.Batch {
+				batchUSD += full * (1 - mp.BatchDiscount)
+			} else {
+				usd += full
+			}
 		}
 		if pu.CachedPrefixTokens > 0 && len(pu.Models) == 1 {
 			out = append(out, promptCaching(pu, p, calls, float64(u.Days)))
@@ -33,11 +39,12 @@ func levers(u *Usage, p *Prices) []Lever {
 				continue
 			}
 			save := usd * mp.BatchDiscount
-			out = append(out, Lever{
-				Product: pu.Name, Lever: "batch_api", Applies: save > 0, SavingUSD: save,
-				Note: fmt.Sprintf("the Message Batches API bills %s%% of every token price: it would save $%s of the product's $%s model bill. Results come back within 24 hours instead of seconds, and the async-pipeline Worker does not submit batches today.",
-					trimZeros(round((1-mp.BatchDiscount)*100, 1)), money(save), money(usd)),
-			})
+			note := fmt.Sprintf("the Message Batches API bills %s%% of every token price: settings.modelMode: batch would save $%s of the product's $%s model bill. Results then come back in minutes to hours (at most 24) instead of seconds.",
+				trimZeros(round((1-mp.BatchDiscount)*100, 1)), money(save), money(usd))
+			if usd == 0 && batchUSD > 0 {
+				note = fmt.Sprintf("already in batch mode: its $%s model bill is at the Message Batches API's price, %s%% of realtime.", money(batchUSD), trimZeros(round((1-mp.BatchDiscount)*100, 1)))
+			}
+			out = append(out, Lever{Product: pu.Name, Lever: "batch_api", Applies: save > 0, SavingUSD: save, Note: note})
 		}
 	}
 	return out

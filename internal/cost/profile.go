@@ -25,6 +25,12 @@ const (
 	maxBudgetUSD       = 1e9
 )
 
+// Model modes (async-pipeline's settings.modelMode).
+const (
+	ModeRealtime = "realtime"
+	ModeBatch    = "batch"
+)
+
 // Plans.
 const (
 	Free = "free"
@@ -47,6 +53,8 @@ const (
 	DefaultResultBytes      = 2000
 	DefaultCPUms            = 2
 	DefaultRetentionMonths  = 12
+	DefaultBatchPollMinutes = 5
+	DefaultBatchHours       = 1
 )
 
 // Profile is a usage profile: what a month of traffic looks like.
@@ -86,8 +94,16 @@ type ProductProfile struct {
 	// day the Workers would start refusing model calls.
 	MonthlyBudgetUSD *float64 `toml:"monthly_budget_usd"`
 
-	CacheHitRate     *float64 `toml:"cache_hit_rate"`     // edge-cache
-	PollsPerJob      *float64 `toml:"polls_per_job"`      // event-agent, async-pipeline
+	CacheHitRate *float64 `toml:"cache_hit_rate"` // edge-cache
+	PollsPerJob  *float64 `toml:"polls_per_job"`  // event-agent, async-pipeline
+	// ModelMode is "realtime" (the default) or "batch" (async-pipeline:
+	// settings.modelMode, the Message Batches API at its discount).
+	ModelMode string `toml:"model_mode"`
+	// BatchPollMinutes is how often batch mode's cron polls (5: the default
+	// batchPollCron); BatchHours how long a Message Batch takes to end (1:
+	// "most batches end within an hour").
+	BatchPollMinutes *float64 `toml:"batch_poll_minutes"`
+	BatchHours       *float64 `toml:"batch_hours"`
 	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
 	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
 	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline
@@ -108,6 +124,8 @@ var onlyFor = map[string][]string{
 	"retry_rate":         {AsyncPipeline},
 	"dead_letter_rate":   {AsyncPipeline},
 	"messages_per_batch": {AsyncPipeline},
+	"batch_poll_minutes": {AsyncPipeline},
+	"batch_hours":        {AsyncPipeline},
 }
 
 // LoadProfile reads and checks a usage profile.
@@ -228,6 +246,19 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 		check("retry_rate", 0, 100)
 		check("dead_letter_rate", 0, 1)
 		check("messages_per_batch", 1, 100)
+		check("batch_poll_minutes", 1, 1440)
+		check("batch_hours", 0, 24)
+		switch pp.ModelMode {
+		case "", ModeRealtime, ModeBatch:
+		default:
+			add(f("model_mode"), "%q is not a model mode (realtime or batch)", pp.ModelMode)
+		}
+		if pp.ModelMode != "" && pp.Pattern != AsyncPipeline && pp.Pattern != "" {
+			add(f("model_mode"), "applies to async-pipeline only, not to %s", pp.Pattern)
+		}
+		if pp.ModelMode != ModeBatch && (pp.BatchPollMinutes != nil || pp.BatchHours != nil) && pp.Pattern == AsyncPipeline {
+			add(f("batch_poll_minutes"), "batch_poll_minutes and batch_hours apply with model_mode = \"batch\" only")
+		}
 		if pp.CachedPrefixTokens != nil && pp.InputTokens != nil && *pp.CachedPrefixTokens > *pp.InputTokens {
 			add(f("cached_prefix_tokens"), "%v is more than input_tokens (%v): the prefix is part of the input", *pp.CachedPrefixTokens, *pp.InputTokens)
 		}
@@ -261,6 +292,11 @@ func (pp *ProductProfile) applyDefaults() {
 		def(&pp.RetryRate, 0)
 		def(&pp.DeadLetterRate, 0)
 		def(&pp.MessagesPerBatch, DefaultMessagesPerBatch)
+		def(&pp.BatchPollMinutes, DefaultBatchPollMinutes)
+		def(&pp.BatchHours, DefaultBatchHours)
+		if pp.ModelMode == "" {
+			pp.ModelMode = ModeRealtime
+		}
 		fallthrough
 	case EventAgent:
 		def(&pp.PollsPerJob, DefaultPollsPerJob)

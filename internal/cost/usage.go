@@ -1,6 +1,10 @@
 package cost
 
-import "github.com/zerocost/zerocost/internal/contract"
+import (
+	"math"
+
+	"github.com/zerocost/zerocost/internal/contract"
+)
 
 // Usage is what one account's products use in one period: the input of Price.
 // A forecast builds it from a usage profile (FromProfile), a report from
@@ -81,6 +85,8 @@ var opMeters = map[contract.Op]Meter{
 	contract.OpQueueRead:      {Queues, Operations},
 	contract.OpQueueDelete:    {Queues, Operations},
 	contract.OpAnalyticsWrite: {Analytics, DataPoints},
+	contract.OpD1RowsRead:     {D1, RowsRead},
+	contract.OpD1RowsWritten:  {D1, RowsWritten},
 }
 
 // EventsPerMonth is how many times each of a product's events (the
@@ -91,12 +97,63 @@ var opMeters = map[contract.Op]Meter{
 //     done, an attempt_failed for each failed attempt (retry_rate per job,
 //     the attempts of dead jobs included), a dead_letter for each dead job;
 //     a consumer_batch per messages_per_batch deliveries, on either queue.
+//   - async-pipeline in batch mode (model_mode = "batch"): a
+//     batch_delivery per submission (every job, and again per retried
+//     request), a consumer_batch and a batch_submit (one Message Batch) per
+//     messages_per_batch submissions, a batch_poll per cron run
+//     (batch_poll_minutes apart, all month), a batch_open per open batch per
+//     run (batch_hours long), a batch_ended per batch, a batch_result per job
+//     done, a batch_retry per failed request retried, a batch_dead per dead
+//     job.
 //   - edge-cache: a hit_store per hit, a miss per miss. Hits are counted as
 //     R2 reads: on a workers.dev hostname the Cache API stores nothing, and on
 //     a custom domain it is per location, so this is the most a hit costs.
-func EventsPerMonth(pp *ProductProfile) map[string]float64 {
+//
+// A budgeted product (its own monthly_budget_usd, or the stack's) also has a
+// budget_check before every model call or batch created and a budget_record
+// after every successful call. Its alerts (at most one per threshold a
+// month) are left out.
+func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
+	e := eventsOf(p, pp)
+	if pp.MonthlyBudgetUSD != nil || p.MonthlyBudgetUSD != nil {
+		var checks, records float64
+		for name, n := range e {
+			ops := contract.EventOps(pp.Pattern, name)
+			checks += n * float64(ops[contract.OpModelCall]+ops[contract.OpBatchCreate])
+			records += n * float64(ops[contract.OpAnalyticsWrite])
+		}
+		e[contract.EventBudgetCheck] = checks
+		e[contract.EventBudgetRecord] = records
+	}
+	return e
+}
+
+func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
 	R := v(pp.Requests)
 	e := map[string]float64{}
+	switch pp.Pattern {
+	case AsyncPipeline:
+		if pp.ModelMode != ModeBatch {
+			break
+		}
+		dead := v(pp.DeadLetterRate) * R
+		failed := v(pp.RetryRate) * R
+		submissions := R + failed - dead
+		batches := submissions / v(pp.MessagesPerBatch)
+		polls := float64(p.Days) * 24 * 60 / v(pp.BatchPollMinutes)
+		e[contract.EventPost] = R
+		e[contract.EventBatchDelivery] = submissions
+		e[contract.EventBatch] = batches
+		e[contract.EventBatchSubmit] = batches
+		e[contract.EventBatchPoll] = polls
+		e[contract.EventBatchOpen] = batches * math.Max(1, v(pp.BatchHours)*60/v(pp.BatchPollMinutes))
+		e[contract.EventBatchEnded] = batches
+		e[contract.EventBatchResult] = R - dead
+		e[contract.EventBatchRetry] = failed - dead
+		e[contract.EventBatchDead] = dead
+		e[contract.EventPoll] = v(pp.PollsPerJob) * R
+		return e
+	}
 	switch pp.Pattern {
 	case EventAgent:
 		e[contract.EventPost] = R
@@ -143,7 +200,7 @@ func FromProfile(p *Profile) *Usage {
 		// A successful model call writes exactly one data point; failed
 		// calls bill no tokens.
 		var calls float64
-		for name, n := range EventsPerMonth(pp) {
+		for name, n := range EventsPerMonth(p, pp) {
 			ops := contract.EventOps(pp.Pattern, name)
 			for op, k := range ops {
 				if m, ok := opMeters[op]; ok {
@@ -167,7 +224,7 @@ func FromProfile(p *Profile) *Usage {
 		pu.PerCall = &ModelUsage{Model: pp.Model, Calls: 1, InputTokens: v(pp.InputTokens), OutputTokens: v(pp.OutputTokens)}
 		if calls > 0 {
 			pu.Models = []ModelUsage{{
-				Model: pp.Model, Calls: calls,
+				Model: pp.Model, Calls: calls, Batch: pp.ModelMode == ModeBatch,
 				InputTokens: calls * v(pp.InputTokens), OutputTokens: calls * v(pp.OutputTokens),
 			}}
 		} else {
