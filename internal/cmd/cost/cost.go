@@ -121,8 +121,10 @@ func newForecastCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Comman
 
 Optional per product: cached_prefix_tokens (for the prompt-caching lever),
 cpu_ms (2), polls_per_job (2, event-agent and async-pipeline), retry_rate,
-dead_letter_rate and messages_per_batch (async-pipeline), monthly_budget_usd
-(the product's model budget: the forecast says on which day it runs out). Top
+dead_letter_rate and messages_per_batch (async-pipeline), model_mode
+("batch": the Message Batches API at half price; with batch_poll_minutes and
+batch_hours), monthly_budget_usd (the product's model budget: the forecast
+says on which day it runs out). Top
 level: retention_months (12: months of results R2 holds), monthly_budget_usd
 (caps all products together). docs/cost.md lists what each pattern does per
 request. Unknown keys are errors.
