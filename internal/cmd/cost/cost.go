@@ -309,6 +309,21 @@ func report(ctx context.Context, o *Options, prices *cost.Prices) (*cost.Report,
 	if err != nil {
 		return nil, fmt.Errorf("stack %s: %w", o.Stack, err)
 	}
+	// The budgets the Workers enforce: spend against them in the period.
+	u.StackBudgetUSD = l.Config.MonthlyBudgetUSD
+	for _, sp := range l.Config.Products {
+		if sp.Settings.MonthlyBudgetUSD > 0 {
+			if u.Budgets == nil {
+				u.Budgets = map[string]float64{}
+			}
+			u.Budgets[sp.Name] = sp.Settings.MonthlyBudgetUSD
+		}
+	}
+	if len(u.Budgets) > 0 || u.StackBudgetUSD > 0 {
+		if o.Since.Day() != 1 || o.Until.AddDate(0, 0, 1).Day() != 1 || o.Since.Month() != o.Until.Month() {
+			notes = append(notes, "Budgets are per calendar month (UTC) and this period is not one: spend against budget compares the period's spend with one month's budget.")
+		}
+	}
 	plan := o.Plan
 	if plan == "" {
 		plan = cost.Free

@@ -217,10 +217,21 @@ func TestReportDemo(t *testing.T) {
 			CacheHitRate *float64 `json:"cache_hit_rate"`
 			ModelCalls   float64  `json:"model_calls"`
 		} `json:"products"`
-		Notes []string `json:"notes"`
+		Notes   []string `json:"notes"`
+		Budgets []struct {
+			Product   string  `json:"product"`
+			BudgetUSD float64 `json:"budget_usd"`
+			SpendUSD  float64 `json:"spend_usd"`
+		} `json:"budgets"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
+	}
+	// The demo stack's budgets (Pulumi.demo.yaml): sales-engine's $25.50
+	// (it made no calls here) and the stack's $60 against all the spend.
+	if len(r.Budgets) != 2 || r.Budgets[0].Product != "sales-engine" || r.Budgets[0].BudgetUSD != 25.5 || r.Budgets[0].SpendUSD != 0 ||
+		r.Budgets[1].Product != "" || r.Budgets[1].BudgetUSD != 60 || fmt.Sprintf("%.6f", r.Budgets[1].SpendUSD) != fmt.Sprintf("%.6f", r.AIUSD) {
+		t.Errorf("budgets %+v", r.Budgets)
 	}
 	// 400 relay calls and 80 pipeline calls at Haiku 4.5 prices.
 	ai := (160000+48000)*1e-6 + (40000+32000)*5e-6
