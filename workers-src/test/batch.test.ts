@@ -383,6 +383,24 @@ describe("batch mode: the poller", () => {
     expect(q.sent).toEqual([]);
   });
 
+  it("a shapeResult hook that throws on a paid answer leaves the job dead with its input (not paid again), usage recorded", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const w = createWorker({
+      shapeResult: () => {
+        throw new Error("hook bug");
+      },
+    });
+    const e = batchEnv({ MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) } });
+    const a = await job(e);
+    const batch = createMessageBatch(QUEUE, [a.msg]);
+    await w.queue!(batch, e, createExecutionContext());
+    const ctx = createExecutionContext();
+    await w.scheduled!(createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() }), e, ctx);
+    expect(await jobRecord(a.id)).toMatchObject({ status: "dead", input: a.input, error: expect.stringContaining("hook bug") });
+    expect(points).toHaveLength(1);
+    expect(await env.OUTPUTS.list({ prefix: "batches/" })).toMatchObject({ objects: [] });
+  });
+
   it("skips a result whose job's record no longer names the batch", async () => {
     const e = batchEnv();
     const a = await job(e);

@@ -514,16 +514,23 @@ async function applyResults(
           try {
             const message = result.message;
             const model = typeof message?.model === "string" ? message.model : cfg.model;
-            const done = jobRecord(
-              job.job_id,
-              { status: "done", result: await shapeResult(hooks, message, job.input), model, usage: message?.usage, attempts: job.attempt, batch_id: id },
-              rec,
-            );
+            let done: JobRecord;
+            try {
+              const shaped = await shapeResult(hooks, message, job.input);
+              done = jobRecord(job.job_id, { status: "done", result: shaped, model, usage: message?.usage, attempts: job.attempt, batch_id: id }, rec);
+            } catch (err) {
+              // The product's hook threw on a paid answer: asking again would
+              // pay again for the same answer. Dead, with the input, so it can
+              // be sent again by hand once the hook is fixed.
+              const error = `shapeResult failed: ${describe(err)}`;
+              done = jobRecord(job.job_id, { status: "dead", error, model, usage: message?.usage, attempts: job.attempt, input: job.input, batch_id: id }, rec);
+            }
             if (!(await put(done, etag))) {
               sum.skipped++; // changed meanwhile: a newer state wins
               return;
             }
-            sum.done++;
+            if (done.status === "done") sum.done++;
+            else sum.dead++;
             recordUsage(env, cfg, model, PATTERN, message?.usage, "batch");
             await budget.recordSpend(env, cfg, message?.usage).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
           } catch (err) {
