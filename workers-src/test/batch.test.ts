@@ -457,6 +457,41 @@ describe("batch mode: cost", () => {
   });
 });
 
+describe("batch mode: the spend guard (lib/budget.ts, the project's D1 SPEND)", () => {
+  const PRICES = '{"model":"claude-haiku-4-5","prices":"2026-11","input":1,"output":5,"cache_read":0.1,"cache_write":1.25,"batch_discount":0.5}';
+  const guarded = (over: Record<string, unknown> = {}) =>
+    batchEnv({ MODEL_PRICES: PRICES, MONTHLY_BUDGET_USD: "1", STACK_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "50,80,100", BUDGET_ALERT_WEBHOOK: "", ...over });
+
+  it("records each succeeded result at the batch price; once spent, parks a delivery without creating a batch", async () => {
+    const { budgetStatus } = await import("../src/lib/budget");
+    const { readConfig } = await import("../src/lib/config");
+    const { callCostNanos, parsePrices } = await import("../src/lib/prices");
+    const e = guarded();
+    const a = await job(e);
+    await deliver(e, [a.msg]);
+    await poll(e);
+    const rec = (await jobRecord(a.id))!;
+    expect(rec).toMatchObject({ status: "done" });
+    const prices = parsePrices(PRICES);
+    const batchNanos = callCostNanos(prices, rec.usage, "batch");
+    expect(batchNanos).toBe(Math.ceil(callCostNanos(prices, rec.usage, "realtime") / 2));
+    const spent = await budgetStatus(e, readConfig(e));
+    expect(Math.round(spent.spent_usd * 1e9)).toBe(batchNanos);
+
+    // The budget is now exactly what was spent: the next delivery is parked.
+    const e2 = { ...e, MONTHLY_BUDGET_USD: (batchNanos / 1e9).toFixed(9) } as TestEnv;
+    const b = await job(e2);
+    const calls = watchBatchCalls();
+    const r = await deliver(e2, [b.msg]);
+    expect(r.explicitAcks).toEqual([b.msg.id]);
+    expect(calls).toEqual([]);
+    expect(await jobRecord(b.id)).toMatchObject({ status: "budget_exhausted", error: expect.stringMatching(/budget/) });
+    // Delivered again: still parked, still nothing created.
+    expect((await deliver(e2, [{ ...b.msg, attempts: 2 }])).explicitAcks).toEqual([b.msg.id]);
+    expect(calls).toEqual([]);
+  });
+});
+
 describe("batch mode end to end through the real queue", () => {
   it("POST /jobs -> consumer -> submitted -> cron -> done", async () => {
     expect((env as unknown as Record<string, unknown>).MODEL_MODE).toBe("batch");
