@@ -17,10 +17,13 @@
 // INSERT ... ON CONFLICT DO NOTHING, so it is sent once even if that call
 // races a retry.
 //
-// The check and the record are separate (a reservation would cost a second
-// write per call): calls already in flight when the budget runs out still
-// finish and are recorded. That is the overspend bound: every call that passed
-// the check before the record that reached the budget landed.
+// The check and the record are separate (a reservation in D1 would cost a
+// second write per call): calls already in flight when the budget runs out
+// still finish and are recorded. That is the overspend bound: every call that
+// passed the check before the record that reached the budget landed. Within
+// one isolate the check also counts the calls in flight there at the month's
+// average cost per call (before the month's first record: a call's worst
+// case), at no D1 cost, which keeps a burst on one isolate near the budget.
 import type { BaseEnv, JobMessage, SpendEnv } from "../env";
 import type { Config } from "./config";
 import { HttpError } from "./errors";
@@ -192,6 +195,8 @@ const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0
 /** The month's spend of the product and of the stack (all products), nano-USD. */
 interface Spent {
   product: number;
+  /** the product's recorded calls this month */
+  calls: number;
   stack: number | null;
 }
 
@@ -199,15 +204,16 @@ function spentStatement(db: D1Database, product: string, month: string, withStac
   return withStack
     ? db
         .prepare(
-          "SELECT COALESCE(SUM(CASE WHEN product = ?2 THEN nanos END), 0) AS product, COALESCE(SUM(nanos), 0) AS stack FROM spend WHERE month = ?1",
+          "SELECT COALESCE(SUM(CASE WHEN product = ?2 THEN nanos END), 0) AS product, COALESCE(SUM(CASE WHEN product = ?2 THEN calls END), 0) AS calls, " +
+            "COALESCE(SUM(nanos), 0) AS stack FROM spend WHERE month = ?1",
         )
         .bind(month, product)
-    : db.prepare("SELECT nanos AS product FROM spend WHERE month = ?1 AND product = ?2").bind(month, product);
+    : db.prepare("SELECT nanos AS product, calls FROM spend WHERE month = ?1 AND product = ?2").bind(month, product);
 }
 
 function spentOf(r: D1Result<Record<string, unknown>>, withStack: boolean): Spent {
   const row = r.results[0] ?? {};
-  return { product: num(row.product), stack: withStack ? num(row.stack) : null };
+  return { product: num(row.product), calls: num(row.calls), stack: withStack ? num(row.stack) : null };
 }
 
 function unavailable(what: string, err: unknown): BudgetUnavailable {
@@ -218,15 +224,74 @@ function unavailable(what: string, err: unknown): BudgetUnavailable {
 // ---------------------------------------------------------------------------
 // Check and record
 
+// This isolate's guarded calls in flight (passed the check, cost not yet
+// recorded), by product: ticket -> when it was taken. The check counts them at
+// the month's average cost per call, so a burst of simultaneous calls in one
+// isolate stops near the budget instead of all passing the same reading.
+// A ticket is released once its call's record lands (or the call fails); one
+// never released (a bug, a cancelled waitUntil) is forgotten after a minute.
+const inFlight = new Map<string, Map<number, number>>();
+let nextTicket = 1;
+const IN_FLIGHT_TTL_MS = 60_000;
+
+/** A reservation of a call in flight; release() is idempotent. */
+export interface BudgetTicket {
+  release(): void;
+}
+export const NO_TICKET: BudgetTicket = { release() {} };
+
+function inFlightCount(product: string, now: number): number {
+  const m = inFlight.get(product);
+  if (!m) return 0;
+  for (const [id, at] of m) if (now - at > IN_FLIGHT_TTL_MS) m.delete(id);
+  return m.size;
+}
+
+function take(product: string, now: number): BudgetTicket {
+  const id = nextTicket++;
+  let m = inFlight.get(product);
+  if (!m) inFlight.set(product, (m = new Map()));
+  m.set(id, now);
+  let done = false;
+  return {
+    release() {
+      if (done) return;
+      done = true;
+      m!.delete(id);
+      if (m!.size === 0 && inFlight.get(product) === m) inFlight.delete(product);
+    },
+  };
+}
+
 /**
  * Before a model call: ONE query. Throws BudgetExhausted (429) when the
- * product's or the stack's spend this month has reached its budget,
+ * product's or the stack's spend this month, plus this isolate's calls in
+ * flight at the month's average cost, has reached its budget;
  * BudgetUnavailable (503) when D1 fails or the calls cannot be priced.
  * Returns the spend read (null when there is nothing to guard).
  */
 export async function checkBudget(env: BaseEnv, cfg: Config, now = Date.now()): Promise<Spent | null> {
+  return (await check(env, cfg, now, false)).spent;
+}
+
+/** checkBudget, then a ticket for the call in flight: release it once the call's cost is recorded, or the call failed. */
+export async function reserveBudget(env: BaseEnv, cfg: Config, now = Date.now()): Promise<BudgetTicket> {
+  return (await check(env, cfg, now, true)).ticket;
+}
+
+/**
+ * What a call in flight is counted at: the month's average cost per call, or
+ * before the month's first recorded call its worst case (MAX_INPUT_CHARS as
+ * input tokens, MAX_OUTPUT_TOKENS output tokens).
+ */
+function perCallEstimate(g: Guard, cfg: Config, spent: Spent): number {
+  if (spent.calls > 0) return Math.ceil(spent.product / spent.calls);
+  return callCostNanos(g.prices, { input_tokens: cfg.maxInputChars, output_tokens: cfg.maxOutputTokens });
+}
+
+async function check(env: BaseEnv, cfg: Config, now: number, reserve: boolean): Promise<{ spent: Spent | null; ticket: BudgetTicket }> {
   const g = guardOf(env, cfg);
-  if (!g) return null;
+  if (!g) return { spent: null, ticket: NO_TICKET };
   const month = monthOf(now);
   const withStack = g.stackBudget !== null;
   let spent: Spent;
@@ -236,8 +301,10 @@ export async function checkBudget(env: BaseEnv, cfg: Config, now = Date.now()): 
   } catch (err) {
     throw unavailable("the budget check", err);
   }
-  exhaustedBy(g, spent, now);
-  return spent;
+  // Synchronous from here to take(): the count and the ticket cannot race.
+  const pending = inFlightCount(g.product, now) * perCallEstimate(g, cfg, spent);
+  exhaustedBy(g, { product: spent.product + pending, calls: spent.calls, stack: spent.stack === null ? null : spent.stack + pending }, now);
+  return { spent, ticket: reserve ? take(g.product, now) : NO_TICKET };
 }
 
 /** Throws BudgetExhausted if spent reaches a budget of g. */
@@ -460,7 +527,7 @@ export async function budgetStatus(env: BaseEnv, cfg: Config, now = Date.now()):
   const month = monthOf(now);
   const productBudget = budgetVar("MONTHLY_BUDGET_USD", e.MONTHLY_BUDGET_USD);
   const stackBudget = budgetVar("STACK_BUDGET_USD", e.STACK_BUDGET_USD);
-  let spent: Spent = { product: 0, stack: 0 };
+  let spent: Spent = { product: 0, calls: 0, stack: 0 };
   if (e.SPEND) {
     try {
       const [r] = await run(e.SPEND, [spentStatement(e.SPEND, cfg.product, month, true)]);

@@ -5,7 +5,7 @@
 import type { BaseEnv } from "../env";
 import type { Config } from "./config";
 import { MODEL_USAGE_POINT } from "../contract.gen";
-import { assertPriced, checkBudget, recordSpend } from "./budget";
+import { assertPriced, NO_TICKET, recordSpend, reserveBudget, type BudgetTicket } from "./budget";
 
 export interface MessageParam {
   role: "user" | "assistant";
@@ -74,7 +74,12 @@ export interface CallOptions {
    * 503). A successful call's cost is recorded: handed to `waitUntil` when
    * given (no latency added), awaited otherwise.
    */
-  budget?: { checked?: boolean; waitUntil?: (p: Promise<unknown>) => void };
+  budget?: {
+    checked?: boolean;
+    /** the reservation of a caller that checked (released when the cost is recorded or the call fails) */
+    ticket?: BudgetTicket;
+    waitUntil?: (p: Promise<unknown>) => void;
+  };
 }
 
 const RETRYABLE = new Set([429, 500, 502, 503, 504, 529]);
@@ -184,14 +189,31 @@ export async function callModel(
   body: MessagesRequest,
   opts: CallOptions,
 ): Promise<MessagesResponse> {
+  // The spend guard: the check (or the caller's), then the attempts; the
+  // reservation ends when the cost is recorded or the call fails.
+  let ticket = opts.budget?.ticket ?? NO_TICKET;
+  try {
+    assertPriced(env, cfg, body.model);
+    if (!opts.budget?.checked) ticket = await reserveBudget(env, cfg);
+  } catch (err) {
+    ticket.release();
+    throw err;
+  }
+  try {
+    return await withRetries(env, cfg, body, opts, ticket);
+  } catch (err) {
+    ticket.release();
+    throw err;
+  }
+}
+
+async function withRetries(env: BaseEnv, cfg: Config, body: MessagesRequest, opts: CallOptions, ticket: BudgetTicket): Promise<MessagesResponse> {
   const url = `${cfg.baseUrl}/v1/messages`;
   const headers = {
     "content-type": "application/json",
     "x-api-key": env.ANTHROPIC_API_KEY ?? "",
     "anthropic-version": ANTHROPIC_VERSION,
   };
-  assertPriced(env, cfg, body.model);
-  if (!opts.budget?.checked) await checkBudget(env, cfg);
   const payload = JSON.stringify(body);
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const base = opts.baseDelayMs ?? 250;
@@ -202,9 +224,9 @@ export async function callModel(
     try {
       const data = await attempt(url, headers, payload, Math.min(cfg.modelTimeoutMs, remaining));
       recordUsage(env, cfg, body.model, opts.pattern, data.usage);
-      const recorded = recordSpend(env, cfg, data.usage, "realtime").catch((e) =>
-        console.error("spend guard: the call's cost could not be recorded:", e),
-      );
+      const recorded = recordSpend(env, cfg, data.usage, "realtime")
+        .catch((e) => console.error("spend guard: the call's cost could not be recorded:", e))
+        .finally(() => ticket.release());
       if (opts.budget?.waitUntil) opts.budget.waitUntil(recorded);
       else await recorded;
       return data;

@@ -9,7 +9,7 @@
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { checkBudget } from "../lib/budget";
+import { reserveBudget, type BudgetTicket } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
@@ -48,6 +48,7 @@ async function runJob(
   input: string,
   started: number,
   waitUntil: (p: Promise<unknown>) => void,
+  ticket: BudgetTicket,
 ): Promise<void> {
   let rec: JobRecord;
   try {
@@ -57,7 +58,7 @@ async function runJob(
       deadline: started + MODEL_DEADLINE_MS,
       pattern: PATTERN,
       maxAttempts: 3,
-      budget: { checked: true, waitUntil },
+      budget: { checked: true, ticket, waitUntil },
     });
     rec = jobRecord(id, {
       status: "done",
@@ -66,6 +67,7 @@ async function runJob(
       usage: response.usage,
     });
   } catch (err) {
+    ticket.release(); // (idempotent: callModel released it if it got that far)
     rec = jobRecord(id, { status: "failed", error: describe(err) });
   }
   try {
@@ -102,9 +104,15 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           // one spend query (lib/budget.ts): a spent budget is a 429
           // budget_exhausted, never an accepted job.
           await enforceRateLimit(env, cfg);
-          await checkBudget(env, cfg);
-          const id = await newJobId(env, started);
-          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p)));
+          const ticket = await reserveBudget(env, cfg);
+          let id: string;
+          try {
+            id = await newJobId(env, started);
+          } catch (err) {
+            ticket.release();
+            throw err;
+          }
+          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p), ticket));
           return json({ job_id: id, status: "queued" }, 202);
         },
       },
