@@ -253,16 +253,30 @@ func (o *Options) list(ctx context.Context, c *client) error {
 	return nil
 }
 
+// resume calls POST /admin/jobs/resume until nothing is left (or --limit
+// is reached): the Worker resumes a bounded number of jobs per call (each
+// costs it an R2 write and a queue send, within one invocation's limits).
 func (o *Options) resume(ctx context.Context, c *client) error {
-	body := map[string]any{}
-	if o.Limit > 0 {
-		body["limit"] = o.Limit
+	total, remaining := 0, 0
+	for {
+		body := map[string]any{}
+		if o.Limit > 0 {
+			body["limit"] = o.Limit - total
+		}
+		var res resumeResult
+		if err := c.do(ctx, http.MethodPost, "/admin/jobs/resume", body, &res); err != nil {
+			if total > 0 {
+				fmt.Fprintf(o.F.IO.Out, "Resumed %d jobs of %s before the Worker refused.\n", total, o.Product)
+			}
+			return err
+		}
+		total += res.Resumed
+		remaining = res.Remaining
+		if res.Resumed == 0 || remaining == 0 || (o.Limit > 0 && total >= o.Limit) {
+			break
+		}
 	}
-	var res resumeResult
-	if err := c.do(ctx, http.MethodPost, "/admin/jobs/resume", body, &res); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.F.IO.Out, "Resumed %d jobs of %s; %d still parked.\n", res.Resumed, o.Product, res.Remaining)
+	fmt.Fprintf(o.F.IO.Out, "Resumed %d jobs of %s; %d still parked.\n", total, o.Product, remaining)
 	return nil
 }
 

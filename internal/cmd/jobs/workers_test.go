@@ -19,38 +19,51 @@ import (
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
-// budgetStack is a pipeline whose budget one model call spends; raised is
-// the same stack after a budget raise.
-func budgetStack(budget string) string {
+// budgetStack is a pipeline with a budget, its own or (stackWide) the
+// stack's zerocost:monthlyBudgetUsd.
+func budgetStack(budget string, stackWide bool) string {
+	stackCap, own := "", "\n        monthlyBudgetUsd: "+budget
+	if stackWide {
+		stackCap, own = "\n  zerocost:monthlyBudgetUsd: "+budget, ""
+	}
 	return `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:workersDevSubdomain: zc
   zerocost:anthropicApiKey:
     secure: AAABAKx
   zerocost:authToken:
-    secure: AAABAKx
+    secure: AAABAKx` + stackCap + `
   zerocost:products:
     - name: mail
       pattern: async-pipeline
       systemPrompt: Summarise.
-      settings:
-        monthlyBudgetUsd: ` + budget + `
+      settings:` + own + `
         batchSize: 1
         batchTimeoutSeconds: 1
 `
 }
 
 // The commands against the real Worker on workerd: jobs parked by a spent
-// budget are listed, refused while it is spent, and resumed to done after
-// a raise; the parked rows outlive a restart of the runtime.
+// budget (the product's, or only the stack's cap) are listed, refused while
+// it is spent, and resumed to done after a raise; the parked rows outlive a
+// restart of the runtime.
 func TestJobsAgainstTheWorker(t *testing.T) {
 	t.Parallel()
+	for _, stackWide := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stack-wide=%v", stackWide), func(t *testing.T) {
+			t.Parallel()
+			jobsAgainstTheWorker(t, stackWide)
+		})
+	}
+}
+
+func jobsAgainstTheWorker(t *testing.T, stackWide bool) {
 	dir, data := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: budgety\nruntime: go\n"), 0o644)
 	var running *devrun.Runtime
 	start := func(budget string) (url string) {
 		t.Helper()
-		if err := os.WriteFile(filepath.Join(dir, "Pulumi.budget.yaml"), []byte(budgetStack(budget)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "Pulumi.budget.yaml"), []byte(budgetStack(budget, stackWide)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		cfg, err := stack.LoadFile(dir, "budget")
