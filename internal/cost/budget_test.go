@@ -149,7 +149,9 @@ func TestBudgetGuardOps(t *testing.T) {
 	wantQty(t, r, "agent", D1, RowsWritten, 3000)
 	r = forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, ""))
 	wantQty(t, r, "agent", D1, RowsWritten, 0)
-	// The stack's budget guards every product.
-	r = forecast(t, Free, "days = 30\nmonthly_budget_usd = 50\n"+product("relay", EdgeCache, 1000, "cache_hit_rate = 0.5"))
+	// The stack's budget guards every product, and its queries read the
+	// month's row of each product (two here).
+	r = forecast(t, Free, "days = 30\nmonthly_budget_usd = 50\n"+product("relay", EdgeCache, 1000, "cache_hit_rate = 0.5")+product("agent", EventAgent, 10, ""))
 	wantQty(t, r, "relay", D1, RowsWritten, 500)
+	wantQty(t, r, "relay", D1, RowsRead, 500*2*2)
 }

@@ -200,7 +200,8 @@ func FromProfile(p *Profile) *Usage {
 		// A successful model call writes exactly one data point; failed
 		// calls bill no tokens.
 		var calls float64
-		for name, n := range EventsPerMonth(p, pp) {
+		events := EventsPerMonth(p, pp)
+		for name, n := range events {
 			ops := contract.EventOps(pp.Pattern, name)
 			for op, k := range ops {
 				if m, ok := opMeters[op]; ok {
@@ -208,6 +209,14 @@ func FromProfile(p *Profile) *Usage {
 				}
 			}
 			calls += n * float64(ops[contract.OpAnalyticsWrite])
+		}
+		// Under a stack-wide budget the check and the record read the
+		// month's row of every product that spent (the table counts one):
+		// at most one more row per other product.
+		if p.MonthlyBudgetUSD != nil && len(p.Products) > 1 {
+			guarded := events[contract.EventBudgetCheck]*float64(contract.EventOps(pp.Pattern, contract.EventBudgetCheck)[contract.OpD1RowsRead]) +
+				events[contract.EventBudgetRecord]*float64(contract.EventOps(pp.Pattern, contract.EventBudgetRecord)[contract.OpD1RowsRead])
+			add(Meter{D1, RowsRead}, guarded*float64(len(p.Products)-1))
 		}
 		switch pp.Pattern {
 		case EventAgent, AsyncPipeline:
