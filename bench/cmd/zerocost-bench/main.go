@@ -3,7 +3,7 @@
 // this machine against 127.0.0.1: the local runtime (workerd through
 // Miniflare), the stand-in model, wrangler offline.
 //
-//	go run ./bench/cmd/zerocost-bench [-quick] [-only sizes,render,cpu,latency,post,throughput] [-json FILE]
+//	go run ./bench/cmd/zerocost-bench [-quick] [-only sizes,render,cpu,latency,post,guard,throughput] [-json FILE]
 package main
 
 import (
@@ -65,6 +65,7 @@ type Report struct {
 	Latency  []bench.Latencies  `json:"cache_hit_latency,omitempty"`
 	Post     []PostResult       `json:"post_latency,omitempty"`
 	Pipeline []bench.Throughput `json:"pipeline_throughput,omitempty"`
+	Guard    []GuardResult      `json:"spend_guard,omitempty"`
 	Errors   []string           `json:"errors,omitempty"`
 }
 
@@ -87,7 +88,7 @@ type PostResult struct {
 
 func main() {
 	quick := flag.Bool("quick", false, "smaller counts and a short throughput run (a smoke test, not numbers to publish)")
-	only := flag.String("only", "", "comma-separated: sizes, render, cpu, latency, post, throughput (default: all)")
+	only := flag.String("only", "", "comma-separated: sizes, render, cpu, latency, post, guard, throughput (default: all)")
 	jsonOut := flag.String("json", "", "also write the report as JSON to this file")
 	rpm := flag.Int("rpm", 120, "throughput: the stand-in model's requests per minute")
 	minutes := flag.Int("minutes", 5, "throughput: jobs = rpm x minutes")
@@ -146,6 +147,12 @@ func main() {
 		progress("event-agent POST latency under load")
 		if err := postBench(ctx, root, rep, n(600, 100), logw); err != nil {
 			fail("POST latency", err)
+		}
+	}
+	if want("guard") {
+		progress("the spend guard's latency: edge-cache hits and misses with and without a budget")
+		if err := guardBench(ctx, root, rep, n(1000, 150), logw); err != nil {
+			fail("spend guard", err)
 		}
 	}
 	if want("throughput") {
@@ -384,6 +391,74 @@ func postBench(ctx context.Context, root string, rep *Report, n int, logw io.Wri
 	return nil
 }
 
+// GuardResult is one edge-cache scenario without a budget and with one (the
+// spend guard: a D1 query before each model call, an upsert after it).
+type GuardResult struct {
+	Scenario string          `json:"scenario"`
+	Without  bench.Latencies `json:"without_budget"`
+	With     bench.Latencies `json:"with_budget"`
+}
+
+// guardBench runs the runtime stack twice, without a budget and with a
+// stack-wide one far above what it spends (so the guard runs its queries and
+// never refuses), and times edge-cache hits and misses one at a time in each.
+func guardBench(ctx context.Context, root string, rep *Report, n int, logw io.Writer) error {
+	budgeted := strings.Replace(runtimeStack, "  zerocost:products:", "  zerocost:monthlyBudgetUsd: 1000000\n  zerocost:products:", 1)
+	measure := func(stackYAML, label string) (hit, miss bench.Latencies, err error) {
+		rt, stop, err := bench.StartRuntime(ctx, root, stackYAML, "relay-bench-outputs", devmodel.Options{}, logw)
+		if err != nil {
+			return hit, miss, err
+		}
+		defer stop()
+		relay := rt.Env.URL("relay")
+		question := []byte(`{"input":"What is a Cloudflare Worker?"}`)
+		if _, err := rt.Do(bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question}); err != nil {
+			return hit, miss, err
+		}
+		isHit := func(r *reliability.Response) error {
+			if r.Header.Get("x-cache") != "HIT" {
+				return fmt.Errorf("x-cache %q, want HIT", r.Header.Get("x-cache"))
+			}
+			return nil
+		}
+		hitReq := func(int) bench.Request {
+			return bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question, Check: isHit}
+		}
+		missCheck := func(r *reliability.Response) error {
+			if r.Status != http.StatusOK || r.Header.Get("x-cache") != "MISS" {
+				return fmt.Errorf("status %d, x-cache %q, want a 200 MISS", r.Status, r.Header.Get("x-cache"))
+			}
+			return nil
+		}
+		missReq := func(phase string) func(i int) bench.Request {
+			return func(i int) bench.Request {
+				return bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: []byte(fmt.Sprintf(`{"input":"guard %s question %s %d"}`, phase, label, i)), Check: missCheck}
+			}
+		}
+		if _, _, err := rt.Load(ctx, "warm", 50, 1, hitReq); err != nil {
+			return hit, miss, err
+		}
+		if _, _, err := rt.Load(ctx, "warm", 20, 1, missReq("warm-up")); err != nil {
+			return hit, miss, err
+		}
+		if hit, _, err = rt.Load(ctx, "edge-cache POST /ask, HIT "+label, n, 1, hitReq); err != nil {
+			return hit, miss, err
+		}
+		miss, _, err = rt.Load(ctx, "edge-cache POST /ask, MISS "+label, n/2, 1, missReq("measured"))
+		return hit, miss, err
+	}
+	h0, m0, err := measure(runtimeStack, "without a budget")
+	if err != nil {
+		return err
+	}
+	h1, m1, err := measure(budgeted, "with a budget")
+	if err != nil {
+		return err
+	}
+	rep.Guard = append(rep.Guard, GuardResult{"cache HIT (the guard must add nothing)", h0, h1}, GuardResult{"cache MISS (model call; one D1 query before it, the upsert in waitUntil)", m0, m1})
+	return nil
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
 func printReport(w io.Writer, r *Report, root string) {
@@ -449,6 +524,14 @@ func printReport(w io.Writer, r *Report, root string) {
 		for _, p := range r.Post {
 			ratio := float64(p.Agent.P50) / float64(p.BarePut.P50)
 			fmt.Fprintf(w, "| %d | %d | %s | %s | %.0f | %s | %s | %.2fx | %s |\n", p.Concurrency, len(p.Agent.All), ms(p.Agent.P50), ms(p.Agent.P99), p.Rate, ms(p.BarePut.P50), ms(p.BarePut.P99), ratio, okIf(ratio <= 2))
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Guard) > 0 {
+		fmt.Fprintf(w, "## The spend guard's latency (edge-cache, stand-in model latency 0, one request at a time; goal: nothing added to a hit, one D1 round trip before a model call)\n\n")
+		fmt.Fprintf(w, "| scenario | N | no budget p50 | p99 | with a budget p50 | p99 | p50 added |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, g := range r.Guard {
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", g.Scenario, len(g.With.All), ms(g.Without.P50), ms(g.Without.P99), ms(g.With.P50), ms(g.With.P99), ms(g.With.P50-g.Without.P50))
 		}
 		fmt.Fprintln(w)
 	}
