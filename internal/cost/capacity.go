@@ -41,20 +41,23 @@ type CapacityLimit struct {
 func capacities(u *Usage, p *Prices) []Capacity {
 	days := float64(u.Days)
 	var out []Capacity
-	stackQ := map[Meter]float64{}
+	stackQ, stackFixed := map[Meter]float64{}, map[Meter]float64{}
 	stackR := 0.0
 	for _, pu := range u.Products {
 		if pu.Requests <= 0 {
 			continue
 		}
-		out = append(out, capacityOf(pu.Name, pu.Requests/days, pu.Quantities, p, days))
+		out = append(out, capacityOf(pu.Name, pu.Requests/days, pu.Quantities, pu.Fixed, p, days))
 		for m, q := range pu.Quantities {
 			stackQ[m] += q
+		}
+		for m, q := range pu.Fixed {
+			stackFixed[m] += q
 		}
 		stackR += pu.Requests
 	}
 	if stackR > 0 {
-		out = append(out, capacityOf("", stackR/days, stackQ, p, days))
+		out = append(out, capacityOf("", stackR/days, stackQ, stackFixed, p, days))
 	}
 	// Every request is a Workers request, so a limit always applies; keep the
 	// list free of the unlimited case all the same (JSON has no infinity).
@@ -68,36 +71,40 @@ func capacities(u *Usage, p *Prices) []Capacity {
 }
 
 // capacityOf finds the meter whose limit the traffic reaches first when it
-// grows: every quantity grows with the requests (storage too: what is kept
-// is proportional to what is written).
-func capacityOf(name string, perDay float64, q map[Meter]float64, p *Prices, days float64) Capacity {
+// grows: every quantity but the fixed part grows with the requests (storage
+// too: what is kept is proportional to what is written). The limit L of a
+// meter used u = fixed + variable is reached at scale (L - fixed) / variable.
+func capacityOf(name string, perDay float64, q, fixed map[Meter]float64, p *Prices, days float64) Capacity {
 	c := Capacity{Product: name, PerDay: perDay, Scale: math.Inf(1), FreePerDay: math.Inf(1)}
 	for _, m := range Meters {
-		used := q[m]
-		if used <= 0 {
+		f := fixed[m]
+		variable := q[m] - f
+		if variable <= 0 {
 			continue
 		}
 		mp := p.Meter(m)
-		var scale float64
+		// limit and what is fixed, both in the period's units.
+		var limit float64
 		var lim CapacityLimit
 		switch {
 		case mp.FreePerDay > 0:
-			scale = mp.FreePerDay / (used / days)
+			limit = mp.FreePerDay * days
 			lim = CapacityLimit{m.Service, m.Metric, "daily", mp.FreePerDay, mp.Unit}
 		case mp.FreeCap > 0:
-			scale = mp.FreeCap / used
+			limit = mp.FreeCap
 			lim = CapacityLimit{m.Service, m.Metric, "stored", mp.FreeCap, mp.Unit}
 		case mp.AllowancePerMonth > 0:
 			if m.Metric == Storage {
-				scale = mp.AllowancePerMonth / used
+				limit = mp.AllowancePerMonth
 				lim = CapacityLimit{m.Service, m.Metric, "stored", mp.AllowancePerMonth, mp.Unit}
 			} else {
-				scale = mp.AllowancePerMonth / used * days / 30 // an allowance per month of 30 days
+				limit = mp.AllowancePerMonth * days / 30 // an allowance per month of 30 days
 				lim = CapacityLimit{m.Service, m.Metric, "monthly", mp.AllowancePerMonth, mp.Unit}
 			}
 		default:
 			continue
 		}
+		scale := math.Max(0, limit-f) / variable
 		if scale < c.Scale {
 			l := lim
 			c.Scale, c.Limit = scale, &l

@@ -121,3 +121,42 @@ func freeTier(warnings []string) []string {
 	}
 	return out
 }
+
+// Batch mode's poller runs all month whatever the traffic: capacity scales
+// only what grows with the requests, so it is still exactly where the first
+// warning starts.
+func TestCapacityKeepsFixedCostsFixed(t *testing.T) {
+	doc := "days = 30\n" + product("pipe", "async-pipeline", 3000, "polls_per_job = 0\nmessages_per_batch = 1\nmodel_mode = \"batch\"")
+	prof, err := ParseProfile("t.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := defaultPrices(t)
+	at := func(k float64) *Report {
+		t.Helper()
+		cp := *prof
+		cp.Products = append([]ProductProfile(nil), prof.Products...)
+		q := *cp.Products[0].Requests * k
+		cp.Products[0].Requests = &q
+		r, err := Forecast(&cp, p, Free)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	c := capacityOfProduct(t, at(1), "pipe")
+	// 3 queue operations a job: 3,333 jobs a day, the cron's runs aside.
+	if c.Limit == nil || c.Limit.Service != Queues || !near(c.FreePerDay, 10000.0/3) {
+		t.Fatalf("capacity %+v, limit %+v", c, c.Limit)
+	}
+	if w := freeTier(at(c.Scale * (1 - 1e-6)).Warnings); len(w) != 0 {
+		t.Errorf("at capacity: %q", w)
+	}
+	if w := freeTier(at(c.Scale * 1.02).Warnings); len(w) != 1 || !strings.HasPrefix(w[0], "Queues operations:") {
+		t.Errorf("2%% over: %q", w)
+	}
+	// The cron's 8,640 runs a month are in the product's quantities, and fixed.
+	if u := FromProfile(prof); u.Products[0].Fixed[Meter{Workers, Requests}] != 8640 {
+		t.Errorf("fixed %+v", u.Products[0].Fixed)
+	}
+}

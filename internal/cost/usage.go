@@ -32,6 +32,10 @@ type ProductUsage struct {
 	// Quantities are the period's totals per Cloudflare meter. Storage is in
 	// GB-months.
 	Quantities map[Meter]float64
+	// Fixed is the part of Quantities that does not grow with the requests
+	// (batch mode's poller cron runs all month whatever the traffic); nil
+	// when all of it does. Capacity scales the rest.
+	Fixed map[Meter]float64
 	// Daily holds measured per-day amounts (len Days); a meter without them is
 	// taken as spread evenly over the period.
 	Daily map[Meter][]float64
@@ -88,6 +92,10 @@ var opMeters = map[contract.Op]Meter{
 	contract.OpD1RowsRead:     {D1, RowsRead},
 	contract.OpD1RowsWritten:  {D1, RowsWritten},
 }
+
+// fixedEvents happen whatever the traffic: batch mode's poller runs on its
+// cron all month.
+var fixedEvents = map[string]bool{contract.EventBatchPoll: true}
 
 // EventsPerMonth is how many times each of a product's events (the
 // contract's names) happens in the profile's month.
@@ -206,6 +214,12 @@ func FromProfile(p *Profile) *Usage {
 			for op, k := range ops {
 				if m, ok := opMeters[op]; ok {
 					add(m, n*float64(k))
+					if fixedEvents[name] && n*float64(k) > 0 {
+						if pu.Fixed == nil {
+							pu.Fixed = map[Meter]float64{}
+						}
+						pu.Fixed[m] += n * float64(k)
+					}
 				}
 			}
 			calls += n * float64(ops[contract.OpAnalyticsWrite])
@@ -229,6 +243,9 @@ func FromProfile(p *Profile) *Usage {
 			add(Meter{R2, Storage}, p.RetentionMonths*(1-h)*R*v(pp.ResultBytes)/gb)
 		}
 		add(Meter{Workers, CPUms}, q[Meter{Workers, Requests}]*v(pp.CPUms))
+		if r := pu.Fixed[Meter{Workers, Requests}]; r > 0 && v(pp.CPUms) > 0 {
+			pu.Fixed[Meter{Workers, CPUms}] = r * v(pp.CPUms)
+		}
 		pu.Quantities = q
 		pu.PerCall = &ModelUsage{Model: pp.Model, Calls: 1, InputTokens: v(pp.InputTokens), OutputTokens: v(pp.OutputTokens)}
 		if calls > 0 {
