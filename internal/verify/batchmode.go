@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -22,20 +21,9 @@ const CheckBatchMode = "batch mode"
 // runs every few minutes and whose batches may take hours) it passes once
 // every job is submitted.
 func (p *prober) batchMode(ctx context.Context) (string, error) {
-	inputs := make([]string, batchInputs(p.pr))
-	for i := range inputs {
-		inputs[i] = p.input(i + 1)
-	}
-	r, err := p.call(ctx, http.MethodPost, "/jobs", map[string]any{"inputs": inputs}, http.StatusAccepted)
+	ids, err := p.postBatch(ctx)
 	if err != nil {
 		return "", err
-	}
-	var body struct {
-		JobIDs []string `json:"job_ids"`
-	}
-	_ = json.Unmarshal(r.body, &body)
-	if len(body.JobIDs) != len(inputs) {
-		return "", fmt.Errorf("POST /jobs with %d inputs: want %d job_ids, got %s", len(inputs), len(inputs), clip(string(r.body), 200))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout+p.o.RequestTimeout)
@@ -43,7 +31,7 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 	trigger := p.o.Target.TriggerCron
 	batchOf := map[string]string{} // job id -> the batch it was seen submitted in
 	last := map[string]string{}
-	pending := append([]string(nil), body.JobIDs...)
+	pending := append([]string(nil), ids...)
 	transient, triggers := 0, 0
 	var doneUnseen []string // done before a poll saw them submitted
 	attempts := p.o.attempts()
@@ -108,14 +96,14 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 			if len(batchOf) == 0 {
 				return "", fmt.Errorf("jobs %s are done but none was seen submitted to a Message Batch: does the Worker run in batch mode (MODEL_MODE)?", strings.Join(doneUnseen, ", "))
 			}
-			return fmt.Sprintf("%d jobs submitted in %s, done after %d polls and %d cron runs", len(body.JobIDs), batchList(batchOf), attempt, triggers), nil
+			return fmt.Sprintf("%d jobs submitted in %s, done after %d polls and %d cron runs", len(ids), batchList(batchOf), attempt, triggers), nil
 		}
 		allSubmitted := true
 		for _, id := range pending {
 			allSubmitted = allSubmitted && strings.HasPrefix(last[id], "submitted")
 		}
 		if trigger == nil && allSubmitted {
-			return fmt.Sprintf("%d jobs submitted in %s (their results come when the cron trigger's poller finds the batch ended: minutes to hours, at most 24 h)", len(body.JobIDs), batchList(batchOf)), nil
+			return fmt.Sprintf("%d jobs submitted in %s (their results come when the cron trigger's poller finds the batch ended: minutes to hours, at most 24 h)", len(ids), batchList(batchOf)), nil
 		}
 		// The cron runs once every job waits in a batch: the consumer has
 		// submitted the whole delivery, and each job was seen submitted.

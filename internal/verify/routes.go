@@ -330,28 +330,38 @@ func (p *prober) job(ctx context.Context) (string, error) {
 	return fmt.Sprintf("job %s done after %d polls", id, polls), nil
 }
 
-// batch: POST /jobs {"inputs": [...]} gives one job per input; all reach done.
-func (p *prober) batch(ctx context.Context) (string, error) {
+// postBatch sends POST /jobs {"inputs": [...]} with as many inputs as the
+// consumer's batch size and returns the job ids, one per input.
+func (p *prober) postBatch(ctx context.Context) ([]string, error) {
 	inputs := make([]string, batchInputs(p.pr))
 	for i := range inputs {
 		inputs[i] = p.input(i + 1)
 	}
 	r, err := p.call(ctx, http.MethodPost, "/jobs", map[string]any{"inputs": inputs}, http.StatusAccepted)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var body struct {
 		JobIDs []string `json:"job_ids"`
 	}
 	_ = json.Unmarshal(r.body, &body)
 	if len(body.JobIDs) != len(inputs) {
-		return "", fmt.Errorf("POST /jobs with %d inputs: want %d job_ids, got %s", len(inputs), len(inputs), clip(string(r.body), 200))
+		return nil, fmt.Errorf("POST /jobs with %d inputs: want %d job_ids, got %s", len(inputs), len(inputs), clip(string(r.body), 200))
 	}
-	polls, err := p.await(ctx, body.JobIDs)
+	return body.JobIDs, nil
+}
+
+// batch: POST /jobs {"inputs": [...]} gives one job per input; all reach done.
+func (p *prober) batch(ctx context.Context) (string, error) {
+	ids, err := p.postBatch(ctx)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d jobs done after %d polls", len(inputs), polls), nil
+	polls, err := p.await(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d jobs done after %d polls", len(ids), polls), nil
 }
 
 // await polls GET /jobs/<id> until every job is done with a non-empty
