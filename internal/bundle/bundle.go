@@ -15,6 +15,7 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 
 	"github.com/zerocost/zerocost"
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -25,8 +26,16 @@ const Prefix = "zerocost:"
 
 const namespace = "zerocost"
 
-// SizeGoal is the size each bundle with the default hooks stays under.
+// SizeGoal is the size each bundle with the default hooks stays under
+// (issue 2), but for an async pipeline that carries the spend guard.
 const SizeGoal = 25 * 1024
+
+// GuardedPipelineSize bounds an async pipeline with the spend guard (a budget
+// in the stack): the guard's check, record, alerts, parking and admin routes
+// (lib/budget.ts, about 11.5 KB) put it over SizeGoal, a miss recorded in
+// docs/BENCHMARKS.md; batch mode (lib/batch.ts, about 10 KB) comes on top when
+// it is on.
+const GuardedPipelineSize = 31 * 1024
 
 // Result is one bundled Worker.
 type Result struct {
@@ -82,6 +91,7 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 		Charset:           api.CharsetUTF8,
 		LogLevel:          api.LogLevelSilent,
 		Plugins:           []api.Plugin{embedded(src)},
+		Define:            Defines(pr),
 	})
 	if len(res.Errors) > 0 {
 		msgs := api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage})
@@ -91,6 +101,24 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 		return nil, fmt.Errorf("bundling %s: esbuild wrote %d files, want 1", pr.Name, len(res.OutputFiles))
 	}
 	return &Result{Product: pr.Name, Code: res.OutputFiles[0].Contents}, nil
+}
+
+// Defines are the compile-time constants of a product's bundle: the
+// optional features its plan turns on, so that a bundle leaves out the code
+// of the ones it does not use (workers-src/src/features.ts):
+// __ZEROCOST_SPEND_GUARD__ when the stack has a budget (SPEND is bound:
+// lib/budget.ts), __ZEROCOST_BATCH_MODE__ for an async pipeline whose
+// MODEL_MODE is batch (lib/batch.ts).
+func Defines(pr *plan.Product) map[string]string {
+	batch := false
+	if b := pr.Binding(contract.VarModelMode); b != nil && b.Type == plan.PlainText {
+		batch = pr.Pattern == stack.AsyncPipeline && b.Target == "batch"
+	}
+	guard := pr.Binding(contract.Spend) != nil
+	return map[string]string{
+		"__ZEROCOST_BATCH_MODE__":  strconv.FormatBool(batch),
+		"__ZEROCOST_SPEND_GUARD__": strconv.FormatBool(guard),
+	}
 }
 
 // Entry is the generated entry module of a product's Worker.

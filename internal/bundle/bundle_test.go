@@ -5,15 +5,20 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 const projectDir = "../.."
 
 func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 
-// Every demo Worker bundles into one ES module under the 25 KB goal.
+// Every demo Worker bundles into one ES module under the 25 KB goal, but
+// for an async pipeline that carries the spend guard (the demo stack has a
+// budget): its parking and admin routes put it over the goal, a miss
+// recorded in docs/BENCHMARKS.md ("Bundle size") and bounded here.
 func TestDemoBundles(t *testing.T) {
 	p := demoPlan(t)
 	for i := range p.Products {
@@ -24,8 +29,12 @@ func TestDemoBundles(t *testing.T) {
 		}
 		code := string(res.Code)
 		t.Logf("%s (%s): %d bytes", pr.Name, pr.Pattern, len(code))
-		if len(code) > SizeGoal {
-			t.Errorf("%s: bundle is %d bytes, over the %d-byte goal", pr.Name, len(code), SizeGoal)
+		limit := SizeGoal
+		if pr.Pattern == stack.AsyncPipeline && pr.Binding(contract.Spend) != nil {
+			limit = GuardedPipelineSize
+		}
+		if len(code) > limit {
+			t.Errorf("%s: bundle is %d bytes, over %d bytes", pr.Name, len(code), limit)
 		}
 		if !strings.Contains(code, "export{") && !strings.Contains(code, "export {") {
 			t.Errorf("%s: bundle has no ES module export", pr.Name)
@@ -83,5 +92,49 @@ func TestEmbeddedResolution(t *testing.T) {
 	src["lib/hello.ts"] = &fstest.MapFile{Data: []byte(`export const hello = ( => ;`)}
 	if _, err := Product(pr, projectDir, Options{Sources: src}); err == nil || !strings.Contains(err.Error(), "lib/hello.ts") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// A bundle carries only the optional features its product's plan uses: a
+// stack without a budget leaves the spend guard out, a realtime pipeline the
+// Message Batches code; without them every pattern is under the 25 KB goal.
+func TestFeaturesLeftOut(t *testing.T) {
+	build := func(products string) map[string]string {
+		t.Helper()
+		cfg, err := stack.FromValues("demo", map[string]stack.Value{
+			"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+			"products":  {Text: products},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := plan.Build(cfg, projectDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for i := range p.Products {
+			res, err := Product(&p.Products[i], projectDir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[p.Products[i].Name] = string(res.Code)
+			t.Logf("%s: %d bytes", p.Products[i].Name, len(res.Code))
+		}
+		return out
+	}
+	const guardMark, batchMark = "budget_alerts", "/v1/messages/batches"
+	plain := build(`[{"name":"ea","pattern":"event-agent"},{"name":"ap","pattern":"async-pipeline"},{"name":"ec","pattern":"edge-cache"}]`)
+	for name, code := range plain {
+		if strings.Contains(code, guardMark) || strings.Contains(code, batchMark) {
+			t.Errorf("%s carries the spend guard or batch mode without using them", name)
+		}
+		if len(code) > SizeGoal {
+			t.Errorf("%s: %d bytes without the optional features, over the %d-byte goal", name, len(code), SizeGoal)
+		}
+	}
+	full := build(`[{"name":"ap","pattern":"async-pipeline","settings":{"modelMode":"batch","monthlyBudgetUsd":5}}]`)["ap"]
+	if !strings.Contains(full, guardMark) || !strings.Contains(full, batchMark) {
+		t.Error("a budgeted batch-mode pipeline lacks the spend guard or batch mode")
 	}
 }

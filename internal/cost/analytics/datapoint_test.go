@@ -69,6 +69,9 @@ console.log(JSON.stringify(points));
 		Platform: api.PlatformNode,
 		Target:   api.ES2022,
 		LogLevel: api.LogLevelSilent,
+		// As the bundler defines them for a product without a budget
+		// (internal/bundle.Defines): the data point is written either way.
+		Define: map[string]string{"__ZEROCOST_SPEND_GUARD__": "false", "__ZEROCOST_BATCH_MODE__": "false"},
 	})
 	if len(res.Errors) > 0 {
 		t.Fatalf("bundling lib/model.ts: %s", strings.Join(api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage}), ""))

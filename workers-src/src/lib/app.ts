@@ -4,6 +4,7 @@ import type { BaseEnv, PatternName } from "../env";
 import type { Hooks } from "../hooks";
 import { requireAuth } from "./auth";
 import { budgetStatus } from "./budget";
+import "../features";
 import { readConfig } from "./config";
 import { HttpError, json, notFound, toErrorResponse } from "./errors";
 import { matchRoute, type Route } from "./http";
@@ -11,8 +12,10 @@ import { matchRoute, type Route } from "./http";
 export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Route<E>[]) {
   const all: Route<E>[] = [
     { path: "/health", GET: (_req, env) => json({ pattern, product: env.PRODUCT }) },
-    // The spend guard's month (lib/budget.ts): `zerocost jobs`/`cost` read it.
-    { path: "/admin/budget", GET: async (_req, env) => json(await budgetStatus(env, readConfig(env))) },
+    // The spend guard's month (lib/budget.ts), in a Worker of a stack with a budget.
+    ...(__ZEROCOST_SPEND_GUARD__
+      ? [{ path: "/admin/budget", GET: async (_req: Request, env: E) => json(await budgetStatus(env, readConfig(env))) }]
+      : []),
     ...routes,
   ];
   return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {

@@ -122,6 +122,14 @@ export const SPEND_GUARD: BatchBudget = {
   recordSpend: async (env, cfg, usage) => void (await recordSpend(env, cfg, usage, "batch")),
 };
 
+/** A bundle without the spend guard (no budget in the stack): nothing to check or record. */
+const NO_GUARD: BatchBudget = {
+  check: async () => {},
+  exhausted: () => false,
+  park: async () => {},
+  recordSpend: async () => {},
+};
+
 export interface BatchOptions {
   budget?: BatchBudget;
 }
@@ -285,7 +293,7 @@ export async function submitDelivery(
   hooks: Hooks,
   opts: BatchOptions = {},
 ): Promise<void> {
-  const budget = opts.budget ?? SPEND_GUARD;
+  const budget = opts.budget ?? (__ZEROCOST_SPEND_GUARD__ ? SPEND_GUARD : NO_GUARD);
   const seen = new Set<string>();
   const candidates: Array<{ msg: Message<unknown>; body: JobMessage }> = [];
   for (const msg of messages) {
@@ -600,7 +608,7 @@ async function applyResults(
  * batch's trouble: that batch waits for the next run.
  */
 export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts: BatchOptions = {}): Promise<PollSummary> {
-  const budget = opts.budget ?? SPEND_GUARD;
+  const budget = opts.budget ?? (__ZEROCOST_SPEND_GUARD__ ? SPEND_GUARD : NO_GUARD);
   const sum: PollSummary = { open: 0, retrieved: 0, finished: 0, done: 0, retried: 0, dead: 0, failed: 0, skipped: 0, deferred: 0 };
   const listing = await env.OUTPUTS.list({ prefix: BATCHES_PREFIX, limit: POLL_LIST_LIMIT, include: ["customMetadata"] });
   const objects = [...listing.objects].sort((a, b) => a.uploaded.getTime() - b.uploaded.getTime());

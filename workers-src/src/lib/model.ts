@@ -6,6 +6,7 @@ import type { BaseEnv } from "../env";
 import type { Config } from "./config";
 import { MODEL_USAGE_POINT } from "../contract.gen";
 import { assertPriced, NO_TICKET, recordSpend, reserveBudget, type BudgetTicket } from "./budget";
+import "../features";
 
 export interface MessageParam {
   role: "user" | "assistant";
@@ -192,12 +193,14 @@ export async function callModel(
   // The spend guard: the check (or the caller's), then the attempts; the
   // reservation ends when the cost is recorded or the call fails.
   let ticket = opts.budget?.ticket ?? NO_TICKET;
-  try {
-    assertPriced(env, cfg, body.model);
-    if (!opts.budget?.checked) ticket = await reserveBudget(env, cfg);
-  } catch (err) {
-    ticket.release();
-    throw err;
+  if (__ZEROCOST_SPEND_GUARD__) {
+    try {
+      assertPriced(env, cfg, body.model);
+      if (!opts.budget?.checked) ticket = await reserveBudget(env, cfg);
+    } catch (err) {
+      ticket.release();
+      throw err;
+    }
   }
   try {
     return await withRetries(env, cfg, body, opts, ticket);
@@ -224,11 +227,13 @@ async function withRetries(env: BaseEnv, cfg: Config, body: MessagesRequest, opt
     try {
       const data = await attempt(url, headers, payload, Math.min(cfg.modelTimeoutMs, remaining));
       recordUsage(env, cfg, body.model, opts.pattern, data.usage);
-      const recorded = recordSpend(env, cfg, data.usage, "realtime")
-        .catch((e) => console.error("spend guard: the call's cost could not be recorded:", e))
-        .finally(() => ticket.release());
-      if (opts.budget?.waitUntil) opts.budget.waitUntil(recorded);
-      else await recorded;
+      if (__ZEROCOST_SPEND_GUARD__) {
+        const recorded = recordSpend(env, cfg, data.usage, "realtime")
+          .catch((e) => console.error("spend guard: the call's cost could not be recorded:", e))
+          .finally(() => ticket.release());
+        if (opts.budget?.waitUntil) opts.budget.waitUntil(recorded);
+        else await recorded;
+      }
       return data;
     } catch (e) {
       if (!(e instanceof ModelError)) throw e;

@@ -19,6 +19,7 @@ import type { AsyncPipelineEnv, JobMessage } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
 import { pollAndRun, pollBatches, submitDelivery } from "../lib/batch";
+import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what this bundle carries
 import { BudgetExhausted, BudgetUnavailable, listParked, parkJob, RESUME_MAX, resumeParked, UNAVAILABLE_RETRY_AFTER } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
 import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
@@ -184,7 +185,7 @@ async function processMessage(
     msg.ack();
   } catch (err) {
     const error = describe(err);
-    if (err instanceof BudgetExhausted) {
+    if (__ZEROCOST_SPEND_GUARD__ && err instanceof BudgetExhausted) {
       // The month's budget is spent: park the job (input kept durably) and ack.
       try {
         await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input, error }, prev, msg.attempts);
@@ -326,14 +327,18 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
         GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
       },
       // The parked jobs (lib/budget.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
-      { path: "/admin/jobs", GET: (request, env) => listParkedRoute(request, env) },
-      { path: "/admin/jobs/resume", POST: (request, env) => resumeRoute(request, env) },
+      ...(__ZEROCOST_SPEND_GUARD__
+        ? [
+            { path: "/admin/jobs", GET: (request: Request, env: AsyncPipelineEnv) => listParkedRoute(request, env) },
+            { path: "/admin/jobs/resume", POST: (request: Request, env: AsyncPipelineEnv) => resumeRoute(request, env) },
+          ]
+        : []),
     ]),
     async queue(batch, env) {
       const cfg = readConfig(env);
       if (cfg.deadLetterQueue !== "" && batch.queue === cfg.deadLetterQueue) {
         await Promise.all(batch.messages.map((m) => deadLetter(m, env)));
-      } else if (cfg.modelMode === "batch") {
+      } else if (__ZEROCOST_BATCH_MODE__ && cfg.modelMode === "batch") {
         await submitDelivery(batch.messages, env, cfg, hooks); // lib/batch.ts: one Message Batch per delivery
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
@@ -343,9 +348,12 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
     scheduled: async (controller, env, ctx) => {
       const cfg = readConfig(env);
       const own = createScheduled<AsyncPipelineEnv>(hooks);
-      if (cfg.modelMode !== "batch") return own(controller, env, ctx);
-      // Batch mode: every cron run also polls the open Message Batches.
-      await pollAndRun(() => own(controller, env, ctx), () => pollBatches(env, cfg, hooks));
+      if (__ZEROCOST_BATCH_MODE__ && cfg.modelMode === "batch") {
+        // Batch mode: every cron run also polls the open Message Batches.
+        await pollAndRun(() => own(controller, env, ctx), () => pollBatches(env, cfg, hooks));
+        return;
+      }
+      return own(controller, env, ctx);
     },
   };
 }

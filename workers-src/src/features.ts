@@ -1,0 +1,17 @@
+// The optional features a bundle carries. internal/bundle defines both from
+// the product's plan, so that a Worker leaves out the code of the features it
+// does not use (issue 2's 25 KB bundle goal):
+//
+//   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/budget.ts
+//   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch.ts
+//
+// The Worker tests (vitest.config.ts) define both true. Read them only in a
+// condition at the call site (`if (__ZEROCOST_SPEND_GUARD__ ...)`): esbuild
+// drops a branch whose condition it knows is false, and then every
+// declaration nothing else uses.
+declare global {
+  const __ZEROCOST_SPEND_GUARD__: boolean;
+  const __ZEROCOST_BATCH_MODE__: boolean;
+}
+
+export {};
