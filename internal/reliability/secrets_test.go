@@ -291,7 +291,7 @@ export const buildRequest: NonNullable<Hooks["buildRequest"]> = (input, ctx) => 
 	check("dev's stdout", out.String())
 	check("dev's log (stderr: zerocost, Miniflare, the Workers' console)", errOut.String())
 	check("the Workers' answers", answers.String())
-	t.Logf("dev's files: %d checked (bundles, runner config, persisted KV, R2 and queues)", checkTree("dev's file", data))
+	t.Logf("dev's files: %d checked (bundles, runner config, persisted R2, D1 and queues)", checkTree("dev's file", data))
 	if _, err := devrun.ReadStateFile(devrun.StatePath(dir, "sec")); err == nil {
 		t.Error("dev left its state file")
 	}
