@@ -66,7 +66,7 @@ export type BaseEnv = Pick<EventAgentEnv, SharedKey>;
 
 type VarKey<E> = { [K in keyof E]-?: E[K] extends string | undefined ? K : never }[keyof E];
 
-/** The vars only some patterns use (JOB_TTL_SECONDS, CACHE_TTL_SECONDS, ...), optional. */
+/** The vars only some patterns use (RETRY_DELAY_SECONDS, CACHE_TTL_SECONDS, ...), optional. */
 export type PatternVars = Partial<
   Pick<EventAgentEnv, Exclude<VarKey<EventAgentEnv>, SharedKey>> &
     Pick<AsyncPipelineEnv, Exclude<VarKey<AsyncPipelineEnv>, SharedKey>> &
