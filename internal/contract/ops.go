@@ -131,10 +131,10 @@ const (
 	EventResumeJob     = "resume_job"     // async-pipeline: per job resumed
 )
 
-// Events is, per pattern, what each event costs in ops. The Workers' op test
-// (workers-src/test/ops.test.ts) measures every event in workerd and fails
-// unless its counts equal these; internal/cost prices a usage profile with
-// them. Change the Workers and this table together.
+// Events is, per pattern, what each event costs in ops. The Workers' op tests
+// (workers-src/test/ops/<pattern>.test.ts) measure every event in workerd and
+// fail unless their counts equal these; internal/cost prices a usage profile
+// with them. Change the Workers and this table together.
 var Events = map[string][]Event{
 	stack.EventAgent: {
 		{EventPost, "POST /jobs: 202 with a signed job id (no write); in waitUntil the rate limiter, the model call, its data point and the job record", map[Op]int{

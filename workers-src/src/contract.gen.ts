@@ -91,8 +91,8 @@ export const MODEL_USAGE_POINT = {
 
 /**
  * What each event of a pattern costs in ops (internal/contract/ops.go): the
- * cost model prices these counts, and workers-src/test/ops.test.ts fails
- * unless the Workers, measured in workerd, do exactly this. Ops absent from
+ * cost model prices these counts, and workers-src/test/ops/<pattern>.test.ts
+ * fail unless the Workers, measured in workerd, do exactly this. Ops absent from
  * an event are 0.
  */
 export const OPS_PER_EVENT = {

@@ -1,104 +1,23 @@
-// The ops each event of a pattern costs, measured in workerd: every binding
-// wrapped and counted (test/ops.ts), each event run for real, and the counts
-// (every op, zeros included) must equal OPS_PER_EVENT, the table the Go cost
-// model prices (internal/contract/ops.go). Runs in each pattern's project;
-// the project's PATTERN decides which part runs. Also: what each pattern does
-// when an op fails as Cloudflare fails one whose daily limit ran out.
+// The ops each event of async-pipeline costs, measured in workerd: every
+// binding wrapped and counted (test/ops.ts), each event run for real, and the
+// counts (every op, zeros included) must equal OPS_PER_EVENT, the table the Go
+// cost model prices (internal/contract/ops.go). Runs in the async-pipeline
+// project (test/ops/<pattern>.test.ts: one file per pattern). Also: what the
+// pattern does when an op fails as Cloudflare fails one whose daily limit ran
+// out.
 import { env, exports } from "cloudflare:workers";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { OPS_PER_EVENT } from "../src/contract.gen";
-import type { JobMessage } from "../src/env";
-import { cacheKey, cacheScope } from "../src/lib/cachekey";
-import { readConfig } from "../src/lib/config";
-import { newJobId } from "../src/lib/jobid";
-import { createWorker as asyncPipeline } from "../src/patterns/async-pipeline";
-import { createWorker as edgeCache, edgeUrl } from "../src/patterns/edge-cache";
-import { createWorker as eventAgent, LOST_ERROR } from "../src/patterns/event-agent";
-import { eventually, expectError, get, newToken, postJson, replyTo, standin } from "./helpers";
-import { expected, Metered } from "./ops";
+import { afterEach, describe, expect, it } from "vitest";
+import { OPS_PER_EVENT } from "../../src/contract.gen";
+import type { JobMessage } from "../../src/env";
+import { newJobId } from "../../src/lib/jobid";
+import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
+import { eventually, expectError, get, newToken, postJson, replyTo, standin } from "../helpers";
+import { expected } from "../ops";
+import { budgeted, freshProduct, meter, record, restoreMeters } from "./harness";
 
-const pattern = env.PATTERN;
-const meters: Metered[] = [];
-/** A Metered env; its caches wrapper is undone after the test. */
-function meter(overrides: ConstructorParameters<typeof Metered>[0] = {}): Metered {
-  const m = new Metered(overrides);
-  meters.push(m);
-  return m;
-}
-afterEach(() => {
-  for (const m of meters.splice(0).reverse()) m.restore();
-});
+afterEach(restoreMeters);
 
-async function record(id: string): Promise<Record<string, any> | null> {
-  const o = await env.OUTPUTS.get(`jobs/${id}.json`);
-  return o ? ((await o.json()) as Record<string, any>) : null;
-}
-
-describe.runIf(pattern === "event-agent")("event-agent ops per event", () => {
-  const worker = eventAgent({});
-  const ops = OPS_PER_EVENT["event-agent"];
-
-  it("post: 202, then the limiter, the model call, its data point and the record", async () => {
-    const t = newToken();
-    const m = meter();
-    const res = await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }));
-    expect(res.status).toBe(202);
-    await m.countModel(t);
-    expect(m.counts).toEqual(expected(ops.post));
-    const { job_id } = (await res.json()) as { job_id: string };
-    expect(await record(job_id)).toMatchObject({ status: "done", result: await replyTo(`ops ${t}`) });
-  });
-
-  it("post_failed: a non-retryable model error, the failed record", async () => {
-    const t = newToken();
-    await standin.script(t, [{ status: 400, times: -1 }]);
-    const m = meter();
-    const res = await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }));
-    await m.countModel(t);
-    expect(m.counts).toEqual(expected(ops.post_failed));
-    const { job_id } = (await res.json()) as { job_id: string };
-    expect(await record(job_id)).toMatchObject({ status: "failed", error: expect.stringContaining("400") });
-  });
-
-  it("poll: one read, with a record and without one", async () => {
-    const first = meter();
-    const { job_id } = (await (await first.invoke(worker, postJson("/jobs", { input: `ops ${newToken()}` }))).json()) as { job_id: string };
-    const m = meter({ PRODUCT: first.env.PRODUCT });
-    expect(await (await m.invoke(worker, get(`/jobs/${job_id}`))).json()).toMatchObject({ status: "done" });
-    expect(m.counts).toEqual(expected(ops.poll));
-
-    const unrecorded = await newJobId(first.env);
-    const m2 = meter({ PRODUCT: first.env.PRODUCT });
-    expect(await (await m2.invoke(worker, get(`/jobs/${unrecorded}`))).json()).toEqual({ job_id: unrecorded, status: "queued" });
-    expect(m2.counts).toEqual(expected(ops.poll));
-  });
-
-  it("a malformed id costs no read", async () => {
-    const m = meter();
-    await expectError(await m.invoke(worker, get("/jobs/not-an-id")), 404, "not_found");
-    expect(m.counts).toEqual(expected({ "worker.request": 1 }));
-  });
-
-  it("degrades: a record that cannot be written makes the next POSTs 503, and the job reads failed once lost", async () => {
-    const m = meter();
-    m.fail.add("r2.put");
-    const t = newToken();
-    const res = await m.invoke(worker, postJson("/jobs", { input: `lost ${t}` }));
-    expect(res.status).toBe(202);
-    const { job_id } = (await res.json()) as { job_id: string };
-    expect(m.counts["r2.put"]).toBe(3); // tried three times inside the waitUntil budget
-    const next = await m.invoke(worker, postJson("/jobs", { input: `refused ${newToken()}` }));
-    expect(Number(next.headers.get("retry-after"))).toBeGreaterThan(0);
-    await expectError(next, 503, "unavailable");
-    // No record: queued while it could still get one...
-    expect(await (await m.invoke(worker, get(`/jobs/${job_id}`))).json()).toEqual({ job_id, status: "queued" });
-    // ...and failed once the waitUntil that would write it has surely ended.
-    const old = await newJobId(m.env, Date.now() - 61_000);
-    expect(await (await m.invoke(worker, get(`/jobs/${old}`))).json()).toEqual({ job_id: old, status: "failed", error: LOST_ERROR });
-  });
-});
-
-describe.runIf(pattern === "async-pipeline")("async-pipeline ops per event", () => {
+describe("async-pipeline ops per event", () => {
   const worker = asyncPipeline({});
   const ops = OPS_PER_EVENT["async-pipeline"];
   const QUEUE = "ap-test-workers-test-jobs";
@@ -298,120 +217,14 @@ describe.runIf(pattern === "async-pipeline")("async-pipeline ops per event", () 
   });
 });
 
-describe.runIf(pattern === "edge-cache")("edge-cache ops per event", () => {
-  const worker = edgeCache({});
-  const ops = OPS_PER_EVENT["edge-cache"];
-
-  async function ask(m: Metered, input: string) {
-    const res = await m.invoke(worker, postJson("/ask", { input }));
-    return { status: res.status, cache: res.headers.get("x-cache"), store: res.headers.get("x-cache-store"), body: (await res.json()) as any };
-  }
-
-  it("miss, hit_edge, hit_store", async () => {
-    const t = newToken();
-    const input = `ops ${t}`;
-    const m = meter();
-    expect(await ask(m, input)).toMatchObject({ status: 200, cache: "MISS", body: { answer: await replyTo(input) } });
-    await m.countModel(t);
-    expect(m.counts).toEqual(expected(ops.miss));
-
-    const product = m.env.PRODUCT;
-    const edge = meter({ PRODUCT: product });
-    expect(await ask(edge, input)).toMatchObject({ status: 200, cache: "HIT", store: "edge" });
-    expect(edge.counts).toEqual(expected(ops.hit_edge));
-
-    // Another location: its Cache API does not have the answer, R2 does.
-    const key = await cacheKey(input, cacheScope(readConfig(m.env)));
-    expect(await caches.default.delete(edgeUrl(product, key))).toBe(true);
-    const store = meter({ PRODUCT: product });
-    expect(await ask(store, input)).toMatchObject({ status: 200, cache: "HIT", store: "r2" });
-    expect(store.counts).toEqual(expected(ops.hit_store));
-    // ...and keeps it for the rest of its TTL.
-    const after = meter({ PRODUCT: product });
-    expect(await ask(after, input)).toMatchObject({ cache: "HIT", store: "edge" });
-    expect(await standin.calls(t)).toHaveLength(1);
-  });
-
-  it("degrades: with every store failing, questions are still answered (and not stored)", async () => {
-    const t = newToken();
-    const m = meter();
-    for (const op of ["r2.get", "r2.put", "cache.match", "cache.put"] as const) m.fail.add(op);
-    expect(await ask(m, `down ${t}`)).toMatchObject({ status: 200, cache: "MISS", body: { answer: await replyTo(`down ${t}`) } });
-    expect(await ask(m, `down ${t}`)).toMatchObject({ status: 200, cache: "MISS" });
-    expect(await standin.calls(t)).toHaveLength(2);
-    const key = await cacheKey(`down ${t}`, cacheScope(readConfig(m.env)));
-    expect(await env.OUTPUTS.head(`answers/${key.slice(3)}.json`)).toBeNull();
-  });
-
-  it("degrades: a failing R2 write still answers, and the Cache API keeps the answer", async () => {
-    const t = newToken();
-    const m = meter();
-    m.fail.add("r2.put");
-    expect(await ask(m, `half ${t}`)).toMatchObject({ status: 200, cache: "MISS" });
-    expect(await ask(m, `half ${t}`)).toMatchObject({ status: 200, cache: "HIT", store: "edge" });
-  });
-
-  it("degrades: a failing Cache API lookup falls through to R2", async () => {
-    const t = newToken();
-    const m = meter();
-    expect((await ask(m, `edge down ${t}`)).cache).toBe("MISS");
-    m.fail.add("cache.match");
-    expect(await ask(m, `edge down ${t}`)).toMatchObject({ status: 200, cache: "HIT", store: "r2" });
-  });
-});
-
 // ---------------------------------------------------------------------------
 // The spend guard's events (a budgeted product): on top of the events above.
 // Measured in the steady state (the product's spend row for the month exists:
 // the month's first check reads no row). A product budget alone; with a stack
 // budget the check and the record read one row per product with spend.
+// (budgeted(): test/ops/harness.ts.)
 
-/** Overrides for a budgeted product (the guard on), sharing `product` across meters. */
-const budgeted = (product: string, over: Record<string, unknown> = {}) => ({
-  PRODUCT: product,
-  MONTHLY_BUDGET_USD: "1",
-  STACK_BUDGET_USD: "",
-  BUDGET_ALERT_WEBHOOK: "",
-  ...over,
-});
-const freshProduct = () => `p-${crypto.randomUUID().slice(0, 8)}`;
-async function webhookPosts(key: string): Promise<number> {
-  const res = await fetch(`${inject("webhookUrl")}/hooks/${key}`);
-  return ((await res.json()) as { posts: unknown[] }).posts.length;
-}
-
-describe.runIf(pattern === "event-agent")("event-agent: the spend guard's ops", () => {
-  const worker = eventAgent({});
-  const ops = OPS_PER_EVENT["event-agent"];
-
-  it("post of a budgeted product: post + budget_check + budget_record; budget_refused; budget_alert", async () => {
-    const product = freshProduct();
-    const warm = meter(budgeted(product));
-    expect((await warm.invoke(worker, postJson("/jobs", { input: `warm ${newToken()}` }))).status).toBe(202);
-
-    const t = newToken();
-    const m = meter(budgeted(product));
-    expect((await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }))).status).toBe(202);
-    await m.countModel(t);
-    expect(m.counts).toEqual(expected(ops.post, ops.budget_check, ops.budget_record));
-
-    const refused = meter(budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001" }));
-    await expectError(await refused.invoke(worker, postJson("/jobs", { input: `no ${newToken()}` })), 429, "budget_exhausted");
-    expect(refused.counts).toEqual(expected(ops.budget_refused));
-
-    // A call that crosses 100% of a budget: one alert (the month's first
-    // call of a fresh product, so its check reads no row).
-    const key = `ops${crypto.randomUUID().slice(0, 8)}`;
-    const t3 = newToken();
-    const b = meter(budgeted(freshProduct(), { MONTHLY_BUDGET_USD: "0.000001", BUDGET_ALERT_THRESHOLDS: "100", BUDGET_ALERT_WEBHOOK: `${inject("webhookUrl")}/hooks/${key}` }));
-    expect((await b.invoke(worker, postJson("/jobs", { input: `al ${t3}` }))).status).toBe(202);
-    await b.countModel(t3);
-    b.counts["webhook.post"] += await webhookPosts(key);
-    expect(b.counts).toEqual(expected(ops.post, ops.budget_check, ops.budget_record, ops.budget_alert, { "d1.rows_read": -1 }));
-  });
-});
-
-describe.runIf(pattern === "async-pipeline")("async-pipeline: the spend guard's ops", () => {
+describe("async-pipeline: the spend guard's ops", () => {
   const worker = asyncPipeline({});
   const ops = OPS_PER_EVENT["async-pipeline"];
   const QUEUE = "ap-test-workers-test-jobs";
@@ -451,30 +264,5 @@ describe.runIf(pattern === "async-pipeline")("async-pipeline: the spend guard's 
     expect(await res.json()).toEqual({ resumed: 2, remaining: 0 });
     expect(sent).toHaveLength(2);
     expect(r.counts).toEqual(expected(ops.resume, ops.resume_job, ops.resume_job));
-  });
-});
-
-describe.runIf(pattern === "edge-cache")("edge-cache: the spend guard's ops", () => {
-  const worker = edgeCache({});
-  const ops = OPS_PER_EVENT["edge-cache"];
-
-  it("miss of a budgeted product: miss + budget_check + budget_record; hits unchanged; budget_refused", async () => {
-    const product = freshProduct();
-    const warm = meter(budgeted(product));
-    await warm.invoke(worker, postJson("/ask", { input: `warm ${newToken()}` }));
-
-    const t = newToken();
-    const m = meter(budgeted(product));
-    expect((await m.invoke(worker, postJson("/ask", { input: `ops ${t}` }))).headers.get("x-cache")).toBe("MISS");
-    await m.countModel(t);
-    expect(m.counts).toEqual(expected(ops.miss, ops.budget_check, ops.budget_record));
-
-    const hit = meter(budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001" }));
-    expect((await hit.invoke(worker, postJson("/ask", { input: `ops ${t}` }))).headers.get("x-cache")).toBe("HIT");
-    expect(hit.counts).toEqual(expected(ops.hit_edge));
-
-    const refused = meter(budgeted(product, { MONTHLY_BUDGET_USD: "0.000000001" }));
-    await expectError(await refused.invoke(worker, postJson("/ask", { input: `no ${newToken()}` })), 429, "budget_exhausted");
-    expect(refused.counts).toEqual(expected(ops.budget_refused));
   });
 });

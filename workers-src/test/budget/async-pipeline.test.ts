@@ -1,0 +1,137 @@
+// The spend guard (lib/budget.ts) in async-pipeline, in workerd against the project's
+// D1 (SPEND, from the test config) wrapped by D1Meter (every round trip and
+// the rows D1 counts). Model calls cost a fixed $0.002 here: the stand-in
+// answers a scripted body with 1,000 input and 200 output tokens
+// (claude-haiku-4-5 at $1/$5 per million). Budgets are small per-test vars.
+// Alerts go to the local receiver of test/node/global-setup.ts. Runs in the
+// async-pipeline project (test/budget/<pattern>.test.ts: one file per pattern; the
+// shared helpers are in test/budget/harness.ts).
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { JobMessage } from "../../src/env";
+import { RESUME_MAX } from "../../src/lib/budget";
+import { newJobId } from "../../src/lib/jobid";
+import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
+import { D1Meter } from "../d1meter";
+import { call, expectError, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
+import { bearer, CALL_USD, expectExhausted, fixedCost, guarded } from "./harness";
+
+describe("async-pipeline", () => {
+  const worker = asyncPipeline({});
+  const QUEUE = "ap-test-workers-test-jobs";
+  const message = (job_id: string, input: string, extra: Partial<JobMessage> = {}, attempts = 1) => ({
+    id: `msg-${crypto.randomUUID()}`,
+    timestamp: new Date(),
+    attempts,
+    body: { job_id, input, ...extra } as JobMessage,
+  });
+  async function deliver(e: TestEnv, messages: ServiceBindingQueueMessage<unknown>[]) {
+    const batch = createMessageBatch(QUEUE, messages);
+    const ctx = createExecutionContext();
+    await worker.queue!(batch, e, ctx);
+    return getQueueResult(batch, ctx);
+  }
+  /** A JOB_QUEUE that keeps what is sent. */
+  function sink() {
+    const sent: JobMessage[] = [];
+    return {
+      sent,
+      queue: {
+        send: async (b: JobMessage) => void sent.push(b),
+        sendBatch: async (msgs: Iterable<MessageSendRequest<JobMessage>>) => {
+          for (const m of msgs) sent.push(m.body);
+        },
+      },
+    };
+  }
+
+  it("parks jobs once spent (input kept, acked: nothing dead or left queued), lists them, resumes after a raise, all end done", async () => {
+    const t = newToken();
+    await fixedCost(t);
+    const m = new D1Meter(env.SPEND!);
+    const q = sink();
+    const e = guarded(m, { MONTHLY_BUDGET_USD: String(2 * CALL_USD), JOB_QUEUE: q.queue });
+    const ids = await Promise.all(Array.from({ length: 6 }, () => newJobId(e)));
+    const msgs = ids.map((id, i) => message(id, `p${i} ${t}`));
+    // Two jobs fit the budget; the other four are parked.
+    const first = await deliver(e, msgs.slice(0, 2));
+    expect(first.explicitAcks).toHaveLength(2);
+    const parkedRun = await deliver(e, msgs.slice(2));
+    expect(parkedRun.explicitAcks.sort()).toEqual(msgs.slice(2).map((x) => x.id).sort());
+    expect(parkedRun.retryMessages).toEqual([]);
+    expect(q.sent).toEqual([]);
+    expect(await standin.calls(t)).toHaveLength(2);
+    for (const [i, id] of ids.entries()) {
+      const rec = await jobRecord(id);
+      if (i < 2) expect(rec).toMatchObject({ status: "done" });
+      else {
+        expect(rec).toMatchObject({ status: "budget_exhausted", error: expect.stringMatching(/budget/) });
+        expect((await (await call(worker, get(`/jobs/${id}`, bearer), e)).json()) as object).toMatchObject({ job_id: id, status: "budget_exhausted" });
+      }
+    }
+    // A parked job delivered again (at least once) is parked once.
+    await deliver(e, [message(ids[2]!, `p2 ${t}`, {}, 2)]);
+
+    // The list, two pages.
+    const page1 = (await (await call(worker, get("/admin/jobs?status=budget_exhausted&limit=3", bearer), e)).json()) as any;
+    expect(page1.jobs).toHaveLength(3);
+    expect(page1.cursor).toBe(page1.jobs[2].job_id);
+    const page2 = (await (await call(worker, get(`/admin/jobs?status=budget_exhausted&limit=3&cursor=${page1.cursor}`, bearer), e)).json()) as any;
+    expect(page2).toMatchObject({ cursor: null });
+    const listed = [...page1.jobs, ...page2.jobs];
+    expect(listed.map((j: any) => j.job_id).sort()).toEqual(ids.slice(2).sort());
+    for (const j of listed) {
+      expect(j).toMatchObject({ status: "budget_exhausted", input_chars: `p2 ${t}`.length, error: expect.stringMatching(/budget/) });
+      expect(Date.parse(j.parked_at)).toBeGreaterThan(0);
+    }
+    await expectError(await call(worker, get("/admin/jobs?status=done", bearer), e), 400, "invalid_input");
+
+    // Still spent: resume refuses.
+    await expectExhausted(await call(worker, postJson("/admin/jobs/resume", {}, bearer), e), "product");
+    expect(q.sent).toEqual([]);
+
+    // The budget raised (a new var value): resume two, then the rest.
+    const raised = { ...e, MONTHLY_BUDGET_USD: "1" } as TestEnv;
+    const r1 = await call(worker, postJson("/admin/jobs/resume", { limit: 2 }, bearer), raised);
+    expect(await r1.json()).toEqual({ resumed: 2, remaining: 2 });
+    const r2 = await call(worker, new Request("https://worker.test/admin/jobs/resume", { method: "POST", headers: bearer }), raised);
+    expect(await r2.json()).toEqual({ resumed: 2, remaining: 0 });
+    expect(q.sent.map((s) => s.job_id).sort()).toEqual(ids.slice(2).sort());
+    for (const s of q.sent) {
+      expect(s.input).toBe(`p${ids.indexOf(s.job_id)} ${t}`);
+      expect(await jobRecord(s.job_id)).toMatchObject({ status: "queued" });
+    }
+    const list = (await (await call(worker, get("/admin/jobs", bearer), raised)).json()) as any;
+    expect(list).toEqual({ jobs: [], cursor: null });
+    // The consumer runs them: all done.
+    const done = await deliver(raised, q.sent.map((b) => message(b.job_id, b.input, { resumed_at: b.resumed_at })));
+    expect(done.explicitAcks).toHaveLength(4);
+    for (const id of ids) expect(await jobRecord(id)).toMatchObject({ status: "done" });
+    expect(await standin.calls(t)).toHaveLength(6);
+  });
+
+  it("D1 failing at the check: the job waits (sent again with a delay), not dead, not parked", async () => {
+    const t = newToken();
+    const m = new D1Meter(env.SPEND!);
+    m.fail = true;
+    const q = sink();
+    const e = guarded(m, { JOB_QUEUE: q.queue });
+    const id = await newJobId(e);
+    const msg = message(id, `u ${t}`);
+    const res = await deliver(e, [msg]);
+    expect(res.explicitAcks).toEqual([msg.id]);
+    expect(q.sent).toEqual([{ job_id: id, input: `u ${t}`, deferrals: 1 }]);
+    expect(await standin.calls(t)).toHaveLength(0);
+    expect(await jobRecord(id)).toBeNull();
+  });
+
+  it("resume caps a call at RESUME_MAX and refuses bad limits", async () => {
+    const e = guarded(new D1Meter(env.SPEND!));
+    expect(RESUME_MAX).toBeGreaterThanOrEqual(100);
+    await expectError(await call(worker, postJson("/admin/jobs/resume", { limit: 0 }, bearer), e), 400, "invalid_input");
+    await expectError(await call(worker, postJson("/admin/jobs/resume", "{", bearer), e), 400, "invalid_json");
+    expect(await (await call(worker, postJson("/admin/jobs/resume", {}, bearer), e)).json()).toEqual({ resumed: 0, remaining: 0 });
+    await expectError(await call(worker, postJson("/admin/jobs/resume", {}), guarded(new D1Meter(env.SPEND!), { AUTH_TOKEN: undefined })), 403, "forbidden");
+  });
+});
