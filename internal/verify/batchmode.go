@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 )
@@ -38,27 +37,13 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 	for attempt := 1; attempt <= attempts; attempt++ {
 		var still []string
 		for _, id := range pending {
-			path := "/jobs/" + id
-			r, err := p.do(ctx, http.MethodGet, path, nil, true)
-			if err == nil && r.status >= 500 {
-				err = fmt.Errorf("GET %s: %s", path, r)
-			}
+			r, err := p.pollJob(ctx, id, last[id], &transient)
 			if err != nil {
-				if ctx.Err() != nil {
-					return "", fmt.Errorf("job %s: %w (last status %q)", id, ctx.Err(), last[id])
-				}
-				if transient++; transient >= maxTransientErrors {
-					return "", err
-				}
+				return "", err
+			}
+			if r == nil { // a transient failure: poll it again
 				still = append(still, id)
 				continue
-			}
-			transient = 0
-			if r.status == http.StatusNotFound {
-				return "", fmt.Errorf("job %s: GET %s answered 404 after the Worker accepted the job: %s", id, path, clip(string(r.body), 200))
-			}
-			if err := expect("GET", path, r, http.StatusOK); err != nil {
-				return "", err
 			}
 			m := r.obj()
 			status, _ := m["status"].(string)

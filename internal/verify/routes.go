@@ -364,6 +364,38 @@ func (p *prober) batch(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%d jobs done after %d polls", len(ids), polls), nil
 }
 
+// pollJob reads GET /jobs/<id> once. It returns the 200 answer; nil and no
+// error for a transient failure (a network error or a 5xx, to poll again,
+// until maxTransientErrors of them in a row, counted in *transient); or the
+// error that ends the check. last is the status seen before, for the error.
+func (p *prober) pollJob(ctx context.Context, id, last string, transient *int) (*response, error) {
+	path := "/jobs/" + id
+	r, err := p.do(ctx, http.MethodGet, path, nil, true)
+	if err == nil && r.status >= 500 {
+		err = fmt.Errorf("GET %s: %s", path, r)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("job %s: %w (last status %q)", id, ctx.Err(), last)
+		}
+		if *transient++; *transient >= maxTransientErrors {
+			return nil, err
+		}
+		return nil, nil
+	}
+	*transient = 0
+	if r.status == http.StatusNotFound {
+		// A job id carries its own proof and its record lives in R2, which
+		// reads what was written: there is no window in which a job the
+		// Worker accepted is unknown.
+		return nil, fmt.Errorf("job %s: GET %s answered 404 after the Worker accepted the job: %s", id, path, clip(string(r.body), 200))
+	}
+	if err := expect("GET", path, r, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // await polls GET /jobs/<id> until every job is done with a non-empty
 // result, a job fails, or the attempts run out. It returns the polls made.
 func (p *prober) await(ctx context.Context, ids []string) (int, error) {
@@ -376,30 +408,13 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 	for attempt := 1; attempt <= attempts; attempt++ {
 		var still []string
 		for _, id := range pending {
-			path := "/jobs/" + id
-			r, err := p.do(ctx, http.MethodGet, path, nil, true)
-			if err == nil && r.status >= 500 {
-				err = fmt.Errorf("GET %s: %s", path, r)
-			}
+			r, err := p.pollJob(ctx, id, last[id], &transient)
 			if err != nil {
-				if ctx.Err() != nil {
-					return attempt, fmt.Errorf("job %s: %w (last status %q)", id, ctx.Err(), last[id])
-				}
-				if transient++; transient >= maxTransientErrors {
-					return attempt, err
-				}
+				return attempt, err
+			}
+			if r == nil { // a transient failure: poll it again
 				still = append(still, id)
 				continue
-			}
-			transient = 0
-			if r.status == http.StatusNotFound {
-				// A job id carries its own proof and its record lives in R2,
-				// which reads what was written: there is no window in which
-				// a job the Worker accepted is unknown.
-				return attempt, fmt.Errorf("job %s: GET %s answered 404 after the Worker accepted the job: %s", id, path, clip(string(r.body), 200))
-			}
-			if err := expect("GET", path, r, http.StatusOK); err != nil {
-				return attempt, err
 			}
 			m := r.obj()
 			status, _ := m["status"].(string)
