@@ -131,28 +131,44 @@ const (
 	EventResumeJob     = "resume_job"     // async-pipeline: per job resumed
 )
 
+// guardEvents are the spend guard's events of every pattern (a product in a
+// stack with a budget): per model call a check and a record, per threshold
+// reached an alert.
+var guardEvents = []Event{
+	{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
+		OpD1RowsRead: 1}},
+	{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
+		OpD1RowsRead: 1, OpD1RowsWritten: 1}},
+	{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
+		OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+}
+
+// concat joins event lists, in order.
+func concat(lists ...[]Event) []Event {
+	var out []Event
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
 // Events is, per pattern, what each event costs in ops. The Workers' op tests
 // (workers-src/test/ops/<pattern>.test.ts) measure every event in workerd and
 // fail unless their counts equal these; internal/cost prices a usage profile
 // with them. Change the Workers and this table together.
 var Events = map[string][]Event{
-	stack.EventAgent: {
+	stack.EventAgent: concat([]Event{
 		{EventPost, "POST /jobs: 202 with a signed job id (no write); in waitUntil the rate limiter, the model call, its data point and the job record", map[Op]int{
 			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1}},
 		{EventPostFailed, "POST /jobs whose model call fails: the failed job record instead of the result", map[Op]int{
 			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record (queued needs none: the id proves it)", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
-		{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
-			OpD1RowsRead: 1}},
-		{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
-			OpD1RowsRead: 1, OpD1RowsWritten: 1}},
-		{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
-			OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+	}, guardEvents, []Event{
 		{EventBudgetRefused, "POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted)", map[Op]int{
 			OpRequest: 1, OpRateLimit: 1, OpD1RowsRead: 1}},
-	},
-	stack.AsyncPipeline: {
+	}),
+	stack.AsyncPipeline: concat([]Event{
 		{EventPost, "POST /jobs with one input: one message sent (no write: the id proves the job)", map[Op]int{
 			OpRequest: 1, OpQueueWrite: 1}},
 		{EventBatch, "one invocation of the consumer per delivered batch", map[Op]int{
@@ -169,12 +185,7 @@ var Events = map[string][]Event{
 			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 1, OpQueueDelete: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
-		{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
-			OpD1RowsRead: 1}},
-		{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
-			OpD1RowsRead: 1, OpD1RowsWritten: 1}},
-		{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
-			OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+	}, guardEvents, []Event{
 		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, the ack", map[Op]int{
 			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1, OpD1RowsWritten: 1, OpR2Put: 1, OpQueueDelete: 1}},
 		{EventResume, "POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked)", map[Op]int{
@@ -197,23 +208,18 @@ var Events = map[string][]Event{
 			OpR2Get: 1, OpQueueWrite: 1, OpR2Put: 1}},
 		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input", map[Op]int{
 			OpR2Get: 1, OpR2Put: 1}},
-	},
-	stack.EdgeCache: {
+	}),
+	stack.EdgeCache: concat([]Event{
 		{EventHitEdge, "answered from the Cache API of this location", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1}},
 		{EventHitStore, "answered from R2, then kept in the Cache API for the rest of its TTL", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1}},
 		{EventMiss, "no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpCachePut: 1}},
-		{EventBudgetCheck, "spend guard: before each model call, one query of the month's spend (the product's row)", map[Op]int{
-			OpD1RowsRead: 1}},
-		{EventBudgetRecord, "spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one)", map[Op]int{
-			OpD1RowsRead: 1, OpD1RowsWritten: 1}},
-		{EventBudgetAlert, "spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook", map[Op]int{
-			OpD1RowsRead: 1, OpD1RowsWritten: 1, OpWebhookPost: 1}},
+	}, guardEvents, []Event{
 		{EventBudgetRefused, "a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check)", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1}},
-	},
+	}),
 }
 
 // EventOps returns the ops of a pattern's event; it panics on an event the
