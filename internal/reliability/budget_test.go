@@ -60,35 +60,7 @@ func withBearer(env *Env) {
 // budget_exhausted, and returns the records.
 func (p *pipeline) settleOrParked(t *testing.T, jobs map[string]string, limit time.Duration) map[string]JobRecord {
 	t.Helper()
-	ctx := deadline(t, limit)
-	began := time.Now()
-	ended := map[string]JobRecord{}
-	for i := 0; ; i++ {
-		var open []string
-		for id := range jobs {
-			if _, ok := ended[id]; !ok {
-				open = append(open, id)
-			}
-		}
-		recs, err := p.env.JobRecords(p.bucket, open)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id, rec := range recs {
-			switch rec.Status {
-			case "done", "dead", "failed", "budget_exhausted":
-				ended[id] = rec
-			}
-		}
-		if len(ended) == len(jobs) {
-			t.Logf("%d jobs settled in %s", len(ended), time.Since(began).Round(time.Millisecond))
-			return ended
-		}
-		if ctx.Err() != nil || i > 10000 {
-			t.Fatalf("after %s only %d of %d jobs have ended or parked", time.Since(began).Round(time.Second), len(ended), len(jobs))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	return p.settleAt(t, jobs, limit, "done", "dead", "failed", "budget_exhausted")
 }
 
 // admin calls an admin route with the bearer token and decodes the JSON answer.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,13 @@ func (p *pipeline) post(t *testing.T, inputs []string, workers int) map[string]s
 // (done, dead or failed) and returns the records.
 func (p *pipeline) settle(t *testing.T, jobs map[string]string, limit time.Duration) map[string]JobRecord {
 	t.Helper()
+	return p.settleAt(t, jobs, limit, "done", "dead", "failed")
+}
+
+// settleAt waits until every job's record has one of the final statuses and
+// returns the records; a record that names another job fails the test.
+func (p *pipeline) settleAt(t *testing.T, jobs map[string]string, limit time.Duration, final ...string) map[string]JobRecord {
+	t.Helper()
 	ctx := deadline(t, limit)
 	began := time.Now()
 	ended := map[string]JobRecord{}
@@ -109,7 +117,7 @@ func (p *pipeline) settle(t *testing.T, jobs map[string]string, limit time.Durat
 			if rec.JobID != id {
 				t.Fatalf("jobs/%s.json holds job %q", id, rec.JobID)
 			}
-			if rec.Status == "done" || rec.Status == "dead" || rec.Status == "failed" {
+			if slices.Contains(final, rec.Status) {
 				ended[id] = rec
 			}
 		}
@@ -118,7 +126,7 @@ func (p *pipeline) settle(t *testing.T, jobs map[string]string, limit time.Durat
 			return ended
 		}
 		if ctx.Err() != nil || i > 10000 {
-			t.Fatalf("after %s only %d of %d jobs have ended in their records", time.Since(began).Round(time.Second), len(ended), len(jobs))
+			t.Fatalf("after %s only %d of %d jobs have reached %s in their records", time.Since(began).Round(time.Second), len(ended), len(jobs), strings.Join(final, ", "))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
