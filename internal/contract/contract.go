@@ -14,6 +14,7 @@ package contract
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -40,14 +41,31 @@ const (
 	// settings.monthlyBudgetUsd); without a budget it is absent. The Worker
 	// creates its tables itself (CREATE TABLE IF NOT EXISTS).
 	Spend = "SPEND"
+	// Keys is the product's KV namespace of customer keys (access: keys,
+	// the default): one record per key hash, k:<sha256 hex>. A public
+	// product has none.
+	Keys = "KEYS"
+	// KeyFailures is the ratelimit binding, keyed by client address, that
+	// counts failed key checks (access: keys), so that a flood of bad keys
+	// cannot spend KV's daily reads.
+	KeyFailures = "KEY_FAILURES"
+	// DoorPrefix starts the name of each tier's door limit, a ratelimit
+	// binding keyed by customer (access: keys): DOOR_<TIER>, the tier's name
+	// in upper case. DoorStandard is the default tier's.
+	DoorPrefix   = "DOOR_"
+	DoorStandard = DoorPrefix + "STANDARD"
 )
+
+// Door is the ratelimit binding of a tier's door limit.
+func Door(tier string) string { return DoorPrefix + strings.ToUpper(tier) }
 
 // Secret bindings (secret_text): the plan names them, Pulumi sets their values.
 const (
 	// AnthropicAPIKey is required.
 	AnthropicAPIKey = "ANTHROPIC_API_KEY"
-	// AuthToken is optional: when set, every route but GET /health needs it
-	// as a bearer token.
+	// AuthToken is optional: when set, the admin routes (/admin/...) need
+	// it as a bearer token; without it they answer 403. Customers use keys
+	// (the KEYS namespace), never this token.
 	AuthToken = "AUTH_TOKEN"
 	// BudgetAlertWebhook is optional: the URL the Worker POSTs a JSON alert
 	// to when the month's spend crosses a threshold. Bound when the stack
@@ -90,6 +108,10 @@ const (
 	// VarModelPrices is the product model's prices as JSON (ModelPrices),
 	// from the same dated price file `zerocost cost` uses.
 	VarModelPrices = "MODEL_PRICES"
+	// VarAccess is the product's access: "keys" (every route but GET
+	// /health needs a customer key) or "public". The Worker treats anything
+	// but "public", missing included, as keys.
+	VarAccess = "ACCESS"
 )
 
 // ModelPrices is the JSON of the MODEL_PRICES var: the product model's
@@ -113,13 +135,17 @@ type Binding struct {
 	Patterns []string
 }
 
-// Bindings lists the resource bindings, in the order the templates declare them.
+// Bindings lists the resource bindings, in the order the templates declare
+// them, kind by kind (r2, queues, ratelimits, analytics, d1, kv).
 var Bindings = []Binding{
 	{Outputs, stack.Patterns},
 	{JobQueue, []string{stack.AsyncPipeline}},
 	{RateLimiter, stack.Patterns},
+	{KeyFailures, stack.Patterns},
+	{DoorStandard, stack.Patterns},
 	{ModelUsage, stack.Patterns},
 	{Spend, stack.Patterns},
+	{Keys, stack.Patterns},
 }
 
 // Secrets lists the secret bindings; every pattern may have each.
@@ -140,6 +166,7 @@ type Var struct {
 var Vars = []Var{
 	{VarProduct, stack.Patterns, nil},
 	{VarPattern, stack.Patterns, nil},
+	{VarAccess, stack.Patterns, stack.DefaultAccess},
 	{VarModel, stack.Patterns, stack.DefaultModel},
 	{VarAnthropicBaseURL, stack.Patterns, stack.DefaultAnthropicBaseURL},
 	{VarSystemPrompt, stack.Patterns, nil},

@@ -117,9 +117,16 @@ func TestCrossChecks(t *testing.T) {
 		{"duplicate binding", "ai-relay", func(s string) string {
 			return s + "\n[[analytics_engine_datasets]]\nbinding = \"OUTPUTS\"\ndataset = \"x\"\n"
 		}, "binding OUTPUTS is declared twice"},
-		{"kv is not rendered", "sales-engine", func(s string) string {
+		{"a kv namespace zerocost does not render", "sales-engine", func(s string) string {
 			return s + "\n[[kv_namespaces]]\nbinding = \"JOBS\"\nid = \"x\"\n"
-		}, "unknown key(s) kv_namespaces"},
+		}, "kv_namespaces binding JOBS (id x) is not the product's keys namespace sales-engine-demo-keys"},
+		{"keys without their namespace", "sales-engine", func(s string) string {
+			i := strings.Index(s, "[[kv_namespaces]]")
+			return s[:i] + strings.Replace(s[i:], "binding = \"KEYS\"", "binding = \"KEYZ\"", 1)
+		}, "kv_namespaces binding KEYZ"},
+		{"public with a door", "sales-engine", func(s string) string {
+			return strings.Replace(s, `ACCESS = "keys"`, `ACCESS = "public"`, 1)
+		}, `var ACCESS is "public" but the product's access is "keys"`},
 		{"no r2 for outputs", "sales-engine", func(s string) string {
 			return strings.Replace(s, "[[r2_buckets]]\nbinding = \"OUTPUTS\"", "[[r2_buckets]]\nbinding = \"RESULTS\"", 1)
 		}, "needs a r2_bucket binding named OUTPUTS (job records, results and cached answers live in R2"},

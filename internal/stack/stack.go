@@ -160,7 +160,14 @@ type Product struct {
 	Route            *Route        `json:"route,omitempty"`
 	CustomDomain     *CustomDomain `json:"customDomain,omitempty"`
 	Crons            []string      `json:"crons,omitempty"`
-	Settings         Settings      `json:"settings"`
+	// Access is who may call the product: AccessKeys (the default: every
+	// request but GET /health needs a customer key) or AccessPublic.
+	Access string `json:"access,omitempty"`
+	// Tiers are the door limits a customer key may carry (its tier), in
+	// requests per minute per customer; a product with keys has at least
+	// DefaultTier. A public product has none.
+	Tiers    map[string]int `json:"tiers,omitempty"`
+	Settings Settings       `json:"settings"`
 }
 
 // Route maps a zone route pattern to the product's Worker.
@@ -518,6 +525,7 @@ func (p *Product) applyDefaults(field string) []error {
 	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
 	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
 	errs = append(errs, s.checkBudget(sf)...)
+	errs = append(errs, p.checkAccess(field)...)
 	if known {
 		errs = append(errs, s.checkModelMode(sf, p.Pattern)...)
 	}

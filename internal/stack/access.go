@@ -1,0 +1,79 @@
+package stack
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Access modes of a product (its access field).
+const (
+	// AccessKeys: every request but GET /health needs a customer key,
+	// checked against the product's KV namespace (bound as KEYS).
+	AccessKeys = "keys"
+	// AccessPublic: no key; chosen explicitly.
+	AccessPublic = "public"
+)
+
+// AccessModes lists the access modes.
+var AccessModes = []string{AccessKeys, AccessPublic}
+
+// DefaultAccess is a product's access when unset.
+const DefaultAccess = AccessKeys
+
+// DefaultTier is the tier a key gets when none is given, and the one tier
+// of a product with keys that sets no tiers.
+const DefaultTier = "standard"
+
+// DefaultTierPerMinute is DefaultTier's door limit when the product sets no
+// tiers: requests a minute per customer, twice the default model limiter
+// (DefaultRateLimitPerMinute), so that cache hits are not held back by it.
+const DefaultTierPerMinute = 120
+
+// maxTiers bounds a product's tiers: each is one ratelimit binding (and one
+// ratelimit namespace id of the account). zerocost's bound, not Cloudflare's.
+const maxTiers = 8
+
+// tierRe: a tier's name becomes the binding DOOR_<NAME>, so a short
+// lower-case identifier.
+var tierRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,15}$`)
+
+// HasKeys says whether the product checks customer keys.
+func (p *Product) HasKeys() bool { return p.Access == AccessKeys }
+
+// TierNames lists the product's tiers, sorted.
+func (p *Product) TierNames() []string { return slices.Sorted(maps.Keys(p.Tiers)) }
+
+// checkAccess defaults and checks access and tiers.
+func (p *Product) checkAccess(field string) []error {
+	var errs []error
+	if p.Access == "" {
+		p.Access = DefaultAccess
+	}
+	if !slices.Contains(AccessModes, p.Access) {
+		return []error{errf(field+".access", "%q is not an access mode (one of: %s)", p.Access, strings.Join(AccessModes, ", "))}
+	}
+	if !p.HasKeys() {
+		if len(p.Tiers) > 0 {
+			errs = append(errs, errf(field+".tiers", "a public product has no customer keys, so no tiers: delete tiers or set access: keys"))
+		}
+		return errs
+	}
+	if len(p.Tiers) == 0 {
+		p.Tiers = map[string]int{DefaultTier: DefaultTierPerMinute}
+	}
+	if len(p.Tiers) > maxTiers {
+		errs = append(errs, errf(field+".tiers", "has %d tiers; zerocost allows %d (each is a ratelimit binding)", len(p.Tiers), maxTiers))
+	}
+	for _, name := range p.TierNames() {
+		if !tierRe.MatchString(name) {
+			errs = append(errs, errf(field+".tiers", "%q is not a tier name: 1 to 16 lower-case letters and digits, starting with a letter", name))
+		}
+		if n := p.Tiers[name]; n < 1 || n > 1_000_000 {
+			errs = append(errs, errf(fmt.Sprintf("%s.tiers.%s", field, name), "%d is out of range 1..1000000 (requests a minute per customer)", n))
+		}
+	}
+	return errs
+}
