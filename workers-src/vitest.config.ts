@@ -5,6 +5,9 @@
 // 127.0.0.1 (internal/devmodel, started by test/node/global-setup.ts), whose
 // URL replaces the config's ANTHROPIC_BASE_URL. The secrets are not in the
 // config (as in production): the API key is given here, AUTH_TOKEN per test.
+// The test stack's products have customer keys (so the env has KEYS and its
+// limiters), but ACCESS is "public" here: the pattern tests call the routes
+// without keys, and test/keys.test.ts turns keys on (ACCESS "keys") per test.
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -20,6 +23,7 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
           bindings: {
             ANTHROPIC_BASE_URL: inject("modelUrl"),
             ANTHROPIC_API_KEY: "sk-standin-test-key",
+            ACCESS: "public",
             ...vars,
           },
         },
@@ -40,7 +44,13 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
 export default defineConfig({
   test: {
     projects: [
-      pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("event-agent", [
+        "test/event-agent.test.ts",
+        "test/ops/event-agent.test.ts",
+        "test/budget/event-agent.test.ts",
+        "test/lib/**/*.test.ts",
+        "test/keys.test.ts",
+      ]),
       pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts"]),
       // Batch mode (lib/batch.ts), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.

@@ -16,21 +16,26 @@ export interface JobMessage {
   resumed_at?: number;
   /** batch mode: the Message Batch submissions the job had before this message (absent: 0; lib/batch.ts) */
   batch_attempts?: number;
+  /** the customer whose key sent the job (a product with keys; absent: public), written into its record */
+  customer?: string;
 }
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
 
 /**
  * Secrets the plan binds only when the stack sets them: AUTH_TOKEN
- * (zerocost:authToken; when set, every route but GET /health needs it as a
- * bearer token) and BUDGET_ALERT_WEBHOOK (zerocost:budgetAlertWebhook or a
+ * (zerocost:authToken; the admin routes need it as a bearer token) and BUDGET_ALERT_WEBHOOK (zerocost:budgetAlertWebhook or a
  * product's token-free settings.budgetAlertWebhook). wrangler types types
  * every secret it is given as required.
  */
 type OptionalSecret = "AUTH_TOKEN" | "BUDGET_ALERT_WEBHOOK";
 
-/** Bindings the plan makes only when the stack has a budget: SPEND (D1, the stack's spend counter). */
-type OptionalBinding = "SPEND";
+/**
+ * Bindings the plan makes only for some products: SPEND (D1, the stack's
+ * spend counter) when the stack has a budget; KEYS, KEY_FAILURES and the
+ * door limiters (DOOR_<TIER>) when the product has customer keys.
+ */
+type OptionalBinding = "SPEND" | "KEYS" | "KEY_FAILURES" | "DOOR_STANDARD";
 
 /** A pattern's generated bindings with the optional secrets and bindings optional. */
 type Refine<B extends Record<OptionalSecret, string> & Record<OptionalBinding, unknown>> = Omit<B, OptionalSecret | OptionalBinding> &

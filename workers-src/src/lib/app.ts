@@ -1,8 +1,10 @@
-// The part of fetch() every pattern shares: auth, GET /health, routing,
+// The part of fetch() every pattern shares: customer keys, the admin token,
+// GET /health, routing,
 // 404/405, and turning errors into JSON.
 import type { BaseEnv, PatternName } from "../env";
 import type { Hooks } from "../hooks";
 import { requireAuth } from "./auth";
+import { keyed, requireKey } from "./keys";
 import { budgetStatus } from "./budget";
 import "../features";
 import { readConfig } from "./config";
@@ -26,7 +28,10 @@ export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Rou
         // Never open: without a token anyone could read the spend or resume jobs.
         throw new HttpError(403, "forbidden", "admin routes need zerocost:authToken (the AUTH_TOKEN secret) to be set");
       }
-      if (!(method === "GET" && pathname === "/health")) await requireAuth(request, env.AUTH_TOKEN);
+      // The admin routes take the stack's AUTH_TOKEN; every other route but
+      // GET /health a customer key, unless the product is public.
+      if (pathname.startsWith("/admin/")) await requireAuth(request, env.AUTH_TOKEN);
+      else if (!(method === "GET" && pathname === "/health") && keyed(env)) await requireKey(request, env);
       const hit = matchRoute(all, method, pathname);
       if (!hit) throw notFound(`no route for ${pathname}`);
       return await hit.handler(request, env, ctx, hit.params);

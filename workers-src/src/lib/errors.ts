@@ -7,7 +7,8 @@ export type ErrorCode =
   | "input_too_large" // 413
   | "unsupported_media_type" // 415
   | "not_found" // 404
-  | "unauthorized" // 401
+  | "unauthorized" // 401: the admin routes' bearer token (AUTH_TOKEN) is missing or wrong
+  | "invalid_key" // 401, with WWW-Authenticate: a customer key is missing, malformed, unknown, expired or revoked
   | "rate_limited" // 429, with Retry-After
   | "budget_exhausted" // 429, with Retry-After, resets_at and scope: the month's model budget is spent
   | "forbidden" // 403: the route needs a setting the stack lacks (admin routes without AUTH_TOKEN)

@@ -26,6 +26,7 @@ import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { createdAt, isJobId, newJobId } from "../lib/jobid";
 import { jobRecord, jobView, readJob, writeJob, type JobRecord } from "../lib/jobs";
+import { customerOf } from "../lib/keys";
 import { callModel, ModelError } from "../lib/model";
 import { checkRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
@@ -178,6 +179,7 @@ async function processMessage(
         model: response.model ?? body.model,
         usage: response.usage,
         attempts: msg.attempts,
+        ...customerOfJob(msg.body),
       },
       prev,
     );
@@ -198,7 +200,7 @@ async function processMessage(
     }
     if (err instanceof ModelError && !err.retryable) {
       // Retrying cannot help (e.g. the API rejected the request): fail now.
-      await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts }, prev))
+      await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts, ...customerOfJob(msg.body) }, prev))
         .then(() => msg.ack())
         .catch((e) => {
           logWith(id)(e);
@@ -219,7 +221,7 @@ async function processMessage(
       const resumedAt = msg.body.resumed_at;
       if (mayDefer(id, deferrals, delaySeconds, resumedAt)) {
         try {
-          const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1 };
+          const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...customerOfJob(msg.body) };
           if (resumedAt !== undefined) again.resumed_at = resumedAt;
           await env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
           msg.ack();
@@ -230,7 +232,7 @@ async function processMessage(
       }
     }
     // An ordinary retry: the record keeps the error (the job is still queued).
-    await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts }, prev)).catch(logWith(id));
+    await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts, ...customerOfJob(msg.body) }, prev)).catch(logWith(id));
     const delay = err instanceof ModelError && err.retryAfter !== undefined ? err.retryAfter : cfg.retryDelaySeconds;
     msg.retry({ delaySeconds: Math.min(43_200, Math.max(0, Math.ceil(delay))) });
   }
@@ -251,7 +253,7 @@ async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): Promise
     }
     const rec = jobRecord(
       id,
-      { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input },
+      { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input, ...customerOfJob(msg.body) },
       prev,
     );
     await writeJob(env.OUTPUTS, rec);
@@ -291,6 +293,9 @@ async function resumeRoute(request: Request, env: AsyncPipelineEnv): Promise<Res
   return json(await resumeParked(env, readConfig(env), env.JOB_QUEUE, limit, env.OUTPUTS));
 }
 
+/** The customer a job message names, as a record's field (none: a public product's job). */
+const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
+
 const logWith = (id: string) => (err: unknown) => console.error(`job ${id}:`, err);
 
 export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEnv, unknown> {
@@ -304,10 +309,11 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
           const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
           const inputs = parseInputs(await readJsonObject(request, cap), cfg.maxInputChars);
           const now = Date.now();
-          const ids = await Promise.all(inputs.map(() => newJobId(env, now)));
+          const customer = customerOf(request);
+          const ids = await Promise.all(inputs.map(() => newJobId(env, now, customer)));
           const { sent, error } = await enqueue(
             env.JOB_QUEUE,
-            ids.map((job_id, i) => ({ job_id, input: inputs[i]! })),
+            ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...(customer ? { customer } : {}) })),
           );
           if (error !== undefined) {
             // Nothing was written, so nothing is left queued. Jobs sent before
@@ -324,7 +330,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
+        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded, customerOf(request))),
       },
       // The parked jobs (lib/budget.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
       ...(__ZEROCOST_SPEND_GUARD__

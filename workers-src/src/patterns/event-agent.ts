@@ -16,6 +16,7 @@ import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobRecord, jobView, writeJobRetrying, type JobRecord } from "../lib/jobs";
+import { customerOf } from "../lib/keys";
 import { callModel } from "../lib/model";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
@@ -45,12 +46,14 @@ async function runJob(
   env: EventAgentEnv,
   cfg: Config,
   hooks: Hooks,
-  id: string,
+  job: { id: string; customer: string },
   input: string,
   started: number,
   waitUntil: (p: Promise<unknown>) => void,
   ticket: BudgetTicket,
 ): Promise<void> {
+  const { id } = job;
+  const who = job.customer ? { customer: job.customer } : {};
   let rec: JobRecord;
   try {
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
@@ -66,10 +69,11 @@ async function runJob(
       result: await shapeResult(hooks, response, input),
       model: response.model ?? body.model,
       usage: response.usage,
+      ...who,
     });
   } catch (err) {
     ticket.release(); // (idempotent: callModel released it if it got that far)
-    rec = jobRecord(id, { status: "failed", error: describe(err) });
+    rec = jobRecord(id, { status: "failed", error: describe(err), ...who });
   }
   try {
     await writeJobRetrying(env.OUTPUTS, rec, started + RECORD_DEADLINE_MS);
@@ -108,18 +112,18 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg) : NO_TICKET;
           let id: string;
           try {
-            id = await newJobId(env, started);
+            id = await newJobId(env, started, customerOf(request));
           } catch (err) {
             ticket.release();
             throw err;
           }
-          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p), ticket));
+          ctx.waitUntil(runJob(env, cfg, hooks, { id, customer: customerOf(request) }, input, started, (p) => ctx.waitUntil(p), ticket));
           return json({ job_id: id, status: "queued" }, 202);
         },
       },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
+        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded, customerOf(request))),
       },
     ]),
     scheduled: createScheduled<EventAgentEnv>(hooks),

@@ -1,0 +1,174 @@
+// Customer keys (lib/keys.ts) in workerd, on the event-agent Worker: the
+// check every keyed route passes, what it costs in KV reads, the failed-check
+// and door limits, and job isolation between customers. The records are
+// written into the project's KEYS namespace as `zerocost keys create` writes
+// them (internal/apikeys).
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { checksum, clearKeyCache, isWellFormed, type KeyRecord } from "../src/lib/keys";
+import { newJobId } from "../src/lib/jobid";
+import { createWorker } from "../src/patterns/event-agent";
+import { call, eventually, expectError, get, newToken, postJson, testEnv, type TestEnv } from "./helpers";
+
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const worker = createWorker({});
+
+function newKey(): string {
+  const body = Array.from(crypto.getRandomValues(new Uint8Array(30)), (b) => ALPHABET[b % 62]).join("");
+  return `zck_${body}${checksum(body)}`;
+}
+
+async function sha256hex(s: string): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Writes a key's record (value and metadata, as the CLI does) and returns the key. */
+async function putKey(product: string, customer: string, over: Partial<KeyRecord> = {}): Promise<string> {
+  const key = newKey();
+  const rec: KeyRecord = {
+    v: 1, customer, prefix: key.slice(0, 12), product, tier: "standard", monthly_budget_usd: null,
+    created_at: new Date().toISOString(), expires_at: null, revoked_at: null, ...over,
+  };
+  await env.KEYS!.put(`k:${await sha256hex(key)}`, JSON.stringify(rec), { metadata: rec });
+  return key;
+}
+
+type Counts = { kvReads: number; failures: number; doors: number };
+
+/** A keyed env whose KEYS reads and limiter calls are counted; `say` decides the limiters' answers. */
+function keyed(say: { failures?: boolean; door?: boolean } = {}, over: Partial<Record<keyof TestEnv, unknown>> = {}) {
+  const counts: Counts = { kvReads: 0, failures: 0, doors: 0 };
+  const kv = env.KEYS!;
+  const e = testEnv({
+    ACCESS: "keys",
+    KEYS: { get: (...a: Parameters<KVNamespace["get"]>) => (counts.kvReads++, (kv.get as (...x: unknown[]) => unknown)(...a)) },
+    KEY_FAILURES: { limit: async () => (counts.failures++, { success: say.failures ?? true }) },
+    DOOR_STANDARD: { limit: async () => (counts.doors++, { success: say.door ?? true }) },
+    ...over,
+  });
+  return { e, counts };
+}
+
+const bearer = (key: string, ip = "198.51.100.7") => ({ authorization: `Bearer ${key}`, "cf-connecting-ip": ip });
+
+beforeEach(() => clearKeyCache());
+
+describe("customer keys", () => {
+  it("a key from keys create is well formed; one changed character is not", () => {
+    const k = newKey();
+    expect(isWellFormed(k)).toBe(true);
+    const swapped = k.slice(0, 10) + (k[10] === "a" ? "b" : "a") + k.slice(11);
+    expect(isWellFormed(swapped)).toBe(false);
+  });
+
+  it("no key: 401 invalid_key with www-authenticate; GET /health stays open", async () => {
+    const { e, counts } = keyed();
+    const res = await call(worker, postJson("/jobs", { input: "x" }), e);
+    expect(res.headers.get("www-authenticate")).toBe('Bearer realm="zerocost"');
+    expect(await expectError(res, 401, "invalid_key")).toMatch(/customer key is needed/);
+    expect((await call(worker, get("/health"), e)).status).toBe(200);
+    expect(counts.kvReads).toBe(0);
+  });
+
+  it("malformed, huge, repeated and non-ASCII authorization headers: 401, no KV read", async () => {
+    const { e, counts } = keyed();
+    const good = await putKey(e.PRODUCT, "acme");
+    const repeated = new Headers({ "content-type": "application/json" });
+    repeated.append("authorization", `Bearer ${good}`);
+    repeated.append("authorization", `Bearer ${good}`);
+    const cases: Array<Record<string, string> | Headers> = [
+      { authorization: "Bearer" },
+      { authorization: "Basic dXNlcjpwYXNz" },
+      { authorization: `Bearer ${good.slice(0, 39)}x` },
+      { authorization: `Bearer ${"zck_" + "A".repeat(100_000)}` },
+      { authorization: "Bearer zck_ñññññññññññññññññññññññññññññññññññ" },
+      { "x-api-key": `${good} ${good}` },
+      { authorization: `Bearer ${good}`, "x-api-key": newKey() },
+      repeated,
+    ];
+    for (const headers of cases) {
+      const req = new Request("https://worker.test/jobs", { method: "POST", headers, body: JSON.stringify({ input: "x" }) });
+      const res = await call(worker, req, e);
+      expect(res.status).toBe(401);
+      await expectError(res, 401, "invalid_key");
+    }
+    expect(counts.kvReads).toBe(0);
+  });
+
+  it("a live key works (Bearer or x-api-key), and the isolate reads KV once for it", async () => {
+    const { e, counts } = keyed();
+    const key = await putKey(e.PRODUCT, "acme");
+    expect((await call(worker, postJson("/jobs", { input: `k ${newToken()}` }, bearer(key)), e)).status).toBe(202);
+    expect((await call(worker, postJson("/jobs", { input: `k ${newToken()}` }, { "x-api-key": key }), e)).status).toBe(202);
+    expect(counts).toEqual({ kvReads: 1, failures: 0, doors: 2 });
+  });
+
+  it("unknown, revoked and expired keys: 401 saying which; each read counts as a failure of the address", async () => {
+    const { e, counts } = keyed();
+    const revoked = await putKey(e.PRODUCT, "gone", { revoked_at: new Date().toISOString() });
+    const expired = await putKey(e.PRODUCT, "old", { expires_at: new Date(Date.now() - 1000).toISOString() });
+    const other = await putKey("another-product", "acme");
+    const cases: Array<[string, RegExp]> = [[newKey(), /unknown key/], [revoked, /revoked/], [expired, /expired/], [other, /unknown key/]];
+    for (const [key, why] of cases) {
+      expect(await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(key)), e), 401, "invalid_key")).toMatch(why);
+    }
+    expect(counts).toEqual({ kvReads: 4, failures: 4, doors: 0 });
+    // A refused key is cached too: asking again reads nothing.
+    await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(revoked)), e), 401, "invalid_key");
+    expect(counts.kvReads).toBe(4);
+  });
+
+  it("revocation: a key revoked in KV is refused once the isolate's entry is gone", async () => {
+    const { e } = keyed();
+    const key = await putKey(e.PRODUCT, "acme");
+    expect((await call(worker, postJson("/jobs", { input: `r ${newToken()}` }, bearer(key)), e)).status).toBe(202);
+    const hash = `k:${await sha256hex(key)}`;
+    const rec = JSON.parse((await env.KEYS!.get(hash))!) as KeyRecord;
+    await env.KEYS!.put(hash, JSON.stringify({ ...rec, revoked_at: new Date().toISOString() }));
+    clearKeyCache(); // what CACHE_TTL_MS does; docs/keys.md has the measured bound
+    expect(await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(key)), e), 401, "invalid_key")).toMatch(/revoked/);
+  });
+
+  it("an address over its failed checks gets 429 before any further KV read; others still read", async () => {
+    const { e, counts } = keyed({ failures: false });
+    await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(newKey(), "203.0.113.9")), e), 401, "invalid_key");
+    await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(newKey(), "203.0.113.9")), e), 429, "rate_limited");
+    expect(counts.kvReads).toBe(1);
+    const good = await putKey(e.PRODUCT, "acme");
+    expect((await call(worker, postJson("/jobs", { input: `f ${newToken()}` }, bearer(good, "192.0.2.1")), e)).status).toBe(202);
+    expect(counts.kvReads).toBe(2);
+  });
+
+  it("the door limit of the customer's tier: 429 rate_limited", async () => {
+    const { e } = keyed({ door: false });
+    const key = await putKey(e.PRODUCT, "acme");
+    const res = await call(worker, postJson("/jobs", { input: "x" }, bearer(key)), e);
+    expect(res.headers.get("retry-after")).toBe("60");
+    expect(await expectError(res, 429, "rate_limited")).toMatch(/acme/);
+  });
+
+  it("a job is readable by its customer only, before and after its record exists", async () => {
+    const { e } = keyed();
+    const a = await putKey(e.PRODUCT, "acme");
+    const b = await putKey(e.PRODUCT, "globex");
+    // Before: an id issued to acme has no record yet.
+    const early = await newJobId(e, Date.now(), "acme");
+    expect((await call(worker, get(`/jobs/${early}`, bearer(a)), e)).status).toBe(200);
+    await expectError(await call(worker, get(`/jobs/${early}`, bearer(b)), e), 404, "not_found");
+    // After: the record carries the customer.
+    const res = await call(worker, postJson("/jobs", { input: `iso ${newToken()}` }, bearer(a)), e);
+    const { job_id } = (await res.json()) as { job_id: string };
+    await eventually(async () => ((await env.OUTPUTS.get(`jobs/${job_id}.json`)) ? true : undefined));
+    expect(await (await call(worker, get(`/jobs/${job_id}`, bearer(a)), e)).json()).toMatchObject({ status: "done" });
+    expect(JSON.parse(await (await env.OUTPUTS.get(`jobs/${job_id}.json`))!.text())).toMatchObject({ customer: "acme" });
+    await expectError(await call(worker, get(`/jobs/${job_id}`, bearer(b)), e), 404, "not_found");
+  });
+
+  it("the admin routes take AUTH_TOKEN, not a customer key", async () => {
+    const { e } = keyed({}, { AUTH_TOKEN: "admin-token" });
+    const key = await putKey(e.PRODUCT, "acme");
+    await expectError(await call(worker, get("/admin/budget", bearer(key)), e), 401, "unauthorized");
+    expect((await call(worker, get("/admin/budget", { authorization: "Bearer admin-token" }), e)).status).toBe(200);
+  });
+});
