@@ -23,6 +23,10 @@ type runnerConfig struct {
 	Persist   string         `json:"persist"`
 	LogLevel  string         `json:"logLevel"`
 	Workers   []runnerWorker `json:"workers"`
+	// Keys are the key records to write before reporting ready.
+	Keys []runnerKey `json:"keys,omitempty"`
+	// KVAPI asks the runner to serve the KV API (any product has keys).
+	KVAPI bool `json:"kvApi,omitempty"`
 }
 
 type runnerWorker struct {

@@ -46,7 +46,7 @@ describe("routes", () => {
     await expectError(await call(worker, request), status, code);
   });
 
-  it("auth: 401 without the token, 200 with it, /health open", async () => {
+  it("AUTH_TOKEN guards the admin routes, not /ask; /health open", async () => {
     await expectBearerAuth(worker, "/ask", 200);
   });
 });

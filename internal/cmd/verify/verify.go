@@ -248,16 +248,22 @@ func (o *Options) localTarget(l *cmdutil.Loaded) (zverify.Target, error) {
 	if st.Stack != "" && st.Stack != o.Stack {
 		return zverify.Target{}, cmdutil.ConfigError(fmt.Errorf("%s belongs to stack %s, not %s", path, st.Stack, o.Stack))
 	}
-	tg := zverify.Target{Name: zverify.TargetLocal, URLs: map[string]string{}, Unavailable: map[string]string{}}
+	tg := zverify.Target{Name: zverify.TargetLocal, URLs: map[string]string{}, Unavailable: map[string]string{}, Keys: map[string]string{}}
 	for _, pr := range l.Plan.Products {
 		if p := st.Product(pr.Name); p != nil && p.URL != "" {
 			tg.URLs[pr.Name] = p.URL
+			if p.Key != "" {
+				tg.Keys[pr.Name] = p.Key
+			}
 		} else {
 			tg.Unavailable[pr.Name] = fmt.Sprintf("not running in the zerocost dev of stack %s (pid %d): restart it", o.Stack, st.PID)
 		}
 	}
 	if st.Model.StandIn {
 		fmt.Fprintf(o.F.IO.ErrOut, "zerocost verify: the Workers call the stand-in model at %s\n", st.Model.URL)
+	}
+	if st.KVAPIURL != "" {
+		tg.PutKey = st.PutKey
 	}
 	// The batch-mode check runs the product's crons (its Message Batches
 	// poller) now rather than on their schedule.
