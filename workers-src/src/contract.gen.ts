@@ -116,6 +116,12 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted) */
     budget_refused: { "worker.request": 1, "ratelimit.limit": 1, "d1.rows_read": 1 },
+    /** customer keys: per request with a live key, the door limiter of its tier, keyed by customer */
+    key_check: { "ratelimit.limit": 1 },
+    /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
+    key_lookup: { "kv.read": 1 },
+    /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
+    key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
   },
   "async-pipeline": {
     /** POST /jobs with one input: one message sent (no write: the id proves the job) */
@@ -162,6 +168,12 @@ export const OPS_PER_EVENT = {
     batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
     /** batch mode, per request failed past MAX_RETRIES: the dead record with its input */
     batch_dead: { "r2.put": 1, "r2.get": 1 },
+    /** customer keys: per request with a live key, the door limiter of its tier, keyed by customer */
+    key_check: { "ratelimit.limit": 1 },
+    /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
+    key_lookup: { "kv.read": 1 },
+    /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
+    key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
   },
   "edge-cache": {
     /** answered from the Cache API of this location */
@@ -178,8 +190,14 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
     budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "d1.rows_read": 1 },
+    /** customer keys: per request with a live key, the door limiter of its tier, keyed by customer */
+    key_check: { "ratelimit.limit": 1 },
+    /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
+    key_lookup: { "kv.read": 1 },
+    /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
+    key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
   },
 } as const;
 
 /** Every op the harness counts. */
-export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post"] as const;
+export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post", "kv.read"] as const;

@@ -4,35 +4,17 @@
 // written into the project's KEYS namespace as `zerocost keys create` writes
 // them (internal/apikeys).
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it } from "vitest";
-import { checksum, clearKeyCache, isWellFormed, type KeyRecord } from "../src/lib/keys";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { clearKeyCache, isWellFormed, type KeyRecord } from "../src/lib/keys";
 import { newJobId } from "../src/lib/jobid";
 import { createWorker } from "../src/patterns/event-agent";
+import { OPS_PER_EVENT } from "../src/contract.gen";
 import { call, eventually, expectError, get, newToken, postJson, testEnv, type TestEnv } from "./helpers";
+import { newKey, putKey, sha256hex } from "./keyhelpers";
+import { expected } from "./ops";
+import { meter, restoreMeters } from "./ops/harness";
 
-const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const worker = createWorker({});
-
-function newKey(): string {
-  const body = Array.from(crypto.getRandomValues(new Uint8Array(30)), (b) => ALPHABET[b % 62]).join("");
-  return `zck_${body}${checksum(body)}`;
-}
-
-async function sha256hex(s: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Writes a key's record (value and metadata, as the CLI does) and returns the key. */
-async function putKey(product: string, customer: string, over: Partial<KeyRecord> = {}): Promise<string> {
-  const key = newKey();
-  const rec: KeyRecord = {
-    v: 1, customer, prefix: key.slice(0, 12), product, tier: "standard", monthly_budget_usd: null,
-    created_at: new Date().toISOString(), expires_at: null, revoked_at: null, ...over,
-  };
-  await env.KEYS!.put(`k:${await sha256hex(key)}`, JSON.stringify(rec), { metadata: rec });
-  return key;
-}
 
 type Counts = { kvReads: number; failures: number; doors: number };
 
@@ -53,6 +35,7 @@ function keyed(say: { failures?: boolean; door?: boolean } = {}, over: Partial<R
 const bearer = (key: string, ip = "198.51.100.7") => ({ authorization: `Bearer ${key}`, "cf-connecting-ip": ip });
 
 beforeEach(() => clearKeyCache());
+afterEach(restoreMeters);
 
 describe("customer keys", () => {
   it("a key from keys create is well formed; one changed character is not", () => {
@@ -170,5 +153,32 @@ describe("customer keys", () => {
     const key = await putKey(e.PRODUCT, "acme");
     await expectError(await call(worker, get("/admin/budget", bearer(key)), e), 401, "unauthorized");
     expect((await call(worker, get("/admin/budget", { authorization: "Bearer admin-token" }), e)).status).toBe(200);
+  });
+});
+
+// The key events of internal/contract's ops table, measured on a poll of an
+// unknown job (the poll event: one R2 read, no model call): each pattern runs the same check
+// (lib/app.ts), so event-agent's Worker measures it for all three.
+describe("customer keys: ops per event", () => {
+  const ops = OPS_PER_EVENT["event-agent"];
+  const poll = (key: string) => get(`/jobs/${"0".repeat(60)}`, bearer(key));
+
+  it("key_lookup then key_check: the first request of a key reads KEYS once, the next ones only pass the door", async () => {
+    const first = meter({ ACCESS: "keys" });
+    const key = await putKey(first.env.PRODUCT, "acme");
+    expect((await first.invoke(worker, poll(key))).status).toBe(404);
+    expect(first.counts).toEqual(expected(ops.poll, ops.key_lookup, ops.key_check));
+    const next = meter({ ACCESS: "keys", PRODUCT: first.env.PRODUCT });
+    expect((await next.invoke(worker, poll(key))).status).toBe(404);
+    expect(next.counts).toEqual(expected(ops.poll, ops.key_check));
+  });
+
+  it("key_refused: an unknown well-formed key, then a malformed one (no read)", async () => {
+    const m = meter({ ACCESS: "keys" });
+    await expectError(await m.invoke(worker, poll(newKey())), 401, "invalid_key");
+    expect(m.counts).toEqual(expected(ops.key_refused));
+    const bad = meter({ ACCESS: "keys", PRODUCT: m.env.PRODUCT });
+    await expectError(await bad.invoke(worker, poll("zck_nope")), 401, "invalid_key");
+    expect(bad.counts).toEqual(expected({ "worker.request": 1 }));
   });
 });
