@@ -143,7 +143,7 @@ func TestBatchModeCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(names(rep, "bp"), ","); got != "health,method,bad input,unknown job,batch mode" {
+			if got := strings.Join(names(rep, "bp"), ","); got != "health,no key,method,bad input,unknown job,batch mode" {
 				t.Fatalf("checks %s", got)
 			}
 			chk := find(t, rep, "bp", CheckBatchMode)

@@ -309,7 +309,7 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	}
 	// Per product: route checks first, then resource checks.
 	got := names(rep, "ai-relay")
-	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,d1 database zerocost-demo-spend,kv namespace ai-relay-demo-keys,worker ai-relay-demo,workers.dev"
+	want := "health,no key,revoked key,method,bad input,cache,r2 bucket ai-relay-demo-outputs,d1 database zerocost-demo-spend,kv namespace ai-relay-demo-keys,worker ai-relay-demo,workers.dev"
 	if strings.Join(got, ",") != want {
 		t.Errorf("ai-relay checks %v", got)
 	}

@@ -116,7 +116,7 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted) */
     budget_refused: { "worker.request": 1, "ratelimit.limit": 1, "d1.rows_read": 1 },
-    /** customer keys: per request with a live key, the door limiter of its tier, keyed by customer */
+    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
     key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },
@@ -168,7 +168,7 @@ export const OPS_PER_EVENT = {
     batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
     /** batch mode, per request failed past MAX_RETRIES: the dead record with its input */
     batch_dead: { "r2.put": 1, "r2.get": 1 },
-    /** customer keys: per request with a live key, the door limiter of its tier, keyed by customer */
+    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
     key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },
@@ -190,7 +190,7 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
     budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "d1.rows_read": 1 },
-    /** customer keys: per request with a live key, the door limiter of its tier, keyed by customer */
+    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
     key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },

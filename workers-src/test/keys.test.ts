@@ -84,6 +84,7 @@ describe("customer keys", () => {
     const key = await putKey(e.PRODUCT, "acme");
     expect((await call(worker, postJson("/jobs", { input: `k ${newToken()}` }, bearer(key)), e)).status).toBe(202);
     expect((await call(worker, postJson("/jobs", { input: `k ${newToken()}` }, { "x-api-key": key }), e)).status).toBe(202);
+    expect((await call(worker, get(`/jobs/${"0".repeat(60)}`, { "x-api-key": key }), e)).status).toBe(404);
     expect(counts).toEqual({ kvReads: 1, failures: 0, doors: 2 });
   });
 
@@ -163,14 +164,17 @@ describe("customer keys: ops per event", () => {
   const ops = OPS_PER_EVENT["event-agent"];
   const poll = (key: string) => get(`/jobs/${"0".repeat(60)}`, bearer(key));
 
-  it("key_lookup then key_check: the first request of a key reads KEYS once, the next ones only pass the door", async () => {
+  it("key_lookup, key_check: a key's first request reads KEYS once; POSTs pass the door, polls do not", async () => {
     const first = meter({ ACCESS: "keys" });
     const key = await putKey(first.env.PRODUCT, "acme");
     expect((await first.invoke(worker, poll(key))).status).toBe(404);
-    expect(first.counts).toEqual(expected(ops.poll, ops.key_lookup, ops.key_check));
+    expect(first.counts).toEqual(expected(ops.poll, ops.key_lookup));
     const next = meter({ ACCESS: "keys", PRODUCT: first.env.PRODUCT });
     expect((await next.invoke(worker, poll(key))).status).toBe(404);
-    expect(next.counts).toEqual(expected(ops.poll, ops.key_check));
+    expect(next.counts).toEqual(expected(ops.poll));
+    const post = meter({ ACCESS: "keys", PRODUCT: first.env.PRODUCT });
+    await expectError(await post.invoke(worker, postJson("/jobs", { input: "" }, bearer(key))), 400, "invalid_input");
+    expect(post.counts).toEqual(expected({ "worker.request": 1 }, ops.key_check));
   });
 
   it("key_refused: an unknown well-formed key, then a malformed one (no read)", async () => {

@@ -18,8 +18,8 @@
 // Failed lookups are counted per client address (cf-connecting-ip) on
 // KEY_FAILURES; an address over its limit gets 429 for the rest of the minute
 // before any further KV read, so a flood of made-up keys cannot spend KV's
-// 100,000 free reads a day. A customer's requests then pass the door limit
-// of its tier (DOOR_<TIER>, keyed by customer).
+// 100,000 free reads a day. A customer's requests that start work (all but
+// GET) then pass the door limit of its tier (DOOR_<TIER>, keyed by customer).
 import type { BaseEnv } from "../env";
 import { HttpError } from "./errors";
 
@@ -172,7 +172,9 @@ export async function requireKey(request: Request, env: BaseEnv): Promise<Custom
   const why = refusal(rec, product, now);
   if (why || !rec) throw invalid(why || "unknown key");
   const c: Customer = { customer: rec.customer, tier: rec.tier, prefix: rec.prefix, monthlyBudgetUsd: rec.monthly_budget_usd ?? null };
-  const limiter = door(env as KeysEnv, c.tier);
+  // The door counts the requests that start work (every method but GET);
+  // a poll (GET /jobs/:id) is one R2 read and is not held back.
+  const limiter = request.method.toUpperCase() === "GET" ? undefined : door(env as KeysEnv, c.tier);
   if (limiter && !(await limiter.limit({ key: c.customer })).success) {
     throw new HttpError(429, "rate_limited", `customer ${c.customer} is over the ${c.tier} tier's requests a minute`, { "retry-after": "60" });
   }
