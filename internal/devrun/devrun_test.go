@@ -41,12 +41,17 @@ func start(t *testing.T, o Options) *Runtime {
 	}
 	t.Cleanup(func() { _ = rt.Stop() })
 	t.Logf("%s ready in %s", o.Stack, rt.ReadyIn().Round(time.Millisecond))
+	remember(rt)
+	return rt
+}
+
+// remember notes the runtime's dev keys for call.
+func remember(rt *Runtime) {
 	for _, p := range rt.Products() {
 		if p.Key != "" {
 			testKeys.Store(p.URL, p.Key)
 		}
 	}
-	return rt
 }
 
 // testKeys are the keys dev created, by product URL: call sends a product's
@@ -376,6 +381,7 @@ func TestRetriesDeadLetterAndPersistence(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = r.Stop() })
+		remember(r)
 		rt2 = r
 		if got := rt2.Product("pipe").URL; got != fmt.Sprintf("http://127.0.0.1:%d", base) {
 			t.Errorf("--port-base %d: product at %s", base, got)

@@ -218,6 +218,12 @@ func routeSteps(o *Options, pr *plan.Product) []step {
 		steps = add(steps, CheckAuth, p.auth)
 	}
 	steps = keySteps(o, p, steps, add)
+	if pr.HasKeys() && o.Target.Keys[pr.Name] == "" {
+		// Without a customer key the product's routes answer 401: only
+		// health and the key check can run (a deployed stack: verify
+		// creates no key of its own yet).
+		return steps
+	}
 	switch pr.Pattern {
 	case stack.EventAgent:
 		steps = add(steps, CheckMethod, p.method("/jobs"))

@@ -68,10 +68,10 @@ func TestRoutesAllPass(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	want := map[string]string{
-		"sales-engine":    "health,method,bad input,unknown job,job",
-		"delivery-worker": "health,method,bad input,unknown job,job",
-		"email-worker":    "health,method,bad input,unknown job,batch",
-		"ai-relay":        "health,method,bad input,cache",
+		"sales-engine":    "health,no key,revoked key,other customer,method,bad input,unknown job,job",
+		"delivery-worker": "health,no key,revoked key,other customer,method,bad input,unknown job,job",
+		"email-worker":    "health,no key,revoked key,other customer,method,bad input,unknown job,batch",
+		"ai-relay":        "health,no key,revoked key,method,bad input,cache",
 	}
 	for product, checks := range want {
 		if got := strings.Join(names(rep, product), ","); got != checks {
@@ -138,6 +138,7 @@ func TestRoutesBroken(t *testing.T) {
 			// Someone asked before: the cache holds the one question's answer.
 			req, _ := http.NewRequest(http.MethodPost, tg.URLs["ai-relay"]+"/ask", strings.NewReader(`{"input": "anything"}`))
 			req.Header.Set("x-api-key", tg.Keys["ai-relay"])
+			req.Header.Set("Content-Type", "application/json")
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

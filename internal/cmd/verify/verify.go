@@ -79,7 +79,15 @@ account with CLOUDFLARE_API_TOKEN (read-only permissions are enough; see
 docs/verify.md) and report drift by name: missing, extra or mismatched buckets,
 queues, consumers, bindings and routes.
 
-When the stack sets zerocost:authToken, ZEROCOST_AUTH_TOKEN must hold the token.
+A product with customer keys (access: keys, the default) also gets: a request
+without a key is 401; with --local, a revoked key is 401 (a record written
+revoked through the dev's KV API, cached nowhere, so read from KEYS) and a job
+is 404 to another customer's key. --local sends the key zerocost dev created
+(kept in its state file); a deployed stack's keyed products get health and
+the no-key check only (verify creates no key there yet).
+
+When the stack sets zerocost:authToken, ZEROCOST_AUTH_TOKEN must hold the
+token: the admin routes need it (and 401 without it is checked).
 Exit status: 0 when every check passed, 1 when one failed, 2 for a usage or
 configuration error.`,
 		Example: `  zerocost verify --local
@@ -156,7 +164,7 @@ func Run(o *Options) error {
 		vo.Target = zverify.DeployedTarget(l.Plan, out)
 		if zverify.NeedsAuthToken(l.Plan) {
 			if vo.AuthToken = o.F.Env(EnvAuthToken); vo.AuthToken == "" {
-				return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, EnvAuthToken))
+				return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, which guards its admin routes: set %s to it", o.Stack, EnvAuthToken))
 			}
 		}
 		if !o.SkipResources {
