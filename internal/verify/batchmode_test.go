@@ -120,7 +120,7 @@ func TestBatchModeCheck(t *testing.T) {
 			f.mu, f.polls, f.submittedAt = &sync.Mutex{}, map[string]int{}, map[string]int{}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
-			tg := Target{Name: TargetLocal, URLs: map[string]string{"bp": srv.URL}}
+			tg := Target{Name: TargetLocal, URLs: map[string]string{"bp": srv.URL}, Keys: map[string]string{"bp": "zck_any-key-the-fake-takes"}}
 			if !c.deployed {
 				tg.TriggerCron = func(_ context.Context, product string) error {
 					if product != "bp" {

@@ -289,7 +289,11 @@ func (p *prober) auth(ctx context.Context) (string, error) {
 	if r.status != http.StatusUnauthorized {
 		return "", fmt.Errorf("GET %s without the admin token: want HTTP 401, got %s", path, r)
 	}
-	return "admin routes: 401 without the bearer token", nil
+	// With the token the Worker lets it through to its routes: no such one.
+	if _, err := p.call(ctx, http.MethodGet, path, nil, http.StatusNotFound); err != nil {
+		return "", err
+	}
+	return "admin routes: 401 without the bearer token, 404 past it", nil
 }
 
 // method: GET on a POST-only route answers 405 naming POST in Allow.

@@ -75,7 +75,7 @@ func TestEndToEndFailingModel(t *testing.T) {
 	for _, c := range rep.Failed() {
 		t.Logf("%s/%s %dms: %s", c.Product, c.Check, c.LatencyMS, c.Detail)
 	}
-	if !strings.Contains(r.err.Error(), "4 of 19 checks failed") {
+	if !strings.Contains(r.err.Error(), "4 of 30 checks failed") {
 		t.Errorf("error %v", r.err)
 	}
 }
