@@ -13,8 +13,9 @@ import (
 const TSPath = "workers-src/src/contract.gen.ts"
 
 // TypeScript renders workers-src/src/contract.gen.ts: the binding, secret and
-// var names, the patterns' env, the var defaults and the model-usage data
-// point layout, as TypeScript constants.
+// var names, the patterns' env, the var defaults, the model-usage data point
+// layout, the ops per event, and the HTTP surface (job states, error codes,
+// admin routes), as TypeScript constants.
 func TypeScript() []byte {
 	var b bytes.Buffer
 	js := func(v any) string {
@@ -45,7 +46,8 @@ func TypeScript() []byte {
 //
 // The Worker env's names (docs/design.md, "Worker environment"), the Go
 // defaults lib/config.ts falls back to, and the layout of the model-usage data
-// point lib/model.ts writes and internal/cost/analytics reads.
+// point lib/model.ts writes and internal/cost/analytics reads, the ops per
+// event, and the HTTP surface (job states, error codes, admin routes).
 
 `)
 	var bindingNames []string
@@ -112,6 +114,7 @@ export const OPS_PER_EVENT = {
 	for _, op := range Ops {
 		ops = append(ops, string(op))
 	}
-	fmt.Fprintf(&b, "/** Every op the harness counts. */\nexport const OPS = %s as const;\n", list(ops))
+	fmt.Fprintf(&b, "/** Every op the harness counts. */\nexport const OPS = %s as const;\n\n", list(ops))
+	b.Write(httpTypeScript(js))
 	return b.Bytes()
 }

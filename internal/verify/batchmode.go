@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/zerocost/zerocost/internal/contract"
 )
 
 // CheckBatchMode is the check of an async pipeline in batch mode
@@ -45,35 +47,23 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 				still = append(still, id)
 				continue
 			}
-			m := r.obj()
-			status, _ := m["status"].(string)
-			last[id] = status
-			switch status {
-			case "submitted":
-				b, _ := m["batch_id"].(string)
+			got := readPoll(id, r, true)
+			last[id] = got.note
+			switch {
+			case got.err != nil:
+				return "", got.err
+			case got.state == contract.JobSubmitted:
+				b, _ := r.obj()["batch_id"].(string)
 				if b == "" {
 					return "", fmt.Errorf("job %s is submitted without a batch_id: %s", id, clip(string(r.body), 200))
 				}
 				batchOf[id] = b
 				last[id] = "submitted in " + b
 				still = append(still, id)
-			case "done":
-				if batchOf[id] == "" {
-					doneUnseen = append(doneUnseen, id) // fine if another job of the batch was seen submitted
-				}
-				if empty(m["result"]) {
-					return "", fmt.Errorf("job %s is done with an empty result: %s", id, clip(string(r.body), 200))
-				}
-			case "queued", "running":
-				if e, _ := m["error"].(string); e != "" {
-					last[id] = fmt.Sprintf("%s (last error: %s)", status, clip(e, 200))
-				}
+			case got.pending:
 				still = append(still, id)
-			case "failed", "dead":
-				e, _ := m["error"].(string)
-				return "", fmt.Errorf("job %s %s: %s", id, status, e)
-			default:
-				return "", fmt.Errorf("job %s: unknown status %q: %s", id, status, clip(string(r.body), 200))
+			case batchOf[id] == "":
+				doneUnseen = append(doneUnseen, id) // done: fine if another job of the batch was seen submitted
 			}
 		}
 		pending = still

@@ -293,7 +293,7 @@ func (p *prober) badInput(path string, body any) func(ctx context.Context) (stri
 			return "", err
 		}
 		code := r.errorCode()
-		if code != "invalid_input" && code != "invalid_json" {
+		if code != string(contract.ErrInvalidInput) && code != string(contract.ErrInvalidJSON) {
 			return "", fmt.Errorf("POST %s: 400 with error code %q, want invalid_input", path, code)
 		}
 		return "POST " + path + ": 400 " + code, nil
@@ -416,25 +416,13 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 				still = append(still, id)
 				continue
 			}
-			m := r.obj()
-			status, _ := m["status"].(string)
-			last[id] = status
-			switch status {
-			case "done":
-				if empty(m["result"]) {
-					return attempt, fmt.Errorf("job %s is done with an empty result: %s", id, clip(string(r.body), 200))
-				}
-			case "queued", "running":
-				// A job queued again after a failed attempt says why.
-				if e, _ := m["error"].(string); e != "" {
-					last[id] = fmt.Sprintf("%s (last error: %s)", status, clip(e, 200))
-				}
+			got := readPoll(id, r, false)
+			last[id] = got.note
+			if got.err != nil {
+				return attempt, got.err
+			}
+			if got.pending {
 				still = append(still, id)
-			case "failed", "dead":
-				e, _ := m["error"].(string)
-				return attempt, fmt.Errorf("job %s %s: %s", id, status, e)
-			default:
-				return attempt, fmt.Errorf("job %s: unknown status %q: %s", id, status, clip(string(r.body), 200))
 			}
 		}
 		pending = still
@@ -536,7 +524,7 @@ func (p *prober) rateLimit(ctx context.Context) (string, error) {
 		}
 		switch r.status {
 		case http.StatusTooManyRequests:
-			if code := r.errorCode(); code != "rate_limited" {
+			if code := r.errorCode(); code != string(contract.ErrRateLimited) {
 				return "", fmt.Errorf("429 with error code %q, want rate_limited", code)
 			}
 			if r.header.Get("Retry-After") == "" {

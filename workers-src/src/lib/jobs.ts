@@ -3,19 +3,22 @@
 // put returns). A job that has no record yet needs none: its id proves it was
 // issued and when (lib/jobid.ts), so POST writes nothing and GET /jobs/:id
 // reads at most one object.
+import { TERMINAL_JOB_STATES, type JobState } from "../contract.gen";
 import type { BaseEnv, JobMessage } from "../env";
 import { notFound } from "./errors";
 import { createdAt, isJobId, verifyJobId } from "./jobid";
 
 /**
- * budget_exhausted (async-pipeline): the month's model budget was spent when
- * the job's turn came; its input is kept in the spend store (lib/spend/parked.ts,
- * parked_jobs) until POST /admin/jobs/resume queues it again.
+ * The job states are the contract's (JOB_STATES, internal/contract). One of
+ * them, budget_exhausted (async-pipeline): the month's model budget was spent
+ * when the job's turn came; its input is kept in the spend store
+ * (lib/spend/parked.ts, parked_jobs) until POST /admin/jobs/resume queues it
+ * again.
  */
-export type JobState = "queued" | "running" | "submitted" | "done" | "failed" | "dead" | "budget_exhausted";
+export type { JobState } from "../contract.gen";
 
 /** The states a job ends in: a message of a job in one is acked, never run again. */
-export const TERMINAL: ReadonlySet<JobState> = new Set<JobState>(["done", "failed", "dead"]);
+export const TERMINAL: ReadonlySet<JobState> = new Set<JobState>(TERMINAL_JOB_STATES);
 
 export const isTerminal = (rec: JobRecord | null | undefined): boolean => rec != null && TERMINAL.has(rec.status);
 

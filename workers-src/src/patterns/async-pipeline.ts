@@ -16,6 +16,7 @@
 // the queue (which forgets after 24 h), never dead-lettered. The admin routes
 // (async-pipeline/admin.ts) list the parked jobs and resume them once the
 // budget allows.
+import { ADMIN_ROUTES } from "../contract.gen";
 import type { AsyncPipelineEnv } from "../env";
 import { checkHooks, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
@@ -85,8 +86,8 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       // The parked jobs (lib/spend/parked.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
       ...(__ZEROCOST_SPEND_GUARD__
         ? [
-            { path: "/admin/jobs", GET: (request: Request, env: AsyncPipelineEnv) => listParkedRoute(request, env) },
-            { path: "/admin/jobs/resume", POST: (request: Request, env: AsyncPipelineEnv) => resumeRoute(request, env) },
+            { path: ADMIN_ROUTES.jobs.path, GET: (request: Request, env: AsyncPipelineEnv) => listParkedRoute(request, env) },
+            { path: ADMIN_ROUTES.jobsResume.path, POST: (request: Request, env: AsyncPipelineEnv) => resumeRoute(request, env) },
           ]
         : []),
     ]),
