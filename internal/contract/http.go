@@ -13,23 +13,6 @@ import (
 // those types), and the Go callers of the Workers (verify, jobs) use these
 // constants.
 
-// JobState is a job's status in GET /jobs/<id> (event-agent, async-pipeline).
-type JobState string
-
-// The job states.
-const (
-	JobQueued    JobState = "queued"
-	JobRunning   JobState = "running"
-	JobSubmitted JobState = "submitted"
-	JobDone      JobState = "done"
-	JobFailed    JobState = "failed"
-	JobDead      JobState = "dead"
-	// JobBudgetExhausted is a parked job (async-pipeline): the month's model
-	// budget was spent when its turn came; its input is kept in the spend
-	// store until POST /admin/jobs/resume queues it again.
-	JobBudgetExhausted JobState = "budget_exhausted"
-)
-
 // StateDoc describes one job state.
 type StateDoc struct {
 	State JobState
@@ -40,6 +23,52 @@ type StateDoc struct {
 	Written bool
 	Doc     string
 }
+
+// CodeDoc describes one error code: the HTTP status it comes with.
+type CodeDoc struct {
+	Code   ErrorCode
+	Status int
+	Doc    string
+}
+
+// Route is one admin route.
+type Route struct {
+	// Name is its key in ADMIN_ROUTES.
+	Name   string
+	Method string
+	Path   string
+	// Patterns that serve it (when the stack has a budget: the spend guard's routes).
+	Patterns []string
+	Doc      string
+}
+
+// JobState is a job's status in GET /jobs/<id> (event-agent, async-pipeline).
+type JobState string
+
+// The states of a job under way (JobStates says which a Worker writes).
+const (
+	// JobQueued: waiting for the model call, or queued again after a failed
+	// attempt (then with error). A job with no record yet is queued by its id.
+	JobQueued JobState = "queued"
+	// JobRunning is part of the type but not written (an R2 write per job).
+	JobRunning JobState = "running"
+	// JobSubmitted (batch mode): in the Message Batch batch_id.
+	JobSubmitted JobState = "submitted"
+	// JobBudgetExhausted is a parked job (async-pipeline): the month's model
+	// budget was spent when its turn came; its input is kept in the spend
+	// store until POST /admin/jobs/resume queues it again.
+	JobBudgetExhausted JobState = "budget_exhausted"
+)
+
+// The states a job ends in.
+const (
+	// JobDone: the shaped result is in result.
+	JobDone JobState = "done"
+	// JobFailed: the model API refused the request, or the job expired.
+	JobFailed JobState = "failed"
+	// JobDead: retries exhausted; the record keeps the input.
+	JobDead JobState = "dead"
+)
 
 // JobStates lists every job state.
 var JobStates = []StateDoc{
@@ -55,29 +84,34 @@ var JobStates = []StateDoc{
 // ErrorCode is the code of a Worker's JSON error.
 type ErrorCode string
 
-// The error codes.
+// The error codes of a request the Worker refuses to read.
 const (
-	ErrMethodNotAllowed     ErrorCode = "method_not_allowed"
 	ErrInvalidJSON          ErrorCode = "invalid_json"
 	ErrInvalidInput         ErrorCode = "invalid_input"
 	ErrInputTooLarge        ErrorCode = "input_too_large"
 	ErrUnsupportedMediaType ErrorCode = "unsupported_media_type"
-	ErrNotFound             ErrorCode = "not_found"
-	ErrUnauthorized         ErrorCode = "unauthorized"
-	ErrRateLimited          ErrorCode = "rate_limited"
-	ErrBudgetExhausted      ErrorCode = "budget_exhausted"
-	ErrForbidden            ErrorCode = "forbidden"
-	ErrUpstream             ErrorCode = "upstream_error"
-	ErrUnavailable          ErrorCode = "unavailable"
-	ErrInternal             ErrorCode = "internal"
 )
 
-// CodeDoc describes one error code: the HTTP status it comes with.
-type CodeDoc struct {
-	Code   ErrorCode
-	Status int
-	Doc    string
-}
+// The error codes of a route or a caller the Worker does not serve.
+const (
+	ErrMethodNotAllowed ErrorCode = "method_not_allowed"
+	ErrNotFound         ErrorCode = "not_found"
+	ErrUnauthorized     ErrorCode = "unauthorized"
+	ErrForbidden        ErrorCode = "forbidden"
+)
+
+// The error codes of a limit reached: retry after Retry-After.
+const (
+	ErrRateLimited     ErrorCode = "rate_limited"
+	ErrBudgetExhausted ErrorCode = "budget_exhausted"
+)
+
+// The error codes of a failure behind the Worker, or in it.
+const (
+	ErrUpstream    ErrorCode = "upstream_error"
+	ErrUnavailable ErrorCode = "unavailable"
+	ErrInternal    ErrorCode = "internal"
+)
 
 // ErrorCodes lists every error code.
 var ErrorCodes = []CodeDoc{
@@ -102,17 +136,6 @@ const (
 	AdminJobsPath       = "/admin/jobs"
 	AdminJobsResumePath = "/admin/jobs/resume"
 )
-
-// Route is one admin route.
-type Route struct {
-	// Name is its key in ADMIN_ROUTES.
-	Name   string
-	Method string
-	Path   string
-	// Patterns that serve it (when the stack has a budget: the spend guard's routes).
-	Patterns []string
-	Doc      string
-}
 
 // AdminRoutes lists the admin routes, all the spend guard's (present when the stack has a budget).
 var AdminRoutes = []Route{

@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/zerocost/zerocost/internal/contract"
 )
@@ -51,4 +53,43 @@ func readPoll(id string, r *response, batch bool) polled {
 		p.err = fmt.Errorf("job %s: unknown status %q: %s", id, status, clip(string(r.body), 200))
 	}
 	return p
+}
+
+// stillPending lists the jobs not done with the last status seen of each.
+func stillPending(pending []string, last map[string]string) string {
+	parts := make([]string, 0, len(pending))
+	for _, id := range pending {
+		parts = append(parts, fmt.Sprintf("%s still %s", id, last[id]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// pollRound polls each pending job once (readPoll) and returns the jobs to
+// poll again: those still under way and those whose poll failed
+// transiently. seen, when given, sees each answer readPoll did not fail (and
+// may fail it). last holds the status seen of each job.
+func (p *prober) pollRound(ctx context.Context, pending []string, last map[string]string, transient *int, batch bool, seen func(id string, r *response, got polled) error) ([]string, error) {
+	var still []string
+	for _, id := range pending {
+		r, err := p.pollJob(ctx, id, last[id], transient)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil { // a transient failure: poll it again
+			still = append(still, id)
+			continue
+		}
+		got := readPoll(id, r, batch)
+		last[id] = got.note
+		if got.err == nil && seen != nil {
+			got.err = seen(id, r, got)
+		}
+		if got.err != nil {
+			return nil, got.err
+		}
+		if got.pending {
+			still = append(still, id)
+		}
+	}
+	return still, nil
 }

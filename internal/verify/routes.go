@@ -406,26 +406,10 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 	transient := 0
 	attempts := p.o.attempts()
 	for attempt := 1; attempt <= attempts; attempt++ {
-		var still []string
-		for _, id := range pending {
-			r, err := p.pollJob(ctx, id, last[id], &transient)
-			if err != nil {
-				return attempt, err
-			}
-			if r == nil { // a transient failure: poll it again
-				still = append(still, id)
-				continue
-			}
-			got := readPoll(id, r, false)
-			last[id] = got.note
-			if got.err != nil {
-				return attempt, got.err
-			}
-			if got.pending {
-				still = append(still, id)
-			}
+		var err error
+		if pending, err = p.pollRound(ctx, pending, last, &transient, false, nil); err != nil {
+			return attempt, err
 		}
-		pending = still
 		if len(pending) == 0 {
 			return attempt, nil
 		}
@@ -435,11 +419,7 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 			}
 		}
 	}
-	var parts []string
-	for _, id := range pending {
-		parts = append(parts, fmt.Sprintf("%s still %s", id, last[id]))
-	}
-	return attempts, fmt.Errorf("not done within %s (%d polls): %s", p.o.Timeout, attempts, strings.Join(parts, ", "))
+	return attempts, fmt.Errorf("not done within %s (%d polls): %s", p.o.Timeout, attempts, stillPending(pending, last))
 }
 
 // empty reports whether a result is missing, null, "", {} or [].
