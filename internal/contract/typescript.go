@@ -87,6 +87,14 @@ export const MODEL_USAGE_POINT = {
 	fmt.Fprintf(&b, "  blobs: %s,\n  doubles: %s,\n  indexes: %s,\n} as const;\n",
 		list(ModelUsagePoint.Blobs), list(ModelUsagePoint.Doubles), list(ModelUsagePoint.Indexes))
 
+	b.Write(opsTypeScript(js, list))
+	b.Write(httpTypeScript(js))
+	return b.Bytes()
+}
+
+// opsTypeScript renders OPS_PER_EVENT and OPS.
+func opsTypeScript(js func(any) string, list func([]string) string) []byte {
+	var b bytes.Buffer
 	b.WriteString(`
 /**
  * What each event of a pattern costs in ops (internal/contract/ops.go): the
@@ -115,6 +123,5 @@ export const OPS_PER_EVENT = {
 		ops = append(ops, string(op))
 	}
 	fmt.Fprintf(&b, "/** Every op the harness counts. */\nexport const OPS = %s as const;\n\n", list(ops))
-	b.Write(httpTypeScript(js))
 	return b.Bytes()
 }

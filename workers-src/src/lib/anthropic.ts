@@ -9,9 +9,10 @@ import type { BaseEnv } from "../env";
 export const ANTHROPIC_VERSION = "2023-06-01";
 
 /**
- * Statuses worth another attempt: 429 (rate limited), 500, 502, 503, 504 and
- * 529 (overloaded), as Anthropic's errors page lists them
- * (https://docs.anthropic.com/en/api/errors).
+ * Statuses worth another attempt: 429 (rate_limit_error), 500 (api_error) and
+ * 529 (overloaded_error), as Anthropic's errors page lists them
+ * (https://docs.anthropic.com/en/api/errors), and the gateway errors 502, 503
+ * and 504 of whatever stands between.
  */
 export const RETRYABLE: ReadonlySet<number> = new Set([429, 500, 502, 503, 504, 529]);
 
