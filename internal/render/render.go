@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,36 +166,31 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s.model: %w", index, err)
 	}
-	s := p.Settings
-	itoa := strconv.Itoa
-	// The value of every var internal/contract declares; the pattern's vars
-	// are written in the contract's order.
+	// The value of every var internal/contract declares that carries no
+	// setting; a setting's var is its stack.Settings.VarText. The pattern's
+	// vars are written in the contract's order.
 	values := map[string]string{
-		contract.VarProduct:               p.Name,
-		contract.VarPattern:               p.Pattern,
-		contract.VarModel:                 p.Model,
-		contract.VarAnthropicBaseURL:      cfg.AnthropicBaseURL,
-		contract.VarSystemPrompt:          prompt,
-		contract.VarMaxInputChars:         itoa(s.MaxInputChars),
-		contract.VarMaxOutputTokens:       itoa(s.MaxOutputTokens),
-		contract.VarModelTimeoutMs:        itoa(s.ModelTimeoutMs),
-		contract.VarRateLimitPerMinute:    itoa(s.RateLimitPerMinute),
-		contract.VarRetryDelaySeconds:     itoa(s.RetryDelaySeconds),
-		contract.VarDeadLetterQueue:       d.DeadLetterQueue,
-		contract.VarMaxRetries:            itoa(s.MaxRetries),
-		contract.VarModelMode:             s.ModelMode,
-		contract.VarCacheTTLSeconds:       itoa(s.CacheTTLSeconds),
-		contract.VarMonthlyBudgetUSD:      stack.FormatUSD(s.MonthlyBudgetUSD),
-		contract.VarStackBudgetUSD:        stack.FormatUSD(cfg.MonthlyBudgetUSD),
-		contract.VarBudgetAlertThresholds: stack.ThresholdsVar(s.AlertThresholds()),
-		contract.VarModelPrices:           modelPrices,
+		contract.VarProduct:          p.Name,
+		contract.VarPattern:          p.Pattern,
+		contract.VarModel:            p.Model,
+		contract.VarAnthropicBaseURL: cfg.AnthropicBaseURL,
+		contract.VarSystemPrompt:     prompt,
+		contract.VarDeadLetterQueue:  d.DeadLetterQueue,
+		contract.VarStackBudgetUSD:   stack.FormatUSD(cfg.MonthlyBudgetUSD),
+		contract.VarModelPrices:      modelPrices,
 	}
-	for _, name := range contract.VarsOf(p.Pattern) {
-		v, ok := values[name]
-		if !ok {
-			return nil, fmt.Errorf("%s: internal/render has no value for var %s", field, name)
+	for _, v := range contract.Vars {
+		if !slices.Contains(v.Patterns, p.Pattern) {
+			continue
 		}
-		d.Vars = append(d.Vars, Var{name, v})
+		value, ok := values[v.Name]
+		switch {
+		case v.Setting != "":
+			value = p.Settings.VarText(v.Setting)
+		case !ok:
+			return nil, fmt.Errorf("%s: internal/render has no value for var %s", field, v.Name)
+		}
+		d.Vars = append(d.Vars, Var{v.Name, value})
 	}
 	return d, nil
 }

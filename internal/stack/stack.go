@@ -76,19 +76,10 @@ var ModelModes = []string{ModelModeRealtime, ModelModeBatch}
 // sends an alert when a product sets no budgetAlertThresholds.
 var DefaultBudgetAlertThresholds = []int{50, 80, 100}
 
-// Cloudflare limits the settings are checked against.
-const (
-	maxBatchSize         = 100
-	maxBatchTimeout      = 60
-	maxRetries           = 100
-	maxRetryDelaySeconds = 43200
-	maxPlainTextVarBytes = 5 * 1024
-	maxQueueInputChars   = 30000
-)
-
-// minCacheTTLSeconds is zerocost's floor for cacheTtlSeconds: an answer kept
-// for less than a minute saves next to no model calls.
-const minCacheTTLSeconds = 60
+// maxPlainTextVarBytes is the most a Worker's plain-text variable holds:
+// 5 KB (https://developers.cloudflare.com/workers/platform/limits/,
+// "Environment variable size"). The settings' bounds are in SettingsTable.
+const maxPlainTextVarBytes = 5 * 1024
 
 // Config keys (without the namespace).
 const (
@@ -369,7 +360,8 @@ func parseProducts(v Value) ([]Product, []error) {
 			errs = append(errs, errf(pf+".name", "%q is used by %s[%d] too: product names must be unique", p.Name, field, j))
 		}
 		seen[p.Name] = i
-		errs = append(errs, p.applyDefaults(pf)...)
+		p.applyDefaults()
+		errs = append(errs, p.validate(pf)...)
 		prods = append(prods, p)
 	}
 	return prods, errs
@@ -408,25 +400,18 @@ func typeName(t reflect.Type) string {
 	return "a " + t.String()
 }
 
-// patternSettings are the settings only some patterns have: one of these
-// patterns that leaves it unset gets the default (0: none), and a product of
-// another pattern that sets it is an error. The errors come in this order.
-var patternSettings = []struct {
-	name     string
-	field    func(*Settings) *int
-	def      int
-	patterns []string
-}{
-	{"batchSize", func(s *Settings) *int { return &s.BatchSize }, DefaultBatchSize, []string{AsyncPipeline}},
-	{"batchTimeoutSeconds", func(s *Settings) *int { return &s.BatchTimeoutSeconds }, DefaultBatchTimeoutSeconds, []string{AsyncPipeline}},
-	{"maxRetries", func(s *Settings) *int { return &s.MaxRetries }, DefaultMaxRetries, []string{AsyncPipeline}},
-	{"retryDelaySeconds", func(s *Settings) *int { return &s.RetryDelaySeconds }, DefaultRetryDelaySeconds, []string{AsyncPipeline}},
-	{"maxConcurrency", func(s *Settings) *int { return &s.MaxBatchConcurrency }, 0, []string{AsyncPipeline}},
-	{"cacheTtlSeconds", func(s *Settings) *int { return &s.CacheTTLSeconds }, DefaultCacheTTLSeconds, []string{EdgeCache}},
+// applyDefaults fills what the product leaves unset: its model and its
+// pattern's settings (SettingsTable).
+func (p *Product) applyDefaults() {
+	if p.Model == "" {
+		p.Model = DefaultModel
+	}
+	p.Settings.applyDefaults(p.Pattern)
 }
 
-// applyDefaults fills zero settings with the pattern's defaults and validates the product.
-func (p *Product) applyDefaults(field string) []error {
+// validate checks a product with its defaults applied; field is the
+// product's (zerocost:products[0]).
+func (p *Product) validate(field string) []error {
 	var errs []error
 	add := func(e *Error) { errs = append(errs, e) }
 
@@ -435,12 +420,8 @@ func (p *Product) applyDefaults(field string) []error {
 	} else if !names.IsProductName(p.Name) {
 		add(errf(field+".name", "%q is not a valid product name: %s", p.Name, names.ProductNameRule))
 	}
-	known := slices.Contains(Patterns, p.Pattern)
-	if !known {
+	if !slices.Contains(Patterns, p.Pattern) {
 		add(errf(field+".pattern", "%q is not a pattern zerocost knows (one of: %s)", p.Pattern, strings.Join(Patterns, ", ")))
-	}
-	if p.Model == "" {
-		p.Model = DefaultModel
 	}
 	if p.SystemPrompt != "" && p.SystemPromptFile != "" {
 		add(errf(field+".systemPromptFile", "give systemPrompt or systemPromptFile, not both"))
@@ -472,92 +453,7 @@ func (p *Product) applyDefaults(field string) []error {
 			add(errf(fmt.Sprintf("%s.crons[%d]", field, i), "%v", err))
 		}
 	}
-
-	s := &p.Settings
-	sf := field + ".settings"
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&s.RateLimitPerMinute, DefaultRateLimitPerMinute)
-	def(&s.MaxInputChars, DefaultMaxInputChars)
-	def(&s.MaxOutputTokens, DefaultMaxOutputTokens)
-	def(&s.ModelTimeoutMs, DefaultModelTimeoutMs)
-	if known {
-		for _, ps := range patternSettings {
-			v := ps.field(s)
-			if !slices.Contains(ps.patterns, p.Pattern) {
-				if *v != 0 {
-					add(errf(sf+"."+ps.name, "is not a setting of the %s pattern", p.Pattern))
-				}
-				continue
-			}
-			def(v, ps.def)
-		}
-	}
-	rng := func(name string, v, lo, hi int, why string) {
-		if v != 0 && (v < lo || v > hi) {
-			add(errf(sf+"."+name, "%d is out of range %d..%d (%s)", v, lo, hi, why))
-		}
-	}
-	rng("cacheTtlSeconds", s.CacheTTLSeconds, minCacheTTLSeconds, 365*86400, "an answer is kept from a minute to a year")
-	rng("batchSize", s.BatchSize, 1, maxBatchSize, "Queues batch at most 100 messages")
-	rng("batchTimeoutSeconds", s.BatchTimeoutSeconds, 1, maxBatchTimeout, "Queues wait at most 60 s for a batch")
-	rng("maxRetries", s.MaxRetries, 1, maxRetries, "Queues retry at most 100 times")
-	rng("retryDelaySeconds", s.RetryDelaySeconds, 1, maxRetryDelaySeconds, "Queues delay a retry at most 12 h")
-	rng("maxConcurrency", s.MaxBatchConcurrency, 1, 250, "Queues run at most 250 concurrent consumers")
-	rng("rateLimitPerMinute", s.RateLimitPerMinute, 1, 1_000_000, "requests per minute")
-	rng("maxInputChars", s.MaxInputChars, 1, 1_000_000, "characters")
-	if p.Pattern == AsyncPipeline {
-		// A queue message carries the input and is at most 128 KB; UTF-8 and
-		// JSON escaping take up to 4 bytes a character.
-		rng("maxInputChars", s.MaxInputChars, 1, maxQueueInputChars, "a queue message holds at most 128 KB")
-	}
-	rng("maxOutputTokens", s.MaxOutputTokens, 1, 64_000, "tokens")
-	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
-	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
-	errs = append(errs, s.checkBudget(sf)...)
-	if known {
-		errs = append(errs, s.checkModelMode(sf, p.Pattern)...)
-	}
-	return errs
-}
-
-// checkModelMode defaults and checks modelMode and batchPollCron: an async
-// pipeline's, realtime unless set; every other pattern calls the model while
-// a request waits, so setting them there is an error.
-func (s *Settings) checkModelMode(sf, pattern string) []error {
-	var errs []error
-	if pattern != AsyncPipeline {
-		if s.ModelMode != "" {
-			errs = append(errs, errf(sf+".modelMode", "is not a setting of the %s pattern: only async-pipeline can wait for the Message Batches API", pattern))
-		}
-		if s.BatchPollCron != "" {
-			errs = append(errs, errf(sf+".batchPollCron", "is not a setting of the %s pattern (async-pipeline with modelMode: batch only)", pattern))
-		}
-		return errs
-	}
-	if s.ModelMode == "" {
-		s.ModelMode = DefaultModelMode
-	}
-	if !slices.Contains(ModelModes, s.ModelMode) {
-		errs = append(errs, errf(sf+".modelMode", "%q is not a model mode (one of: %s)", s.ModelMode, strings.Join(ModelModes, ", ")))
-		return errs
-	}
-	if s.ModelMode != ModelModeBatch {
-		if s.BatchPollCron != "" {
-			errs = append(errs, errf(sf+".batchPollCron", "applies only with modelMode: batch (this product is %s)", s.ModelMode))
-		}
-		return errs
-	}
-	if s.BatchPollCron == "" {
-		s.BatchPollCron = DefaultBatchPollCron
-	}
-	if _, err := cronexpr.Parse(s.BatchPollCron); err != nil {
-		errs = append(errs, errf(sf+".batchPollCron", "%v", err))
-	}
-	return errs
+	return append(errs, p.Settings.validate(field+".settings", p.Pattern)...)
 }
 
 // CronTriggers are the cron triggers of a product: its own, then, in batch
