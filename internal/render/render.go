@@ -144,31 +144,24 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.RateLimitNamespaceID = DefaultRateLimitNamespaceID(d.Script)
 	}
 
-	prompt := p.SystemPrompt
-	if p.SystemPromptFile != "" {
-		path, err := stack.ResolvePath(projectDir, p.SystemPromptFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.systemPromptFile: %w", field, err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s.systemPromptFile: %w", field, err)
-		}
-		if !utf8.Valid(b) {
-			return nil, fmt.Errorf("%s.systemPromptFile: %s is not UTF-8 text", field, p.SystemPromptFile)
-		}
-		prompt = strings.TrimRight(string(b), "\n")
-		if len(prompt) > 5*1024 {
-			return nil, fmt.Errorf("%s.systemPromptFile: %s is %d bytes; a Worker variable holds at most 5120", field, p.SystemPromptFile, len(prompt))
-		}
+	prompt, err := systemPrompt(p, projectDir, field)
+	if err != nil {
+		return nil, err
 	}
 	modelPrices, err := ModelPricesJSON(p.Model)
 	if err != nil {
 		return nil, fmt.Errorf("%s.model: %w", index, err)
 	}
+	if d.Vars, err = vars(cfg, p, d, prompt, modelPrices); err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	return d, nil
+}
+
+// vars are the values of the pattern's vars, in internal/contract's order.
+func vars(cfg *stack.Config, p stack.Product, d *Data, prompt, modelPrices string) ([]Var, error) {
 	// The value of every var internal/contract declares that carries no
-	// setting; a setting's var is its stack.Settings.VarText. The pattern's
-	// vars are written in the contract's order.
+	// setting; a setting's var is its stack.Settings.VarText.
 	values := map[string]string{
 		contract.VarProduct:          p.Name,
 		contract.VarPattern:          p.Pattern,
@@ -179,6 +172,7 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		contract.VarStackBudgetUSD:   stack.FormatUSD(cfg.MonthlyBudgetUSD),
 		contract.VarModelPrices:      modelPrices,
 	}
+	var out []Var
 	for _, v := range contract.Vars {
 		if !slices.Contains(v.Patterns, p.Pattern) {
 			continue
@@ -188,11 +182,35 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		case v.Setting != "":
 			value = p.Settings.VarText(v.Setting)
 		case !ok:
-			return nil, fmt.Errorf("%s: internal/render has no value for var %s", field, v.Name)
+			return nil, fmt.Errorf("internal/render has no value for var %s", v.Name)
 		}
-		d.Vars = append(d.Vars, Var{v.Name, value})
+		out = append(out, Var{v.Name, value})
 	}
-	return d, nil
+	return out, nil
+}
+
+// systemPrompt is the product's system prompt: its systemPrompt, or the
+// text of its systemPromptFile (resolved in projectDir).
+func systemPrompt(p stack.Product, projectDir, field string) (string, error) {
+	if p.SystemPromptFile == "" {
+		return p.SystemPrompt, nil
+	}
+	path, err := stack.ResolvePath(projectDir, p.SystemPromptFile)
+	if err != nil {
+		return "", fmt.Errorf("%s.systemPromptFile: %w", field, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s.systemPromptFile: %w", field, err)
+	}
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("%s.systemPromptFile: %s is not UTF-8 text", field, p.SystemPromptFile)
+	}
+	prompt := strings.TrimRight(string(b), "\n")
+	if len(prompt) > stack.MaxPlainTextVarBytes {
+		return "", fmt.Errorf("%s.systemPromptFile: %s is %d bytes; a Worker variable holds at most %d", field, p.SystemPromptFile, len(prompt), stack.MaxPlainTextVarBytes)
+	}
+	return prompt, nil
 }
 
 // productIndex is the product's position in the stack's list, for fields

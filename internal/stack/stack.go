@@ -76,10 +76,10 @@ var ModelModes = []string{ModelModeRealtime, ModelModeBatch}
 // sends an alert when a product sets no budgetAlertThresholds.
 var DefaultBudgetAlertThresholds = []int{50, 80, 100}
 
-// maxPlainTextVarBytes is the most a Worker's plain-text variable holds:
+// MaxPlainTextVarBytes is the most a Worker's plain-text variable holds:
 // 5 KB (https://developers.cloudflare.com/workers/platform/limits/,
 // "Environment variable size"). The settings' bounds are in SettingsTable.
-const maxPlainTextVarBytes = 5 * 1024
+const MaxPlainTextVarBytes = 5 * 1024
 
 // Config keys (without the namespace).
 const (
@@ -244,6 +244,22 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 		errs = append(errs, errf("stack", "%q is not a valid stack name: %s", stackName, names.StackNameRule))
 	}
 
+	errs = append(errs, cfg.readSecrets(values)...)
+	errs = append(errs, cfg.readStackKeys(values)...)
+	prods, perrs := parseProducts(values[KeyProducts])
+	errs = append(errs, perrs...)
+	cfg.Products = prods
+	errs = append(errs, cfg.checkBudgets()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return cfg, nil
+}
+
+// readSecrets reads the account id and which secrets are set (never their
+// values): a secret set in plain text is an error.
+func (cfg *Config) readSecrets(values map[string]Value) []error {
+	var errs []error
 	cfg.AccountID = values[KeyAccountID].Text
 	switch {
 	case cfg.AccountID == "":
@@ -263,6 +279,19 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 		}
 		cfg.HasAuthToken = v.Text != "" || v.Secret
 	}
+	if v, ok := values[KeyBudgetAlertWebhook]; ok {
+		field := Namespace + ":" + KeyBudgetAlertWebhook
+		if !v.Secret {
+			errs = append(errs, errf(field, "must be a secret (a webhook URL carries a token): set it with `pulumi config set --secret %s <url>`, or give a token-free URL in a product's settings.budgetAlertWebhook", field))
+		}
+		cfg.HasBudgetAlertWebhook = v.Text != "" || v.Secret
+	}
+	return errs
+}
+
+// readStackKeys reads the stack's plain settings over their defaults.
+func (cfg *Config) readStackKeys(values map[string]Value) []error {
+	var errs []error
 	if v, ok := values[KeyWorkersDevSubdomain]; ok {
 		cfg.WorkersDevSubdomain = v.Text
 		if !names.IsDNSLabel(v.Text) {
@@ -288,7 +317,6 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 			errs = append(errs, errf(Namespace+":"+KeyAnthropicBaseURL, "%q is not an http(s) URL", v.Text))
 		}
 	}
-
 	if v, ok := values[KeyMonthlyBudgetUSD]; ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v.Text), 64)
 		switch {
@@ -300,22 +328,7 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 			cfg.MonthlyBudgetUSD = f
 		}
 	}
-	if v, ok := values[KeyBudgetAlertWebhook]; ok {
-		field := Namespace + ":" + KeyBudgetAlertWebhook
-		if !v.Secret {
-			errs = append(errs, errf(field, "must be a secret (a webhook URL carries a token): set it with `pulumi config set --secret %s <url>`, or give a token-free URL in a product's settings.budgetAlertWebhook", field))
-		}
-		cfg.HasBudgetAlertWebhook = v.Text != "" || v.Secret
-	}
-
-	prods, perrs := parseProducts(values[KeyProducts])
-	errs = append(errs, perrs...)
-	cfg.Products = prods
-	errs = append(errs, cfg.checkBudgets()...)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return cfg, nil
+	return errs
 }
 
 // KnownKeys lists the config keys zerocost reads, without the namespace.
@@ -426,8 +439,8 @@ func (p *Product) validate(field string) []error {
 	if p.SystemPrompt != "" && p.SystemPromptFile != "" {
 		add(errf(field+".systemPromptFile", "give systemPrompt or systemPromptFile, not both"))
 	}
-	if len(p.SystemPrompt) > maxPlainTextVarBytes {
-		add(errf(field+".systemPrompt", "is %d bytes; a Worker variable holds at most %d", len(p.SystemPrompt), maxPlainTextVarBytes))
+	if len(p.SystemPrompt) > MaxPlainTextVarBytes {
+		add(errf(field+".systemPrompt", "is %d bytes; a Worker variable holds at most %d", len(p.SystemPrompt), MaxPlainTextVarBytes))
 	}
 	if p.Route != nil && p.CustomDomain != nil {
 		add(errf(field+".customDomain", "give route or customDomain, not both"))
