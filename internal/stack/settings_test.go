@@ -109,7 +109,7 @@ func TestVarText(t *testing.T) {
 	s := Settings{MaxRetries: 7, ModelMode: ModelModeBatch, MonthlyBudgetUSD: 12.5}
 	for name, want := range map[string]string{
 		"maxRetries": "7", "modelMode": "batch", "monthlyBudgetUsd": "12.5",
-		"budgetAlertThresholds": DefaultBudgetAlertThresholdsVar, "budgetAlertWebhook": "",
+		"budgetAlertThresholds": "50,80,100", "budgetAlertWebhook": "",
 	} {
 		if got := s.VarText(name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
@@ -117,7 +117,7 @@ func TestVarText(t *testing.T) {
 	}
 	for name, want := range map[string]any{
 		"maxRetries": DefaultMaxRetries, "modelMode": DefaultModelMode,
-		"budgetAlertThresholds": DefaultBudgetAlertThresholdsVar, "monthlyBudgetUsd": nil,
+		"budgetAlertThresholds": "50,80,100", "monthlyBudgetUsd": nil,
 	} {
 		st, _ := SettingNamed(name)
 		if got := st.VarDefault(); got != want {

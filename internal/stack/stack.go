@@ -33,7 +33,9 @@ const (
 // Patterns lists the supported patterns in a stable order.
 var Patterns = []string{EventAgent, AsyncPipeline, EdgeCache}
 
-// Defaults, from the seed article where it gives a value.
+// Defaults, from the seed article where it gives a value. A setting's
+// default is its row's in SettingsTable; these constants name them for the
+// code that needs one elsewhere.
 const (
 	DefaultModel               = "claude-haiku-4-5"
 	DefaultCompatibilityDate   = "2026-06-01"
@@ -54,9 +56,6 @@ const (
 	// a day (0.3% of Workers Free's 100,000 requests) and adds at most 5
 	// minutes to results that take minutes to hours.
 	DefaultBatchPollCron = "*/5 * * * *"
-	// DefaultBudgetAlertThresholdsVar is DefaultBudgetAlertThresholds as
-	// the BUDGET_ALERT_THRESHOLDS var writes it.
-	DefaultBudgetAlertThresholdsVar = "50,80,100"
 )
 
 // Model modes of an async pipeline (settings.modelMode).
@@ -166,7 +165,8 @@ type CustomDomain struct {
 	ZoneID   string `json:"zoneId"`
 }
 
-// Settings are a pattern's knobs. Zero means "use the default"; settings a
+// Settings are a pattern's knobs, one field per row of SettingsTable (its
+// patterns, default and range). Zero means "use the default"; settings a
 // pattern does not use are left at zero after defaults are applied.
 type Settings struct {
 	BatchSize            int `json:"batchSize,omitempty"`
