@@ -38,7 +38,7 @@ const maxTiers = 8
 
 // tierRe: a tier's name becomes the binding DOOR_<NAME>, so a short
 // lower-case identifier.
-var tierRe = regexp.MustCompile(`^[a-z][a-z0-9]{0,15}$`)
+var tierRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // HasKeys says whether the product checks customer keys.
 func (p *Product) HasKeys() bool { return p.Access == AccessKeys }
@@ -46,30 +46,35 @@ func (p *Product) HasKeys() bool { return p.Access == AccessKeys }
 // TierNames lists the product's tiers, sorted.
 func (p *Product) TierNames() []string { return slices.Sorted(maps.Keys(p.Tiers)) }
 
-// checkAccess defaults and checks access and tiers.
-func (p *Product) checkAccess(field string) []error {
-	var errs []error
+// defaultAccess: keys unless set; a product with keys and no tiers gets the
+// default tier.
+func (p *Product) defaultAccess() {
 	if p.Access == "" {
 		p.Access = DefaultAccess
 	}
+	if p.HasKeys() && len(p.Tiers) == 0 {
+		p.Tiers = map[string]int{DefaultTier: DefaultTierPerMinute}
+	}
+}
+
+// validateAccess checks access and tiers (defaults applied).
+func (p *Product) validateAccess(field string) []error {
 	if !slices.Contains(AccessModes, p.Access) {
 		return []error{errf(field+".access", "%q is not an access mode (one of: %s)", p.Access, strings.Join(AccessModes, ", "))}
 	}
 	if !p.HasKeys() {
 		if len(p.Tiers) > 0 {
-			errs = append(errs, errf(field+".tiers", "a public product has no customer keys, so no tiers: delete tiers or set access: keys"))
+			return []error{errf(field+".tiers", "a public product has no customer keys, so no tiers: delete tiers or set access: keys")}
 		}
-		return errs
+		return nil
 	}
-	if len(p.Tiers) == 0 {
-		p.Tiers = map[string]int{DefaultTier: DefaultTierPerMinute}
-	}
+	var errs []error
 	if len(p.Tiers) > maxTiers {
 		errs = append(errs, errf(field+".tiers", "has %d tiers; zerocost allows %d (each is a ratelimit binding)", len(p.Tiers), maxTiers))
 	}
 	for _, name := range p.TierNames() {
 		if !tierRe.MatchString(name) {
-			errs = append(errs, errf(field+".tiers", "%q is not a tier name: 1 to 16 lower-case letters and digits, starting with a letter", name))
+			errs = append(errs, errf(field+".tiers", "%q is not a tier name: a lower-case letter, then up to 31 lower-case letters, digits or '_' (as `zerocost keys create --tier` takes)", name))
 		}
 		if n := p.Tiers[name]; n < 1 || n > 1_000_000 {
 			errs = append(errs, errf(fmt.Sprintf("%s.tiers.%s", field, name), "%d is out of range 1..1000000 (requests a minute per customer)", n))
