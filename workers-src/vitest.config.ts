@@ -14,7 +14,7 @@ import { defineConfig } from "vitest/config";
 function pattern(name: string, include: string[], project = name, vars: Record<string, string> = {}) {
   return {
     // The bundler defines these from the plan (internal/bundle, src/features.ts); the tests carry every feature.
-    define: { __ZEROCOST_BATCH_MODE__: "true", __ZEROCOST_SPEND_GUARD__: "true" },
+    define: { __ZEROCOST_BATCH_MODE__: "true", __ZEROCOST_SPEND_GUARD__: "true", __ZEROCOST_KEYS__: "true" },
     plugins: [
       cloudflareTest(({ inject }) => ({
         main: `./test/entries/${name}.ts`,

@@ -37,6 +37,12 @@ const SizeGoal = 25 * 1024
 // it is on.
 const GuardedPipelineSize = 31 * 1024
 
+// KeysAllowance is what the customer key check (lib/keys.ts, about 2.8 KB
+// minified: the header parsing, the checksum, the cache, the limits and
+// their messages) adds to a product with keys, on top of SizeGoal or
+// GuardedPipelineSize: a miss recorded in docs/BENCHMARKS.md.
+const KeysAllowance = 3 * 1024
+
 // Result is one bundled Worker.
 type Result struct {
 	Product string
@@ -108,7 +114,8 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 // of the ones it does not use (workers-src/src/features.ts):
 // __ZEROCOST_SPEND_GUARD__ when the stack has a budget (SPEND is bound:
 // lib/spend/), __ZEROCOST_BATCH_MODE__ for an async pipeline whose
-// MODEL_MODE is batch (lib/batch/).
+// MODEL_MODE is batch (lib/batch/), __ZEROCOST_KEYS__ for a product with
+// customer keys (KEYS is bound: lib/keys.ts).
 func Defines(pr *plan.Product) map[string]string {
 	batch := false
 	if b := pr.Binding(contract.VarModelMode); b != nil && b.Type == plan.PlainText {
@@ -118,6 +125,7 @@ func Defines(pr *plan.Product) map[string]string {
 	return map[string]string{
 		"__ZEROCOST_BATCH_MODE__":  strconv.FormatBool(batch),
 		"__ZEROCOST_SPEND_GUARD__": strconv.FormatBool(guard),
+		"__ZEROCOST_KEYS__":        strconv.FormatBool(pr.Binding(contract.Keys) != nil),
 	}
 }
 

@@ -1,17 +1,19 @@
-// The optional features a bundle carries. internal/bundle defines both from
+// The optional features a bundle carries. internal/bundle defines them from
 // the product's plan, so that a Worker leaves out the code of the features it
 // does not use (issue 2's 25 KB bundle goal):
 //
 //   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/spend/
 //   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch/
+//   __ZEROCOST_KEYS__         the product has customer keys (KEYS is bound): lib/keys.ts's check
 //
-// The Worker tests (vitest.config.ts) define both true. Read them only in a
+// The Worker tests (vitest.config.ts) define all true. Read them only in a
 // condition at the call site (`if (__ZEROCOST_SPEND_GUARD__ ...)`): esbuild
 // drops a branch whose condition it knows is false, and then every
 // declaration nothing else uses.
 declare global {
   const __ZEROCOST_SPEND_GUARD__: boolean;
   const __ZEROCOST_BATCH_MODE__: boolean;
+  const __ZEROCOST_KEYS__: boolean;
 }
 
 export {};

@@ -32,7 +32,7 @@ export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Rou
       // The admin routes take the stack's AUTH_TOKEN; every other route but
       // GET /health a customer key, unless the product is public.
       if (pathname.startsWith("/admin/")) await requireAuth(request, env.AUTH_TOKEN);
-      else if (!(method === "GET" && pathname === "/health") && keyed(env)) await requireKey(request, env);
+      else if (__ZEROCOST_KEYS__ && !(method === "GET" && pathname === "/health") && keyed(env)) await requireKey(request, env);
       const hit = matchRoute(all, method, pathname);
       if (!hit) throw notFound(`no route for ${pathname}`);
       return await hit.handler(request, env, ctx, hit.params);
