@@ -300,3 +300,35 @@ func TestBatchModeCronsAndVars(t *testing.T) {
 		t.Errorf("warnings %v", w)
 	}
 }
+
+// A public product without a budget is warned about; a stack that sets
+// authToken is told what it guards now and that its keyed products take keys.
+func TestAccessWarnings(t *testing.T) {
+	cfg, err := stack.FromValues("dev", map[string]stack.Value{
+		stack.KeyAccountID: {Text: "0123456789abcdef0123456789abcdef"},
+		stack.KeyAuthToken: {Secret: true},
+		stack.KeyProducts:  {Text: `[{"name":"open","pattern":"edge-cache","access":"public"},{"name":"sold","pattern":"event-agent"}]`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(p.Warnings(), "\n")
+	for _, want := range []string{"open is public (access: public) and has no budget", "zerocost:authToken now guards the admin routes (/admin/...) only", "sold take customer keys instead"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "sold is public") {
+		t.Errorf("a keyed product warned as public:\n%s", w)
+	}
+	if pr := p.Product("open"); pr.KeysNamespace() != "" || pr.Binding("KEYS") != nil || len(pr.Doors()) != 0 {
+		t.Errorf("the public product binds keys: %+v", pr.Bindings)
+	}
+	if pr := p.Product("sold"); pr.KeysNamespace() != "sold-dev-keys" || len(pr.Doors()) != 1 || pr.Doors()[0].Name != "DOOR_STANDARD" || pr.Doors()[0].Limit != stack.DefaultTierPerMinute {
+		t.Errorf("the keyed product: namespace %q doors %+v", pr.KeysNamespace(), pr.Doors())
+	}
+}
