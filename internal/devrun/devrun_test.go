@@ -136,6 +136,7 @@ func TestDemoStack(t *testing.T) {
 	if st.Stack != "demo" || st.PID != os.Getpid() || !st.Model.StandIn || st.Model.URL != rt.Model().URL || len(st.Products) != 4 {
 		t.Errorf("state %+v", st)
 	}
+	checkDevKeys(t, data, st)
 
 	want := map[string]string{"sales-engine": "event-agent", "email-worker": "async-pipeline", "ai-relay": "edge-cache", "delivery-worker": "event-agent"}
 	if len(rt.Products()) != len(want) {
