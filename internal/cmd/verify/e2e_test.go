@@ -90,7 +90,7 @@ func TestEndToEndWithZerocostDev(t *testing.T) {
 	if r.code != cmdutil.ExitOK || !rep.Passed {
 		t.Fatalf("exit %d (%v): failed %v\n%s", r.code, r.err, failedNames(rep), r.stdout)
 	}
-	if len(rep.Checks) != 19 || rep.Target != "local" {
+	if len(rep.Checks) != 30 || rep.Target != "local" {
 		t.Errorf("%d checks, target %s", len(rep.Checks), rep.Target)
 	}
 	if c := find(rep, "ai-relay", zverify.CheckCache); !strings.Contains(c.Detail, "MISS, then HIT") {
