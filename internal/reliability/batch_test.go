@@ -22,6 +22,7 @@ const batchStack = `config:
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
+      tiers: {standard: 1000000}
       systemPrompt: Answer in one word.
       settings:
         modelMode: batch

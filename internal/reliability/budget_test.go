@@ -24,6 +24,7 @@ const budgetStack = `config:
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
+      tiers: {standard: 1000000}
       systemPrompt: Answer in one word.
       settings:
         batchSize: 10

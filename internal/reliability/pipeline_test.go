@@ -19,6 +19,7 @@ const pipelineStack = `config:
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
+      tiers: {standard: 1000000}
       systemPrompt: Answer in one word.
       settings:
         batchSize: 100
