@@ -235,7 +235,10 @@ const (
 	FieldPattern = "pattern"
 	// FieldMode is "realtime" (the Messages API) or "batch" (the Message
 	// Batches API, billed at its batch discount).
-	FieldMode              = "mode"
+	FieldMode = "mode"
+	// FieldCustomer is the customer whose key made the call (a product with
+	// keys; "" for a public product and for batch-mode results).
+	FieldCustomer          = "customer"
 	FieldInputTokens       = "input_tokens"
 	FieldOutputTokens      = "output_tokens"
 	FieldCacheReadTokens   = "cache_read_input_tokens"
@@ -255,7 +258,7 @@ type DataPoint struct {
 // ModelUsagePoint is the data point lib/model.ts writes to MODEL_USAGE once
 // per successful model call; internal/cost/analytics reads it back.
 var ModelUsagePoint = DataPoint{
-	Blobs:   []string{FieldProduct, FieldModel, FieldPattern, FieldMode},
+	Blobs:   []string{FieldProduct, FieldModel, FieldPattern, FieldMode, FieldCustomer},
 	Doubles: []string{FieldInputTokens, FieldOutputTokens, FieldCacheReadTokens, FieldCacheCreateTokens},
 	Indexes: []string{FieldProduct},
 }

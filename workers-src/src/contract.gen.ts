@@ -90,7 +90,7 @@ export const MODEL_USAGE_DATASET = "zerocost_model_usage";
  * as double<i+1>, indexes[0] as index1.
  */
 export const MODEL_USAGE_POINT = {
-  blobs: ["product", "model", "pattern", "mode"],
+  blobs: ["product", "model", "pattern", "mode", "customer"],
   doubles: ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"],
   indexes: ["product"],
 } as const;

@@ -200,7 +200,7 @@ describe("usage", () => {
     await ask(input, e);
     await ask(input, e);
     expect(points).toHaveLength(1);
-    expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime"], indexes: [e.PRODUCT] });
+    expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime", ""], indexes: [e.PRODUCT] });
   });
 });
 

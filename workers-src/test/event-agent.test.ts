@@ -196,7 +196,7 @@ describe("the waitUntil path", () => {
     const e = testEnv({ MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => points.push(p) } });
     await submit(`usage ${newToken()}`, e);
     expect(points).toHaveLength(1);
-    expect(points[0]!.blobs).toEqual([e.PRODUCT, "claude-haiku-4-5", "event-agent", "realtime"]);
+    expect(points[0]!.blobs).toEqual([e.PRODUCT, "claude-haiku-4-5", "event-agent", "realtime", ""]); // a public product: no customer
     expect(points[0]!.indexes).toEqual([e.PRODUCT]);
   });
 });

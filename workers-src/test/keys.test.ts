@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clearKeyCache, isWellFormed, type KeyRecord } from "../src/lib/keys";
 import { newJobId } from "../src/lib/jobid";
 import { createWorker } from "../src/patterns/event-agent";
-import { OPS_PER_EVENT } from "../src/contract.gen";
+import { MODEL_USAGE_POINT, OPS_PER_EVENT } from "../src/contract.gen";
 import { call, eventually, expectError, get, newToken, postJson, testEnv, type TestEnv } from "./helpers";
 import { newKey, putKey, sha256hex } from "./keyhelpers";
 import { expected } from "./ops";
@@ -147,6 +147,15 @@ describe("customer keys", () => {
     expect(await (await call(worker, get(`/jobs/${job_id}`, bearer(a)), e)).json()).toMatchObject({ status: "done" });
     expect(JSON.parse(await (await env.OUTPUTS.get(`jobs/${job_id}.json`))!.text())).toMatchObject({ customer: "acme" });
     await expectError(await call(worker, get(`/jobs/${job_id}`, bearer(b)), e), 404, "not_found");
+  });
+
+  it("the usage data point names the customer", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const { e } = keyed({}, { MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => void points.push(p) } });
+    const key = await putKey(e.PRODUCT, "acme");
+    expect((await call(worker, postJson("/jobs", { input: `usage ${newToken()}` }, bearer(key)), e)).status).toBe(202);
+    const i = MODEL_USAGE_POINT.blobs.indexOf("customer");
+    expect(points.map((p) => p.blobs?.[i])).toEqual(["acme"]);
   });
 
   it("the admin routes take AUTH_TOKEN, not a customer key", async () => {

@@ -18,6 +18,7 @@ import { readConfig, type Config } from "../lib/config";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
+import { customerOf } from "../lib/keys";
 import { callModel, ModelError } from "../lib/model";
 import { MODEL_SPEND } from "../lib/spend/guard";
 import "../features";
@@ -124,6 +125,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             response = await callModel(env, cfg, req, {
               deadline: started + MODEL_DEADLINE_MS,
               pattern: PATTERN,
+              customer: customerOf(request),
               maxAttempts: 3,
               // A miss checks the budget (429 budget_exhausted, 503 when the
               // spend store fails); hits above never reach it. The cost is

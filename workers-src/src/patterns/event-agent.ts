@@ -62,6 +62,7 @@ async function runJob(
     const response = await callModel(env, cfg, body, {
       deadline: started + MODEL_DEADLINE_MS,
       pattern: PATTERN,
+      customer: job.customer,
       maxAttempts: 3,
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil } : undefined,
     });

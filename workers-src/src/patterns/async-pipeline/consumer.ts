@@ -175,6 +175,7 @@ export async function processMessage(
     const response = await callModel(env, cfg, body, {
       deadline: Date.now() + 2 * cfg.modelTimeoutMs + 5_000,
       pattern: PATTERN,
+      customer: msg.body.customer ?? "",
       maxAttempts: 2,
       maxRetryWaitMs: 5_000,
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND } : undefined,
