@@ -137,8 +137,9 @@ func TestEdgeCache(t *testing.T) {
 	}
 	waitHit(t, env, base, q)
 
-	// The second wave, in variants the cache key normalises away, calls no model.
-	variants := []string{q, strings.ToUpper(q), "  " + q + "  ", strings.ReplaceAll(q, "?", ""), strings.ReplaceAll(q, " ", "   ")}
+	// The second wave, in variants normalisation removes before the model
+	// (so the key), calls no model.
+	variants := []string{q, "  " + q + "\r\n", strings.ReplaceAll(q, " ", "\u00a0"), strings.ReplaceAll(q, "Worker", "Wor\u200bker"), q + "\U000E0041\U000E0042"}
 	var second []string
 	for i := 0; i < k; i++ {
 		second = append(second, variants[i%len(variants)])

@@ -1,7 +1,8 @@
-// Edge cache: POST /ask answers a question asked before (after normalising it,
-// lib/cachekey.ts) from the Cache API of this location (x-cache: HIT,
-// x-cache-store: edge), else from R2 (answers/<hex>.json, stored with its time;
-// x-cache: HIT, x-cache-store: r2; the answer is then kept in the Cache API
+// Edge cache: POST /ask answers a question asked before (the same model
+// request, lib/cachekey.ts, built from the input lib/normalize.ts cleaned)
+// from the Cache API of this location (x-cache: HIT, x-cache-store: edge),
+// else from R2 (answers/<hex>.json, stored with its time; x-cache: HIT,
+// x-cache-store: r2; the answer is then kept in the Cache API
 // for the rest of its CACHE_TTL_SECONDS), else calls the model (x-cache: MISS)
 // and stores the answer in R2 and the Cache API after answering. Failures are
 // not cached. The Cache API is free and per location (and does nothing on
@@ -13,7 +14,7 @@
 import type { EdgeCacheEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { cacheKey, cacheScope } from "../lib/cachekey";
+import { cacheKey } from "../lib/cachekey";
 import { readConfig, type Config } from "../lib/config";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
@@ -93,6 +94,16 @@ async function store(env: EdgeCacheEnv, cfg: Config, key: string, url: string, a
   await toEdge(url, answer, cfg.cacheTtlSeconds);
 }
 
+/**
+ * The model request for an input (already validated and normalised) and its
+ * cache key: the key hashes exactly the request a miss sends. scope: see
+ * cacheKey.
+ */
+export async function requestAndKey(hooks: Hooks, input: string, env: EdgeCacheEnv, cfg: Config, scope = "") {
+  const req = await buildRequest(hooks, input, env, cfg, PATTERN);
+  return { req, key: await cacheKey(req, scope) };
+}
+
 export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
   checkHooks(hooks);
   return {
@@ -104,7 +115,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
-          const key = await cacheKey(input, cacheScope(cfg));
+          const { req, key } = await requestAndKey(hooks, input, env, cfg);
           const url = edgeUrl(cfg.product, key);
 
           const edge = await fromEdge(url);
@@ -116,7 +127,6 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           }
 
           await enforceRateLimit(env, cfg);
-          const req = await buildRequest(hooks, input, env, cfg, PATTERN);
           let response;
           try {
             response = await callModel(env, cfg, req, {
