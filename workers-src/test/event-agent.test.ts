@@ -38,15 +38,26 @@ describe("routes", () => {
     await expectError(await call(worker, postJson("/jobs/extra/segment", {})), 404, "not_found");
   });
 
+  it("HEAD works wherever GET does: the GET's status and headers, no body", async () => {
+    const health = await call(worker, new Request("https://worker.test/health", { method: "HEAD" }));
+    expect(health.status).toBe(200);
+    expect(health.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await health.text()).toBe("");
+    const unknown = await call(worker, new Request("https://worker.test/jobs/not-a-job", { method: "HEAD" }));
+    expect([unknown.status, await unknown.text()]).toEqual([404, ""]);
+    const post = await call(worker, new Request("https://worker.test/jobs", { method: "HEAD" }));
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "POST"]);
+  });
+
   it("wrong methods are 405 with Allow", async () => {
     let res = await call(worker, get("/jobs"));
     expect(res.headers.get("allow")).toBe("POST");
     await expectError(res, 405, "method_not_allowed");
     res = await call(worker, new Request("https://worker.test/jobs/abc", { method: "DELETE" }));
-    expect(res.headers.get("allow")).toBe("GET");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
     await expectError(res, 405, "method_not_allowed");
     res = await call(worker, postJson("/health", {}));
-    expect(res.headers.get("allow")).toBe("GET");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
     await expectError(res, 405, "method_not_allowed");
   });
 

@@ -23,7 +23,7 @@ import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what
 import { BudgetExhausted, BudgetUnavailable, listParked, parkJob, RESUME_MAX, resumeParked, UNAVAILABLE_RETRY_AFTER } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
 import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
-import { jsonBytesFor, readJsonObject } from "../lib/http";
+import { jsonBytesFor, readBodyCapped, readJsonObject } from "../lib/http";
 import { createdAt, isJobId, newJobId } from "../lib/jobid";
 import { jobRecord, jobView, readJob, writeJob, type JobRecord } from "../lib/jobs";
 import { callModel, ModelError } from "../lib/model";
@@ -276,7 +276,7 @@ async function listParkedRoute(request: Request, env: AsyncPipelineEnv): Promise
 /** POST /admin/jobs/resume, optional body {"limit":N} (default and most: RESUME_MAX per call). */
 async function resumeRoute(request: Request, env: AsyncPipelineEnv): Promise<Response> {
   let limit = RESUME_MAX;
-  const text = await request.text();
+  const text = new TextDecoder().decode(await readBodyCapped(request, 4096));
   if (text.trim() !== "") {
     let body: unknown;
     try {

@@ -70,6 +70,18 @@ describe("readJsonObject", () => {
       "unsupported_media_type",
     ]);
   });
+  it("a body that breaks off while read is a 400, not a 500", async () => {
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent) return c.error(new Error("Network connection lost."));
+        sent = true;
+        c.enqueue(new TextEncoder().encode('{"input":"cut'));
+      },
+    });
+    const r = new Request("https://w/", { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect(await read(r)).toEqual([400, "invalid_json"]);
+  });
   it("stops reading a streamed body without content-length at the cap", async () => {
     let pulled = 0;
     const body = new ReadableStream<Uint8Array>({
