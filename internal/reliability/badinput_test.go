@@ -370,6 +370,7 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(logs.String(), "internal error") {
 		t.Error("a Worker logged an internal error")
 	}
+	checkDoor(t, env, auth)
 }
 
 // postJob posts one job to a job product and waits until it is done (at

@@ -178,12 +178,16 @@ type CustomDomain struct {
 // Settings are a pattern's knobs. Zero means "use the default"; settings a
 // pattern does not use are left at zero after defaults are applied.
 type Settings struct {
-	BatchSize            int `json:"batchSize,omitempty"`
-	BatchTimeoutSeconds  int `json:"batchTimeoutSeconds,omitempty"`
-	MaxRetries           int `json:"maxRetries,omitempty"`
-	RetryDelaySeconds    int `json:"retryDelaySeconds,omitempty"`
-	CacheTTLSeconds      int `json:"cacheTtlSeconds,omitempty"`
-	RateLimitPerMinute   int `json:"rateLimitPerMinute,omitempty"`
+	BatchSize           int `json:"batchSize,omitempty"`
+	BatchTimeoutSeconds int `json:"batchTimeoutSeconds,omitempty"`
+	MaxRetries          int `json:"maxRetries,omitempty"`
+	RetryDelaySeconds   int `json:"retryDelaySeconds,omitempty"`
+	CacheTTLSeconds     int `json:"cacheTtlSeconds,omitempty"`
+	RateLimitPerMinute  int `json:"rateLimitPerMinute,omitempty"`
+	// DoorLimitPerMinute is what one caller (its client address) may send
+	// through the product's POST in a minute: requests, or jobs for an async
+	// pipeline. Default: DefaultDoorLimitPerMinute.
+	DoorLimitPerMinute   int `json:"doorLimitPerMinute,omitempty"`
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
 	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`
@@ -408,6 +412,22 @@ func typeName(t reflect.Type) string {
 	return "a " + t.String()
 }
 
+// MaxJobsPerPost is the most inputs one POST /jobs of an async pipeline
+// carries (the Worker's MAX_BATCH_INPUTS, workers-src/src/patterns/async-pipeline.ts).
+const MaxJobsPerPost = 100
+
+// DefaultDoorLimitPerMinute is doorLimitPerMinute when unset: half the
+// product's rateLimitPerMinute, so that one caller can take at most half the
+// product's model calls and every other caller shares the rest; for an async
+// pipeline, which counts jobs, at least MaxJobsPerPost (one full POST).
+func DefaultDoorLimitPerMinute(pattern string, rateLimitPerMinute int) int {
+	n := max(1, rateLimitPerMinute/2)
+	if pattern == AsyncPipeline {
+		n = max(n, MaxJobsPerPost)
+	}
+	return n
+}
+
 // patternSettings are the settings only some patterns have: one of these
 // patterns that leaves it unset gets the default (0: none), and a product of
 // another pattern that sets it is an error. The errors come in this order.
@@ -481,6 +501,7 @@ func (p *Product) applyDefaults(field string) []error {
 		}
 	}
 	def(&s.RateLimitPerMinute, DefaultRateLimitPerMinute)
+	def(&s.DoorLimitPerMinute, DefaultDoorLimitPerMinute(p.Pattern, s.RateLimitPerMinute))
 	def(&s.MaxInputChars, DefaultMaxInputChars)
 	def(&s.MaxOutputTokens, DefaultMaxOutputTokens)
 	def(&s.ModelTimeoutMs, DefaultModelTimeoutMs)
@@ -508,6 +529,11 @@ func (p *Product) applyDefaults(field string) []error {
 	rng("retryDelaySeconds", s.RetryDelaySeconds, 1, maxRetryDelaySeconds, "Queues delay a retry at most 12 h")
 	rng("maxConcurrency", s.MaxBatchConcurrency, 1, 250, "Queues run at most 250 concurrent consumers")
 	rng("rateLimitPerMinute", s.RateLimitPerMinute, 1, 1_000_000, "requests per minute")
+	if p.Pattern == AsyncPipeline {
+		rng("doorLimitPerMinute", s.DoorLimitPerMinute, MaxJobsPerPost, 1_000_000, "jobs per minute from one caller; one POST /jobs carries up to 100 jobs, each counted")
+	} else {
+		rng("doorLimitPerMinute", s.DoorLimitPerMinute, 1, 1_000_000, "requests per minute from one caller")
+	}
 	rng("maxInputChars", s.MaxInputChars, 1, 1_000_000, "characters")
 	if p.Pattern == AsyncPipeline {
 		// A queue message carries the input and is at most 128 KB; UTF-8 and

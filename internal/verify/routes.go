@@ -513,11 +513,16 @@ func (p *prober) cache(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("the same question with invisible characters and other spacing never answered x-cache HIT (%d tries, last %q)", n, xc)
 }
 
-// rateLimit: past the plan's limit per minute the Worker answers 429. It
-// sends at most limit + limit/2 + rateSlack requests, each with a new input.
+// rateLimit: past the plan's limit per minute the Worker answers 429. The
+// limit verify meets first is the lower of the model limiter's and the door
+// limiter's (verify is one caller). It sends at most limit + limit/2 +
+// rateSlack requests, each with a new input.
 func (p *prober) rateLimit(ctx context.Context) (string, error) {
 	limit := p.pr.Settings.RateLimitPerMinute
 	if b := p.pr.Binding(contract.RateLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 {
+		limit = b.Limit
+	}
+	if b := p.pr.Binding(contract.DoorLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 && b.Limit < limit {
 		limit = b.Limit
 	}
 	if limit <= 0 {

@@ -22,6 +22,7 @@ import { pollAndRun, pollBatches, submitDelivery } from "../lib/batch";
 import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what this bundle carries
 import { BudgetExhausted, BudgetUnavailable, listParked, parkJob, RESUME_MAX, resumeParked, UNAVAILABLE_RETRY_AFTER } from "../lib/budget";
 import { readConfig, type Config } from "../lib/config";
+import { callerByAddress, passDoor } from "../lib/door";
 import { badInput, describe, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readBodyCapped, readJsonObject } from "../lib/http";
 import { createdAt, isJobId, newJobId } from "../lib/jobid";
@@ -303,6 +304,8 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
           const cfg = readConfig(env);
           const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
           const inputs = parseInputs(await readJsonObject(request, cap), cfg.maxInputChars);
+          // The door counts jobs, one limit() call each (lib/door.ts): all or none.
+          await passDoor(env.DOOR_LIMITER, callerByAddress(request), inputs.length, "jobs");
           const now = Date.now();
           const ids = await Promise.all(inputs.map(() => newJobId(env, now)));
           const { sent, error } = await enqueue(

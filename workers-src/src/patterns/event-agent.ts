@@ -12,6 +12,7 @@ import { createFetch, createScheduled } from "../lib/app";
 import { NO_TICKET, reserveBudget, type BudgetTicket } from "../lib/budget";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
+import { callerByAddress, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
@@ -94,6 +95,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
+          await passDoor(env.DOOR_LIMITER, callerByAddress(request)); // per caller (lib/door.ts)
           const failedAt = writeFailedAt.get(cfg.product);
           if (failedAt !== undefined && started - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
             const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - started) / 1000);
