@@ -53,8 +53,11 @@ func TestDefaultsAndSecrets(t *testing.T) {
 		t.Error("data must be retained by default")
 	}
 	// The door: half the model limiter's rate; a pipeline's at least one full POST of jobs.
-	if relay.Settings.DoorLimitPerMinute != DefaultRateLimitPerMinute/2 || s.DoorLimitPerMinute != MaxJobsPerPost {
-		t.Errorf("door defaults: edge-cache %d, async-pipeline %d", relay.Settings.DoorLimitPerMinute, s.DoorLimitPerMinute)
+	if a, b := relay.Settings.DoorLimit(relay.Pattern), s.DoorLimit(mailer.Pattern); a != DefaultRateLimitPerMinute/2 || b != MaxJobsPerPost {
+		t.Errorf("door defaults: edge-cache %d, async-pipeline %d", a, b)
+	}
+	if n := (Settings{RateLimitPerMinute: 1, DoorLimitPerMinute: 7}).DoorLimit(EdgeCache); n != 7 {
+		t.Errorf("a door limit set: %d", n)
 	}
 }
 
@@ -95,7 +98,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad cron", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['every hour']}]\n", "zerocost:products[0].crons[0]", "want five fields"},
 		{"cron out of range", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['0 0 * * 0']}]\n", "zerocost:products[0].crons[0]", "day of week: 0 is out of range 1-7 (1 = Sunday"},
 		{"model mode elsewhere", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {modelMode: batch}}]\n", "zerocost:products[0].settings.modelMode", "is not a setting of the event-agent pattern"},
-		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a model mode (one of: realtime, batch)`},
+		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a valid modelMode (one of: realtime, batch)`},
 		{"poll cron in realtime", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "applies only with modelMode: batch"},
 		{"poll cron elsewhere", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "is not a setting of the edge-cache pattern"},
 		{"bad poll cron", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batch, batchPollCron: '*/61 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "minute: step"},
