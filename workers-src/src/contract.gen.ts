@@ -206,11 +206,11 @@ export const ERROR_CODES = {
   unauthorized: 401,
   /** with Retry-After */
   rate_limited: 429,
-  /** with Retry-After, resets_at and scope: the month's model budget is spent */
+  /** with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
   budget_exhausted: 429,
   /** the route needs a setting the stack lacks (admin routes without AUTH_TOKEN) */
   forbidden: 403,
-  /** the model API failed (edge-cache answers synchronously) */
+  /** the model API failed (edge-cache answers synchronously): request_id (and x-request-id), upstream_status, attempts, retry_after; never the API's own text, which goes to the log */
   upstream_error: 502,
   /** a platform service (the job queue, the spend store) failed; retry later */
   unavailable: 503,

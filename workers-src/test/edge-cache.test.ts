@@ -166,7 +166,13 @@ describe("caching", () => {
     const t = newToken();
     await standin.script(t, [{ status: 500, times: 3 }]);
     const res = await call(worker, postJson("/ask", { input: `flaky ${t}` }));
-    expect((await expectError(res, 502, "upstream_error"))).toContain("500");
+    const body = (await res.clone().json()) as { error: Record<string, unknown> };
+    expect(await expectError(res, 502, "upstream_error")).toContain("model API answered 500 (3 attempts)");
+    // zerocost's facts and a request id; never the API's own words.
+    const requestId = res.headers.get("x-request-id");
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(body.error).toMatchObject({ request_id: requestId, upstream_status: 500, attempts: 3 });
+    expect(JSON.stringify(body)).not.toMatch(/stand-in|api_error/);
     expect(await env.OUTPUTS.head(answerKey(await keyFor(`flaky ${t}`)))).toBeNull();
     const next = await ask(`flaky ${t}`);
     expect(next).toMatchObject({ status: 200, cache: "MISS" });
@@ -179,7 +185,9 @@ describe("caching", () => {
     const started = Date.now();
     const res = await call(worker, postJson("/ask", { input: `busy ${t}` }));
     expect(res.headers.get("retry-after")).toBe("40");
+    const body = (await res.clone().json()) as { error: Record<string, unknown> };
     await expectError(res, 502, "upstream_error");
+    expect(body.error).toMatchObject({ upstream_status: 429, attempts: 1, retry_after: 40 });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await standin.calls(t)).toHaveLength(1);
   });

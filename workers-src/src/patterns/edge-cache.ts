@@ -13,6 +13,7 @@
 // logged and skipped.
 import type { EdgeCacheEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
+import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
 import { cacheKey } from "../lib/cachekey";
 import { readConfig, type Config } from "../lib/config";
@@ -98,6 +99,24 @@ async function store(env: EdgeCacheEnv, cfg: Config, key: string, url: string, a
 }
 
 /**
+ * A model failure as the caller hears it: zerocost's facts (the API's
+ * status, the attempts, the wait it asked for) and a request id that finds
+ * the log line with the API's own words, which the caller never sees.
+ */
+function upstreamError(err: ModelError): HttpError {
+  const requestId = crypto.randomUUID();
+  logDetail(`upstream_error ${requestId}`, err);
+  const headers: Record<string, string> = { "x-request-id": requestId };
+  const extra: Record<string, unknown> = { request_id: requestId, upstream_status: err.status, attempts: err.attempts };
+  if (err.retryAfter !== undefined) {
+    headers["retry-after"] = String(Math.ceil(err.retryAfter));
+    extra.retry_after = Math.ceil(err.retryAfter);
+  }
+  const tries = err.attempts === 1 ? "1 attempt" : `${err.attempts} attempts`;
+  return new HttpError(502, "upstream_error", `${err.message} (${tries}); quote request_id ${requestId} to the operator`, headers, extra);
+}
+
+/**
  * The model request for an input (already validated and normalised) and its
  * cache key: the key hashes exactly the request a miss sends. scope: see
  * cacheKey.
@@ -145,9 +164,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             });
           } catch (err) {
             if (!(err instanceof ModelError)) throw err;
-            const headers: Record<string, string> = {};
-            if (err.retryAfter !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfter));
-            throw new HttpError(502, "upstream_error", err.message, headers);
+            throw upstreamError(err);
           }
           const answer = await shapeResult(hooks, response, input);
           ctx.waitUntil(store(env, cfg, key, url, answer));

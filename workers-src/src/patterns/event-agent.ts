@@ -8,6 +8,7 @@
 // it queued for LOST_AFTER_MS after its creation, then failed.
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
+import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
@@ -71,6 +72,7 @@ async function runJob(
     });
   } catch (err) {
     ticket.release(); // (idempotent: callModel released it if it got that far)
+    logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
     rec = jobRecord(id, { status: "failed", error: describe(err) });
   }
   try {
