@@ -29,6 +29,10 @@ type askResult struct {
 	answer string
 	code   string
 	retry  string
+	// an upstream_error's request id (error.request_id, x-request-id), and
+	// whether its body holds the stand-in's own words (it must not)
+	requestID, headerID string
+	apiWords            bool
 }
 
 func ask(t *testing.T, env *Env, base, question string) askResult {
@@ -52,6 +56,14 @@ func ask(t *testing.T, env *Env, base, question string) askResult {
 			t.Fatalf("%d: %v", r.Status, err)
 		}
 		out.code = code
+		var v struct {
+			Error struct {
+				RequestID string `json:"request_id"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(r.Body, &v)
+		out.requestID, out.headerID = v.Error.RequestID, r.Header.Get("x-request-id")
+		out.apiWords = strings.Contains(string(r.Body), "stand-in")
 	}
 	return out
 }
@@ -170,6 +182,9 @@ func TestEdgeCache(t *testing.T) {
 		for _, r := range wave(t, env, base, slices.Repeat([]string{failing}, 8)) {
 			if r.status != http.StatusBadGateway || r.code != "upstream_error" {
 				t.Errorf("model failing with %s: %+v, want 502 upstream_error", f.what, r)
+			}
+			if r.requestID == "" || r.requestID != r.headerID || r.apiWords {
+				t.Errorf("model failing with %s: %+v, want a request id in the body and x-request-id, and not the API's words", f.what, r)
 			}
 			if f.share == 1 && r.retry == "" {
 				t.Errorf("a 429 from the model: 502 without retry-after: %+v", r)
