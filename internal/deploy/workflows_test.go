@@ -154,9 +154,23 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 		t.Error("the workflows still ask for a large runner: infra/ builds on a standard one")
 	}
 	for _, want := range []string{"make test", "ZEROCOST_E2E: require", "pulumi plugin install resource cloudflare 6.18.0", "command: preview", "uses: pulumi/actions@v6",
-		"cost forecast --usage examples/usage/demo.toml --format markdown", "marocchino/sticky-pull-request-comment@v2"} {
+		`cost diff --stack "$ZEROCOST_STACK" --base "$BASE_SHA" --format markdown`, `cost forecast --stack "$ZEROCOST_STACK" --format markdown`,
+		"fetch-depth: 0", "marocchino/sticky-pull-request-comment@v2"} {
 		if !strings.Contains(prText, want) {
 			t.Errorf("pull-request.yml does not contain %q", want)
+		}
+	}
+	// The cost diff runs without Cloudflare credentials (fork pull requests
+	// get none either).
+	cost := pr.Jobs["cost"]
+	for _, s := range cost.Steps {
+		if strings.Contains(s.Run, "CLOUDFLARE") || strings.Contains(s.Run, "secrets.") {
+			t.Errorf("the cost job's step %q reads a credential", s.Run)
+		}
+	}
+	for k, v := range cost.Env {
+		if strings.Contains(v, "secrets.") || strings.HasPrefix(k, "CLOUDFLARE") {
+			t.Errorf("the cost job's env %s = %q is a credential", k, v)
 		}
 	}
 	dep, depText := readWorkflow(t, "deploy.yml")
