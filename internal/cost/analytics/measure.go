@@ -196,12 +196,9 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		}
 		for _, r := range rows {
 			pi, ok := byBucket[r.Dimensions.BucketName]
-			if !ok || r2Free[r.Dimensions.ActionType] {
+			metric := R2Class(r.Dimensions.ActionType)
+			if !ok || metric == "" {
 				continue
-			}
-			metric := cost.ClassA
-			if r2ClassB[r.Dimensions.ActionType] {
-				metric = cost.ClassB
 			}
 			u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: metric}] += r.Sum.Requests
 		}
