@@ -66,7 +66,7 @@ func seed(f *analyticstest.Fake) {
 	f.Rows[d1Dataset] = []analyticstest.Row{{At: at("2026-12-07T11:00:00Z"), Sum: map[string]float64{"rowsRead": 1000, "rowsWritten": 500}, Dimensions: map[string]string{"databaseId": "d1-spend"}}}
 	f.Rows[analytics.R2OpsDataset] = []analyticstest.Row{
 		{At: at("2026-12-03T11:00:00Z"), Sum: sum("requests", 300000), Dimensions: map[string]string{"bucketName": "ai-relay-demo-outputs", "actionType": "PutObject"}},
-		{At: at("2026-11-30T11:00:00Z"), Sum: sum("requests", 900000), Dimensions: map[string]string{"bucketName": "ai-relay-demo-outputs", "actionType": "PutObject"}}, // last month
+		{At: at("2026-11-30T11:00:00Z"), Sum: sum("requests", 900000), Dimensions: map[string]string{"bucketName": "ai-relay-demo-outputs", "actionType": "PutObject"}},  // last month
 		{At: at("2026-12-05T11:00:00Z"), Sum: sum("requests", 5000), Dimensions: map[string]string{"bucketName": "ai-relay-demo-outputs", "actionType": "DeleteObject"}}, // free
 	}
 	f.Rows[analytics.R2StorageDataset] = []analyticstest.Row{{At: at("2026-12-07T06:00:00Z"), Max: map[string]float64{"payloadSize": 2e9, "metadataSize": 0}, Dimensions: map[string]string{"bucketName": "ai-relay-demo-outputs"}}}
