@@ -22,7 +22,7 @@ func WriteStatus(w io.Writer, s *Status, format string) error {
 	}
 	fmt.Fprintf(w, "Free-tier use of account %s, %s UTC (stack %s)\n\n", s.Account, s.Now.Format("2006-01-02 15:04"), s.Stack)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "LIMIT\tACCOUNT\tSTACK\tLIMIT\tUSED\tRUNS OUT\t")
+	fmt.Fprintf(tw, "FREE-TIER USE\tACCOUNT\tSTACK %s\tLIMIT\tUSED\tRUNS OUT\t\n", s.Stack)
 	for _, u := range s.Uses {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", u.Label+period(u.Kind), amount(u.Account, u.Kind), amount(u.Stack, u.Kind), limit(u), used(u), runsOut(u, s.Now))
 	}
