@@ -189,3 +189,35 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 		}
 	}
 }
+
+// docs/ci.md's hourly free-tier watch passes actionlint and runs status with
+// a threshold, the webhook from a secret (never a flag) and --every matching
+// its hourly schedule.
+func TestDocsStatusWorkflow(t *testing.T) {
+	b, err := os.ReadFile("../../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "## Hourly free-tier watch")
+	_, block, ok2 := strings.Cut(after, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/ci.md has no yaml block under \"## Hourly free-tier watch\"")
+	}
+	var out bytes.Buffer
+	errs, err := newLinter(t, &out).Lint("status.yml", []byte(block), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		t.Errorf("docs/ci.md status.yml:%d:%d: %s [%s]", e.Line, e.Column, e.Message, e.Kind)
+	}
+	for _, want := range []string{`cron: "5 * * * *"`, `status --stack "$ZEROCOST_STACK" --threshold 80 --every 1h`, "ZEROCOST_STATUS_WEBHOOK: ${{ secrets.ZEROCOST_STATUS_WEBHOOK }}", `>> "$GITHUB_STEP_SUMMARY"`} {
+		if !strings.Contains(block, want) {
+			t.Errorf("the status workflow lacks %q", want)
+		}
+	}
+	if strings.Contains(block, "--webhook") {
+		t.Error("the webhook URL is passed as a flag")
+	}
+}

@@ -64,6 +64,9 @@ func (g Git) ReadFile(ctx context.Context, rel string) ([]byte, error) {
 
 func (g Git) String() string { return "git " + g.Ref }
 
+// ErrNoProfile says the stack names no usage profile and none was given.
+var ErrNoProfile = errors.New("no usage profile")
+
 // Input is a stack and the usage profile priced against it.
 type Input struct {
 	// Config is the stack's configuration; nil when none was asked for.
@@ -99,7 +102,7 @@ func Load(ctx context.Context, t Tree, stackName, usage string) (*Input, error) 
 			usage = stack.UsageProfile(values)
 		}
 		if usage == "" {
-			return nil, fmt.Errorf("%s: stack %s names no usage profile: set %s:%s in %s, or give --usage FILE", t, stackName, stack.Namespace, stack.KeyUsageProfile, file)
+			return nil, fmt.Errorf("%s: stack %s names no usage profile: set %s:%s in %s, or give --usage FILE: %w", t, stackName, stack.Namespace, stack.KeyUsageProfile, file, ErrNoProfile)
 		}
 	}
 	if usage == "" {

@@ -46,7 +46,8 @@ saves a month.
 The head is the working tree. The base is --base: a git revision (its files
 are read with git show REV:path) or a folder holding a copy of the
 project's files. Each side reads its Pulumi.<stack>.yaml and its usage
-profile: --usage FILE, else the stack's zerocost:usageProfile. Both are
+profile: --usage FILE, else the stack's zerocost:usageProfile (a base whose
+stack names none reads the head's profile path). Both are
 priced on one plan (--plan, else the head profile's) with one price file.
 No Cloudflare credentials are needed.`,
 		Example: "  zerocost cost diff --stack demo --base origin/main --format markdown\n" +
@@ -93,6 +94,11 @@ func Run(o *Options) error {
 		return cmdutil.ConfigError(err)
 	}
 	bin, err := stackinput.Load(ctx, base, o.Stack, usage)
+	if errors.Is(err, stackinput.ErrNoProfile) {
+		// A base from before the stack named its profile: price the
+		// head's profile as it was at the base.
+		bin, err = stackinput.Load(ctx, base, o.Stack, hin.Profile.Path)
+	}
 	if err != nil {
 		return cmdutil.ConfigError(err)
 	}

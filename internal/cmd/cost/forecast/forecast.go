@@ -112,6 +112,9 @@ func Run(o *Options) error {
 		tree, stackName = stackinput.Dir(dir), o.Stack
 	}
 	in, err := stackinput.Load(ctx, tree, stackName, usage)
+	if err != nil && !o.WithStack {
+		err = fmt.Errorf("%w\n(a profile that gives only traffic is priced with --stack NAME: the stack says what each product is)", err)
+	}
 	if err != nil {
 		return cmdutil.ConfigError(err)
 	}
