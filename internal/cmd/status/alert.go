@@ -10,19 +10,14 @@ import (
 	"sort"
 
 	"github.com/zerocost/zerocost/internal/cmd/cost/shared"
-	"github.com/zerocost/zerocost/internal/cost/analytics"
 	"github.com/zerocost/zerocost/internal/cost/freeuse"
 )
 
 // stackOf names what the deployed stack owns.
-func stackOf(d *shared.Deployed) (*freeuse.Stack, error) {
-	products, dataset, err := analytics.StackProducts(d.Plan, d.Outputs)
-	if err != nil {
-		return nil, err
-	}
-	st := &freeuse.Stack{Name: d.Plan.Stack, ModelDataset: dataset}
+func stackOf(d *shared.Session) *freeuse.Stack {
+	st := &freeuse.Stack{Name: d.Plan.Stack, ModelDataset: d.Dataset}
 	d1 := map[string]bool{}
-	for _, p := range products {
+	for _, p := range d.Products {
 		st.Products = append(st.Products, p.Name)
 		st.Scripts = append(st.Scripts, p.Script)
 		st.Buckets = append(st.Buckets, p.Buckets...)
@@ -35,7 +30,7 @@ func stackOf(d *shared.Deployed) (*freeuse.Stack, error) {
 		st.D1IDs = append(st.D1IDs, id)
 	}
 	sort.Strings(st.D1IDs)
-	return st, nil
+	return st
 }
 
 // post sends the alert. The URL carries a token: no error names it.

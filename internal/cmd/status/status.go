@@ -8,18 +8,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmd/cost/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
-	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/cost/freeuse"
-	"github.com/zerocost/zerocost/internal/outputs"
 )
 
 // EnvWebhook holds the alert webhook's URL: an environment variable, never
@@ -33,17 +29,11 @@ const DefaultSettle = 10 * time.Minute
 
 // Options are the command's inputs.
 type Options struct {
-	IO            *cmdutil.IOStreams
-	HTTPClient    func() *http.Client
-	Getenv        func(string) string
-	Load          func(stack string) (*cmdutil.Loaded, error)
-	OutputsReader outputs.Reader // nil: the pulumi CLI
-	Now           func() time.Time
-	Ctx           context.Context
+	IO  *cmdutil.IOStreams
+	Now func() time.Time
+	Ctx context.Context
+	shared.Deployment
 
-	Stack     string
-	Outputs   string
-	APIURL    string
 	Format    string
 	Prices    string
 	Threshold float64
@@ -53,7 +43,7 @@ type Options struct {
 
 // NewCmd returns `zerocost status`; runF replaces its run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, HTTPClient: f.Client, Getenv: f.Env, Load: f.Load, Now: time.Now}
+	o := &Options{IO: f.IO, Now: time.Now, Deployment: shared.NewDeployment(f)}
 	cmd := &cobra.Command{
 		Use:   "status --stack NAME [--threshold PERCENT]",
 		Short: "Today's use of every Workers Free limit on the stack's account, and when each runs out",
@@ -83,9 +73,7 @@ CLOUDFLARE_API_TOKEN and needs Account Analytics: Read.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(o, &o.Ctx, func() error { return check(o) }, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &o.Stack)
-	cmd.Flags().StringVar(&o.Outputs, "outputs", "", "the deployed stack's outputs `FILE`, from pulumi stack output --json (default: ask the pulumi CLI)")
-	cmd.Flags().StringVar(&o.APIURL, "api-url", "", "Cloudflare API base `URL` (default: $"+shared.EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
+	o.AddFlags(cmd)
 	cmd.Flags().Float64Var(&o.Threshold, "threshold", 0, "alert when a limit's use passes this `PERCENT` (1-100) in the run's window; the webhook URL is $"+EnvWebhook)
 	cmd.Flags().DurationVar(&o.Every, "every", time.Hour, "how often the schedule runs status: each run alerts for the crossings of that long a window")
 	cmd.Flags().DurationVar(&o.Settle, "settle", DefaultSettle, "how long analytics take to arrive: the window ends that long before now")
@@ -120,25 +108,13 @@ var ErrUnknown = errors.New("some limits could not be read (shown as unknown)")
 
 // Run reads the use, prints it and alerts.
 func Run(o *Options) error {
-	ctx, stop := shared.Context(o.Ctx)
+	ss, stop, err := o.Open(o.Ctx, o.Prices)
 	defer stop()
-	prices, err := cost.LoadPrices(o.Prices)
-	if err != nil {
-		return cmdutil.ConfigError(err)
-	}
-	d, err := shared.LoadDeployed(ctx, o.Load, o.OutputsReader, o.Stack, o.Outputs)
 	if err != nil {
 		return err
 	}
-	st, err := stackOf(d)
-	if err != nil {
-		return cmdutil.ConfigError(err)
-	}
-	c, err := shared.AnalyticsClient(o.Getenv, o.APIURL, d.Plan.AccountID, o.HTTPClient())
-	if err != nil {
-		return err
-	}
-	s := freeuse.Read(ctx, c, prices, freeuse.Request{Stack: st, Now: o.Now(), Threshold: o.Threshold, Every: o.Every, Settle: o.Settle})
+	ctx := ss.Ctx
+	s := freeuse.Read(ctx, ss.Client, ss.Prices, freeuse.Request{Stack: stackOf(ss), Now: o.Now(), Threshold: o.Threshold, Every: o.Every, Settle: o.Settle})
 	if err := freeuse.WriteStatus(o.IO.Out, s, o.Format); err != nil {
 		return err
 	}

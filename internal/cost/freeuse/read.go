@@ -2,7 +2,6 @@ package freeuse
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -118,17 +117,7 @@ func query(ds, fields string) string {
 }
 
 func rows(ctx context.Context, c *analytics.Client, ds, fields string, start, end time.Time) ([]row, error) {
-	raws, err := c.GraphQL(ctx, ds, query(ds, fields), map[string]any{"start": start.UTC().Format(time.RFC3339), "end": end.UTC().Format(time.RFC3339)})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]row, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, fmt.Errorf("%s: row %s: %w", ds, raw, err)
-		}
-	}
-	return out, nil
+	return analytics.Rows[row](ctx, c, ds, query(ds, fields), map[string]any{"start": start.UTC().Format(time.RFC3339), "end": end.UTC().Format(time.RFC3339)})
 }
 
 func newAmounts() *Amounts {
@@ -234,23 +223,15 @@ func (a *Amounts) readPoints(ctx context.Context, c *analytics.Client, s *Stack,
 	}
 	a.Stack[aePoints] = 0
 	for _, r := range res.Data {
-		if n, ok := number(r["points"]); ok {
-			a.Stack[aePoints] += n
+		n, err := analytics.Number(r["points"])
+		if err != nil {
+			delete(a.Stack, aePoints)
+			a.StackFailed[aePoints] = fmt.Errorf("%s: points: %w", analytics.SQLWhat, err)
+			return
 		}
+		a.Stack[aePoints] += n
 	}
 }
 
 // ErrNoAccountPoints says why the account's Analytics Engine points are unknown.
 var ErrNoAccountPoints = errors.New("no GraphQL dataset counts the account's Analytics Engine writes: the stack's own points are a lower bound")
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case string:
-		var f float64
-		_, err := fmt.Sscan(x, &f)
-		return f, err == nil
-	}
-	return 0, false
-}

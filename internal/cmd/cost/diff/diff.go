@@ -3,7 +3,6 @@
 package diff
 
 import (
-	"context"
 	"errors"
 	"os"
 
@@ -17,22 +16,14 @@ import (
 
 // Options are the command's inputs.
 type Options struct {
-	IO      *cmdutil.IOStreams
-	Project func() (string, error)
-	Ctx     context.Context
-
-	Stack string
+	shared.Pricing
 	// Base is a git revision, or a folder holding the base's files.
-	Base   string
-	Usage  string
-	Plan   string
-	Format string
-	Prices string
+	Base string
 }
 
 // NewCmd returns `zerocost cost diff`; runF replaces its run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Project: f.Project}
+	o := &Options{Pricing: shared.NewPricing(f)}
 	cmd := &cobra.Command{
 		Use:   "diff --stack NAME --base REF [--usage FILE]",
 		Short: "What a change of the stack or its usage profile costs a month",
@@ -60,29 +51,22 @@ No Cloudflare credentials are needed.`,
 			return shared.CheckFormat(o.Format, cost.DiffFormats, o.Plan)
 		}, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &o.Stack)
 	cmd.Flags().StringVar(&o.Base, "base", "", "the base: a git `REF`, or a folder of files (required)")
-	cmd.Flags().StringVar(&o.Usage, "usage", "", "usage profile `FILE` (TOML), read on both sides (default: each side's zerocost:usageProfile)")
-	cmd.Flags().StringVar(&o.Plan, "plan", "", "free or paid (default: the head profile's plan)")
-	shared.AddFormatFlags(cmd, &o.Format, &o.Prices, cost.DiffFormats)
+	o.AddFlags(cmd, "usage profile `FILE` (TOML), read on both sides (default: each side's zerocost:usageProfile)",
+		"free or paid (default: the head profile's plan)", cost.DiffFormats)
 	return cmd
 }
 
 // Run forecasts both sides and prints their diff.
 func Run(o *Options) error {
-	ctx, stop := shared.Context(o.Ctx)
+	ctx, stop, prices, err := shared.Start(o.Ctx, o.Prices)
 	defer stop()
-	prices, err := cost.LoadPrices(o.Prices)
 	if err != nil {
-		return cmdutil.ConfigError(err)
+		return err
 	}
-	dir, err := o.Project()
+	dir, usage, err := shared.ProjectUsage(o.Project, o.Usage)
 	if err != nil {
-		return cmdutil.ConfigError(err)
-	}
-	usage, err := stackinput.Rel(dir, o.Usage)
-	if err != nil {
-		return cmdutil.ConfigError(err)
+		return err
 	}
 	var base stackinput.Tree = stackinput.Git{Dir: dir, Ref: o.Base}
 	if st, err := os.Stat(o.Base); err == nil && st.IsDir() {

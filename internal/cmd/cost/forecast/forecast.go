@@ -3,7 +3,6 @@
 package forecast
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -17,24 +16,15 @@ import (
 
 // Options are the command's inputs.
 type Options struct {
-	IO *cmdutil.IOStreams
-	// Project finds the project folder (only read with a stack).
-	Project func() (string, error)
-	Ctx     context.Context
-
-	Stack string
+	shared.Pricing
 	// WithStack is set when --stack was given: the stack then says what
 	// each product is and the profile gives only traffic.
 	WithStack bool
-	Usage     string
-	Plan      string
-	Format    string
-	Prices    string
 }
 
 // NewCmd returns `zerocost cost forecast`; runF replaces its run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Project: f.Project}
+	o := &Options{Pricing: shared.NewPricing(f)}
 	cmd := &cobra.Command{
 		Use:   "forecast [--stack NAME] [--usage FILE]",
 		Short: "Price a usage profile before you deploy",
@@ -83,33 +73,27 @@ month spread evenly over its days); exactly the limit passes.`,
 			return shared.CheckFormat(o.Format, cost.Formats, o.Plan)
 		}, runF, Run),
 	}
-	cmd.Flags().StringVar(&o.Usage, "usage", "", "usage profile `FILE` (TOML) to price (default: the stack's zerocost:usageProfile)")
-	cmd.Flags().StringVar(&o.Plan, "plan", "", "free or paid (default: the profile's plan)")
-	cmdutil.AddStackFlag(cmd, &o.Stack)
-	shared.AddFormatFlags(cmd, &o.Format, &o.Prices, cost.Formats)
+	o.AddFlags(cmd, "usage profile `FILE` (TOML) to price (default: the stack's zerocost:usageProfile)",
+		"free or paid (default: the profile's plan)", cost.Formats)
 	cmd.PreRun = func(c *cobra.Command, _ []string) { o.WithStack = c.Flags().Changed("stack") }
 	return cmd
 }
 
 // Run prices the profile.
 func Run(o *Options) error {
-	ctx, stop := shared.Context(o.Ctx)
+	ctx, stop, prices, err := shared.Start(o.Ctx, o.Prices)
 	defer stop()
-	prices, err := cost.LoadPrices(o.Prices)
 	if err != nil {
-		return cmdutil.ConfigError(err)
+		return err
 	}
 	var tree stackinput.Tree = stackinput.Dir("")
 	stackName, usage := "", o.Usage
 	if o.WithStack {
-		dir, err := o.Project()
+		dir, rel, err := shared.ProjectUsage(o.Project, o.Usage)
 		if err != nil {
-			return cmdutil.ConfigError(err)
+			return err
 		}
-		if usage, err = stackinput.Rel(dir, o.Usage); err != nil {
-			return cmdutil.ConfigError(err)
-		}
-		tree, stackName = stackinput.Dir(dir), o.Stack
+		tree, stackName, usage = stackinput.Dir(dir), o.Stack, rel
 	}
 	in, err := stackinput.Load(ctx, tree, stackName, usage)
 	if err != nil && !o.WithStack {

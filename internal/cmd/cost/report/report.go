@@ -5,17 +5,14 @@ package report
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmd/cost/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/cost/analytics"
-	"github.com/zerocost/zerocost/internal/outputs"
 )
 
 // MaxDays is the longest report: one billing month (the included amounts
@@ -24,27 +21,20 @@ const MaxDays = 31
 
 // Options are the command's inputs.
 type Options struct {
-	IO         *cmdutil.IOStreams
-	HTTPClient func() *http.Client
-	Getenv     func(string) string
-	Load       func(stack string) (*cmdutil.Loaded, error)
-	// OutputsReader reads the outputs without --outputs (nil: the pulumi CLI).
-	OutputsReader outputs.Reader
-	Ctx           context.Context
+	IO  *cmdutil.IOStreams
+	Ctx context.Context
+	shared.Deployment
 
-	Stack   string
-	Since   time.Time
-	Until   time.Time
-	Outputs string
-	APIURL  string
-	Plan    string
-	Format  string
-	Prices  string
+	Since  time.Time
+	Until  time.Time
+	Plan   string
+	Format string
+	Prices string
 }
 
 // NewCmd returns `zerocost cost report`; runF replaces its run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, HTTPClient: f.Client, Getenv: f.Env, Load: f.Load}
+	o := &Options{IO: f.IO, Deployment: shared.NewDeployment(f)}
 	var since, until string
 	cmd := &cobra.Command{
 		Use:   "report --stack NAME --since DATE --until DATE [--outputs FILE]",
@@ -74,11 +64,9 @@ keep 31 days.`,
 			return shared.CheckFormat(o.Format, cost.Formats, o.Plan)
 		}, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &o.Stack)
+	o.AddFlags(cmd)
 	cmd.Flags().StringVar(&since, "since", "", "first day, `DATE` YYYY-MM-DD (UTC, required)")
 	cmd.Flags().StringVar(&until, "until", "", "last day, `DATE` YYYY-MM-DD (UTC, included, required)")
-	cmd.Flags().StringVar(&o.Outputs, "outputs", "", "the deployed stack's outputs `FILE`, from pulumi stack output --json (default: ask the pulumi CLI)")
-	cmd.Flags().StringVar(&o.APIURL, "api-url", "", "Cloudflare API base `URL` (default: $"+shared.EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
 	cmd.Flags().StringVar(&o.Plan, "plan", cost.Free, "free or paid: the plan to price on")
 	shared.AddFormatFlags(cmd, &o.Format, &o.Prices, cost.Formats)
 	return cmd
@@ -115,34 +103,21 @@ func parseDate(flag, s string) (time.Time, error) {
 
 // Run measures and prices the period.
 func Run(o *Options) error {
-	ctx, stop := shared.Context(o.Ctx)
+	s, stop, err := o.Open(o.Ctx, o.Prices)
 	defer stop()
-	prices, err := cost.LoadPrices(o.Prices)
-	if err != nil {
-		return cmdutil.ConfigError(err)
-	}
-	d, err := shared.LoadDeployed(ctx, o.Load, o.OutputsReader, o.Stack, o.Outputs)
 	if err != nil {
 		return err
 	}
-	products, dataset, err := analytics.StackProducts(d.Plan, d.Outputs)
-	if err != nil {
-		return cmdutil.ConfigError(err)
-	}
-	c, err := shared.AnalyticsClient(o.Getenv, o.APIURL, d.Plan.AccountID, o.HTTPClient())
-	if err != nil {
-		return err
-	}
-	u, notes, err := analytics.Measure(ctx, c, analytics.Request{Since: o.Since, Until: o.Until, Products: products, ModelDataset: dataset})
+	u, notes, err := analytics.Measure(s.Ctx, s.Client, analytics.Request{Since: o.Since, Until: o.Until, Products: s.Products, ModelDataset: s.Dataset})
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", o.Stack, err)
 	}
-	notes = append(notes, budgets(u, d.Config, o.Since, o.Until)...)
+	notes = append(notes, budgets(u, s.Config, o.Since, o.Until)...)
 	plan := o.Plan
 	if plan == "" {
 		plan = cost.Free
 	}
-	r, err := cost.Estimate(u, prices, plan)
+	r, err := cost.Estimate(u, s.Prices, plan)
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", o.Stack, err)
 	}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/spf13/cobra"
+
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/cost/analytics"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
@@ -47,4 +50,64 @@ func AnalyticsClient(getenv func(string) string, apiURL, accountID string, hc *h
 		return nil, cmdutil.ConfigError(err)
 	}
 	return &analytics.Client{BaseURL: base, Token: token, AccountID: accountID, MaxRetries: -1, HTTP: hc}, nil
+}
+
+// Deployment is what a command that reads a deployed stack from
+// Cloudflare's API takes: `cost report` and `status` embed it in their
+// Options.
+type Deployment struct {
+	HTTPClient func() *http.Client
+	Getenv     func(string) string
+	Load       func(stack string) (*cmdutil.Loaded, error)
+	// OutputsReader reads the outputs without --outputs (nil: the pulumi CLI).
+	OutputsReader outputs.Reader
+
+	Stack   string
+	Outputs string
+	APIURL  string
+}
+
+// NewDeployment takes the factory's dependencies.
+func NewDeployment(f *cmdutil.Factory) Deployment {
+	return Deployment{HTTPClient: f.Client, Getenv: f.Env, Load: f.Load}
+}
+
+// Session is a run against a deployed stack: its signal-aware context, the
+// prices, the stack's plan and outputs, what Cloudflare's analytics call
+// its products, and the client of its account's analytics.
+type Session struct {
+	Ctx    context.Context
+	Prices *cost.Prices
+	*Deployed
+	Products []analytics.Product
+	// Dataset is the Analytics Engine dataset of the model calls.
+	Dataset string
+	Client  *analytics.Client
+}
+
+// Open starts a run (Start) and connects it to the deployed stack; stop
+// the returned context when the run ends.
+func (d *Deployment) Open(ctx context.Context, priceFile string) (*Session, context.CancelFunc, error) {
+	ctx, stop, prices, err := Start(ctx, priceFile)
+	if err != nil {
+		return nil, stop, err
+	}
+	s := &Session{Ctx: ctx, Prices: prices}
+	if s.Deployed, err = LoadDeployed(ctx, d.Load, d.OutputsReader, d.Stack, d.Outputs); err != nil {
+		return nil, stop, err
+	}
+	if s.Products, s.Dataset, err = analytics.StackProducts(s.Plan, s.Outputs); err != nil {
+		return nil, stop, cmdutil.ConfigError(err)
+	}
+	if s.Client, err = AnalyticsClient(d.Getenv, d.APIURL, s.Plan.AccountID, d.HTTPClient()); err != nil {
+		return nil, stop, err
+	}
+	return s, stop, nil
+}
+
+// AddFlags adds --stack, --outputs and --api-url.
+func (d *Deployment) AddFlags(cmd *cobra.Command) {
+	cmdutil.AddStackFlag(cmd, &d.Stack)
+	cmd.Flags().StringVar(&d.Outputs, "outputs", "", "the deployed stack's outputs `FILE`, from pulumi stack output --json (default: ask the pulumi CLI)")
+	cmd.Flags().StringVar(&d.APIURL, "api-url", "", "Cloudflare API base `URL` (default: $"+EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
 }

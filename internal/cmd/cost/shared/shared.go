@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zerocost/zerocost/internal/cfapi"
+	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cost"
+	"github.com/zerocost/zerocost/internal/cost/stackinput"
 	"github.com/zerocost/zerocost/prices"
 )
 
@@ -50,4 +52,54 @@ func Context(ctx context.Context) (context.Context, context.CancelFunc) {
 		ctx = context.Background()
 	}
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// Start begins a verb's run: its signal-aware context (stop it when the run
+// ends) and the price file (--prices, else the embedded one). A price file
+// that does not load is a configuration error.
+func Start(ctx context.Context, priceFile string) (context.Context, context.CancelFunc, *cost.Prices, error) {
+	prices, err := cost.LoadPrices(priceFile)
+	if err != nil {
+		return nil, func() {}, nil, cmdutil.ConfigError(err)
+	}
+	ctx, stop := Context(ctx)
+	return ctx, stop, prices, nil
+}
+
+// ProjectUsage finds the project folder and turns --usage (relative to the
+// working directory) into a path relative to it, as stackinput reads files.
+func ProjectUsage(project func() (string, error), usage string) (dir, rel string, err error) {
+	if dir, err = project(); err != nil {
+		return "", "", cmdutil.ConfigError(err)
+	}
+	if rel, err = stackinput.Rel(dir, usage); err != nil {
+		return "", "", cmdutil.ConfigError(err)
+	}
+	return dir, rel, nil
+}
+
+// Pricing is what the verbs that forecast (`cost forecast`, `cost diff`)
+// take: they embed it in their Options.
+type Pricing struct {
+	IO *cmdutil.IOStreams
+	// Project finds the project folder.
+	Project func() (string, error)
+	Ctx     context.Context
+
+	Stack  string
+	Usage  string
+	Plan   string
+	Format string
+	Prices string
+}
+
+// NewPricing takes the factory's dependencies.
+func NewPricing(f *cmdutil.Factory) Pricing { return Pricing{IO: f.IO, Project: f.Project} }
+
+// AddFlags adds --stack, --usage, --plan, --format and --prices.
+func (p *Pricing) AddFlags(cmd *cobra.Command, usageHelp, planHelp string, formats []string) {
+	cmdutil.AddStackFlag(cmd, &p.Stack)
+	cmd.Flags().StringVar(&p.Usage, "usage", "", usageHelp)
+	cmd.Flags().StringVar(&p.Plan, "plan", "", planHelp)
+	AddFormatFlags(cmd, &p.Format, &p.Prices, formats)
 }
