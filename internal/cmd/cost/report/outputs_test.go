@@ -2,7 +2,9 @@ package report
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,42 @@ func TestReportReadsOutputsWithPulumi(t *testing.T) {
 		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("got %v, want %q", err, c.want)
 		}
+	}
+}
+
+// The report runs on the command's context: cancelling it (as Ctrl-C does)
+// stops the API call in flight.
+func TestReportStopsWithItsContext(t *testing.T) {
+	arrived := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body) // the server sees the client go only once the body is read
+		close(arrived)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	env := map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: srv.URL}
+	streams, _, _ := cmdutil.Test()
+	fac := &cmdutil.Factory{IO: streams, ProjectDir: "../../../..", HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: func(k string) string { return env[k] }}
+	cmd := NewCmd(fac, func(o *Options) error { o.OutputsReader = &reader{}; return Run(o) })
+	cmd.SetArgs([]string{"--stack", "demo", "--since", "2026-11-01", "--until", "2026-11-30"})
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	cmd.SilenceUsage = true
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case <-arrived:
+	case err := <-done:
+		t.Fatalf("the report ended before calling the API: %v", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "workersInvocationsAdaptive: context canceled") {
+			t.Errorf("got %v, want the call cancelled", err)
+		}
+	case <-time.After(30 * time.Second): // a deadline: a report on context.Background() never ends
+		t.Fatal("the report did not stop when its context was cancelled")
 	}
 }
