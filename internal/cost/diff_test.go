@@ -114,3 +114,24 @@ func TestDiffAddedProduct(t *testing.T) {
 		t.Errorf("reverse: %+v, %q", p, r.Summary)
 	}
 }
+
+// A change that breaks a Workers Free limit adds its warning; undoing it
+// removes it.
+func TestDiffWarnings(t *testing.T) {
+	bulk := func(f *StackFacts) string {
+		f.Products = append(f.Products, StackProduct{Index: len(f.Products), Name: "bulk", Pattern: AsyncPipeline, Model: "claude-haiku-4-5", ModelMode: ModeRealtime, BatchSize: 5})
+		return "\n[[product]]\nname = \"bulk\"\nrequests = 300000\ninput_tokens = 100\noutput_tokens = 10\n"
+	}
+	d := Compare(demoCase(t, nil), demoCase(t, bulk))
+	if len(d.WarningsAdded) == 0 || len(d.WarningsRemoved) != 0 || !strings.Contains(strings.Join(d.WarningsAdded, "\n"), "Queues operations") {
+		t.Fatalf("added %q, removed %q", d.WarningsAdded, d.WarningsRemoved)
+	}
+	var b bytes.Buffer
+	if err := WriteDiff(&b, d, "markdown"); err != nil || !strings.Contains(b.String(), "#### Warnings added (Workers Free)") {
+		t.Errorf("markdown: %v\n%s", err, b.String())
+	}
+	r := Compare(demoCase(t, bulk), demoCase(t, nil))
+	if len(r.WarningsRemoved) != len(d.WarningsAdded) || len(r.WarningsAdded) != 0 {
+		t.Errorf("reverse: added %q, removed %q", r.WarningsAdded, r.WarningsRemoved)
+	}
+}
