@@ -103,7 +103,7 @@ func TestStatusAlertsOncePerCrossing(t *testing.T) {
 		}
 		outs = append(outs, out)
 	}
-	if len(h.texts) != 1 || !strings.Contains(h.texts[0], "passed 80% of Workers Free limits: Workers requests at 84% of 100,000/day") {
+	if len(h.texts) != 1 || !strings.Contains(h.texts[0], "passed 80% of Workers Free limits: Workers requests on 2026-12-07 (now 84% of 100,000/day)") {
 		t.Errorf("webhook got %q, want one alert", h.texts)
 	}
 	// The 12:00 run shows each limit, the stack's share, and when it runs out.

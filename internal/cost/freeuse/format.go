@@ -135,7 +135,7 @@ func (s *Status) Alerts() *Alert {
 	for _, u := range s.Uses {
 		if u.Crossed {
 			a.Limits = append(a.Limits, u)
-			names = append(names, fmt.Sprintf("%s at %s of %s", u.Label, used(u), limit(u)))
+			names = append(names, fmt.Sprintf("%s on %s (now %s of %s)", u.Label, u.CrossedIn, used(u), limit(u)))
 		}
 	}
 	if len(a.Limits) == 0 {

@@ -45,8 +45,10 @@ type Use struct {
 	// current rate, when that falls in the period (nil: it lasts).
 	Reached bool       `json:"reached,omitempty"`
 	RunsOut *time.Time `json:"runs_out,omitempty"`
-	// Crossed: the threshold was crossed in the run's alert window.
-	Crossed bool `json:"crossed,omitempty"`
+	// Crossed: the threshold was crossed in the run's alert window, on
+	// CrossedIn (the UTC day, or the month of a monthly allowance).
+	Crossed   bool   `json:"crossed,omitempty"`
+	CrossedIn string `json:"crossed_in,omitempty"`
 }
 
 // Status is the account's use at Now.
@@ -185,7 +187,7 @@ func Read(ctx context.Context, c *analytics.Client, p *cost.Prices, req Request)
 			u.runsOut(now, periodStart(l.kind, now), periodEnd(l.kind, now))
 		}
 		if req.Threshold > 0 && l.kind != Stored {
-			u.Crossed = crossed(r, l, u.Limit*req.Threshold/100, st.WindowStart, st.WindowEnd)
+			u.CrossedIn, u.Crossed = crossed(r, l, u.Limit*req.Threshold/100, st.WindowStart, st.WindowEnd)
 		}
 		st.Uses = append(st.Uses, u)
 	}

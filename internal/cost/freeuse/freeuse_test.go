@@ -163,8 +163,8 @@ func TestAlertFiresOnceAcrossRuns(t *testing.T) {
 			alerts = append(alerts, run.Format(time.RFC3339)+": "+a.Text)
 		}
 	}
-	if len(alerts) != 2 || !strings.HasPrefix(alerts[0], "2026-12-07T16:00:00Z: zerocost: account "+account+" (stack demo) passed 80% of Workers Free limits: Workers requests at 83% of 100,000/day") ||
-		!strings.HasPrefix(alerts[1], "2026-12-08T01:00:00Z: ") || !strings.Contains(alerts[1], "Queues operations") {
+	if len(alerts) != 2 || !strings.HasPrefix(alerts[0], "2026-12-07T16:00:00Z: zerocost: account "+account+" (stack demo) passed 80% of Workers Free limits: Workers requests on 2026-12-07 (now 83% of 100,000/day)") ||
+		!strings.HasPrefix(alerts[1], "2026-12-08T01:00:00Z: ") || !strings.Contains(alerts[1], "Queues operations on 2026-12-07 (now 0% of 10,000/day)") {
 		t.Errorf("alerts %q, want Workers requests at the 16:00 run and Queues operations at 01:00", alerts)
 	}
 }

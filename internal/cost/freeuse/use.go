@@ -68,7 +68,7 @@ func (u *Use) runsOut(now, start, end time.Time) {
 // limits reset at 00:00 UTC), and each part compares the use from its
 // period's start to the part's two ends. Runs whose windows follow each
 // other without gap or overlap thus see each crossing exactly once.
-func crossed(r *reader, l limitDef, at float64, from, to time.Time) bool {
+func crossed(r *reader, l limitDef, at float64, from, to time.Time) (string, bool) {
 	for a := from; a.Before(to); {
 		ps := periodStart(l.kind, a)
 		b := periodEnd(l.kind, a)
@@ -79,15 +79,18 @@ func crossed(r *reader, l limitDef, at float64, from, to time.Time) bool {
 		if a.After(ps) {
 			n, ok := known(r.read(l.kind, ps, a), l.m)
 			if !ok {
-				return false
+				return "", false
 			}
 			before = n
 		}
 		after, ok := known(r.read(l.kind, ps, b), l.m)
 		if ok && before < at && after >= at {
-			return true
+			if l.kind == Daily {
+				return ps.Format(time.DateOnly), true
+			}
+			return ps.Format("2006-01"), true
 		}
 		a = b
 	}
-	return false
+	return "", false
 }
