@@ -95,6 +95,11 @@ const (
 	KeyBudgetAlertWebhook = "budgetAlertWebhook"
 )
 
+// PlaceholderAccountID is the account id `zerocost init` writes without
+// --account: a well-formed id, so that render, plan and dev (which never
+// call Cloudflare) take the stack, and one deploy's preflight refuses.
+const PlaceholderAccountID = "00000000000000000000000000000000"
+
 var knownKeys = map[string]bool{
 	KeyAccountID: true, KeyProducts: true, KeyAnthropicAPIKey: true, KeyAuthToken: true,
 	KeyWorkersDevSubdomain: true, KeyCompatibilityDate: true, KeyRetainData: true,

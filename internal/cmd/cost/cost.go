@@ -143,7 +143,7 @@ month spread evenly over its days); exactly the limit passes.`,
 	}
 	cmd.Flags().StringVar(&o.Usage, "usage", "", "usage profile `FILE` (TOML) to price (required)")
 	cmd.Flags().StringVar(&o.Plan, "plan", "", "free or paid (default: the profile's plan)")
-	cmd.Flags().StringVar(&o.Stack, "stack", cmdutil.DefaultStack, "when given, check the profile's products, patterns and models against this stack's plan")
+	cmd.Flags().StringVar(&o.Stack, "stack", "", "when given, check the profile's products, patterns and models against this stack's plan")
 	addCommonFlags(cmd, o)
 	cmd.PreRun = func(c *cobra.Command, _ []string) { o.CheckStack = c.Flags().Changed("stack") }
 	return cmd
@@ -224,7 +224,7 @@ analytics keep 31 days.`,
 			return checkCommon(o)
 		}, runF, runInBackground),
 	}
-	cmdutil.AddStackFlag(cmd, &o.Stack)
+	f.AddStackFlag(cmd, &o.Stack, cmdutil.Deployed)
 	cmd.Flags().StringVar(&since, "since", "", "first day, `DATE` YYYY-MM-DD (UTC, required)")
 	cmd.Flags().StringVar(&until, "until", "", "last day, `DATE` YYYY-MM-DD (UTC, included, required)")
 	cmd.Flags().StringVar(&o.Outputs, "outputs", "", "the deployed stack's outputs `FILE`, from pulumi stack output --json (required)")

@@ -98,7 +98,7 @@ before anything was changed.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Deployed)
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "deploy without asking (required when stdin is not a terminal)")
 	fl.BoolVar(&opts.Refresh, "refresh", false, "refresh the stack's state from Cloudflare before the preview")

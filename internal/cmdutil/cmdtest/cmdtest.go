@@ -2,6 +2,7 @@
 package cmdtest
 
 import (
+	"context"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -9,13 +10,19 @@ import (
 	"github.com/zerocost/zerocost/internal/cmdutil"
 )
 
-// Parse builds a command with its NewCmd and an empty Factory, executes it on
+// Selected is a Factory.SelectedStack for which Pulumi has name selected.
+func Selected(name string) func(context.Context, string) (string, error) {
+	return func(context.Context, string) (string, error) { return name, nil }
+}
+
+// Parse builds a command with its NewCmd and a Factory on which Pulumi has
+// the stack demo selected (and nothing else), executes it on
 // args with a runF that keeps the options instead of running them, and
 // returns those options: nil when the flags or the command's checks stopped
 // it first, with their error. What the command prints is dropped.
 func Parse[O any](newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, args ...string) (*O, error) {
 	var got *O
-	cmd := newCmd(&cmdutil.Factory{}, func(o *O) error { got = o; return nil })
+	cmd := newCmd(&cmdutil.Factory{SelectedStack: Selected("demo")}, func(o *O) error { got = o; return nil })
 	if args == nil {
 		args = []string{} // else cobra parses the test binary's own arguments
 	}
