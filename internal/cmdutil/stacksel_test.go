@@ -57,18 +57,18 @@ func TestStackSelection(t *testing.T) {
 		want     string // stack, or "" for an error
 		says     []string
 	}{
-		"--stack wins over the selection": {[]string{"a", "b"}, selected("b", nil), Deployed, []string{"--stack", "a"}, "a", nil},
-		"--stack names a stack without a file": {nil, nil, Deployed, []string{"--stack", "prod"}, "prod", nil},
-		"selected in Pulumi, deployed": {[]string{"a", "b"}, selected("b", nil), Deployed, nil, "b", []string{"using stack b (selected in Pulumi)"}},
-		"selected in Pulumi, local": {[]string{"a"}, selected("mine", nil), Local, nil, "mine", []string{"using stack mine (selected in Pulumi)"}},
-		"the only stack file, local": {[]string{"mine"}, nil, Local, nil, "mine", []string{"using stack mine (the only Pulumi.<stack>.yaml in "}},
+		"--stack wins over the selection":           {[]string{"a", "b"}, selected("b", nil), Deployed, []string{"--stack", "a"}, "a", nil},
+		"--stack names a stack without a file":      {nil, nil, Deployed, []string{"--stack", "prod"}, "prod", nil},
+		"selected in Pulumi, deployed":              {[]string{"a", "b"}, selected("b", nil), Deployed, nil, "b", []string{"using stack b (selected in Pulumi)"}},
+		"selected in Pulumi, local":                 {[]string{"a"}, selected("mine", nil), Local, nil, "mine", []string{"using stack mine (selected in Pulumi)"}},
+		"the only stack file, local":                {[]string{"mine"}, nil, Local, nil, "mine", []string{"using stack mine (the only Pulumi.<stack>.yaml in "}},
 		"the only stack file, none selected, local": {[]string{"mine"}, selected("", noPulumi), Local, nil, "mine", []string{"using stack mine"}},
 		"the only stack file is not enough to deploy": {[]string{"mine"}, nil, Deployed, nil, "",
 			[]string{"no stack given: pass --stack NAME or select one with `pulumi stack select NAME`", "stacks found: mine"}},
 		"two stacks, none selected, deployed": {[]string{"dev", "prod"}, selected("", noPulumi), Deployed, nil, "",
 			[]string{"stacks found: dev, prod", "pulumi stack select", "(pulumi: no stack selected"}},
-		"two stacks, local": {[]string{"dev", "prod"}, nil, Local, nil, "", []string{"no stack given: pass --stack NAME; stacks found: dev, prod"}},
-		"no stack files": {nil, nil, Local, nil, "", []string{"holds no Pulumi.<stack>.yaml", "zerocost init --stack NAME"}},
+		"two stacks, local":            {[]string{"dev", "prod"}, nil, Local, nil, "", []string{"no stack given: pass --stack NAME; stacks found: dev, prod"}},
+		"no stack files":               {nil, nil, Local, nil, "", []string{"holds no Pulumi.<stack>.yaml", "zerocost init --stack NAME"}},
 		"--local flag off is deployed": {[]string{"mine"}, nil, LocalWhen(new(bool)), nil, "", []string{"stacks found: mine"}},
 	} {
 		t.Run(name, func(t *testing.T) {
