@@ -32,7 +32,7 @@ The products live in Pulumi.<stack>.yaml under the zerocost: namespace;
 every command takes --stack; without it, the stack selected in Pulumi
 (` + "`pulumi stack select`" + `), and for render, plan, dev and verify --local also
 the project's only stack file. Start a stack with zerocost init.`,
-		Version:       Version,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
