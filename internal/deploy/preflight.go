@@ -67,7 +67,7 @@ func Preflight(m Machine) error {
 			errs = append(errs, fmt.Errorf("the self-managed backend %s keeps stack secrets with a passphrase by default: set %s or %s (or a secretsprovider in %s)", backend, EnvPassphrase, EnvPassphraseFile, filepath.Base(m.StackFile)))
 		}
 		if sf.accountID == stack.PlaceholderAccountID {
-			errs = append(errs, fmt.Errorf("%s:%s is the placeholder `zerocost init` wrote: set your Cloudflare account id with `pulumi config set %[1]s:%[2]s <32-hex account id>` (or edit %s)", stack.Namespace, stack.KeyAccountID, filepath.Base(m.StackFile)))
+			errs = append(errs, stack.PlaceholderAccountError(filepath.Base(m.StackFile)))
 		}
 		if m.Getenv(EnvCloudflareToken) == "" && !sf.has(CloudflareTokenKey) {
 			errs = append(errs, fmt.Errorf("no Cloudflare API token: set %s, or `pulumi config set --secret %s <token>` (permissions: docs/ci.md)", EnvCloudflareToken, CloudflareTokenKey))

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -131,6 +132,9 @@ func Run(o *Options) error {
 	}
 	if missing := l.Plan.MissingSecrets(); len(missing) > 0 {
 		var errs []error
+		if l.Config.AccountID == stack.PlaceholderAccountID { // also the preflight's; said here with the secrets
+			errs = append(errs, stack.PlaceholderAccountError(filepath.Base(stack.FilePath(l.ProjectDir, short))))
+		}
 		for _, k := range missing {
 			errs = append(errs, fmt.Errorf("%s is not set: `pulumi config set --secret %s <value> --stack %s`", k, k, o.Stack))
 		}

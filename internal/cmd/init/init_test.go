@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	deploycmd "github.com/zerocost/zerocost/internal/cmd/deploy"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/plan"
@@ -146,6 +147,17 @@ func TestDeployRefusesThePlaceholder(t *testing.T) {
 		LookPath: func(string) (string, error) { return "/bin/pulumi", nil }, ProjectDir: dir, StackFile: stack.FilePath(dir, "mine")})
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "zerocost:accountId is the placeholder") {
 		t.Fatalf("exit %d: %v", cmdutil.ExitCode(err), err)
+	}
+	// `zerocost deploy` says it with the secrets still to set, before the preflight.
+	ios, _, _ := cmdutil.Test()
+	cmd := deploycmd.NewCmd(&cmdutil.Factory{IO: ios, ProjectDir: dir}, nil)
+	cmd.SetArgs([]string{"--stack", "mine", "--yes"})
+	cmd.SetOut(ios.Out)
+	cmd.SetErr(ios.ErrOut)
+	err = cmd.Execute()
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "zerocost:accountId is the placeholder") ||
+		!strings.Contains(err.Error(), "zerocost:anthropicApiKey is not set") {
+		t.Errorf("deploy: exit %d: %v", cmdutil.ExitCode(err), err)
 	}
 }
 
