@@ -3,7 +3,6 @@ package dev
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	initcmd "github.com/zerocost/zerocost/internal/cmd/init"
 	"github.com/zerocost/zerocost/internal/cmd/verify"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
 // A new user's first run: `zerocost init --stack mine --pattern edge-cache
@@ -19,14 +19,7 @@ import (
 // serves the product and `zerocost verify --local` (no --stack: the
 // project's only stack file) passes against it.
 func TestInitThenDevThenVerify(t *testing.T) {
-	dir := t.TempDir()
-	proj, err := os.ReadFile(filepath.Join(projectDir, "Pulumi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), proj, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := cmdtest.Project(t, projectDir, "Pulumi.yaml")
 	ios, _, _ := cmdutil.Test()
 	ini := initcmd.NewCmd(&cmdutil.Factory{IO: ios, ProjectDir: dir}, func(o *initcmd.Options) error {
 		o.StackInit = func(context.Context, string, string) (bool, error) { return false, nil } // no pulumi CLI

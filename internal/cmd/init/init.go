@@ -22,10 +22,9 @@ import (
 
 // Options are the command's inputs.
 type Options struct {
-	F       *cmdutil.Factory
-	Stack   string
-	Pattern string
-	Product string
+	F     *cmdutil.Factory
+	Stack string
+	ProductFlags
 	Account string
 
 	// StackInit creates the stack in the project's Pulumi backend (nil:
@@ -58,14 +57,27 @@ keeps the product and gains the backend's encryption salt.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Stack, "stack", "", "the new stack's `NAME` (required)")
-	fl.StringVar(&opts.Pattern, "pattern", "", "the product's pattern: "+strings.Join(stack.Patterns, ", ")+" (required)")
-	fl.StringVar(&opts.Product, "product", "", "the product's `NAME` (required)")
+	opts.ProductFlags.Add(cmd)
 	fl.StringVar(&opts.Account, "account", "", "your Cloudflare account `ID` (default: a placeholder deploy refuses)")
 	return cmd
 }
 
-// CheckProduct vets a new product's flags; init and product add share it.
-func CheckProduct(pattern, product string) []error {
+// ProductFlags are a new product's flags, --pattern and --product; init and
+// product add share them.
+type ProductFlags struct {
+	Pattern string
+	Product string
+}
+
+// Add adds the flags to cmd.
+func (p *ProductFlags) Add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&p.Pattern, "pattern", "", "the product's pattern: "+strings.Join(stack.Patterns, ", ")+" (required)")
+	cmd.Flags().StringVar(&p.Product, "product", "", "the product's `NAME` (required)")
+}
+
+// Check vets the flags.
+func (p ProductFlags) Check() []error {
+	pattern, product := p.Pattern, p.Product
 	var errs []error
 	switch {
 	case pattern == "":
@@ -83,7 +95,7 @@ func CheckProduct(pattern, product string) []error {
 }
 
 func (o *Options) check() error {
-	errs := CheckProduct(o.Pattern, o.Product)
+	errs := o.ProductFlags.Check()
 	if o.Stack == "" {
 		errs = append(errs, errors.New("--stack is required: the new stack's name"))
 	} else if !names.IsStackName(o.Stack) {

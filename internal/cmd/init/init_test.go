@@ -10,6 +10,7 @@ import (
 
 	deploycmd "github.com/zerocost/zerocost/internal/cmd/deploy"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/pulumitool"
@@ -19,18 +20,7 @@ import (
 const repo = "../../.."
 
 // newProject is a project folder holding the repository's Pulumi.yaml only.
-func newProject(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join(repo, "Pulumi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func newProject(t *testing.T) string { return cmdtest.Project(t, repo, "Pulumi.yaml") }
 
 // run runs init in dir; stackInit stands in for the pulumi CLI (nil: none).
 func run(t *testing.T, dir string, stackInit func(context.Context, string, string) (bool, error), args ...string) (string, string, error) {

@@ -16,10 +16,9 @@ import (
 
 // Options are `product add`'s inputs.
 type Options struct {
-	F       *cmdutil.Factory
-	Stack   string
-	Pattern string
-	Product string
+	F     *cmdutil.Factory
+	Stack string
+	initcmd.ProductFlags
 }
 
 // NewCmd returns the command; runF replaces the run of `product add` in
@@ -41,12 +40,11 @@ re-encoded with two-space indentation). To start a stack, use zerocost init.`,
 		Example: "  zerocost product add --stack mine --pattern async-pipeline --product digest",
 		Args:    cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, nil, func() error {
-			return errors.Join(initcmd.CheckProduct(opts.Pattern, opts.Product)...)
+			return errors.Join(opts.ProductFlags.Check()...)
 		}, runF, Add),
 	}
 	f.AddStackFlag(add, &opts.Stack, cmdutil.Local)
-	add.Flags().StringVar(&opts.Pattern, "pattern", "", "the product's pattern (required)")
-	add.Flags().StringVar(&opts.Product, "product", "", "the product's `NAME` (required)")
+	opts.ProductFlags.Add(add)
 	cmd.AddCommand(add)
 	return cmd
 }

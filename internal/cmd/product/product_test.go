@@ -8,26 +8,14 @@ import (
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
 const repo = "../../.."
 
 // project copies the repository's Pulumi.yaml and Pulumi.demo.yaml.
-func project(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"Pulumi.yaml", "Pulumi.demo.yaml"} {
-		b, err := os.ReadFile(filepath.Join(repo, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func project(t *testing.T) string { return cmdtest.Project(t, repo, "Pulumi.yaml", "Pulumi.demo.yaml") }
 
 func run(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()

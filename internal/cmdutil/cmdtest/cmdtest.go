@@ -4,6 +4,9 @@ package cmdtest
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"testing"
 
 	"github.com/spf13/cobra"
 
@@ -31,4 +34,21 @@ func Parse[O any](newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, 
 	cmd.SetErr(io.Discard)
 	err := cmd.Execute()
 	return got, err
+}
+
+// Project is a temporary project folder holding copies of the named files
+// of the folder from (Pulumi.yaml, Pulumi.demo.yaml, ...).
+func Project(t testing.TB, from string, files ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range files {
+		b, err := os.ReadFile(filepath.Join(from, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
