@@ -42,7 +42,7 @@ const selectedTimeout = 30 * time.Second
 // AddStackFlag adds --stack to a command and, when it is not given, picks
 // the stack before the command runs (ResolveStack) and says which on stderr.
 func (f *Factory) AddStackFlag(cmd *cobra.Command, p *string, use StackUse) {
-	cmd.Flags().StringVar(p, "stack", "", "stack whose Pulumi.<stack>.yaml to read (default: the stack selected in Pulumi; for local use also the project's only stack file)")
+	cmd.Flags().StringVar(p, "stack", "", "stack whose Pulumi.<stack>.yaml to read (default: the stack selected in Pulumi, or for a local run the project's only Pulumi.<stack>.yaml)")
 	pre, preE := cmd.PreRun, cmd.PreRunE
 	cmd.PreRun = nil
 	cmd.PreRunE = func(c *cobra.Command, args []string) error {
