@@ -43,8 +43,9 @@ const selectedTimeout = 30 * time.Second
 // the stack before the command runs (ResolveStack) and says which on stderr.
 func (f *Factory) AddStackFlag(cmd *cobra.Command, p *string, use StackUse) {
 	cmd.Flags().StringVar(p, "stack", "", "stack whose Pulumi.<stack>.yaml to read (default: the stack selected in Pulumi, or for a local run the project's only Pulumi.<stack>.yaml)")
-	pre, preE := cmd.PreRun, cmd.PreRunE
-	cmd.PreRun = nil
+	// Cobra runs PreRunE instead of PreRun: this one runs a PreRunE set
+	// before it, or the command's PreRun (also one set after it).
+	preE := cmd.PreRunE
 	cmd.PreRunE = func(c *cobra.Command, args []string) error {
 		if *p == "" {
 			name, why, err := f.ResolveStack(c.Context(), use == nil || use())
@@ -61,8 +62,8 @@ func (f *Factory) AddStackFlag(cmd *cobra.Command, p *string, use StackUse) {
 		if preE != nil {
 			return preE(c, args)
 		}
-		if pre != nil {
-			pre(c, args)
+		if c.PreRun != nil {
+			c.PreRun(c, args)
 		}
 		return nil
 	}

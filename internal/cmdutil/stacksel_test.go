@@ -129,3 +129,18 @@ func TestPulumiSelected(t *testing.T) {
 		t.Fatalf("selected: %q, %v; want mine", name, err)
 	}
 }
+
+// A PreRun the command sets after the flag still runs, after the stack is picked.
+func TestStackFlagKeepsPreRun(t *testing.T) {
+	f := &Factory{ProjectDir: project(t, "mine")}
+	ios, _, _ := Test()
+	f.IO = ios
+	var stackName, seen string
+	cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return nil }}
+	f.AddStackFlag(cmd, &stackName, Local)
+	cmd.PreRun = func(*cobra.Command, []string) { seen = stackName }
+	cmd.SetArgs([]string{})
+	if err := cmd.Execute(); err != nil || seen != "mine" {
+		t.Fatalf("PreRun saw stack %q (%v), want mine", seen, err)
+	}
+}
