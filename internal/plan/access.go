@@ -21,11 +21,12 @@ func (pr *Product) KeysNamespace() string {
 	return ""
 }
 
-// Doors lists the product's door limiters (DOOR_<TIER>), in binding order.
+// Doors lists the product's tier door limiters (DOOR_<TIER>; not the
+// per-caller DOOR_LIMITER every product has), in binding order.
 func (pr *Product) Doors() []Binding {
 	var out []Binding
 	for _, b := range pr.Bindings {
-		if b.Type == RateLimit && strings.HasPrefix(b.Name, contract.DoorPrefix) {
+		if b.Type == RateLimit && strings.HasPrefix(b.Name, contract.DoorPrefix) && b.Name != contract.DoorLimiter {
 			out = append(out, b)
 		}
 	}

@@ -73,6 +73,10 @@ func (p *Product) validateAccess(field string) []error {
 		errs = append(errs, errf(field+".tiers", "has %d tiers; zerocost allows %d (each is a ratelimit binding)", len(p.Tiers), maxTiers))
 	}
 	for _, name := range p.TierNames() {
+		if name == "limiter" {
+			// DOOR_LIMITER is the per-caller door every product has.
+			errs = append(errs, errf(field+".tiers", "%q is taken: its binding would be DOOR_LIMITER, the product's per-caller door", name))
+		}
 		if !tierRe.MatchString(name) {
 			errs = append(errs, errf(field+".tiers", "%q is not a tier name: a lower-case letter, then up to 31 lower-case letters, digits or '_' (as `zerocost keys create --tier` takes)", name))
 		}

@@ -18,6 +18,7 @@ export interface EventAgentBindings {
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
+	DOOR_LIMITER: RateLimit;
 	KEY_FAILURES: RateLimit;
 	DOOR_STANDARD: RateLimit;
 	PRODUCT: string;
@@ -47,6 +48,7 @@ export interface AsyncPipelineBindings {
 	MODEL_USAGE: AnalyticsEngineDataset;
 	JOB_QUEUE: Queue;
 	RATE_LIMITER: RateLimit;
+	DOOR_LIMITER: RateLimit;
 	KEY_FAILURES: RateLimit;
 	DOOR_STANDARD: RateLimit;
 	PRODUCT: string;
@@ -79,6 +81,7 @@ export interface EdgeCacheBindings {
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
+	DOOR_LIMITER: RateLimit;
 	KEY_FAILURES: RateLimit;
 	DOOR_STANDARD: RateLimit;
 	PRODUCT: string;
