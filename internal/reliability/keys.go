@@ -1,8 +1,13 @@
 package reliability
 
 import (
+	"context"
 	"net/http"
 	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/apikeys"
 
 	"github.com/zerocost/zerocost/internal/devrun"
 )
@@ -73,4 +78,21 @@ func keyClient(c *http.Client, products []devrun.Product, token string) *http.Cl
 	out := *c
 	out.Transport = keyTransport{base: c.Transport, keys: keys, token: token}
 	return &out
+}
+
+// CustomerKey writes a live key of a new customer into the product's KEYS
+// namespace through dev's KV API and returns it.
+func (e *Env) CustomerKey(t testing.TB, product, customer string) string {
+	t.Helper()
+	key, err := apikeys.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := apikeys.Record{V: apikeys.RecordVersion, Customer: customer, Prefix: apikeys.DisplayPrefix(key),
+		Product: product, Tier: apikeys.DefaultTier, CreatedAt: apikeys.Stamp(time.Now())}
+	st := e.RT.State()
+	if err := st.PutKey(context.Background(), product, apikeys.Hash(key), rec); err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
