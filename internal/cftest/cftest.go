@@ -135,6 +135,9 @@ type Bucket struct {
 	Location     string `json:"location,omitempty"`
 	StorageClass string `json:"storage_class,omitempty"`
 	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// Lifecycle is the rules of the last PUT .../lifecycle, as sent (nil:
+	// never set); the bucket's API answers leave it out.
+	Lifecycle json.RawMessage `json:"lifecycle,omitempty"`
 }
 
 // Queue is a queue; its consumers are listed under it.
