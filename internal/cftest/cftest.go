@@ -612,6 +612,19 @@ func (s *Server) AddBucket(account, name string) Bucket {
 	return b
 }
 
+// SetBucketLifecycle gives a bucket of the default jurisdiction the rules
+// a PUT .../lifecycle would (a JSON list, kept as given).
+func (s *Server) SetBucketLifecycle(account, bucket string, rules json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.account(account)
+	for i := range a.Buckets {
+		if a.Buckets[i].Name == bucket && a.Buckets[i].Jurisdiction == "" {
+			a.Buckets[i].Lifecycle = rules
+		}
+	}
+}
+
 // AddQueue creates a queue and returns its id.
 func (s *Server) AddQueue(account, name string) string {
 	s.mu.Lock()
