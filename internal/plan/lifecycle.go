@@ -37,59 +37,22 @@ const (
 	PrefixAnswers = "answers/"
 )
 
-// Retention of the prefixes zerocost does not take from settings.
-const (
-	// HeldDays keeps dead and parked records at least 31 days, the longest
-	// month, so a job parked on its first day is still there when the next
-	// month's budget resumes it.
-	HeldDays = 31
-	// BatchesDays: Anthropic keeps a Message Batch's results 29 days after
-	// its creation ("Results ... available for 29 days", Message Batches
-	// docs); a batch record older than that names nothing the poller can
-	// fetch. 30 leaves the day R2's deletion may lag to no one.
-	BatchesDays = 30
-	// DefaultRetentionDays keeps a finished job's record a week: a client
-	// reads its result within minutes (the usage profile's polls_per_job),
-	// and a week outlives a client that is down over a weekend. Storage is
-	// then 8 days of records (the day R2's deletion lags included), which at
-	// the most jobs Workers Free serves a day stays far under R2's free
-	// 10 GB-month (docs/cost.md, "Retention").
-	DefaultRetentionDays = 7
-)
-
-// RetentionDays is how long the product's job records are kept
-// (settings.retentionDays).
-func RetentionDays(s stack.Settings) int {
-	return DefaultRetentionDays
-}
-
-// AnswerDays is an edge-cache answer's TTL rounded up to whole days: a
-// stored answer is never served after its TTL, so nothing reads it once the
-// rule deletes it.
-func AnswerDays(s stack.Settings) int {
-	ttl := s.CacheTTLSeconds
-	if ttl <= 0 {
-		ttl = stack.DefaultCacheTTLSeconds
-	}
-	return (ttl + 86399) / 86400
-}
-
 // Lifecycle returns the rules of the product's bucket, one per prefix its
-// pattern writes.
+// pattern writes, with the ages internal/stack's retention settings give.
 func Lifecycle(pattern string, s stack.Settings) []LifecycleRule {
 	switch pattern {
 	case stack.EdgeCache:
-		return []LifecycleRule{{ID: "answers", Prefix: PrefixAnswers, MaxAgeDays: AnswerDays(s)}}
+		return []LifecycleRule{{ID: "answers", Prefix: PrefixAnswers, MaxAgeDays: s.AnswerDays()}}
 	case stack.AsyncPipeline:
 		return []LifecycleRule{
-			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: RetentionDays(s)},
-			{ID: "held", Prefix: PrefixHeld, MaxAgeDays: max(HeldDays, RetentionDays(s))},
-			{ID: "batches", Prefix: PrefixBatches, MaxAgeDays: BatchesDays},
+			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: s.RetentionDays()},
+			{ID: "held", Prefix: PrefixHeld, MaxAgeDays: s.HeldRecordDays()},
+			{ID: "batches", Prefix: PrefixBatches, MaxAgeDays: stack.BatchesDays},
 		}
 	case stack.EventAgent:
 		return []LifecycleRule{
-			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: RetentionDays(s)},
-			{ID: "held", Prefix: PrefixHeld, MaxAgeDays: max(HeldDays, RetentionDays(s))},
+			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: s.RetentionDays()},
+			{ID: "held", Prefix: PrefixHeld, MaxAgeDays: s.HeldRecordDays()},
 		}
 	}
 	return nil

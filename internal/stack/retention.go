@@ -1,0 +1,43 @@
+package stack
+
+// How long a product's bucket keeps what its Worker writes (plan.Lifecycle
+// turns these into R2 lifecycle rules; the cost forecast stores as much).
+const (
+	// DefaultRetentionDays keeps a finished job's record a week: a client
+	// reads its result within minutes of the job ending (the usage profile's
+	// polls_per_job), and a week outlives a client that is down over a
+	// weekend. Storage is then 8 days of records (the day R2's deletion may
+	// lag included), which at the most jobs Workers Free serves a day stays
+	// under R2's free 10 GB-month (docs/cost.md, "Retention").
+	DefaultRetentionDays = 7
+	// HeldDays keeps dead and parked (budget_exhausted) records at least 31
+	// days, the longest month, so a job parked on a month's first day is
+	// still there when the next month's budget resumes it.
+	HeldDays = 31
+	// BatchesDays: Anthropic keeps a Message Batch's results 29 days after
+	// its creation (Message Batches docs); a batch record older than that
+	// names nothing the poller can fetch. 30 covers the day R2's deletion
+	// may lag.
+	BatchesDays = 30
+)
+
+// RetentionDays is how long the product's job records are kept
+// (settings.retentionDays).
+func (s Settings) RetentionDays() int {
+	return DefaultRetentionDays
+}
+
+// HeldRecordDays is how long dead and parked records are kept: HeldDays,
+// or the job retention when that is longer.
+func (s Settings) HeldRecordDays() int { return max(HeldDays, s.RetentionDays()) }
+
+// AnswerDays is an edge-cache answer's TTL rounded up to whole days: a
+// stored answer is never served after its TTL, so nothing reads it once R2
+// deletes it.
+func (s Settings) AnswerDays() int {
+	ttl := s.CacheTTLSeconds
+	if ttl <= 0 {
+		ttl = DefaultCacheTTLSeconds
+	}
+	return (ttl + 86399) / 86400
+}
