@@ -125,8 +125,10 @@ dead_letter_rate and messages_per_batch (async-pipeline), model_mode
 ("batch": the Message Batches API at half price; with batch_poll_minutes and
 batch_hours), monthly_budget_usd (the product's model budget: the forecast
 says on which day it runs out). Top
-level: retention_months (12: months of results R2 holds), monthly_budget_usd
-(caps all products together). docs/cost.md lists what each pattern does per
+level: monthly_budget_usd (caps all products together). R2 storage is what
+the stack's lifecycle rules keep: job records settings.retentionDays (7),
+dead ones 31 days, answers their cache TTL in whole days, each plus the day
+R2's deletion may lag; the defaults, or the stack's settings with --stack. docs/cost.md lists what each pattern does per
 request. Unknown keys are errors.
 
 On Workers Free every daily limit is checked against the account's total (the
@@ -143,7 +145,7 @@ month spread evenly over its days); exactly the limit passes.`,
 	}
 	cmd.Flags().StringVar(&o.Usage, "usage", "", "usage profile `FILE` (TOML) to price (required)")
 	cmd.Flags().StringVar(&o.Plan, "plan", "", "free or paid (default: the profile's plan)")
-	cmd.Flags().StringVar(&o.Stack, "stack", cmdutil.DefaultStack, "when given, check the profile's products, patterns and models against this stack's plan")
+	cmd.Flags().StringVar(&o.Stack, "stack", cmdutil.DefaultStack, "when given, check the profile's products, patterns and models against this stack's plan, and keep R2 data as its settings do")
 	addCommonFlags(cmd, o)
 	cmd.PreRun = func(c *cobra.Command, _ []string) { o.CheckStack = c.Flags().Changed("stack") }
 	return cmd
@@ -169,6 +171,9 @@ func checkAgainstPlan(o *Options, prof *cost.Profile) error {
 			errs = append(errs, fmt.Errorf("%s.pattern: %q, but stack %s runs %s as %s", field, pp.Pattern, o.Stack, pp.Name, pr.Pattern))
 		case pp.Model != "" && pr.Model != pp.Model:
 			errs = append(errs, fmt.Errorf("%s.model: %q, but stack %s runs %s on %s", field, pp.Model, o.Stack, pp.Name, pr.Model))
+		default:
+			// R2 keeps what the stack's lifecycle rules keep.
+			prof.Products[i].Retention = pr.Settings
 		}
 	}
 	if len(errs) > 0 {
