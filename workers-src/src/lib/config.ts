@@ -25,9 +25,6 @@ export interface Config {
 
 export type ModelModeSetting = "realtime" | "batch";
 
-/** The Go default of settings.maxRetries (internal/stack DefaultMaxRetries), until VAR_DEFAULTS has it. */
-const DEFAULT_MAX_RETRIES = 3;
-
 function int(value: unknown, def: number, min: number, max: number): number {
   if (typeof value !== "string" || !/^\s*\d+\s*$/.test(value)) return def;
   return Math.min(max, Math.max(min, Number(value)));
@@ -54,12 +51,7 @@ export function readConfig(env: BaseEnv & PatternVars): Config {
     // rendered before batch mode (and from other patterns'): realtime, and
     // the Go default.
     modelMode: modelMode((env as Record<string, unknown>).MODEL_MODE),
-    maxRetries: int(
-      (env as Record<string, unknown>).MAX_RETRIES,
-      ((D as Record<string, unknown>).MAX_RETRIES as number | undefined) ?? DEFAULT_MAX_RETRIES,
-      0,
-      100,
-    ),
+    maxRetries: int((env as Record<string, unknown>).MAX_RETRIES, D.MAX_RETRIES, 0, 100),
   };
 }
 
