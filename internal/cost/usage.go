@@ -87,7 +87,7 @@ func storedGB(p *Profile, pp *ProductProfile) float64 {
 	switch pp.Pattern {
 	case EventAgent, AsyncPipeline:
 		dead := v(pp.DeadLetterRate)
-		days := (1-dead)*float64(s.RetentionDays()+1) + dead*float64(s.HeldRecordDays()+1)
+		days := (1-dead)*float64(s.JobRecordDays()+1) + dead*float64(s.HeldRecordDays()+1)
 		return perDay * days * (v(pp.ResultBytes) + RecordOverhead) / gb
 	case EdgeCache:
 		return perDay * (1 - v(pp.CacheHitRate)) * float64(s.AnswerDays()+1) * v(pp.ResultBytes) / gb

@@ -45,13 +45,13 @@ func Lifecycle(pattern string, s stack.Settings) []LifecycleRule {
 		return []LifecycleRule{{ID: "answers", Prefix: PrefixAnswers, MaxAgeDays: s.AnswerDays()}}
 	case stack.AsyncPipeline:
 		return []LifecycleRule{
-			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: s.RetentionDays()},
+			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: s.JobRecordDays()},
 			{ID: "held", Prefix: PrefixHeld, MaxAgeDays: s.HeldRecordDays()},
 			{ID: "batches", Prefix: PrefixBatches, MaxAgeDays: stack.BatchesDays},
 		}
 	case stack.EventAgent:
 		return []LifecycleRule{
-			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: s.RetentionDays()},
+			{ID: "jobs", Prefix: PrefixJobs, MaxAgeDays: s.JobRecordDays()},
 			{ID: "held", Prefix: PrefixHeld, MaxAgeDays: s.HeldRecordDays()},
 		}
 	}

@@ -21,15 +21,18 @@ const (
 	BatchesDays = 30
 )
 
-// RetentionDays is how long the product's job records are kept
-// (settings.retentionDays).
-func (s Settings) RetentionDays() int {
+// JobRecordDays is how long the product's job records are kept
+// (settings.retentionDays, DefaultRetentionDays when unset).
+func (s Settings) JobRecordDays() int {
+	if s.RetentionDays > 0 {
+		return s.RetentionDays
+	}
 	return DefaultRetentionDays
 }
 
 // HeldRecordDays is how long dead and parked records are kept: HeldDays,
 // or the job retention when that is longer.
-func (s Settings) HeldRecordDays() int { return max(HeldDays, s.RetentionDays()) }
+func (s Settings) HeldRecordDays() int { return max(HeldDays, s.JobRecordDays()) }
 
 // AnswerDays is an edge-cache answer's TTL rounded up to whole days: a
 // stored answer is never served after its TTL, so nothing reads it once R2

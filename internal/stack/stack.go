@@ -165,11 +165,14 @@ type CustomDomain struct {
 // patterns, default and range). Zero means "use the default"; settings a
 // pattern does not use are left at zero after defaults are applied.
 type Settings struct {
-	BatchSize            int `json:"batchSize,omitempty"`
-	BatchTimeoutSeconds  int `json:"batchTimeoutSeconds,omitempty"`
-	MaxRetries           int `json:"maxRetries,omitempty"`
-	RetryDelaySeconds    int `json:"retryDelaySeconds,omitempty"`
-	CacheTTLSeconds      int `json:"cacheTtlSeconds,omitempty"`
+	BatchSize           int `json:"batchSize,omitempty"`
+	BatchTimeoutSeconds int `json:"batchTimeoutSeconds,omitempty"`
+	MaxRetries          int `json:"maxRetries,omitempty"`
+	RetryDelaySeconds   int `json:"retryDelaySeconds,omitempty"`
+	CacheTTLSeconds     int `json:"cacheTtlSeconds,omitempty"`
+	// RetentionDays is how long the product's bucket keeps job records (an
+	// R2 lifecycle rule on jobs/).
+	RetentionDays        int `json:"retentionDays,omitempty"`
 	RateLimitPerMinute   int `json:"rateLimitPerMinute,omitempty"`
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
