@@ -1,7 +1,8 @@
 // Package contract holds the names the Go side and the Workers share: the
 // Worker env's binding, secret and var names, the var defaults the Workers
-// fall back to, and the layout of the model-usage data point the Workers write
-// to Analytics Engine. Everything that names a binding or a var in Go (the
+// fall back to, the layout of the model-usage data point the Workers write
+// to Analytics Engine, and the HTTP surface (job states, error codes, admin
+// routes: http.go). Everything that names a binding or a var in Go (the
 // templates through internal/render, the plan's checks, verify, the local
 // runtime, cost analytics) uses these constants, and
 // workers-src/src/contract.gen.ts is generated from them (`go generate

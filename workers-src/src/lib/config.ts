@@ -17,7 +17,7 @@ export interface Config {
   retryDelaySeconds: number;
   deadLetterQueue: string;
   cacheTtlSeconds: number;
-  /** async-pipeline: "realtime" (the Messages API, the default) or "batch" (the Message Batches API, lib/batch.ts) */
+  /** async-pipeline: "realtime" (the Messages API, the default) or "batch" (the Message Batches API, lib/batch/) */
   modelMode: ModelModeSetting;
   /** async-pipeline: the consumer's max_retries; in batch mode also the resubmissions a job's batch requests may have */
   maxRetries: number;
