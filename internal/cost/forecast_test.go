@@ -92,7 +92,7 @@ func TestAsyncPipelineCounts(t *testing.T) {
 	wantQty(t, r, "pipe", Workers, Requests, 1000+1000+(980+100+20)/2.0) // POST, polls, consumer batches
 	wantQty(t, r, "pipe", KV, Writes, 0)
 	wantQty(t, r, "pipe", R2, ClassB, 980+100+20+1000)             // each delivery and dead letter reads the record; polls
-	wantQty(t, r, "pipe", R2, ClassA, 980+100+20)                  // done records, errors kept on failed attempts, dead records
+	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*100+20)              // claims and done records, claims and errors kept on failed attempts, dead records
 	wantQty(t, r, "pipe", Queues, Operations, 1000+980*2+100+20*3) // send; read+delete per success; a read per failed attempt; DLQ move+read+delete
 	wantQty(t, r, "pipe", Analytics, DataPoints, 980)
 	if got := r.Products[0].ModelCalls; got != 980 {

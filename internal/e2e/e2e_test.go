@@ -85,7 +85,9 @@ func TestPulumiLifecycle(t *testing.T) {
 	})
 
 	step(t, w, "a cache TTL change updates the answers' lifecycle rule and the Worker's var, nothing else", func(t *testing.T) {
-		w.editStack("demo", func(s string) string { return strings.Replace(s, "cacheTtlSeconds: 86400", "cacheTtlSeconds: 90000", 1) })
+		w.editStack("demo", func(s string) string {
+			return strings.Replace(s, "cacheTtlSeconds: 86400", "cacheTtlSeconds: 90000", 1)
+		})
 		next := w.plan("demo")
 		u := parseUpdate(t, w.pulumi("up", "--yes", "--skip-preview", "--json"))
 		wantOps := map[string][]string{"update": changedResources(t, w, p, next)}

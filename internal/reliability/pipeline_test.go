@@ -177,7 +177,7 @@ func (p *pipeline) statuses(t *testing.T, jobs map[string]string) map[string]map
 		}
 		var again []string
 		for i, v := range views {
-			if v["status"] == "queued" {
+			if v["status"] == "queued" || v["status"] == "running" {
 				again = append(again, ids[i])
 				continue
 			}
@@ -360,7 +360,7 @@ func (p *pipeline) redeliver(t *testing.T, queue string, bodies []any, ids []str
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r, ok := recs[sentinel]; ok && r.Status != "queued" {
+		if r, ok := recs[sentinel]; ok && r.Status != "queued" && r.Status != "running" {
 			break
 		}
 		if ctx.Err() != nil || i > 2000 {
