@@ -24,7 +24,7 @@ func ruleOf(t *testing.T, v resource.PropertyValue) (id, prefix string, maxAge f
 
 // TestBucketLifecycleRules: every product bucket gets one lifecycle resource
 // whose rules expire its pattern's prefixes, in seconds: job records after
-// the default retention, dead and parked records after 31 days, edge-cache
+// the default retention (31 days), the held/ prefix after 31 days, edge-cache
 // answers after their TTL in whole days.
 func TestBucketLifecycleRules(t *testing.T) {
 	m := demoGraph(t)
@@ -33,8 +33,8 @@ func TestBucketLifecycleRules(t *testing.T) {
 		t.Fatalf("%d lifecycle resources for %d buckets", len(lifecycles), len(buckets))
 	}
 	want := map[string]map[string]float64{
-		"sales-engine-demo-outputs-lifecycle": {"jobs/": 7 * 86400, "held/": 31 * 86400},
-		"email-worker-demo-outputs-lifecycle": {"jobs/": 7 * 86400, "held/": 31 * 86400, "batches/": 30 * 86400},
+		"sales-engine-demo-outputs-lifecycle": {"jobs/": 31 * 86400, "held/": 31 * 86400},
+		"email-worker-demo-outputs-lifecycle": {"jobs/": 31 * 86400, "held/": 31 * 86400, "batches/": 30 * 86400},
 		"ai-relay-demo-outputs-lifecycle":     {"answers/": 86400},
 	}
 	seen := 0

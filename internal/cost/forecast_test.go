@@ -67,9 +67,9 @@ func TestEventAgentCounts(t *testing.T) {
 	wantQty(t, r, "agent", KV, Writes, 0)   // no KV: "queued" is proven by the signed id
 	wantQty(t, r, "agent", R2, ClassA, 300) // the job record (result or error)
 	wantQty(t, r, "agent", R2, ClassB, 600) // each poll reads the record
-	// Steady state: (7 days of retention + the day R2's deletion lags) of
+	// Steady state: (31 days of retention + the day R2's deletion lags) of
 	// the 10 records written a day.
-	wantQty(t, r, "agent", R2, Storage, 8*10*(1000+RecordOverhead)/1e9)
+	wantQty(t, r, "agent", R2, Storage, 32*10*(1000+RecordOverhead)/1e9)
 	wantQty(t, r, "agent", Analytics, DataPoints, 300)
 	wantQty(t, r, "agent", Model, InputTokens, 120000)
 	wantQty(t, r, "agent", Model, OutputTokens, 30000)
@@ -373,21 +373,21 @@ func TestPlanOverride(t *testing.T) {
 }
 
 // TestStorageFollowsTheStacksRetention: R2 storage is (retention + 1 day) ×
-// what a day writes, from the stack's settings, never from the profile; a
-// dead-lettered job's record is kept at least 31 days.
+// what a day writes, from the stack's settings, never from the profile.
 func TestStorageFollowsTheStacksRetention(t *testing.T) {
 	prof, err := ParseProfile("u.toml", []byte(product("pipe", AsyncPipeline, 3000, "result_bytes = 750\ndead_letter_rate = 0.1")+
 		product("relay", EdgeCache, 3000, "cache_hit_rate = 0.5\nresult_bytes = 1000")))
 	if err != nil {
 		t.Fatal(err)
 	}
+	prof.Products[0].Retention = stack.Settings{RetentionDays: 45}
 	prof.Products[1].Retention = stack.Settings{CacheTTLSeconds: 3 * 86400}
 	r, err := Forecast(prof, defaultPrices(t), Free)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 100 jobs a day of 1000 bytes: 90 kept 8 days, 10 dead kept 32.
-	wantQty(t, r, "pipe", R2, Storage, (90*8+10*32)*1000/1e9)
+	// 100 jobs a day of 1000 bytes: 90 kept 45 days + 1, 10 dead as long.
+	wantQty(t, r, "pipe", R2, Storage, (90*46+10*46)*1000/1e9)
 	// 50 misses a day, kept 3 days + 1.
 	wantQty(t, r, "relay", R2, Storage, 50*4*1000/1e9)
 	if _, err := ParseProfile("u.toml", []byte("retention_months = 12\n"+product("a", EventAgent, 1, ""))); err == nil || !strings.Contains(err.Error(), "retention_months: removed") {

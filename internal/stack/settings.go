@@ -88,7 +88,7 @@ var SettingsTable = []Setting{
 			"zerocost's choice: an answer kept under a minute saves next to no model calls; a year outlives any model"}},
 	{Name: "retentionDays", Patterns: []string{EventAgent, AsyncPipeline}, Only: "only jobs have records (edge-cache answers expire after cacheTtlSeconds)",
 		Default: DefaultRetentionDays,
-		Range: &Range{1, 3650, "days a job's record is kept",
+		Range: &Range{MinRetentionDays, 3650, "days a job's record is kept; dead and parked records, kept beside the others, need 31",
 			"zerocost's choice: R2 lifecycle rules count whole days (maxAge in seconds, a day's multiple here); ten years outlives any product"}},
 	{Name: "rateLimitPerMinute", Patterns: every, Default: DefaultRateLimitPerMinute,
 		Range: &Range{1, 1_000_000, "requests per minute", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs}},

@@ -9,7 +9,7 @@ import (
 	"github.com/zerocost/zerocost/internal/plan"
 )
 
-// describeRule shows a rule as verify reports it: "jobs/ after 7 days".
+// describeRule shows a rule as verify reports it: "jobs/ after 31 days".
 func describeRule(prefix string, enabled bool, maxAge int) string {
 	unit := "days"
 	if maxAge == 86400 {

@@ -126,8 +126,7 @@ dead_letter_rate and messages_per_batch (async-pipeline), model_mode
 batch_hours), monthly_budget_usd (the product's model budget: the forecast
 says on which day it runs out). Top
 level: monthly_budget_usd (caps all products together). R2 storage is what
-the stack's lifecycle rules keep: job records settings.retentionDays (7),
-dead ones 31 days, answers their cache TTL in whole days, each plus the day
+the stack's lifecycle rules keep: job records settings.retentionDays (31), answers their cache TTL in whole days, each plus the day
 R2's deletion may lag; the defaults, or the stack's settings with --stack. docs/cost.md lists what each pattern does per
 request. Unknown keys are errors.
 
