@@ -12,7 +12,7 @@
 // a later delivery claims over it. R2 docs, Workers API reference
 // ("R2Conditional", "put ... returns null if the onlyIf preconditions
 // failed"): https://developers.cloudflare.com/r2/api/workers/workers-api-reference/
-import { jobKey, jobRecord, type JobRecord } from "./jobs";
+import { jobKey, jobRecord, readJobTagged, type JobRecord } from "./jobs";
 
 const JSON_META = { httpMetadata: { contentType: "application/json" } };
 
@@ -23,16 +23,8 @@ export interface JobVersion {
 }
 
 export async function readJobVersion(r2: R2Bucket, id: string): Promise<JobVersion> {
-  const obj = await r2.get(jobKey(id));
-  if (!obj) return { rec: null, etag: null };
-  let v: unknown;
-  try {
-    v = await obj.json();
-  } catch {
-    v = null;
-  }
-  const rec = typeof v === "object" && v !== null && typeof (v as JobRecord).status === "string" ? (v as JobRecord) : null;
-  return { rec, etag: obj.etag };
+  const { rec, etag } = await readJobTagged(r2, id);
+  return { rec, etag: etag ?? null };
 }
 
 /**
@@ -53,7 +45,7 @@ export function claimedFor(rec: JobRecord | null, now = Date.now()): number {
  */
 export async function claimJob(r2: R2Bucket, v: JobVersion, id: string, attempts: number, leaseMs: number): Promise<JobVersion | null> {
   const rec = jobRecord(id, { status: "running", attempts, lease_until: new Date(Date.now() + leaseMs).toISOString() }, v.rec);
-  const etag = await writeJobIf(r2, rec, v.etag);
+  const etag = await writeJobUnchanged(r2, rec, v.etag);
   return etag === null ? null : { rec, etag };
 }
 
@@ -61,7 +53,7 @@ export async function claimJob(r2: R2Bucket, v: JobVersion, id: string, attempts
  * Writes the record only if the job's object is still at `etag` (null: only
  * if there is none). Returns the new etag, or null when it changed first.
  */
-export async function writeJobIf(r2: R2Bucket, rec: JobRecord, etag: string | null): Promise<string | null> {
+export async function writeJobUnchanged(r2: R2Bucket, rec: JobRecord, etag: string | null): Promise<string | null> {
   const onlyIf: R2Conditional = etag === null ? { etagDoesNotMatch: "*" } : { etagMatches: etag };
   const put = await r2.put(jobKey(rec.job_id), JSON.stringify(rec), { ...JSON_META, onlyIf });
   return put === null ? null : put.etag;

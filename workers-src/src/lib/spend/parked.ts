@@ -4,7 +4,7 @@
 import type { BaseEnv, JobMessage } from "../../env";
 import type { Config } from "../config";
 import { HttpError } from "../errors";
-import { readJobVersion, writeJobIf } from "../claim";
+import { readJobVersion, writeJobUnchanged } from "../claim";
 import { jobRecord, writeJob, type JobRecord } from "../jobs";
 import { sendAll } from "../queue";
 import { BudgetUnavailable, unavailable } from "./errors";
@@ -60,7 +60,7 @@ export async function parkJob(
     await writeJob(r2, rec);
     return true;
   }
-  if ((await writeJobIf(r2, rec, etag)) !== null) return true;
+  if ((await writeJobUnchanged(r2, rec, etag)) !== null) return true;
   // Parked by a delivery that raced this one: its row is the row.
   if ((await readJobVersion(r2, job.job_id)).rec?.status === "budget_exhausted") return true;
   await run(db, [db.prepare("DELETE FROM parked_jobs WHERE product = ?1 AND job_id = ?2").bind(cfg.product, job.job_id)]);

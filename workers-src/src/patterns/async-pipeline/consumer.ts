@@ -12,7 +12,7 @@ import { buildRequest, shapeResult, type Hooks } from "../../hooks";
 import type { Config } from "../../lib/config";
 import { describe } from "../../lib/errors";
 import { createdAt } from "../../lib/jobid";
-import { claimedFor, claimJob, readJobVersion, writeJobIf } from "../../lib/claim";
+import { claimedFor, claimJob, readJobVersion, writeJobUnchanged } from "../../lib/claim";
 import { isJobMessage, isTerminal, jobKey, jobRecord, readJob, writeJob, type JobRecord } from "../../lib/jobs";
 import { callModel, ModelError } from "../../lib/model";
 import { retryDelay } from "../../lib/queue";
@@ -141,7 +141,7 @@ async function releaseClaim(d: Delivery): Promise<void> {
   if (!over) return;
   d.claimedOver = undefined;
   if (over.rec === null) await d.env.OUTPUTS.delete(jobKey(d.body.job_id));
-  else await writeJobIf(d.env.OUTPUTS, over.rec, d.etag);
+  else await writeJobUnchanged(d.env.OUTPUTS, over.rec, d.etag);
 }
 
 /** A failed attempt: parked (budget spent), failed (not retryable), deferred (back-pressure) or retried. */
