@@ -279,9 +279,10 @@ func TestDeployed(t *testing.T) {
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
 	}
-	// 20 resource checks: 16 buckets, queues and consumers, and the spend
-	// database each of the four Workers binds (the demo stack has a budget).
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 20 {
+	// 24 resource checks: 16 buckets, queues and consumers, the buckets'
+	// 4 lifecycle rules, and the spend database each of the four Workers
+	// binds (the demo stack has a budget).
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 24 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
 	}
 	var doc struct {
@@ -314,13 +315,14 @@ func TestDeployed(t *testing.T) {
 		t.Fatalf("drift: exit %d: %v", r.code, r.err)
 	}
 	for _, want := range []string{"FAIL email-worker: consumer of email-worker-demo-jobs: mismatched settings.batch_size: expected 5, got 50",
-		"FAIL ai-relay: r2 bucket ai-relay-demo-outputs: missing R2 bucket ai-relay-demo-outputs", "2 failed"} {
+		"FAIL ai-relay: r2 bucket ai-relay-demo-outputs: missing R2 bucket ai-relay-demo-outputs",
+		"FAIL ai-relay: r2 lifecycle ai-relay-demo-outputs", "3 failed"} { // the rules went with the bucket
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, r.stdout)
 		}
 	}
 	b, _ = os.ReadFile(junit)
-	if err := xml.Unmarshal(b, &doc); err != nil || doc.Failures != 2 {
+	if err := xml.Unmarshal(b, &doc); err != nil || doc.Failures != 3 {
 		t.Errorf("junit after drift: %v %+v", err, doc)
 	}
 
