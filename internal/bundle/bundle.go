@@ -32,10 +32,11 @@ const SizeGoal = 25 * 1024
 
 // GuardedPipelineSize bounds an async pipeline with the spend guard (a budget
 // in the stack): the guard's check, record, alerts, parking and admin routes
-// (lib/spend/, about 11.5 KB) put it over SizeGoal, a miss recorded in
+// (lib/spend/, about 11.5 KB) and the claim of each model call (lib/claim.ts)
+// put it over SizeGoal, a miss recorded in
 // docs/BENCHMARKS.md; batch mode (lib/batch/, about 10 KB) comes on top when
 // it is on.
-const GuardedPipelineSize = 31 * 1024
+const GuardedPipelineSize = 32 * 1024
 
 // Result is one bundled Worker.
 type Result struct {
