@@ -51,7 +51,7 @@ type Options struct {
 	StateFile string
 	// Outputs reads a deployed stack's outputs when --outputs is not given
 	// (default: the pulumi CLI).
-	Outputs OutputsSource
+	Outputs outputs.Source
 	// PollInterval and Sleep pass to verify.Options.
 	PollInterval time.Duration
 	Sleep        func(context.Context, time.Duration) error
@@ -279,25 +279,11 @@ func (o *Options) localTarget(l *cmdutil.Loaded) (zverify.Target, error) {
 // outputs returns the deployed stack's outputs: --outputs, else the pulumi
 // CLI, else none (the plan's URLs are used; note says so).
 func (o *Options) outputs(ctx context.Context, projectDir string) (outputs.Stack, string, error) {
-	if o.OutputsFile != "" {
-		out, err := outputs.ReadFile(o.OutputsFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("--outputs: %w", err)
-		}
-		return out, "", nil
-	}
-	src := o.Outputs
-	if src == nil {
-		src = PulumiCLI{}
-	}
-	out, err := src.Outputs(ctx, projectDir, o.Stack)
-	if errors.Is(err, ErrNoPulumi) {
+	out, err := outputs.Read(ctx, o.OutputsFile, o.Outputs, projectDir, o.Stack)
+	if errors.Is(err, outputs.ErrNoPulumi) {
 		return nil, "no --outputs and no pulumi CLI on PATH: using the URLs of the plan, and not comparing resource ids with the stack outputs", nil
 	}
-	if err != nil {
-		return nil, "", fmt.Errorf("%w\n(or pass the outputs with --outputs FILE)", err)
-	}
-	return out, "", nil
+	return out, "", err
 }
 
 // apiURL is the API base: the flag, else the environment, else Cloudflare's.

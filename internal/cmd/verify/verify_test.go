@@ -101,7 +101,7 @@ func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup 
 	cmd := NewCmd(f, func(o *Options) error {
 		o.PollInterval = pollInterval
 		if o.Outputs == nil {
-			o.Outputs = PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
+			o.Outputs = outputs.PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
 		}
 		if setup != nil {
 			setup(o)
@@ -395,45 +395,16 @@ func TestDeployedFromThePlan(t *testing.T) {
 	}
 }
 
-// fakePulumi puts a pulumi script on a temporary PATH entry.
-func fakePulumi(t *testing.T, script string) PulumiCLI {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "pulumi")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return PulumiCLI{LookPath: func(name string) (string, error) {
-		if name != "pulumi" {
-			return "", exec.ErrNotFound
-		}
-		return path, nil
-	}}
+// failingSource is a pulumi CLI that fails.
+type failingSource struct{}
+
+func (failingSource) Outputs(context.Context, string, string) (outputs.Stack, error) {
+	return nil, errors.New("`pulumi stack output --json --stack prod` failed: exit status 255: error: no stack named 'prod' found")
 }
 
-func TestPulumiCLI(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	cli := fakePulumi(t, `echo "$PWD $*" > args.txt
-echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://a.example", "r2_buckets": {"OUTPUTS": "b1"}}}'
-`)
-	out, err := cli.Outputs(ctx, dir, "prod")
-	if err != nil || out["ai-relay"].URL != "https://a.example" || out["ai-relay"].R2Buckets["OUTPUTS"] != "b1" {
-		t.Fatalf("outputs %v %v", out, err)
-	}
-	args, _ := os.ReadFile(filepath.Join(dir, "args.txt"))
-	if strings.TrimSpace(string(args)) != dir+" stack output --json --stack prod" {
-		t.Errorf("ran %q", args)
-	}
-	cli = fakePulumi(t, `echo "error: no stack named 'prod' found" >&2; exit 255`)
-	if _, err := cli.Outputs(ctx, dir, "prod"); err == nil || !strings.Contains(err.Error(), "no stack named 'prod' found") {
-		t.Errorf("failing CLI: %v", err)
-	}
-	if _, err := (PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}).Outputs(ctx, dir, "prod"); !errors.Is(err, ErrNoPulumi) {
-		t.Errorf("no CLI: %v", err)
-	}
-	// A failing pulumi is a configuration error, not a silent fallback.
-	r := run(t, map[string]string{}, func(o *Options) { o.Outputs = cli }, "--skip-resources")
+// A failing pulumi is a configuration error, not a silent fallback.
+func TestPulumiFails(t *testing.T) {
+	r := run(t, map[string]string{}, func(o *Options) { o.Outputs = failingSource{} }, "--skip-resources")
 	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "or pass the outputs with --outputs FILE") {
 		t.Errorf("exit %d: %v", r.code, r.err)
 	}
