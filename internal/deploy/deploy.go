@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
 
@@ -210,6 +209,10 @@ type Deps struct {
 	Confirm func(question string) (bool, error)
 	// Sink receives the events.
 	Sink Sink
+	// ExitCode maps Run's error to the process's exit code, for the result
+	// event: the command layer's mapping (nil: 0 for no error, 2 for a
+	// UsageError, 1 otherwise).
+	ExitCode func(error) int
 }
 
 // ScriptRollback is what happened to one Worker after a failed verification.
@@ -273,16 +276,31 @@ type deployer struct {
 
 // Run deploys: preflight, open, [refresh], preview, cost forecast, confirm,
 // snapshot, up, verify, and on a failed verification rollback and
-// re-verification. The error carries the exit code (cmdutil.ExitCode): 2 for
-// a usage or environment problem caught before anything changed, 1 for a
-// failed phase, a refusal or a failed verification.
+// re-verification. A usage or environment problem caught before anything
+// changed is a UsageError; every other error is a failed phase, a refusal or
+// a failed verification. Deps.ExitCode turns them into the result event's
+// exit code.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if deps.Forecaster == nil {
 		deps.Forecaster = NoForecast{}
 	}
+	if deps.ExitCode == nil {
+		deps.ExitCode = defaultExitCode
+	}
 	d := &deployer{ctx: ctx, cfg: cfg, deps: deps, res: &Result{}}
 	err := d.run()
 	return d.res, err
+}
+
+// defaultExitCode is Deps.ExitCode's default.
+func defaultExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case IsUsage(err):
+		return 2
+	}
+	return 1
 }
 
 func (d *deployer) emit(e Event) { d.deps.Sink.Emit(e) }
@@ -300,7 +318,7 @@ func (d *deployer) failed(phase string, err error) error {
 // finish emits the result event and returns err.
 func (d *deployer) finish(outcome string, err error, msg string) error {
 	d.res.Outcome = outcome
-	code := cmdutil.ExitCode(err)
+	code := d.deps.ExitCode(err)
 	if err != nil && msg == "" {
 		msg = err.Error()
 	}
@@ -319,7 +337,7 @@ func (d *deployer) rollbackEnabled() bool { return !d.cfg.SkipVerify && !d.cfg.N
 func (d *deployer) run() error {
 	cfg := d.cfg
 	if !cfg.Yes && !cfg.Interactive {
-		return d.failed(PhasePreflight, cmdutil.ConfigError(errors.New(
+		return d.failed(PhasePreflight, usageError(errors.New(
 			"stdin is not a terminal, so zerocost deploy cannot ask before deploying: pass --yes to deploy without asking")))
 	}
 	if d.deps.Preflight != nil {
@@ -476,7 +494,7 @@ func (d *deployer) credentials(r Runner) (Credentials, error) {
 			return c, fmt.Errorf("read %s from stack %s: %w", CloudflareTokenKey, d.cfg.Stack, err)
 		}
 		if !ok || v == "" {
-			return c, cmdutil.ConfigError(fmt.Errorf("no Cloudflare API token: set CLOUDFLARE_API_TOKEN, or `pulumi config set --secret %s <token>`", CloudflareTokenKey))
+			return c, usageError(fmt.Errorf("no Cloudflare API token: set CLOUDFLARE_API_TOKEN, or `pulumi config set --secret %s <token>`", CloudflareTokenKey))
 		}
 		c.CloudflareToken = v
 	}
@@ -487,7 +505,7 @@ func (d *deployer) credentials(r Runner) (Credentials, error) {
 			return c, fmt.Errorf("read %s from stack %s: %w", d.cfg.AuthTokenKey, d.cfg.Stack, err)
 		}
 		if !ok || v == "" {
-			return c, cmdutil.ConfigError(fmt.Errorf("stack %s names %s but it has no value", d.cfg.Stack, d.cfg.AuthTokenKey))
+			return c, usageError(fmt.Errorf("stack %s names %s but it has no value", d.cfg.Stack, d.cfg.AuthTokenKey))
 		}
 		c.AuthToken = v
 	}

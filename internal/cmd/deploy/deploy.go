@@ -196,8 +196,18 @@ func Run(o *Options) error {
 		Forecaster: forecaster,
 		Confirm:    confirm(o.F.IO.In, o.F.IO.ErrOut),
 		Sink:       sink,
+		ExitCode:   func(err error) int { return cmdutil.ExitCode(exitError(err)) },
 	}
 	_, err = deploy.Run(ctx, cfg, deps)
+	return exitError(err)
+}
+
+// exitError maps the engine's typed errors to the command's exit codes: a
+// deploy.UsageError is a usage error (2), any other a failure (1).
+func exitError(err error) error {
+	if deploy.IsUsage(err) {
+		return cmdutil.ConfigError(err)
+	}
 	return err
 }
 
