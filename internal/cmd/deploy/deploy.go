@@ -12,9 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -47,8 +45,8 @@ type Options struct {
 	JUnit      string
 	Usage      string
 
-	// Context is the command's context (default: one that SIGINT and
-	// SIGTERM cancel).
+	// Context is the command's context: the root's, which SIGINT, SIGTERM
+	// and SIGHUP cancel (root.Signals); the deploy then interrupts pulumi.
 	Context context.Context
 
 	// Test hooks (no flags); nil means the real thing.
@@ -144,8 +142,6 @@ func Run(o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	var sink deploy.Sink = &deploy.TextSink{W: o.F.IO.Out}
 	if o.JSON {
