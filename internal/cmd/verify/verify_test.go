@@ -20,6 +20,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
@@ -274,6 +275,7 @@ func TestDeployed(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
+	golden.Check(t, "verify-deployed.json", maskReport(r.stdout))
 	kinds := map[zverify.Kind]int{}
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
@@ -393,6 +395,26 @@ func TestDeployedFromThePlan(t *testing.T) {
 	if !strings.Contains(r.stderr, "no --outputs and no pulumi CLI on PATH: using the URLs of the plan") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
+}
+
+// The parts of a report that change from run to run: durations, the start
+// time, the Workers' ports, the jobs' ids, how many polls a job took and at
+// which attempt the cache answered.
+var (
+	reportDurations = regexp.MustCompile(`"(latency_ms|duration_ms)": [0-9]+`)
+	reportStart     = regexp.MustCompile(`"started_at": "[^"]*"`)
+	reportPorts     = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+	reportIDs       = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
+	reportPolls     = regexp.MustCompile(`after [0-9]+ polls?|\(attempt [0-9]+\)`)
+)
+
+// maskReport makes `verify --json`'s report comparable with a golden file.
+func maskReport(s string) []byte {
+	s = reportDurations.ReplaceAllString(s, `"$1": 0`)
+	s = reportStart.ReplaceAllString(s, `"started_at": "START"`)
+	s = reportPorts.ReplaceAllString(s, "127.0.0.1:PORT")
+	s = reportPolls.ReplaceAllString(s, "after N")
+	return []byte(reportIDs.ReplaceAllString(s, "ID"))
 }
 
 // failingSource is a pulumi CLI that fails.
