@@ -21,6 +21,12 @@ build:
 
 test: deps pulumi-tools test-workers test-go
 
+# Where ../shared/tools/pulumi is there (CI's machine), `make pulumi-tools`
+# has installed the Pulumi tools, so the tests that need them (the real CLI's
+# in internal/deploy, the provider schema's in infra/cloudflare) fail instead
+# of skipping: ZEROCOST_PULUMI_REQUIRE (internal/pulumitool).
+test: export ZEROCOST_PULUMI_REQUIRE = $(if $(wildcard $(SHARED_PULUMI)/install.sh),1,)
+
 # The Pulumi CLI, Go language host and Cloudflare provider plugin for the
 # end-to-end test: unpacked from ../shared/tools/pulumi into .tools/pulumi when
 # that folder is there (tests that need them say so and skip otherwise).
