@@ -83,8 +83,8 @@ clean:
 # (src/contract.gen.ts: names, defaults, the data point), the Worker tests'
 # wrangler configs (test/wrangler/, rendered from test/Pulumi.workers-test.yaml)
 # and the Env types (src/env.gen.ts, by wrangler types). Tests in
-# internal/contract and internal/workerstest fail while they are stale.
+# internal/contract and internal/workersgen fail while they are stale.
 .PHONY: workers-gen
 workers-gen: deps
 	go generate ./internal/contract
-	go generate ./internal/workerstest
+	go generate ./internal/workersgen
