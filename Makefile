@@ -59,7 +59,7 @@ test-workers:
 demo: deps build
 	./scripts/demo.sh
 
-# The reliability suites at the issue's full sizes (2,000 pipeline jobs, 1,000
+# The reliability suites at their full sizes (2,000 pipeline jobs, 1,000
 # agent jobs, ...; about 1.5 minutes). `make test` runs the same suites bounded,
 # inside `go test ./...`. See docs/reliability.md.
 reliability: deps
