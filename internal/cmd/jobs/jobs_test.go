@@ -165,8 +165,8 @@ func TestListPagesThroughTheParkedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		Product string `json:"product"`
-		Jobs    []shared.Job  `json:"jobs"`
+		Product string       `json:"product"`
+		Jobs    []shared.Job `json:"jobs"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v:\n%s", err, out)

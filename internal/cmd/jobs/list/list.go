@@ -6,9 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -20,13 +17,10 @@ import (
 
 // Options are the inputs of `jobs list`.
 type Options struct {
-	IO *cmdutil.IOStreams
 	shared.Target
 	Status string
 	Limit  int
 	JSON   bool
-
-	Context context.Context
 }
 
 // pageMax is the most jobs one call asks for: GET /admin/jobs serves at
@@ -35,7 +29,7 @@ const pageMax = 1000
 
 // NewCmd returns the command; runF replaces the run in tests of flag parsing.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Target: shared.NewTarget(f)}
+	o := &Options{Target: shared.NewTarget(f)}
 	cmd := &cobra.Command{
 		Use:   "list --product NAME",
 		Short: "List a product's parked jobs (status budget_exhausted)",
@@ -51,22 +45,13 @@ func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	return cmd
 }
 
-type listPage struct {
-	Jobs   []shared.Job `json:"jobs"`
-	Cursor *string      `json:"cursor"`
-}
-
 // Run lists the jobs, page by page.
 func Run(o *Options) error {
-	ctx := o.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	c, err := o.Connect(ctx)
+	c, err := o.Connect()
 	if err != nil {
 		return err
 	}
-	jobs, err := o.fetch(ctx, c)
+	jobs, err := o.fetch(o.Ctx(), c)
 	if err != nil {
 		return err
 	}
@@ -100,15 +85,12 @@ func (o *Options) fetch(ctx context.Context, c *shared.Client) ([]shared.Job, er
 	var jobs []shared.Job
 	cursor := ""
 	for {
-		q := url.Values{"status": {o.Status}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
+		limit := 0
 		if o.Limit > 0 {
-			q.Set("limit", strconv.Itoa(min(o.Limit-len(jobs), pageMax)))
+			limit = min(o.Limit-len(jobs), pageMax)
 		}
-		var page listPage
-		if err := c.Do(ctx, http.MethodGet, contract.AdminJobsPath+"?"+q.Encode(), nil, &page); err != nil {
+		page, err := c.List(ctx, o.Status, cursor, limit)
+		if err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, page.Jobs...)

@@ -3,29 +3,23 @@
 package resume
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
 	"github.com/zerocost/zerocost/internal/cmd/jobs/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
-	"github.com/zerocost/zerocost/internal/contract"
 )
 
 // Options are the inputs of `jobs resume`.
 type Options struct {
-	IO *cmdutil.IOStreams
 	shared.Target
 	Limit int
-
-	Context context.Context
 }
 
 // NewCmd returns the command; runF replaces the run in tests of flag parsing.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Target: shared.NewTarget(f)}
+	o := &Options{Target: shared.NewTarget(f)}
 	cmd := &cobra.Command{
 		Use:   "resume --product NAME",
 		Short: "Re-queue a product's parked jobs once its budget allows",
@@ -44,31 +38,22 @@ wait for the month to end.`,
 	return cmd
 }
 
-type resumeResult struct {
-	Resumed   int `json:"resumed"`
-	Remaining int `json:"remaining"`
-}
-
 // Run calls POST /admin/jobs/resume until nothing is left (or --limit is
 // reached): the Worker resumes a bounded number of jobs per call (each costs
 // it an R2 write and a queue send, within one invocation's limits).
 func Run(o *Options) error {
-	ctx := o.Context
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	c, err := o.Connect(ctx)
+	c, err := o.Connect()
 	if err != nil {
 		return err
 	}
 	total, remaining := 0, 0
 	for {
-		body := map[string]any{}
+		limit := 0
 		if o.Limit > 0 {
-			body["limit"] = o.Limit - total
+			limit = o.Limit - total
 		}
-		var res resumeResult
-		if err := c.Do(ctx, http.MethodPost, contract.AdminJobsResumePath, body, &res); err != nil {
+		res, err := c.Resume(o.Ctx(), limit)
+		if err != nil {
 			if total > 0 {
 				fmt.Fprintf(o.IO.Out, "Resumed %d jobs of %s before the Worker refused.\n", total, o.Product)
 			}

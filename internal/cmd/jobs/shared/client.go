@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"net/url"
+	"strconv"
 	"time"
 
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/contract"
 )
 
@@ -34,9 +34,9 @@ type Client struct {
 // Cloudflare limit: a connection that stalls must not hang the command.
 const callTimeout = 60 * time.Second
 
-// Do sends body (nil: none) as JSON to the admin route path (with its
+// do sends body (nil: none) as JSON to the admin route path (with its
 // query) and decodes the answer into out.
-func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -56,58 +56,62 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	route := strings.SplitN(path, "?", 2)[0]
+	where := *req.URL
+	where.RawQuery = ""
 	res, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, c.base+route, err)
+		return fmt.Errorf("%s %s: %w", method, where.String(), err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		return fmt.Errorf("%s %s: reading the answer: %w", method, where.Path, err)
 	}
 	if res.StatusCode/100 != 2 {
 		return answerError(res.StatusCode, data)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: the Worker's answer is not the admin route's JSON: %w", method, route, err)
+		return fmt.Errorf("%s %s: the Worker's answer is not the admin route's JSON: %w", method, where.Path, err)
 	}
 	return nil
 }
 
-// apiError is the Workers' error body: {"error":{"code","message",...}}.
-type apiError struct {
-	Error struct {
-		Code     contract.ErrorCode `json:"code"`
-		Message  string             `json:"message"`
-		ResetsAt string             `json:"resets_at"`
-	} `json:"error"`
+// ListPage is one page of GET /admin/jobs: the jobs with status after
+// cursor ("" for the first page), at most limit (0: the Worker's default).
+type ListPage struct {
+	Jobs []Job `json:"jobs"`
+	// Cursor is where the next page starts; nil or "" after the last.
+	Cursor *string `json:"cursor"`
 }
 
-// answerError says what a failed admin call means for the user.
-func answerError(status int, data []byte) error {
-	var e apiError
-	_ = json.Unmarshal(data, &e)
-	msg := e.Error.Message
-	if msg == "" {
-		msg = strings.TrimSpace(string(data))
-		if len(msg) > 300 {
-			msg = msg[:300] + "…"
-		}
+// List fetches one page of the parked jobs.
+func (c *Client) List(ctx context.Context, status, cursor string, limit int) (ListPage, error) {
+	q := url.Values{"status": {status}}
+	if cursor != "" {
+		q.Set("cursor", cursor)
 	}
-	switch {
-	case e.Error.Code == contract.ErrBudgetExhausted:
-		when := ""
-		if e.Error.ResetsAt != "" {
-			when = " (it resets at " + e.Error.ResetsAt + ")"
-		}
-		return fmt.Errorf("the budget is still spent%s: %s. Raise settings.monthlyBudgetUsd and run pulumi up, or wait for the reset", when, msg)
-	case status == http.StatusUnauthorized:
-		return cmdutil.ConfigError(fmt.Errorf("the Worker refused the token (401): is %s the stack's zerocost:authToken? %s", EnvAuthToken, msg))
-	case status == http.StatusForbidden:
-		return cmdutil.ConfigError(fmt.Errorf("the Worker has no admin routes open (403): %s", msg))
-	case status == http.StatusNotFound:
-		return fmt.Errorf("the Worker has no admin route here (404): is it deployed with this version of zerocost? %s", msg)
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
 	}
-	return fmt.Errorf("the Worker answered %d: %s", status, msg)
+	var page ListPage
+	err := c.do(ctx, http.MethodGet, contract.AdminJobsPath+"?"+q.Encode(), nil, &page)
+	return page, err
+}
+
+// Resumed is POST /admin/jobs/resume's answer.
+type Resumed struct {
+	Resumed   int `json:"resumed"`
+	Remaining int `json:"remaining"`
+}
+
+// Resume re-queues at most limit parked jobs (0: as many as the Worker
+// takes in one call).
+func (c *Client) Resume(ctx context.Context, limit int) (Resumed, error) {
+	body := map[string]any{}
+	if limit > 0 {
+		body["limit"] = limit
+	}
+	var res Resumed
+	err := c.do(ctx, http.MethodPost, contract.AdminJobsResumePath, body, &res)
+	return res, err
 }

@@ -26,6 +26,10 @@ const EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
 // runs. Its fields are the verbs' common flags, and the dependencies the
 // verbs get injected.
 type Target struct {
+	IO *cmdutil.IOStreams
+	// Context is the command's (cmdutil.RunE sets it).
+	Context context.Context
+
 	Stack       string
 	Product     string
 	Local       bool
@@ -47,7 +51,15 @@ type Target struct {
 
 // NewTarget returns a Target whose dependencies are f's.
 func NewTarget(f *cmdutil.Factory) Target {
-	return Target{Load: f.Load, Getenv: f.Env, HTTPClient: f.Client}
+	return Target{IO: f.IO, Load: f.Load, Getenv: f.Env, HTTPClient: f.Client}
+}
+
+// Ctx is the command's context, or a background one outside a command.
+func (t *Target) Ctx() context.Context {
+	if t.Context == nil {
+		return context.Background()
+	}
+	return t.Context
 }
 
 // AddFlags adds the common flags to a verb.
@@ -76,7 +88,7 @@ func (t *Target) Check(verb string, limit int) error {
 
 // Connect loads the stack, checks that the product parks jobs and that the
 // admin token is set, and returns a client of the product's Worker.
-func (t *Target) Connect(ctx context.Context) (*Client, error) {
+func (t *Target) Connect() (*Client, error) {
 	l, err := t.Load(t.Stack)
 	if err != nil {
 		return nil, err
@@ -96,7 +108,7 @@ func (t *Target) Connect(ctx context.Context) (*Client, error) {
 	if token == "" {
 		return nil, cmdutil.ConfigError(fmt.Errorf("%s is not set: the admin routes need the stack's zerocost:authToken (a stack without one has no admin routes: set it with pulumi config set --secret zerocost:authToken)", EnvAuthToken))
 	}
-	base, err := t.productURL(ctx, l, pr.URL)
+	base, err := t.productURL(t.Ctx(), l, pr.URL)
 	if err != nil {
 		return nil, err
 	}
