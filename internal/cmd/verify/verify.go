@@ -144,32 +144,8 @@ func Run(o *Options) error {
 			return err
 		}
 		vo.AuthToken = o.F.Env(EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
-	} else {
-		out, note, err := o.outputs(ctx, l.ProjectDir)
-		if err != nil {
-			return cmdutil.ConfigError(err)
-		}
-		if note != "" {
-			fmt.Fprintln(errOut, "zerocost verify:", note)
-		}
-		vo.Outputs = out
-		vo.Target = zverify.DeployedTarget(l.Plan, out)
-		if zverify.NeedsAuthToken(l.Plan) {
-			if vo.AuthToken = o.F.Env(EnvAuthToken); vo.AuthToken == "" {
-				return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, EnvAuthToken))
-			}
-		}
-		if !o.SkipResources {
-			token := o.F.Env(EnvAPIToken)
-			if token == "" {
-				return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", EnvAPIToken))
-			}
-			base, err := o.apiURL()
-			if err != nil {
-				return cmdutil.ConfigError(err)
-			}
-			vo.Resources = cfapi.New(cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.F.Client(), MaxRetries: -1})
-		}
+	} else if err := o.deployed(ctx, l, &vo); err != nil {
+		return err
 	}
 
 	p := newProgress(errOut)
@@ -202,6 +178,38 @@ func Run(o *Options) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailed,
 			Err: fmt.Errorf("%d of %d checks failed (%s)", len(failed), len(rep.Checks), strings.Join(names, ", "))}
 	}
+	return nil
+}
+
+// deployed sets vo's target, outputs, bearer token and resource reader for
+// a deployed stack.
+func (o *Options) deployed(ctx context.Context, l *cmdutil.Loaded, vo *zverify.Options) error {
+	out, note, err := o.outputs(ctx, l.ProjectDir)
+	if err != nil {
+		return cmdutil.ConfigError(err)
+	}
+	if note != "" {
+		fmt.Fprintln(o.F.IO.ErrOut, "zerocost verify:", note)
+	}
+	vo.Outputs = out
+	vo.Target = zverify.DeployedTarget(l.Plan, out)
+	if zverify.NeedsAuthToken(l.Plan) {
+		if vo.AuthToken = o.F.Env(EnvAuthToken); vo.AuthToken == "" {
+			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, EnvAuthToken))
+		}
+	}
+	if o.SkipResources {
+		return nil
+	}
+	token := o.F.Env(EnvAPIToken)
+	if token == "" {
+		return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", EnvAPIToken))
+	}
+	base, err := o.apiURL()
+	if err != nil {
+		return cmdutil.ConfigError(err)
+	}
+	vo.Resources = cfapi.New(cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.F.Client(), MaxRetries: -1})
 	return nil
 }
 

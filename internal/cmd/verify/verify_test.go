@@ -20,8 +20,8 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
-	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
