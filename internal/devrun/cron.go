@@ -49,6 +49,17 @@ type CronResult struct {
 // OK reports whether the handler returned without an error.
 func (r CronResult) OK() bool { return r.Outcome == "ok" }
 
+// CronsFailed is nil when every run of product's scheduled handler returned
+// ok, else an error naming the first outcome that was not.
+func CronsFailed(product string, rs []CronResult) error {
+	for _, r := range rs {
+		if !r.OK() {
+			return fmt.Errorf("%s: the scheduled handler failed (%s)", product, r.Outcome)
+		}
+	}
+	return nil
+}
+
 func (r CronResult) String() string {
 	return fmt.Sprintf("%s: cron %q (scheduled %s): %s in %s", r.Product, r.Cron,
 		r.ScheduledTime.UTC().Format(time.RFC3339), r.Outcome, r.Took.Round(time.Millisecond))

@@ -24,14 +24,6 @@ import (
 	zverify "github.com/zerocost/zerocost/internal/verify"
 )
 
-// Environment variables the command reads (besides the Pulumi ones the
-// preflight checks: docs/ci.md).
-const (
-	EnvAPIToken  = deploy.EnvCloudflareToken
-	EnvAPIURL    = cfapi.EnvBaseURL
-	EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
-)
-
 // Options are the command's inputs.
 type Options struct {
 	F          *cmdutil.Factory
@@ -154,14 +146,14 @@ func Run(o *Options) error {
 		Refresh:         o.Refresh,
 		SkipVerify:      o.SkipVerify,
 		NoRollback:      o.NoRollback,
-		CloudflareToken: o.F.Env(EnvAPIToken),
+		CloudflareToken: o.F.Env(deploy.EnvCloudflareToken),
 	}
 	for _, pr := range l.Plan.Products {
 		cfg.Scripts = append(cfg.Scripts, pr.Script)
 		cfg.Products = append(cfg.Products, pr.Name)
 	}
 	if zverify.NeedsAuthToken(l.Plan) {
-		cfg.AuthToken = o.F.Env(EnvAuthToken)
+		cfg.AuthToken = o.F.Env(cmdutil.EnvAuthToken)
 		cfg.AuthTokenKey = stack.Namespace + ":" + stack.KeyAuthToken
 	}
 	lookPath := o.lookPath

@@ -22,13 +22,6 @@ import (
 	zverify "github.com/zerocost/zerocost/internal/verify"
 )
 
-// Environment variables the command reads.
-const (
-	EnvAPIToken  = cfapi.EnvToken
-	EnvAPIURL    = cfapi.EnvBaseURL
-	EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
-)
-
 // Options are the command's inputs.
 type Options struct {
 	F              *cmdutil.Factory
@@ -99,7 +92,7 @@ configuration error.`,
 	fl.BoolVar(&opts.CheckRateLimit, "check-rate-limit", false, "also expect 429 past each product's rate limit (spends model budget)")
 	fl.BoolVar(&opts.SkipResources, "skip-resources", false, "run the route checks only")
 	fl.BoolVar(&opts.SkipRoutes, "skip-routes", false, "run the resource checks only (a deployed stack whose Workers this machine cannot reach)")
-	fl.StringVar(&opts.APIURL, "cloudflare-api-url", "", "Cloudflare API base URL (default $"+EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
+	fl.StringVar(&opts.APIURL, "cloudflare-api-url", "", "Cloudflare API base URL (default $"+cfapi.EnvBaseURL+", else "+cfapi.DefaultBaseURL+")")
 	fl.StringSliceVar(&opts.Products, "product", nil, "verify only these products (repeatable or comma-separated)")
 	return cmd
 }
@@ -143,7 +136,7 @@ func Run(o *Options) error {
 		if vo.Target, err = o.localTarget(l); err != nil {
 			return err
 		}
-		vo.AuthToken = o.F.Env(EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
+		vo.AuthToken = o.F.Env(cmdutil.EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
 	} else if err := o.deployed(ctx, l, &vo); err != nil {
 		return err
 	}
@@ -194,16 +187,16 @@ func (o *Options) deployed(ctx context.Context, l *cmdutil.Loaded, vo *zverify.O
 	vo.Outputs = out
 	vo.Target = zverify.DeployedTarget(l.Plan, out)
 	if zverify.NeedsAuthToken(l.Plan) {
-		if vo.AuthToken = o.F.Env(EnvAuthToken); vo.AuthToken == "" {
-			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, EnvAuthToken))
+		if vo.AuthToken = o.F.Env(cmdutil.EnvAuthToken); vo.AuthToken == "" {
+			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, cmdutil.EnvAuthToken))
 		}
 	}
 	if o.SkipResources {
 		return nil
 	}
-	token := o.F.Env(EnvAPIToken)
+	token := o.F.Env(cfapi.EnvToken)
 	if token == "" {
-		return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", EnvAPIToken))
+		return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", cfapi.EnvToken))
 	}
 	base, err := o.apiURL()
 	if err != nil {
@@ -274,10 +267,8 @@ func (o *Options) localTarget(l *cmdutil.Loaded) (zverify.Target, error) {
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			if !r.OK() {
-				return fmt.Errorf("%s: the scheduled handler failed (%s): see zerocost dev's log", product, r.Outcome)
-			}
+		if err := devrun.CronsFailed(product, rs); err != nil {
+			return fmt.Errorf("%w: see zerocost dev's log", err)
 		}
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/devrun"
@@ -259,7 +260,7 @@ func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{EnvAPIToken: apiToken, EnvAPIURL: s.URL} // a bare origin: /client/v4/ is added
+	env := map[string]string{cfapi.EnvToken: apiToken, cfapi.EnvBaseURL: s.URL} // a bare origin: /client/v4/ is added
 	return s, path, env, out
 }
 
@@ -355,7 +356,7 @@ func TestDeployedConfigErrors(t *testing.T) {
 		}
 	}
 	// A bad token is not a usage error: the resource checks fail, naming it.
-	r := run(t, map[string]string{EnvAPIToken: "wrong", EnvAPIURL: env[EnvAPIURL]}, nil, "--outputs", outFile, "--product", "ai-relay")
+	r := run(t, map[string]string{cfapi.EnvToken: "wrong", cfapi.EnvBaseURL: env[cfapi.EnvBaseURL]}, nil, "--outputs", outFile, "--product", "ai-relay")
 	if r.code != cmdutil.ExitFailed || !strings.Contains(r.stdout, "Authentication error (code 10000)") {
 		t.Errorf("bad token: exit %d: %v\n%s", r.code, r.err, r.stdout)
 	}
@@ -471,11 +472,11 @@ func TestAuthToken(t *testing.T) {
 	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "set ZEROCOST_AUTH_TOKEN") {
 		t.Errorf("no token: exit %d: %v", r.code, r.err)
 	}
-	r = exec(map[string]string{EnvAuthToken: "let-me-in"})
+	r = exec(map[string]string{cmdutil.EnvAuthToken: "let-me-in"})
 	if r.err != nil || !regexp.MustCompile(`relay +route +auth +ok`).MatchString(r.stdout) {
 		t.Errorf("with token: %v\n%s", r.err, r.stdout)
 	}
-	r = exec(map[string]string{EnvAuthToken: "wrong"})
+	r = exec(map[string]string{cmdutil.EnvAuthToken: "wrong"})
 	if r.code != cmdutil.ExitFailed || !strings.Contains(r.stdout, "set ZEROCOST_AUTH_TOKEN") {
 		t.Errorf("wrong token: exit %d: %v\n%s", r.code, r.err, r.stdout)
 	}

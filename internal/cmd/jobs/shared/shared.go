@@ -20,7 +20,7 @@ import (
 )
 
 // EnvAuthToken holds the stack's zerocost:authToken: the admin routes need it.
-const EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
+const EnvAuthToken = cmdutil.EnvAuthToken
 
 // Target names the product whose jobs a verb works on, and where its Worker
 // runs. Its fields are the verbs' common flags, and the dependencies the
