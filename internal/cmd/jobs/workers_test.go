@@ -15,8 +15,7 @@ import (
 	"github.com/zerocost/zerocost/internal/cmd/jobs/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/devrun"
-	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
@@ -67,14 +66,7 @@ func jobsAgainstTheWorker(t *testing.T, stackWide bool) {
 		if err := os.WriteFile(filepath.Join(dir, "Pulumi.budget.yaml"), []byte(budgetStack(budget, stackWide)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := stack.LoadFile(dir, "budget")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := plan.Build(cfg, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, p := plantest.Load(t, dir, "budget")
 		if running != nil { // a redeploy: the same data, the new plan
 			if err := running.Stop(); err != nil {
 				t.Fatal(err)

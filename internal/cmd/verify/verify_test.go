@@ -26,7 +26,6 @@ import (
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
-	"github.com/zerocost/zerocost/internal/stack"
 	zverify "github.com/zerocost/zerocost/internal/verify"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
@@ -448,14 +447,7 @@ func TestAuthToken(t *testing.T) {
       pattern: edge-cache
       systemPrompt: You answer briefly.
 `), 0o644)
-	cfg, err := stack.LoadFile(dir, "authy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := plantest.Load(t, dir, "authy")
 	// Its real Workers, with the token as their AUTH_TOKEN.
 	rt := verifytest.Workers(t, devrun.Options{ProjectDir: dir, Stack: "authy", Plan: p, AuthToken: "let-me-in"})
 	urls := verifytest.URLs(rt)
