@@ -53,14 +53,14 @@ func TestPulumiAndJSONKeysAgree(t *testing.T) {
 }
 
 // fakePulumi puts a pulumi script on a temporary PATH entry.
-func fakePulumi(t *testing.T, script string) PulumiCLI {
+func fakePulumi(t *testing.T, script string) Pulumi {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "pulumi")
 	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return PulumiCLI{LookPath: func(name string) (string, error) {
+	return Pulumi{LookPath: func(name string) (string, error) {
 		if name != "pulumi" {
 			return "", exec.ErrNotFound
 		}
@@ -69,7 +69,7 @@ func fakePulumi(t *testing.T, script string) PulumiCLI {
 }
 
 // The CLI runs in the project folder, without --show-secrets (the policy).
-func TestPulumiCLI(t *testing.T) {
+func TestPulumi(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cli := fakePulumi(t, `echo "$PWD $*" > args.txt
@@ -87,7 +87,7 @@ echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "
 	if _, err := failing.Outputs(ctx, dir, "prod"); err == nil || !strings.Contains(err.Error(), "no stack named 'prod' found") {
 		t.Errorf("failing CLI: %v", err)
 	}
-	none := PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
+	none := Pulumi{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
 	if _, err := none.Outputs(ctx, dir, "prod"); !errors.Is(err, ErrNoPulumi) {
 		t.Errorf("no CLI: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // The secrets policy of every reader of a stack's outputs (verify, jobs,
-// deploy, the cost report): `pulumi stack output --json` runs WITHOUT
+// deploy, cost report, status): `pulumi stack output --json` runs WITHOUT
 // --show-secrets. The outputs are names, ids and URLs, never a secret
 // (infra's tests check what it exports), so no reader needs a secret's
 // value; and without --show-secrets the CLI decrypts nothing, so reading
@@ -24,24 +24,24 @@ import (
 // stack's outputs (the caller adds --stack and its own global flags).
 var CLIArgs = []string{"stack", "output", "--json"}
 
-// Source reads a deployed stack's outputs.
-type Source interface {
+// Reader reads a deployed stack's outputs.
+type Reader interface {
 	Outputs(ctx context.Context, projectDir, stack string) (Stack, error)
 }
 
 // ErrNoPulumi says the pulumi CLI is not on PATH.
 var ErrNoPulumi = errors.New("the pulumi CLI is not on PATH")
 
-// PulumiCLI is the Source that runs `pulumi stack output --json --stack NAME`
+// Pulumi is the Reader that runs `pulumi stack output --json --stack NAME`
 // in the project folder.
-type PulumiCLI struct {
+type Pulumi struct {
 	// LookPath finds the binary (default exec.LookPath).
 	LookPath func(file string) (string, error)
 }
 
 // Outputs runs the CLI and parses what it prints. Without the CLI on PATH
 // the error is ErrNoPulumi.
-func (p PulumiCLI) Outputs(ctx context.Context, projectDir, stack string) (Stack, error) {
+func (p Pulumi) Outputs(ctx context.Context, projectDir, stack string) (Stack, error) {
 	look := p.LookPath
 	if look == nil {
 		look = exec.LookPath
@@ -70,12 +70,14 @@ func (p PulumiCLI) Outputs(ctx context.Context, projectDir, stack string) (Stack
 	return out, nil
 }
 
-// Read is how a command finds a deployed stack's outputs: the file it was
-// given (its --outputs flag) when there is one, else what src reads (nil
-// means PulumiCLI{}). Without a file and without the pulumi CLI the error is
-// ErrNoPulumi, which callers treat as "no outputs" (they fall back to the
-// plan's URLs); any other error says how to pass a file instead.
-func Read(ctx context.Context, file string, src Source, projectDir, stack string) (Stack, error) {
+// Read finds a deployed stack's outputs the one way the commands share: the
+// file when one is given (their --outputs flag: pulumi stack output --json >
+// outputs.json), else r (nil: Pulumi{}) in the project folder. Without a
+// file and without the pulumi CLI the error wraps ErrNoPulumi: a command
+// that can do without outputs (verify, jobs: the plan's URLs) tests for it
+// with errors.Is; one that cannot (cost report, status) passes it on, and it
+// says how to give a file.
+func Read(ctx context.Context, file string, r Reader, projectDir, stack string) (Stack, error) {
 	if file != "" {
 		out, err := ReadFile(file)
 		if err != nil {
@@ -83,14 +85,17 @@ func Read(ctx context.Context, file string, src Source, projectDir, stack string
 		}
 		return out, nil
 	}
-	if src == nil {
-		src = PulumiCLI{}
+	if r == nil {
+		r = Pulumi{}
 	}
-	out, err := src.Outputs(ctx, projectDir, stack)
-	if err != nil && !errors.Is(err, ErrNoPulumi) {
+	s, err := r.Outputs(ctx, projectDir, stack)
+	switch {
+	case errors.Is(err, ErrNoPulumi):
+		return nil, fmt.Errorf("%w: give --outputs FILE (pulumi stack output --json --stack %s > outputs.json)", err, stack)
+	case err != nil:
 		return nil, fmt.Errorf("%w\n(or pass the outputs with --outputs FILE)", err)
 	}
-	return out, err
+	return s, nil
 }
 
 // ParseMaybeEmpty is Parse for a stack that may not be deployed yet: an

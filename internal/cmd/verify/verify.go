@@ -44,7 +44,7 @@ type Options struct {
 	StateFile string
 	// Outputs reads a deployed stack's outputs when --outputs is not given
 	// (default: the pulumi CLI).
-	Outputs outputs.Source
+	Outputs outputs.Reader
 	// PollInterval and Sleep pass to verify.Options.
 	PollInterval time.Duration
 	Sleep        func(context.Context, time.Duration) error

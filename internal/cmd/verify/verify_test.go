@@ -102,7 +102,7 @@ func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup 
 	cmd := NewCmd(f, func(o *Options) error {
 		o.PollInterval = pollInterval
 		if o.Outputs == nil {
-			o.Outputs = outputs.PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
+			o.Outputs = outputs.Pulumi{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
 		}
 		if setup != nil {
 			setup(o)

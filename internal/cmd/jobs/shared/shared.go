@@ -46,7 +46,7 @@ type Target struct {
 	// <project>/.zerocost/dev/<stack>.json); Outputs reads a deployed
 	// stack's outputs when --outputs is not given (default: the pulumi CLI).
 	StateFile string
-	Outputs   outputs.Source
+	Outputs   outputs.Reader
 }
 
 // NewTarget returns a Target whose dependencies are f's.
