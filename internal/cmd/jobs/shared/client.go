@@ -1,7 +1,6 @@
 package shared
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -30,20 +29,12 @@ type Client struct {
 // Cloudflare limit: a connection that stalls must not hang the command.
 const callTimeout = 60 * time.Second
 
-// do sends body (nil: none) as JSON to the admin route path (with its
-// query) and decodes the answer into out.
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
+// do sends body (nil: none; JSON otherwise) to the admin route path (with
+// its query) and decodes the answer into out.
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package shared
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,7 +46,11 @@ func (c *Client) Resume(ctx context.Context, limit int) (Resumed, error) {
 	if limit > 0 {
 		body["limit"] = limit
 	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return Resumed{}, err
+	}
 	var res Resumed
-	err := c.do(ctx, http.MethodPost, contract.AdminJobsResumePath, body, &res)
+	err = c.do(ctx, http.MethodPost, contract.AdminJobsResumePath, bytes.NewReader(b), &res)
 	return res, err
 }
