@@ -95,7 +95,7 @@ func (d *deployer) refresh(runner Runner) error {
 }
 
 func (d *deployer) preview(runner Runner) (Changes, error) {
-	d.phase(PhasePreview, StatusStarted, "")
+	d.phase(PhasePreview, StatusStarted, "stack "+d.cfg.Stack)
 	changes, err := runner.Preview(d.ctx, d.progress(PhasePreview, 0))
 	if err != nil {
 		return nil, d.failed(PhasePreview, d.opError(err))

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -89,7 +90,7 @@ before anything was changed.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Deployed)
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "deploy without asking (required when stdin is not a terminal)")
 	fl.BoolVar(&opts.Refresh, "refresh", false, "refresh the stack's state from Cloudflare before the preview")
@@ -122,6 +123,9 @@ func Run(o *Options) error {
 	}
 	if missing := l.Plan.MissingSecrets(); len(missing) > 0 {
 		var errs []error
+		if l.Config.AccountID == stack.PlaceholderAccountID { // also the preflight's; said here with the secrets
+			errs = append(errs, stack.PlaceholderAccountError(filepath.Base(stack.FilePath(l.ProjectDir, short))))
+		}
 		for _, k := range missing {
 			errs = append(errs, fmt.Errorf("%s is not set: `pulumi config set --secret %s <value> --stack %s`", k, k, o.Stack))
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cmd/jobs/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/contract"
 )
 
@@ -126,7 +127,7 @@ func project(t *testing.T, url string) (dir, outputsFile string) {
 func run(t *testing.T, dir string, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	io, out, errOut := cmdutil.Test()
-	f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return env[k] }}
+	f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return env[k] }, SelectedStack: cmdtest.Selected("demo")}
 	cmd := NewCmd(f)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)

@@ -41,6 +41,8 @@ type Target struct {
 	Getenv func(string) string
 	// HTTPClient is the client of the admin calls (cmdutil.Factory.Client).
 	HTTPClient func() *http.Client
+	// addStackFlag is cmdutil.Factory.AddStackFlag.
+	addStackFlag func(cmd *cobra.Command, p *string, use cmdutil.StackUse)
 
 	// Test hooks (no flags): StateFile is the dev state file (default
 	// <project>/.zerocost/dev/<stack>.json); Outputs reads a deployed
@@ -51,7 +53,7 @@ type Target struct {
 
 // NewTarget returns a Target whose dependencies are f's.
 func NewTarget(f *cmdutil.Factory) Target {
-	return Target{IO: f.IO, Load: f.Load, Getenv: f.Env, HTTPClient: f.Client}
+	return Target{IO: f.IO, Load: f.Load, Getenv: f.Env, HTTPClient: f.Client, addStackFlag: f.AddStackFlag}
 }
 
 // Ctx is the command's context, or a background one outside a command.
@@ -64,7 +66,9 @@ func (t *Target) Ctx() context.Context {
 
 // AddFlags adds the common flags to a verb.
 func (t *Target) AddFlags(cmd *cobra.Command) {
-	cmdutil.AddStackFlag(cmd, &t.Stack)
+	// Without --stack: the selected stack, or with --local also the
+	// project's only stack file (cmdutil.LocalWhen).
+	t.addStackFlag(cmd, &t.Stack, cmdutil.LocalWhen(&t.Local))
 	fl := cmd.Flags()
 	fl.StringVar(&t.Product, "product", "", "the async-pipeline product (required)")
 	fl.BoolVar(&t.Local, "local", false, "call the stack's running zerocost dev")
