@@ -406,7 +406,8 @@ var (
 	reportStart     = regexp.MustCompile(`"started_at": "[^"]*"`)
 	reportPorts     = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
 	reportIDs       = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
-	reportPolls     = regexp.MustCompile(`after [0-9]+ polls?|\(attempt [0-9]+\)`)
+	reportPolls     = regexp.MustCompile(`after [0-9]+ polls?`)
+	reportAttempt   = regexp.MustCompile(`\(attempt [0-9]+\)`)
 )
 
 // maskReport makes `verify --json`'s report comparable with a golden file.
@@ -414,7 +415,8 @@ func maskReport(s string) []byte {
 	s = reportDurations.ReplaceAllString(s, `"$1": 0`)
 	s = reportStart.ReplaceAllString(s, `"started_at": "START"`)
 	s = reportPorts.ReplaceAllString(s, "127.0.0.1:PORT")
-	s = reportPolls.ReplaceAllString(s, "after N")
+	s = reportPolls.ReplaceAllString(s, "after N polls")
+	s = reportAttempt.ReplaceAllString(s, "(attempt N)")
 	return []byte(reportIDs.ReplaceAllString(s, "ID"))
 }
 
