@@ -183,8 +183,12 @@ type Settings struct {
 	CacheTTLSeconds     int `json:"cacheTtlSeconds,omitempty"`
 	// RetentionDays is how long the product's bucket keeps job records (an
 	// R2 lifecycle rule on jobs/).
-	RetentionDays        int `json:"retentionDays,omitempty"`
-	RateLimitPerMinute   int `json:"rateLimitPerMinute,omitempty"`
+	RetentionDays      int `json:"retentionDays,omitempty"`
+	RateLimitPerMinute int `json:"rateLimitPerMinute,omitempty"`
+	// DoorLimitPerMinute is what one caller (its client address) may send
+	// through the product's POST in a minute: requests, or jobs for an async
+	// pipeline. Unset: Settings.DoorLimit derives it.
+	DoorLimitPerMinute   int `json:"doorLimitPerMinute,omitempty"`
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
 	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`

@@ -9,6 +9,7 @@
 import type { AsyncPipelineEnv, JobMessage } from "../../env";
 import "../../features";
 import { buildRequest, shapeResult, type Hooks } from "../../hooks";
+import { logDetail } from "../../lib/anthropic";
 import type { Config } from "../../lib/config";
 import { describe } from "../../lib/errors";
 import { createdAt } from "../../lib/jobid";
@@ -148,6 +149,7 @@ async function releaseClaim(d: Delivery): Promise<void> {
 async function onFailure(d: Delivery, err: unknown): Promise<void> {
   const { msg, env, cfg, prev } = d;
   const id = d.body.job_id;
+  logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
   const error = describe(err);
   if (err instanceof ClaimedElsewhere) {
     // Not this delivery's to run or to record: wait the claim out, then look again.
