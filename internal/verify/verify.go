@@ -182,6 +182,7 @@ type API interface {
 	CustomDomains(ctx context.Context, account string) ([]cfapi.CustomDomain, error)
 	D1Databases(ctx context.Context, account string) ([]cfapi.D1Database, error)
 	KVNamespaces(ctx context.Context, account string) ([]cfapi.KVNamespace, error)
+	BucketLifecycle(ctx context.Context, account, bucket string) ([]cfapi.LifecycleRule, error)
 }
 
 // Defaults.

@@ -8,6 +8,7 @@
 package verifytest
 
 import (
+	"encoding/json"
 	"net"
 	"testing"
 
@@ -56,6 +57,7 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 		}
 		for _, b := range pr.R2Buckets {
 			s.AddBucket(acct, b.Name)
+			s.SetBucketLifecycle(acct, b.Name, lifecycleJSON(pr.Lifecycle))
 			op.R2Buckets[b.Binding] = b.Name
 		}
 		for _, q := range pr.Queues {
@@ -111,4 +113,31 @@ var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op out
 	plan.KV: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) {
 		cb.NamespaceID = op.KVNamespaceIDs[b.Name]
 	},
+}
+
+// lifecycleJSON is the rules as the provider PUTs them.
+func lifecycleJSON(rules []plan.LifecycleRule) json.RawMessage {
+	type cond struct {
+		MaxAge int    `json:"maxAge"`
+		Type   string `json:"type"`
+	}
+	type rule struct {
+		Conditions struct {
+			Prefix string `json:"prefix"`
+		} `json:"conditions"`
+		DeleteObjectsTransition struct {
+			Condition cond `json:"condition"`
+		} `json:"deleteObjectsTransition"`
+		Enabled bool   `json:"enabled"`
+		ID      string `json:"id"`
+	}
+	out := []rule{}
+	for _, r := range rules {
+		var x rule
+		x.Conditions.Prefix, x.Enabled, x.ID = r.Prefix, true, r.ID
+		x.DeleteObjectsTransition.Condition = cond{MaxAge: r.MaxAgeSeconds(), Type: "Age"}
+		out = append(out, x)
+	}
+	b, _ := json.Marshal(out)
+	return b
 }

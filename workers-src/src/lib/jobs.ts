@@ -48,6 +48,8 @@ export interface JobRecord {
   input?: string;
   /** the customer whose key created the job (a product with keys); GET /jobs/:id shows the job to that customer only */
   customer?: string;
+  /** running (async-pipeline): until when the delivery that claimed the model call owns it (lib/claim.ts) */
+  lease_until?: string;
 }
 
 export const jobKey = (id: string) => `jobs/${id}.json`;
@@ -61,6 +63,7 @@ export function jobRecord(id: string, patch: Partial<JobRecord> & { status: JobS
   const created = prev?.created_at ?? new Date(createdAt(id)).toISOString();
   const base: Partial<JobRecord> = prev ? { ...prev } : {};
   delete base.error;
+  delete base.lease_until;
   return { ...base, ...patch, job_id: id, created_at: created, updated_at: now };
 }
 
