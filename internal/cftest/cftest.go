@@ -30,7 +30,8 @@
 //
 // # What it serves
 //
-// See routes.go for the table. In short: KV namespaces, R2 buckets (with
+// See routes.go for the table. In short: KV namespaces and their values
+// (kvvalues.go: the calls of cloudflare-go's kv package), R2 buckets (with
 // cf-r2-jurisdiction), queues and their consumers, Worker scripts (the
 // multipart upload, settings, content, the services view, workers.dev
 // subdomain, cron schedules, versions and deployments), custom domains, zone
@@ -350,6 +351,7 @@ type Server struct {
 	mu        sync.Mutex
 	state     State
 	histories map[string]*scriptHistory // "account/script"
+	kv        map[string]map[string]KVValue // "account/namespace" -> key name
 	faults    []*Fault
 	requests  []Request
 	unknown   []Request
