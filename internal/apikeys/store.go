@@ -149,4 +149,3 @@ func less(a, b Record) bool {
 	}
 	return a.Prefix < b.Prefix
 }
-

@@ -350,7 +350,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	state     State
-	histories map[string]*scriptHistory // "account/script"
+	histories map[string]*scriptHistory     // "account/script"
 	kv        map[string]map[string]KVValue // "account/namespace" -> key name
 	faults    []*Fault
 	requests  []Request
