@@ -102,7 +102,7 @@ type RevokeParams struct {
 // Revoke sets revoked_at on the named keys that are not revoked yet and
 // returns them; the records stay, so the Worker can answer "revoked".
 func (k *Keys) Revoke(ctx context.Context, p RevokeParams) ([]Entry, error) {
-	match, err := k.revokeMatch(ctx, p)
+	match, err := k.revokeMatch(p)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func (k *Keys) Revoke(ctx context.Context, p RevokeParams) ([]Entry, error) {
 
 // revokeMatch checks what Revoke was given, before any KV call, and
 // returns what selects the keys to revoke.
-func (k *Keys) revokeMatch(ctx context.Context, p RevokeParams) (func(Entry) bool, error) {
+func (k *Keys) revokeMatch(p RevokeParams) (func(Entry) bool, error) {
 	switch {
 	case (p.Customer == "") == (p.Key == ""):
 		return nil, fmt.Errorf("name either a customer or a key")
