@@ -11,8 +11,8 @@ import (
 
 	"github.com/zerocost/zerocost/internal/apikeys"
 	"github.com/zerocost/zerocost/internal/cftest"
-	"github.com/zerocost/zerocost/internal/cmd/keys/keysutil"
 	"github.com/zerocost/zerocost/internal/cmd/keys/create"
+	"github.com/zerocost/zerocost/internal/cmd/keys/keysutil"
 	"github.com/zerocost/zerocost/internal/cmd/keys/list"
 	"github.com/zerocost/zerocost/internal/cmd/keys/revoke"
 	"github.com/zerocost/zerocost/internal/cmd/keys/rotate"

@@ -107,4 +107,3 @@ func Run(o *Options) error {
 	}
 	return nil
 }
-
