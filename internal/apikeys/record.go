@@ -85,8 +85,9 @@ func CheckCustomer(name string) error {
 	return nil
 }
 
-// CheckTier checks a tier name's shape (the Worker has one rate-limit
-// binding DOOR_<TIER> per tier, so it must make a binding name).
+// CheckTier checks a tier name's shape: the Worker has one rate-limit
+// binding DOOR_<TIER> per tier, so a tier must make a binding name. The 32
+// characters are zerocost's own bound, to keep the record short.
 func CheckTier(tier string) error {
 	if !tierRe.MatchString(tier) {
 		return fmt.Errorf("tier %q: use a lower-case letter, then up to 31 lower-case letters, digits or '_'", tier)
@@ -102,7 +103,9 @@ func CheckBudget(usd float64) error {
 	return nil
 }
 
-// MaxExpiryDays bounds --expires: ten years.
+// MaxExpiryDays bounds --expires and --grace: ten years. It is zerocost's
+// own bound (Workers KV sets none on a record's contents), so that a typo
+// such as 36500d is refused.
 const MaxExpiryDays = 3650
 
 // ParseExpires reads --expires: a date YYYY-MM-DD (the key expires at 00:00
