@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -287,5 +290,22 @@ func TestRotateKeepsTierAndBudgetAndSetsGrace(t *testing.T) {
 	}
 	if _, err := k.Rotate(ctx, "globex", time.Hour); !errors.Is(err, errNoLiveKey) {
 		t.Fatalf("rotating a customer without keys: %v", err)
+	}
+}
+
+func TestKeyNamesAreEscapedOnTheWire(t *testing.T) {
+	var uris []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uris = append(uris, r.RequestURI)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"success":true,"errors":[],"messages":[],"result":{}}`)
+	}))
+	defer srv.Close()
+	s := NewStore(cfapi.Config{Token: "t", BaseURL: srv.URL}, account, "ns")
+	if err := s.Put(context.Background(), "ab", Record{V: 1, Customer: "acme", Prefix: "zck_12345678"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "/client/v4/accounts/" + account + "/storage/kv/namespaces/ns/values/k%3Aab"; len(uris) != 1 || uris[0] != want {
+		t.Fatalf("requests %v, want %s", uris, want)
 	}
 }

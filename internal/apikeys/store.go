@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/shared"
@@ -63,7 +64,7 @@ func (s *Store) Put(ctx context.Context, hash string, rec Record) error {
 	p.AccountID.Value, p.AccountID.Present = s.account, true
 	p.Value.Value, p.Value.Present = kv.NamespaceValueUpdateParamsValueUnion(shared.UnionString(b)), true
 	p.Metadata.Value, p.Metadata.Present = interface{}(string(b)), true
-	_, err = s.values.Update(ctx, s.namespace, url.PathEscape(KVName(hash)), p)
+	_, err = s.values.Update(ctx, s.namespace, escapeKey(KVName(hash)), p)
 	return s.cfg.Wrap("write the record of "+rec.Prefix, err)
 }
 
@@ -71,7 +72,7 @@ func (s *Store) Put(ctx context.Context, hash string, rec Record) error {
 func (s *Store) Get(ctx context.Context, hash string) (rec Record, found bool, err error) {
 	var q kv.NamespaceValueGetParams
 	q.AccountID.Value, q.AccountID.Present = s.account, true
-	res, err := s.values.Get(ctx, s.namespace, url.PathEscape(KVName(hash)), q)
+	res, err := s.values.Get(ctx, s.namespace, escapeKey(KVName(hash)), q)
 	if err != nil {
 		err = s.cfg.Wrap("read a key's record", err)
 		if cfapi.IsNotFound(err) {
@@ -148,4 +149,11 @@ func less(a, b Record) bool {
 		return a.CreatedAt.Before(b.CreatedAt)
 	}
 	return a.Prefix < b.Prefix
+}
+
+// escapeKey escapes a KV key name for the API's path as encodeURIComponent
+// does: cloudflare-go inserts the name unescaped, and Cloudflare's API
+// reference asks for special characters such as ':' to be URL-encoded.
+func escapeKey(name string) string {
+	return strings.ReplaceAll(url.PathEscape(name), ":", "%3A")
 }

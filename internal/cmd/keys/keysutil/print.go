@@ -10,8 +10,8 @@ import (
 	"github.com/zerocost/zerocost/internal/apikeys"
 )
 
-// KeyJSON is a key as --json prints it: create and rotate with Key (the
-// only time it is shown), list without it (and with its state).
+// KeyJSON is a key as create --json and rotate --json print it: the only
+// time Key is shown.
 type KeyJSON struct {
 	Key              string     `json:"key,omitempty"`
 	Prefix           string     `json:"prefix"`
@@ -22,8 +22,15 @@ type KeyJSON struct {
 	ExpiresAt        *time.Time `json:"expires_at"`
 	MonthlyBudgetUSD *float64   `json:"monthly_budget_usd"`
 	Tier             string     `json:"tier"`
-	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
-	State            string     `json:"state,omitempty"`
+}
+
+// ListJSON is a key as list --json prints it: no key, and whether (and
+// when) it was revoked.
+type ListJSON struct {
+	KeyJSON
+	RevokedAt *time.Time `json:"revoked_at"`
+	// State is "live", "expired" or "revoked".
+	State string `json:"state"`
 }
 
 // JSONOf is a record as --json prints it (key is "" in lists).

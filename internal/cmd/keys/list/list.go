@@ -53,14 +53,12 @@ func Run(o *Options) error {
 		return err
 	}
 	now := o.Clock()
-	rows := []keysutil.KeyJSON{}
+	rows := []keysutil.ListJSON{}
 	for _, e := range entries {
 		if o.Customer != "" && e.Record.Customer != o.Customer {
 			continue
 		}
-		row := keysutil.JSONOf(o.Stack, "", e.Record)
-		row.RevokedAt, row.State = e.Record.RevokedAt, e.Record.State(now)
-		rows = append(rows, row)
+		rows = append(rows, keysutil.ListJSON{KeyJSON: keysutil.JSONOf(o.Stack, "", e.Record), RevokedAt: e.Record.RevokedAt, State: e.Record.State(now)})
 	}
 	if o.JSON {
 		return keysutil.WriteJSON(o.F.IO.Out, rows)
