@@ -33,6 +33,12 @@ API with CLOUDFLARE_API_TOKEN (permission Workers KV Storage: Edit); the
 namespace id comes from the stack's outputs, or --namespace-id. With --local
 they call the stack's running ` + "`zerocost dev`" + ` instead, which serves the same API.
 
+What each costs in Workers KV operations: every command lists the namespace
+once per 1,000 keys; create writes 1 record (plus 1 per other live key of the
+customer whose tier or budget it changes), revoke 1 per key it revokes, rotate
+1 plus 1 per previous live key. Workers Free allows 1,000 KV writes and 1,000
+lists a day (Cloudflare's KV pricing).
+
 ` + keysutil.RevocationBound,
 		Args: cobra.NoArgs,
 	}
