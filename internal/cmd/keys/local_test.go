@@ -2,6 +2,7 @@ package keys
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,16 @@ func TestDeployedNeedsTokenAndNamespace(t *testing.T) {
 	_, _, err = b.run("list", "--product", "relay", "--outputs", outputs)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "--namespace-id") {
 		t.Fatalf("outputs without a KEYS namespace: %v", err)
+	}
+	withNS := fmt.Sprintf(`{"relay": {"pattern": "edge-cache", "script": "relay-demo", "url": "https://relay.zc.workers.dev", "r2_buckets": {"OUTPUTS": "relay-demo-outputs"}, "kv_namespace_ids": {"KEYS": %q}}}`, b.ns)
+	if err := os.WriteFile(outputs, []byte(withNS), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.run("create", "--product", "relay", "--outputs", outputs, "--customer", "acme"); err != nil {
+		t.Fatalf("the namespace from the outputs: %v", err)
+	}
+	if len(b.records()) != 1 {
+		t.Fatalf("records %v", b.records())
 	}
 	_, _, err = b.run("list", "--product", "nope", "--namespace-id", b.ns)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "it has relay") {

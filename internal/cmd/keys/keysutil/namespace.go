@@ -47,11 +47,11 @@ func (t *Target) outputsNamespace(projectDir string) (string, error) {
 	return id, nil
 }
 
+// keysBinding is the binding of a product's namespace of customer keys.
+const keysBinding = "KEYS"
+
 // keysNamespaceID is the KEYS namespace id a product's outputs export.
-func keysNamespaceID(p outputs.Product) string {
-	_ = p
-	return ""
-}
+func keysNamespaceID(p outputs.Product) string { return p.KVNamespaceIDs[keysBinding] }
 
 // devKV is what the state file of zerocost dev says about its KV endpoints:
 // the local API base URL serving Cloudflare's KV values endpoints, the
