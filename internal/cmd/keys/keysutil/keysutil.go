@@ -31,10 +31,11 @@ const (
 // the Worker caches each key's record in its isolate for 60 s, and a
 // deployed KV namespace takes up to about 60 s to propagate a write
 // (Cloudflare docs, "How KV works").
-const RevocationBound = `A revoked or expired key stops working within 2 minutes on a deployed stack
-(Workers KV propagates a write within about 60 seconds, and the Worker caches a
-key's record for 60 seconds), and within 60 seconds under zerocost dev (no
-propagation, the same cache).`
+const RevocationBound = `A change to a key (revoke, or the expiry rotate sets) takes effect within 2
+minutes on a deployed stack (Workers KV propagates a write within about 60
+seconds, and the Worker caches a key's record for 60 seconds), and within 60
+seconds under zerocost dev (no propagation, the same cache). An expiry already
+in a key's record takes effect at its time.`
 
 // Target is the flags every subcommand takes, and the hooks tests set.
 type Target struct {
