@@ -42,7 +42,7 @@ export default defineConfig({
     projects: [
       pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/lib/**/*.test.ts"]),
       pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts"]),
-      // Batch mode (lib/batch.ts), with its own stand-in: its tests set the
+      // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
       pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
       pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts"]),

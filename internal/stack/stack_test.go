@@ -90,7 +90,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad cron", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['every hour']}]\n", "zerocost:products[0].crons[0]", "want five fields"},
 		{"cron out of range", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['0 0 * * 0']}]\n", "zerocost:products[0].crons[0]", "day of week: 0 is out of range 1-7 (1 = Sunday"},
 		{"model mode elsewhere", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {modelMode: batch}}]\n", "zerocost:products[0].settings.modelMode", "is not a setting of the event-agent pattern"},
-		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a model mode (one of: realtime, batch)`},
+		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a valid modelMode (one of: realtime, batch)`},
 		{"poll cron in realtime", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "applies only with modelMode: batch"},
 		{"poll cron elsewhere", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "is not a setting of the edge-cache pattern"},
 		{"bad poll cron", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batch, batchPollCron: '*/61 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "minute: step"},

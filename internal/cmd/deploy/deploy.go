@@ -21,6 +21,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/stack"
 	zverify "github.com/zerocost/zerocost/internal/verify"
@@ -180,7 +181,7 @@ func Run(o *Options) error {
 	}
 	var forecaster deploy.CostForecaster = deploy.NoForecast{}
 	if o.Usage != "" {
-		forecaster = costForecaster{path: o.Usage}
+		forecaster = costForecaster{path: o.Usage, facts: cost.FactsOf(l.Config)}
 	}
 	deps := deploy.Deps{
 		Preflight: func(context.Context) error {

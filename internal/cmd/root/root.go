@@ -11,6 +11,7 @@ import (
 	"github.com/zerocost/zerocost/internal/cmd/keys"
 	"github.com/zerocost/zerocost/internal/cmd/plan"
 	"github.com/zerocost/zerocost/internal/cmd/render"
+	"github.com/zerocost/zerocost/internal/cmd/status"
 	"github.com/zerocost/zerocost/internal/cmd/verify"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 )
@@ -37,7 +38,7 @@ every command takes --stack (default "demo").`,
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
-	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f, nil), keys.NewCmd(f))
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f), status.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f, nil), keys.NewCmd(f))
 	usageArgs(cmd)
 	return cmd
 }

@@ -9,7 +9,6 @@
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { NO_TICKET, reserveBudget, type BudgetTicket } from "../lib/budget";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
 import { describe, HttpError, json } from "../lib/errors";
@@ -17,6 +16,8 @@ import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobRecord, jobView, writeJobRetrying, type JobRecord } from "../lib/jobs";
 import { callModel } from "../lib/model";
+import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
+import { NO_TICKET, type BudgetTicket } from "../lib/types";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 
@@ -59,7 +60,7 @@ async function runJob(
       deadline: started + MODEL_DEADLINE_MS,
       pattern: PATTERN,
       maxAttempts: 3,
-      budget: { checked: true, ticket, waitUntil },
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil } : undefined,
     });
     rec = jobRecord(id, {
       status: "done",
@@ -102,7 +103,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
             });
           }
           // Before the 202, so that a limited client hears 429 at once, and
-          // one spend query (lib/budget.ts): a spent budget is a 429
+          // one spend query (lib/spend/guard.ts): a spent budget is a 429
           // budget_exhausted, never an accepted job.
           await enforceRateLimit(env, cfg);
           const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg) : NO_TICKET;
