@@ -36,16 +36,17 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
 
 // Each pattern's project runs only its own files: test/ops/<pattern>.test.ts
 // measures that pattern's ops per event against contract.gen.ts's
-// OPS_PER_EVENT, test/budget/<pattern>.test.ts its spend guard.
+// OPS_PER_EVENT, test/budget/<pattern>.test.ts its spend guard,
+// test/callers/<pattern>.test.ts what a stranger meets (the door, HEAD).
 export default defineConfig({
   test: {
     projects: [
-      pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/lib/**/*.test.ts"]),
-      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts"]),
+      pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/callers/event-agent.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts", "test/callers/async-pipeline.test.ts"]),
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
       pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
-      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts"]),
+      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
         test: {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -116,7 +115,6 @@ func depText(t *testing.T) string {
 
 // What the CI templates promise (docs/ci.md).
 func TestWorkflowsDoWhatDocsSay(t *testing.T) {
-	pinned := regexp.MustCompile(`^[\w.-]+/[\w./-]+@v\d+$`)
 	for _, name := range []string{"pull-request.yml", "deploy.yml"} {
 		w, text := readWorkflow(t, name)
 		for k, v := range map[string]string{"WRANGLER_SEND_METRICS": "false", "CLOUDFLARE_CF_FETCH_ENABLED": "false",
@@ -130,9 +128,7 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 				if s.Uses == "" {
 					continue
 				}
-				if !pinned.MatchString(s.Uses) {
-					t.Errorf("%s/%s: %q is not pinned to a major version", name, job, s.Uses)
-				}
+				// Pinned by commit: TestWorkflowActionsArePinned.
 				switch {
 				case strings.HasPrefix(s.Uses, "actions/setup-go@") && s.With["go-version-file"] != "go.mod":
 					t.Errorf("%s/%s: setup-go without go-version-file: go.mod", name, job)
@@ -153,9 +149,9 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 	if strings.Contains(prText+depText(t), "ZEROCOST_RUNNER") {
 		t.Error("the workflows still ask for a large runner: infra/ builds on a standard one")
 	}
-	for _, want := range []string{"make test", "ZEROCOST_E2E: require", "pulumi plugin install resource cloudflare 6.18.0", "command: preview", "uses: pulumi/actions@v6",
+	for _, want := range []string{"make test", "ZEROCOST_E2E: require", "pulumi plugin install resource cloudflare 6.18.0", "command: preview", "uses: pulumi/actions@",
 		`cost diff --stack "$ZEROCOST_STACK" --base "$BASE_SHA" --format markdown`, `cost forecast --stack "$ZEROCOST_STACK" --format markdown`,
-		"fetch-depth: 0", "marocchino/sticky-pull-request-comment@v2"} {
+		"fetch-depth: 0", "marocchino/sticky-pull-request-comment@"} {
 		if !strings.Contains(prText, want) {
 			t.Errorf("pull-request.yml does not contain %q", want)
 		}

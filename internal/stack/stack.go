@@ -95,6 +95,17 @@ const (
 	KeyBudgetAlertWebhook = "budgetAlertWebhook"
 )
 
+// PlaceholderAccountID is the account id `zerocost init` writes without
+// --account: a well-formed id, so that render, plan and dev (which never
+// call Cloudflare) take the stack, and one deploy's preflight refuses.
+const PlaceholderAccountID = "00000000000000000000000000000000"
+
+// PlaceholderAccountError is deploy's refusal of PlaceholderAccountID in the
+// stack file named file.
+func PlaceholderAccountError(file string) error {
+	return fmt.Errorf("%s:%s is the placeholder `zerocost init` wrote: set your Cloudflare account id with `pulumi config set %[1]s:%[2]s <32-hex account id>` (or edit %s)", Namespace, KeyAccountID, file)
+}
+
 var knownKeys = map[string]bool{
 	KeyAccountID: true, KeyProducts: true, KeyAnthropicAPIKey: true, KeyAuthToken: true,
 	KeyWorkersDevSubdomain: true, KeyCompatibilityDate: true, KeyRetainData: true,
@@ -165,12 +176,16 @@ type CustomDomain struct {
 // patterns, default and range). Zero means "use the default"; settings a
 // pattern does not use are left at zero after defaults are applied.
 type Settings struct {
-	BatchSize            int `json:"batchSize,omitempty"`
-	BatchTimeoutSeconds  int `json:"batchTimeoutSeconds,omitempty"`
-	MaxRetries           int `json:"maxRetries,omitempty"`
-	RetryDelaySeconds    int `json:"retryDelaySeconds,omitempty"`
-	CacheTTLSeconds      int `json:"cacheTtlSeconds,omitempty"`
-	RateLimitPerMinute   int `json:"rateLimitPerMinute,omitempty"`
+	BatchSize           int `json:"batchSize,omitempty"`
+	BatchTimeoutSeconds int `json:"batchTimeoutSeconds,omitempty"`
+	MaxRetries          int `json:"maxRetries,omitempty"`
+	RetryDelaySeconds   int `json:"retryDelaySeconds,omitempty"`
+	CacheTTLSeconds     int `json:"cacheTtlSeconds,omitempty"`
+	RateLimitPerMinute  int `json:"rateLimitPerMinute,omitempty"`
+	// DoorLimitPerMinute is what one caller (its client address) may send
+	// through the product's POST in a minute: requests, or jobs for an async
+	// pipeline. Unset: Settings.DoorLimit derives it.
+	DoorLimitPerMinute   int `json:"doorLimitPerMinute,omitempty"`
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
 	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`

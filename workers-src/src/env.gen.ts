@@ -17,6 +17,7 @@ export interface EventAgentBindings {
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
+	DOOR_LIMITER: RateLimit;
 	PRODUCT: string;
 	PATTERN: string;
 	MODEL: string;
@@ -42,6 +43,7 @@ export interface AsyncPipelineBindings {
 	MODEL_USAGE: AnalyticsEngineDataset;
 	JOB_QUEUE: Queue;
 	RATE_LIMITER: RateLimit;
+	DOOR_LIMITER: RateLimit;
 	PRODUCT: string;
 	PATTERN: string;
 	MODEL: string;
@@ -70,6 +72,7 @@ export interface EdgeCacheBindings {
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
+	DOOR_LIMITER: RateLimit;
 	PRODUCT: string;
 	PATTERN: string;
 	MODEL: string;

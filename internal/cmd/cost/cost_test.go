@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cmd/cost/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
 const projectDir = "../../.."
@@ -22,7 +23,7 @@ func run(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	io, out, _ := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, HTTPClient: func() *http.Client { return http.DefaultClient },
-		Getenv: func(k string) string { return env[k] }}
+		Getenv: func(k string) string { return env[k] }, SelectedStack: cmdtest.Selected("demo")}
 	cmd := NewCmd(f)
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Out)

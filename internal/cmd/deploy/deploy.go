@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -99,7 +100,7 @@ before anything was changed.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Deployed)
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "deploy without asking (required when stdin is not a terminal)")
 	fl.BoolVar(&opts.Refresh, "refresh", false, "refresh the stack's state from Cloudflare before the preview")
@@ -132,6 +133,9 @@ func Run(o *Options) error {
 	}
 	if missing := l.Plan.MissingSecrets(); len(missing) > 0 {
 		var errs []error
+		if l.Config.AccountID == stack.PlaceholderAccountID { // also the preflight's; said here with the secrets
+			errs = append(errs, stack.PlaceholderAccountError(filepath.Base(stack.FilePath(l.ProjectDir, short))))
+		}
 		for _, k := range missing {
 			errs = append(errs, fmt.Errorf("%s is not set: `pulumi config set --secret %s <value> --stack %s`", k, k, o.Stack))
 		}

@@ -101,7 +101,11 @@ func (b *bench) run(args ...string) (stdout, stderr string, err error) {
 	default:
 		b.t.Fatalf("no subcommand %s", args[0])
 	}
-	cmd.SetArgs(args[1:])
+	rest := args[1:]
+	if !slices.Contains(rest, "--local") && !slices.Contains(rest, "--stack") {
+		rest = append([]string{"--stack", "demo"}, rest...) // a deployed stack is named
+	}
+	cmd.SetArgs(rest)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	err = cmd.Execute()

@@ -134,21 +134,21 @@ func TestFlagChecks(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d", c.name, cmdutil.ExitCode(c.err), cmdutil.ExitUsage)
 		}
 	}
-	o, err := cmdtest.Parse(rotate.NewCmd, "--product", "relay", "--customer", "acme")
-	if err != nil || o.Grace != rotate.DefaultGrace || o.Stack != cmdutil.DefaultStack {
+	o, err := cmdtest.Parse(rotate.NewCmd, "--stack", "demo", "--product", "relay", "--customer", "acme")
+	if err != nil || o.Grace != rotate.DefaultGrace || o.Stack != "demo" {
 		t.Fatalf("rotate defaults: %+v %v", o, err)
 	}
-	c, err := cmdtest.Parse(create.NewCmd, "--product", "relay", "--customer", "acme")
+	c, err := cmdtest.Parse(create.NewCmd, "--stack", "demo", "--product", "relay", "--customer", "acme")
 	if err != nil || c.BudgetSet || c.Tier != apikeys.DefaultTier {
 		t.Fatalf("create defaults: %+v %v", c, err)
 	}
-	c, _ = cmdtest.Parse(create.NewCmd, "--product", "relay", "--customer", "acme", "--monthly-budget-usd", "0")
+	c, _ = cmdtest.Parse(create.NewCmd, "--stack", "demo", "--product", "relay", "--customer", "acme", "--monthly-budget-usd", "0")
 	if c == nil || !c.BudgetSet || c.Budget != 0 {
 		t.Fatalf("--monthly-budget-usd 0 is a budget of $0: %+v", c)
 	}
 }
 
 func parse[O any](newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, args ...string) error {
-	_, err := cmdtest.Parse(newCmd, args...)
+	_, err := cmdtest.Parse(newCmd, append([]string{"--stack", "demo"}, args...)...)
 	return err
 }

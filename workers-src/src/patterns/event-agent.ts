@@ -8,9 +8,11 @@
 // it queued for LOST_AFTER_MS after its creation, then failed.
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
+import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
+import { callerByAddress, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
@@ -70,6 +72,7 @@ async function runJob(
     });
   } catch (err) {
     ticket.release(); // (idempotent: callModel released it if it got that far)
+    logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
     rec = jobRecord(id, { status: "failed", error: describe(err) });
   }
   try {
@@ -95,6 +98,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
+          await passDoor(env.DOOR_LIMITER, callerByAddress(request)); // per caller (lib/door.ts)
           const failedAt = writeFailedAt.get(cfg.product);
           if (failedAt !== undefined && started - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
             const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - started) / 1000);

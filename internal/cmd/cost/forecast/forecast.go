@@ -73,6 +73,7 @@ month spread evenly over its days); exactly the limit passes.`,
 			return shared.CheckFormat(o.Format, cost.Formats, o.Plan)
 		}, runF, Run),
 	}
+	o.StackOptional = true // without --stack the profile alone is priced
 	o.AddFlags(cmd, "usage profile `FILE` (TOML) to price (default: the stack's zerocost:usageProfile)",
 		"free or paid (default: the profile's plan)", cost.Formats)
 	cmd.PreRun = func(c *cobra.Command, _ []string) { o.WithStack = c.Flags().Changed("stack") }

@@ -61,6 +61,7 @@ type Deployment struct {
 	Load       func(stack string) (*cmdutil.Loaded, error)
 	// OutputsReader reads the outputs without --outputs (nil: the pulumi CLI).
 	OutputsReader outputs.Reader
+	f             *cmdutil.Factory
 
 	Stack   string
 	Outputs string
@@ -69,7 +70,7 @@ type Deployment struct {
 
 // NewDeployment takes the factory's dependencies.
 func NewDeployment(f *cmdutil.Factory) Deployment {
-	return Deployment{HTTPClient: f.Client, Getenv: f.Env, Load: f.Load}
+	return Deployment{HTTPClient: f.Client, Getenv: f.Env, Load: f.Load, f: f}
 }
 
 // Session is a run against a deployed stack: its signal-aware context, the
@@ -107,7 +108,7 @@ func (d *Deployment) Open(ctx context.Context, priceFile string) (*Session, cont
 
 // AddFlags adds --stack, --outputs and --api-url.
 func (d *Deployment) AddFlags(cmd *cobra.Command) {
-	cmdutil.AddStackFlag(cmd, &d.Stack)
+	d.f.AddStackFlag(cmd, &d.Stack, cmdutil.Deployed)
 	cmd.Flags().StringVar(&d.Outputs, "outputs", "", "the deployed stack's outputs `FILE`, from pulumi stack output --json (default: ask the pulumi CLI)")
 	cmd.Flags().StringVar(&d.APIURL, "api-url", "", "Cloudflare API base `URL` (default: $"+EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
 }

@@ -85,6 +85,9 @@ type Pricing struct {
 	// Project finds the project folder.
 	Project func() (string, error)
 	Ctx     context.Context
+	f       *cmdutil.Factory
+	// StackOptional: --stack is used only when given (no default stack).
+	StackOptional bool
 
 	Stack  string
 	Usage  string
@@ -94,11 +97,15 @@ type Pricing struct {
 }
 
 // NewPricing takes the factory's dependencies.
-func NewPricing(f *cmdutil.Factory) Pricing { return Pricing{IO: f.IO, Project: f.Project} }
+func NewPricing(f *cmdutil.Factory) Pricing { return Pricing{IO: f.IO, Project: f.Project, f: f} }
 
 // AddFlags adds --stack, --usage, --plan, --format and --prices.
 func (p *Pricing) AddFlags(cmd *cobra.Command, usageHelp, planHelp string, formats []string) {
-	cmdutil.AddStackFlag(cmd, &p.Stack)
+	if p.StackOptional {
+		cmd.Flags().StringVar(&p.Stack, "stack", "", "the stack whose Pulumi.<stack>.yaml to read (none unless given)")
+	} else {
+		p.f.AddStackFlag(cmd, &p.Stack, cmdutil.Local) // reads the stack file only
+	}
 	cmd.Flags().StringVar(&p.Usage, "usage", "", usageHelp)
 	cmd.Flags().StringVar(&p.Plan, "plan", "", planHelp)
 	AddFormatFlags(cmd, &p.Format, &p.Prices, formats)

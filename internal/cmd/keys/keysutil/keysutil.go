@@ -60,7 +60,7 @@ type Target struct {
 
 // AddFlags adds the shared flags.
 func AddFlags(cmd *cobra.Command, t *Target) {
-	cmdutil.AddStackFlag(cmd, &t.Stack)
+	t.F.AddStackFlag(cmd, &t.Stack, cmdutil.LocalWhen(&t.Local))
 	fl := cmd.Flags()
 	fl.StringVar(&t.Product, "product", "", "the product whose keys to manage (required)")
 	fl.BoolVar(&t.Local, "local", false, "manage the keys of the stack's running zerocost dev")
