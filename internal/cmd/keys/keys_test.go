@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,22 +22,13 @@ import (
 	"github.com/zerocost/zerocost/internal/cmd/keys/revoke"
 	"github.com/zerocost/zerocost/internal/cmd/keys/rotate"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/golden"
 )
 
 const (
-	account  = "0123456789abcdef0123456789abcdef"
-	cfToken  = "cf-token-that-must-not-leak"
-	stackYML = `config:
-  zerocost:accountId: 0123456789abcdef0123456789abcdef
-  zerocost:workersDevSubdomain: zc
-  zerocost:anthropicApiKey:
-    secure: AAABAKxyz
-  zerocost:products:
-    - name: relay
-      pattern: edge-cache
-      systemPrompt: Answer briefly.
-`
+	account = "0123456789abcdef0123456789abcdef"
+	cfToken = "cf-token-that-must-not-leak"
 )
 
 var keyRe = regexp.MustCompile(`zck_[0-9A-Za-z]{36}`)
@@ -58,13 +47,8 @@ type bench struct {
 }
 
 func newBench(t *testing.T) *bench {
-	b := &bench{t: t, dir: t.TempDir(), now: time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC),
-		rnd: rand.NewChaCha8([32]byte{1, 2, 3})}
-	for name, data := range map[string]string{"Pulumi.yaml": "name: zerocost\nruntime: go\nmain: infra/\n", "Pulumi.demo.yaml": stackYML} {
-		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := &bench{t: t, dir: cmdtest.Project(t, "testdata", "Pulumi.yaml", "Pulumi.demo.yaml"),
+		now: time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC), rnd: rand.NewChaCha8([32]byte{1, 2, 3})}
 	b.srv = cftest.New(t, cftest.WithAccount(account), cftest.WithToken(cfToken))
 	b.ns = b.srv.AddKVNamespace(account, "relay-demo-keys").ID
 	b.env = map[string]string{keysutil.EnvAPIToken: cfToken, keysutil.EnvAPIURL: b.srv.BaseURL()}
