@@ -63,6 +63,9 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			return nil, err
 		}
 		c.Buckets[b.Binding] = bucket
+		if err := newLifecycle(ctx, b.Name, account, bucket, pr.Lifecycle, parent); err != nil {
+			return nil, err
+		}
 	}
 	for _, q := range pr.Queues {
 		queue, err := cloudflare.NewQueue(ctx, q.Name, &cloudflare.QueueArgs{
@@ -295,4 +298,25 @@ var bindingArgs = map[plan.Kind]func(in bindingArg) error{
 		}
 		return err
 	},
+}
+
+// newLifecycle gives the bucket its lifecycle rules: objects under each
+// prefix are deleted once they are the rule's age (plan.Lifecycle). A stack
+// with no rules still gets the resource with an empty list, so that removing
+// rules is an update: the provider's Delete sends no request and would leave
+// the old rules on the bucket.
+func newLifecycle(ctx *pulumi.Context, name string, account pulumi.StringInput, bucket *cloudflare.R2Bucket, rules []plan.LifecycleRule, opts ...pulumi.ResourceOption) error {
+	args := &cloudflare.R2BucketLifecycleArgs{AccountId: account, BucketName: bucket.Name, Rules: []cloudflare.R2BucketLifecycleRule{}}
+	for _, r := range rules {
+		args.Rules = append(args.Rules, cloudflare.R2BucketLifecycleRule{
+			Id:         pulumi.String(r.ID),
+			Enabled:    pulumi.Bool(true),
+			Conditions: &cloudflare.R2BucketLifecycleRuleConditions{Prefix: pulumi.String(r.Prefix)},
+			DeleteObjectsTransition: &cloudflare.R2BucketLifecycleRuleDeleteObjects{
+				Condition: &cloudflare.R2BucketLifecycleCondition{Type: pulumi.String("Age"), MaxAge: pulumi.Int(r.MaxAgeSeconds())},
+			},
+		})
+	}
+	_, err := cloudflare.NewR2BucketLifecycle(ctx, name+"-lifecycle", args, opts...)
+	return err
 }

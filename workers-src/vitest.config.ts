@@ -1,7 +1,7 @@
 // One vitest project per pattern. Each runs in workerd through
 // @cloudflare/vitest-plugin with its test wrangler config
 // (test/wrangler/<pattern>.toml, rendered from test/Pulumi.workers-test.yaml
-// by `go generate ./internal/workerstest`) and its own model stand-in on
+// by `go generate ./internal/workersgen`) and its own model stand-in on
 // 127.0.0.1 (internal/devmodel, started by test/node/global-setup.ts), whose
 // URL replaces the config's ANTHROPIC_BASE_URL. The secrets are not in the
 // config (as in production): the API key is given here, AUTH_TOKEN per test.

@@ -1,5 +1,5 @@
 // Package cloudflare is the slim, typed part of the Pulumi Cloudflare provider
-// that zerocost creates: R2 buckets, queues and consumers, a D1 database, Worker scripts with
+// that zerocost creates: R2 buckets and their lifecycle rules, queues and consumers, a D1 database, Worker scripts with
 // their bindings, workers.dev subdomains, routes, custom domains
 // and cron triggers.
 //
@@ -31,6 +31,7 @@ const ProviderVersion = "6.18.0"
 // Resource type tokens, exactly the provider's.
 const (
 	TokenR2Bucket               = "cloudflare:index/r2Bucket:R2Bucket"
+	TokenR2BucketLifecycle      = "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle"
 	TokenQueue                  = "cloudflare:index/queue:Queue"
 	TokenQueueConsumer          = "cloudflare:index/queueConsumer:QueueConsumer"
 	TokenWorkersScript          = "cloudflare:index/workersScript:WorkersScript"
@@ -54,6 +55,7 @@ type Spec struct {
 // Resources lists every resource this package registers.
 var Resources = []Spec{
 	{TokenR2Bucket, reflect.TypeFor[R2BucketArgs](), reflect.TypeFor[R2Bucket](), nil},
+	{TokenR2BucketLifecycle, reflect.TypeFor[R2BucketLifecycleArgs](), reflect.TypeFor[R2BucketLifecycle](), nil},
 	{TokenQueue, reflect.TypeFor[QueueArgs](), reflect.TypeFor[Queue](), nil},
 	{TokenQueueConsumer, reflect.TypeFor[QueueConsumerArgs](), reflect.TypeFor[QueueConsumer](), nil},
 	{TokenWorkersScript, reflect.TypeFor[WorkersScriptArgs](), reflect.TypeFor[WorkersScript](), []string{"cloudflare:index/workerScript:WorkerScript"}},
@@ -189,6 +191,52 @@ type R2BucketArgs struct {
 
 func NewR2Bucket(ctx *pulumi.Context, name string, args *R2BucketArgs, opts ...pulumi.ResourceOption) (*R2Bucket, error) {
 	return create[R2Bucket](ctx, TokenR2Bucket, name, args, opts)
+}
+
+// R2BucketLifecycle is the full list of a bucket's object lifecycle rules.
+// The provider's Delete sends no request (the rules stay on the bucket), so
+// turning expiry off is an update to fewer rules, never a delete.
+type R2BucketLifecycle struct {
+	pulumi.CustomResourceState
+
+	AccountId  pulumi.StringOutput `pulumi:"accountId"`
+	BucketName pulumi.StringOutput `pulumi:"bucketName"`
+}
+
+type R2BucketLifecycleArgs struct {
+	element[R2BucketLifecycleArgs]
+
+	AccountId  pulumi.StringInput      `pulumi:"accountId"`
+	BucketName pulumi.StringInput      `pulumi:"bucketName"`
+	Rules      []R2BucketLifecycleRule `pulumi:"rules,optional"`
+}
+
+// R2BucketLifecycleRule deletes the objects under Conditions.Prefix once they
+// are DeleteObjectsTransition's age old.
+type R2BucketLifecycleRule struct {
+	Id                      pulumi.StringInput                  `pulumi:"id"`
+	Enabled                 pulumi.BoolInput                    `pulumi:"enabled"`
+	Conditions              *R2BucketLifecycleRuleConditions    `pulumi:"conditions"`
+	DeleteObjectsTransition *R2BucketLifecycleRuleDeleteObjects `pulumi:"deleteObjectsTransition,optional"`
+}
+
+type R2BucketLifecycleRuleConditions struct {
+	Prefix pulumi.StringInput `pulumi:"prefix"`
+}
+
+type R2BucketLifecycleRuleDeleteObjects struct {
+	Condition *R2BucketLifecycleCondition `pulumi:"condition,optional"`
+}
+
+// R2BucketLifecycleCondition: Type "Age" with MaxAge in seconds (or "Date"
+// with an RFC 3339 date, which zerocost does not use).
+type R2BucketLifecycleCondition struct {
+	Type   pulumi.StringInput `pulumi:"type"`
+	MaxAge pulumi.IntInput    `pulumi:"maxAge,optional"`
+}
+
+func NewR2BucketLifecycle(ctx *pulumi.Context, name string, args *R2BucketLifecycleArgs, opts ...pulumi.ResourceOption) (*R2BucketLifecycle, error) {
+	return create[R2BucketLifecycle](ctx, TokenR2BucketLifecycle, name, args, opts)
 }
 
 // Queue is a Cloudflare queue. Consumers refer to it by QueueId, bindings and

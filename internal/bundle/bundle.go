@@ -26,16 +26,18 @@ const Prefix = "zerocost:"
 
 const namespace = "zerocost"
 
-// SizeGoal is the size each bundle with the default hooks stays under
-// (issue 2), but for an async pipeline that carries the spend guard.
+// SizeGoal is the size each bundle with the default hooks stays under (the
+// goal docs/BENCHMARKS.md measures), but for an async pipeline that carries
+// the spend guard.
 const SizeGoal = 25 * 1024
 
 // GuardedPipelineSize bounds an async pipeline with the spend guard (a budget
 // in the stack): the guard's check, record, alerts, parking and admin routes
-// (lib/spend/, about 11.5 KB) put it over SizeGoal, a miss recorded in
+// (lib/spend/, about 11.5 KB) and the claim of each model call (lib/claim.ts)
+// put it over SizeGoal, a miss recorded in
 // docs/BENCHMARKS.md; batch mode (lib/batch/, about 10 KB) comes on top when
 // it is on.
-const GuardedPipelineSize = 31 * 1024
+const GuardedPipelineSize = 34 * 1024
 
 // Result is one bundled Worker.
 type Result struct {

@@ -136,6 +136,9 @@ type Bucket struct {
 	Location     string `json:"location,omitempty"`
 	StorageClass string `json:"storage_class,omitempty"`
 	Jurisdiction string `json:"jurisdiction,omitempty"`
+	// Lifecycle is the rules of the last PUT .../lifecycle, as sent (nil:
+	// never set); the bucket's API answers leave it out.
+	Lifecycle json.RawMessage `json:"lifecycle,omitempty"`
 }
 
 // Queue is a queue; its consumers are listed under it.
@@ -609,6 +612,19 @@ func (s *Server) AddBucket(account, name string) Bucket {
 	a := s.account(account)
 	a.Buckets = append(a.Buckets, b)
 	return b
+}
+
+// SetBucketLifecycle gives a bucket of the default jurisdiction the rules
+// a PUT .../lifecycle would (a JSON list, kept as given).
+func (s *Server) SetBucketLifecycle(account, bucket string, rules json.RawMessage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.account(account)
+	for i := range a.Buckets {
+		if a.Buckets[i].Name == bucket && a.Buckets[i].Jurisdiction == "" {
+			a.Buckets[i].Lifecycle = rules
+		}
+	}
 }
 
 // AddQueue creates a queue and returns its id.

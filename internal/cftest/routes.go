@@ -35,6 +35,8 @@ var routeTable = []struct {
 	{"GET /accounts/:account/r2/buckets/:name", r2Get},
 	{"PATCH /accounts/:account/r2/buckets/:name", r2Patch},
 	{"DELETE /accounts/:account/r2/buckets/:name", r2Delete},
+	{"GET /accounts/:account/r2/buckets/:name/lifecycle", lifecycleGet},
+	{"PUT /accounts/:account/r2/buckets/:name/lifecycle", lifecyclePut},
 
 	{"GET /accounts/:account/queues", queueList},
 	{"POST /accounts/:account/queues", queueCreate},

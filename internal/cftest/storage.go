@@ -94,6 +94,7 @@ func bucketJSON(b Bucket) Bucket {
 	if b.Jurisdiction == "" {
 		b.Jurisdiction = "default"
 	}
+	b.Lifecycle = nil
 	return b
 }
 

@@ -18,8 +18,7 @@ type StateDoc struct {
 	State JobState
 	// Terminal: the job ended; a message of it is acked, never run again.
 	Terminal bool
-	// Written: some Worker writes it (running is part of the type only: it
-	// would cost an R2 write per job).
+	// Written: some Worker writes it.
 	Written bool
 	Doc     string
 }
@@ -50,7 +49,8 @@ const (
 	// JobQueued: waiting for the model call, or queued again after a failed
 	// attempt (then with error). A job with no record yet is queued by its id.
 	JobQueued JobState = "queued"
-	// JobRunning is part of the type but not written (an R2 write per job).
+	// JobRunning (async-pipeline): a delivery claimed the job's model call
+	// until lease_until (an R2 write per delivery; workers-src/src/lib/claim.ts).
 	JobRunning JobState = "running"
 	// JobSubmitted (batch mode): in the Message Batch batch_id.
 	JobSubmitted JobState = "submitted"
@@ -73,7 +73,7 @@ const (
 // JobStates lists every job state.
 var JobStates = []StateDoc{
 	{JobQueued, false, true, "waiting for the model call, or queued again after a failed attempt (then with error)"},
-	{JobRunning, false, false, "not written: it would cost an R2 write per job"},
+	{JobRunning, false, true, "async-pipeline: a delivery claimed the model call (one R2 write per delivery), so a duplicate delivery waits instead of paying again"},
 	{JobSubmitted, false, true, "batch mode: in the Message Batch batch_id, until the cron poller reads its result"},
 	{JobDone, true, true, "the shaped result is in result"},
 	{JobFailed, true, true, "the model API refused the request, or the job expired; error says why"},

@@ -173,12 +173,12 @@ var Events = map[string][]Event{
 			OpRequest: 1, OpRateLimit: 1, OpQueueWrite: 1}},
 		{EventBatch, "one invocation of the consumer per delivered batch", map[Op]int{
 			OpRequest: 1}},
-		{EventDelivery, "the job record read (done already?), the limiter, the model call, its data point, the job record written, the ack", map[Op]int{
-			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventDelivery, "the job record read (done already? claimed?), the limiter, the claim (the record running, a conditional put), the model call, its data point, the job record written, the ack", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 2, OpQueueDelete: 1}},
 		{EventRedelivery, "a job already done delivered again: the read finds it, the message is acked", map[Op]int{
 			OpQueueRead: 1, OpR2Get: 1, OpQueueDelete: 1}},
-		{EventAttemptRetry, "a failed attempt: the job record keeps the error, the message is retried", map[Op]int{
-			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 1}},
+		{EventAttemptRetry, "a failed attempt: the claim, then the job record keeps the error, the message is retried", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 2}},
 		{EventDeferral, "the limiter says wait: the job is sent again with a delay and this delivery acked", map[Op]int{
 			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpQueueWrite: 1, OpQueueDelete: 1}},
 		{EventDeadLetter, "retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input", map[Op]int{

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 func defaultPrices(t *testing.T) *Prices {
@@ -66,7 +67,9 @@ func TestEventAgentCounts(t *testing.T) {
 	wantQty(t, r, "agent", KV, Writes, 0)   // no KV: "queued" is proven by the signed id
 	wantQty(t, r, "agent", R2, ClassA, 300) // the job record (result or error)
 	wantQty(t, r, "agent", R2, ClassB, 600) // each poll reads the record
-	wantQty(t, r, "agent", R2, Storage, 12*300*(1000+RecordOverhead)/1e9)
+	// Steady state: (31 days of retention + the day R2's deletion lags) of
+	// the 10 records written a day.
+	wantQty(t, r, "agent", R2, Storage, 32*10*(1000+RecordOverhead)/1e9)
 	wantQty(t, r, "agent", Analytics, DataPoints, 300)
 	wantQty(t, r, "agent", Model, InputTokens, 120000)
 	wantQty(t, r, "agent", Model, OutputTokens, 30000)
@@ -89,7 +92,7 @@ func TestAsyncPipelineCounts(t *testing.T) {
 	wantQty(t, r, "pipe", Workers, Requests, 1000+1000+(980+100+20)/2.0) // POST, polls, consumer batches
 	wantQty(t, r, "pipe", KV, Writes, 0)
 	wantQty(t, r, "pipe", R2, ClassB, 980+100+20+1000)             // each delivery and dead letter reads the record; polls
-	wantQty(t, r, "pipe", R2, ClassA, 980+100+20)                  // done records, errors kept on failed attempts, dead records
+	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*100+20)              // claims and done records, claims and errors kept on failed attempts, dead records
 	wantQty(t, r, "pipe", Queues, Operations, 1000+980*2+100+20*3) // send; read+delete per success; a read per failed attempt; DLQ move+read+delete
 	wantQty(t, r, "pipe", Analytics, DataPoints, 980)
 	if got := r.Products[0].ModelCalls; got != 980 {
@@ -104,7 +107,9 @@ func TestEdgeCacheCounts(t *testing.T) {
 	wantQty(t, r, "relay", KV, Writes, 0)
 	wantQty(t, r, "relay", R2, ClassA, 2500)  // a miss stores its answer
 	wantQty(t, r, "relay", R2, ClassB, 10000) // every question reads R2 (no Cache API on workers.dev)
-	wantQty(t, r, "relay", R2, Storage, 12*2500*1000/1e9)
+	// The 24 h TTL rounds to a day, plus the day R2's deletion lags, of the
+	// 2500/30 answers stored a day.
+	wantQty(t, r, "relay", R2, Storage, 2*2500.0/30*1000/1e9)
 	wantQty(t, r, "relay", Model, InputTokens, 2500*400)
 	p := r.Products[0]
 	if p.ModelCalls != 2500 || p.CacheHitRate == nil || *p.CacheHitRate != 0.75 {
@@ -364,5 +369,28 @@ func TestPlanOverride(t *testing.T) {
 	}
 	if r := forecast(t, Free, doc); r.Plan != Free {
 		t.Errorf("--plan free: %v", r.Plan)
+	}
+}
+
+// TestStorageFollowsTheStacksRetention: R2 storage is (retention + 1 day) ×
+// what a day writes, from the stack's settings, never from the profile.
+func TestStorageFollowsTheStacksRetention(t *testing.T) {
+	prof, err := ParseProfile("u.toml", []byte(product("pipe", AsyncPipeline, 3000, "result_bytes = 750\ndead_letter_rate = 0.1")+
+		product("relay", EdgeCache, 3000, "cache_hit_rate = 0.5\nresult_bytes = 1000")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.Products[0].Retention = stack.Settings{RetentionDays: 45}
+	prof.Products[1].Retention = stack.Settings{CacheTTLSeconds: 3 * 86400}
+	r, err := Forecast(prof, defaultPrices(t), Free)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 jobs a day of 1000 bytes: 90 kept 45 days + 1, 10 dead as long.
+	wantQty(t, r, "pipe", R2, Storage, (90*46+10*46)*1000/1e9)
+	// 50 misses a day, kept 3 days + 1.
+	wantQty(t, r, "relay", R2, Storage, 50*4*1000/1e9)
+	if _, err := ParseProfile("u.toml", []byte("retention_months = 12\n"+product("a", EventAgent, 1, ""))); err == nil || !strings.Contains(err.Error(), "retention_months: removed") {
+		t.Errorf("retention_months: %v", err)
 	}
 }

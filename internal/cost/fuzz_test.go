@@ -19,7 +19,7 @@ func FuzzParseProfile(f *testing.F) {
 	if demo, err := os.ReadFile("../../examples/usage/demo.toml"); err == nil {
 		f.Add(string(demo))
 	}
-	f.Add("plan = \"paid\"\ndays = 31\nretention_months = 0\n" + minimal)
+	f.Add("plan = \"paid\"\ndays = 31\n" + minimal)
 	f.Add(minimal + "cached_prefix_tokens = 400\n")
 	f.Add("[[product]]\nname = \"p\"\npattern = \"async-pipeline\"\nrequests = 1e9\ninput_tokens = 1e6\noutput_tokens = 0\nretry_rate = 100\ndead_letter_rate = 1\nmessages_per_batch = 100\n")
 	f.Add("[[product]]\nname = \"a\"\npattern = \"event-agent\"\nrequests = 0\ninput_tokens = 0\noutput_tokens = 0\npolls_per_job = 0\nmodel = \"claude-sonnet-4-5\"\n")
@@ -49,7 +49,7 @@ func FuzzParseProfile(f *testing.F) {
 			}
 			return
 		}
-		if p.Plan != Free && p.Plan != Paid || p.Days < 1 || p.Days > 31 || !(p.RetentionMonths >= 0) || len(p.Products) == 0 {
+		if p.Plan != Free && p.Plan != Paid || p.Days < 1 || p.Days > 31 || len(p.Products) == 0 {
 			t.Fatalf("accepted %+v", p)
 		}
 		names := map[string]bool{}

@@ -10,18 +10,19 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // Upper bounds of the profile's values: far beyond any real product, low
 // enough that no forecast overflows.
 const (
-	maxRequests        = 1e12 // a month
-	maxTokens          = 1e7  // a call
-	maxResultBytes     = 1e10
-	maxCPUms           = 900_000 // 15 minutes, the longest a Worker invocation runs
-	maxPollsPerJob     = 1e6
-	maxRetentionMonths = 1200
-	maxBudgetUSD       = 1e9
+	maxRequests    = 1e12 // a month
+	maxTokens      = 1e7  // a call
+	maxResultBytes = 1e10
+	maxCPUms       = 900_000 // 15 minutes, the longest a Worker invocation runs
+	maxPollsPerJob = 1e6
+	maxBudgetUSD   = 1e9
 )
 
 // Model modes (async-pipeline's settings.modelMode).
@@ -51,7 +52,6 @@ const (
 	DefaultMessagesPerBatch = 1
 	DefaultResultBytes      = 2000
 	DefaultCPUms            = 2
-	DefaultRetentionMonths  = 12
 	DefaultBatchPollMinutes = 5
 	DefaultBatchHours       = 1
 )
@@ -60,9 +60,6 @@ const (
 type Profile struct {
 	Plan string `toml:"plan"`
 	Days int    `toml:"days"`
-	// RetentionMonths is how many months of results R2 holds (zerocost sets no
-	// lifecycle rule, so results accumulate).
-	RetentionMonths float64 `toml:"retention_months"`
 	// MonthlyBudgetUSD caps the products' model spend together (the stack's
 	// zerocost:monthlyBudgetUsd); nil when unset.
 	MonthlyBudgetUSD *float64         `toml:"monthly_budget_usd"`
@@ -109,6 +106,11 @@ type ProductProfile struct {
 	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
 	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
 	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline
+
+	// Retention is what the stack's settings keep in R2 (the product's
+	// bucket lifecycle rules), never the profile's: the defaults, or the
+	// stack's when `cost forecast --stack` reads it (SetRetention).
+	Retention stack.Settings `toml:"-"`
 }
 
 // removedKeys are product keys earlier versions read, and why they went: a
@@ -116,7 +118,12 @@ type ProductProfile struct {
 var removedKeys = map[string]string{
 	"kv_inline_max_bytes": "removed: edge-cache answers of every size live in R2 (and the Cache API), not KV",
 	"cache_ttl_seconds":   "removed: the cache's TTL changes no free-tier count (a miss writes the answer once either way); cache_hit_rate is what matters",
-	"job_ttl_seconds":     "removed: a job's record lives in R2, not in KV with a TTL; retention_months says how long results are kept",
+	"job_ttl_seconds":     "removed: a job's record lives in R2, not in KV with a TTL; the stack's lifecycle rules say how long results are kept",
+}
+
+// removedTopKeys are top-level keys earlier versions read.
+var removedTopKeys = map[string]string{
+	"retention_months": "removed: R2 lifecycle rules expire records and answers; the forecast keeps what the stack's settings keep (settings.retentionDays, cacheTtlSeconds; --stack reads them)",
 }
 
 // onlyFor lists the fields that apply to some patterns only.
@@ -167,7 +174,11 @@ func ParseProfileFor(path string, data []byte, st *StackFacts) (*Profile, error)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		for _, e := range unknownKeys(data, und) {
-			if why, ok := removedKeys[e.key]; ok {
+			if why, ok := removedKeys[e.key]; ok && strings.HasPrefix(e.field, "product[") {
+				add(e.field, "%s", why)
+				continue
+			}
+			if why, ok := removedTopKeys[e.key]; ok && !strings.HasPrefix(e.field, "product[") {
 				add(e.field, "%s", why)
 				continue
 			}
@@ -188,11 +199,6 @@ func ParseProfileFor(path string, data []byte, st *StackFacts) (*Profile, error)
 		p.Days = DefaultDays
 	} else if p.Days < 1 || p.Days > 31 {
 		add("days", "%d is not a month's number of days (1..31)", p.Days)
-	}
-	if !md.IsDefined("retention_months") {
-		p.RetentionMonths = DefaultRetentionMonths
-	} else if !(p.RetentionMonths >= 0 && p.RetentionMonths <= maxRetentionMonths) {
-		add("retention_months", "%v is outside 0..%v", p.RetentionMonths, maxRetentionMonths)
 	}
 	if p.MonthlyBudgetUSD != nil && !(*p.MonthlyBudgetUSD > 0 && *p.MonthlyBudgetUSD <= maxBudgetUSD) {
 		add("monthly_budget_usd", "%v is not a budget: give US dollars above 0 (at most %v)", *p.MonthlyBudgetUSD, maxBudgetUSD)

@@ -27,7 +27,7 @@ output_tokens = 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Plan != Free || p.Days != 30 || p.RetentionMonths != DefaultRetentionMonths {
+	if p.Plan != Free || p.Days != 30 {
 		t.Errorf("top-level defaults: %+v", p)
 	}
 	relay, pipe := p.Products[0], p.Products[1]
@@ -46,7 +46,7 @@ func TestParseProfileErrors(t *testing.T) {
 		name, doc string
 		want      []string
 	}{
-		{"unknown top-level key", "colour = 1\n" + minimal, []string{"u.toml", "colour: unknown key", "known: days, monthly_budget_usd, plan, product, retention_months"}},
+		{"unknown top-level key", "colour = 1\n" + minimal, []string{"u.toml", "colour: unknown key", "known: days, monthly_budget_usd, plan, product"}},
 		{"unknown product key", minimal + "cache_hit_rat = 0.3\n", []string{"product[0] (relay).cache_hit_rat: unknown key", "cache_hit_rate"}},
 		{"unknown key in the second product", minimal + "\n[[product]]\nname = \"b\"\npattern = \"event-agent\"\nrequests = 1\ninput_tokens = 1\noutput_tokens = 1\npols_per_job = 3\n",
 			[]string{"product[1] (b).pols_per_job: unknown key"}},

@@ -10,9 +10,9 @@ import (
 
 // StackFacts is what a stack says its products are: with a stack, a usage
 // profile gives only traffic (requests, tokens, hit rate, retries) and the
-// stack the rest. The cache's TTL and a product's access settings change no
-// price (a miss writes its answer once whatever the TTL; an auth check
-// counts no meter), so they are not here.
+// stack the rest. A product's access settings change no price (an auth
+// check counts no meter), so they are not here; its settings carry the
+// retention that sizes R2 storage (Settings.JobRecordDays, AnswerDays).
 type StackFacts struct {
 	Name string
 	// MonthlyBudgetUSD is zerocost:monthlyBudgetUsd; 0: none.
@@ -36,6 +36,8 @@ type StackProduct struct {
 	// BatchPollMinutes is batch mode's poll interval when its cron runs
 	// every N minutes ("*/N * * * *"); 0 otherwise.
 	BatchPollMinutes float64
+	// Settings are the product's settings, defaults applied: what R2 keeps.
+	Settings stack.Settings
 }
 
 var everyNMinutes = regexp.MustCompile(`^\*/([0-9]+) \* \* \* \*$`)
@@ -44,7 +46,7 @@ var everyNMinutes = regexp.MustCompile(`^\*/([0-9]+) \* \* \* \*$`)
 func FactsOf(cfg *stack.Config) *StackFacts {
 	f := &StackFacts{Name: cfg.Stack, MonthlyBudgetUSD: cfg.MonthlyBudgetUSD}
 	for i, p := range cfg.Products {
-		sp := StackProduct{Index: i, Name: p.Name, Pattern: p.Pattern, Model: p.Model, MonthlyBudgetUSD: p.Settings.MonthlyBudgetUSD}
+		sp := StackProduct{Index: i, Name: p.Name, Pattern: p.Pattern, Model: p.Model, MonthlyBudgetUSD: p.Settings.MonthlyBudgetUSD, Settings: p.Settings}
 		if sp.Model == "" {
 			sp.Model = stack.DefaultModel
 		}
@@ -119,6 +121,7 @@ func (pp *ProductProfile) restate(sp *StackProduct, stackName, field string, add
 	same("model", pp.Model, sp.Model, "model")
 	same("model_mode", pp.ModelMode, sp.ModelMode, "settings.modelMode")
 	pp.Pattern, pp.Model, pp.ModelMode = sp.Pattern, sp.Model, sp.ModelMode
+	pp.Retention = sp.Settings
 	if b := pp.MonthlyBudgetUSD; b != nil && *b != sp.MonthlyBudgetUSD {
 		add(field+"monthly_budget_usd", "%v, but stack %s's %s.settings.monthlyBudgetUsd is %s", *b, stackName, sf, orNone(sp.MonthlyBudgetUSD))
 	}

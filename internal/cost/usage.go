@@ -75,6 +75,26 @@ const (
 	gb             = 1e9
 )
 
+// storedGB is the product's steady-state R2 storage, in GB: R2 lifecycle
+// rules delete what is written under each prefix once it is the rule's age,
+// up to a day late (plan.Lifecycle), so a prefix holds (its age + 1) days of
+// what is written under it a day. Job records live under jobs/ for the
+// stack's retention, dead ones under held/ for at least 31 days; edge-cache
+// stores one answer per miss for its TTL in whole days.
+func storedGB(p *Profile, pp *ProductProfile) float64 {
+	perDay := v(pp.Requests) / float64(p.Days)
+	s := pp.Retention
+	switch pp.Pattern {
+	case EventAgent, AsyncPipeline:
+		dead := v(pp.DeadLetterRate)
+		days := (1-dead)*float64(s.JobRecordDays()+1) + dead*float64(s.HeldRecordDays()+1)
+		return perDay * days * (v(pp.ResultBytes) + RecordOverhead) / gb
+	case EdgeCache:
+		return perDay * (1 - v(pp.CacheHitRate)) * float64(s.AnswerDays()+1) * v(pp.ResultBytes) / gb
+	}
+	return 0
+}
+
 // opMeters says which Cloudflare meter counts each op of the contract's event
 // table (internal/contract/ops.go). Ops that no meter counts (deletes of R2
 // objects, Cache API calls, the rate limiter) are free and unlimited; a model
@@ -232,15 +252,11 @@ func FromProfile(p *Profile) *Usage {
 				events[contract.EventBudgetRecord]*float64(contract.EventOps(pp.Pattern, contract.EventBudgetRecord)[contract.OpD1RowsRead])
 			add(Meter{D1, RowsRead}, guarded*float64(len(p.Products)-1))
 		}
-		switch pp.Pattern {
-		case EventAgent, AsyncPipeline:
-			// One record per job, kept retention_months (no lifecycle rule).
-			add(Meter{R2, Storage}, p.RetentionMonths*R*(v(pp.ResultBytes)+RecordOverhead)/gb)
-		case EdgeCache:
+		add(Meter{R2, Storage}, storedGB(p, pp))
+		if pp.Pattern == EdgeCache {
 			h := v(pp.CacheHitRate)
 			pu.CacheHits = h * R
 			pu.CacheHitRate = &h
-			add(Meter{R2, Storage}, p.RetentionMonths*(1-h)*R*v(pp.ResultBytes)/gb)
 		}
 		add(Meter{Workers, CPUms}, q[Meter{Workers, Requests}]*v(pp.CPUms))
 		if r := pu.Fixed[Meter{Workers, Requests}]; r > 0 && v(pp.CPUms) > 0 {

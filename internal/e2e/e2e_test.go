@@ -84,6 +84,21 @@ func TestPulumiLifecycle(t *testing.T) {
 		w.pulumi("preview", "--expect-no-changes")
 	})
 
+	step(t, w, "a cache TTL change updates the answers' lifecycle rule and the Worker's var, nothing else", func(t *testing.T) {
+		w.editStack("demo", func(s string) string {
+			return strings.Replace(s, "cacheTtlSeconds: 86400", "cacheTtlSeconds: 90000", 1)
+		})
+		next := w.plan("demo")
+		u := parseUpdate(t, w.pulumi("up", "--yes", "--skip-preview", "--json"))
+		wantOps := map[string][]string{"update": changedResources(t, w, p, next)}
+		if got := u.ops(); !equalOps(got, wantOps) || !slices.Contains(wantOps["update"], "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle::ai-relay-demo-outputs-lifecycle") {
+			t.Errorf("up did %v, want %v (the lifecycle rules among them)", got, wantOps)
+		}
+		p = next
+		w.checkDeployed(t, p) // answers/ now after 2 days
+		w.pulumi("preview", "--expect-no-changes")
+	})
+
 	step(t, w, "an added product creates only its own resources", func(t *testing.T) {
 		w.editStack("demo", func(s string) string {
 			return addProduct(t, s, `
@@ -313,7 +328,8 @@ func (w *world) plan(stackName string) *plan.Plan {
 // productResourceCount is how many resources infra/ makes for a product:
 // its component and every Cloudflare resource under it.
 func productResourceCount(pr *plan.Product) int {
-	n := 1 + len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
+	// Each bucket has its lifecycle rules beside it.
+	n := 1 + 2*len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
 	if pr.WorkersDev {
 		n++
 	}
@@ -348,7 +364,12 @@ func changedResources(t *testing.T, w *world, before, after *plan.Plan) []string
 				out = append(out, "cloudflare:index/queueConsumer:QueueConsumer::"+c.Queue+"-consumer")
 			}
 		}
-		if w.bundle(b) != w.bundle(a) {
+		if !slices.Equal(a.Lifecycle, b.Lifecycle) {
+			for _, bk := range a.R2Buckets {
+				out = append(out, "cloudflare:index/r2BucketLifecycle:R2BucketLifecycle::"+bk.Name+"-lifecycle")
+			}
+		}
+		if w.bundle(b) != w.bundle(a) || !slices.Equal(a.Bindings, b.Bindings) {
 			out = append(out, "cloudflare:index/workersScript:WorkersScript::"+a.Script)
 		}
 	}
@@ -385,8 +406,10 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 		t.Errorf("the account has KV namespaces %+v: zerocost creates none", a.KVNamespaces)
 	}
 	buckets := map[string]bool{}
+	lifecycles := map[string]json.RawMessage{}
 	for _, b := range a.Buckets {
 		buckets[b.Name] = true
+		lifecycles[b.Name] = b.Lifecycle
 	}
 	queues := map[string]*cftest.Queue{}
 	for _, q := range a.Queues {
@@ -417,6 +440,7 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 			if !buckets[b.Name] {
 				t.Errorf("%s: bucket %s missing", pr.Name, b.Name)
 			}
+			checkLifecycle(t, b.Name, pr.Lifecycle, lifecycles[b.Name])
 		}
 		for _, q := range pr.Queues {
 			if queues[q.Name] == nil {
@@ -606,4 +630,33 @@ func (w *world) activeVersions(script string) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// checkLifecycle compares a bucket's rules, as the provider PUT them, with
+// the plan's: same ids, prefixes and ages in seconds, in order, all enabled.
+func checkLifecycle(t *testing.T, bucket string, want []plan.LifecycleRule, raw json.RawMessage) {
+	t.Helper()
+	var got []struct {
+		ID         string `json:"id"`
+		Enabled    bool   `json:"enabled"`
+		Conditions struct {
+			Prefix string `json:"prefix"`
+		} `json:"conditions"`
+		Delete struct {
+			Condition struct {
+				Type   string `json:"type"`
+				MaxAge int    `json:"maxAge"`
+			} `json:"condition"`
+		} `json:"deleteObjectsTransition"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil || len(got) != len(want) {
+		t.Errorf("bucket %s: lifecycle rules %s, want %+v (%v)", bucket, raw, want, err)
+		return
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.ID != w.ID || !g.Enabled || g.Conditions.Prefix != w.Prefix || g.Delete.Condition.Type != "Age" || g.Delete.Condition.MaxAge != w.MaxAgeSeconds() {
+			t.Errorf("bucket %s: lifecycle rule %d is %+v, want %+v (maxAge %d s)", bucket, i, g, w, w.MaxAgeSeconds())
+		}
+	}
 }

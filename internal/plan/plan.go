@@ -58,6 +58,8 @@ type Product struct {
 	Queues            []QueueInfo    `json:"queues,omitempty"`
 	Consumers         []Consumer     `json:"consumers,omitempty"`
 	Bindings          []Binding      `json:"bindings"`
+	// Lifecycle is the product's bucket's object lifecycle rules.
+	Lifecycle []LifecycleRule `json:"lifecycle,omitempty"`
 	// WranglerTOML is the rendered config the product was parsed from.
 	WranglerTOML []byte `json:"-"`
 }
@@ -180,6 +182,7 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 		WorkersDev:        wc.WorkersDev != nil && *wc.WorkersDev,
 		R2Buckets:         []R2Bucket{},
 		Bindings:          []Binding{},
+		Lifecycle:         Lifecycle(sp.Pattern, sp.Settings),
 	}
 	for _, r := range wc.Routes {
 		pr.Routes = append(pr.Routes, Route{Pattern: r.Pattern, ZoneID: r.ZoneID, CustomDomain: r.CustomDomain})

@@ -181,7 +181,10 @@ type Settings struct {
 	MaxRetries          int `json:"maxRetries,omitempty"`
 	RetryDelaySeconds   int `json:"retryDelaySeconds,omitempty"`
 	CacheTTLSeconds     int `json:"cacheTtlSeconds,omitempty"`
-	RateLimitPerMinute  int `json:"rateLimitPerMinute,omitempty"`
+	// RetentionDays is how long the product's bucket keeps job records (an
+	// R2 lifecycle rule on jobs/).
+	RetentionDays      int `json:"retentionDays,omitempty"`
+	RateLimitPerMinute int `json:"rateLimitPerMinute,omitempty"`
 	// DoorLimitPerMinute is what one caller (its client address) may send
 	// through the product's POST in a minute: requests, or jobs for an async
 	// pipeline. Unset: Settings.DoorLimit derives it.

@@ -141,6 +141,11 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 			}
 			return "exists", nil
 		})
+		if len(pr.Lifecycle) > 0 {
+			add("r2 lifecycle "+b.Name, func(ctx context.Context) (string, error) {
+				return checkLifecycle(ctx, in, pr, b.Name)
+			})
+		}
 	}
 	for _, q := range pr.Queues {
 		label := "queue "

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func TestResourcesAllPass(t *testing.T) {
 				t.Errorf("%s/%s kind %s", c.Product, c.Check, c.Kind)
 			}
 		}
-		want := "r2 bucket email-worker-demo-outputs,queue email-worker-demo-jobs," +
+		want := "r2 bucket email-worker-demo-outputs,r2 lifecycle email-worker-demo-outputs,queue email-worker-demo-jobs," +
 			"dead-letter queue email-worker-demo-jobs-dlq,d1 database zerocost-demo-spend,consumer of email-worker-demo-jobs,consumer of email-worker-demo-jobs-dlq," +
 			"worker email-worker-demo,workers.dev"
 		if got := strings.Join(names(rep, "email-worker"), ","); got != want {
@@ -97,6 +98,20 @@ func TestResourceDrift(t *testing.T) {
 		{"missing bucket", "ai-relay", "r2 bucket ai-relay-demo-outputs", inAccount(acct, func(a *cftest.Account) {
 			a.Buckets = slices.DeleteFunc(a.Buckets, func(b cftest.Bucket) bool { return b.Name == "ai-relay-demo-outputs" })
 		}), Drift{Kind: Missing, Name: "R2 bucket ai-relay-demo-outputs"}},
+		{"lifecycle rules removed", "ai-relay", "r2 lifecycle ai-relay-demo-outputs", func(s *cftest.Server, _ outputs.Stack) {
+			s.SetBucketLifecycle(acct, "ai-relay-demo-outputs", json.RawMessage("null"))
+		}, Drift{Kind: Missing, Name: "lifecycle rule answers of ai-relay-demo-outputs", Expected: `"answers/" after 1 day`}},
+		{"lifecycle age changed", "email-worker", "r2 lifecycle email-worker-demo-outputs", func(s *cftest.Server, _ outputs.Stack) {
+			s.SetBucketLifecycle(acct, "email-worker-demo-outputs", json.RawMessage(
+				`[{"id":"jobs","enabled":true,"conditions":{"prefix":"jobs/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":86400}}},`+
+					`{"id":"held","enabled":true,"conditions":{"prefix":"held/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":2678400}}},`+
+					`{"id":"batches","enabled":true,"conditions":{"prefix":"batches/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":2592000}}}]`))
+		}, Drift{Kind: Mismatched, Name: "lifecycle rule jobs of email-worker-demo-outputs", Expected: `"jobs/" after 31 days`, Actual: `"jobs/" after 1 day`}},
+		{"extra lifecycle rule", "ai-relay", "r2 lifecycle ai-relay-demo-outputs", func(s *cftest.Server, _ outputs.Stack) {
+			s.SetBucketLifecycle(acct, "ai-relay-demo-outputs", json.RawMessage(
+				`[{"id":"answers","enabled":true,"conditions":{"prefix":"answers/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":86400}}},`+
+					`{"id":"all","enabled":true,"conditions":{"prefix":""},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":3600}}}]`))
+		}, Drift{Kind: Extra, Name: "lifecycle rule all of ai-relay-demo-outputs", Actual: `"" after 3600 s`}},
 		{"extra binding", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) {
 				sc := script(st, acct, "sales-engine-demo")
@@ -296,7 +311,7 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	}
 	// Per product: route checks first, then resource checks.
 	got := names(rep, "ai-relay")
-	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,d1 database zerocost-demo-spend,worker ai-relay-demo,workers.dev"
+	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,r2 lifecycle ai-relay-demo-outputs,d1 database zerocost-demo-spend,worker ai-relay-demo,workers.dev"
 	if strings.Join(got, ",") != want {
 		t.Errorf("ai-relay checks %v", got)
 	}

@@ -119,12 +119,12 @@ export const OPS_PER_EVENT = {
     post: { "worker.request": 1, "queue.write": 1, "ratelimit.limit": 1 },
     /** one invocation of the consumer per delivered batch */
     consumer_batch: { "worker.request": 1 },
-    /** the job record read (done already?), the limiter, the model call, its data point, the job record written, the ack */
-    delivery: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "analytics.write": 1, "model.call": 1 },
+    /** the job record read (done already? claimed?), the limiter, the claim (the record running, a conditional put), the model call, its data point, the job record written, the ack */
+    delivery: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "analytics.write": 1, "model.call": 1 },
     /** a job already done delivered again: the read finds it, the message is acked */
     redelivery: { "r2.get": 1, "queue.read": 1, "queue.delete": 1 },
-    /** a failed attempt: the job record keeps the error, the message is retried */
-    attempt_failed: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
+    /** a failed attempt: the claim, then the job record keeps the error, the message is retried */
+    attempt_failed: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
     /** the limiter says wait: the job is sent again with a delay and this delivery acked */
     deferral: { "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1 },
     /** retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input */

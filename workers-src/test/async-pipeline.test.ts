@@ -70,7 +70,7 @@ function recordingQueue(fail = false) {
 async function settled(id: string, timeoutMs = 15_000): Promise<Record<string, any>> {
   return eventually(async () => {
     const v = (await (await exports.default.fetch(`https://worker.test/jobs/${id}`)).json()) as Record<string, any>;
-    return v.status === "queued" ? undefined : v;
+    return v.status === "queued" || v.status === "running" ? undefined : v;
   }, timeoutMs);
 }
 

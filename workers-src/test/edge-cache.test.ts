@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../src/lib/config";
 import { validateInput } from "../src/lib/validate";
-import { answerKey, createWorker, edgeUrl, requestAndKey, type StoredAnswer } from "../src/patterns/edge-cache";
+import { answerKey, createWorker, edgeUrl, inflightMisses, requestAndKey, type StoredAnswer } from "../src/patterns/edge-cache";
 import { call, expectBearerAuth, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv, type TestEnv } from "./helpers";
 
 const worker = createWorker({});
@@ -229,6 +229,40 @@ describe("rate limiting on a miss", () => {
     await expectError(await call(worker, postJson("/ask", { input: `denied ${t}` }), e), 429, "rate_limited");
     expect(keys).toEqual([e.PRODUCT]);
     expect(await standin.calls(t)).toHaveLength(0);
+  });
+});
+
+describe("concurrent identical misses", () => {
+  it("share one model call in an isolate; only the leader meets the limiter", async () => {
+    let limiterCalls = 0;
+    const e = testEnv({ RATE_LIMITER: { limit: async () => (limiterCalls++, { success: true }) } });
+    const t = newToken();
+    await standin.script(t, [{ delayMs: 300 }]);
+    const all = await Promise.all(Array.from({ length: 20 }, () => ask(`Same question ${t}`, e)));
+    expect(all.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(new Set(all.map((r) => JSON.stringify(r.body))).size).toBe(1);
+    expect(all.filter((r) => r.headers.get("x-cache-shared") === "1")).toHaveLength(19);
+    expect(await standin.calls(t)).toHaveLength(1);
+    expect(limiterCalls).toBe(1);
+    expect(inflightMisses()).toBe(0);
+  });
+
+  it("a leader refused by the limiter refuses only itself; a failed call fails its waiters", async () => {
+    let n = 0;
+    const e = testEnv({ RATE_LIMITER: { limit: async () => ({ success: n++ > 0 }) } });
+    const t = newToken();
+    await standin.script(t, [{ delayMs: 200 }]);
+    const all = await Promise.all(Array.from({ length: 5 }, () => ask(`refused first ${t}`, e)));
+    expect(all.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 429]);
+    expect(await standin.calls(t)).toHaveLength(1);
+
+    const u = newToken();
+    await standin.script(u, [{ status: 400, delayMs: 300, times: -1 }]);
+    const one = testEnv();
+    const failed = await Promise.all(Array.from({ length: 4 }, () => ask(`bad request ${u}`, one)));
+    expect(failed.map((r) => r.status)).toEqual([502, 502, 502, 502]);
+    expect(await standin.calls(u)).toHaveLength(1);
+    expect(inflightMisses()).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@
 package verifytest
 
 import (
+	"encoding/json"
 	"net"
 	"testing"
 
@@ -50,6 +51,7 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 		}
 		for _, b := range pr.R2Buckets {
 			s.AddBucket(acct, b.Name)
+			s.SetBucketLifecycle(acct, b.Name, lifecycleJSON(pr.Lifecycle))
 			op.R2Buckets[b.Binding] = b.Name
 		}
 		for _, q := range pr.Queues {
@@ -101,4 +103,31 @@ var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op out
 	plan.Analytics: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Dataset = b.Target },
 	// infra/ binds the database it created by its uuid.
 	plan.D1: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) { cb.ID = op.D1DatabaseIDs[b.Name] },
+}
+
+// lifecycleJSON is the rules as the provider PUTs them.
+func lifecycleJSON(rules []plan.LifecycleRule) json.RawMessage {
+	type cond struct {
+		MaxAge int    `json:"maxAge"`
+		Type   string `json:"type"`
+	}
+	type rule struct {
+		Conditions struct {
+			Prefix string `json:"prefix"`
+		} `json:"conditions"`
+		DeleteObjectsTransition struct {
+			Condition cond `json:"condition"`
+		} `json:"deleteObjectsTransition"`
+		Enabled bool   `json:"enabled"`
+		ID      string `json:"id"`
+	}
+	out := []rule{}
+	for _, r := range rules {
+		var x rule
+		x.Conditions.Prefix, x.Enabled, x.ID = r.Prefix, true, r.ID
+		x.DeleteObjectsTransition.Condition = cond{MaxAge: r.MaxAgeSeconds(), Type: "Age"}
+		out = append(out, x)
+	}
+	b, _ := json.Marshal(out)
+	return b
 }

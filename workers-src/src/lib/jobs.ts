@@ -46,6 +46,8 @@ export interface JobRecord {
   batch_id?: string;
   /** dead only: the input, so the job can be sent again by hand */
   input?: string;
+  /** running (async-pipeline): until when the delivery that claimed the model call owns it (lib/claim.ts) */
+  lease_until?: string;
 }
 
 export const jobKey = (id: string) => `jobs/${id}.json`;
@@ -59,6 +61,7 @@ export function jobRecord(id: string, patch: Partial<JobRecord> & { status: JobS
   const created = prev?.created_at ?? new Date(createdAt(id)).toISOString();
   const base: Partial<JobRecord> = prev ? { ...prev } : {};
   delete base.error;
+  delete base.lease_until;
   return { ...base, ...patch, job_id: id, created_at: created, updated_at: now };
 }
 

@@ -8,6 +8,16 @@
 // not cached. The Cache API is free and per location (and does nothing on
 // workers.dev hostnames, where every hit comes from R2).
 //
+// Concurrent identical misses in one isolate share one model call: the first
+// (the leader) takes the rate limiter and the budget check and calls the model;
+// the others await its answer (x-cache: MISS, x-cache-shared: 1) and never
+// reach the limiter. A shared call that fails fails them all, except a
+// refusal by the limiter, after which each tries on its own. Isolates share
+// nothing: another isolate or location makes its own call, and only the
+// answer stored in R2 stops the next miss. Coalescing across isolates would
+// take a Durable Object per key (a request and a billed duration per miss)
+// or a claim in R2 (a Class A write per miss and a poll for the answer).
+//
 // When an op fails as Cloudflare fails one whose daily limit ran out, the
 // question is still answered: a failing lookup is a miss, a failing store is
 // logged and skipped.
@@ -98,6 +108,39 @@ async function store(env: EdgeCacheEnv, cfg: Config, key: string, url: string, a
   await toEdge(url, answer, cfg.cacheTtlSeconds);
 }
 
+/** The misses this isolate is answering, by Cache API URL (product and key). */
+const inflight = new Map<string, Promise<unknown>>();
+
+/** How many misses are being answered in this isolate (tests). */
+export const inflightMisses = () => inflight.size;
+
+function refusedByLimiter(err: unknown): boolean {
+  return err instanceof HttpError && err.status === 429 && err.code === "rate_limited";
+}
+
+/**
+ * Answers a miss with one model call per URL at a time: returns the answer
+ * and whether it was another request's call.
+ */
+async function coalesce(url: string, call: () => Promise<unknown>): Promise<{ answer: unknown; shared: boolean }> {
+  const pending = inflight.get(url);
+  if (pending) {
+    try {
+      return { answer: await pending, shared: true };
+    } catch (err) {
+      if (!refusedByLimiter(err)) throw err;
+    }
+    return coalesce(url, call); // the leader was refused: try on our own
+  }
+  const mine = call();
+  inflight.set(url, mine);
+  try {
+    return { answer: await mine, shared: false };
+  } finally {
+    if (inflight.get(url) === mine) inflight.delete(url);
+  }
+}
+
 /**
  * A model failure as the caller hears it: zerocost's facts (the API's
  * status, the attempts, the wait it asked for) and a request id that finds
@@ -150,24 +193,28 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             return json({ answer: stored.answer }, 200, { "x-cache": "HIT", "x-cache-store": "r2" });
           }
 
-          await enforceRateLimit(env, cfg);
-          let response;
-          try {
-            response = await callModel(env, cfg, req, {
-              deadline: started + MODEL_DEADLINE_MS,
-              pattern: PATTERN,
-              maxAttempts: 3,
-              // A miss checks the budget (429 budget_exhausted, 503 when the
-              // spend store fails); hits above never reach it. The cost is
-              // recorded after the answer.
-              budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p) } : undefined,
-            });
-          } catch (err) {
-            if (!(err instanceof ModelError)) throw err;
-            throw upstreamError(err);
-          }
-          const answer = await shapeResult(hooks, response, input);
-          ctx.waitUntil(store(env, cfg, key, url, answer));
+          const { answer, shared } = await coalesce(url, async () => {
+            await enforceRateLimit(env, cfg);
+            let response;
+            try {
+              response = await callModel(env, cfg, req, {
+                deadline: started + MODEL_DEADLINE_MS,
+                pattern: PATTERN,
+                maxAttempts: 3,
+                // A miss checks the budget (429 budget_exhausted, 503 when the
+                // spend store fails); hits above never reach it. The cost is
+                // recorded after the answer.
+                budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p) } : undefined,
+              });
+            } catch (err) {
+              if (!(err instanceof ModelError)) throw err;
+              throw upstreamError(err);
+            }
+            const answer = await shapeResult(hooks, response, input);
+            ctx.waitUntil(store(env, cfg, key, url, answer));
+            return answer;
+          });
+          if (shared) return json({ answer }, 200, { "x-cache": "MISS", "x-cache-shared": "1" });
           return json({ answer }, 200, { "x-cache": "MISS" });
         },
       },

@@ -10,7 +10,9 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobMessage } from "../../src/env";
-import { RESUME_MAX } from "../../src/lib/spend/parked";
+import { readJobVersion } from "../../src/lib/claim";
+import { readConfig } from "../../src/lib/config";
+import { parkJob, RESUME_MAX } from "../../src/lib/spend/parked";
 import { newJobId } from "../../src/lib/jobid";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
@@ -124,6 +126,37 @@ describe("async-pipeline", () => {
     expect(q.sent).toEqual([{ job_id: id, input: `u ${t}`, deferrals: 1 }]);
     expect(await standin.calls(t)).toHaveLength(0);
     expect(await jobRecord(id)).toBeNull();
+  });
+
+  it("two deliveries of one job at once pay once: the second finds the claim and waits it out", async () => {
+    const t = newToken();
+    await standin.script(t, [{ delayMs: 300 }]);
+    const q = sink();
+    const e = guarded(new D1Meter(env.SPEND!), { JOB_QUEUE: q.queue });
+    const id = await newJobId(e);
+    const [a, b] = [message(id, `twice ${t}`), message(id, `twice ${t}`)];
+    const res = await deliver(e, [a, b]);
+    expect(res.explicitAcks.sort()).toEqual([a.id, b.id].sort());
+    expect(res.retryMessages).toEqual([]);
+    expect(await standin.calls(t)).toHaveLength(1);
+    expect(await jobRecord(id)).toMatchObject({ status: "done" });
+    // The waiter was sent again; when it comes back the job is done: acked, no call.
+    expect(q.sent).toEqual([{ job_id: id, input: `twice ${t}`, deferrals: 1 }]);
+    const again = await deliver(e, [message(id, `twice ${t}`, { deferrals: 1 })]);
+    expect(again.explicitAcks).toHaveLength(1);
+    expect(await standin.calls(t)).toHaveLength(1);
+  });
+
+  it("a delivery that read the job before another ended it parks nothing over the result", async () => {
+    const e = guarded(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "0.000001" });
+    const id = await newJobId(e);
+    const stale = await readJobVersion(env.OUTPUTS, id); // no record yet
+    await env.OUTPUTS.put(`jobs/${id}.json`, JSON.stringify({ job_id: id, status: "done", result: "paid once", created_at: "", updated_at: "" }));
+    const parked = await parkJob(e, readConfig(e), env.OUTPUTS, { job_id: id, input: "x", error: "budget spent" }, stale.rec, 1, stale.etag);
+    expect(parked).toBe(false);
+    expect(await jobRecord(id)).toMatchObject({ status: "done", result: "paid once" });
+    const list = (await (await call(worker, get("/admin/jobs", bearer), e)).json()) as any;
+    expect(list.jobs.map((j: any) => j.job_id)).not.toContain(id);
   });
 
   it("resume caps a call at RESUME_MAX and refuses bad limits", async () => {

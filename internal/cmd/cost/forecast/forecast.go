@@ -55,10 +55,12 @@ cpu_ms (2), polls_per_job (2, event-agent and async-pipeline), retry_rate,
 dead_letter_rate and messages_per_batch (async-pipeline), model_mode
 ("batch": the Message Batches API at half price; with batch_poll_minutes and
 batch_hours), monthly_budget_usd (the product's model budget: the forecast
-says on which day it runs out). Top level: retention_months (12: months of
-results R2 holds), monthly_budget_usd (caps all products together). With a
-stack, model, pattern, model_mode, batch_poll_minutes and the budgets are
-the stack's. docs/cost.md lists what each pattern does per request. Unknown
+says on which day it runs out). Top level: monthly_budget_usd (caps all
+products together). With a stack, model, pattern, model_mode,
+batch_poll_minutes and the budgets are the stack's. R2 storage is what the
+stack's lifecycle rules keep (the settings' defaults without a stack): job
+records settings.retentionDays (31), answers their cache TTL in whole days,
+each plus the day R2's deletion may lag. docs/cost.md lists what each pattern does per request. Unknown
 keys are errors.
 
 On Workers Free every daily limit is checked against the account's total (the

@@ -16,8 +16,8 @@ import (
 
 	"github.com/zerocost/zerocost/internal/apikeys"
 	"github.com/zerocost/zerocost/internal/cfapi"
-	"github.com/zerocost/zerocost/internal/cmd/verify"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 )
 
@@ -53,7 +53,7 @@ type Target struct {
 	// stack's outputs when --outputs is not given (default: the pulumi
 	// CLI); Now and Rand pass to apikeys.Keys.
 	StateFile string
-	Outputs   verify.OutputsSource
+	Outputs   outputs.Reader
 	Now       func() time.Time
 	Rand      io.Reader
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/zerocost/zerocost/internal/cmd/verify"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/outputs"
@@ -18,23 +17,9 @@ const devToken = "zerocost-dev"
 // outputsNamespace reads the product's KEYS namespace id from the stack's
 // outputs (--outputs, else the pulumi CLI).
 func (t *Target) outputsNamespace(projectDir string) (string, error) {
-	var out outputs.Stack
-	var err error
-	if t.OutputsFile != "" {
-		if out, err = outputs.ReadFile(t.OutputsFile); err != nil {
-			return "", cmdutil.ConfigError(fmt.Errorf("--outputs: %w", err))
-		}
-	} else {
-		src := t.Outputs
-		if src == nil {
-			src = verify.PulumiCLI{}
-		}
-		if out, err = src.Outputs(t.Ctx(), projectDir, t.Stack); err != nil {
-			if errors.Is(err, verify.ErrNoPulumi) {
-				err = errors.New("the pulumi CLI is not on PATH to read the stack's outputs")
-			}
-			return "", cmdutil.ConfigError(fmt.Errorf("%w\n(or pass --outputs FILE, or --namespace-id ID)", err))
-		}
+	out, err := outputs.Read(t.Ctx(), t.OutputsFile, t.Outputs, projectDir, t.Stack)
+	if err != nil {
+		return "", cmdutil.ConfigError(fmt.Errorf("%w\n(or pass the namespace id with --namespace-id ID)", err))
 	}
 	p, ok := out[t.Product]
 	if !ok {

@@ -4,6 +4,7 @@
 import type { BaseEnv, JobMessage } from "../../env";
 import type { Config } from "../config";
 import { HttpError } from "../errors";
+import { readJobVersion, writeJobUnchanged } from "../claim";
 import { jobRecord, writeJob, type JobRecord } from "../jobs";
 import { sendAll } from "../queue";
 import { BudgetUnavailable, unavailable } from "./errors";
@@ -28,9 +29,21 @@ export interface ParkedJob {
  * Keeps a job whose budget is spent: its input in parked_jobs (one row; a
  * job parked again keeps its first row) and its R2 record set to
  * budget_exhausted, so a poll shows it. Throws when either write fails (the
- * caller retries the message: nothing is lost).
+ * caller retries the message: nothing is lost). With
+ * `etag` (the version of the record the caller read; null: none), the record
+ * is written only if it is still that version; when another delivery changed
+ * it first by claiming the job's model call or ending it, the row is taken
+ * back so that no resume sends the job again, and false is returned.
  */
-export async function parkJob(env: BaseEnv, cfg: Config, r2: R2Bucket, job: ParkedJob, prev: JobRecord | null, attempts?: number): Promise<void> {
+export async function parkJob(
+  env: BaseEnv,
+  cfg: Config,
+  r2: R2Bucket,
+  job: ParkedJob,
+  prev: JobRecord | null,
+  attempts?: number,
+  etag?: string | null,
+): Promise<boolean> {
   const db = spendDb(env);
   if (!db) throw new BudgetUnavailable("no spend store to park the job in");
   await run(db, [
@@ -42,7 +55,16 @@ export async function parkJob(env: BaseEnv, cfg: Config, r2: R2Bucket, job: Park
   ]);
   const patch: Parameters<typeof jobRecord>[1] = { status: "budget_exhausted", error: job.error };
   if (attempts !== undefined) patch.attempts = attempts;
-  await writeJob(r2, jobRecord(job.job_id, patch, prev));
+  const rec = jobRecord(job.job_id, patch, prev);
+  if (etag === undefined) {
+    await writeJob(r2, rec);
+    return true;
+  }
+  if ((await writeJobUnchanged(r2, rec, etag)) !== null) return true;
+  // Parked by a delivery that raced this one: its row is the row.
+  if ((await readJobVersion(r2, job.job_id)).rec?.status === "budget_exhausted") return true;
+  await run(db, [db.prepare("DELETE FROM parked_jobs WHERE product = ?1 AND job_id = ?2").bind(cfg.product, job.job_id)]);
+  return false;
 }
 
 export interface ParkedView {

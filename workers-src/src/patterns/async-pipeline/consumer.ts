@@ -4,6 +4,8 @@
 // is sent again with a delay rather than retried, so waiting never exhausts
 // its retries. The dead-letter queue's consumer writes the record dead, with
 // the input. A spent budget parks the job (lib/spend/parked.ts) and acks it.
+// The model call is claimed first (lib/claim.ts): a delivery that finds the
+// job claimed by another waits the claim out instead of calling.
 import type { AsyncPipelineEnv, JobMessage } from "../../env";
 import "../../features";
 import { buildRequest, shapeResult, type Hooks } from "../../hooks";
@@ -11,12 +13,14 @@ import { logDetail } from "../../lib/anthropic";
 import type { Config } from "../../lib/config";
 import { describe } from "../../lib/errors";
 import { createdAt } from "../../lib/jobid";
-import { isJobMessage, isTerminal, jobRecord, readJob, writeJob, type JobRecord } from "../../lib/jobs";
+import { claimedFor, claimJob, readJobVersion, writeJobUnchanged } from "../../lib/claim";
+import { isJobMessage, isTerminal, jobKey, jobRecord, readJob, writeJob, type JobRecord } from "../../lib/jobs";
 import { callModel, ModelError } from "../../lib/model";
 import { retryDelay } from "../../lib/queue";
 import { checkRateLimit } from "../../lib/ratelimit";
 import { BudgetExhausted, BudgetUnavailable, UNAVAILABLE_RETRY_AFTER } from "../../lib/spend/errors";
 import { MODEL_SPEND } from "../../lib/spend/guard";
+import { NO_TICKET } from "../../lib/types";
 import { parkJob } from "../../lib/spend/parked";
 
 export const PATTERN = "async-pipeline";
@@ -73,6 +77,21 @@ function mayDefer(id: string, deferrals: number, delaySeconds: number, resumedAt
 
 const logWith = (id: string) => (err: unknown) => console.error(`job ${id}:`, err);
 
+/**
+ * How long a claim on a job's model call lasts: the call's deadline
+ * (2 x MODEL_TIMEOUT_MS + 5 s, below) and 25 s more to shape and write the
+ * result. A delivery still running past it has failed as far as the job knows.
+ */
+const leaseMs = (cfg: Config) => 2 * cfg.modelTimeoutMs + 30_000;
+
+/** Another delivery holds the job's model call for `seconds` more. */
+class ClaimedElsewhere extends Error {
+  override name = "ClaimedElsewhere";
+  constructor(readonly seconds: number) {
+    super(`another delivery is running the job (its claim lasts ${seconds} s more)`);
+  }
+}
+
 /** One delivery of a job message: what its failure needs. */
 interface Delivery {
   msg: Message<unknown>;
@@ -80,6 +99,10 @@ interface Delivery {
   env: AsyncPipelineEnv;
   cfg: Config;
   prev: JobRecord | null;
+  /** the etag of prev's object (null: none), for writes that must not overwrite another delivery's */
+  etag: string | null;
+  /** set once this delivery claimed the model call: the record before its claim */
+  claimedOver?: { rec: JobRecord | null };
   /** this queue batch's deferrals so far, to spread them */
   deferred: { count: number };
 }
@@ -101,6 +124,7 @@ async function defer(d: Delivery, retryAfter: number | undefined): Promise<boole
     const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1 };
     if (resumedAt !== undefined) again.resumed_at = resumedAt;
     await d.env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
+    await releaseClaim(d).catch(logWith(id));
     d.msg.ack();
     return true;
   } catch (sendError) {
@@ -109,16 +133,34 @@ async function defer(d: Delivery, retryAfter: number | undefined): Promise<boole
   }
 }
 
+/**
+ * Gives back this delivery's claim when it defers the job: the record as it
+ * was before the claim, or none (a delete: free in R2) when there was none.
+ */
+async function releaseClaim(d: Delivery): Promise<void> {
+  const over = d.claimedOver;
+  if (!over) return;
+  d.claimedOver = undefined;
+  if (over.rec === null) await d.env.OUTPUTS.delete(jobKey(d.body.job_id));
+  else await writeJobUnchanged(d.env.OUTPUTS, over.rec, d.etag);
+}
+
 /** A failed attempt: parked (budget spent), failed (not retryable), deferred (back-pressure) or retried. */
 async function onFailure(d: Delivery, err: unknown): Promise<void> {
   const { msg, env, cfg, prev } = d;
   const id = d.body.job_id;
   logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
   const error = describe(err);
+  if (err instanceof ClaimedElsewhere) {
+    // Not this delivery's to run or to record: wait the claim out, then look again.
+    if (!(await defer(d, err.seconds + 1))) msg.retry({ delaySeconds: retryDelay(err.seconds + 1) });
+    return;
+  }
   if (__ZEROCOST_SPEND_GUARD__ && err instanceof BudgetExhausted) {
-    // The month's budget is spent: park the job (input kept durably) and ack.
+    // The month's budget is spent: park the job (input kept durably) and ack,
+    // unless another delivery claimed or ended it since it was read.
     try {
-      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error }, prev, msg.attempts);
+      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error }, prev, msg.attempts, d.etag);
       msg.ack();
     } catch (e) {
       logWith(id)(e);
@@ -158,31 +200,44 @@ export async function processMessage(
     msg.ack();
     return;
   }
-  const d: Delivery = { msg, body: msg.body, env, cfg, prev: null, deferred };
+  const d: Delivery = { msg, body: msg.body, env, cfg, prev: null, etag: null, deferred };
   const { job_id: id, input } = msg.body;
+  let ticket = NO_TICKET;
   try {
-    d.prev = await readJob(env.OUTPUTS, id);
+    const v = await readJobVersion(env.OUTPUTS, id);
+    [d.prev, d.etag] = [v.rec, v.etag];
     if (isTerminal(d.prev)) {
       // Delivered again after the job ended: do not pay for it twice.
       msg.ack();
       return;
     }
+    const busy = claimedFor(d.prev);
+    if (busy > 0) throw new ClaimedElsewhere(busy);
     const limit = await checkRateLimit(env, cfg);
     if (!limit.ok) throw new ModelError(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
+    // The budget before the claim, so that a parked job costs no claim.
+    if (__ZEROCOST_SPEND_GUARD__) ticket = await MODEL_SPEND.reserve(env, cfg);
+    const claim = await claimJob(env.OUTPUTS, v, id, msg.attempts, leaseMs(cfg));
+    if (!claim) throw new ClaimedElsewhere(Math.ceil(leaseMs(cfg) / 1000));
+    d.claimedOver = { rec: d.prev };
+    [d.prev, d.etag] = [claim.rec, claim.etag];
     // A few quick retries here; longer waits are the queue's job.
+    const claimed = ticket;
+    ticket = NO_TICKET; // callModel releases it from here
     const response = await callModel(env, cfg, body, {
       deadline: Date.now() + 2 * cfg.modelTimeoutMs + 5_000,
       pattern: PATTERN,
       maxAttempts: 2,
       maxRetryWaitMs: 5_000,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket: claimed } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
     const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts }, d.prev);
     await writeJob(env.OUTPUTS, rec);
     msg.ack();
   } catch (err) {
+    ticket.release();
     await onFailure(d, err);
   }
 }

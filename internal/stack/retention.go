@@ -1,0 +1,49 @@
+package stack
+
+// How long a product's bucket keeps what its Worker writes (plan.Lifecycle
+// turns these into R2 lifecycle rules; the cost forecast stores as much).
+const (
+	// DefaultRetentionDays is also the least retentionDays may be
+	// (MinRetentionDays): the Workers still write dead and parked records
+	// under jobs/, beside the others, and those must be kept HeldDays. Storage
+	// is then 32 days of records (the day R2's deletion may lag included),
+	// which at the most jobs Workers Free serves a day stays under R2's free
+	// 10 GB-month (docs/cost.md, "Retention"). Once they are written under
+	// held/ (plan.PrefixHeld), a week would do: a client reads its result
+	// within minutes (the usage profile's polls_per_job).
+	DefaultRetentionDays = HeldDays
+	MinRetentionDays     = HeldDays
+	// HeldDays keeps dead and parked (budget_exhausted) records at least 31
+	// days, the longest month, so a job parked on a month's first day is
+	// still there when the next month's budget resumes it.
+	HeldDays = 31
+	// BatchesDays: Anthropic keeps a Message Batch's results 29 days after
+	// its creation (Message Batches docs); a batch record older than that
+	// names nothing the poller can fetch. 30 covers the day R2's deletion
+	// may lag.
+	BatchesDays = 30
+)
+
+// JobRecordDays is how long the product's job records are kept
+// (settings.retentionDays, DefaultRetentionDays when unset).
+func (s Settings) JobRecordDays() int {
+	if s.RetentionDays > 0 {
+		return s.RetentionDays
+	}
+	return DefaultRetentionDays
+}
+
+// HeldRecordDays is how long dead and parked records are kept: HeldDays,
+// or the job retention when that is longer.
+func (s Settings) HeldRecordDays() int { return max(HeldDays, s.JobRecordDays()) }
+
+// AnswerDays is an edge-cache answer's TTL rounded up to whole days: a
+// stored answer is never served after its TTL, so nothing reads it once R2
+// deletes it.
+func (s Settings) AnswerDays() int {
+	ttl := s.CacheTTLSeconds
+	if ttl <= 0 {
+		ttl = DefaultCacheTTLSeconds
+	}
+	return (ttl + 86399) / 86400
+}
