@@ -180,8 +180,6 @@ func budgetDiffRows(d *Diff) [][]string {
 	return rows
 }
 
-var budgetDiffHeader = []string{"PRODUCT", "BUDGET", "MODEL SPEND", "USED", "RUNS OUT"}
-
 func writeDiffTable(w io.Writer, d *Diff) error {
 	fmt.Fprintf(w, "%s\n\n%s\n%s\n\n", diffTitle(d), d.Summary, pricedLine(d))
 	t := &textTable{right: []bool{false, false, true, true, true, true, false}}
@@ -190,15 +188,7 @@ func writeDiffTable(w io.Writer, d *Diff) error {
 		t.add(row...)
 	}
 	t.write(w, "")
-	if rows := budgetDiffRows(d); len(rows) > 0 {
-		fmt.Fprintln(w, "\nModel budgets against the forecast")
-		t := &textTable{right: []bool{false, true, true, true, false}}
-		t.add(budgetDiffHeader...)
-		for _, row := range rows {
-			t.add(row...)
-		}
-		t.write(w, "  ")
-	}
+	writeSection(w, "Model budgets against the forecast", budgetHeader, budgetDiffRows(d))
 	for _, l := range warningLists(d) {
 		fmt.Fprintf(w, "\n%s\n", l.title)
 		for _, s := range l.items {

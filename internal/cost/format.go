@@ -124,24 +124,8 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		t.write(w, "  ")
 	}
-	if rows := capacityRows(r); len(rows) > 0 {
-		fmt.Fprintln(w, "\nFree-tier capacity (requests a day at $0 on Workers Free)")
-		t := &textTable{right: []bool{false, true, true, true, false}}
-		t.add(capacityHeader...)
-		for _, row := range rows {
-			t.add(row...)
-		}
-		t.write(w, "  ")
-	}
-	if rows := budgetRows(r); len(rows) > 0 {
-		fmt.Fprintln(w, "\nModel budgets (the Workers refuse model calls once a month's spend reaches one)")
-		t := &textTable{right: []bool{false, true, true, true, false}}
-		t.add(budgetHeader...)
-		for _, row := range rows {
-			t.add(row...)
-		}
-		t.write(w, "  ")
-	}
+	writeSection(w, "Free-tier capacity (requests a day at $0 on Workers Free)", capacityHeader, capacityRows(r))
+	writeSection(w, "Model budgets (the Workers refuse model calls once a month's spend reaches one)", budgetHeader, budgetRows(r))
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nWarnings (%s)\n", planName(r.Plan))
 		for _, s := range r.Warnings {
@@ -170,6 +154,24 @@ type textTable struct {
 }
 
 func (t *textTable) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+// writeSection prints a titled, indented table of a header and rows whose
+// first and last columns are text and the others numbers; no rows, nothing.
+func writeSection(w io.Writer, title string, header []string, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", title)
+	t := &textTable{right: make([]bool, len(header))}
+	for i := 1; i < len(header)-1; i++ {
+		t.right[i] = true
+	}
+	t.add(header...)
+	for _, row := range rows {
+		t.add(row...)
+	}
+	t.write(w, "  ")
+}
 
 func (t *textTable) write(w io.Writer, indent string) {
 	width := make([]int, len(t.right))
