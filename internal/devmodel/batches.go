@@ -464,18 +464,28 @@ func errorAnswer(status int, typ, msg string) (int, any) {
 // withBatch settles the batch id, lets f act on it under the lock and writes
 // f's answer; an unknown id is a 404.
 func (h *Handler) withBatch(w http.ResponseWriter, id string, f func(*batch) (int, any)) {
+	var status int
+	var v any
+	if h.underBatch(w, id, func(b *batch) { status, v = f(b) }) {
+		writeJSON(w, status, v)
+	}
+}
+
+// underBatch settles the batch id and runs f on it under the lock, then
+// reports the settled calls; an unknown id writes a 404 and returns false.
+func (h *Handler) underBatch(w http.ResponseWriter, id string, f func(*batch)) bool {
 	h.mu.Lock()
 	b := h.batches.byID[id]
 	if b == nil {
 		h.mu.Unlock()
 		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("message batch %q not found", id))
-		return
+		return false
 	}
 	infos := h.settle(b, h.opts.Now())
-	status, v := f(b)
+	f(b)
 	h.mu.Unlock()
 	h.observe(infos)
-	writeJSON(w, status, v)
+	return true
 }
 
 // createBatch serves POST /v1/messages/batches.
@@ -769,20 +779,18 @@ func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
 // batchResults serves GET /v1/messages/batches/{id}/results: one JSON line
 // per request, in the batch's order, once the batch has ended.
 func (h *Handler) batchResults(w http.ResponseWriter, id string) {
-	h.mu.Lock()
-	b := h.batches.byID[id]
-	if b == nil {
-		h.mu.Unlock()
-		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("message batch %q not found", id))
+	var ended bool
+	var status string
+	var requests []batchRequest
+	found := h.underBatch(w, id, func(b *batch) {
+		ended = b.ended != nil
+		status = b.object().ProcessingStatus
+		// Once ended, a batch's requests no longer change: read them unlocked.
+		requests = b.requests
+	})
+	if !found {
 		return
 	}
-	infos := h.settle(b, h.opts.Now())
-	ended := b.ended != nil
-	status := b.object().ProcessingStatus
-	// Once ended, a batch's requests no longer change: read them unlocked.
-	requests := b.requests
-	h.mu.Unlock()
-	h.observe(infos)
 	if !ended {
 		writeError(w, http.StatusNotFound, "not_found_error",
 			fmt.Sprintf("message batch %s has no results yet: its processing_status is %s (results_url is null until it has ended)", id, status))

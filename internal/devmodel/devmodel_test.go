@@ -15,22 +15,10 @@ import (
 
 const validBody = `{"model":"claude-haiku-4-5","max_tokens":256,"system":"You are terse.","messages":[{"role":"user","content":"Hello, stand-in!"}]}`
 
+// post sends a Messages API call; see batchCall for headers.
 func post(t *testing.T, h http.Handler, body string, headers map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, MessagesPath, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Api-Key", "test-key")
-	req.Header.Set("Anthropic-Version", "2023-06-01")
-	for k, v := range headers {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return batchCall(t, h, http.MethodPost, MessagesPath, body, headers)
 }
 
 func decodeError(t *testing.T, rec *httptest.ResponseRecorder) ErrorBody {
