@@ -724,46 +724,17 @@ func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
 		all[len(all)-1-i] = b
 		infos = append(infos, h.settle(b, now)...)
 	}
-	index := func(id string) int {
-		return slices.IndexFunc(all, func(b *batch) bool { return b.id == id })
-	}
-	lo, hi := 0, len(all) // the window the page is taken from
-	fromEnd := false
-	switch {
-	case after != "":
-		i := index(after)
-		if i < 0 {
-			h.mu.Unlock()
-			h.observe(infos)
-			writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("after_id: no message batch %q", after))
-			return
-		}
-		lo = i + 1
-	case before != "":
-		i := index(before)
-		if i < 0 {
-			h.mu.Unlock()
-			h.observe(infos)
-			writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("before_id: no message batch %q", before))
-			return
-		}
-		hi, fromEnd = i, true
-	}
-	page := all[lo:hi]
-	hasMore := len(page) > limit
-	if hasMore {
-		if fromEnd {
-			page = page[len(page)-limit:]
-		} else {
-			page = page[:limit]
-		}
-	}
+	page, hasMore, bad := batchPage(all, after, before, limit)
 	data := make([]MessageBatch, len(page))
 	for i, b := range page {
 		data[i] = b.object()
 	}
 	h.mu.Unlock()
 	h.observe(infos)
+	if bad != "" {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", bad)
+		return
+	}
 	out := struct {
 		Data    []MessageBatch `json:"data"`
 		HasMore bool           `json:"has_more"`
@@ -774,6 +745,36 @@ func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
 		out.FirstID, out.LastID = &data[0].ID, &data[len(data)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// batchPage takes a page of at most limit batches from all (newest first):
+// the ones after the batch after, else those before the batch before, else the
+// first; bad says which cursor names no batch.
+func batchPage(all []*batch, after, before string, limit int) (page []*batch, hasMore bool, bad string) {
+	lo, hi := 0, len(all) // the window the page is taken from
+	cursor, name := after, "after_id"
+	if before != "" {
+		cursor, name = before, "before_id"
+	}
+	if cursor != "" {
+		i := slices.IndexFunc(all, func(b *batch) bool { return b.id == cursor })
+		switch {
+		case i < 0:
+			return nil, false, fmt.Sprintf("%s: no message batch %q", name, cursor)
+		case before != "":
+			hi = i
+		default:
+			lo = i + 1
+		}
+	}
+	page = all[lo:hi]
+	switch {
+	case len(page) <= limit:
+		return page, false, ""
+	case before != "":
+		return page[len(page)-limit:], true, ""
+	}
+	return page[:limit], true, ""
 }
 
 // batchResults serves GET /v1/messages/batches/{id}/results: one JSON line
