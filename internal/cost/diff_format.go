@@ -1,26 +1,20 @@
 package cost
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 )
 
+// diffWriters are WriteDiff's formats, the default first.
+var diffWriters = []writer[Diff]{{"table", writeDiffTable}, {"json", writeDiffJSON}, {"markdown", writeDiffMarkdown}}
+
 // DiffFormats are the formats WriteDiff accepts.
-var DiffFormats = []string{"table", "json", "markdown"}
+var DiffFormats = formatNames(diffWriters)
 
 // WriteDiff prints a diff as a table, JSON or Markdown.
 func WriteDiff(w io.Writer, d *Diff, format string) error {
-	switch format {
-	case "", "table":
-		return writeDiffTable(w, d)
-	case "json":
-		return writeDiffJSON(w, d)
-	case "markdown":
-		return writeDiffMarkdown(w, d)
-	}
-	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(DiffFormats, ", "))
+	return writeAs(w, d, format, diffWriters)
 }
 
 func writeDiffJSON(w io.Writer, d *Diff) error {
@@ -39,9 +33,7 @@ func writeDiffJSON(w io.Writer, d *Diff) error {
 		b.BudgetUSD, b.SpendUSD = r(b.BudgetUSD, 6), r(b.SpendUSD, 6)
 		c.Budgets[i] = b
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(&c)
+	return WriteIndentedJSON(w, &c)
 }
 
 func roundCapacity(c *CapacityDiff) *CapacityDiff {

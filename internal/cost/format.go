@@ -10,22 +10,50 @@ import (
 	"unicode/utf8"
 )
 
+// reportWriters are Write's formats, the default first.
+var reportWriters = []writer[Report]{{"table", WriteTable}, {"json", WriteJSON}, {"markdown", WriteMarkdown}, {"html", WriteHTML}}
+
 // Formats Write accepts.
-var Formats = []string{"table", "json", "markdown", "html"}
+var Formats = formatNames(reportWriters)
 
 // Write prints the report in a format: table, json, markdown or html.
 func Write(w io.Writer, r *Report, format string) error {
-	switch format {
-	case "", "table":
-		return WriteTable(w, r)
-	case "json":
-		return WriteJSON(w, r)
-	case "markdown":
-		return WriteMarkdown(w, r)
-	case "html":
-		return WriteHTML(w, r)
+	return writeAs(w, r, format, reportWriters)
+}
+
+// writer is one output format of a T.
+type writer[T any] struct {
+	name  string
+	write func(io.Writer, *T) error
+}
+
+func formatNames[T any](ws []writer[T]) []string {
+	names := make([]string, len(ws))
+	for i, x := range ws {
+		names[i] = x.name
 	}
-	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(Formats, ", "))
+	return names
+}
+
+// writeAs prints x in the named format of ws ("": the first); another name
+// is an error that lists them.
+func writeAs[T any](w io.Writer, x *T, format string, ws []writer[T]) error {
+	if format == "" {
+		format = ws[0].name
+	}
+	for _, f := range ws {
+		if f.name == format {
+			return f.write(w, x)
+		}
+	}
+	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(formatNames(ws), ", "))
+}
+
+// WriteIndentedJSON prints v as JSON indented by two spaces.
+func WriteIndentedJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // WriteJSON prints the report as indented JSON, amounts rounded to 6 decimals
@@ -71,9 +99,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 		o.TotalUSD, o.InfraUSD, o.AIUSD = round(o.TotalUSD, 6), round(o.InfraUSD, 6), round(o.AIUSD, 6)
 		c.OtherPlan = &o
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(&c)
+	return WriteIndentedJSON(w, &c)
 }
 
 func roundItems(items []Item) []Item {
