@@ -104,6 +104,8 @@ type Binding struct {
 	Period int `json:"period,omitempty"`
 	// Secrets only: whether the stack has the secret set.
 	Configured bool `json:"configured,omitempty"`
+	// Workflows only: the class of this Worker the Workflow runs.
+	Class string `json:"class_name,omitempty"`
 }
 
 // Build renders every product of the stack, parses the configs back and checks
@@ -256,6 +258,12 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 	for _, db := range wc.D1Databases {
 		pr.Bindings = append(pr.Bindings, Binding{Type: D1, Name: db.Binding, Target: db.DatabaseName})
 	}
+	for _, wf := range wc.Workflows {
+		if wf.ScriptName != "" && wf.ScriptName != pr.Script {
+			return nil, fmt.Errorf("%s: Workflow %s runs a class of Worker %q; zerocost runs its Workflows in the product's own Worker", sp.Name, wf.Name, wf.ScriptName)
+		}
+		pr.Bindings = append(pr.Bindings, Binding{Type: Workflow, Name: wf.Binding, Target: wf.Name, Class: wf.ClassName})
+	}
 	return pr, nil
 }
 
@@ -285,8 +293,8 @@ var required = func() map[string]map[string]Kind {
 		for _, name := range contract.BindingsOf(pat) {
 			// Optional in the Worker: usage is not recorded without
 			// MODEL_USAGE; SPEND is there when the stack has a budget
-			// (Check demands it then).
-			if name != contract.ModelUsage && name != contract.Spend {
+			// and JOB_WORKFLOW on runner: workflow (Check demands them then).
+			if name != contract.ModelUsage && name != contract.Spend && name != contract.JobWorkflow {
 				m[name] = kinds[name]
 			}
 		}
@@ -331,6 +339,11 @@ func (p *Plan) Check() []error {
 				add("%s: the stack has a budget, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
 			}
 		}
+		if pr.Settings.Runner == stack.RunnerWorkflow {
+			if b := pr.Binding(contract.JobWorkflow); b == nil || b.Type != Workflow {
+				add("%s: runner: workflow needs a workflow binding named %s (the job's Workflow)", pr.Name, contract.JobWorkflow)
+			}
+		}
 		if err := names.Check("script", pr.Script); err != nil {
 			add("%s: %v", pr.Name, err)
 		}
@@ -365,6 +378,11 @@ func (p *Plan) Check() []error {
 					why = " (job records, results and cached answers live in R2)"
 				}
 				add("%s: the %s pattern needs a %s binding named %s%s", pr.Name, pr.Pattern, typ, name, why)
+			}
+		}
+		for _, b := range pr.Bindings {
+			if b.Type == Workflow {
+				claim(pr.Name, "Workflow", b.Target)
 			}
 		}
 		for _, b := range pr.R2Buckets {

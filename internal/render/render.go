@@ -32,13 +32,13 @@ type Var struct{ Name, Value string }
 // BindingNames are the resource binding names the templates write, from
 // internal/contract.
 type BindingNames struct {
-	Outputs, JobQueue, RateLimiter, ModelUsage, Spend string
+	Outputs, JobQueue, RateLimiter, ModelUsage, Spend, JobWorkflow string
 }
 
 // bindingNames is the one value of BindingNames.
 var bindingNames = BindingNames{
 	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, ModelUsage: contract.ModelUsage,
-	Spend: contract.Spend,
+	Spend: contract.Spend, JobWorkflow: contract.JobWorkflow,
 }
 
 // Data is what a pattern template sees.
@@ -54,6 +54,10 @@ type Data struct {
 	DeadLetterQueue      string
 	RateLimitNamespaceID int
 	AnalyticsDataset     string
+	// Workflow is an event agent's Workflow on runner: workflow, else "";
+	// WorkflowClass the class its Worker exports for it.
+	Workflow      string
+	WorkflowClass string
 	// SpendDatabase is the stack's spend database (D1) when the stack has a
 	// budget, else "". SpendDatabaseID is its local stand-in id (see
 	// LocalDatabaseID): Pulumi creates the database and binds its real id.
@@ -131,6 +135,10 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.DeadLetterQueue = names.DeadLetterQueue(d.Queue)
 		checks = append(checks, [2]string{"queue", d.Queue}, [2]string{"queue", d.DeadLetterQueue})
 	}
+	if p.Pattern == stack.EventAgent && p.Settings.Runner == stack.RunnerWorkflow {
+		d.Workflow, d.WorkflowClass = names.Workflow(p.Name, cfg.Stack), contract.JobWorkflowClass
+		checks = append(checks, [2]string{"workflow", d.Workflow})
+	}
 	for _, c := range checks {
 		if err := names.Check(c[0], c[1]); err != nil {
 			return nil, fmt.Errorf("%s.name: %w (shorten the product or stack name)", field, err)
@@ -183,6 +191,7 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		contract.VarDeadLetterQueue:       d.DeadLetterQueue,
 		contract.VarMaxRetries:            itoa(s.MaxRetries),
 		contract.VarModelMode:             s.ModelMode,
+		contract.VarRunner:                s.Runner,
 		contract.VarCacheTTLSeconds:       itoa(s.CacheTTLSeconds),
 		contract.VarMonthlyBudgetUSD:      stack.FormatUSD(s.MonthlyBudgetUSD),
 		contract.VarStackBudgetUSD:        stack.FormatUSD(cfg.MonthlyBudgetUSD),

@@ -72,6 +72,21 @@ const (
 // ModelModes lists the model modes.
 var ModelModes = []string{ModelModeRealtime, ModelModeBatch}
 
+// Runners of an event agent's jobs (settings.runner).
+const (
+	// RunnerWorkflow: each job is one Cloudflare Workflows instance whose
+	// steps call the model with their own retries; no wall-time cap.
+	RunnerWorkflow = "workflow"
+	// RunnerWaitUntil: the job runs in the POST's ctx.waitUntil, which the
+	// platform cuts 30 s after the response.
+	RunnerWaitUntil = "waitUntil"
+	// DefaultRunner is an event agent's runner when unset.
+	DefaultRunner = RunnerWorkflow
+)
+
+// Runners lists the runners.
+var Runners = []string{RunnerWorkflow, RunnerWaitUntil}
+
 // DefaultBudgetAlertThresholds are the percents of a budget whose crossing
 // sends an alert when a product sets no budgetAlertThresholds.
 var DefaultBudgetAlertThresholds = []int{50, 80, 100}
@@ -204,6 +219,9 @@ type Settings struct {
 	// BatchPollCron is the cron trigger polling the Message Batches in batch
 	// mode (default DefaultBatchPollCron); empty in realtime mode.
 	BatchPollCron string `json:"batchPollCron,omitempty"`
+	// Runner is what runs an event agent's jobs: RunnerWorkflow (the
+	// default) or RunnerWaitUntil. Other patterns leave it empty.
+	Runner string `json:"runner,omitempty"`
 }
 
 // Value is one raw config value: Text holds a plain string or, for structured
@@ -515,11 +533,12 @@ func (p *Product) applyDefaults(field string) []error {
 		rng("maxInputChars", s.MaxInputChars, 1, maxQueueInputChars, "a queue message holds at most 128 KB")
 	}
 	rng("maxOutputTokens", s.MaxOutputTokens, 1, 64_000, "tokens")
-	rng("modelTimeoutMs", s.ModelTimeoutMs, 100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap")
 	rng("rateLimitNamespaceId", s.RateLimitNamespaceID, 1, 1<<31-1, "a positive integer unique in the account")
 	errs = append(errs, s.checkBudget(sf)...)
 	if known {
 		errs = append(errs, s.checkModelMode(sf, p.Pattern)...)
+		errs = append(errs, s.checkRunner(sf, p.Pattern)...)
+		errs = append(errs, s.checkModelTimeout(sf, p.Pattern)...)
 	}
 	return errs
 }
@@ -568,4 +587,80 @@ func (p *Product) CronTriggers() []string {
 		crons = append(crons, p.Settings.BatchPollCron)
 	}
 	return crons
+}
+
+// checkRunner defaults and checks runner: an event agent's, DefaultRunner
+// unless set; every other pattern has its own way to run a job.
+func (s *Settings) checkRunner(sf, pattern string) []error {
+	if pattern != EventAgent {
+		if s.Runner != "" {
+			return []error{errf(sf+".runner", "is not a setting of the %s pattern (event-agent only)", pattern)}
+		}
+		return nil
+	}
+	if s.Runner == "" {
+		s.Runner = DefaultRunner
+	}
+	if !slices.Contains(Runners, s.Runner) {
+		return []error{errf(sf+".runner", "%q is not a runner (one of: %s)", s.Runner, strings.Join(Runners, ", "))}
+	}
+	return nil
+}
+
+// Bounds of one model attempt (settings.modelTimeoutMs).
+const (
+	// MaxWaitUntilModelTimeoutMs: an event agent on the waitUntil runner
+	// calls the model inside ctx.waitUntil, which the platform cancels 30 s
+	// after the response (developers.cloudflare.com/workers/runtime-apis/context/),
+	// leaving time for the record's write.
+	MaxWaitUntilModelTimeoutMs = 25_000
+	// MaxModelTimeoutMs: Anthropic's API documentation asks for streaming
+	// for requests that may take longer than 10 minutes (its SDKs refuse a
+	// non-streaming request expected to; networks may drop an idle
+	// connection by then), and zerocost's calls do not stream. A Workflow
+	// step, a request whose client stays connected and a queue consumer
+	// (15 min) have no tighter bound of their own.
+	MaxModelTimeoutMs = 600_000
+	// ConsumerWallTimeMs is a queue consumer invocation's wall time
+	// (developers.cloudflare.com/queues/platform/limits/: 15 minutes).
+	ConsumerWallTimeMs = 15 * 60_000
+	// WorkersFreeConnections is how many outgoing connections a Worker
+	// invocation holds at once (developers.cloudflare.com/workers/platform/limits/:
+	// 6 simultaneous open connections per request): a consumer's batch calls
+	// the model in waves of this many.
+	WorkersFreeConnections = 6
+	// PipelineAttempts is how many attempts the async pipeline's consumer
+	// gives one job's model call, and PipelineSlackMs what it adds to their
+	// timeouts (workers-src/src/patterns/async-pipeline.ts).
+	PipelineAttempts = 2
+	PipelineSlackMs  = 5_000
+)
+
+// checkModelTimeout checks modelTimeoutMs against what runs the call: 25 s
+// inside waitUntil, otherwise up to MaxModelTimeoutMs; an async pipeline's
+// batch must also end inside the consumer's 15-minute wall time.
+func (s *Settings) checkModelTimeout(sf, pattern string) []error {
+	v := s.ModelTimeoutMs
+	hi, why := MaxModelTimeoutMs, "Anthropic asks for streaming past 10 minutes and zerocost's calls do not stream"
+	if pattern == EventAgent && s.Runner == RunnerWaitUntil {
+		hi, why = MaxWaitUntilModelTimeoutMs, "with runner: waitUntil one model attempt must end before the platform's 30 s waitUntil cap; runner: workflow has no such cap"
+	}
+	if v < 100 || v > hi {
+		return []error{errf(sf+".modelTimeoutMs", "%d is out of range %d..%d (%s)", v, 100, hi, why)}
+	}
+	if pattern == AsyncPipeline && s.ModelMode == ModelModeRealtime {
+		if need := PipelineBatchMs(s.BatchSize, v); need > ConsumerWallTimeMs {
+			return []error{errf(sf+".modelTimeoutMs", "%d ms with batchSize %d cannot finish inside the queue consumer's 15-minute wall time: the batch calls the model %d at a time, %d attempts of up to %d ms each, so a batch may take %.1f min; lower batchSize or modelTimeoutMs",
+				v, s.BatchSize, WorkersFreeConnections, PipelineAttempts, v, float64(need)/60_000)}
+		}
+	}
+	return nil
+}
+
+// PipelineBatchMs is the longest an async pipeline's consumer may spend on a
+// batch of batchSize jobs: the model calls go out WorkersFreeConnections at a
+// time, each job given PipelineAttempts attempts plus PipelineSlackMs.
+func PipelineBatchMs(batchSize, modelTimeoutMs int) int {
+	waves := (batchSize + WorkersFreeConnections - 1) / WorkersFreeConnections
+	return waves * (PipelineAttempts*modelTimeoutMs + PipelineSlackMs)
 }

@@ -151,7 +151,7 @@ func TestEveryUnknownKeyAtOnce(t *testing.T) {
 	want := []string{
 		`zerocost:compatibilityDat: unknown key; did you mean compatibilityDate?`,
 		`zerocost:products[0].settings.CacheTTLSeconds: unknown field; did you mean cacheTtlSeconds?`,
-		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds)`,
+		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds, runner)`,
 		`zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?`,
 		`zerocost:products[0].settings.rate_limit_per_minute: unknown field; did you mean rateLimitPerMinute?`,
 		`zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`,
@@ -219,7 +219,7 @@ func TestKnownKeysFollowTheStructs(t *testing.T) {
 	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
 		t.Errorf("route / custom domain keys %s", got)
 	}
-	if len(settingsKeys) != 16 || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
+	if len(settingsKeys) != 17 || !contains(settingsKeys, "runner") || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
 		t.Errorf("settings keys %v", settingsKeys)
 	}
 	// A removed setting is no setting, or it would be accepted.
