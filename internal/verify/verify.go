@@ -173,6 +173,7 @@ type API interface {
 	Routes(ctx context.Context, zone string) ([]cfapi.Route, error)
 	CustomDomains(ctx context.Context, account string) ([]cfapi.CustomDomain, error)
 	D1Databases(ctx context.Context, account string) ([]cfapi.D1Database, error)
+	Workflow(ctx context.Context, account, name string) (*cfapi.Workflow, error)
 }
 
 // Defaults.
