@@ -16,6 +16,7 @@ import (
 	"github.com/zerocost/zerocost/internal/render"
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
+	"github.com/zerocost/zerocost/prices"
 )
 
 // Plan is everything a stack deploys.
@@ -492,11 +493,12 @@ func (p *Plan) CronTriggers() int {
 }
 
 // Warnings are what the plan may run into without being wrong: more cron
-// triggers than Workers Free allows. A warning, not an error: zerocost cannot
-// see the account's plan (Workers Paid allows 250) nor the crons of its other
-// Workers, so Cloudflare's API is the judge when `pulumi up` adds them.
+// triggers than Workers Free allows (zerocost cannot see the account's plan
+// nor the crons of its other Workers, so Cloudflare's API is the judge when
+// `pulumi up` adds them), and waitUntil jobs whose longest answer cannot be
+// written inside the 30 s cap.
 func (p *Plan) Warnings() []string {
-	var out []string
+	out := p.waitUntilWarnings()
 	if n := p.CronTriggers(); n > WorkersFreeCronTriggers {
 		var per []string
 		for _, pr := range p.Products {
@@ -506,6 +508,25 @@ func (p *Plan) Warnings() []string {
 		}
 		out = append(out, fmt.Sprintf("the stack has %d cron triggers (%s); Workers Free allows %d per account, all its Workers together (Workers Paid: 250), so on Free `pulumi up` fails past the %dth: use fewer crons, or give a batch-mode product a batchPollCron equal to one of its own crons (they share one trigger)",
 			n, strings.Join(per, ", "), WorkersFreeCronTriggers, WorkersFreeCronTriggers))
+	}
+	return out
+}
+
+// waitUntilWarnings: an event agent on runner: waitUntil gives the model 25 s
+// (inside the 30 s waitUntil cap, workers-src/src/patterns/event-agent.ts);
+// an answer of maxOutputTokens at the model's speed (prices.Speeds) that
+// takes longer would fail every time.
+func (p *Plan) waitUntilWarnings() []string {
+	var out []string
+	for _, pr := range p.Products {
+		if pr.Pattern != stack.EventAgent || pr.Settings.Runner != stack.RunnerWaitUntil {
+			continue
+		}
+		secs, known := prices.AnswerSeconds(pr.Model, pr.Settings.MaxOutputTokens)
+		if known && secs*1000 > float64(stack.MaxWaitUntilModelTimeoutMs) {
+			out = append(out, fmt.Sprintf("%s: runner: waitUntil, but %d output tokens of %s take about %.0f s at %.0f tokens a second (%s), past the 25 s the model gets inside the 30 s waitUntil cap: a long answer fails; use runner: workflow (the default) or a lower maxOutputTokens",
+				pr.Name, pr.Settings.MaxOutputTokens, pr.Model, secs, prices.Speeds[pr.Model].TokensPerSecond, prices.Speeds[pr.Model].Source))
+		}
 	}
 	return out
 }

@@ -293,3 +293,41 @@ func TestBatchModeCronsAndVars(t *testing.T) {
 		t.Errorf("warnings %v", w)
 	}
 }
+
+// runner: workflow binds the job's Workflow; runner: waitUntil does not, and
+// is warned about when the longest answer cannot be written in 25 s.
+func TestRunners(t *testing.T) {
+	vals := map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"products": {Text: `[
+			{"name":"wf","pattern":"event-agent"},
+			{"name":"short","pattern":"event-agent","settings":{"runner":"waitUntil","maxOutputTokens":1000}},
+			{"name":"long","pattern":"event-agent","model":"claude-sonnet-4-5","settings":{"runner":"waitUntil","maxOutputTokens":2000}}
+		]`},
+	}
+	cfg, err := stack.FromValues("demo", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf, short := p.Product("wf"), p.Product("short")
+	if b := wf.Binding(contract.JobWorkflow); b == nil || b.Type != Workflow || b.Target != "wf-demo-jobs" || b.Class != contract.JobWorkflowClass || wf.Var(contract.VarRunner) != "workflow" {
+		t.Errorf("workflow runner: binding %+v, RUNNER %q", b, wf.Var(contract.VarRunner))
+	}
+	if short.Binding(contract.JobWorkflow) != nil || short.Var(contract.VarRunner) != "waitUntil" {
+		t.Errorf("waitUntil runner: %+v", short.Bindings)
+	}
+	// 1,000 tokens of Haiku 4.5 at 53 a second: 19 s, inside 25 s; 2,000 of Sonnet at 55: 36 s.
+	w := p.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "long: runner: waitUntil, but 2000 output tokens of claude-sonnet-4-5 take about 36 s") {
+		t.Errorf("warnings %v", w)
+	}
+	// A Workflow binding that names another class is refused.
+	wf.Binding(contract.JobWorkflow).Class = "Other"
+	if errs := p.Check(); len(errs) != 1 || !strings.Contains(errs[0].Error(), `runs class "Other"`) {
+		t.Errorf("check: %v", errs)
+	}
+}
