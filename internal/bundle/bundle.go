@@ -32,8 +32,8 @@ const SizeGoal = 25 * 1024
 
 // GuardedPipelineSize bounds an async pipeline with the spend guard (a budget
 // in the stack): the guard's check, record, alerts, parking and admin routes
-// (lib/budget.ts, about 11.5 KB) put it over SizeGoal, a miss recorded in
-// docs/BENCHMARKS.md; batch mode (lib/batch.ts, about 10 KB) comes on top when
+// (lib/spend/, about 11.5 KB) put it over SizeGoal, a miss recorded in
+// docs/BENCHMARKS.md; batch mode (lib/batch/, about 10 KB) comes on top when
 // it is on.
 const GuardedPipelineSize = 31 * 1024
 
@@ -110,8 +110,8 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 // optional features its plan turns on, so that a bundle leaves out the code
 // of the ones it does not use (workers-src/src/features.ts):
 // __ZEROCOST_SPEND_GUARD__ when the stack has a budget (SPEND is bound:
-// lib/budget.ts), __ZEROCOST_BATCH_MODE__ for an async pipeline whose
-// MODEL_MODE is batch (lib/batch.ts), __ZEROCOST_WORKFLOW__ for an event
+// lib/spend/), __ZEROCOST_BATCH_MODE__ for an async pipeline whose
+// MODEL_MODE is batch (lib/batch/), __ZEROCOST_WORKFLOW__ for an event
 // agent on runner: workflow (lib/workflow.ts; the waitUntil runner's code is
 // left out).
 func Defines(pr *plan.Product) map[string]string {

@@ -1,7 +1,8 @@
 // Package contract holds the names the Go side and the Workers share: the
 // Worker env's binding, secret and var names, the var defaults the Workers
-// fall back to, and the layout of the model-usage data point the Workers write
-// to Analytics Engine. Everything that names a binding or a var in Go (the
+// fall back to, the layout of the model-usage data point the Workers write
+// to Analytics Engine, and the HTTP surface (job states, error codes, admin
+// routes: http.go). Everything that names a binding or a var in Go (the
 // templates through internal/render, the plan's checks, verify, the local
 // runtime, cost analytics) uses these constants, and
 // workers-src/src/contract.gen.ts is generated from them (`go generate
@@ -143,33 +144,49 @@ type Var struct {
 	Name string
 	// Patterns whose Worker has it.
 	Patterns []string
-	// Default is the Go default of the setting behind the var (an int or a
-	// string), which lib/config.ts falls back to when the var is missing;
-	// nil when the Worker has no default from Go.
+	// Default is the Go default behind the var (an int or a string), which
+	// lib/config.ts falls back to when the var is missing; nil when the
+	// Worker has no default from Go.
 	Default any
+	// Setting is the product setting the var carries (its key under
+	// settings, a row of stack.SettingsTable), "" for none: then Patterns
+	// and Default are the setting's, and internal/render writes the var
+	// with stack.Settings.VarText.
+	Setting string
+}
+
+// settingVar is the var carrying a product setting, with the setting's
+// patterns and default. It panics on a setting internal/stack lacks: the
+// table is a constant of the program (TestVarsOfSettings).
+func settingVar(name, setting string) Var {
+	st, ok := stack.SettingNamed(setting)
+	if !ok {
+		panic(fmt.Sprintf("contract: var %s carries setting %q, which internal/stack does not have", name, setting))
+	}
+	return Var{Name: name, Patterns: st.Patterns, Default: st.VarDefault(), Setting: setting}
 }
 
 // Vars lists the vars in the order the templates write them.
 var Vars = []Var{
-	{VarProduct, stack.Patterns, nil},
-	{VarPattern, stack.Patterns, nil},
-	{VarModel, stack.Patterns, stack.DefaultModel},
-	{VarAnthropicBaseURL, stack.Patterns, stack.DefaultAnthropicBaseURL},
-	{VarSystemPrompt, stack.Patterns, nil},
-	{VarMaxInputChars, stack.Patterns, stack.DefaultMaxInputChars},
-	{VarMaxOutputTokens, stack.Patterns, stack.DefaultMaxOutputTokens},
-	{VarModelTimeoutMs, stack.Patterns, stack.DefaultModelTimeoutMs},
-	{VarRateLimitPerMinute, stack.Patterns, stack.DefaultRateLimitPerMinute},
-	{VarRetryDelaySeconds, []string{stack.AsyncPipeline}, stack.DefaultRetryDelaySeconds},
-	{VarDeadLetterQueue, []string{stack.AsyncPipeline}, nil},
-	{VarMaxRetries, []string{stack.AsyncPipeline}, stack.DefaultMaxRetries},
-	{VarModelMode, []string{stack.AsyncPipeline}, stack.DefaultModelMode},
-	{VarRunner, []string{stack.EventAgent}, stack.DefaultRunner},
-	{VarCacheTTLSeconds, []string{stack.EdgeCache}, stack.DefaultCacheTTLSeconds},
-	{VarMonthlyBudgetUSD, stack.Patterns, nil},
-	{VarStackBudgetUSD, stack.Patterns, nil},
-	{VarBudgetAlertThresholds, stack.Patterns, stack.DefaultBudgetAlertThresholdsVar},
-	{VarModelPrices, stack.Patterns, nil},
+	{Name: VarProduct, Patterns: stack.Patterns},
+	{Name: VarPattern, Patterns: stack.Patterns},
+	{Name: VarModel, Patterns: stack.Patterns, Default: stack.DefaultModel},
+	{Name: VarAnthropicBaseURL, Patterns: stack.Patterns, Default: stack.DefaultAnthropicBaseURL},
+	{Name: VarSystemPrompt, Patterns: stack.Patterns},
+	settingVar(VarMaxInputChars, "maxInputChars"),
+	settingVar(VarMaxOutputTokens, "maxOutputTokens"),
+	settingVar(VarModelTimeoutMs, "modelTimeoutMs"),
+	settingVar(VarRateLimitPerMinute, "rateLimitPerMinute"),
+	settingVar(VarRetryDelaySeconds, "retryDelaySeconds"),
+	{Name: VarDeadLetterQueue, Patterns: []string{stack.AsyncPipeline}},
+	settingVar(VarMaxRetries, "maxRetries"),
+	settingVar(VarModelMode, "modelMode"),
+	settingVar(VarRunner, "runner"),
+	settingVar(VarCacheTTLSeconds, "cacheTtlSeconds"),
+	settingVar(VarMonthlyBudgetUSD, "monthlyBudgetUsd"),
+	{Name: VarStackBudgetUSD, Patterns: stack.Patterns},
+	settingVar(VarBudgetAlertThresholds, "budgetAlertThresholds"),
+	{Name: VarModelPrices, Patterns: stack.Patterns},
 }
 
 // VarsOf lists the names of a pattern's vars, in template order.

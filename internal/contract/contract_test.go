@@ -75,9 +75,35 @@ func TestEventsUseKnownOps(t *testing.T) {
 			t.Errorf("pattern %s has no events", p)
 		}
 		for _, e := range Events[p] {
+			// A Workflow instance's calls sit behind its POST's limiter (post_workflow).
+			if e.Ops[OpWorkflowStep] > 0 || e.Name == EventStepRetry {
+				continue
+			}
 			if e.Ops[OpModelCall] > 0 && e.Ops[OpRateLimit] != e.Ops[OpModelCall] {
 				t.Errorf("%s/%s: %d model calls behind %d rate-limit checks: every model call sits behind the limiter", p, e.Name, e.Ops[OpModelCall], e.Ops[OpRateLimit])
 			}
 		}
+	}
+}
+
+// A var carrying a setting has the setting's patterns and default, and no
+// setting is carried by two vars.
+func TestVarsOfSettings(t *testing.T) {
+	carried := map[string]string{}
+	for _, v := range Vars {
+		if v.Setting == "" {
+			continue
+		}
+		if other, dup := carried[v.Setting]; dup {
+			t.Errorf("%s and %s both carry settings.%s", other, v.Name, v.Setting)
+		}
+		carried[v.Setting] = v.Name
+		st, ok := stack.SettingNamed(v.Setting)
+		if !ok || !slices.Equal(v.Patterns, st.Patterns) || v.Default != st.VarDefault() {
+			t.Errorf("%s: patterns %v default %v, setting %s: %v %v", v.Name, v.Patterns, v.Default, v.Setting, st.Patterns, st.VarDefault())
+		}
+	}
+	if carried["maxRetries"] != VarMaxRetries || carried["budgetAlertThresholds"] != VarBudgetAlertThresholds {
+		t.Errorf("carried %v", carried)
 	}
 }

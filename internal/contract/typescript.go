@@ -13,8 +13,9 @@ import (
 const TSPath = "workers-src/src/contract.gen.ts"
 
 // TypeScript renders workers-src/src/contract.gen.ts: the binding, secret and
-// var names, the patterns' env, the var defaults and the model-usage data
-// point layout, as TypeScript constants.
+// var names, the patterns' env, the var defaults, the model-usage data point
+// layout, the ops per event, and the HTTP surface (job states, error codes,
+// admin routes), as TypeScript constants.
 func TypeScript() []byte {
 	var b bytes.Buffer
 	js := func(v any) string {
@@ -45,7 +46,8 @@ func TypeScript() []byte {
 //
 // The Worker env's names (docs/design.md, "Worker environment"), the Go
 // defaults lib/config.ts falls back to, and the layout of the model-usage data
-// point lib/model.ts writes and internal/cost/analytics reads.
+// point lib/model.ts writes and internal/cost/analytics reads, the ops per
+// event, and the HTTP surface (job states, error codes, admin routes).
 
 `)
 	var bindingNames []string
@@ -85,6 +87,14 @@ export const MODEL_USAGE_POINT = {
 	fmt.Fprintf(&b, "  blobs: %s,\n  doubles: %s,\n  indexes: %s,\n} as const;\n",
 		list(ModelUsagePoint.Blobs), list(ModelUsagePoint.Doubles), list(ModelUsagePoint.Indexes))
 
+	b.Write(opsTypeScript(js, list))
+	b.Write(httpTypeScript(js))
+	return b.Bytes()
+}
+
+// opsTypeScript renders OPS_PER_EVENT and OPS.
+func opsTypeScript(js func(any) string, list func([]string) string) []byte {
+	var b bytes.Buffer
 	b.WriteString(`
 /**
  * What each event of a pattern costs in ops (internal/contract/ops.go): the
@@ -112,6 +122,6 @@ export const OPS_PER_EVENT = {
 	for _, op := range Ops {
 		ops = append(ops, string(op))
 	}
-	fmt.Fprintf(&b, "/** Every op the harness counts. */\nexport const OPS = %s as const;\n", list(ops))
+	fmt.Fprintf(&b, "/** Every op the harness counts. */\nexport const OPS = %s as const;\n\n", list(ops))
 	return b.Bytes()
 }

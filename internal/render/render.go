@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"text/template"
-	"unicode/utf8"
 
 	"github.com/zerocost/zerocost"
 	"github.com/zerocost/zerocost/internal/contract"
@@ -151,59 +149,16 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.RateLimitNamespaceID = DefaultRateLimitNamespaceID(d.Script)
 	}
 
-	prompt := p.SystemPrompt
-	if p.SystemPromptFile != "" {
-		path, err := stack.ResolvePath(projectDir, p.SystemPromptFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s.systemPromptFile: %w", field, err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s.systemPromptFile: %w", field, err)
-		}
-		if !utf8.Valid(b) {
-			return nil, fmt.Errorf("%s.systemPromptFile: %s is not UTF-8 text", field, p.SystemPromptFile)
-		}
-		prompt = strings.TrimRight(string(b), "\n")
-		if len(prompt) > 5*1024 {
-			return nil, fmt.Errorf("%s.systemPromptFile: %s is %d bytes; a Worker variable holds at most 5120", field, p.SystemPromptFile, len(prompt))
-		}
+	prompt, err := systemPrompt(p, projectDir, field)
+	if err != nil {
+		return nil, err
 	}
 	modelPrices, err := ModelPricesJSON(p.Model)
 	if err != nil {
 		return nil, fmt.Errorf("%s.model: %w", index, err)
 	}
-	s := p.Settings
-	itoa := strconv.Itoa
-	// The value of every var internal/contract declares; the pattern's vars
-	// are written in the contract's order.
-	values := map[string]string{
-		contract.VarProduct:               p.Name,
-		contract.VarPattern:               p.Pattern,
-		contract.VarModel:                 p.Model,
-		contract.VarAnthropicBaseURL:      cfg.AnthropicBaseURL,
-		contract.VarSystemPrompt:          prompt,
-		contract.VarMaxInputChars:         itoa(s.MaxInputChars),
-		contract.VarMaxOutputTokens:       itoa(s.MaxOutputTokens),
-		contract.VarModelTimeoutMs:        itoa(s.ModelTimeoutMs),
-		contract.VarRateLimitPerMinute:    itoa(s.RateLimitPerMinute),
-		contract.VarRetryDelaySeconds:     itoa(s.RetryDelaySeconds),
-		contract.VarDeadLetterQueue:       d.DeadLetterQueue,
-		contract.VarMaxRetries:            itoa(s.MaxRetries),
-		contract.VarModelMode:             s.ModelMode,
-		contract.VarRunner:                s.Runner,
-		contract.VarCacheTTLSeconds:       itoa(s.CacheTTLSeconds),
-		contract.VarMonthlyBudgetUSD:      stack.FormatUSD(s.MonthlyBudgetUSD),
-		contract.VarStackBudgetUSD:        stack.FormatUSD(cfg.MonthlyBudgetUSD),
-		contract.VarBudgetAlertThresholds: stack.ThresholdsVar(s.AlertThresholds()),
-		contract.VarModelPrices:           modelPrices,
-	}
-	for _, name := range contract.VarsOf(p.Pattern) {
-		v, ok := values[name]
-		if !ok {
-			return nil, fmt.Errorf("%s: internal/render has no value for var %s", field, name)
-		}
-		d.Vars = append(d.Vars, Var{name, v})
+	if d.Vars, err = vars(cfg, p, d, prompt, modelPrices); err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	return d, nil
 }

@@ -40,35 +40,40 @@ func ThresholdsVar(t []int) string {
 	return strings.Join(parts, ",")
 }
 
-// checkBudget validates a product's budget settings; sf is the settings'
-// field ("zerocost:products[0].settings").
-func (s *Settings) checkBudget(sf string) []error {
+// checkMonthlyBudget checks settings.monthlyBudgetUsd (set: not 0).
+func checkMonthlyBudget(s *Settings, field string) []error {
+	if validBudget(s.MonthlyBudgetUSD) {
+		return nil
+	}
+	return []error{errf(field, "%s is out of range: more than 0 and at most %d (US dollars a month)",
+		strconv.FormatFloat(s.MonthlyBudgetUSD, 'f', -1, 64), maxBudgetUSD)}
+}
+
+// checkAlertThresholds checks settings.budgetAlertThresholds (set: not nil):
+// percents, ascending, each once.
+func checkAlertThresholds(s *Settings, field string) []error {
+	t := s.BudgetAlertThresholds
+	if len(t) == 0 {
+		return []error{errf(field, "is empty: list at least one percent (or leave it out for %s)", ThresholdsVar(DefaultBudgetAlertThresholds))}
+	}
 	var errs []error
-	if s.MonthlyBudgetUSD != 0 && !validBudget(s.MonthlyBudgetUSD) {
-		errs = append(errs, errf(sf+".monthlyBudgetUsd", "%s is out of range: more than 0 and at most %d (US dollars a month)",
-			strconv.FormatFloat(s.MonthlyBudgetUSD, 'f', -1, 64), maxBudgetUSD))
-	}
-	if t := s.BudgetAlertThresholds; t != nil {
-		field := sf + ".budgetAlertThresholds"
-		if len(t) == 0 {
-			errs = append(errs, errf(field, "is empty: list at least one percent (or leave it out for %s)", ThresholdsVar(DefaultBudgetAlertThresholds)))
-		}
-		for i, n := range t {
-			switch {
-			case n < 1 || n > 100:
-				errs = append(errs, errf(fmt.Sprintf("%s[%d]", field, i), "%d is out of range 1..100 (a percent of the budget)", n))
-			case i > 0 && n <= t[i-1]:
-				errs = append(errs, errf(fmt.Sprintf("%s[%d]", field, i), "%d does not follow %d: list the percents ascending, each once", n, t[i-1]))
-			}
-		}
-	}
-	if w := s.BudgetAlertWebhook; w != "" {
-		field := sf + ".budgetAlertWebhook"
-		if why := CheckWebhookURL(w); why != "" {
-			errs = append(errs, errf(field, "%s", why))
+	for i, n := range t {
+		switch {
+		case n < 1 || n > 100:
+			errs = append(errs, errf(fmt.Sprintf("%s[%d]", field, i), "%d is out of range 1..100 (a percent of the budget)", n))
+		case i > 0 && n <= t[i-1]:
+			errs = append(errs, errf(fmt.Sprintf("%s[%d]", field, i), "%d does not follow %d: list the percents ascending, each once", n, t[i-1]))
 		}
 	}
 	return errs
+}
+
+// checkAlertWebhook checks settings.budgetAlertWebhook (set: not "").
+func checkAlertWebhook(s *Settings, field string) []error {
+	if why := CheckWebhookURL(s.BudgetAlertWebhook); why != "" {
+		return []error{errf(field, "%s", why)}
+	}
+	return nil
 }
 
 // checkBudgets checks what spans products: alert settings need a budget to

@@ -32,7 +32,7 @@ func TestBudgetSettings(t *testing.T) {
 	if relay.MonthlyBudgetUSD != 12.5 || ThresholdsVar(relay.AlertThresholds()) != "25,90" || relay.BudgetAlertWebhook == "" {
 		t.Errorf("relay: %+v", relay)
 	}
-	if mailer.MonthlyBudgetUSD != 0 || ThresholdsVar(mailer.AlertThresholds()) != DefaultBudgetAlertThresholdsVar {
+	if mailer.MonthlyBudgetUSD != 0 || ThresholdsVar(mailer.AlertThresholds()) != "50,80,100" {
 		t.Errorf("mailer: %+v", mailer)
 	}
 	if FormatUSD(12.5) != "12.5" || FormatUSD(60) != "60" || FormatUSD(0) != "" || FormatUSD(0.1) != "0.1" {

@@ -90,7 +90,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad cron", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['every hour']}]\n", "zerocost:products[0].crons[0]", "want five fields"},
 		{"cron out of range", base + "  zerocost:products: [{name: a, pattern: edge-cache, crons: ['0 0 * * 0']}]\n", "zerocost:products[0].crons[0]", "day of week: 0 is out of range 1-7 (1 = Sunday"},
 		{"model mode elsewhere", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {modelMode: batch}}]\n", "zerocost:products[0].settings.modelMode", "is not a setting of the event-agent pattern"},
-		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a model mode (one of: realtime, batch)`},
+		{"model mode unknown", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batched}}]\n", "zerocost:products[0].settings.modelMode", `"batched" is not a valid modelMode (one of: realtime, batch)`},
 		{"poll cron in realtime", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "applies only with modelMode: batch"},
 		{"poll cron elsewhere", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchPollCron: '*/10 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "is not a setting of the edge-cache pattern"},
 		{"bad poll cron", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {modelMode: batch, batchPollCron: '*/61 * * * *'}}]\n", "zerocost:products[0].settings.batchPollCron", "minute: step"},
@@ -278,7 +278,7 @@ func TestRunnerAndModelTimeout(t *testing.T) {
 	}
 	for _, c := range []struct{ products, want string }{
 		{`[{name: wu, pattern: event-agent, settings: {runner: waitUntil, modelTimeoutMs: 30000}}]`, "30000 is out of range 100..25000 (with runner: waitUntil"},
-		{`[{name: wf, pattern: event-agent, settings: {runner: queue}}]`, `"queue" is not a runner (one of: workflow, waitUntil)`},
+		{`[{name: wf, pattern: event-agent, settings: {runner: queue}}]`, `"queue" is not a valid runner (one of: workflow, waitUntil)`},
 		{`[{name: ec, pattern: edge-cache, settings: {runner: workflow}}]`, "runner: is not a setting of the edge-cache pattern"},
 		{`[{name: ec, pattern: edge-cache, settings: {modelTimeoutMs: 600001}}]`, "600001 is out of range 100..600000"},
 		// 7 jobs go out in 2 waves of 6 connections, each 2 attempts of 7 min: 28.2 min.

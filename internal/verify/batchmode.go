@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/zerocost/zerocost/internal/contract"
 )
 
 // CheckBatchMode is the check of an async pipeline in batch mode
@@ -34,49 +36,25 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 	transient, triggers := 0, 0
 	var doneUnseen []string // done before a poll saw them submitted
 	attempts := p.o.attempts()
-	for attempt := 1; attempt <= attempts; attempt++ {
-		var still []string
-		for _, id := range pending {
-			r, err := p.pollJob(ctx, id, last[id], &transient)
-			if err != nil {
-				return "", err
+	seen := func(id string, r *response, got polled) error {
+		switch {
+		case got.state == contract.JobSubmitted:
+			b, _ := r.obj()["batch_id"].(string)
+			if b == "" {
+				return fmt.Errorf("job %s is submitted without a batch_id: %s", id, clip(string(r.body), 200))
 			}
-			if r == nil { // a transient failure: poll it again
-				still = append(still, id)
-				continue
-			}
-			m := r.obj()
-			status, _ := m["status"].(string)
-			last[id] = status
-			switch status {
-			case "submitted":
-				b, _ := m["batch_id"].(string)
-				if b == "" {
-					return "", fmt.Errorf("job %s is submitted without a batch_id: %s", id, clip(string(r.body), 200))
-				}
-				batchOf[id] = b
-				last[id] = "submitted in " + b
-				still = append(still, id)
-			case "done":
-				if batchOf[id] == "" {
-					doneUnseen = append(doneUnseen, id) // fine if another job of the batch was seen submitted
-				}
-				if empty(m["result"]) {
-					return "", fmt.Errorf("job %s is done with an empty result: %s", id, clip(string(r.body), 200))
-				}
-			case "queued", "running":
-				if e, _ := m["error"].(string); e != "" {
-					last[id] = fmt.Sprintf("%s (last error: %s)", status, clip(e, 200))
-				}
-				still = append(still, id)
-			case "failed", "dead":
-				e, _ := m["error"].(string)
-				return "", fmt.Errorf("job %s %s: %s", id, status, e)
-			default:
-				return "", fmt.Errorf("job %s: unknown status %q: %s", id, status, clip(string(r.body), 200))
-			}
+			batchOf[id] = b
+			last[id] = "submitted in " + b
+		case !got.pending && batchOf[id] == "":
+			doneUnseen = append(doneUnseen, id) // done: fine if another job of the batch was seen submitted
 		}
-		pending = still
+		return nil
+	}
+	for attempt := 1; attempt <= attempts; attempt++ {
+		var err error
+		if pending, err = p.pollRound(ctx, pending, last, &transient, true, seen); err != nil {
+			return "", err
+		}
 		if len(pending) == 0 {
 			if len(batchOf) == 0 {
 				return "", fmt.Errorf("jobs %s are done but none was seen submitted to a Message Batch: does the Worker run in batch mode (MODEL_MODE)?", strings.Join(doneUnseen, ", "))
@@ -104,10 +82,6 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 			}
 		}
 	}
-	var parts []string
-	for _, id := range pending {
-		parts = append(parts, fmt.Sprintf("%s still %s", id, last[id]))
-	}
 	why := "never submitted to a Message Batch: is the queue consumer running in batch mode?"
 	if len(batchOf) > 0 {
 		why = fmt.Sprintf("the cron trigger ran %d times and the batches did not end, or their results were not applied: see the Worker's log", triggers)
@@ -115,7 +89,7 @@ func (p *prober) batchMode(ctx context.Context) (string, error) {
 			why = "not all submitted to a Message Batch"
 		}
 	}
-	return "", fmt.Errorf("not done within %s (%d polls): %s; %s", p.o.Timeout, attempts, strings.Join(parts, ", "), why)
+	return "", fmt.Errorf("not done within %s (%d polls): %s; %s", p.o.Timeout, attempts, stillPending(pending, last), why)
 }
 
 // batchList names the Message Batches the jobs went into.

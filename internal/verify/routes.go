@@ -293,7 +293,7 @@ func (p *prober) badInput(path string, body any) func(ctx context.Context) (stri
 			return "", err
 		}
 		code := r.errorCode()
-		if code != "invalid_input" && code != "invalid_json" {
+		if code != string(contract.ErrInvalidInput) && code != string(contract.ErrInvalidJSON) {
 			return "", fmt.Errorf("POST %s: 400 with error code %q, want invalid_input", path, code)
 		}
 		return "POST " + path + ": 400 " + code, nil
@@ -406,38 +406,10 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 	transient := 0
 	attempts := p.o.attempts()
 	for attempt := 1; attempt <= attempts; attempt++ {
-		var still []string
-		for _, id := range pending {
-			r, err := p.pollJob(ctx, id, last[id], &transient)
-			if err != nil {
-				return attempt, err
-			}
-			if r == nil { // a transient failure: poll it again
-				still = append(still, id)
-				continue
-			}
-			m := r.obj()
-			status, _ := m["status"].(string)
-			last[id] = status
-			switch status {
-			case "done":
-				if empty(m["result"]) {
-					return attempt, fmt.Errorf("job %s is done with an empty result: %s", id, clip(string(r.body), 200))
-				}
-			case "queued", "running":
-				// A job queued again after a failed attempt says why.
-				if e, _ := m["error"].(string); e != "" {
-					last[id] = fmt.Sprintf("%s (last error: %s)", status, clip(e, 200))
-				}
-				still = append(still, id)
-			case "failed", "dead":
-				e, _ := m["error"].(string)
-				return attempt, fmt.Errorf("job %s %s: %s", id, status, e)
-			default:
-				return attempt, fmt.Errorf("job %s: unknown status %q: %s", id, status, clip(string(r.body), 200))
-			}
+		var err error
+		if pending, err = p.pollRound(ctx, pending, last, &transient, false, nil); err != nil {
+			return attempt, err
 		}
-		pending = still
 		if len(pending) == 0 {
 			return attempt, nil
 		}
@@ -447,11 +419,7 @@ func (p *prober) await(ctx context.Context, ids []string) (int, error) {
 			}
 		}
 	}
-	var parts []string
-	for _, id := range pending {
-		parts = append(parts, fmt.Sprintf("%s still %s", id, last[id]))
-	}
-	return attempts, fmt.Errorf("not done within %s (%d polls): %s", p.o.Timeout, attempts, strings.Join(parts, ", "))
+	return attempts, fmt.Errorf("not done within %s (%d polls): %s", p.o.Timeout, attempts, stillPending(pending, last))
 }
 
 // empty reports whether a result is missing, null, "", {} or [].
@@ -536,7 +504,7 @@ func (p *prober) rateLimit(ctx context.Context) (string, error) {
 		}
 		switch r.status {
 		case http.StatusTooManyRequests:
-			if code := r.errorCode(); code != "rate_limited" {
+			if code := r.errorCode(); code != string(contract.ErrRateLimited) {
 				return "", fmt.Errorf("429 with error code %q, want rate_limited", code)
 			}
 			if r.header.Get("Retry-After") == "" {

@@ -4,7 +4,8 @@
 //
 // The Worker env's names (docs/design.md, "Worker environment"), the Go
 // defaults lib/config.ts falls back to, and the layout of the model-usage data
-// point lib/model.ts writes and internal/cost/analytics reads.
+// point lib/model.ts writes and internal/cost/analytics reads, the ops per
+// event, and the HTTP surface (job states, error codes, admin routes).
 
 /** Resource bindings of the Worker env. */
 export const BINDINGS = {
@@ -191,3 +192,51 @@ export const OPS_PER_EVENT = {
 
 /** Every op the harness counts. */
 export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post", "workflow.create", "workflow.step", "workflow.status"] as const;
+
+/** Every job state GET /jobs/:id may show (internal/contract JobStates). */
+export const JOB_STATES = ["queued", "running", "submitted", "done", "failed", "dead", "budget_exhausted"] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** The states a job ends in: a message of such a job is acked, never run again. */
+export const TERMINAL_JOB_STATES = ["done", "failed", "dead"] as const;
+
+/** Every error code of {"error":{"code","message"}}, with its HTTP status. */
+export const ERROR_CODES = {
+  /** with Allow */
+  method_not_allowed: 405,
+  /** the body is not JSON */
+  invalid_json: 400,
+  /** the body's fields are wrong */
+  invalid_input: 400,
+  /** over MAX_INPUT_CHARS or the body cap */
+  input_too_large: 413,
+  /** not application/json */
+  unsupported_media_type: 415,
+  /** no such route or job */
+  not_found: 404,
+  /** AUTH_TOKEN is set and the bearer token is missing or wrong */
+  unauthorized: 401,
+  /** with Retry-After */
+  rate_limited: 429,
+  /** with Retry-After, resets_at and scope: the month's model budget is spent */
+  budget_exhausted: 429,
+  /** the route needs a setting the stack lacks (admin routes without AUTH_TOKEN) */
+  forbidden: 403,
+  /** the model API failed (edge-cache answers synchronously) */
+  upstream_error: 502,
+  /** a platform service (the job queue, the spend store) failed; retry later */
+  unavailable: 503,
+  /** a bug */
+  internal: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The admin routes (/admin/* needs AUTH_TOKEN), all the spend guard's. */
+export const ADMIN_ROUTES = {
+  /** the month's spend and budgets */
+  budget: { method: "GET", path: "/admin/budget" },
+  /** a page of the parked jobs (?status=budget_exhausted&limit=N&cursor=C) */
+  jobs: { method: "GET", path: "/admin/jobs" },
+  /** re-queues parked jobs (optional body {"limit":N}) */
+  jobsResume: { method: "POST", path: "/admin/jobs/resume" },
+} as const;

@@ -14,7 +14,7 @@ export interface JobMessage {
   deferrals?: number;
   /** Unix ms when POST /admin/jobs/resume sent a parked job again (its record exists, so it may defer past 24 h of its creation) */
   resumed_at?: number;
-  /** batch mode: the Message Batch submissions the job had before this message (absent: 0; lib/batch.ts) */
+  /** batch mode: the Message Batch submissions the job had before this message (absent: 0; lib/batch/) */
   batch_attempts?: number;
 }
 
@@ -37,7 +37,7 @@ type Refine<B extends Record<OptionalSecret, string> & Record<OptionalBinding, u
   Partial<Pick<B, OptionalSecret | OptionalBinding>>;
 
 /**
- * The spend guard's bindings as lib/budget.ts reads them, every one optional:
+ * The spend guard's bindings as lib/spend/ reads them, every one optional:
  * the plan binds SPEND (the stack's D1 database) only when the stack has a
  * budget, and BUDGET_ALERT_WEBHOOK only when it is set; a budget var may be "".
  */

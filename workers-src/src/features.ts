@@ -2,8 +2,8 @@
 // the product's plan, so that a Worker leaves out the code of the features it
 // does not use (issue 2's 25 KB bundle goal):
 //
-//   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/budget.ts
-//   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch.ts
+//   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/spend/
+//   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch/
 //   __ZEROCOST_WORKFLOW__     an event agent on runner: workflow (JOB_WORKFLOW is
 //                             bound): lib/workflow.ts, and not the waitUntil runner
 //

@@ -2,9 +2,10 @@
 // Every member is optional; the defaults below apply to the ones left out.
 import type { BaseEnv, PatternName } from "./env";
 import type { Config } from "./lib/config";
-import { textOf, type MessagesRequest, type MessagesResponse } from "./lib/model";
+import { textOf } from "./lib/model";
+import type { MessagesRequest, MessagesResponse } from "./lib/types";
 
-export type { MessagesRequest, MessagesResponse } from "./lib/model";
+export type { MessagesRequest, MessagesResponse } from "./lib/types";
 
 export interface HookContext {
   env: BaseEnv;

@@ -1,4 +1,4 @@
-// async-pipeline in batch mode (MODEL_MODE = "batch", lib/batch.ts): the
+// async-pipeline in batch mode (MODEL_MODE = "batch", lib/batch/): the
 // consumer submits one Message Batch per delivery, the cron poller applies
 // the results; against the stand-in's Message Batches API (its knobs set per
 // test through POST /_stand-in/batch-options). Runs in its own vitest project
@@ -8,7 +8,9 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JobMessage } from "../src/env";
-import { batchKey, POLL_MAX_FETCHES, type BatchBudget, type BatchRecord, type PollSummary } from "../src/lib/batch";
+import type { BatchBudget } from "../src/lib/batch/guard";
+import { POLL_MAX_FETCHES, type PollSummary } from "../src/lib/batch/poll";
+import { batchKey, type BatchRecord } from "../src/lib/batch/record";
 import { newJobId } from "../src/lib/jobid";
 import { createWorker } from "../src/patterns/async-pipeline";
 import { call, eventually, get, jobRecord, newToken, replyTo, testEnv, type TestEnv } from "./helpers";
@@ -245,7 +247,7 @@ describe("batch mode: the consumer", () => {
   });
 
   it("with the budget spent, parks the jobs instead of submitting them", async () => {
-    const { submitDelivery } = await import("../src/lib/batch");
+    const { submitDelivery } = await import("../src/lib/batch/submit");
     const { readConfig } = await import("../src/lib/config");
     const e = batchEnv();
     const a = await job(e);
@@ -457,13 +459,13 @@ describe("batch mode: cost", () => {
   });
 });
 
-describe("batch mode: the spend guard (lib/budget.ts, the project's D1 SPEND)", () => {
+describe("batch mode: the spend guard (lib/spend/, the project's D1 SPEND)", () => {
   const PRICES = '{"model":"claude-haiku-4-5","prices":"2026-11","input":1,"output":5,"cache_read":0.1,"cache_write":1.25,"batch_discount":0.5}';
   const guarded = (over: Record<string, unknown> = {}) =>
     batchEnv({ MODEL_PRICES: PRICES, MONTHLY_BUDGET_USD: "1", STACK_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "50,80,100", BUDGET_ALERT_WEBHOOK: "", ...over });
 
   it("records each succeeded result at the batch price; once spent, parks a delivery without creating a batch", async () => {
-    const { budgetStatus } = await import("../src/lib/budget");
+    const { budgetStatus } = await import("../src/lib/spend/guard");
     const { readConfig } = await import("../src/lib/config");
     const { callCostNanos, parsePrices } = await import("../src/lib/prices");
     const e = guarded();

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
@@ -231,7 +232,7 @@ func Break(t testing.TB, target string, b *Breakage) string {
 			n := b.posts
 			b.mu.Unlock()
 			if b.RateLimitAt > 0 && n >= b.RateLimitAt {
-				writeJSON(w, http.StatusTooManyRequests, errorBody("rate_limited", "rate limit reached"), "Retry-After", "42")
+				writeJSON(w, http.StatusTooManyRequests, errorBody(string(contract.ErrRateLimited), "rate limit reached"), "Retry-After", "42")
 				return
 			}
 			if b.SameQuestion != "" && r.URL.Path == "/ask" {
@@ -287,13 +288,13 @@ func (b *Breakage) modify(res *http.Response) error {
 		m["product"] = b.HealthProduct
 		return replace(res.StatusCode, m)
 	case res.StatusCode == http.StatusMethodNotAllowed && b.No405:
-		return replace(http.StatusNotFound, errorBody("not_found", "no route for "+r.URL.Path))
+		return replace(http.StatusNotFound, errorBody(string(contract.ErrNotFound), "no route for "+r.URL.Path))
 	case res.StatusCode == http.StatusTooManyRequests && b.RateLimitAt != 0:
 		// The Worker's limiter refused: answer as one without a limiter would.
 		if r.URL.Path == "/ask" {
 			return replace(http.StatusOK, map[string]any{"answer": "an answer"}, "X-Cache", "MISS")
 		}
-		return replace(http.StatusAccepted, map[string]any{"job_id": "00000000-0000-4000-8000-000000000000", "status": "queued"})
+		return replace(http.StatusAccepted, map[string]any{"job_id": "00000000-0000-4000-8000-000000000000", "status": string(contract.JobQueued)})
 	case r.Method == http.MethodGet && jobIDPath.MatchString(r.URL.Path) && res.StatusCode == http.StatusOK:
 		b.mu.Lock()
 		b.jobPolls++
@@ -307,10 +308,10 @@ func (b *Breakage) modify(res *http.Response) error {
 		}
 		switch {
 		case b.Stuck:
-			m["status"] = "queued"
+			m["status"] = string(contract.JobQueued)
 			delete(m, "result")
 			delete(m, "error")
-		case b.EmptyResult && m["status"] == "done":
+		case b.EmptyResult && m["status"] == string(contract.JobDone):
 			m["result"] = ""
 		}
 		return replace(res.StatusCode, m)

@@ -1,20 +1,21 @@
 // The part of fetch() every pattern shares: auth, GET /health, routing,
 // 404/405, and turning errors into JSON.
+import { ADMIN_ROUTES } from "../contract.gen";
 import type { BaseEnv, PatternName } from "../env";
 import type { Hooks } from "../hooks";
 import { requireAuth } from "./auth";
-import { budgetStatus } from "./budget";
 import "../features";
 import { readConfig } from "./config";
 import { HttpError, json, notFound, toErrorResponse } from "./errors";
 import { matchRoute, type Route } from "./http";
+import { budgetStatus } from "./spend/guard";
 
 export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Route<E>[]) {
   const all: Route<E>[] = [
     { path: "/health", GET: (_req, env) => json({ pattern, product: env.PRODUCT }) },
-    // The spend guard's month (lib/budget.ts), in a Worker of a stack with a budget.
+    // The spend guard's month (lib/spend/guard.ts), in a Worker of a stack with a budget.
     ...(__ZEROCOST_SPEND_GUARD__
-      ? [{ path: "/admin/budget", GET: async (_req: Request, env: E) => json(await budgetStatus(env, readConfig(env))) }]
+      ? [{ path: ADMIN_ROUTES.budget.path, GET: async (_req: Request, env: E) => json(await budgetStatus(env, readConfig(env))) }]
       : []),
     ...routes,
   ];

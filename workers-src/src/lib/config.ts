@@ -17,16 +17,13 @@ export interface Config {
   retryDelaySeconds: number;
   deadLetterQueue: string;
   cacheTtlSeconds: number;
-  /** async-pipeline: "realtime" (the Messages API, the default) or "batch" (the Message Batches API, lib/batch.ts) */
+  /** async-pipeline: "realtime" (the Messages API, the default) or "batch" (the Message Batches API, lib/batch/) */
   modelMode: ModelModeSetting;
   /** async-pipeline: the consumer's max_retries; in batch mode also the resubmissions a job's batch requests may have */
   maxRetries: number;
 }
 
 export type ModelModeSetting = "realtime" | "batch";
-
-/** The Go default of settings.maxRetries (internal/stack DefaultMaxRetries), until VAR_DEFAULTS has it. */
-const DEFAULT_MAX_RETRIES = 3;
 
 function int(value: unknown, def: number, min: number, max: number): number {
   if (typeof value !== "string" || !/^\s*\d+\s*$/.test(value)) return def;
@@ -54,12 +51,7 @@ export function readConfig(env: BaseEnv & PatternVars): Config {
     // rendered before batch mode (and from other patterns'): realtime, and
     // the Go default.
     modelMode: modelMode((env as Record<string, unknown>).MODEL_MODE),
-    maxRetries: int(
-      (env as Record<string, unknown>).MAX_RETRIES,
-      ((D as Record<string, unknown>).MAX_RETRIES as number | undefined) ?? DEFAULT_MAX_RETRIES,
-      0,
-      100,
-    ),
+    maxRetries: int((env as Record<string, unknown>).MAX_RETRIES, D.MAX_RETRIES, 0, 100),
   };
 }
 

@@ -1,19 +1,9 @@
 // Every error response is JSON: {"error":{"code":"...","message":"..."}}.
+// The codes and their statuses are the contract's (ERROR_CODES, generated
+// from internal/contract, which verify and the CLI read too).
+import type { ErrorCode } from "../contract.gen";
 
-export type ErrorCode =
-  | "method_not_allowed" // 405, with Allow
-  | "invalid_json" // 400
-  | "invalid_input" // 400
-  | "input_too_large" // 413
-  | "unsupported_media_type" // 415
-  | "not_found" // 404
-  | "unauthorized" // 401
-  | "rate_limited" // 429, with Retry-After
-  | "budget_exhausted" // 429, with Retry-After, resets_at and scope: the month's model budget is spent
-  | "forbidden" // 403: the route needs a setting the stack lacks (admin routes without AUTH_TOKEN)
-  | "upstream_error" // 502: the model API failed (edge-cache answers synchronously)
-  | "unavailable" // 503: a platform service (the job queue) failed; retry later
-  | "internal"; // 500: a bug
+export type { ErrorCode } from "../contract.gen";
 
 export class HttpError extends Error {
   override name = "HttpError";

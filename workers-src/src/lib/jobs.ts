@@ -3,16 +3,30 @@
 // put returns). A job that has no record yet needs none: its id proves it was
 // issued and when (lib/jobid.ts), so POST writes nothing and GET /jobs/:id
 // reads at most one object.
-import type { BaseEnv } from "../env";
+import { TERMINAL_JOB_STATES, type JobState } from "../contract.gen";
+import type { BaseEnv, JobMessage } from "../env";
 import { notFound } from "./errors";
 import { createdAt, isJobId, verifyJobId } from "./jobid";
 
 /**
- * budget_exhausted (async-pipeline): the month's model budget was spent when
- * the job's turn came; its input is kept in the spend store (lib/budget.ts,
- * parked_jobs) until POST /admin/jobs/resume queues it again.
+ * The job states are the contract's (JOB_STATES, internal/contract). One of
+ * them, budget_exhausted (async-pipeline): the month's model budget was spent
+ * when the job's turn came; its input is kept in the spend store
+ * (lib/spend/parked.ts, parked_jobs) until POST /admin/jobs/resume queues it
+ * again.
  */
-export type JobState = "queued" | "running" | "submitted" | "done" | "failed" | "dead" | "budget_exhausted";
+export type { JobState } from "../contract.gen";
+
+/** The states a job ends in: a message of a job in one is acked, never run again. */
+export const TERMINAL: ReadonlySet<JobState> = new Set<JobState>(TERMINAL_JOB_STATES);
+
+export const isTerminal = (rec: JobRecord | null | undefined): boolean => rec != null && TERMINAL.has(rec.status);
+
+/** Whether a queue message's body is a job's (an id this code could have issued, an input). */
+export function isJobMessage(v: unknown): v is JobMessage {
+  const m = v as JobMessage | null;
+  return typeof m === "object" && m !== null && typeof m.job_id === "string" && isJobId(m.job_id) && typeof m.input === "string";
+}
 
 /** What jobs/<id>.json holds. */
 export interface JobRecord {
@@ -62,9 +76,23 @@ export async function readJson<T>(r2: R2Bucket, key: string): Promise<T | null> 
   }
 }
 
+const isRecord = (v: unknown): v is JobRecord => typeof v === "object" && v !== null && typeof (v as JobRecord).status === "string";
+
 export async function readJob(r2: R2Bucket, id: string): Promise<JobRecord | null> {
   const v = await readJson<JobRecord>(r2, jobKey(id));
-  return typeof v === "object" && v !== null && typeof v.status === "string" ? v : null;
+  return isRecord(v) ? v : null;
+}
+
+/** The job's record with its etag, for a conditional write over it (writeJobIf); rec null when absent or unreadable. */
+export async function readJobTagged(r2: R2Bucket, id: string): Promise<{ rec: JobRecord | null; etag?: string }> {
+  const obj = await r2.get(jobKey(id));
+  if (!obj) return { rec: null };
+  try {
+    const v = await obj.json();
+    return { rec: isRecord(v) ? v : null, etag: obj.etag };
+  } catch {
+    return { rec: null, etag: obj.etag };
+  }
 }
 
 /** One put of the job record. */
@@ -72,15 +100,22 @@ export async function writeJob(r2: R2Bucket, rec: JobRecord): Promise<void> {
   await writeJson(r2, jobKey(rec.job_id), rec);
 }
 
+/** One put of the job record only over the record that was read (R2 onlyIf etag; none read: unconditional). False when it changed meanwhile. */
+export async function writeJobIf(r2: R2Bucket, rec: JobRecord, etag: string | undefined): Promise<boolean> {
+  const opts: R2PutOptions = { ...JSON_META };
+  if (etag !== undefined) opts.onlyIf = { etagMatches: etag };
+  return (await r2.put(jobKey(rec.job_id), JSON.stringify(rec), opts)) !== null;
+}
+
 /**
- * writeJob, tried `tries` times with a short backoff (a put that failed may
- * work a moment later), never starting a try after `deadline` (epoch ms).
- * Every put is of the same whole record, so a repeat is harmless.
+ * Runs a put `tries` times with a short backoff (a put that failed may work a
+ * moment later), never starting a try after `deadline` (epoch ms). For puts
+ * of a whole object, which a repeat leaves as it was.
  */
-export async function writeJobRetrying(r2: R2Bucket, rec: JobRecord, deadline: number, tries = 3): Promise<void> {
+export async function putRetrying(put: () => Promise<unknown>, deadline: number, tries = 3): Promise<void> {
   for (let n = 1; ; n++) {
     try {
-      await writeJob(r2, rec);
+      await put();
       return;
     } catch (err) {
       const wait = 250 * 2 ** (n - 1);
@@ -89,6 +124,10 @@ export async function writeJobRetrying(r2: R2Bucket, rec: JobRecord, deadline: n
     }
   }
 }
+
+/** writeJob through putRetrying: every put is of the same whole record, so a repeat is harmless. */
+export const writeJobRetrying = (r2: R2Bucket, rec: JobRecord, deadline: number, tries = 3): Promise<void> =>
+  putRetrying(() => writeJob(r2, rec), deadline, tries);
 
 /** What GET /jobs/:id shows of a record. */
 function view(rec: JobRecord): Record<string, unknown> {

@@ -1,81 +1,38 @@
 // A client for Anthropic's Messages API over fetch: per-attempt timeout, an
-// overall deadline, retries with exponential backoff and jitter that honour
-// retry-after but never pass the deadline, and one Analytics Engine data point
-// per successful call.
+// overall deadline, retries (anthropic.ts's withRetries), and one Analytics
+// Engine data point per successful call. The spend guard is a hook the caller
+// passes (lib/spend/guard.ts's MODEL_SPEND), so this module needs nothing of it.
 import type { BaseEnv } from "../env";
 import type { Config } from "./config";
 import { MODEL_USAGE_POINT } from "../contract.gen";
-import { assertPriced, NO_TICKET, recordSpend, reserveBudget, type BudgetTicket } from "./budget";
-import "../features";
+import { apiFetch, ModelError, transportError, withRetries, type RetryOptions } from "./anthropic";
+import { NO_TICKET, type BudgetTicket, type MessagesRequest, type MessagesResponse, type ModelMode, type Usage } from "./types";
 
-export interface MessageParam {
-  role: "user" | "assistant";
-  content: string | Array<Record<string, unknown>>;
+export type { ContentBlock, MessageParam, MessagesRequest, MessagesResponse, ModelMode, Usage } from "./types";
+export { ANTHROPIC_VERSION, ModelError, parseRetryAfter } from "./anthropic";
+
+/** The spend guard as the client uses it (lib/spend/guard.ts's MODEL_SPEND). */
+export interface SpendHook {
+  /** Throws BudgetUnavailable (503) when a call of `model` cannot be priced. */
+  assertPriced(env: BaseEnv, cfg: Config, model: string): void;
+  /** The check before a call (one query; throws BudgetExhausted 429 or BudgetUnavailable 503) and the call's ticket. */
+  reserve(env: BaseEnv, cfg: Config): Promise<BudgetTicket>;
+  /** Adds a succeeded call's cost. */
+  record(env: BaseEnv, cfg: Config, usage: Usage | undefined, mode: ModelMode): Promise<unknown>;
 }
 
-/** The request body of POST /v1/messages (the fields zerocost sets; others pass through). */
-export interface MessagesRequest {
-  model: string;
-  max_tokens: number;
-  messages: MessageParam[];
-  system?: string | Array<Record<string, unknown>>;
-  [field: string]: unknown;
-}
-
-export interface ContentBlock {
-  type: string;
-  text?: string;
-  [field: string]: unknown;
-}
-
-export interface Usage {
-  input_tokens?: number;
-  output_tokens?: number;
-  cache_read_input_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-}
-
-export interface MessagesResponse {
-  id?: string;
-  type?: string;
-  model?: string;
-  content: ContentBlock[];
-  stop_reason?: string | null;
-  usage?: Usage;
-}
-
-/** The model call gave up. status 0 means no HTTP answer (timeout, network). */
-export class ModelError extends Error {
-  override name = "ModelError";
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly retryable: boolean,
-    /** seconds, from the last retry-after header */
-    readonly retryAfter?: number,
-  ) {
-    super(message);
-  }
-}
-
-export interface CallOptions {
-  /** epoch ms; no attempt starts or waits past it */
-  deadline: number;
+export interface CallOptions extends RetryOptions {
   /** the pattern, for the usage data point */
   pattern: string;
-  maxAttempts?: number;
-  /** give up rather than wait longer than this between attempts (queue retries instead) */
-  maxRetryWaitMs?: number;
-  /** first backoff step in ms (doubles each attempt, capped at 8 s) */
-  baseDelayMs?: number;
   /**
-   * The spend guard (lib/budget.ts). Unless `checked` (the caller checked the
-   * budget already, as event-agent does before its 202), the call first
-   * checks it (one query; throws BudgetExhausted 429 or BudgetUnavailable
-   * 503). A successful call's cost is recorded: handed to `waitUntil` when
-   * given (no latency added), awaited otherwise.
+   * The spend guard; none in a bundle without a budget. Unless `checked` (the
+   * caller checked the budget already, as event-agent does before its 202),
+   * the call first reserves (one query; throws BudgetExhausted 429 or
+   * BudgetUnavailable 503). A successful call's cost is recorded: handed to
+   * `waitUntil` when given (no latency added), awaited otherwise.
    */
   budget?: {
+    spend: SpendHook;
     checked?: boolean;
     /** the reservation of a caller that checked (released when the cost is recorded or the call fails) */
     ticket?: BudgetTicket;
@@ -83,51 +40,12 @@ export interface CallOptions {
   };
 }
 
-const RETRYABLE = new Set([429, 500, 502, 503, 504, 529]);
-export const ANTHROPIC_VERSION = "2023-06-01";
-
-/** Parses retry-after: delta-seconds or an HTTP date. Returns seconds, or undefined. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const secs = Number(value);
-  if (Number.isFinite(secs)) return secs >= 0 ? secs : undefined;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function errorDetail(res: Response): Promise<string> {
-  const text = await res.text().catch(() => "");
-  try {
-    const msg = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-    if (typeof msg === "string") return msg.slice(0, 300);
-  } catch {
-    // not JSON
-  }
-  return text.slice(0, 300) || res.statusText;
-}
-
 function isMessagesResponse(v: unknown): v is MessagesResponse {
   return typeof v === "object" && v !== null && Array.isArray((v as MessagesResponse).content);
 }
 
-async function attempt(url: string, headers: HeadersInit, payload: string, timeoutMs: number): Promise<MessagesResponse> {
-  let res: Response;
-  try {
-    res = await fetch(url, { method: "POST", headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (err) {
-    throw transportError(err, timeoutMs);
-  }
-  if (!res.ok) {
-    const detail = await errorDetail(res);
-    throw new ModelError(
-      `model API answered ${res.status}: ${detail}`,
-      res.status,
-      RETRYABLE.has(res.status),
-      parseRetryAfter(res.headers.get("retry-after")),
-    );
-  }
+async function attempt(env: BaseEnv, url: string, payload: string, timeoutMs: number): Promise<MessagesResponse> {
+  const res = await apiFetch(env, url, { method: "POST", body: payload }, timeoutMs);
   let text: string;
   try {
     text = await res.text();
@@ -144,23 +62,9 @@ async function attempt(url: string, headers: HeadersInit, payload: string, timeo
   return data;
 }
 
-function isTimeout(err: unknown): boolean {
-  const name = (err as { name?: unknown } | null)?.name;
-  return name === "TimeoutError" || name === "AbortError";
-}
-
-function transportError(err: unknown, timeoutMs: number): ModelError {
-  if (isTimeout(err)) return new ModelError(`model call timed out after ${timeoutMs} ms`, 0, true);
-  return new ModelError(`model call failed: ${err instanceof Error ? err.message : String(err)}`, 0, true);
-}
-
 type UsagePointBlob = (typeof MODEL_USAGE_POINT.blobs)[number];
 
-/** One data point per call, laid out as MODEL_USAGE_POINT (internal/contract) says. */
-/** How a call was billed: the Messages API, or the Message Batches API at its discount. */
-export type ModelMode = "realtime" | "batch";
-
-/** Writes the model-usage data point of one successful call (MODEL_USAGE_POINT's layout). */
+/** Writes the model-usage data point of one successful call (MODEL_USAGE_POINT's layout, internal/contract). */
 export function recordUsage(
   env: BaseEnv,
   cfg: Config,
@@ -192,60 +96,30 @@ export async function callModel(
 ): Promise<MessagesResponse> {
   // The spend guard: the check (or the caller's), then the attempts; the
   // reservation ends when the cost is recorded or the call fails.
-  let ticket = opts.budget?.ticket ?? NO_TICKET;
-  if (__ZEROCOST_SPEND_GUARD__) {
-    try {
-      assertPriced(env, cfg, body.model);
-      if (!opts.budget?.checked) ticket = await reserveBudget(env, cfg);
-    } catch (err) {
-      ticket.release();
-      throw err;
-    }
-  }
+  const budget = opts.budget;
+  let ticket = budget?.ticket ?? NO_TICKET;
   try {
-    return await withRetries(env, cfg, body, opts, ticket);
+    if (budget) {
+      budget.spend.assertPriced(env, cfg, body.model);
+      if (!budget.checked) ticket = await budget.spend.reserve(env, cfg);
+    }
+    const url = `${cfg.baseUrl}/v1/messages`;
+    const payload = JSON.stringify(body);
+    const data = await withRetries((remaining) => attempt(env, url, payload, Math.min(cfg.modelTimeoutMs, remaining)), opts);
+    recordUsage(env, cfg, body.model, opts.pattern, data.usage);
+    if (budget) {
+      const t = ticket;
+      const recorded = budget.spend
+        .record(env, cfg, data.usage, "realtime")
+        .catch((e) => console.error("spend guard: the call's cost could not be recorded:", e))
+        .finally(() => t.release());
+      if (budget.waitUntil) budget.waitUntil(recorded);
+      else await recorded;
+    }
+    return data;
   } catch (err) {
     ticket.release();
     throw err;
-  }
-}
-
-async function withRetries(env: BaseEnv, cfg: Config, body: MessagesRequest, opts: CallOptions, ticket: BudgetTicket): Promise<MessagesResponse> {
-  const url = `${cfg.baseUrl}/v1/messages`;
-  const headers = {
-    "content-type": "application/json",
-    "x-api-key": env.ANTHROPIC_API_KEY ?? "",
-    "anthropic-version": ANTHROPIC_VERSION,
-  };
-  const payload = JSON.stringify(body);
-  const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
-  const base = opts.baseDelayMs ?? 250;
-  for (let n = 1; ; n++) {
-    const remaining = opts.deadline - Date.now();
-    if (remaining <= 0) throw new ModelError("model deadline passed", 0, true);
-    let err: ModelError;
-    try {
-      const data = await attempt(url, headers, payload, Math.min(cfg.modelTimeoutMs, remaining));
-      recordUsage(env, cfg, body.model, opts.pattern, data.usage);
-      if (__ZEROCOST_SPEND_GUARD__) {
-        const recorded = recordSpend(env, cfg, data.usage, "realtime")
-          .catch((e) => console.error("spend guard: the call's cost could not be recorded:", e))
-          .finally(() => ticket.release());
-        if (opts.budget?.waitUntil) opts.budget.waitUntil(recorded);
-        else await recorded;
-      }
-      return data;
-    } catch (e) {
-      if (!(e instanceof ModelError)) throw e;
-      err = e;
-    }
-    if (!err.retryable || n >= maxAttempts) throw err;
-    const backoff = Math.min(8000, base * 2 ** (n - 1));
-    let wait = backoff / 2 + Math.random() * (backoff / 2);
-    if (err.retryAfter !== undefined) wait = Math.max(wait, err.retryAfter * 1000);
-    if (opts.maxRetryWaitMs !== undefined && wait > opts.maxRetryWaitMs) throw err;
-    if (Date.now() + wait >= opts.deadline) throw err;
-    await sleep(wait);
   }
 }
 

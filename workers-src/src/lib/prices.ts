@@ -3,7 +3,7 @@
 // and the cost of one call from its usage. Costs are integers in nano-USD
 // (1e-9 USD), so sums in the spend store are exact and a threshold is crossed
 // by exactly one call.
-import type { ModelMode, Usage } from "./model";
+import type { ModelMode, Usage } from "./types";
 
 /** USD per million tokens, as MODEL_PRICES holds them. */
 export interface ModelPrices {

@@ -22,11 +22,13 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
 import type { EventAgentEnv } from "../env";
-import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
+import { buildRequest, shapeResult, type Hooks } from "../hooks";
 import { readConfig, type Config } from "./config";
 import { describe } from "./errors";
 import { jobRecord, writeJob, type JobRecord, type Unrecorded } from "./jobs";
 import { callModel, ModelError } from "./model";
+import { MODEL_SPEND } from "./spend/guard";
+import "../features";
 
 const PATTERN = "event-agent";
 
@@ -71,7 +73,7 @@ interface Done {
 function reason(err: unknown, cfg: Config): string {
   if (!(err instanceof ModelError)) return describe(err);
   if (err.status === 0 && /timed out|deadline/.test(err.message)) return `the model did not answer within ${(cfg.modelTimeoutMs / 1000).toFixed(1)} s`;
-  if (err.status === 0) return "the model API could not be reached";
+  if (err.status === 0) return "the model API was unreachable";
   return `the model API answered ${err.status}`;
 }
 
@@ -84,7 +86,7 @@ async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: s
       deadline: Date.now() + cfg.modelTimeoutMs,
       pattern: PATTERN,
       maxAttempts: 1,
-      budget: { checked: true },
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
     return { json: JSON.stringify({ result: result ?? null, model: response.model ?? body.model, usage: response.usage }) };
@@ -132,11 +134,9 @@ export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input
 
 /** The Workflow class a product's Worker exports as JobWorkflow (contract: JobWorkflowClass). */
 export function createJobWorkflow(hooks: Hooks = {}) {
-  checkHooks(hooks);
   return class JobWorkflow extends WorkflowEntrypoint<EventAgentEnv, JobParams> {
-    override async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep): Promise<unknown> {
-      const rec = await runJob(this.env, hooks, event.instanceId, event.payload.input, event.timestamp.getTime(), step as unknown as Steps);
-      return { status: rec.status };
+    override async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep): Promise<void> {
+      await runJob(this.env, hooks, event.instanceId, event.payload.input, event.timestamp.getTime(), step as unknown as Steps);
     }
   };
 }
@@ -152,25 +152,16 @@ export const STATUS_AFTER_MS = 60_000;
 /** GET /jobs/:id of a job with no record, on the workflow runner. */
 export function unrecordedOnWorkflow(env: EventAgentEnv, id: string, reread: () => Promise<JobRecord | null>): Unrecorded {
   return async (ageMs) => {
-    if (ageMs < STATUS_AFTER_MS || !env.JOB_WORKFLOW) return { status: "queued" };
+    if (ageMs < STATUS_AFTER_MS) return { status: "queued" };
     let s: InstanceStatus;
     try {
-      s = await (await env.JOB_WORKFLOW.get(id)).status();
+      s = await (await env.JOB_WORKFLOW!.get(id)).status();
     } catch {
-      return { status: "failed", error: "the job's Workflow instance is gone (instances are kept 3 days on Workers Free); submit it again" };
+      return { status: "failed", error: "the job's instance is gone; submit it again" };
     }
-    switch (s.status) {
-      case "queued":
-        return { status: "queued" };
-      case "errored":
-      case "terminated":
-        return { status: "failed", error: s.error?.message ?? `the job's Workflow instance ${s.status}` };
-      case "complete": {
-        const rec = await reread();
-        return rec ? { status: rec.status, record: rec } : { status: "failed", error: "the job ended but its record is missing" };
-      }
-      default:
-        return { status: "running" };
-    }
+    if (s.status === "errored" || s.status === "terminated") return { status: "failed", error: s.error?.message ?? s.status };
+    if (s.status !== "complete") return { status: s.status === "queued" ? "queued" : "running" };
+    const rec = await reread();
+    return rec ? { status: rec.status, record: rec } : { status: "failed", error: "the job's record is missing" };
   };
 }

@@ -19,6 +19,8 @@ import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
 import { callModel, ModelError } from "../lib/model";
+import { MODEL_SPEND } from "../lib/spend/guard";
+import "../features";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 
@@ -135,7 +137,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
               // A miss checks the budget (429 budget_exhausted, 503 when the
               // spend store fails); hits above never reach it. The cost is
               // recorded after the answer.
-              budget: { waitUntil: (p) => ctx.waitUntil(p) },
+              budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p) } : undefined,
             });
           } catch (err) {
             if (!(err instanceof ModelError)) throw err;

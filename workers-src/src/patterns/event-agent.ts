@@ -12,7 +12,6 @@
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { NO_TICKET, reserveBudget, type BudgetTicket } from "../lib/budget";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
 import { describe, HttpError, json } from "../lib/errors";
@@ -20,6 +19,8 @@ import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
 import { callModel } from "../lib/model";
+import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
+import { NO_TICKET, type BudgetTicket } from "../lib/types";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 import { createJobWorkflow, unrecordedOnWorkflow } from "../lib/workflow";
@@ -48,6 +49,17 @@ export const REFUSE_AFTER_WRITE_FAILURE_MS = 60_000;
 
 const writeFailedAt = new Map<string, number>(); // by product
 
+/** A 503 while this isolate's last record write failed less than REFUSE_AFTER_WRITE_FAILURE_MS ago. */
+function refuseAfterWriteFailure(product: string, now: number): void {
+  const failedAt = writeFailedAt.get(product);
+  if (failedAt !== undefined && now - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
+    const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - now) / 1000);
+    throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", {
+      "retry-after": String(Math.max(1, wait)),
+    });
+  }
+}
+
 async function runJob(
   env: EventAgentEnv,
   cfg: Config,
@@ -66,7 +78,7 @@ async function runJob(
       deadline: started + MODEL_DEADLINE_MS,
       pattern: PATTERN,
       maxAttempts: 3,
-      budget: { checked: true, ticket, waitUntil },
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil } : undefined,
     });
     rec = jobRecord(id, {
       status: "done",
@@ -101,15 +113,10 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
-          const failedAt = __ZEROCOST_WORKFLOW__ ? undefined : writeFailedAt.get(cfg.product);
-          if (failedAt !== undefined && started - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
-            const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - started) / 1000);
-            throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", {
-              "retry-after": String(Math.max(1, wait)),
-            });
-          }
+          // (waitUntil runner: on the workflow runner the record step retries the write.)
+          if (!__ZEROCOST_WORKFLOW__) refuseAfterWriteFailure(cfg.product, started);
           // Before the 202, so that a limited client hears 429 at once, and
-          // one spend query (lib/budget.ts): a spent budget is a 429
+          // one spend query (lib/spend/guard.ts): a spent budget is a 429
           // budget_exhausted, never an accepted job.
           await enforceRateLimit(env, cfg);
           const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg) : NO_TICKET;
@@ -128,8 +135,8 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
             try {
               await env.JOB_WORKFLOW!.create({ id, params: { input } });
             } catch (err) {
-              console.error(`job ${id}: its Workflow instance could not be created:`, err);
-              throw new HttpError(503, "unavailable", "the job could not be started right now; retry later", { "retry-after": "10" });
+              console.error(`job ${id}: Workflow create failed:`, err);
+              throw new HttpError(503, "unavailable", "the job could not start; retry later", { "retry-after": "10" });
             } finally {
               ticket.release();
             }

@@ -1,4 +1,4 @@
-// The spend guard (lib/budget.ts) in async-pipeline, in workerd against the project's
+// The spend guard (lib/spend/) in async-pipeline, in workerd against the project's
 // D1 (SPEND, from the test config) wrapped by D1Meter (every round trip and
 // the rows D1 counts). Model calls cost a fixed $0.002 here: the stand-in
 // answers a scripted body with 1,000 input and 200 output tokens
@@ -10,7 +10,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { JobMessage } from "../../src/env";
-import { RESUME_MAX } from "../../src/lib/budget";
+import { RESUME_MAX } from "../../src/lib/spend/parked";
 import { newJobId } from "../../src/lib/jobid";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";

@@ -1,4 +1,4 @@
-// The spend guard (lib/budget.ts) in edge-cache, in workerd against the project's
+// The spend guard (lib/spend/) in edge-cache, in workerd against the project's
 // D1 (SPEND, from the test config) wrapped by D1Meter (every round trip and
 // the rows D1 counts). Model calls cost a fixed $0.002 here: the stand-in
 // answers a scripted body with 1,000 input and 200 output tokens
@@ -8,7 +8,7 @@
 // shared helpers are in test/budget/harness.ts).
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { budgetStatus, recordSpend } from "../../src/lib/budget";
+import { budgetStatus, recordSpend } from "../../src/lib/spend/guard";
 import { readConfig } from "../../src/lib/config";
 import { createWorker as edgeCache } from "../../src/patterns/edge-cache";
 import { D1Meter } from "../d1meter";

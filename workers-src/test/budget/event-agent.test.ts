@@ -1,4 +1,4 @@
-// The spend guard (lib/budget.ts) in event-agent, in workerd against the project's
+// The spend guard (lib/spend/) in event-agent, in workerd against the project's
 // D1 (SPEND, from the test config) wrapped by D1Meter (every round trip and
 // the rows D1 counts). Model calls cost a fixed $0.002 here: the stand-in
 // answers a scripted body with 1,000 input and 200 output tokens
@@ -8,7 +8,8 @@
 // shared helpers are in test/budget/harness.ts).
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, inject, it, vi } from "vitest";
-import { budgetStatus, monthOf, recordSpend, resetsAt } from "../../src/lib/budget";
+import { budgetStatus, recordSpend } from "../../src/lib/spend/guard";
+import { monthOf, resetsAt } from "../../src/lib/spend/store";
 import { readConfig } from "../../src/lib/config";
 import { callCostNanos, parsePrices } from "../../src/lib/prices";
 import { createWorker as eventAgent } from "../../src/patterns/event-agent";
@@ -58,7 +59,7 @@ describe("prices and the spend store", () => {
     for (const stack of ["", "1000"]) {
       const e2 = { ...e, STACK_BUDGET_USD: stack } as TestEnv;
       m.reset();
-      await import("../../src/lib/budget").then((b) => b.checkBudget(e2, cfg));
+      await import("../../src/lib/spend/guard").then((b) => b.checkBudget(e2, cfg));
       const check = m.totals();
       m.reset();
       await recordSpend(e2, cfg, USAGE);

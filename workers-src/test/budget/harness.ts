@@ -1,4 +1,4 @@
-// Shared by test/budget/<pattern>.test.ts: the spend guard (lib/budget.ts) in
+// Shared by test/budget/<pattern>.test.ts: the spend guard (lib/spend/) in
 // each pattern, in workerd against the project's D1 (SPEND, from the test
 // config) wrapped by D1Meter (every round trip and the rows D1 counts). Model
 // calls cost a fixed $0.002 here: the stand-in answers a scripted body with
@@ -6,7 +6,8 @@
 // Budgets are small per-test vars. Alerts go to the local receiver of
 // test/node/global-setup.ts.
 import { expect, inject } from "vitest";
-import { budgetStatus, resetsAt } from "../../src/lib/budget";
+import { budgetStatus } from "../../src/lib/spend/guard";
+import { resetsAt } from "../../src/lib/spend/store";
 import { readConfig } from "../../src/lib/config";
 import type { D1Meter } from "../d1meter";
 import { expectError, postJson, standin, testEnv, type TestEnv } from "../helpers";

@@ -88,7 +88,7 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 /**
- * A local webhook receiver for the spend guard's alerts (lib/budget.ts):
+ * A local webhook receiver for the spend guard's alerts (lib/spend/):
  * POST /hooks/<key> is recorded and answered 204 (or 500 while the key has
  * failures left: POST /fail/<key>?n=N); GET /hooks/<key> answers
  * {"posts":[{"status","body","at"}]}, the failed POSTs included.

@@ -75,7 +75,7 @@ describe("runner: workflow", () => {
     expect(await view(fresh, e)).toEqual({ job_id: fresh, status: "queued" });
     // No instance was ever created for this id: once the window has passed, failed with the reason.
     const old = await newJobId(e, Date.now() - STATUS_AFTER_MS - 1_000);
-    expect(await view(old, e)).toEqual({ job_id: old, status: "failed", error: expect.stringContaining("Workflow instance is gone") });
+    expect(await view(old, e)).toEqual({ job_id: old, status: "failed", error: expect.stringContaining("instance is gone") });
   });
 
   it("an instance that cannot be created is a 503 the client retries, never a lost 202", async () => {

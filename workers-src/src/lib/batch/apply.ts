@@ -1,0 +1,193 @@
+// Applying an ended Message Batch's results to its jobs (the poller, poll.ts):
+// succeeded -> the job's record done with the shaped result and usage, the
+// usage data point (mode "batch"), the spend; errored, expired or canceled ->
+// sent again while its submissions stay within MAX_RETRIES + 1 (the message
+// says how many it had), else the dead record with the input, as the
+// dead-letter consumer writes it; a request the API refused as invalid
+// (invalid_request_error) fails at once, as in realtime mode. Every record
+// write is conditional on the record being what was read (R2 onlyIf etag),
+// and a job whose record no longer names this batch as submitted is skipped,
+// so the poller never overwrites a newer state and running it twice writes
+// nothing twice.
+import { shapeResult, type Hooks } from "../../hooks";
+import type { Config } from "../config";
+import { describe } from "../errors";
+import { isTerminal, jobRecord, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
+import { recordUsage } from "../model";
+import { sendAll } from "../queue";
+import type { MessagesResponse } from "../types";
+import type { BatchResult } from "./api";
+import type { BatchBudget } from "./guard";
+import { PATTERN, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+
+export interface PollSummary {
+  /** batch records listed */
+  open: number;
+  /** batches retrieved */
+  retrieved: number;
+  /** ended batches whose results were applied and record deleted */
+  finished: number;
+  /** jobs written done, sent again, dead or failed */
+  done: number;
+  retried: number;
+  dead: number;
+  failed: number;
+  /** results skipped: the job's record no longer names the batch */
+  skipped: number;
+  /** batches left for the next run (the per-invocation bounds) */
+  deferred: number;
+}
+
+/** One batch's application: what it needs and what it has done so far. */
+interface Apply {
+  env: BatchEnv;
+  cfg: Config;
+  hooks: Hooks;
+  budget: BatchBudget;
+  batchId: string;
+  sum: PollSummary;
+  /** false once a job could not be settled (the batch record then stays) */
+  complete: boolean;
+  writes: Array<Promise<void>>;
+}
+
+interface Held {
+  job: BatchJob;
+  rec: JobRecord | null;
+  etag?: string;
+}
+
+/** Why a request did not succeed, for the job's record. */
+function failureOf(result: BatchResult | undefined, batchId: string): { error: string; retryable: boolean } {
+  if (!result) return { error: `batch ${batchId} ended without a result for the job`, retryable: true };
+  if (result.type === "errored") {
+    const inner = result.error?.error ?? result.error;
+    const type = (inner as { type?: string } | undefined)?.type ?? "api_error";
+    const message = (inner as { message?: string } | undefined)?.message ?? "";
+    return { error: `batch request errored: ${type}${message ? `: ${message.slice(0, 300)}` : ""}`, retryable: type !== "invalid_request_error" };
+  }
+  return { error: `batch request ${result.type} (batch ${batchId})`, retryable: true };
+}
+
+/**
+ * Whether this batch holds the job: its record names the batch as submitted,
+ * or it has none (or a pre-batch one) because its submitted put failed.
+ */
+function heldBy(rec: JobRecord | null, batchId: string): boolean {
+  if (rec === null) return true;
+  if (rec.status === "submitted") return rec.batch_id === batchId;
+  return rec.batch_id === undefined && !isTerminal(rec) && rec.status !== "budget_exhausted";
+}
+
+/** Puts rec over what was read, counting it under `counter` (or as skipped when the record changed meanwhile). */
+function putCounted(a: Apply, h: Held, rec: JobRecord, counter: "failed" | "dead" | "retried"): void {
+  a.writes.push(
+    writeJobIf(a.env.OUTPUTS, rec, h.etag)
+      .then((ok) => void (ok ? a.sum[counter]++ : a.sum.skipped++))
+      .catch((err) => {
+        a.complete = false;
+        console.error(`job ${h.job.job_id}:`, err);
+      }),
+  );
+}
+
+/** A succeeded request: the job done (or dead when the product's shapeResult throws), its usage and spend. */
+async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Promise<void> {
+  const { job, rec } = h;
+  try {
+    const model = typeof message?.model === "string" ? message.model : a.cfg.model;
+    const common = { model, usage: message?.usage, attempts: job.attempt, batch_id: a.batchId };
+    let done: JobRecord;
+    try {
+      done = jobRecord(job.job_id, { status: "done", result: await shapeResult(a.hooks, message, job.input), ...common }, rec);
+    } catch (err) {
+      // The product's hook threw on a paid answer: asking again would pay
+      // again for the same answer. Dead, with the input, so it can be sent
+      // again by hand once the hook is fixed.
+      done = jobRecord(job.job_id, { status: "dead", error: `shapeResult failed: ${describe(err)}`, input: job.input, ...common }, rec);
+    }
+    if (!(await writeJobIf(a.env.OUTPUTS, done, h.etag))) {
+      a.sum.skipped++; // changed meanwhile: a newer state wins
+      return;
+    }
+    if (done.status === "done") a.sum.done++;
+    else a.sum.dead++;
+    recordUsage(a.env, a.cfg, model, PATTERN, message?.usage, "batch");
+    await a.budget.recordSpend(a.env, a.cfg, message?.usage).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
+  } catch (err) {
+    a.complete = false;
+    console.error(`job ${job.job_id}: writing its result failed:`, err);
+  }
+}
+
+/**
+ * The failed requests to send again: sent first, then their records (queued,
+ * from this batch: a stale duplicate of an earlier message is then acked
+ * unsubmitted). A record written queued with no message behind it would lose
+ * the job; a message with no record behind it is at worst a duplicate the
+ * consumer acks.
+ */
+async function resend(a: Apply, jobs: Array<Held & { error: string }>): Promise<void> {
+  if (jobs.length === 0) return;
+  const messages = jobs.map(({ job }) => ({ job_id: job.job_id, input: job.input, batch_attempts: job.attempt }));
+  const { error } = await sendAll(a.env.JOB_QUEUE, messages, { delaySeconds: a.cfg.retryDelaySeconds });
+  if (error !== undefined) {
+    a.complete = false;
+    console.error(`message batch ${a.batchId}: sending ${jobs.length} jobs again failed:`, error);
+    return;
+  }
+  for (const h of jobs) {
+    putCounted(a, h, jobRecord(h.job.job_id, { status: "queued", error: h.error, attempts: h.job.attempt, batch_id: a.batchId }, h.rec), "retried");
+  }
+}
+
+async function readAll(a: Apply, jobs: BatchJob[]): Promise<Array<Held | null>> {
+  return Promise.all(
+    jobs.map(async (job) => {
+      try {
+        return { job, ...(await readJobTagged(a.env.OUTPUTS, job.job_id)) };
+      } catch (err) {
+        console.error(`job ${job.job_id}: reading its record failed:`, err);
+        a.complete = false;
+        return null;
+      }
+    }),
+  );
+}
+
+/**
+ * Applies an ended batch's results to its jobs. Returns whether every job was
+ * settled (then the batch record may go).
+ */
+export async function applyResults(
+  env: BatchEnv,
+  cfg: Config,
+  hooks: Hooks,
+  budget: BatchBudget,
+  record: BatchRecord,
+  results: Map<string, BatchResult>,
+  sum: PollSummary,
+): Promise<boolean> {
+  const a: Apply = { env, cfg, hooks, budget, batchId: record.batch_id, sum, complete: true, writes: [] };
+  const again: Array<Held & { error: string }> = [];
+  for (const h of await readAll(a, record.jobs)) {
+    if (h === null) continue;
+    if (!heldBy(h.rec, a.batchId)) {
+      sum.skipped++;
+      continue;
+    }
+    const { job, rec } = h;
+    const result = results.get(job.job_id);
+    if (result?.type === "succeeded") {
+      a.writes.push(applySucceeded(a, h, result.message));
+      continue;
+    }
+    const { error, retryable } = failureOf(result, a.batchId);
+    if (!retryable) putCounted(a, h, jobRecord(job.job_id, { status: "failed", error, attempts: job.attempt, batch_id: a.batchId }, rec), "failed");
+    else if (job.attempt <= cfg.maxRetries) again.push({ ...h, error });
+    else putCounted(a, h, jobRecord(job.job_id, { status: "dead", error, attempts: job.attempt, input: job.input, batch_id: a.batchId }, rec), "dead");
+  }
+  await resend(a, again);
+  await Promise.all(a.writes);
+  return a.complete;
+}

@@ -1,0 +1,49 @@
+// The spend guard's part in batch mode (lib/spend/): one budget query before
+// a create (not per job), one spend upsert per succeeded result. A bundle
+// without the spend guard uses NO_GUARD; tests pass their own.
+import type { BaseEnv } from "../../env";
+import "../../features";
+import type { Config } from "../config";
+import type { JobRecord } from "../jobs";
+import { BudgetExhausted } from "../spend/errors";
+import { assertPriced, checkBudget, recordSpend } from "../spend/guard";
+import { parkJob } from "../spend/parked";
+import type { Usage } from "../types";
+
+export interface BatchBudget {
+  /** Throws when the product's budget for this month is spent (or the guard cannot tell). */
+  check(env: BaseEnv, cfg: Config, models: string[]): Promise<void>;
+  /** Whether check's error means the budget is spent (anything else is an outage: the messages are retried). */
+  exhausted(err: unknown): boolean;
+  /** Parks the jobs (budget_exhausted, inputs kept) instead of submitting them. */
+  park(env: BaseEnv, cfg: Config, jobs: Array<{ job_id: string; input: string; prev: JobRecord | null; error: string }>): Promise<void>;
+  /** Adds a succeeded batch request's cost, at the batch price. */
+  recordSpend(env: BaseEnv, cfg: Config, usage: Usage | undefined): Promise<void>;
+}
+
+export const SPEND_GUARD: BatchBudget = {
+  check: async (env, cfg, models) => {
+    for (const m of new Set(models)) assertPriced(env, cfg, m);
+    await checkBudget(env, cfg);
+  },
+  exhausted: (err) => err instanceof BudgetExhausted,
+  park: async (env, cfg, jobs) => {
+    for (const j of jobs) await parkJob(env, cfg, env.OUTPUTS, { job_id: j.job_id, input: j.input, error: j.error }, j.prev);
+  },
+  recordSpend: async (env, cfg, usage) => void (await recordSpend(env, cfg, usage, "batch")),
+};
+
+/** A bundle without the spend guard (no budget in the stack): nothing to check or record. */
+const NO_GUARD: BatchBudget = {
+  check: async () => {},
+  exhausted: () => false,
+  park: async () => {},
+  recordSpend: async () => {},
+};
+
+export interface BatchOptions {
+  budget?: BatchBudget;
+}
+
+/** The guard of a call: the options', else the bundle's. */
+export const budgetOf = (opts: BatchOptions): BatchBudget => opts.budget ?? (__ZEROCOST_SPEND_GUARD__ ? SPEND_GUARD : NO_GUARD);

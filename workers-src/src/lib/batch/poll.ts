@@ -1,0 +1,129 @@
+// The poller in batch mode (pollBatches, from the Worker's cron trigger): it
+// lists the open batch records (one list), retrieves each batch, and for each
+// that ended reads its results (JSONL) and applies them (apply.ts). The batch
+// record is deleted once all its results are applied.
+//
+// Work per poll is bounded by Workers' subrequest limits (Free: 50 external
+// fetches, 1,000 binding calls per invocation,
+// https://developers.cloudflare.com/workers/platform/limits/): at most
+// POLL_MAX_FETCHES fetches (a retrieve per open batch, one more for the
+// results of an ended one) and POLL_MAX_BINDING_OPS R2 and queue calls (an
+// ended batch of n jobs costs at most 3n + 3); the oldest batches go first
+// and the rest waits for the next run.
+import type { Hooks } from "../../hooks";
+import { ModelError } from "../anthropic";
+import type { Config } from "../config";
+import { batchResults, retrieveBatch, type BatchResult, type MessageBatch } from "./api";
+import { applyResults, type PollSummary } from "./apply";
+import { budgetOf, type BatchBudget, type BatchOptions } from "./guard";
+import { BATCHES_PREFIX, type BatchEnv, type BatchRecord } from "./record";
+
+export type { PollSummary } from "./apply";
+
+/** Most external fetches one poll makes (Workers Free allows 50 subrequests per invocation; some are left to the product's own cron hook). */
+export const POLL_MAX_FETCHES = 40;
+/** Most R2 and queue binding calls one poll makes (1,000 per invocation). */
+export const POLL_MAX_BINDING_OPS = 800;
+/** Most batch records one poll lists (one r2.list). */
+export const POLL_LIST_LIMIT = 1000;
+/** What a batch record without a jobs count is counted at (a delivery holds at most 100 messages). */
+const JOBS_UNKNOWN = 100;
+
+/** One poll's running totals of its per-invocation bounds. */
+interface Spent {
+  fetches: number;
+  bindingOps: number;
+}
+
+/** The batch, or an ended stand-in when it is gone (404: its requests will not end; each is retried as expired); null when the retrieve failed. */
+async function retrieveOrGone(env: BatchEnv, cfg: Config, id: string): Promise<{ batch: MessageBatch; gone: boolean } | null> {
+  try {
+    return { batch: await retrieveBatch(env, cfg, id), gone: false };
+  } catch (err) {
+    if (err instanceof ModelError && err.status === 404) return { batch: { id, processing_status: "ended", results_url: null }, gone: true };
+    console.error(`message batch ${id}: retrieve failed (next run tries again):`, err);
+    return null;
+  }
+}
+
+/** An ended batch: its record, its results, their application; the record deleted once every job is settled. */
+async function finish(
+  env: BatchEnv,
+  cfg: Config,
+  hooks: Hooks,
+  budget: BatchBudget,
+  key: string,
+  id: string,
+  ended: { batch: MessageBatch; gone: boolean },
+  sum: PollSummary,
+  spent: Spent,
+): Promise<void> {
+  try {
+    spent.bindingOps++;
+    const obj = await env.OUTPUTS.get(key);
+    const record = obj ? ((await obj.json()) as BatchRecord) : null;
+    if (!record || !Array.isArray(record.jobs)) {
+      console.error(`message batch ${id}: its record is unreadable; left in place`);
+      return;
+    }
+    let results = new Map<string, BatchResult>();
+    if (!ended.gone) {
+      spent.fetches++;
+      try {
+        results = await batchResults(env, cfg, ended.batch);
+      } catch (err) {
+        if (!(err instanceof ModelError && err.status === 404)) throw err;
+        // Results gone (kept 29 days): every request counts as expired.
+      }
+    }
+    spent.bindingOps += 3 * record.jobs.length + 1;
+    if (await applyResults(env, cfg, hooks, budget, record, results, sum)) {
+      await env.OUTPUTS.delete(key);
+      sum.finished++;
+    }
+  } catch (err) {
+    console.error(`message batch ${id}: applying its results failed (next run tries again):`, err);
+  }
+}
+
+/**
+ * The poller: applies the results of the batches that ended, within the
+ * per-invocation bounds (see the file's comment). Never throws for one
+ * batch's trouble: that batch waits for the next run.
+ */
+export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts: BatchOptions = {}): Promise<PollSummary> {
+  const budget = budgetOf(opts);
+  const sum: PollSummary = { open: 0, retrieved: 0, finished: 0, done: 0, retried: 0, dead: 0, failed: 0, skipped: 0, deferred: 0 };
+  const listing = await env.OUTPUTS.list({ prefix: BATCHES_PREFIX, limit: POLL_LIST_LIMIT, include: ["customMetadata"] });
+  const objects = [...listing.objects].sort((a, b) => a.uploaded.getTime() - b.uploaded.getTime());
+  sum.open = objects.length;
+  const spent: Spent = { fetches: 0, bindingOps: 1 }; // the list
+  for (const [i, obj] of objects.entries()) {
+    const id = obj.key.slice(BATCHES_PREFIX.length, -".json".length);
+    const n = Number(obj.customMetadata?.jobs) || JOBS_UNKNOWN;
+    if (spent.fetches + 1 > POLL_MAX_FETCHES) {
+      sum.deferred = objects.length - i;
+      break;
+    }
+    spent.fetches++;
+    sum.retrieved++;
+    const ended = await retrieveOrGone(env, cfg, id);
+    if (!ended || ended.batch.processing_status !== "ended") continue;
+    if (spent.fetches + 1 > POLL_MAX_FETCHES || spent.bindingOps + 3 * n + 3 > POLL_MAX_BINDING_OPS) {
+      sum.deferred = objects.length - i;
+      break;
+    }
+    await finish(env, cfg, hooks, budget, obj.key, id, ended, sum, spent);
+  }
+  return sum;
+}
+
+/**
+ * The scheduled handler in batch mode: the product's own cron hook (`run`)
+ * and the poller, side by side; either one's failure is logged and rethrown
+ * after both have run.
+ */
+export async function pollAndRun(run: () => Promise<void>, poll: () => Promise<unknown>): Promise<void> {
+  const [a, b] = await Promise.allSettled([run(), poll()]);
+  for (const r of [a, b]) if (r.status === "rejected") throw r.reason;
+}

@@ -1,0 +1,209 @@
+// The async pipeline's queue consumers in realtime mode: each message's job
+// is read (a job already ended is acked), limited, run against the model and
+// written done, or queued with the error before a retry. A rate-limited job
+// is sent again with a delay rather than retried, so waiting never exhausts
+// its retries. The dead-letter queue's consumer writes the record dead, with
+// the input. A spent budget parks the job (lib/spend/parked.ts) and acks it.
+import type { AsyncPipelineEnv, JobMessage } from "../../env";
+import "../../features";
+import { buildRequest, shapeResult, type Hooks } from "../../hooks";
+import type { Config } from "../../lib/config";
+import { describe } from "../../lib/errors";
+import { createdAt } from "../../lib/jobid";
+import { isJobMessage, isTerminal, jobRecord, readJob, writeJob, type JobRecord } from "../../lib/jobs";
+import { callModel, ModelError } from "../../lib/model";
+import { retryDelay } from "../../lib/queue";
+import { checkRateLimit } from "../../lib/ratelimit";
+import { BudgetExhausted, BudgetUnavailable, UNAVAILABLE_RETRY_AFTER } from "../../lib/spend/errors";
+import { MODEL_SPEND } from "../../lib/spend/guard";
+import { parkJob } from "../../lib/spend/parked";
+
+export const PATTERN = "async-pipeline";
+
+/**
+ * How many times a job may wait out a rate limit by being sent again before
+ * its waits become ordinary retries (which count toward max_retries).
+ */
+export const MAX_DEFERRALS = 100;
+
+/**
+ * How long a job with no record may be shown as queued: a message lives 24 h
+ * in the queue (Queues' retention on the free plan), and a job is only sent
+ * again (a deferral, which writes no record) while that keeps it inside this
+ * window (see mayDefer). Past it, a job that never got a record expired in the
+ * queue, or was never delivered. One more hour covers a delivery under way.
+ */
+export const QUEUED_WINDOW_MS = 25 * 3600_000;
+/** Deferrals (which write nothing) must bring the job back before this age; later waits are retries, which write the record. */
+const DEFER_HORIZON_MS = 24 * 3600_000;
+export const EXPIRED_ERROR = "expired: the job was not processed within 25 h of its creation (the queue keeps a message 24 h)";
+
+/** GET /jobs/:id of a job with no record. */
+export const unrecorded = (ageMs: number) =>
+  ageMs < QUEUED_WINDOW_MS ? { status: "queued" as const } : { status: "failed" as const, error: EXPIRED_ERROR };
+
+/**
+ * Seconds before a deferred job is tried again: the limit's retry-after (or
+ * the retry delay), plus a spread so that the jobs one batch defers come back
+ * one by one at the product's own rate (RATE_LIMIT_PER_MINUTE): the rank-th
+ * of them rank * 60 / perMinute seconds later. Without the spread they would
+ * all come back at once, and all but a few meet the limit again.
+ */
+export function deferralDelay(retryAfter: number | undefined, fallback: number, rank: number, perMinute: number): number {
+  const base = Math.max(1, Math.ceil(retryAfter ?? fallback));
+  return Math.min(43_200, base + Math.floor((Math.max(0, rank) * 60) / Math.max(1, perMinute)));
+}
+
+/** The deferrals a message has had (0 for a new job). */
+function deferralsOf(body: JobMessage): number {
+  const n = body.deferrals;
+  return typeof n === "number" && Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Whether a deferral of `delaySeconds` keeps the job inside the window where
+ * no record is needed (counted from its creation, or from its resume: a
+ * resumed job has a queued record).
+ */
+function mayDefer(id: string, deferrals: number, delaySeconds: number, resumedAt?: number): boolean {
+  const since = typeof resumedAt === "number" && Number.isFinite(resumedAt) ? Math.max(resumedAt, createdAt(id)) : createdAt(id);
+  return deferrals < MAX_DEFERRALS && Date.now() + delaySeconds * 1000 - since < DEFER_HORIZON_MS;
+}
+
+const logWith = (id: string) => (err: unknown) => console.error(`job ${id}:`, err);
+
+/** One delivery of a job message: what its failure needs. */
+interface Delivery {
+  msg: Message<unknown>;
+  body: JobMessage;
+  env: AsyncPipelineEnv;
+  cfg: Config;
+  prev: JobRecord | null;
+  /** this queue batch's deferrals so far, to spread them */
+  deferred: { count: number };
+}
+
+/**
+ * A rate limit (the product's own or the model API's) or a spend store that
+ * failed is back-pressure, not a failure of the job. Retrying would use up
+ * max_retries and send a backlog to the dead-letter queue, so the job is sent
+ * again with a delay and this delivery acked. No record is written: the job
+ * stays queued by its id. False when it may not (or could not) be deferred.
+ */
+async function defer(d: Delivery, retryAfter: number | undefined): Promise<boolean> {
+  const { job_id: id, input } = d.body;
+  const deferrals = deferralsOf(d.body);
+  const delaySeconds = deferralDelay(retryAfter, d.cfg.retryDelaySeconds, d.deferred.count++, d.cfg.rateLimitPerMinute);
+  const resumedAt = d.body.resumed_at;
+  if (!mayDefer(id, deferrals, delaySeconds, resumedAt)) return false;
+  try {
+    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1 };
+    if (resumedAt !== undefined) again.resumed_at = resumedAt;
+    await d.env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
+    d.msg.ack();
+    return true;
+  } catch (sendError) {
+    console.error(`job ${id}: could not defer it (retrying instead):`, sendError);
+    return false;
+  }
+}
+
+/** A failed attempt: parked (budget spent), failed (not retryable), deferred (back-pressure) or retried. */
+async function onFailure(d: Delivery, err: unknown): Promise<void> {
+  const { msg, env, cfg, prev } = d;
+  const id = d.body.job_id;
+  const error = describe(err);
+  if (__ZEROCOST_SPEND_GUARD__ && err instanceof BudgetExhausted) {
+    // The month's budget is spent: park the job (input kept durably) and ack.
+    try {
+      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error }, prev, msg.attempts);
+      msg.ack();
+    } catch (e) {
+      logWith(id)(e);
+      msg.retry({ delaySeconds: cfg.retryDelaySeconds });
+    }
+    return;
+  }
+  if (err instanceof ModelError && !err.retryable) {
+    // Retrying cannot help (e.g. the API rejected the request): fail now.
+    await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts }, prev))
+      .then(() => msg.ack())
+      .catch((e) => {
+        logWith(id)(e);
+        msg.retry({ delaySeconds: cfg.retryDelaySeconds });
+      });
+    return;
+  }
+  const unavailable = err instanceof BudgetUnavailable; // the spend store failed: wait like a rate limit
+  if ((err instanceof ModelError && err.status === 429) || unavailable) {
+    if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter)) return;
+  }
+  // An ordinary retry: the record keeps the error (the job is still queued).
+  await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts }, prev)).catch(logWith(id));
+  msg.retry({ delaySeconds: retryDelay(err instanceof ModelError && err.retryAfter !== undefined ? err.retryAfter : cfg.retryDelaySeconds) });
+}
+
+/** One message of the job queue (realtime mode). */
+export async function processMessage(
+  msg: Message<unknown>,
+  env: AsyncPipelineEnv,
+  cfg: Config,
+  hooks: Hooks,
+  deferred: { count: number },
+): Promise<void> {
+  if (!isJobMessage(msg.body)) {
+    console.error(`message ${msg.id}: not a job message; dropped`);
+    msg.ack();
+    return;
+  }
+  const d: Delivery = { msg, body: msg.body, env, cfg, prev: null, deferred };
+  const { job_id: id, input } = msg.body;
+  try {
+    d.prev = await readJob(env.OUTPUTS, id);
+    if (isTerminal(d.prev)) {
+      // Delivered again after the job ended: do not pay for it twice.
+      msg.ack();
+      return;
+    }
+    const limit = await checkRateLimit(env, cfg);
+    if (!limit.ok) throw new ModelError(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
+    const body = await buildRequest(hooks, input, env, cfg, PATTERN);
+    // A few quick retries here; longer waits are the queue's job.
+    const response = await callModel(env, cfg, body, {
+      deadline: Date.now() + 2 * cfg.modelTimeoutMs + 5_000,
+      pattern: PATTERN,
+      maxAttempts: 2,
+      maxRetryWaitMs: 5_000,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND } : undefined,
+    });
+    const result = await shapeResult(hooks, response, input);
+    const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts }, d.prev);
+    await writeJob(env.OUTPUTS, rec);
+    msg.ack();
+  } catch (err) {
+    await onFailure(d, err);
+  }
+}
+
+/** One message of the dead-letter queue: the job's record dead, with its input. */
+export async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): Promise<void> {
+  if (!isJobMessage(msg.body)) {
+    console.error(`dead-letter message ${msg.id}: not a job message; dropped`);
+    msg.ack();
+    return;
+  }
+  const { job_id: id, input } = msg.body;
+  try {
+    const prev = await readJob(env.OUTPUTS, id);
+    if (isTerminal(prev)) {
+      msg.ack();
+      return;
+    }
+    const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input }, prev);
+    await writeJob(env.OUTPUTS, rec);
+    msg.ack();
+  } catch (err) {
+    logWith(id)(err);
+    msg.retry();
+  }
+}
