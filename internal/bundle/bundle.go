@@ -94,7 +94,7 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 		// The runtime's own modules (cloudflare:workers for the Workflow
 		// class, cloudflare:workflows): workerd provides them.
 		External: []string{"cloudflare:*"},
-		Define:            Defines(pr),
+		Define:   Defines(pr),
 	})
 	if len(res.Errors) > 0 {
 		msgs := api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage})
