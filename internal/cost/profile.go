@@ -1,6 +1,8 @@
 package cost
 
 import (
+	"github.com/zerocost/zerocost/internal/stack"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -104,6 +106,9 @@ type ProductProfile struct {
 	// "most batches end within an hour").
 	BatchPollMinutes *float64 `toml:"batch_poll_minutes"`
 	BatchHours       *float64 `toml:"batch_hours"`
+	// Runner is an event agent's settings.runner: "workflow" (the default:
+	// each job a Workflow instance, one more execution) or "waitUntil".
+	Runner           string   `toml:"runner"`
 	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
 	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
 	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline
@@ -256,6 +261,14 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 		if pp.ModelMode != "" && pp.Pattern != AsyncPipeline && pp.Pattern != "" {
 			add(f("model_mode"), "applies to async-pipeline only, not to %s", pp.Pattern)
 		}
+		switch pp.Runner {
+		case "", stack.RunnerWorkflow, stack.RunnerWaitUntil:
+		default:
+			add(f("runner"), "%q is not a runner (workflow or waitUntil)", pp.Runner)
+		}
+		if pp.Runner != "" && pp.Pattern != EventAgent && pp.Pattern != "" {
+			add(f("runner"), "applies to event-agent only, not to %s", pp.Pattern)
+		}
 		if pp.ModelMode != ModeBatch && (pp.BatchPollMinutes != nil || pp.BatchHours != nil) && pp.Pattern == AsyncPipeline {
 			add(f("batch_poll_minutes"), "batch_poll_minutes and batch_hours apply with model_mode = \"batch\" only")
 		}
@@ -300,6 +313,9 @@ func (pp *ProductProfile) applyDefaults() {
 		fallthrough
 	case EventAgent:
 		def(&pp.PollsPerJob, DefaultPollsPerJob)
+		if pp.Runner == "" {
+			pp.Runner = stack.DefaultRunner
+		}
 	}
 }
 
