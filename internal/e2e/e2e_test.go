@@ -311,9 +311,15 @@ func (w *world) plan(stackName string) *plan.Plan {
 }
 
 // productResourceCount is how many resources infra/ makes for a product:
-// its component and every Cloudflare resource under it.
+// its component and every Cloudflare resource under it (a Workflow per
+// workflow binding).
 func productResourceCount(pr *plan.Product) int {
 	n := 1 + len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
+	for _, b := range pr.Bindings {
+		if b.Type == plan.Workflow {
+			n++
+		}
+	}
 	if pr.WorkersDev {
 		n++
 	}
