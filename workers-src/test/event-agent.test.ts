@@ -170,7 +170,7 @@ describe("the waitUntil path", () => {
     const e = testEnv({ MODEL_TIMEOUT_MS: "200" });
     const started = Date.now();
     const id = await submit(`slow ${t}`, e);
-    expect(await view(id, e)).toMatchObject({ status: "failed", error: expect.stringMatching(/timed out after 200 ms/) });
+    expect(await view(id, e)).toMatchObject({ status: "failed", error: expect.stringMatching(/^model call timed out after 200 ms; 3 attempts over \d+\.\d s$/) });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await standin.calls(t)).toHaveLength(3);
   });

@@ -109,6 +109,10 @@ export interface RetryOptions {
   baseDelayMs?: number;
 }
 
+/** "3 attempts over 25.0 s": how many attempts a call had, and the whole wait since `since` (epoch ms). */
+export const attemptsOver = (n: number, since: number): string =>
+  `${n} attempt${n === 1 ? "" : "s"} over ${((Date.now() - since) / 1000).toFixed(1)} s`;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -119,9 +123,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function withRetries<T>(attempt: (remainingMs: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const base = opts.baseDelayMs ?? 250;
+  const started = Date.now();
+  // Giving up names zerocost's own facts: the attempts and the whole wait.
+  const giveUp = (err: ModelError, n: number) => ((err.message += "; " + attemptsOver(n, started)), err);
   for (let n = 1; ; n++) {
     const remaining = opts.deadline - Date.now();
-    if (remaining <= 0) throw new ModelError("model deadline passed", 0, true);
+    if (remaining <= 0) throw giveUp(new ModelError("no time left for another attempt", 0, true), n - 1);
     let err: ModelError;
     try {
       return await attempt(remaining);
@@ -129,12 +136,12 @@ export async function withRetries<T>(attempt: (remainingMs: number) => Promise<T
       if (!(e instanceof ModelError)) throw e;
       err = e;
     }
-    if (!err.retryable || n >= maxAttempts) throw err;
+    if (!err.retryable || n >= maxAttempts) throw giveUp(err, n);
     const backoff = Math.min(8000, base * 2 ** (n - 1));
     let wait = backoff / 2 + Math.random() * (backoff / 2);
     if (err.retryAfter !== undefined) wait = Math.max(wait, err.retryAfter * 1000);
-    if (opts.maxRetryWaitMs !== undefined && wait > opts.maxRetryWaitMs) throw err;
-    if (Date.now() + wait >= opts.deadline) throw err;
+    if (opts.maxRetryWaitMs !== undefined && wait > opts.maxRetryWaitMs) throw giveUp(err, n);
+    if (Date.now() + wait >= opts.deadline) throw giveUp(err, n);
     await sleep(wait);
   }
 }

@@ -26,6 +26,7 @@ import { buildRequest, shapeResult, type Hooks } from "../hooks";
 import { readConfig, type Config } from "./config";
 import { describe } from "./errors";
 import { jobRecord, writeJob, type JobRecord, type Unrecorded } from "./jobs";
+import { attemptsOver } from "./anthropic";
 import { callModel, ModelError } from "./model";
 import { MODEL_SPEND } from "./spend/guard";
 import "../features";
@@ -72,9 +73,7 @@ interface Done {
 /** The reason a job failed, as its record says it: zerocost's own facts, the model API's text stays in the log. */
 function reason(err: unknown, cfg: Config): string {
   if (!(err instanceof ModelError)) return describe(err);
-  if (err.status === 0 && /timed out|deadline/.test(err.message)) return `the model did not answer within ${(cfg.modelTimeoutMs / 1000).toFixed(1)} s`;
-  if (err.status === 0) return "the model API was unreachable";
-  return `the model API answered ${err.status}`;
+  return err.status ? `the model API answered ${err.status}` : `the model did not answer within ${(cfg.modelTimeoutMs / 1000).toFixed(1)} s`;
 }
 
 /** The model step: one attempt; a failure the step's retries cannot fix ends them at once. */
@@ -91,7 +90,7 @@ async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: s
     const result = await shapeResult(hooks, response, input);
     return { json: JSON.stringify({ result: result ?? null, model: response.model ?? body.model, usage: response.usage }) };
   } catch (err) {
-    console.error(`job ${id}: model attempt ${attempt} failed:`, err instanceof Error ? err.message : err);
+    console.error(`job ${id}: attempt ${attempt}:`, err instanceof Error ? err.message : err);
     const why = reason(err, cfg);
     if (err instanceof ModelError && err.retryable) throw new Error(why);
     throw new NonRetryableError(why);
@@ -119,11 +118,9 @@ export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input
     const { result, model, usage } = JSON.parse(done.json) as Pick<JobRecord, "result" | "model" | "usage">;
     rec = jobRecord(id, { status: "done", result, model, usage });
   } catch (err) {
-    const n = Math.max(1, attempts);
-    const over = ((Date.now() - created) / 1000).toFixed(1);
     // The engine hands back the step's error with its class name in front.
     const why = (err instanceof Error ? err.message : String(err)).replace(/^(NonRetryableError|Error): /, "");
-    rec = jobRecord(id, { status: "failed", error: `${why}; ${n} attempt${n === 1 ? "" : "s"} over ${over} s` });
+    rec = jobRecord(id, { status: "failed", error: `${why}; ${attemptsOver(Math.max(1, attempts), created)}` });
   }
   await step.do("record", RECORD_STEP, async () => {
     await writeJob(env.OUTPUTS, rec);
