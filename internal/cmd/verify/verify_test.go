@@ -278,9 +278,10 @@ func TestDeployed(t *testing.T) {
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
 	}
-	// 20 resource checks: 16 buckets, queues and consumers, and the spend
-	// database each of the four Workers binds (the demo stack has a budget).
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 20 {
+	// 22 resource checks: 16 buckets, queues and consumers, the spend
+	// database each of the four Workers binds (the demo stack has a budget),
+	// and the two event agents' Workflows.
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 22 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
 	}
 	var doc struct {
