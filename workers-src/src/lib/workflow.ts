@@ -154,11 +154,12 @@ export function unrecordedOnWorkflow(env: EventAgentEnv, id: string, reread: () 
     try {
       s = await (await env.JOB_WORKFLOW!.get(id)).status();
     } catch {
-      return { status: "failed", error: "the job's instance is gone; submit it again" };
+      return { status: "failed", error: "the job's instance is gone; submit again" };
     }
     if (s.status === "errored" || s.status === "terminated") return { status: "failed", error: s.error?.message ?? s.status };
-    if (s.status !== "complete") return { status: s.status === "queued" ? "queued" : "running" };
+    if (s.status === "queued") return { status: "queued" };
+    if (s.status !== "complete") return { status: "running" };
     const rec = await reread();
-    return rec ? { status: rec.status, record: rec } : { status: "failed", error: "the job's record is missing" };
+    return rec ? { status: rec.status, record: rec } : { status: "failed", error: "the job's record is gone" };
   };
 }
