@@ -5,20 +5,16 @@ package cmdutil
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 
-	"github.com/spf13/cobra"
-
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
 )
-
-// DefaultStack is the stack every command uses without --stack.
-const DefaultStack = "demo"
 
 // IOStreams are a command's standard streams.
 type IOStreams struct {
@@ -45,11 +41,14 @@ type Factory struct {
 	HTTPClient func() *http.Client
 	// Getenv reads the environment (tests replace it).
 	Getenv func(string) string
+	// SelectedStack returns the stack selected in Pulumi for the project in
+	// dir, "" when none (PulumiSelected; nil: never one).
+	SelectedStack func(ctx context.Context, dir string) (string, error)
 }
 
 // New returns the production factory.
 func New() *Factory {
-	return &Factory{IO: System(), HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: os.Getenv}
+	return &Factory{IO: System(), HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: os.Getenv, SelectedStack: PulumiSelected}
 }
 
 // Env reads the environment variable key through Getenv. A Factory without
@@ -139,9 +138,4 @@ func ExitCode(err error) int {
 		return ee.Code
 	}
 	return ExitFailed
-}
-
-// AddStackFlag adds --stack to a command.
-func AddStackFlag(cmd *cobra.Command, p *string) {
-	cmd.Flags().StringVar(p, "stack", DefaultStack, "stack whose Pulumi.<stack>.yaml to read")
 }

@@ -66,10 +66,7 @@ func TestCapacityMonthlyAllowance(t *testing.T) {
 // Capacity is where the warnings start: the demo profile scaled to its
 // capacity warns about nothing, and 2% more breaks exactly the named limit.
 func TestCapacityIsWhereWarningsStart(t *testing.T) {
-	prof, err := LoadProfile("../../examples/usage/demo.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	prof := demoProfile(t)
 	p := defaultPrices(t)
 	r, err := Forecast(prof, p, Free)
 	if err != nil {

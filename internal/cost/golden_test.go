@@ -4,18 +4,31 @@ import (
 	"bytes"
 	"encoding/json"
 	"github.com/zerocost/zerocost/internal/golden"
+	"github.com/zerocost/zerocost/internal/stack"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// demoForecast prices examples/usage/demo.toml.
-func demoForecast(t *testing.T, plan string) *Report {
+// demoProfile is examples/usage/demo.toml read with the demo stack
+// (Pulumi.demo.yaml), which names it as its usage profile.
+func demoProfile(t *testing.T) *Profile {
 	t.Helper()
-	prof, err := LoadProfile("../../examples/usage/demo.toml")
+	cfg, err := stack.LoadFile("../..", "demo")
 	if err != nil {
 		t.Fatal(err)
 	}
+	prof, err := LoadProfileFor("../../examples/usage/demo.toml", FactsOf(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prof
+}
+
+// demoForecast prices examples/usage/demo.toml.
+func demoForecast(t *testing.T, plan string) *Report {
+	t.Helper()
+	prof := demoProfile(t)
 	prof.Path = "examples/usage/demo.toml" // as run from the repository's root
 	r, err := Forecast(prof, defaultPrices(t), plan)
 	if err != nil {

@@ -1,12 +1,9 @@
 package cost
 
 import (
-	"github.com/zerocost/zerocost/internal/stack"
-
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"reflect"
 	"sort"
@@ -72,6 +69,9 @@ type Profile struct {
 	Products         []ProductProfile `toml:"product"`
 
 	Path string `toml:"-"`
+	// NoTraffic names the stack's products the profile gives no traffic
+	// for: they are priced with none.
+	NoTraffic []string `toml:"-"`
 }
 
 // ProductProfile is one product's traffic. Pointer fields are optional; those
@@ -133,19 +133,32 @@ var onlyFor = map[string][]string{
 	"batch_hours":        {AsyncPipeline},
 }
 
-// LoadProfile reads and checks a usage profile.
-func LoadProfile(path string) (*Profile, error) {
+// LoadProfile reads and checks a usage profile that describes its products
+// fully, without a stack.
+func LoadProfile(path string) (*Profile, error) { return LoadProfileFor(path, nil) }
+
+// LoadProfileFor reads and checks a usage profile against a stack (nil: none).
+func LoadProfileFor(path string, st *StackFacts) (*Profile, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseProfile(path, data)
+	return ParseProfileFor(path, data, st)
 }
 
 // ParseProfile decodes a usage profile strictly: an unknown key, a value of the
 // wrong type, a missing required field or a value out of range is an error
 // that names the field. It applies the defaults.
 func ParseProfile(path string, data []byte) (*Profile, error) {
+	return ParseProfileFor(path, data, nil)
+}
+
+// ParseProfileFor is ParseProfile against a stack: with st, the stack gives
+// each product's pattern, model, model mode and budgets, and the stack's
+// budget; the profile gives the traffic. A key of the profile that restates
+// the stack is accepted while it agrees, and is otherwise an error naming
+// it. The stack's products the profile omits are priced with no traffic.
+func ParseProfileFor(path string, data []byte, st *StackFacts) (*Profile, error) {
 	p := &Profile{Path: path}
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(p)
 	if err != nil {
@@ -163,6 +176,9 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 			}
 			add(e.field, "unknown key (known: %s)", e.known)
 		}
+	}
+	if st != nil {
+		p.fromStack(st, add)
 	}
 	switch p.Plan {
 	case "":
@@ -201,122 +217,13 @@ func ParseProfile(path string, data []byte) (*Profile, error) {
 			add(f("name"), "product[%d] has the same name", j)
 		}
 		seen[pp.Name] = i
-		switch pp.Pattern {
-		case EventAgent, AsyncPipeline, EdgeCache:
-		case "":
-			add(f("pattern"), "missing (event-agent, async-pipeline or edge-cache)")
-		default:
-			add(f("pattern"), "%q is not a pattern (event-agent, async-pipeline or edge-cache)", pp.Pattern)
-		}
-		if pp.Model == "" {
-			pp.Model = DefaultModel
-		}
-		for _, name := range []string{"requests", "input_tokens", "output_tokens"} {
-			if fieldPtr(pp, name) == nil {
-				add(f(name), "missing")
-			}
-		}
-		// Fields that apply to other patterns only.
-		for name, patterns := range onlyFor {
-			if fieldPtr(pp, name) != nil && !contains(patterns, pp.Pattern) && pp.Pattern != "" {
-				add(f(name), "applies to %s only, not to %s", strings.Join(patterns, " and "), pp.Pattern)
-			}
-		}
-		check := func(name string, lo, hi float64) {
-			v := fieldPtr(pp, name)
-			if v == nil {
-				return
-			}
-			if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < lo || *v > hi {
-				if *v < lo && hi >= 1e5 { // an open-ended value with a far cap
-					add(f(name), "%v is below %v", *v, lo)
-				} else {
-					add(f(name), "%v is outside %v..%v", *v, lo, hi)
-				}
-			}
-		}
-		// Upper bounds far past any real product keep every forecast finite
-		// (unbounded values overflowed the totals to +Inf).
-		check("requests", 0, maxRequests)
-		check("input_tokens", 0, maxTokens)
-		check("output_tokens", 0, maxTokens)
-		check("cached_prefix_tokens", 0, maxTokens)
-		check("result_bytes", 0, maxResultBytes)
-		if b := pp.MonthlyBudgetUSD; b != nil && !(*b > 0 && *b <= maxBudgetUSD) {
-			add(f("monthly_budget_usd"), "%v is not a budget: give US dollars above 0 (at most %v)", *b, maxBudgetUSD)
-		}
-		check("cpu_ms", 0, maxCPUms)
-		check("cache_hit_rate", 0, 1)
-		check("polls_per_job", 0, maxPollsPerJob)
-		check("retry_rate", 0, 100)
-		check("dead_letter_rate", 0, 1)
-		check("messages_per_batch", 1, 100)
-		check("batch_poll_minutes", 1, 1440)
-		check("batch_hours", 0, 24)
-		switch pp.ModelMode {
-		case "", ModeRealtime, ModeBatch:
-		default:
-			add(f("model_mode"), "%q is not a model mode (realtime or batch)", pp.ModelMode)
-		}
-		if pp.ModelMode != "" && pp.Pattern != AsyncPipeline && pp.Pattern != "" {
-			add(f("model_mode"), "applies to async-pipeline only, not to %s", pp.Pattern)
-		}
-		switch pp.Runner {
-		case "", stack.RunnerWorkflow, stack.RunnerWaitUntil:
-		default:
-			add(f("runner"), "%q is not a runner (workflow or waitUntil)", pp.Runner)
-		}
-		if pp.Runner != "" && pp.Pattern != EventAgent && pp.Pattern != "" {
-			add(f("runner"), "applies to event-agent only, not to %s", pp.Pattern)
-		}
-		if pp.ModelMode != ModeBatch && (pp.BatchPollMinutes != nil || pp.BatchHours != nil) && pp.Pattern == AsyncPipeline {
-			add(f("batch_poll_minutes"), "batch_poll_minutes and batch_hours apply with model_mode = \"batch\" only")
-		}
-		if pp.CachedPrefixTokens != nil && pp.InputTokens != nil && *pp.CachedPrefixTokens > *pp.InputTokens {
-			add(f("cached_prefix_tokens"), "%v is more than input_tokens (%v): the prefix is part of the input", *pp.CachedPrefixTokens, *pp.InputTokens)
-		}
-		if pp.Pattern == EdgeCache && pp.CacheHitRate == nil {
-			add(f("cache_hit_rate"), "missing: an edge-cache product needs the share of requests answered from the cache (0..1)")
-		}
+		pp.check(func(name, format string, args ...any) { add(f(name), format, args...) })
 		pp.applyDefaults()
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
-}
-
-func (pp *ProductProfile) applyDefaults() {
-	def := func(p **float64, v float64) {
-		if *p == nil {
-			*p = &v
-		}
-	}
-	def(&pp.Requests, 0)
-	def(&pp.InputTokens, 0)
-	def(&pp.OutputTokens, 0)
-	def(&pp.CachedPrefixTokens, 0)
-	def(&pp.ResultBytes, DefaultResultBytes)
-	def(&pp.CPUms, DefaultCPUms)
-	switch pp.Pattern {
-	case EdgeCache:
-		def(&pp.CacheHitRate, 0)
-	case AsyncPipeline:
-		def(&pp.RetryRate, 0)
-		def(&pp.DeadLetterRate, 0)
-		def(&pp.MessagesPerBatch, DefaultMessagesPerBatch)
-		def(&pp.BatchPollMinutes, DefaultBatchPollMinutes)
-		def(&pp.BatchHours, DefaultBatchHours)
-		if pp.ModelMode == "" {
-			pp.ModelMode = ModeRealtime
-		}
-		fallthrough
-	case EventAgent:
-		def(&pp.PollsPerJob, DefaultPollsPerJob)
-		if pp.Runner == "" {
-			pp.Runner = stack.DefaultRunner
-		}
-	}
 }
 
 // v reads an optional field that applyDefaults has set (0 when it does not apply).

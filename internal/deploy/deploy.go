@@ -365,7 +365,7 @@ func (d *deployer) run() error {
 		d.phase(PhaseRefresh, StatusSkipped, "pass --refresh to read the resources' state from Cloudflare first")
 	}
 
-	d.phase(PhasePreview, StatusStarted, "")
+	d.phase(PhasePreview, StatusStarted, "stack "+d.cfg.Stack)
 	changes, err := runner.Preview(d.ctx, d.progress(PhasePreview, 0))
 	if err != nil {
 		return d.failed(PhasePreview, d.opError(err))

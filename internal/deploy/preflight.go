@@ -12,6 +12,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // Environment variables the preflight reads.
@@ -65,6 +66,9 @@ func Preflight(m Machine) error {
 		case selfManaged && sf.SecretsProvider == "":
 			errs = append(errs, fmt.Errorf("the self-managed backend %s keeps stack secrets with a passphrase by default: set %s or %s (or a secretsprovider in %s)", backend, EnvPassphrase, EnvPassphraseFile, filepath.Base(m.StackFile)))
 		}
+		if sf.accountID == stack.PlaceholderAccountID {
+			errs = append(errs, stack.PlaceholderAccountError(filepath.Base(m.StackFile)))
+		}
 		if m.Getenv(EnvCloudflareToken) == "" && !sf.has(CloudflareTokenKey) {
 			errs = append(errs, fmt.Errorf("no Cloudflare API token: set %s, or `pulumi config set --secret %s <token>` (permissions: docs/ci.md)", EnvCloudflareToken, CloudflareTokenKey))
 		}
@@ -79,6 +83,7 @@ type stackFile struct {
 	Config          map[string]any `yaml:"config"`
 	EncryptionSalt  string         `yaml:"encryptionsalt"`
 	SecretsProvider string         `yaml:"secretsprovider"`
+	accountID       string
 }
 
 func (s *stackFile) has(key string) bool {
@@ -94,6 +99,9 @@ func readStackFile(path string) (*stackFile, error) {
 	var sf stackFile
 	if err := yaml.Unmarshal(b, &sf); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if vals, err := stack.ParseYAML(b); err == nil {
+		sf.accountID = vals[stack.KeyAccountID].Text
 	}
 	return &sf, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 type machine struct {
@@ -96,6 +97,8 @@ func TestPreflightRefuses(t *testing.T) {
 			[]string{"Pulumi.demo.yaml encrypts its secrets with a passphrase", "PULUMI_CONFIG_PASSPHRASE"}},
 		"self-managed backend without passphrase": {machine{env: map[string]string{EnvPulumiBackend: "file:///srv/state", EnvCloudflareToken: "cf"}, stack: plainStack},
 			[]string{"self-managed backend file:///srv/state", "PULUMI_CONFIG_PASSPHRASE"}},
+		"placeholder account id": {machine{env: map[string]string{EnvPulumiToken: "p", EnvCloudflareToken: "cf"}, stack: "config:\n  zerocost:accountId: \"" + stack.PlaceholderAccountID + "\"\n"},
+			[]string{"zerocost:accountId is the placeholder", "pulumi config set zerocost:accountId"}},
 		"unreadable stack file": {machine{env: map[string]string{EnvPulumiToken: "p", EnvCloudflareToken: "cf"}, stack: "config: [\n"},
 			[]string{"Pulumi.demo.yaml"}},
 	} {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -116,7 +115,6 @@ func depText(t *testing.T) string {
 
 // What the CI templates promise (docs/ci.md).
 func TestWorkflowsDoWhatDocsSay(t *testing.T) {
-	pinned := regexp.MustCompile(`^[\w.-]+/[\w./-]+@v\d+$`)
 	for _, name := range []string{"pull-request.yml", "deploy.yml"} {
 		w, text := readWorkflow(t, name)
 		for k, v := range map[string]string{"WRANGLER_SEND_METRICS": "false", "CLOUDFLARE_CF_FETCH_ENABLED": "false",
@@ -130,9 +128,7 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 				if s.Uses == "" {
 					continue
 				}
-				if !pinned.MatchString(s.Uses) {
-					t.Errorf("%s/%s: %q is not pinned to a major version", name, job, s.Uses)
-				}
+				// Pinned by commit: TestWorkflowActionsArePinned.
 				switch {
 				case strings.HasPrefix(s.Uses, "actions/setup-go@") && s.With["go-version-file"] != "go.mod":
 					t.Errorf("%s/%s: setup-go without go-version-file: go.mod", name, job)
@@ -153,10 +149,24 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 	if strings.Contains(prText+depText(t), "ZEROCOST_RUNNER") {
 		t.Error("the workflows still ask for a large runner: infra/ builds on a standard one")
 	}
-	for _, want := range []string{"make test", "ZEROCOST_E2E: require", "pulumi plugin install resource cloudflare 6.18.0", "command: preview", "uses: pulumi/actions@v6",
-		"cost forecast --usage examples/usage/demo.toml --format markdown", "marocchino/sticky-pull-request-comment@v2"} {
+	for _, want := range []string{"make test", "ZEROCOST_E2E: require", "pulumi plugin install resource cloudflare 6.18.0", "command: preview", "uses: pulumi/actions@",
+		`cost diff --stack "$ZEROCOST_STACK" --base "$BASE_SHA" --format markdown`, `cost forecast --stack "$ZEROCOST_STACK" --format markdown`,
+		"fetch-depth: 0", "marocchino/sticky-pull-request-comment@"} {
 		if !strings.Contains(prText, want) {
 			t.Errorf("pull-request.yml does not contain %q", want)
+		}
+	}
+	// The cost diff runs without Cloudflare credentials (fork pull requests
+	// get none either).
+	cost := pr.Jobs["cost"]
+	for _, s := range cost.Steps {
+		if strings.Contains(s.Run, "CLOUDFLARE") || strings.Contains(s.Run, "secrets.") {
+			t.Errorf("the cost job's step %q reads a credential", s.Run)
+		}
+	}
+	for k, v := range cost.Env {
+		if strings.Contains(v, "secrets.") || strings.HasPrefix(k, "CLOUDFLARE") {
+			t.Errorf("the cost job's env %s = %q is a credential", k, v)
 		}
 	}
 	dep, depText := readWorkflow(t, "deploy.yml")
@@ -173,5 +183,37 @@ func TestWorkflowsDoWhatDocsSay(t *testing.T) {
 		if got := dep.Jobs["deploy"].Env[secret]; got != "${{ secrets."+secret+" }}" {
 			t.Errorf("deploy job env %s = %q", secret, got)
 		}
+	}
+}
+
+// docs/ci.md's hourly free-tier watch passes actionlint and runs status with
+// a threshold, the webhook from a secret (never a flag) and --every matching
+// its hourly schedule.
+func TestDocsStatusWorkflow(t *testing.T) {
+	b, err := os.ReadFile("../../docs/ci.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(b), "## Hourly free-tier watch")
+	_, block, ok2 := strings.Cut(after, "```yaml\n")
+	block, _, ok3 := strings.Cut(block, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/ci.md has no yaml block under \"## Hourly free-tier watch\"")
+	}
+	var out bytes.Buffer
+	errs, err := newLinter(t, &out).Lint("status.yml", []byte(block), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		t.Errorf("docs/ci.md status.yml:%d:%d: %s [%s]", e.Line, e.Column, e.Message, e.Kind)
+	}
+	for _, want := range []string{`cron: "5 * * * *"`, `status --stack "$ZEROCOST_STACK" --threshold 80 --every 1h`, "ZEROCOST_STATUS_WEBHOOK: ${{ secrets.ZEROCOST_STATUS_WEBHOOK }}", `>> "$GITHUB_STEP_SUMMARY"`} {
+		if !strings.Contains(block, want) {
+			t.Errorf("the status workflow lacks %q", want)
+		}
+	}
+	if strings.Contains(block, "--webhook") {
+		t.Error("the webhook URL is passed as a flag")
 	}
 }

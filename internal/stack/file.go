@@ -42,7 +42,7 @@ func LoadFile(projectDir, stackName string) (*Config, error) {
 	path := FilePath(projectDir, stackName)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("stack %q: %s does not exist (create it with `pulumi stack init %s`)", stackName, path, stackName)
+		return nil, fmt.Errorf("stack %q: %s does not exist (start it with `zerocost init --stack %s --pattern PATTERN --product NAME`)", stackName, path, stackName)
 	}
 	if err != nil {
 		return nil, err

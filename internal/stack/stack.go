@@ -110,6 +110,17 @@ const (
 	KeyBudgetAlertWebhook = "budgetAlertWebhook"
 )
 
+// PlaceholderAccountID is the account id `zerocost init` writes without
+// --account: a well-formed id, so that render, plan and dev (which never
+// call Cloudflare) take the stack, and one deploy's preflight refuses.
+const PlaceholderAccountID = "00000000000000000000000000000000"
+
+// PlaceholderAccountError is deploy's refusal of PlaceholderAccountID in the
+// stack file named file.
+func PlaceholderAccountError(file string) error {
+	return fmt.Errorf("%s:%s is the placeholder `zerocost init` wrote: set your Cloudflare account id with `pulumi config set %[1]s:%[2]s <32-hex account id>` (or edit %s)", Namespace, KeyAccountID, file)
+}
+
 var knownKeys = map[string]bool{
 	KeyAccountID: true, KeyProducts: true, KeyAnthropicAPIKey: true, KeyAuthToken: true,
 	KeyWorkersDevSubdomain: true, KeyCompatibilityDate: true, KeyRetainData: true,

@@ -11,8 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/zerocost/zerocost/internal/cmd/cost/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
@@ -23,8 +23,8 @@ func run(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
 	io, out, _ := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, HTTPClient: func() *http.Client { return http.DefaultClient },
-		Getenv: func(k string) string { return env[k] }}
-	cmd := NewCmd(f, nil)
+		Getenv: func(k string) string { return env[k] }, SelectedStack: cmdtest.Selected("demo")}
+	cmd := NewCmd(f)
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Out)
 	cmd.SetErr(io.ErrOut)
@@ -32,76 +32,9 @@ func run(t *testing.T, env map[string]string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-func parse(t *testing.T, args ...string) (*Options, error) {
-	t.Helper()
-	return cmdtest.Parse(NewCmd, args...)
-}
-
-func TestForecastFlags(t *testing.T) {
-	o, err := parse(t, "forecast", "--usage", "u.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Command != Forecast || o.Usage != "u.toml" || o.Format != "table" || o.Plan != "" || o.Prices != "" {
-		t.Errorf("defaults: %+v", o)
-	}
-	o, err = parse(t, "forecast", "--usage", "u.toml", "--plan", "paid", "--format", "html", "--prices", "p.toml")
-	if err != nil || o.Plan != "paid" || o.Format != "html" || o.Prices != "p.toml" {
-		t.Errorf("flags: %+v %v", o, err)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"forecast"}, "--usage is required"},
-		{[]string{"forecast", "--usage", "u.toml", "--format", "yaml"}, `--format "yaml"`},
-		{[]string{"forecast", "--usage", "u.toml", "--plan", "pro"}, `--plan "pro"`},
-		{[]string{"forecast", "--usage", "u.toml", "extra"}, "unknown command"},
-	} {
-		_, err := parse(t, tc.args...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
-		}
-		if err != nil && strings.HasPrefix(tc.want, "--") && cmdutil.ExitCode(err) != cmdutil.ExitUsage {
-			t.Errorf("%v: exit code %d", tc.args, cmdutil.ExitCode(err))
-		}
-	}
-}
-
-func TestReportFlags(t *testing.T) {
-	o, err := parse(t, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", "o.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.Command != Report || o.Stack != "demo" || o.Plan != "free" || o.Outputs != "o.json" || o.APIURL != "" ||
-		!o.Since.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) || !o.Until.Equal(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("options %+v", o)
-	}
-	o, err = parse(t, "report", "--stack", "prod", "--since", "2026-11-01", "--until", "2026-11-01", "--outputs", "o.json", "--api-url", "http://127.0.0.1:1", "--plan", "paid", "--format", "json")
-	if err != nil || o.Stack != "prod" || o.APIURL != "http://127.0.0.1:1" || o.Plan != "paid" || o.Format != "json" {
-		t.Errorf("flags: %+v %v", o, err)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"report", "--until", "2026-11-30", "--outputs", "o"}, "--since is required"},
-		{[]string{"report", "--since", "2026-11-01", "--outputs", "o"}, "--until is required"},
-		{[]string{"report", "--since", "1 Nov", "--until", "2026-11-30", "--outputs", "o"}, `--since "1 Nov" is not a date`},
-		{[]string{"report", "--since", "2026-11-30", "--until", "2026-11-01", "--outputs", "o"}, "--until 2026-11-01 is before --since 2026-11-30"},
-		{[]string{"report", "--since", "2026-10-01", "--until", "2026-11-30", "--outputs", "o"}, "is 61 days: a report covers at most 31"},
-		{[]string{"report", "--since", "2026-11-01", "--until", "2026-11-30"}, "--outputs is required"},
-		{[]string{"report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", "o", "--format", "csv"}, `--format "csv"`},
-	} {
-		_, err := parse(t, tc.args...)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
-			t.Errorf("%v: got %v (exit %d), want %q", tc.args, err, cmdutil.ExitCode(err), tc.want)
-		}
-	}
-}
-
 func TestForecastDemo(t *testing.T) {
-	out, err := run(t, nil, "forecast", "--usage", filepath.Join(projectDir, "examples/usage/demo.toml"), "--format", "json")
+	// The demo stack names its profile (zerocost:usageProfile).
+	out, err := run(t, nil, "forecast", "--stack", "demo", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +55,7 @@ func TestForecastDemo(t *testing.T) {
 	if r.Plan != "free" || len(r.Products) != 4 || r.InfraUSD != 0 || fmt.Sprintf("%.2f", r.TotalUSD) != "24.12" || fmt.Sprintf("%.2f", r.OtherPlan.TotalUSD) != "29.12" {
 		t.Errorf("forecast %+v", r)
 	}
-	out, err = run(t, nil, "forecast", "--usage", filepath.Join(projectDir, "examples/usage/demo.toml"), "--plan", "paid")
+	out, err = run(t, nil, "forecast", "--stack", "demo", "--usage", filepath.Join(projectDir, "examples/usage/demo.toml"), "--plan", "paid")
 	if err != nil || !strings.Contains(out, "$29.12 on Workers Paid") {
 		t.Errorf("paid table: %v\n%s", err, out)
 	}
@@ -204,7 +137,7 @@ func cloudflare(t *testing.T, status int) *httptest.Server {
 func TestReportDemo(t *testing.T) {
 	srv := cloudflare(t, http.StatusOK)
 	outs := demoOutputs
-	env := map[string]string{EnvAPIToken: "tok", EnvAPIURL: srv.URL + "/client/v4"}
+	env := map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: srv.URL + "/client/v4"}
 	out, err := run(t, env, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs, "--format", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +175,7 @@ func TestReportDemo(t *testing.T) {
 		t.Errorf("products %+v", r.Products)
 	}
 	// --api-url wins over the environment.
-	_, err = run(t, map[string]string{EnvAPIToken: "tok", EnvAPIURL: "http://127.0.0.1:1"}, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs, "--api-url", srv.URL+"/client/v4")
+	_, err = run(t, map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: "http://127.0.0.1:1"}, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs, "--api-url", srv.URL+"/client/v4")
 	if err != nil {
 		t.Errorf("--api-url: %v", err)
 	}
@@ -256,68 +189,69 @@ func TestReportErrors(t *testing.T) {
 		t.Errorf("no token: %v", err)
 	}
 	srv := cloudflare(t, http.StatusForbidden)
-	_, err = run(t, map[string]string{EnvAPIToken: "tok", EnvAPIURL: srv.URL + "/client/v4"}, args...)
+	_, err = run(t, map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: srv.URL + "/client/v4"}, args...)
 	if cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "workersInvocationsAdaptive: Cloudflare answered HTTP 403: Authentication error (code 10000)") {
 		t.Errorf("bad token: %v", err)
 	}
-	_, err = run(t, map[string]string{EnvAPIToken: "tok", EnvAPIURL: "ftp://x"}, args...)
-	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), EnvAPIURL+` "ftp://x" is not an http(s) URL`) {
+	_, err = run(t, map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: "ftp://x"}, args...)
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), shared.EnvAPIURL+` "ftp://x" is not an http(s) URL`) {
 		t.Errorf("bad API URL: %v", err)
 	}
-	_, err = run(t, map[string]string{EnvAPIToken: "tok", EnvAPIURL: srv.URL}, args...) // a bare origin gets /client/v4/
+	_, err = run(t, map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: srv.URL}, args...) // a bare origin gets /client/v4/
 	if cmdutil.ExitCode(err) != cmdutil.ExitFailed || !strings.Contains(err.Error(), "Cloudflare answered HTTP 403") {
 		t.Errorf("bare origin: %v", err)
 	}
-	_, err = run(t, map[string]string{EnvAPIToken: "tok"}, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", filepath.Join(t.TempDir(), "none.json"))
+	_, err = run(t, map[string]string{shared.EnvAPIToken: "tok"}, "report", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", filepath.Join(t.TempDir(), "none.json"))
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("missing outputs: %v", err)
 	}
-	_, err = run(t, map[string]string{EnvAPIToken: "tok"}, "report", "--stack", "nope", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs)
+	_, err = run(t, map[string]string{shared.EnvAPIToken: "tok"}, "report", "--stack", "nope", "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", outs)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "Pulumi.nope.yaml") {
 		t.Errorf("unknown stack: %v", err)
 	}
 }
 
-// With --stack, the profile must price the stack's products as the plan defines them.
-func TestForecastCheckedAgainstStack(t *testing.T) {
+// With --stack, the stack says what each product is and the profile gives
+// the traffic: a restated key must agree; without it, a profile describes
+// its products fully.
+func TestForecastReadsTheStack(t *testing.T) {
 	profile := filepath.Join(projectDir, "examples", "usage", "demo.toml")
-	if _, err := run(t, nil, "forecast", "--usage", profile, "--stack", "demo"); err != nil {
-		t.Fatalf("the demo profile does not match the demo stack: %v", err)
-	}
 	data, err := os.ReadFile(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, c := range map[string]struct{ from, to, want string }{
-		"unknown product": {`name = "ai-relay"`, `name = "ai-relai"`, `.name: "ai-relai" is not a product of stack demo`},
-		"wrong pattern":   {`pattern = "edge-cache"`, `pattern = "event-agent"`, `.pattern: "event-agent", but stack demo runs ai-relay as edge-cache`},
+	write := func(doc string) string {
+		p := filepath.Join(t.TempDir(), "u.toml")
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	relay := `name = "ai-relay"`
+	for name, c := range map[string]struct{ doc, want string }{
+		"unknown product": {strings.Replace(string(data), relay, `name = "ai-relai"`, 1), `product[2] (ai-relai).name: "ai-relai" is not a product of stack demo`},
+		"other model":     {strings.Replace(string(data), relay, relay+"\nmodel = \"claude-sonnet-4-5\"", 1), `product[2] (ai-relay).model: "claude-sonnet-4-5", but stack demo has "claude-haiku-4-5" (zerocost:products[2].model)`},
+		"other budget":    {"monthly_budget_usd = 10\n" + string(data), `monthly_budget_usd: 10, but stack demo's zerocost:monthlyBudgetUsd is 60`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			bad := filepath.Join(t.TempDir(), "u.toml")
-			edited := strings.Replace(string(data), c.from, c.to, 1)
-			if c.from == `pattern = "edge-cache"` {
-				// the edge-cache-only fields would fail first: drop them
-				var keep []string
-				for _, l := range strings.Split(edited, "\n") {
-					if !strings.HasPrefix(strings.TrimSpace(l), "cache_hit_rate") {
-						keep = append(keep, l)
-					}
-				}
-				edited = strings.Join(keep, "\n")
-			}
-			if err := os.WriteFile(bad, []byte(edited), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_, err := run(t, nil, "forecast", "--usage", bad, "--stack", "demo")
+			_, err := run(t, nil, "forecast", "--usage", write(c.doc), "--stack", "demo")
 			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want exit 2 with %q", err, c.want)
 			}
 		})
 	}
-	// Without --stack, a profile is priced on its own.
-	bad := filepath.Join(t.TempDir(), "u.toml")
-	_ = os.WriteFile(bad, []byte(strings.Replace(string(data), `name = "ai-relay"`, `name = "other"`, 1)), 0o644)
-	if _, err := run(t, nil, "forecast", "--usage", bad); err != nil {
-		t.Fatalf("a profile without --stack: %v", err)
+	// A restated key that agrees passes.
+	agree := strings.Replace(string(data), relay, relay+"\npattern = \"edge-cache\"\nmodel = \"claude-haiku-4-5\"", 1)
+	if _, err := run(t, nil, "forecast", "--usage", write(agree), "--stack", "demo"); err != nil {
+		t.Errorf("agreeing keys: %v", err)
+	}
+	// Without --stack the traffic-only profile lacks the patterns...
+	if _, err := run(t, nil, "forecast", "--usage", profile); err == nil || !strings.Contains(err.Error(), "product[2] (ai-relay).pattern: missing") {
+		t.Errorf("traffic only, no stack: %v", err)
+	}
+	// ...and a fully described one is priced on its own.
+	full := "[[product]]\nname = \"other\"\npattern = \"edge-cache\"\nrequests = 1000\ninput_tokens = 10\noutput_tokens = 10\ncache_hit_rate = 0.5\n"
+	if _, err := run(t, nil, "forecast", "--usage", write(full)); err != nil {
+		t.Errorf("a full profile without --stack: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -21,6 +22,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cost"
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/stack"
 	zverify "github.com/zerocost/zerocost/internal/verify"
@@ -98,7 +100,7 @@ before anything was changed.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Deployed)
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "deploy without asking (required when stdin is not a terminal)")
 	fl.BoolVar(&opts.Refresh, "refresh", false, "refresh the stack's state from Cloudflare before the preview")
@@ -131,6 +133,9 @@ func Run(o *Options) error {
 	}
 	if missing := l.Plan.MissingSecrets(); len(missing) > 0 {
 		var errs []error
+		if l.Config.AccountID == stack.PlaceholderAccountID { // also the preflight's; said here with the secrets
+			errs = append(errs, stack.PlaceholderAccountError(filepath.Base(stack.FilePath(l.ProjectDir, short))))
+		}
 		for _, k := range missing {
 			errs = append(errs, fmt.Errorf("%s is not set: `pulumi config set --secret %s <value> --stack %s`", k, k, o.Stack))
 		}
@@ -180,7 +185,7 @@ func Run(o *Options) error {
 	}
 	var forecaster deploy.CostForecaster = deploy.NoForecast{}
 	if o.Usage != "" {
-		forecaster = costForecaster{path: o.Usage}
+		forecaster = costForecaster{path: o.Usage, facts: cost.FactsOf(l.Config)}
 	}
 	deps := deploy.Deps{
 		Preflight: func(context.Context) error {

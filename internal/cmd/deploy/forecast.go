@@ -11,13 +11,15 @@ import (
 // costForecaster prices a usage profile (package cost, as `zerocost cost
 // forecast` does) twice: for the profile's products deployed before the
 // deploy, and for those deployed after it. Products the profile does not
-// list are not priced and are named in the delta.
+// list are priced with no traffic and are named in the delta. The stack
+// says what each product is; the profile gives the traffic.
 type costForecaster struct {
-	path string
+	path  string
+	facts *cost.StackFacts
 }
 
 func (c costForecaster) Forecast(_ context.Context, before, after []string) (*deploy.CostDelta, error) {
-	prof, err := cost.LoadProfile(c.path)
+	prof, err := cost.LoadProfileFor(c.path, c.facts)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +53,7 @@ func (c costForecaster) Forecast(_ context.Context, before, after []string) (*de
 	}
 	d.DeltaUSD = d.AfterUSD - d.BeforeUSD
 	for _, name := range after {
-		if !slices.ContainsFunc(prof.Products, func(p cost.ProductProfile) bool { return p.Name == name }) {
+		if slices.Contains(prof.NoTraffic, name) || !slices.ContainsFunc(prof.Products, func(p cost.ProductProfile) bool { return p.Name == name }) {
 			d.Unpriced = append(d.Unpriced, name)
 		}
 	}

@@ -107,7 +107,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Local)
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON line {products, model} on stdout when ready")
 	fl.BoolVar(&opts.Reset, "reset", false, "delete the stack's local R2, queue and cache data before starting")

@@ -82,7 +82,7 @@ CLI, or the plan).`,
 }
 
 func addCommon(cmd *cobra.Command, o *Options) {
-	cmdutil.AddStackFlag(cmd, &o.Stack)
+	o.F.AddStackFlag(cmd, &o.Stack, cmdutil.LocalWhen(&o.Local))
 	fl := cmd.Flags()
 	fl.StringVar(&o.Product, "product", "", "the async-pipeline product (required)")
 	fl.BoolVar(&o.Local, "local", false, "call the stack's running zerocost dev")

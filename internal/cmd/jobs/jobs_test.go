@@ -123,7 +123,7 @@ func project(t *testing.T, url string) (dir, outputsFile string) {
 func run(t *testing.T, dir string, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	io, out, errOut := cmdutil.Test()
-	f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return env[k] }}
+	f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return env[k] }, SelectedStack: cmdtest.Selected("demo")}
 	cmd := NewCmd(f, nil)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)

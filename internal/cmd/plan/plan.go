@@ -37,7 +37,7 @@ back; the Pulumi program, the local runtime, verify and cost all read it.`,
 		Args:    cobra.NoArgs,
 		RunE:    cmdutil.RunE(opts, nil, nil, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Local)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the plan as JSON")
 	return cmd
 }

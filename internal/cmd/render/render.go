@@ -37,7 +37,7 @@ Secrets are never written: the configs name them in a comment only.`,
 		Args:    cobra.NoArgs,
 		RunE:    cmdutil.RunE(opts, nil, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.Local)
 	cmd.Flags().StringVar(&opts.Out, "out", "", "folder to write <product>/wrangler.toml and <product>/worker.js to (required)")
 	cmd.Flags().BoolVar(&opts.NoMinify, "no-minify", false, "write readable, unminified Workers")
 	return cmd

@@ -7,9 +7,12 @@ import (
 	"github.com/zerocost/zerocost/internal/cmd/cost"
 	"github.com/zerocost/zerocost/internal/cmd/deploy"
 	"github.com/zerocost/zerocost/internal/cmd/dev"
+	initcmd "github.com/zerocost/zerocost/internal/cmd/init"
 	"github.com/zerocost/zerocost/internal/cmd/jobs"
 	"github.com/zerocost/zerocost/internal/cmd/plan"
+	"github.com/zerocost/zerocost/internal/cmd/product"
 	"github.com/zerocost/zerocost/internal/cmd/render"
+	"github.com/zerocost/zerocost/internal/cmd/status"
 	"github.com/zerocost/zerocost/internal/cmd/verify"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 )
@@ -27,8 +30,10 @@ built on three patterns (event-agent, async-pipeline, edge-cache), and renders,
 runs, verifies, prices and deploys them.
 
 The products live in Pulumi.<stack>.yaml under the zerocost: namespace;
-every command takes --stack (default "demo").`,
-		Version:       Version,
+every command takes --stack; without it, the stack selected in Pulumi
+(` + "`pulumi stack select`" + `), and for render, plan, dev and verify --local also
+the project's only stack file. Start a stack with zerocost init.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -36,7 +41,8 @@ every command takes --stack (default "demo").`,
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
-	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f, nil))
+	cmd.AddCommand(initcmd.NewCmd(f, nil), product.NewCmd(f, nil))
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f), status.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f, nil))
 	usageArgs(cmd)
 	return cmd
 }

@@ -89,7 +89,7 @@ configuration error.`,
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(opts, &opts.Context, opts.check, runF, Run),
 	}
-	cmdutil.AddStackFlag(cmd, &opts.Stack)
+	f.AddStackFlag(cmd, &opts.Stack, cmdutil.LocalWhen(&opts.Local))
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Local, "local", false, "verify the stack's running `zerocost dev` (route checks only)")
 	fl.StringVar(&opts.OutputsFile, "outputs", "", "file of `pulumi stack output --json` for the deployed stack (default: ask the pulumi CLI)")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
@@ -92,7 +93,7 @@ func run(t *testing.T, env map[string]string, setup func(*Options), args ...stri
 	t.Helper()
 	io, out, errOut := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(k string) string { return env[k] },
-		HTTPClient: func() *http.Client { return &http.Client{Timeout: 10 * time.Second} }}
+		HTTPClient: func() *http.Client { return &http.Client{Timeout: 10 * time.Second} }, SelectedStack: cmdtest.Selected("demo")}
 	return runWith(t, f, out, errOut, setup, args...)
 }
 
@@ -122,7 +123,7 @@ func TestFlags(t *testing.T) {
 	var got *Options
 	parse := func(args ...string) error {
 		got = nil
-		cmd := NewCmd(&cmdutil.Factory{}, func(o *Options) error { got = o; return nil })
+		cmd := NewCmd(&cmdutil.Factory{SelectedStack: cmdtest.Selected("demo")}, func(o *Options) error { got = o; return nil })
 		cmd.SetArgs(args)
 		cmd.SetErr(&bytes.Buffer{})
 		cmd.SetOut(&bytes.Buffer{})
@@ -386,7 +387,7 @@ func TestDeployedFromThePlan(t *testing.T) {
 	}
 	io, out, errOut := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(string) string { return "" },
-		HTTPClient: func() *http.Client { return &http.Client{Transport: rd, Timeout: 10 * time.Second} }}
+		HTTPClient: func() *http.Client { return &http.Client{Transport: rd, Timeout: 10 * time.Second} }, SelectedStack: cmdtest.Selected("demo")}
 	r := runWith(t, f, out, errOut, nil, "--skip-resources")
 	if r.err != nil {
 		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)

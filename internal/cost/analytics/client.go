@@ -142,9 +142,9 @@ func (c *Client) SQL(ctx context.Context, query string) (*SQLResult, error) {
 	return &res, nil
 }
 
-// number reads a JSON number that the SQL API may also give as a string
+// Number reads a JSON number that the SQL API may also give as a string
 // (64-bit integers).
-func number(v any) (float64, error) {
+func Number(v any) (float64, error) {
 	switch x := v.(type) {
 	case float64:
 		return x, nil

@@ -196,12 +196,9 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		}
 		for _, r := range rows {
 			pi, ok := byBucket[r.Dimensions.BucketName]
-			if !ok || r2Free[r.Dimensions.ActionType] {
+			metric := R2Class(r.Dimensions.ActionType)
+			if !ok || metric == "" {
 				continue
-			}
-			metric := cost.ClassA
-			if r2ClassB[r.Dimensions.ActionType] {
-				metric = cost.ClassB
 			}
 			u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: metric}] += r.Sum.Requests
 		}
@@ -332,7 +329,7 @@ func decodeTokenRow(row map[string]any) (product string, mu cost.ModelUsage, err
 		}{c.alias, c.dst(&mu)})
 	}
 	for _, c := range cols {
-		n, err := number(row[c.name])
+		n, err := Number(row[c.name])
 		if err != nil {
 			return "", mu, fmt.Errorf("%s: %s of %s/%s: %w", SQLWhat, c.name, product, mu.Model, err)
 		}
@@ -415,11 +412,17 @@ type row struct {
 
 // graphQLRows runs a dataset's query and decodes its groups.
 func graphQLRows(ctx context.Context, c *Client, dataset, query string, vars map[string]any) ([]row, error) {
+	return Rows[row](ctx, c, dataset, query, vars)
+}
+
+// Rows runs a dataset's query and decodes its groups into T; an error
+// names the dataset and the row.
+func Rows[T any](ctx context.Context, c *Client, dataset, query string, vars map[string]any) ([]T, error) {
 	raws, err := c.GraphQL(ctx, dataset, query, vars)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]row, len(raws))
+	out := make([]T, len(raws))
 	for i, raw := range raws {
 		if err := json.Unmarshal(raw, &out[i]); err != nil {
 			return nil, fmt.Errorf("%s: row %s: %w", dataset, raw, err)
