@@ -174,3 +174,70 @@ func settleWorkflowJobs(t *testing.T, env *Env, base string, jobs []workflowJob,
 	}
 	return views
 }
+
+const longAnswerStack = `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:products:
+    - name: pipe
+      pattern: async-pipeline
+      systemPrompt: Write at length.
+      settings:
+        rateLimitPerMinute: 1000000
+        maxOutputTokens: 8000
+        modelTimeoutMs: 150000
+        batchSize: 1
+        batchTimeoutSeconds: 1
+    - name: ask
+      pattern: edge-cache
+      systemPrompt: Write at length.
+      settings:
+        rateLimitPerMinute: 1000000
+        maxOutputTokens: 8000
+        modelTimeoutMs: 150000
+`
+
+// An answer of 4,000 tokens at 60 tokens a second (67 s; a bounded 300 in
+// `go test`) ends done on the async pipeline (realtime: its consumer has 15
+// minutes) and is answered synchronously by the edge cache (a request has no
+// wall-time limit while its client stays connected), whole.
+func TestLongAnswersOnPipelineAndCache(t *testing.T) {
+	tokens := Size(300, 4000)
+	dir := project(t, "long", longAnswerStack, nil)
+	env, _ := start(t, dir, "long", devmodel.Options{TokensPerSecond: workflowSpeed})
+	model := env.RT.Model()
+	text := strings.Repeat("long ", tokens*4/5)
+	script := func(input string) string {
+		tok := fmt.Sprintf("tok%032x", rand.Uint64())
+		if err := model.Script(tok, []devmodel.Step{{Text: &text}}); err != nil {
+			t.Fatal(err)
+		}
+		return input + " " + tok
+	}
+
+	pipe := env.URL("pipe")
+	r, err := env.Do(http.MethodPost, pipe+"/jobs", jsonBody(t, map[string]string{"input": script("pipeline")}), "Content-Type", "application/json")
+	if err != nil || r.Status != http.StatusAccepted {
+		t.Fatalf("POST /jobs: %v %v", err, r)
+	}
+	var job struct {
+		JobID string `json:"job_id"`
+	}
+	if err := json.Unmarshal(r.Body, &job); err != nil {
+		t.Fatal(err)
+	}
+
+	client := &http.Client{Timeout: 3 * time.Minute} // past the harness's 60 s: the answer takes 67 s at full size
+	a, err := Do(client, http.MethodPost, env.URL("ask")+"/ask", jsonBody(t, map[string]string{"input": script("cache")}), "Content-Type", "application/json")
+	if err != nil || a.Status != http.StatusOK {
+		t.Fatalf("POST /ask: %v %v", err, a)
+	}
+	if got, _ := a.JSON()["answer"].(string); got != text {
+		t.Errorf("edge cache: an answer of %d characters after %s, want the whole %d", len(got), a.Elapsed.Round(time.Millisecond), len(text))
+	}
+
+	views := settleWorkflowJobs(t, env, pipe, []workflowJob{{id: job.JobID}}, Size(2, 5))
+	if views[0]["status"] != "done" || views[0]["result"] != text {
+		t.Errorf("pipeline job: %v, want done with the whole text", views[0]["status"])
+	}
+	t.Logf("%d tokens at %d a second: the edge cache answered in %s", tokens, workflowSpeed, a.Elapsed.Round(time.Millisecond))
+}
