@@ -259,13 +259,19 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 	for _, db := range wc.D1Databases {
 		pr.Bindings = append(pr.Bindings, Binding{Type: D1, Name: db.Binding, Target: db.DatabaseName})
 	}
-	for _, wf := range wc.Workflows {
+	return pr, addWorkflows(pr, wc.Workflows)
+}
+
+// addWorkflows binds the config's Workflows, each running a class of the
+// product's own Worker.
+func addWorkflows(pr *Product, wfs []wrangler.Workflow) error {
+	for _, wf := range wfs {
 		if wf.ScriptName != "" && wf.ScriptName != pr.Script {
-			return nil, fmt.Errorf("%s: Workflow %s runs a class of Worker %q; zerocost runs its Workflows in the product's own Worker", sp.Name, wf.Name, wf.ScriptName)
+			return fmt.Errorf("%s: Workflow %s runs a class of Worker %q; zerocost runs its Workflows in the product's own Worker", pr.Name, wf.Name, wf.ScriptName)
 		}
 		pr.Bindings = append(pr.Bindings, Binding{Type: Workflow, Name: wf.Binding, Target: wf.Name, Class: wf.ClassName})
 	}
-	return pr, nil
+	return nil
 }
 
 func productURL(cfg *stack.Config, pr *Product) string {
@@ -340,11 +346,6 @@ func (p *Plan) Check() []error {
 				add("%s: the stack has a budget, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
 			}
 		}
-		if pr.Settings.Runner == stack.RunnerWorkflow {
-			if b := pr.Binding(contract.JobWorkflow); b == nil || b.Type != Workflow {
-				add("%s: runner: workflow needs a workflow binding named %s (the job's Workflow)", pr.Name, contract.JobWorkflow)
-			}
-		}
 		if err := names.Check("script", pr.Script); err != nil {
 			add("%s: %v", pr.Name, err)
 		}
@@ -381,11 +382,7 @@ func (p *Plan) Check() []error {
 				add("%s: the %s pattern needs a %s binding named %s%s", pr.Name, pr.Pattern, typ, name, why)
 			}
 		}
-		for _, b := range pr.Bindings {
-			if b.Type == Workflow {
-				claim(pr.Name, "Workflow", b.Target)
-			}
-		}
+		errs = append(errs, checkWorkflows(pr, claim)...)
 		for _, b := range pr.R2Buckets {
 			if err := names.Check("bucket", b.Name); err != nil {
 				add("%s: %v", pr.Name, err)
@@ -430,6 +427,23 @@ func (p *Plan) Check() []error {
 					add("%s: dead-letter queue %q has no consumer: failed jobs would never be recorded", pr.Name, q.Name)
 				}
 			}
+		}
+	}
+	return errs
+}
+
+// checkWorkflows: runner: workflow binds the job's Workflow, and no two
+// products name the same Workflow.
+func checkWorkflows(pr Product, claim func(prod, kind, name string)) []error {
+	var errs []error
+	if pr.Settings.Runner == stack.RunnerWorkflow {
+		if b := pr.Binding(contract.JobWorkflow); b == nil || b.Type != Workflow {
+			errs = append(errs, fmt.Errorf("%s: runner: workflow needs a workflow binding named %s (the job's Workflow)", pr.Name, contract.JobWorkflow))
+		}
+	}
+	for _, b := range pr.Bindings {
+		if b.Type == Workflow {
+			claim(pr.Name, "Workflow", b.Target)
 		}
 	}
 	return errs
