@@ -21,6 +21,12 @@ build:
 
 test: deps pulumi-tools test-workers test-go
 
+# Where ../shared/tools/pulumi is there (CI's machine), `make pulumi-tools`
+# has installed the Pulumi tools, so the tests that need them (the real CLI's
+# in internal/deploy, the provider schema's in infra/cloudflare) fail instead
+# of skipping: ZEROCOST_PULUMI_REQUIRE (internal/pulumitool).
+test: export ZEROCOST_PULUMI_REQUIRE = $(if $(wildcard $(SHARED_PULUMI)/install.sh),1,)
+
 # The Pulumi CLI, Go language host and Cloudflare provider plugin for the
 # end-to-end test: unpacked from ../shared/tools/pulumi into .tools/pulumi when
 # that folder is there (tests that need them say so and skip otherwise).
@@ -53,7 +59,7 @@ test-workers:
 demo: deps build
 	./scripts/demo.sh
 
-# The reliability suites at the issue's full sizes (2,000 pipeline jobs, 1,000
+# The reliability suites at their full sizes (2,000 pipeline jobs, 1,000
 # agent jobs, ...; about 1.5 minutes). `make test` runs the same suites bounded,
 # inside `go test ./...`. See docs/reliability.md.
 reliability: deps
@@ -77,8 +83,8 @@ clean:
 # (src/contract.gen.ts: names, defaults, the data point), the Worker tests'
 # wrangler configs (test/wrangler/, rendered from test/Pulumi.workers-test.yaml)
 # and the Env types (src/env.gen.ts, by wrangler types). Tests in
-# internal/contract and internal/workerstest fail while they are stale.
+# internal/contract and internal/workersgen fail while they are stale.
 .PHONY: workers-gen
 workers-gen: deps
 	go generate ./internal/contract
-	go generate ./internal/workerstest
+	go generate ./internal/workersgen

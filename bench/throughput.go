@@ -31,7 +31,8 @@ type Throughput struct {
 
 // PipelineStack is the throughput run's stack: batches of 100, short waits,
 // max_retries 3 (so a job that spent its retries waiting for the limit would
-// reach the dead-letter queue within four minutes of backlog).
+// reach the dead-letter queue within four minutes of backlog), and a door
+// (per caller) wide enough for the one client that posts the whole backlog.
 func PipelineStack(ownLimit int) string {
 	return fmt.Sprintf(`config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
@@ -44,6 +45,7 @@ func PipelineStack(ownLimit int) string {
         maxRetries: 3
         retryDelaySeconds: 5
         rateLimitPerMinute: %d
+        doorLimitPerMinute: 1000000
 `, ownLimit)
 }
 

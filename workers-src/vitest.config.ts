@@ -1,7 +1,7 @@
 // One vitest project per pattern. Each runs in workerd through
 // @cloudflare/vitest-plugin with its test wrangler config
 // (test/wrangler/<pattern>.toml, rendered from test/Pulumi.workers-test.yaml
-// by `go generate ./internal/workerstest`) and its own model stand-in on
+// by `go generate ./internal/workersgen`) and its own model stand-in on
 // 127.0.0.1 (internal/devmodel, started by test/node/global-setup.ts), whose
 // URL replaces the config's ANTHROPIC_BASE_URL. The secrets are not in the
 // config (as in production): the API key is given here, AUTH_TOKEN per test.
@@ -40,18 +40,19 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
 
 // Each pattern's project runs only its own files: test/ops/<pattern>.test.ts
 // measures that pattern's ops per event against contract.gen.ts's
-// OPS_PER_EVENT, test/budget/<pattern>.test.ts its spend guard.
+// OPS_PER_EVENT, test/budget/<pattern>.test.ts its spend guard,
+// test/callers/<pattern>.test.ts what a stranger meets (the door, HEAD).
 export default defineConfig({
   test: {
     projects: [
-      pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/callers/event-agent.test.ts", "test/lib/**/*.test.ts"]),
       // runner: workflow (the default): the jobs run on Miniflare's Workflows.
       pattern("event-agent", ["test/workflow/*.test.ts"], "event-agent-workflow", { RUNNER: "workflow" }),
-      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts", "test/callers/async-pipeline.test.ts"]),
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
       pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
-      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts"]),
+      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
         test: {

@@ -14,7 +14,7 @@ import (
 func main() {
 	f := cmdutil.New()
 	cmd := root.NewCmd(f)
-	err := cmd.Execute()
+	err := root.Execute(cmd)
 	if err != nil {
 		msg := err.Error()
 		if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand") {

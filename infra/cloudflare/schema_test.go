@@ -203,6 +203,9 @@ func typeProblems(s Schema, where string, ft reflect.Type, p SchemaProperty, inp
 func TestSchemaMatchesPlugin(t *testing.T) {
 	tools, err := pulumitool.Find(filepath.Join("..", ".."))
 	if err != nil {
+		if pulumitool.Required() {
+			t.Fatalf("%s is set, and the provider plugin is missing: %v", pulumitool.EnvRequire, err)
+		}
 		t.Skipf("the provider plugin is not installed, so schema.json is checked against the structs only: %v", err)
 	}
 	t.Setenv("PATH", tools.Dirs()+string(os.PathListSeparator)+os.Getenv("PATH"))

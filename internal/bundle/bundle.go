@@ -26,8 +26,9 @@ const Prefix = "zerocost:"
 
 const namespace = "zerocost"
 
-// SizeGoal is the size each bundle with the default hooks stays under
-// (issue 2), but for an async pipeline that carries the spend guard.
+// SizeGoal is the size each bundle with the default hooks stays under (the
+// goal docs/BENCHMARKS.md measures), but for an async pipeline that carries
+// the spend guard.
 const SizeGoal = 25 * 1024
 
 // GuardedPipelineSize bounds an async pipeline with the spend guard (a budget

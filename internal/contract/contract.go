@@ -33,6 +33,10 @@ const (
 	// RateLimiter is the ratelimit binding in front of every model call;
 	// every pattern's Worker has it (there is no fallback).
 	RateLimiter = "RATE_LIMITER"
+	// DoorLimiter is the ratelimit binding at each product's POST, keyed by
+	// the caller (its client address): one caller's burst leaves the others
+	// served. An async pipeline counts jobs (one limit() call per job).
+	DoorLimiter = "DOOR_LIMITER"
 	// ModelUsage is the Analytics Engine dataset of model calls.
 	ModelUsage = "MODEL_USAGE"
 	// Spend is the stack's spend counter, a D1 database (one per stack).
@@ -131,6 +135,7 @@ var Bindings = []Binding{
 	{Outputs, stack.Patterns},
 	{JobQueue, []string{stack.AsyncPipeline}},
 	{RateLimiter, stack.Patterns},
+	{DoorLimiter, stack.Patterns},
 	{ModelUsage, stack.Patterns},
 	{Spend, stack.Patterns},
 	{JobWorkflow, []string{stack.EventAgent}},

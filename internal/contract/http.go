@@ -126,9 +126,9 @@ var ErrorCodes = []CodeDoc{
 	{ErrNotFound, 404, "no such route or job"},
 	{ErrUnauthorized, 401, "AUTH_TOKEN is set and the bearer token is missing or wrong"},
 	{ErrRateLimited, 429, "with Retry-After"},
-	{ErrBudgetExhausted, 429, "with Retry-After, resets_at and scope: the month's model budget is spent"},
+	{ErrBudgetExhausted, 429, "with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget)"},
 	{ErrForbidden, 403, "the route needs a setting the stack lacks (admin routes without AUTH_TOKEN)"},
-	{ErrUpstream, 502, "the model API failed (edge-cache answers synchronously)"},
+	{ErrUpstream, 502, "the model API failed (edge-cache answers synchronously): request_id (and x-request-id), upstream_status, attempts, retry_after; never the API's own text, which goes to the log"},
 	{ErrUnavailable, 503, "a platform service (the job queue, the spend store) failed; retry later"},
 	{ErrInternal, 500, "a bug"},
 }

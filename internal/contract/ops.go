@@ -177,17 +177,17 @@ func concat(lists ...[]Event) []Event {
 // with them. Change the Workers and this table together.
 var Events = map[string][]Event{
 	stack.EventAgent: concat([]Event{
-		{EventPost, "POST /jobs: 202 with a signed job id (no write); in waitUntil the rate limiter, the model call, its data point and the job record", map[Op]int{
-			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1}},
+		{EventPost, "POST /jobs: the door and the rate limiter, 202 with a signed job id (no write); in waitUntil the model call, its data point and the job record", map[Op]int{
+			OpRequest: 1, OpRateLimit: 2, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1}},
 		{EventPostFailed, "POST /jobs whose model call fails: the failed job record instead of the result", map[Op]int{
-			OpRequest: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 1}},
+			OpRequest: 1, OpRateLimit: 2, OpModelCall: 1, OpR2Put: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record (queued needs none: the id proves it)", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
 	}, guardEvents, []Event{
-		{EventBudgetRefused, "POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted)", map[Op]int{
-			OpRequest: 1, OpRateLimit: 1, OpD1RowsRead: 1}},
-		{EventPostWorkflow, "runner: workflow: POST /jobs: the limiter, one Workflow instance created (its id the signed job id), 202", map[Op]int{
-			OpRequest: 1, OpRateLimit: 1, OpWorkflowCreate: 1}},
+		{EventBudgetRefused, "POST /jobs with the budget spent: the door, the limiter, the check, 429 budget_exhausted (no job accepted)", map[Op]int{
+			OpRequest: 1, OpRateLimit: 2, OpD1RowsRead: 1}},
+		{EventPostWorkflow, "runner: workflow: POST /jobs: the door and the limiter, one Workflow instance created (its id the signed job id), 202", map[Op]int{
+			OpRequest: 1, OpRateLimit: 2, OpWorkflowCreate: 1}},
 		{EventRun, "runner: workflow: the instance (one execution): the model step (the call, its data point; the result kept in the instance's state), the record step (the put)", map[Op]int{
 			OpRequest: 1, OpWorkflowStep: 2, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1}},
 		{EventRunFailed, "runner: workflow: the model step fails for good (a non-retryable answer, or its retries spent): the failed record", map[Op]int{
@@ -198,8 +198,8 @@ var Events = map[string][]Event{
 			OpRequest: 1, OpR2Get: 1, OpWorkflowStatus: 1}},
 	}),
 	stack.AsyncPipeline: concat([]Event{
-		{EventPost, "POST /jobs with one input: one message sent (no write: the id proves the job)", map[Op]int{
-			OpRequest: 1, OpQueueWrite: 1}},
+		{EventPost, "POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job)", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpQueueWrite: 1}},
 		{EventBatch, "one invocation of the consumer per delivered batch", map[Op]int{
 			OpRequest: 1}},
 		{EventDelivery, "the job record read (done already?), the limiter, the model call, its data point, the job record written, the ack", map[Op]int{
@@ -239,15 +239,15 @@ var Events = map[string][]Event{
 			OpR2Get: 1, OpR2Put: 1}},
 	}),
 	stack.EdgeCache: concat([]Event{
-		{EventHitEdge, "answered from the Cache API of this location", map[Op]int{
-			OpRequest: 1, OpCacheMatch: 1}},
-		{EventHitStore, "answered from R2, then kept in the Cache API for the rest of its TTL", map[Op]int{
-			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1}},
-		{EventMiss, "no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API", map[Op]int{
-			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpCachePut: 1}},
+		{EventHitEdge, "the door, answered from the Cache API of this location", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1}},
+		{EventHitStore, "the door, answered from R2, then kept in the Cache API for the rest of its TTL", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1}},
+		{EventMiss, "no fresh answer: the door, the limiter, the model call, its data point, the answer stored in R2 and the Cache API", map[Op]int{
+			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 2, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpCachePut: 1}},
 	}, guardEvents, []Event{
-		{EventBudgetRefused, "a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check)", map[Op]int{
-			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1}},
+		{EventBudgetRefused, "a miss with the budget spent: the door, the lookups, the limiter, the check, 429 budget_exhausted (hits never check)", map[Op]int{
+			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 2, OpD1RowsRead: 1}},
 	}),
 }
 

@@ -80,7 +80,7 @@ func (r *CLIRunner) Up(ctx context.Context, p Progress) (Changes, outputs.Stack,
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err := r.run(ctx, "read outputs", "", "stack", "output", "--json", "--show-secrets")
+	out, err := r.run(ctx, "read outputs", "", outputs.CLIArgs...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("up succeeded, but %w", err)
 	}
@@ -92,24 +92,16 @@ func (r *CLIRunner) Up(ctx context.Context, p Progress) (Changes, outputs.Stack,
 }
 
 // Outputs returns the stack's current outputs; a stack never deployed has
-// none. --show-secrets: infra/ exports no secret today, but the Go SDK makes
-// a whole product's export secret when any value in it is, and verification
-// needs the values.
+// none. The CLI runs under package outputs' secrets policy (no
+// --show-secrets: the outputs hold no secret).
 func (r *CLIRunner) Outputs(ctx context.Context) (outputs.Stack, error) {
-	out, err := r.run(ctx, "read outputs", "", "stack", "output", "--json", "--show-secrets")
+	out, err := r.run(ctx, "read outputs", "", outputs.CLIArgs...)
 	if err != nil {
 		return nil, err
 	}
-	var om map[string]json.RawMessage
-	if err := json.Unmarshal(out, &om); err != nil {
-		return nil, &OpError{Op: "read outputs", Err: fmt.Errorf("`pulumi stack output --json` printed no JSON object: %w", err)}
-	}
-	if len(om) == 0 {
-		return outputs.Stack{}, nil
-	}
-	outs, err := outputs.Parse(out)
+	outs, err := outputs.ParseMaybeEmpty(out)
 	if err != nil {
-		return outputs.Stack{}, nil // exports, but none of zerocost's
+		return nil, &OpError{Op: "read outputs", Err: err}
 	}
 	return outs, nil
 }

@@ -259,7 +259,7 @@ func TestCLIRunnerDrivesTheCLI(t *testing.T) {
 	joined := strings.Join(calls, "\n")
 	for _, want := range []string{": stack select --create --stack demo", ": preview --event-log ",
 		": up --yes --skip-preview --message zerocost deploy --event-log ",
-		": stack output --json --show-secrets --stack demo", ": config get cloudflare:apiToken --json --stack demo"} {
+		": stack output --json --stack demo", ": config get cloudflare:apiToken --json --stack demo"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("no call with %q in\n%s", want, joined)
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cftest"
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
 
@@ -155,7 +154,7 @@ func TestRollbackAgainstTheAPI(t *testing.T) {
 		},
 		Sink: sink,
 	})
-	if cmdutil.ExitCode(err) != 1 || res.Outcome != OutcomeRolledBack {
+	if defaultExitCode(err) != 1 || res.Outcome != OutcomeRolledBack {
 		t.Fatalf("outcome %s, err %v", res.Outcome, err)
 	}
 	if got := s.Active(cfAccount, "a-demo"); len(got) != 1 || got[0].VersionID != a1 {

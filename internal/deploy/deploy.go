@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
 
@@ -210,6 +209,10 @@ type Deps struct {
 	Confirm func(question string) (bool, error)
 	// Sink receives the events.
 	Sink Sink
+	// ExitCode maps Run's error to the process's exit code, for the result
+	// event: the command layer's mapping (nil: 0 for no error, 2 for a
+	// UsageError, 1 otherwise).
+	ExitCode func(error) int
 }
 
 // ScriptRollback is what happened to one Worker after a failed verification.
@@ -273,16 +276,31 @@ type deployer struct {
 
 // Run deploys: preflight, open, [refresh], preview, cost forecast, confirm,
 // snapshot, up, verify, and on a failed verification rollback and
-// re-verification. The error carries the exit code (cmdutil.ExitCode): 2 for
-// a usage or environment problem caught before anything changed, 1 for a
-// failed phase, a refusal or a failed verification.
+// re-verification. A usage or environment problem caught before anything
+// changed is a UsageError; every other error is a failed phase, a refusal or
+// a failed verification. Deps.ExitCode turns them into the result event's
+// exit code.
 func Run(ctx context.Context, cfg Config, deps Deps) (*Result, error) {
 	if deps.Forecaster == nil {
 		deps.Forecaster = NoForecast{}
 	}
+	if deps.ExitCode == nil {
+		deps.ExitCode = defaultExitCode
+	}
 	d := &deployer{ctx: ctx, cfg: cfg, deps: deps, res: &Result{}}
 	err := d.run()
 	return d.res, err
+}
+
+// defaultExitCode is Deps.ExitCode's default.
+func defaultExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case IsUsage(err):
+		return 2
+	}
+	return 1
 }
 
 func (d *deployer) emit(e Event) { d.deps.Sink.Emit(e) }
@@ -300,7 +318,7 @@ func (d *deployer) failed(phase string, err error) error {
 // finish emits the result event and returns err.
 func (d *deployer) finish(outcome string, err error, msg string) error {
 	d.res.Outcome = outcome
-	code := cmdutil.ExitCode(err)
+	code := d.deps.ExitCode(err)
 	if err != nil && msg == "" {
 		msg = err.Error()
 	}
@@ -316,156 +334,6 @@ func (d *deployer) finish(outcome string, err error, msg string) error {
 
 func (d *deployer) rollbackEnabled() bool { return !d.cfg.SkipVerify && !d.cfg.NoRollback }
 
-func (d *deployer) run() error {
-	cfg := d.cfg
-	if !cfg.Yes && !cfg.Interactive {
-		return d.failed(PhasePreflight, cmdutil.ConfigError(errors.New(
-			"stdin is not a terminal, so zerocost deploy cannot ask before deploying: pass --yes to deploy without asking")))
-	}
-	if d.deps.Preflight != nil {
-		d.phase(PhasePreflight, StatusStarted, "")
-		if err := d.deps.Preflight(d.ctx); err != nil {
-			return d.failed(PhasePreflight, err)
-		}
-		d.phase(PhasePreflight, StatusDone, "")
-	}
-
-	d.phase(PhaseOpen, StatusStarted, "stack "+cfg.Stack)
-	runner, err := d.deps.Open(d.ctx)
-	if err != nil {
-		return d.failed(PhaseOpen, d.opError(err))
-	}
-	var verifier Verifier
-	var rollbacker Rollbacker
-	if !cfg.SkipVerify {
-		creds, err := d.credentials(runner)
-		if err != nil {
-			return d.failed(PhaseOpen, err)
-		}
-		if verifier, err = d.deps.NewVerifier(creds); err != nil {
-			return d.failed(PhaseOpen, err)
-		}
-		if d.rollbackEnabled() {
-			if rollbacker, err = d.deps.NewRollbacker(creds); err != nil {
-				return d.failed(PhaseOpen, err)
-			}
-		}
-	}
-	d.phase(PhaseOpen, StatusDone, "")
-
-	if cfg.Refresh {
-		d.phase(PhaseRefresh, StatusStarted, "")
-		ch, err := runner.Refresh(d.ctx, d.progress(PhaseRefresh, 0))
-		if err != nil {
-			return d.failed(PhaseRefresh, d.opError(err))
-		}
-		d.emit(Event{Type: EventChanges, Phase: PhaseRefresh, Changes: ch})
-		d.phase(PhaseRefresh, StatusDone, "")
-	} else {
-		d.phase(PhaseRefresh, StatusSkipped, "pass --refresh to read the resources' state from Cloudflare first")
-	}
-
-	d.phase(PhasePreview, StatusStarted, "stack "+d.cfg.Stack)
-	changes, err := runner.Preview(d.ctx, d.progress(PhasePreview, 0))
-	if err != nil {
-		return d.failed(PhasePreview, d.opError(err))
-	}
-	d.res.Changes = changes
-	d.emit(Event{Type: EventChanges, Phase: PhasePreview, Changes: changes})
-	d.phase(PhasePreview, StatusDone, "")
-
-	d.forecast(runner)
-
-	if changes.Changed() == 0 {
-		d.phase(PhaseConfirm, StatusSkipped, "no changes to deploy")
-		d.phase(PhaseSnapshot, StatusSkipped, "no changes to deploy")
-		d.phase(PhaseUp, StatusSkipped, "no changes to deploy")
-		if cfg.SkipVerify {
-			d.phase(PhaseVerify, StatusSkipped, "--skip-verify")
-			return d.finish(OutcomeUnchanged, nil, "stack "+cfg.Stack+" is up to date: no changes")
-		}
-		outs, err := runner.Outputs(d.ctx)
-		if err != nil {
-			return d.failed(PhaseVerify, fmt.Errorf("read the stack's outputs: %w", err))
-		}
-		d.res.Outputs = outs
-		passed := d.verify(PhaseVerify, verifier, outs)
-		d.res.Verified = &passed
-		if !passed {
-			return d.finish(OutcomeVerifyFailed, fmt.Errorf("stack %s has no changes to deploy, but its verification failed (nothing to roll back)", cfg.Stack), "")
-		}
-		return d.finish(OutcomeUnchanged, nil, "stack "+cfg.Stack+" is up to date and verified")
-	}
-
-	if cfg.Yes {
-		d.phase(PhaseConfirm, StatusSkipped, "--yes")
-	} else {
-		d.phase(PhaseConfirm, StatusStarted, "")
-		q := fmt.Sprintf("Deploy stack %s: %s?", cfg.Stack, FormatChanges(changes))
-		yes, err := d.deps.Confirm(q)
-		if err != nil {
-			return d.failed(PhaseConfirm, err)
-		}
-		if !yes {
-			d.phase(PhaseConfirm, StatusDone, "declined")
-			return d.finish(OutcomeDeclined, errors.New("deploy cancelled: nothing was changed"), "")
-		}
-		d.phase(PhaseConfirm, StatusDone, "confirmed")
-	}
-
-	before := map[string]ScriptState{}
-	if rollbacker != nil {
-		d.phase(PhaseSnapshot, StatusStarted, "record the versions each Worker serves")
-		for _, script := range cfg.Scripts {
-			st, err := rollbacker.Active(d.ctx, script)
-			if err != nil {
-				return d.failed(PhaseSnapshot, fmt.Errorf("cannot record the version Worker %s serves, so a failed verification could not be rolled back "+
-					"(nothing was deployed; fix the token's permissions, or pass --no-rollback): %w", script, err))
-			}
-			before[script] = st
-			e := Event{Type: EventScript, Phase: PhaseSnapshot, Script: script, Status: ScriptRecorded, Versions: st.Versions}
-			switch {
-			case !st.Exists:
-				e.Status = ScriptNew
-			case len(st.Versions) == 0:
-				e.Status = ScriptNoVersion
-			}
-			d.emit(e)
-		}
-		d.phase(PhaseSnapshot, StatusDone, "")
-	} else {
-		why := "--no-rollback"
-		if cfg.SkipVerify {
-			why = "--skip-verify: nothing to roll back for"
-		}
-		d.phase(PhaseSnapshot, StatusSkipped, why)
-	}
-
-	d.phase(PhaseUp, StatusStarted, "")
-	upChanges, outs, err := runner.Up(d.ctx, d.progress(PhaseUp, changes.Changed()))
-	if err != nil {
-		return d.failed(PhaseUp, d.opError(err))
-	}
-	d.res.Outputs = outs
-	d.emit(Event{Type: EventChanges, Phase: PhaseUp, Changes: upChanges})
-	d.phase(PhaseUp, StatusDone, "")
-
-	if cfg.SkipVerify {
-		d.phase(PhaseVerify, StatusSkipped, "--skip-verify")
-		return d.finish(OutcomeDeployed, nil, "deployed stack "+cfg.Stack+" ("+FormatChanges(upChanges)+"); not verified (--skip-verify)")
-	}
-	passed := d.verify(PhaseVerify, verifier, outs)
-	d.res.Verified = &passed
-	if passed {
-		return d.finish(OutcomeDeployed, nil, "deployed and verified stack "+cfg.Stack+" ("+FormatChanges(upChanges)+")")
-	}
-	if rollbacker == nil {
-		d.phase(PhaseRollback, StatusSkipped, "--no-rollback")
-		return d.finish(OutcomeVerifyFailed, fmt.Errorf("verification of stack %s failed after `up`; nothing was rolled back (--no-rollback)", cfg.Stack), "")
-	}
-	return d.rollback(rollbacker, verifier, before, outs)
-}
-
 // credentials resolves the Cloudflare token (CLOUDFLARE_API_TOKEN or the
 // stack's cloudflare:apiToken) and the Workers' bearer token.
 func (d *deployer) credentials(r Runner) (Credentials, error) {
@@ -476,7 +344,7 @@ func (d *deployer) credentials(r Runner) (Credentials, error) {
 			return c, fmt.Errorf("read %s from stack %s: %w", CloudflareTokenKey, d.cfg.Stack, err)
 		}
 		if !ok || v == "" {
-			return c, cmdutil.ConfigError(fmt.Errorf("no Cloudflare API token: set CLOUDFLARE_API_TOKEN, or `pulumi config set --secret %s <token>`", CloudflareTokenKey))
+			return c, usageError(fmt.Errorf("no Cloudflare API token: set CLOUDFLARE_API_TOKEN, or `pulumi config set --secret %s <token>`", CloudflareTokenKey))
 		}
 		c.CloudflareToken = v
 	}
@@ -487,7 +355,7 @@ func (d *deployer) credentials(r Runner) (Credentials, error) {
 			return c, fmt.Errorf("read %s from stack %s: %w", d.cfg.AuthTokenKey, d.cfg.Stack, err)
 		}
 		if !ok || v == "" {
-			return c, cmdutil.ConfigError(fmt.Errorf("stack %s names %s but it has no value", d.cfg.Stack, d.cfg.AuthTokenKey))
+			return c, usageError(fmt.Errorf("stack %s names %s but it has no value", d.cfg.Stack, d.cfg.AuthTokenKey))
 		}
 		c.AuthToken = v
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
 
@@ -258,7 +257,7 @@ func (h *harness) run(t *testing.T) (*Result, error) {
 		t.Fatal("Run returned no result")
 	}
 	r := h.sink.result(t)
-	if *r.ExitCode != cmdutil.ExitCode(err) || r.Outcome != res.Outcome {
+	if *r.ExitCode != defaultExitCode(err) || r.Outcome != res.Outcome {
 		t.Errorf("result event %+v does not match the return (%v, %s)", r, err, res.Outcome)
 	}
 	return res, err
@@ -266,7 +265,7 @@ func (h *harness) run(t *testing.T) (*Result, error) {
 
 func wantCode(t *testing.T, err error, code int, contains ...string) {
 	t.Helper()
-	if got := cmdutil.ExitCode(err); got != code {
+	if got := defaultExitCode(err); got != code {
 		t.Fatalf("exit code %d, want %d (err %v)", got, code, err)
 	}
 	for _, c := range contains {
@@ -393,7 +392,7 @@ func TestNotATerminalWithoutYes(t *testing.T) {
 
 func TestPreflightFails(t *testing.T) {
 	h := newHarness()
-	h.preflightErr = cmdutil.ConfigError(errors.New("the pulumi CLI is not on PATH"))
+	h.preflightErr = usageError(errors.New("the pulumi CLI is not on PATH"))
 	_, err := h.run(t)
 	wantCode(t, err, 2, "pulumi CLI")
 	if h.opened != 0 {

@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/zerocost/zerocost/internal/cfapi"
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
@@ -74,7 +73,7 @@ func Preflight(m Machine) error {
 		}
 	}
 	if len(errs) > 0 {
-		return cmdutil.ConfigError(errors.Join(errs...))
+		return usageError(errors.Join(errs...))
 	}
 	return nil
 }

@@ -1,14 +1,12 @@
 package deploy
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
@@ -104,8 +102,8 @@ func TestPreflightRefuses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := c.m.check(t)
-			if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
-				t.Fatalf("exit code %d (%v), want 2", cmdutil.ExitCode(err), err)
+			if defaultExitCode(err) != 2 {
+				t.Fatalf("exit code %d (%v), want 2", defaultExitCode(err), err)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
@@ -128,8 +126,7 @@ func TestPreflightReportsEverything(t *testing.T) {
 	if n != 3 {
 		t.Errorf("reports %d of 3 problems: %v", n, err)
 	}
-	var ee *cmdutil.ExitError
-	if !errors.As(err, &ee) {
-		t.Errorf("%T is not an ExitError", err)
+	if !IsUsage(err) {
+		t.Errorf("%T is not a UsageError", err)
 	}
 }

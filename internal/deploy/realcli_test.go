@@ -1,114 +1,28 @@
 package deploy
 
 import (
-	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zerocost/zerocost/internal/pulumitool"
 )
 
 // Tests against the real Pulumi CLI, for what needs no program: stacks,
-// config, outputs, locks, and the flags CLIRunner passes. The CLI comes from
-// ../shared/tools/pulumi beside the repository (its pulumi.xz, unpacked once
-// per test binary into a temporary folder and checked against SHA256SUMS),
-// else from PATH; without either the tests are skipped, saying why.
+// config, outputs, locks, and the flags CLIRunner passes. The CLI is the one
+// pulumitool.FindCLI finds (.tools/pulumi/bin after `make pulumi-tools`, else
+// PATH); without it the tests are skipped, saying why, unless
+// ZEROCOST_PULUMI_REQUIRE is set (as `make test` does where the tools are
+// installed): then they fail.
 
 var realCLI struct {
 	once sync.Once
 	dir  string // holds the pulumi binary
-	tmp  string // removed by TestMain
-	skip string
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if realCLI.tmp != "" {
-		os.RemoveAll(realCLI.tmp)
-	}
-	os.Exit(code)
-}
-
-// sharedPulumi is ../shared/tools/pulumi relative to the repository root.
-var sharedPulumi = filepath.Join("..", "..", "..", "shared", "tools", "pulumi")
-
-func findRealCLI() (dir, skip string) {
-	xz := filepath.Join(sharedPulumi, "pulumi.xz")
-	_, shared := os.Stat(xz)
-	if shared == nil {
-		dir, err := unpackPulumi(xz)
-		if err == nil {
-			return dir, ""
-		}
-		if p, perr := exec.LookPath("pulumi"); perr == nil {
-			return filepath.Dir(p), ""
-		}
-		return "", fmt.Sprintf("cannot unpack %s (%v), and no pulumi on PATH", xz, err)
-	}
-	if p, err := exec.LookPath("pulumi"); err == nil {
-		return filepath.Dir(p), ""
-	}
-	abs, _ := filepath.Abs(xz)
-	return "", fmt.Sprintf("no Pulumi CLI: %s does not exist and pulumi is not on PATH", abs)
-}
-
-// unpackPulumi decompresses pulumi.xz (only the CLI: these tests need no
-// language host or provider) and checks it against SHA256SUMS.
-func unpackPulumi(xz string) (string, error) {
-	xzBin, err := exec.LookPath("xz")
-	if err != nil {
-		return "", errors.New("xz is not on PATH")
-	}
-	want, err := sumOf(filepath.Join(filepath.Dir(xz), "SHA256SUMS"), "pulumi")
-	if err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp("", "zerocost-pulumi-cli-")
-	if err != nil {
-		return "", err
-	}
-	realCLI.tmp = tmp
-	bin := filepath.Join(tmp, "pulumi")
-	out, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	cmd := exec.Command(xzBin, "-dc", xz)
-	cmd.Stdout = io.MultiWriter(out, h)
-	runErr := cmd.Run()
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	if runErr != nil {
-		return "", fmt.Errorf("xz -dc %s: %w", xz, runErr)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return "", fmt.Errorf("%s unpacks to sha256 %s, SHA256SUMS says %s", xz, got, want)
-	}
-	return tmp, nil
-}
-
-func sumOf(sums, name string) (string, error) {
-	f, err := os.Open(sums)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) == 2 && fields[1] == name {
-			return fields[0], nil
-		}
-	}
-	return "", fmt.Errorf("%s has no line for %s", sums, name)
+	err  error
 }
 
 type realPulumi struct {
@@ -121,9 +35,16 @@ type realPulumi struct {
 // to.
 func useRealPulumi(t *testing.T) *realPulumi {
 	t.Helper()
-	realCLI.once.Do(func() { realCLI.dir, realCLI.skip = findRealCLI() })
-	if realCLI.skip != "" {
-		t.Skip(realCLI.skip)
+	realCLI.once.Do(func() {
+		var bin string
+		bin, realCLI.err = pulumitool.FindCLI(filepath.Join("..", ".."))
+		realCLI.dir = filepath.Dir(bin)
+	})
+	if realCLI.err != nil {
+		if pulumitool.Required() {
+			t.Fatalf("%s is set, and the real Pulumi CLI is missing: %v", pulumitool.EnvRequire, realCLI.err)
+		}
+		t.Skip(realCLI.err)
 	}
 	t.Setenv("PATH", realCLI.dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("PULUMI_HOME", t.TempDir())

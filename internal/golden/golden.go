@@ -2,6 +2,8 @@
 // and rewrites them when the test binary runs with -update (infracost style):
 //
 //	go test ./internal/plan -update
+//
+// A mismatch prints a unified diff from the golden file to the output.
 package golden
 
 import (
@@ -35,6 +37,7 @@ func Check(t testing.TB, name string, got []byte) {
 		t.Fatalf("%v (run the package's tests with -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs; if the change is intended, rerun the package's tests with -update\n--- got\n%s", path, got)
+		t.Errorf("%s differs; if the change is intended, rerun the package's tests with -update\n%s",
+			path, Diff(path, "got", string(want), string(got)))
 	}
 }

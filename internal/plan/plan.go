@@ -290,7 +290,7 @@ func productURL(cfg *stack.Config, pr *Product) string {
 // its resource bindings (internal/contract) and the vars it cannot do without.
 var required = func() map[string]map[string]Kind {
 	kinds := map[string]Kind{contract.Outputs: R2, contract.JobQueue: Queue,
-		contract.RateLimiter: RateLimit, contract.ModelUsage: Analytics}
+		contract.RateLimiter: RateLimit, contract.DoorLimiter: RateLimit, contract.ModelUsage: Analytics}
 	vars := map[string][]string{
 		stack.AsyncPipeline: {contract.VarDeadLetterQueue},
 	}

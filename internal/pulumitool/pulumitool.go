@@ -55,12 +55,7 @@ func contains(list []string, s string) bool {
 // language host, and the plugin's folder under ~/.pulumi/plugins added to
 // PATH). When one is missing it says which and how to get it.
 func Find(projectDir string) (Tools, error) {
-	var dirs []string
-	if d := os.Getenv("ZEROCOST_PULUMI_BIN"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, filepath.Join(projectDir, ".tools", "pulumi", "bin"))
-	for _, d := range dirs {
+	for _, d := range searchDirs(projectDir) {
 		if t, ok := inDir(d); ok {
 			return t, nil
 		}
@@ -85,12 +80,25 @@ func Find(projectDir string) (Tools, error) {
 	return t, nil
 }
 
+// searchDirs are the folders searched before PATH, first first.
+func searchDirs(projectDir string) []string {
+	var dirs []string
+	if d := os.Getenv("ZEROCOST_PULUMI_BIN"); d != "" {
+		dirs = append(dirs, d)
+	}
+	return append(dirs, filepath.Join(projectDir, ".tools", "pulumi", "bin"))
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
 func inDir(dir string) (Tools, bool) {
 	t := Tools{}
 	for _, b := range Binaries {
 		p := filepath.Join(dir, b)
-		fi, err := os.Stat(p)
-		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		if !isExecutable(p) {
 			return nil, false
 		}
 		abs, err := filepath.Abs(p)
@@ -100,4 +108,32 @@ func inDir(dir string) (Tools, bool) {
 		t[b] = abs
 	}
 	return t, true
+}
+
+// EnvRequire, set to anything but "" or "0", makes the tests that need the
+// Pulumi tools fail instead of skipping when they are missing. `make test`
+// sets it when ../shared/tools/pulumi is there (so `make pulumi-tools` has
+// installed them), and so does the CI workflow, which installs them.
+const EnvRequire = "ZEROCOST_PULUMI_REQUIRE"
+
+// Required reports whether EnvRequire is set.
+func Required() bool {
+	v := os.Getenv(EnvRequire)
+	return v != "" && v != "0"
+}
+
+// FindCLI locates the pulumi CLI alone, for what needs no program and no
+// provider: in $ZEROCOST_PULUMI_BIN, else <projectDir>/.tools/pulumi/bin,
+// else on PATH.
+func FindCLI(projectDir string) (string, error) {
+	for _, d := range searchDirs(projectDir) {
+		if p := filepath.Join(d, "pulumi"); isExecutable(p) {
+			return filepath.Abs(p)
+		}
+	}
+	p, err := exec.LookPath("pulumi")
+	if err != nil {
+		return "", fmt.Errorf("no pulumi in $ZEROCOST_PULUMI_BIN, .tools/pulumi/bin or PATH: run `make pulumi-tools` (needs ../shared/tools/pulumi), or install Pulumi")
+	}
+	return filepath.Abs(p)
 }

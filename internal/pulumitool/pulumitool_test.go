@@ -60,3 +60,33 @@ func TestFind(t *testing.T) {
 		t.Errorf("$ZEROCOST_PULUMI_BIN: %v %v", tools, err)
 	}
 }
+
+func TestFindCLI(t *testing.T) {
+	project := t.TempDir()
+	t.Setenv("ZEROCOST_PULUMI_BIN", "")
+	t.Setenv("PATH", t.TempDir())
+	if _, err := FindCLI(project); err == nil || !strings.Contains(err.Error(), "make pulumi-tools") {
+		t.Errorf("nothing installed: %v", err)
+	}
+	onPath := t.TempDir()
+	fakeBins(t, onPath, "pulumi")
+	t.Setenv("PATH", onPath)
+	if p, err := FindCLI(project); err != nil || p != filepath.Join(onPath, "pulumi") {
+		t.Errorf("on PATH: %q %v", p, err)
+	}
+	// .tools/pulumi/bin wins over PATH; the CLI alone is enough.
+	local := filepath.Join(project, ".tools", "pulumi", "bin")
+	fakeBins(t, local, "pulumi")
+	if p, err := FindCLI(project); err != nil || p != filepath.Join(local, "pulumi") {
+		t.Errorf(".tools/pulumi/bin: %q %v", p, err)
+	}
+}
+
+func TestRequired(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "0": false, "1": true, "require": true} {
+		t.Setenv(EnvRequire, v)
+		if Required() != want {
+			t.Errorf("%s=%q: Required() is %v", EnvRequire, v, !want)
+		}
+	}
+}

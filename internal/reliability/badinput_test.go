@@ -96,6 +96,9 @@ func postCorpus(path string, pipeline bool) []badCase {
 		raw("input empty", `{"input":""}`),
 		raw("input blank", `{"input":" \n\t "}`),
 		raw("input a lone surrogate", `{"input":"a\ud800b"}`),
+		raw("input invisible characters only", `{"input":"\u200b\u2060\ufeff\u200d"}`),
+		raw("input tag characters only", `{"input":"\udb40\udc01\udb40\udc53\udb40\udc59\udb40\udc7f"}`),
+		raw("input control characters only", `{"input":"\u0001\u0002\u007f \u3164"}`),
 		raw("input a lone low surrogate", `{"input":"\udc00"}`),
 		raw("input too long", fmt.Sprintf(`{"input":%q}`, big)),
 		raw("input too long in 4-byte characters", `{"input":"`+strings.Repeat("😀", 501)+`"}`),
@@ -134,6 +137,7 @@ func postCorpus(path string, pipeline bool) []badCase {
 			raw("inputs with a number", `{"inputs":["a",1]}`),
 			raw("inputs with null", `{"inputs":[null]}`),
 			raw("inputs with a blank", `{"inputs":["a","  "]}`),
+			raw("inputs with an invisible one", `{"inputs":["a","\u200b\u200c"]}`),
 			raw("inputs with a lone surrogate", `{"inputs":["\ud83d"]}`),
 			raw("inputs with one too long", fmt.Sprintf(`{"inputs":["a",%q]}`, big)),
 			raw("101 inputs", string(jsonMust(map[string]any{"inputs": hundredOne}))),
@@ -309,6 +313,9 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	t.Logf("%d malformed requests: %v", total, byStatus)
+	for product, path := range map[string]string{"agent": "/jobs", "pipe": "/jobs", "relay": "/ask"} {
+		t.Logf("%s: broken bodies (0: the connection ended): %v", product, checkFraming(t, env, product, path, auth))
+	}
 
 	// Markers, sent after the corpus, each a model call: a job on the agent
 	// and on the pipeline (whose queue hands out one batch at a time, in
@@ -343,10 +350,18 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s's known job changed: %s -> %s", p, v, after.views[p])
 		}
 	}
-	// Still serving.
+	// Still serving; HEAD answers wherever GET does.
 	for _, product := range []string{"agent", "pipe", "relay"} {
 		if r, err := env.Do(http.MethodGet, env.URL(product)+"/health", nil); err != nil || r.Status != 200 {
 			t.Errorf("%s /health after the corpus: %v %v", product, err, r)
+		}
+		if r, err := env.Do(http.MethodHead, env.URL(product)+"/health", nil); err != nil || r.Status != 200 || len(r.Body) != 0 {
+			t.Errorf("%s HEAD /health: %v %v", product, err, r)
+		}
+	}
+	for product, id := range known {
+		if r, err := env.Do(http.MethodHead, env.URL(product)+"/jobs/"+id, nil, auth...); err != nil || r.Status != 200 || len(r.Body) != 0 {
+			t.Errorf("%s HEAD /jobs/{id}: %v %v", product, err, r)
 		}
 	}
 	if r, err := env.Do(http.MethodPost, env.URL("relay")+"/ask", []byte(`{"input":"a known question"}`), append([]string{"Content-Type", "application/json"}, auth...)...); err != nil || r.Status != 200 || r.Header.Get("x-cache") != "HIT" {
@@ -355,6 +370,7 @@ func TestBadInput(t *testing.T) {
 	if strings.Contains(logs.String(), "internal error") {
 		t.Error("a Worker logged an internal error")
 	}
+	checkDoor(t, env, auth)
 }
 
 // postJob posts one job to a job product and waits until it is done (at

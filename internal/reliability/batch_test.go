@@ -17,21 +17,7 @@ import (
 // each delivery as one Message Batch, the poller (the Worker's cron trigger,
 // run here on demand through the runtime's scheduled route) applies the
 // results. maxRetries 2: a job's batch request is submitted at most 3 times.
-const batchStack = `config:
-  zerocost:accountId: 0123456789abcdef0123456789abcdef
-  zerocost:products:
-    - name: pipe
-      pattern: async-pipeline
-      systemPrompt: Answer in one word.
-      settings:
-        modelMode: batch
-        batchSize: 100
-        batchTimeoutSeconds: 1
-        maxRetries: 2
-        retryDelaySeconds: 1
-        rateLimitPerMinute: 1000000
-        modelTimeoutMs: 5000
-`
+var batchStack = pipeStack(append([]string{"modelMode: batch", "batchSize: 100"}, settleFast...)...)
 
 // batchCalls records the stand-in's batch requests per custom_id (the job
 // id) as their batches end (devmodel.Options.Observe).

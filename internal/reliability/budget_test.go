@@ -15,25 +15,14 @@ import (
 )
 
 // budgetStack is the pipeline's stack with a monthly model budget of
-// %s USD (the stand-in's replies cost about $0.00012 each at
+// usd USD (the stand-in's replies cost about $0.00012 each at
 // claude-haiku-4-5's prices, so $0.006 is worth about 50 jobs). Batches of
 // 10: the calls in flight when the budget runs out are those of the batches
 // being consumed.
-const budgetStack = `config:
-  zerocost:accountId: 0123456789abcdef0123456789abcdef
-  zerocost:products:
-    - name: pipe
-      pattern: async-pipeline
-      systemPrompt: Answer in one word.
-      settings:
-        batchSize: 10
-        batchTimeoutSeconds: 1
-        maxRetries: 2
-        retryDelaySeconds: 1
-        rateLimitPerMinute: 1000000
-        modelTimeoutMs: 5000
-        monthlyBudgetUsd: %s
-`
+func budgetStack(usd string) string {
+	settings := append([]string{"batchSize: 10"}, settleFast...)
+	return pipeStack(append(settings, "monthlyBudgetUsd: "+usd)...)
+}
 
 const budgetToken = "reliability-budget-token"
 
@@ -122,7 +111,7 @@ func (p *pipeline) parkedIDs(t *testing.T) map[string]bool {
 func TestPipelineRunsIntoItsBudget(t *testing.T) {
 	n := Size(300, 2000)
 	cl := newCalls()
-	dir := project(t, "bud", fmt.Sprintf(budgetStack, "0.006"), nil)
+	dir := project(t, "bud", budgetStack("0.006"), nil)
 	data := t.TempDir()
 	withState := func(o *devrun.Options) {
 		o.DataDir = data
@@ -187,7 +176,7 @@ func TestPipelineRunsIntoItsBudget(t *testing.T) {
 	if err := env.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Pulumi.bud.yaml"), []byte(fmt.Sprintf(budgetStack, "1000")), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.bud.yaml"), []byte(budgetStack("1000")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	env2, _ := start(t, dir, "bud", devmodel.Options{Observe: cl.observe}, withState)

@@ -29,6 +29,10 @@ type askResult struct {
 	answer string
 	code   string
 	retry  string
+	// an upstream_error's request id (error.request_id, x-request-id), and
+	// whether its body holds the stand-in's own words (it must not)
+	requestID, headerID string
+	apiWords            bool
 }
 
 func ask(t *testing.T, env *Env, base, question string) askResult {
@@ -52,6 +56,14 @@ func ask(t *testing.T, env *Env, base, question string) askResult {
 			t.Fatalf("%d: %v", r.Status, err)
 		}
 		out.code = code
+		var v struct {
+			Error struct {
+				RequestID string `json:"request_id"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(r.Body, &v)
+		out.requestID, out.headerID = v.Error.RequestID, r.Header.Get("x-request-id")
+		out.apiWords = strings.Contains(string(r.Body), "stand-in")
 	}
 	return out
 }
@@ -137,8 +149,9 @@ func TestEdgeCache(t *testing.T) {
 	}
 	waitHit(t, env, base, q)
 
-	// The second wave, in variants the cache key normalises away, calls no model.
-	variants := []string{q, strings.ToUpper(q), "  " + q + "  ", strings.ReplaceAll(q, "?", ""), strings.ReplaceAll(q, " ", "   ")}
+	// The second wave, in variants normalisation removes before the model
+	// (so the key), calls no model.
+	variants := []string{q, "  " + q + "\r\n", strings.ReplaceAll(q, " ", "\u00a0"), strings.ReplaceAll(q, "Worker", "Wor\u200bker"), q + "\U000E0041\U000E0042"}
 	var second []string
 	for i := 0; i < k; i++ {
 		second = append(second, variants[i%len(variants)])
@@ -169,6 +182,9 @@ func TestEdgeCache(t *testing.T) {
 		for _, r := range wave(t, env, base, slices.Repeat([]string{failing}, 8)) {
 			if r.status != http.StatusBadGateway || r.code != "upstream_error" {
 				t.Errorf("model failing with %s: %+v, want 502 upstream_error", f.what, r)
+			}
+			if r.requestID == "" || r.requestID != r.headerID || r.apiWords {
+				t.Errorf("model failing with %s: %+v, want a request id in the body and x-request-id, and not the API's words", f.what, r)
 			}
 			if f.share == 1 && r.retry == "" {
 				t.Errorf("a 429 from the model: 502 without retry-after: %+v", r)

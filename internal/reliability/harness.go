@@ -6,8 +6,9 @@
 // queues, bounded HTTP load, and percentiles.
 //
 // Sizes: `go test ./internal/reliability/` runs bounded sizes (a couple of
-// minutes on 2 cores); ZEROCOST_RELIABILITY=full runs the issue's full sizes
-// (`make reliability`). See docs/reliability.md.
+// minutes on 2 cores); ZEROCOST_RELIABILITY=full runs the full sizes (2,000
+// pipeline jobs, 1,000 agent jobs, ...: `make reliability`). See
+// docs/reliability.md.
 package reliability
 
 import (
@@ -37,7 +38,7 @@ import (
 )
 
 // EnvSize is the environment variable that chooses the sizes: "full" for the
-// issue's sizes, anything else for the bounded ones.
+// full ones, anything else for the bounded ones.
 const EnvSize = "ZEROCOST_RELIABILITY"
 
 // Full reports whether the full sizes were asked for.

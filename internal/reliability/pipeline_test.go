@@ -12,22 +12,26 @@ import (
 	"github.com/zerocost/zerocost/internal/devmodel"
 )
 
-// The pipeline's stack: short batch waits and retry delays so that thousands of
-// jobs, retries and dead letters settle in seconds; no rate limit of its own.
-const pipelineStack = `config:
+// pipeStack is a stack of one async pipeline, pipe, with these settings
+// (one YAML line each).
+func pipeStack(settings ...string) string {
+	return `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
       systemPrompt: Answer in one word.
       settings:
-        batchSize: 100
-        batchTimeoutSeconds: 1
-        maxRetries: 2
-        retryDelaySeconds: 1
-        rateLimitPerMinute: 1000000
-        modelTimeoutMs: 5000
-`
+        ` + strings.Join(settings, "\n        ") + "\n"
+}
+
+// settleFast are the settings under which thousands of jobs, retries and
+// dead letters settle in seconds: short batch waits and retry delays, 2
+// retries, no rate limit of the product's own.
+var settleFast = []string{"batchTimeoutSeconds: 1", "maxRetries: 2", "retryDelaySeconds: 1", "rateLimitPerMinute: 1000000", "modelTimeoutMs: 5000"}
+
+// The pipeline's stack: batches of 100, settling fast.
+var pipelineStack = pipeStack(append([]string{"batchSize: 100"}, settleFast...)...)
 
 // pipeline names the stack's storage.
 type pipeline struct {

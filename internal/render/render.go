@@ -30,12 +30,12 @@ type Var struct{ Name, Value string }
 // BindingNames are the resource binding names the templates write, from
 // internal/contract.
 type BindingNames struct {
-	Outputs, JobQueue, RateLimiter, ModelUsage, Spend, JobWorkflow string
+	Outputs, JobQueue, RateLimiter, DoorLimiter, ModelUsage, Spend, JobWorkflow string
 }
 
 // bindingNames is the one value of BindingNames.
 var bindingNames = BindingNames{
-	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, ModelUsage: contract.ModelUsage,
+	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, DoorLimiter: contract.DoorLimiter, ModelUsage: contract.ModelUsage,
 	Spend: contract.Spend, JobWorkflow: contract.JobWorkflow,
 }
 
@@ -51,7 +51,9 @@ type Data struct {
 	Queue                string
 	DeadLetterQueue      string
 	RateLimitNamespaceID int
-	AnalyticsDataset     string
+	// DoorNamespaceID is the door limiter's namespace (DefaultDoorNamespaceID).
+	DoorNamespaceID  int
+	AnalyticsDataset string
 	// Workflow is an event agent's Workflow on runner: workflow, else "";
 	// WorkflowClass the class its Worker exports for it.
 	Workflow      string
@@ -148,6 +150,7 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 	if d.RateLimitNamespaceID == 0 {
 		d.RateLimitNamespaceID = DefaultRateLimitNamespaceID(d.Script)
 	}
+	d.DoorNamespaceID = DefaultDoorNamespaceID(d.Script, d.RateLimitNamespaceID)
 
 	prompt, err := systemPrompt(p, projectDir, field)
 	if err != nil {
@@ -232,6 +235,17 @@ func DefaultRateLimitNamespaceID(script string) int {
 	h := fnv.New32a()
 	h.Write([]byte(script))
 	return 100000 + int(h.Sum32()%900000)
+}
+
+// DefaultDoorNamespaceID derives the door limiter's namespace id from the
+// script name, as DefaultRateLimitNamespaceID does, never equal to the model
+// limiter's (whose counts it must not share).
+func DefaultDoorNamespaceID(script string, rateLimitNamespaceID int) int {
+	id := DefaultRateLimitNamespaceID("door:" + script)
+	if id == rateLimitNamespaceID {
+		id = 100000 + (id-100000+1)%900000
+	}
+	return id
 }
 
 // Product renders one product's wrangler.toml.

@@ -92,6 +92,10 @@ var SettingsTable = []Setting{
 			"zerocost's choice: an answer kept under a minute saves next to no model calls; a year outlives any model"}},
 	{Name: "rateLimitPerMinute", Patterns: every, Default: DefaultRateLimitPerMinute,
 		Range: &Range{1, 1_000_000, "requests per minute", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs}},
+	{Name: "doorLimitPerMinute", Patterns: every, // unset: Settings.DoorLimit derives it from rateLimitPerMinute
+		Range: &Range{1, 1_000_000, "requests per minute from one caller", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs},
+		ByPattern: map[string]Range{AsyncPipeline: {MaxJobsPerPost, 1_000_000, "jobs per minute from one caller; one POST /jobs carries up to 100 jobs, each counted",
+			"the Worker's MAX_BATCH_INPUTS (workers-src/src/patterns/async-pipeline.ts)"}}},
 	{Name: "maxInputChars", Patterns: every, Default: DefaultMaxInputChars,
 		Range: &Range{1, 1_000_000, "characters", "zerocost's sanity bound"},
 		// A queue message carries the input and holds at most 128 KB; UTF-8
@@ -117,6 +121,26 @@ var SettingsTable = []Setting{
 		Default: DefaultModelMode, OneOf: ModelModes},
 	{Name: "batchPollCron", Patterns: asyncOnly, Only: "async-pipeline with modelMode: batch only",
 		Default: DefaultBatchPollCron, When: inBatchMode, Check: checkCron},
+}
+
+// MaxJobsPerPost is the most inputs one POST /jobs of an async pipeline
+// carries (the Worker's MAX_BATCH_INPUTS, workers-src/src/patterns/async-pipeline.ts).
+const MaxJobsPerPost = 100
+
+// DoorLimit is doorLimitPerMinute, the door limiter's (DOOR_LIMITER) limit
+// per caller a minute. Unset, half of rateLimitPerMinute, so that one caller
+// can take at most half the product's model calls and every other caller
+// shares the rest; for an async pipeline, which counts jobs, at least
+// MaxJobsPerPost (one full POST).
+func (s Settings) DoorLimit(pattern string) int {
+	if s.DoorLimitPerMinute != 0 {
+		return s.DoorLimitPerMinute
+	}
+	n := max(1, s.RateLimitPerMinute/2)
+	if pattern == AsyncPipeline {
+		n = max(n, MaxJobsPerPost)
+	}
+	return n
 }
 
 func inBatchMode(s *Settings) (bool, string) {

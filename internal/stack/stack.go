@@ -191,12 +191,16 @@ type CustomDomain struct {
 // patterns, default and range). Zero means "use the default"; settings a
 // pattern does not use are left at zero after defaults are applied.
 type Settings struct {
-	BatchSize            int `json:"batchSize,omitempty"`
-	BatchTimeoutSeconds  int `json:"batchTimeoutSeconds,omitempty"`
-	MaxRetries           int `json:"maxRetries,omitempty"`
-	RetryDelaySeconds    int `json:"retryDelaySeconds,omitempty"`
-	CacheTTLSeconds      int `json:"cacheTtlSeconds,omitempty"`
-	RateLimitPerMinute   int `json:"rateLimitPerMinute,omitempty"`
+	BatchSize           int `json:"batchSize,omitempty"`
+	BatchTimeoutSeconds int `json:"batchTimeoutSeconds,omitempty"`
+	MaxRetries          int `json:"maxRetries,omitempty"`
+	RetryDelaySeconds   int `json:"retryDelaySeconds,omitempty"`
+	CacheTTLSeconds     int `json:"cacheTtlSeconds,omitempty"`
+	RateLimitPerMinute  int `json:"rateLimitPerMinute,omitempty"`
+	// DoorLimitPerMinute is what one caller (its client address) may send
+	// through the product's POST in a minute: requests, or jobs for an async
+	// pipeline. Unset: Settings.DoorLimit derives it.
+	DoorLimitPerMinute   int `json:"doorLimitPerMinute,omitempty"`
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`
 	ModelTimeoutMs       int `json:"modelTimeoutMs,omitempty"`

@@ -52,6 +52,13 @@ func TestDefaultsAndSecrets(t *testing.T) {
 	if !cfg.RetainData {
 		t.Error("data must be retained by default")
 	}
+	// The door: half the model limiter's rate; a pipeline's at least one full POST of jobs.
+	if a, b := relay.Settings.DoorLimit(relay.Pattern), s.DoorLimit(mailer.Pattern); a != DefaultRateLimitPerMinute/2 || b != MaxJobsPerPost {
+		t.Errorf("door defaults: edge-cache %d, async-pipeline %d", a, b)
+	}
+	if n := (Settings{RateLimitPerMinute: 1, DoorLimitPerMinute: 7}).DoorLimit(EdgeCache); n != 7 {
+		t.Errorf("a door limit set: %d", n)
+	}
 }
 
 // Each bad config fails with a message that names the field.
@@ -76,6 +83,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"setting of another pattern", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {batchSize: 3}}]\n", "zerocost:products[0].settings.batchSize", "not a setting of the edge-cache pattern"},
 		{"batch too big", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {batchSize: 500}}]\n", "zerocost:products[0].settings.batchSize", "out of range"},
 		{"pipeline input over a queue message", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {maxInputChars: 40000}}]\n", "zerocost:products[0].settings.maxInputChars", "128 KB"},
+		{"pipeline door under one POST", base + "  zerocost:products: [{name: a, pattern: async-pipeline, settings: {doorLimitPerMinute: 50}}]\n", "zerocost:products[0].settings.doorLimitPerMinute", "one POST /jobs carries up to 100 jobs"},
 		{"cache ttl under 60", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSeconds: 30}}]\n", "zerocost:products[0].settings.cacheTtlSeconds", "out of range 60.."},
 		{"removed job ttl", base + "  zerocost:products: [{name: a, pattern: event-agent, settings: {jobTtlSeconds: 3600}}]\n", "zerocost:products[0].settings.jobTtlSeconds", "jobTtlSeconds was removed: job records live in R2"},
 		{"removed kv inline size", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {kvInlineMaxBytes: 100}}]\n", "zerocost:products[0].settings.kvInlineMaxBytes", "kvInlineMaxBytes was removed: edge-cache keeps its answers in R2 and the Cache API"},
@@ -151,7 +159,7 @@ func TestEveryUnknownKeyAtOnce(t *testing.T) {
 	want := []string{
 		`zerocost:compatibilityDat: unknown key; did you mean compatibilityDate?`,
 		`zerocost:products[0].settings.CacheTTLSeconds: unknown field; did you mean cacheTtlSeconds?`,
-		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds, runner)`,
+		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, doorLimitPerMinute, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retryDelaySeconds, runner)`,
 		`zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?`,
 		`zerocost:products[0].settings.rate_limit_per_minute: unknown field; did you mean rateLimitPerMinute?`,
 		`zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`,
@@ -219,7 +227,7 @@ func TestKnownKeysFollowTheStructs(t *testing.T) {
 	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
 		t.Errorf("route / custom domain keys %s", got)
 	}
-	if len(settingsKeys) != 17 || !contains(settingsKeys, "runner") || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
+	if len(settingsKeys) != 18 || !contains(settingsKeys, "runner") || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
 		t.Errorf("settings keys %v", settingsKeys)
 	}
 	// A removed setting is no setting, or it would be accepted.

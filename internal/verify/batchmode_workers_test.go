@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,12 +57,7 @@ func TestBatchModeAgainstTheWorker(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				for _, r := range rs {
-					if !r.OK() {
-						return fmt.Errorf("%s: the scheduled handler failed (%s)", product, r.Outcome)
-					}
-				}
-				return nil
+				return devrun.CronsFailed(product, rs)
 			}
 			o := Options{Plan: p, Target: tg, Timeout: time.Minute, PollInterval: 100 * time.Millisecond, RequestTimeout: 20 * time.Second, RunID: runID()}
 			rep, err := Run(testCtx(t), o)

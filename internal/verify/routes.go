@@ -437,13 +437,16 @@ func empty(v any) bool {
 	return false
 }
 
-// cache: a question no one asked before is a MISS; the same question in
-// other case and punctuation is then a HIT with the same answer. The run id
+// cache: a question no one asked before is a MISS; the same question with
+// other spacing at its ends, a no-break space, CR LF and an invisible
+// zero-width space (what the Worker's normalisation removes before the
+// model, so the model's input and the key are the same) is then a HIT with
+// the same answer. The run id
 // makes the first question new even when the cache persists across runs, so
 // a first HIT means the cache key ignores the question.
 func (p *prober) cache(ctx context.Context) (string, error) {
 	first := fmt.Sprintf("Zerocost verify run %s: what does an edge cache keep?", p.o.RunID)
-	second := fmt.Sprintf("  ZEROCOST — VERIFY RUN %s ... WHAT DOES AN EDGE CACHE KEEP!!  ", strings.ToUpper(p.o.RunID))
+	second := fmt.Sprintf("  Zerocost verify run %s:\u00a0what does an edge\u200b cache keep?\r\n", p.o.RunID)
 	r, err := p.call(ctx, http.MethodPost, "/ask", map[string]any{"input": first}, http.StatusOK)
 	if err != nil {
 		return "", err
@@ -467,7 +470,7 @@ func (p *prober) cache(ctx context.Context) (string, error) {
 			if got := r.obj()["answer"]; !reflect.DeepEqual(got, answer) {
 				return "", fmt.Errorf("the HIT's answer differs from the first: %s", clip(string(r.body), 200))
 			}
-			return fmt.Sprintf("MISS, then HIT for the same question in other case and punctuation (attempt %d)", attempt), nil
+			return fmt.Sprintf("MISS, then HIT for the same question with invisible characters and other spacing (attempt %d)", attempt), nil
 		}
 		if attempt < n {
 			if err := p.o.Sleep(ctx, p.o.PollInterval); err != nil {
@@ -475,14 +478,19 @@ func (p *prober) cache(ctx context.Context) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("the same question in other case and punctuation never answered x-cache HIT (%d tries, last %q)", n, xc)
+	return "", fmt.Errorf("the same question with invisible characters and other spacing never answered x-cache HIT (%d tries, last %q)", n, xc)
 }
 
-// rateLimit: past the plan's limit per minute the Worker answers 429. It
-// sends at most limit + limit/2 + rateSlack requests, each with a new input.
+// rateLimit: past the plan's limit per minute the Worker answers 429. The
+// limit verify meets first is the lower of the model limiter's and the door
+// limiter's (verify is one caller). It sends at most limit + limit/2 +
+// rateSlack requests, each with a new input.
 func (p *prober) rateLimit(ctx context.Context) (string, error) {
 	limit := p.pr.Settings.RateLimitPerMinute
 	if b := p.pr.Binding(contract.RateLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 {
+		limit = b.Limit
+	}
+	if b := p.pr.Binding(contract.DoorLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 && b.Limit < limit {
 		limit = b.Limit
 	}
 	if limit <= 0 {

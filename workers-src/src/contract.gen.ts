@@ -12,6 +12,7 @@ export const BINDINGS = {
   OUTPUTS: "OUTPUTS",
   JOB_QUEUE: "JOB_QUEUE",
   RATE_LIMITER: "RATE_LIMITER",
+  DOOR_LIMITER: "DOOR_LIMITER",
   MODEL_USAGE: "MODEL_USAGE",
   SPEND: "SPEND",
   JOB_WORKFLOW: "JOB_WORKFLOW",
@@ -50,15 +51,15 @@ export const VARS = {
 /** The bindings and vars each pattern's Worker has (the secrets: every pattern). */
 export const PATTERN_ENV = {
   "event-agent": {
-    bindings: ["OUTPUTS", "RATE_LIMITER", "MODEL_USAGE", "SPEND", "JOB_WORKFLOW"],
+    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND", "JOB_WORKFLOW"],
     vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RUNNER", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
   "async-pipeline": {
-    bindings: ["OUTPUTS", "JOB_QUEUE", "RATE_LIMITER", "MODEL_USAGE", "SPEND"],
+    bindings: ["OUTPUTS", "JOB_QUEUE", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND"],
     vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RETRY_DELAY_SECONDS", "DEAD_LETTER_QUEUE", "MAX_RETRIES", "MODEL_MODE", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
   "edge-cache": {
-    bindings: ["OUTPUTS", "RATE_LIMITER", "MODEL_USAGE", "SPEND"],
+    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND"],
     vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "CACHE_TTL_SECONDS", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
 } as const;
@@ -101,10 +102,10 @@ export const MODEL_USAGE_POINT = {
  */
 export const OPS_PER_EVENT = {
   "event-agent": {
-    /** POST /jobs: 202 with a signed job id (no write); in waitUntil the rate limiter, the model call, its data point and the job record */
-    post: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 1, "analytics.write": 1, "model.call": 1 },
+    /** POST /jobs: the door and the rate limiter, 202 with a signed job id (no write); in waitUntil the model call, its data point and the job record */
+    post: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 2, "analytics.write": 1, "model.call": 1 },
     /** POST /jobs whose model call fails: the failed job record instead of the result */
-    post_failed: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 1, "model.call": 1 },
+    post_failed: { "worker.request": 1, "r2.put": 1, "ratelimit.limit": 2, "model.call": 1 },
     /** GET /jobs/:id: one read of the job record (queued needs none: the id proves it) */
     poll: { "worker.request": 1, "r2.get": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */
@@ -113,10 +114,10 @@ export const OPS_PER_EVENT = {
     budget_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
     /** spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook */
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
-    /** POST /jobs with the budget spent: the limiter, the check, 429 budget_exhausted (no job accepted) */
-    budget_refused: { "worker.request": 1, "ratelimit.limit": 1, "d1.rows_read": 1 },
-    /** runner: workflow: POST /jobs: the limiter, one Workflow instance created (its id the signed job id), 202 */
-    post_workflow: { "worker.request": 1, "ratelimit.limit": 1, "workflow.create": 1 },
+    /** POST /jobs with the budget spent: the door, the limiter, the check, 429 budget_exhausted (no job accepted) */
+    budget_refused: { "worker.request": 1, "ratelimit.limit": 2, "d1.rows_read": 1 },
+    /** runner: workflow: POST /jobs: the door and the limiter, one Workflow instance created (its id the signed job id), 202 */
+    post_workflow: { "worker.request": 1, "ratelimit.limit": 2, "workflow.create": 1 },
     /** runner: workflow: the instance (one execution): the model step (the call, its data point; the result kept in the instance's state), the record step (the put) */
     run: { "worker.request": 1, "r2.put": 1, "analytics.write": 1, "model.call": 1, "workflow.step": 2 },
     /** runner: workflow: the model step fails for good (a non-retryable answer, or its retries spent): the failed record */
@@ -127,8 +128,8 @@ export const OPS_PER_EVENT = {
     poll_instance: { "worker.request": 1, "r2.get": 1, "workflow.status": 1 },
   },
   "async-pipeline": {
-    /** POST /jobs with one input: one message sent (no write: the id proves the job) */
-    post: { "worker.request": 1, "queue.write": 1 },
+    /** POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job) */
+    post: { "worker.request": 1, "queue.write": 1, "ratelimit.limit": 1 },
     /** one invocation of the consumer per delivered batch */
     consumer_batch: { "worker.request": 1 },
     /** the job record read (done already?), the limiter, the model call, its data point, the job record written, the ack */
@@ -173,20 +174,20 @@ export const OPS_PER_EVENT = {
     batch_dead: { "r2.put": 1, "r2.get": 1 },
   },
   "edge-cache": {
-    /** answered from the Cache API of this location */
-    hit_edge: { "worker.request": 1, "cache.match": 1 },
-    /** answered from R2, then kept in the Cache API for the rest of its TTL */
-    hit_store: { "worker.request": 1, "r2.get": 1, "cache.match": 1, "cache.put": 1 },
-    /** no fresh answer: the limiter, the model call, its data point, the answer stored in R2 and the Cache API */
-    miss: { "worker.request": 1, "r2.put": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "cache.put": 1, "analytics.write": 1, "model.call": 1 },
+    /** the door, answered from the Cache API of this location */
+    hit_edge: { "worker.request": 1, "ratelimit.limit": 1, "cache.match": 1 },
+    /** the door, answered from R2, then kept in the Cache API for the rest of its TTL */
+    hit_store: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "cache.put": 1 },
+    /** no fresh answer: the door, the limiter, the model call, its data point, the answer stored in R2 and the Cache API */
+    miss: { "worker.request": 1, "r2.put": 1, "r2.get": 1, "ratelimit.limit": 2, "cache.match": 1, "cache.put": 1, "analytics.write": 1, "model.call": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */
     budget_check: { "d1.rows_read": 1 },
     /** spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one) */
     budget_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
     /** spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook */
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
-    /** a miss with the budget spent: the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
-    budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "d1.rows_read": 1 },
+    /** a miss with the budget spent: the door, the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
+    budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 2, "cache.match": 1, "d1.rows_read": 1 },
   },
 } as const;
 
@@ -218,11 +219,11 @@ export const ERROR_CODES = {
   unauthorized: 401,
   /** with Retry-After */
   rate_limited: 429,
-  /** with Retry-After, resets_at and scope: the month's model budget is spent */
+  /** with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
   budget_exhausted: 429,
   /** the route needs a setting the stack lacks (admin routes without AUTH_TOKEN) */
   forbidden: 403,
-  /** the model API failed (edge-cache answers synchronously) */
+  /** the model API failed (edge-cache answers synchronously): request_id (and x-request-id), upstream_status, attempts, retry_after; never the API's own text, which goes to the log */
   upstream_error: 502,
   /** a platform service (the job queue, the spend store) failed; retry later */
   unavailable: 503,

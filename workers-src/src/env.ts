@@ -1,6 +1,6 @@
 // The Worker environment. The binding, var and secret names are not written
 // here: env.gen.ts holds each pattern's bindings as `wrangler types` reads them
-// from the configs zerocost renders (go generate ./internal/workerstest), and
+// from the configs zerocost renders (go generate ./internal/workersgen), and
 // this file only refines them. Vars are plain-text strings; lib/config.ts
 // parses them.
 import type { PATTERN_ENV, SECRETS } from "./contract.gen";

@@ -1,6 +1,6 @@
 // The optional features a bundle carries. internal/bundle defines both from
 // the product's plan, so that a Worker leaves out the code of the features it
-// does not use (issue 2's 25 KB bundle goal):
+// does not use (bundles stay under 25 KB: internal/bundle's SizeGoal):
 //
 //   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/spend/
 //   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch/

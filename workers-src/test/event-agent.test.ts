@@ -43,10 +43,10 @@ describe("routes", () => {
     expect(res.headers.get("allow")).toBe("POST");
     await expectError(res, 405, "method_not_allowed");
     res = await call(worker, new Request("https://worker.test/jobs/abc", { method: "DELETE" }));
-    expect(res.headers.get("allow")).toBe("GET");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
     await expectError(res, 405, "method_not_allowed");
     res = await call(worker, postJson("/health", {}));
-    expect(res.headers.get("allow")).toBe("GET");
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
     await expectError(res, 405, "method_not_allowed");
   });
 
@@ -160,7 +160,7 @@ describe("the waitUntil path", () => {
     const t = newToken();
     await standin.script(t, [{ status: 400, times: -1 }]);
     const id = await submit(`bad ${t}`);
-    expect(await view(id)).toMatchObject({ status: "failed", error: expect.stringContaining("400") });
+    expect(await view(id)).toMatchObject({ status: "failed", error: "model API answered 400" }); // not the API's own words
     expect(await standin.calls(t)).toHaveLength(1);
   });
 
@@ -170,7 +170,7 @@ describe("the waitUntil path", () => {
     const e = testEnv({ MODEL_TIMEOUT_MS: "200" });
     const started = Date.now();
     const id = await submit(`slow ${t}`, e);
-    expect(await view(id, e)).toMatchObject({ status: "failed", error: expect.stringMatching(/^model call timed out after 200 ms; 3 attempts over \d+\.\d s$/) });
+    expect(await view(id, e)).toMatchObject({ status: "failed", error: expect.stringMatching(/timed out after 200 ms/) });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await standin.calls(t)).toHaveLength(3);
   });

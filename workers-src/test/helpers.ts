@@ -85,6 +85,23 @@ export function testEnv(overrides: Partial<Record<keyof TestEnv, unknown>> = {})
   return { ...env, PRODUCT: `p-${crypto.randomUUID().slice(0, 8)}`, ...overrides } as TestEnv;
 }
 
+/**
+ * A DOOR_LIMITER stand-in that lets each key through `perKey` times (the
+ * binding's count in one window) and records the keys it was asked about.
+ */
+export function doorLimiter(perKey: number) {
+  const used = new Map<string, number>();
+  const keys: string[] = [];
+  return {
+    keys,
+    limit: async ({ key }: { key: string }) => {
+      keys.push(key);
+      used.set(key, (used.get(key) ?? 0) + 1);
+      return { success: used.get(key)! <= perKey };
+    },
+  };
+}
+
 export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Request {
   return new Request(`https://worker.test${path}`, {
     method: "POST",

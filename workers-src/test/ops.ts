@@ -68,6 +68,7 @@ export class Metered {
       ...base,
       OUTPUTS: bucket,
       RATE_LIMITER: { limit: async (o: RateLimitOptions) => hit("ratelimit.limit", () => base.RATE_LIMITER.limit(o)) },
+      DOOR_LIMITER: { limit: async (o: RateLimitOptions) => hit("ratelimit.limit", () => base.DOOR_LIMITER.limit(o)) },
       MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => hit("analytics.write", () => base.MODEL_USAGE.writeDataPoint(p)) },
     };
     const spend = (base as { SPEND?: D1Database }).SPEND;

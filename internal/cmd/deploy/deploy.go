@@ -12,10 +12,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -26,14 +24,6 @@ import (
 	"github.com/zerocost/zerocost/internal/deploy"
 	"github.com/zerocost/zerocost/internal/stack"
 	zverify "github.com/zerocost/zerocost/internal/verify"
-)
-
-// Environment variables the command reads (besides the Pulumi ones the
-// preflight checks: docs/ci.md).
-const (
-	EnvAPIToken  = deploy.EnvCloudflareToken
-	EnvAPIURL    = cfapi.EnvBaseURL
-	EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
 )
 
 // Options are the command's inputs.
@@ -49,8 +39,8 @@ type Options struct {
 	JUnit      string
 	Usage      string
 
-	// Context is the command's context (default: one that SIGINT and
-	// SIGTERM cancel).
+	// Context is the command's context: the root's, which SIGINT, SIGTERM
+	// and SIGHUP cancel (root.Signals); the deploy then interrupts pulumi.
 	Context context.Context
 
 	// Test hooks (no flags); nil means the real thing.
@@ -149,8 +139,6 @@ func Run(o *Options) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	var sink deploy.Sink = &deploy.TextSink{W: o.F.IO.Out}
 	if o.JSON {
@@ -163,14 +151,14 @@ func Run(o *Options) error {
 		Refresh:         o.Refresh,
 		SkipVerify:      o.SkipVerify,
 		NoRollback:      o.NoRollback,
-		CloudflareToken: o.F.Env(EnvAPIToken),
+		CloudflareToken: o.F.Env(deploy.EnvCloudflareToken),
 	}
 	for _, pr := range l.Plan.Products {
 		cfg.Scripts = append(cfg.Scripts, pr.Script)
 		cfg.Products = append(cfg.Products, pr.Name)
 	}
 	if zverify.NeedsAuthToken(l.Plan) {
-		cfg.AuthToken = o.F.Env(EnvAuthToken)
+		cfg.AuthToken = o.F.Env(cmdutil.EnvAuthToken)
 		cfg.AuthTokenKey = stack.Namespace + ":" + stack.KeyAuthToken
 	}
 	lookPath := o.lookPath
@@ -201,8 +189,18 @@ func Run(o *Options) error {
 		Forecaster: forecaster,
 		Confirm:    confirm(o.F.IO.In, o.F.IO.ErrOut),
 		Sink:       sink,
+		ExitCode:   func(err error) int { return cmdutil.ExitCode(exitError(err)) },
 	}
 	_, err = deploy.Run(ctx, cfg, deps)
+	return exitError(err)
+}
+
+// exitError maps the engine's typed errors to the command's exit codes: a
+// deploy.UsageError is a usage error (2), any other a failure (1).
+func exitError(err error) error {
+	if deploy.IsUsage(err) {
+		return cmdutil.ConfigError(err)
+	}
 	return err
 }
 

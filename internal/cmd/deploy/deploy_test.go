@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
@@ -187,10 +188,10 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, dir: project(t, "Pulumi.test.yaml", ""), cf: cf, verdicts: []bool{true}}
 	e.runner = &stackRunner{cf: cf}
 	e.vars = map[string]string{
-		"HOME":                t.TempDir(),
-		"PULUMI_ACCESS_TOKEN": "pul-test",
-		EnvAPIToken:           cfToken,
-		EnvAPIURL:             cf.URL, // a bare origin: /client/v4/ is added
+		"HOME":                    t.TempDir(),
+		"PULUMI_ACCESS_TOKEN":     "pul-test",
+		deploy.EnvCloudflareToken: cfToken,
+		cfapi.EnvBaseURL:          cf.URL, // a bare origin: /client/v4/ is added
 	}
 	return e
 }
@@ -398,9 +399,9 @@ func TestDeployEnvironmentProblems(t *testing.T) {
 		want   []string
 	}{
 		"pulumi CLI missing":  {func(e *env) { e.noCLI = true }, []string{"pulumi CLI is not on PATH"}},
-		"no Cloudflare token": {func(e *env) { delete(e.vars, EnvAPIToken) }, []string{"CLOUDFLARE_API_TOKEN"}},
+		"no Cloudflare token": {func(e *env) { delete(e.vars, deploy.EnvCloudflareToken) }, []string{"CLOUDFLARE_API_TOKEN"}},
 		"no Pulumi backend":   {func(e *env) { delete(e.vars, "PULUMI_ACCESS_TOKEN") }, []string{"no Pulumi backend"}},
-		"bad API URL":         {func(e *env) { e.vars[EnvAPIURL] = "ftp://x" }, []string{EnvAPIURL, "not an http(s) URL"}},
+		"bad API URL":         {func(e *env) { e.vars[cfapi.EnvBaseURL] = "ftp://x" }, []string{cfapi.EnvBaseURL, "not an http(s) URL"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
@@ -455,7 +456,7 @@ func TestDeployAuthToken(t *testing.T) {
 		e.runner.config = map[string]string{"zerocost:authToken": "from-config"}
 		want := "from-config"
 		if fromEnv {
-			e.vars[EnvAuthToken] = "from-env"
+			e.vars[cmdutil.EnvAuthToken] = "from-env"
 			want = "from-env"
 		}
 		if _, _, err := e.run("--yes"); err != nil {

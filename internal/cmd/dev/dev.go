@@ -6,12 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -51,8 +48,8 @@ type Options struct {
 	TriggerCron string
 	Cron        string
 
-	// Context stops the runtime when done (besides Ctrl-C and SIGTERM); it is
-	// the command's context.
+	// Context stops the runtime when done: the command's context, which
+	// SIGINT, SIGTERM and SIGHUP cancel (root.Signals).
 	Context context.Context
 	// DataDir and ToolsDir override devrun.Options' defaults (tests only; no flags).
 	DataDir  string
@@ -212,12 +209,11 @@ func Run(o *Options) error {
 		fmt.Fprintln(errOut, "zerocost dev: ANTHROPIC_API_KEY is set, so the Workers call the real API: the --model-* flags shape the stand-in only and are ignored")
 	}
 
-	parent := o.Context
-	if parent == nil {
-		parent = context.Background()
+	// The root's context: SIGINT, SIGTERM and SIGHUP cancel it (root.Signals).
+	ctx := o.Context
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
 
 	rt, err := devrun.Start(ctx, devrun.Options{
 		ProjectDir: l.ProjectDir,
@@ -239,8 +235,8 @@ func Run(o *Options) error {
 		if devrun.IsUsage(err) {
 			return cmdutil.ConfigError(err)
 		}
-		if ctx.Err() != nil && parent.Err() == nil {
-			return nil // interrupted while starting
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil // interrupted while starting (a signal, or the caller)
 		}
 		return err
 	}

@@ -135,8 +135,8 @@ func TestDeployRefusesThePlaceholder(t *testing.T) {
 	env := map[string]string{deploy.EnvPulumiToken: "pul-x", deploy.EnvCloudflareToken: "cf"}
 	err := deploy.Preflight(deploy.Machine{Getenv: func(k string) string { return env[k] },
 		LookPath: func(string) (string, error) { return "/bin/pulumi", nil }, ProjectDir: dir, StackFile: stack.FilePath(dir, "mine")})
-	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "zerocost:accountId is the placeholder") {
-		t.Fatalf("exit %d: %v", cmdutil.ExitCode(err), err)
+	if !deploy.IsUsage(err) || !strings.Contains(err.Error(), "zerocost:accountId is the placeholder") {
+		t.Fatalf("not a usage error: %v", err)
 	}
 	// `zerocost deploy` says it with the secrets still to set, before the preflight.
 	ios, _, _ := cmdutil.Test()

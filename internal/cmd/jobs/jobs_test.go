@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,9 +12,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/zerocost/zerocost/internal/cmd/jobs/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
+	"github.com/zerocost/zerocost/internal/contract"
 )
+
+// statusParked is the status of a job the spend guard parked.
+const statusParked = string(contract.JobBudgetExhausted)
 
 const stackYAML = `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
@@ -38,7 +42,7 @@ const stackYAML = `config:
 // them, POST /admin/jobs/resume takes them off (or answers budget_exhausted).
 type admin struct {
 	mu       sync.Mutex
-	parked   []Job
+	parked   []shared.Job
 	spent    bool
 	pageSize int
 	calls    []string
@@ -55,8 +59,8 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/admin/jobs":
-		if r.URL.Query().Get("status") != StatusParked {
+	case r.Method == http.MethodGet && r.URL.Path == contract.AdminJobsPath:
+		if r.URL.Query().Get("status") != statusParked {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"error":{"code":"invalid_input","message":"status must be budget_exhausted"}}`)
 			return
@@ -72,7 +76,7 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			page["cursor"] = strconv.Itoa(to)
 		}
 		_ = json.NewEncoder(w).Encode(page)
-	case r.Method == http.MethodPost && r.URL.Path == "/admin/jobs/resume":
+	case r.Method == http.MethodPost && r.URL.Path == contract.AdminJobsResumePath:
 		if a.spent {
 			w.Header().Set("Retry-After", "3600")
 			w.WriteHeader(http.StatusTooManyRequests)
@@ -95,10 +99,10 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func parkedJobs(n int) []Job {
-	var out []Job
+func parkedJobs(n int) []shared.Job {
+	var out []shared.Job
 	for i := range n {
-		out = append(out, Job{JobID: fmt.Sprintf("%060x", i+1), Status: StatusParked, ParkedAt: "2026-12-02T04:00:00Z", Error: "monthly budget spent", InputChars: 10 + i})
+		out = append(out, shared.Job{JobID: fmt.Sprintf("%060x", i+1), Status: statusParked, ParkedAt: "2026-12-02T04:00:00Z", Error: "monthly budget spent", InputChars: 10 + i})
 	}
 	return out
 }
@@ -124,7 +128,7 @@ func run(t *testing.T, dir string, env map[string]string, args ...string) (strin
 	t.Helper()
 	io, out, errOut := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return env[k] }, SelectedStack: cmdtest.Selected("demo")}
-	cmd := NewCmd(f, nil)
+	cmd := NewCmd(f)
 	cmd.SetArgs(args)
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
@@ -132,7 +136,7 @@ func run(t *testing.T, dir string, env map[string]string, args ...string) (strin
 	return out.String(), errOut.String(), err
 }
 
-var token = map[string]string{EnvAuthToken: "let-me-in"}
+var token = map[string]string{shared.EnvAuthToken: "let-me-in"}
 
 func TestListPagesThroughTheParkedJobs(t *testing.T) {
 	a := &admin{parked: parkedJobs(5), pageSize: 2}
@@ -162,8 +166,8 @@ func TestListPagesThroughTheParkedJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		Product string `json:"product"`
-		Jobs    []Job  `json:"jobs"`
+		Product string       `json:"product"`
+		Jobs    []shared.Job `json:"jobs"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
@@ -230,7 +234,7 @@ func TestErrorsNameTheFix(t *testing.T) {
 		want string
 	}{
 		{"no token", nil, []string{"list", "--product", "mail", "--outputs", outs}, cmdutil.ExitUsage, "ZEROCOST_AUTH_TOKEN is not set"},
-		{"wrong token", map[string]string{EnvAuthToken: "nope"}, []string{"list", "--product", "mail", "--outputs", outs}, cmdutil.ExitUsage, "refused the token (401)"},
+		{"wrong token", map[string]string{shared.EnvAuthToken: "nope"}, []string{"list", "--product", "mail", "--outputs", outs}, cmdutil.ExitUsage, "refused the token (401)"},
 		{"not a pipeline", token, []string{"list", "--product", "relay", "--outputs", outs}, cmdutil.ExitUsage, "--product relay is an edge-cache product: only async-pipeline products park jobs"},
 		{"unknown product", token, []string{"resume", "--product", "nope", "--outputs", outs}, cmdutil.ExitUsage, "--product nope: stack demo has no such product (it has mail, relay)"},
 		{"no dev running", token, []string{"list", "--product", "mail", "--local"}, cmdutil.ExitUsage, "no zerocost dev running for stack demo"},
@@ -241,25 +245,5 @@ func TestErrorsNameTheFix(t *testing.T) {
 				t.Errorf("error %v (exit %d), want exit %d saying %q", err, cmdutil.ExitCode(err), tc.code, tc.want)
 			}
 		})
-	}
-}
-
-func TestFlags(t *testing.T) {
-	o, err := cmdtest.Parse(NewCmd, "list", "--product", "mail", "--stack", "prod", "--limit", "7", "--json")
-	if err != nil || o.Command != "list" || o.Product != "mail" || o.Stack != "prod" || o.Limit != 7 || !o.JSON || o.Status != StatusParked {
-		t.Errorf("%+v, %v", o, err)
-	}
-	for _, args := range [][]string{
-		{"list"},
-		{"resume", "--product", "mail", "--local", "--outputs", "o.json"},
-		{"resume", "--product", "mail", "--limit", "-1"},
-	} {
-		if _, err := cmdtest.Parse(NewCmd, args...); err == nil || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
-			t.Errorf("%v: %v", args, err)
-		}
-	}
-	var ee *cmdutil.ExitError
-	if _, err := cmdtest.Parse(NewCmd, "list"); !errors.As(err, &ee) || !strings.Contains(err.Error(), "--product is required") {
-		t.Errorf("missing --product: %v", err)
 	}
 }

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/cmd/jobs/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/devrun"
-	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
 
@@ -66,14 +66,7 @@ func jobsAgainstTheWorker(t *testing.T, stackWide bool) {
 		if err := os.WriteFile(filepath.Join(dir, "Pulumi.budget.yaml"), []byte(budgetStack(budget, stackWide)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := stack.LoadFile(dir, "budget")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := plan.Build(cfg, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, p := plantest.Load(t, dir, "budget")
 		if running != nil { // a redeploy: the same data, the new plan
 			if err := running.Stop(); err != nil {
 				t.Fatal(err)
@@ -92,7 +85,7 @@ func jobsAgainstTheWorker(t *testing.T, stackWide bool) {
 		io, out, errOut := cmdutil.Test()
 		f := &cmdutil.Factory{IO: io, ProjectDir: dir, Getenv: func(k string) string { return token[k] },
 			HTTPClient: func() *http.Client { return &http.Client{Timeout: 30 * time.Second} }}
-		cmd := NewCmd(f, nil)
+		cmd := NewCmd(f)
 		cmd.SetArgs(append(args, "--stack", "budget", "--product", "mail", "--outputs", filepath.Join(dir, "outputs.json")))
 		cmd.SetOut(out)
 		cmd.SetErr(errOut)
@@ -106,20 +99,20 @@ func jobsAgainstTheWorker(t *testing.T, stackWide bool) {
 	waitStatus(t, url, first, "done")
 	parked := []string{submit(t, url, "the second job"), submit(t, url, "the third job")}
 	for _, id := range parked {
-		waitStatus(t, url, id, StatusParked)
+		waitStatus(t, url, id, statusParked)
 	}
 
 	out, err := cli("list", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var listed struct{ Jobs []Job }
+	var listed struct{ Jobs []shared.Job }
 	if err := json.Unmarshal([]byte(out), &listed); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
 	got := map[string]bool{}
 	for _, j := range listed.Jobs {
-		got[j.JobID] = j.Status == StatusParked && j.InputChars > 0
+		got[j.JobID] = j.Status == statusParked && j.InputChars > 0
 	}
 	if len(got) != 2 || !got[parked[0]] || !got[parked[1]] {
 		t.Errorf("listed %+v, want the parked %v", listed.Jobs, parked)

@@ -42,7 +42,7 @@ the project's only stack file. Start a stack with zerocost init.`,
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
 	cmd.AddCommand(initcmd.NewCmd(f, nil), product.NewCmd(f, nil))
-	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f), status.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f, nil))
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f), status.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f))
 	usageArgs(cmd)
 	return cmd
 }

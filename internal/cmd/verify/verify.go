@@ -22,13 +22,6 @@ import (
 	zverify "github.com/zerocost/zerocost/internal/verify"
 )
 
-// Environment variables the command reads.
-const (
-	EnvAPIToken  = cfapi.EnvToken
-	EnvAPIURL    = cfapi.EnvBaseURL
-	EnvAuthToken = "ZEROCOST_AUTH_TOKEN"
-)
-
 // Options are the command's inputs.
 type Options struct {
 	F              *cmdutil.Factory
@@ -51,7 +44,7 @@ type Options struct {
 	StateFile string
 	// Outputs reads a deployed stack's outputs when --outputs is not given
 	// (default: the pulumi CLI).
-	Outputs OutputsSource
+	Outputs outputs.Reader
 	// PollInterval and Sleep pass to verify.Options.
 	PollInterval time.Duration
 	Sleep        func(context.Context, time.Duration) error
@@ -99,7 +92,7 @@ configuration error.`,
 	fl.BoolVar(&opts.CheckRateLimit, "check-rate-limit", false, "also expect 429 past each product's rate limit (spends model budget)")
 	fl.BoolVar(&opts.SkipResources, "skip-resources", false, "run the route checks only")
 	fl.BoolVar(&opts.SkipRoutes, "skip-routes", false, "run the resource checks only (a deployed stack whose Workers this machine cannot reach)")
-	fl.StringVar(&opts.APIURL, "cloudflare-api-url", "", "Cloudflare API base URL (default $"+EnvAPIURL+", else "+cfapi.DefaultBaseURL+")")
+	fl.StringVar(&opts.APIURL, "cloudflare-api-url", "", "Cloudflare API base URL (default $"+cfapi.EnvBaseURL+", else "+cfapi.DefaultBaseURL+")")
 	fl.StringSliceVar(&opts.Products, "product", nil, "verify only these products (repeatable or comma-separated)")
 	return cmd
 }
@@ -143,33 +136,9 @@ func Run(o *Options) error {
 		if vo.Target, err = o.localTarget(l); err != nil {
 			return err
 		}
-		vo.AuthToken = o.F.Env(EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
-	} else {
-		out, note, err := o.outputs(ctx, l.ProjectDir)
-		if err != nil {
-			return cmdutil.ConfigError(err)
-		}
-		if note != "" {
-			fmt.Fprintln(errOut, "zerocost verify:", note)
-		}
-		vo.Outputs = out
-		vo.Target = zverify.DeployedTarget(l.Plan, out)
-		if zverify.NeedsAuthToken(l.Plan) {
-			if vo.AuthToken = o.F.Env(EnvAuthToken); vo.AuthToken == "" {
-				return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, EnvAuthToken))
-			}
-		}
-		if !o.SkipResources {
-			token := o.F.Env(EnvAPIToken)
-			if token == "" {
-				return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", EnvAPIToken))
-			}
-			base, err := o.apiURL()
-			if err != nil {
-				return cmdutil.ConfigError(err)
-			}
-			vo.Resources = cfapi.New(cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.F.Client(), MaxRetries: -1})
-		}
+		vo.AuthToken = o.F.Env(cmdutil.EnvAuthToken) // zerocost dev makes it the Workers' AUTH_TOKEN
+	} else if err := o.deployed(ctx, l, &vo); err != nil {
+		return err
 	}
 
 	p := newProgress(errOut)
@@ -202,6 +171,38 @@ func Run(o *Options) error {
 		return &cmdutil.ExitError{Code: cmdutil.ExitFailed,
 			Err: fmt.Errorf("%d of %d checks failed (%s)", len(failed), len(rep.Checks), strings.Join(names, ", "))}
 	}
+	return nil
+}
+
+// deployed sets vo's target, outputs, bearer token and resource reader for
+// a deployed stack.
+func (o *Options) deployed(ctx context.Context, l *cmdutil.Loaded, vo *zverify.Options) error {
+	out, note, err := o.outputs(ctx, l.ProjectDir)
+	if err != nil {
+		return cmdutil.ConfigError(err)
+	}
+	if note != "" {
+		fmt.Fprintln(o.F.IO.ErrOut, "zerocost verify:", note)
+	}
+	vo.Outputs = out
+	vo.Target = zverify.DeployedTarget(l.Plan, out)
+	if zverify.NeedsAuthToken(l.Plan) {
+		if vo.AuthToken = o.F.Env(cmdutil.EnvAuthToken); vo.AuthToken == "" {
+			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, cmdutil.EnvAuthToken))
+		}
+	}
+	if o.SkipResources {
+		return nil
+	}
+	token := o.F.Env(cfapi.EnvToken)
+	if token == "" {
+		return cmdutil.ConfigError(fmt.Errorf("%s is not set: resource checks read the account with it (read-only permissions are enough, see docs/verify.md); or pass --skip-resources", cfapi.EnvToken))
+	}
+	base, err := o.apiURL()
+	if err != nil {
+		return cmdutil.ConfigError(err)
+	}
+	vo.Resources = cfapi.New(cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.F.Client(), MaxRetries: -1})
 	return nil
 }
 
@@ -266,10 +267,8 @@ func (o *Options) localTarget(l *cmdutil.Loaded) (zverify.Target, error) {
 		if err != nil {
 			return err
 		}
-		for _, r := range rs {
-			if !r.OK() {
-				return fmt.Errorf("%s: the scheduled handler failed (%s): see zerocost dev's log", product, r.Outcome)
-			}
+		if err := devrun.CronsFailed(product, rs); err != nil {
+			return fmt.Errorf("%w: see zerocost dev's log", err)
 		}
 		return nil
 	}
@@ -279,25 +278,11 @@ func (o *Options) localTarget(l *cmdutil.Loaded) (zverify.Target, error) {
 // outputs returns the deployed stack's outputs: --outputs, else the pulumi
 // CLI, else none (the plan's URLs are used; note says so).
 func (o *Options) outputs(ctx context.Context, projectDir string) (outputs.Stack, string, error) {
-	if o.OutputsFile != "" {
-		out, err := outputs.ReadFile(o.OutputsFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("--outputs: %w", err)
-		}
-		return out, "", nil
-	}
-	src := o.Outputs
-	if src == nil {
-		src = PulumiCLI{}
-	}
-	out, err := src.Outputs(ctx, projectDir, o.Stack)
-	if errors.Is(err, ErrNoPulumi) {
+	out, err := outputs.Read(ctx, o.OutputsFile, o.Outputs, projectDir, o.Stack)
+	if errors.Is(err, outputs.ErrNoPulumi) {
 		return nil, "no --outputs and no pulumi CLI on PATH: using the URLs of the plan, and not comparing resource ids with the stack outputs", nil
 	}
-	if err != nil {
-		return nil, "", fmt.Errorf("%w\n(or pass the outputs with --outputs FILE)", err)
-	}
-	return out, "", nil
+	return out, "", err
 }
 
 // apiURL is the API base: the flag, else the environment, else Cloudflare's.

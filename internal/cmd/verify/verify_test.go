@@ -18,14 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cftest"
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
-	"github.com/zerocost/zerocost/internal/stack"
 	zverify "github.com/zerocost/zerocost/internal/verify"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
@@ -102,7 +103,7 @@ func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup 
 	cmd := NewCmd(f, func(o *Options) error {
 		o.PollInterval = pollInterval
 		if o.Outputs == nil {
-			o.Outputs = PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
+			o.Outputs = outputs.Pulumi{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}
 		}
 		if setup != nil {
 			setup(o)
@@ -259,7 +260,7 @@ func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{EnvAPIToken: apiToken, EnvAPIURL: s.URL} // a bare origin: /client/v4/ is added
+	env := map[string]string{cfapi.EnvToken: apiToken, cfapi.EnvBaseURL: s.URL} // a bare origin: /client/v4/ is added
 	return s, path, env, out
 }
 
@@ -275,6 +276,7 @@ func TestDeployed(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
+	golden.Check(t, "verify-deployed.json", maskReport(r.stdout))
 	kinds := map[zverify.Kind]int{}
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
@@ -355,7 +357,7 @@ func TestDeployedConfigErrors(t *testing.T) {
 		}
 	}
 	// A bad token is not a usage error: the resource checks fail, naming it.
-	r := run(t, map[string]string{EnvAPIToken: "wrong", EnvAPIURL: env[EnvAPIURL]}, nil, "--outputs", outFile, "--product", "ai-relay")
+	r := run(t, map[string]string{cfapi.EnvToken: "wrong", cfapi.EnvBaseURL: env[cfapi.EnvBaseURL]}, nil, "--outputs", outFile, "--product", "ai-relay")
 	if r.code != cmdutil.ExitFailed || !strings.Contains(r.stdout, "Authentication error (code 10000)") {
 		t.Errorf("bad token: exit %d: %v\n%s", r.code, r.err, r.stdout)
 	}
@@ -397,45 +399,38 @@ func TestDeployedFromThePlan(t *testing.T) {
 	}
 }
 
-// fakePulumi puts a pulumi script on a temporary PATH entry.
-func fakePulumi(t *testing.T, script string) PulumiCLI {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "pulumi")
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return PulumiCLI{LookPath: func(name string) (string, error) {
-		if name != "pulumi" {
-			return "", exec.ErrNotFound
-		}
-		return path, nil
-	}}
+// The parts of a report that change from run to run: durations, the start
+// time, the Workers' ports, the jobs' ids, how many polls a job took and at
+// which attempt the cache answered.
+var (
+	reportDurations = regexp.MustCompile(`"(latency_ms|duration_ms)": [0-9]+`)
+	reportStart     = regexp.MustCompile(`"started_at": "[^"]*"`)
+	reportPorts     = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+	reportIDs       = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
+	reportPolls     = regexp.MustCompile(`after [0-9]+ polls?`)
+	reportAttempt   = regexp.MustCompile(`\(attempt [0-9]+\)`)
+)
+
+// maskReport makes `verify --json`'s report comparable with a golden file.
+func maskReport(s string) []byte {
+	s = reportDurations.ReplaceAllString(s, `"$1": 0`)
+	s = reportStart.ReplaceAllString(s, `"started_at": "START"`)
+	s = reportPorts.ReplaceAllString(s, "127.0.0.1:PORT")
+	s = reportPolls.ReplaceAllString(s, "after N polls")
+	s = reportAttempt.ReplaceAllString(s, "(attempt N)")
+	return []byte(reportIDs.ReplaceAllString(s, "ID"))
 }
 
-func TestPulumiCLI(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	cli := fakePulumi(t, `echo "$PWD $*" > args.txt
-echo '{"ai-relay": {"pattern": "edge-cache", "script": "ai-relay-demo", "url": "https://a.example", "r2_buckets": {"OUTPUTS": "b1"}}}'
-`)
-	out, err := cli.Outputs(ctx, dir, "prod")
-	if err != nil || out["ai-relay"].URL != "https://a.example" || out["ai-relay"].R2Buckets["OUTPUTS"] != "b1" {
-		t.Fatalf("outputs %v %v", out, err)
-	}
-	args, _ := os.ReadFile(filepath.Join(dir, "args.txt"))
-	if strings.TrimSpace(string(args)) != dir+" stack output --json --stack prod" {
-		t.Errorf("ran %q", args)
-	}
-	cli = fakePulumi(t, `echo "error: no stack named 'prod' found" >&2; exit 255`)
-	if _, err := cli.Outputs(ctx, dir, "prod"); err == nil || !strings.Contains(err.Error(), "no stack named 'prod' found") {
-		t.Errorf("failing CLI: %v", err)
-	}
-	if _, err := (PulumiCLI{LookPath: func(string) (string, error) { return "", exec.ErrNotFound }}).Outputs(ctx, dir, "prod"); !errors.Is(err, ErrNoPulumi) {
-		t.Errorf("no CLI: %v", err)
-	}
-	// A failing pulumi is a configuration error, not a silent fallback.
-	r := run(t, map[string]string{}, func(o *Options) { o.Outputs = cli }, "--skip-resources")
+// failingSource is a pulumi CLI that fails.
+type failingSource struct{}
+
+func (failingSource) Outputs(context.Context, string, string) (outputs.Stack, error) {
+	return nil, errors.New("`pulumi stack output --json --stack prod` failed: exit status 255: error: no stack named 'prod' found")
+}
+
+// A failing pulumi is a configuration error, not a silent fallback.
+func TestPulumiFails(t *testing.T) {
+	r := run(t, map[string]string{}, func(o *Options) { o.Outputs = failingSource{} }, "--skip-resources")
 	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "or pass the outputs with --outputs FILE") {
 		t.Errorf("exit %d: %v", r.code, r.err)
 	}
@@ -456,14 +451,7 @@ func TestAuthToken(t *testing.T) {
       pattern: edge-cache
       systemPrompt: You answer briefly.
 `), 0o644)
-	cfg, err := stack.LoadFile(dir, "authy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := plantest.Load(t, dir, "authy")
 	// Its real Workers, with the token as their AUTH_TOKEN.
 	rt := verifytest.Workers(t, devrun.Options{ProjectDir: dir, Stack: "authy", Plan: p, AuthToken: "let-me-in"})
 	urls := verifytest.URLs(rt)
@@ -480,11 +468,11 @@ func TestAuthToken(t *testing.T) {
 	if r.code != cmdutil.ExitUsage || !strings.Contains(r.err.Error(), "set ZEROCOST_AUTH_TOKEN") {
 		t.Errorf("no token: exit %d: %v", r.code, r.err)
 	}
-	r = exec(map[string]string{EnvAuthToken: "let-me-in"})
+	r = exec(map[string]string{cmdutil.EnvAuthToken: "let-me-in"})
 	if r.err != nil || !regexp.MustCompile(`relay +route +auth +ok`).MatchString(r.stdout) {
 		t.Errorf("with token: %v\n%s", r.err, r.stdout)
 	}
-	r = exec(map[string]string{EnvAuthToken: "wrong"})
+	r = exec(map[string]string{cmdutil.EnvAuthToken: "wrong"})
 	if r.code != cmdutil.ExitFailed || !strings.Contains(r.stdout, "set ZEROCOST_AUTH_TOKEN") {
 		t.Errorf("wrong token: exit %d: %v\n%s", r.code, r.err, r.stdout)
 	}

@@ -19,8 +19,14 @@ func ProjectDir() string {
 // Demo loads the demo stack and builds its plan.
 func Demo(t testing.TB) (*stack.Config, *plan.Plan) {
 	t.Helper()
-	dir := ProjectDir()
-	cfg, err := stack.LoadFile(dir, "demo")
+	return Load(t, ProjectDir(), "demo")
+}
+
+// Load reads Pulumi.<name>.yaml in the project folder dir and builds its
+// plan; an error fails the test.
+func Load(t testing.TB, dir, name string) (*stack.Config, *plan.Plan) {
+	t.Helper()
+	cfg, err := stack.LoadFile(dir, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,18 +16,33 @@ export const ANTHROPIC_VERSION = "2023-06-01";
  */
 export const RETRYABLE: ReadonlySet<number> = new Set([429, 500, 502, 503, 504, 529]);
 
-/** The model call gave up. status 0 means no HTTP answer (timeout, network). */
+/**
+ * The model call gave up. status 0 means no HTTP answer (timeout, network).
+ * The message holds zerocost's own facts only (it reaches callers and job
+ * records); the API's own words are in `detail`, for the log (logDetail).
+ */
 export class ModelError extends Error {
   override name = "ModelError";
+  /** attempts made when it gave up (withRetries sets it) */
+  attempts = 1;
   constructor(
     message: string,
     readonly status: number,
     readonly retryable: boolean,
     /** seconds, from the last retry-after header */
     readonly retryAfter?: number,
+    /** what the API (or the network) said: its error.message or body, at most 300 characters; never shown to a caller */
+    readonly detail?: string,
   ) {
     super(message);
   }
+}
+
+/** Logs a ModelError's facts and the API's own words (which callers never see). */
+export function logDetail(where: string, err: unknown): void {
+  if (!(err instanceof ModelError)) return;
+  const said = err.detail ? `; it said: ${err.detail}` : "";
+  console.warn(`${where}: ${err.message} (status ${err.status}, ${err.attempts} attempt(s))${said}`);
 }
 
 export function apiHeaders(env: BaseEnv): Record<string, string> {
@@ -47,7 +62,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? undefined : Math.max(0, (at - now) / 1000);
 }
 
-/** The ModelError of a non-2xx answer: its error.message (or its text), retryable by status, its retry-after. */
+/** The ModelError of a non-2xx answer: its status, retryable by status, its retry-after; its error.message (or its text) as the detail. */
 export async function apiError(res: Response, prefix = ""): Promise<ModelError> {
   const text = await res.text().catch(() => "");
   let detail = text.slice(0, 300) || res.statusText;
@@ -58,10 +73,11 @@ export async function apiError(res: Response, prefix = ""): Promise<ModelError> 
     // not JSON
   }
   return new ModelError(
-    `${prefix}model API answered ${res.status}: ${detail}`,
+    `${prefix}model API answered ${res.status}`,
     res.status,
     RETRYABLE.has(res.status),
     parseRetryAfter(res.headers.get("retry-after")),
+    detail,
   );
 }
 
@@ -73,7 +89,7 @@ function isTimeout(err: unknown): boolean {
 /** The ModelError of a fetch (or a body read) that got no answer: timed out or failed. */
 export function transportError(err: unknown, timeoutMs: number, what = "model call"): ModelError {
   if (isTimeout(err)) return new ModelError(`${what} timed out after ${timeoutMs} ms`, 0, true);
-  return new ModelError(`${what} failed: ${err instanceof Error ? err.message : String(err)}`, 0, true);
+  return new ModelError(`${what} failed: no answer`, 0, true, undefined, err instanceof Error ? err.message : String(err));
 }
 
 /**
@@ -123,12 +139,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function withRetries<T>(attempt: (remainingMs: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const base = opts.baseDelayMs ?? 250;
-  const started = Date.now();
-  // Giving up names zerocost's own facts: the attempts and the whole wait.
-  const giveUp = (err: ModelError, n: number) => ((err.message += "; " + attemptsOver(n, started)), err);
   for (let n = 1; ; n++) {
     const remaining = opts.deadline - Date.now();
-    if (remaining <= 0) throw giveUp(new ModelError("no time left for another attempt", 0, true), n - 1);
+    if (remaining <= 0) {
+      const late = new ModelError("model deadline passed", 0, true);
+      late.attempts = n - 1;
+      throw late;
+    }
     let err: ModelError;
     try {
       return await attempt(remaining);
@@ -136,12 +153,13 @@ export async function withRetries<T>(attempt: (remainingMs: number) => Promise<T
       if (!(e instanceof ModelError)) throw e;
       err = e;
     }
-    if (!err.retryable || n >= maxAttempts) throw giveUp(err, n);
+    err.attempts = n;
+    if (!err.retryable || n >= maxAttempts) throw err;
     const backoff = Math.min(8000, base * 2 ** (n - 1));
     let wait = backoff / 2 + Math.random() * (backoff / 2);
     if (err.retryAfter !== undefined) wait = Math.max(wait, err.retryAfter * 1000);
-    if (opts.maxRetryWaitMs !== undefined && wait > opts.maxRetryWaitMs) throw giveUp(err, n);
-    if (Date.now() + wait >= opts.deadline) throw giveUp(err, n);
+    if (opts.maxRetryWaitMs !== undefined && wait > opts.maxRetryWaitMs) throw err;
+    if (Date.now() + wait >= opts.deadline) throw err;
     await sleep(wait);
   }
 }

@@ -1,5 +1,5 @@
 // The part of fetch() every pattern shares: auth, GET /health, routing,
-// 404/405, and turning errors into JSON.
+// 404/405, HEAD wherever GET is routed, and turning errors into JSON.
 import { ADMIN_ROUTES } from "../contract.gen";
 import type { BaseEnv, PatternName } from "../env";
 import type { Hooks } from "../hooks";
@@ -10,6 +10,11 @@ import { HttpError, json, notFound, toErrorResponse } from "./errors";
 import { matchRoute, type Route } from "./http";
 import { budgetStatus } from "./spend/guard";
 
+/** A HEAD request's answer: the GET's status and headers, no body. */
+function withoutBody(res: Response): Response {
+  return new Response(null, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
 export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Route<E>[]) {
   const all: Route<E>[] = [
     { path: "/health", GET: (_req, env) => json({ pattern, product: env.PRODUCT }) },
@@ -19,7 +24,7 @@ export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Rou
       : []),
     ...routes,
   ];
-  return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
+  const answer = async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
     try {
       const { pathname } = new URL(request.url);
       const method = request.method.toUpperCase();
@@ -27,13 +32,17 @@ export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Rou
         // Never open: without a token anyone could read the spend or resume jobs.
         throw new HttpError(403, "forbidden", "admin routes need zerocost:authToken (the AUTH_TOKEN secret) to be set");
       }
-      if (!(method === "GET" && pathname === "/health")) await requireAuth(request, env.AUTH_TOKEN);
+      if (!((method === "GET" || method === "HEAD") && pathname === "/health")) await requireAuth(request, env.AUTH_TOKEN);
       const hit = matchRoute(all, method, pathname);
       if (!hit) throw notFound(`no route for ${pathname}`);
       return await hit.handler(request, env, ctx, hit.params);
     } catch (err) {
       return toErrorResponse(err);
     }
+  };
+  return async (request: Request, env: E, ctx: ExecutionContext): Promise<Response> => {
+    const res = await answer(request, env, ctx);
+    return request.method.toUpperCase() === "HEAD" ? withoutBody(res) : res;
   };
 }
 

@@ -1,37 +1,38 @@
-// Cache keys for edge-cache: normalise the input so that trivially different
-// questions share an entry, then hash it (KV keys are at most 512 bytes).
-
-/**
- * NFKC, lower case, whitespace collapsed, punctuation and invisible format or
- * control characters removed, trimmed. Letters, marks, numbers and symbols
- * (so "c++" stays distinct from "c") of every script are kept.
- */
-export function normalizeInput(input: string): string {
-  return input
-    .normalize("NFKC")
-    .toLowerCase()
-    .replace(/\s+/gu, " ")
-    .replace(/[\p{P}\p{Cc}\p{Cf}]+/gu, "")
-    .replace(/ {2,}/g, " ")
-    .trim();
-}
+// The edge cache's one key function. The key is a hash of exactly what the
+// model receives, the Messages request as the hooks built it (from the input
+// lib/normalize.ts already cleaned), in canonical JSON, plus a scope. Two
+// questions share an answer only when the model would see the same request.
 
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/**
- * `ai:<sha-256 hex>` of the normalised input. A non-empty scope (the model and
- * system prompt, see cacheScope) is hashed in front of it, so that changing
- * either does not serve answers the old setup gave.
- */
-export async function cacheKey(input: string, scope = ""): Promise<string> {
-  const norm = normalizeInput(input);
-  return "ai:" + (await sha256Hex(scope === "" ? norm : `${scope}\u0000${norm}`));
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort(); // by UTF-16 code units, as RFC 8785 sorts
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
 }
 
-/** What, besides the question, decides an answer. */
-export function cacheScope(cfg: { model: string; systemPrompt: string }): string {
-  return `${cfg.model}\n${cfg.systemPrompt}`;
+/**
+ * The canonical JSON of a value as it goes over the wire (JSON.stringify
+ * first, so undefined fields and toJSON are what the model API would see):
+ * object keys sorted, no whitespace.
+ */
+export function canonicalJson(value: unknown): string {
+  const wire = JSON.stringify(value);
+  return wire === undefined ? "null" : canonical(JSON.parse(wire));
+}
+
+/**
+ * `ai:<sha-256 hex>` of the canonical JSON of {request, scope}. The scope is
+ * whatever besides the request must keep answers apart ("" for a product's
+ * one shared cache; a customer's, with customer keys).
+ */
+export async function cacheKey(request: unknown, scope = ""): Promise<string> {
+  return "ai:" + (await sha256Hex(canonicalJson({ request, scope })));
 }

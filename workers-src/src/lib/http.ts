@@ -12,7 +12,18 @@ export function assertJsonContentType(request: Request): void {
   }
 }
 
-/** Reads the body, stopping as soon as it passes maxBytes (413). */
+/**
+ * A body the client did not send whole: cut short (fewer bytes than its
+ * Content-Length, then the connection closed) or malformed chunked framing.
+ * The runtime's read then throws (workerd: "Network connection lost"); that
+ * is the client's doing, a 400, never a 500.
+ */
+export function unreadableBody(err: unknown): HttpError {
+  console.warn(`client error: the request body could not be read whole (${err instanceof Error ? err.message : String(err)})`);
+  return new HttpError(400, "invalid_json", "the request body could not be read whole (cut short, or malformed chunked framing)");
+}
+
+/** Reads the body, stopping as soon as it passes maxBytes (413); a body that cannot be read whole is a 400. */
 export async function readBodyCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
   const tooBig = () => tooLarge(`request body is larger than ${maxBytes} bytes`);
   const declared = Number(request.headers.get("content-length"));
@@ -22,7 +33,13 @@ export async function readBodyCapped(request: Request, maxBytes: number): Promis
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      throw unreadableBody(err);
+    }
+    const { done, value } = next;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -93,9 +110,10 @@ export function matchRoute<E>(
       if (!m) continue;
       params = { ...m.groups };
     }
-    const handler = method === "GET" ? route.GET : method === "POST" ? route.POST : undefined;
+    // HEAD is GET without the body (lib/app.ts drops it).
+    const handler = method === "GET" || method === "HEAD" ? route.GET : method === "POST" ? route.POST : undefined;
     if (handler) return { handler, params };
-    const allow = [route.GET && "GET", route.POST && "POST"].filter(Boolean).join(", ");
+    const allow = [route.GET && "GET, HEAD", route.POST && "POST"].filter(Boolean).join(", ");
     throw new HttpError(405, "method_not_allowed", `method ${method} is not allowed here`, { allow });
   }
   return null;

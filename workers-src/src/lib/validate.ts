@@ -1,4 +1,5 @@
 import { badInput, tooLarge } from "./errors";
+import { normalizeInput } from "./normalize";
 
 // An unpaired UTF-16 surrogate: JSON allows "\ud800", the model API does not.
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -11,8 +12,10 @@ function codePoints(s: string, stopAfter: number): number {
 }
 
 /**
- * An input is a string that is non-empty after trimming and has at most
- * maxChars characters (Unicode code points). Returns the trimmed input.
+ * An input is a string of at most maxChars characters (Unicode code points,
+ * counted as sent, after trimming) that is not empty once normalised
+ * (lib/normalize.ts: invisible characters removed, ends trimmed). Returns
+ * the normalised input: what the model receives.
  */
 export function validateInput(value: unknown, maxChars: number, label = "input"): string {
   if (typeof value !== "string") throw badInput(`${label} must be a string`);
@@ -22,5 +25,7 @@ export function validateInput(value: unknown, maxChars: number, label = "input")
   if (codePoints(s, maxChars) > maxChars) {
     throw tooLarge(`${label} is longer than ${maxChars} characters`);
   }
-  return s;
+  const clean = normalizeInput(s);
+  if (clean === "") throw badInput(`${label} has no visible characters (it is empty once invisible and control characters are removed)`);
+  return clean;
 }

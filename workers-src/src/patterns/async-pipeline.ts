@@ -24,6 +24,7 @@ import { submitDelivery } from "../lib/batch/submit";
 import { pollAndRun, pollBatches } from "../lib/batch/poll";
 import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what this bundle carries
 import { readConfig } from "../lib/config";
+import { callerByAddress, passDoor } from "../lib/door";
 import { badInput, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
@@ -55,6 +56,8 @@ async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Respon
   const cfg = readConfig(env);
   const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
   const inputs = parseInputs(await readJsonObject(request, cap), cfg.maxInputChars);
+  // The door counts jobs, one limit() call each (lib/door.ts): all or none.
+  await passDoor(env.DOOR_LIMITER, callerByAddress(request), inputs.length, "jobs");
   const now = Date.now();
   const ids = await Promise.all(inputs.map(() => newJobId(env, now)));
   const { sent, error } = await sendAll(

@@ -1,7 +1,8 @@
-// Edge cache: POST /ask answers a question asked before (after normalising it,
-// lib/cachekey.ts) from the Cache API of this location (x-cache: HIT,
-// x-cache-store: edge), else from R2 (answers/<hex>.json, stored with its time;
-// x-cache: HIT, x-cache-store: r2; the answer is then kept in the Cache API
+// Edge cache: POST /ask answers a question asked before (the same model
+// request, lib/cachekey.ts, built from the input lib/normalize.ts cleaned)
+// from the Cache API of this location (x-cache: HIT, x-cache-store: edge),
+// else from R2 (answers/<hex>.json, stored with its time; x-cache: HIT,
+// x-cache-store: r2; the answer is then kept in the Cache API
 // for the rest of its CACHE_TTL_SECONDS), else calls the model (x-cache: MISS)
 // and stores the answer in R2 and the Cache API after answering. Failures are
 // not cached. The Cache API is free and per location (and does nothing on
@@ -12,9 +13,11 @@
 // logged and skipped.
 import type { EdgeCacheEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
+import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
-import { cacheKey, cacheScope } from "../lib/cachekey";
+import { cacheKey } from "../lib/cachekey";
 import { readConfig, type Config } from "../lib/config";
+import { callerByAddress, passDoor } from "../lib/door";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
@@ -104,6 +107,34 @@ async function store(env: EdgeCacheEnv, cfg: Config, key: string, url: string, a
   await toEdge(url, answer, cfg.cacheTtlSeconds);
 }
 
+/**
+ * A model failure as the caller hears it: zerocost's facts (the API's
+ * status, the attempts, the wait it asked for) and a request id that finds
+ * the log line with the API's own words, which the caller never sees.
+ */
+function upstreamError(err: ModelError): HttpError {
+  const requestId = crypto.randomUUID();
+  logDetail(`upstream_error ${requestId}`, err);
+  const headers: Record<string, string> = { "x-request-id": requestId };
+  const extra: Record<string, unknown> = { request_id: requestId, upstream_status: err.status, attempts: err.attempts };
+  if (err.retryAfter !== undefined) {
+    headers["retry-after"] = String(Math.ceil(err.retryAfter));
+    extra.retry_after = Math.ceil(err.retryAfter);
+  }
+  const tries = err.attempts === 1 ? "1 attempt" : `${err.attempts} attempts`;
+  return new HttpError(502, "upstream_error", `${err.message} (${tries}); quote request_id ${requestId} to the operator`, headers, extra);
+}
+
+/**
+ * The model request for an input (already validated and normalised) and its
+ * cache key: the key hashes exactly the request a miss sends. scope: see
+ * cacheKey.
+ */
+export async function requestAndKey(hooks: Hooks, input: string, env: EdgeCacheEnv, cfg: Config, scope = "") {
+  const req = await buildRequest(hooks, input, env, cfg, PATTERN);
+  return { req, key: await cacheKey(req, scope) };
+}
+
 export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
   checkHooks(hooks);
   return {
@@ -115,7 +146,9 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
-          const key = await cacheKey(input, cacheScope(cfg));
+          // Per caller, hits too (lib/door.ts); misses also meet the model limiter.
+          await passDoor(env.DOOR_LIMITER, callerByAddress(request));
+          const { req, key } = await requestAndKey(hooks, input, env, cfg);
           const url = edgeUrl(cfg.product, key);
 
           const edge = await fromEdge(url);
@@ -127,7 +160,6 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           }
 
           await enforceRateLimit(env, cfg);
-          const req = await buildRequest(hooks, input, env, cfg, PATTERN);
           let response;
           try {
             response = await callModel(env, cfg, req, {
@@ -141,9 +173,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             });
           } catch (err) {
             if (!(err instanceof ModelError)) throw err;
-            const headers: Record<string, string> = {};
-            if (err.retryAfter !== undefined) headers["retry-after"] = String(Math.ceil(err.retryAfter));
-            throw new HttpError(502, "upstream_error", err.message, headers);
+            throw upstreamError(err);
           }
           const answer = await shapeResult(hooks, response, input);
           ctx.waitUntil(store(env, cfg, key, url, answer));

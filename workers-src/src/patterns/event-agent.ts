@@ -11,9 +11,11 @@
 //   after its creation, then failed.
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
+import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
+import { callerByAddress, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
@@ -88,6 +90,7 @@ async function runJob(
     });
   } catch (err) {
     ticket.release(); // (idempotent: callModel released it if it got that far)
+    logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
     rec = jobRecord(id, { status: "failed", error: describe(err) });
   }
   try {
@@ -113,6 +116,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
+          await passDoor(env.DOOR_LIMITER, callerByAddress(request)); // per caller (lib/door.ts)
           // (waitUntil runner: on the workflow runner the record step retries the write.)
           if (!__ZEROCOST_WORKFLOW__) refuseAfterWriteFailure(cfg.product, started);
           // Before the 202, so that a limited client hears 429 at once, and

@@ -56,6 +56,8 @@ export async function expectExhausted(res: Response, scope: "product" | "stack")
   await expectError(res, 429, "budget_exhausted");
   const reset = resetsAt();
   expect(body.error).toMatchObject({ code: "budget_exhausted", scope, resets_at: reset });
+  // When to come back, never the owner's figures.
+  expect(String(body.error.message)).not.toMatch(/\$|\d+\.\d+ this month/);
   expect(reset).toMatch(/^\d{4}-\d{2}-01T00:00:00Z$/);
   const retryAfter = Number(res.headers.get("retry-after"));
   expect(Math.abs(retryAfter - (Date.parse(reset) - Date.now()) / 1000)).toBeLessThan(5);

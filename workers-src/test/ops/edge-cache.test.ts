@@ -7,9 +7,8 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { OPS_PER_EVENT } from "../../src/contract.gen";
-import { cacheKey, cacheScope } from "../../src/lib/cachekey";
 import { readConfig } from "../../src/lib/config";
-import { createWorker as edgeCache, edgeUrl } from "../../src/patterns/edge-cache";
+import { createWorker as edgeCache, edgeUrl, requestAndKey } from "../../src/patterns/edge-cache";
 import { expectError, newToken, postJson, replyTo, standin } from "../helpers";
 import { expected, type Metered } from "../ops";
 import { budgeted, freshProduct, meter, restoreMeters } from "./harness";
@@ -39,7 +38,7 @@ describe("edge-cache ops per event", () => {
     expect(edge.counts).toEqual(expected(ops.hit_edge));
 
     // Another location: its Cache API does not have the answer, R2 does.
-    const key = await cacheKey(input, cacheScope(readConfig(m.env)));
+    const { key } = await requestAndKey({}, input, m.env, readConfig(m.env));
     expect(await caches.default.delete(edgeUrl(product, key))).toBe(true);
     const store = meter({ PRODUCT: product });
     expect(await ask(store, input)).toMatchObject({ status: 200, cache: "HIT", store: "r2" });
@@ -57,7 +56,7 @@ describe("edge-cache ops per event", () => {
     expect(await ask(m, `down ${t}`)).toMatchObject({ status: 200, cache: "MISS", body: { answer: await replyTo(`down ${t}`) } });
     expect(await ask(m, `down ${t}`)).toMatchObject({ status: 200, cache: "MISS" });
     expect(await standin.calls(t)).toHaveLength(2);
-    const key = await cacheKey(`down ${t}`, cacheScope(readConfig(m.env)));
+    const { key } = await requestAndKey({}, `down ${t}`, m.env, readConfig(m.env));
     expect(await env.OUTPUTS.head(`answers/${key.slice(3)}.json`)).toBeNull();
   });
 

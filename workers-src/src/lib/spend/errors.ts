@@ -19,14 +19,17 @@ export class BudgetExhausted extends HttpError {
     readonly resetsAt: string,
     now = Date.now(),
   ) {
-    const whose = scope === "product" ? `product ${product}'s` : "the stack's";
+    // The caller hears when to come back, not the owner's figures (those
+    // are in GET /admin/budget and `zerocost cost`, and in the log).
+    const whose = scope === "product" ? "this product's" : "the stack's";
     super(
       429,
       "budget_exhausted",
-      `${whose} monthly model budget ($${budgetUsd}) is spent ($${round(spentUsd)} this month); it resets at ${resetsAt}`,
+      `${whose} monthly model budget is spent; it resets at ${resetsAt}`,
       { "retry-after": String(secondsUntil(resetsAt, now)) },
       { resets_at: resetsAt, scope },
     );
+    console.warn(`spend guard: product ${product}: ${scope} budget $${budgetUsd} spent ($${round(spentUsd)} this month); refused until ${resetsAt}`);
   }
 }
 

@@ -3,6 +3,7 @@
 import type { AsyncPipelineEnv } from "../../env";
 import { readConfig } from "../../lib/config";
 import { badInput, HttpError, json } from "../../lib/errors";
+import { readBodyCapped } from "../../lib/http";
 import { listParked, RESUME_MAX, resumeParked } from "../../lib/spend/parked";
 
 /** Most parked jobs one GET /admin/jobs page lists (one D1 query). */
@@ -23,7 +24,7 @@ export async function listParkedRoute(request: Request, env: AsyncPipelineEnv): 
 /** POST /admin/jobs/resume, optional body {"limit":N} (default and most: RESUME_MAX per call). */
 export async function resumeRoute(request: Request, env: AsyncPipelineEnv): Promise<Response> {
   let limit = RESUME_MAX;
-  const text = await request.text();
+  const text = new TextDecoder().decode(await readBodyCapped(request, 4096));
   if (text.trim() !== "") {
     let body: unknown;
     try {

@@ -7,6 +7,7 @@
 import type { AsyncPipelineEnv, JobMessage } from "../../env";
 import "../../features";
 import { buildRequest, shapeResult, type Hooks } from "../../hooks";
+import { logDetail } from "../../lib/anthropic";
 import type { Config } from "../../lib/config";
 import { describe } from "../../lib/errors";
 import { createdAt } from "../../lib/jobid";
@@ -112,6 +113,7 @@ async function defer(d: Delivery, retryAfter: number | undefined): Promise<boole
 async function onFailure(d: Delivery, err: unknown): Promise<void> {
   const { msg, env, cfg, prev } = d;
   const id = d.body.job_id;
+  logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
   const error = describe(err);
   if (__ZEROCOST_SPEND_GUARD__ && err instanceof BudgetExhausted) {
     // The month's budget is spent: park the job (input kept durably) and ack.

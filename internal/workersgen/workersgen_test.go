@@ -1,4 +1,4 @@
-package workerstest
+package workersgen
 
 import (
 	"bytes"
@@ -19,11 +19,11 @@ func checkFresh(t *testing.T, files map[string][]byte) {
 	for path, want := range files {
 		got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path)))
 		if err != nil {
-			t.Errorf("%v: run `go generate ./internal/workerstest`", err)
+			t.Errorf("%v: run `go generate ./internal/workersgen`", err)
 			continue
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: run `go generate ./internal/workerstest` (or make workers-gen) and commit it\n--- want\n%s", path, want)
+			t.Errorf("%s is stale: run `go generate ./internal/workersgen` (or make workers-gen) and commit it\n--- want\n%s", path, want)
 		}
 	}
 }

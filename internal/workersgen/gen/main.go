@@ -1,8 +1,8 @@
-// Command gen writes the files of package workerstest: the Worker tests'
+// Command gen writes the files of package workersgen: the Worker tests'
 // wrangler configs and the Env types (see the package). It needs Node >= 22.12
 // and workers-src/node_modules (`make deps`) for `wrangler types`.
 //
-//	go generate ./internal/workerstest    # or, at the root: go run ./internal/workerstest/gen
+//	go generate ./internal/workersgen    # or, at the root: go run ./internal/workersgen/gen
 package main
 
 import (
@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/nodetool"
-	"github.com/zerocost/zerocost/internal/workerstest"
+	"github.com/zerocost/zerocost/internal/workersgen"
 )
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "workerstest/gen:", err)
+		fmt.Fprintln(os.Stderr, "workersgen/gen:", err)
 		os.Exit(1)
 	}
 }
@@ -39,7 +39,7 @@ func run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	files, err := workerstest.Files(ctx, root, tools)
+	files, err := workersgen.Files(ctx, root, tools)
 	if err != nil {
 		return err
 	}
