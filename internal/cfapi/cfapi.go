@@ -21,6 +21,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/queues"
 	"github.com/cloudflare/cloudflare-go/v7/r2"
 	"github.com/cloudflare/cloudflare-go/v7/workers"
+	"github.com/cloudflare/cloudflare-go/v7/workflows"
 )
 
 // MaxPages bounds every paged list: a server that ignores ?page= would
@@ -40,6 +41,7 @@ type Client struct {
 	routes     *workers.RouteService
 	domains    *workers.DomainService
 	databases  *d1.DatabaseService
+	workflows  *workflows.WorkflowService
 }
 
 // New returns a client.
@@ -54,6 +56,7 @@ func New(cfg Config) *Client {
 		routes:     workers.NewRouteService(opts...),
 		domains:    workers.NewDomainService(opts...),
 		databases:  d1.NewDatabaseService(opts...),
+		workflows:  workflows.NewWorkflowService(opts...),
 	}
 }
 
@@ -289,7 +292,10 @@ type Binding struct {
 	// newer spelling some answers use).
 	ID         string `json:"id"`
 	DatabaseID string `json:"database_id"`
-	Simple     *struct {
+	// WorkflowName and ClassName: a workflow binding's Workflow and class.
+	WorkflowName string `json:"workflow_name"`
+	ClassName    string `json:"class_name"`
+	Simple       *struct {
 		Limit  float64 `json:"limit"`
 		Period float64 `json:"period"`
 	} `json:"simple"`

@@ -300,6 +300,7 @@ type Account struct {
 	Scripts       []*Script
 	CustomDomains []CustomDomain
 	D1Databases   []D1Database
+	Workflows     []Workflow
 	// Subdomain is the account's workers.dev subdomain; "" answers 404.
 	Subdomain string
 }
@@ -479,6 +480,10 @@ func (s *Server) Snapshot() State {
 		c.Buckets = slices.Clone(a.Buckets)
 		c.CustomDomains = slices.Clone(a.CustomDomains)
 		c.D1Databases = slices.Clone(a.D1Databases)
+		c.Workflows = slices.Clone(a.Workflows)
+		for i, wf := range c.Workflows {
+			c.Workflows[i].Schedules = slices.Clone(wf.Schedules)
+		}
 		c.Queues = nil
 		for _, q := range a.Queues {
 			qc := *q

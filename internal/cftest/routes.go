@@ -83,6 +83,10 @@ var routeTable = []struct {
 	{"GET /accounts/:account/d1/database/:db", d1Get},
 	{"PUT /accounts/:account/d1/database/:db", d1Update},
 	{"DELETE /accounts/:account/d1/database/:db", d1Delete},
+
+	{"PUT /accounts/:account/workflows/:workflow", workflowPut},
+	{"GET /accounts/:account/workflows/:workflow", workflowGet},
+	{"DELETE /accounts/:account/workflows/:workflow", workflowDelete},
 }
 
 // Routes lists the method and path pattern of every request the fake serves.
