@@ -59,7 +59,15 @@ const (
 	// in upper case. DoorStandard is the default tier's.
 	DoorPrefix   = "DOOR_"
 	DoorStandard = DoorPrefix + "STANDARD"
+	// JobWorkflow is the event agent's Workflow (settings.runner: workflow,
+	// the default): POST /jobs creates one instance per job, whose id is the
+	// job id. Absent on the waitUntil runner.
+	JobWorkflow = "JOB_WORKFLOW"
 )
+
+// JobWorkflowClass is the class the event agent's Worker exports for its
+// Workflow (the Workflow's class_name).
+const JobWorkflowClass = "JobWorkflow"
 
 // Door is the ratelimit binding of a tier's door limit.
 func Door(tier string) string { return DoorPrefix + strings.ToUpper(tier) }
@@ -117,6 +125,10 @@ const (
 	// /health needs a customer key) or "public". The Worker treats anything
 	// but "public", missing included, as keys.
 	VarAccess = "ACCESS"
+	// VarRunner is an event agent's settings.runner: "workflow" (each job
+	// a Workflow instance) or "waitUntil" (the job runs in the POST's
+	// ctx.waitUntil, cut 30 s after the response).
+	VarRunner = "RUNNER"
 )
 
 // ModelPrices is the JSON of the MODEL_PRICES var: the product model's
@@ -152,6 +164,7 @@ var Bindings = []Binding{
 	{ModelUsage, stack.Patterns},
 	{Spend, stack.Patterns},
 	{Keys, stack.Patterns},
+	{JobWorkflow, []string{stack.EventAgent}},
 }
 
 // Secrets lists the secret bindings; every pattern may have each.
@@ -200,6 +213,7 @@ var Vars = []Var{
 	{Name: VarDeadLetterQueue, Patterns: []string{stack.AsyncPipeline}},
 	settingVar(VarMaxRetries, "maxRetries"),
 	settingVar(VarModelMode, "modelMode"),
+	settingVar(VarRunner, "runner"),
 	settingVar(VarCacheTTLSeconds, "cacheTtlSeconds"),
 	settingVar(VarMonthlyBudgetUSD, "monthlyBudgetUsd"),
 	{Name: VarStackBudgetUSD, Patterns: stack.Patterns},

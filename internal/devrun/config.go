@@ -56,6 +56,14 @@ type workerOptions struct {
 	// namespace per id under Persist).
 	KVNamespaces map[string]string `json:"kvNamespaces,omitempty"`
 	CronTriggers []string          `json:"cronTriggers,omitempty"`
+	// Workflows maps a binding to the Workflow Miniflare runs from this
+	// Worker's class; its instances persist under Persist.
+	Workflows map[string]workflow `json:"workflows,omitempty"`
+}
+
+type workflow struct {
+	Name      string `json:"name"`
+	ClassName string `json:"className"`
 }
 
 type queueProducer struct {
@@ -180,6 +188,13 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 		// The rendered config's stand-in id, derived from the title: the
 		// keys survive a restart, under state/<stack>/ until --reset.
 		put(&wb.w.Options.KVNamespaces, b.Name, render.LocalNamespaceID(b.Target))
+		return nil
+	},
+	plan.Workflow: func(wb *workerBuild, b plan.Binding) error {
+		// Miniflare's Workflows plugin runs the class of this Worker; it
+		// has no account-wide concurrency limit (Cloudflare queues
+		// instances past it, docs/design.md).
+		put(&wb.w.Options.Workflows, b.Name, workflow{Name: b.Target, ClassName: b.Class})
 		return nil
 	},
 }

@@ -57,6 +57,8 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 				ok = o.D1Databases[b.Name] == render.LocalDatabaseID(b.Target)
 			case plan.KV:
 				ok = o.KVNamespaces[b.Name] == render.LocalNamespaceID(b.Target) && len(b.Target) > 0
+			case plan.Workflow:
+				ok = o.Workflows[b.Name] == workflow{Name: b.Target, ClassName: b.Class}
 			}
 			if !ok {
 				t.Errorf("%s: binding %s (%s) not mapped: %+v", pr.Name, b.Name, b.Type, o)

@@ -3,6 +3,9 @@ package plan
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/names"
 )
 
 // Kind is a binding's kind, spelled as Cloudflare's API and the Pulumi
@@ -19,6 +22,7 @@ const (
 	Analytics Kind = "analytics_engine"
 	D1        Kind = "d1"
 	KV        Kind = "kv_namespace"
+	Workflow  Kind = "workflow"
 )
 
 // KindInfo is what every side of zerocost knows about a binding kind. It is
@@ -60,6 +64,9 @@ var Kinds = []KindInfo{
 	// A product's KV namespace of customer keys (access: keys): the plan
 	// names it by title, the API binds it by its id.
 	{Kind: KV, Target: "the KV namespace's title", Field: "namespace_id", Resource: "KV namespace", check: checkKV},
+	// An event agent's jobs (runner: workflow): the Workflow runs the
+	// class Binding.Class of this same Worker.
+	{Kind: Workflow, Target: "the Workflow's name", Field: "workflow_name", Resource: "Workflow", check: checkWorkflow},
 }
 
 // Info returns the kind's entry of Kinds.
@@ -116,4 +123,17 @@ func checkKV(b Binding, p *Plan) []string {
 		}
 	}
 	return []string{fmt.Sprintf("KV binding %s points at namespace %q, which no product owns", b.Name, b.Target)}
+}
+
+// checkWorkflow: the Workflow runs the class the event agent's Worker
+// exports, and its name follows Cloudflare's rule.
+func checkWorkflow(b Binding, _ *Plan) []string {
+	var out []string
+	if b.Class != contract.JobWorkflowClass {
+		out = append(out, fmt.Sprintf("Workflow binding %s runs class %q; the Worker exports %q", b.Name, b.Class, contract.JobWorkflowClass))
+	}
+	if err := names.Check("workflow", b.Target); err != nil {
+		out = append(out, err.Error())
+	}
+	return out
 }

@@ -110,6 +110,9 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 		for _, kv := range wc.KVNamespaces {
 			bindings = append(bindings, kv.Binding)
 		}
+		for _, wf := range wc.Workflows {
+			bindings = append(bindings, wf.Binding)
+		}
 		if want := contract.BindingsOf(sp.Pattern); !slices.Equal(bindings, want) {
 			t.Errorf("%s: bindings %v, the contract says %v", sp.Pattern, bindings, want)
 		}

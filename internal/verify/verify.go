@@ -183,6 +183,7 @@ type API interface {
 	D1Databases(ctx context.Context, account string) ([]cfapi.D1Database, error)
 	KVNamespaces(ctx context.Context, account string) ([]cfapi.KVNamespace, error)
 	BucketLifecycle(ctx context.Context, account, bucket string) ([]cfapi.LifecycleRule, error)
+	Workflow(ctx context.Context, account, name string) (*cfapi.Workflow, error)
 }
 
 // Defaults.

@@ -289,12 +289,12 @@ func TestDeployed(t *testing.T) {
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
 	}
-	// 28 resource checks: 16 buckets, queues and consumers, the buckets'
+	// 30 resource checks: 16 buckets, queues and consumers, the buckets'
 	// 4 lifecycle rules, the spend database each of the four Workers binds
-	// (the demo stack has a budget) and each product's KEYS namespace. 8
-	// route checks: every product has keys and verify has none on a
-	// deployed stack, so health and no key.
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 8 || kinds[zverify.KindResource] != 28 {
+	// (the demo stack has a budget), each product's KEYS namespace and the two
+	// event agents' Workflows. 8 route checks: every product has keys and
+	// verify has none on a deployed stack, so health and no key.
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 8 || kinds[zverify.KindResource] != 30 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
 	}
 	var doc struct {

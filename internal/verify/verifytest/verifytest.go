@@ -74,6 +74,9 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 		}
 		var bs []cftest.Binding
 		for _, b := range pr.Bindings {
+			if b.Type == plan.Workflow {
+				s.AddWorkflow(acct, b.Target, b.Class, pr.Script)
+			}
 			seed, ok := seedBindings[b.Type]
 			if !ok {
 				t.Fatalf("verifytest: %s: binding %s has type %q, which Deploy cannot seed", pr.Name, b.Name, b.Type)
@@ -113,6 +116,15 @@ var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op out
 	plan.KV: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) {
 		cb.NamespaceID = op.KVNamespaceIDs[b.Name]
 	},
+	// The API keeps the fields it does not type (the fake: in Extra).
+	plan.Workflow: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) {
+		cb.Extra = map[string]json.RawMessage{"workflow_name": jsonString(b.Target), "class_name": jsonString(b.Class)}
+	},
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // lifecycleJSON is the rules as the provider PUTs them.
