@@ -59,8 +59,15 @@ export interface SpendEnv {
  * JOB_WORKFLOW is bound on runner: workflow only (the plan's default); its
  * instances take the job's input (lib/workflow.ts's JobParams).
  */
+/** What an event agent's Workflow instance is created with (kept in its state for the retention period). */
+export interface JobParams {
+  input: string;
+  /** the customer whose key created the job ("" or absent on a public product) */
+  customer?: string;
+}
+
 export interface EventAgentEnv extends Omit<Refine<EventAgentBindings>, "JOB_WORKFLOW"> {
-  JOB_WORKFLOW?: EventAgentBindings["JOB_WORKFLOW"] extends Workflow ? Workflow<{ input: string }> : never;
+  JOB_WORKFLOW?: EventAgentBindings["JOB_WORKFLOW"] extends Workflow ? Workflow<JobParams> : never;
 }
 
 export interface AsyncPipelineEnv extends Refine<AsyncPipelineBindings> {

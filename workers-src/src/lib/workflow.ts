@@ -21,7 +21,7 @@
 //   answers 202 and GET reads queued.
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
-import type { EventAgentEnv } from "../env";
+import type { EventAgentEnv, JobParams } from "../env";
 import { buildRequest, shapeResult, type Hooks } from "../hooks";
 import { readConfig, type Config } from "./config";
 import { describe } from "./errors";
@@ -33,12 +33,7 @@ import "../features";
 
 const PATTERN = "event-agent";
 
-/** What an instance is created with (kept in its state for the retention period). */
-export interface JobParams {
-  input: string;
-  /** the customer whose key created the job ("" or absent on a public product) */
-  customer?: string;
-}
+export type { JobParams };
 
 /** Attempts of the model step: the first and MODEL_ATTEMPTS - 1 retries. */
 export const MODEL_ATTEMPTS = 3;
