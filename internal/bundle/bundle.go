@@ -46,6 +46,13 @@ const GuardedPipelineSize = 34 * 1024
 // on the demo stack, a miss recorded in docs/BENCHMARKS.md.
 const KeysAllowance = 3584
 
+// WorkflowAllowance is what the Workflow runner (lib/workflow.ts: the
+// Workflow class, its model and record steps, GET's instance status) adds to
+// an event agent on runner: workflow over the waitUntil runner it replaces:
+// measured 1.15 KB minified on the demo's sales-engine (25,946 -> 27,097
+// bytes), a miss of SizeGoal recorded in docs/BENCHMARKS.md.
+const WorkflowAllowance = 1536
+
 // Result is one bundled Worker.
 type Result struct {
 	Product string
