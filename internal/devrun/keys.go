@@ -1,17 +1,13 @@
 package devrun
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime/multipart"
-	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/zerocost/zerocost/internal/apikeys"
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/render"
@@ -75,34 +71,7 @@ func (s *State) PutKey(ctx context.Context, product, hash string, rec apikeys.Re
 	if s.KVAPIURL == "" || p == nil || p.KeysNamespaceID == "" {
 		return fmt.Errorf("the zerocost dev of stack %s serves no KEYS namespace for %s", s.Stack, product)
 	}
-	data, err := rec.Marshal()
-	if err != nil {
-		return err
-	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for _, part := range [][2]string{{"metadata", string(data)}, {"value", string(data)}} {
-		if err := mw.WriteField(part[0], part[1]); err != nil {
-			return err
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return err
-	}
-	u := fmt.Sprintf("%saccounts/%s/storage/kv/namespaces/%s/values/%s", s.KVAPIURL, s.KVAccountID, p.KeysNamespaceID, url.PathEscape(apikeys.KVName(hash)))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, &body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return fmt.Errorf("PUT %s: HTTP %d %s", apikeys.KVName(hash), res.StatusCode, msg)
-	}
-	return nil
+	// The same client as `zerocost keys --local`: cloudflare-go's kv package.
+	store := apikeys.NewStore(cfapi.Config{Token: "zerocost-dev", BaseURL: s.KVAPIURL}, s.KVAccountID, p.KeysNamespaceID)
+	return store.Put(ctx, hash, rec)
 }
