@@ -54,6 +54,16 @@ const (
 	DefaultCPUms            = 2
 	DefaultBatchPollMinutes = 5
 	DefaultBatchHours       = 1
+	// DefaultCustomers is how many customers' keys call a product with
+	// access = keys when the profile does not say.
+	DefaultCustomers = 10
+	// DefaultIsolates is how many Worker isolates one customer's requests
+	// reach at once. An assumption, not a measurement: Cloudflare runs a
+	// Worker in many isolates, one or a few per location a client reaches;
+	// each keeps its own cache of key records (lib/keys.ts CACHE_TTL_MS).
+	DefaultIsolates = 3
+	maxCustomers    = 1e9
+	maxIsolates     = 1e6
 )
 
 // Profile is a usage profile: what a month of traffic looks like.
@@ -106,6 +116,15 @@ type ProductProfile struct {
 	// Runner is an event agent's settings.runner: "workflow" (the default:
 	// each job a Workflow instance, one more execution) or "waitUntil".
 	Runner           string   `toml:"runner"`
+	// Access is the product's access: "keys" (the default, as in a stack:
+	// every request but GET /health checks a customer key in KV) or
+	// "public".
+	Access string `toml:"access"`
+	// Customers is how many customers send the product's requests, and
+	// Isolates how many Worker isolates each customer's requests reach
+	// (access = keys only): they bound the KV reads of the key lookups.
+	Customers        *float64 `toml:"customers"`
+	Isolates         *float64 `toml:"isolates"`
 	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
 	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
 	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline

@@ -77,6 +77,16 @@ func (pp *ProductProfile) check(add func(name, format string, args ...any)) {
 	if pp.Runner != "" && pp.Pattern != EventAgent && pp.Pattern != "" {
 		add("runner", "applies to event-agent only, not to %s", pp.Pattern)
 	}
+	switch pp.Access {
+	case "", stack.AccessKeys, stack.AccessPublic:
+	default:
+		add("access", "%q is not an access mode (keys or public)", pp.Access)
+	}
+	check("customers", 1, maxCustomers)
+	check("isolates", 1, maxIsolates)
+	if pp.Access == stack.AccessPublic && (pp.Customers != nil || pp.Isolates != nil) {
+		add("customers", "customers and isolates apply with access = \"keys\" only")
+	}
 	if pp.ModelMode != ModeBatch && (pp.BatchPollMinutes != nil || pp.BatchHours != nil) && pp.Pattern == AsyncPipeline {
 		add("batch_poll_minutes", "batch_poll_minutes and batch_hours apply with model_mode = \"batch\" only")
 	}
@@ -100,6 +110,13 @@ func (pp *ProductProfile) applyDefaults() {
 	def(&pp.CachedPrefixTokens, 0)
 	def(&pp.ResultBytes, DefaultResultBytes)
 	def(&pp.CPUms, DefaultCPUms)
+	if pp.Access == "" {
+		pp.Access = stack.DefaultAccess
+	}
+	if pp.Access == stack.AccessKeys {
+		def(&pp.Customers, DefaultCustomers)
+		def(&pp.Isolates, DefaultIsolates)
+	}
 	switch pp.Pattern {
 	case EdgeCache:
 		def(&pp.CacheHitRate, 0)

@@ -10,8 +10,9 @@ import (
 
 // StackFacts is what a stack says its products are: with a stack, a usage
 // profile gives only traffic (requests, tokens, hit rate, retries) and the
-// stack the rest. A product's access settings change no price (an auth
-// check counts no meter), so they are not here; its settings carry the
+// stack the rest. A product's tiers change no price (a key
+// check's door limiter counts no meter) but its access does: a product with
+// keys reads its customers' key records from KV. Its settings carry the
 // retention that sizes R2 storage (Settings.JobRecordDays, AnswerDays).
 type StackFacts struct {
 	Name string
@@ -29,6 +30,8 @@ type StackProduct struct {
 	Model     string
 	ModelMode string // async-pipeline only
 	Runner    string // event-agent only
+	// Access is the product's access: keys (the default) or public.
+	Access string
 	// MonthlyBudgetUSD is settings.monthlyBudgetUsd; 0: none.
 	MonthlyBudgetUSD float64
 	// BatchSize is an async pipeline's settings.batchSize: the most
@@ -52,6 +55,10 @@ func FactsOf(cfg *stack.Config) *StackFacts {
 			sp.Model = stack.DefaultModel
 		}
 		sp.Runner = p.Settings.Runner
+		sp.Access = p.Access
+		if sp.Access == "" {
+			sp.Access = stack.DefaultAccess
+		}
 		if p.Pattern == stack.AsyncPipeline {
 			sp.ModelMode = p.Settings.ModelMode
 			sp.BatchSize = p.Settings.BatchSize
@@ -123,7 +130,8 @@ func (pp *ProductProfile) restate(sp *StackProduct, stackName, field string, add
 	same("model", pp.Model, sp.Model, "model")
 	same("model_mode", pp.ModelMode, sp.ModelMode, "settings.modelMode")
 	same("runner", pp.Runner, sp.Runner, "settings.runner")
-	pp.Pattern, pp.Model, pp.ModelMode, pp.Runner = sp.Pattern, sp.Model, sp.ModelMode, sp.Runner
+	same("access", pp.Access, sp.Access, "access")
+	pp.Pattern, pp.Model, pp.ModelMode, pp.Runner, pp.Access = sp.Pattern, sp.Model, sp.ModelMode, sp.Runner, sp.Access
 	pp.Retention = sp.Settings
 	if b := pp.MonthlyBudgetUSD; b != nil && *b != sp.MonthlyBudgetUSD {
 		add(field+"monthly_budget_usd", "%v, but stack %s's %s.settings.monthlyBudgetUsd is %s", *b, stackName, sf, orNone(sp.MonthlyBudgetUSD))

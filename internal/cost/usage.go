@@ -116,6 +116,7 @@ var opMeters = map[contract.Op]Meter{
 	contract.OpAnalyticsWrite: {Analytics, DataPoints},
 	contract.OpD1RowsRead:     {D1, RowsRead},
 	contract.OpD1RowsWritten:  {D1, RowsWritten},
+	contract.OpKVRead:         {KV, Reads},
 }
 
 // fixedEvents happen whatever the traffic: batch mode's poller runs on its
@@ -149,8 +150,17 @@ var fixedEvents = map[string]bool{contract.EventBatchPoll: true}
 // budget_check before every model call or batch created and a budget_record
 // after every successful call. Its alerts (at most one per threshold a
 // month) are left out.
+//
+// A product with access = keys also has a key_check per request that starts
+// work (every POST: the requests) and a key_lookup, one KV read, per
+// client request whose key is not in its isolate's cache (keyLookups).
+// Refused keys (key_refused) have no rate in a profile and are left out.
 func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 	e := eventsOf(p, pp)
+	if pp.Access == stack.AccessKeys {
+		e[contract.EventKeyCheck] = v(pp.Requests)
+		e[contract.EventKeyLookup] = keyLookups(p, pp, e)
+	}
 	if pp.MonthlyBudgetUSD != nil || p.MonthlyBudgetUSD != nil {
 		var checks, records float64
 		for name, n := range e {
@@ -162,6 +172,23 @@ func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 		e[contract.EventBudgetRecord] = records
 	}
 	return e
+}
+
+// keyLookups bounds a keyed product's KV reads: an isolate keeps a key's
+// record for 60 s (workers-src/src/lib/keys.ts CACHE_TTL_MS), so each
+// customer's key is read at most once a minute per isolate its requests
+// reach, and never more than once per client request:
+//
+//	lookups = min(client requests, customers × isolates × minutes of the month)
+//
+// Client requests are the ones that carry a key: POST /jobs or /ask (the
+// requests), and the polls. A customer's traffic is taken as spread over the
+// whole month, which gives the most lookups; with customers and isolates
+// unknown, the defaults (DefaultCustomers, DefaultIsolates) stand in.
+func keyLookups(p *Profile, pp *ProductProfile, e map[string]float64) float64 {
+	client := v(pp.Requests) + e[contract.EventPoll]
+	perMonth := v(pp.Customers) * v(pp.Isolates) * float64(p.Days) * 24 * 60
+	return math.Min(client, perMonth)
 }
 
 func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
