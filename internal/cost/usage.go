@@ -123,6 +123,16 @@ var opMeters = map[contract.Op]Meter{
 // cron all month.
 var fixedEvents = map[string]bool{contract.EventBatchPoll: true}
 
+// fixedEvent says whether an event's count does not grow with the traffic:
+// a fixedEvents one, or key lookups already at their bound (every customer's
+// key read once a minute per isolate: more requests read no more).
+func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool {
+	if name == contract.EventKeyLookup {
+		return events[name] < v(pp.Requests)+events[contract.EventPoll]
+	}
+	return fixedEvents[name]
+}
+
 // EventsPerMonth is how many times each of a product's events (the
 // contract's names) happens in the profile's month.
 //
@@ -275,7 +285,7 @@ func FromProfile(p *Profile) *Usage {
 			for op, k := range ops {
 				if m, ok := opMeters[op]; ok {
 					add(m, n*float64(k))
-					if fixedEvents[name] && n*float64(k) > 0 {
+					if fixedEvent(pp, events, name) && n*float64(k) > 0 {
 						if pu.Fixed == nil {
 							pu.Fixed = map[Meter]float64{}
 						}
