@@ -328,6 +328,9 @@ func summary(r *Report) []string {
 		}
 		out = append(out, fmt.Sprintf("Closest Workers Free daily limit: %s, %s %s of %s (%s).",
 			meterLabel(Meter{busiest.Service, busiest.Metric}), count(busiest.PeakDay), peak, count(busiest.LimitDay), trimZeros(round(busiest.Use*100, 1))+"%"))
+		if len(r.FreeLimits) > 1 {
+			out = append(out, limitsLine(r.FreeLimits))
+		}
 	}
 	out = append(out, capacityLines(r)...)
 	if o := r.OtherPlan; o != nil {

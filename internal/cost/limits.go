@@ -261,3 +261,13 @@ func freeLimitUse(u *Usage, p *Prices, totals map[Meter]float64) []LimitUse {
 	}
 	return out
 }
+
+// limitsLine lists every Workers Free daily limit the account uses, with its
+// share of the limit (KV reads among them when products take customer keys).
+func limitsLine(ls []LimitUse) string {
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("%s %s", meterLabel(Meter{l.Service, l.Metric}), trimZeros(round(l.Use*100, 1))+"%")
+	}
+	return "Workers Free daily limits used: " + strings.Join(parts, ", ") + "."
+}

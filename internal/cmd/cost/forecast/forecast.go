@@ -55,8 +55,10 @@ cpu_ms (2), polls_per_job (2, event-agent and async-pipeline), retry_rate,
 dead_letter_rate and messages_per_batch (async-pipeline), model_mode
 ("batch": the Message Batches API at half price; with batch_poll_minutes and
 batch_hours), monthly_budget_usd (the product's model budget: the forecast
-says on which day it runs out). Top level: monthly_budget_usd (caps all
-products together). With a stack, model, pattern, model_mode,
+says on which day it runs out), access ("keys", the default, or "public")
+with customers (10) and isolates (3): a keyed product reads a customer's key
+from KV at most once a minute per isolate. Top level: monthly_budget_usd (caps
+all products together). With a stack, model, pattern, model_mode, access,
 batch_poll_minutes and the budgets are the stack's. R2 storage is what the
 stack's lifecycle rules keep (the settings' defaults without a stack): job
 records settings.retentionDays (31), answers their cache TTL in whole days,
