@@ -115,7 +115,7 @@ type ProductProfile struct {
 	BatchHours       *float64 `toml:"batch_hours"`
 	// Runner is an event agent's settings.runner: "workflow" (the default:
 	// each job a Workflow instance, one more execution) or "waitUntil".
-	Runner           string   `toml:"runner"`
+	Runner string `toml:"runner"`
 	// Access is the product's access: "keys" (the default, as in a stack:
 	// every request but GET /health checks a customer key in KV) or
 	// "public".
