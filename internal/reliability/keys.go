@@ -26,7 +26,11 @@ type keyTransport struct {
 }
 
 func (k keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return k.base.RoundTrip(k.apply(r))
+	base := k.base
+	if base == nil { // as http.Client does with no Transport
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(k.apply(r))
 }
 
 // apply returns the request with the product's key where RoundTrip gives it.

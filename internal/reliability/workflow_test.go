@@ -19,6 +19,7 @@ const workflowStack = `config:
     - name: agent
       pattern: event-agent
       systemPrompt: Write at length.
+      tiers: {standard: 1000000}
       settings:
         rateLimitPerMinute: 1000000
         maxOutputTokens: 8000
@@ -181,6 +182,7 @@ const longAnswerStack = `config:
     - name: pipe
       pattern: async-pipeline
       systemPrompt: Write at length.
+      tiers: {standard: 1000000}
       settings:
         rateLimitPerMinute: 1000000
         maxOutputTokens: 8000
@@ -190,6 +192,7 @@ const longAnswerStack = `config:
     - name: ask
       pattern: edge-cache
       systemPrompt: Write at length.
+      tiers: {standard: 1000000}
       settings:
         rateLimitPerMinute: 1000000
         maxOutputTokens: 8000
@@ -226,7 +229,8 @@ func TestLongAnswersOnPipelineAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	client := &http.Client{Timeout: 3 * time.Minute} // past the harness's 60 s: the answer takes 67 s at full size
+	// Past the harness's 60 s (the answer takes 67 s at full size), with the dev keys.
+	client := withKeys(&http.Client{Timeout: 3 * time.Minute}, env.RT, "")
 	a, err := Do(client, http.MethodPost, env.URL("ask")+"/ask", jsonBody(t, map[string]string{"input": script("cache")}), "Content-Type", "application/json")
 	if err != nil || a.Status != http.StatusOK {
 		t.Fatalf("POST /ask: %v %v", err, a)
