@@ -27,6 +27,7 @@ type Product struct {
 	Buckets   map[string]*cloudflare.R2Bucket // by binding
 	Queues    map[string]*cloudflare.Queue    // by queue name
 	Consumers []*cloudflare.QueueConsumer
+	Workflows []*cloudflare.Workflow
 	// Shared are the stack's resources the product binds (the spend database).
 	Shared *Shared
 
@@ -95,6 +96,9 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 	}
 	c.Script = script
 	scriptDep := pulumi.DependsOn([]pulumi.Resource{script})
+	if err := c.newWorkflows(ctx, account, pr, parent, scriptDep); err != nil {
+		return nil, err
+	}
 
 	for _, cs := range pr.Consumers {
 		queue := c.Queues[cs.Queue]
@@ -234,6 +238,28 @@ func (c *Product) bindings(pr *plan.Product, secrets map[string]pulumi.StringOut
 	return out, nil
 }
 
+// newWorkflows creates the product's Workflows once its script exists (the
+// API binds a class the script exports; the script's binding names the
+// Workflow by name, so it needs no output of it).
+func (c *Product) newWorkflows(ctx *pulumi.Context, account pulumi.StringInput, pr *plan.Product, opts ...pulumi.ResourceOption) error {
+	for _, b := range pr.Bindings {
+		if b.Type != plan.Workflow {
+			continue
+		}
+		wf, err := cloudflare.NewWorkflow(ctx, b.Target, &cloudflare.WorkflowArgs{
+			AccountId:    account,
+			WorkflowName: pulumi.String(b.Target),
+			ClassName:    pulumi.String(b.Class),
+			ScriptName:   c.Script.ScriptName,
+		}, opts...)
+		if err != nil {
+			return err
+		}
+		c.Workflows = append(c.Workflows, wf)
+	}
+	return nil
+}
+
 // bindingArg is one binding being turned into the script's.
 type bindingArg struct {
 	c       *Product
@@ -289,6 +315,11 @@ var bindingArgs = map[plan.Kind]func(in bindingArg) error{
 	},
 	plan.Analytics: func(in bindingArg) error {
 		in.arg.Dataset = pulumi.String(in.b.Target)
+		return nil
+	},
+	plan.Workflow: func(in bindingArg) error {
+		in.arg.WorkflowName = pulumi.String(in.b.Target)
+		in.arg.ClassName = pulumi.String(in.b.Class)
 		return nil
 	},
 	plan.D1: func(in bindingArg) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ type recorded struct {
 	Type, Name, URN, Parent string
 	Inputs                  resource.PropertyMap
 	Retain                  bool
+	Deps                    []string
 }
 
 type mocks struct {
@@ -38,6 +40,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if rpc := args.RegisterRPC; rpc != nil {
 		rec.Parent = rpc.GetParent()
 		rec.Retain = rpc.GetRetainOnDelete()
+		rec.Deps = rpc.GetDependencies()
 	}
 	m.mu.Lock()
 	m.all = append(m.all, rec)
@@ -119,6 +122,7 @@ const (
 	tSubdomain = "cloudflare:index/workersScriptSubdomain:WorkersScriptSubdomain"
 	tRoute     = "cloudflare:index/workersRoute:WorkersRoute"
 	tD1        = "cloudflare:index/d1Database:D1Database"
+	tWorkflow  = "cloudflare:index/workflow:Workflow"
 )
 
 // spendUUID is the mocks' uuid of the demo stack's spend database.
@@ -135,7 +139,8 @@ func TestDemoResourceGraph(t *testing.T) {
 		"zerocost:patterns:AsyncPipeline":    1,
 		"zerocost:patterns:EdgeCacheLayer":   1,
 		tR2:                                  4, tQueue: 2, tConsumer: 2, tScript: 4, tSubdomain: 4,
-		tD1: 1, // the stack's spend database, shared by the products
+		tD1:       1, // the stack's spend database, shared by the products
+		tWorkflow: 2, // the event agents' (runner: workflow, the default)
 	}
 	for typ, n := range want {
 		if counts[typ] != n {
@@ -264,6 +269,8 @@ func scriptBindings(t *testing.T, r recorded) (map[string]binding, map[string]re
 			b.Target = str("dataset")
 		case "d1":
 			b.Target = str("id")
+		case "workflow":
+			b.Target = str("workflowName") + " " + str("className")
 		default:
 			t.Errorf("%s: unexpected binding type %q", r.Name, b.Type)
 		}
@@ -313,6 +320,9 @@ func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
 		for _, db := range wc.D1Databases {
 			want[db.Binding] = binding{"d1", db.Binding, spendUUID}
 		}
+		for _, wf := range wc.Workflows {
+			want[wf.Binding] = binding{"workflow", wf.Binding, wf.Name + " " + wf.ClassName}
+		}
 		// Secrets are not in wrangler.toml; the header comment names them.
 		want["ANTHROPIC_API_KEY"] = binding{"secret_text", "ANTHROPIC_API_KEY", apiKey}
 
@@ -323,6 +333,25 @@ func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
 		got, _ := scriptBindings(t, r)
 		if !equal(got, want) {
 			t.Errorf("%s: Pulumi bindings differ from wrangler.toml\n got: %v\nwant: %v", pr.Name, sorted(got), sorted(want))
+		}
+	}
+}
+
+// A Workflow runs the class its product's script exports, and is created
+// once that script exists.
+func TestWorkflowsFollowTheirScript(t *testing.T) {
+	m := demoGraph(t)
+	scripts := map[string]string{} // script name -> URN
+	for _, r := range m.byType(tScript) {
+		scripts[r.Inputs["scriptName"].StringValue()] = "$" + tScript + "::" + r.Name
+	}
+	for _, r := range m.byType(tWorkflow) {
+		script := r.Inputs["scriptName"].StringValue()
+		if r.Inputs["workflowName"].StringValue() != script+"-jobs" || r.Inputs["className"].StringValue() != "JobWorkflow" {
+			t.Errorf("workflow %s: %v", r.Name, r.Inputs)
+		}
+		if urn, ok := scripts[script]; !ok || !slices.ContainsFunc(r.Deps, func(d string) bool { return strings.HasSuffix(d, urn) }) {
+			t.Errorf("workflow %s does not depend on its script %s (deps %v)", r.Name, script, r.Deps)
 		}
 	}
 }

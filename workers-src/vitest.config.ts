@@ -9,9 +9,13 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 function pattern(name: string, include: string[], project = name, vars: Record<string, string> = {}) {
+  // An event agent's bundle carries one runner (src/features.ts): the
+  // workflow runner's project binds RUNNER workflow, every other waitUntil.
+  const workflow = vars.RUNNER === "workflow";
+  if (name === "event-agent" && !workflow) vars = { RUNNER: "waitUntil", ...vars };
   return {
     // The bundler defines these from the plan (internal/bundle, src/features.ts); the tests carry every feature.
-    define: { __ZEROCOST_BATCH_MODE__: "true", __ZEROCOST_SPEND_GUARD__: "true" },
+    define: { __ZEROCOST_BATCH_MODE__: "true", __ZEROCOST_SPEND_GUARD__: "true", __ZEROCOST_WORKFLOW__: String(workflow) },
     plugins: [
       cloudflareTest(({ inject }) => ({
         main: `./test/entries/${name}.ts`,
@@ -42,6 +46,8 @@ export default defineConfig({
   test: {
     projects: [
       pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/callers/event-agent.test.ts", "test/lib/**/*.test.ts"]),
+      // runner: workflow (the default): the jobs run on Miniflare's Workflows.
+      pattern("event-agent", ["test/workflow/*.test.ts"], "event-agent-workflow", { RUNNER: "workflow" }),
       pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts", "test/callers/async-pipeline.test.ts"]),
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.

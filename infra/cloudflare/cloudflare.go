@@ -1,6 +1,6 @@
 // Package cloudflare is the slim, typed part of the Pulumi Cloudflare provider
 // that zerocost creates: R2 buckets and their lifecycle rules, queues and consumers, a D1 database, Worker scripts with
-// their bindings, workers.dev subdomains, routes, custom domains
+// their bindings, Workflows, workers.dev subdomains, routes, custom domains
 // and cron triggers.
 //
 // The provider's generated Go SDK (github.com/pulumi/pulumi-cloudflare/sdk/v6)
@@ -64,6 +64,7 @@ var Resources = []Spec{
 	{TokenWorkersCustomDomain, reflect.TypeFor[WorkersCustomDomainArgs](), reflect.TypeFor[WorkersCustomDomain](), []string{"cloudflare:index/workerDomain:WorkerDomain"}},
 	{TokenWorkersCronTrigger, reflect.TypeFor[WorkersCronTriggerArgs](), reflect.TypeFor[WorkersCronTrigger](), []string{"cloudflare:index/workerCronTrigger:WorkerCronTrigger"}},
 	{TokenD1Database, reflect.TypeFor[D1DatabaseArgs](), reflect.TypeFor[D1Database](), nil},
+	{TokenWorkflow, reflect.TypeFor[WorkflowArgs](), reflect.TypeFor[Workflow](), nil},
 }
 
 func specOf(token string) Spec {
@@ -320,8 +321,8 @@ type WorkersScriptArgs struct {
 // WorkersScriptBinding is one binding; which fields apply depends on Type
 // (r2_bucket: BucketName; queue: QueueName;
 // plain_text and secret_text: Text; ratelimit: NamespaceId and Simple;
-// analytics_engine: Dataset; d1: Id, the database's uuid). Text is secret
-// in the provider's schema.
+// analytics_engine: Dataset; d1: Id, the database's uuid; workflow:
+// WorkflowName and ClassName). Text is secret in the provider's schema.
 type WorkersScriptBinding struct {
 	Name        pulumi.StringInput          `pulumi:"name"`
 	Type        pulumi.StringInput          `pulumi:"type"`
@@ -332,6 +333,10 @@ type WorkersScriptBinding struct {
 	Dataset     pulumi.StringInput          `pulumi:"dataset,optional"`
 	Id          pulumi.StringInput          `pulumi:"id,optional"`
 	Simple      *WorkersScriptBindingSimple `pulumi:"simple,optional"`
+	// WorkflowName and ClassName: a workflow binding's Workflow and the
+	// class of this script it runs.
+	WorkflowName pulumi.StringInput `pulumi:"workflowName,optional"`
+	ClassName    pulumi.StringInput `pulumi:"className,optional"`
 }
 
 // WorkersScriptBindingSimple is a ratelimit binding's limit per Period

@@ -93,7 +93,10 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 		Charset:           api.CharsetUTF8,
 		LogLevel:          api.LogLevelSilent,
 		Plugins:           []api.Plugin{embedded(src)},
-		Define:            Defines(pr),
+		// The runtime's own modules (cloudflare:workers for the Workflow
+		// class, cloudflare:workflows): workerd provides them.
+		External: []string{"cloudflare:*"},
+		Define:   Defines(pr),
 	})
 	if len(res.Errors) > 0 {
 		msgs := api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage})
@@ -110,32 +113,49 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 // of the ones it does not use (workers-src/src/features.ts):
 // __ZEROCOST_SPEND_GUARD__ when the stack has a budget (SPEND is bound:
 // lib/spend/), __ZEROCOST_BATCH_MODE__ for an async pipeline whose
-// MODEL_MODE is batch (lib/batch/).
+// MODEL_MODE is batch (lib/batch/), __ZEROCOST_WORKFLOW__ for an event
+// agent on runner: workflow (lib/workflow.ts; the waitUntil runner's code is
+// left out).
 func Defines(pr *plan.Product) map[string]string {
 	batch := false
 	if b := pr.Binding(contract.VarModelMode); b != nil && b.Type == plan.PlainText {
 		batch = pr.Pattern == stack.AsyncPipeline && b.Target == "batch"
 	}
 	guard := pr.Binding(contract.Spend) != nil
+	workflow := false
+	if b := pr.Binding(contract.JobWorkflow); b != nil {
+		workflow = pr.Pattern == stack.EventAgent && b.Type == plan.Workflow
+	}
 	return map[string]string{
 		"__ZEROCOST_BATCH_MODE__":  strconv.FormatBool(batch),
 		"__ZEROCOST_SPEND_GUARD__": strconv.FormatBool(guard),
+		"__ZEROCOST_WORKFLOW__":    strconv.FormatBool(workflow),
 	}
 }
 
-// Entry is the generated entry module of a product's Worker.
+// Entry is the generated entry module of a product's Worker: the Worker,
+// and the class of each Workflow it binds (an event agent on runner:
+// workflow exports contract.JobWorkflowClass).
 func Entry(pr *plan.Product, projectDir string) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "import { createWorker } from %s;\n", strconv.Quote(Prefix+"patterns/"+pr.Pattern))
+	workflow := Defines(pr)["__ZEROCOST_WORKFLOW__"] == "true"
+	imports := "createWorker"
+	if workflow {
+		imports += ", createJobWorkflow"
+	}
+	fmt.Fprintf(&b, "import { %s } from %s;\n", imports, strconv.Quote(Prefix+"patterns/"+pr.Pattern))
+	hooks := "{}"
 	if pr.Hooks != "" {
 		p, err := stack.ResolvePath(projectDir, pr.Hooks)
 		if err != nil {
 			return "", fmt.Errorf("zerocost:products[%s].hooks: %w", pr.Name, err)
 		}
 		fmt.Fprintf(&b, "import * as hooks from %s;\n", strconv.Quote(filepath.ToSlash(p)))
-		b.WriteString("export default createWorker(hooks);\n")
-	} else {
-		b.WriteString("export default createWorker({});\n")
+		hooks = "hooks"
+	}
+	fmt.Fprintf(&b, "export default createWorker(%s);\n", hooks)
+	if workflow {
+		fmt.Fprintf(&b, "export const %s = createJobWorkflow(%s);\n", contract.JobWorkflowClass, hooks)
 	}
 	return b.String(), nil
 }

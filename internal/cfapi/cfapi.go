@@ -21,6 +21,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/queues"
 	"github.com/cloudflare/cloudflare-go/v7/r2"
 	"github.com/cloudflare/cloudflare-go/v7/workers"
+	"github.com/cloudflare/cloudflare-go/v7/workflows"
 )
 
 // MaxPages bounds every paged list: a server that ignores ?page= would
@@ -40,6 +41,7 @@ type Client struct {
 	routes     *workers.RouteService
 	domains    *workers.DomainService
 	databases  *d1.DatabaseService
+	workflows  *workflows.WorkflowService
 }
 
 // New returns a client.
@@ -54,6 +56,7 @@ func New(cfg Config) *Client {
 		routes:     workers.NewRouteService(opts...),
 		domains:    workers.NewDomainService(opts...),
 		databases:  d1.NewDatabaseService(opts...),
+		workflows:  workflows.NewWorkflowService(opts...),
 	}
 }
 
@@ -100,6 +103,15 @@ func pageAll[T any](op string, fetch func(page int) ([]T, string, error)) ([]T, 
 		}
 	}
 	return nil, fmt.Errorf("%s: more than %d pages; giving up", op, MaxPages)
+}
+
+// convert maps the API's items to ours, never nil.
+func convert[S, T any](in []S, f func(S) T) []T {
+	out := make([]T, 0, len(in))
+	for _, x := range in {
+		out = append(out, f(x))
+	}
+	return out
 }
 
 func pageOpts(page int) []option.RequestOption {
@@ -152,11 +164,7 @@ func (c *Client) Queues(ctx context.Context, account string) ([]Queue, error) {
 		if err != nil {
 			return nil, "", c.wrap(op, err)
 		}
-		out := make([]Queue, 0, len(res.Result))
-		for _, q := range res.Result {
-			out = append(out, Queue{ID: q.QueueID, Name: q.QueueName})
-		}
-		return out, res.JSON.RawJSON(), nil
+		return convert(res.Result, func(q queues.Queue) Queue { return Queue{ID: q.QueueID, Name: q.QueueName} }), res.JSON.RawJSON(), nil
 	})
 }
 
@@ -176,11 +184,7 @@ func (c *Client) D1Databases(ctx context.Context, account string) ([]D1Database,
 		if err != nil {
 			return nil, "", c.wrap(op, err)
 		}
-		out := make([]D1Database, 0, len(res.Result))
-		for _, db := range res.Result {
-			out = append(out, D1Database{ID: db.UUID, Name: db.Name})
-		}
-		return out, res.JSON.RawJSON(), nil
+		return convert(res.Result, func(db d1.DatabaseListResponse) D1Database { return D1Database{ID: db.UUID, Name: db.Name} }), res.JSON.RawJSON(), nil
 	})
 }
 
@@ -241,27 +245,28 @@ func (c *Client) Consumers(ctx context.Context, account, queueID string) ([]Cons
 		if err := json.Unmarshal(raw, &env); err != nil {
 			return nil, "", fmt.Errorf("%s: %w", op, err)
 		}
-		out := make([]Consumer, 0, len(env.Result))
-		for _, j := range env.Result {
-			cs := Consumer{
-				ID: j.ConsumerID, QueueName: j.QueueName, ScriptName: j.ScriptName, Type: j.Type,
-				DeadLetterQueue: j.DeadLetterQueue, BatchSize: num(j.Settings.BatchSize), MaxRetries: num(j.Settings.MaxRetries),
-				MaxWaitTimeMs: num(j.Settings.MaxWaitTimeMs), RetryDelay: num(j.Settings.RetryDelay),
-			}
-			if cs.ScriptName == "" {
-				cs.ScriptName = firstNonEmpty(j.Script, j.Service)
-			}
-			if cs.Type == "" && cs.ScriptName != "" {
-				cs.Type = "worker"
-			}
-			if j.Settings.MaxConcurrency != nil {
-				n := int(*j.Settings.MaxConcurrency)
-				cs.MaxConcurrency = &n
-			}
-			out = append(out, cs)
-		}
-		return out, string(raw), nil
+		return convert(env.Result, consumerOf), string(raw), nil
 	})
+}
+
+// consumerOf reads a consumer in either of the API's shapes.
+func consumerOf(j consumerJSON) Consumer {
+	cs := Consumer{
+		ID: j.ConsumerID, QueueName: j.QueueName, ScriptName: j.ScriptName, Type: j.Type,
+		DeadLetterQueue: j.DeadLetterQueue, BatchSize: num(j.Settings.BatchSize), MaxRetries: num(j.Settings.MaxRetries),
+		MaxWaitTimeMs: num(j.Settings.MaxWaitTimeMs), RetryDelay: num(j.Settings.RetryDelay),
+	}
+	if cs.ScriptName == "" {
+		cs.ScriptName = firstNonEmpty(j.Script, j.Service)
+	}
+	if cs.Type == "" && cs.ScriptName != "" {
+		cs.Type = "worker"
+	}
+	if j.Settings.MaxConcurrency != nil {
+		n := int(*j.Settings.MaxConcurrency)
+		cs.MaxConcurrency = &n
+	}
+	return cs
 }
 
 func firstNonEmpty(s ...string) string {
@@ -287,7 +292,10 @@ type Binding struct {
 	// newer spelling some answers use).
 	ID         string `json:"id"`
 	DatabaseID string `json:"database_id"`
-	Simple     *struct {
+	// WorkflowName and ClassName: a workflow binding's Workflow and class.
+	WorkflowName string `json:"workflow_name"`
+	ClassName    string `json:"class_name"`
+	Simple       *struct {
 		Limit  float64 `json:"limit"`
 		Period float64 `json:"period"`
 	} `json:"simple"`
@@ -361,11 +369,7 @@ func (c *Client) Routes(ctx context.Context, zone string) ([]Route, error) {
 	if err != nil {
 		return nil, c.wrap(op, err)
 	}
-	out := make([]Route, 0, len(res.Result))
-	for _, r := range res.Result {
-		out = append(out, Route{ID: r.ID, Pattern: r.Pattern, Script: r.Script})
-	}
-	return out, nil
+	return convert(res.Result, func(r workers.RouteListResponse) Route { return Route{ID: r.ID, Pattern: r.Pattern, Script: r.Script} }), nil
 }
 
 // CustomDomain is a Worker custom domain.
@@ -385,9 +389,7 @@ func (c *Client) CustomDomains(ctx context.Context, account string) ([]CustomDom
 	if err != nil {
 		return nil, c.wrap(op, err)
 	}
-	out := make([]CustomDomain, 0, len(res.Result))
-	for _, d := range res.Result {
-		out = append(out, CustomDomain{ID: d.ID, Hostname: d.Hostname, Service: d.Service, ZoneID: d.ZoneID})
-	}
-	return out, nil
+	return convert(res.Result, func(d workers.DomainListResponse) CustomDomain {
+		return CustomDomain{ID: d.ID, Hostname: d.Hostname, Service: d.Service, ZoneID: d.ZoneID}
+	}), nil
 }

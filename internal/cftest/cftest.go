@@ -30,7 +30,8 @@
 //
 // # What it serves
 //
-// See routes.go for the table. In short: KV namespaces, R2 buckets (with
+// See routes.go for the table. In short: KV namespaces and their values
+// (kvvalues.go: the calls of cloudflare-go's kv package), R2 buckets (with
 // cf-r2-jurisdiction), queues and their consumers, Worker scripts (the
 // multipart upload, settings, content, the services view, workers.dev
 // subdomain, cron schedules, versions and deployments), custom domains, zone
@@ -299,6 +300,7 @@ type Account struct {
 	Scripts       []*Script
 	CustomDomains []CustomDomain
 	D1Databases   []D1Database
+	Workflows     []Workflow
 	// Subdomain is the account's workers.dev subdomain; "" answers 404.
 	Subdomain string
 }
@@ -352,7 +354,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	state     State
-	histories map[string]*scriptHistory // "account/script"
+	histories map[string]*scriptHistory     // "account/script"
+	kv        map[string]map[string]KVValue // "account/namespace" -> key name
 	faults    []*Fault
 	requests  []Request
 	unknown   []Request
@@ -477,6 +480,10 @@ func (s *Server) Snapshot() State {
 		c.Buckets = slices.Clone(a.Buckets)
 		c.CustomDomains = slices.Clone(a.CustomDomains)
 		c.D1Databases = slices.Clone(a.D1Databases)
+		c.Workflows = slices.Clone(a.Workflows)
+		for i, wf := range c.Workflows {
+			c.Workflows[i].Schedules = slices.Clone(wf.Schedules)
+		}
 		c.Queues = nil
 		for _, q := range a.Queues {
 			qc := *q

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,11 @@ var routeTable = []struct {
 	{"GET /accounts/:account/storage/kv/namespaces/:id", kvGet},
 	{"PUT /accounts/:account/storage/kv/namespaces/:id", kvUpdate},
 	{"DELETE /accounts/:account/storage/kv/namespaces/:id", kvDelete},
+	{"GET /accounts/:account/storage/kv/namespaces/:id/keys", kvKeyList},
+	{"PUT /accounts/:account/storage/kv/namespaces/:id/values/:key", kvValuePut},
+	{"GET /accounts/:account/storage/kv/namespaces/:id/values/:key", kvValueGet},
+	{"DELETE /accounts/:account/storage/kv/namespaces/:id/values/:key", kvValueDelete},
+	{"GET /accounts/:account/storage/kv/namespaces/:id/metadata/:key", kvMetadataGet},
 
 	{"GET /accounts/:account/r2/buckets", r2List},
 	{"POST /accounts/:account/r2/buckets", r2Create},
@@ -77,6 +83,10 @@ var routeTable = []struct {
 	{"GET /accounts/:account/d1/database/:db", d1Get},
 	{"PUT /accounts/:account/d1/database/:db", d1Update},
 	{"DELETE /accounts/:account/d1/database/:db", d1Delete},
+
+	{"PUT /accounts/:account/workflows/:workflow", workflowPut},
+	{"GET /accounts/:account/workflows/:workflow", workflowGet},
+	{"DELETE /accounts/:account/workflows/:workflow", workflowDelete},
 }
 
 // Routes lists the method and path pattern of every request the fake serves.
@@ -116,7 +126,9 @@ var routes = func() []route {
 	return out
 }()
 
-// matchRoute finds the route of a method and path (after /client/v4).
+// matchRoute finds the route of a method and escaped path (after
+// /client/v4): segments are split before they are percent-decoded, so a
+// KV key name holding %2F is one segment.
 func matchRoute(method, path string) (*route, map[string]string) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, nil
@@ -132,7 +144,8 @@ func matchRoute(method, path string) (*route, map[string]string) {
 		for j, want := range rt.segs {
 			switch {
 			case strings.HasPrefix(want, ":") && segs[j] != "":
-				p[want[1:]] = segs[j]
+				v, err := url.PathUnescape(segs[j])
+				p[want[1:]], ok = v, err == nil
 			case want != segs[j]:
 				ok = false
 			}
@@ -260,6 +273,7 @@ func (s *Server) handle(r *http.Request) (rep reply, req Request, unknown bool) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	path, found := strings.CutPrefix(r.URL.Path, "/client/v4")
+	escaped, _ := strings.CutPrefix(r.URL.EscapedPath(), "/client/v4")
 	req = Request{Method: r.Method, Path: path, Query: r.URL.Query()}
 	defer func() {
 		req.Status = rep.status
@@ -271,7 +285,7 @@ func (s *Server) handle(r *http.Request) (rep reply, req Request, unknown bool) 
 	var rt *route
 	var params map[string]string
 	if found {
-		rt, params = matchRoute(r.Method, path)
+		rt, params = matchRoute(r.Method, escaped)
 	}
 	if rt == nil {
 		return fail(http.StatusBadRequest, ErrNoRoute), req, true

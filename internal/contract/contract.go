@@ -45,7 +45,15 @@ const (
 	// settings.monthlyBudgetUsd); without a budget it is absent. The Worker
 	// creates its tables itself (CREATE TABLE IF NOT EXISTS).
 	Spend = "SPEND"
+	// JobWorkflow is the event agent's Workflow (settings.runner: workflow,
+	// the default): POST /jobs creates one instance per job, whose id is the
+	// job id. Absent on the waitUntil runner.
+	JobWorkflow = "JOB_WORKFLOW"
 )
+
+// JobWorkflowClass is the class the event agent's Worker exports for its
+// Workflow (the Workflow's class_name).
+const JobWorkflowClass = "JobWorkflow"
 
 // Secret bindings (secret_text): the plan names them, Pulumi sets their values.
 const (
@@ -95,6 +103,10 @@ const (
 	// VarModelPrices is the product model's prices as JSON (ModelPrices),
 	// from the same dated price file `zerocost cost` uses.
 	VarModelPrices = "MODEL_PRICES"
+	// VarRunner is an event agent's settings.runner: "workflow" (each job
+	// a Workflow instance) or "waitUntil" (the job runs in the POST's
+	// ctx.waitUntil, cut 30 s after the response).
+	VarRunner = "RUNNER"
 )
 
 // ModelPrices is the JSON of the MODEL_PRICES var: the product model's
@@ -126,6 +138,7 @@ var Bindings = []Binding{
 	{DoorLimiter, stack.Patterns},
 	{ModelUsage, stack.Patterns},
 	{Spend, stack.Patterns},
+	{JobWorkflow, []string{stack.EventAgent}},
 }
 
 // Secrets lists the secret bindings; every pattern may have each.
@@ -173,6 +186,7 @@ var Vars = []Var{
 	{Name: VarDeadLetterQueue, Patterns: []string{stack.AsyncPipeline}},
 	settingVar(VarMaxRetries, "maxRetries"),
 	settingVar(VarModelMode, "modelMode"),
+	settingVar(VarRunner, "runner"),
 	settingVar(VarCacheTTLSeconds, "cacheTtlSeconds"),
 	settingVar(VarMonthlyBudgetUSD, "monthlyBudgetUsd"),
 	{Name: VarStackBudgetUSD, Patterns: stack.Patterns},

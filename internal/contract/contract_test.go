@@ -75,6 +75,10 @@ func TestEventsUseKnownOps(t *testing.T) {
 			t.Errorf("pattern %s has no events", p)
 		}
 		for _, e := range Events[p] {
+			// A Workflow instance's calls sit behind its POST's limiter (post_workflow).
+			if e.Ops[OpWorkflowStep] > 0 || e.Name == EventStepRetry {
+				continue
+			}
 			if e.Ops[OpRateLimit] < e.Ops[OpModelCall] {
 				t.Errorf("%s/%s: %d model calls behind %d rate-limit checks: every model call sits behind the limiter", p, e.Name, e.Ops[OpModelCall], e.Ops[OpRateLimit])
 			}

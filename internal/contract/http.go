@@ -18,7 +18,8 @@ type StateDoc struct {
 	State JobState
 	// Terminal: the job ended; a message of it is acked, never run again.
 	Terminal bool
-	// Written: some Worker writes it.
+	// Written: some Worker writes or shows it (the workflow runner shows
+	// running from the job's instance and never writes it in R2).
 	Written bool
 	Doc     string
 }
@@ -49,8 +50,10 @@ const (
 	// JobQueued: waiting for the model call, or queued again after a failed
 	// attempt (then with error). A job with no record yet is queued by its id.
 	JobQueued JobState = "queued"
-	// JobRunning (async-pipeline): a delivery claimed the job's model call
+	// JobRunning: async-pipeline: a delivery claimed the job's model call
 	// until lease_until (an R2 write per delivery; workers-src/src/lib/claim.ts).
+	// event-agent on runner: workflow: the job's instance runs, shown by GET
+	// /jobs/:id once it asks the instance (past the age window), never written.
 	JobRunning JobState = "running"
 	// JobSubmitted (batch mode): in the Message Batch batch_id.
 	JobSubmitted JobState = "submitted"
@@ -73,7 +76,7 @@ const (
 // JobStates lists every job state.
 var JobStates = []StateDoc{
 	{JobQueued, false, true, "waiting for the model call, or queued again after a failed attempt (then with error)"},
-	{JobRunning, false, true, "async-pipeline: a delivery claimed the model call (one R2 write per delivery), so a duplicate delivery waits instead of paying again"},
+	{JobRunning, false, true, "async-pipeline: a delivery claimed the model call (one R2 write per delivery), so a duplicate delivery waits instead of paying again; event-agent on runner: workflow: the job's instance runs (GET asks it past the age window; never written in R2)"},
 	{JobSubmitted, false, true, "batch mode: in the Message Batch batch_id, until the cron poller reads its result"},
 	{JobDone, true, true, "the shaped result is in result"},
 	{JobFailed, true, true, "the model API refused the request, or the job expired; error says why"},

@@ -70,6 +70,16 @@ const (
 	// OpWebhookPost is a budget alert POSTed to the webhook (free; an
 	// external subrequest).
 	OpWebhookPost Op = "webhook.post"
+	// OpWorkflowCreate is a Workflow instance created (runner: workflow).
+	// The instance's run is one execution, which Workers Free counts
+	// against the 100,000 requests a day (an OpRequest of its event).
+	OpWorkflowCreate Op = "workflow.create"
+	// OpWorkflowStep is one step.do of an instance (Workers Free: 1,024
+	// steps an instance); its result is kept in the instance's state
+	// (100 MB an instance, 3 days after it ends).
+	OpWorkflowStep Op = "workflow.step"
+	// OpWorkflowStatus is an instance's status read (get and status()).
+	OpWorkflowStatus Op = "workflow.status"
 )
 
 // Ops lists every op, in the order tables show them.
@@ -79,6 +89,7 @@ var Ops = []Op{
 	OpCacheMatch, OpCachePut, OpAnalyticsWrite, OpModelCall,
 	OpBatchCreate, OpBatchRetrieve, OpBatchResults,
 	OpD1RowsRead, OpD1RowsWritten, OpWebhookPost,
+	OpWorkflowCreate, OpWorkflowStep, OpWorkflowStatus,
 }
 
 // Event is one thing that happens to a product (a client's request, a
@@ -129,6 +140,14 @@ const (
 	EventPark          = "park"           // async-pipeline: a delivery refused by the budget, the job parked and acked
 	EventResume        = "resume"         // async-pipeline: POST /admin/jobs/resume, per call
 	EventResumeJob     = "resume_job"     // async-pipeline: per job resumed
+
+	// event-agent on runner: workflow (the default): POST creates an
+	// instance, the instance's steps do the work.
+	EventPostWorkflow = "post_workflow" // POST /jobs: 202 once the instance is created
+	EventRun          = "run"           // the instance's run, the job ending done
+	EventRunFailed    = "run_failed"    // the instance's run, the model step failing for good
+	EventStepRetry    = "step_retry"    // a model step attempt that failed and is tried again
+	EventPollInstance = "poll_instance" // GET /jobs/:id without a record past the age window
 )
 
 // guardEvents are the spend guard's events of every pattern (a product in a
@@ -167,6 +186,16 @@ var Events = map[string][]Event{
 	}, guardEvents, []Event{
 		{EventBudgetRefused, "POST /jobs with the budget spent: the door, the limiter, the check, 429 budget_exhausted (no job accepted)", map[Op]int{
 			OpRequest: 1, OpRateLimit: 2, OpD1RowsRead: 1}},
+		{EventPostWorkflow, "runner: workflow: POST /jobs: the door and the limiter, one Workflow instance created (its id the signed job id), 202", map[Op]int{
+			OpRequest: 1, OpRateLimit: 2, OpWorkflowCreate: 1}},
+		{EventRun, "runner: workflow: the instance (one execution): the model step (the call, its data point; the result kept in the instance's state), the record step (the put)", map[Op]int{
+			OpRequest: 1, OpWorkflowStep: 2, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1}},
+		{EventRunFailed, "runner: workflow: the model step fails for good (a non-retryable answer, or its retries spent): the failed record", map[Op]int{
+			OpRequest: 1, OpWorkflowStep: 2, OpModelCall: 1, OpR2Put: 1}},
+		{EventStepRetry, "runner: workflow: a failed model attempt the step tries again (its backoff is a sleep of the instance, no execution of its own)", map[Op]int{
+			OpModelCall: 1}},
+		{EventPollInstance, "runner: workflow: GET /jobs/:id of a job with no record past the age window: the read, then the instance's status", map[Op]int{
+			OpRequest: 1, OpR2Get: 1, OpWorkflowStatus: 1}},
 	}),
 	stack.AsyncPipeline: concat([]Event{
 		{EventPost, "POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job)", map[Op]int{

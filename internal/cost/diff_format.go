@@ -1,26 +1,20 @@
 package cost
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 )
 
+// diffWriters are WriteDiff's formats, the default first.
+var diffWriters = []writer[Diff]{{"table", writeDiffTable}, {"json", writeDiffJSON}, {"markdown", writeDiffMarkdown}}
+
 // DiffFormats are the formats WriteDiff accepts.
-var DiffFormats = []string{"table", "json", "markdown"}
+var DiffFormats = formatNames(diffWriters)
 
 // WriteDiff prints a diff as a table, JSON or Markdown.
 func WriteDiff(w io.Writer, d *Diff, format string) error {
-	switch format {
-	case "", "table":
-		return writeDiffTable(w, d)
-	case "json":
-		return writeDiffJSON(w, d)
-	case "markdown":
-		return writeDiffMarkdown(w, d)
-	}
-	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(DiffFormats, ", "))
+	return writeAs(w, d, format, diffWriters)
 }
 
 func writeDiffJSON(w io.Writer, d *Diff) error {
@@ -39,9 +33,7 @@ func writeDiffJSON(w io.Writer, d *Diff) error {
 		b.BudgetUSD, b.SpendUSD = r(b.BudgetUSD, 6), r(b.SpendUSD, 6)
 		c.Budgets[i] = b
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(&c)
+	return WriteIndentedJSON(w, &c)
 }
 
 func roundCapacity(c *CapacityDiff) *CapacityDiff {
@@ -180,8 +172,6 @@ func budgetDiffRows(d *Diff) [][]string {
 	return rows
 }
 
-var budgetDiffHeader = []string{"PRODUCT", "BUDGET", "MODEL SPEND", "USED", "RUNS OUT"}
-
 func writeDiffTable(w io.Writer, d *Diff) error {
 	fmt.Fprintf(w, "%s\n\n%s\n%s\n\n", diffTitle(d), d.Summary, pricedLine(d))
 	t := &textTable{right: []bool{false, false, true, true, true, true, false}}
@@ -190,15 +180,7 @@ func writeDiffTable(w io.Writer, d *Diff) error {
 		t.add(row...)
 	}
 	t.write(w, "")
-	if rows := budgetDiffRows(d); len(rows) > 0 {
-		fmt.Fprintln(w, "\nModel budgets against the forecast")
-		t := &textTable{right: []bool{false, true, true, true, false}}
-		t.add(budgetDiffHeader...)
-		for _, row := range rows {
-			t.add(row...)
-		}
-		t.write(w, "  ")
-	}
+	writeSection(w, "Model budgets against the forecast", budgetHeader, budgetDiffRows(d))
 	for _, l := range warningLists(d) {
 		fmt.Fprintf(w, "\n%s\n", l.title)
 		for _, s := range l.items {

@@ -61,7 +61,7 @@ func product(name, pattern string, requests float64, extra string) string {
 }
 
 func TestEventAgentCounts(t *testing.T) {
-	r := forecast(t, Free, product("agent", EventAgent, 300, "polls_per_job = 2\nresult_bytes = 1000\ncpu_ms = 3"))
+	r := forecast(t, Free, product("agent", EventAgent, 300, "runner = \"waitUntil\"\npolls_per_job = 2\nresult_bytes = 1000\ncpu_ms = 3"))
 	wantQty(t, r, "agent", Workers, Requests, 900) // POST + 2 polls
 	wantQty(t, r, "agent", Workers, CPUms, 2700)
 	wantQty(t, r, "agent", KV, Writes, 0)   // no KV: "queued" is proven by the signed id
@@ -81,9 +81,22 @@ func TestEventAgentCounts(t *testing.T) {
 		t.Errorf("warnings: %v", r.Warnings)
 	}
 	// No polls: no reads.
-	r = forecast(t, Free, product("agent", EventAgent, 300, "polls_per_job = 0"))
+	r = forecast(t, Free, product("agent", EventAgent, 300, "runner = \"waitUntil\"\npolls_per_job = 0"))
 	wantQty(t, r, "agent", R2, ClassB, 0)
 	wantQty(t, r, "agent", Workers, Requests, 300)
+
+	// runner = "workflow" (the default): each job's instance is one more
+	// execution, counted with the Workers' requests; the same record, reads
+	// and model calls. 25,000 jobs a day with two polls each are Workers
+	// Free's 100,000 requests a day: POST, execution, two polls.
+	r = forecast(t, Free, product("agent", EventAgent, 300, "polls_per_job = 2\ncpu_ms = 3"))
+	wantQty(t, r, "agent", Workers, Requests, 1200) // POST + execution + 2 polls
+	wantQty(t, r, "agent", R2, ClassA, 300)
+	wantQty(t, r, "agent", R2, ClassB, 600)
+	wantQty(t, r, "agent", Analytics, DataPoints, 300)
+	if _, err := ParseProfile("x.toml", []byte(product("p", AsyncPipeline, 1, "runner = \"workflow\""))); err == nil || !strings.Contains(err.Error(), "applies to event-agent only") {
+		t.Errorf("runner on a pipeline: %v", err)
+	}
 }
 
 func TestAsyncPipelineCounts(t *testing.T) {

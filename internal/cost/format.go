@@ -10,22 +10,50 @@ import (
 	"unicode/utf8"
 )
 
+// reportWriters are Write's formats, the default first.
+var reportWriters = []writer[Report]{{"table", WriteTable}, {"json", WriteJSON}, {"markdown", WriteMarkdown}, {"html", WriteHTML}}
+
 // Formats Write accepts.
-var Formats = []string{"table", "json", "markdown", "html"}
+var Formats = formatNames(reportWriters)
 
 // Write prints the report in a format: table, json, markdown or html.
 func Write(w io.Writer, r *Report, format string) error {
-	switch format {
-	case "", "table":
-		return WriteTable(w, r)
-	case "json":
-		return WriteJSON(w, r)
-	case "markdown":
-		return WriteMarkdown(w, r)
-	case "html":
-		return WriteHTML(w, r)
+	return writeAs(w, r, format, reportWriters)
+}
+
+// writer is one output format of a T.
+type writer[T any] struct {
+	name  string
+	write func(io.Writer, *T) error
+}
+
+func formatNames[T any](ws []writer[T]) []string {
+	names := make([]string, len(ws))
+	for i, x := range ws {
+		names[i] = x.name
 	}
-	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(Formats, ", "))
+	return names
+}
+
+// writeAs prints x in the named format of ws ("": the first); another name
+// is an error that lists them.
+func writeAs[T any](w io.Writer, x *T, format string, ws []writer[T]) error {
+	if format == "" {
+		format = ws[0].name
+	}
+	for _, f := range ws {
+		if f.name == format {
+			return f.write(w, x)
+		}
+	}
+	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(formatNames(ws), ", "))
+}
+
+// WriteIndentedJSON prints v as JSON indented by two spaces.
+func WriteIndentedJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // WriteJSON prints the report as indented JSON, amounts rounded to 6 decimals
@@ -71,9 +99,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 		o.TotalUSD, o.InfraUSD, o.AIUSD = round(o.TotalUSD, 6), round(o.InfraUSD, 6), round(o.AIUSD, 6)
 		c.OtherPlan = &o
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(&c)
+	return WriteIndentedJSON(w, &c)
 }
 
 func roundItems(items []Item) []Item {
@@ -124,24 +150,8 @@ func WriteTable(w io.Writer, r *Report) error {
 		}
 		t.write(w, "  ")
 	}
-	if rows := capacityRows(r); len(rows) > 0 {
-		fmt.Fprintln(w, "\nFree-tier capacity (requests a day at $0 on Workers Free)")
-		t := &textTable{right: []bool{false, true, true, true, false}}
-		t.add(capacityHeader...)
-		for _, row := range rows {
-			t.add(row...)
-		}
-		t.write(w, "  ")
-	}
-	if rows := budgetRows(r); len(rows) > 0 {
-		fmt.Fprintln(w, "\nModel budgets (the Workers refuse model calls once a month's spend reaches one)")
-		t := &textTable{right: []bool{false, true, true, true, false}}
-		t.add(budgetHeader...)
-		for _, row := range rows {
-			t.add(row...)
-		}
-		t.write(w, "  ")
-	}
+	writeSection(w, "Free-tier capacity (requests a day at $0 on Workers Free)", capacityHeader, capacityRows(r))
+	writeSection(w, "Model budgets (the Workers refuse model calls once a month's spend reaches one)", budgetHeader, budgetRows(r))
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nWarnings (%s)\n", planName(r.Plan))
 		for _, s := range r.Warnings {
@@ -170,6 +180,24 @@ type textTable struct {
 }
 
 func (t *textTable) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+// writeSection prints a titled, indented table of a header and rows whose
+// first and last columns are text and the others numbers; no rows, nothing.
+func writeSection(w io.Writer, title string, header []string, rows [][]string) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s\n", title)
+	t := &textTable{right: make([]bool, len(header))}
+	for i := 1; i < len(header)-1; i++ {
+		t.right[i] = true
+	}
+	t.add(header...)
+	for _, row := range rows {
+		t.add(row...)
+	}
+	t.write(w, "  ")
+}
 
 func (t *textTable) write(w io.Writer, indent string) {
 	width := make([]int, len(t.right))

@@ -103,6 +103,9 @@ type ProductProfile struct {
 	// "most batches end within an hour").
 	BatchPollMinutes *float64 `toml:"batch_poll_minutes"`
 	BatchHours       *float64 `toml:"batch_hours"`
+	// Runner is an event agent's settings.runner: "workflow" (the default:
+	// each job a Workflow instance, one more execution) or "waitUntil".
+	Runner           string   `toml:"runner"`
 	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
 	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
 	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline

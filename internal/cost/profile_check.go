@@ -3,6 +3,8 @@ package cost
 import (
 	"math"
 	"strings"
+
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // check vets one product's values; add reports a problem of a key.
@@ -67,6 +69,14 @@ func (pp *ProductProfile) check(add func(name, format string, args ...any)) {
 	if pp.ModelMode != "" && pp.Pattern != AsyncPipeline && pp.Pattern != "" {
 		add("model_mode", "applies to async-pipeline only, not to %s", pp.Pattern)
 	}
+	switch pp.Runner {
+	case "", stack.RunnerWorkflow, stack.RunnerWaitUntil:
+	default:
+		add("runner", "%q is not a runner (workflow or waitUntil)", pp.Runner)
+	}
+	if pp.Runner != "" && pp.Pattern != EventAgent && pp.Pattern != "" {
+		add("runner", "applies to event-agent only, not to %s", pp.Pattern)
+	}
 	if pp.ModelMode != ModeBatch && (pp.BatchPollMinutes != nil || pp.BatchHours != nil) && pp.Pattern == AsyncPipeline {
 		add("batch_poll_minutes", "batch_poll_minutes and batch_hours apply with model_mode = \"batch\" only")
 	}
@@ -105,5 +115,8 @@ func (pp *ProductProfile) applyDefaults() {
 		fallthrough
 	case EventAgent:
 		def(&pp.PollsPerJob, DefaultPollsPerJob)
+		if pp.Runner == "" {
+			pp.Runner = stack.DefaultRunner
+		}
 	}
 }

@@ -28,6 +28,7 @@ type StackProduct struct {
 	Pattern   string
 	Model     string
 	ModelMode string // async-pipeline only
+	Runner    string // event-agent only
 	// MonthlyBudgetUSD is settings.monthlyBudgetUsd; 0: none.
 	MonthlyBudgetUSD float64
 	// BatchSize is an async pipeline's settings.batchSize: the most
@@ -50,6 +51,7 @@ func FactsOf(cfg *stack.Config) *StackFacts {
 		if sp.Model == "" {
 			sp.Model = stack.DefaultModel
 		}
+		sp.Runner = p.Settings.Runner
 		if p.Pattern == stack.AsyncPipeline {
 			sp.ModelMode = p.Settings.ModelMode
 			sp.BatchSize = p.Settings.BatchSize
@@ -120,7 +122,8 @@ func (pp *ProductProfile) restate(sp *StackProduct, stackName, field string, add
 	same("pattern", pp.Pattern, sp.Pattern, "pattern")
 	same("model", pp.Model, sp.Model, "model")
 	same("model_mode", pp.ModelMode, sp.ModelMode, "settings.modelMode")
-	pp.Pattern, pp.Model, pp.ModelMode = sp.Pattern, sp.Model, sp.ModelMode
+	same("runner", pp.Runner, sp.Runner, "settings.runner")
+	pp.Pattern, pp.Model, pp.ModelMode, pp.Runner = sp.Pattern, sp.Model, sp.ModelMode, sp.Runner
 	pp.Retention = sp.Settings
 	if b := pp.MonthlyBudgetUSD; b != nil && *b != sp.MonthlyBudgetUSD {
 		add(field+"monthly_budget_usd", "%v, but stack %s's %s.settings.monthlyBudgetUsd is %s", *b, stackName, sf, orNone(sp.MonthlyBudgetUSD))

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // Usage is what one account's products use in one period: the input of Price.
@@ -97,8 +98,12 @@ func storedGB(p *Profile, pp *ProductProfile) float64 {
 
 // opMeters says which Cloudflare meter counts each op of the contract's event
 // table (internal/contract/ops.go). Ops that no meter counts (deletes of R2
-// objects, Cache API calls, the rate limiter) are free and unlimited; a model
-// call is priced by its tokens, not here.
+// objects, Cache API calls, the rate limiter, a Workflow instance's creation,
+// steps and status reads) are free and unlimited; a model call is priced by
+// its tokens, not here. A Workflow instance's run is an execution, which
+// Workers Free counts with the Workers' requests (the run event's OpRequest)
+// and Workers Paid prices like them (developers.cloudflare.com/workflows/reference/pricing/);
+// its state (100 MB an instance on Free, kept 3 days) is not priced here.
 var opMeters = map[contract.Op]Meter{
 	contract.OpRequest:        {Workers, Requests},
 	contract.OpR2Put:          {R2, ClassA},
@@ -120,7 +125,10 @@ var fixedEvents = map[string]bool{contract.EventBatchPoll: true}
 // EventsPerMonth is how many times each of a product's events (the
 // contract's names) happens in the profile's month.
 //
-//   - event-agent: every job is a post; polls_per_job polls each.
+//   - event-agent: every job is a post (runner = "waitUntil"), or a
+//     post_workflow and a run, its Workflow instance (runner = "workflow",
+//     the default); polls_per_job polls each (a poll within the first
+//     minute reads no instance status).
 //   - async-pipeline: every job a post; a delivery for each job that ends
 //     done, an attempt_failed for each failed attempt (retry_rate per job,
 //     the attempts of dead jobs included), a dead_letter for each dead job;
@@ -184,7 +192,13 @@ func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
 	}
 	switch pp.Pattern {
 	case EventAgent:
-		e[contract.EventPost] = R
+		if pp.Runner == stack.RunnerWaitUntil {
+			e[contract.EventPost] = R
+		} else {
+			// The POST, and the job's instance: one more execution.
+			e[contract.EventPostWorkflow] = R
+			e[contract.EventRun] = R
+		}
 		e[contract.EventPoll] = v(pp.PollsPerJob) * R
 	case AsyncPipeline:
 		dead := v(pp.DeadLetterRate) * R

@@ -464,18 +464,28 @@ func errorAnswer(status int, typ, msg string) (int, any) {
 // withBatch settles the batch id, lets f act on it under the lock and writes
 // f's answer; an unknown id is a 404.
 func (h *Handler) withBatch(w http.ResponseWriter, id string, f func(*batch) (int, any)) {
+	var status int
+	var v any
+	if h.underBatch(w, id, func(b *batch) { status, v = f(b) }) {
+		writeJSON(w, status, v)
+	}
+}
+
+// underBatch settles the batch id and runs f on it under the lock, then
+// reports the settled calls; an unknown id writes a 404 and returns false.
+func (h *Handler) underBatch(w http.ResponseWriter, id string, f func(*batch)) bool {
 	h.mu.Lock()
 	b := h.batches.byID[id]
 	if b == nil {
 		h.mu.Unlock()
 		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("message batch %q not found", id))
-		return
+		return false
 	}
 	infos := h.settle(b, h.opts.Now())
-	status, v := f(b)
+	f(b)
 	h.mu.Unlock()
 	h.observe(infos)
-	writeJSON(w, status, v)
+	return true
 }
 
 // createBatch serves POST /v1/messages/batches.
@@ -714,46 +724,17 @@ func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
 		all[len(all)-1-i] = b
 		infos = append(infos, h.settle(b, now)...)
 	}
-	index := func(id string) int {
-		return slices.IndexFunc(all, func(b *batch) bool { return b.id == id })
-	}
-	lo, hi := 0, len(all) // the window the page is taken from
-	fromEnd := false
-	switch {
-	case after != "":
-		i := index(after)
-		if i < 0 {
-			h.mu.Unlock()
-			h.observe(infos)
-			writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("after_id: no message batch %q", after))
-			return
-		}
-		lo = i + 1
-	case before != "":
-		i := index(before)
-		if i < 0 {
-			h.mu.Unlock()
-			h.observe(infos)
-			writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("before_id: no message batch %q", before))
-			return
-		}
-		hi, fromEnd = i, true
-	}
-	page := all[lo:hi]
-	hasMore := len(page) > limit
-	if hasMore {
-		if fromEnd {
-			page = page[len(page)-limit:]
-		} else {
-			page = page[:limit]
-		}
-	}
+	page, hasMore, bad := batchPage(all, after, before, limit)
 	data := make([]MessageBatch, len(page))
 	for i, b := range page {
 		data[i] = b.object()
 	}
 	h.mu.Unlock()
 	h.observe(infos)
+	if bad != "" {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", bad)
+		return
+	}
 	out := struct {
 		Data    []MessageBatch `json:"data"`
 		HasMore bool           `json:"has_more"`
@@ -766,23 +747,51 @@ func (h *Handler) listBatches(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// batchPage takes a page of at most limit batches from all (newest first):
+// the ones after the batch after, else those before the batch before, else the
+// first; bad says which cursor names no batch.
+func batchPage(all []*batch, after, before string, limit int) (page []*batch, hasMore bool, bad string) {
+	lo, hi := 0, len(all) // the window the page is taken from
+	cursor, name := after, "after_id"
+	if before != "" {
+		cursor, name = before, "before_id"
+	}
+	if cursor != "" {
+		i := slices.IndexFunc(all, func(b *batch) bool { return b.id == cursor })
+		switch {
+		case i < 0:
+			return nil, false, fmt.Sprintf("%s: no message batch %q", name, cursor)
+		case before != "":
+			hi = i
+		default:
+			lo = i + 1
+		}
+	}
+	page = all[lo:hi]
+	switch {
+	case len(page) <= limit:
+		return page, false, ""
+	case before != "":
+		return page[len(page)-limit:], true, ""
+	}
+	return page[:limit], true, ""
+}
+
 // batchResults serves GET /v1/messages/batches/{id}/results: one JSON line
 // per request, in the batch's order, once the batch has ended.
 func (h *Handler) batchResults(w http.ResponseWriter, id string) {
-	h.mu.Lock()
-	b := h.batches.byID[id]
-	if b == nil {
-		h.mu.Unlock()
-		writeError(w, http.StatusNotFound, "not_found_error", fmt.Sprintf("message batch %q not found", id))
+	var ended bool
+	var status string
+	var requests []batchRequest
+	found := h.underBatch(w, id, func(b *batch) {
+		ended = b.ended != nil
+		status = b.object().ProcessingStatus
+		// Once ended, a batch's requests no longer change: read them unlocked.
+		requests = b.requests
+	})
+	if !found {
 		return
 	}
-	infos := h.settle(b, h.opts.Now())
-	ended := b.ended != nil
-	status := b.object().ProcessingStatus
-	// Once ended, a batch's requests no longer change: read them unlocked.
-	requests := b.requests
-	h.mu.Unlock()
-	h.observe(infos)
 	if !ended {
 		writeError(w, http.StatusNotFound, "not_found_error",
 			fmt.Sprintf("message batch %s has no results yet: its processing_status is %s (results_url is null until it has ended)", id, status))

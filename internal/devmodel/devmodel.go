@@ -87,6 +87,12 @@ const maxBody = 32 << 20
 type Options struct {
 	// Latency delays every answer to POST /v1/messages.
 	Latency time.Duration
+	// TokensPerSecond, when positive, makes a reply take as long as a model
+	// writing that many output tokens a second would: a reply of N tokens is
+	// sent N/TokensPerSecond seconds after Latency (scripted text replies
+	// too). Published speeds: about 55-65 for Sonnet-class models, 115 for
+	// Haiku 4.5 (prices/speeds.json).
+	TokensPerSecond float64
 	// ErrorRate is the share (0..1) of valid calls that fail with 500 api_error
 	// or 529 overloaded_error (or 429, see RateLimitShare).
 	ErrorRate float64
@@ -145,6 +151,9 @@ func (o Options) Check() error {
 	var errs []error
 	if o.Latency < 0 {
 		errs = append(errs, fmt.Errorf("model latency %s is negative", o.Latency))
+	}
+	if o.TokensPerSecond < 0 || math.IsNaN(o.TokensPerSecond) || math.IsInf(o.TokensPerSecond, 0) {
+		errs = append(errs, fmt.Errorf("model speed %v tokens a second is not a positive number", o.TokensPerSecond))
 	}
 	if o.ErrorRate < 0 || o.ErrorRate > 1 || math.IsNaN(o.ErrorRate) {
 		errs = append(errs, fmt.Errorf("model error rate %v is outside 0..1", o.ErrorRate))
@@ -446,8 +455,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 	}
 
 	resp := Reply(req, seq)
+	if err := sleepOrQuit(r, h.quit, h.writingTime(resp.Usage.OutputTokens)); err != nil {
+		return call{status: 499, errType: "client_closed_request", input: input}
+	}
 	writeJSON(w, http.StatusOK, resp)
 	return call{status: http.StatusOK, inTokens: resp.Usage.InputTokens, outTokens: resp.Usage.OutputTokens, input: input}
+}
+
+// writingTime is how long a reply of n output tokens takes at
+// Options.TokensPerSecond (0 when no speed is set).
+func (h *Handler) writingTime(n int) time.Duration {
+	if h.opts.TokensPerSecond <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / h.opts.TokensPerSecond * float64(time.Second))
 }
 
 // lastUser is the text of the request's last user message.

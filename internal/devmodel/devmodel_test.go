@@ -15,22 +15,10 @@ import (
 
 const validBody = `{"model":"claude-haiku-4-5","max_tokens":256,"system":"You are terse.","messages":[{"role":"user","content":"Hello, stand-in!"}]}`
 
+// post sends a Messages API call; see batchCall for headers.
 func post(t *testing.T, h http.Handler, body string, headers map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, MessagesPath, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Api-Key", "test-key")
-	req.Header.Set("Anthropic-Version", "2023-06-01")
-	for k, v := range headers {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return batchCall(t, h, http.MethodPost, MessagesPath, body, headers)
 }
 
 func decodeError(t *testing.T, rec *httptest.ResponseRecorder) ErrorBody {
@@ -352,5 +340,30 @@ func TestRPMConcurrent(t *testing.T) {
 	}
 	if st := h.Stats(); st.Total != 50 {
 		t.Errorf("total %d", st.Total)
+	}
+}
+
+// At TokensPerSecond a reply takes its writing time: a scripted reply of 40
+// tokens at 200 tokens a second comes no sooner than 200 ms after the call.
+func TestTokensPerSecond(t *testing.T) {
+	if err := (Options{TokensPerSecond: -1}).Check(); err == nil {
+		t.Error("a negative speed passed Check")
+	}
+	h := NewHandler(Options{TokensPerSecond: 200})
+	text := strings.Repeat("abcd", 40) // 40 tokens at four characters a token
+	tok := "tok" + strings.Repeat("a", 32)
+	if err := h.Script(tok, []Step{{Text: &text}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.writingTime(Tokens(text)); got != 200*time.Millisecond {
+		t.Fatalf("writing time of 40 tokens at 200/s: %s", got)
+	}
+	start := time.Now()
+	rec := post(t, h, `{"model":"claude-haiku-4-5","max_tokens":100,"messages":[{"role":"user","content":"`+tok+`"}]}`, nil)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), text) {
+		t.Fatalf("answer %d %s", rec.Code, rec.Body.String())
+	}
+	if took := time.Since(start); took < 200*time.Millisecond { // a lower bound: the reply waits its writing time
+		t.Errorf("a 40-token reply at 200 tokens a second came after %s", took)
 	}
 }

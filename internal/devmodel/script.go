@@ -25,7 +25,8 @@ import (
 //     injected failures, latency, then the deterministic Reply).
 //
 // A scripted step replaces the admission: it is not counted in the RPM window,
-// never gets an injected failure and ignores Options.Latency. Request checks
+// never gets an injected failure and ignores Options.Latency (but a reply
+// still takes its writing time at Options.TokensPerSecond). Request checks
 // (401, 400) still come first. workers-src/test/standin-protocol.ts mirrors
 // Step for the Worker tests; the stand-in rejects a step field it does not know.
 
@@ -270,6 +271,9 @@ func (h *Handler) scripted(w http.ResponseWriter, r *http.Request, req *Request,
 		resp.Content = []ContentBlock{{Type: "text", Text: text}}
 		resp.StopReason = "end_turn"
 		resp.Usage.OutputTokens = Tokens(text)
+	}
+	if err := sleepOrQuit(r, h.quit, h.writingTime(resp.Usage.OutputTokens)); err != nil {
+		return call{status: 499, errType: "client_closed_request", input: input}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return call{status: http.StatusOK, inTokens: resp.Usage.InputTokens, outTokens: resp.Usage.OutputTokens, input: input}

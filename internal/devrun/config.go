@@ -49,6 +49,14 @@ type workerOptions struct {
 	// database per id, shared by the Workers that bind it, under Persist.
 	D1Databases  map[string]string `json:"d1Databases,omitempty"`
 	CronTriggers []string          `json:"cronTriggers,omitempty"`
+	// Workflows maps a binding to the Workflow Miniflare runs from this
+	// Worker's class; its instances persist under Persist.
+	Workflows map[string]workflow `json:"workflows,omitempty"`
+}
+
+type workflow struct {
+	Name      string `json:"name"`
+	ClassName string `json:"className"`
 }
 
 type queueProducer struct {
@@ -167,6 +175,13 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 		// name: every product binds the same local database, kept under
 		// state/<stack>/ until --reset (the month's spend survives a restart).
 		put(&wb.w.Options.D1Databases, b.Name, render.LocalDatabaseID(b.Target))
+		return nil
+	},
+	plan.Workflow: func(wb *workerBuild, b plan.Binding) error {
+		// Miniflare's Workflows plugin runs the class of this Worker; it
+		// has no account-wide concurrency limit (Cloudflare queues
+		// instances past it, docs/design.md).
+		put(&wb.w.Options.Workflows, b.Name, workflow{Name: b.Target, ClassName: b.Class})
 		return nil
 	},
 }

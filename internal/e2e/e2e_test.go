@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -326,10 +327,16 @@ func (w *world) plan(stackName string) *plan.Plan {
 }
 
 // productResourceCount is how many resources infra/ makes for a product:
-// its component and every Cloudflare resource under it.
+// its component and every Cloudflare resource under it (a Workflow per
+// workflow binding).
 func productResourceCount(pr *plan.Product) int {
 	// Each bucket has its lifecycle rules beside it.
 	n := 1 + 2*len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
+	for _, b := range pr.Bindings {
+		if b.Type == plan.Workflow {
+			n++
+		}
+	}
 	if pr.WorkersDev {
 		n++
 	}
@@ -494,6 +501,13 @@ func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 			t.Errorf("%s: crons %v, want %v", pr.Name, crons, pr.Crons)
 		}
 		w.checkBindings(t, pr, s)
+		for _, b := range pr.Bindings {
+			if b.Type == plan.Workflow && !slices.ContainsFunc(a.Workflows, func(wf cftest.Workflow) bool {
+				return wf.Name == b.Target && wf.ClassName == b.Class && wf.ScriptName == pr.Script
+			}) {
+				t.Errorf("%s: Workflow %s (class %s of %s) missing: %+v", pr.Name, b.Target, b.Class, pr.Script, a.Workflows)
+			}
+		}
 		for _, r := range pr.Routes {
 			found := false
 			if r.CustomDomain {
@@ -553,6 +567,8 @@ func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script) 
 			ok2 = got.NamespaceID == b.Target && got.Simple != nil && got.Simple.Limit == b.Limit && got.Simple.Period == b.Period
 		case plan.Analytics:
 			ok2 = got.Dataset == b.Target
+		case plan.Workflow:
+			ok2 = string(got.Extra["workflow_name"]) == strconv.Quote(b.Target) && string(got.Extra["class_name"]) == strconv.Quote(b.Class)
 		default:
 			t.Errorf("%s: binding %s: the test does not know type %s", pr.Name, b.Name, b.Type)
 			continue

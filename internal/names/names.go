@@ -18,6 +18,11 @@ const (
 	// DatabaseNameRule is zerocost's rule for D1 database names, a subset
 	// of what Cloudflare accepts (letters, digits, dashes and underscores).
 	DatabaseNameRule = "D1 database names are 1 to 63 lower-case letters, digits and dashes, starting and ending with a letter or digit"
+	// WorkflowNameRule is zerocost's rule for Workflow names, a subset of
+	// what wrangler accepts (at most 64 letters, digits, dashes and
+	// underscores, not starting with a dash: workers-sdk's
+	// workflows-shared/src/lib/validators.ts).
+	WorkflowNameRule = "Workflow names are 1 to 64 lower-case letters, digits and dashes, starting and ending with a letter or digit"
 )
 
 var (
@@ -30,6 +35,7 @@ var (
 	labelRe   = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 	hostRe    = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	bindingRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	flowRe    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
 )
 
 func IsProductName(s string) bool  { return productRe.MatchString(s) }
@@ -43,6 +49,7 @@ func IsZoneID(s string) bool       { return hexID.MatchString(s) }
 func IsDNSLabel(s string) bool     { return labelRe.MatchString(s) }
 func IsHostname(s string) bool     { return len(s) <= 253 && hostRe.MatchString(s) }
 func IsBindingName(s string) bool  { return bindingRe.MatchString(s) }
+func IsWorkflowName(s string) bool { return flowRe.MatchString(s) }
 
 // IsDate reports whether s is a YYYY-MM-DD date.
 func IsDate(s string) bool {
@@ -58,6 +65,9 @@ func Bucket(product, stack string) string { return Script(product, stack) + "-ou
 
 // Queue is the name of a product's job queue.
 func Queue(product, stack string) string { return Script(product, stack) + "-jobs" }
+
+// Workflow is the name of an event agent's Workflow (runner: workflow).
+func Workflow(product, stack string) string { return Script(product, stack) + "-jobs" }
 
 // DeadLetterQueue is the name of the dead-letter queue behind a queue.
 func DeadLetterQueue(queue string) string { return queue + "-dlq" }
@@ -80,6 +90,8 @@ func Check(kind, name string) error {
 		ok, rule = IsQueueName(name), QueueNameRule
 	case "database":
 		ok, rule = IsDatabaseName(name), DatabaseNameRule
+	case "workflow":
+		ok, rule = IsWorkflowName(name), WorkflowNameRule
 	default:
 		return fmt.Errorf("unknown resource kind %q", kind)
 	}

@@ -27,6 +27,9 @@ type Product struct {
 	// stack's spend database, the same for every product (nil, and absent
 	// from the export, when the stack has no budget).
 	D1DatabaseIDs map[string]string `json:"d1_database_ids,omitempty" pulumi:"d1_database_ids"`
+	// KVNamespaceIDs maps a KV binding (KEYS) to the namespace's id (nil,
+	// and absent from the export, for a public product).
+	KVNamespaceIDs map[string]string `json:"kv_namespace_ids,omitempty" pulumi:"kv_namespace_ids"`
 }
 
 // Stack is a stack's outputs by product name.

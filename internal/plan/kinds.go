@@ -3,6 +3,9 @@ package plan
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/zerocost/zerocost/internal/contract"
+	"github.com/zerocost/zerocost/internal/names"
 )
 
 // Kind is a binding's kind, spelled as Cloudflare's API and the Pulumi
@@ -18,6 +21,7 @@ const (
 	RateLimit Kind = "ratelimit"
 	Analytics Kind = "analytics_engine"
 	D1        Kind = "d1"
+	Workflow  Kind = "workflow"
 )
 
 // KindInfo is what every side of zerocost knows about a binding kind. It is
@@ -56,6 +60,9 @@ var Kinds = []KindInfo{
 	// The stack's spend database (Plan.SpendDatabase), not a product's own:
 	// the API binds a D1 database by its id.
 	{Kind: D1, Target: "the D1 database's name", Field: "id", Resource: "D1 database", check: checkD1},
+	// An event agent's jobs (runner: workflow): the Workflow runs the
+	// class Binding.Class of this same Worker.
+	{Kind: Workflow, Target: "the Workflow's name", Field: "workflow_name", Resource: "Workflow", check: checkWorkflow},
 }
 
 // Info returns the kind's entry of Kinds.
@@ -100,4 +107,17 @@ func checkProducer(b Binding, p *Plan) []string {
 		}
 	}
 	return []string{fmt.Sprintf("producer %s sends to queue %q, which no product declares", b.Name, b.Target)}
+}
+
+// checkWorkflow: the Workflow runs the class the event agent's Worker
+// exports, and its name follows Cloudflare's rule.
+func checkWorkflow(b Binding, _ *Plan) []string {
+	var out []string
+	if b.Class != contract.JobWorkflowClass {
+		out = append(out, fmt.Sprintf("Workflow binding %s runs class %q; the Worker exports %q", b.Name, b.Class, contract.JobWorkflowClass))
+	}
+	if err := names.Check("workflow", b.Target); err != nil {
+		out = append(out, err.Error())
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/zerocost/zerocost/internal/render"
 	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/wrangler"
+	"github.com/zerocost/zerocost/prices"
 )
 
 // Plan is everything a stack deploys.
@@ -106,6 +107,8 @@ type Binding struct {
 	Period int `json:"period,omitempty"`
 	// Secrets only: whether the stack has the secret set.
 	Configured bool `json:"configured,omitempty"`
+	// Workflows only: the class of this Worker the Workflow runs.
+	Class string `json:"class_name,omitempty"`
 }
 
 // Build renders every product of the stack, parses the configs back and checks
@@ -259,7 +262,19 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 	for _, db := range wc.D1Databases {
 		pr.Bindings = append(pr.Bindings, Binding{Type: D1, Name: db.Binding, Target: db.DatabaseName})
 	}
-	return pr, nil
+	return pr, addWorkflows(pr, wc.Workflows)
+}
+
+// addWorkflows binds the config's Workflows, each running a class of the
+// product's own Worker.
+func addWorkflows(pr *Product, wfs []wrangler.Workflow) error {
+	for _, wf := range wfs {
+		if wf.ScriptName != "" && wf.ScriptName != pr.Script {
+			return fmt.Errorf("%s: Workflow %s runs a class of Worker %q; zerocost runs its Workflows in the product's own Worker", pr.Name, wf.Name, wf.ScriptName)
+		}
+		pr.Bindings = append(pr.Bindings, Binding{Type: Workflow, Name: wf.Binding, Target: wf.Name, Class: wf.ClassName})
+	}
+	return nil
 }
 
 func productURL(cfg *stack.Config, pr *Product) string {
@@ -288,8 +303,8 @@ var required = func() map[string]map[string]Kind {
 		for _, name := range contract.BindingsOf(pat) {
 			// Optional in the Worker: usage is not recorded without
 			// MODEL_USAGE; SPEND is there when the stack has a budget
-			// (Check demands it then).
-			if name != contract.ModelUsage && name != contract.Spend {
+			// and JOB_WORKFLOW on runner: workflow (Check demands them then).
+			if name != contract.ModelUsage && name != contract.Spend && name != contract.JobWorkflow {
 				m[name] = kinds[name]
 			}
 		}
@@ -370,6 +385,7 @@ func (p *Plan) Check() []error {
 				add("%s: the %s pattern needs a %s binding named %s%s", pr.Name, pr.Pattern, typ, name, why)
 			}
 		}
+		errs = append(errs, checkWorkflows(pr, claim)...)
 		for _, b := range pr.R2Buckets {
 			if err := names.Check("bucket", b.Name); err != nil {
 				add("%s: %v", pr.Name, err)
@@ -414,6 +430,23 @@ func (p *Plan) Check() []error {
 					add("%s: dead-letter queue %q has no consumer: failed jobs would never be recorded", pr.Name, q.Name)
 				}
 			}
+		}
+	}
+	return errs
+}
+
+// checkWorkflows: runner: workflow binds the job's Workflow, and no two
+// products name the same Workflow.
+func checkWorkflows(pr Product, claim func(prod, kind, name string)) []error {
+	var errs []error
+	if pr.Settings.Runner == stack.RunnerWorkflow {
+		if b := pr.Binding(contract.JobWorkflow); b == nil || b.Type != Workflow {
+			errs = append(errs, fmt.Errorf("%s: runner: workflow needs a workflow binding named %s (the job's Workflow)", pr.Name, contract.JobWorkflow))
+		}
+	}
+	for _, b := range pr.Bindings {
+		if b.Type == Workflow {
+			claim(pr.Name, "Workflow", b.Target)
 		}
 	}
 	return errs
@@ -477,11 +510,12 @@ func (p *Plan) CronTriggers() int {
 }
 
 // Warnings are what the plan may run into without being wrong: more cron
-// triggers than Workers Free allows. A warning, not an error: zerocost cannot
-// see the account's plan (Workers Paid allows 250) nor the crons of its other
-// Workers, so Cloudflare's API is the judge when `pulumi up` adds them.
+// triggers than Workers Free allows (zerocost cannot see the account's plan
+// nor the crons of its other Workers, so Cloudflare's API is the judge when
+// `pulumi up` adds them), and waitUntil jobs whose longest answer cannot be
+// written inside the 30 s cap.
 func (p *Plan) Warnings() []string {
-	var out []string
+	out := p.waitUntilWarnings()
 	if n := p.CronTriggers(); n > WorkersFreeCronTriggers {
 		var per []string
 		for _, pr := range p.Products {
@@ -491,6 +525,25 @@ func (p *Plan) Warnings() []string {
 		}
 		out = append(out, fmt.Sprintf("the stack has %d cron triggers (%s); Workers Free allows %d per account, all its Workers together (Workers Paid: 250), so on Free `pulumi up` fails past the %dth: use fewer crons, or give a batch-mode product a batchPollCron equal to one of its own crons (they share one trigger)",
 			n, strings.Join(per, ", "), WorkersFreeCronTriggers, WorkersFreeCronTriggers))
+	}
+	return out
+}
+
+// waitUntilWarnings: an event agent on runner: waitUntil gives the model 25 s
+// (inside the 30 s waitUntil cap, workers-src/src/patterns/event-agent.ts);
+// an answer of maxOutputTokens at the model's speed (prices.Speeds) that
+// takes longer would fail every time.
+func (p *Plan) waitUntilWarnings() []string {
+	var out []string
+	for _, pr := range p.Products {
+		if pr.Pattern != stack.EventAgent || pr.Settings.Runner != stack.RunnerWaitUntil {
+			continue
+		}
+		secs, known := prices.AnswerSeconds(pr.Model, pr.Settings.MaxOutputTokens)
+		if known && secs*1000 > float64(stack.MaxWaitUntilModelTimeoutMs) {
+			out = append(out, fmt.Sprintf("%s: runner: waitUntil, but %d output tokens of %s take about %.0f s at %.0f tokens a second (%s), past the 25 s the model gets inside the 30 s waitUntil cap: a long answer fails; use runner: workflow (the default) or a lower maxOutputTokens",
+				pr.Name, pr.Settings.MaxOutputTokens, pr.Model, secs, prices.Speeds[pr.Model].TokensPerSecond, prices.Speeds[pr.Model].Source))
+		}
 	}
 	return out
 }

@@ -258,15 +258,13 @@ func TestKinds(t *testing.T) {
 
 // Batch mode: MODEL_MODE and MAX_RETRIES vars, the poller's cron trigger
 // beside the product's own; more than Workers Free's 5 crons is a warning.
-func TestBatchModeCronsAndVars(t *testing.T) {
-	vals := map[string]stack.Value{
+// buildProducts plans a demo stack of these products (a JSON list).
+func buildProducts(t *testing.T, products string) *Plan {
+	t.Helper()
+	cfg, err := stack.FromValues("demo", map[string]stack.Value{
 		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products": {Text: `[
-			{"name":"rt","pattern":"async-pipeline"},
-			{"name":"bt","pattern":"async-pipeline","crons":["0 3 * * mon"],"settings":{"modelMode":"batch","maxRetries":4}}
-		]`},
-	}
-	cfg, err := stack.FromValues("demo", vals)
+		"products":  {Text: products},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,6 +272,14 @@ func TestBatchModeCronsAndVars(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func TestBatchModeCronsAndVars(t *testing.T) {
+	p := buildProducts(t, `[
+			{"name":"rt","pattern":"async-pipeline"},
+			{"name":"bt","pattern":"async-pipeline","crons":["0 3 * * mon"],"settings":{"modelMode":"batch","maxRetries":4}}
+		]`)
 	rt, bt := p.Product("rt"), p.Product("bt")
 	if rt.Var(contract.VarModelMode) != "realtime" || rt.Var(contract.VarMaxRetries) != "3" || len(rt.Crons) != 0 {
 		t.Errorf("realtime: %s=%q %s=%q crons %v", contract.VarModelMode, rt.Var(contract.VarModelMode), contract.VarMaxRetries, rt.Var(contract.VarMaxRetries), rt.Crons)
@@ -291,5 +297,32 @@ func TestBatchModeCronsAndVars(t *testing.T) {
 	w := p.Warnings()
 	if len(w) != 1 || !strings.Contains(w[0], "6 cron triggers (bt 6)") || !strings.Contains(w[0], "Workers Free allows 5 per account") {
 		t.Errorf("warnings %v", w)
+	}
+}
+
+// runner: workflow binds the job's Workflow; runner: waitUntil does not, and
+// is warned about when the longest answer cannot be written in 25 s.
+func TestRunners(t *testing.T) {
+	p := buildProducts(t, `[
+			{"name":"wf","pattern":"event-agent"},
+			{"name":"short","pattern":"event-agent","settings":{"runner":"waitUntil","maxOutputTokens":1000}},
+			{"name":"long","pattern":"event-agent","model":"claude-sonnet-4-5","settings":{"runner":"waitUntil","maxOutputTokens":2000}}
+		]`)
+	wf, short := p.Product("wf"), p.Product("short")
+	if b := wf.Binding(contract.JobWorkflow); b == nil || b.Type != Workflow || b.Target != "wf-demo-jobs" || b.Class != contract.JobWorkflowClass || wf.Var(contract.VarRunner) != "workflow" {
+		t.Errorf("workflow runner: binding %+v, RUNNER %q", b, wf.Var(contract.VarRunner))
+	}
+	if short.Binding(contract.JobWorkflow) != nil || short.Var(contract.VarRunner) != "waitUntil" {
+		t.Errorf("waitUntil runner: %+v", short.Bindings)
+	}
+	// 1,000 tokens of Haiku 4.5 at 53 a second: 19 s, inside 25 s; 2,000 of Sonnet at 55: 36 s.
+	w := p.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "long: runner: waitUntil, but 2000 output tokens of claude-sonnet-4-5 take about 36 s") {
+		t.Errorf("warnings %v", w)
+	}
+	// A Workflow binding that names another class is refused.
+	wf.Binding(contract.JobWorkflow).Class = "Other"
+	if errs := p.Check(); len(errs) != 1 || !strings.Contains(errs[0].Error(), `runs class "Other"`) {
+		t.Errorf("check: %v", errs)
 	}
 }

@@ -21,13 +21,15 @@ const agentStack = `config:
       systemPrompt: Answer in one line.
       settings:
         rateLimitPerMinute: 1000000
+        runner: waitUntil
 `
 
 // modelLatency is the stand-in's delay in the agent suite: a POST that waited
 // for the model could not answer faster.
 const modelLatency = 500 * time.Millisecond
 
-// The event-driven agent under load: every POST answers 202 without waiting for
+// The event-driven agent under load, on the waitUntil runner (workflow_test.go
+// has the Workflow runner's suite): every POST answers 202 without waiting for
 // the model; every job ends done or failed, none stays queued; a done job was
 // charged once.
 func TestAgentUnderLoad(t *testing.T) {

@@ -30,13 +30,13 @@ type Var struct{ Name, Value string }
 // BindingNames are the resource binding names the templates write, from
 // internal/contract.
 type BindingNames struct {
-	Outputs, JobQueue, RateLimiter, DoorLimiter, ModelUsage, Spend string
+	Outputs, JobQueue, RateLimiter, DoorLimiter, ModelUsage, Spend, JobWorkflow string
 }
 
 // bindingNames is the one value of BindingNames.
 var bindingNames = BindingNames{
 	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, DoorLimiter: contract.DoorLimiter, ModelUsage: contract.ModelUsage,
-	Spend: contract.Spend,
+	Spend: contract.Spend, JobWorkflow: contract.JobWorkflow,
 }
 
 // Data is what a pattern template sees.
@@ -54,6 +54,10 @@ type Data struct {
 	// DoorNamespaceID is the door limiter's namespace (DefaultDoorNamespaceID).
 	DoorNamespaceID  int
 	AnalyticsDataset string
+	// Workflow is an event agent's Workflow on runner: workflow, else "";
+	// WorkflowClass the class its Worker exports for it.
+	Workflow      string
+	WorkflowClass string
 	// SpendDatabase is the stack's spend database (D1) when the stack has a
 	// budget, else "". SpendDatabaseID is its local stand-in id (see
 	// LocalDatabaseID): Pulumi creates the database and binds its real id.
@@ -130,6 +134,10 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.Queue = names.Queue(p.Name, cfg.Stack)
 		d.DeadLetterQueue = names.DeadLetterQueue(d.Queue)
 		checks = append(checks, [2]string{"queue", d.Queue}, [2]string{"queue", d.DeadLetterQueue})
+	}
+	if p.Pattern == stack.EventAgent && p.Settings.Runner == stack.RunnerWorkflow {
+		d.Workflow, d.WorkflowClass = names.Workflow(p.Name, cfg.Stack), contract.JobWorkflowClass
+		checks = append(checks, [2]string{"workflow", d.Workflow})
 	}
 	for _, c := range checks {
 		if err := names.Check(c[0], c[1]); err != nil {

@@ -107,6 +107,9 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 		for _, db := range wc.D1Databases {
 			bindings = append(bindings, db.Binding)
 		}
+		for _, wf := range wc.Workflows {
+			bindings = append(bindings, wf.Binding)
+		}
 		if want := contract.BindingsOf(sp.Pattern); !slices.Equal(bindings, want) {
 			t.Errorf("%s: bindings %v, the contract says %v", sp.Pattern, bindings, want)
 		}

@@ -63,6 +63,10 @@ const (
 	workersLimits   = "https://developers.cloudflare.com/workers/platform/limits/"
 	rateLimitDocs   = "https://developers.cloudflare.com/workers/runtime-apis/bindings/rate-limit/"
 	anthropicModels = "https://docs.anthropic.com/en/docs/about-claude/models/overview"
+	// anthropicStreaming: "We strongly recommend that you use streaming for
+	// long-running requests"; the SDKs refuse a non-streaming request that
+	// may take more than 10 minutes.
+	anthropicStreaming = "https://docs.anthropic.com/en/api/errors#long-requests"
 )
 
 // every is the Patterns of a setting every pattern has.
@@ -103,8 +107,15 @@ var SettingsTable = []Setting{
 		ByPattern: map[string]Range{AsyncPipeline: {1, 30000, "a queue message holds at most 128 KB", queuesLimits + " (message size: 128 KB)"}}},
 	{Name: "maxOutputTokens", Patterns: every, Default: DefaultMaxOutputTokens,
 		Range: &Range{1, 64_000, "tokens", anthropicModels + " (max output of Claude Haiku 4.5 and Sonnet 4.5: 64,000 tokens)"}},
+	{Name: "runner", Patterns: []string{EventAgent}, Only: "only event-agent runs its jobs on a Workflow or in waitUntil",
+		Default: DefaultRunner, OneOf: Runners},
 	{Name: "modelTimeoutMs", Patterns: every, Default: DefaultModelTimeoutMs,
-		Range: &Range{100, 25_000, "one model attempt must end before the platform's 30 s waitUntil cap", workersLimits + " (waitUntil: 30 s after the response)"}},
+		Range: &Range{100, MaxModelTimeoutMs, "Anthropic asks for streaming past 10 minutes and zerocost's calls do not stream",
+			anthropicStreaming + " (non-streaming requests over 10 minutes)"},
+		// One wave of the consumer's calls: two attempts and the slack inside 15 minutes.
+		ByPattern: map[string]Range{AsyncPipeline: {100, (ConsumerWallTimeMs - PipelineSlackMs) / PipelineAttempts,
+			"a delivery's two attempts must end inside the queue consumer's 15-minute wall time", queuesLimits + " (consumer wall time: 15 minutes)"}},
+		Check: checkModelTimeout},
 	{Name: "rateLimitNamespaceId", Patterns: every, // unset: render derives one from the script name
 		Range: &Range{1, 1<<31 - 1, "a positive integer unique in the account", rateLimitDocs + " (namespace_id)"}},
 	{Name: "monthlyBudgetUsd", Patterns: every, Check: checkMonthlyBudget},

@@ -67,6 +67,21 @@ const (
 // ModelModes lists the model modes.
 var ModelModes = []string{ModelModeRealtime, ModelModeBatch}
 
+// Runners of an event agent's jobs (settings.runner).
+const (
+	// RunnerWorkflow: each job is one Cloudflare Workflows instance whose
+	// steps call the model with their own retries; no wall-time cap.
+	RunnerWorkflow = "workflow"
+	// RunnerWaitUntil: the job runs in the POST's ctx.waitUntil, which the
+	// platform cuts 30 s after the response.
+	RunnerWaitUntil = "waitUntil"
+	// DefaultRunner is an event agent's runner when unset.
+	DefaultRunner = RunnerWorkflow
+)
+
+// Runners lists the runners.
+var Runners = []string{RunnerWorkflow, RunnerWaitUntil}
+
 // DefaultBudgetAlertThresholds are the percents of a budget whose crossing
 // sends an alert when a product sets no budgetAlertThresholds.
 var DefaultBudgetAlertThresholds = []int{50, 80, 100}
@@ -209,6 +224,9 @@ type Settings struct {
 	// BatchPollCron is the cron trigger polling the Message Batches in batch
 	// mode (default DefaultBatchPollCron); empty in realtime mode.
 	BatchPollCron string `json:"batchPollCron,omitempty"`
+	// Runner is what runs an event agent's jobs: RunnerWorkflow (the
+	// default) or RunnerWaitUntil. Other patterns leave it empty.
+	Runner string `json:"runner,omitempty"`
 }
 
 // Value is one raw config value: Text holds a plain string or, for structured

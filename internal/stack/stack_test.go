@@ -159,7 +159,7 @@ func TestEveryUnknownKeyAtOnce(t *testing.T) {
 	want := []string{
 		`zerocost:compatibilityDat: unknown key; did you mean compatibilityDate?`,
 		`zerocost:products[0].settings.CacheTTLSeconds: unknown field; did you mean cacheTtlSeconds?`,
-		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, doorLimitPerMinute, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retentionDays, retryDelaySeconds)`,
+		`zerocost:products[0].settings["a.b"]: unknown field (known: batchPollCron, batchSize, batchTimeoutSeconds, budgetAlertThresholds, budgetAlertWebhook, cacheTtlSeconds, doorLimitPerMinute, maxConcurrency, maxInputChars, maxOutputTokens, maxRetries, modelMode, modelTimeoutMs, monthlyBudgetUsd, rateLimitNamespaceId, rateLimitPerMinute, retentionDays, retryDelaySeconds, runner)`,
 		`zerocost:products[0].settings.cacheTtlSecond: unknown field; did you mean cacheTtlSeconds?`,
 		`zerocost:products[0].settings.rate_limit_per_minute: unknown field; did you mean rateLimitPerMinute?`,
 		`zerocost:products[0].sytemPrompt: unknown field; did you mean systemPrompt?`,
@@ -227,7 +227,7 @@ func TestKnownKeysFollowTheStructs(t *testing.T) {
 	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
 		t.Errorf("route / custom domain keys %s", got)
 	}
-	if len(settingsKeys) != 18 || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
+	if len(settingsKeys) != 19 || !contains(settingsKeys, "runner") || !contains(settingsKeys, "retentionDays") || !contains(settingsKeys, "maxConcurrency") || !contains(settingsKeys, "modelMode") {
 		t.Errorf("settings keys %v", settingsKeys)
 	}
 	// A removed setting is no setting, or it would be accepted.
@@ -264,5 +264,40 @@ func TestModelMode(t *testing.T) {
 	}
 	if ea.Settings.ModelMode != "" || ea.Settings.BatchPollCron != "" {
 		t.Errorf("event-agent: %+v", ea.Settings)
+	}
+}
+
+// runner: an event agent's, workflow unless set; modelTimeoutMs follows what
+// runs the call: 25 s inside waitUntil, minutes elsewhere, and an async
+// pipeline's batch must end inside the consumer's 15 minutes.
+func TestRunnerAndModelTimeout(t *testing.T) {
+	const base = "config:\n  zerocost:accountId: 0123456789abcdef0123456789abcdef\n"
+	cfg, err := load(t, base+`  zerocost:products:
+    - {name: wf, pattern: event-agent, settings: {modelTimeoutMs: 300000}}
+    - {name: wu, pattern: event-agent, settings: {runner: waitUntil}}
+    - {name: ap, pattern: async-pipeline, settings: {modelTimeoutMs: 120000, batchSize: 6}}
+    - {name: ec, pattern: edge-cache, settings: {modelTimeoutMs: 600000}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wf, wu, ap := cfg.Products[0], cfg.Products[1], cfg.Products[2]; wf.Settings.Runner != RunnerWorkflow || wu.Settings.Runner != RunnerWaitUntil || ap.Settings.Runner != "" {
+		t.Errorf("runners %q %q %q", wf.Settings.Runner, wu.Settings.Runner, ap.Settings.Runner)
+	}
+	for _, c := range []struct{ products, want string }{
+		{`[{name: wu, pattern: event-agent, settings: {runner: waitUntil, modelTimeoutMs: 30000}}]`, "30000 is out of range 100..25000 (with runner: waitUntil"},
+		{`[{name: wf, pattern: event-agent, settings: {runner: queue}}]`, `"queue" is not a valid runner (one of: workflow, waitUntil)`},
+		{`[{name: ec, pattern: edge-cache, settings: {runner: workflow}}]`, "runner: is not a setting of the edge-cache pattern"},
+		{`[{name: ec, pattern: edge-cache, settings: {modelTimeoutMs: 600001}}]`, "600001 is out of range 100..600000"},
+		// 7 jobs go out in 2 waves of 6 connections, each 2 attempts of 7 min: 28.2 min.
+		{`[{name: ap, pattern: async-pipeline, settings: {modelTimeoutMs: 420000, batchSize: 7}}]`, "cannot finish inside the queue consumer's 15-minute wall time"},
+	} {
+		_, err := load(t, base+"  zerocost:products: "+c.products+"\n")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.products, err, c.want)
+		}
+	}
+	if got := PipelineBatchMs(7, 420_000); got != 2*(2*420_000+5_000) {
+		t.Errorf("PipelineBatchMs(7, 420000) = %d", got)
 	}
 }

@@ -118,6 +118,9 @@ const (
 	permScripts = "Workers Scripts Read"
 	permRoutes  = "Workers Routes Read (on the zone)"
 	permD1      = "D1 Read"
+	// permWorkflows: the Workflows API is under the Workers Scripts
+	// permission group (Cloudflare's API docs list it for /workflows).
+	permWorkflows = "Workers Scripts Read"
 )
 
 // resourceSteps are a product's resource checks.
@@ -186,6 +189,13 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 			return checkConsumer(ctx, in, pr, c)
 		})
 	}
+	for _, b := range pr.Bindings {
+		if b.Type == plan.Workflow {
+			add("workflow "+b.Target, func(ctx context.Context) (string, error) {
+				return checkWorkflow(ctx, in, pr, b)
+			})
+		}
+	}
 	add("worker "+pr.Script, func(ctx context.Context) (string, error) {
 		return checkScript(ctx, in, pr, out, hasOutputs)
 	})
@@ -206,6 +216,29 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 		})
 	}
 	return steps
+}
+
+// checkWorkflow: the Workflow exists and runs the planned class of the
+// product's Worker.
+func checkWorkflow(ctx context.Context, in *inventory, pr *plan.Product, b plan.Binding) (string, error) {
+	got, err := in.api.Workflow(ctx, in.account, b.Target)
+	switch {
+	case cfapi.IsNotFound(err):
+		return "", drifted([]Drift{{Kind: Missing, Name: "Workflow " + b.Target, Expected: "class " + b.Class + " of " + pr.Script}})
+	case err != nil:
+		return "", apiFailure(err, permWorkflows)
+	}
+	var ds []Drift
+	if got.ClassName != b.Class {
+		ds = append(ds, Drift{Kind: Mismatched, Name: "Workflow " + b.Target + " class_name", Expected: b.Class, Actual: shown(got.ClassName)})
+	}
+	if got.ScriptName != pr.Script {
+		ds = append(ds, Drift{Kind: Mismatched, Name: "Workflow " + b.Target + " script_name", Expected: pr.Script, Actual: shown(got.ScriptName)})
+	}
+	if err := drifted(ds); err != nil {
+		return "", err
+	}
+	return "runs " + got.ClassName + " of " + got.ScriptName, nil
 }
 
 func checkConsumer(ctx context.Context, in *inventory, pr *plan.Product, c plan.Consumer) (string, error) {
@@ -377,6 +410,13 @@ var driftChecks = map[plan.Kind]func(c *bindingCheck, want plan.Binding, got cfa
 			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " id", Expected: "the id of D1 database " + want.Target + " (missing)", Actual: shown(id)})
 		case db.ID != id:
 			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " id", Expected: shown(db.ID) + " (D1 database " + want.Target + ")", Actual: shown(id)})
+		}
+	},
+	// The Workflow by name, and the class of this Worker it runs.
+	plan.Workflow: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
+		c.target(want, want.Target, got.WorkflowName)
+		if got.ClassName != want.Class {
+			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " class_name", Expected: shown(want.Class), Actual: shown(got.ClassName)})
 		}
 	},
 	// Secrets are compared by name and type only: the API never shows them.

@@ -118,14 +118,16 @@ func TestRoutesBroken(t *testing.T) {
 		{name: "job stays queued", product: "sales-engine", check: CheckJob, breakage: &verifytest.Breakage{Stuck: true},
 			setup: shortWait("sales-engine"), detail: "still queued"},
 		{name: "job fails", product: "delivery-worker", check: CheckJob, setup: func(t *testing.T, tg Target, o *Options) {
-			// The stand-in fails every call: the Worker gives up and marks the job failed.
+			// The stand-in fails every call: the Worker gives up and marks the
+			// job failed (on the workflow runner after its three attempts, 10 s
+			// and 20 s apart).
 			model := workers(t, rtDefault).rt.Model()
 			if err := model.SetFaults(1, 0); err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { model.SetFaults(0, 0) })
 			o.Products = []string{"delivery-worker"}
-		}, detail: "failed: model API answered 5"},
+		}, detail: "failed: the model API answered 5"},
 		{name: "empty result", product: "sales-engine", check: CheckJob, breakage: &verifytest.Breakage{EmptyResult: true},
 			detail: "empty result"},
 		{name: "batch stays queued", product: "email-worker", check: CheckBatch, breakage: &verifytest.Breakage{Stuck: true},

@@ -174,6 +174,7 @@ type API interface {
 	CustomDomains(ctx context.Context, account string) ([]cfapi.CustomDomain, error)
 	D1Databases(ctx context.Context, account string) ([]cfapi.D1Database, error)
 	BucketLifecycle(ctx context.Context, account, bucket string) ([]cfapi.LifecycleRule, error)
+	Workflow(ctx context.Context, account, name string) (*cfapi.Workflow, error)
 }
 
 // Defaults.

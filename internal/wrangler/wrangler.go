@@ -25,6 +25,16 @@ type Config struct {
 	RateLimits         []RateLimit        `toml:"ratelimits"`
 	AnalyticsEngine    []AnalyticsDataset `toml:"analytics_engine_datasets"`
 	D1Databases        []D1Database       `toml:"d1_databases"`
+	Workflows          []Workflow         `toml:"workflows"`
+}
+
+// Workflow binds a Workflow whose class the Worker exports (ScriptName
+// empty: this Worker).
+type Workflow struct {
+	Binding    string `toml:"binding"`
+	Name       string `toml:"name"`
+	ClassName  string `toml:"class_name"`
+	ScriptName string `toml:"script_name"`
 }
 
 // Route is a zone route or a custom domain.

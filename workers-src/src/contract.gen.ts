@@ -15,6 +15,7 @@ export const BINDINGS = {
   DOOR_LIMITER: "DOOR_LIMITER",
   MODEL_USAGE: "MODEL_USAGE",
   SPEND: "SPEND",
+  JOB_WORKFLOW: "JOB_WORKFLOW",
 } as const;
 
 /** Secret bindings (secret_text); AUTH_TOKEN and BUDGET_ALERT_WEBHOOK are optional. */
@@ -39,6 +40,7 @@ export const VARS = {
   DEAD_LETTER_QUEUE: "DEAD_LETTER_QUEUE",
   MAX_RETRIES: "MAX_RETRIES",
   MODEL_MODE: "MODEL_MODE",
+  RUNNER: "RUNNER",
   CACHE_TTL_SECONDS: "CACHE_TTL_SECONDS",
   MONTHLY_BUDGET_USD: "MONTHLY_BUDGET_USD",
   STACK_BUDGET_USD: "STACK_BUDGET_USD",
@@ -49,8 +51,8 @@ export const VARS = {
 /** The bindings and vars each pattern's Worker has (the secrets: every pattern). */
 export const PATTERN_ENV = {
   "event-agent": {
-    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND"],
-    vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
+    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND", "JOB_WORKFLOW"],
+    vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RUNNER", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
   "async-pipeline": {
     bindings: ["OUTPUTS", "JOB_QUEUE", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND"],
@@ -73,6 +75,7 @@ export const VAR_DEFAULTS = {
   RETRY_DELAY_SECONDS: 30,
   MAX_RETRIES: 3,
   MODEL_MODE: "realtime",
+  RUNNER: "workflow",
   CACHE_TTL_SECONDS: 86400,
   BUDGET_ALERT_THRESHOLDS: "50,80,100",
 } as const;
@@ -113,6 +116,16 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** POST /jobs with the budget spent: the door, the limiter, the check, 429 budget_exhausted (no job accepted) */
     budget_refused: { "worker.request": 1, "ratelimit.limit": 2, "d1.rows_read": 1 },
+    /** runner: workflow: POST /jobs: the door and the limiter, one Workflow instance created (its id the signed job id), 202 */
+    post_workflow: { "worker.request": 1, "ratelimit.limit": 2, "workflow.create": 1 },
+    /** runner: workflow: the instance (one execution): the model step (the call, its data point; the result kept in the instance's state), the record step (the put) */
+    run: { "worker.request": 1, "r2.put": 1, "analytics.write": 1, "model.call": 1, "workflow.step": 2 },
+    /** runner: workflow: the model step fails for good (a non-retryable answer, or its retries spent): the failed record */
+    run_failed: { "worker.request": 1, "r2.put": 1, "model.call": 1, "workflow.step": 2 },
+    /** runner: workflow: a failed model attempt the step tries again (its backoff is a sleep of the instance, no execution of its own) */
+    step_retry: { "model.call": 1 },
+    /** runner: workflow: GET /jobs/:id of a job with no record past the age window: the read, then the instance's status */
+    poll_instance: { "worker.request": 1, "r2.get": 1, "workflow.status": 1 },
   },
   "async-pipeline": {
     /** POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job) */
@@ -179,7 +192,7 @@ export const OPS_PER_EVENT = {
 } as const;
 
 /** Every op the harness counts. */
-export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post"] as const;
+export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post", "workflow.create", "workflow.step", "workflow.status"] as const;
 
 /** Every job state GET /jobs/:id may show (internal/contract JobStates). */
 export const JOB_STATES = ["queued", "running", "submitted", "done", "failed", "dead", "budget_exhausted"] as const;

@@ -27,6 +27,7 @@ export interface EventAgentBindings {
 	MAX_OUTPUT_TOKENS: string;
 	MODEL_TIMEOUT_MS: string;
 	RATE_LIMIT_PER_MINUTE: string;
+	RUNNER: string;
 	MONTHLY_BUDGET_USD: string;
 	STACK_BUDGET_USD: string;
 	BUDGET_ALERT_THRESHOLDS: string;
@@ -34,6 +35,7 @@ export interface EventAgentBindings {
 	ANTHROPIC_API_KEY: string;
 	AUTH_TOKEN: string;
 	BUDGET_ALERT_WEBHOOK: string;
+	JOB_WORKFLOW: Workflow /* JobWorkflow */;
 }
 
 /** async-pipeline: the bindings of product ap-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */

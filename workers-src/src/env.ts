@@ -50,7 +50,13 @@ export interface SpendEnv {
   BUDGET_ALERT_WEBHOOK?: string;
 }
 
-export interface EventAgentEnv extends Refine<EventAgentBindings> {}
+/**
+ * JOB_WORKFLOW is bound on runner: workflow only (the plan's default); its
+ * instances take the job's input (lib/workflow.ts's JobParams).
+ */
+export interface EventAgentEnv extends Omit<Refine<EventAgentBindings>, "JOB_WORKFLOW"> {
+  JOB_WORKFLOW?: EventAgentBindings["JOB_WORKFLOW"] extends Workflow ? Workflow<{ input: string }> : never;
+}
 
 export interface AsyncPipelineEnv extends Refine<AsyncPipelineBindings> {
   /** wrangler types cannot know the message type (the lookup fails to compile if the binding goes). */

@@ -4,14 +4,18 @@
 //
 //   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/spend/
 //   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch/
+//   __ZEROCOST_WORKFLOW__     an event agent on runner: workflow (JOB_WORKFLOW is
+//                             bound): lib/workflow.ts, and not the waitUntil runner
 //
-// The Worker tests (vitest.config.ts) define both true. Read them only in a
+// The Worker tests (vitest.config.ts) define the first two true, and the
+// workflow runner per project (the waitUntil runner's tests define it false). Read them only in a
 // condition at the call site (`if (__ZEROCOST_SPEND_GUARD__ ...)`): esbuild
 // drops a branch whose condition it knows is false, and then every
 // declaration nothing else uses.
 declare global {
   const __ZEROCOST_SPEND_GUARD__: boolean;
   const __ZEROCOST_BATCH_MODE__: boolean;
+  const __ZEROCOST_WORKFLOW__: boolean;
 }
 
 export {};

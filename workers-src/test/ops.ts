@@ -92,6 +92,18 @@ export class Metered {
         },
       };
     }
+    const wf = (base as { JOB_WORKFLOW?: Workflow }).JOB_WORKFLOW;
+    if (wf) {
+      // runner: workflow: an instance created; an instance's status read (get and status() together).
+      env.JOB_WORKFLOW = {
+        create: async (o?: WorkflowInstanceCreateOptions) => hit("workflow.create", () => wf.create(o)),
+        get: async (id: string) => {
+          this.counts["workflow.status"]++;
+          const instance = await wf.get(id);
+          return { id: instance.id, status: () => instance.status() };
+        },
+      };
+    }
     this.env = env as unknown as TestEnv;
     this.wrapCaches(hit);
     this.wrapFetch();

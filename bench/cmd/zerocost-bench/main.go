@@ -93,6 +93,7 @@ func main() {
 	rpm := flag.Int("rpm", 120, "throughput: the stand-in model's requests per minute")
 	minutes := flag.Int("minutes", 5, "throughput: jobs = rpm x minutes")
 	verbose := flag.Bool("v", false, "print the runtime's logs to stderr")
+	runner := flag.String("runner", "workflow", "post: the event agent's settings.runner (workflow or waitUntil)")
 	flag.Parse()
 
 	root, err := reliability.RepoRoot()
@@ -145,7 +146,7 @@ func main() {
 	}
 	if want("post") {
 		progress("event-agent POST latency under load")
-		if err := postBench(ctx, root, rep, n(600, 100), logw); err != nil {
+		if err := postBench(ctx, root, rep, n(600, 100), *runner, logw); err != nil {
 			fail("POST latency", err)
 		}
 	}
@@ -353,9 +354,16 @@ func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bo
 	return nil
 }
 
-func postBench(ctx context.Context, root string, rep *Report, n int, logw io.Writer) error {
+func postBench(ctx context.Context, root string, rep *Report, n int, runner string, logw io.Writer) error {
+	// The event agent on the chosen runner (workflow: the POST creates the
+	// job's Workflow instance; waitUntil: it creates nothing).
+	stackYAML := strings.Replace(runtimeStack, "      systemPrompt: Answer in one sentence.\n      settings:\n        rateLimitPerMinute: 1000000\n    - name: pipe",
+		"      systemPrompt: Answer in one sentence.\n      settings:\n        rateLimitPerMinute: 1000000\n        runner: "+runner+"\n    - name: pipe", 1)
+	if !strings.Contains(stackYAML, "runner: "+runner) {
+		return fmt.Errorf("post: the bench stack's agent has no settings to set runner in")
+	}
 	// The bare Worker writes a job record to the agent's bucket, the one write a job costs.
-	rt, stop, err := bench.StartRuntime(ctx, root, runtimeStack, "agent-bench-outputs", devmodel.Options{Latency: 500 * time.Millisecond}, logw)
+	rt, stop, err := bench.StartRuntime(ctx, root, stackYAML, "agent-bench-outputs", devmodel.Options{Latency: 500 * time.Millisecond}, logw)
 	if err != nil {
 		return err
 	}

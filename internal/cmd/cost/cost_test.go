@@ -24,11 +24,7 @@ func run(t *testing.T, env map[string]string, args ...string) (string, error) {
 	io, out, _ := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, HTTPClient: func() *http.Client { return http.DefaultClient },
 		Getenv: func(k string) string { return env[k] }, SelectedStack: cmdtest.Selected("demo")}
-	cmd := NewCmd(f)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Out)
-	cmd.SetErr(io.ErrOut)
-	err := cmd.Execute()
+	err := cmdtest.Execute(NewCmd(f), io, args...)
 	return out.String(), err
 }
 

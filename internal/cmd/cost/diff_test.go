@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
 // gitRepo makes a repository of the demo stack's files with two commits:
@@ -93,11 +94,7 @@ func workflowDiffArgs(t *testing.T, vars map[string]string) []string {
 func runIn(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
 	io, out, _ := cmdutil.Test()
-	cmd := NewCmd(&cmdutil.Factory{IO: io, ProjectDir: dir})
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Out)
-	cmd.SetErr(io.ErrOut)
-	err := cmd.Execute()
+	err := cmdtest.Execute(NewCmd(&cmdutil.Factory{IO: io, ProjectDir: dir}), io, args...)
 	return out.String(), err
 }
 

@@ -232,11 +232,8 @@ func (e *env) run(args ...string) (string, string, error) {
 		}
 		return Run(o)
 	})
-	cmd.SetArgs(append([]string{"--stack", "test"}, args...))
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as the root command does
-	cmd.SetOut(ios.Out)
-	cmd.SetErr(ios.ErrOut)
-	err := cmd.Execute()
+	err := cmdtest.Execute(cmd, ios, append([]string{"--stack", "test"}, args...)...)
 	_ = opts
 	return out.String(), errOut.String(), err
 }

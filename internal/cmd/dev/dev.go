@@ -29,6 +29,7 @@ type Options struct {
 	// PortBase+len(products). 0 picks free ports.
 	PortBase       int
 	ModelLatency   time.Duration
+	ModelSpeed     float64
 	ModelErrorRate float64
 	Model429Share  float64
 	ModelRPM       int
@@ -109,6 +110,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 	fl.BoolVar(&opts.Reset, "reset", false, "delete the stack's local R2, queue and cache data before starting")
 	fl.IntVar(&opts.PortBase, "port-base", 0, "serve product i on port N+i and the stand-in on N+<number of products> (default: free ports)")
 	fl.DurationVar(&opts.ModelLatency, "model-latency", 0, "stand-in model: delay every answer, e.g. 200ms")
+	fl.Float64Var(&opts.ModelSpeed, "model-speed", 0, "stand-in model: output tokens a second, so a long answer takes as long as it would (e.g. 60, a Sonnet-class model; 0: at once)")
 	fl.Float64Var(&opts.ModelErrorRate, "model-error-rate", 0, "stand-in model: share of calls (0..1) failing with 500 api_error or 529 overloaded_error")
 	fl.Float64Var(&opts.Model429Share, "model-429-share", 0, "stand-in model: share (0..1) of the --model-error-rate failures that are 429 rate_limit_error with retry-after 1 s")
 	fl.IntVar(&opts.ModelRPM, "model-rpm", 0, "stand-in model: requests per minute before 429 rate_limit_error with retry-after (0: no limit)")
@@ -130,7 +132,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 }
 
 func (o *Options) standIn() (devmodel.Options, error) {
-	so := devmodel.Options{Latency: o.ModelLatency, ErrorRate: o.ModelErrorRate, RateLimitShare: o.Model429Share, RPM: o.ModelRPM, Batch: o.Batch}
+	so := devmodel.Options{Latency: o.ModelLatency, TokensPerSecond: o.ModelSpeed, ErrorRate: o.ModelErrorRate, RateLimitShare: o.Model429Share, RPM: o.ModelRPM, Batch: o.Batch}
 	var errs []error
 	for _, m := range []struct {
 		flag, expr string
@@ -158,7 +160,7 @@ func (o *Options) shapesStandIn() bool {
 	def := devmodel.BatchOptions{Expiry: devmodel.DefaultBatchExpiry, ErrorType: "api_error"}
 	b := o.Batch
 	b.Errors.Match, b.Expire.Match = nil, nil
-	return o.ModelLatency != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0 ||
+	return o.ModelLatency != 0 || o.ModelSpeed != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0 ||
 		b != def || o.BatchErrorMatch != "" || o.BatchExpireMatch != ""
 }
 

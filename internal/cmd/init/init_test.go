@@ -141,10 +141,7 @@ func TestDeployRefusesThePlaceholder(t *testing.T) {
 	// `zerocost deploy` says it with the secrets still to set, before the preflight.
 	ios, _, _ := cmdutil.Test()
 	cmd := deploycmd.NewCmd(&cmdutil.Factory{IO: ios, ProjectDir: dir}, nil)
-	cmd.SetArgs([]string{"--stack", "mine", "--yes"})
-	cmd.SetOut(ios.Out)
-	cmd.SetErr(ios.ErrOut)
-	err = cmd.Execute()
+	err = cmdtest.Execute(cmd, ios, "--stack", "mine", "--yes")
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "zerocost:accountId is the placeholder") ||
 		!strings.Contains(err.Error(), "zerocost:anthropicApiKey is not set") {
 		t.Errorf("deploy: exit %d: %v", cmdutil.ExitCode(err), err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
 // A stack config with two typos: `zerocost plan` exits 2 and names both, each
@@ -30,11 +31,8 @@ func TestConfigErrorsAllAtOnce(t *testing.T) {
 	}
 	io, out, _ := cmdutil.Test()
 	cmd := NewCmd(&cmdutil.Factory{IO: io, ProjectDir: dir}, nil)
-	cmd.SetArgs(nil)
 	cmd.SilenceUsage = true // as the root command does
-	cmd.SetOut(io.Out)
-	cmd.SetErr(io.ErrOut)
-	err := cmd.Execute()
+	err := cmdtest.Execute(cmd, io)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 		t.Fatalf("exit %d (%v), want %d", cmdutil.ExitCode(err), err, cmdutil.ExitUsage)
 	}

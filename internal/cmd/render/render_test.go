@@ -20,11 +20,7 @@ func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	io, out, _ := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir}
-	cmd := NewCmd(f, nil)
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Out)
-	cmd.SetErr(io.ErrOut)
-	err := cmd.Execute()
+	err := cmdtest.Execute(NewCmd(f, nil), io, args...)
 	return out.String(), err
 }
 

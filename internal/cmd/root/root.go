@@ -9,6 +9,7 @@ import (
 	"github.com/zerocost/zerocost/internal/cmd/dev"
 	initcmd "github.com/zerocost/zerocost/internal/cmd/init"
 	"github.com/zerocost/zerocost/internal/cmd/jobs"
+	"github.com/zerocost/zerocost/internal/cmd/keys"
 	"github.com/zerocost/zerocost/internal/cmd/plan"
 	"github.com/zerocost/zerocost/internal/cmd/product"
 	"github.com/zerocost/zerocost/internal/cmd/render"
@@ -42,7 +43,7 @@ the project's only stack file. Start a stack with zerocost init.`,
 	cmd.SetErr(f.IO.ErrOut)
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return cmdutil.ConfigError(err) })
 	cmd.AddCommand(initcmd.NewCmd(f, nil), product.NewCmd(f, nil))
-	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f), status.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f))
+	cmd.AddCommand(render.NewCmd(f, nil), plan.NewCmd(f, nil), cost.NewCmd(f), status.NewCmd(f, nil), dev.NewCmd(f, nil), verify.NewCmd(f, nil), deploy.NewCmd(f, nil), jobs.NewCmd(f), keys.NewCmd(f))
 	usageArgs(cmd)
 	return cmd
 }

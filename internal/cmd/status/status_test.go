@@ -58,10 +58,7 @@ func run(t *testing.T, env map[string]string, now time.Time, reader outputs.Read
 		o.OutputsReader = reader
 		return Run(o)
 	})
-	cmd.SetArgs(args)
-	cmd.SetOut(io.Out)
-	cmd.SetErr(io.ErrOut)
-	err := cmd.Execute()
+	err := cmdtest.Execute(cmd, io, args...)
 	return out.String(), errOut.String(), err
 }
 

@@ -281,10 +281,10 @@ func TestDeployed(t *testing.T) {
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
 	}
-	// 24 resource checks: 16 buckets, queues and consumers, the buckets'
-	// 4 lifecycle rules, and the spend database each of the four Workers
-	// binds (the demo stack has a budget).
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 24 {
+	// 26 resource checks: 16 buckets, queues and consumers, the buckets'
+	// 4 lifecycle rules, the spend database each of the four Workers binds
+	// (the demo stack has a budget), and the two event agents' Workflows.
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 26 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
 	}
 	var doc struct {

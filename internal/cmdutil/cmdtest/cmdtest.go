@@ -36,6 +36,18 @@ func Parse[O any](newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, 
 	return got, err
 }
 
+// Execute runs cmd on args (none when nil) with its output and errors going
+// to ios, as the root command sends them.
+func Execute(cmd *cobra.Command, ios *cmdutil.IOStreams, args ...string) error {
+	if args == nil {
+		args = []string{} // else cobra parses the test binary's own arguments
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(ios.Out)
+	cmd.SetErr(ios.ErrOut)
+	return cmd.Execute()
+}
+
 // Project is a temporary project folder holding copies of the named files
 // of the folder from (Pulumi.yaml, Pulumi.demo.yaml, ...).
 func Project(t testing.TB, from string, files ...string) string {

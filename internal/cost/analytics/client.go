@@ -55,6 +55,29 @@ type gqlAnswer struct {
 	} `json:"errors"`
 }
 
+// Query is the documented query of a dataset's groups from $start to before
+// $end: at most 10,000 rows (within each dataset's page size, its node limit:
+// https://developers.cloudflare.com/analytics/graphql-api/limits/), with the
+// fields selected, one a line. names, when not "", filters the groups by a
+// dimension: "scriptName_in: $scripts" declares $scripts, a [string!].
+// $accountTag is set by GraphQL.
+func Query(dataset, names string, fields ...string) string {
+	vars, filter := "", "datetime_geq: $start, datetime_lt: $end"
+	if names != "" {
+		vars = ", " + names[strings.Index(names, "$"):] + ": [string!]"
+		filter += ", " + names
+	}
+	return `query ($accountTag: string!, $start: Time!, $end: Time!` + vars + `) {
+  viewer {
+    accounts(filter: {accountTag: $accountTag}) {
+      ` + dataset + `(limit: 10000, filter: {` + filter + `}) {
+        ` + strings.Join(fields, "\n        ") + `
+      }
+    }
+  }
+}`
+}
+
 // GraphQL runs a query of one dataset, in the documented shape
 // viewer { accounts(filter: {accountTag: $accountTag}) { <dataset>(...) {...} } },
 // and returns the dataset's rows (JSON objects). $accountTag is set here.

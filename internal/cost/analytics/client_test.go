@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,5 +53,22 @@ func TestClientUsesTheSharedSetup(t *testing.T) {
 	}
 	if want := SQLWhat + ": Cloudflare answered HTTP 403: Authentication error (code 10000) (" + AuthHint + ")"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
+	}
+}
+
+// A query declares the variable its name filter uses, and filters by it.
+func TestQueryDeclaresItsNameFilter(t *testing.T) {
+	q := Query(R2OpsDataset, "bucketName_in: $buckets", "sum { requests }", "dimensions { bucketName }")
+	for _, want := range []string{
+		"query ($accountTag: string!, $start: Time!, $end: Time!, $buckets: [string!]) {",
+		"r2OperationsAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, bucketName_in: $buckets}) {",
+		"sum { requests }\n        dimensions { bucketName }\n",
+	} {
+		if !strings.Contains(q, want) {
+			t.Errorf("query lacks %q:\n%s", want, q)
+		}
+	}
+	if q := Query(WorkersDataset, "", "sum { requests }"); strings.Contains(q, "[string!]") || !strings.Contains(q, "filter: {datetime_geq: $start, datetime_lt: $end}") {
+		t.Errorf("a query without names declares or filters by them:\n%s", q)
 	}
 }

@@ -48,49 +48,14 @@ type Request struct {
 // Days is the number of days from Since to Until, inclusive.
 func (r *Request) Days() int { return int(r.Until.Sub(r.Since).Hours()/24) + 1 }
 
-// Queries, in the documented shape. $accountTag is set by Client.GraphQL.
-const (
-	workersQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $scripts: [string!]) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      workersInvocationsAdaptive(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, scriptName_in: $scripts}) {
-        sum { requests errors subrequests }
-        quantiles { cpuTimeP50 cpuTimeP99 }
-        dimensions { date scriptName }
-      }
-    }
-  }
-}`
-	r2OpsQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $buckets: [string!]) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      r2OperationsAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, bucketName_in: $buckets}) {
-        sum { requests }
-        dimensions { bucketName actionType }
-      }
-    }
-  }
-}`
-	r2StorageQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $buckets: [string!]) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      r2StorageAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, bucketName_in: $buckets}) {
-        max { payloadSize metadataSize objectCount }
-        dimensions { bucketName datetime }
-      }
-    }
-  }
-}`
-	queueOpsQuery = `query ($accountTag: string!, $start: Time!, $end: Time!, $queues: [string!]) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      queueMessageOperationsAdaptiveGroups(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end, queueId_in: $queues}) {
-        sum { billableOperations bytes }
-        dimensions { date queueId actionType outcome }
-      }
-    }
-  }
-}`
+// The queries of the usage, one a dataset.
+var (
+	workersQuery = Query(WorkersDataset, "scriptName_in: $scripts",
+		"sum { requests errors subrequests }", "quantiles { cpuTimeP50 cpuTimeP99 }", "dimensions { date scriptName }")
+	r2OpsQuery     = Query(R2OpsDataset, "bucketName_in: $buckets", "sum { requests }", "dimensions { bucketName actionType }")
+	r2StorageQuery = Query(R2StorageDataset, "bucketName_in: $buckets",
+		"max { payloadSize metadataSize objectCount }", "dimensions { bucketName datetime }")
+	queueOpsQuery = Query(QueueOpsDataset, "queueId_in: $queues", "sum { billableOperations bytes }", "dimensions { date queueId actionType outcome }")
 )
 
 // R2 operation classes (https://developers.cloudflare.com/r2/pricing/).

@@ -270,44 +270,10 @@ func TestErrors(t *testing.T) {
 		{"not JSON", func(f *fake) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `<html>oops</html>`) }
 		}, []string{"workersInvocationsAdaptive: the GraphQL answer is not JSON"}},
-		{"SQL API error", func(f *fake) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/analytics_engine/sql") {
-					w.WriteHeader(http.StatusUnprocessableEntity)
-					fmt.Fprint(w, `unable to find type of column: double9`)
-					return
-				}
-				f.serve(w, r)
-			}
-		}, []string{"Analytics Engine SQL API: Cloudflare answered HTTP 422: unable to find type of column: double9"}},
-		{"SQL API envelope error", func(f *fake) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/analytics_engine/sql") {
-					w.WriteHeader(http.StatusBadRequest)
-					fmt.Fprint(w, `{"success":false,"errors":[{"code":7003,"message":"Could not route to /accounts/x/analytics_engine/sql"}]}`)
-					return
-				}
-				f.serve(w, r)
-			}
-		}, []string{"Analytics Engine SQL API: Cloudflare answered HTTP 400: Could not route to /accounts/x/analytics_engine/sql (code 7003)"}},
-		{"SQL answer without data", func(f *fake) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/analytics_engine/sql") {
-					fmt.Fprint(w, `{"meta":[],"rows":0}`)
-					return
-				}
-				f.serve(w, r)
-			}
-		}, []string{"Analytics Engine SQL API: the answer has no data"}},
-		{"SQL number that is not", func(f *fake) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if strings.HasSuffix(r.URL.Path, "/analytics_engine/sql") {
-					fmt.Fprint(w, `{"meta":[],"data":[{"product":"relay","model":"m","calls":"many"}],"rows":1}`)
-					return
-				}
-				f.serve(w, r)
-			}
-		}, []string{`Analytics Engine SQL API: calls of relay/m: "many" is not a number`}},
+		{"SQL API error", sqlAnswers(http.StatusUnprocessableEntity, `unable to find type of column: double9`), []string{"Analytics Engine SQL API: Cloudflare answered HTTP 422: unable to find type of column: double9"}},
+		{"SQL API envelope error", sqlAnswers(http.StatusBadRequest, `{"success":false,"errors":[{"code":7003,"message":"Could not route to /accounts/x/analytics_engine/sql"}]}`), []string{"Analytics Engine SQL API: Cloudflare answered HTTP 400: Could not route to /accounts/x/analytics_engine/sql (code 7003)"}},
+		{"SQL answer without data", sqlAnswers(http.StatusOK, `{"meta":[],"rows":0}`), []string{"Analytics Engine SQL API: the answer has no data"}},
+		{"SQL number that is not", sqlAnswers(http.StatusOK, `{"meta":[],"data":[{"product":"relay","model":"m","calls":"many"}],"rows":1}`), []string{`Analytics Engine SQL API: calls of relay/m: "many" is not a number`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, c := newFake(t)
@@ -322,6 +288,21 @@ func TestErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sqlAnswers makes the fake answer the Analytics Engine SQL API with status
+// and body, and the rest as usual.
+func sqlAnswers(status int, body string) func(f *fake) http.HandlerFunc {
+	return func(f *fake) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/analytics_engine/sql") {
+				w.WriteHeader(status)
+				fmt.Fprint(w, body)
+				return
+			}
+			f.serve(w, r)
+		}
 	}
 }
 

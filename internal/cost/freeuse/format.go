@@ -1,13 +1,14 @@
 package freeuse
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/zerocost/zerocost/internal/cost"
 )
 
 // Formats WriteStatus accepts.
@@ -16,9 +17,7 @@ var Formats = []string{"table", "json"}
 // WriteStatus prints the status as a table or as JSON.
 func WriteStatus(w io.Writer, s *Status, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return cost.WriteIndentedJSON(w, s)
 	}
 	fmt.Fprintf(w, "Free-tier use of account %s, %s UTC (stack %s)\n\n", s.Account, s.Now.Format("2006-01-02 15:04"), s.Stack)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

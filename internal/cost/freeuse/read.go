@@ -104,20 +104,8 @@ var monthly = []dataset{
 		}, func(s *Stack) []string { return s.Buckets }},
 }
 
-func query(ds, fields string) string {
-	return fmt.Sprintf(`query ($accountTag: string!, $start: Time!, $end: Time!) {
-  viewer {
-    accounts(filter: {accountTag: $accountTag}) {
-      %s(limit: 10000, filter: {datetime_geq: $start, datetime_lt: $end}) {
-        %s
-      }
-    }
-  }
-}`, ds, fields)
-}
-
 func rows(ctx context.Context, c *analytics.Client, ds, fields string, start, end time.Time) ([]row, error) {
-	return analytics.Rows[row](ctx, c, ds, query(ds, fields), map[string]any{"start": start.UTC().Format(time.RFC3339), "end": end.UTC().Format(time.RFC3339)})
+	return analytics.Rows[row](ctx, c, ds, analytics.Query(ds, "", fields), map[string]any{"start": start.UTC().Format(time.RFC3339), "end": end.UTC().Format(time.RFC3339)})
 }
 
 func newAmounts() *Amounts {

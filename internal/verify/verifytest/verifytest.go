@@ -68,6 +68,9 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 		}
 		var bs []cftest.Binding
 		for _, b := range pr.Bindings {
+			if b.Type == plan.Workflow {
+				s.AddWorkflow(acct, b.Target, b.Class, pr.Script)
+			}
 			seed, ok := seedBindings[b.Type]
 			if !ok {
 				t.Fatalf("verifytest: %s: binding %s has type %q, which Deploy cannot seed", pr.Name, b.Name, b.Type)
@@ -103,6 +106,15 @@ var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op out
 	plan.Analytics: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Dataset = b.Target },
 	// infra/ binds the database it created by its uuid.
 	plan.D1: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) { cb.ID = op.D1DatabaseIDs[b.Name] },
+	// The API keeps the fields it does not type (the fake: in Extra).
+	plan.Workflow: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) {
+		cb.Extra = map[string]json.RawMessage{"workflow_name": jsonString(b.Target), "class_name": jsonString(b.Class)}
+	},
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // lifecycleJSON is the rules as the provider PUTs them.

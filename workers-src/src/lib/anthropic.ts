@@ -126,6 +126,10 @@ export interface RetryOptions {
   baseDelayMs?: number;
 }
 
+/** "3 attempts over 25.0 s": how many attempts a call had, and the whole wait since `since` (epoch ms). */
+export const attemptsOver = (n: number, since: number): string =>
+  `${n} attempt${n === 1 ? "" : "s"} over ${((Date.now() - since) / 1000).toFixed(1)} s`;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**

@@ -141,8 +141,12 @@ function view(rec: JobRecord): Record<string, unknown> {
   return v;
 }
 
-/** What a job without a record is, by its age (ms): the pattern decides. */
-export type Unrecorded = (ageMs: number) => { status: JobState; error?: string };
+/**
+ * What a job without a record is, by its age (ms): the pattern decides (the
+ * workflow runner may ask its instance, and find the record written since).
+ */
+export type Unrecorded = (ageMs: number) => UnrecordedView | Promise<UnrecordedView>;
+export type UnrecordedView = { status: JobState; error?: string; record?: JobRecord };
 
 /**
  * GET /jobs/:id: a malformed id is a 404 before any I/O; then one read of the
@@ -155,7 +159,8 @@ export async function jobView(env: BaseEnv, r2: R2Bucket, id: string, unrecorded
   const rec = await readJob(r2, id);
   if (rec) return view({ ...rec, job_id: id });
   if (!(await verifyJobId(env, id))) throw notFound(`no job ${id}`);
-  const { status, error } = unrecorded(Date.now() - createdAt(id));
+  const { status, error, record } = await unrecorded(Date.now() - createdAt(id));
+  if (record) return view({ ...record, job_id: id });
   const v: Record<string, unknown> = { job_id: id, status };
   if (error !== undefined) v.error = error;
   return v;

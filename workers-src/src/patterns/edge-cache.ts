@@ -38,7 +38,16 @@ import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 
 const PATTERN = "edge-cache";
-const MODEL_DEADLINE_MS = 25_000;
+const MODEL_ATTEMPTS = 3;
+/**
+ * A miss waits for the model while the client stays connected: an HTTP
+ * request has no wall-time limit of its own on Workers ("no limit for
+ * duration" while the client is connected, developers.cloudflare.com/workers/platform/limits/;
+ * a client that disconnects cancels the work). So the only bound is the
+ * product's: MODEL_ATTEMPTS attempts of MODEL_TIMEOUT_MS each and the
+ * backoff between them (lib/model.ts: at most 8 s a wait).
+ */
+const modelDeadlineMs = (cfg: Config) => MODEL_ATTEMPTS * cfg.modelTimeoutMs + (MODEL_ATTEMPTS - 1) * 8_000;
 
 /** What answers/<hex>.json holds. */
 export interface StoredAnswer {
@@ -198,9 +207,9 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             let response;
             try {
               response = await callModel(env, cfg, req, {
-                deadline: started + MODEL_DEADLINE_MS,
+                deadline: started + modelDeadlineMs(cfg),
                 pattern: PATTERN,
-                maxAttempts: 3,
+                maxAttempts: MODEL_ATTEMPTS,
                 // A miss checks the budget (429 budget_exhausted, 503 when the
                 // spend store fails); hits above never reach it. The cost is
                 // recorded after the answer.

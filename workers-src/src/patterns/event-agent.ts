@@ -1,11 +1,14 @@
 // Event-driven agent: POST /jobs answers 202 with a signed job id at once
-// (nothing is written: the id proves the job, lib/jobid.ts); the model call
-// runs in ctx.waitUntil and ends with ONE write, the job's record in R2
-// (jobs/<id>.json: done with the result, or failed with the error).
+// (nothing is written: the id proves the job, lib/jobid.ts); the job ends
+// with ONE write, its record in R2 (jobs/<id>.json: done with the result, or
+// failed with the error). What runs the job is settings.runner (RUNNER):
 //
-// ctx.waitUntil work is cancelled 30 s after the response. A job whose record
-// never appears was cut off (or its write kept failing): GET /jobs/:id shows
-// it queued for LOST_AFTER_MS after its creation, then failed.
+// - workflow (the default): one Workflow instance per job, its id the job
+//   id (lib/workflow.ts): no wall-time cap, the step's own retries.
+// - waitUntil: the model call runs in ctx.waitUntil, which is cancelled 30 s
+//   after the response. A job whose record never appears was cut off (or
+//   its write kept failing): GET /jobs/:id shows it queued for LOST_AFTER_MS
+//   after its creation, then failed.
 import type { EventAgentEnv } from "../env";
 import { buildRequest, checkHooks, shapeResult, type Hooks } from "../hooks";
 import { logDetail } from "../lib/anthropic";
@@ -16,12 +19,16 @@ import { callerByAddress, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
-import { jobRecord, jobView, writeJobRetrying, type JobRecord } from "../lib/jobs";
+import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
 import { callModel } from "../lib/model";
 import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
 import { NO_TICKET, type BudgetTicket } from "../lib/types";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
+import { createJobWorkflow, unrecordedOnWorkflow } from "../lib/workflow";
+
+export { createJobWorkflow };
+
 
 const PATTERN = "event-agent";
 /** The model work must end well inside the 30 s waitUntil cap, leaving time for the write. */
@@ -43,6 +50,17 @@ export const LOST_ERROR = "the Worker was stopped before it recorded the job (no
 export const REFUSE_AFTER_WRITE_FAILURE_MS = 60_000;
 
 const writeFailedAt = new Map<string, number>(); // by product
+
+/** A 503 while this isolate's last record write failed less than REFUSE_AFTER_WRITE_FAILURE_MS ago. */
+function refuseAfterWriteFailure(product: string, now: number): void {
+  const failedAt = writeFailedAt.get(product);
+  if (failedAt !== undefined && now - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
+    const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - now) / 1000);
+    throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", {
+      "retry-after": String(Math.max(1, wait)),
+    });
+  }
+}
 
 async function runJob(
   env: EventAgentEnv,
@@ -99,13 +117,8 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
           await passDoor(env.DOOR_LIMITER, callerByAddress(request)); // per caller (lib/door.ts)
-          const failedAt = writeFailedAt.get(cfg.product);
-          if (failedAt !== undefined && started - failedAt < REFUSE_AFTER_WRITE_FAILURE_MS) {
-            const wait = Math.ceil((failedAt + REFUSE_AFTER_WRITE_FAILURE_MS - started) / 1000);
-            throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", {
-              "retry-after": String(Math.max(1, wait)),
-            });
-          }
+          // (waitUntil runner: on the workflow runner the record step retries the write.)
+          if (!__ZEROCOST_WORKFLOW__) refuseAfterWriteFailure(cfg.product, started);
           // Before the 202, so that a limited client hears 429 at once, and
           // one spend query (lib/spend/guard.ts): a spent budget is a 429
           // budget_exhausted, never an accepted job.
@@ -118,13 +131,32 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
             ticket.release();
             throw err;
           }
-          ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p), ticket));
+          // The bundle carries one runner (src/features.ts): the plan binds
+          // JOB_WORKFLOW exactly when RUNNER is workflow.
+          if (__ZEROCOST_WORKFLOW__) {
+            // The reservation cannot outlive this request: the check above
+            // is the job's; its instance records the cost.
+            try {
+              await env.JOB_WORKFLOW!.create({ id, params: { input } });
+            } catch (err) {
+              console.error(`job ${id}: Workflow create failed:`, err);
+              throw new HttpError(503, "unavailable", "the job could not start; retry later", { "retry-after": "10" });
+            } finally {
+              ticket.release();
+            }
+          } else {
+            ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p), ticket));
+          }
           return json({ job_id: id, status: "queued" }, 202);
         },
       },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
+        GET: async (_request, env, _ctx, params) => {
+          const id = params.id!;
+          const how = __ZEROCOST_WORKFLOW__ ? unrecordedOnWorkflow(env, id, () => readJob(env.OUTPUTS, id)) : unrecorded;
+          return json(await jobView(env, env.OUTPUTS, id, how));
+        },
       },
     ]),
     scheduled: createScheduled<EventAgentEnv>(hooks),

@@ -8,20 +8,15 @@ import (
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
-func parse(t *testing.T, args ...string) (*Options, error) {
-	t.Helper()
-	return cmdtest.Parse(NewCmd, args...)
-}
-
 func TestForecastFlags(t *testing.T) {
-	o, err := parse(t, "--usage", "u.toml")
+	o, err := cmdtest.Parse(NewCmd, "--usage", "u.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Usage != "u.toml" || o.Format != "table" || o.Plan != "" || o.Prices != "" {
 		t.Errorf("defaults: %+v", o)
 	}
-	o, err = parse(t, "--usage", "u.toml", "--plan", "paid", "--format", "html", "--prices", "p.toml")
+	o, err = cmdtest.Parse(NewCmd, "--usage", "u.toml", "--plan", "paid", "--format", "html", "--prices", "p.toml")
 	if err != nil || o.Plan != "paid" || o.Format != "html" || o.Prices != "p.toml" {
 		t.Errorf("flags: %+v %v", o, err)
 	}
@@ -34,7 +29,7 @@ func TestForecastFlags(t *testing.T) {
 		{[]string{"--usage", "u.toml", "--plan", "pro"}, `--plan "pro"`},
 		{[]string{"--usage", "u.toml", "extra"}, "unknown command \"extra\""},
 	} {
-		_, err := parse(t, tc.args...)
+		_, err := cmdtest.Parse(NewCmd, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want %q", tc.args, err, tc.want)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/cmd/cost/shared"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 	"github.com/zerocost/zerocost/internal/cost/analytics"
 	"github.com/zerocost/zerocost/internal/cost/analytics/analyticstest"
 	"github.com/zerocost/zerocost/internal/outputs"
@@ -46,10 +47,7 @@ func TestReportReadsOutputsWithPulumi(t *testing.T) {
 		io, out, _ := cmdutil.Test()
 		fac := &cmdutil.Factory{IO: io, ProjectDir: "../../../..", HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: func(k string) string { return env[k] }}
 		cmd := NewCmd(fac, func(o *Options) error { o.OutputsReader = c.r; return Run(o) })
-		cmd.SetArgs([]string{"--stack", "demo", "--since", "2026-11-01", "--until", "2026-11-30"})
-		cmd.SetOut(io.Out)
-		cmd.SetErr(io.ErrOut)
-		err := cmd.Execute()
+		err := cmdtest.Execute(cmd, io, "--stack", "demo", "--since", "2026-11-01", "--until", "2026-11-30")
 		if c.want == "" {
 			if err != nil || c.r.stack != "demo" || !strings.Contains(out.String(), "Report for stack demo") {
 				t.Errorf("pulumi outputs: %v, stack %q\n%s", err, c.r.stack, out.String())

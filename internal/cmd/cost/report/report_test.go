@@ -9,13 +9,8 @@ import (
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
 )
 
-func parse(t *testing.T, args ...string) (*Options, error) {
-	t.Helper()
-	return cmdtest.Parse(NewCmd, args...)
-}
-
 func TestReportFlags(t *testing.T) {
-	o, err := parse(t, "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", "o.json")
+	o, err := cmdtest.Parse(NewCmd, "--since", "2026-11-01", "--until", "2026-11-30", "--outputs", "o.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +18,7 @@ func TestReportFlags(t *testing.T) {
 		!o.Since.Equal(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)) || !o.Until.Equal(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("options %+v", o)
 	}
-	o, err = parse(t, "--stack", "prod", "--since", "2026-11-01", "--until", "2026-11-01", "--outputs", "o.json", "--api-url", "http://127.0.0.1:1", "--plan", "paid", "--format", "json")
+	o, err = cmdtest.Parse(NewCmd, "--stack", "prod", "--since", "2026-11-01", "--until", "2026-11-01", "--outputs", "o.json", "--api-url", "http://127.0.0.1:1", "--plan", "paid", "--format", "json")
 	if err != nil || o.Stack != "prod" || o.APIURL != "http://127.0.0.1:1" || o.Plan != "paid" || o.Format != "json" {
 		t.Errorf("flags: %+v %v", o, err)
 	}
@@ -38,7 +33,7 @@ func TestReportFlags(t *testing.T) {
 		{[]string{"--since", "2026-10-01", "--until", "2026-11-30", "--outputs", "o"}, "is 61 days: a report covers at most 31"},
 		{[]string{"--since", "2026-11-01", "--until", "2026-11-30", "--outputs", "o", "--format", "csv"}, `--format "csv"`},
 	} {
-		_, err := parse(t, tc.args...)
+		_, err := cmdtest.Parse(NewCmd, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 			t.Errorf("%v: got %v (exit %d), want %q", tc.args, err, cmdutil.ExitCode(err), tc.want)
 		}
