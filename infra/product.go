@@ -23,11 +23,14 @@ var componentTypes = map[string]string{
 type Product struct {
 	pulumi.ResourceState
 
-	Script    *cloudflare.WorkersScript
-	Buckets   map[string]*cloudflare.R2Bucket // by binding
-	Queues    map[string]*cloudflare.Queue    // by queue name
-	Consumers []*cloudflare.QueueConsumer
-	Workflows []*cloudflare.Workflow
+	Script  *cloudflare.WorkersScript
+	Buckets map[string]*cloudflare.R2Bucket // by binding
+	Queues  map[string]*cloudflare.Queue    // by queue name
+	// KVNamespaces are the product's KV namespaces by title (with access
+	// keys, its customer keys).
+	KVNamespaces map[string]*cloudflare.WorkersKvNamespace
+	Consumers    []*cloudflare.QueueConsumer
+	Workflows    []*cloudflare.Workflow
 	// Shared are the stack's resources the product binds (the spend database).
 	Shared *Shared
 
@@ -47,6 +50,8 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		Buckets: map[string]*cloudflare.R2Bucket{},
 		Queues:  map[string]*cloudflare.Queue{},
 		Shared:  shared,
+
+		KVNamespaces: map[string]*cloudflare.WorkersKvNamespace{},
 	}
 	if err := ctx.RegisterComponentResource(token, pr.Name, c, opts...); err != nil {
 		return nil, err
@@ -77,6 +82,19 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			return nil, err
 		}
 		c.Queues[q.Name] = queue
+	}
+
+	for _, ns := range pr.KVNamespaces {
+		// Customer keys survive `pulumi destroy` unless the stack sets
+		// zerocost:retainData false, as the R2 data does.
+		kv, err := cloudflare.NewWorkersKvNamespace(ctx, ns.Title, &cloudflare.WorkersKvNamespaceArgs{
+			AccountId: account,
+			Title:     pulumi.String(ns.Title),
+		}, parent, pulumi.RetainOnDelete(p.RetainData))
+		if err != nil {
+			return nil, err
+		}
+		c.KVNamespaces[ns.Title] = kv
 	}
 
 	bindings, err := c.bindings(pr, secrets)
@@ -199,6 +217,12 @@ func (c *Product) outputs(pr *plan.Product) pulumi.Output {
 	for name, q := range c.Queues {
 		queueIDs[name] = q.QueueId
 	}
+	kvIDs := pulumi.StringMap{}
+	for _, ns := range pr.KVNamespaces {
+		if kv := c.KVNamespaces[ns.Title]; kv != nil {
+			kvIDs[ns.Binding] = kv.ID().ToStringOutput()
+		}
+	}
 	databases := pulumi.StringMap{}
 	for _, b := range pr.Bindings {
 		if b.Type == plan.D1 {
@@ -207,7 +231,7 @@ func (c *Product) outputs(pr *plan.Product) pulumi.Output {
 			}
 		}
 	}
-	return pulumi.All(c.Script.ScriptName, buckets, queueIDs, databases).ApplyT(func(v []any) outputs.Product {
+	return pulumi.All(c.Script.ScriptName, buckets, queueIDs, databases, kvIDs).ApplyT(func(v []any) outputs.Product {
 		out := outputs.Product{Pattern: pr.Pattern, Script: v[0].(string), URL: pr.URL,
 			R2Buckets: v[1].(map[string]string)}
 		if q := v[2].(map[string]string); len(q) > 0 {
@@ -215,6 +239,9 @@ func (c *Product) outputs(pr *plan.Product) pulumi.Output {
 		}
 		if d := v[3].(map[string]string); len(d) > 0 {
 			out.D1DatabaseIDs = d
+		}
+		if k := v[4].(map[string]string); len(k) > 0 {
+			out.KVNamespaceIDs = k
 		}
 		return out
 	})
@@ -316,6 +343,13 @@ var bindingArgs = map[plan.Kind]func(in bindingArg) error{
 	plan.Analytics: func(in bindingArg) error {
 		in.arg.Dataset = pulumi.String(in.b.Target)
 		return nil
+	},
+	plan.KV: func(in bindingArg) error {
+		kv, err := created(in, in.c.KVNamespaces, in.b.Target)
+		if err == nil {
+			in.arg.NamespaceId = kv.ID().ToStringOutput()
+		}
+		return err
 	},
 	plan.Workflow: func(in bindingArg) error {
 		in.arg.WorkflowName = pulumi.String(in.b.Target)

@@ -14,6 +14,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/zerocost/zerocost/infra/cloudflare"
+	"github.com/zerocost/zerocost/internal/names"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/stack"
@@ -187,10 +189,10 @@ func TestDemoResourceGraph(t *testing.T) {
 		}
 	}
 
-	// Data buckets and the spend database survive `pulumi destroy` by
-	// default; nothing else is retained.
+	// Data buckets, the spend database and the customer keys survive
+	// `pulumi destroy` by default; nothing else is retained.
 	for _, r := range m.all {
-		if got, want := r.Retain, r.Type == tR2 || r.Type == tD1; got != want {
+		if got, want := r.Retain, r.Type == tR2 || r.Type == tD1 || r.Type == cloudflare.TokenWorkersKvNamespace; got != want {
 			t.Errorf("%s %s: retainOnDelete %v, want %v", r.Type, r.Name, got, want)
 		}
 	}
@@ -269,6 +271,8 @@ func scriptBindings(t *testing.T, r recorded) (map[string]binding, map[string]re
 			b.Target = str("dataset")
 		case "d1":
 			b.Target = str("id")
+		case "kv_namespace":
+			b.Target = str("namespaceId")
 		case "workflow":
 			b.Target = str("workflowName") + " " + str("className")
 		default:
@@ -319,6 +323,11 @@ func TestBindingsMatchRenderedWranglerConfig(t *testing.T) {
 		// database it created, by its uuid.
 		for _, db := range wc.D1Databases {
 			want[db.Binding] = binding{"d1", db.Binding, spendUUID}
+		}
+		// Likewise the KV namespace's id: the mocks' id of the namespace
+		// titled <product>-<stack>-keys.
+		for _, kv := range wc.KVNamespaces {
+			want[kv.Binding] = binding{"kv_namespace", kv.Binding, names.KeysNamespace(pr.Name, p.Stack) + "-id"}
 		}
 		for _, wf := range wc.Workflows {
 			want[wf.Binding] = binding{"workflow", wf.Binding, wf.Name + " " + wf.ClassName}
@@ -526,6 +535,9 @@ func TestStackOutputs(t *testing.T) {
 			want.QueueIDs[q.Name] = "queue-id-" + q.Name
 		}
 		want.D1DatabaseIDs = map[string]string{"SPEND": spendUUID}
+		if pr.HasKeys() {
+			want.KVNamespaceIDs = map[string]string{"KEYS": names.KeysNamespace(pr.Name, p.Stack) + "-id"}
+		}
 		if !reflect.DeepEqual(o, want) {
 			t.Errorf("%s: outputs\n got %+v\nwant %+v", pr.Name, o, want)
 		}
@@ -592,6 +604,31 @@ func TestBudgetWebhookAndSpendDatabase(t *testing.T) {
 	for _, r := range m.byType(tScript) {
 		if got, _ := scriptBindings(t, r); got["SPEND"].Type != "" || got["BUDGET_ALERT_WEBHOOK"].Type != "" {
 			t.Errorf("%s: budget bindings without a budget", r.Name)
+		}
+	}
+}
+
+// Every product of the demo has keys: one KV namespace each, titled
+// <product>-<stack>-keys, parented to its component and kept on destroy as
+// the data is (retainData).
+func TestKeysNamespaces(t *testing.T) {
+	m := demoGraph(t)
+	p := plantest.DemoPlan(t)
+	got := map[string]recorded{}
+	for _, r := range m.byType(cloudflare.TokenWorkersKvNamespace) {
+		got[r.Inputs["title"].StringValue()] = r
+	}
+	if len(got) != len(p.Products) {
+		t.Errorf("%d KV namespaces, want one per product (%d): %v", len(got), len(p.Products), got)
+	}
+	for _, pr := range p.Products {
+		r, ok := got[names.KeysNamespace(pr.Name, p.Stack)]
+		if !ok {
+			t.Errorf("%s: no KV namespace %s", pr.Name, names.KeysNamespace(pr.Name, p.Stack))
+			continue
+		}
+		if r.Inputs["accountId"].StringValue() != p.AccountID || !r.Retain || !strings.HasSuffix(r.Parent, "::"+pr.Name) {
+			t.Errorf("%s: namespace account %v retain %v parent %s", pr.Name, r.Inputs["accountId"], r.Retain, r.Parent)
 		}
 	}
 }

@@ -20,6 +20,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 [ -s "$ready" ] || { echo "zerocost dev was not ready within 60 s:"; cat "$log"; exit 1; }
-echo "zerocost dev is up: $(cat "$ready")"
+# The ready line holds each keyed product's dev key: show it without them.
+echo "zerocost dev is up: $(sed -E 's/"key":"[^"]*",?//g' "$ready")"
 echo
 "$zc" verify --stack "$stack" --local

@@ -5,6 +5,9 @@
 // 127.0.0.1 (internal/devmodel, started by test/node/global-setup.ts), whose
 // URL replaces the config's ANTHROPIC_BASE_URL. The secrets are not in the
 // config (as in production): the API key is given here, AUTH_TOKEN per test.
+// The test stack's products have customer keys (so the env has KEYS and its
+// limiters), but ACCESS is "public" here: the pattern tests call the routes
+// without keys, and test/keys.test.ts turns keys on (ACCESS "keys") per test.
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -15,7 +18,7 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
   if (name === "event-agent" && !workflow) vars = { RUNNER: "waitUntil", ...vars };
   return {
     // The bundler defines these from the plan (internal/bundle, src/features.ts); the tests carry every feature.
-    define: { __ZEROCOST_BATCH_MODE__: "true", __ZEROCOST_SPEND_GUARD__: "true", __ZEROCOST_WORKFLOW__: String(workflow) },
+    define: { __ZEROCOST_BATCH_MODE__: "true", __ZEROCOST_SPEND_GUARD__: "true", __ZEROCOST_KEYS__: "true", __ZEROCOST_WORKFLOW__: String(workflow) },
     plugins: [
       cloudflareTest(({ inject }) => ({
         main: `./test/entries/${name}.ts`,
@@ -24,6 +27,7 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
           bindings: {
             ANTHROPIC_BASE_URL: inject("modelUrl"),
             ANTHROPIC_API_KEY: "sk-standin-test-key",
+            ACCESS: "public",
             ...vars,
           },
         },
@@ -45,7 +49,14 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
 export default defineConfig({
   test: {
     projects: [
-      pattern("event-agent", ["test/event-agent.test.ts", "test/ops/event-agent.test.ts", "test/budget/event-agent.test.ts", "test/callers/event-agent.test.ts", "test/lib/**/*.test.ts"]),
+      pattern("event-agent", [
+        "test/event-agent.test.ts",
+        "test/ops/event-agent.test.ts",
+        "test/budget/event-agent.test.ts",
+        "test/callers/event-agent.test.ts",
+        "test/lib/**/*.test.ts",
+        "test/keys.test.ts",
+      ]),
       // runner: workflow (the default): the jobs run on Miniflare's Workflows.
       pattern("event-agent", ["test/workflow/*.test.ts"], "event-agent-workflow", { RUNNER: "workflow" }),
       pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/ops/async-pipeline.test.ts", "test/budget/async-pipeline.test.ts", "test/callers/async-pipeline.test.ts"]),

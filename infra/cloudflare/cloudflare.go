@@ -1,7 +1,8 @@
 // Package cloudflare is the slim, typed part of the Pulumi Cloudflare provider
-// that zerocost creates: R2 buckets and their lifecycle rules, queues and consumers, a D1 database, Worker scripts with
-// their bindings, Workflows, workers.dev subdomains, routes, custom domains
-// and cron triggers.
+// that zerocost creates: R2 buckets and their lifecycle rules, queues and
+// consumers, a D1 database, KV namespaces, Worker scripts with their
+// bindings, Workflows, workers.dev subdomains, routes, custom domains and
+// cron triggers.
 //
 // The provider's generated Go SDK (github.com/pulumi/pulumi-cloudflare/sdk/v6)
 // is one package of about 22,000 types whose cold compile takes minutes and
@@ -40,6 +41,7 @@ const (
 	TokenWorkersCustomDomain    = "cloudflare:index/workersCustomDomain:WorkersCustomDomain"
 	TokenWorkersCronTrigger     = "cloudflare:index/workersCronTrigger:WorkersCronTrigger"
 	TokenD1Database             = "cloudflare:index/d1Database:D1Database"
+	TokenWorkersKvNamespace     = "cloudflare:index/workersKvNamespace:WorkersKvNamespace"
 )
 
 // Spec ties a resource token to its args and state structs and to the aliases
@@ -64,6 +66,7 @@ var Resources = []Spec{
 	{TokenWorkersCustomDomain, reflect.TypeFor[WorkersCustomDomainArgs](), reflect.TypeFor[WorkersCustomDomain](), []string{"cloudflare:index/workerDomain:WorkerDomain"}},
 	{TokenWorkersCronTrigger, reflect.TypeFor[WorkersCronTriggerArgs](), reflect.TypeFor[WorkersCronTrigger](), []string{"cloudflare:index/workerCronTrigger:WorkerCronTrigger"}},
 	{TokenD1Database, reflect.TypeFor[D1DatabaseArgs](), reflect.TypeFor[D1Database](), nil},
+	{TokenWorkersKvNamespace, reflect.TypeFor[WorkersKvNamespaceArgs](), reflect.TypeFor[WorkersKvNamespace](), nil},
 	{TokenWorkflow, reflect.TypeFor[WorkflowArgs](), reflect.TypeFor[Workflow](), nil},
 }
 
@@ -373,6 +376,26 @@ type D1DatabaseArgs struct {
 
 func NewD1Database(ctx *pulumi.Context, name string, args *D1DatabaseArgs, opts ...pulumi.ResourceOption) (*D1Database, error) {
 	return create[D1Database](ctx, TokenD1Database, name, args, opts)
+}
+
+// WorkersKvNamespace is a Workers KV namespace; its ID is the namespace id,
+// which a kv_namespace binding names.
+type WorkersKvNamespace struct {
+	pulumi.CustomResourceState
+
+	AccountId pulumi.StringOutput `pulumi:"accountId"`
+	Title     pulumi.StringOutput `pulumi:"title"`
+}
+
+type WorkersKvNamespaceArgs struct {
+	element[WorkersKvNamespaceArgs]
+
+	AccountId pulumi.StringInput `pulumi:"accountId"`
+	Title     pulumi.StringInput `pulumi:"title"`
+}
+
+func NewWorkersKvNamespace(ctx *pulumi.Context, name string, args *WorkersKvNamespaceArgs, opts ...pulumi.ResourceOption) (*WorkersKvNamespace, error) {
+	return create[WorkersKvNamespace](ctx, TokenWorkersKvNamespace, name, args, opts)
 }
 
 // WorkersScriptSubdomain turns a Worker's workers.dev route on or off.

@@ -15,6 +15,7 @@ package contract
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/zerocost/zerocost/internal/stack"
 )
@@ -45,6 +46,19 @@ const (
 	// settings.monthlyBudgetUsd); without a budget it is absent. The Worker
 	// creates its tables itself (CREATE TABLE IF NOT EXISTS).
 	Spend = "SPEND"
+	// Keys is the product's KV namespace of customer keys (access: keys,
+	// the default): one record per key hash, k:<sha256 hex>. A public
+	// product has none.
+	Keys = "KEYS"
+	// KeyFailures is the ratelimit binding, keyed by client address, that
+	// counts failed key checks (access: keys), so that a flood of bad keys
+	// cannot spend KV's daily reads.
+	KeyFailures = "KEY_FAILURES"
+	// DoorPrefix starts the name of each tier's door limit, a ratelimit
+	// binding keyed by customer (access: keys): DOOR_<TIER>, the tier's name
+	// in upper case. DoorStandard is the default tier's.
+	DoorPrefix   = "DOOR_"
+	DoorStandard = DoorPrefix + "STANDARD"
 	// JobWorkflow is the event agent's Workflow (settings.runner: workflow,
 	// the default): POST /jobs creates one instance per job, whose id is the
 	// job id. Absent on the waitUntil runner.
@@ -55,12 +69,16 @@ const (
 // Workflow (the Workflow's class_name).
 const JobWorkflowClass = "JobWorkflow"
 
+// Door is the ratelimit binding of a tier's door limit.
+func Door(tier string) string { return DoorPrefix + strings.ToUpper(tier) }
+
 // Secret bindings (secret_text): the plan names them, Pulumi sets their values.
 const (
 	// AnthropicAPIKey is required.
 	AnthropicAPIKey = "ANTHROPIC_API_KEY"
-	// AuthToken is optional: when set, every route but GET /health needs it
-	// as a bearer token.
+	// AuthToken is optional: when set, the admin routes (/admin/...) need
+	// it as a bearer token; without it they answer 403. Customers use keys
+	// (the KEYS namespace), never this token.
 	AuthToken = "AUTH_TOKEN"
 	// BudgetAlertWebhook is optional: the URL the Worker POSTs a JSON alert
 	// to when the month's spend crosses a threshold. Bound when the stack
@@ -103,6 +121,10 @@ const (
 	// VarModelPrices is the product model's prices as JSON (ModelPrices),
 	// from the same dated price file `zerocost cost` uses.
 	VarModelPrices = "MODEL_PRICES"
+	// VarAccess is the product's access: "keys" (every route but GET
+	// /health needs a customer key) or "public". The Worker treats anything
+	// but "public", missing included, as keys.
+	VarAccess = "ACCESS"
 	// VarRunner is an event agent's settings.runner: "workflow" (each job
 	// a Workflow instance) or "waitUntil" (the job runs in the POST's
 	// ctx.waitUntil, cut 30 s after the response).
@@ -130,14 +152,18 @@ type Binding struct {
 	Patterns []string
 }
 
-// Bindings lists the resource bindings, in the order the templates declare them.
+// Bindings lists the resource bindings, in the order the templates declare
+// them, kind by kind (r2, queues, ratelimits, analytics, d1, kv).
 var Bindings = []Binding{
 	{Outputs, stack.Patterns},
 	{JobQueue, []string{stack.AsyncPipeline}},
 	{RateLimiter, stack.Patterns},
 	{DoorLimiter, stack.Patterns},
+	{KeyFailures, stack.Patterns},
+	{DoorStandard, stack.Patterns},
 	{ModelUsage, stack.Patterns},
 	{Spend, stack.Patterns},
+	{Keys, stack.Patterns},
 	{JobWorkflow, []string{stack.EventAgent}},
 }
 
@@ -175,6 +201,7 @@ func settingVar(name, setting string) Var {
 var Vars = []Var{
 	{Name: VarProduct, Patterns: stack.Patterns},
 	{Name: VarPattern, Patterns: stack.Patterns},
+	{Name: VarAccess, Patterns: stack.Patterns, Default: stack.DefaultAccess},
 	{Name: VarModel, Patterns: stack.Patterns, Default: stack.DefaultModel},
 	{Name: VarAnthropicBaseURL, Patterns: stack.Patterns, Default: stack.DefaultAnthropicBaseURL},
 	{Name: VarSystemPrompt, Patterns: stack.Patterns},
@@ -227,7 +254,10 @@ const (
 	FieldPattern = "pattern"
 	// FieldMode is "realtime" (the Messages API) or "batch" (the Message
 	// Batches API, billed at its batch discount).
-	FieldMode              = "mode"
+	FieldMode = "mode"
+	// FieldCustomer is the customer whose key made the call (a product with
+	// keys; "" for a public product and for batch-mode results).
+	FieldCustomer          = "customer"
 	FieldInputTokens       = "input_tokens"
 	FieldOutputTokens      = "output_tokens"
 	FieldCacheReadTokens   = "cache_read_input_tokens"
@@ -247,7 +277,7 @@ type DataPoint struct {
 // ModelUsagePoint is the data point lib/model.ts writes to MODEL_USAGE once
 // per successful model call; internal/cost/analytics reads it back.
 var ModelUsagePoint = DataPoint{
-	Blobs:   []string{FieldProduct, FieldModel, FieldPattern, FieldMode},
+	Blobs:   []string{FieldProduct, FieldModel, FieldPattern, FieldMode, FieldCustomer},
 	Doubles: []string{FieldInputTokens, FieldOutputTokens, FieldCacheReadTokens, FieldCacheCreateTokens},
 	Indexes: []string{FieldProduct},
 }

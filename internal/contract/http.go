@@ -100,6 +100,7 @@ const (
 	ErrMethodNotAllowed ErrorCode = "method_not_allowed"
 	ErrNotFound         ErrorCode = "not_found"
 	ErrUnauthorized     ErrorCode = "unauthorized"
+	ErrInvalidKey       ErrorCode = "invalid_key"
 	ErrForbidden        ErrorCode = "forbidden"
 )
 
@@ -124,7 +125,8 @@ var ErrorCodes = []CodeDoc{
 	{ErrInputTooLarge, 413, "over MAX_INPUT_CHARS or the body cap"},
 	{ErrUnsupportedMediaType, 415, "not application/json"},
 	{ErrNotFound, 404, "no such route or job"},
-	{ErrUnauthorized, 401, "AUTH_TOKEN is set and the bearer token is missing or wrong"},
+	{ErrUnauthorized, 401, "an admin route: the bearer token (AUTH_TOKEN) is missing or wrong"},
+	{ErrInvalidKey, 401, "with WWW-Authenticate: a product with keys, and the customer key is missing, malformed, unknown, expired or revoked"},
 	{ErrRateLimited, 429, "with Retry-After"},
 	{ErrBudgetExhausted, 429, "with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget)"},
 	{ErrForbidden, 403, "the route needs a setting the stack lacks (admin routes without AUTH_TOKEN)"},

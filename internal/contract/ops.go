@@ -70,6 +70,9 @@ const (
 	// OpWebhookPost is a budget alert POSTed to the webhook (free; an
 	// external subrequest).
 	OpWebhookPost Op = "webhook.post"
+	// OpKVRead is a Workers KV read, found or not: a customer key's record
+	// in KEYS (Workers Free: 100,000 a day).
+	OpKVRead Op = "kv.read"
 	// OpWorkflowCreate is a Workflow instance created (runner: workflow).
 	// The instance's run is one execution, which Workers Free counts
 	// against the 100,000 requests a day (an OpRequest of its event).
@@ -88,7 +91,7 @@ var Ops = []Op{
 	OpQueueWrite, OpQueueRead, OpQueueDelete, OpRateLimit,
 	OpCacheMatch, OpCachePut, OpAnalyticsWrite, OpModelCall,
 	OpBatchCreate, OpBatchRetrieve, OpBatchResults,
-	OpD1RowsRead, OpD1RowsWritten, OpWebhookPost,
+	OpD1RowsRead, OpD1RowsWritten, OpWebhookPost, OpKVRead,
 	OpWorkflowCreate, OpWorkflowStep, OpWorkflowStatus,
 }
 
@@ -141,6 +144,12 @@ const (
 	EventResume        = "resume"         // async-pipeline: POST /admin/jobs/resume, per call
 	EventResumeJob     = "resume_job"     // async-pipeline: per job resumed
 
+	// Customer keys (a product with access: keys, the default): these
+	// come on top of the events above, per request but GET /health and the
+	// admin routes.
+	EventKeyCheck   = "key_check"   // a request with a live key that starts work (not a GET): the door limiter of its tier
+	EventKeyLookup  = "key_lookup"  // a key not in the isolate's cache: its record read from KEYS
+	EventKeyRefused = "key_refused" // a well-formed key KEYS does not hold live: 401
 	// event-agent on runner: workflow (the default): POST creates an
 	// instance, the instance's steps do the work.
 	EventPostWorkflow = "post_workflow" // POST /jobs: 202 once the instance is created
@@ -149,6 +158,19 @@ const (
 	EventStepRetry    = "step_retry"    // a model step attempt that failed and is tried again
 	EventPollInstance = "poll_instance" // GET /jobs/:id without a record past the age window
 )
+
+// keyEvents are the customer keys' events of every pattern. A key's record
+// is read at most once a minute per isolate (lib/keys.ts CACHE_TTL_MS), so a
+// customer sending n requests a minute to one isolate costs at most 1/n
+// key_lookup per request.
+var keyEvents = []Event{
+	{EventKeyCheck, "customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer", map[Op]int{
+		OpRateLimit: 1}},
+	{EventKeyLookup, "customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read", map[Op]int{
+		OpKVRead: 1}},
+	{EventKeyRefused, "customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key", map[Op]int{
+		OpRequest: 1, OpKVRead: 1, OpRateLimit: 1}},
+}
 
 // guardEvents are the spend guard's events of every pattern (a product in a
 // stack with a budget): per model call a check and a record, per threshold
@@ -196,7 +218,7 @@ var Events = map[string][]Event{
 			OpModelCall: 1}},
 		{EventPollInstance, "runner: workflow: GET /jobs/:id of a job with no record past the age window: the read, then the instance's status", map[Op]int{
 			OpRequest: 1, OpR2Get: 1, OpWorkflowStatus: 1}},
-	}),
+	}, keyEvents),
 	stack.AsyncPipeline: concat([]Event{
 		{EventPost, "POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job)", map[Op]int{
 			OpRequest: 1, OpRateLimit: 1, OpQueueWrite: 1}},
@@ -237,7 +259,7 @@ var Events = map[string][]Event{
 			OpR2Get: 1, OpQueueWrite: 1, OpR2Put: 1}},
 		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input", map[Op]int{
 			OpR2Get: 1, OpR2Put: 1}},
-	}),
+	}, keyEvents),
 	stack.EdgeCache: concat([]Event{
 		{EventHitEdge, "the door, answered from the Cache API of this location", map[Op]int{
 			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1}},
@@ -248,7 +270,7 @@ var Events = map[string][]Event{
 	}, guardEvents, []Event{
 		{EventBudgetRefused, "a miss with the budget spent: the door, the lookups, the limiter, the check, 429 budget_exhausted (hits never check)", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 2, OpD1RowsRead: 1}},
-	}),
+	}, keyEvents),
 }
 
 // EventOps returns the ops of a pattern's event; it panics on an event the

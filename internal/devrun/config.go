@@ -23,6 +23,10 @@ type runnerConfig struct {
 	Persist   string         `json:"persist"`
 	LogLevel  string         `json:"logLevel"`
 	Workers   []runnerWorker `json:"workers"`
+	// Keys are the key records to write before reporting ready.
+	Keys []runnerKey `json:"keys,omitempty"`
+	// KVAPI asks the runner to serve the KV API (any product has keys).
+	KVAPI bool `json:"kvApi,omitempty"`
 }
 
 type runnerWorker struct {
@@ -47,7 +51,10 @@ type workerOptions struct {
 	AnalyticsEngineDatasets map[string]dataset       `json:"analyticsEngineDatasets,omitempty"`
 	// D1Databases maps a binding to its database id; Miniflare keeps one
 	// database per id, shared by the Workers that bind it, under Persist.
-	D1Databases  map[string]string `json:"d1Databases,omitempty"`
+	D1Databases map[string]string `json:"d1Databases,omitempty"`
+	// KVNamespaces maps a binding to its namespace id (Miniflare keeps one
+	// namespace per id under Persist).
+	KVNamespaces map[string]string `json:"kvNamespaces,omitempty"`
 	CronTriggers []string          `json:"cronTriggers,omitempty"`
 	// Workflows maps a binding to the Workflow Miniflare runs from this
 	// Worker's class; its instances persist under Persist.
@@ -175,6 +182,12 @@ var miniflareBindings = map[plan.Kind]func(wb *workerBuild, b plan.Binding) erro
 		// name: every product binds the same local database, kept under
 		// state/<stack>/ until --reset (the month's spend survives a restart).
 		put(&wb.w.Options.D1Databases, b.Name, render.LocalDatabaseID(b.Target))
+		return nil
+	},
+	plan.KV: func(wb *workerBuild, b plan.Binding) error {
+		// The rendered config's stand-in id, derived from the title: the
+		// keys survive a restart, under state/<stack>/ until --reset.
+		put(&wb.w.Options.KVNamespaces, b.Name, render.LocalNamespaceID(b.Target))
 		return nil
 	},
 	plan.Workflow: func(wb *workerBuild, b plan.Binding) error {

@@ -55,6 +55,8 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 				ok = o.AnalyticsEngineDatasets[b.Name].Dataset == b.Target
 			case plan.D1:
 				ok = o.D1Databases[b.Name] == render.LocalDatabaseID(b.Target)
+			case plan.KV:
+				ok = o.KVNamespaces[b.Name] == render.LocalNamespaceID(b.Target) && len(b.Target) > 0
 			case plan.Workflow:
 				ok = o.Workflows[b.Name] == workflow{Name: b.Target, ClassName: b.Class}
 			}

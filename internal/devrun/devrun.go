@@ -149,8 +149,11 @@ type Runtime struct {
 
 	// entryURL is Miniflare's entry socket, which runs scheduled handlers.
 	entryURL string
-	cronStop func()                  // stops FireCrons' schedule; nil when off
-	onCron   func(CronResult, error) // Options.OnCron
+	// kvAPIURL is the runner's KV API (products with keys); account the
+	// account id its paths take.
+	kvAPIURL, account string
+	cronStop          func()                  // stops FireCrons' schedule; nil when off
+	onCron            func(CronResult, error) // Options.OnCron
 }
 
 // Products returns the running products in plan order.
@@ -187,7 +190,11 @@ func (rt *Runtime) StatePath() string { return rt.statePath }
 
 // State is what the state file holds.
 func (rt *Runtime) State() State {
-	return State{Stack: rt.stack, PID: os.Getpid(), StartedAt: rt.started, Model: rt.model, EntryURL: rt.entryURL, Products: rt.Products()}
+	st := State{Stack: rt.stack, PID: os.Getpid(), StartedAt: rt.started, Model: rt.model, EntryURL: rt.entryURL, Products: rt.Products()}
+	if rt.kvAPIURL != "" {
+		st.KVAPIURL, st.KVAccountID = rt.kvAPIURL, rt.account
+	}
+	return st
 }
 
 // Done is closed when the runner exits (after Stop, or on its own).
@@ -263,6 +270,8 @@ type runnerEvent struct {
 	ReadyMs   int               `json:"ready_ms"`
 	Entry     string            `json:"entry"`
 	Miniflare string            `json:"miniflare"`
+	// KVAPI is the base URL of the KV API the runner serves, when asked.
+	KVAPI string `json:"kv_api"`
 }
 
 // Stop stops the runner and workerd, then the stand-in, and removes the state

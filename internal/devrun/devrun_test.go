@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,8 +41,22 @@ func start(t *testing.T, o Options) *Runtime {
 	}
 	t.Cleanup(func() { _ = rt.Stop() })
 	t.Logf("%s ready in %s", o.Stack, rt.ReadyIn().Round(time.Millisecond))
+	remember(rt)
 	return rt
 }
+
+// remember notes the runtime's dev keys for call.
+func remember(rt *Runtime) {
+	for _, p := range rt.Products() {
+		if p.Key != "" {
+			testKeys.Store(p.URL, p.Key)
+		}
+	}
+}
+
+// testKeys are the keys dev created, by product URL: call sends a product's
+// key as x-api-key unless the request names its own credential.
+var testKeys sync.Map
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
@@ -58,9 +73,17 @@ func call(t *testing.T, method, u, body string, header ...string) (int, http.Hea
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	own := false
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
+		own = own || strings.EqualFold(header[i], "x-api-key")
 	}
+	testKeys.Range(func(k, v any) bool {
+		if !own && strings.HasPrefix(u, k.(string)+"/") && !strings.Contains(u, "/admin/") {
+			req.Header.Set("x-api-key", v.(string))
+		}
+		return true
+	})
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
@@ -113,6 +136,7 @@ func TestDemoStack(t *testing.T) {
 	if st.Stack != "demo" || st.PID != os.Getpid() || !st.Model.StandIn || st.Model.URL != rt.Model().URL || len(st.Products) != 4 {
 		t.Errorf("state %+v", st)
 	}
+	checkDevKeys(t, data, st)
 
 	want := map[string]string{"sales-engine": "event-agent", "email-worker": "async-pipeline", "ai-relay": "edge-cache", "delivery-worker": "event-agent"}
 	if len(rt.Products()) != len(want) {
@@ -307,7 +331,7 @@ func fastProject(t *testing.T) string {
 
 // Failing model calls go through the plan's retries to the dead-letter queue;
 // state survives a restart and --reset clears it; ports can be fixed; the
-// auth token guards the routes.
+// auth token guards the admin routes, the customer key the product's.
 func TestRetriesDeadLetterAndPersistence(t *testing.T) {
 	dir := fastProject(t)
 	toolsDir, _ := filepath.Abs(projectDir)
@@ -359,6 +383,7 @@ func TestRetriesDeadLetterAndPersistence(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = r.Stop() })
+		remember(r)
 		rt2 = r
 		if got := rt2.Product("pipe").URL; got != fmt.Sprintf("http://127.0.0.1:%d", base) {
 			t.Errorf("--port-base %d: product at %s", base, got)
@@ -371,25 +396,31 @@ func TestRetriesDeadLetterAndPersistence(t *testing.T) {
 		t.Fatal("no free pair of ports found")
 	}
 	base = rt2.Product("pipe").URL
-	if code, _, m := call(t, http.MethodGet, base+"/jobs/"+deadID, ""); code != http.StatusUnauthorized {
-		t.Errorf("no bearer token: %d %v", code, m)
+	if code, _, m := call(t, http.MethodGet, base+"/jobs/"+deadID, "", "x-api-key", ""); code != http.StatusUnauthorized || m["error"].(map[string]any)["code"] != "invalid_key" {
+		t.Errorf("no customer key: %d %v", code, m)
+	}
+	if code, _, m := call(t, http.MethodGet, base+"/admin/budget", ""); code != http.StatusUnauthorized {
+		t.Errorf("an admin route without the bearer token: %d %v", code, m)
 	}
 	if code, _, _ := call(t, http.MethodGet, base+"/health", ""); code != 200 {
 		t.Errorf("/health with AUTH_TOKEN set: %d", code)
 	}
-	auth := []string{"Authorization", "Bearer s3cret"}
-	code, _, m = call(t, http.MethodGet, base+"/jobs/"+deadID, "", auth...)
+	if code, _, m := call(t, http.MethodGet, base+"/admin/budget", "", "Authorization", "Bearer s3cret"); code == http.StatusUnauthorized {
+		t.Errorf("an admin route with the bearer token: %d %v", code, m)
+	}
+	// The product's routes take the customer key (call sends dev's).
+	code, _, m = call(t, http.MethodGet, base+"/jobs/"+deadID, "")
 	if code != 200 || m["status"] != "dead" {
 		t.Errorf("after a restart: %d %v, want the dead job", code, m)
 	}
-	code, _, m = call(t, http.MethodPost, base+"/jobs", `{"input":"fine"}`, auth...)
+	code, _, m = call(t, http.MethodPost, base+"/jobs", `{"input":"fine"}`)
 	okID, _ := m["job_id"].(string)
 	if code != http.StatusAccepted || okID == "" {
 		t.Fatalf("POST /jobs: %d %v", code, m)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for i := 0; ; i++ {
-		_, _, m = call(t, http.MethodGet, base+"/jobs/"+okID, "", auth...)
+		_, _, m = call(t, http.MethodGet, base+"/jobs/"+okID, "")
 		if m["status"] == "done" || i > 500 || time.Now().After(deadline) {
 			break
 		}

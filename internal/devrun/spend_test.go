@@ -61,7 +61,7 @@ func TestSpendSurvivesRestart(t *testing.T) {
 
 	rt := start(t, opts)
 	relay, agent := rt.Product("relay").URL, rt.Product("agent").URL
-	if code, _, m := call(t, http.MethodPost, relay+"/ask", `{"input":"what is a Worker?"}`, "Authorization", "Bearer "+spendToken); code != http.StatusOK {
+	if code, _, m := call(t, http.MethodPost, relay+"/ask", `{"input":"what is a Worker?"}`); code != http.StatusOK {
 		t.Fatalf("POST /ask: %d %v", code, m)
 	}
 	// The cost is recorded after the answer (waitUntil): poll, bounded.

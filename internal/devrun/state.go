@@ -27,6 +27,12 @@ type State struct {
 	// the products' scheduled handlers through it.
 	EntryURL string    `json:"entry_url,omitempty"`
 	Products []Product `json:"products"`
+	// KVAPIURL is the base URL of the local KV API: Cloudflare's Workers KV
+	// values endpoints (list keys, read, write, delete, metadata) over
+	// the products' KEYS namespaces, for cloudflare-go (`zerocost keys
+	// --local`). KVAccountID is the account id its paths take.
+	KVAPIURL    string `json:"kv_api_url,omitempty"`
+	KVAccountID string `json:"kv_account_id,omitempty"`
 }
 
 // Product is one running product.
@@ -39,6 +45,13 @@ type Product struct {
 	Script string `json:"script,omitempty"`
 	// Crons are the product's cron triggers, as planned.
 	Crons []string `json:"crons,omitempty"`
+	// Key is the customer key dev created at start for a product with keys
+	// (customer DevCustomer); "" for a public one. Only the state file
+	// (mode 0600) and the --json line hold it.
+	Key string `json:"key,omitempty"`
+	// KeysNamespaceID is the local id of the product's KEYS namespace,
+	// served by the KV API at State.KVAPIURL.
+	KeysNamespaceID string `json:"keys_namespace_id,omitempty"`
 }
 
 // ModelInfo says which model API the Workers call.

@@ -195,6 +195,8 @@ type built struct {
 	path string
 	// sec are the secrets' values, given to the runner in its environment.
 	sec devSecrets
+	// keys are the keys dev created, by product (never written to cfg).
+	keys map[string]string
 }
 
 // build bundles every product of the plan into <buildDir>/<product>/, turns
@@ -233,7 +235,12 @@ func build(p *prepared, m modelTarget) (*built, error) {
 		return nil, usage(err)
 	}
 	cfg.Workers = append(cfg.Workers, extras...)
-	b := &built{cfg: cfg, path: filepath.Join(p.buildDir, "runner.json"), sec: m.sec}
+	recs, keys, err := devKeys(p.plan, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Keys, cfg.KVAPI = recs, len(keys) > 0
+	b := &built{cfg: cfg, path: filepath.Join(p.buildDir, "runner.json"), sec: m.sec, keys: keys}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err
@@ -304,6 +311,13 @@ func (rt *Runtime) launch(ctx context.Context, p *prepared, b *built) error {
 		return err
 	}
 	rt.entryURL = strings.TrimRight(ready.Entry, "/")
+	rt.kvAPIURL, rt.account = ready.KVAPI, p.plan.AccountID
+	for i := range rt.products {
+		rt.products[i].Key = b.keys[rt.products[i].Name]
+		if pr := p.plan.Product(rt.products[i].Name); pr != nil {
+			rt.products[i].KeysNamespaceID = keysNamespaceID(pr)
+		}
+	}
 	rt.readyIn = time.Since(rt.started)
 	st := rt.State()
 	if err := writeState(p.statePath, &st); err != nil {

@@ -182,7 +182,7 @@ crons: ["0 6 * * *", "30 18 * * 1-5"]
 		w.checkStateHasNoSecrets()
 	})
 
-	step(t, w, "destroy keeps the R2 buckets and the spend database when retainData is true", func(t *testing.T) {
+	step(t, w, "destroy keeps the R2 buckets, the spend database and the keys namespaces when retainData is true", func(t *testing.T) {
 		w.pulumi("destroy", "--yes", "--skip-preview")
 		a, z := w.state()
 		if len(a.D1Databases) != 1 || a.D1Databases[0].Name != p.SpendDatabase.Name {
@@ -203,9 +203,13 @@ crons: ["0 6 * * *", "30 18 * * 1-5"]
 		if !slices.Equal(buckets, wantBuckets) {
 			t.Errorf("buckets after destroy %v, want %v", buckets, wantBuckets)
 		}
-		if n := len(a.Scripts) + len(a.KVNamespaces) + len(a.Queues) + len(a.CustomDomains) + len(z.Routes); n != 0 {
-			t.Errorf("%d resources left after destroy: scripts %d, kv %d, queues %d, domains %d, routes %d",
-				n, len(a.Scripts), len(a.KVNamespaces), len(a.Queues), len(a.CustomDomains), len(z.Routes))
+		// The customer keys stay too (retainData): one namespace per product.
+		if len(a.KVNamespaces) != len(p.Products) {
+			t.Errorf("KV namespaces after destroy %+v, want each product's keys", a.KVNamespaces)
+		}
+		if n := len(a.Scripts) + len(a.Queues) + len(a.CustomDomains) + len(z.Routes); n != 0 {
+			t.Errorf("%d resources left after destroy: scripts %d, queues %d, domains %d, routes %d",
+				n, len(a.Scripts), len(a.Queues), len(a.CustomDomains), len(z.Routes))
 		}
 	})
 }
@@ -331,7 +335,7 @@ func (w *world) plan(stackName string) *plan.Plan {
 // workflow binding).
 func productResourceCount(pr *plan.Product) int {
 	// Each bucket has its lifecycle rules beside it.
-	n := 1 + 2*len(pr.R2Buckets) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
+	n := 1 + 2*len(pr.R2Buckets) + len(pr.KVNamespaces) + len(pr.Queues) + len(pr.Consumers) + 1 + len(pr.Routes)
 	for _, b := range pr.Bindings {
 		if b.Type == plan.Workflow {
 			n++
@@ -409,9 +413,27 @@ func equalOps(a, b map[string][]string) bool {
 func (w *world) checkDeployed(t *testing.T, p *plan.Plan) {
 	t.Helper()
 	a, z := w.state()
-	if len(a.KVNamespaces) != 0 {
-		t.Errorf("the account has KV namespaces %+v: zerocost creates none", a.KVNamespaces)
+	// The KV namespaces: each product's customer keys, once each, nothing else.
+	kvs := map[string]string{} // title -> id
+	for _, ns := range a.KVNamespaces {
+		if _, dup := kvs[ns.Title]; dup {
+			t.Errorf("KV namespace %s twice", ns.Title)
+		}
+		kvs[ns.Title] = ns.ID
 	}
+	wantKV := 0
+	for _, pr := range p.Products {
+		for _, ns := range pr.KVNamespaces {
+			wantKV++
+			if kvs[ns.Title] == "" {
+				t.Errorf("%s: KV namespace %s missing", pr.Name, ns.Title)
+			}
+		}
+	}
+	if len(kvs) != wantKV {
+		t.Errorf("the account has KV namespaces %+v, the plan %d", a.KVNamespaces, wantKV)
+	}
+	w.kvs = kvs
 	buckets := map[string]bool{}
 	lifecycles := map[string]json.RawMessage{}
 	for _, b := range a.Buckets {
@@ -567,6 +589,8 @@ func (w *world) checkBindings(t *testing.T, pr *plan.Product, s *cftest.Script) 
 			ok2 = got.NamespaceID == b.Target && got.Simple != nil && got.Simple.Limit == b.Limit && got.Simple.Period == b.Period
 		case plan.Analytics:
 			ok2 = got.Dataset == b.Target
+		case plan.KV:
+			ok2 = got.NamespaceID != "" && got.NamespaceID == w.kvs[b.Target]
 		case plan.Workflow:
 			ok2 = string(got.Extra["workflow_name"]) == strconv.Quote(b.Target) && string(got.Extra["class_name"]) == strconv.Quote(b.Class)
 		default:

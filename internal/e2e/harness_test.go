@@ -47,6 +47,8 @@ type world struct {
 	stateDir  string // the file backend
 	// databases are the D1 databases checkDeployed found, name -> uuid.
 	databases map[string]string
+	// kvs are the KV namespaces checkDeployed found, title -> id.
+	kvs map[string]string
 }
 
 // checkStateHasNoSecrets reads every file of the backend and the project's

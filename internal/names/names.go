@@ -72,6 +72,9 @@ func Workflow(product, stack string) string { return Script(product, stack) + "-
 // DeadLetterQueue is the name of the dead-letter queue behind a queue.
 func DeadLetterQueue(queue string) string { return queue + "-dlq" }
 
+// KeysNamespace is the title of a product's KV namespace of customer keys.
+func KeysNamespace(product, stack string) string { return Script(product, stack) + "-keys" }
+
 // SpendDatabase names the stack's spend counter, the one D1 database of a
 // stack with a budget. The zerocost- prefix keeps it apart from every
 // product's resources (named <product>-<stack>...).

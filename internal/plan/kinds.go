@@ -21,6 +21,7 @@ const (
 	RateLimit Kind = "ratelimit"
 	Analytics Kind = "analytics_engine"
 	D1        Kind = "d1"
+	KV        Kind = "kv_namespace"
 	Workflow  Kind = "workflow"
 )
 
@@ -60,6 +61,9 @@ var Kinds = []KindInfo{
 	// The stack's spend database (Plan.SpendDatabase), not a product's own:
 	// the API binds a D1 database by its id.
 	{Kind: D1, Target: "the D1 database's name", Field: "id", Resource: "D1 database", check: checkD1},
+	// A product's KV namespace of customer keys (access: keys): the plan
+	// names it by title, the API binds it by its id.
+	{Kind: KV, Target: "the KV namespace's title", Field: "namespace_id", Resource: "KV namespace", check: checkKV},
 	// An event agent's jobs (runner: workflow): the Workflow runs the
 	// class Binding.Class of this same Worker.
 	{Kind: Workflow, Target: "the Workflow's name", Field: "workflow_name", Resource: "Workflow", check: checkWorkflow},
@@ -107,6 +111,18 @@ func checkProducer(b Binding, p *Plan) []string {
 		}
 	}
 	return []string{fmt.Sprintf("producer %s sends to queue %q, which no product declares", b.Name, b.Target)}
+}
+
+// checkKV: a KV binding points at a namespace its product owns.
+func checkKV(b Binding, p *Plan) []string {
+	for _, pr := range p.Products {
+		for _, ns := range pr.KVNamespaces {
+			if ns.Binding == b.Name && ns.Title == b.Target {
+				return nil
+			}
+		}
+	}
+	return []string{fmt.Sprintf("KV binding %s points at namespace %q, which no product owns", b.Name, b.Target)}
 }
 
 // checkWorkflow: the Workflow runs the class the event agent's Worker

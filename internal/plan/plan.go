@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -56,9 +57,14 @@ type Product struct {
 	Routes            []Route        `json:"routes,omitempty"`
 	Crons             []string       `json:"crons,omitempty"`
 	R2Buckets         []R2Bucket     `json:"r2_buckets"`
-	Queues            []QueueInfo    `json:"queues,omitempty"`
-	Consumers         []Consumer     `json:"consumers,omitempty"`
-	Bindings          []Binding      `json:"bindings"`
+	// Access is the product's access: stack.AccessKeys or AccessPublic.
+	Access string `json:"access"`
+	// KVNamespaces are the KV namespaces the product owns: with access
+	// keys, its namespace of customer keys (bound as KEYS).
+	KVNamespaces []KVNamespace `json:"kv_namespaces,omitempty"`
+	Queues       []QueueInfo   `json:"queues,omitempty"`
+	Consumers    []Consumer    `json:"consumers,omitempty"`
+	Bindings     []Binding     `json:"bindings"`
 	// Lifecycle is the product's bucket's object lifecycle rules.
 	Lifecycle []LifecycleRule `json:"lifecycle,omitempty"`
 	// WranglerTOML is the rendered config the product was parsed from.
@@ -76,6 +82,12 @@ type Route struct {
 type R2Bucket struct {
 	Binding string `json:"binding"`
 	Name    string `json:"name"`
+}
+
+// KVNamespace is a KV namespace the product owns, by title.
+type KVNamespace struct {
+	Binding string `json:"binding"`
+	Title   string `json:"title"`
 }
 
 // QueueInfo is a queue the product owns.
@@ -182,6 +194,7 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 		MainModule:        wc.Main,
 		CompatibilityDate: wc.CompatibilityDate,
 		Settings:          sp.Settings,
+		Access:            sp.Access,
 		WorkersDev:        wc.WorkersDev != nil && *wc.WorkersDev,
 		R2Buckets:         []R2Bucket{},
 		Bindings:          []Binding{},
@@ -262,6 +275,16 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 	for _, db := range wc.D1Databases {
 		pr.Bindings = append(pr.Bindings, Binding{Type: D1, Name: db.Binding, Target: db.DatabaseName})
 	}
+	for _, kv := range wc.KVNamespaces {
+		// The config binds a namespace by id; the only one zerocost renders
+		// is the product's keys namespace, whose local id derives from its title.
+		title := names.KeysNamespace(sp.Name, cfg.Stack)
+		if kv.Binding != contract.Keys || kv.ID != render.LocalNamespaceID(title) {
+			return nil, fmt.Errorf("%s: kv_namespaces binding %s (id %s) is not the product's keys namespace %s", sp.Name, kv.Binding, kv.ID, title)
+		}
+		pr.KVNamespaces = append(pr.KVNamespaces, KVNamespace{Binding: kv.Binding, Title: title})
+		pr.Bindings = append(pr.Bindings, Binding{Type: KV, Name: kv.Binding, Target: title})
+	}
 	return pr, addWorkflows(pr, wc.Workflows)
 }
 
@@ -303,8 +326,9 @@ var required = func() map[string]map[string]Kind {
 		for _, name := range contract.BindingsOf(pat) {
 			// Optional in the Worker: usage is not recorded without
 			// MODEL_USAGE; SPEND is there when the stack has a budget
-			// and JOB_WORKFLOW on runner: workflow (Check demands them then).
-			if name != contract.ModelUsage && name != contract.Spend && name != contract.JobWorkflow {
+			// (Check demands it then); the keys' bindings when the
+			// product has keys (checkAccess); JOB_WORKFLOW on runner: workflow.
+			if !slices.Contains([]string{contract.ModelUsage, contract.Spend, contract.Keys, contract.KeyFailures, contract.DoorStandard, contract.JobWorkflow}, name) {
 				m[name] = kinds[name]
 			}
 		}
@@ -384,6 +408,12 @@ func (p *Plan) Check() []error {
 				}
 				add("%s: the %s pattern needs a %s binding named %s%s", pr.Name, pr.Pattern, typ, name, why)
 			}
+		}
+		for _, msg := range pr.checkAccess() {
+			add("%s: %s", pr.Name, msg)
+		}
+		for _, ns := range pr.KVNamespaces {
+			claim(pr.Name, "KV namespace", ns.Title)
 		}
 		errs = append(errs, checkWorkflows(pr, claim)...)
 		for _, b := range pr.R2Buckets {
@@ -509,13 +539,21 @@ func (p *Plan) CronTriggers() int {
 	return n
 }
 
-// Warnings are what the plan may run into without being wrong: more cron
-// triggers than Workers Free allows (zerocost cannot see the account's plan
+// Warnings are what the plan may run into without being wrong: a public
+// product without a budget, what zerocost:authToken guards now (a stack that
+// sets it), waitUntil jobs whose longest answer cannot be written inside the
+// 30 s cap, more cron triggers than Workers Free allows. A warning, not an
+// error: zerocost cannot see the account's plan (Workers Paid allows 250 crons)
 // nor the crons of its other Workers, so Cloudflare's API is the judge when
-// `pulumi up` adds them), and waitUntil jobs whose longest answer cannot be
-// written inside the 30 s cap.
+// `pulumi up` adds them.
 func (p *Plan) Warnings() []string {
-	out := p.waitUntilWarnings()
+	auth := false
+	for _, pr := range p.Products {
+		if b := pr.Binding(contract.AuthToken); b != nil && b.Type == Secret {
+			auth = true
+		}
+	}
+	out := append(p.accessWarnings(auth), p.waitUntilWarnings()...)
 	if n := p.CronTriggers(); n > WorkersFreeCronTriggers {
 		var per []string
 		for _, pr := range p.Products {

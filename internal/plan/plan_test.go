@@ -117,9 +117,16 @@ func TestCrossChecks(t *testing.T) {
 		{"duplicate binding", "ai-relay", func(s string) string {
 			return s + "\n[[analytics_engine_datasets]]\nbinding = \"OUTPUTS\"\ndataset = \"x\"\n"
 		}, "binding OUTPUTS is declared twice"},
-		{"kv is not rendered", "sales-engine", func(s string) string {
+		{"a kv namespace zerocost does not render", "sales-engine", func(s string) string {
 			return s + "\n[[kv_namespaces]]\nbinding = \"JOBS\"\nid = \"x\"\n"
-		}, "unknown key(s) kv_namespaces"},
+		}, "kv_namespaces binding JOBS (id x) is not the product's keys namespace sales-engine-demo-keys"},
+		{"keys without their namespace", "sales-engine", func(s string) string {
+			i := strings.Index(s, "[[kv_namespaces]]")
+			return s[:i] + strings.Replace(s[i:], "binding = \"KEYS\"", "binding = \"KEYZ\"", 1)
+		}, "kv_namespaces binding KEYZ"},
+		{"public with a door", "sales-engine", func(s string) string {
+			return strings.Replace(s, `ACCESS = "keys"`, `ACCESS = "public"`, 1)
+		}, `var ACCESS is "public" but the product's access is "keys"`},
 		{"no r2 for outputs", "sales-engine", func(s string) string {
 			return strings.Replace(s, "[[r2_buckets]]\nbinding = \"OUTPUTS\"", "[[r2_buckets]]\nbinding = \"RESULTS\"", 1)
 		}, "needs a r2_bucket binding named OUTPUTS (job records, results and cached answers live in R2"},
@@ -297,6 +304,38 @@ func TestBatchModeCronsAndVars(t *testing.T) {
 	w := p.Warnings()
 	if len(w) != 1 || !strings.Contains(w[0], "6 cron triggers (bt 6)") || !strings.Contains(w[0], "Workers Free allows 5 per account") {
 		t.Errorf("warnings %v", w)
+	}
+}
+
+// A public product without a budget is warned about; a stack that sets
+// authToken is told what it guards now and that its keyed products take keys.
+func TestAccessWarnings(t *testing.T) {
+	cfg, err := stack.FromValues("dev", map[string]stack.Value{
+		stack.KeyAccountID: {Text: "0123456789abcdef0123456789abcdef"},
+		stack.KeyAuthToken: {Secret: true},
+		stack.KeyProducts:  {Text: `[{"name":"open","pattern":"edge-cache","access":"public"},{"name":"sold","pattern":"event-agent"}]`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(cfg, projectDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(p.Warnings(), "\n")
+	for _, want := range []string{"open is public (access: public) and has no budget", "zerocost:authToken now guards the admin routes (/admin/...) only", "sold take customer keys instead"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "sold is public") {
+		t.Errorf("a keyed product warned as public:\n%s", w)
+	}
+	if pr := p.Product("open"); pr.KeysNamespace() != "" || pr.Binding("KEYS") != nil || len(pr.Doors()) != 0 {
+		t.Errorf("the public product binds keys: %+v", pr.Bindings)
+	}
+	if pr := p.Product("sold"); pr.KeysNamespace() != "sold-dev-keys" || len(pr.Doors()) != 1 || pr.Doors()[0].Name != "DOOR_STANDARD" || pr.Doors()[0].Limit != stack.DefaultTierPerMinute {
+		t.Errorf("the keyed product: namespace %q doors %+v", pr.KeysNamespace(), pr.Doors())
 	}
 }
 

@@ -18,6 +18,7 @@ const agentStack = `config:
   zerocost:products:
     - name: agent
       pattern: event-agent
+      tiers: {standard: 1000000}
       systemPrompt: Answer in one line.
       settings:
         rateLimitPerMinute: 1000000

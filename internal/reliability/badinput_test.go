@@ -24,10 +24,12 @@ const badInputStack = `config:
   zerocost:products:
     - name: agent
       pattern: event-agent
+      tiers: {standard: 1000000}
       settings:
         maxInputChars: 500
     - name: pipe
       pattern: async-pipeline
+      tiers: {standard: 1000000}
       settings:
         batchSize: 1
         batchTimeoutSeconds: 1
@@ -36,6 +38,7 @@ const badInputStack = `config:
         maxInputChars: 500
     - name: relay
       pattern: edge-cache
+      tiers: {standard: 1000000}
       settings:
         maxInputChars: 500
 `
@@ -304,7 +307,7 @@ func TestBadInput(t *testing.T) {
 			switch {
 			case status == 405 && hdr.Get("Allow") == "":
 				t.Errorf("%s: %s: 405 without Allow", product, c.name)
-			case status == 401 && code != "unauthorized":
+			case status == 401 && code != "unauthorized" && code != "invalid_key":
 				t.Errorf("%s: %s: 401 %s", product, c.name, code)
 			}
 			if c.noAuth && status != 401 {
@@ -459,7 +462,7 @@ func send(env *Env, base string, c badCase, id string, auth []string) (int, []by
 	// pipe instead of the answer. Bodies larger than a socket buffer go
 	// through sendRaw, which reads the answer while it writes.
 	if len(c.body) > 16<<10 {
-		return sendRaw(req)
+		return sendRaw(env.WithKey(req))
 	}
 	resp, err := env.Client.Do(req)
 	if err != nil {

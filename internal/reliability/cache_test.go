@@ -18,6 +18,7 @@ const cacheStack = `config:
   zerocost:products:
     - name: relay
       pattern: edge-cache
+      tiers: {standard: 1000000}
       systemPrompt: Answer in one sentence.
       settings:
         rateLimitPerMinute: 1000000

@@ -3,22 +3,31 @@ package reliability
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 )
 
-// checkDoor: one caller (a client address, CF-Connecting-IP) past its door
+// checkDoor: one caller (a customer, each from its own CF-Connecting-IP) past its door
 // limit meets 429 rate_limited while another caller is still served, on the
 // edge cache (every POST counted, hits too) and on the pipeline (jobs
 // counted). The badInputStack's products use the default door limits.
 func checkDoor(t *testing.T, env *Env, auth []string) {
 	t.Helper()
-	from := func(ip string) []string {
-		return append([]string{"Content-Type", "application/json", "CF-Connecting-IP", ip}, auth...)
+	// The products have customer keys, so a caller is a customer: each
+	// address sends the key of a customer of its own.
+	keys := map[string]string{}
+	from := func(product, ip string) []string {
+		k := product + " " + ip
+		if keys[k] == "" {
+			keys[k] = env.CustomerKey(t, product, "caller-"+strings.ReplaceAll(ip, ".", "-"))
+		}
+		return []string{"Content-Type", "application/json", "CF-Connecting-IP", ip, "Authorization", "Bearer " + keys[k]}
 	}
+	_ = auth // the stack's token guards the admin routes only
 	// The relay's door: half of rateLimitPerMinute (60), 30 a minute.
 	const relayDoor = 30
 	ask := func(ip string) *Response {
-		r, err := env.Do(http.MethodPost, env.URL("relay")+"/ask", []byte(`{"input":"a door question"}`), from(ip)...)
+		r, err := env.Do(http.MethodPost, env.URL("relay")+"/ask", []byte(`{"input":"a door question"}`), from("relay", ip)...)
 		if err != nil {
 			t.Fatalf("relay from %s: %v", ip, err)
 		}
@@ -48,7 +57,7 @@ func checkDoor(t *testing.T, env *Env, auth []string) {
 		for i := range inputs {
 			inputs[i] = fmt.Sprintf("door job %d", i)
 		}
-		r, err := env.Do(http.MethodPost, env.URL("pipe")+"/jobs", jsonMust(map[string]any{"inputs": inputs}), from(ip)...)
+		r, err := env.Do(http.MethodPost, env.URL("pipe")+"/jobs", jsonMust(map[string]any{"inputs": inputs}), from("pipe", ip)...)
 		if err != nil {
 			t.Fatalf("pipe from %s: %v", ip, err)
 		}

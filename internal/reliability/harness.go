@@ -164,7 +164,7 @@ func Start(ctx context.Context, o devrun.Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Env{RT: rt, Plan: o.Plan, Client: NewClient(), inspect: rt.ExtraURL(InspectorName)}, nil
+	return &Env{RT: rt, Plan: o.Plan, Client: withKeys(NewClient(), rt, o.AuthToken), inspect: rt.ExtraURL(InspectorName)}, nil
 }
 
 // Stop stops the runtime.

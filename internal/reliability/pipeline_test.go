@@ -20,6 +20,7 @@ func pipeStack(settings ...string) string {
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
+      tiers: {standard: 1000000}
       systemPrompt: Answer in one word.
       settings:
         ` + strings.Join(settings, "\n        ") + "\n"

@@ -91,9 +91,11 @@ func TestSecretsStaySecret(t *testing.T) {
   zerocost:products:
     - name: agent
       pattern: event-agent
+      tiers: {standard: 1000000}
       hooks: hooks/agent.ts
     - name: pipe
       pattern: async-pipeline
+      tiers: {standard: 1000000}
       settings:
         batchSize: 5
         batchTimeoutSeconds: 1
@@ -101,6 +103,7 @@ func TestSecretsStaySecret(t *testing.T) {
         retryDelaySeconds: 1
     - name: relay
       pattern: edge-cache
+      tiers: {standard: 1000000}
 `, ln.Addr(), keyCipher, tokenCipher)
 	// Hooks that log what they see, as a careless product might.
 	hooks := `import type { Hooks } from "zerocost:hooks";
@@ -205,7 +208,9 @@ export const buildRequest: NonNullable<Hooks["buildRequest"]> = (input, ctx) => 
 	for _, p := range ready.Products {
 		urls[p.Name] = p.URL
 	}
-	client := NewClient()
+	// The products take customer keys: the requests that carry the token
+	// carry dev's key instead (keyClient).
+	client := keyClient(NewClient(), ready.Products, authToken)
 	var answers bytes.Buffer
 	do := func(method, u, body string, header ...string) *Response {
 		t.Helper()

@@ -30,13 +30,13 @@ type Var struct{ Name, Value string }
 // BindingNames are the resource binding names the templates write, from
 // internal/contract.
 type BindingNames struct {
-	Outputs, JobQueue, RateLimiter, DoorLimiter, ModelUsage, Spend, JobWorkflow string
+	Outputs, JobQueue, RateLimiter, DoorLimiter, ModelUsage, Spend, Keys, KeyFailures, JobWorkflow string
 }
 
 // bindingNames is the one value of BindingNames.
 var bindingNames = BindingNames{
 	Outputs: contract.Outputs, JobQueue: contract.JobQueue, RateLimiter: contract.RateLimiter, DoorLimiter: contract.DoorLimiter, ModelUsage: contract.ModelUsage,
-	Spend: contract.Spend, JobWorkflow: contract.JobWorkflow,
+	Spend: contract.Spend, Keys: contract.Keys, KeyFailures: contract.KeyFailures, JobWorkflow: contract.JobWorkflow,
 }
 
 // Data is what a pattern template sees.
@@ -63,10 +63,57 @@ type Data struct {
 	// LocalDatabaseID): Pulumi creates the database and binds its real id.
 	SpendDatabase   string
 	SpendDatabaseID string
+	// Keys is the product's customer keys (access: keys), nil when public.
+	Keys *Keys
 	// Binding names the bindings the template declares.
 	Binding     BindingNames
 	Vars        []Var
 	SecretNames []string
+}
+
+// Keys is what the template declares for a product with customer keys: the
+// KV namespace (its title, and its local stand-in id: Pulumi creates the
+// namespace and binds its real id), the failed-check limiter and one door
+// limiter per tier.
+type Keys struct {
+	Namespace, NamespaceID string
+	FailuresNamespaceID    int
+	FailuresPerMinute      int
+	Doors                  []Door
+}
+
+// Door is a tier's door limit: a ratelimit binding keyed by customer.
+type Door struct {
+	Binding     string
+	NamespaceID int
+	PerMinute   int
+}
+
+// KeyFailuresPerMinute is how many failed key checks a client address may
+// make a minute before its next unknown keys are refused without a KV read
+// (429): 10 a minute is at most 14,400 KV reads a day per address, against
+// Workers KV's 100,000 free reads a day (developers.cloudflare.com/kv/platform/pricing/).
+const KeyFailuresPerMinute = 10
+
+// newKeys derives a keyed product's namespace and limiters.
+func newKeys(p stack.Product, script, stackName string) *Keys {
+	title := names.KeysNamespace(p.Name, stackName)
+	k := &Keys{Namespace: title, NamespaceID: LocalNamespaceID(title),
+		FailuresNamespaceID: DefaultRateLimitNamespaceID(script + "/key-failures"), FailuresPerMinute: KeyFailuresPerMinute}
+	for _, t := range p.TierNames() {
+		k.Doors = append(k.Doors, Door{Binding: contract.Door(t),
+			NamespaceID: DefaultRateLimitNamespaceID(script + "/door/" + t), PerMinute: p.Tiers[t]})
+	}
+	return k
+}
+
+// LocalNamespaceID is the id the rendered config gives a KV namespace: 32
+// hex digits derived from its title, stable across renders so that the local
+// runtime keeps its keys. The deployed namespace's id is Cloudflare's;
+// Pulumi binds that one.
+func LocalNamespaceID(title string) string {
+	h := sha256.Sum256([]byte("zerocost local kv " + title))
+	return fmt.Sprintf("%x", h[:16])
 }
 
 // Templates parses the embedded templates (common.tmpl plus one per pattern).
@@ -129,6 +176,9 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.SpendDatabase = names.SpendDatabase(cfg.Stack)
 		d.SpendDatabaseID = LocalDatabaseID(d.SpendDatabase)
 		checks = append(checks, [2]string{"database", d.SpendDatabase})
+	}
+	if p.HasKeys() {
+		d.Keys = newKeys(p, d.Script, cfg.Stack)
 	}
 	if p.Pattern == stack.AsyncPipeline {
 		d.Queue = names.Queue(p.Name, cfg.Stack)

@@ -107,6 +107,9 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 		for _, db := range wc.D1Databases {
 			bindings = append(bindings, db.Binding)
 		}
+		for _, kv := range wc.KVNamespaces {
+			bindings = append(bindings, kv.Binding)
+		}
 		for _, wf := range wc.Workflows {
 			bindings = append(bindings, wf.Binding)
 		}

@@ -18,6 +18,7 @@ func vars(cfg *stack.Config, p stack.Product, d *Data, prompt, modelPrices strin
 	values := map[string]string{
 		contract.VarProduct:          p.Name,
 		contract.VarPattern:          p.Pattern,
+		contract.VarAccess:           p.Access,
 		contract.VarModel:            p.Model,
 		contract.VarAnthropicBaseURL: cfg.AnthropicBaseURL,
 		contract.VarSystemPrompt:     prompt,

@@ -84,12 +84,13 @@ func typeName(t reflect.Type) string {
 	return "a " + t.String()
 }
 
-// applyDefaults fills what the product leaves unset: its model and its
-// pattern's settings (SettingsTable).
+// applyDefaults fills what the product leaves unset: its model, its access
+// and tiers, and its pattern's settings (SettingsTable).
 func (p *Product) applyDefaults() {
 	if p.Model == "" {
 		p.Model = DefaultModel
 	}
+	p.defaultAccess()
 	p.Settings.applyDefaults(p.Pattern)
 }
 
@@ -137,6 +138,7 @@ func (p *Product) validate(field string) []error {
 			add(errf(fmt.Sprintf("%s.crons[%d]", field, i), "%v", err))
 		}
 	}
+	errs = append(errs, p.validateAccess(field)...)
 	return append(errs, p.Settings.validate(field+".settings", p.Pattern)...)
 }
 

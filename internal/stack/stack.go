@@ -172,7 +172,14 @@ type Product struct {
 	Route            *Route        `json:"route,omitempty"`
 	CustomDomain     *CustomDomain `json:"customDomain,omitempty"`
 	Crons            []string      `json:"crons,omitempty"`
-	Settings         Settings      `json:"settings"`
+	// Access is who may call the product: AccessKeys (the default: every
+	// request but GET /health needs a customer key) or AccessPublic.
+	Access string `json:"access,omitempty"`
+	// Tiers are the door limits a customer key may carry (its tier), in
+	// requests per minute per customer; a product with keys has at least
+	// DefaultTier. A public product has none.
+	Tiers    map[string]int `json:"tiers,omitempty"`
+	Settings Settings       `json:"settings"`
 }
 
 // Route maps a zone route pattern to the product's Worker.

@@ -73,7 +73,11 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"missing account id", "config:\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:accountId", "missing"},
 		{"bad account id", "config:\n  zerocost:accountId: acme\n  zerocost:products: [{name: a, pattern: edge-cache}]\n", "zerocost:accountId", "not a Cloudflare account id"},
 		{"no products", base, "zerocost:products", "missing"},
-		{"unknown product field", base + "  zerocost:products: [{name: a, pattern: edge-cache, ttl: 5}]\n", "zerocost:products[0].ttl", "unknown field (known: crons, customDomain, hooks, model, name, pattern, route, settings, systemPrompt, systemPromptFile)"},
+		{"unknown product field", base + "  zerocost:products: [{name: a, pattern: edge-cache, ttl: 5}]\n", "zerocost:products[0].ttl", "unknown field (known: access, crons, customDomain, hooks, model, name, pattern, route, settings, systemPrompt, systemPromptFile, tiers)"},
+		{"bad access", base + "  zerocost:products: [{name: a, pattern: edge-cache, access: open}]\n", "zerocost:products[0].access", `"open" is not an access mode (one of: keys, public)`},
+		{"tiers of a public product", base + "  zerocost:products: [{name: a, pattern: edge-cache, access: public, tiers: {pro: 600}}]\n", "zerocost:products[0].tiers", "a public product has no customer keys"},
+		{"bad tier name", base + "  zerocost:products: [{name: a, pattern: edge-cache, tiers: {Pro-1: 600}}]\n", "zerocost:products[0].tiers", `"Pro-1" is not a tier name`},
+		{"bad tier limit", base + "  zerocost:products: [{name: a, pattern: edge-cache, tiers: {pro: 0}}]\n", "zerocost:products[0].tiers.pro", "0 is out of range"},
 		{"unknown setting", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSecond: 600}}]\n", "zerocost:products[0].settings.cacheTtlSecond", "unknown field; did you mean cacheTtlSeconds?"},
 		{"unknown route key", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'x.com/*', zone: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].route.zone", "unknown field; did you mean zoneId?"},
 		{"unknown custom domain key", base + "  zerocost:products: [{name: a, pattern: edge-cache, customDomain: {host: a.x.com, zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].customDomain.host", "unknown field; did you mean hostname?"},
@@ -221,7 +225,7 @@ func TestEditDistance(t *testing.T) {
 
 // The known keys are the structs' json names.
 func TestKnownKeysFollowTheStructs(t *testing.T) {
-	if got := strings.Join(productKeys, " "); got != "crons customDomain hooks model name pattern route settings systemPrompt systemPromptFile" {
+	if got := strings.Join(productKeys, " "); got != "access crons customDomain hooks model name pattern route settings systemPrompt systemPromptFile tiers" {
 		t.Errorf("product keys %s", got)
 	}
 	if got := strings.Join(routeKeys, " ") + " / " + strings.Join(customDomainKeys, " "); got != "pattern zoneId / hostname zoneId" {
@@ -264,6 +268,27 @@ func TestModelMode(t *testing.T) {
 	}
 	if ea.Settings.ModelMode != "" || ea.Settings.BatchPollCron != "" {
 		t.Errorf("event-agent: %+v", ea.Settings)
+	}
+}
+
+// access defaults to keys with the one default tier; public is explicit and has no tiers.
+func TestAccessDefaults(t *testing.T) {
+	cfg, err := FromValues("dev", map[string]Value{
+		KeyAccountID: {Text: "0123456789abcdef0123456789abcdef"},
+		KeyProducts:  {Text: `[{"name":"a","pattern":"edge-cache"},{"name":"b","pattern":"event-agent","access":"public"},{"name":"c","pattern":"event-agent","tiers":{"pro":600,"free":10}}]`},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, c := cfg.Products[0], cfg.Products[1], cfg.Products[2]
+	if !a.HasKeys() || len(a.Tiers) != 1 || a.Tiers[DefaultTier] != DefaultTierPerMinute {
+		t.Errorf("a: access %q tiers %v, want keys with %s: %d", a.Access, a.Tiers, DefaultTier, DefaultTierPerMinute)
+	}
+	if b.HasKeys() || b.Tiers != nil {
+		t.Errorf("b: access %q tiers %v, want public without tiers", b.Access, b.Tiers)
+	}
+	if got := strings.Join(c.TierNames(), ","); got != "free,pro" {
+		t.Errorf("c: tiers %s, want free,pro (its own, sorted, no default added)", got)
 	}
 }
 

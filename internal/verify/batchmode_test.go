@@ -120,7 +120,7 @@ func TestBatchModeCheck(t *testing.T) {
 			f.mu, f.polls, f.submittedAt = &sync.Mutex{}, map[string]int{}, map[string]int{}
 			srv := httptest.NewServer(f)
 			defer srv.Close()
-			tg := Target{Name: TargetLocal, URLs: map[string]string{"bp": srv.URL}}
+			tg := Target{Name: TargetLocal, URLs: map[string]string{"bp": srv.URL}, Keys: map[string]string{"bp": "zck_any-key-the-fake-takes"}}
 			if !c.deployed {
 				tg.TriggerCron = func(_ context.Context, product string) error {
 					if product != "bp" {
@@ -143,7 +143,7 @@ func TestBatchModeCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(names(rep, "bp"), ","); got != "health,method,bad input,unknown job,batch mode" {
+			if got := strings.Join(names(rep, "bp"), ","); got != "health,no key,method,bad input,unknown job,batch mode" {
 				t.Fatalf("checks %s", got)
 			}
 			chk := find(t, rep, "bp", CheckBatchMode)

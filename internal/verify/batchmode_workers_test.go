@@ -49,7 +49,7 @@ func TestBatchModeAgainstTheWorker(t *testing.T) {
 			t.Parallel()
 			p := batchPlanWith(t, `"maxRetries":1,"retryDelaySeconds":1`)
 			rt := verifytest.Workers(t, devrun.Options{Plan: p, StandIn: devmodel.Options{Batch: c.batch}})
-			tg := Target{Name: TargetLocal, URLs: verifytest.URLs(rt)}
+			tg := Target{Name: TargetLocal, URLs: verifytest.URLs(rt), Keys: verifytest.Keys(rt)}
 			crons := 0
 			tg.TriggerCron = func(ctx context.Context, product string) error {
 				crons++

@@ -69,6 +69,7 @@ type inventory struct {
 	domains   memo[[]cfapi.CustomDomain]
 	subdomain memo[string]
 	databases memo[[]cfapi.D1Database]
+	kvs       memo[[]cfapi.KVNamespace]
 	consumers memos[[]cfapi.Consumer] // by queue id
 	routes    memos[[]cfapi.Route]    // by zone
 }
@@ -95,6 +96,11 @@ func (in *inventory) database(ctx context.Context, name string) (*cfapi.D1Databa
 	return firstOf(all, err, func(d cfapi.D1Database) bool { return d.Name == name })
 }
 
+func (in *inventory) kvNamespace(ctx context.Context, title string) (*cfapi.KVNamespace, error) {
+	all, err := in.kvs.get(func() ([]cfapi.KVNamespace, error) { return in.api.KVNamespaces(ctx, in.account) })
+	return firstOf(all, err, func(n cfapi.KVNamespace) bool { return n.Title == title })
+}
+
 func (in *inventory) consumersOf(ctx context.Context, queueID string) ([]cfapi.Consumer, error) {
 	return in.consumers.get(queueID, func() ([]cfapi.Consumer, error) { return in.api.Consumers(ctx, in.account, queueID) })
 }
@@ -118,6 +124,7 @@ const (
 	permScripts = "Workers Scripts Read"
 	permRoutes  = "Workers Routes Read (on the zone)"
 	permD1      = "D1 Read"
+	permKV      = "Workers KV Storage Read"
 	// permWorkflows: the Workflows API is under the Workers Scripts
 	// permission group (Cloudflare's API docs list it for /workflows).
 	permWorkflows = "Workers Scripts Read"
@@ -180,6 +187,21 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 			}
 			if want := out.D1DatabaseIDs[db.Binding]; hasOutputs && want != "" && want != got.ID {
 				return "", drifted([]Drift{{Kind: Mismatched, Name: "D1 database " + db.Name + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
+			}
+			return "id " + got.ID, nil
+		})
+	}
+	for _, ns := range pr.KVNamespaces {
+		add("kv namespace "+ns.Title, func(ctx context.Context) (string, error) {
+			got, err := in.kvNamespace(ctx, ns.Title)
+			if err != nil {
+				return "", apiFailure(err, permKV)
+			}
+			if got == nil {
+				return "", drifted([]Drift{{Kind: Missing, Name: "KV namespace " + ns.Title, Expected: "the product's customer keys, bound as " + ns.Binding}})
+			}
+			if want := out.KVNamespaceIDs[ns.Binding]; hasOutputs && want != "" && want != got.ID {
+				return "", drifted([]Drift{{Kind: Mismatched, Name: "KV namespace " + ns.Title + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
 			}
 			return "id " + got.ID, nil
 		})
@@ -410,6 +432,18 @@ var driftChecks = map[plan.Kind]func(c *bindingCheck, want plan.Binding, got cfa
 			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " id", Expected: "the id of D1 database " + want.Target + " (missing)", Actual: shown(id)})
 		case db.ID != id:
 			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " id", Expected: shown(db.ID) + " (D1 database " + want.Target + ")", Actual: shown(id)})
+		}
+	},
+	// The plan names the namespace by title; the binding carries its id.
+	plan.KV: func(c *bindingCheck, want plan.Binding, got cfapi.Binding) {
+		ns, err := c.in.kvNamespace(c.ctx, want.Target)
+		switch {
+		case err != nil:
+			c.notes = append(c.notes, fmt.Sprintf("%s: namespace not compared (%v)", want.Name, apiFailure(err, permKV)))
+		case ns == nil:
+			c.ds = append(c.ds, Drift{Kind: Mismatched, Name: "binding " + want.Name + " namespace_id", Expected: "the id of KV namespace " + want.Target + " (missing)", Actual: shown(got.NamespaceID)})
+		default:
+			c.target(want, ns.ID, got.NamespaceID)
 		}
 	},
 	// The Workflow by name, and the class of this Worker it runs.

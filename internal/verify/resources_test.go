@@ -61,7 +61,7 @@ func TestResourcesAllPass(t *testing.T) {
 			}
 		}
 		want := "r2 bucket email-worker-demo-outputs,r2 lifecycle email-worker-demo-outputs,queue email-worker-demo-jobs," +
-			"dead-letter queue email-worker-demo-jobs-dlq,d1 database zerocost-demo-spend,consumer of email-worker-demo-jobs,consumer of email-worker-demo-jobs-dlq," +
+			"dead-letter queue email-worker-demo-jobs-dlq,d1 database zerocost-demo-spend,kv namespace email-worker-demo-keys,consumer of email-worker-demo-jobs,consumer of email-worker-demo-jobs-dlq," +
 			"worker email-worker-demo,workers.dev"
 		if got := strings.Join(names(rep, "email-worker"), ","); got != want {
 			t.Errorf("email-worker checks:\n%s\nwant\n%s", got, want)
@@ -194,6 +194,19 @@ func TestResourceDrift(t *testing.T) {
 				sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == "SPEND" })
 			})
 		}, Drift{Kind: Missing, Name: "binding SPEND", Expected: "d1"}},
+		{"missing keys namespace", "ai-relay", "kv namespace ai-relay-demo-keys", inAccount(acct, func(a *cftest.Account) {
+			a.KVNamespaces = slices.DeleteFunc(a.KVNamespaces, func(ns cftest.KVNamespace) bool { return ns.Title == "ai-relay-demo-keys" })
+		}), Drift{Kind: Missing, Name: "KV namespace ai-relay-demo-keys", Expected: "the product's customer keys, bound as KEYS"}},
+		{"KEYS bound to another namespace", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
+			other := s.AddKVNamespace(acct, "someone-elses-kv")
+			setBinding(s, acct, "email-worker-demo", "KEYS", func(b *cftest.Binding) { b.NamespaceID = other.ID })
+		}, Drift{Kind: Mismatched, Name: "binding KEYS namespace_id"}},
+		{"missing KEYS binding", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
+			s.Update(func(st *State) {
+				sc := script(st, acct, "sales-engine-demo")
+				sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == "KEYS" })
+			})
+		}, Drift{Kind: Missing, Name: "binding KEYS", Expected: "kv_namespace"}},
 		{"missing custom domain", "ai-relay", "custom domain relay.example.com", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { st.Accounts[acct].CustomDomains = nil })
 		}, Drift{Kind: Missing, Name: "custom domain relay.example.com"}},
@@ -311,7 +324,7 @@ func TestResourcesAndRoutesTogether(t *testing.T) {
 	}
 	// Per product: route checks first, then resource checks.
 	got := names(rep, "ai-relay")
-	want := "health,method,bad input,cache,r2 bucket ai-relay-demo-outputs,r2 lifecycle ai-relay-demo-outputs,d1 database zerocost-demo-spend,worker ai-relay-demo,workers.dev"
+	want := "health,no key,revoked key,method,bad input,cache,r2 bucket ai-relay-demo-outputs,r2 lifecycle ai-relay-demo-outputs,d1 database zerocost-demo-spend,kv namespace ai-relay-demo-keys,worker ai-relay-demo,workers.dev"
 	if strings.Join(got, ",") != want {
 		t.Errorf("ai-relay checks %v", got)
 	}

@@ -104,8 +104,22 @@ func (r *response) String() string {
 	return fmt.Sprintf("HTTP %d %s", r.status, clip(body, 200))
 }
 
-// do sends one request. body, when not nil, is sent as JSON.
+// do sends one request. body, when not nil, is sent as JSON. With auth, it
+// carries the product's customer key (a product with keys), or the admin
+// token on /admin/ routes and on a product without keys.
 func (p *prober) do(ctx context.Context, method, path string, body any, auth bool) (*response, error) {
+	cred := ""
+	if auth {
+		cred = p.o.AuthToken
+		if key := p.o.Target.Keys[p.pr.Name]; key != "" && !strings.HasPrefix(path, "/admin/") {
+			cred = key
+		}
+	}
+	return p.send(ctx, method, path, body, cred)
+}
+
+// send sends one request with cred, when not "", as its bearer token.
+func (p *prober) send(ctx context.Context, method, path string, body any, cred string) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.o.RequestTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -124,8 +138,8 @@ func (p *prober) do(ctx context.Context, method, path string, body any, auth boo
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("User-Agent", "zerocost-verify")
-	if auth && p.o.AuthToken != "" {
-		req.Header.Set("Authorization", "Bearer "+p.o.AuthToken)
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	res, err := p.o.HTTPClient.Do(req)
 	if err != nil {
@@ -162,8 +176,10 @@ func expect(method, path string, r *response, status int) error {
 		return nil
 	}
 	hint := ""
-	if r.status == http.StatusUnauthorized {
-		hint = " (the product wants a bearer token: set ZEROCOST_AUTH_TOKEN)"
+	if r.status == http.StatusUnauthorized && strings.HasPrefix(path, "/admin/") {
+		hint = " (the admin routes want the stack's zerocost:authToken: set ZEROCOST_AUTH_TOKEN)"
+	} else if r.status == http.StatusUnauthorized {
+		hint = " (the product has access: keys and wants a customer key: see `zerocost verify --help`)"
 	}
 	return fmt.Errorf("%s %s: want HTTP %d, got %s%s", method, path, status, r, hint)
 }
@@ -200,6 +216,13 @@ func routeSteps(o *Options, pr *plan.Product) []step {
 	steps = add(steps, CheckHealth, p.health)
 	if o.AuthToken != "" {
 		steps = add(steps, CheckAuth, p.auth)
+	}
+	steps = keySteps(o, p, steps, add)
+	if pr.HasKeys() && o.Target.Keys[pr.Name] == "" {
+		// Without a customer key the product's routes answer 401: only
+		// health and the key check can run (a deployed stack: verify
+		// creates no key of its own yet).
+		return steps
 	}
 	switch pr.Pattern {
 	case stack.EventAgent:
@@ -255,20 +278,22 @@ func (p *prober) health(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%s, %s", p.pr.Pattern, p.pr.Name), nil
 }
 
-// auth: without the bearer token the Worker answers 401.
+// auth: the admin routes answer 401 without the stack's bearer token
+// (zerocost:authToken guards them, and only them).
 func (p *prober) auth(ctx context.Context) (string, error) {
-	path := "/jobs/" + newUUID()
-	if p.pr.Pattern == stack.EdgeCache {
-		path = "/ask"
-	}
+	path := "/admin/zerocost-verify"
 	r, err := p.do(ctx, http.MethodGet, path, nil, false)
 	if err != nil {
 		return "", err
 	}
 	if r.status != http.StatusUnauthorized {
-		return "", fmt.Errorf("GET %s without a bearer token: want HTTP 401, got %s", path, r)
+		return "", fmt.Errorf("GET %s without the admin token: want HTTP 401, got %s", path, r)
 	}
-	return "401 without the bearer token", nil
+	// With the token the Worker lets it through to its routes: no such one.
+	if _, err := p.call(ctx, http.MethodGet, path, nil, http.StatusNotFound); err != nil {
+		return "", err
+	}
+	return "admin routes: 401 without the bearer token, 404 past it", nil
 }
 
 // method: GET on a POST-only route answers 405 naming POST in Allow.

@@ -68,10 +68,10 @@ func TestRoutesAllPass(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	want := map[string]string{
-		"sales-engine":    "health,method,bad input,unknown job,job",
-		"delivery-worker": "health,method,bad input,unknown job,job",
-		"email-worker":    "health,method,bad input,unknown job,batch",
-		"ai-relay":        "health,method,bad input,cache",
+		"sales-engine":    "health,no key,revoked key,other customer,method,bad input,unknown job,job",
+		"delivery-worker": "health,no key,revoked key,other customer,method,bad input,unknown job,job",
+		"email-worker":    "health,no key,revoked key,other customer,method,bad input,unknown job,batch",
+		"ai-relay":        "health,no key,revoked key,method,bad input,cache",
 	}
 	for product, checks := range want {
 		if got := strings.Join(names(rep, product), ","); got != checks {
@@ -138,7 +138,10 @@ func TestRoutesBroken(t *testing.T) {
 			b := &verifytest.Breakage{SameQuestion: "the one question of " + o.RunID}
 			breakOne(t, tg, "ai-relay", b)
 			// Someone asked before: the cache holds the one question's answer.
-			res, err := http.Post(tg.URLs["ai-relay"]+"/ask", "application/json", strings.NewReader(`{"input": "anything"}`))
+			req, _ := http.NewRequest(http.MethodPost, tg.URLs["ai-relay"]+"/ask", strings.NewReader(`{"input": "anything"}`))
+			req.Header.Set("x-api-key", tg.Keys["ai-relay"])
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,10 +152,10 @@ func TestRoutesBroken(t *testing.T) {
 		}, detail: "want x-cache MISS"},
 		{name: "no 405", product: "email-worker", check: CheckMethod, breakage: &verifytest.Breakage{No405: true},
 			detail: "want HTTP 405, got HTTP 404"},
-		{name: "auth on, no token", product: "sales-engine", check: CheckMethod, setup: func(t *testing.T, tg Target, o *Options) {
-			// This product's Worker has AUTH_TOKEN set; verify was given no token.
+		{name: "a key of another stack", product: "sales-engine", check: CheckMethod, setup: func(t *testing.T, tg Target, o *Options) {
+			// This product's Worker is another runtime's: the key is not in its KEYS.
 			tg.URLs["sales-engine"] = workers(t, rtAuth).target().URLs["sales-engine"]
-		}, detail: "set ZEROCOST_AUTH_TOKEN"},
+		}, detail: "wants a customer key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/apikeys"
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/outputs"
@@ -124,6 +125,13 @@ type Target struct {
 	// calls it to poll the Message Batches. Nil for a deployed stack, whose
 	// crons run on their schedule.
 	TriggerCron func(ctx context.Context, product string) error
+	// Keys maps a product with keys to a live customer key the checks
+	// send (a local target: the key dev created; never printed).
+	Keys map[string]string
+	// PutKey, when set, writes a key record into a product's KEYS
+	// namespace (a local target: dev's KV API); the revoked-key and
+	// other-customer checks use it. Nil for a deployed stack.
+	PutKey func(ctx context.Context, product, hash string, rec apikeys.Record) error
 }
 
 // Target names.
@@ -173,6 +181,7 @@ type API interface {
 	Routes(ctx context.Context, zone string) ([]cfapi.Route, error)
 	CustomDomains(ctx context.Context, account string) ([]cfapi.CustomDomain, error)
 	D1Databases(ctx context.Context, account string) ([]cfapi.D1Database, error)
+	KVNamespaces(ctx context.Context, account string) ([]cfapi.KVNamespace, error)
 	BucketLifecycle(ctx context.Context, account, bucket string) ([]cfapi.LifecycleRule, error)
 	Workflow(ctx context.Context, account, name string) (*cfapi.Workflow, error)
 }
@@ -192,8 +201,9 @@ type Options struct {
 	Products []string
 	// HTTPClient calls the Workers (default http.DefaultClient).
 	HTTPClient *http.Client
-	// AuthToken is sent as a bearer token to every route but GET /health;
-	// when set, an "auth" check expects 401 without it.
+	// AuthToken is sent as a bearer token to the admin routes (and every
+	// route of a product without a key); when set, an "auth" check expects
+	// 401 from an admin route without it.
 	AuthToken string
 	// Timeout bounds each wait: a job or a batch reaching done, the cache
 	// answering HIT, the rate limiter answering 429 (default 60 s).

@@ -78,7 +78,8 @@ func workers(t *testing.T, name string) *workerRuntime {
 
 // target is the runtime's products as verify's local target.
 func (w *workerRuntime) target() Target {
-	return Target{Name: TargetLocal, URLs: verifytest.URLs(w.rt)}
+	st := w.rt.State()
+	return Target{Name: TargetLocal, URLs: verifytest.URLs(w.rt), Keys: verifytest.Keys(w.rt), PutKey: st.PutKey}
 }
 
 // modelCalls records the inputs of the stand-in model's calls.

@@ -83,9 +83,10 @@ func TestEnvTypesAreFresh(t *testing.T) {
 	}
 	checkFresh(t, map[string][]byte{EnvTypesPath: types})
 	for _, want := range []string{
-		"export interface EventAgentBindings {\n\tOUTPUTS: R2Bucket;\n",
+		"export interface EventAgentBindings {\n\tKEYS: KVNamespace;\n\tOUTPUTS: R2Bucket;\n",
 		"\tJOB_QUEUE: Queue;\n",
-		"export interface EdgeCacheBindings {\n\tOUTPUTS: R2Bucket;\n",
+		"export interface EdgeCacheBindings {\n\tKEYS: KVNamespace;\n\tOUTPUTS: R2Bucket;\n",
+		"\tKEY_FAILURES: RateLimit;\n", "\tDOOR_STANDARD: RateLimit;\n",
 		"\tRATE_LIMITER: RateLimit;\n", "\tMODEL_USAGE: AnalyticsEngineDataset;\n",
 		"\tANTHROPIC_API_KEY: string;\n", "\tAUTH_TOKEN: string;\n",
 	} {
@@ -93,8 +94,9 @@ func TestEnvTypesAreFresh(t *testing.T) {
 			t.Errorf("env types lack %q", want)
 		}
 	}
-	if bytes.Contains(types, []byte("KVNamespace")) {
-		t.Error("env types bind a KV namespace: the Workers use none")
+	// The one KV namespace is each product's customer keys.
+	if n := bytes.Count(types, []byte("KVNamespace")); n != 3 {
+		t.Errorf("env types bind %d KV namespaces, want KEYS once per pattern", n)
 	}
 }
 

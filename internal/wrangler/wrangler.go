@@ -25,6 +25,7 @@ type Config struct {
 	RateLimits         []RateLimit        `toml:"ratelimits"`
 	AnalyticsEngine    []AnalyticsDataset `toml:"analytics_engine_datasets"`
 	D1Databases        []D1Database       `toml:"d1_databases"`
+	KVNamespaces       []KVNamespace      `toml:"kv_namespaces"`
 	Workflows          []Workflow         `toml:"workflows"`
 }
 
@@ -102,6 +103,12 @@ type D1Database struct {
 	Binding      string `toml:"binding"`
 	DatabaseName string `toml:"database_name"`
 	DatabaseID   string `toml:"database_id"`
+}
+
+// KVNamespace is a Workers KV binding. ID is the namespace's id.
+type KVNamespace struct {
+	Binding string `toml:"binding"`
+	ID      string `toml:"id"`
 }
 
 // Decode parses a wrangler.toml strictly: TOML errors and keys that Config does

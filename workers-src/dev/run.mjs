@@ -8,7 +8,11 @@
 // variables the config names, so they never touch the disk), starts Miniflare,
 // and reports. Protocol on stdout, one JSON object a line:
 //
-//   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"entry":"http://127.0.0.1:<port>/","ready_ms":<n>}
+//   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"entry":"http://127.0.0.1:<port>/","ready_ms":<n>,"kv_api":"<url>"}
+//
+// Before it reports ready it writes the key records of the config's "keys"
+// into the Workers' KEYS namespaces and, with "kvApi", serves the KV API
+// (dev/kvapi.mjs), whose base URL is "kv_api".
 //
 // "entry" is Miniflare's entry socket. Started with unsafeTriggerHandlers, it
 // runs a Worker's scheduled() handler on
@@ -23,6 +27,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { serveKV, writeKeys } from "./kvapi.mjs";
 
 const started = performance.now();
 const workersDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -143,7 +148,16 @@ try {
   if (stopping) process.exit(0);
   const workers = {};
   for (const w of config.workers) workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).href;
-  emit({ event: "ready", workers, entry: entry.href, ready_ms: Math.round(performance.now() - started), miniflare: miniflareVersion() });
+  await writeKeys(mf, config.keys);
+  let kvApi = "";
+  if (config.kvApi) {
+    const namespaces = {};
+    for (const w of config.workers) {
+      for (const [binding, id] of Object.entries(w.options.kvNamespaces ?? {})) namespaces[id] = { worker: w.name, binding };
+    }
+    kvApi = (await serveKV(mf, config.host, namespaces)).url;
+  }
+  emit({ event: "ready", workers, entry: entry.href, ready_ms: Math.round(performance.now() - started), miniflare: miniflareVersion(), kv_api: kvApi });
 } catch (err) {
   if (!stopping) {
     try {

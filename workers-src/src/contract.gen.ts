@@ -13,8 +13,11 @@ export const BINDINGS = {
   JOB_QUEUE: "JOB_QUEUE",
   RATE_LIMITER: "RATE_LIMITER",
   DOOR_LIMITER: "DOOR_LIMITER",
+  KEY_FAILURES: "KEY_FAILURES",
+  DOOR_STANDARD: "DOOR_STANDARD",
   MODEL_USAGE: "MODEL_USAGE",
   SPEND: "SPEND",
+  KEYS: "KEYS",
   JOB_WORKFLOW: "JOB_WORKFLOW",
 } as const;
 
@@ -29,6 +32,7 @@ export const SECRETS = {
 export const VARS = {
   PRODUCT: "PRODUCT",
   PATTERN: "PATTERN",
+  ACCESS: "ACCESS",
   MODEL: "MODEL",
   ANTHROPIC_BASE_URL: "ANTHROPIC_BASE_URL",
   SYSTEM_PROMPT: "SYSTEM_PROMPT",
@@ -51,21 +55,22 @@ export const VARS = {
 /** The bindings and vars each pattern's Worker has (the secrets: every pattern). */
 export const PATTERN_ENV = {
   "event-agent": {
-    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND", "JOB_WORKFLOW"],
-    vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RUNNER", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
+    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "KEY_FAILURES", "DOOR_STANDARD", "MODEL_USAGE", "SPEND", "KEYS", "JOB_WORKFLOW"],
+    vars: ["PRODUCT", "PATTERN", "ACCESS", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RUNNER", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
   "async-pipeline": {
-    bindings: ["OUTPUTS", "JOB_QUEUE", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND"],
-    vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RETRY_DELAY_SECONDS", "DEAD_LETTER_QUEUE", "MAX_RETRIES", "MODEL_MODE", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
+    bindings: ["OUTPUTS", "JOB_QUEUE", "RATE_LIMITER", "DOOR_LIMITER", "KEY_FAILURES", "DOOR_STANDARD", "MODEL_USAGE", "SPEND", "KEYS"],
+    vars: ["PRODUCT", "PATTERN", "ACCESS", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "RETRY_DELAY_SECONDS", "DEAD_LETTER_QUEUE", "MAX_RETRIES", "MODEL_MODE", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
   "edge-cache": {
-    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "MODEL_USAGE", "SPEND"],
-    vars: ["PRODUCT", "PATTERN", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "CACHE_TTL_SECONDS", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
+    bindings: ["OUTPUTS", "RATE_LIMITER", "DOOR_LIMITER", "KEY_FAILURES", "DOOR_STANDARD", "MODEL_USAGE", "SPEND", "KEYS"],
+    vars: ["PRODUCT", "PATTERN", "ACCESS", "MODEL", "ANTHROPIC_BASE_URL", "SYSTEM_PROMPT", "MAX_INPUT_CHARS", "MAX_OUTPUT_TOKENS", "MODEL_TIMEOUT_MS", "RATE_LIMIT_PER_MINUTE", "CACHE_TTL_SECONDS", "MONTHLY_BUDGET_USD", "STACK_BUDGET_USD", "BUDGET_ALERT_THRESHOLDS", "MODEL_PRICES"],
   },
 } as const;
 
 /** The Go defaults of the settings behind the vars (internal/stack), by var name. */
 export const VAR_DEFAULTS = {
+  ACCESS: "keys",
   MODEL: "claude-haiku-4-5",
   ANTHROPIC_BASE_URL: "https://api.anthropic.com",
   MAX_INPUT_CHARS: 4000,
@@ -89,7 +94,7 @@ export const MODEL_USAGE_DATASET = "zerocost_model_usage";
  * as double<i+1>, indexes[0] as index1.
  */
 export const MODEL_USAGE_POINT = {
-  blobs: ["product", "model", "pattern", "mode"],
+  blobs: ["product", "model", "pattern", "mode", "customer"],
   doubles: ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"],
   indexes: ["product"],
 } as const;
@@ -126,6 +131,12 @@ export const OPS_PER_EVENT = {
     step_retry: { "model.call": 1 },
     /** runner: workflow: GET /jobs/:id of a job with no record past the age window: the read, then the instance's status */
     poll_instance: { "worker.request": 1, "r2.get": 1, "workflow.status": 1 },
+    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
+    key_check: { "ratelimit.limit": 1 },
+    /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
+    key_lookup: { "kv.read": 1 },
+    /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
+    key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
   },
   "async-pipeline": {
     /** POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job) */
@@ -172,6 +183,12 @@ export const OPS_PER_EVENT = {
     batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
     /** batch mode, per request failed past MAX_RETRIES: the dead record with its input */
     batch_dead: { "r2.put": 1, "r2.get": 1 },
+    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
+    key_check: { "ratelimit.limit": 1 },
+    /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
+    key_lookup: { "kv.read": 1 },
+    /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
+    key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
   },
   "edge-cache": {
     /** the door, answered from the Cache API of this location */
@@ -188,11 +205,17 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** a miss with the budget spent: the door, the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
     budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 2, "cache.match": 1, "d1.rows_read": 1 },
+    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
+    key_check: { "ratelimit.limit": 1 },
+    /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
+    key_lookup: { "kv.read": 1 },
+    /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
+    key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
   },
 } as const;
 
 /** Every op the harness counts. */
-export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post", "workflow.create", "workflow.step", "workflow.status"] as const;
+export const OPS = ["worker.request", "r2.put", "r2.list", "r2.get", "r2.head", "r2.delete", "queue.write", "queue.read", "queue.delete", "ratelimit.limit", "cache.match", "cache.put", "analytics.write", "model.call", "model.batch_create", "model.batch_retrieve", "model.batch_results", "d1.rows_read", "d1.rows_written", "webhook.post", "kv.read", "workflow.create", "workflow.step", "workflow.status"] as const;
 
 /** Every job state GET /jobs/:id may show (internal/contract JobStates). */
 export const JOB_STATES = ["queued", "running", "submitted", "done", "failed", "dead", "budget_exhausted"] as const;
@@ -215,8 +238,10 @@ export const ERROR_CODES = {
   unsupported_media_type: 415,
   /** no such route or job */
   not_found: 404,
-  /** AUTH_TOKEN is set and the bearer token is missing or wrong */
+  /** an admin route: the bearer token (AUTH_TOKEN) is missing or wrong */
   unauthorized: 401,
+  /** with WWW-Authenticate: a product with keys, and the customer key is missing, malformed, unknown, expired or revoked */
+  invalid_key: 401,
   /** with Retry-After */
   rate_limited: 429,
   /** with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget) */

@@ -13,13 +13,17 @@
 
 /** event-agent: the bindings of product ea-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */
 export interface EventAgentBindings {
+	KEYS: KVNamespace;
 	OUTPUTS: R2Bucket;
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
 	DOOR_LIMITER: RateLimit;
+	KEY_FAILURES: RateLimit;
+	DOOR_STANDARD: RateLimit;
 	PRODUCT: string;
 	PATTERN: string;
+	ACCESS: string;
 	MODEL: string;
 	ANTHROPIC_BASE_URL: string;
 	SYSTEM_PROMPT: string;
@@ -40,14 +44,18 @@ export interface EventAgentBindings {
 
 /** async-pipeline: the bindings of product ap-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */
 export interface AsyncPipelineBindings {
+	KEYS: KVNamespace;
 	OUTPUTS: R2Bucket;
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	JOB_QUEUE: Queue;
 	RATE_LIMITER: RateLimit;
 	DOOR_LIMITER: RateLimit;
+	KEY_FAILURES: RateLimit;
+	DOOR_STANDARD: RateLimit;
 	PRODUCT: string;
 	PATTERN: string;
+	ACCESS: string;
 	MODEL: string;
 	ANTHROPIC_BASE_URL: string;
 	SYSTEM_PROMPT: string;
@@ -70,13 +78,17 @@ export interface AsyncPipelineBindings {
 
 /** edge-cache: the bindings of product ec-test's Worker (secrets: ANTHROPIC_API_KEY, AUTH_TOKEN, BUDGET_ALERT_WEBHOOK). */
 export interface EdgeCacheBindings {
+	KEYS: KVNamespace;
 	OUTPUTS: R2Bucket;
 	SPEND: D1Database;
 	MODEL_USAGE: AnalyticsEngineDataset;
 	RATE_LIMITER: RateLimit;
 	DOOR_LIMITER: RateLimit;
+	KEY_FAILURES: RateLimit;
+	DOOR_STANDARD: RateLimit;
 	PRODUCT: string;
 	PATTERN: string;
+	ACCESS: string;
 	MODEL: string;
 	ANTHROPIC_BASE_URL: string;
 	SYSTEM_PROMPT: string;

@@ -16,21 +16,26 @@ export interface JobMessage {
   resumed_at?: number;
   /** batch mode: the Message Batch submissions the job had before this message (absent: 0; lib/batch/) */
   batch_attempts?: number;
+  /** the customer whose key sent the job (a product with keys; absent: public), written into its record */
+  customer?: string;
 }
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
 
 /**
  * Secrets the plan binds only when the stack sets them: AUTH_TOKEN
- * (zerocost:authToken; when set, every route but GET /health needs it as a
- * bearer token) and BUDGET_ALERT_WEBHOOK (zerocost:budgetAlertWebhook or a
+ * (zerocost:authToken; the admin routes need it as a bearer token) and BUDGET_ALERT_WEBHOOK (zerocost:budgetAlertWebhook or a
  * product's token-free settings.budgetAlertWebhook). wrangler types types
  * every secret it is given as required.
  */
 type OptionalSecret = "AUTH_TOKEN" | "BUDGET_ALERT_WEBHOOK";
 
-/** Bindings the plan makes only when the stack has a budget: SPEND (D1, the stack's spend counter). */
-type OptionalBinding = "SPEND";
+/**
+ * Bindings the plan makes only for some products: SPEND (D1, the stack's
+ * spend counter) when the stack has a budget; KEYS, KEY_FAILURES and the
+ * door limiters (DOOR_<TIER>) when the product has customer keys.
+ */
+type OptionalBinding = "SPEND" | "KEYS" | "KEY_FAILURES" | "DOOR_STANDARD";
 
 /** A pattern's generated bindings with the optional secrets and bindings optional. */
 type Refine<B extends Record<OptionalSecret, string> & Record<OptionalBinding, unknown>> = Omit<B, OptionalSecret | OptionalBinding> &
@@ -54,8 +59,15 @@ export interface SpendEnv {
  * JOB_WORKFLOW is bound on runner: workflow only (the plan's default); its
  * instances take the job's input (lib/workflow.ts's JobParams).
  */
+/** What an event agent's Workflow instance is created with (kept in its state for the retention period). */
+export interface JobParams {
+  input: string;
+  /** the customer whose key created the job ("" or absent on a public product) */
+  customer?: string;
+}
+
 export interface EventAgentEnv extends Omit<Refine<EventAgentBindings>, "JOB_WORKFLOW"> {
-  JOB_WORKFLOW?: EventAgentBindings["JOB_WORKFLOW"] extends Workflow ? Workflow<{ input: string }> : never;
+  JOB_WORKFLOW?: EventAgentBindings["JOB_WORKFLOW"] extends Workflow ? Workflow<JobParams> : never;
 }
 
 export interface AsyncPipelineEnv extends Refine<AsyncPipelineBindings> {

@@ -90,7 +90,7 @@ describe("routes", () => {
     await expectError(await call(worker, get(`/jobs/${crypto.randomUUID()}`)), 404, "not_found");
   });
 
-  it("requires the bearer token when AUTH_TOKEN is set", async () => {
+  it("AUTH_TOKEN guards the admin routes, not the product's", async () => {
     await expectBearerAuth(worker, "/jobs", 202);
   });
 });

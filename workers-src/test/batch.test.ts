@@ -284,7 +284,7 @@ describe("batch mode: the poller", () => {
     }
     expect(await batchRecord(batchId)).toBeNull();
     expect(points).toHaveLength(2);
-    for (const p of points) expect(p.blobs).toEqual([e.PRODUCT, "claude-haiku-4-5", "async-pipeline", "batch"]);
+    for (const p of points) expect(p.blobs).toEqual([e.PRODUCT, "claude-haiku-4-5", "async-pipeline", "batch", ""]);
 
     const r2 = countingBucket();
     await poll({ ...e, OUTPUTS: r2.bucket } as unknown as TestEnv);

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { readConfig } from "../src/lib/config";
 import { validateInput } from "../src/lib/validate";
 import { answerKey, createWorker, edgeUrl, inflightMisses, requestAndKey, type StoredAnswer } from "../src/patterns/edge-cache";
+import { putKey } from "./keyhelpers";
 import { call, expectBearerAuth, expectError, expectHealth, expectPatternBindings, get, newToken, postJson, replyTo, standin, testEnv, type TestEnv } from "./helpers";
 
 const worker = createWorker({});
@@ -47,7 +48,7 @@ describe("routes", () => {
     await expectError(await call(worker, request), status, code);
   });
 
-  it("auth: 401 without the token, 200 with it, /health open", async () => {
+  it("AUTH_TOKEN guards the admin routes, not /ask; /health open", async () => {
     await expectBearerAuth(worker, "/ask", 200);
   });
 });
@@ -274,6 +275,23 @@ describe("usage", () => {
     await ask(input, e);
     await ask(input, e);
     expect(points).toHaveLength(1);
-    expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime"], indexes: [e.PRODUCT] });
+    expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime", ""], indexes: [e.PRODUCT] });
+  });
+});
+
+// The edge cache is shared by every customer of a product: an answer depends
+// on the product's model, system prompt and the normalised question only, so
+// a question one customer paid for answers another's from the cache (docs/keys.md).
+describe("customer keys", () => {
+  it("one customer's cached answer answers another customer (x-cache HIT), each with its own key", async () => {
+    const e = testEnv({ ACCESS: "keys" });
+    const [a, b] = [await putKey(e.PRODUCT, "acme"), await putKey(e.PRODUCT, "globex")];
+    const q = `What is shared ${newToken()}?`;
+    const first = await call(worker, postJson("/ask", { input: q }, { authorization: `Bearer ${a}` }), e);
+    expect(first.headers.get("x-cache")).toBe("MISS");
+    const second = await call(worker, postJson("/ask", { input: q }, { authorization: `Bearer ${b}` }), e);
+    expect(second.headers.get("x-cache")).toBe("HIT");
+    expect(await second.json()).toEqual(await first.json());
+    await expectError(await call(worker, postJson("/ask", { input: q }), e), 401, "invalid_key");
   });
 });

@@ -69,13 +69,15 @@ export async function expectHealth(pattern: string, product: string): Promise<vo
 }
 
 /**
- * With AUTH_TOKEN set, POST path answers 401 without the bearer token and
- * okStatus with it; GET /health stays open.
+ * With AUTH_TOKEN set, the admin routes answer 401 without the bearer token
+ * and POST path (a public product's) is still open with okStatus: the token
+ * guards the admin routes only; GET /health stays open.
  */
 export async function expectBearerAuth(worker: FetchWorker, path: string, okStatus: number): Promise<void> {
   const e = testEnv({ AUTH_TOKEN: "the-token" });
-  await expectError(await call(worker, postJson(path, { input: "x" }), e), 401, "unauthorized");
-  const ok = await call(worker, postJson(path, { input: `auth ${newToken()}` }, { authorization: "Bearer the-token" }), e);
+  await expectError(await call(worker, get("/admin/anything"), e), 401, "unauthorized");
+  expect((await call(worker, get("/admin/anything", { authorization: "Bearer the-token" }), e)).status).toBe(404);
+  const ok = await call(worker, postJson(path, { input: `auth ${newToken()}` }), e);
   expect(ok.status).toBe(okStatus);
   expect((await call(worker, get("/health"), e)).status).toBe(200);
 }

@@ -71,6 +71,13 @@ export class Metered {
       DOOR_LIMITER: { limit: async (o: RateLimitOptions) => hit("ratelimit.limit", () => base.DOOR_LIMITER.limit(o)) },
       MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => hit("analytics.write", () => base.MODEL_USAGE.writeDataPoint(p)) },
     };
+    // Customer keys: the record reads and the two limiters.
+    const kv = (base as { KEYS?: KVNamespace }).KEYS;
+    if (kv) env.KEYS = { get: (...a: unknown[]) => hit("kv.read", () => (kv.get as (...x: unknown[]) => unknown)(...a)) };
+    for (const name of ["KEY_FAILURES", "DOOR_STANDARD"] as const) {
+      const rl = (base as unknown as Partial<Record<string, RateLimit>>)[name];
+      if (rl) env[name] = { limit: async (o: RateLimitOptions) => hit("ratelimit.limit", () => rl.limit(o)) };
+    }
     const spend = (base as { SPEND?: D1Database }).SPEND;
     if (spend) {
       const d1 = new D1Meter(spend);

@@ -273,10 +273,23 @@ func printReady(o *Options, rt *devrun.Runtime) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	keyed := ""
 	for _, p := range rt.Products() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Pattern, p.URL)
+		access := "public"
+		if p.Key != "" {
+			access, keyed = "keys", p.Name
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Pattern, access, p.URL)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if keyed != "" {
+		// The dev keys stay in the state file (for verify --local): never printed here.
+		_, err := fmt.Fprintf(out, "products with keys need a customer key: zerocost keys create --local --stack %s --product %s --customer NAME\n", o.Stack, keyed)
+		return err
+	}
+	return nil
 }
 
 // triggerCron runs a product's scheduled handler in the stack's running dev.

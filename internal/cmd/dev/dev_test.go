@@ -203,6 +203,10 @@ func TestJSONReadyLine(t *testing.T) {
 		if p.Name == "" || p.Pattern == "" || !strings.HasPrefix(p.URL, "http://127.0.0.1:") {
 			t.Errorf("product %+v", p)
 		}
+		// Every demo product has keys: its dev key is in its object.
+		if !strings.HasPrefix(p.Key, "zck_") || len(p.Key) != 40 {
+			t.Errorf("%s: key %q", p.Name, p.Key)
+		}
 		resp, err := http.Get(p.URL + "/health")
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("%s /health: %v %v", p.Name, resp, err)
@@ -239,15 +243,17 @@ func TestTextLines(t *testing.T) {
 		t.Errorf("stop: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("want one line per product:\n%s", out)
+	// One line per product (name, pattern, access, URL), then where to get a
+	// customer key: the dev keys themselves are never printed here.
+	if len(lines) != 5 || !strings.Contains(lines[4], "zerocost keys create --local --stack demo") || strings.Contains(out, "zck_") {
+		t.Fatalf("want one line per product and the keys hint:\n%s", out)
 	}
 	for i, want := range []string{"sales-engine", "email-worker", "ai-relay", "delivery-worker"} {
 		f := strings.Fields(lines[i])
-		if len(f) != 3 || f[0] != want || !strings.HasPrefix(f[2], "http://127.0.0.1:") {
+		if len(f) != 4 || f[0] != want || f[2] != "keys" || !strings.HasPrefix(f[3], "http://127.0.0.1:") {
 			t.Errorf("line %q", lines[i])
 		}
-		if _, err := strconv.Atoi(f[2][strings.LastIndexByte(f[2], ':')+1:]); err != nil {
+		if _, err := strconv.Atoi(f[3][strings.LastIndexByte(f[3], ':')+1:]); err != nil {
 			t.Errorf("line %q: no port", lines[i])
 		}
 	}

@@ -36,6 +36,7 @@ func budgetStack(budget string, stackWide bool) string {
   zerocost:products:
     - name: mail
       pattern: async-pipeline
+      access: public # the commands' admin routes are under test, not customer keys
       systemPrompt: Summarise.
       settings:` + own + `
         batchSize: 1

@@ -152,3 +152,44 @@ func parse[O any](newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, 
 	_, err := cmdtest.Parse(newCmd, append([]string{"--stack", "demo"}, args...)...)
 	return err
 }
+
+func TestPublicProductsAndUnknownTiers(t *testing.T) {
+	b := newBench(t)
+	base, err := os.ReadFile(filepath.Join("testdata", "Pulumi.demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yml := string(base) + `    - name: open
+      pattern: edge-cache
+      systemPrompt: Answer briefly.
+      access: public
+    - name: tiered
+      pattern: edge-cache
+      systemPrompt: Answer briefly.
+      tiers:
+        free: 30
+        pro: 600
+`
+	if err := os.WriteFile(filepath.Join(b.dir, "Pulumi.demo.yaml"), []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := len(b.srv.Requests())
+	_, _, err = b.run("list", "--product", "open", "--namespace-id", b.ns)
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "open is public") {
+		t.Fatalf("a public product: %v", err)
+	}
+	_, _, err = b.run("create", "--product", "tiered", "--namespace-id", b.ns, "--customer", "acme", "--tier", "gold")
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "it has free, pro") {
+		t.Fatalf("a tier relay does not have: %v", err)
+	}
+	_, _, err = b.run("create", "--product", "tiered", "--namespace-id", b.ns, "--customer", "acme")
+	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "it has free, pro") {
+		t.Fatalf("the default tier on a product without it: %v", err)
+	}
+	if n := len(b.srv.Requests()) - before; n != 0 {
+		t.Fatalf("refused commands made %d API calls", n)
+	}
+	if _, _, err := b.run("create", "--product", "tiered", "--namespace-id", b.ns, "--customer", "acme", "--tier", "pro"); err != nil {
+		t.Fatal(err)
+	}
+}

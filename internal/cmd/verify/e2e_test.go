@@ -78,7 +78,7 @@ func TestEndToEndFailingModel(t *testing.T) {
 	for _, c := range rep.Failed() {
 		t.Logf("%s/%s %dms: %s", c.Product, c.Check, c.LatencyMS, c.Detail)
 	}
-	if !strings.Contains(r.err.Error(), "4 of 19 checks failed") {
+	if !strings.Contains(r.err.Error(), "4 of 30 checks failed") {
 		t.Errorf("error %v", r.err)
 	}
 }
@@ -93,7 +93,7 @@ func TestEndToEndWithZerocostDev(t *testing.T) {
 	if r.code != cmdutil.ExitOK || !rep.Passed {
 		t.Fatalf("exit %d (%v): failed %v\n%s", r.code, r.err, failedNames(rep), r.stdout)
 	}
-	if len(rep.Checks) != 19 || rep.Target != "local" {
+	if len(rep.Checks) != 30 || rep.Target != "local" {
 		t.Errorf("%d checks, target %s", len(rep.Checks), rep.Target)
 	}
 	if c := find(rep, "ai-relay", zverify.CheckCache); !strings.Contains(c.Detail, "MISS, then HIT") {

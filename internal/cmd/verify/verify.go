@@ -72,7 +72,15 @@ account with CLOUDFLARE_API_TOKEN (read-only permissions are enough; see
 docs/verify.md) and report drift by name: missing, extra or mismatched buckets,
 queues, consumers, bindings and routes.
 
-When the stack sets zerocost:authToken, ZEROCOST_AUTH_TOKEN must hold the token.
+A product with customer keys (access: keys, the default) also gets: a request
+without a key is 401; with --local, a revoked key is 401 (a record written
+revoked through the dev's KV API, cached nowhere, so read from KEYS) and a job
+is 404 to another customer's key. --local sends the key zerocost dev created
+(kept in its state file); a deployed stack's keyed products get health and
+the no-key check only (verify creates no key there yet).
+
+When the stack sets zerocost:authToken, ZEROCOST_AUTH_TOKEN must hold the
+token: the admin routes need it (and 401 without it is checked).
 Exit status: 0 when every check passed, 1 when one failed, 2 for a usage or
 configuration error.`,
 		Example: `  zerocost verify --local
@@ -188,7 +196,7 @@ func (o *Options) deployed(ctx context.Context, l *cmdutil.Loaded, vo *zverify.O
 	vo.Target = zverify.DeployedTarget(l.Plan, out)
 	if zverify.NeedsAuthToken(l.Plan) {
 		if vo.AuthToken = o.F.Env(cmdutil.EnvAuthToken); vo.AuthToken == "" {
-			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, so its products want a bearer token: set %s to it", o.Stack, cmdutil.EnvAuthToken))
+			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, which guards its admin routes: set %s to it", o.Stack, cmdutil.EnvAuthToken))
 		}
 	}
 	if o.SkipResources {
@@ -249,16 +257,22 @@ func (o *Options) localTarget(l *cmdutil.Loaded) (zverify.Target, error) {
 	if st.Stack != "" && st.Stack != o.Stack {
 		return zverify.Target{}, cmdutil.ConfigError(fmt.Errorf("%s belongs to stack %s, not %s", path, st.Stack, o.Stack))
 	}
-	tg := zverify.Target{Name: zverify.TargetLocal, URLs: map[string]string{}, Unavailable: map[string]string{}}
+	tg := zverify.Target{Name: zverify.TargetLocal, URLs: map[string]string{}, Unavailable: map[string]string{}, Keys: map[string]string{}}
 	for _, pr := range l.Plan.Products {
 		if p := st.Product(pr.Name); p != nil && p.URL != "" {
 			tg.URLs[pr.Name] = p.URL
+			if p.Key != "" {
+				tg.Keys[pr.Name] = p.Key
+			}
 		} else {
 			tg.Unavailable[pr.Name] = fmt.Sprintf("not running in the zerocost dev of stack %s (pid %d): restart it", o.Stack, st.PID)
 		}
 	}
 	if st.Model.StandIn {
 		fmt.Fprintf(o.F.IO.ErrOut, "zerocost verify: the Workers call the stand-in model at %s\n", st.Model.URL)
+	}
+	if st.KVAPIURL != "" {
+		tg.PutKey = st.PutKey
 	}
 	// The batch-mode check runs the product's crons (its Message Batches
 	// poller) now rather than on their schedule.

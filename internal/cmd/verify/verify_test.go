@@ -165,14 +165,20 @@ func TestFlags(t *testing.T) {
 }
 
 // writeState writes a dev state file naming the products' URLs.
-func writeState(t *testing.T, pid int, urls map[string]string, p *plan.Plan) string {
+func writeState(t *testing.T, pid int, urls map[string]string, p *plan.Plan, keys ...map[string]string) string {
 	t.Helper()
 	st := map[string]any{"stack": "demo", "pid": pid, "started_at": time.Now().Format(time.RFC3339),
 		"model": map[string]any{"url": "http://127.0.0.1:9", "stand_in": true}}
 	var products []map[string]string
 	for _, pr := range p.Products {
 		if u, ok := urls[pr.Name]; ok {
-			products = append(products, map[string]string{"name": pr.Name, "pattern": pr.Pattern, "url": u})
+			prod := map[string]string{"name": pr.Name, "pattern": pr.Pattern, "url": u}
+			for _, k := range keys {
+				if k[pr.Name] != "" {
+					prod["key"] = k[pr.Name]
+				}
+			}
+			products = append(products, prod)
 		}
 	}
 	st["products"] = products
@@ -193,10 +199,12 @@ func TestLocal(t *testing.T) {
 	if r.err != nil {
 		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "demo, local: 19 checks, 19 passed, 0 failed") {
+	// 19 checks, and per product with keys: no key, revoked key and (but
+	// edge-cache) other customer.
+	if !strings.Contains(r.stdout, "demo, local: 30 checks, 30 passed, 0 failed") {
 		t.Errorf("stdout:\n%s", r.stdout)
 	}
-	for _, want := range []string{"zerocost verify: stack demo (local)", "the Workers call the stand-in model at " + rt.ModelInfo().URL + "\n", "[19/19] "} {
+	for _, want := range []string{"zerocost verify: stack demo (local)", "the Workers call the stand-in model at " + rt.ModelInfo().URL + "\n", "[30/30] "} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
@@ -205,7 +213,7 @@ func TestLocal(t *testing.T) {
 	// A product that is not running fails, by name.
 	urls := verifytest.URLs(rt)
 	delete(urls, "ai-relay")
-	state := writeState(t, os.Getpid(), urls, p)
+	state := writeState(t, os.Getpid(), urls, p, verifytest.Keys(rt))
 	r = run(t, nil, func(o *Options) { o.StateFile = state }, "--local", "--json")
 	if r.code != cmdutil.ExitFailed || !strings.Contains(r.err.Error(), "ai-relay: health") {
 		t.Fatalf("exit %d: %v", r.code, r.err)
@@ -281,10 +289,12 @@ func TestDeployed(t *testing.T) {
 	for _, c := range rep.Checks {
 		kinds[c.Kind]++
 	}
-	// 26 resource checks: 16 buckets, queues and consumers, the buckets'
+	// 30 resource checks: 16 buckets, queues and consumers, the buckets'
 	// 4 lifecycle rules, the spend database each of the four Workers binds
-	// (the demo stack has a budget), and the two event agents' Workflows.
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 19 || kinds[zverify.KindResource] != 26 {
+	// (the demo stack has a budget), each product's KEYS namespace and the two
+	// event agents' Workflows. 8 route checks: every product has keys and
+	// verify has none on a deployed stack, so health and no key.
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 8 || kinds[zverify.KindResource] != 30 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
 	}
 	var doc struct {
@@ -330,7 +340,7 @@ func TestDeployed(t *testing.T) {
 
 	// Route checks only: no API token needed.
 	r = run(t, map[string]string{}, nil, "--outputs", outFile, "--skip-resources")
-	if r.err != nil || !strings.Contains(r.stdout, "19 checks, 19 passed") {
+	if r.err != nil || !strings.Contains(r.stdout, "8 checks, 8 passed") {
 		t.Errorf("--skip-resources: %v\n%s", r.err, r.stdout)
 	}
 }

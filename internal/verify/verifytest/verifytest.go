@@ -49,6 +49,12 @@ func Deploy(t testing.TB, s *cftest.Server, p *plan.Plan) outputs.Stack {
 		if spend != nil {
 			op.D1DatabaseIDs = map[string]string{p.SpendDatabase.Binding: spend.UUID}
 		}
+		for _, ns := range pr.KVNamespaces {
+			if op.KVNamespaceIDs == nil {
+				op.KVNamespaceIDs = map[string]string{}
+			}
+			op.KVNamespaceIDs[ns.Binding] = s.AddKVNamespace(acct, ns.Title).ID
+		}
 		for _, b := range pr.R2Buckets {
 			s.AddBucket(acct, b.Name)
 			s.SetBucketLifecycle(acct, b.Name, lifecycleJSON(pr.Lifecycle))
@@ -106,6 +112,10 @@ var seedBindings = map[plan.Kind]func(cb *cftest.Binding, b plan.Binding, op out
 	plan.Analytics: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) { cb.Dataset = b.Target },
 	// infra/ binds the database it created by its uuid.
 	plan.D1: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) { cb.ID = op.D1DatabaseIDs[b.Name] },
+	// infra/ binds the namespace it created by its id.
+	plan.KV: func(cb *cftest.Binding, b plan.Binding, op outputs.Product) {
+		cb.NamespaceID = op.KVNamespaceIDs[b.Name]
+	},
 	// The API keeps the fields it does not type (the fake: in Extra).
 	plan.Workflow: func(cb *cftest.Binding, b plan.Binding, _ outputs.Product) {
 		cb.Extra = map[string]json.RawMessage{"workflow_name": jsonString(b.Target), "class_name": jsonString(b.Class)}

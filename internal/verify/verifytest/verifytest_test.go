@@ -22,9 +22,12 @@ func TestBreakOverRealWorkers(t *testing.T) {
 	p.Products = []plan.Product{relay}
 	rt := Workers(t, devrun.Options{Plan: p})
 	real := URLs(rt)["ai-relay"]
+	key := Keys(rt)["ai-relay"]
 	get := func(base, path string) (int, map[string]any) {
 		t.Helper()
-		res, err := http.Get(base + path)
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("x-api-key", key)
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -161,6 +161,17 @@ func URLs(rt *devrun.Runtime) map[string]string {
 	return out
 }
 
+// Keys are the customer keys dev created, by product (products with keys).
+func Keys(rt *devrun.Runtime) map[string]string {
+	out := map[string]string{}
+	for _, p := range rt.Products() {
+		if p.Key != "" {
+			out[p.Name] = p.Key
+		}
+	}
+	return out
+}
+
 // tail is the end of a runtime's log, for a failing test.
 func tail(l *devruntest.Log) string {
 	if l == nil {

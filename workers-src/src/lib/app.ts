@@ -1,9 +1,11 @@
-// The part of fetch() every pattern shares: auth, GET /health, routing,
-// 404/405, HEAD wherever GET is routed, and turning errors into JSON.
+// The part of fetch() every pattern shares: customer keys, the admin token,
+// GET /health, routing, 404/405, HEAD wherever GET is routed, and turning
+// errors into JSON.
 import { ADMIN_ROUTES } from "../contract.gen";
 import type { BaseEnv, PatternName } from "../env";
 import type { Hooks } from "../hooks";
 import { requireAuth } from "./auth";
+import { keyed, requireKey } from "./keys";
 import "../features";
 import { readConfig } from "./config";
 import { HttpError, json, notFound, toErrorResponse } from "./errors";
@@ -32,7 +34,11 @@ export function createFetch<E extends BaseEnv>(pattern: PatternName, routes: Rou
         // Never open: without a token anyone could read the spend or resume jobs.
         throw new HttpError(403, "forbidden", "admin routes need zerocost:authToken (the AUTH_TOKEN secret) to be set");
       }
-      if (!((method === "GET" || method === "HEAD") && pathname === "/health")) await requireAuth(request, env.AUTH_TOKEN);
+      // The admin routes take the stack's AUTH_TOKEN; every other route but
+      // GET (or HEAD) /health a customer key, unless the product is public.
+      const health = (method === "GET" || method === "HEAD") && pathname === "/health";
+      if (pathname.startsWith("/admin/")) await requireAuth(request, env.AUTH_TOKEN);
+      else if (__ZEROCOST_KEYS__ && !health && keyed(env)) await requireKey(request, env);
       const hit = matchRoute(all, method, pathname);
       if (!hit) throw notFound(`no route for ${pathname}`);
       return await hit.handler(request, env, ctx, hit.params);

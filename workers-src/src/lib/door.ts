@@ -5,18 +5,23 @@
 // 60 s: templates/common.tmpl); the caller is a key of it: the client
 // address where there are no customer keys, else the customer.
 import { HttpError } from "./errors";
+import { customerOf } from "./keys";
 
 /** The binding does not say when its window ends; its period is 60 s (templates/common.tmpl). */
 const DOOR_RETRY_AFTER = "60";
 
 /**
- * The caller of a request without customer keys: its client address.
+ * The caller of a request: the customer of a product with keys, else its
+ * client address.
  * Cloudflare sets cf-connecting-ip on every request it passes to a Worker
  * (a client's own header of that name is replaced), so a caller cannot pose
  * as another. Without it (a local runtime that does not set it) every
  * request is one caller.
  */
 export function callerByAddress(request: Request): string {
+  // A product with keys: the customer its key names (lib/keys.ts).
+  const customer = customerOf(request);
+  if (customer) return `customer:${customer}`;
   const ip = request.headers.get("cf-connecting-ip")?.trim();
   return `ip:${ip || "unknown"}`;
 }

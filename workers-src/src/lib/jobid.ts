@@ -5,7 +5,8 @@
 //   <12: creation time, ms since the epoch><16: 64 random bits><32: MAC>
 //
 // MAC = the first 128 bits of HMAC-SHA-256 over the first 28 digits (as
-// ASCII), keyed by HKDF-SHA-256(ikm = ANTHROPIC_API_KEY, salt = none,
+// ASCII), followed by NUL and the customer for a product with keys (so an id
+// verifies only for the customer it was issued to), keyed by HKDF-SHA-256(ikm = ANTHROPIC_API_KEY, salt = none,
 // info = "zerocost job id v1" NUL PRODUCT). Only the Worker that holds the
 // product's API key can mint an id that verifies, so GET /jobs/:id can answer
 // "queued" for an id it never stored, and 404 for one it never issued, without
@@ -52,16 +53,17 @@ function macKey(env: BaseEnv): Promise<CryptoKey> {
   return k;
 }
 
-async function mac(env: BaseEnv, body: string): Promise<string> {
-  const sig = await crypto.subtle.sign("HMAC", await macKey(env), enc.encode(body));
+async function mac(env: BaseEnv, body: string, customer: string): Promise<string> {
+  const signed = customer === "" ? body : `${body}\u0000${customer}`;
+  const sig = await crypto.subtle.sign("HMAC", await macKey(env), enc.encode(signed));
   return hex(new Uint8Array(sig).slice(0, 16));
 }
 
-/** A new signed job id for now (or `at`, ms). */
-export async function newJobId(env: BaseEnv, at = Date.now()): Promise<string> {
+/** A new signed job id for now (or `at`, ms), for the customer ("" on a public product). */
+export async function newJobId(env: BaseEnv, at = Date.now(), customer = ""): Promise<string> {
   const time = Math.max(0, Math.floor(at)).toString(16).padStart(TIME_HEX, "0").slice(-TIME_HEX);
   const body = time + hex(crypto.getRandomValues(new Uint8Array(RANDOM_HEX / 2)));
-  return body + (await mac(env, body));
+  return body + (await mac(env, body, customer));
 }
 
 /** When the id says its job was created (ms since the epoch); the id must match JOB_ID. */
@@ -69,10 +71,10 @@ export function createdAt(id: string): number {
   return Number.parseInt(id.slice(0, TIME_HEX), 16);
 }
 
-/** Whether this Worker (its API key and product) issued the id. Constant time in the MAC. */
-export async function verifyJobId(env: BaseEnv, id: string): Promise<boolean> {
+/** Whether this Worker (its API key and product) issued the id to the customer. Constant time in the MAC. */
+export async function verifyJobId(env: BaseEnv, id: string, customer = ""): Promise<boolean> {
   if (!isJobId(id)) return false;
-  const want = await mac(env, id.slice(0, BODY_HEX));
+  const want = await mac(env, id.slice(0, BODY_HEX), customer);
   const got = id.slice(BODY_HEX);
   let diff = 0;
   for (let i = 0; i < want.length; i++) diff |= want.charCodeAt(i) ^ got.charCodeAt(i);

@@ -46,6 +46,8 @@ export interface JobRecord {
   batch_id?: string;
   /** dead only: the input, so the job can be sent again by hand */
   input?: string;
+  /** the customer whose key created the job (a product with keys); GET /jobs/:id shows the job to that customer only */
+  customer?: string;
   /** running (async-pipeline): until when the delivery that claimed the model call owns it (lib/claim.ts) */
   lease_until?: string;
 }
@@ -150,16 +152,25 @@ export type UnrecordedView = { status: JobState; error?: string; record?: JobRec
 
 /**
  * GET /jobs/:id: a malformed id is a 404 before any I/O; then one read of the
- * record, which wins when present (even if the key that signed the id has
- * rotated since); with no record, an id this Worker did not issue is a 404,
- * and one it did is whatever `unrecorded` says for its age.
+ * record, which wins when present and names the asking customer (even if the
+ * key that signed the id has rotated since); a record of another customer is
+ * a 404, and one that names none (written where the customer is not known)
+ * is shown only if the id was issued to the asking customer. With no record,
+ * an id this Worker did not issue to this customer is a 404, and one it did
+ * is whatever `unrecorded` says for its age. customer is "" on a public product.
  */
-export async function jobView(env: BaseEnv, r2: R2Bucket, id: string, unrecorded: Unrecorded): Promise<Record<string, unknown>> {
+export async function jobView(env: BaseEnv, r2: R2Bucket, id: string, unrecorded: Unrecorded, customer = ""): Promise<Record<string, unknown>> {
   if (!isJobId(id)) throw notFound(`no job ${id}`);
   const rec = await readJob(r2, id);
+  if (rec && rec.customer !== undefined) {
+    if (rec.customer !== customer) throw notFound(`no job ${id}`);
+    return view({ ...rec, job_id: id });
+  }
+  if (rec && customer === "") return view({ ...rec, job_id: id });
+  if (!(await verifyJobId(env, id, customer))) throw notFound(`no job ${id}`);
   if (rec) return view({ ...rec, job_id: id });
-  if (!(await verifyJobId(env, id))) throw notFound(`no job ${id}`);
   const { status, error, record } = await unrecorded(Date.now() - createdAt(id));
+  // The id was issued to this customer, so a record found since is theirs.
   if (record) return view({ ...record, job_id: id });
   const v: Record<string, unknown> = { job_id: id, status };
   if (error !== undefined) v.error = error;

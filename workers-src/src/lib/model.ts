@@ -24,6 +24,8 @@ export interface SpendHook {
 export interface CallOptions extends RetryOptions {
   /** the pattern, for the usage data point */
   pattern: string;
+  /** the customer whose key made the request (a product with keys), for the usage data point */
+  customer?: string;
   /**
    * The spend guard; none in a bundle without a budget. Unless `checked` (the
    * caller checked the budget already, as event-agent does before its 202),
@@ -79,10 +81,11 @@ export function recordUsage(
   pattern: string,
   usage: Usage | undefined,
   mode: ModelMode = "realtime",
+  customer = "",
 ): void {
   if (!env.MODEL_USAGE) return;
   const n = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-  const blobs: Record<UsagePointBlob, string> = { product: cfg.product, model, pattern, mode };
+  const blobs: Record<UsagePointBlob, string> = { product: cfg.product, model, pattern, mode, customer };
   try {
     env.MODEL_USAGE.writeDataPoint({
       blobs: MODEL_USAGE_POINT.blobs.map((f) => blobs[f]),
@@ -113,7 +116,7 @@ export async function callModel(
     const url = `${cfg.baseUrl}/v1/messages`;
     const payload = JSON.stringify(body);
     const data = await withRetries((remaining, n) => attempt(env, url, payload, Math.min(cfg.modelTimeoutMs, remaining), n), opts);
-    recordUsage(env, cfg, body.model, opts.pattern, data.usage);
+    recordUsage(env, cfg, body.model, opts.pattern, data.usage, "realtime", opts.customer);
     if (budget) {
       const t = ticket;
       const recorded = budget.spend

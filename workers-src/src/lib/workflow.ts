@@ -21,7 +21,7 @@
 //   answers 202 and GET reads queued.
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
 import { NonRetryableError } from "cloudflare:workflows";
-import type { EventAgentEnv } from "../env";
+import type { EventAgentEnv, JobParams } from "../env";
 import { buildRequest, shapeResult, type Hooks } from "../hooks";
 import { readConfig, type Config } from "./config";
 import { describe } from "./errors";
@@ -33,10 +33,7 @@ import "../features";
 
 const PATTERN = "event-agent";
 
-/** What an instance is created with (kept in its state for the retention period). */
-export interface JobParams {
-  input: string;
-}
+export type { JobParams };
 
 /** Attempts of the model step: the first and MODEL_ATTEMPTS - 1 retries. */
 export const MODEL_ATTEMPTS = 3;
@@ -77,13 +74,14 @@ function reason(err: unknown, cfg: Config): string {
 }
 
 /** The model step: one attempt; a failure the step's retries cannot fix ends them at once. */
-async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: string, input: string, attempt: number): Promise<Done> {
+async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: string, input: string, attempt: number, customer: string): Promise<Done> {
   const body = await buildRequest(hooks, input, env, cfg, PATTERN);
   try {
     // The budget was checked before the 202; the call records its cost.
     const response = await callModel(env, cfg, body, {
       deadline: Date.now() + cfg.modelTimeoutMs,
       pattern: PATTERN,
+      customer,
       maxAttempts: 1,
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true } : undefined,
     });
@@ -102,8 +100,9 @@ async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: s
  * the reason. `created` is the instance's creation (epoch ms), for the
  * failure's "N attempts over S s".
  */
-export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input: string, created: number, step: Steps): Promise<JobRecord> {
+export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input: string, created: number, step: Steps, customer = ""): Promise<JobRecord> {
   const cfg = readConfig(env);
+  const who = customer ? { customer } : {};
   let attempts = 0;
   let rec: JobRecord;
   try {
@@ -113,14 +112,14 @@ export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input
     };
     const done = await step.do("model", config, async (ctx) => {
       attempts = ctx.attempt;
-      return modelAttempt(env, cfg, hooks, id, input, ctx.attempt);
+      return modelAttempt(env, cfg, hooks, id, input, ctx.attempt, customer);
     });
     const { result, model, usage } = JSON.parse(done.json) as Pick<JobRecord, "result" | "model" | "usage">;
-    rec = jobRecord(id, { status: "done", result, model, usage });
+    rec = jobRecord(id, { status: "done", result, model, usage, ...who });
   } catch (err) {
     // The engine hands back the step's error with its class name in front.
     const why = (err instanceof Error ? err.message : String(err)).replace(/^(NonRetryableError|Error): /, "");
-    rec = jobRecord(id, { status: "failed", error: `${why}; ${attemptsOver(Math.max(1, attempts), created)}` });
+    rec = jobRecord(id, { status: "failed", error: `${why}; ${attemptsOver(Math.max(1, attempts), created)}`, ...who });
   }
   await step.do("record", RECORD_STEP, async () => {
     await writeJob(env.OUTPUTS, rec);
@@ -133,7 +132,7 @@ export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input
 export function createJobWorkflow(hooks: Hooks = {}) {
   return class JobWorkflow extends WorkflowEntrypoint<EventAgentEnv, JobParams> {
     override async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep): Promise<void> {
-      await runJob(this.env, hooks, event.instanceId, event.payload.input, event.timestamp.getTime(), step as unknown as Steps);
+      await runJob(this.env, hooks, event.instanceId, event.payload.input, event.timestamp.getTime(), step as unknown as Steps, event.payload.customer ?? "");
     }
   };
 }

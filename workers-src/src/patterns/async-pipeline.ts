@@ -29,6 +29,7 @@ import { badInput, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobView } from "../lib/jobs";
+import { customerOf } from "../lib/keys";
 import { sendAll } from "../lib/queue";
 import { validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
@@ -59,10 +60,11 @@ async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Respon
   // The door counts jobs, one limit() call each (lib/door.ts): all or none.
   await passDoor(env.DOOR_LIMITER, callerByAddress(request), inputs.length, "jobs");
   const now = Date.now();
-  const ids = await Promise.all(inputs.map(() => newJobId(env, now)));
+  const customer = customerOf(request);
+  const ids = await Promise.all(inputs.map(() => newJobId(env, now, customer)));
   const { sent, error } = await sendAll(
     env.JOB_QUEUE,
-    ids.map((job_id, i) => ({ job_id, input: inputs[i]! })),
+    ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...(customer ? { customer } : {}) })),
   );
   if (error !== undefined) {
     // Nothing was written, so nothing is left queued. Jobs sent before
@@ -84,7 +86,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       { path: "/jobs", POST: (request, env) => postJobs(request, env) },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded)),
+        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded, customerOf(request))),
       },
       // The parked jobs (lib/spend/parked.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
       ...(__ZEROCOST_SPEND_GUARD__

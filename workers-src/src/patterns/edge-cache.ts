@@ -31,6 +31,7 @@ import { callerByAddress, passDoor } from "../lib/door";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
+import { customerOf } from "../lib/keys";
 import { callModel, ModelError } from "../lib/model";
 import { MODEL_SPEND } from "../lib/spend/guard";
 import "../features";
@@ -209,6 +210,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
               response = await callModel(env, cfg, req, {
                 deadline: started + modelDeadlineMs(cfg),
                 pattern: PATTERN,
+                customer: customerOf(request),
                 maxAttempts: MODEL_ATTEMPTS,
                 // A miss checks the budget (429 budget_exhausted, 503 when the
                 // spend store fails); hits above never reach it. The cost is

@@ -20,6 +20,7 @@ import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
+import { customerOf } from "../lib/keys";
 import { callModel } from "../lib/model";
 import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
 import { NO_TICKET, type BudgetTicket } from "../lib/types";
@@ -66,12 +67,14 @@ async function runJob(
   env: EventAgentEnv,
   cfg: Config,
   hooks: Hooks,
-  id: string,
+  job: { id: string; customer: string },
   input: string,
   started: number,
   waitUntil: (p: Promise<unknown>) => void,
   ticket: BudgetTicket,
 ): Promise<void> {
+  const { id } = job;
+  const who = job.customer ? { customer: job.customer } : {};
   let rec: JobRecord;
   try {
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
@@ -79,6 +82,7 @@ async function runJob(
     const response = await callModel(env, cfg, body, {
       deadline: started + MODEL_DEADLINE_MS,
       pattern: PATTERN,
+      customer: job.customer,
       maxAttempts: 3,
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil } : undefined,
     });
@@ -87,11 +91,12 @@ async function runJob(
       result: await shapeResult(hooks, response, input),
       model: response.model ?? body.model,
       usage: response.usage,
+      ...who,
     });
   } catch (err) {
     ticket.release(); // (idempotent: callModel released it if it got that far)
     logDetail(`job ${id}`, err); // the API's own words go to the log, not the record
-    rec = jobRecord(id, { status: "failed", error: describe(err) });
+    rec = jobRecord(id, { status: "failed", error: describe(err), ...who });
   }
   try {
     await writeJobRetrying(env.OUTPUTS, rec, started + RECORD_DEADLINE_MS);
@@ -126,7 +131,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg) : NO_TICKET;
           let id: string;
           try {
-            id = await newJobId(env, started);
+            id = await newJobId(env, started, customerOf(request));
           } catch (err) {
             ticket.release();
             throw err;
@@ -137,7 +142,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
             // The reservation cannot outlive this request: the check above
             // is the job's; its instance records the cost.
             try {
-              await env.JOB_WORKFLOW!.create({ id, params: { input } });
+              await env.JOB_WORKFLOW!.create({ id, params: { input, customer: customerOf(request) } });
             } catch (err) {
               console.error(`job ${id}: Workflow create failed:`, err);
               throw new HttpError(503, "unavailable", "the job could not start; retry later", { "retry-after": "10" });
@@ -145,17 +150,17 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
               ticket.release();
             }
           } else {
-            ctx.waitUntil(runJob(env, cfg, hooks, id, input, started, (p) => ctx.waitUntil(p), ticket));
+            ctx.waitUntil(runJob(env, cfg, hooks, { id, customer: customerOf(request) }, input, started, (p) => ctx.waitUntil(p), ticket));
           }
           return json({ job_id: id, status: "queued" }, 202);
         },
       },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (_request, env, _ctx, params) => {
+        GET: async (request, env, _ctx, params) => {
           const id = params.id!;
           const how = __ZEROCOST_WORKFLOW__ ? unrecordedOnWorkflow(env, id, () => readJob(env.OUTPUTS, id)) : unrecorded;
-          return json(await jobView(env, env.OUTPUTS, id, how));
+          return json(await jobView(env, env.OUTPUTS, id, how, customerOf(request)));
         },
       },
     ]),

@@ -266,7 +266,7 @@ describe("model client", () => {
     await run(t, e, { baseDelayMs: 5, pattern: "edge-cache" });
     expect(points).toEqual([
       {
-        blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime"],
+        blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime", ""],
         doubles: [expect.any(Number), 2, 0, 0],
         indexes: [e.PRODUCT],
       },

@@ -94,6 +94,9 @@ func Run(o *Options) error {
 	if err != nil {
 		return err
 	}
+	if err := o.CheckTier(o.Tier); err != nil {
+		return err
+	}
 	iss, err := k.Create(o.Ctx(), p)
 	if err != nil {
 		return err

@@ -17,8 +17,10 @@ import (
 	"github.com/zerocost/zerocost/internal/apikeys"
 	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/outputs"
 	"github.com/zerocost/zerocost/internal/plan"
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // Environment variables the commands read.
@@ -56,6 +58,21 @@ type Target struct {
 	Outputs   outputs.Reader
 	Now       func() time.Time
 	Rand      io.Reader
+
+	planProduct *plan.Product // set by Keys
+}
+
+// CheckTier says whether the product has the tier: a door limiter
+// DOOR_<TIER> in its plan. Call it after Keys.
+func (t *Target) CheckTier(tier string) error {
+	if t.planProduct == nil || t.planProduct.Binding(contract.Door(tier)) != nil {
+		return nil
+	}
+	var tiers []string
+	for _, b := range t.planProduct.Doors() {
+		tiers = append(tiers, strings.ToLower(strings.TrimPrefix(b.Name, contract.DoorPrefix)))
+	}
+	return cmdutil.ConfigError(fmt.Errorf("--tier %s: %s has no such tier (it has %s; tiers are set per product in the stack)", tier, t.Product, strings.Join(tiers, ", ")))
 }
 
 // AddFlags adds the shared flags.
@@ -103,9 +120,14 @@ func (t *Target) Keys() (*apikeys.Keys, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Plan.Product(t.Product) == nil {
+	pr := l.Plan.Product(t.Product)
+	if pr == nil {
 		return nil, cmdutil.ConfigError(fmt.Errorf("--product %s: stack %s has no such product (it has %s)", t.Product, t.Stack, productNames(l.Plan)))
 	}
+	if !pr.HasKeys() {
+		return nil, cmdutil.ConfigError(fmt.Errorf("%s is public (access: %s): it takes no customer keys; set its access to %s and deploy (or restart zerocost dev) first", t.Product, pr.Access, stack.AccessKeys))
+	}
+	t.planProduct = pr
 	var ns namespace
 	if t.Local {
 		ns, err = t.localNamespace(l.ProjectDir, l.Plan.AccountID)

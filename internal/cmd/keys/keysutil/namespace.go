@@ -1,12 +1,11 @@
 package keysutil
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
+	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
@@ -32,24 +31,8 @@ func (t *Target) outputsNamespace(projectDir string) (string, error) {
 	return id, nil
 }
 
-// keysBinding is the binding of a product's namespace of customer keys.
-const keysBinding = "KEYS"
-
 // keysNamespaceID is the KEYS namespace id a product's outputs export.
-func keysNamespaceID(p outputs.Product) string { return p.KVNamespaceIDs[keysBinding] }
-
-// devKV is what the state file of zerocost dev says about its KV endpoints:
-// the local API base URL serving Cloudflare's KV values endpoints, the
-// account id in their paths (default: the stack's), and each product's KEYS
-// namespace id.
-type devKV struct {
-	KVAPIURL string `json:"kv_api_url"`
-	Account  string `json:"kv_account_id"`
-	Products []struct {
-		Name            string `json:"name"`
-		KeysNamespaceID string `json:"keys_namespace_id"`
-	} `json:"products"`
-}
+func keysNamespaceID(p outputs.Product) string { return p.KVNamespaceIDs[contract.Keys] }
 
 // localNamespace is the namespace of the stack's running zerocost dev.
 func (t *Target) localNamespace(projectDir, planAccount string) (namespace, error) {
@@ -57,25 +40,19 @@ func (t *Target) localNamespace(projectDir, planAccount string) (namespace, erro
 	if path == "" {
 		path = devrun.StatePath(projectDir, t.Stack)
 	}
-	if _, err := devrun.ReadStateFile(path); errors.Is(err, devrun.ErrNotRunning) {
+	st, err := devrun.ReadStateFile(path)
+	if errors.Is(err, devrun.ErrNotRunning) {
 		return namespace{}, cmdutil.ConfigError(fmt.Errorf("no zerocost dev running for stack %s: start it with `zerocost dev --stack %s`", t.Stack, t.Stack))
-	} else if err != nil {
-		return namespace{}, cmdutil.ConfigError(fmt.Errorf("reading the state of zerocost dev: %w", err))
 	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		return namespace{}, cmdutil.ConfigError(fmt.Errorf("reading the state of zerocost dev: %w", err))
-	}
-	var st devKV
-	if err := json.Unmarshal(data, &st); err != nil {
-		return namespace{}, cmdutil.ConfigError(fmt.Errorf("%s: %w", path, err))
 	}
 	if st.KVAPIURL == "" {
 		return namespace{}, cmdutil.ConfigError(fmt.Errorf("the zerocost dev of stack %s serves no KV API (it was started by an older zerocost): restart it", t.Stack))
 	}
 	for _, p := range st.Products {
 		if p.Name == t.Product && p.KeysNamespaceID != "" {
-			acct := st.Account
+			acct := st.KVAccountID
 			if acct == "" {
 				acct = planAccount
 			}

@@ -23,6 +23,9 @@ import { MODEL_SPEND } from "../../lib/spend/guard";
 import { NO_TICKET } from "../../lib/types";
 import { parkJob } from "../../lib/spend/parked";
 
+/** The customer a job message names, as a record's field (none: a public product's job). */
+const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
+
 export const PATTERN = "async-pipeline";
 
 /**
@@ -121,7 +124,7 @@ async function defer(d: Delivery, retryAfter: number | undefined): Promise<boole
   const resumedAt = d.body.resumed_at;
   if (!mayDefer(id, deferrals, delaySeconds, resumedAt)) return false;
   try {
-    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1 };
+    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...customerOfJob(d.body) };
     if (resumedAt !== undefined) again.resumed_at = resumedAt;
     await d.env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
     await releaseClaim(d).catch(logWith(id));
@@ -170,7 +173,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
   }
   if (err instanceof ModelError && !err.retryable) {
     // Retrying cannot help (e.g. the API rejected the request): fail now.
-    await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts }, prev))
+    await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts, ...customerOfJob(d.body) }, prev))
       .then(() => msg.ack())
       .catch((e) => {
         logWith(id)(e);
@@ -183,7 +186,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
     if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter)) return;
   }
   // An ordinary retry: the record keeps the error (the job is still queued).
-  await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts }, prev)).catch(logWith(id));
+  await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts, ...customerOfJob(d.body) }, prev)).catch(logWith(id));
   msg.retry({ delaySeconds: retryDelay(err instanceof ModelError && err.retryAfter !== undefined ? err.retryAfter : cfg.retryDelaySeconds) });
 }
 
@@ -228,12 +231,13 @@ export async function processMessage(
     const response = await callModel(env, cfg, body, {
       deadline: Date.now() + 2 * cfg.modelTimeoutMs + 5_000,
       pattern: PATTERN,
+      customer: msg.body.customer ?? "",
       maxAttempts: 2,
       maxRetryWaitMs: 5_000,
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket: claimed } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
-    const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts }, d.prev);
+    const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts, ...customerOfJob(msg.body) }, d.prev);
     await writeJob(env.OUTPUTS, rec);
     msg.ack();
   } catch (err) {
@@ -256,7 +260,7 @@ export async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): 
       msg.ack();
       return;
     }
-    const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input }, prev);
+    const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input, ...customerOfJob(msg.body) }, prev);
     await writeJob(env.OUTPUTS, rec);
     msg.ack();
   } catch (err) {

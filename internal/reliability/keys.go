@@ -1,0 +1,98 @@
+package reliability
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerocost/zerocost/internal/apikeys"
+
+	"github.com/zerocost/zerocost/internal/devrun"
+)
+
+// keyTransport gives the suites' requests the customer key zerocost dev
+// created for each product with keys, so that the suites run with keys on:
+// a request to a product's route (not /admin/) that carries the stack's
+// AUTH_TOKEN as its bearer token gets the product's key instead (the
+// suites were written when that token guarded every route), and, in a
+// stack without a token, a request with no credential gets the key. Any
+// other credential (a wrong token, a malformed header) goes as it is.
+type keyTransport struct {
+	base  http.RoundTripper
+	keys  map[string]string // product base URL -> key
+	token string            // the stack's AUTH_TOKEN, "" when none
+}
+
+func (k keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return k.base.RoundTrip(k.apply(r))
+}
+
+// apply returns the request with the product's key where RoundTrip gives it.
+func (k keyTransport) apply(r *http.Request) *http.Request {
+	key := ""
+	for base, v := range k.keys {
+		if strings.HasPrefix(r.URL.String(), base+"/") {
+			key = v
+		}
+	}
+	if key == "" || strings.HasPrefix(r.URL.Path, "/admin/") {
+		return r
+	}
+	auth := r.Header.Values("Authorization")
+	switch {
+	case k.token != "" && len(auth) == 1 && auth[0] == "Bearer "+k.token:
+	case k.token == "" && len(auth) == 0 && r.Header.Get("x-api-key") == "":
+	default:
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+key)
+	return r
+}
+
+// WithKey is the request as the Env's client would send it: with the
+// product's key in place of the stack's token (for requests sent otherwise,
+// e.g. on a raw connection).
+func (e *Env) WithKey(r *http.Request) *http.Request {
+	if k, ok := e.Client.Transport.(keyTransport); ok {
+		return k.apply(r)
+	}
+	return r
+}
+
+// withKeys wraps a client so its requests carry the runtime's dev keys.
+func withKeys(c *http.Client, rt *devrun.Runtime, token string) *http.Client {
+	return keyClient(c, rt.Products(), token)
+}
+
+// keyClient wraps a client so its requests carry the products' dev keys.
+func keyClient(c *http.Client, products []devrun.Product, token string) *http.Client {
+	keys := map[string]string{}
+	for _, p := range products {
+		if p.Key != "" {
+			keys[p.URL] = p.Key
+		}
+	}
+	out := *c
+	out.Transport = keyTransport{base: c.Transport, keys: keys, token: token}
+	return &out
+}
+
+// CustomerKey writes a live key of a new customer into the product's KEYS
+// namespace through dev's KV API and returns it.
+func (e *Env) CustomerKey(t testing.TB, product, customer string) string {
+	t.Helper()
+	key, err := apikeys.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := apikeys.Record{V: apikeys.RecordVersion, Customer: customer, Prefix: apikeys.DisplayPrefix(key),
+		Product: product, Tier: apikeys.DefaultTier, CreatedAt: apikeys.Stamp(time.Now())}
+	st := e.RT.State()
+	if err := st.PutKey(context.Background(), product, apikeys.Hash(key), rec); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
