@@ -132,6 +132,10 @@ type CallInfo struct {
 	// Input is the last user message of a valid request ("" when the request
 	// was rejected before it was read).
 	Input string
+	// Retry is the request's X-Stainless-Retry-Count (0 when absent): a
+	// client's n-th retry of one call, sent because the attempt before it
+	// failed as far as that client knows (an error, or no answer in time).
+	Retry int
 	// BatchID and CustomID name the batch request this is, for a request of
 	// a message batch; Result is its result type (succeeded, errored,
 	// canceled or expired). Status and ErrorType are then those of the
@@ -350,7 +354,8 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 		h.log.Printf("%s %d: %d input, %d output tokens (%s)", reqID, c.status, c.inTokens, c.outTokens, time.Since(start).Round(time.Millisecond))
 	}
 	if h.opts.Observe != nil {
-		h.opts.Observe(CallInfo{Seq: seq, Status: c.status, ErrorType: c.errType, Input: c.input})
+		retry, _ := strconv.Atoi(r.Header.Get("X-Stainless-Retry-Count"))
+		h.opts.Observe(CallInfo{Seq: seq, Status: c.status, ErrorType: c.errType, Input: c.input, Retry: max(0, retry)})
 	}
 }
 
@@ -431,7 +436,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		c.input = input
 		return c
 	}
-	if err := sleepOrQuit(r, h.quit, h.opts.Latency); err != nil {
+	if err := sleepOrQuit(r, h.quit, h.opts.Latency); err != nil || r.Context().Err() != nil {
+		// The client went away before the answer (its timeout): a failed call.
 		return call{status: 499, errType: "client_closed_request", input: input}
 	}
 	switch {

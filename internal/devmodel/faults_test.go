@@ -1,6 +1,7 @@
 package devmodel
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,14 +85,14 @@ func TestObserve(t *testing.T) {
 	var calls []CallInfo
 	h := NewHandler(Options{Observe: func(c CallInfo) { mu.Lock(); calls = append(calls, c); mu.Unlock() }})
 	post(t, h, validBody, nil)
-	post(t, h, `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"first"},{"role":"assistant","content":"a"},{"role":"user","content":[{"type":"text","text":"second"}]}]}`, nil)
+	post(t, h, `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"first"},{"role":"assistant","content":"a"},{"role":"user","content":[{"type":"text","text":"second"}]}]}`, map[string]string{"X-Stainless-Retry-Count": "1"})
 	post(t, h, `{}`, nil)
 	post(t, h, validBody, map[string]string{"X-Api-Key": ""})
 	_ = h.SetFaults(1, 1)
 	post(t, h, validBody, nil)
 	want := []CallInfo{
 		{Seq: 1, Status: 200, Input: "Hello, stand-in!"},
-		{Seq: 2, Status: 200, Input: "second"},
+		{Seq: 2, Status: 200, Input: "second", Retry: 1},
 		{Seq: 3, Status: 400, ErrorType: "invalid_request_error"},
 		{Seq: 4, Status: 401, ErrorType: "authentication_error"},
 		{Seq: 5, Status: 429, ErrorType: "rate_limit_error", Input: "Hello, stand-in!"},
@@ -103,6 +104,18 @@ func TestObserve(t *testing.T) {
 		if calls[i] != want[i] {
 			t.Errorf("call %d: %+v, want %+v", i, calls[i], want[i])
 		}
+	}
+	// A client that went away before the answer: a 499, not a 200.
+	var gone []CallInfo
+	h = NewHandler(Options{Observe: func(c CallInfo) { gone = append(gone, c) }})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, MessagesPath, strings.NewReader(validBody))
+	req.Header.Set("X-Api-Key", "k")
+	req.Header.Set("Anthropic-Version", "2023-06-01")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if len(gone) != 1 || gone[0].Status != 499 || gone[0].Input != "Hello, stand-in!" {
+		t.Errorf("a call whose client went away: %+v", gone)
 	}
 	// The RPM cap's 429s carry the input too.
 	var got []CallInfo

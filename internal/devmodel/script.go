@@ -94,8 +94,8 @@ func (s Step) Check() error {
 
 // Call is one recorded call of a scenario.
 type Call struct {
-	// Headers holds the request's x-api-key, authorization, anthropic-version
-	// and content-type, those that were sent.
+	// Headers holds the request's x-api-key, authorization, anthropic-version,
+	// content-type and x-stainless-retry-count, those that were sent.
 	Headers map[string]string `json:"headers"`
 	// Body is the request body: its JSON, or a JSON string when it is not JSON.
 	Body json.RawMessage `json:"body"`
@@ -104,7 +104,7 @@ type Call struct {
 }
 
 // recordedHeaders are the request headers a Call keeps.
-var recordedHeaders = []string{"x-api-key", "authorization", "anthropic-version", "content-type"}
+var recordedHeaders = []string{"x-api-key", "authorization", "anthropic-version", "content-type", "x-stainless-retry-count"}
 
 type scenario struct {
 	steps []Step

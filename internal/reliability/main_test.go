@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/zerocost/zerocost/internal/devrun/devruntest"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/devmodel"
 	"github.com/zerocost/zerocost/internal/devrun"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/nodetool"
 )
 
@@ -94,22 +95,62 @@ func deadline(t *testing.T, limit time.Duration) context.Context {
 type calls struct {
 	mu      sync.Mutex
 	byInput map[string][]int // input -> statuses, in order
+	retries map[string][]int // input -> the calls' X-Stainless-Retry-Count, in order
 	total   int
 }
 
-func newCalls() *calls { return &calls{byInput: map[string][]int{}} }
+func newCalls() *calls { return &calls{byInput: map[string][]int{}, retries: map[string][]int{}} }
 
 func (c *calls) observe(ci devmodel.CallInfo) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.total++
 	c.byInput[ci.Input] = append(c.byInput[ci.Input], ci.Status)
+	c.retries[ci.Input] = append(c.retries[ci.Input], ci.Retry)
+}
+
+// paid counts the input's calls that the Worker was answered 200 for: a 200
+// the stand-in wrote is left out when the Worker retried after it (the next
+// call is a retry: its attempt had timed out before the answer arrived, so
+// it failed as far as the Worker knew). abandoned counts those left out.
+func (c *calls) paid(input string) (paid, abandoned int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq, rs := c.byInput[input], c.retries[input]
+	for i, st := range seq {
+		switch {
+		case st != http.StatusOK:
+		case i+1 < len(seq) && rs[i+1] > 0:
+			abandoned++
+		default:
+			paid++
+		}
+	}
+	return paid, abandoned
 }
 
 func (c *calls) of(input string) []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]int(nil), c.byInput[input]...)
+}
+
+func (c *calls) retriesOf(input string) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.retries[input]...)
+}
+
+// logLines prints the lines of the runtime's logs that name word (a job id).
+func logLines(t *testing.T, word string, logs ...*devruntest.Log) {
+	t.Helper()
+	for i, l := range logs {
+		for line := range strings.Lines(l.String()) {
+			if strings.Contains(line, word) {
+				t.Logf("runtime %d: %s", i+1, strings.TrimRight(line, "\n"))
+			}
+		}
+	}
 }
 
 func (c *calls) count() int {

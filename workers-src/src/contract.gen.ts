@@ -165,8 +165,8 @@ export const OPS_PER_EVENT = {
     park: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "d1.rows_read": 1, "d1.rows_written": 1 },
     /** POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked) */
     resume: { "worker.request": 1, "d1.rows_read": 1 },
-    /** per job resumed: its parked row read, its record written queued, its message sent, its row deleted (the delete reads it twice) */
-    resume_job: { "r2.put": 1, "queue.write": 1, "d1.rows_read": 3, "d1.rows_written": 1 },
+    /** per job resumed: its parked row read, its record read and written queued (conditional), its message sent, its row deleted (the delete reads it twice) */
+    resume_job: { "r2.put": 1, "r2.get": 1, "queue.write": 1, "d1.rows_read": 3, "d1.rows_written": 1 },
     /** batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written */
     batch_submit: { "r2.put": 1, "model.batch_create": 1 },
     /** batch mode, per job submitted: the job record read, written submitted with the batch id, the ack */

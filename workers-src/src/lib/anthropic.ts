@@ -107,7 +107,8 @@ export async function apiFetch(
 ): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: apiHeaders(env), signal: AbortSignal.timeout(timeoutMs) });
+    const headers = { ...apiHeaders(env), ...(init.headers as Record<string, string> | undefined) };
+    res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw transportError(err, timeoutMs, what);
   }
@@ -136,7 +137,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * ModelError with backoff and jitter (at least its retry-after), within the
  * attempts and the deadline. Anything but a ModelError is thrown at once.
  */
-export async function withRetries<T>(attempt: (remainingMs: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+export async function withRetries<T>(attempt: (remainingMs: number, n: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   const base = opts.baseDelayMs ?? 250;
   for (let n = 1; ; n++) {
@@ -148,7 +149,7 @@ export async function withRetries<T>(attempt: (remainingMs: number) => Promise<T
     }
     let err: ModelError;
     try {
-      return await attempt(remaining);
+      return await attempt(remaining, n);
     } catch (e) {
       if (!(e instanceof ModelError)) throw e;
       err = e;

@@ -46,8 +46,15 @@ function isMessagesResponse(v: unknown): v is MessagesResponse {
   return typeof v === "object" && v !== null && Array.isArray((v as MessagesResponse).content);
 }
 
-async function attempt(env: BaseEnv, url: string, payload: string, timeoutMs: number): Promise<MessagesResponse> {
-  const res = await apiFetch(env, url, { method: "POST", body: payload }, timeoutMs);
+/**
+ * One attempt, the n-th of the call. A retry says so the way Anthropic's SDKs
+ * do (X-Stainless-Retry-Count, @anthropic-ai/sdk client.js): the attempt
+ * before it failed as far as this client knows (an error, or no answer in
+ * time), so an API log shows which of a job's calls were abandoned.
+ */
+async function attempt(env: BaseEnv, url: string, payload: string, timeoutMs: number, n: number): Promise<MessagesResponse> {
+  const headers = n > 1 ? { "x-stainless-retry-count": String(n - 1) } : undefined;
+  const res = await apiFetch(env, url, { method: "POST", body: payload, headers }, timeoutMs);
   let text: string;
   try {
     text = await res.text();
@@ -108,7 +115,7 @@ export async function callModel(
     }
     const url = `${cfg.baseUrl}/v1/messages`;
     const payload = JSON.stringify(body);
-    const data = await withRetries((remaining) => attempt(env, url, payload, Math.min(cfg.modelTimeoutMs, remaining)), opts);
+    const data = await withRetries((remaining, n) => attempt(env, url, payload, Math.min(cfg.modelTimeoutMs, remaining), n), opts);
     recordUsage(env, cfg, body.model, opts.pattern, data.usage, "realtime", opts.customer);
     if (budget) {
       const t = ticket;

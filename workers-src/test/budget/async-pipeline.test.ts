@@ -159,6 +159,24 @@ describe("async-pipeline", () => {
     expect(list.jobs.map((j: any) => j.job_id)).not.toContain(id);
   });
 
+  it("resume sends no job that another delivery claimed or ended since it was parked", async () => {
+    const q = sink();
+    const e = guarded(new D1Meter(env.SPEND!), { JOB_QUEUE: q.queue });
+    const cfg = readConfig(e);
+    const [claimed, ended, still] = await Promise.all([1, 2, 3].map(() => newJobId(e)));
+    for (const id of [claimed!, ended!, still!]) await parkJob(e, cfg, env.OUTPUTS, { job_id: id, input: `in ${id}`, error: "budget spent" }, null);
+    // A message of each of the first two was still in the queue: one claimed its job, one ended it.
+    const lease = new Date(Date.now() + 60_000).toISOString();
+    await env.OUTPUTS.put(`jobs/${claimed}.json`, JSON.stringify({ job_id: claimed, status: "running", lease_until: lease, created_at: "", updated_at: "" }));
+    await env.OUTPUTS.put(`jobs/${ended}.json`, JSON.stringify({ job_id: ended, status: "done", result: "paid once", created_at: "", updated_at: "" }));
+    const res = await call(worker, postJson("/admin/jobs/resume", {}, bearer), e);
+    expect(await res.json()).toEqual({ resumed: 3, remaining: 0 });
+    expect(q.sent.map((m) => m.job_id)).toEqual([still]);
+    expect(await jobRecord(claimed!)).toMatchObject({ status: "running", lease_until: lease });
+    expect(await jobRecord(ended!)).toMatchObject({ status: "done", result: "paid once" });
+    expect(await jobRecord(still!)).toMatchObject({ status: "queued" });
+  });
+
   it("resume caps a call at RESUME_MAX and refuses bad limits", async () => {
     const e = guarded(new D1Meter(env.SPEND!));
     expect(RESUME_MAX).toBeGreaterThanOrEqual(100);

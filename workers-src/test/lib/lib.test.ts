@@ -180,7 +180,10 @@ describe("model client", () => {
     ]);
     const res = await run(t, testEnv(), { maxAttempts: 8, baseDelayMs: 5 });
     expect(textOf(res)).toContain(t);
-    expect(await standin.calls(t)).toHaveLength(8);
+    const calls = await standin.calls(t);
+    expect(calls).toHaveLength(8);
+    // Each retry says which it is, as Anthropic's SDKs do; the first attempt says nothing.
+    expect(calls.map((c) => c.headers["x-stainless-retry-count"])).toEqual([undefined, "1", "2", "3", "4", "5", "6", "7"]);
   });
 
   it("backs off exponentially between attempts", async () => {

@@ -4,15 +4,20 @@
 import type { BaseEnv, JobMessage } from "../../env";
 import type { Config } from "../config";
 import { HttpError } from "../errors";
-import { readJobVersion, writeJobUnchanged } from "../claim";
-import { jobRecord, writeJob, type JobRecord } from "../jobs";
+import { claimedFor, readJobVersion, writeJobUnchanged } from "../claim";
+import { isTerminal, jobRecord, writeJob, type JobRecord } from "../jobs";
 import { sendAll } from "../queue";
 import { BudgetUnavailable, unavailable } from "./errors";
 import { checkBudget } from "./guard";
 import { num, run, spendDb } from "./store";
 
-/** Most parked jobs one resume call sends (each costs an R2 put: Workers allow 1,000 subrequests to Cloudflare services per invocation). */
-export const RESUME_MAX = 500;
+/**
+ * Most parked jobs one resume call sends. Each costs an R2 get and a put:
+ * Workers allow 1,000 subrequests to Cloudflare services per invocation
+ * (https://developers.cloudflare.com/workers/platform/limits/#subrequests),
+ * and the queue sends (one per 100 jobs) and D1 queries need a few more.
+ */
+export const RESUME_MAX = 450;
 /** D1 allows 100 bound parameters per statement (https://developers.cloudflare.com/d1/platform/limits/). */
 const DELETE_CHUNK = 90;
 /** Record puts in flight at once during a resume. */
@@ -120,18 +125,35 @@ async function oldestParked(db: D1Database, cfg: Config, n: number): Promise<Row
   }
 }
 
-/** Sets the jobs' records back to queued, PUT_CONCURRENCY puts at a time; a failure is a 503. */
-async function markQueued(bucket: R2Bucket, rows: Row[]): Promise<void> {
+/**
+ * Sets the jobs' records back to queued, PUT_CONCURRENCY jobs at a time (a
+ * failure is a 503), and returns the rows to send. A parked row may outlive
+ * its job's parking: a message of the job still in the queue (a redelivery,
+ * a delivery that waited out a claim) may have claimed or ended it since.
+ * So each record is read and written queued only if it is still that version
+ * (R2 onlyIf etag: lib/claim.ts), and only if it is neither ended nor claimed:
+ * a queued record written over a running or done one would let this job's
+ * new message claim it again and pay the model a second time. Those jobs are
+ * not sent (their rows go: another delivery has them).
+ */
+async function markQueued(bucket: R2Bucket, rows: Row[]): Promise<Row[]> {
+  const send: Row[] = [];
   for (let i = 0; i < rows.length; i += PUT_CONCURRENCY) {
     await Promise.all(
-      rows.slice(i, i + PUT_CONCURRENCY).map((r) =>
-        writeJob(bucket, jobRecord(r.job_id, { status: "queued" })).catch((err) => {
+      rows.slice(i, i + PUT_CONCURRENCY).map(async (r) => {
+        try {
+          const v = await readJobVersion(bucket, r.job_id);
+          const free = !isTerminal(v.rec) && claimedFor(v.rec) === 0;
+          if (free && (await writeJobUnchanged(bucket, jobRecord(r.job_id, { status: "queued" }, v.rec), v.etag)) !== null) send.push(r);
+          else console.log(`resume: job ${r.job_id} is run or ended by another delivery (${v.rec?.status ?? "no record"}); not sent again`);
+        } catch (err) {
           console.error(`resume: job ${r.job_id}: its queued record could not be written:`, err);
           throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", { "retry-after": "30" });
-        }),
-      ),
+        }
+      }),
     );
   }
+  return send;
 }
 
 async function unpark(db: D1Database, cfg: Config, rows: Row[]): Promise<void> {
@@ -166,9 +188,10 @@ async function countParked(db: D1Database, cfg: Config): Promise<number> {
  * oldest id first: refuses with BudgetExhausted while the budget is still
  * spent; sets their records back to queued, sends them (each message carries
  * resumed_at), then deletes their parked rows. A failure part-way leaves the
- * rows (a job may then run twice; a job already done is not paid for again:
- * the consumer acks a redelivery of a done job). Returns how many were
- * resumed and how many stay parked.
+ * rows (a job may then be sent twice: its deliveries race for the claim,
+ * lib/claim.ts, and one calls the model). Returns how many were resumed
+ * (taken off the list: sent again, or found run or ended by another
+ * delivery) and how many stay parked.
  */
 export async function resumeParked(
   env: BaseEnv,
@@ -183,10 +206,11 @@ export async function resumeParked(
   const rows = await oldestParked(db, cfg, Math.max(1, Math.min(RESUME_MAX, Math.floor(limit))));
   if (rows.length) {
     // Records first (queued), then the messages: a consumer that finishes a
-    // job is never overwritten by its queued record. One put per job, no read.
-    await markQueued(r2 ?? (env as BaseEnv & { OUTPUTS: R2Bucket }).OUTPUTS, rows);
+    // job is never overwritten by its queued record. One read and one
+    // conditional put per job.
+    const send = await markQueued(r2 ?? (env as BaseEnv & { OUTPUTS: R2Bucket }).OUTPUTS, rows);
     const resumedAt = Date.now();
-    const { error } = await sendAll(queue, rows.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt })));
+    const { error } = await sendAll(queue, send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt })));
     if (error !== undefined) {
       console.error("resume: JOB_QUEUE send failed:", error);
       throw new HttpError(503, "unavailable", "the job queue is unavailable; the jobs stay parked (some may run)", { "retry-after": "5" });
