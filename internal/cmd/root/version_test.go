@@ -29,9 +29,10 @@ func TestVersionFrom(t *testing.T) {
 	}
 }
 
-// A built binary prints the version its own build info gives: the commit
-// when go build stamped one (a clone; GOFLAGS=-buildvcs=false or a git
-// worktree get none), else dev.
+// A built binary prints the version its own build info gives: the module
+// version go build stamped (a pseudo-version naming the commit in a clone),
+// else the commit, else dev (GOFLAGS=-buildvcs=false or a git worktree
+// stamp neither).
 func TestBuiltBinaryVersion(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "zerocost")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/zerocost").CombinedOutput(); err != nil {
@@ -44,6 +45,11 @@ func TestBuiltBinaryVersion(t *testing.T) {
 	info := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}
 	for _, line := range strings.Split(string(meta), "\n") {
 		f := strings.Fields(line)
+		// Go stamps the main module's version too (a pseudo-version from
+		// the commit in a clone since Go 1.24; "(devel)" without VCS).
+		if len(f) >= 3 && f[0] == "mod" {
+			info.Main.Version = f[2]
+		}
 		if len(f) == 2 && f[0] == "build" {
 			k, v, _ := strings.Cut(f[1], "=")
 			info.Settings = append(info.Settings, debug.BuildSetting{Key: k, Value: v})
