@@ -109,24 +109,44 @@ func (c *calls) observe(ci devmodel.CallInfo) {
 	c.retries[ci.Input] = append(c.retries[ci.Input], ci.Retry)
 }
 
-// paid counts the input's calls that the Worker was answered 200 for: a 200
-// the stand-in wrote is left out when the Worker retried after it (the next
-// call is a retry: its attempt had timed out before the answer arrived, so
-// it failed as far as the Worker knew). abandoned counts those left out.
-func (c *calls) paid(input string) (paid, abandoned int) {
+// abandoned200 stands, in an outcomes sequence, for a 200 the stand-in wrote
+// after the Worker had given up on the attempt: the next call is the Worker's
+// retry of it (X-Stainless-Retry-Count > 0), so that attempt timed out before
+// the answer arrived and failed as far as the Worker knew.
+const abandoned200 = -200
+
+// outcomes is the input's call statuses as the Worker saw them: each 200 it
+// retried after is abandoned200. abandoned counts those.
+func (c *calls) outcomes(input string) (seq []int, abandoned int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	seq, rs := c.byInput[input], c.retries[input]
+	seq = append([]int(nil), c.byInput[input]...)
+	rs := c.retries[input]
 	for i, st := range seq {
-		switch {
-		case st != http.StatusOK:
-		case i+1 < len(seq) && rs[i+1] > 0:
+		if st == http.StatusOK && i+1 < len(seq) && rs[i+1] > 0 {
+			seq[i] = abandoned200
 			abandoned++
-		default:
-			paid++
 		}
 	}
-	return paid, abandoned
+	return seq, abandoned
+}
+
+// paid counts the input's calls that the Worker was answered 200 for (the
+// 200s of outcomes), and the abandoned ones left out.
+func (c *calls) paid(input string) (paid, abandoned int) {
+	seq, abandoned := c.outcomes(input)
+	return count200(seq), abandoned
+}
+
+// count200 counts the paid 200s of an outcomes sequence.
+func count200(seq []int) int {
+	n := 0
+	for _, s := range seq {
+		if s == http.StatusOK {
+			n++
+		}
+	}
+	return n
 }
 
 func (c *calls) of(input string) []int {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,11 +33,9 @@ type Options struct {
 	Model429Share  float64
 	ModelRPM       int
 	// Batch are the stand-in's Message Batches knobs (the --model-batch-*
-	// flags); the two Match regexps come from BatchErrorMatch and
-	// BatchExpireMatch.
-	Batch            devmodel.BatchOptions
-	BatchErrorMatch  string
-	BatchExpireMatch string
+	// flags); the two Match regexps come from BatchMatch.
+	Batch      devmodel.BatchOptions
+	BatchMatch devmodel.BatchMatch
 
 	// FireCrons fires the products' cron triggers on their schedules (--crons).
 	FireCrons bool
@@ -114,17 +111,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 	fl.Float64Var(&opts.ModelErrorRate, "model-error-rate", 0, "stand-in model: share of calls (0..1) failing with 500 api_error or 529 overloaded_error")
 	fl.Float64Var(&opts.Model429Share, "model-429-share", 0, "stand-in model: share (0..1) of the --model-error-rate failures that are 429 rate_limit_error with retry-after 1 s")
 	fl.IntVar(&opts.ModelRPM, "model-rpm", 0, "stand-in model: requests per minute before 429 rate_limit_error with retry-after (0: no limit)")
-	b := &opts.Batch
-	fl.DurationVar(&b.Delay, "model-batch-delay", 0, "stand-in Message Batches: processing time (a batch's requests finish this long after its creation)")
-	fl.DurationVar(&b.CancelDelay, "model-batch-cancel-delay", 0, "stand-in Message Batches: how long a canceled batch stays canceling before it ends")
-	fl.DurationVar(&b.Expiry, "model-batch-expiry", devmodel.DefaultBatchExpiry, "stand-in Message Batches: a batch not ended this long after its creation expires")
-	fl.Float64Var(&b.Errors.Rate, "model-batch-error-rate", 0, "stand-in Message Batches: share (0..1) of requests whose result is errored")
-	fl.IntVar(&b.Errors.Every, "model-batch-error-every", 0, "stand-in Message Batches: every Nth request of a batch is errored (0: none)")
-	fl.StringVar(&opts.BatchErrorMatch, "model-batch-error-match", "", "stand-in Message Batches: requests whose custom_id matches this regexp are errored")
-	fl.StringVar(&b.ErrorType, "model-batch-error-type", "api_error", "stand-in Message Batches: the error type of errored results")
-	fl.Float64Var(&b.Expire.Rate, "model-batch-expire-rate", 0, "stand-in Message Batches: share (0..1) of requests that never finish (their batch expires)")
-	fl.IntVar(&b.Expire.Every, "model-batch-expire-every", 0, "stand-in Message Batches: every Nth request of a batch never finishes (0: none)")
-	fl.StringVar(&opts.BatchExpireMatch, "model-batch-expire-match", "", "stand-in Message Batches: requests whose custom_id matches this regexp never finish")
+	devmodel.BatchFlags(fl, &opts.Batch, &opts.BatchMatch, "model-batch-", "stand-in Message Batches")
 	fl.BoolVar(&opts.FireCrons, "crons", true, "fire the products' cron triggers on their schedules (UTC); false: only with --trigger-cron")
 	fl.StringVar(&opts.TriggerCron, "trigger-cron", "", "run `PRODUCT`'s scheduled handler now in the stack's running dev, then exit")
 	fl.StringVar(&opts.Cron, "cron", "", "with --trigger-cron: run only this cron `EXPR` of the product (default: each)")
@@ -133,25 +120,7 @@ workers-src/node_modules (` + "`make deps`" + `).`,
 
 func (o *Options) standIn() (devmodel.Options, error) {
 	so := devmodel.Options{Latency: o.ModelLatency, TokensPerSecond: o.ModelSpeed, ErrorRate: o.ModelErrorRate, RateLimitShare: o.Model429Share, RPM: o.ModelRPM, Batch: o.Batch}
-	var errs []error
-	for _, m := range []struct {
-		flag, expr string
-		re         **regexp.Regexp
-	}{
-		{"--model-batch-error-match", o.BatchErrorMatch, &so.Batch.Errors.Match},
-		{"--model-batch-expire-match", o.BatchExpireMatch, &so.Batch.Expire.Match},
-	} {
-		if m.expr == "" {
-			continue
-		}
-		re, err := regexp.Compile(m.expr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", m.flag, err))
-			continue
-		}
-		*m.re = re
-	}
-	return so, errors.Join(errs...)
+	return so, o.BatchMatch.Compile(&so.Batch, "--model-batch-")
 }
 
 // shapesStandIn reports whether a --model-* flag asks for anything but the
@@ -161,7 +130,7 @@ func (o *Options) shapesStandIn() bool {
 	b := o.Batch
 	b.Errors.Match, b.Expire.Match = nil, nil
 	return o.ModelLatency != 0 || o.ModelSpeed != 0 || o.ModelErrorRate != 0 || o.Model429Share != 0 || o.ModelRPM != 0 ||
-		b != def || o.BatchErrorMatch != "" || o.BatchExpireMatch != ""
+		b != def || o.BatchMatch != (devmodel.BatchMatch{})
 }
 
 func (o *Options) check() error {

@@ -24,7 +24,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"syscall"
 
 	"github.com/zerocost/zerocost/internal/devmodel"
@@ -34,18 +33,6 @@ func main() {
 	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "standin:", err)
 		os.Exit(2)
-	}
-}
-
-// regexpFlag sets *re to the flag's compiled value.
-func regexpFlag(re **regexp.Regexp) func(string) error {
-	return func(s string) error {
-		r, err := regexp.Compile(s)
-		if err != nil {
-			return err
-		}
-		*re = r
-		return nil
 	}
 }
 
@@ -59,17 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan s
 	fs.Float64Var(&o.ErrorRate, "error-rate", 0, "share (0..1) of unscripted calls that fail with 500 or 529")
 	fs.Float64Var(&o.RateLimitShare, "429-share", 0, "share (0..1) of those failures that are 429 instead")
 	fs.IntVar(&o.RPM, "rpm", 0, "calls per rolling minute (0: no limit)")
-	b := &o.Batch
-	fs.DurationVar(&b.Delay, "batch-delay", 0, "message batches: processing time of a batch (its requests finish this long after creation)")
-	fs.DurationVar(&b.CancelDelay, "batch-cancel-delay", 0, "message batches: how long a canceled batch stays canceling before it ends")
-	fs.DurationVar(&b.Expiry, "batch-expiry", devmodel.DefaultBatchExpiry, "message batches: a batch not ended this long after creation expires")
-	fs.Float64Var(&b.Errors.Rate, "batch-error-rate", 0, "message batches: share (0..1) of requests whose result is errored")
-	fs.IntVar(&b.Errors.Every, "batch-error-every", 0, "message batches: every Nth request of a batch is errored (0: none)")
-	fs.Func("batch-error-match", "message batches: requests whose custom_id matches this regexp are errored", regexpFlag(&b.Errors.Match))
-	fs.StringVar(&b.ErrorType, "batch-error-type", "api_error", "message batches: error type of errored results")
-	fs.Float64Var(&b.Expire.Rate, "batch-expire-rate", 0, "message batches: share (0..1) of requests that never finish (they expire)")
-	fs.IntVar(&b.Expire.Every, "batch-expire-every", 0, "message batches: every Nth request of a batch never finishes (0: none)")
-	fs.Func("batch-expire-match", "message batches: requests whose custom_id matches this regexp never finish", regexpFlag(&b.Expire.Match))
+	var match devmodel.BatchMatch
+	devmodel.BatchFlags(fs, &o.Batch, &match, "batch-", "message batches")
 	logCalls := fs.Bool("log", false, "log every call on stderr")
 	withStdin := fs.Bool("exit-with-stdin", false, "stop when stdin closes")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +55,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, stop <-chan s
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := match.Compile(&o.Batch, "-batch-"); err != nil {
+		return err
 	}
 	if *logCalls {
 		o.Log = stderr
