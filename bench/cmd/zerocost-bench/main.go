@@ -3,7 +3,7 @@
 // this machine against 127.0.0.1: the local runtime (workerd through
 // Miniflare), the stand-in model, wrangler offline.
 //
-//	go run ./bench/cmd/zerocost-bench [-quick] [-only sizes,render,cpu,latency,post,guard,throughput] [-json FILE]
+//	go run ./bench/cmd/zerocost-bench [-quick] [-only sizes,render,cpu,latency,post,guard,keys,throughput] [-json FILE]
 package main
 
 import (
@@ -29,22 +29,28 @@ import (
 )
 
 // The runtime benchmarks' stack: one product per pattern, no rate limit of
-// their own in the way.
+// their own in the way, public as the products were when these benchmarks
+// were first measured (keys, the default since, would refuse the bench's
+// requests without a key and hold each customer to its tier's door): the
+// key check's own cost is the "keys" benchmark (keys.go).
 const runtimeStack = `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: relay
       pattern: edge-cache
+      access: public
       systemPrompt: Answer in one sentence.
       settings:
         rateLimitPerMinute: 1000000
     - name: agent
       pattern: event-agent
+      access: public
       systemPrompt: Answer in one sentence.
       settings:
         rateLimitPerMinute: 1000000
     - name: pipe
       pattern: async-pipeline
+      access: public
       systemPrompt: Answer in one sentence.
       settings:
         batchSize: 100
@@ -66,6 +72,7 @@ type Report struct {
 	Post     []PostResult       `json:"post_latency,omitempty"`
 	Pipeline []bench.Throughput `json:"pipeline_throughput,omitempty"`
 	Guard    []GuardResult      `json:"spend_guard,omitempty"`
+	Keys     []KeysResult       `json:"key_check,omitempty"`
 	Errors   []string           `json:"errors,omitempty"`
 }
 
@@ -88,7 +95,7 @@ type PostResult struct {
 
 func main() {
 	quick := flag.Bool("quick", false, "smaller counts and a short throughput run (a smoke test, not numbers to publish)")
-	only := flag.String("only", "", "comma-separated: sizes, render, cpu, latency, post, guard, throughput (default: all)")
+	only := flag.String("only", "", "comma-separated: sizes, render, cpu, latency, post, guard, keys, throughput (default: all)")
 	jsonOut := flag.String("json", "", "also write the report as JSON to this file")
 	rpm := flag.Int("rpm", 120, "throughput: the stand-in model's requests per minute")
 	minutes := flag.Int("minutes", 5, "throughput: jobs = rpm x minutes")
@@ -154,6 +161,12 @@ func main() {
 		progress("the spend guard's latency: edge-cache hits and misses with and without a budget")
 		if err := guardBench(ctx, root, rep, n(1000, 150), logw); err != nil {
 			fail("spend guard", err)
+		}
+	}
+	if want("keys") {
+		progress("the key check's latency: the same edge-cache requests with access keys and public")
+		if err := keysBench(ctx, root, rep, n(2000, 200), logw); err != nil {
+			fail("key check", err)
 		}
 	}
 	if want("throughput") {
@@ -543,6 +556,7 @@ func printReport(w io.Writer, r *Report, root string) {
 		}
 		fmt.Fprintln(w)
 	}
+	printKeys(w, r)
 	if len(r.Pipeline) > 0 {
 		fmt.Fprintf(w, "## Async-pipeline throughput against the model's rate limit (goal >= 90%% of the limit, no job dead for 429s)\n\n")
 		fmt.Fprintf(w, "| model rpm | product's own limit | jobs | time | done | dead | %% of the limit | model calls | 429s | goal |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
