@@ -159,6 +159,17 @@ func DeployedTarget(p *plan.Plan, out outputs.Stack) Target {
 	return tg
 }
 
+// KeysNamespaces are the KEYS namespace ids the outputs name, by product.
+func KeysNamespaces(out outputs.Stack) map[string]string {
+	ids := map[string]string{}
+	for name, op := range out {
+		if id := op.KVNamespaceIDs[contract.Keys]; id != "" {
+			ids[name] = id
+		}
+	}
+	return ids
+}
+
 // NeedsAuthToken reports whether the stack's Workers want a bearer token
 // (the stack sets zerocost:authToken, so the plan binds AUTH_TOKEN).
 func NeedsAuthToken(p *plan.Plan) bool {

@@ -44,7 +44,7 @@ func (o *Options) ownKeys(p *plan.Plan, out outputs.Stack, vo *zverify.Options) 
 	}
 	cfg := cfapi.Config{Token: token, BaseURL: base, HTTPClient: o.F.Client(), MaxRetries: -1,
 		AuthHint: "verify writes its own short-lived keys: the token needs the permission Workers KV Storage: Edit"}
-	vo.Target.PutKey = kvKeyWriter(cfg, p.AccountID, out)
+	vo.Target.PutKey = zverify.KVKeyWriter(cfg, p.AccountID, zverify.KeysNamespaces(out))
 	vo.WaitRevocation = o.WaitRevocation
 	return nil
 }
