@@ -158,6 +158,9 @@ func TestFlags(t *testing.T) {
 		!got.CheckRateLimit || !got.SkipResources || got.APIURL != "http://127.0.0.1:1" || strings.Join(got.Products, ",") != "a,b,c" {
 		t.Errorf("parsed %+v", got)
 	}
+	if err := parse("--wait-revocation"); err != nil || !got.WaitRevocation {
+		t.Errorf("--wait-revocation: %v %+v", err, got)
+	}
 	if err := parse("--local"); err != nil || !got.Local {
 		t.Errorf("--local: %v %+v", err, got)
 	}
@@ -165,7 +168,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("--skip-routes: %v %+v", err, got)
 	}
 	for _, args := range [][]string{{"--local", "--outputs", "o.json"}, {"--timeout", "0s"}, {"extra-arg"},
-		{"--skip-routes", "--skip-resources"}, {"--local", "--skip-routes"}} {
+		{"--skip-routes", "--skip-resources"}, {"--local", "--skip-routes"}, {"--local", "--wait-revocation"}, {"--skip-routes", "--wait-revocation"}} {
 		err := parse(args...)
 		if err == nil || got != nil {
 			t.Errorf("%v accepted", args)
