@@ -3,6 +3,8 @@ package verify
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,14 +51,21 @@ func checkOwnKeysRevoked(t *testing.T, s *cftest.Server, out outputs.Stack, want
 	}
 }
 
-// A check that fails does not keep verify from revoking its keys: with a
-// 1 ms --timeout the job check polls once and fails (the job is still
-// queued), after verify made its keys; both are revoked all the same.
+// A check that fails does not keep verify from revoking its keys: the job
+// check fails (a proxy keeps the job queued: verifytest.Break) after
+// verify made its keys, and both are revoked all the same.
 func TestDeployedRevokesAfterAFailure(t *testing.T) {
 	t.Parallel()
-	s, outFile, env, out := deployed(t)
+	s, _, env, out := deployed(t)
 	prop := verifytest.NewPropagation(t, demoWorkers(t), out)
-	r := runVia(t, env, prop, nil, "--outputs", outFile, "--skip-resources", "--product", "sales-engine", "--timeout", "1ms", "--json")
+	op := out["sales-engine"]
+	op.URL = verifytest.Break(t, op.URL, &verifytest.Breakage{Stuck: true})
+	b, _ := json.Marshal(outputs.Stack{"sales-engine": op})
+	outFile := filepath.Join(t.TempDir(), "outputs.json")
+	if err := os.WriteFile(outFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runVia(t, env, prop, nil, "--outputs", outFile, "--skip-resources", "--product", "sales-engine", "--timeout", "1s", "--json")
 	if r.code != cmdutil.ExitFailed {
 		t.Fatalf("exit %d: %v\n%s", r.code, r.err, r.stdout)
 	}
