@@ -69,7 +69,7 @@ With --local the checks run against the ` + "`zerocost dev`" + ` of the stack, f
 through .zerocost/dev/<stack>.json. Otherwise they run against the deployed
 stack: its URLs come from --outputs (a file of ` + "`pulumi stack output --json`" + `),
 or from the pulumi CLI, or else from the plan. Resource checks then read the
-account with CLOUDFLARE_API_TOKEN (read-only permissions are enough; see
+account with CLOUDFLARE_API_TOKEN (read-only permissions are enough for them; see
 docs/verify.md) and report drift by name: missing, extra or mismatched buckets,
 queues, consumers, bindings and routes.
 
