@@ -162,8 +162,8 @@ func WriteCustomerTable(w io.Writer, r *CustomerReport) error {
 	row("TOTAL", "", r.Total)
 	t.write(w, "")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Exact: model calls, tokens and model cost, from the spend store (D1 table customer_spend).")
-	fmt.Fprintln(w, "* Sampled: requests, from Analytics Engine's model-usage data points (each weighs its _sample_interval).")
+	fmt.Fprintln(w, "Exact: model calls, tokens and model cost (the spend store, D1 table customer_spend).")
+	fmt.Fprintln(w, "* Sampled: requests (Analytics Engine's data points, weighed by their _sample_interval).")
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, n)
 	}
