@@ -77,3 +77,34 @@ func TestDecodeD1Query(t *testing.T) {
 		t.Error("not JSON: no error")
 	}
 }
+
+// The fake takes CREATE TABLE and INSERT too, so that rows can be seeded
+// through the API (fakecf), as through zerocost dev's: integers come back
+// as numbers.
+func TestD1QuerySeedsBySQL(t *testing.T) {
+	s := cftest.New(t, cftest.WithToken(token))
+	s.AddAccount(acct)
+	db := s.AddD1Database(acct, "spend-demo")
+	c := client(s, token)
+	for _, q := range []struct {
+		sql    string
+		params []string
+	}{
+		{"CREATE TABLE IF NOT EXISTS customer_spend (month TEXT NOT NULL, customer TEXT NOT NULL, nanos INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (month, customer)) WITHOUT ROWID", nil},
+		{"CREATE TABLE IF NOT EXISTS customer_spend (month TEXT)", nil},
+		{"INSERT INTO customer_spend (month, customer, nanos) VALUES (?, ?, ?)", []string{"2026-11", "acme", "42"}},
+	} {
+		if _, err := c.D1Query(ctx(t), acct, db.UUID, q.sql, q.params...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	rows, err := c.D1Query(ctx(t), acct, db.UUID, "SELECT customer, nanos FROM customer_spend WHERE month = ?", "2026-11")
+	if err != nil || len(rows) != 1 || rows[0]["nanos"] != json.Number("42") || rows[0]["customer"] != "acme" {
+		t.Errorf("rows %v %v", rows, err)
+	}
+	for _, sql := range []string{"CREATE TABLE customer_spend (month TEXT)", "INSERT INTO nowhere (a) VALUES (?)", "INSERT INTO customer_spend (month) VALUES ('x')"} {
+		if _, err := c.D1Query(ctx(t), acct, db.UUID, sql, "x"); err == nil || !strings.Contains(err.Error(), "7500") {
+			t.Errorf("%s: %v, want D1's 7500", sql, err)
+		}
+	}
+}

@@ -22,13 +22,19 @@ import (
 //	SELECT <columns or *> FROM <table> [WHERE <col> = ? [AND <col> = ?]...] [ORDER BY <col>[, <col>]...]
 //
 // (parameters ? or ?N, compared as text, as D1's string parameters are).
-// Any other statement, and a table never seeded, is D1's 400 with code
-// 7500 and SQLite's message.
+// So that a fakecf user can seed rows through the API, as through zerocost
+// dev's, it also takes CREATE TABLE [IF NOT EXISTS] <table> (...) (an empty
+// table; the columns are not checked) and INSERT INTO <table> (<cols>)
+// VALUES (?, ...) (a parameter that is an integer is stored as one, as
+// SQLite's INTEGER affinity does). Any other statement, and a table never
+// seeded, is D1's 400 with code 7500 and SQLite's message.
 var d1Select = regexp.MustCompile(`(?is)^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+(.+?))?(?:\s+ORDER\s+BY\s+(.+?))?\s*;?\s*$`)
 
 var (
-	d1Cond = regexp.MustCompile(`(?i)^\s*(\w+)\s*=\s*\?(\d*)\s*$`)
-	d1And  = regexp.MustCompile(`(?i)\s+AND\s+`)
+	d1CreateTable = regexp.MustCompile(`(?is)^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(.*\)[^;]*;?\s*$`)
+	d1InsertRow   = regexp.MustCompile(`(?is)^\s*INSERT\s+INTO\s+(\w+)\s*\(([^)]*)\)\s*VALUES\s*\(([^)]*)\)\s*;?\s*$`)
+	d1Cond        = regexp.MustCompile(`(?i)^\s*(\w+)\s*=\s*\?(\d*)\s*$`)
+	d1And         = regexp.MustCompile(`(?i)\s+AND\s+`)
 )
 
 // d1SQLError is D1's answer to a statement SQLite refuses.
@@ -64,9 +70,12 @@ var d1Query = d1Databases.on(func(c *call, db *D1Database) reply {
 	if !decode(c.r, &body) || body.SQL == nil {
 		return invalidBody("the body must be {sql, params?}")
 	}
+	if rep, done := d1Write(db, *body.SQL, body.Params); done {
+		return rep
+	}
 	m := d1Select.FindStringSubmatch(*body.SQL)
 	if m == nil {
-		return d1SQLError("the fake D1 serves SELECT <columns> FROM <table> [WHERE col = ? AND ...] [ORDER BY cols] only")
+		return d1SQLError("the fake D1 serves CREATE TABLE, INSERT INTO <table> (<cols>) VALUES (?, ...) and SELECT <columns> FROM <table> [WHERE col = ? AND ...] [ORDER BY cols] only")
 	}
 	rows, found := db.Tables[m[2]]
 	if !found {
@@ -171,4 +180,47 @@ func d1Compare(a, b any) int {
 		return cmp.Compare(x, y)
 	}
 	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+// d1Write runs a CREATE TABLE or an INSERT; done is false for any other
+// statement.
+func d1Write(db *D1Database, sql string, params []string) (rep reply, done bool) {
+	meta := func(changes int) reply {
+		return ok([]any{map[string]any{"results": []any{}, "success": true,
+			"meta": map[string]any{"changed_db": changes > 0, "changes": changes, "rows_written": changes}}})
+	}
+	if m := d1CreateTable.FindStringSubmatch(sql); m != nil {
+		if _, found := db.Tables[m[2]]; found {
+			if m[1] == "" {
+				return d1SQLError("table " + m[2] + " already exists"), true
+			}
+			return meta(0), true
+		}
+		if db.Tables == nil {
+			db.Tables = map[string][]map[string]any{}
+		}
+		db.Tables[m[2]] = []map[string]any{}
+		return meta(1), true
+	}
+	m := d1InsertRow.FindStringSubmatch(sql)
+	if m == nil {
+		return reply{}, false
+	}
+	if _, found := db.Tables[m[1]]; !found {
+		return d1SQLError("no such table: " + m[1]), true
+	}
+	cols, vals := splitCols(m[2]), splitCols(m[3])
+	if len(cols) != len(vals) || len(params) != len(vals) || slices.ContainsFunc(vals, func(v string) bool { return v != "?" }) {
+		return d1SQLError(fmt.Sprintf("the fake D1 inserts one row of ? parameters, one a column (%d columns, %d given)", len(cols), len(params))), true
+	}
+	row := map[string]any{}
+	for i, col := range cols {
+		if n, err := strconv.ParseInt(params[i], 10, 64); err == nil {
+			row[col] = n
+		} else {
+			row[col] = params[i]
+		}
+	}
+	db.Tables[m[1]] = append(db.Tables[m[1]], row)
+	return meta(1), true
 }
