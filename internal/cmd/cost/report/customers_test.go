@@ -17,6 +17,7 @@ import (
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/cost/analytics"
 	"github.com/zerocost/zerocost/internal/cost/analytics/analyticstest"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/outputs"
 )
@@ -164,4 +165,40 @@ func TestReportByCustomerLocalNeedsDev(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "no zerocost dev running for stack demo: start it with `zerocost dev --stack demo`") {
 		t.Errorf("got %v", err)
 	}
+}
+
+// A stack without a budget has no spend store: the report says so, on
+// Cloudflare and locally, before any call.
+func TestReportByCustomerNeedsASpendStore(t *testing.T) {
+	dir := devruntest.Project(t, map[string]string{
+		"Pulumi.yaml": "name: nobudget\nruntime: go\n",
+		"Pulumi.open.yaml": "config:\n  zerocost:accountId: " + custAccount + "\n  zerocost:products:\n" +
+			"    - {name: relay, pattern: edge-cache, systemPrompt: Reply briefly.}\n",
+	})
+	base, _ := customerAPI(t)
+	env := map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: base}
+	for _, local := range []bool{false, true} {
+		ios, _, _ := cmdutil.Test()
+		fac := &cmdutil.Factory{IO: ios, ProjectDir: dir, HTTPClient: func() *http.Client { return http.DefaultClient }, Getenv: func(k string) string { return env[k] }}
+		cmd := NewCmd(fac, func(o *Options) error {
+			o.OutputsReader = openOutputs{}
+			return Run(o)
+		})
+		args := []string{"--stack", "open", "--by", "customer"}
+		if local {
+			args = append(args, "--local")
+		}
+		err := cmdtest.Execute(cmd, ios, args...)
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "stack open has no spend store") {
+			t.Errorf("local %v: %v", local, err)
+		}
+	}
+}
+
+// openOutputs are the outputs of the stack open: its relay, without a
+// spend store.
+type openOutputs struct{}
+
+func (openOutputs) Outputs(context.Context, string, string) (outputs.Stack, error) {
+	return outputs.Stack{"relay": {Pattern: "edge-cache", Script: "relay-open", R2Buckets: map[string]string{"OUTPUTS": "relay-open-outputs"}}}, nil
 }
