@@ -39,11 +39,14 @@ type byCustomerFlags struct {
 
 func (b *byCustomerFlags) add(cmd *cobra.Command, o *Options) {
 	fl := cmd.Flags()
-	fl.StringVar(&o.By, "by", "", "`customer`: the month's use per product and customer (exact, from the spend store)")
+	fl.StringVar(&o.By, "by", "", "report by `customer`: the month's use per product and customer (exact, from the spend store)")
 	fl.StringVar(&b.month, "month", "", "with --by customer: the `YYYY-MM` month, UTC (default: the current month)")
 	fl.BoolVar(&o.Local, "local", false, "with --by customer: read the stack's running zerocost dev")
 	fl.BoolVar(&b.json, "json", false, "print JSON (--format json)")
 	fl.BoolVar(&b.csv, "csv", false, "with --by customer: print CSV (--format csv)")
+	if f := fl.Lookup("format"); f != nil {
+		f.Usage += "; with --by customer: " + strings.Join(cost.CustomerFormats, ", ")
+	}
 	b.cmd = cmd
 }
 
