@@ -290,6 +290,9 @@ type D1Database struct {
 	Jurisdiction string `json:"jurisdiction,omitempty"`
 	// ReadReplication is the mode ("auto" or "disabled") when one was set.
 	ReadReplication string `json:"-"`
+	// Tables are the rows the query endpoint reads, by table name (see
+	// SeedD1Rows and d1query.go).
+	Tables map[string][]map[string]any `json:"-"`
 }
 
 // Account is one account's resources.

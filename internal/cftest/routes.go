@@ -83,6 +83,7 @@ var routeTable = []struct {
 	{"GET /accounts/:account/d1/database/:db", d1Get},
 	{"PUT /accounts/:account/d1/database/:db", d1Update},
 	{"DELETE /accounts/:account/d1/database/:db", d1Delete},
+	{"POST /accounts/:account/d1/database/:db/query", d1Query},
 
 	{"PUT /accounts/:account/workflows/:workflow", workflowPut},
 	{"GET /accounts/:account/workflows/:workflow", workflowGet},

@@ -25,7 +25,9 @@ type runnerConfig struct {
 	Workers   []runnerWorker `json:"workers"`
 	// Keys are the key records to write before reporting ready.
 	Keys []runnerKey `json:"keys,omitempty"`
-	// KVAPI asks the runner to serve the KV API (any product has keys).
+	// KVAPI asks the runner to serve the local Cloudflare API: the KV
+	// values endpoints (any product has keys) and D1's query endpoint (the
+	// stack has a spend store).
 	KVAPI bool `json:"kvApi,omitempty"`
 }
 

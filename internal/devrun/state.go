@@ -30,7 +30,10 @@ type State struct {
 	// KVAPIURL is the base URL of the local KV API: Cloudflare's Workers KV
 	// values endpoints (list keys, read, write, delete, metadata) over
 	// the products' KEYS namespaces, for cloudflare-go (`zerocost keys
-	// --local`). KVAccountID is the account id its paths take.
+	// --local`), and D1's query endpoint over the stack's spend store
+	// (`zerocost cost report --by customer --local`, the database id
+	// render.LocalDatabaseID of its name). KVAccountID is the account id
+	// its paths take.
 	KVAPIURL    string `json:"kv_api_url,omitempty"`
 	KVAccountID string `json:"kv_account_id,omitempty"`
 }

@@ -239,7 +239,9 @@ func build(p *prepared, m modelTarget) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Keys, cfg.KVAPI = recs, len(keys) > 0
+	// The local API serves the KEYS namespaces (`zerocost keys --local`)
+	// and the spend store (`zerocost cost report --by customer --local`).
+	cfg.Keys, cfg.KVAPI = recs, len(keys) > 0 || p.plan.SpendDatabase != nil
 	b := &built{cfg: cfg, path: filepath.Join(p.buildDir, "runner.json"), sec: m.sec, keys: keys}
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

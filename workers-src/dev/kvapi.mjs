@@ -10,7 +10,11 @@
 //   PUT    <base>/accounts/{a}/storage/kv/namespaces/{ns}/values/{key}     multipart (value, metadata) or raw
 //   DELETE <base>/accounts/{a}/storage/kv/namespaces/{ns}/values/{key}
 //   GET    <base>/accounts/{a}/storage/kv/namespaces/{ns}/metadata/{key}
+//
+// The same server answers D1's query endpoint over the stack's spend store
+// (dev/d1api.mjs), for `zerocost cost report --by customer --local`.
 import { createServer } from "node:http";
+import { D1_PATH, handleD1Query } from "./d1api.mjs";
 
 const PATH = /^\/client\/v4\/accounts\/([^/]+)\/storage\/kv\/namespaces\/([^/]+)\/(keys|values\/(.+)|metadata\/(.+))$/;
 
@@ -39,10 +43,11 @@ async function putParts(req, url) {
 }
 
 /**
- * Serves the KV API on host (port 0: any) and resolves to its base URL.
- * namespaces maps a namespace id to { worker, binding }.
+ * Serves the KV API (and D1's query endpoint) on host (port 0: any) and
+ * resolves to its base URL. namespaces maps a namespace id to { worker,
+ * binding }, databases a D1 database id to the same.
  */
-export async function serveKV(mf, host, namespaces) {
+export async function serveKV(mf, host, namespaces, databases = {}) {
   const kvOf = async (id) => {
     const ns = namespaces[id];
     return ns ? mf.getKVNamespace(ns.binding, ns.worker) : null;
@@ -50,6 +55,8 @@ export async function serveKV(mf, host, namespaces) {
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url, `http://${host}`);
+      const d1 = D1_PATH.exec(url.pathname);
+      if (d1) return await handleD1Query(mf, databases, req, d1[2], (status, body) => send(res, status, body));
       const m = PATH.exec(url.pathname);
       const kv = m ? await kvOf(m[2]) : null;
       if (!kv) return send(res, 404, failure(10013, "namespace not found"));

@@ -11,8 +11,9 @@
 //   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"entry":"http://127.0.0.1:<port>/","ready_ms":<n>,"kv_api":"<url>"}
 //
 // Before it reports ready it writes the key records of the config's "keys"
-// into the Workers' KEYS namespaces and, with "kvApi", serves the KV API
-// (dev/kvapi.mjs), whose base URL is "kv_api".
+// into the Workers' KEYS namespaces and, with "kvApi", serves the local
+// Cloudflare API (dev/kvapi.mjs: KV values, and D1's query endpoint over the
+// spend store, dev/d1api.mjs), whose base URL is "kv_api".
 //
 // "entry" is Miniflare's entry socket. Started with unsafeTriggerHandlers, it
 // runs a Worker's scheduled() handler on
@@ -27,6 +28,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { databasesOf } from "./d1api.mjs";
 import { serveKV, writeKeys } from "./kvapi.mjs";
 
 const started = performance.now();
@@ -155,7 +157,7 @@ try {
     for (const w of config.workers) {
       for (const [binding, id] of Object.entries(w.options.kvNamespaces ?? {})) namespaces[id] = { worker: w.name, binding };
     }
-    kvApi = (await serveKV(mf, config.host, namespaces)).url;
+    kvApi = (await serveKV(mf, config.host, namespaces, databasesOf(config.workers))).url;
   }
   emit({ event: "ready", workers, entry: entry.href, ready_ms: Math.round(performance.now() - started), miniflare: miniflareVersion(), kv_api: kvApi });
 } catch (err) {

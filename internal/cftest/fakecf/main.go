@@ -15,6 +15,10 @@
 //	--subdomain  the accounts' workers.dev subdomain
 //	--strict     exit 1 at shutdown when a request had no route
 //
+// D1 databases start empty: seed a table through D1's query endpoint with
+// CREATE TABLE and INSERT INTO <table> (<cols>) VALUES (?, ...), which the
+// fake takes besides its SELECTs (see cftest's d1query.go).
+//
 // It logs every request (method, path, status) to stderr, and loudly the
 // ones it has no route for (answered 400 with code 7000). GET
 // /__fake/state shows the state as JSON (secret texts left out). SIGINT or

@@ -251,10 +251,6 @@ var tokenColumns = []struct {
 // point's layout. Analytics Engine samples at high volume: each row stands for
 // _sample_interval data points.
 func TokenQuery(dataset string, products []string, since, until time.Time) string {
-	quoted := make([]string, len(products))
-	for i, p := range products {
-		quoted[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `'`, `\'`) + "'"
-	}
 	var sums strings.Builder
 	for _, c := range tokenColumns {
 		fmt.Fprintf(&sums, ",\n  SUM(_sample_interval * %s) AS %s", point.Column(c.field), c.alias)
@@ -267,7 +263,16 @@ WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:0
 GROUP BY product, model, mode
 ORDER BY product, model, mode
 FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldModel), point.Column(contract.FieldMode), sums.String(), dataset,
-		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), strings.Join(quoted, ", "))
+		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), sqlStrings(products))
+}
+
+// sqlStrings is a list of SQL string literals, quoted and escaped: 'a', 'b'.
+func sqlStrings(list []string) string {
+	quoted := make([]string, len(list))
+	for i, p := range list {
+		quoted[i] = "'" + strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `'`, `\'`) + "'"
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // decodeTokenRow reads one row of TokenQuery's answer.

@@ -30,14 +30,22 @@ type Options struct {
 	Plan   string
 	Format string
 	Prices string
+
+	// By is "" (the stack's bill, per product) or "customer".
+	By string
+	// Month is the month of a report by customer (UTC).
+	Month time.Time
+	// Local reads a report by customer from the stack's running zerocost dev.
+	Local bool
 }
 
 // NewCmd returns `zerocost cost report`; runF replaces its run in tests.
 func NewCmd(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	o := &Options{IO: f.IO, Deployment: shared.NewDeployment(f)}
 	var since, until string
+	var by byCustomerFlags
 	cmd := &cobra.Command{
-		Use:   "report --stack NAME --since DATE --until DATE [--outputs FILE]",
+		Use:   "report --stack NAME (--since DATE --until DATE | --by customer [--month YYYY-MM] [--local]) [--outputs FILE]",
 		Short: "Price what a deployed stack used, from Cloudflare's analytics",
 		Long: `Read what the stack's Workers, R2 buckets and queues did from
 Cloudflare's GraphQL Analytics API (workersInvocationsAdaptive,
@@ -52,11 +60,21 @@ pulumi stack output --json > outputs.json), the account id from the stack
 config. The API token comes from CLOUDFLARE_API_TOKEN and needs Account
 Analytics: Read. --since and --until are UTC dates, both included, at most
 31 days apart (the period is priced as one billing month). R2 analytics
-keep 31 days.`,
+keep 31 days.
+
+` + byCustomerHelp,
 		Example: "  zerocost cost report --stack demo --since 2026-11-01 --until 2026-11-30\n" +
-			"  zerocost cost report --stack demo --since 2026-11-01 --until 2026-11-30 --outputs outputs.json",
+			"  zerocost cost report --stack demo --since 2026-11-01 --until 2026-11-30 --outputs outputs.json\n" +
+			"  zerocost cost report --stack demo --by customer --month 2026-11 --csv > 2026-11.csv\n" +
+			"  zerocost cost report --stack demo --by customer --local --json",
 		Args: cobra.NoArgs,
 		RunE: cmdutil.RunE(o, &o.Ctx, func() error {
+			if o.By != "" {
+				return by.checkCustomers(o, time.Now())
+			}
+			if err := by.checkBill(o); err != nil {
+				return err
+			}
 			var err error
 			if o.Since, o.Until, err = period(since, until); err != nil {
 				return err
@@ -69,6 +87,7 @@ keep 31 days.`,
 	cmd.Flags().StringVar(&until, "until", "", "last day, `DATE` YYYY-MM-DD (UTC, included, required)")
 	cmd.Flags().StringVar(&o.Plan, "plan", cost.Free, "free or paid: the plan to price on")
 	shared.AddFormatFlags(cmd, &o.Format, &o.Prices, cost.Formats)
+	by.add(cmd, o)
 	return cmd
 }
 
@@ -101,8 +120,11 @@ func parseDate(flag, s string) (time.Time, error) {
 	return t, nil
 }
 
-// Run measures and prices the period.
+// Run measures and prices the period, or reports the month by customer.
 func Run(o *Options) error {
+	if o.By == ByCustomer {
+		return runCustomers(o)
+	}
 	s, stop, err := o.Open(o.Ctx, o.Prices)
 	defer stop()
 	if err != nil {

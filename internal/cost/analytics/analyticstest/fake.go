@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +29,14 @@ type Row struct {
 	Dimensions map[string]string
 }
 
+// CustomerPoint is a data point of a product's customer at a time; Weight
+// is its _sample_interval (Analytics Engine's sampling).
+type CustomerPoint struct {
+	At                time.Time
+	Product, Customer string
+	Weight            float64
+}
+
 // Fake is the server. Seed it before the first request.
 type Fake struct {
 	URL string // the API base, …/client/v4
@@ -34,6 +44,10 @@ type Fake struct {
 	Rows map[string][]Row
 	// Points are the Analytics Engine data points written, by time.
 	Points map[time.Time]float64
+	// CustomerPoints are model-usage data points of customers: the SQL API
+	// answers a query grouped by customer (… AS customer) with their
+	// weights summed per product and customer.
+	CustomerPoints []CustomerPoint
 	// Fail makes a dataset (or "sql") answer with this HTTP status.
 	Fail map[string]int
 
@@ -44,6 +58,7 @@ type Fake struct {
 var (
 	datasetInQuery = regexp.MustCompile(`accounts\(filter: \{accountTag: \$accountTag\}\) \{\s+(\w+)\(`)
 	sqlWindow      = regexp.MustCompile(`timestamp >= toDateTime\('([^']+)'\) AND timestamp < toDateTime\('([^']+)'\)`)
+	sqlProducts    = regexp.MustCompile(`IN \(([^)]*)\)`)
 )
 
 // New starts a fake for the account, answering the token.
@@ -141,6 +156,10 @@ func (f *Fake) sql(t *testing.T, w http.ResponseWriter, query string) {
 	}
 	start, _ := time.Parse(time.DateTime, m[1])
 	end, _ := time.Parse(time.DateTime, m[2])
+	if strings.Contains(query, " AS customer") {
+		f.customers(w, query, start, end)
+		return
+	}
 	sum := 0.0
 	for at, n := range f.Points {
 		if !at.Before(start) && at.Before(end) {
@@ -148,4 +167,29 @@ func (f *Fake) sql(t *testing.T, w http.ResponseWriter, query string) {
 		}
 	}
 	fmt.Fprintf(w, `{"meta":[{"name":"points","type":"Float64"}],"data":[{"points":%v}],"rows":1}`, sum)
+}
+
+// customers answers a query grouped by product and customer: the weights
+// of the customer points in the window whose product the IN list names.
+func (f *Fake) customers(w http.ResponseWriter, query string, start, end time.Time) {
+	named := map[string]bool{}
+	if m := sqlProducts.FindStringSubmatch(query); m != nil {
+		for _, q := range strings.Split(m[1], ",") {
+			named[strings.Trim(strings.TrimSpace(q), "'")] = true
+		}
+	}
+	sums := map[[2]string]float64{}
+	for _, p := range f.CustomerPoints {
+		if named[p.Product] && !p.At.Before(start) && p.At.Before(end) {
+			sums[[2]string{p.Product, p.Customer}] += p.Weight
+		}
+	}
+	data := []map[string]any{}
+	for k, n := range sums {
+		data = append(data, map[string]any{"product": k[0], "customer": k[1], "requests": n})
+	}
+	sort.Slice(data, func(i, j int) bool { return fmt.Sprint(data[i]) < fmt.Sprint(data[j]) })
+	out, _ := json.Marshal(map[string]any{"meta": []map[string]string{{"name": "product", "type": "String"},
+		{"name": "customer", "type": "String"}, {"name": "requests", "type": "Float64"}}, "data": data, "rows": len(data)})
+	_, _ = w.Write(out)
 }
