@@ -3,8 +3,6 @@ package verify
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,11 +58,7 @@ func TestDeployedRevokesAfterAFailure(t *testing.T) {
 	prop := verifytest.NewPropagation(t, demoWorkers(t), out)
 	op := out["sales-engine"]
 	op.URL = verifytest.Break(t, op.URL, &verifytest.Breakage{Stuck: true})
-	b, _ := json.Marshal(outputs.Stack{"sales-engine": op})
-	outFile := filepath.Join(t.TempDir(), "outputs.json")
-	if err := os.WriteFile(outFile, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	outFile := writeOutputs(t, outputs.Stack{"sales-engine": op})
 	r := runVia(t, env, prop, nil, "--outputs", outFile, "--skip-resources", "--product", "sales-engine", "--timeout", "1s", "--json")
 	if r.code != cmdutil.ExitFailed {
 		t.Fatalf("exit %d: %v\n%s", r.code, r.err, r.stdout)

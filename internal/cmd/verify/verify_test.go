@@ -279,13 +279,20 @@ func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.
 		op.URL = u
 		out[name] = op
 	}
+	env := map[string]string{cfapi.EnvToken: apiToken, cfapi.EnvBaseURL: s.URL} // a bare origin: /client/v4/ is added
+	return s, writeOutputs(t, out), env, out
+}
+
+// writeOutputs writes stack outputs as `pulumi stack output --json` does
+// and returns the file.
+func writeOutputs(t *testing.T, out outputs.Stack) string {
+	t.Helper()
 	b, _ := json.Marshal(out)
 	path := filepath.Join(t.TempDir(), "outputs.json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{cfapi.EnvToken: apiToken, cfapi.EnvBaseURL: s.URL} // a bare origin: /client/v4/ is added
-	return s, path, env, out
+	return path
 }
 
 func TestDeployed(t *testing.T) {
