@@ -530,14 +530,11 @@ func printReport(w io.Writer, r *Report, root string) {
 }
 
 func reportSizes(w io.Writer, r *Report) {
-	if len(r.Sizes) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "## Bundle size (demo stack, minified; goal < %d KB)\n\n| product | pattern | hooks | bytes | KB | gzip KB | goal |\n|---|---|---|---:|---:|---:|---|\n", bundle.SizeGoal/1024)
-	for _, s := range r.Sizes {
-		fmt.Fprintf(w, "| %s | %s | %v | %d | %.1f | %.1f | %s |\n", s.Product, s.Pattern, s.Hooks, s.Bytes, float64(s.Bytes)/1024, float64(s.Gzip)/1024, okIf(s.Bytes < bundle.SizeGoal))
-	}
-	fmt.Fprintln(w)
+	writeTable(w, fmt.Sprintf("Bundle size (demo stack, minified; goal < %d KB)", bundle.SizeGoal/1024),
+		"| product | pattern | hooks | bytes | KB | gzip KB | goal |\n|---|---|---|---:|---:|---:|---|",
+		r.Sizes, func(s bench.BundleSize) string {
+			return fmt.Sprintf("| %s | %s | %v | %d | %.1f | %.1f | %s |", s.Product, s.Pattern, s.Hooks, s.Bytes, float64(s.Bytes)/1024, float64(s.Gzip)/1024, okIf(s.Bytes < bundle.SizeGoal))
+		}, "\n")
 }
 
 func reportRender(w io.Writer, r *Report) {
@@ -597,57 +594,46 @@ func reportLatency(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "\nRatio: p50 **%.2fx**, mean %.2fx (%s).\n\n", rp50, rmean, okIf(rp50 <= 1.3))
 }
 
-// writeTable writes a report section: its title, a Markdown table's header
-// (its two lines) and its rows.
-func writeTable(w io.Writer, title, header string, rows []string) {
-	fmt.Fprintf(w, "## %s\n\n%s\n", title, header)
-	for _, row := range rows {
-		fmt.Fprintln(w, row)
+// writeTable writes a report section when there are items: its title, a
+// Markdown table's header (its two lines), a row an item and the footer.
+func writeTable[T any](w io.Writer, title, header string, items []T, row func(T) string, footer string) {
+	if len(items) == 0 {
+		return
 	}
+	fmt.Fprintf(w, "## %s\n\n%s\n", title, header)
+	for _, it := range items {
+		fmt.Fprintln(w, row(it))
+	}
+	fmt.Fprint(w, footer)
 }
 
 func reportPost(w io.Writer, r *Report) {
-	if len(r.Post) == 0 {
-		return
-	}
-	var rows []string
-	for _, p := range r.Post {
-		ratio := float64(p.Agent.P50) / float64(p.BarePut.P50)
-		rows = append(rows, fmt.Sprintf("| %d | %d | %s | %s | %.0f | %s | %s | %.2fx | %s |", p.Concurrency, len(p.Agent.All), ms(p.Agent.P50), ms(p.Agent.P99), p.Rate, ms(p.BarePut.P50), ms(p.BarePut.P99), ratio, okIf(ratio <= 2)))
-	}
 	writeTable(w, "Event-agent POST /jobs latency under load (stand-in model latency 500 ms; goal p50 within 2x of one bare write of the job store, R2)",
-		"| in flight | N | POST /jobs p50 | p99 | POSTs/s | bare R2 write p50 | p99 | p50 ratio | goal |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|", rows)
-	fmt.Fprintln(w)
+		"| in flight | N | POST /jobs p50 | p99 | POSTs/s | bare R2 write p50 | p99 | p50 ratio | goal |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+		r.Post, func(p PostResult) string {
+			ratio := float64(p.Agent.P50) / float64(p.BarePut.P50)
+			return fmt.Sprintf("| %d | %d | %s | %s | %.0f | %s | %s | %.2fx | %s |", p.Concurrency, len(p.Agent.All), ms(p.Agent.P50), ms(p.Agent.P99), p.Rate, ms(p.BarePut.P50), ms(p.BarePut.P99), ratio, okIf(ratio <= 2))
+		}, "\n")
 }
 
 func reportGuard(w io.Writer, r *Report) {
-	if len(r.Guard) == 0 {
-		return
-	}
-	var rows []string
-	for _, g := range r.Guard {
-		rows = append(rows, fmt.Sprintf("| %s | %d | %s | %s | %s | %s | %s |", g.Scenario, len(g.With.All), ms(g.Without.P50), ms(g.Without.P99), ms(g.With.P50), ms(g.With.P99), ms(g.With.P50-g.Without.P50)))
-	}
 	writeTable(w, "The spend guard's latency (edge-cache, stand-in model latency 0, one request at a time; goal: nothing added to a hit, one D1 round trip before a model call)",
-		"| scenario | N | no budget p50 | p99 | with a budget p50 | p99 | p50 added |\n|---|---:|---:|---:|---:|---:|---:|", rows)
-	fmt.Fprintln(w)
+		"| scenario | N | no budget p50 | p99 | with a budget p50 | p99 | p50 added |\n|---|---:|---:|---:|---:|---:|---:|",
+		r.Guard, func(g GuardResult) string {
+			return fmt.Sprintf("| %s | %d | %s | %s | %s | %s | %s |", g.Scenario, len(g.With.All), ms(g.Without.P50), ms(g.Without.P99), ms(g.With.P50), ms(g.With.P99), ms(g.With.P50-g.Without.P50))
+		}, "\n")
 }
 
 func reportPipeline(w io.Writer, r *Report) {
-	if len(r.Pipeline) == 0 {
-		return
-	}
-	var rows []string
-	for _, t := range r.Pipeline {
-		own := "none (1,000,000/min)"
-		if t.OwnLimit < 1_000_000 {
-			own = fmt.Sprintf("%d/min", t.OwnLimit)
-		}
-		rows = append(rows, fmt.Sprintf("| %d | %s | %d | %s | %d | %d | %.0f%% | %d | %d | %s |", t.RPM, own, t.Jobs, t.Elapsed.Round(time.Second), t.Done, t.Dead, 100*t.Efficiency, t.Calls, t.Calls429, okIf(t.Efficiency >= 0.9 && t.Dead == 0 && !t.TimedOut)))
-	}
 	writeTable(w, "Async-pipeline throughput against the model's rate limit (goal >= 90% of the limit, no job dead for 429s)",
-		"| model rpm | product's own limit | jobs | time | done | dead | % of the limit | model calls | 429s | goal |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|", rows)
-	fmt.Fprintf(w, "\n%% of the limit = done / (rpm x (1 + minutes elapsed)): a rolling one-minute window admits rpm calls at once, then rpm a minute.\n\n")
+		"| model rpm | product's own limit | jobs | time | done | dead | % of the limit | model calls | 429s | goal |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+		r.Pipeline, func(t bench.Throughput) string {
+			own := "none (1,000,000/min)"
+			if t.OwnLimit < 1_000_000 {
+				own = fmt.Sprintf("%d/min", t.OwnLimit)
+			}
+			return fmt.Sprintf("| %d | %s | %d | %s | %d | %d | %.0f%% | %d | %d | %s |", t.RPM, own, t.Jobs, t.Elapsed.Round(time.Second), t.Done, t.Dead, 100*t.Efficiency, t.Calls, t.Calls429, okIf(t.Efficiency >= 0.9 && t.Dead == 0 && !t.TimedOut))
+		}, "\n% of the limit = done / (rpm x (1 + minutes elapsed)): a rolling one-minute window admits rpm calls at once, then rpm a minute.\n\n")
 }
 
 func reportErrors(w io.Writer, r *Report) {
