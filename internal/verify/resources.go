@@ -132,18 +132,23 @@ const (
 
 // resourceSteps are a product's resource checks.
 func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
-	return append(storageSteps(o, in, pr), workerSteps(o, in, pr)...)
-}
-
-// storageSteps are the checks of a product's storage: its R2 buckets (and
-// their lifecycle rules), queues, the stack's spend database, KV namespaces.
-// Where the stack outputs record an id, it must be the resource's.
-func storageSteps(o *Options, in *inventory, pr *plan.Product) []step {
-	out, hasOutputs := o.Outputs[pr.Name]
 	var steps []step
 	add := func(name string, run func(ctx context.Context) (string, error)) {
 		steps = append(steps, step{product: pr.Name, name: name, kind: KindResource, run: run})
 	}
+	storageSteps(o, in, pr, add)
+	workerSteps(o, in, pr, add)
+	return steps
+}
+
+// addCheck adds a resource check of the product.
+type addCheck func(name string, run func(ctx context.Context) (string, error))
+
+// storageSteps adds the checks of a product's storage: its R2 buckets (and
+// their lifecycle rules), queues, the stack's spend database, KV namespaces.
+// Where the stack outputs record an id, it must be the resource's.
+func storageSteps(o *Options, in *inventory, pr *plan.Product, add addCheck) {
+	out, hasOutputs := o.Outputs[pr.Name]
 	for _, b := range pr.R2Buckets {
 		add("r2 bucket "+b.Name, func(ctx context.Context) (string, error) {
 			ok, err := in.hasBucket(ctx, b.Name)
@@ -189,7 +194,6 @@ func storageSteps(o *Options, in *inventory, pr *plan.Product) []step {
 				Drift{Kind: Missing, Name: "KV namespace " + ns.Title, Expected: "the product's customer keys, bound as " + ns.Binding}, out.KVNamespaceIDs[ns.Binding])
 		})
 	}
-	return steps
 }
 
 // foundWithID is the check of a resource looked up by name (got, err): it
@@ -208,14 +212,10 @@ func foundWithID[T any](got *T, err error, id func(*T) string, perm string, miss
 	return "id " + id(got), nil
 }
 
-// workerSteps are the checks of a product's Worker: its queue consumers,
+// workerSteps adds the checks of a product's Worker: its queue consumers,
 // Workflows, script, workers.dev route, routes and custom domains.
-func workerSteps(o *Options, in *inventory, pr *plan.Product) []step {
+func workerSteps(o *Options, in *inventory, pr *plan.Product, add addCheck) {
 	out, hasOutputs := o.Outputs[pr.Name]
-	var steps []step
-	add := func(name string, run func(ctx context.Context) (string, error)) {
-		steps = append(steps, step{product: pr.Name, name: name, kind: KindResource, run: run})
-	}
 	for _, c := range pr.Consumers {
 		add("consumer of "+c.Queue, func(ctx context.Context) (string, error) {
 			return checkConsumer(ctx, in, pr, c)
@@ -247,7 +247,6 @@ func workerSteps(o *Options, in *inventory, pr *plan.Product) []step {
 			return checkRoute(ctx, in, pr, r)
 		})
 	}
-	return steps
 }
 
 // checkWorkflow: the Workflow exists and runs the planned class of the
