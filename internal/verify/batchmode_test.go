@@ -17,11 +17,17 @@ import (
 )
 
 // batchPlan is a stack of one async pipeline in batch mode, batches of 3.
-func batchPlan(t *testing.T) *plan.Plan {
+func batchPlan(t *testing.T) *plan.Plan { return batchPlanWith(t, "") }
+
+// batchPlanWith is batchPlan's product with more settings (JSON members).
+func batchPlanWith(t *testing.T, settings string) *plan.Plan {
 	t.Helper()
+	if settings != "" {
+		settings = "," + settings
+	}
 	cfg, err := stack.FromValues("demo", map[string]stack.Value{
 		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products":  {Text: `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3}}]`},
+		"products":  {Text: `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3` + settings + `}}]`},
 	})
 	if err != nil {
 		t.Fatal(err)
