@@ -3,8 +3,9 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/zerocost/zerocost/internal/contract"
@@ -128,12 +129,7 @@ func FromWrangler(cfg *stack.Config, sp stack.Product, wc *wrangler.Config) (*Pr
 // addVarsAndSecrets binds the config's vars (sorted by name) and the
 // product's secrets.
 func addVarsAndSecrets(pr *Product, cfg *stack.Config, sp stack.Product, wc *wrangler.Config) {
-	varNames := make([]string, 0, len(wc.Vars))
-	for k := range wc.Vars {
-		varNames = append(varNames, k)
-	}
-	sort.Strings(varNames)
-	for _, k := range varNames {
+	for _, k := range slices.Sorted(maps.Keys(wc.Vars)) {
 		pr.Bindings = append(pr.Bindings, Binding{Type: PlainText, Name: k, Target: wc.Vars[k]})
 	}
 	pr.Bindings = append(pr.Bindings, Binding{
