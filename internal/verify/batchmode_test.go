@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 // batchPlan is a stack of one async pipeline in batch mode, batches of 3.
@@ -25,14 +25,8 @@ func batchPlanWith(t *testing.T, settings string) *plan.Plan {
 	if settings != "" {
 		settings = "," + settings
 	}
-	cfg, err := stack.FromValues("demo", map[string]stack.Value{
-		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products":  {Text: `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3` + settings + `}}]`},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, "../..")
+	products := `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3` + settings + `}}]`
+	p, err := plan.Build(stacktest.Config(t, products), "../..")
 	if err != nil {
 		t.Fatal(err)
 	}

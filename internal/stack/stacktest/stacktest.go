@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/zerocost/zerocost/internal/stack"
 )
 
 // WriteProject writes a project of one stack into dir: Pulumi.yaml,
@@ -41,4 +43,18 @@ func Project(t testing.TB, stackName, config string, files map[string]string) st
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Config is the config of stack "demo" with a placeholder account id and
+// products, a JSON list as in zerocost:products.
+func Config(t testing.TB, products string) *stack.Config {
+	t.Helper()
+	cfg, err := stack.FromValues("demo", map[string]stack.Value{
+		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+		"products":  {Text: products},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
