@@ -59,42 +59,8 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 	parent := pulumi.Parent(c)
 	account := pulumi.String(p.AccountID)
 
-	for _, b := range pr.R2Buckets {
-		// Data survives `pulumi destroy` unless the stack sets zerocost:retainData false.
-		bucket, err := cloudflare.NewR2Bucket(ctx, b.Name, &cloudflare.R2BucketArgs{
-			AccountId: account,
-			Name:      pulumi.String(b.Name),
-		}, parent, pulumi.RetainOnDelete(p.RetainData))
-		if err != nil {
-			return nil, err
-		}
-		c.Buckets[b.Binding] = bucket
-		if err := newLifecycle(ctx, b.Name, account, bucket, pr.Lifecycle, parent); err != nil {
-			return nil, err
-		}
-	}
-	for _, q := range pr.Queues {
-		queue, err := cloudflare.NewQueue(ctx, q.Name, &cloudflare.QueueArgs{
-			AccountId: account,
-			QueueName: pulumi.String(q.Name),
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		c.Queues[q.Name] = queue
-	}
-
-	for _, ns := range pr.KVNamespaces {
-		// Customer keys survive `pulumi destroy` unless the stack sets
-		// zerocost:retainData false, as the R2 data does.
-		kv, err := cloudflare.NewWorkersKvNamespace(ctx, ns.Title, &cloudflare.WorkersKvNamespaceArgs{
-			AccountId: account,
-			Title:     pulumi.String(ns.Title),
-		}, parent, pulumi.RetainOnDelete(p.RetainData))
-		if err != nil {
-			return nil, err
-		}
-		c.KVNamespaces[ns.Title] = kv
+	if err := c.newStorage(ctx, p, pr, account, parent); err != nil {
+		return nil, err
 	}
 
 	bindings, err := c.bindings(pr, secrets)
@@ -118,10 +84,67 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		return nil, err
 	}
 
+	if err := c.newConsumers(ctx, account, pr, parent); err != nil {
+		return nil, err
+	}
+	if err := newEntrypoints(ctx, account, pr, script, parent, scriptDep); err != nil {
+		return nil, err
+	}
+
+	c.Outputs = c.outputs(pr)
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"outputs": c.Outputs})
+}
+
+// newStorage creates the product's R2 buckets (with their lifecycle rules),
+// queues and KV namespaces.
+func (c *Product) newStorage(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, account pulumi.StringInput, parent pulumi.ResourceOption) error {
+	for _, b := range pr.R2Buckets {
+		// Data survives `pulumi destroy` unless the stack sets zerocost:retainData false.
+		bucket, err := cloudflare.NewR2Bucket(ctx, b.Name, &cloudflare.R2BucketArgs{
+			AccountId: account,
+			Name:      pulumi.String(b.Name),
+		}, parent, pulumi.RetainOnDelete(p.RetainData))
+		if err != nil {
+			return err
+		}
+		c.Buckets[b.Binding] = bucket
+		if err := newLifecycle(ctx, b.Name, account, bucket, pr.Lifecycle, parent); err != nil {
+			return err
+		}
+	}
+	for _, q := range pr.Queues {
+		queue, err := cloudflare.NewQueue(ctx, q.Name, &cloudflare.QueueArgs{
+			AccountId: account,
+			QueueName: pulumi.String(q.Name),
+		}, parent)
+		if err != nil {
+			return err
+		}
+		c.Queues[q.Name] = queue
+	}
+
+	for _, ns := range pr.KVNamespaces {
+		// Customer keys survive `pulumi destroy` unless the stack sets
+		// zerocost:retainData false, as the R2 data does.
+		kv, err := cloudflare.NewWorkersKvNamespace(ctx, ns.Title, &cloudflare.WorkersKvNamespaceArgs{
+			AccountId: account,
+			Title:     pulumi.String(ns.Title),
+		}, parent, pulumi.RetainOnDelete(p.RetainData))
+		if err != nil {
+			return err
+		}
+		c.KVNamespaces[ns.Title] = kv
+	}
+	return nil
+}
+
+// newConsumers attaches the product's Worker to its queues as their consumer.
+func (c *Product) newConsumers(ctx *pulumi.Context, account pulumi.StringInput, pr *plan.Product, parent pulumi.ResourceOption) error {
+	script := c.Script
 	for _, cs := range pr.Consumers {
 		queue := c.Queues[cs.Queue]
 		if queue == nil {
-			return nil, fmt.Errorf("consumer of %q: the product declares no such queue", cs.Queue)
+			return fmt.Errorf("consumer of %q: the product declares no such queue", cs.Queue)
 		}
 		deps := []pulumi.Resource{script}
 		args := &cloudflare.QueueConsumerArgs{
@@ -145,7 +168,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		if cs.DeadLetterQueue != "" {
 			dlq := c.Queues[cs.DeadLetterQueue]
 			if dlq == nil {
-				return nil, fmt.Errorf("consumer of %q: dead-letter queue %q is not one of the product's queues", cs.Queue, cs.DeadLetterQueue)
+				return fmt.Errorf("consumer of %q: dead-letter queue %q is not one of the product's queues", cs.Queue, cs.DeadLetterQueue)
 			}
 			// The API takes the dead-letter queue by name; depending on the
 			// resource makes sure it exists first.
@@ -154,11 +177,16 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 		}
 		consumer, err := cloudflare.NewQueueConsumer(ctx, cs.Queue+"-consumer", args, parent, pulumi.DependsOn(deps))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Consumers = append(c.Consumers, consumer)
 	}
+	return nil
+}
 
+// newEntrypoints creates what sends traffic to the Worker: its routes and
+// custom domains, its workers.dev subdomain and its cron triggers.
+func newEntrypoints(ctx *pulumi.Context, account pulumi.StringInput, pr *plan.Product, script *cloudflare.WorkersScript, parent, scriptDep pulumi.ResourceOption) error {
 	for i, r := range pr.Routes {
 		name := fmt.Sprintf("%s-route-%d", pr.Script, i)
 		if r.CustomDomain {
@@ -168,7 +196,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 				Service:   script.ScriptName,
 				ZoneId:    pulumi.String(r.ZoneID),
 			}, parent, scriptDep); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
@@ -177,7 +205,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			Pattern: pulumi.String(r.Pattern),
 			Script:  script.ScriptName,
 		}, parent, scriptDep); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if pr.WorkersDev {
@@ -186,7 +214,7 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			ScriptName: script.ScriptName,
 			Enabled:    pulumi.Bool(true),
 		}, parent, scriptDep); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if len(pr.Crons) > 0 {
@@ -199,12 +227,10 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 			ScriptName: script.ScriptName,
 			Schedules:  schedules,
 		}, parent, scriptDep); err != nil {
-			return nil, err
+			return err
 		}
 	}
-
-	c.Outputs = c.outputs(pr)
-	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"outputs": c.Outputs})
+	return nil
 }
 
 // outputs builds the product's outputs.Product from the ids and names of the

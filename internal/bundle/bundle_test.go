@@ -9,6 +9,7 @@ import (
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/plan/plantest"
 	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 const projectDir = "../.."
@@ -109,14 +110,7 @@ func TestEmbeddedResolution(t *testing.T) {
 func TestFeaturesLeftOut(t *testing.T) {
 	build := func(products string) map[string]string {
 		t.Helper()
-		cfg, err := stack.FromValues("demo", map[string]stack.Value{
-			"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-			"products":  {Text: products},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := plan.Build(cfg, projectDir)
+		p, err := plan.Build(stacktest.Config(t, products), projectDir)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -142,9 +142,6 @@ var otherBindingFields = map[string][]string{
 func (s *Server) checkBindings(a *Account, bs []Binding, textSet map[int]bool) *Message {
 	seen := map[string]bool{}
 	for i, b := range bs {
-		missing := func(what string) *Message {
-			return &Message{10021, fmt.Sprintf("binding %s of type %s must have a %s specified", b.Name, b.Type, what)}
-		}
 		if b.Name == "" {
 			return &Message{10021, fmt.Sprintf("binding %d (type %q) has no name", i, b.Type)}
 		}
@@ -152,74 +149,86 @@ func (s *Server) checkBindings(a *Account, bs []Binding, textSet map[int]bool) *
 			return &Message{10021, fmt.Sprintf("binding name %q is used more than once", b.Name)}
 		}
 		seen[b.Name] = true
-		switch b.Type {
-		case "kv_namespace":
-			if b.NamespaceID == "" {
-				return missing("namespace_id")
-			}
-			if !slices.ContainsFunc(a.KVNamespaces, func(ns KVNamespace) bool { return ns.ID == b.NamespaceID }) {
-				return &Message{10041, fmt.Sprintf("KV namespace '%s' is not valid. Please verify the namespace_id in your configuration.", b.NamespaceID)}
-			}
-		case "r2_bucket":
-			if b.BucketName == "" {
-				return missing("bucket_name")
-			}
-			j := b.Jurisdiction
-			if j == "default" {
-				j = ""
-			}
-			if !slices.ContainsFunc(a.Buckets, func(x Bucket) bool { return x.Name == b.BucketName && x.Jurisdiction == j }) {
-				return &Message{10085, fmt.Sprintf("R2 bucket '%s' not found. Please use a different name and try again.", b.BucketName)}
-			}
-		case "queue":
-			if b.QueueName == "" {
-				return missing("queue")
-			}
-			if s.queueByName(a, b.QueueName) == nil {
-				return &Message{11000, fmt.Sprintf("Queue %q does not exist", b.QueueName)}
-			}
-		case "d1":
-			id := b.DatabaseID
-			if id == "" {
-				id = b.ID
-			}
-			if id == "" {
-				return missing("database_id")
-			}
-			if !slices.ContainsFunc(a.D1Databases, func(db D1Database) bool { return db.UUID == id }) {
-				return &Message{10181, fmt.Sprintf("D1 database '%s' not found", id)}
-			}
-		case "plain_text", "secret_text":
-			if !textSet[i] {
-				return missing("text")
-			}
-		case "ratelimit":
-			if b.NamespaceID == "" {
-				return missing("namespace_id")
-			}
-			if b.Simple == nil {
-				return missing("simple")
-			}
-			if b.Simple.Limit < 1 || (b.Simple.Period != 10 && b.Simple.Period != 60) {
-				return &Message{10021, fmt.Sprintf("binding %s of type ratelimit: limit must be positive and period 10 or 60, not %d and %d", b.Name, b.Simple.Limit, b.Simple.Period)}
-			}
-		case "analytics_engine":
-			if b.Dataset == "" {
-				return missing("dataset")
-			}
-		case "hyperdrive":
-			if b.ID == "" {
-				return missing("id")
-			}
-		default:
-			fields, known := otherBindingFields[b.Type]
-			if !known {
-				return &Message{10021, fmt.Sprintf("binding %s has an unknown type %q", b.Name, b.Type)}
-			}
-			for _, f := range fields {
-				if !b.has(f) {
-					return missing(strings.Join(fields, " and "))
-				}
+		if msg := s.checkBinding(a, b, textSet[i]); msg != nil {
+			return msg
+		}
+	}
+	return nil
+}
+
+// checkBinding checks one binding's fields and that the resource it names
+// exists; text says whether the upload set its text field.
+func (s *Server) checkBinding(a *Account, b Binding, text bool) *Message {
+	missing := func(what string) *Message {
+		return &Message{10021, fmt.Sprintf("binding %s of type %s must have a %s specified", b.Name, b.Type, what)}
+	}
+	switch b.Type {
+	case "kv_namespace":
+		if b.NamespaceID == "" {
+			return missing("namespace_id")
+		}
+		if !slices.ContainsFunc(a.KVNamespaces, func(ns KVNamespace) bool { return ns.ID == b.NamespaceID }) {
+			return &Message{10041, fmt.Sprintf("KV namespace '%s' is not valid. Please verify the namespace_id in your configuration.", b.NamespaceID)}
+		}
+	case "r2_bucket":
+		if b.BucketName == "" {
+			return missing("bucket_name")
+		}
+		j := b.Jurisdiction
+		if j == "default" {
+			j = ""
+		}
+		if !slices.ContainsFunc(a.Buckets, func(x Bucket) bool { return x.Name == b.BucketName && x.Jurisdiction == j }) {
+			return &Message{10085, fmt.Sprintf("R2 bucket '%s' not found. Please use a different name and try again.", b.BucketName)}
+		}
+	case "queue":
+		if b.QueueName == "" {
+			return missing("queue")
+		}
+		if s.queueByName(a, b.QueueName) == nil {
+			return &Message{11000, fmt.Sprintf("Queue %q does not exist", b.QueueName)}
+		}
+	case "d1":
+		id := b.DatabaseID
+		if id == "" {
+			id = b.ID
+		}
+		if id == "" {
+			return missing("database_id")
+		}
+		if !slices.ContainsFunc(a.D1Databases, func(db D1Database) bool { return db.UUID == id }) {
+			return &Message{10181, fmt.Sprintf("D1 database '%s' not found", id)}
+		}
+	case "plain_text", "secret_text":
+		if !text {
+			return missing("text")
+		}
+	case "ratelimit":
+		if b.NamespaceID == "" {
+			return missing("namespace_id")
+		}
+		if b.Simple == nil {
+			return missing("simple")
+		}
+		if b.Simple.Limit < 1 || (b.Simple.Period != 10 && b.Simple.Period != 60) {
+			return &Message{10021, fmt.Sprintf("binding %s of type ratelimit: limit must be positive and period 10 or 60, not %d and %d", b.Name, b.Simple.Limit, b.Simple.Period)}
+		}
+	case "analytics_engine":
+		if b.Dataset == "" {
+			return missing("dataset")
+		}
+	case "hyperdrive":
+		if b.ID == "" {
+			return missing("id")
+		}
+	default:
+		fields, known := otherBindingFields[b.Type]
+		if !known {
+			return &Message{10021, fmt.Sprintf("binding %s has an unknown type %q", b.Name, b.Type)}
+		}
+		for _, f := range fields {
+			if !b.has(f) {
+				return missing(strings.Join(fields, " and "))
 			}
 		}
 	}

@@ -101,16 +101,20 @@ func uploadDemo(t *testing.T, s *Server, kvID string) {
 	}
 }
 
+// updateScript is PUT .../workers/scripts/{name} through cloudflare-go's
+// script service, with opts giving its body.
+func updateScript(t *testing.T, s *Server, name string, opts ...option.RequestOption) (*workers.ScriptUpdateResponse, error) {
+	t.Helper()
+	var p workers.ScriptUpdateParams
+	p.AccountID.Value, p.AccountID.Present = acct, true
+	return workers.NewScriptService(sdkOpts(s)...).Update(tctx(t), name, p, opts...)
+}
+
 func upload(t *testing.T, s *Server, name, code string, meta map[string]any) (*workers.ScriptUpdateResponse, []byte, error) {
 	t.Helper()
 	ct, b := providerUpload(t, code, meta)
-	ws := workers.NewScriptService(sdkOpts(s)...)
-	var p workers.ScriptUpdateParams
-	p.AccountID.Value, p.AccountID.Present = acct, true
 	var raw []byte
-	res, err := ws.Update(tctx(t), name, p, option.WithRequestBody(ct, b), option.WithResponseBodyInto(&raw))
-	_ = res
-	if err != nil {
+	if _, err := updateScript(t, s, name, option.WithRequestBody(ct, b), option.WithResponseBodyInto(&raw)); err != nil {
 		return nil, nil, err
 	}
 	var env struct {
@@ -377,10 +381,7 @@ func TestScriptWithSeveralModules(t *testing.T) {
 		formPart{"index.mjs", "index.mjs", "application/javascript+module", "import { x } from './lib.mjs';\nexport default { fetch() { return new Response(String(x)) } }"},
 		formPart{"metadata", "metadata", "application/json", `{"main_module":"index.mjs","compatibility_date":"2026-01-01","bindings":[{"type":"plain_text","name":"GREETING","text":""}]}`},
 	)
-	ws := workers.NewScriptService(sdkOpts(s)...)
-	var p workers.ScriptUpdateParams
-	p.AccountID.Value, p.AccountID.Present = acct, true
-	if _, err := ws.Update(tctx(t), "multi-demo", p, option.WithRequestBody(ct, body)); err != nil {
+	if _, err := updateScript(t, s, "multi-demo", option.WithRequestBody(ct, body)); err != nil {
 		t.Fatal(err)
 	}
 	sc, _ := s.Script(acct, "multi-demo")
@@ -394,7 +395,7 @@ func TestScriptWithSeveralModules(t *testing.T) {
 	}
 	var cp workers.ScriptContentGetParams
 	cp.AccountID.Value, cp.AccountID.Present = acct, true
-	cres, err := ws.Content.Get(tctx(t), "multi-demo", cp)
+	cres, err := workers.NewScriptService(sdkOpts(s)...).Content.Get(tctx(t), "multi-demo", cp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,10 +458,7 @@ func TestScriptUploadRejects(t *testing.T) {
 		}
 	}
 	// Not multipart.
-	ws := workers.NewScriptService(sdkOpts(s)...)
-	var p workers.ScriptUpdateParams
-	p.AccountID.Value, p.AccountID.Present = acct, true
-	_, err := ws.Update(tctx(t), "bad-demo", p, body(`{"script":"x"}`))
+	_, err := updateScript(t, s, "bad-demo", body(`{"script":"x"}`))
 	var ae *workers.Error
 	if !errors.As(err, &ae) || ae.StatusCode != 400 || ae.Errors[0].Code != 10021 {
 		t.Errorf("JSON upload: %v", err)
@@ -1113,10 +1111,7 @@ func TestServiceWorkerUpload(t *testing.T) {
 		formPart{"script", "script", "application/javascript", "addEventListener('fetch', e => e.respondWith(new Response('sw')))"},
 		formPart{"metadata", "", "application/json", `{"body_part":"script","compatibility_date":"","logpush":false,"usage_model":"standard","bindings":[]}`},
 	)
-	ws := workers.NewScriptService(sdkOpts(s)...)
-	var p workers.ScriptUpdateParams
-	p.AccountID.Value, p.AccountID.Present = acct, true
-	res, err := ws.Update(tctx(t), "sw-demo", p, option.WithRequestBody(ct, body))
+	res, err := updateScript(t, s, "sw-demo", option.WithRequestBody(ct, body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -209,17 +209,19 @@ func consumerList(c *call) reply {
 }
 
 type consumerBody struct {
-	Type            string  `json:"type"`
-	ScriptName      *string `json:"script_name"`
-	DeadLetterQueue *string `json:"dead_letter_queue"`
-	Settings        *struct {
-		BatchSize           *float64 `json:"batch_size"`
-		MaxConcurrency      *float64 `json:"max_concurrency"`
-		MaxRetries          *float64 `json:"max_retries"`
-		MaxWaitTimeMs       *float64 `json:"max_wait_time_ms"`
-		RetryDelay          *float64 `json:"retry_delay"`
-		VisibilityTimeoutMs *float64 `json:"visibility_timeout_ms"`
-	} `json:"settings"`
+	Type            string                `json:"type"`
+	ScriptName      *string               `json:"script_name"`
+	DeadLetterQueue *string               `json:"dead_letter_queue"`
+	Settings        *consumerSettingsBody `json:"settings"`
+}
+
+type consumerSettingsBody struct {
+	BatchSize           *float64 `json:"batch_size"`
+	MaxConcurrency      *float64 `json:"max_concurrency"`
+	MaxRetries          *float64 `json:"max_retries"`
+	MaxWaitTimeMs       *float64 `json:"max_wait_time_ms"`
+	RetryDelay          *float64 `json:"retry_delay"`
+	VisibilityTimeoutMs *float64 `json:"visibility_timeout_ms"`
 }
 
 // consumer reads and checks a create or update body and builds the consumer
@@ -256,45 +258,9 @@ func (c *call) consumer(q *Queue) (Consumer, *reply) {
 	default:
 		return bad(fmt.Sprintf("type %q is not worker or http_pull", body.Type))
 	}
-	st := ConsumerSettings{BatchSize: 10, MaxRetries: 3, MaxWaitTimeMs: 5000}
-	if out.Type == "http_pull" {
-		st = ConsumerSettings{BatchSize: 10, MaxRetries: 3, VisibilityTimeoutMs: ptr(30000)}
-	}
-	if s := body.Settings; s != nil {
-		type num struct {
-			v      *float64
-			name   string
-			lo, hi int
-			set    func(int)
-		}
-		nums := []num{
-			{s.BatchSize, "batch_size", 1, 100, func(n int) { st.BatchSize = n }},
-			{s.MaxRetries, "max_retries", 0, 100, func(n int) { st.MaxRetries = n }},
-			{s.RetryDelay, "retry_delay", 0, 43200, func(n int) { st.RetryDelay = n }},
-		}
-		if out.Type == "worker" {
-			nums = append(nums,
-				num{s.MaxWaitTimeMs, "max_wait_time_ms", 0, 60000, func(n int) { st.MaxWaitTimeMs = n }},
-				num{s.MaxConcurrency, "max_concurrency", 1, 250, func(n int) { st.MaxConcurrency = ptr(n) }})
-			if s.VisibilityTimeoutMs != nil {
-				return bad("settings.visibility_timeout_ms is for http_pull consumers")
-			}
-		} else {
-			nums = append(nums, num{s.VisibilityTimeoutMs, "visibility_timeout_ms", 0, 43200000, func(n int) { st.VisibilityTimeoutMs = ptr(n) }})
-			if s.MaxWaitTimeMs != nil || s.MaxConcurrency != nil {
-				return bad("settings.max_wait_time_ms and max_concurrency are for worker consumers")
-			}
-		}
-		for _, n := range nums {
-			if n.v == nil {
-				continue
-			}
-			v, msg := whole("settings."+n.name, *n.v, n.lo, n.hi)
-			if msg != "" {
-				return bad(msg)
-			}
-			n.set(v)
-		}
+	st, msg := consumerSettings(out.Type, body.Settings)
+	if msg != "" {
+		return bad(msg)
 	}
 	out.Settings = st
 	if body.DeadLetterQueue != nil && *body.DeadLetterQueue != "" {
@@ -308,6 +274,52 @@ func (c *call) consumer(q *Queue) (Consumer, *reply) {
 		out.DeadLetterQueue = dlq
 	}
 	return out, nil
+}
+
+// consumerSettings reads a consumer's settings, each within Cloudflare
+// Queues' range, over the defaults of its type; msg says what is wrong.
+func consumerSettings(typ string, s *consumerSettingsBody) (ConsumerSettings, string) {
+	st := ConsumerSettings{BatchSize: 10, MaxRetries: 3, MaxWaitTimeMs: 5000}
+	if typ == "http_pull" {
+		st = ConsumerSettings{BatchSize: 10, MaxRetries: 3, VisibilityTimeoutMs: ptr(30000)}
+	}
+	if s != nil {
+		type num struct {
+			v      *float64
+			name   string
+			lo, hi int
+			set    func(int)
+		}
+		nums := []num{
+			{s.BatchSize, "batch_size", 1, 100, func(n int) { st.BatchSize = n }},
+			{s.MaxRetries, "max_retries", 0, 100, func(n int) { st.MaxRetries = n }},
+			{s.RetryDelay, "retry_delay", 0, 43200, func(n int) { st.RetryDelay = n }},
+		}
+		if typ == "worker" {
+			nums = append(nums,
+				num{s.MaxWaitTimeMs, "max_wait_time_ms", 0, 60000, func(n int) { st.MaxWaitTimeMs = n }},
+				num{s.MaxConcurrency, "max_concurrency", 1, 250, func(n int) { st.MaxConcurrency = ptr(n) }})
+			if s.VisibilityTimeoutMs != nil {
+				return st, ("settings.visibility_timeout_ms is for http_pull consumers")
+			}
+		} else {
+			nums = append(nums, num{s.VisibilityTimeoutMs, "visibility_timeout_ms", 0, 43200000, func(n int) { st.VisibilityTimeoutMs = ptr(n) }})
+			if s.MaxWaitTimeMs != nil || s.MaxConcurrency != nil {
+				return st, ("settings.max_wait_time_ms and max_concurrency are for worker consumers")
+			}
+		}
+		for _, n := range nums {
+			if n.v == nil {
+				continue
+			}
+			v, msg := whole("settings."+n.name, *n.v, n.lo, n.hi)
+			if msg != "" {
+				return st, msg
+			}
+			n.set(v)
+		}
+	}
+	return st, ""
 }
 
 func ptr[T any](v T) *T { return &v }

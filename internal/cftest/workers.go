@@ -121,130 +121,32 @@ func scriptUpload(c *call) reply {
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return uploadError("a Worker upload is multipart/form-data, not %q", c.r.Header.Get("Content-Type"))
 	}
-	type part struct {
-		name, contentType string
-		body              []byte
+	parts, bad := readParts(io.LimitReader(c.r.Body, maxUpload), params["boundary"])
+	if bad != nil {
+		return *bad
 	}
-	var parts []part
-	mr := multipart.NewReader(io.LimitReader(c.r.Body, maxUpload), params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return uploadError("malformed multipart body: %v", err)
-		}
-		b, err := io.ReadAll(p)
-		if err != nil {
-			return uploadError("malformed multipart body: %v", err)
-		}
-		// A module is named by its part's name, which main_module and
-		// body_part refer to (wrangler and the provider give the filename
-		// the same value; cloudflare-go's own encoding, parts files.0 and
-		// metadata.main_module fields, is refused as Cloudflare refuses it).
-		pn := p.FormName()
-		if pn == "" {
-			return uploadError("a part has no form-data name")
-		}
-		if slices.ContainsFunc(parts, func(x part) bool { return x.name == pn }) {
-			return uploadError("part %q appears twice", pn)
-		}
-		parts = append(parts, part{pn, p.Header.Get("Content-Type"), b})
+	meta, rawMeta, parts, bad := splitMetadata(parts)
+	if bad != nil {
+		return *bad
 	}
-	mi := slices.IndexFunc(parts, func(x part) bool { return x.name == "metadata" })
-	if mi < 0 {
-		return uploadError("could not read content for part metadata: the upload has no metadata part")
+	modules, bad := uploadModules(meta, parts)
+	if bad == nil {
+		bad = c.checkUploadMeta(&meta)
 	}
-	var meta uploadMeta
-	if err := json.Unmarshal(parts[mi].body, &meta); err != nil {
-		return uploadError("metadata is not valid JSON: %v", err)
-	}
-	rawMeta := parts[mi].body
-	parts = slices.Delete(parts, mi, mi+1)
-
-	entry, types := meta.MainModule, moduleTypes
-	switch {
-	case meta.MainModule != "" && meta.BodyPart != "":
-		return uploadError("metadata sets both main_module and body_part")
-	case meta.MainModule == "" && meta.BodyPart == "":
-		return uploadError("metadata sets neither main_module nor body_part")
-	case meta.BodyPart != "":
-		entry, types = meta.BodyPart, scriptTypes
-	}
-	ei := slices.IndexFunc(parts, func(x part) bool { return x.name == entry })
-	if ei < 0 {
-		return uploadError("No such module %q: the upload has no part named as its entry point", entry)
-	}
-	ct, _, _ := mime.ParseMediaType(parts[ei].contentType)
-	if !slices.Contains(types, ct) {
-		return uploadError("entry point %q has content type %q, want one of %s", entry, parts[ei].contentType, strings.Join(types, ", "))
-	}
-	modules := []Module{{Name: entry, ContentType: parts[ei].contentType, Content: string(parts[ei].body)}}
-	for i, p := range parts {
-		ct, _, _ := mime.ParseMediaType(p.contentType)
-		if !slices.Contains(partTypes, ct) {
-			return uploadError("part %q has content type %q, not one Workers accepts", p.name, p.contentType)
-		}
-		if i != ei {
-			modules = append(modules, Module{Name: p.name, ContentType: p.contentType, Content: string(p.body)})
-		}
-	}
-
-	if meta.CompatibilityDate != "" {
-		d, err := time.Parse(time.DateOnly, meta.CompatibilityDate)
-		if err != nil {
-			return uploadError("compatibility_date %q is not YYYY-MM-DD", meta.CompatibilityDate)
-		}
-		if d.After(c.s.now().UTC().Add(24 * time.Hour)) {
-			return uploadError("Can't set compatibility date in the future: %s", meta.CompatibilityDate)
-		}
-	}
-	switch meta.UsageModel {
-	case "":
-		meta.UsageModel = "standard"
-	case "standard", "bundled", "unbound":
-	default:
-		return uploadError("usage_model %q is not standard, bundled or unbound", meta.UsageModel)
-	}
-	if len(meta.Assets) > 0 && string(meta.Assets) != "null" {
-		return uploadError("the fake does not serve Workers static assets (metadata.assets)")
-	}
-	bindings := make([]Binding, len(meta.Bindings))
-	textSet := map[int]bool{}
-	for i, raw := range meta.Bindings {
-		if err := json.Unmarshal(raw, &bindings[i]); err != nil {
-			return uploadError("binding %d is not valid: %v", i, err)
-		}
-		var keys map[string]json.RawMessage
-		_ = json.Unmarshal(raw, &keys)
-		_, textSet[i] = keys["text"]
+	if bad != nil {
+		return *bad
 	}
 	old := c.s.script(c.a, name)
-	if old != nil && len(meta.KeepBindings) > 0 {
-		for _, b := range old.Bindings {
-			if slices.Contains(meta.KeepBindings, b.Type) && !slices.ContainsFunc(bindings, func(x Binding) bool { return x.Name == b.Name }) {
-				textSet[len(bindings)] = true
-				bindings = append(bindings, b.clone())
-			}
-		}
+	bindings, bad := c.uploadBindings(meta, old)
+	if bad != nil {
+		return *bad
 	}
-	if msg := c.s.checkBindings(c.a, bindings, textSet); msg != nil {
-		return fail(http.StatusBadRequest, *msg)
-	}
-
-	sum := sha256.New()
-	for _, m := range modules {
-		fmt.Fprintf(sum, "%s\x00%s\x00%d\x00", m.Name, m.ContentType, len(m.Content))
-		io.WriteString(sum, m.Content)
-	}
-	sum.Write(rawMeta)
 	sc := &Script{
 		Name: name, CompatibilityDate: meta.CompatibilityDate, CompatibilityFlags: meta.CompatibilityFlags,
 		Bindings: bindings, MainModule: meta.MainModule, BodyPart: meta.BodyPart, Modules: modules,
 		Metadata: bytes.Clone(rawMeta), UsageModel: meta.UsageModel, Logpush: meta.Logpush != nil && *meta.Logpush,
 		Limits: meta.Limits, Observability: meta.Observability, Placement: meta.Placement, TailConsumers: meta.TailConsumers,
-		Annotations: meta.Annotations, Tag: c.s.id(), Etag: hex.EncodeToString(sum.Sum(nil)),
+		Annotations: meta.Annotations, Tag: c.s.id(), Etag: uploadEtag(modules, rawMeta),
 		CreatedOn: Timestamp, ModifiedOn: Timestamp, Handlers: handlers(modules[0].Content),
 	}
 	if old != nil {
@@ -255,6 +157,162 @@ func scriptUpload(c *call) reply {
 	} else {
 		c.a.Scripts = append(c.a.Scripts, sc)
 	}
+	c.deployUpload(name, sc, meta.Annotations["workers/message"])
+	out := sc.json()
+	out["startup_time_ms"] = 0
+	return ok(out)
+}
+
+// uploadPart is one part of a Worker upload.
+type uploadPart struct {
+	name, contentType string
+	body              []byte
+}
+
+// readParts reads a Worker upload's parts, each named once.
+func readParts(body io.Reader, boundary string) ([]uploadPart, *reply) {
+	var parts []uploadPart
+	mr := multipart.NewReader(body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return parts, nil
+		}
+		if err != nil {
+			return nil, ptr(uploadError("malformed multipart body: %v", err))
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return nil, ptr(uploadError("malformed multipart body: %v", err))
+		}
+		// A module is named by its part's name, which main_module and
+		// body_part refer to (wrangler and the provider give the filename
+		// the same value; cloudflare-go's own encoding, parts files.0 and
+		// metadata.main_module fields, is refused as Cloudflare refuses it).
+		pn := p.FormName()
+		if pn == "" {
+			return nil, ptr(uploadError("a part has no form-data name"))
+		}
+		if slices.ContainsFunc(parts, func(x uploadPart) bool { return x.name == pn }) {
+			return nil, ptr(uploadError("part %q appears twice", pn))
+		}
+		parts = append(parts, uploadPart{pn, p.Header.Get("Content-Type"), b})
+	}
+}
+
+// splitMetadata parses the metadata part and returns the other parts.
+func splitMetadata(parts []uploadPart) (uploadMeta, []byte, []uploadPart, *reply) {
+	var meta uploadMeta
+	mi := slices.IndexFunc(parts, func(x uploadPart) bool { return x.name == "metadata" })
+	if mi < 0 {
+		return meta, nil, nil, ptr(uploadError("could not read content for part metadata: the upload has no metadata part"))
+	}
+	if err := json.Unmarshal(parts[mi].body, &meta); err != nil {
+		return meta, nil, nil, ptr(uploadError("metadata is not valid JSON: %v", err))
+	}
+	rawMeta := parts[mi].body
+	return meta, rawMeta, slices.Delete(parts, mi, mi+1), nil
+}
+
+// uploadModules checks the code parts' content types and returns them as
+// modules, the entry point (main_module or body_part) first.
+func uploadModules(meta uploadMeta, parts []uploadPart) ([]Module, *reply) {
+	entry, types := meta.MainModule, moduleTypes
+	switch {
+	case meta.MainModule != "" && meta.BodyPart != "":
+		return nil, ptr(uploadError("metadata sets both main_module and body_part"))
+	case meta.MainModule == "" && meta.BodyPart == "":
+		return nil, ptr(uploadError("metadata sets neither main_module nor body_part"))
+	case meta.BodyPart != "":
+		entry, types = meta.BodyPart, scriptTypes
+	}
+	ei := slices.IndexFunc(parts, func(x uploadPart) bool { return x.name == entry })
+	if ei < 0 {
+		return nil, ptr(uploadError("No such module %q: the upload has no part named as its entry point", entry))
+	}
+	ct, _, _ := mime.ParseMediaType(parts[ei].contentType)
+	if !slices.Contains(types, ct) {
+		return nil, ptr(uploadError("entry point %q has content type %q, want one of %s", entry, parts[ei].contentType, strings.Join(types, ", ")))
+	}
+	modules := []Module{{Name: entry, ContentType: parts[ei].contentType, Content: string(parts[ei].body)}}
+	for i, p := range parts {
+		ct, _, _ := mime.ParseMediaType(p.contentType)
+		if !slices.Contains(partTypes, ct) {
+			return nil, ptr(uploadError("part %q has content type %q, not one Workers accepts", p.name, p.contentType))
+		}
+		if i != ei {
+			modules = append(modules, Module{Name: p.name, ContentType: p.contentType, Content: string(p.body)})
+		}
+	}
+	return modules, nil
+}
+
+// checkUploadMeta checks the metadata's compatibility date, usage model
+// (defaulting it to standard) and assets.
+func (c *call) checkUploadMeta(meta *uploadMeta) *reply {
+	if meta.CompatibilityDate != "" {
+		d, err := time.Parse(time.DateOnly, meta.CompatibilityDate)
+		if err != nil {
+			return ptr(uploadError("compatibility_date %q is not YYYY-MM-DD", meta.CompatibilityDate))
+		}
+		if d.After(c.s.now().UTC().Add(24 * time.Hour)) {
+			return ptr(uploadError("Can't set compatibility date in the future: %s", meta.CompatibilityDate))
+		}
+	}
+	switch meta.UsageModel {
+	case "":
+		meta.UsageModel = "standard"
+	case "standard", "bundled", "unbound":
+	default:
+		return ptr(uploadError("usage_model %q is not standard, bundled or unbound", meta.UsageModel))
+	}
+	if len(meta.Assets) > 0 && string(meta.Assets) != "null" {
+		return ptr(uploadError("the fake does not serve Workers static assets (metadata.assets)"))
+	}
+	return nil
+}
+
+// uploadBindings parses the metadata's bindings, adds the old script's
+// bindings that keep_bindings keeps, and checks them all.
+func (c *call) uploadBindings(meta uploadMeta, old *Script) ([]Binding, *reply) {
+	bindings := make([]Binding, len(meta.Bindings))
+	textSet := map[int]bool{}
+	for i, raw := range meta.Bindings {
+		if err := json.Unmarshal(raw, &bindings[i]); err != nil {
+			return nil, ptr(uploadError("binding %d is not valid: %v", i, err))
+		}
+		var keys map[string]json.RawMessage
+		_ = json.Unmarshal(raw, &keys)
+		_, textSet[i] = keys["text"]
+	}
+	if old != nil && len(meta.KeepBindings) > 0 {
+		for _, b := range old.Bindings {
+			if slices.Contains(meta.KeepBindings, b.Type) && !slices.ContainsFunc(bindings, func(x Binding) bool { return x.Name == b.Name }) {
+				textSet[len(bindings)] = true
+				bindings = append(bindings, b.clone())
+			}
+		}
+	}
+	if msg := c.s.checkBindings(c.a, bindings, textSet); msg != nil {
+		return nil, ptr(fail(http.StatusBadRequest, *msg))
+	}
+	return bindings, nil
+}
+
+// uploadEtag is the hash of an upload's modules and metadata.
+func uploadEtag(modules []Module, rawMeta []byte) string {
+	sum := sha256.New()
+	for _, m := range modules {
+		fmt.Fprintf(sum, "%s\x00%s\x00%d\x00", m.Name, m.ContentType, len(m.Content))
+		io.WriteString(sum, m.Content)
+	}
+	sum.Write(rawMeta)
+	return hex.EncodeToString(sum.Sum(nil))
+}
+
+// deployUpload records the upload as a new version of the script and
+// deploys it to 100% of traffic, as Cloudflare does.
+func (c *call) deployUpload(name string, sc *Script, message string) {
 	id := c.s.upload(c.account, name)
 	h := c.s.scriptHistoryOf(c.account, name)
 	if h.uploads == nil {
@@ -262,14 +320,10 @@ func scriptUpload(c *call) reply {
 	}
 	h.uploads[id] = cloneScript(sc)
 	ann := map[string]string{"workers/triggered_by": "upload"}
-	if m := meta.Annotations["workers/message"]; m != "" {
-		ann["workers/message"] = m
+	if message != "" {
+		ann["workers/message"] = message
 	}
 	c.s.deploy(c.account, name, []DeploymentVersion{{VersionID: id, Percentage: 100}}, "api", ann)
-
-	out := sc.json()
-	out["startup_time_ms"] = 0
-	return ok(out)
 }
 
 // handlers guesses the handlers a Worker's default export has from its

@@ -4,8 +4,8 @@ package contract
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/zerocost/zerocost/internal/stack"
@@ -287,11 +287,7 @@ func EventOps(pattern, event string) map[Op]int {
 // checkEvents reports ops the table uses but Ops does not list.
 func checkEvents() []string {
 	var out []string
-	pats := make([]string, 0, len(Events))
-	for p := range Events {
-		pats = append(pats, p)
-	}
-	sort.Strings(pats)
+	pats := slices.Sorted(maps.Keys(Events))
 	for _, p := range pats {
 		for _, e := range Events[p] {
 			for op := range e.Ops {

@@ -66,45 +66,7 @@ func Price(u *Usage, p *Prices, plan string) (*Report, error) {
 	}
 	r := &Report{Plan: plan, Days: u.Days, Prices: p.Name, Warnings: []string{}, Levers: []Lever{}, AccountItems: []Item{}}
 	for _, pu := range u.Products {
-		pr := ProductReport{Name: pu.Name, Pattern: pu.Pattern, Requests: pu.Requests, CacheHitRate: pu.CacheHitRate, Models: []string{}, Items: []Item{}}
-		for _, m := range Meters {
-			q := pu.Quantities[m]
-			if q <= 0 {
-				continue
-			}
-			mp := p.Meter(m)
-			it := Item{Service: m.Service, Metric: m.Metric, Unit: mp.Unit, Quantity: q, Billable: q * share[m], UnitUSD: mp.UnitUSD()}
-			it.USD = it.Billable * it.UnitUSD
-			pr.Items = append(pr.Items, it)
-			pr.InfraUSD += it.USD
-		}
-		for _, mu := range pu.Models {
-			mp, _ := p.Model(mu.Model)
-			pr.Models = append(pr.Models, mu.Model)
-			pr.ModelCalls += mu.Calls
-			for _, t := range []struct {
-				metric string
-				n      float64
-			}{{InputTokens, mu.InputTokens}, {OutputTokens, mu.OutputTokens}, {CacheReadTokens, mu.CacheReadTokens}, {CacheWriteTokens, mu.CacheWriteTokens}} {
-				if t.n <= 0 {
-					continue
-				}
-				it := Item{Service: Model, Metric: t.metric, Model: mu.Model, Unit: "tokens", Quantity: t.n, Billable: t.n, UnitUSD: mp.TokenUSD(t.metric)}
-				if mu.Batch {
-					it.Mode = "batch"
-					it.UnitUSD *= 1 - mp.BatchDiscount
-				}
-				it.USD = it.Billable * it.UnitUSD
-				pr.Items = append(pr.Items, it)
-				pr.AIUSD += it.USD
-			}
-		}
-		if pu.CacheHits > 0 {
-			if callUSD, ok := perCallUSD(&pu, p); ok {
-				pr.CacheSavingsUSD = pu.CacheHits * callUSD
-			}
-		}
-		pr.TotalUSD = pr.InfraUSD + pr.AIUSD
+		pr := priceProduct(&pu, p, share)
 		r.InfraUSD += pr.InfraUSD
 		r.AIUSD += pr.AIUSD
 		r.CacheSavingsUSD += pr.CacheSavingsUSD
@@ -125,6 +87,51 @@ func Price(u *Usage, p *Prices, plan string) (*Report, error) {
 	r.Warnings = append(r.Warnings, warn...)
 	r.Levers = levers(u, p)
 	return r, nil
+}
+
+// priceProduct is one product's line items: its share of each meter's
+// billed use, and its models' tokens.
+func priceProduct(pu *ProductUsage, p *Prices, share map[Meter]float64) ProductReport {
+	pr := ProductReport{Name: pu.Name, Pattern: pu.Pattern, Requests: pu.Requests, CacheHitRate: pu.CacheHitRate, Models: []string{}, Items: []Item{}}
+	for _, m := range Meters {
+		q := pu.Quantities[m]
+		if q <= 0 {
+			continue
+		}
+		mp := p.Meter(m)
+		it := Item{Service: m.Service, Metric: m.Metric, Unit: mp.Unit, Quantity: q, Billable: q * share[m], UnitUSD: mp.UnitUSD()}
+		it.USD = it.Billable * it.UnitUSD
+		pr.Items = append(pr.Items, it)
+		pr.InfraUSD += it.USD
+	}
+	for _, mu := range pu.Models {
+		mp, _ := p.Model(mu.Model)
+		pr.Models = append(pr.Models, mu.Model)
+		pr.ModelCalls += mu.Calls
+		for _, t := range []struct {
+			metric string
+			n      float64
+		}{{InputTokens, mu.InputTokens}, {OutputTokens, mu.OutputTokens}, {CacheReadTokens, mu.CacheReadTokens}, {CacheWriteTokens, mu.CacheWriteTokens}} {
+			if t.n <= 0 {
+				continue
+			}
+			it := Item{Service: Model, Metric: t.metric, Model: mu.Model, Unit: "tokens", Quantity: t.n, Billable: t.n, UnitUSD: mp.TokenUSD(t.metric)}
+			if mu.Batch {
+				it.Mode = "batch"
+				it.UnitUSD *= 1 - mp.BatchDiscount
+			}
+			it.USD = it.Billable * it.UnitUSD
+			pr.Items = append(pr.Items, it)
+			pr.AIUSD += it.USD
+		}
+	}
+	if pu.CacheHits > 0 {
+		if callUSD, ok := perCallUSD(pu, p); ok {
+			pr.CacheSavingsUSD = pu.CacheHits * callUSD
+		}
+	}
+	pr.TotalUSD = pr.InfraUSD + pr.AIUSD
+	return pr
 }
 
 // billable is what of an account total lies past the plan's free or

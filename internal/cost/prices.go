@@ -201,95 +201,118 @@ func ParsePrices(path string, data []byte) (*Prices, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(path+": "+format, args...)) }
+	c := &priceCheck{path: path}
 	for _, k := range md.Undecoded() {
-		add("unknown key %s", k)
+		c.add("unknown key %s", k)
 	}
 	if p.Name == "" {
-		add("name: missing")
+		c.add("name: missing")
 	}
-	checkSource := func(field, src string) {
-		if !strings.HasPrefix(src, "https://") {
-			add("%s: every price needs the https:// URL of its source page", field)
-		}
-	}
-	checkSource("workers_paid.source", p.WorkersPaid.Source)
-	checkSource("workers_free.source", p.WorkersFree.Source)
+	c.source("workers_paid.source", p.WorkersPaid.Source)
+	c.source("workers_free.source", p.WorkersFree.Source)
 	if p.WorkersPaid.BaseUSDPerMonth < 0 {
-		add("workers_paid.base_usd_per_month: negative")
+		c.add("workers_paid.base_usd_per_month: negative")
 	}
 	if p.WorkersFree.CPUmsPerInvocation <= 0 {
-		add("workers_free.cpu_ms_per_invocation: must be positive")
+		c.add("workers_free.cpu_ms_per_invocation: must be positive")
 	}
+	c.meters(p)
+	c.models(p)
+	if len(p.models) == 0 {
+		c.add("no [[model]] prices")
+	}
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
+	}
+	return p, nil
+}
+
+// priceCheck gathers the errors of a price file.
+type priceCheck struct {
+	path string
+	errs []error
+}
+
+func (c *priceCheck) add(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(c.path+": "+format, args...))
+}
+
+// source checks that a price names the https:// URL of its source page.
+func (c *priceCheck) source(field, src string) {
+	if !strings.HasPrefix(src, "https://") {
+		c.add("%s: every price needs the https:// URL of its source page", field)
+	}
+}
+
+// meters indexes the meter prices and checks them: known meters, each
+// priced once, no negative amount.
+func (c *priceCheck) meters(p *Prices) {
 	p.meters = map[Meter]*MeterPrice{}
 	for i := range p.MeterList {
 		m := &p.MeterList[i]
 		field := fmt.Sprintf("meter[%d] (%s %s)", i, m.Service, m.Metric)
 		key := Meter{m.Service, m.Metric}
 		if meterOrder(key) == len(Meters) {
-			add("%s: unknown meter (known: %s)", field, meterNames())
+			c.add("%s: unknown meter (known: %s)", field, meterNames())
 			continue
 		}
 		if _, dup := p.meters[key]; dup {
-			add("%s: priced twice", field)
+			c.add("%s: priced twice", field)
 		}
 		p.meters[key] = m
-		checkSource(field+".source", m.Source)
+		c.source(field+".source", m.Source)
 		for name, v := range map[string]float64{
 			"free_per_day": m.FreePerDay, "free_cap": m.FreeCap, "allowance_per_month": m.AllowancePerMonth,
 			"paid_included_per_month": m.PaidIncludedPerMonth, "usd_per_million": m.USDPerMillion, "usd_per_gb_month": m.USDPerGBMonth,
 		} {
 			if v < 0 {
-				add("%s.%s: negative", field, name)
+				c.add("%s.%s: negative", field, name)
 			}
 		}
 		if m.Metric != Storage && m.USDPerGBMonth != 0 {
-			add("%s: usd_per_gb_month is for storage meters only", field)
+			c.add("%s: usd_per_gb_month is for storage meters only", field)
 		}
 		if m.Metric == Storage && m.USDPerMillion != 0 {
-			add("%s: usd_per_million is for operations, not storage", field)
+			c.add("%s: usd_per_million is for operations, not storage", field)
 		}
 	}
 	for _, m := range Meters {
 		if _, ok := p.meters[m]; !ok {
-			add("no [[meter]] prices %s", m)
+			c.add("no [[meter]] prices %s", m)
 		}
 	}
+}
+
+// models indexes the model prices and checks them: an id, each priced once,
+// positive token prices, a batch discount that is a fraction.
+func (c *priceCheck) models(p *Prices) {
 	p.models = map[string]*ModelPrice{}
 	for i := range p.ModelList {
 		m := &p.ModelList[i]
 		field := fmt.Sprintf("model[%d] (%s)", i, m.ID)
 		if m.ID == "" {
-			add("model[%d].id: missing", i)
+			c.add("model[%d].id: missing", i)
 			continue
 		}
 		if _, dup := p.models[m.ID]; dup {
-			add("%s: priced twice", field)
+			c.add("%s: priced twice", field)
 		}
 		p.models[m.ID] = m
-		checkSource(field+".source", m.Source)
-		checkSource(field+".cache_source", m.CacheSource)
+		c.source(field+".source", m.Source)
+		c.source(field+".cache_source", m.CacheSource)
 		if m.InputUSDPerMTok <= 0 || m.OutputUSDPerMTok <= 0 {
-			add("%s: input_usd_per_mtok and output_usd_per_mtok must be positive", field)
+			c.add("%s: input_usd_per_mtok and output_usd_per_mtok must be positive", field)
 		}
 		if m.CacheWriteUSDPerMT < 0 || m.CacheHitUSDPerMTok < 0 || m.CacheWrite1hUSDPerM < 0 {
-			add("%s: negative cache price", field)
+			c.add("%s: negative cache price", field)
 		}
 		if m.BatchDiscount < 0 || m.BatchDiscount >= 1 {
-			add("%s.batch_discount: %v is not a fraction in [0, 1)", field, m.BatchDiscount)
+			c.add("%s.batch_discount: %v is not a fraction in [0, 1)", field, m.BatchDiscount)
 		}
 		if m.MinCacheTokens <= 0 {
-			add("%s.min_cache_tokens: must be positive", field)
+			c.add("%s.min_cache_tokens: must be positive", field)
 		}
 	}
-	if len(p.models) == 0 {
-		add("no [[model]] prices")
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return p, nil
 }
 
 func meterNames() string {

@@ -2,6 +2,7 @@ package cost
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/zerocost/zerocost/internal/stack"
@@ -30,19 +31,7 @@ func (pp *ProductProfile) check(add func(name, format string, args ...any)) {
 			add(name, "applies to %s only, not to %s", strings.Join(patterns, " and "), pp.Pattern)
 		}
 	}
-	check := func(name string, lo, hi float64) {
-		v := fieldPtr(pp, name)
-		if v == nil {
-			return
-		}
-		if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < lo || *v > hi {
-			if *v < lo && hi >= 1e5 { // an open-ended value with a far cap
-				add(name, "%v is below %v", *v, lo)
-			} else {
-				add(name, "%v is outside %v..%v", *v, lo, hi)
-			}
-		}
-	}
+	check := func(name string, lo, hi float64) { pp.inRange(add, name, lo, hi) }
 	// Upper bounds far past any real product keep every forecast finite
 	// (unbounded values overflowed the totals to +Inf).
 	check("requests", 0, maxRequests)
@@ -61,27 +50,9 @@ func (pp *ProductProfile) check(add func(name, format string, args ...any)) {
 	check("messages_per_batch", 1, 100)
 	check("batch_poll_minutes", 1, 1440)
 	check("batch_hours", 0, 24)
-	switch pp.ModelMode {
-	case "", ModeRealtime, ModeBatch:
-	default:
-		add("model_mode", "%q is not a model mode (realtime or batch)", pp.ModelMode)
-	}
-	if pp.ModelMode != "" && pp.Pattern != AsyncPipeline && pp.Pattern != "" {
-		add("model_mode", "applies to async-pipeline only, not to %s", pp.Pattern)
-	}
-	switch pp.Runner {
-	case "", stack.RunnerWorkflow, stack.RunnerWaitUntil:
-	default:
-		add("runner", "%q is not a runner (workflow or waitUntil)", pp.Runner)
-	}
-	if pp.Runner != "" && pp.Pattern != EventAgent && pp.Pattern != "" {
-		add("runner", "applies to event-agent only, not to %s", pp.Pattern)
-	}
-	switch pp.Access {
-	case "", stack.AccessKeys, stack.AccessPublic:
-	default:
-		add("access", "%q is not an access mode (keys or public)", pp.Access)
-	}
+	pp.choice(add, "model_mode", pp.ModelMode, "a model mode (realtime or batch)", AsyncPipeline, ModeRealtime, ModeBatch)
+	pp.choice(add, "runner", pp.Runner, "a runner (workflow or waitUntil)", EventAgent, stack.RunnerWorkflow, stack.RunnerWaitUntil)
+	pp.choice(add, "access", pp.Access, "an access mode (keys or public)", "", stack.AccessKeys, stack.AccessPublic)
 	check("customers", 1, maxCustomers)
 	check("isolates", 1, maxIsolates)
 	if pp.Access == stack.AccessPublic && (pp.Customers != nil || pp.Isolates != nil) {
@@ -135,5 +106,35 @@ func (pp *ProductProfile) applyDefaults() {
 		if pp.Runner == "" {
 			pp.Runner = stack.DefaultRunner
 		}
+	}
+}
+
+// inRange reports a set value outside lo..hi (or not a number).
+func (pp *ProductProfile) inRange(add func(name, format string, args ...any), name string, lo, hi float64) {
+	v := fieldPtr(pp, name)
+	if v == nil {
+		return
+	}
+	if math.IsNaN(*v) || math.IsInf(*v, 0) || *v < lo || *v > hi {
+		if *v < lo && hi >= 1e5 { // an open-ended value with a far cap
+			add(name, "%v is below %v", *v, lo)
+		} else {
+			add(name, "%v is outside %v..%v", *v, lo, hi)
+		}
+	}
+}
+
+// choice reports a set value v of key name that is none of allowed (what
+// names the kind of value), and one set on a product whose pattern is not
+// only (when only is a pattern).
+func (pp *ProductProfile) choice(add func(name, format string, args ...any), name, v, what, only string, allowed ...string) {
+	if v == "" {
+		return
+	}
+	if !slices.Contains(allowed, v) {
+		add(name, "%q is not %s", v, what)
+	}
+	if only != "" && pp.Pattern != only && pp.Pattern != "" {
+		add(name, "applies to %s only, not to %s", only, pp.Pattern)
 	}
 }

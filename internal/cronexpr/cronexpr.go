@@ -185,13 +185,23 @@ func value(s string, f field) (int, error) {
 	return 0, fmt.Errorf("%q is not a number from %d to %d", s, f.min, f.max)
 }
 
-func (s *Schedule) parseDom(str string) error {
+// parseList parses a comma-separated field: "*" sets star; otherwise each
+// element goes to part, with its upper-case form.
+func parseList(str string, star *bool, part func(part, up string) error) error {
 	if str == "*" {
-		s.domStar = true
+		*star = true
 		return nil
 	}
-	for _, part := range strings.Split(str, ",") {
-		up := strings.ToUpper(part)
+	for _, p := range strings.Split(str, ",") {
+		if err := part(p, strings.ToUpper(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Schedule) parseDom(str string) error {
+	return parseList(str, &s.domStar, func(part, up string) error {
 		switch {
 		case up == "L":
 			s.domLast = true
@@ -210,17 +220,12 @@ func (s *Schedule) parseDom(str string) error {
 			}
 			s.dom |= b
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (s *Schedule) parseDow(str string) error {
-	if str == "*" {
-		s.dowStar = true
-		return nil
-	}
-	for _, part := range strings.Split(str, ",") {
-		up := strings.ToUpper(part)
+	return parseList(str, &s.dowStar, func(part, up string) error {
 		switch {
 		case strings.Contains(up, "#"):
 			d, k, _ := strings.Cut(up, "#")
@@ -248,8 +253,8 @@ func (s *Schedule) parseDow(str string) error {
 			}
 			s.dow |= b >> 1 // 1 = Sunday -> time.Sunday (0)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // daysIn is the number of days of t's month.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"regexp"
@@ -396,27 +395,22 @@ func (h *Handler) batchRoute(w http.ResponseWriter, r *http.Request) {
 
 	// The checks of POST /v1/messages, in its order.
 	var body []byte
+	var no *refusal
 	if op == "create" {
-		var err error
-		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBatchBody))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeError(w, http.StatusRequestEntityTooLarge, "request_too_large", "a message batch is limited to 256 MB")
-				return
-			}
-			writeError(w, http.StatusBadRequest, "invalid_request_error", "could not read the request body: "+err.Error())
-			return
-		}
+		body, no = readBody(w, r, maxBatchBody, "a message batch is limited to 256 MB")
 	}
-	if !hasAPIKey(r) {
-		writeError(w, http.StatusUnauthorized, "authentication_error", "x-api-key header (or Authorization: Bearer) is required")
+	if no == nil {
+		no = checkHeaders(r)
+	}
+	if no != nil {
+		writeError(w, no.status, no.typ, no.msg)
 		return
 	}
-	if strings.TrimSpace(r.Header.Get("Anthropic-Version")) == "" {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required")
-		return
-	}
+	h.batchOp(w, r, op, id, body, reqID)
+}
+
+// batchOp runs one Batches API operation on an authorised request.
+func (h *Handler) batchOp(w http.ResponseWriter, r *http.Request, op, id string, body []byte, reqID string) {
 	switch op {
 	case "create":
 		h.createBatch(w, r, body, reqID)

@@ -368,20 +368,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		w.Header().Set("Allow", "POST")
 		return fail(http.StatusMethodNotAllowed, "invalid_request_error", "use POST on "+MessagesPath)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return fail(http.StatusRequestEntityTooLarge, "request_too_large", "request exceeds the maximum allowed size")
-		}
-		return fail(http.StatusBadRequest, "invalid_request_error", "could not read the request body: "+err.Error())
+	body, no := readBody(w, r, maxBody, "request exceeds the maximum allowed size")
+	if no != nil {
+		return fail(no.status, no.typ, no.msg)
 	}
 	token := h.record(r, body)
-	if !hasAPIKey(r) {
-		return fail(http.StatusUnauthorized, "authentication_error", "x-api-key header (or Authorization: Bearer) is required")
-	}
-	if strings.TrimSpace(r.Header.Get("Anthropic-Version")) == "" {
-		return fail(http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required")
+	if no := checkHeaders(r); no != nil {
+		return fail(no.status, no.typ, no.msg)
 	}
 	req, err := parseRequest(body)
 	if err != nil {
@@ -391,41 +384,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 		return h.scripted(w, r, req, seq, step)
 	}
 
-	// Admission: the RPM cap, then the injected failures.
-	h.mu.Lock()
-	now := h.opts.Now()
-	retryAfter := 0
-	if h.opts.RPM > 0 {
-		cut := now.Add(-time.Minute)
-		i := 0
-		for i < len(h.accepted) && !h.accepted[i].After(cut) {
-			i++
-		}
-		h.accepted = h.accepted[i:]
-		if len(h.accepted) >= h.opts.RPM {
-			wait := h.accepted[0].Add(time.Minute).Sub(now)
-			retryAfter = max(1, int(math.Ceil(wait.Seconds())))
-		} else {
-			h.accepted = append(h.accepted, now)
-		}
-	}
-	injected := 0
-	if retryAfter == 0 && h.opts.ErrorRate > 0 && h.rng.Float64() < h.opts.ErrorRate {
-		switch {
-		case h.opts.RateLimitShare > 0 && h.rng.Float64() < h.opts.RateLimitShare:
-			injected = http.StatusTooManyRequests
-		case h.rng.IntN(2) == 1:
-			injected = 529
-		default:
-			injected = http.StatusInternalServerError
-		}
-	}
-	remaining := -1
-	if h.opts.RPM > 0 {
-		remaining = max(0, h.opts.RPM-len(h.accepted))
-	}
-	h.mu.Unlock()
-
+	retryAfter, injected, remaining := h.admit()
 	if h.opts.RPM > 0 {
 		w.Header().Set("Anthropic-Ratelimit-Requests-Limit", strconv.Itoa(h.opts.RPM))
 		w.Header().Set("Anthropic-Ratelimit-Requests-Remaining", strconv.Itoa(remaining))
@@ -462,6 +421,44 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, seq int64) call 
 	return call{status: http.StatusOK, inTokens: resp.Usage.InputTokens, outTokens: resp.Usage.OutputTokens, input: input}
 }
 
+// admit applies the RPM cap, then the injected failures: retryAfter is the
+// seconds until the cap admits the call (0: admitted), injected the status
+// of an injected failure (0: none), remaining what the cap allows (-1: no cap).
+func (h *Handler) admit() (retryAfter, injected, remaining int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.opts.Now()
+	if h.opts.RPM > 0 {
+		cut := now.Add(-time.Minute)
+		i := 0
+		for i < len(h.accepted) && !h.accepted[i].After(cut) {
+			i++
+		}
+		h.accepted = h.accepted[i:]
+		if len(h.accepted) >= h.opts.RPM {
+			wait := h.accepted[0].Add(time.Minute).Sub(now)
+			retryAfter = max(1, int(math.Ceil(wait.Seconds())))
+		} else {
+			h.accepted = append(h.accepted, now)
+		}
+	}
+	if retryAfter == 0 && h.opts.ErrorRate > 0 && h.rng.Float64() < h.opts.ErrorRate {
+		switch {
+		case h.opts.RateLimitShare > 0 && h.rng.Float64() < h.opts.RateLimitShare:
+			injected = http.StatusTooManyRequests
+		case h.rng.IntN(2) == 1:
+			injected = 529
+		default:
+			injected = http.StatusInternalServerError
+		}
+	}
+	remaining = -1
+	if h.opts.RPM > 0 {
+		remaining = max(0, h.opts.RPM-len(h.accepted))
+	}
+	return retryAfter, injected, remaining
+}
+
 // writingTime is how long a reply of n output tokens takes at
 // Options.TokensPerSecond (0 when no speed is set).
 func (h *Handler) writingTime(n int) time.Duration {
@@ -479,6 +476,38 @@ func lastUser(req *Request) string {
 		}
 	}
 	return ""
+}
+
+// refusal is an API error answer: its status, error type and message.
+type refusal struct {
+	status   int
+	typ, msg string
+}
+
+// readBody reads a request's body, at most limit bytes (tooLarge says so
+// when it is larger), as the Messages and Batches APIs do.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge string) ([]byte, *refusal) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, &refusal{http.StatusRequestEntityTooLarge, "request_too_large", tooLarge}
+		}
+		return nil, &refusal{http.StatusBadRequest, "invalid_request_error", "could not read the request body: " + err.Error()}
+	}
+	return body, nil
+}
+
+// checkHeaders checks the headers every API call needs: a key and
+// anthropic-version, in the API's order.
+func checkHeaders(r *http.Request) *refusal {
+	if !hasAPIKey(r) {
+		return &refusal{http.StatusUnauthorized, "authentication_error", "x-api-key header (or Authorization: Bearer) is required"}
+	}
+	if strings.TrimSpace(r.Header.Get("Anthropic-Version")) == "" {
+		return &refusal{http.StatusBadRequest, "invalid_request_error", "anthropic-version: header is required"}
+	}
+	return nil
 }
 
 // hasAPIKey reports whether the request carries a key: x-api-key, or

@@ -3,7 +3,6 @@ package devrun
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cronexpr"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 // fakeClock moves only when the test says so. After's channels fire when
@@ -179,10 +179,7 @@ func TestCronJobs(t *testing.T) {
 // stand-in model which cron ran when (a call naming a script token).
 func cronProject(t *testing.T, token string) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"Pulumi.yaml": "name: devrun-cron\nruntime: go\n",
-		"Pulumi.cron.yaml": `config:
+	return stacktest.Project(t, "cron", `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: ticker
@@ -193,7 +190,7 @@ func cronProject(t *testing.T, token string) string {
     - name: quiet
       pattern: edge-cache
       systemPrompt: Answer in one word.
-`,
+`, map[string]string{
 		"hooks/ticker.ts": `import type { Hooks } from "zerocost:hooks";
 export const scheduled: NonNullable<Hooks["scheduled"]> = async (env, controller) => {
   const e = env as unknown as Record<string, string>;
@@ -209,17 +206,7 @@ export const scheduled: NonNullable<Hooks["scheduled"]> = async (env, controller
   await res.text();
 };
 `,
-	}
-	for name, body := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	})
 }
 
 // In workerd: the schedule fires the product's scheduled handler with its

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/devmodel"
 	"github.com/zerocost/zerocost/internal/nodetool"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 // needNode fails (never skips) when the runtime's dependencies are missing:
@@ -305,10 +306,7 @@ func groupMembers(pgid int) []string {
 // in seconds.
 func fastProject(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"Pulumi.yaml": "name: devrun-test\nruntime: go\n",
-		"Pulumi.fast.yaml": `config:
+	return stacktest.Project(t, "fast", `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: pipe
@@ -319,14 +317,7 @@ func fastProject(t *testing.T) string {
         batchTimeoutSeconds: 1
         maxRetries: 1
         retryDelaySeconds: 1
-`,
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+`, nil)
 }
 
 // Failing model calls go through the plan's retries to the dead-letter queue;

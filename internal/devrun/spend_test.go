@@ -1,8 +1,8 @@
 package devrun
 
 import (
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,10 +13,7 @@ import (
 // stack's one spend database.
 func spendProject(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
-		"Pulumi.yaml": "name: devrun-spend\nruntime: go\n",
-		"Pulumi.spend.yaml": `config:
+	return stacktest.Project(t, "spend", `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:monthlyBudgetUsd: 100
   zerocost:products:
@@ -28,14 +25,7 @@ func spendProject(t *testing.T) string {
     - name: agent
       pattern: event-agent
       systemPrompt: Answer in one word.
-`,
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+`, nil)
 }
 
 const spendToken = "spend-test-token"

@@ -53,30 +53,11 @@ type findTools func(toolsDir string) (*nodetool.Tools, error)
 // already. Only then does it touch the disk: --reset removes the persisted
 // data, and the data folders are made.
 func prepare(o Options, find findTools) (*prepared, error) {
-	if o.Stack == "" {
-		return nil, usage(errors.New("no stack given"))
-	}
-	if o.ProjectDir == "" {
-		return nil, usage(errors.New("no project folder given"))
-	}
-	projectDir, err := filepath.Abs(o.ProjectDir)
+	o, projectDir, err := o.withDefaults()
 	if err != nil {
-		return nil, usage(err)
+		return nil, err
 	}
-	if o.ToolsDir == "" {
-		o.ToolsDir = projectDir
-	}
-	if o.DataDir == "" {
-		o.DataDir = filepath.Join(projectDir, DataDirName)
-	}
-	dataDir, err := filepath.Abs(o.DataDir)
-	if err != nil {
-		return nil, usage(err)
-	}
-	o.DataDir = dataDir
-	if o.ReadyTimeout <= 0 {
-		o.ReadyTimeout = 60 * time.Second
-	}
+	dataDir := o.DataDir
 	logw := o.Log
 	if logw == nil {
 		logw = io.Discard
@@ -88,37 +69,10 @@ func prepare(o Options, find findTools) (*prepared, error) {
 		buildDir:  filepath.Join(dataDir, "dev", o.Stack),
 	}
 
-	p.plan = o.Plan
-	if p.plan == nil {
-		cfg, err := stack.LoadFile(projectDir, o.Stack)
-		if err != nil {
-			return nil, usage(err)
-		}
-		if p.plan, err = plan.Build(cfg, projectDir); err != nil {
-			return nil, usage(fmt.Errorf("stack %s: %w", o.Stack, err))
-		}
+	if err := p.checkPlan(); err != nil {
+		return nil, err
 	}
 	n := len(p.plan.Products)
-	if n == 0 {
-		return nil, usage(fmt.Errorf("stack %s has no products", o.Stack))
-	}
-	if o.FireCrons {
-		var ps []Product
-		for _, pr := range p.plan.Products {
-			ps = append(ps, Product{Name: pr.Name, Crons: pr.Crons})
-		}
-		if _, err := cronJobs(ps); err != nil {
-			return nil, usage(err)
-		}
-	}
-	if o.APIKey == "" {
-		if err := o.StandIn.Check(); err != nil {
-			return nil, usage(err)
-		}
-	}
-	if o.PortBase < 0 || o.PortBase+n > 65535 {
-		return nil, usage(fmt.Errorf("port base %d: need %d ports between 1 and 65535", o.PortBase, n+1))
-	}
 
 	if p.tools, err = find(o.ToolsDir); err != nil {
 		return nil, usage(err)
@@ -153,6 +107,75 @@ func prepare(o Options, find findTools) (*prepared, error) {
 		}
 	}
 	return p, nil
+}
+
+// withDefaults checks the options' stack and folders, makes the folders
+// absolute and fills in the defaults; it returns the project folder.
+func (o Options) withDefaults() (Options, string, error) {
+	if o.Stack == "" {
+		return o, "", usage(errors.New("no stack given"))
+	}
+	if o.ProjectDir == "" {
+		return o, "", usage(errors.New("no project folder given"))
+	}
+	projectDir, err := filepath.Abs(o.ProjectDir)
+	if err != nil {
+		return o, "", usage(err)
+	}
+	if o.ToolsDir == "" {
+		o.ToolsDir = projectDir
+	}
+	if o.DataDir == "" {
+		o.DataDir = filepath.Join(projectDir, DataDirName)
+	}
+	dataDir, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return o, "", usage(err)
+	}
+	o.DataDir = dataDir
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 60 * time.Second
+	}
+	return o, projectDir, nil
+}
+
+// checkPlan builds the stack's plan (unless the options give one) and checks
+// what the run needs of it: products, crons that parse, the stand-in's
+// options and a port range that fits.
+func (p *prepared) checkPlan() error {
+	o := p.o
+	p.plan = o.Plan
+	if p.plan == nil {
+		cfg, err := stack.LoadFile(p.projectDir, o.Stack)
+		if err != nil {
+			return usage(err)
+		}
+		if p.plan, err = plan.Build(cfg, p.projectDir); err != nil {
+			return usage(fmt.Errorf("stack %s: %w", o.Stack, err))
+		}
+	}
+	n := len(p.plan.Products)
+	if n == 0 {
+		return usage(fmt.Errorf("stack %s has no products", o.Stack))
+	}
+	if o.FireCrons {
+		var ps []Product
+		for _, pr := range p.plan.Products {
+			ps = append(ps, Product{Name: pr.Name, Crons: pr.Crons})
+		}
+		if _, err := cronJobs(ps); err != nil {
+			return usage(err)
+		}
+	}
+	if o.APIKey == "" {
+		if err := o.StandIn.Check(); err != nil {
+			return usage(err)
+		}
+	}
+	if o.PortBase < 0 || o.PortBase+n > 65535 {
+		return usage(fmt.Errorf("port base %d: need %d ports between 1 and 65535", o.PortBase, n+1))
+	}
+	return nil
 }
 
 // modelTarget is the model API the Workers call.

@@ -10,6 +10,7 @@ import (
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/golden"
 	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 	"github.com/zerocost/zerocost/internal/wrangler"
 )
 
@@ -268,14 +269,7 @@ func TestKinds(t *testing.T) {
 // buildProducts plans a demo stack of these products (a JSON list).
 func buildProducts(t *testing.T, products string) *Plan {
 	t.Helper()
-	cfg, err := stack.FromValues("demo", map[string]stack.Value{
-		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products":  {Text: products},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Build(cfg, projectDir)
+	p, err := Build(stacktest.Config(t, products), projectDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,24 +117,11 @@ func TestBatchPipelineUnderFailures(t *testing.T) {
 	p := newPipeline(env)
 	stopPoller := poller(t, env, 250*time.Millisecond)
 
-	run := fmt.Sprintf("%x", time.Now().UnixNano())
-	inputs := make([]string, n)
-	for i := range inputs {
-		inputs[i] = fmt.Sprintf("batch job %d of run %s", i, run)
-	}
-	began := time.Now()
-	jobs := p.post(t, inputs, 4)
-	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
-	recs := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
-	elapsed := time.Since(began)
+	jobs, recs, elapsed := p.run(t, n, "batch job")
 	runs := stopPoller()
 
 	// One record per job, and nothing else: every batch record was applied and deleted.
-	for id := range p.recordKeys(t) {
-		if _, ok := jobs[id]; !ok {
-			t.Errorf("jobs/%s.json belongs to no job", id)
-		}
-	}
+	p.noStrayRecords(t, jobs)
 	keys, err := env.R2Keys(p.bucket, "")
 	if err != nil {
 		t.Fatal(err)

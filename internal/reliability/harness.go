@@ -35,6 +35,7 @@ import (
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 // EnvSize is the environment variable that chooses the sizes: "full" for the
@@ -74,23 +75,7 @@ func RepoRoot() (string, error) {
 // WriteProject writes Pulumi.yaml and Pulumi.<stack>.yaml (config is the
 // stack file's content) into dir, plus any extra files (relative paths).
 func WriteProject(dir, stackName, config string, files map[string]string) error {
-	all := map[string]string{
-		"Pulumi.yaml":                   "name: zerocost-reliability\nruntime: go\n",
-		"Pulumi." + stackName + ".yaml": config,
-	}
-	for k, v := range files {
-		all[k] = v
-	}
-	for name, body := range all {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return stacktest.WriteProject(dir, stackName, config, files)
 }
 
 //go:embed inspector.js

@@ -16,6 +16,7 @@ import (
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/nodetool"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 func TestMain(m *testing.M) {
@@ -48,11 +49,7 @@ func needNode(t *testing.T) {
 // project writes a temporary project with one stack and returns its folder.
 func project(t *testing.T, stackName, config string, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := WriteProject(dir, stackName, config, files); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return stacktest.Project(t, stackName, config, files)
 }
 
 // start runs a stack with the inspector; it stops with the test.

@@ -137,6 +137,33 @@ func (p *pipeline) settleAt(t *testing.T, jobs map[string]string, limit time.Dur
 	}
 }
 
+// run posts n distinct jobs (inputs "<what> i of run <id>", 4 at a time) and
+// waits for them to settle: it returns the jobs (id -> input), their records
+// and the time from the first post to the last record.
+func (p *pipeline) run(t *testing.T, n int, what string) (map[string]string, map[string]JobRecord, time.Duration) {
+	t.Helper()
+	run := fmt.Sprintf("%x", time.Now().UnixNano())
+	inputs := make([]string, n)
+	for i := range inputs {
+		inputs[i] = fmt.Sprintf("%s %d of run %s", what, i, run)
+	}
+	began := time.Now()
+	jobs := p.post(t, inputs, 4)
+	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
+	recs := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
+	return jobs, recs, time.Since(began)
+}
+
+// noStrayRecords checks that every job record in the bucket is one of jobs'.
+func (p *pipeline) noStrayRecords(t *testing.T, jobs map[string]string) {
+	t.Helper()
+	for id := range p.recordKeys(t) {
+		if _, ok := jobs[id]; !ok {
+			t.Errorf("jobs/%s.json belongs to no job", id)
+		}
+	}
+}
+
 // recordKeys lists the job records in the bucket, by job id.
 func (p *pipeline) recordKeys(t *testing.T) map[string]bool {
 	t.Helper()
@@ -212,23 +239,10 @@ func TestPipelineUnderFailures(t *testing.T) {
 	env, logs := start(t, dir, "rel", devmodel.Options{ErrorRate: 0.3, RateLimitShare: 0.5, RetryAfter: time.Second, Observe: cl.observe})
 	p := newPipeline(env)
 
-	run := fmt.Sprintf("%x", time.Now().UnixNano())
-	inputs := make([]string, n)
-	for i := range inputs {
-		inputs[i] = fmt.Sprintf("job %d of run %s", i, run)
-	}
-	began := time.Now()
-	jobs := p.post(t, inputs, 4)
-	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
-	recs := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
-	elapsed := time.Since(began)
+	jobs, recs, elapsed := p.run(t, n, "job")
 
 	// Exactly one record per job, and nothing else in the bucket.
-	for id := range p.recordKeys(t) {
-		if _, ok := jobs[id]; !ok {
-			t.Errorf("jobs/%s.json belongs to no job", id)
-		}
-	}
+	p.noStrayRecords(t, jobs)
 	if keys, err := env.R2Keys(p.bucket, ""); err != nil || len(keys) != len(jobs) {
 		t.Errorf("the bucket holds %d objects for %d jobs (%v)", len(keys), len(jobs), err)
 	}
@@ -302,6 +316,7 @@ func TestPipelineUnderFailures(t *testing.T) {
 	if err := env.RT.Model().SetFaults(1, 0); err != nil {
 		t.Fatal(err)
 	}
+	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	doomedInputs := []string{"doomed 1 " + run, "doomed 2 " + run, "doomed 3 " + run}
 	doomed := p.post(t, doomedInputs, 1)
 	fails := p.settle(t, doomed, time.Minute)

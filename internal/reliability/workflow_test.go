@@ -13,18 +13,23 @@ import (
 	"github.com/zerocost/zerocost/internal/devmodel"
 )
 
-const workflowStack = `config:
-  zerocost:accountId: 0123456789abcdef0123456789abcdef
-  zerocost:products:
-    - name: agent
-      pattern: event-agent
-      systemPrompt: Write at length.
+// writesAtLength is the rest of a product that writes long answers: no rate
+// limit of its own in the way, room for 8,000 output tokens and the time
+// to write them.
+const writesAtLength = `      systemPrompt: Write at length.
       tiers: {standard: 1000000}
       settings:
         rateLimitPerMinute: 1000000
         maxOutputTokens: 8000
         modelTimeoutMs: 150000
 `
+
+const workflowStack = `config:
+  zerocost:accountId: 0123456789abcdef0123456789abcdef
+  zerocost:products:
+    - name: agent
+      pattern: event-agent
+` + writesAtLength
 
 // workflowSpeed is the stand-in's speed in this suite: a Sonnet-class model
 // (about 55-65 output tokens a second, third-party measurements).
@@ -183,23 +188,11 @@ const longAnswerStack = `config:
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
-      systemPrompt: Write at length.
-      tiers: {standard: 1000000}
-      settings:
-        rateLimitPerMinute: 1000000
-        maxOutputTokens: 8000
-        modelTimeoutMs: 150000
-        batchSize: 1
+` + writesAtLength + `        batchSize: 1
         batchTimeoutSeconds: 1
     - name: ask
       pattern: edge-cache
-      systemPrompt: Write at length.
-      tiers: {standard: 1000000}
-      settings:
-        rateLimitPerMinute: 1000000
-        maxOutputTokens: 8000
-        modelTimeoutMs: 150000
-`
+` + writesAtLength
 
 // An answer of 4,000 tokens at 60 tokens a second (67 s; a bounded 300 in
 // `go test`) ends done on the async pipeline (realtime: its consumer has 15

@@ -9,7 +9,8 @@ package stack
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -261,11 +262,7 @@ func errf(field, format string, args ...any) *Error {
 // everything; the returned error joins one *Error per problem.
 func FromValues(stackName string, values map[string]Value) (*Config, error) {
 	var errs []error
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(values))
 	for _, k := range keys {
 		if !knownKeys[k] {
 			known := sortedKnownKeys()
@@ -374,10 +371,6 @@ func (cfg *Config) readStackKeys(values map[string]Value) []error {
 func KnownKeys() []string { return sortedKnownKeys() }
 
 func sortedKnownKeys() []string {
-	out := make([]string, 0, len(knownKeys))
-	for k := range knownKeys {
-		out = append(out, k)
-	}
-	sort.Strings(out)
+	out := slices.Sorted(maps.Keys(knownKeys))
 	return out
 }

@@ -13,20 +13,20 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 // batchPlan is a stack of one async pipeline in batch mode, batches of 3.
-func batchPlan(t *testing.T) *plan.Plan {
+func batchPlan(t *testing.T) *plan.Plan { return batchPlanWith(t, "") }
+
+// batchPlanWith is batchPlan's product with more settings (JSON members).
+func batchPlanWith(t *testing.T, settings string) *plan.Plan {
 	t.Helper()
-	cfg, err := stack.FromValues("demo", map[string]stack.Value{
-		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products":  {Text: `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3}}]`},
-	})
-	if err != nil {
-		t.Fatal(err)
+	if settings != "" {
+		settings = "," + settings
 	}
-	p, err := plan.Build(cfg, "../..")
+	products := `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3` + settings + `}}]`
+	p, err := plan.Build(stacktest.Config(t, products), "../..")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,27 +8,8 @@ import (
 
 	"github.com/zerocost/zerocost/internal/devmodel"
 	"github.com/zerocost/zerocost/internal/devrun"
-	"github.com/zerocost/zerocost/internal/plan"
-	"github.com/zerocost/zerocost/internal/stack"
 	"github.com/zerocost/zerocost/internal/verify/verifytest"
 )
-
-// batchPlanWith is batchPlan's product with more settings (JSON members).
-func batchPlanWith(t *testing.T, settings string) *plan.Plan {
-	t.Helper()
-	cfg, err := stack.FromValues("demo", map[string]stack.Value{
-		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products":  {Text: `[{"name":"bp","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":3,` + settings + `}}]`},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := plan.Build(cfg, "../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // The batch-mode check against the real Worker in batch mode on workerd:
 // its jobs go to a Message Batch of the stand-in, the cron (run on demand,

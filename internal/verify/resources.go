@@ -132,11 +132,23 @@ const (
 
 // resourceSteps are a product's resource checks.
 func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
-	out, hasOutputs := o.Outputs[pr.Name]
 	var steps []step
 	add := func(name string, run func(ctx context.Context) (string, error)) {
 		steps = append(steps, step{product: pr.Name, name: name, kind: KindResource, run: run})
 	}
+	storageSteps(o, in, pr, add)
+	workerSteps(o, in, pr, add)
+	return steps
+}
+
+// addCheck adds a resource check of the product.
+type addCheck func(name string, run func(ctx context.Context) (string, error))
+
+// storageSteps adds the checks of a product's storage: its R2 buckets (and
+// their lifecycle rules), queues, the stack's spend database, KV namespaces.
+// Where the stack outputs record an id, it must be the resource's.
+func storageSteps(o *Options, in *inventory, pr *plan.Product, add addCheck) {
+	out, hasOutputs := o.Outputs[pr.Name]
 	for _, b := range pr.R2Buckets {
 		add("r2 bucket "+b.Name, func(ctx context.Context) (string, error) {
 			ok, err := in.hasBucket(ctx, b.Name)
@@ -164,48 +176,46 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 		}
 		add(label+q.Name, func(ctx context.Context) (string, error) {
 			got, err := in.queue(ctx, q.Name)
-			if err != nil {
-				return "", apiFailure(err, permQueues)
-			}
-			if got == nil {
-				return "", drifted([]Drift{{Kind: Missing, Name: strings.TrimSpace(label) + " " + q.Name}})
-			}
-			if want := out.QueueIDs[q.Name]; hasOutputs && want != "" && want != got.ID {
-				return "", drifted([]Drift{{Kind: Mismatched, Name: label + q.Name + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
-			}
-			return "id " + got.ID, nil
+			return foundWithID(got, err, func(q *cfapi.Queue) string { return q.ID }, permQueues,
+				Drift{Kind: Missing, Name: label + q.Name}, out.QueueIDs[q.Name])
 		})
 	}
 	if db := o.Plan.SpendDatabase; db != nil {
 		add("d1 database "+db.Name, func(ctx context.Context) (string, error) {
 			got, err := in.database(ctx, db.Name)
-			if err != nil {
-				return "", apiFailure(err, permD1)
-			}
-			if got == nil {
-				return "", drifted([]Drift{{Kind: Missing, Name: "D1 database " + db.Name, Expected: "the stack's spend database"}})
-			}
-			if want := out.D1DatabaseIDs[db.Binding]; hasOutputs && want != "" && want != got.ID {
-				return "", drifted([]Drift{{Kind: Mismatched, Name: "D1 database " + db.Name + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
-			}
-			return "id " + got.ID, nil
+			return foundWithID(got, err, func(d *cfapi.D1Database) string { return d.ID }, permD1,
+				Drift{Kind: Missing, Name: "D1 database " + db.Name, Expected: "the stack's spend database"}, out.D1DatabaseIDs[db.Binding])
 		})
 	}
 	for _, ns := range pr.KVNamespaces {
 		add("kv namespace "+ns.Title, func(ctx context.Context) (string, error) {
 			got, err := in.kvNamespace(ctx, ns.Title)
-			if err != nil {
-				return "", apiFailure(err, permKV)
-			}
-			if got == nil {
-				return "", drifted([]Drift{{Kind: Missing, Name: "KV namespace " + ns.Title, Expected: "the product's customer keys, bound as " + ns.Binding}})
-			}
-			if want := out.KVNamespaceIDs[ns.Binding]; hasOutputs && want != "" && want != got.ID {
-				return "", drifted([]Drift{{Kind: Mismatched, Name: "KV namespace " + ns.Title + " id", Expected: want + " (stack outputs)", Actual: got.ID}})
-			}
-			return "id " + got.ID, nil
+			return foundWithID(got, err, func(n *cfapi.KVNamespace) string { return n.ID }, permKV,
+				Drift{Kind: Missing, Name: "KV namespace " + ns.Title, Expected: "the product's customer keys, bound as " + ns.Binding}, out.KVNamespaceIDs[ns.Binding])
 		})
 	}
+}
+
+// foundWithID is the check of a resource looked up by name (got, err): it
+// exists (else the missing drift), and its id is want, the id the stack
+// outputs record for it, when they record one (none without outputs).
+func foundWithID[T any](got *T, err error, id func(*T) string, perm string, missing Drift, want string) (string, error) {
+	if err != nil {
+		return "", apiFailure(err, perm)
+	}
+	if got == nil {
+		return "", drifted([]Drift{missing})
+	}
+	if want != "" && want != id(got) {
+		return "", drifted([]Drift{{Kind: Mismatched, Name: missing.Name + " id", Expected: want + " (stack outputs)", Actual: id(got)}})
+	}
+	return "id " + id(got), nil
+}
+
+// workerSteps adds the checks of a product's Worker: its queue consumers,
+// Workflows, script, workers.dev route, routes and custom domains.
+func workerSteps(o *Options, in *inventory, pr *plan.Product, add addCheck) {
+	out, hasOutputs := o.Outputs[pr.Name]
 	for _, c := range pr.Consumers {
 		add("consumer of "+c.Queue, func(ctx context.Context) (string, error) {
 			return checkConsumer(ctx, in, pr, c)
@@ -237,7 +247,6 @@ func resourceSteps(o *Options, in *inventory, pr *plan.Product) []step {
 			return checkRoute(ctx, in, pr, r)
 		})
 	}
-	return steps
 }
 
 // checkWorkflow: the Workflow exists and runs the planned class of the

@@ -119,10 +119,7 @@ func TestResourceDrift(t *testing.T) {
 			})
 		}, Drift{Kind: Extra, Name: "binding DEBUG", Actual: "plain_text"}},
 		{"missing secret", "delivery-worker", "worker delivery-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				sc := script(st, acct, "delivery-worker-demo")
-				sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == "ANTHROPIC_API_KEY" })
-			})
+			dropBinding(s, acct, "delivery-worker-demo", "ANTHROPIC_API_KEY")
 		}, Drift{Kind: Missing, Name: "binding ANTHROPIC_API_KEY", Expected: "secret_text"}},
 		{"var changed", "ai-relay", "worker ai-relay-demo", func(s *cftest.Server, _ outputs.Stack) {
 			setBinding(s, acct, "ai-relay-demo", "MAX_INPUT_CHARS", func(b *cftest.Binding) { b.Text = "8000" })
@@ -189,10 +186,7 @@ func TestResourceDrift(t *testing.T) {
 			setBinding(s, acct, "email-worker-demo", "SPEND", func(b *cftest.Binding) { b.ID = other.UUID })
 		}, Drift{Kind: Mismatched, Name: "binding SPEND id"}},
 		{"missing SPEND binding", "delivery-worker", "worker delivery-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				sc := script(st, acct, "delivery-worker-demo")
-				sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == "SPEND" })
-			})
+			dropBinding(s, acct, "delivery-worker-demo", "SPEND")
 		}, Drift{Kind: Missing, Name: "binding SPEND", Expected: "d1"}},
 		{"missing keys namespace", "ai-relay", "kv namespace ai-relay-demo-keys", inAccount(acct, func(a *cftest.Account) {
 			a.KVNamespaces = slices.DeleteFunc(a.KVNamespaces, func(ns cftest.KVNamespace) bool { return ns.Title == "ai-relay-demo-keys" })
@@ -202,10 +196,7 @@ func TestResourceDrift(t *testing.T) {
 			setBinding(s, acct, "email-worker-demo", "KEYS", func(b *cftest.Binding) { b.NamespaceID = other.ID })
 		}, Drift{Kind: Mismatched, Name: "binding KEYS namespace_id"}},
 		{"missing KEYS binding", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				sc := script(st, acct, "sales-engine-demo")
-				sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == "KEYS" })
-			})
+			dropBinding(s, acct, "sales-engine-demo", "KEYS")
 		}, Drift{Kind: Missing, Name: "binding KEYS", Expected: "kv_namespace"}},
 		{"missing custom domain", "ai-relay", "custom domain relay.example.com", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { st.Accounts[acct].CustomDomains = nil })
@@ -271,6 +262,14 @@ func setBinding(s *cftest.Server, acct, scriptName, binding string, fn func(*cft
 				fn(&sc.Bindings[i])
 			}
 		}
+	})
+}
+
+// dropBinding removes a binding from the script's bindings.
+func dropBinding(s *cftest.Server, acct, scriptName, binding string) {
+	s.Update(func(st *State) {
+		sc := script(st, acct, scriptName)
+		sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == binding })
 	})
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -50,14 +48,7 @@ var (
 	}{m: map[string]*modelCalls{}}
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := shared.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // workers returns the named runtime, starting it on first use.
 func workers(t *testing.T, name string) *workerRuntime {

@@ -111,15 +111,11 @@ func headerFor(keyed bool, auth []string) []string {
 	return nil
 }
 
-func printKeys(w io.Writer, r *Report) {
-	if len(r.Keys) == 0 {
-		return
-	}
-	fmt.Fprintf(w, "## The key check's latency (two edge-cache products alike but for access, one runtime, alternating, one at a time; goal: at most %s added at p50)\n\n", ms(keyCheckGoal))
-	fmt.Fprintf(w, "| scenario | N | keys p50 | p99 | public p50 | p99 | p50 added | goal |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, k := range r.Keys {
-		added := k.Keyed.P50 - k.Public.P50
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", k.Scenario, len(k.Keyed.All), ms(k.Keyed.P50), ms(k.Keyed.P99), ms(k.Public.P50), ms(k.Public.P99), ms(added), okIf(added <= keyCheckGoal))
-	}
-	fmt.Fprintln(w)
+func reportKeys(w io.Writer, r *Report) {
+	writeTable(w, fmt.Sprintf("The key check's latency (two edge-cache products alike but for access, one runtime, alternating, one at a time; goal: at most %s added at p50)", ms(keyCheckGoal)),
+		"| scenario | N | keys p50 | p99 | public p50 | p99 | p50 added | goal |\n|---|---:|---:|---:|---:|---:|---:|---|",
+		r.Keys, func(k KeysResult) string {
+			added := k.Keyed.P50 - k.Public.P50
+			return fmt.Sprintf("| %s | %d | %s | %s | %s | %s | %s | %s |", k.Scenario, len(k.Keyed.All), ms(k.Keyed.P50), ms(k.Keyed.P99), ms(k.Public.P50), ms(k.Public.P99), ms(added), okIf(added <= keyCheckGoal))
+		}, "\n")
 }

@@ -93,16 +93,45 @@ type PostResult struct {
 	Rate        float64         `json:"agent_posts_per_second"`
 }
 
-func main() {
-	quick := flag.Bool("quick", false, "smaller counts and a short throughput run (a smoke test, not numbers to publish)")
-	only := flag.String("only", "", "comma-separated: sizes, render, cpu, latency, post, guard, keys, throughput (default: all)")
-	jsonOut := flag.String("json", "", "also write the report as JSON to this file")
-	rpm := flag.Int("rpm", 120, "throughput: the stand-in model's requests per minute")
-	minutes := flag.Int("minutes", 5, "throughput: jobs = rpm x minutes")
-	verbose := flag.Bool("v", false, "print the runtime's logs to stderr")
-	runner := flag.String("runner", "workflow", "post: the event agent's settings.runner (workflow or waitUntil)")
-	flag.Parse()
+// options are the command's flags.
+type options struct {
+	quick   bool
+	only    string
+	jsonOut string
+	rpm     int
+	minutes int
+	verbose bool
+	runner  string
+}
 
+// want says whether -only selects benchmark s.
+func (o options) want(s string) bool {
+	return o.only == "" || slices.Contains(strings.Split(o.only, ","), s)
+}
+
+// n is a count: full, or q with -quick.
+func (o options) n(full, q int) int {
+	if o.quick {
+		return q
+	}
+	return full
+}
+
+func parseFlags() options {
+	var o options
+	flag.BoolVar(&o.quick, "quick", false, "smaller counts and a short throughput run (a smoke test, not numbers to publish)")
+	flag.StringVar(&o.only, "only", "", "comma-separated: sizes, render, cpu, latency, post, guard, keys, throughput (default: all)")
+	flag.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
+	flag.IntVar(&o.rpm, "rpm", 120, "throughput: the stand-in model's requests per minute")
+	flag.IntVar(&o.minutes, "minutes", 5, "throughput: jobs = rpm x minutes")
+	flag.BoolVar(&o.verbose, "v", false, "print the runtime's logs to stderr")
+	flag.StringVar(&o.runner, "runner", "workflow", "post: the event agent's settings.runner (workflow or waitUntil)")
+	flag.Parse()
+	return o
+}
+
+func main() {
+	o := parseFlags()
 	root, err := reliability.RepoRoot()
 	if err != nil {
 		fatal(err)
@@ -110,26 +139,36 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var logw io.Writer = io.Discard
-	if *verbose {
+	if o.verbose {
 		logw = os.Stderr
 	}
-	want := func(s string) bool {
-		return *only == "" || slices.Contains(strings.Split(*only, ","), s)
-	}
-	n := func(full, q int) int {
-		if *quick {
-			return q
-		}
-		return full
-	}
 	rep := &Report{Started: time.Now().UTC(), Command: strings.Join(append([]string{"zerocost-bench"}, os.Args[1:]...), " "), Machine: bench.MachineInfo(root)}
+	runAll(ctx, root, rep, o, logw)
+	rep.LoadEnd = bench.LoadAvg()
+	printReport(os.Stdout, rep, root)
+	if o.jsonOut != "" {
+		data, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(o.jsonOut, data, 0o644); err != nil {
+			fatal(err)
+		}
+	}
+	if len(rep.Errors) > 0 {
+		os.Exit(1)
+	}
+}
+
+func progress(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "zerocost-bench: "+format+"\n", a...)
+}
+
+// runAll runs the benchmarks o selects into rep; a failed one is recorded in
+// rep.Errors and the others still run.
+func runAll(ctx context.Context, root string, rep *Report, o options, logw io.Writer) {
 	fail := func(what string, err error) {
 		rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", what, err))
 		fmt.Fprintf(os.Stderr, "zerocost-bench: %s: %v\n", what, err)
 	}
-	progress := func(format string, a ...any) { fmt.Fprintf(os.Stderr, "zerocost-bench: "+format+"\n", a...) }
-
-	if want("sizes") {
+	if o.want("sizes") {
 		progress("bundle sizes")
 		if s, err := bench.BundleSizes(root, "demo"); err != nil {
 			fail("bundle sizes", err)
@@ -137,64 +176,57 @@ func main() {
 			rep.Sizes = s
 		}
 	}
-	if want("render") {
+	if o.want("render") {
 		progress("render + plan + bundle vs wrangler deploy --dry-run")
-		if r, err := renderVsWrangler(ctx, root, n(5, 1)); err != nil {
+		if r, err := renderVsWrangler(ctx, root, o.n(5, 1)); err != nil {
 			fail("render vs wrangler", err)
 		} else {
 			rep.Render = r
 		}
 	}
-	if want("cpu") || want("latency") {
+	if o.want("cpu") || o.want("latency") {
 		progress("CPU per request and cache-hit latency")
-		if err := runtimeBench(ctx, root, rep, want("cpu"), want("latency"), n(2000, 300), logw); err != nil {
+		if err := runtimeBench(ctx, root, rep, o.want("cpu"), o.want("latency"), o.n(2000, 300), logw); err != nil {
 			fail("runtime benchmarks", err)
 		}
 	}
-	if want("post") {
+	if o.want("post") {
 		progress("event-agent POST latency under load")
-		if err := postBench(ctx, root, rep, n(600, 100), *runner, logw); err != nil {
+		if err := postBench(ctx, root, rep, o.n(600, 100), o.runner, logw); err != nil {
 			fail("POST latency", err)
 		}
 	}
-	if want("guard") {
+	if o.want("guard") {
 		progress("the spend guard's latency: edge-cache hits and misses with and without a budget")
-		if err := guardBench(ctx, root, rep, n(1000, 150), logw); err != nil {
+		if err := guardBench(ctx, root, rep, o.n(1000, 150), logw); err != nil {
 			fail("spend guard", err)
 		}
 	}
-	if want("keys") {
+	if o.want("keys") {
 		progress("the key check's latency: the same edge-cache requests with access keys and public")
-		if err := keysBench(ctx, root, rep, n(2000, 200), logw); err != nil {
+		if err := keysBench(ctx, root, rep, o.n(2000, 200), logw); err != nil {
 			fail("key check", err)
 		}
 	}
-	if want("throughput") {
-		r, m := *rpm, *minutes
-		if *quick {
-			r, m = 60, 2
-		}
-		for _, own := range []int{1_000_000, r} {
-			progress("pipeline throughput: rpm %d, %d jobs, own limit %d", r, r*m, own)
-			t, err := bench.PipelineThroughput(ctx, root, r, r*m, own, time.Duration(m+6)*time.Minute, logw)
-			if err != nil {
-				fail("pipeline throughput", err)
-				continue
-			}
-			progress("  %s", t)
-			rep.Pipeline = append(rep.Pipeline, t)
-		}
+	if o.want("throughput") {
+		throughputBench(ctx, root, rep, o, logw, fail)
 	}
-	rep.LoadEnd = bench.LoadAvg()
-	printReport(os.Stdout, rep, root)
-	if *jsonOut != "" {
-		data, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(*jsonOut, data, 0o644); err != nil {
-			fatal(err)
-		}
+}
+
+func throughputBench(ctx context.Context, root string, rep *Report, o options, logw io.Writer, fail func(string, error)) {
+	r, m := o.rpm, o.minutes
+	if o.quick {
+		r, m = 60, 2
 	}
-	if len(rep.Errors) > 0 {
-		os.Exit(1)
+	for _, own := range []int{1_000_000, r} {
+		progress("pipeline throughput: rpm %d, %d jobs, own limit %d", r, r*m, own)
+		t, err := bench.PipelineThroughput(ctx, root, r, r*m, own, time.Duration(m+6)*time.Minute, logw)
+		if err != nil {
+			fail("pipeline throughput", err)
+			continue
+		}
+		progress("  %s", t)
+		rep.Pipeline = append(rep.Pipeline, t)
 	}
 }
 
@@ -240,6 +272,14 @@ func renderVsWrangler(ctx context.Context, root string, runs int) (*RenderResult
 	return out, nil
 }
 
+// isHit checks that an edge-cache answer came from the cache.
+func isHit(r *reliability.Response) error {
+	if r.Header.Get("x-cache") != "HIT" {
+		return fmt.Errorf("x-cache %q, want HIT", r.Header.Get("x-cache"))
+	}
+	return nil
+}
+
 func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bool, n int, logw io.Writer) error {
 	// The bare Worker reads the relay's bucket (answers/<hex>.json).
 	bucket := "relay-bench-outputs"
@@ -248,37 +288,15 @@ func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bo
 		return err
 	}
 	defer stop()
-	env := rt.Env
-	if got := env.Plan.Product("relay").R2Buckets[0].Name; got != bucket {
+	if got := rt.Env.Plan.Product("relay").R2Buckets[0].Name; got != bucket {
 		return fmt.Errorf("the relay's bucket is %s, not %s", got, bucket)
 	}
-	relay, agent, pipe := env.URL("relay"), env.URL("agent"), env.URL("pipe")
+	relay := rt.Env.URL("relay")
 	question := []byte(`{"input":"What is a Cloudflare Worker?"}`)
-	isHit := func(r *reliability.Response) error {
-		if r.Header.Get("x-cache") != "HIT" {
-			return fmt.Errorf("x-cache %q, want HIT", r.Header.Get("x-cache"))
-		}
-		return nil
-	}
 	hit := bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question, Check: isHit}
-	// Prime the cache and find its key for the bare Worker.
-	if _, err := rt.Do(bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question}); err != nil {
+	key, err := primeCache(rt, bucket, relay, question)
+	if err != nil {
 		return err
-	}
-	var key string
-	for i := 0; i < 100 && key == ""; i++ {
-		keys, err := env.R2Keys(bucket, "answers/")
-		if err != nil {
-			return err
-		}
-		if len(keys) == 1 {
-			key = keys[0]
-		} else {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	if key == "" {
-		return errors.New("the cache entry did not appear")
 	}
 	bareGet := bench.Request{Method: http.MethodPost, URL: rt.Bare + "/get?key=" + key, Body: question, Check: func(r *reliability.Response) error {
 		if !strings.Contains(string(r.Body), devmodel.Marker) {
@@ -297,12 +315,44 @@ func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bo
 	if !cpu {
 		return nil
 	}
+	return cpuBench(ctx, rt, rep, n, hit, bareGet)
+}
+
+// primeCache asks the relay question once and returns the key of the cache
+// entry it wrote, for the bare Worker to read.
+func primeCache(rt *bench.Runtime, bucket, relay string, question []byte) (string, error) {
+	if _, err := rt.Do(bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question}); err != nil {
+		return "", err
+	}
+	for i := 0; i < 100; i++ {
+		keys, err := rt.Env.R2Keys(bucket, "answers/")
+		if err != nil {
+			return "", err
+		}
+		if len(keys) == 1 {
+			return keys[0], nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", errors.New("the cache entry did not appear")
+}
+
+// cpuScenario is one request kind whose workerd CPU time is measured.
+type cpuScenario struct {
+	name  string
+	next  func(int) bench.Request
+	model bool // the requests call the model (settle on the stand-in's count)
+	count int
+}
+
+// cpuBench measures the workerd CPU time per request of each scenario.
+func cpuBench(ctx context.Context, rt *bench.Runtime, rep *Report, n int, hit, bareGet bench.Request) error {
 	idle, err := rt.IdleCPU(3 * time.Second)
 	if err != nil {
 		return err
 	}
 	rep.IdleCPU = idle / 3
-	model := env.RT.Model()
+	model := rt.Env.RT.Model()
 	// waitModel returns once the stand-in has answered want calls, then leaves
 	// time for the writes after them (and a queue batch's timeout).
 	waitModel := func(want int64) error {
@@ -316,6 +366,7 @@ func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bo
 		return fmt.Errorf("the stand-in saw %d calls, want %d", model.Stats().Total, want)
 	}
 	// A done job to read.
+	agent := rt.Env.URL("agent")
 	before := model.Stats().Total
 	r, err := rt.Do(bench.Request{Method: http.MethodPost, URL: agent + "/jobs", Body: []byte(`{"input":"a job to read"}`), Want: 202})
 	if err != nil {
@@ -325,32 +376,7 @@ func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bo
 	if err := waitModel(before + 1); err != nil {
 		return err
 	}
-	fixed := func(q bench.Request) func(int) bench.Request { return func(int) bench.Request { return q } }
-	// distinct numbers the inputs of the scenarios that call the model, warm-up included.
-	distinct := 0
-	withModel := func(url, format string) func(int) bench.Request {
-		return func(int) bench.Request {
-			distinct++
-			return bench.Request{Method: http.MethodPost, URL: url, Body: []byte(fmt.Sprintf(format, distinct))}
-		}
-	}
-	scenarios := []struct {
-		name  string
-		next  func(int) bench.Request
-		model bool // the requests call the model (settle on the stand-in's count)
-		count int
-	}{
-		{"bare Worker: GET /noop (the runtime's HTTP overhead)", fixed(bench.Request{Method: http.MethodGet, URL: rt.Bare + "/noop"}), false, n},
-		{"edge-cache GET /health (routing, no storage)", fixed(bench.Request{Method: http.MethodGet, URL: relay + "/health"}), false, n},
-		{"bare Worker: one R2 read", fixed(bareGet), false, n},
-		{"edge-cache POST /ask, cache HIT (the hot path)", fixed(hit), false, n},
-		{"bare Worker: one R2 write", fixed(bench.Request{Method: http.MethodPost, URL: rt.Bare + "/put", Body: question, Want: 202}), false, n / 4},
-		{"event-agent GET /jobs/:id (one R2 read)", fixed(bench.Request{Method: http.MethodGet, URL: agent + "/jobs/" + jobID}), false, n},
-		{"edge-cache POST /ask, MISS (model call; R2 + Cache API writes in waitUntil)", withModel(relay+"/ask", `{"input":"question number %d"}`), true, n / 4},
-		{"event-agent POST /jobs, its job in waitUntil included (model call, one R2 write)", withModel(agent+"/jobs", `{"input":"agent job %d"}`), true, n / 4},
-		{"async-pipeline POST /jobs (1 input), its queue consumer invocation included", withModel(pipe+"/jobs", `{"input":"pipeline job %d"}`), true, n / 4},
-	}
-	for _, sc := range scenarios {
+	for _, sc := range cpuScenarios(rt, n, jobID, hit, bareGet) {
 		var settle func(int) error
 		warm := 50
 		if sc.model {
@@ -365,6 +391,30 @@ func runtimeBench(ctx context.Context, root string, rep *Report, cpu, latency bo
 		rep.CPU = append(rep.CPU, res)
 	}
 	return nil
+}
+
+func cpuScenarios(rt *bench.Runtime, n int, jobID string, hit, bareGet bench.Request) []cpuScenario {
+	relay, agent, pipe := rt.Env.URL("relay"), rt.Env.URL("agent"), rt.Env.URL("pipe")
+	fixed := func(q bench.Request) func(int) bench.Request { return func(int) bench.Request { return q } }
+	// distinct numbers the inputs of the scenarios that call the model, warm-up included.
+	distinct := 0
+	withModel := func(url, format string) func(int) bench.Request {
+		return func(int) bench.Request {
+			distinct++
+			return bench.Request{Method: http.MethodPost, URL: url, Body: []byte(fmt.Sprintf(format, distinct))}
+		}
+	}
+	return []cpuScenario{
+		{"bare Worker: GET /noop (the runtime's HTTP overhead)", fixed(bench.Request{Method: http.MethodGet, URL: rt.Bare + "/noop"}), false, n},
+		{"edge-cache GET /health (routing, no storage)", fixed(bench.Request{Method: http.MethodGet, URL: relay + "/health"}), false, n},
+		{"bare Worker: one R2 read", fixed(bareGet), false, n},
+		{"edge-cache POST /ask, cache HIT (the hot path)", fixed(hit), false, n},
+		{"bare Worker: one R2 write", fixed(bench.Request{Method: http.MethodPost, URL: rt.Bare + "/put", Body: hit.Body, Want: 202}), false, n / 4},
+		{"event-agent GET /jobs/:id (one R2 read)", fixed(bench.Request{Method: http.MethodGet, URL: agent + "/jobs/" + jobID}), false, n},
+		{"edge-cache POST /ask, MISS (model call; R2 + Cache API writes in waitUntil)", withModel(relay+"/ask", `{"input":"question number %d"}`), true, n / 4},
+		{"event-agent POST /jobs, its job in waitUntil included (model call, one R2 write)", withModel(agent+"/jobs", `{"input":"agent job %d"}`), true, n / 4},
+		{"async-pipeline POST /jobs (1 input), its queue consumer invocation included", withModel(pipe+"/jobs", `{"input":"pipeline job %d"}`), true, n / 4},
+	}
 }
 
 func postBench(ctx context.Context, root string, rep *Report, n int, runner string, logw io.Writer) error {
@@ -436,12 +486,6 @@ func guardBench(ctx context.Context, root string, rep *Report, n int, logw io.Wr
 		if _, err := rt.Do(bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question}); err != nil {
 			return hit, miss, err
 		}
-		isHit := func(r *reliability.Response) error {
-			if r.Header.Get("x-cache") != "HIT" {
-				return fmt.Errorf("x-cache %q, want HIT", r.Header.Get("x-cache"))
-			}
-			return nil
-		}
 		hitReq := func(int) bench.Request {
 			return bench.Request{Method: http.MethodPost, URL: relay + "/ask", Body: question, Check: isHit}
 		}
@@ -488,92 +532,131 @@ func printReport(w io.Writer, r *Report, root string) {
 	fmt.Fprintf(w, "Command: `%s`\n\n", r.Command)
 	fmt.Fprintf(w, "Machine: %d CPUs (%s), %s GiB memory, Linux %s; load average %s at the start, %s at the end.\n", m.CPUs, m.CPUModel, m.MemoryGiB, m.Kernel, m.LoadAvg, r.LoadEnd)
 	fmt.Fprintf(w, "Tools: %s, Node %s, wrangler %s, Miniflare %s, workerd %s.\n\n", m.Go, m.Node, m.Wrangler, m.Miniflare, m.Workerd)
-	if len(r.Sizes) > 0 {
-		fmt.Fprintf(w, "## Bundle size (demo stack, minified; goal < %d KB)\n\n| product | pattern | hooks | bytes | KB | gzip KB | goal |\n|---|---|---|---:|---:|---:|---|\n", bundle.SizeGoal/1024)
-		for _, s := range r.Sizes {
-			fmt.Fprintf(w, "| %s | %s | %v | %d | %.1f | %.1f | %s |\n", s.Product, s.Pattern, s.Hooks, s.Bytes, float64(s.Bytes)/1024, float64(s.Gzip)/1024, okIf(s.Bytes < bundle.SizeGoal))
-		}
-		fmt.Fprintln(w)
+	reportSizes(w, r)
+	reportRender(w, r)
+	reportCPU(w, r)
+	reportLatency(w, r)
+	reportPost(w, r)
+	reportGuard(w, r)
+	reportKeys(w, r)
+	reportPipeline(w, r)
+	reportErrors(w, r)
+}
+
+func reportSizes(w io.Writer, r *Report) {
+	writeTable(w, fmt.Sprintf("Bundle size (demo stack, minified; goal < %d KB)", bundle.SizeGoal/1024),
+		"| product | pattern | hooks | bytes | KB | gzip KB | goal |\n|---|---|---|---:|---:|---:|---|",
+		r.Sizes, func(s bench.BundleSize) string {
+			return fmt.Sprintf("| %s | %s | %v | %d | %.1f | %.1f | %s |", s.Product, s.Pattern, s.Hooks, s.Bytes, float64(s.Bytes)/1024, float64(s.Gzip)/1024, okIf(s.Bytes < bundle.SizeGoal))
+		}, "\n")
+}
+
+func reportRender(w io.Writer, r *Report) {
+	x := r.Render
+	if x == nil {
+		return
 	}
-	if x := r.Render; x != nil {
-		fmt.Fprintf(w, "## Render + plan + bundle vs `wrangler deploy --dry-run` (demo stack, 4 products; goal >= 10x)\n\n")
-		fmt.Fprintf(w, "| | time for the 4 products |\n|---|---:|\n| zerocost, in-process (Go benchmark, %d allocs/op) | %s |\n", x.GoAllocs, ms(x.GoPerOp))
-		var runs []string
-		for _, d := range x.WranglerRuns {
-			runs = append(runs, fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)))
-		}
-		fmt.Fprintf(w, "| wrangler, one after the other (median of %d runs: %s ms) | %s |\n\nRatio: **%.0fx** (%s).\n\n", len(x.WranglerRuns), strings.Join(runs, ", "), ms(x.Wrangler), x.Ratio, okIf(x.Ratio >= 10))
+	fmt.Fprintf(w, "## Render + plan + bundle vs `wrangler deploy --dry-run` (demo stack, 4 products; goal >= 10x)\n\n")
+	fmt.Fprintf(w, "| | time for the 4 products |\n|---|---:|\n| zerocost, in-process (Go benchmark, %d allocs/op) | %s |\n", x.GoAllocs, ms(x.GoPerOp))
+	var runs []string
+	for _, d := range x.WranglerRuns {
+		runs = append(runs, fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)))
 	}
-	if len(r.CPU) > 0 {
-		var noop time.Duration
-		for _, c := range r.CPU {
-			if strings.HasPrefix(c.Name, "bare Worker: GET /noop") {
-				noop = c.Workerd
-			}
-		}
-		fmt.Fprintf(w, "## CPU time per request in workerd (goal < 1 ms on the hot path; free plan limit 10 ms)\n\n")
-		fmt.Fprintf(w, "workerd's user + system CPU time (/proc/<pid>/stat) over N requests sent one at a time (after warm-up, and until the work they started is done), divided by N. An upper bound of the Worker's CPU time: the process also parses HTTP and runs Miniflare's R2/queue storage (SQLite, in the same process), which Cloudflare does not bill to the Worker. \"Over the bare no-op\" subtracts a Worker that does nothing; the bare R2 read is the storage work of a cache hit that misses the Cache API, without zerocost's code. workerd idle: %s of CPU per second.\n\n", ms(r.IdleCPU))
-		fmt.Fprintf(w, "| scenario | N | workerd CPU / request | over the bare no-op | Node runner / request |\n|---|---:|---:|---:|---:|\n")
-		var bareR2, hit time.Duration
-		for _, c := range r.CPU {
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", c.Name, c.Requests, ms(c.Workerd), ms(c.Workerd-noop), ms(c.Node))
-			switch {
-			case strings.HasPrefix(c.Name, "bare Worker: one R2 read"):
-				bareR2 = c.Workerd
-			case strings.Contains(c.Name, "cache HIT"):
-				hit = c.Workerd
-			}
-		}
-		if bareR2 > 0 && hit > 0 {
-			fmt.Fprintf(w, "\nThe hot path's own cost (cache HIT minus the bare R2 read): **%s** (%s).\n", ms(hit-bareR2), okIf(hit-bareR2 < time.Millisecond))
-		}
-		fmt.Fprintln(w)
+	fmt.Fprintf(w, "| wrangler, one after the other (median of %d runs: %s ms) | %s |\n\nRatio: **%.0fx** (%s).\n\n", len(x.WranglerRuns), strings.Join(runs, ", "), ms(x.Wrangler), x.Ratio, okIf(x.Ratio >= 10))
+}
+
+func reportCPU(w io.Writer, r *Report) {
+	if len(r.CPU) == 0 {
+		return
 	}
-	if len(r.Latency) == 2 {
-		a, b := r.Latency[0], r.Latency[1]
-		fmt.Fprintf(w, "## Cache-hit latency vs a bare Worker reading one R2 object (same runtime, alternating, one at a time; goal within 1.3x)\n\n")
-		fmt.Fprintf(w, "| | N | p50 | p90 | p99 | mean |\n|---|---:|---:|---:|---:|---:|\n")
-		for _, l := range r.Latency {
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", l.Name, len(l.All), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Mean))
+	var noop time.Duration
+	for _, c := range r.CPU {
+		if strings.HasPrefix(c.Name, "bare Worker: GET /noop") {
+			noop = c.Workerd
 		}
-		rp50, rmean := float64(a.P50)/float64(b.P50), float64(a.Mean)/float64(b.Mean)
-		fmt.Fprintf(w, "\nRatio: p50 **%.2fx**, mean %.2fx (%s).\n\n", rp50, rmean, okIf(rp50 <= 1.3))
 	}
-	if len(r.Post) > 0 {
-		fmt.Fprintf(w, "## Event-agent POST /jobs latency under load (stand-in model latency 500 ms; goal p50 within 2x of one bare write of the job store, R2)\n\n")
-		fmt.Fprintf(w, "| in flight | N | POST /jobs p50 | p99 | POSTs/s | bare R2 write p50 | p99 | p50 ratio | goal |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-		for _, p := range r.Post {
+	fmt.Fprintf(w, "## CPU time per request in workerd (goal < 1 ms on the hot path; free plan limit 10 ms)\n\n")
+	fmt.Fprintf(w, "workerd's user + system CPU time (/proc/<pid>/stat) over N requests sent one at a time (after warm-up, and until the work they started is done), divided by N. An upper bound of the Worker's CPU time: the process also parses HTTP and runs Miniflare's R2/queue storage (SQLite, in the same process), which Cloudflare does not bill to the Worker. \"Over the bare no-op\" subtracts a Worker that does nothing; the bare R2 read is the storage work of a cache hit that misses the Cache API, without zerocost's code. workerd idle: %s of CPU per second.\n\n", ms(r.IdleCPU))
+	fmt.Fprintf(w, "| scenario | N | workerd CPU / request | over the bare no-op | Node runner / request |\n|---|---:|---:|---:|---:|\n")
+	var bareR2, hit time.Duration
+	for _, c := range r.CPU {
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s |\n", c.Name, c.Requests, ms(c.Workerd), ms(c.Workerd-noop), ms(c.Node))
+		switch {
+		case strings.HasPrefix(c.Name, "bare Worker: one R2 read"):
+			bareR2 = c.Workerd
+		case strings.Contains(c.Name, "cache HIT"):
+			hit = c.Workerd
+		}
+	}
+	if bareR2 > 0 && hit > 0 {
+		fmt.Fprintf(w, "\nThe hot path's own cost (cache HIT minus the bare R2 read): **%s** (%s).\n", ms(hit-bareR2), okIf(hit-bareR2 < time.Millisecond))
+	}
+	fmt.Fprintln(w)
+}
+
+func reportLatency(w io.Writer, r *Report) {
+	if len(r.Latency) != 2 {
+		return
+	}
+	a, b := r.Latency[0], r.Latency[1]
+	fmt.Fprintf(w, "## Cache-hit latency vs a bare Worker reading one R2 object (same runtime, alternating, one at a time; goal within 1.3x)\n\n")
+	fmt.Fprintf(w, "| | N | p50 | p90 | p99 | mean |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, l := range r.Latency {
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", l.Name, len(l.All), ms(l.P50), ms(l.P90), ms(l.P99), ms(l.Mean))
+	}
+	rp50, rmean := float64(a.P50)/float64(b.P50), float64(a.Mean)/float64(b.Mean)
+	fmt.Fprintf(w, "\nRatio: p50 **%.2fx**, mean %.2fx (%s).\n\n", rp50, rmean, okIf(rp50 <= 1.3))
+}
+
+// writeTable writes a report section when there are items: its title, a
+// Markdown table's header (its two lines), a row an item and the footer.
+func writeTable[T any](w io.Writer, title, header string, items []T, row func(T) string, footer string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "## %s\n\n%s\n", title, header)
+	for _, it := range items {
+		fmt.Fprintln(w, row(it))
+	}
+	fmt.Fprint(w, footer)
+}
+
+func reportPost(w io.Writer, r *Report) {
+	writeTable(w, "Event-agent POST /jobs latency under load (stand-in model latency 500 ms; goal p50 within 2x of one bare write of the job store, R2)",
+		"| in flight | N | POST /jobs p50 | p99 | POSTs/s | bare R2 write p50 | p99 | p50 ratio | goal |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+		r.Post, func(p PostResult) string {
 			ratio := float64(p.Agent.P50) / float64(p.BarePut.P50)
-			fmt.Fprintf(w, "| %d | %d | %s | %s | %.0f | %s | %s | %.2fx | %s |\n", p.Concurrency, len(p.Agent.All), ms(p.Agent.P50), ms(p.Agent.P99), p.Rate, ms(p.BarePut.P50), ms(p.BarePut.P99), ratio, okIf(ratio <= 2))
-		}
-		fmt.Fprintln(w)
-	}
-	if len(r.Guard) > 0 {
-		fmt.Fprintf(w, "## The spend guard's latency (edge-cache, stand-in model latency 0, one request at a time; goal: nothing added to a hit, one D1 round trip before a model call)\n\n")
-		fmt.Fprintf(w, "| scenario | N | no budget p50 | p99 | with a budget p50 | p99 | p50 added |\n|---|---:|---:|---:|---:|---:|---:|\n")
-		for _, g := range r.Guard {
-			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s |\n", g.Scenario, len(g.With.All), ms(g.Without.P50), ms(g.Without.P99), ms(g.With.P50), ms(g.With.P99), ms(g.With.P50-g.Without.P50))
-		}
-		fmt.Fprintln(w)
-	}
-	printKeys(w, r)
-	if len(r.Pipeline) > 0 {
-		fmt.Fprintf(w, "## Async-pipeline throughput against the model's rate limit (goal >= 90%% of the limit, no job dead for 429s)\n\n")
-		fmt.Fprintf(w, "| model rpm | product's own limit | jobs | time | done | dead | %% of the limit | model calls | 429s | goal |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
-		for _, t := range r.Pipeline {
+			return fmt.Sprintf("| %d | %d | %s | %s | %.0f | %s | %s | %.2fx | %s |", p.Concurrency, len(p.Agent.All), ms(p.Agent.P50), ms(p.Agent.P99), p.Rate, ms(p.BarePut.P50), ms(p.BarePut.P99), ratio, okIf(ratio <= 2))
+		}, "\n")
+}
+
+func reportGuard(w io.Writer, r *Report) {
+	writeTable(w, "The spend guard's latency (edge-cache, stand-in model latency 0, one request at a time; goal: nothing added to a hit, one D1 round trip before a model call)",
+		"| scenario | N | no budget p50 | p99 | with a budget p50 | p99 | p50 added |\n|---|---:|---:|---:|---:|---:|---:|",
+		r.Guard, func(g GuardResult) string {
+			return fmt.Sprintf("| %s | %d | %s | %s | %s | %s | %s |", g.Scenario, len(g.With.All), ms(g.Without.P50), ms(g.Without.P99), ms(g.With.P50), ms(g.With.P99), ms(g.With.P50-g.Without.P50))
+		}, "\n")
+}
+
+func reportPipeline(w io.Writer, r *Report) {
+	writeTable(w, "Async-pipeline throughput against the model's rate limit (goal >= 90% of the limit, no job dead for 429s)",
+		"| model rpm | product's own limit | jobs | time | done | dead | % of the limit | model calls | 429s | goal |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+		r.Pipeline, func(t bench.Throughput) string {
 			own := "none (1,000,000/min)"
 			if t.OwnLimit < 1_000_000 {
 				own = fmt.Sprintf("%d/min", t.OwnLimit)
 			}
-			fmt.Fprintf(w, "| %d | %s | %d | %s | %d | %d | %.0f%% | %d | %d | %s |\n", t.RPM, own, t.Jobs, t.Elapsed.Round(time.Second), t.Done, t.Dead, 100*t.Efficiency, t.Calls, t.Calls429, okIf(t.Efficiency >= 0.9 && t.Dead == 0 && !t.TimedOut))
-		}
-		fmt.Fprintf(w, "\n%% of the limit = done / (rpm x (1 + minutes elapsed)): a rolling one-minute window admits rpm calls at once, then rpm a minute.\n\n")
+			return fmt.Sprintf("| %d | %s | %d | %s | %d | %d | %.0f%% | %d | %d | %s |", t.RPM, own, t.Jobs, t.Elapsed.Round(time.Second), t.Done, t.Dead, 100*t.Efficiency, t.Calls, t.Calls429, okIf(t.Efficiency >= 0.9 && t.Dead == 0 && !t.TimedOut))
+		}, "\n% of the limit = done / (rpm x (1 + minutes elapsed)): a rolling one-minute window admits rpm calls at once, then rpm a minute.\n\n")
+}
+
+func reportErrors(w io.Writer, r *Report) {
+	if len(r.Errors) == 0 {
+		return
 	}
-	if len(r.Errors) > 0 {
-		fmt.Fprintf(w, "## Errors\n\n")
-		for _, e := range r.Errors {
-			fmt.Fprintf(w, "- %s\n", e)
-		}
+	fmt.Fprintf(w, "## Errors\n\n")
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "- %s\n", e)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/nodetool"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 const projectDir = "../../.."
@@ -263,10 +264,7 @@ func TestTextLines(t *testing.T) {
 // one throws.
 func cronProject(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range map[string]string{
-		"Pulumi.yaml": "name: dev-cron\nruntime: go\n",
-		"Pulumi.cron.yaml": `config:
+	return stacktest.Project(t, "cron", `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: ticker
@@ -277,18 +275,13 @@ func cronProject(t *testing.T) string {
     - name: quiet
       pattern: edge-cache
       systemPrompt: Answer in one word.
-`,
+`, map[string]string{
 		"ticker.ts": `import type { Hooks } from "zerocost:hooks";
 export const scheduled: NonNullable<Hooks["scheduled"]> = (_env, controller) => {
   if (controller.cron === "0 0 1 1 *") throw new Error("the new-year cron fails");
 };
 `,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	})
 }
 
 // --trigger-cron runs a product's scheduled handler in the running dev and

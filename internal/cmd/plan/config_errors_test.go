@@ -1,34 +1,26 @@
 package plan
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/zerocost/zerocost/internal/cmdutil"
 	"github.com/zerocost/zerocost/internal/cmdutil/cmdtest"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 // A stack config with two typos: `zerocost plan` exits 2 and names both, each
 // with its full path and the key that was meant, and prints no plan.
 func TestConfigErrorsAllAtOnce(t *testing.T) {
-	dir := t.TempDir()
-	for name, body := range map[string]string{
-		"Pulumi.yaml": "name: t\nruntime: go\n",
-		"Pulumi.demo.yaml": `config:
+	dir := stacktest.Project(t, "demo", `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: relay
       pattern: edge-cache
       sytemPrompt: Answer in one sentence.
       settings: {cacheTtlSecond: 600}
-`,
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+`, nil)
 	io, out, _ := cmdutil.Test()
 	cmd := NewCmd(&cmdutil.Factory{IO: io, ProjectDir: dir}, nil)
 	cmd.SilenceUsage = true // as the root command does

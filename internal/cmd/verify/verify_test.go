@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,14 +46,7 @@ func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 // the Factory).
 var shared verifytest.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := shared.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { shared.Main(m) }
 
 // demoWorkers is the shared runtime of the demo stack. It serves every
 // repetition of -count, so its rate limiters allow more than the stack's 60

@@ -85,28 +85,24 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 	}
 	start := req.Since.UTC().Format(time.RFC3339)
 	end := req.Until.AddDate(0, 0, 1).UTC().Format(time.RFC3339)
+	// vars are a query's variables: the period and the stores it reads.
+	vars := func(key string, stores []string) map[string]any {
+		return map[string]any{"start": start, "end": end, key: stores}
+	}
 	// Storage is billed in GB-months: the average stored over the period,
 	// times the period's share of its month.
 	monthDays := float64(time.Date(req.Since.Year(), req.Since.Month()+1, 0, 0, 0, 0, 0, time.UTC).Day())
 	monthShare := float64(days) / monthDays
 
-	var scripts, buckets, queues []string
-	byScript, byBucket, byQueue := map[string]int{}, map[string]int{}, map[string]int{}
+	scripts, buckets, queues := &storeIndex{}, &storeIndex{}, &storeIndex{}
 	for i, p := range req.Products {
 		u.Products = append(u.Products, cost.ProductUsage{
 			Name: p.Name, Pattern: p.Pattern,
 			Quantities: map[cost.Meter]float64{}, Daily: map[cost.Meter][]float64{},
 		})
-		scripts = append(scripts, p.Script)
-		byScript[p.Script] = i
-		for _, b := range p.Buckets {
-			buckets = append(buckets, b)
-			byBucket[b] = i
-		}
-		for _, id := range p.QueueIDs {
-			queues = append(queues, id)
-			byQueue[id] = i
-		}
+		scripts.add(i, p.Script)
+		buckets.add(i, p.Buckets...)
+		queues.add(i, p.QueueIDs...)
 	}
 	addDaily := func(pi int, m cost.Meter, date string, n float64) {
 		pu := &u.Products[pi]
@@ -120,23 +116,59 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		}
 		pu.Daily[m][d] += n
 	}
-	// addStorage adds each store's average bytes (per, by store) to its
-	// product's storage of service, in GB-months.
-	addStorage := func(service string, byStore map[string]int, per map[string]*average) {
-		for store, a := range per {
-			if pi, ok := byStore[store]; ok {
-				u.Products[pi].Quantities[cost.Meter{Service: service, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
-			}
-		}
-	}
-	var notes []string
-
 	// Workers: requests per day; CPU-ms estimated as requests x median CPU time.
-	rows, err := graphQLRows(ctx, c, WorkersDataset, workersQuery, map[string]any{"start": start, "end": end, "scripts": scripts})
+	notes, err := measureWorkers(ctx, c, u, vars("scripts", scripts.names), scripts.product, addDaily)
 	if err != nil {
 		return nil, nil, err
 	}
-	p99 := make([]float64, len(req.Products))
+
+	// R2 operations (by class) and storage.
+	if len(buckets.names) > 0 {
+		if err := measureR2(ctx, c, u, vars("buckets", buckets.names), buckets.product, monthShare); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Queues: billable operations per day.
+	if len(queues.names) > 0 {
+		if err := measureQueues(ctx, c, vars("queues", queues.names), queues.product, addDaily); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	// Model tokens from Analytics Engine.
+	if err := measureTokens(ctx, c, req, u); err != nil {
+		return nil, nil, err
+	}
+	setCacheHitRates(u)
+	notes = append(notes, "edge-cache hit rates are 1 - model calls / Worker requests (every request counts, GET /health and refused ones included).")
+	return u, notes, nil
+}
+
+// storeIndex lists the stores (scripts, buckets or queues) a query reads,
+// and which product each belongs to.
+type storeIndex struct {
+	names   []string
+	product map[string]int
+}
+
+func (s *storeIndex) add(product int, names ...string) {
+	if s.product == nil {
+		s.product = map[string]int{}
+	}
+	for _, n := range names {
+		s.names = append(s.names, n)
+		s.product[n] = product
+	}
+}
+
+// measureWorkers adds the scripts' requests and CPU time per day to their
+// products, and returns the notes on how they were taken.
+func measureWorkers(ctx context.Context, c *Client, u *cost.Usage, vars map[string]any, byScript map[string]int, addDaily func(int, cost.Meter, string, float64)) ([]string, error) {
+	rows, err := graphQLRows(ctx, c, WorkersDataset, workersQuery, vars)
+	if err != nil {
+		return nil, err
+	}
+	p99 := make([]float64, len(u.Products))
 	for _, r := range rows {
 		pi, ok := byScript[r.Dimensions.ScriptName]
 		if !ok {
@@ -150,51 +182,66 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		u.Products[i].CPUmsPerInvocation = p99[i]
 		u.Products[i].Requests = u.Products[i].Quantities[cost.Meter{Service: cost.Workers, Metric: cost.Requests}]
 	}
-	notes = append(notes, "Requests are Worker invocations: POST and GET /jobs (polls), /ask, /health and queue batches alike.")
-	notes = append(notes, "Workers CPU-ms are estimated as requests x the median CPU time per day; the free plan's CPU check uses the 99th percentile.")
+	return []string{"Requests are Worker invocations: POST and GET /jobs (polls), /ask, /health and queue batches alike.",
+		"Workers CPU-ms are estimated as requests x the median CPU time per day; the free plan's CPU check uses the 99th percentile."}, nil
+}
 
-	// R2 operations (by class) and storage.
-	if len(buckets) > 0 {
-		rows, err := graphQLRows(ctx, c, R2OpsDataset, r2OpsQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			pi, ok := byBucket[r.Dimensions.BucketName]
-			metric := R2Class(r.Dimensions.ActionType)
-			if !ok || metric == "" {
-				continue
-			}
-			u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: metric}] += r.Sum.Requests
-		}
-		rows, err = graphQLRows(ctx, c, R2StorageDataset, r2StorageQuery, map[string]any{"start": start, "end": end, "buckets": buckets})
-		if err != nil {
-			return nil, nil, err
-		}
-		perBucket := map[string]*average{}
-		for _, r := range rows {
-			perBucket[r.Dimensions.BucketName] = perBucket[r.Dimensions.BucketName].add(r.Max.PayloadSize + r.Max.MetadataSize)
-		}
-		addStorage(cost.R2, byBucket, perBucket)
-	}
-
-	// Queues: billable operations per day.
-	if len(queues) > 0 {
-		rows, err := graphQLRows(ctx, c, QueueOpsDataset, queueOpsQuery, map[string]any{"start": start, "end": end, "queues": queues})
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rows {
-			if pi, ok := byQueue[r.Dimensions.QueueID]; ok {
-				addDaily(pi, cost.Meter{Service: cost.Queues, Metric: cost.Operations}, r.Dimensions.Date, r.Sum.BillableOperations)
-			}
+// addStorage adds each store's average bytes (per, by store) to its
+// product's storage of service, in GB-months (monthShare: the period's
+// share of its month).
+func addStorage(u *cost.Usage, service string, byStore map[string]int, per map[string]*average, monthShare float64) {
+	for store, a := range per {
+		if pi, ok := byStore[store]; ok {
+			u.Products[pi].Quantities[cost.Meter{Service: service, Metric: cost.Storage}] += a.value() / 1e9 * monthShare
 		}
 	}
+}
 
-	// Model tokens from Analytics Engine.
-	if err := measureTokens(ctx, c, req, u); err != nil {
-		return nil, nil, err
+// measureR2 adds the buckets' operations, by class, and their average
+// storage to their products.
+func measureR2(ctx context.Context, c *Client, u *cost.Usage, vars map[string]any, byBucket map[string]int, monthShare float64) error {
+	rows, err := graphQLRows(ctx, c, R2OpsDataset, r2OpsQuery, vars)
+	if err != nil {
+		return err
 	}
+	for _, r := range rows {
+		pi, ok := byBucket[r.Dimensions.BucketName]
+		metric := R2Class(r.Dimensions.ActionType)
+		if !ok || metric == "" {
+			continue
+		}
+		u.Products[pi].Quantities[cost.Meter{Service: cost.R2, Metric: metric}] += r.Sum.Requests
+	}
+	rows, err = graphQLRows(ctx, c, R2StorageDataset, r2StorageQuery, vars)
+	if err != nil {
+		return err
+	}
+	perBucket := map[string]*average{}
+	for _, r := range rows {
+		perBucket[r.Dimensions.BucketName] = perBucket[r.Dimensions.BucketName].add(r.Max.PayloadSize + r.Max.MetadataSize)
+	}
+	addStorage(u, cost.R2, byBucket, perBucket, monthShare)
+	return nil
+}
+
+// measureQueues adds the queues' billable operations per day to their
+// products.
+func measureQueues(ctx context.Context, c *Client, vars map[string]any, byQueue map[string]int, addDaily func(int, cost.Meter, string, float64)) error {
+	rows, err := graphQLRows(ctx, c, QueueOpsDataset, queueOpsQuery, vars)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if pi, ok := byQueue[r.Dimensions.QueueID]; ok {
+			addDaily(pi, cost.Meter{Service: cost.Queues, Metric: cost.Operations}, r.Dimensions.Date, r.Sum.BillableOperations)
+		}
+	}
+	return nil
+}
+
+// setCacheHitRates sets each edge-cache product's hit rate: the share of
+// its requests that called no model.
+func setCacheHitRates(u *cost.Usage) {
 	for i := range u.Products {
 		pu := &u.Products[i]
 		if pu.Pattern != cost.EdgeCache || pu.Requests <= 0 {
@@ -208,8 +255,6 @@ func Measure(ctx context.Context, c *Client, req Request) (*cost.Usage, []string
 		pu.CacheHitRate = &h
 		pu.CacheHits = h * pu.Requests
 	}
-	notes = append(notes, "edge-cache hit rates are 1 - model calls / Worker requests (every request counts, GET /health and refused ones included).")
-	return u, notes, nil
 }
 
 // average is the mean of a store's samples (bytes stored per day or per

@@ -152,6 +152,17 @@ func (s *Shared) Stop() error {
 	return errors.Join(errs...)
 }
 
+// Main is a package's TestMain: it runs the tests, then stops every runtime
+// they started, and exits with the tests' code (1 when a runtime does not stop).
+func (s *Shared) Main(m *testing.M) {
+	code := m.Run()
+	if err := s.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
 // URLs are a runtime's product URLs, by product.
 func URLs(rt *devrun.Runtime) map[string]string {
 	out := map[string]string{}

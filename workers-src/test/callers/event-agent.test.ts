@@ -1,8 +1,9 @@
 // What a stranger meets at the event agent's door: the per-caller limit
-// (DOOR_LIMITER, lib/door.ts) and HEAD wherever GET answers (lib/app.ts).
+// (DOOR_LIMITER, lib/door.ts), HEAD wherever GET answers (lib/app.ts), and
+// AUTH_TOKEN in front of the admin routes only.
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../src/patterns/event-agent";
-import { call, doorLimiter, expectError, newToken, postJson, standin, testEnv } from "../helpers";
+import { call, doorLimiter, expectError, get, newToken, postJson, standin, testEnv } from "../helpers";
 
 const worker = createWorker({});
 
@@ -40,5 +41,28 @@ describe("the door (DOOR_LIMITER, per caller)", () => {
     const e = testEnv({ DOOR_LIMITER: { limit: async () => { throw new Error("door down"); } } });
     await expectError(await call(worker, postJson("/jobs", { input: `nodoor ${t}` }), e), 503, "unavailable");
     expect(await standin.calls(t)).toHaveLength(0);
+  });
+});
+
+describe("auth", () => {
+  const e = () => testEnv({ AUTH_TOKEN: "s3cret-token" });
+
+  it("is off when AUTH_TOKEN is unset", async () => {
+    expect((await call(worker, postJson("/jobs", { input: `open ${newToken()}` }))).status).toBe(202);
+  });
+
+  it("guards the admin routes only: every wrong token is 401 there, the product's routes stay open", async () => {
+    for (const auth of ["Bearer wrong", "Bearer s3cret-token-x", "Basic czNjcmV0LXRva2Vu", "s3cret-token", "Bearer "]) {
+      const res = await call(worker, get("/admin/budget", { authorization: auth }), e());
+      expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      await expectError(res, 401, "unauthorized");
+    }
+    expect((await call(worker, get("/admin/budget", { authorization: "bearer s3cret-token" }), e())).status).toBe(200);
+    const ee = e();
+    const res = await call(worker, postJson("/jobs", { input: `open ${newToken()}` }), ee);
+    expect(res.status).toBe(202);
+    const { job_id } = (await res.json()) as { job_id: string };
+    expect((await call(worker, get(`/jobs/${job_id}`), ee)).status).toBe(200);
+    expect((await call(worker, get("/health"), ee)).status).toBe(200);
   });
 });

@@ -6,26 +6,13 @@
 // tests steer single requests with scripted steps (delayMs holds a request,
 // hang keeps one processing until the batch is canceled or expires).
 import Anthropic from "@anthropic-ai/sdk";
-import { randomUUID } from "node:crypto";
-import { describe, expect, inject, it } from "vitest";
-import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "../standin-protocol";
+import { describe, expect, it } from "vitest";
+import { MARKER } from "../standin-protocol";
+import { calls, newToken, script, url } from "./standin";
 
-const url = inject("modelUrl");
-const newToken = () => "tok" + randomUUID().replaceAll("-", "");
 const MODEL = "claude-haiku-4-5";
 const POLL_MS = 50;
 const POLL_LIMIT_MS = 10_000;
-
-async function script(token: string, steps: Step[]): Promise<void> {
-  const res = await fetch(`${url}${SCRIPT_PATH}`, { method: "POST", body: JSON.stringify({ token, steps }) });
-  expect(res.status).toBe(200);
-}
-
-async function calls(token: string): Promise<StandinCall[]> {
-  const res = await fetch(`${url}${CALLS_PATH}?token=${token}`);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { calls: StandinCall[] }).calls;
-}
 
 const params = (content: string) => ({
   model: MODEL,

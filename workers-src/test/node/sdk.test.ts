@@ -2,23 +2,10 @@
 // SDK as its client: what a user's own code would send to `zerocost dev`'s
 // stand-in. The SDK is a test dependency only.
 import Anthropic from "@anthropic-ai/sdk";
-import { randomUUID } from "node:crypto";
-import { describe, expect, inject, it } from "vitest";
-import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "../standin-protocol";
+import { describe, expect, it } from "vitest";
+import { MARKER } from "../standin-protocol";
+import { calls, newToken, script, url } from "./standin";
 
-const url = inject("modelUrl");
-const newToken = () => "tok" + randomUUID().replaceAll("-", "");
-
-async function script(token: string, steps: Step[]): Promise<void> {
-  const res = await fetch(`${url}${SCRIPT_PATH}`, { method: "POST", body: JSON.stringify({ token, steps }) });
-  expect(res.status).toBe(200);
-}
-
-async function calls(token: string): Promise<StandinCall[]> {
-  const res = await fetch(`${url}${CALLS_PATH}?token=${token}`);
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { calls: StandinCall[] }).calls;
-}
 
 describe("the official SDK against the stand-in", () => {
   it("messages.create with an API key (sent as Authorization: Bearer)", async () => {
