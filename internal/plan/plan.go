@@ -30,7 +30,8 @@ type Plan struct {
 	// products together (zerocost:monthlyBudgetUsd); 0: none.
 	MonthlyBudgetUSD float64 `json:"monthly_budget_usd,omitempty"`
 	// SpendDatabase is the stack's spend counter, present when the stack
-	// has a budget (its own or a product's). The stack owns it, not a
+	// has a budget (its own or a product's) or a product with customer keys
+	// (whose customers' budgets and spend it keeps). The stack owns it, not a
 	// product: every product's Worker binds it as SPEND.
 	SpendDatabase *Database `json:"spend_database,omitempty"`
 	Products      []Product `json:"products"`
@@ -137,7 +138,7 @@ func Build(cfg *stack.Config, projectDir string) (*Plan, error) {
 		RetainData:          cfg.RetainData,
 		MonthlyBudgetUSD:    cfg.MonthlyBudgetUSD,
 	}
-	if cfg.HasBudget() {
+	if cfg.HasSpendStore() {
 		p.SpendDatabase = &Database{Binding: contract.Spend, Name: names.SpendDatabase(cfg.Stack)}
 	}
 	var errs []error
@@ -325,7 +326,7 @@ var required = func() map[string]map[string]Kind {
 		m := map[string]Kind{}
 		for _, name := range contract.BindingsOf(pat) {
 			// Optional in the Worker: usage is not recorded without
-			// MODEL_USAGE; SPEND is there when the stack has a budget
+			// MODEL_USAGE; SPEND is there when the stack has a budget or keys
 			// (Check demands it then); the keys' bindings when the
 			// product has keys (checkAccess); JOB_WORKFLOW on runner: workflow.
 			if !slices.Contains([]string{contract.ModelUsage, contract.Spend, contract.Keys, contract.KeyFailures, contract.DoorStandard, contract.JobWorkflow}, name) {
@@ -370,7 +371,7 @@ func (p *Plan) Check() []error {
 	for _, pr := range p.Products {
 		if p.SpendDatabase != nil {
 			if b := pr.Binding(p.SpendDatabase.Binding); b == nil || b.Type != D1 {
-				add("%s: the stack has a budget, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
+				add("%s: the stack has a budget or customer keys, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
 			}
 		}
 		if err := names.Check("script", pr.Script); err != nil {
