@@ -18,6 +18,8 @@ export interface JobMessage {
   batch_attempts?: number;
   /** the customer whose key sent the job (a product with keys; absent: public), written into its record */
   customer?: string;
+  /** the SHA-256 of that key (its name in KEYS): the consumer reads the customer's budget by it when the job runs (lib/keys.ts payerByKey) */
+  key_hash?: string;
 }
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
