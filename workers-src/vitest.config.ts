@@ -53,6 +53,7 @@ export default defineConfig({
         "test/event-agent.test.ts",
         "test/ops/event-agent.test.ts",
         "test/budget/event-agent.test.ts",
+        "test/budget/customers.test.ts",
         "test/callers/event-agent.test.ts",
         "test/lib/**/*.test.ts",
         "test/keys.test.ts",
