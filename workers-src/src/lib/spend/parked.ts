@@ -181,7 +181,9 @@ async function unpark(db: D1Database, cfg: Config, rows: Row[]): Promise<void> {
   const deletes: D1PreparedStatement[] = [];
   for (let i = 0; i < rows.length; i += DELETE_CHUNK) {
     const ids = rows.slice(i, i + DELETE_CHUNK).map((r) => r.job_id);
-    for (const t of ["parked_jobs", "parked_payers"]) {
+    // A public product's jobs have no parked_payers rows: no delete (and no read) for them.
+    const tables = rows.slice(i, i + DELETE_CHUNK).some((r) => r.customer !== "") ? ["parked_jobs", "parked_payers"] : ["parked_jobs"];
+    for (const t of tables) {
       deletes.push(
         db
           .prepare(`DELETE FROM ${t} WHERE product = ?1 AND job_id IN (${ids.map((_, k) => `?${k + 2}`).join(", ")})`)
