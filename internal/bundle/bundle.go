@@ -46,6 +46,20 @@ const GuardedPipelineSize = 34 * 1024
 // on the demo stack, a miss recorded in docs/BENCHMARKS.md.
 const KeysAllowance = 3584
 
+// CustomerSpendAllowance is what the spend guard's customer scope
+// (lib/spend/customer.ts: the customer's check and record statements, the
+// payer carried to the model client, the budget read by the key's hash)
+// adds to a product with keys and the spend store: measured 2,567 to 2,621
+// bytes minified on the demo's edge cache and event agents (2026-12-07), a
+// miss recorded in docs/BENCHMARKS.md. An async pipeline also carries the
+// customer through its messages, parked jobs (parked_payers) and batch
+// records: CustomerPipelineAllowance, measured 3,817 bytes on the demo's
+// email-worker.
+const (
+	CustomerSpendAllowance    = 2688
+	CustomerPipelineAllowance = 3904
+)
+
 // WorkflowAllowance is what the Workflow runner (lib/workflow.ts: the
 // Workflow class, its model and record steps, GET's instance status) adds to
 // an event agent on runner: workflow over the waitUntil runner it replaces:
