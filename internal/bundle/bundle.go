@@ -139,7 +139,7 @@ func Product(pr *plan.Product, projectDir string, opts Options) (*Result, error)
 // Defines are the compile-time constants of a product's bundle: the
 // optional features its plan turns on, so that a bundle leaves out the code
 // of the ones it does not use (workers-src/src/features.ts):
-// __ZEROCOST_SPEND_GUARD__ when the stack has a budget (SPEND is bound:
+// __ZEROCOST_SPEND_GUARD__ when the stack has a budget or a product with keys (SPEND is bound:
 // lib/spend/), __ZEROCOST_BATCH_MODE__ for an async pipeline whose
 // MODEL_MODE is batch (lib/batch/), __ZEROCOST_KEYS__ for a product with
 // customer keys (KEYS is bound: lib/keys.ts), __ZEROCOST_WORKFLOW__ for an
