@@ -1,6 +1,7 @@
 package reliability
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -80,71 +81,87 @@ func TestCustomers(t *testing.T) {
 	}
 	budgeted, revoked := runs[0], runs[1]
 
-	var revokedSeen atomic.Bool
-	var revokedAt time.Time
-	var revokedIn time.Duration
-	ctx := deadline(t, 4*time.Minute)
+	m := &customerMix{t: t, env: env, base: base, keys: keys, revoked: revoked, k: k, ctx: deadline(t, 4*time.Minute)}
 	var wg sync.WaitGroup
 	for _, c := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := 0; ; n++ {
-				if ctx.Err() != nil {
-					return
-				}
-				// The revoked customer asks until its key is refused; the
-				// others at least k times and until then (paced once it is
-				// only the revocation they wait for).
-				if c != revoked && n >= k {
-					if revokedSeen.Load() {
-						return
-					}
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(500 * time.Millisecond):
-					}
-				}
-				q := fmt.Sprintf("customer %s question %d", c.name, n)
-				if c == revoked && n > 2 {
-					q = fmt.Sprintf("customer %s question 2", c.name) // a HIT: the key check alone, no model call
-					// Polled every 100 ms until refused (the wait on the event; the deadline is ctx's).
-					select {
-					case <-ctx.Done():
-						return
-					case <-time.After(100 * time.Millisecond):
-					}
-				}
-				r := askWith(t, env, base, c.key, q)
-				c.note(n, r)
-				if c == revoked && n == 2 {
-					revokedAt = time.Now()
-					if _, err := keys.Revoke(t.Context(), apikeys.RevokeParams{Customer: c.name}); err != nil {
-						t.Errorf("revoke: %v", err)
-						return
-					}
-				}
-				if c == revoked && r.status == 401 && !revokedSeen.Load() {
-					revokedIn = time.Since(revokedAt)
-					revokedSeen.Store(true)
-				}
-				if c == revoked && revokedSeen.Load() && len(c.after) >= 3 {
-					return
-				}
-			}
+			m.customer(c)
 		}()
 	}
 	wg.Wait()
-	if !revokedSeen.Load() {
+	if !m.seen.Load() {
 		t.Fatalf("the revoked customer was never refused (deadline); it got %+v", revoked)
 	}
-	t.Logf("revoked key refused %.1f s after the revocation (bound: 60 s, the isolate's key cache)", revokedIn.Seconds())
-	if revokedIn > 62*time.Second {
-		t.Errorf("the revocation took %s, over the 60 s bound", revokedIn)
+	t.Logf("revoked key refused %.1f s after the revocation (bound: 60 s, the isolate's key cache)", m.revokedIn.Seconds())
+	if m.revokedIn > 62*time.Second {
+		t.Errorf("the revocation took %s, over the 60 s bound", m.revokedIn)
 	}
 	checkCustomerRuns(t, runs, budgeted, revoked, k)
 	checkCustomerRows(t, env, runs, budgeted, budgetUSD)
+}
+
+// customerMix runs the customers' requests of TestCustomers.
+type customerMix struct {
+	t         *testing.T
+	env       *Env
+	base      string
+	keys      *apikeys.Keys
+	revoked   *customerRun
+	k         int
+	ctx       context.Context
+	seen      atomic.Bool // the revoked customer got its 401
+	revokedAt time.Time   // set before seen, read after it
+	revokedIn time.Duration
+}
+
+// customer sends c's requests: the revoked customer until its key is
+// refused (revoked after its third request; then one HIT every 100 ms, the
+// wait on the event); the others at least k times and, paced, until then.
+func (m *customerMix) customer(c *customerRun) {
+	for n := 0; m.ctx.Err() == nil; n++ {
+		revoked := c == m.revoked
+		if !revoked && n >= m.k && (m.seen.Load() || !m.pause(500*time.Millisecond)) {
+			return
+		}
+		q := fmt.Sprintf("customer %s question %d", c.name, n)
+		if revoked && n > 2 {
+			q = fmt.Sprintf("customer %s question 2", c.name) // a HIT: the key check alone, no model call
+			if !m.pause(100 * time.Millisecond) {
+				return
+			}
+		}
+		r := askWith(m.t, m.env, m.base, c.key, q)
+		c.note(n, r)
+		if !revoked {
+			continue
+		}
+		if n == 2 {
+			m.revokedAt = time.Now()
+			if _, err := m.keys.Revoke(m.t.Context(), apikeys.RevokeParams{Customer: c.name}); err != nil {
+				m.t.Errorf("revoke: %v", err)
+				return
+			}
+		}
+		if r.status == 401 && !m.seen.Load() {
+			m.revokedIn = time.Since(m.revokedAt)
+			m.seen.Store(true)
+		}
+		if m.seen.Load() && len(c.after) >= 3 {
+			return
+		}
+	}
+}
+
+// pause waits d; false when the deadline came first.
+func (m *customerMix) pause(d time.Duration) bool {
+	select {
+	case <-m.ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // askWith is ask with a customer's key.
