@@ -9,6 +9,11 @@
 // customer's row is upserted in the same batch as the product's row (one
 // round trip, one more row written). A customer without a budget is not
 // read before its calls, but every call of a keyed request is recorded.
+//
+// The overspend bound, as for the product's budget (guard.ts): the calls of
+// the customer that passed the check before the record that reached its
+// budget landed. Within an isolate its calls in flight count at its average
+// cost, so requests one at a time pass the budget by at most one call.
 import { callCostNanos, usdToNanos, type ModelPrices } from "../prices";
 import type { ModelMode, Payer, Usage } from "../types";
 import { num } from "./store";
