@@ -256,7 +256,7 @@ export const ERROR_CODES = {
   invalid_key: 401,
   /** with Retry-After */
   rate_limited: 429,
-  /** with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
+  /** with Retry-After, resets_at and scope (product, stack, or customer: the key's own monthly budget): the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
   budget_exhausted: 429,
   /** the route needs a setting the stack lacks (admin routes without AUTH_TOKEN) */
   forbidden: 403,
