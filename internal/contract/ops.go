@@ -150,6 +150,10 @@ const (
 	EventKeyCheck   = "key_check"   // a request with a live key that starts work (not a GET): the door limiter of its tier
 	EventKeyLookup  = "key_lookup"  // a key not in the isolate's cache: its record read from KEYS
 	EventKeyRefused = "key_refused" // a well-formed key KEYS does not hold live: 401
+	// The spend guard's customer scope (a keyed request's model call; the
+	// spend store is always there for a product with keys).
+	EventCustomerCheck  = "customer_check"  // before a model call of a customer with a monthly budget: its month row read
+	EventCustomerRecord = "customer_record" // after a model call of a keyed request: the upsert of its customer's month row
 	// event-agent on runner: workflow (the default): POST creates an
 	// instance, the instance's steps do the work.
 	EventPostWorkflow = "post_workflow" // POST /jobs: 202 once the instance is created
@@ -170,6 +174,10 @@ var keyEvents = []Event{
 		OpKVRead: 1}},
 	{EventKeyRefused, "customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key", map[Op]int{
 		OpRequest: 1, OpKVRead: 1, OpRateLimit: 1}},
+	{EventCustomerCheck, "customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check", map[Op]int{
+		OpD1RowsRead: 1}},
+	{EventCustomerRecord, "customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row", map[Op]int{
+		OpD1RowsRead: 1, OpD1RowsWritten: 1}},
 }
 
 // guardEvents are the spend guard's events of every pattern (a product in a

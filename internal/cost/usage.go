@@ -163,7 +163,10 @@ func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool
 //
 // A product with access = keys also has a key_check per request that starts
 // work (every POST: the requests) and a key_lookup, one KV read, per
-// client request whose key is not in its isolate's cache (keyLookups).
+// client request whose key is not in its isolate's cache (keyLookups); a
+// customer_record after every successful model call (its customer's
+// customer_spend row) and a customer_check before every model call or
+// batch created (as if every customer had a monthly budget: the most).
 // Refused keys (key_refused) have no rate in a profile and are left out.
 func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 	e := eventsOf(p, pp)
@@ -171,15 +174,20 @@ func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 		e[contract.EventKeyCheck] = v(pp.Requests)
 		e[contract.EventKeyLookup] = keyLookups(p, pp, e)
 	}
+	var checks, records float64
+	for name, n := range e {
+		ops := contract.EventOps(pp.Pattern, name)
+		checks += n * float64(ops[contract.OpModelCall]+ops[contract.OpBatchCreate])
+		records += n * float64(ops[contract.OpAnalyticsWrite])
+	}
 	if pp.MonthlyBudgetUSD != nil || p.MonthlyBudgetUSD != nil {
-		var checks, records float64
-		for name, n := range e {
-			ops := contract.EventOps(pp.Pattern, name)
-			checks += n * float64(ops[contract.OpModelCall]+ops[contract.OpBatchCreate])
-			records += n * float64(ops[contract.OpAnalyticsWrite])
-		}
 		e[contract.EventBudgetCheck] = checks
 		e[contract.EventBudgetRecord] = records
+	}
+	if pp.Access == stack.AccessKeys {
+		// Every customer taken to have a budget: the most reads.
+		e[contract.EventCustomerCheck] = checks
+		e[contract.EventCustomerRecord] = records
 	}
 	return e
 }

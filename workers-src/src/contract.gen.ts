@@ -137,6 +137,10 @@ export const OPS_PER_EVENT = {
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
     key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
+    /** customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check */
+    customer_check: { "d1.rows_read": 1 },
+    /** customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row */
+    customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
   "async-pipeline": {
     /** POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job) */
@@ -189,6 +193,10 @@ export const OPS_PER_EVENT = {
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
     key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
+    /** customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check */
+    customer_check: { "d1.rows_read": 1 },
+    /** customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row */
+    customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
   "edge-cache": {
     /** the door, answered from the Cache API of this location */
@@ -211,6 +219,10 @@ export const OPS_PER_EVENT = {
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
     key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
+    /** customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check */
+    customer_check: { "d1.rows_read": 1 },
+    /** customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row */
+    customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
 } as const;
 
@@ -244,7 +256,7 @@ export const ERROR_CODES = {
   invalid_key: 401,
   /** with Retry-After */
   rate_limited: 429,
-  /** with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
+  /** with Retry-After, resets_at and scope (product, stack, or customer: the key's own monthly budget): the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
   budget_exhausted: 429,
   /** the route needs a setting the stack lacks (admin routes without AUTH_TOKEN) */
   forbidden: 403,

@@ -29,7 +29,7 @@ import { badInput, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobView } from "../lib/jobs";
-import { customerOf } from "../lib/keys";
+import { customerOf, keyHashOf } from "../lib/keys";
 import { sendAll } from "../lib/queue";
 import { validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
@@ -62,9 +62,10 @@ async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Respon
   const now = Date.now();
   const customer = customerOf(request);
   const ids = await Promise.all(inputs.map(() => newJobId(env, now, customer)));
+  const who = customer ? { customer, key_hash: keyHashOf(request) } : {};
   const { sent, error } = await sendAll(
     env.JOB_QUEUE,
-    ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...(customer ? { customer } : {}) })),
+    ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...who })),
   );
   if (error !== undefined) {
     // Nothing was written, so nothing is left queued. Jobs sent before

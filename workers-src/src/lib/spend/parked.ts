@@ -28,6 +28,9 @@ export interface ParkedJob {
   input: string;
   /** why it was parked (the BudgetExhausted message) */
   error: string;
+  /** a keyed product's job: its customer and the hash of the key that sent it, kept in parked_payers for the resume */
+  customer?: string;
+  key_hash?: string;
 }
 
 /**
@@ -51,13 +54,22 @@ export async function parkJob(
 ): Promise<boolean> {
   const db = spendDb(env);
   if (!db) throw new BudgetUnavailable("no spend store to park the job in");
-  await run(db, [
+  const rows = [
     db
       .prepare(
         "INSERT INTO parked_jobs (product, job_id, input, error, parked_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product, job_id) DO NOTHING",
       )
       .bind(cfg.product, job.job_id, job.input, job.error, new Date().toISOString()),
-  ]);
+  ];
+  // The customer in the same batch (one round trip, one transaction).
+  if (job.customer) {
+    rows.push(
+      db
+        .prepare("INSERT INTO parked_payers (product, job_id, customer, key_hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (product, job_id) DO NOTHING")
+        .bind(cfg.product, job.job_id, job.customer, job.key_hash ?? ""),
+    );
+  }
+  await run(db, rows);
   const patch: Parameters<typeof jobRecord>[1] = { status: "budget_exhausted", error: job.error };
   if (attempts !== undefined) patch.attempts = attempts;
   const rec = jobRecord(job.job_id, patch, prev);
@@ -68,7 +80,10 @@ export async function parkJob(
   if ((await writeJobUnchanged(r2, rec, etag)) !== null) return true;
   // Parked by a delivery that raced this one: its row is the row.
   if ((await readJobVersion(r2, job.job_id)).rec?.status === "budget_exhausted") return true;
-  await run(db, [db.prepare("DELETE FROM parked_jobs WHERE product = ?1 AND job_id = ?2").bind(cfg.product, job.job_id)]);
+  await run(
+    db,
+    ["parked_jobs", "parked_payers"].map((t) => db.prepare(`DELETE FROM ${t} WHERE product = ?1 AND job_id = ?2`).bind(cfg.product, job.job_id)),
+  );
   return false;
 }
 
@@ -112,14 +127,20 @@ export async function listParked(
   return { jobs: page, cursor: rows.length > limit ? page[page.length - 1]!.job_id : null };
 }
 
-type Row = { job_id: string; input: string };
+type Row = { job_id: string; input: string; customer: string; key_hash: string };
 
 async function oldestParked(db: D1Database, cfg: Config, n: number): Promise<Row[]> {
   try {
     const [res] = await run(db, [
-      db.prepare("SELECT job_id, input FROM parked_jobs WHERE product = ?1 ORDER BY job_id LIMIT ?2").bind(cfg.product, n),
+      db
+        .prepare(
+          "SELECT j.job_id AS job_id, j.input AS input, COALESCE(p.customer, '') AS customer, COALESCE(p.key_hash, '') AS key_hash " +
+            "FROM parked_jobs AS j LEFT JOIN parked_payers AS p ON p.product = j.product AND p.job_id = j.job_id " +
+            "WHERE j.product = ?1 ORDER BY j.job_id LIMIT ?2",
+        )
+        .bind(cfg.product, n),
     ]);
-    return res!.results.map((r) => ({ job_id: String(r.job_id), input: String(r.input) }));
+    return res!.results.map((r) => ({ job_id: String(r.job_id), input: String(r.input), customer: String(r.customer), key_hash: String(r.key_hash) }));
   } catch (err) {
     throw unavailable("reading parked jobs", err);
   }
@@ -160,11 +181,15 @@ async function unpark(db: D1Database, cfg: Config, rows: Row[]): Promise<void> {
   const deletes: D1PreparedStatement[] = [];
   for (let i = 0; i < rows.length; i += DELETE_CHUNK) {
     const ids = rows.slice(i, i + DELETE_CHUNK).map((r) => r.job_id);
-    deletes.push(
-      db
-        .prepare(`DELETE FROM parked_jobs WHERE product = ?1 AND job_id IN (${ids.map((_, k) => `?${k + 2}`).join(", ")})`)
-        .bind(cfg.product, ...ids),
-    );
+    // A public product's jobs have no parked_payers rows: no delete (and no read) for them.
+    const tables = rows.slice(i, i + DELETE_CHUNK).some((r) => r.customer !== "") ? ["parked_jobs", "parked_payers"] : ["parked_jobs"];
+    for (const t of tables) {
+      deletes.push(
+        db
+          .prepare(`DELETE FROM ${t} WHERE product = ?1 AND job_id IN (${ids.map((_, k) => `?${k + 2}`).join(", ")})`)
+          .bind(cfg.product, ...ids),
+      );
+    }
   }
   try {
     await run(db, deletes);
@@ -210,7 +235,10 @@ export async function resumeParked(
     // conditional put per job.
     const send = await markQueued(r2 ?? (env as BaseEnv & { OUTPUTS: R2Bucket }).OUTPUTS, rows);
     const resumedAt = Date.now();
-    const { error } = await sendAll(queue, send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt })));
+    const { error } = await sendAll(
+      queue,
+      send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt, ...(r.customer ? { customer: r.customer, key_hash: r.key_hash } : {}) })),
+    );
     if (error !== undefined) {
       console.error("resume: JOB_QUEUE send failed:", error);
       throw new HttpError(503, "unavailable", "the job queue is unavailable; the jobs stay parked (some may run)", { "retry-after": "5" });
