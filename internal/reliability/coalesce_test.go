@@ -2,9 +2,7 @@ package reliability
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,19 +60,14 @@ type coalesced struct {
 func coalescedWave(t *testing.T, env *Env, base, q string, keys []string, cl *calls) coalesced {
 	t.Helper()
 	out := make([]askResult, len(keys))
-	var wg sync.WaitGroup
-	gate := make(chan struct{})
-	for i, key := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-gate
-			out[i] = askAs(t, env, base, q, key)
-		}()
-	}
 	began := time.Now()
-	close(gate)
-	wg.Wait()
+	// One goroutine per question: all of them in flight at once.
+	if errs := Parallel(deadline(t, time.Minute), len(keys), len(keys), func(i int) error {
+		out[i] = askAs(t, env, base, q, keys[i])
+		return nil
+	}); len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
 	took := time.Since(began)
 	w := coalesced{statuses: map[string]int{}}
 	misses, shared := 0, 0
@@ -115,26 +108,4 @@ func askAs(t *testing.T, env *Env, base, q, key string) askResult {
 		return ask(t, env, base, q)
 	}
 	return ask(t, env.as(key), base, q)
-}
-
-// as is the Env whose client sends key as the caller's credential.
-func (e *Env) as(key string) *Env {
-	c := *e.Client
-	c.Transport = bearerTransport{base: e.Client.Transport, key: key}
-	out := *e
-	out.Client = &c
-	return &out
-}
-
-// bearerTransport sends every request with Authorization: Bearer key (which
-// the Env's keyTransport, a different credential, passes as it is).
-type bearerTransport struct {
-	base http.RoundTripper
-	key  string
-}
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.key)
-	return b.base.RoundTrip(r)
 }
