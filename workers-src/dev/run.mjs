@@ -11,7 +11,8 @@
 //   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"entry":"http://127.0.0.1:<port>/","ready_ms":<n>,"kv_api":"<url>"}
 //
 // Before it reports ready it writes the key records of the config's "keys"
-// into the Workers' KEYS namespaces and, with "kvApi", serves the KV API
+// into the Workers' KEYS namespaces, wakes the Workflow instances a previous
+// run left under way (dev/resume.mjs) and, with "kvApi", serves the KV API
 // (dev/kvapi.mjs), whose base URL is "kv_api".
 //
 // "entry" is Miniflare's entry socket. Started with unsafeTriggerHandlers, it
@@ -28,6 +29,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveKV, writeKeys } from "./kvapi.mjs";
+import { resumeWorkflows } from "./resume.mjs";
 
 const started = performance.now();
 const workersDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -149,6 +151,8 @@ try {
   const workers = {};
   for (const w of config.workers) workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).href;
   await writeKeys(mf, config.keys);
+  // Instances a previous run left under way run on (dev/resume.mjs).
+  await resumeWorkflows(mf, config);
   let kvApi = "";
   if (config.kvApi) {
     const namespaces = {};
