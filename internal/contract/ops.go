@@ -257,8 +257,8 @@ var Events = map[string][]Event{
 			OpR2Get: 1, OpR2Put: 1, OpAnalyticsWrite: 1}},
 		{EventBatchRetry, "batch mode, per errored, expired or canceled request within MAX_RETRIES: the job sent again, its record written queued", map[Op]int{
 			OpR2Get: 1, OpQueueWrite: 1, OpR2Put: 1}},
-		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input", map[Op]int{
-			OpR2Get: 1, OpR2Put: 1}},
+		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input, and its copy under held/ (kept 31 days)", map[Op]int{
+			OpR2Get: 1, OpR2Put: 2}},
 	}, keyEvents),
 	stack.EdgeCache: concat([]Event{
 		{EventHitEdge, "the door, answered from the Cache API of this location", map[Op]int{

@@ -181,8 +181,8 @@ export const OPS_PER_EVENT = {
     batch_result: { "r2.put": 1, "r2.get": 1, "analytics.write": 1 },
     /** batch mode, per errored, expired or canceled request within MAX_RETRIES: the job sent again, its record written queued */
     batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
-    /** batch mode, per request failed past MAX_RETRIES: the dead record with its input */
-    batch_dead: { "r2.put": 1, "r2.get": 1 },
+    /** batch mode, per request failed past MAX_RETRIES: the dead record with its input, and its copy under held/ (kept 31 days) */
+    batch_dead: { "r2.put": 2, "r2.get": 1 },
     /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
     key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
