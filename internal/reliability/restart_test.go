@@ -1,9 +1,12 @@
+//go:build unix
+
 package reliability
 
 import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,11 +16,19 @@ import (
 
 // TestWorkflowJobSurvivesDevRestart: issue 19's durability. An event-agent
 // job on the workflow runner is under way (the stand-in has its model call)
-// when `zerocost dev` stops; dev starts again on the same state (the same
-// data directory, as `zerocost dev` keeps .zerocost/state/<stack>/), and
-// the job still ends done, paid once: the stand-in's only 200 for it is
-// the call after the restart (the first was cut off, a 499).
+// when `zerocost dev` ends, stopped as Ctrl-C stops it or killed (SIGKILL to
+// the runner's process group: Node and workerd, no clean shutdown); dev
+// starts again on the same state (the same data directory, as `zerocost
+// dev` keeps .zerocost/state/<stack>/), and the job still ends done, paid
+// once: the stand-in's only 200 for it is the call after the restart (the
+// first was cut off).
 func TestWorkflowJobSurvivesDevRestart(t *testing.T) {
+	for _, how := range []string{"stopped", "killed"} {
+		t.Run(how, func(t *testing.T) { restartMidJob(t, how == "killed") })
+	}
+}
+
+func restartMidJob(t *testing.T, kill bool) {
 	cl := newCalls()
 	arrived := make(chan int64, 16)
 	standIn := devmodel.Options{Latency: 8 * time.Second, Observe: cl.observe, Arrived: func(seq int64) { arrived <- seq }}
@@ -38,16 +49,26 @@ func TestWorkflowJobSurvivesDevRestart(t *testing.T) {
 	case <-deadline(t, time.Minute).Done():
 		t.Fatal("the stand-in saw no model call within a minute")
 	}
-	if err := env.Stop(); err != nil {
+	if kill {
+		if err := syscall.Kill(-env.RT.PID(), syscall.SIGKILL); err != nil {
+			t.Fatalf("killing dev's runner group: %v", err)
+		}
+		select {
+		case <-env.RT.Done():
+		case <-deadline(t, 30*time.Second).Done():
+			t.Fatal("dev's runner did not end within 30 s of SIGKILL")
+		}
+		_ = env.Stop() // the stand-in and the Go side; the runner is gone
+	} else if err := env.Stop(); err != nil {
 		t.Fatalf("stopping dev mid-call: %v", err)
 	}
-	t.Logf("dev stopped with job %s's model call under way", id)
+	t.Logf("dev %s with job %s's model call under way", map[bool]string{false: "stopped", true: "killed"}[kill], id)
 
 	env2, logs2 := startStoppable(t, dir, "wf", standIn, sameState)
 	t.Cleanup(func() { _ = env2.Stop() })
 	view := waitJob(t, env2, env2.URL("agent"), id, 3*time.Minute)
 	seq, _ := cl.outcomes(input)
-	t.Logf("after the restart: %v; the stand-in's answers for it: %v", view, seq)
+	t.Logf("after the restart: status %v; the stand-in's answers for it: %v", view["status"], seq)
 	if view["status"] != "done" {
 		logLines(t, "job", logs, logs2)
 		t.Fatalf("job %s: %v, want done", id, view)
