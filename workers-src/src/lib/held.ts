@@ -16,16 +16,11 @@ import { readJson, writeJson, type JobRecord, type Unrecorded, type UnrecordedVi
 
 export const heldKey = (id: string) => `held/${id}.json`;
 
-/** The statuses kept under held/. */
-const HELD = new Set(["dead", "budget_exhausted"]);
+/** Whether a record is one kept under held/: dead or parked. */
+export const isHeld = (rec: JobRecord | null | undefined): boolean => rec?.status === "dead" || rec?.status === "budget_exhausted";
 
-export const isHeld = (rec: JobRecord | null | undefined): boolean => rec != null && HELD.has(rec.status);
-
-/** One put of the held copy of a dead or parked record. */
-export async function holdJob(r2: R2Bucket, rec: JobRecord): Promise<void> {
-  if (!isHeld(rec)) throw new Error(`holdJob: job ${rec.job_id} is ${rec.status}, not dead or parked`);
-  await writeJson(r2, heldKey(rec.job_id), rec);
-}
+/** One put of the held copy of a dead or parked record (callers check isHeld). */
+export const holdJob = (r2: R2Bucket, rec: JobRecord): Promise<void> => writeJson(r2, heldKey(rec.job_id), rec);
 
 /** The held copy of job id, or null. One R2 get. */
 export async function readHeld(r2: R2Bucket, id: string): Promise<JobRecord | null> {
@@ -40,11 +35,7 @@ export async function readHeld(r2: R2Bucket, id: string): Promise<JobRecord | nu
  * only once the job's own record has expired.
  */
 export async function releaseHeld(r2: R2Bucket, id: string): Promise<void> {
-  try {
-    await r2.delete(heldKey(id));
-  } catch (err) {
-    console.error(`job ${id}: its held copy could not be deleted:`, err);
-  }
+  await r2.delete(heldKey(id)).catch((err) => console.error(`job ${id}: held copy not deleted:`, err));
 }
 
 
