@@ -32,8 +32,10 @@ export function instancesUnderWay(persist, workflowName) {
   if (!existsSync(dir)) return [];
   let DatabaseSync;
   try {
+    // node:sqlite: Node 22.13 and later without a flag.
     ({ DatabaseSync } = process.getBuiltinModule("node:sqlite"));
-  } catch {
+  } catch (err) {
+    console.error(`zerocost dev runner: cannot read Workflow state (node:sqlite: ${err instanceof Error ? err.message : err}); instances under way when dev last stopped stay as they were`);
     return [];
   }
   const ids = [];
