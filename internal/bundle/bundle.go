@@ -33,11 +33,12 @@ const SizeGoal = 25 * 1024
 
 // GuardedPipelineSize bounds an async pipeline with the spend guard (a budget
 // in the stack): the guard's check, record, alerts, parking and admin routes
-// (lib/spend/, about 11.5 KB) and the claim of each model call (lib/claim.ts)
-// put it over SizeGoal, a miss recorded in
-// docs/BENCHMARKS.md; batch mode (lib/batch/, about 10 KB) comes on top when
-// it is on.
-const GuardedPipelineSize = 34 * 1024
+// (lib/spend/, about 11.5 KB), the claim of each model call (lib/claim.ts)
+// and the held copies of dead and parked records (lib/held.ts: 0.7 KB,
+// 38,141 -> 38,853 bytes on the demo's email-worker with keys) put it over
+// SizeGoal, a miss recorded in docs/BENCHMARKS.md; batch mode (lib/batch/,
+// about 10 KB) comes on top when it is on.
+const GuardedPipelineSize = 35 * 1024
 
 // KeysAllowance is what the customer key check (lib/keys.ts: the header
 // parsing, the checksum, the cache, the limits and their messages; the

@@ -80,7 +80,8 @@ const (
 // rules delete what is written under each prefix once it is the rule's age,
 // up to a day late (plan.Lifecycle), so a prefix holds (its age + 1) days of
 // what is written under it a day. Job records live under jobs/ for the
-// stack's retention, dead ones under held/ for at least 31 days; edge-cache
+// stack's retention, and dead ones also (a copy) under held/ for at least 31
+// days; edge-cache
 // stores one answer per miss for its TTL in whole days.
 func storedGB(p *Profile, pp *ProductProfile) float64 {
 	perDay := v(pp.Requests) / float64(p.Days)
@@ -88,7 +89,7 @@ func storedGB(p *Profile, pp *ProductProfile) float64 {
 	switch pp.Pattern {
 	case EventAgent, AsyncPipeline:
 		dead := v(pp.DeadLetterRate)
-		days := (1-dead)*float64(s.JobRecordDays()+1) + dead*float64(s.HeldRecordDays()+1)
+		days := float64(s.JobRecordDays()+1) + dead*float64(s.HeldRecordDays()+1)
 		return perDay * days * (v(pp.ResultBytes) + RecordOverhead) / gb
 	case EdgeCache:
 		return perDay * (1 - v(pp.CacheHitRate)) * float64(s.AnswerDays()+1) * v(pp.ResultBytes) / gb

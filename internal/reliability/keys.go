@@ -138,3 +138,25 @@ func (e *Env) SpendRows(sql string, params ...any) ([]map[string]any, error) {
 	}
 	return v.Rows, nil
 }
+
+// as is the Env whose client sends key as the caller's credential.
+func (e *Env) as(key string) *Env {
+	c := *e.Client
+	c.Transport = bearerTransport{base: e.Client.Transport, key: key}
+	out := *e
+	out.Client = &c
+	return &out
+}
+
+// bearerTransport sends every request with Authorization: Bearer key (which
+// the Env's keyTransport, a different credential, passes as it is).
+type bearerTransport struct {
+	base http.RoundTripper
+	key  string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.base.RoundTrip(r)
+}

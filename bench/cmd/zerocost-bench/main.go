@@ -29,22 +29,25 @@ import (
 )
 
 // The runtime benchmarks' stack: one product per pattern, no rate limit of
-// their own in the way.
+// their own in the way, public (no customer key to read on each request).
 const runtimeStack = `config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: relay
       pattern: edge-cache
+      access: public
       systemPrompt: Answer in one sentence.
       settings:
         rateLimitPerMinute: 1000000
     - name: agent
       pattern: event-agent
+      access: public
       systemPrompt: Answer in one sentence.
       settings:
         rateLimitPerMinute: 1000000
     - name: pipe
       pattern: async-pipeline
+      access: public
       systemPrompt: Answer in one sentence.
       settings:
         batchSize: 100

@@ -33,7 +33,8 @@ import { customerOf, keyHashOf } from "../lib/keys";
 import { sendAll } from "../lib/queue";
 import { validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
-import { deadLetter, PATTERN, processMessage, unrecorded } from "./async-pipeline/consumer";
+import { deadLetter, PATTERN, processMessage, QUEUED_WINDOW_MS, unrecorded } from "./async-pipeline/consumer";
+import { unrecordedOrHeld } from "../lib/held";
 
 export { deferralDelay, EXPIRED_ERROR, MAX_DEFERRALS, QUEUED_WINDOW_MS } from "./async-pipeline/consumer";
 
@@ -87,7 +88,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       { path: "/jobs", POST: (request, env) => postJobs(request, env) },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded, customerOf(request))),
+        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecordedOrHeld(env.OUTPUTS, params.id!, QUEUED_WINDOW_MS, unrecorded), customerOf(request))),
       },
       // The parked jobs (lib/spend/parked.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
       ...(__ZEROCOST_SPEND_GUARD__

@@ -12,6 +12,7 @@
 import { shapeResult, type Hooks } from "../../hooks";
 import type { Config } from "../config";
 import { describe } from "../errors";
+import { holdJob, isHeld } from "../held";
 import { isTerminal, jobRecord, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
 import { recordUsage } from "../model";
 import { sendAll } from "../queue";
@@ -83,7 +84,11 @@ function heldBy(rec: JobRecord | null, batchId: string): boolean {
 function putCounted(a: Apply, h: Held, rec: JobRecord, counter: "failed" | "dead" | "retried"): void {
   a.writes.push(
     writeJobIf(a.env.OUTPUTS, rec, h.etag)
-      .then((ok) => void (ok ? a.sum[counter]++ : a.sum.skipped++))
+      .then(async (ok) => {
+        if (ok && isHeld(rec)) await holdJob(a.env.OUTPUTS, rec); // dead: kept 31 days under held/
+        if (ok) a.sum[counter]++;
+        else a.sum.skipped++;
+      })
       .catch((err) => {
         a.complete = false;
         console.error(`job ${h.job.job_id}:`, err);
@@ -111,7 +116,10 @@ async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Pro
       return;
     }
     if (done.status === "done") a.sum.done++;
-    else a.sum.dead++;
+    else {
+      await holdJob(a.env.OUTPUTS, done); // dead: kept 31 days under held/
+      a.sum.dead++;
+    }
     recordUsage(a.env, a.cfg, model, PATTERN, message?.usage, "batch", job.customer ?? "");
     await a.budget.recordSpend(a.env, a.cfg, message?.usage, payerFor(job.customer ?? "")).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
   } catch (err) {

@@ -6,6 +6,7 @@ import type { Config } from "../config";
 import { HttpError } from "../errors";
 import { claimedFor, readJobVersion, writeJobUnchanged } from "../claim";
 import { isTerminal, jobRecord, writeJob, type JobRecord } from "../jobs";
+import { holdJob, readHeld, releaseHeld } from "../held";
 import { sendAll } from "../queue";
 import { BudgetUnavailable, unavailable } from "./errors";
 import { checkBudget } from "./guard";
@@ -73,11 +74,12 @@ export async function parkJob(
   const patch: Parameters<typeof jobRecord>[1] = { status: "budget_exhausted", error: job.error };
   if (attempts !== undefined) patch.attempts = attempts;
   const rec = jobRecord(job.job_id, patch, prev);
-  if (etag === undefined) {
-    await writeJob(r2, rec);
+  if (etag === undefined || (await writeJobUnchanged(r2, rec, etag)) !== null) {
+    if (etag === undefined) await writeJob(r2, rec);
+    // Kept 31 days under held/, past jobs/'s retention (lib/held.ts).
+    await holdJob(r2, rec);
     return true;
   }
-  if ((await writeJobUnchanged(r2, rec, etag)) !== null) return true;
   // Parked by a delivery that raced this one: its row is the row.
   if ((await readJobVersion(r2, job.job_id)).rec?.status === "budget_exhausted") return true;
   await run(
@@ -164,9 +166,11 @@ async function markQueued(bucket: R2Bucket, rows: Row[]): Promise<Row[]> {
       rows.slice(i, i + PUT_CONCURRENCY).map(async (r) => {
         try {
           const v = await readJobVersion(bucket, r.job_id);
-          const free = !isTerminal(v.rec) && claimedFor(v.rec) === 0;
-          if (free && (await writeJobUnchanged(bucket, jobRecord(r.job_id, { status: "queued" }, v.rec), v.etag)) !== null) send.push(r);
-          else console.log(`resume: job ${r.job_id} is run or ended by another delivery (${v.rec?.status ?? "no record"}); not sent again`);
+          const parked = await stillParked(bucket, r.job_id, v.rec);
+          if (parked !== null && (await writeJobUnchanged(bucket, jobRecord(r.job_id, { status: "queued" }, parked), v.etag)) !== null) {
+            send.push(r);
+            await releaseHeld(bucket, r.job_id); // moved back: jobs/ holds it again
+          } else console.log(`resume: job ${r.job_id} is run or ended by another delivery (${v.rec?.status ?? "no record"}); not sent again`);
         } catch (err) {
           console.error(`resume: job ${r.job_id}: its queued record could not be written:`, err);
           throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", { "retry-after": "30" });
@@ -175,6 +179,19 @@ async function markQueued(bucket: R2Bucket, rows: Row[]): Promise<Row[]> {
     );
   }
   return send;
+}
+
+/**
+ * The record a parked row's job is resumed from, or null when it may not be
+ * sent again: its jobs/ record, neither ended nor claimed; or, when jobs/
+ * has none (expired after retentionDays), its held/ copy, still parked. A job
+ * run or ended since its parking dropped that copy (lib/held.ts), so an
+ * expired done record is never paid again.
+ */
+async function stillParked(bucket: R2Bucket, id: string, rec: JobRecord | null): Promise<JobRecord | null> {
+  if (rec !== null) return !isTerminal(rec) && claimedFor(rec) === 0 ? rec : null;
+  const held = await readHeld(bucket, id);
+  return held?.status === "budget_exhausted" ? held : null;
 }
 
 async function unpark(db: D1Database, cfg: Config, rows: Row[]): Promise<void> {

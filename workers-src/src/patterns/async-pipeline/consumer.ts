@@ -23,6 +23,7 @@ import { MODEL_SPEND } from "../../lib/spend/guard";
 import { NO_TICKET, payerFor, type Payer } from "../../lib/types";
 import { payerByKey } from "../../lib/keys";
 import { parkJob } from "../../lib/spend/parked";
+import { holdJob, isHeld, releaseHeld } from "../../lib/held";
 
 /** The customer a job message names, as a record's field (none: a public product's job). */
 const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
@@ -251,6 +252,7 @@ export async function processMessage(
     const result = await shapeResult(hooks, response, input);
     const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts, ...customerOfJob(msg.body) }, d.prev);
     await writeJob(env.OUTPUTS, rec);
+    if (isHeld(d.claimedOver?.rec)) await releaseHeld(env.OUTPUTS, id); // a parked job run by a redelivery
     msg.ack();
   } catch (err) {
     ticket.release();
@@ -274,6 +276,7 @@ export async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): 
     }
     const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input, ...customerOfJob(msg.body) }, prev);
     await writeJob(env.OUTPUTS, rec);
+    await holdJob(env.OUTPUTS, rec); // kept 31 days under held/, past jobs/'s retention
     msg.ack();
   } catch (err) {
     logWith(id)(err);
