@@ -33,8 +33,8 @@ func TestBucketLifecycleRules(t *testing.T) {
 		t.Fatalf("%d lifecycle resources for %d buckets", len(lifecycles), len(buckets))
 	}
 	want := map[string]map[string]float64{
-		"sales-engine-demo-outputs-lifecycle": {"jobs/": 31 * 86400, "held/": 31 * 86400},
-		"email-worker-demo-outputs-lifecycle": {"jobs/": 31 * 86400, "held/": 31 * 86400, "batches/": 30 * 86400},
+		"sales-engine-demo-outputs-lifecycle": {"jobs/": 7 * 86400, "held/": 31 * 86400},
+		"email-worker-demo-outputs-lifecycle": {"jobs/": 7 * 86400, "held/": 31 * 86400, "batches/": 30 * 86400},
 		"ai-relay-demo-outputs-lifecycle":     {"answers/": 86400},
 	}
 	seen := 0

@@ -589,21 +589,39 @@ func TestBudgetWebhookAndSpendDatabase(t *testing.T) {
 		}
 	}
 
-	// No budget: no database, no SPEND.
+	// No budget and no keys: no database, no SPEND.
 	demoConfig(t, func(c map[string]string) {
 		delete(c, "zerocost:monthlyBudgetUsd")
-		c["zerocost:products"] = `[{"name":"a","pattern":"edge-cache"}]`
+		c["zerocost:products"] = `[{"name":"a","pattern":"edge-cache","access":"public"}]`
 	})
 	m, err = runProgram(t)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(m.byType(tD1)); n != 0 {
-		t.Errorf("%d spend databases without a budget", n)
+		t.Errorf("%d spend databases without a budget or keys", n)
 	}
 	for _, r := range m.byType(tScript) {
 		if got, _ := scriptBindings(t, r); got["SPEND"].Type != "" || got["BUDGET_ALERT_WEBHOOK"].Type != "" {
-			t.Errorf("%s: budget bindings without a budget", r.Name)
+			t.Errorf("%s: budget bindings without a budget or keys", r.Name)
+		}
+	}
+
+	// No budget, but keys (the default): the database and SPEND for the
+	// customers' budgets, and no webhook.
+	demoConfig(t, func(c map[string]string) {
+		delete(c, "zerocost:monthlyBudgetUsd")
+		c["zerocost:products"] = `[{"name":"a","pattern":"edge-cache"}]`
+	})
+	if m, err = runProgram(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.byType(tD1)); n != 1 {
+		t.Errorf("%d spend databases for a keyed product, want 1", n)
+	}
+	for _, r := range m.byType(tScript) {
+		if got, _ := scriptBindings(t, r); got["SPEND"].Type != "d1" || got["BUDGET_ALERT_WEBHOOK"].Type != "" {
+			t.Errorf("%s: a keyed product: SPEND %+v, webhook %+v", r.Name, got["SPEND"], got["BUDGET_ALERT_WEBHOOK"])
 		}
 	}
 }

@@ -20,7 +20,9 @@ func demoPlan(t *testing.T) *plan.Plan { return plantest.DemoPlan(t) }
 // for an async pipeline that carries the spend guard (the demo stack has a
 // budget): its parking and admin routes put it over the goal, a miss
 // recorded in docs/BENCHMARKS.md ("Bundle size") and bounded here; the
-// customer key check (every demo product has keys) adds KeysAllowance, and
+// customer key check (every demo product has keys) adds KeysAllowance (and,
+// with the spend store, the customer scope CustomerSpendAllowance or
+// CustomerPipelineAllowance), and
 // the Workflow runner (the demo's event agents) WorkflowAllowance.
 func TestDemoBundles(t *testing.T) {
 	p := demoPlan(t)
@@ -38,6 +40,11 @@ func TestDemoBundles(t *testing.T) {
 		}
 		if pr.Binding(contract.Keys) != nil {
 			limit += KeysAllowance
+			if pr.Binding(contract.Spend) != nil && pr.Pattern == stack.AsyncPipeline {
+				limit += CustomerPipelineAllowance
+			} else if pr.Binding(contract.Spend) != nil {
+				limit += CustomerSpendAllowance
+			}
 		}
 		if pr.Binding(contract.JobWorkflow) != nil {
 			limit += WorkflowAllowance

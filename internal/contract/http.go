@@ -128,7 +128,7 @@ var ErrorCodes = []CodeDoc{
 	{ErrUnauthorized, 401, "an admin route: the bearer token (AUTH_TOKEN) is missing or wrong"},
 	{ErrInvalidKey, 401, "with WWW-Authenticate: a product with keys, and the customer key is missing, malformed, unknown, expired or revoked"},
 	{ErrRateLimited, 429, "with Retry-After"},
-	{ErrBudgetExhausted, 429, "with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget)"},
+	{ErrBudgetExhausted, 429, "with Retry-After, resets_at and scope (product, stack, or customer: the key's own monthly budget): the month's model budget is spent (the figures are the owner's: GET /admin/budget)"},
 	{ErrForbidden, 403, "the route needs a setting the stack lacks (admin routes without AUTH_TOKEN)"},
 	{ErrUpstream, 502, "the model API failed (edge-cache answers synchronously): request_id (and x-request-id), upstream_status, attempts, retry_after; never the API's own text, which goes to the log"},
 	{ErrUnavailable, 503, "a platform service (the job queue, the spend store) failed; retry later"},

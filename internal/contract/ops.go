@@ -150,6 +150,10 @@ const (
 	EventKeyCheck   = "key_check"   // a request with a live key that starts work (not a GET): the door limiter of its tier
 	EventKeyLookup  = "key_lookup"  // a key not in the isolate's cache: its record read from KEYS
 	EventKeyRefused = "key_refused" // a well-formed key KEYS does not hold live: 401
+	// The spend guard's customer scope (a keyed request's model call; the
+	// spend store is always there for a product with keys).
+	EventCustomerCheck  = "customer_check"  // before a model call of a customer with a monthly budget: its month row read
+	EventCustomerRecord = "customer_record" // after a model call of a keyed request: the upsert of its customer's month row
 	// event-agent on runner: workflow (the default): POST creates an
 	// instance, the instance's steps do the work.
 	EventPostWorkflow = "post_workflow" // POST /jobs: 202 once the instance is created
@@ -170,6 +174,10 @@ var keyEvents = []Event{
 		OpKVRead: 1}},
 	{EventKeyRefused, "customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key", map[Op]int{
 		OpRequest: 1, OpKVRead: 1, OpRateLimit: 1}},
+	{EventCustomerCheck, "customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check", map[Op]int{
+		OpD1RowsRead: 1}},
+	{EventCustomerRecord, "customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row", map[Op]int{
+		OpD1RowsRead: 1, OpD1RowsWritten: 1}},
 }
 
 // guardEvents are the spend guard's events of every pattern (a product in a
@@ -232,17 +240,17 @@ var Events = map[string][]Event{
 			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 2}},
 		{EventDeferral, "the limiter says wait: the job is sent again with a delay and this delivery acked", map[Op]int{
 			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpQueueWrite: 1, OpQueueDelete: 1}},
-		{EventDeadLetter, "retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input", map[Op]int{
-			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventDeadLetter, "retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input, and its copy under held/ (kept 31 days)", map[Op]int{
+			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 2, OpQueueDelete: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
 	}, guardEvents, []Event{
-		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, the ack", map[Op]int{
-			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1, OpD1RowsWritten: 1, OpR2Put: 1, OpQueueDelete: 1}},
+		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, and its copy under held/ (kept 31 days), the ack", map[Op]int{
+			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1, OpD1RowsWritten: 1, OpR2Put: 2, OpQueueDelete: 1}},
 		{EventResume, "POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked)", map[Op]int{
 			OpRequest: 1, OpD1RowsRead: 1}},
-		{EventResumeJob, "per job resumed: its parked row read, its record read and written queued (conditional), its message sent, its row deleted (the delete reads it twice)", map[Op]int{
-			OpD1RowsRead: 3, OpD1RowsWritten: 1, OpR2Get: 1, OpR2Put: 1, OpQueueWrite: 1}},
+		{EventResumeJob, "per job resumed: its parked row read, its record read and written queued (conditional), its held/ copy deleted (free), its message sent, its row deleted (the delete reads it twice)", map[Op]int{
+			OpD1RowsRead: 3, OpD1RowsWritten: 1, OpR2Get: 1, OpR2Put: 1, OpR2Delete: 1, OpQueueWrite: 1}},
 		{EventBatchSubmit, "batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written", map[Op]int{
 			OpBatchCreate: 1, OpR2Put: 1}},
 		{EventBatchDelivery, "batch mode, per job submitted: the job record read, written submitted with the batch id, the ack", map[Op]int{
@@ -257,8 +265,8 @@ var Events = map[string][]Event{
 			OpR2Get: 1, OpR2Put: 1, OpAnalyticsWrite: 1}},
 		{EventBatchRetry, "batch mode, per errored, expired or canceled request within MAX_RETRIES: the job sent again, its record written queued", map[Op]int{
 			OpR2Get: 1, OpQueueWrite: 1, OpR2Put: 1}},
-		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input", map[Op]int{
-			OpR2Get: 1, OpR2Put: 1}},
+		{EventBatchDead, "batch mode, per request failed past MAX_RETRIES: the dead record with its input, and its copy under held/ (kept 31 days)", map[Op]int{
+			OpR2Get: 1, OpR2Put: 2}},
 	}, keyEvents),
 	stack.EdgeCache: concat([]Event{
 		{EventHitEdge, "the door, answered from the Cache API of this location", map[Op]int{

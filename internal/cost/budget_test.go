@@ -142,16 +142,27 @@ func TestBatchModeForecast(t *testing.T) {
 }
 
 // A budgeted product adds the guard's D1 rows: a check before every model
-// call and a record after every successful one.
+// call and a record after every successful one. A keyed product adds its
+// customers' rows on top (a customer check and a customer record per call),
+// with or without a budget of its own.
 func TestBudgetGuardOps(t *testing.T) {
-	r := forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, "monthly_budget_usd = 100"))
+	public := "\naccess = \"public\""
+	r := forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, "monthly_budget_usd = 100"+public))
 	wantQty(t, r, "agent", D1, RowsRead, 3000*2) // a row read by each check and each record
 	wantQty(t, r, "agent", D1, RowsWritten, 3000)
-	r = forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, ""))
+	r = forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, public[1:]))
 	wantQty(t, r, "agent", D1, RowsWritten, 0)
+	// Keys (the default), no budget: the customers' rows alone.
+	r = forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, ""))
+	wantQty(t, r, "agent", D1, RowsWritten, 3000)
+	wantQty(t, r, "agent", D1, RowsRead, 3000*2)
+	// Keys and a budget: both rows, in the same trips.
+	r = forecast(t, Free, "days = 30\n"+product("agent", EventAgent, 3000, "monthly_budget_usd = 100"))
+	wantQty(t, r, "agent", D1, RowsWritten, 3000*2)
+	wantQty(t, r, "agent", D1, RowsRead, 3000*4)
 	// The stack's budget guards every product, and its queries read the
 	// month's row of each product (two here).
-	r = forecast(t, Free, "days = 30\nmonthly_budget_usd = 50\n"+product("relay", EdgeCache, 1000, "cache_hit_rate = 0.5")+product("agent", EventAgent, 10, ""))
+	r = forecast(t, Free, "days = 30\nmonthly_budget_usd = 50\n"+product("relay", EdgeCache, 1000, "cache_hit_rate = 0.5"+public)+product("agent", EventAgent, 10, public[1:]))
 	wantQty(t, r, "relay", D1, RowsWritten, 500)
 	wantQty(t, r, "relay", D1, RowsRead, 500*2*2)
 }

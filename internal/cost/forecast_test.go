@@ -67,9 +67,9 @@ func TestEventAgentCounts(t *testing.T) {
 	wantQty(t, r, "agent", KV, Writes, 0)   // no KV: "queued" is proven by the signed id
 	wantQty(t, r, "agent", R2, ClassA, 300) // the job record (result or error)
 	wantQty(t, r, "agent", R2, ClassB, 600) // each poll reads the record
-	// Steady state: (31 days of retention + the day R2's deletion lags) of
+	// Steady state: (7 days of retention + the day R2's deletion lags) of
 	// the 10 records written a day.
-	wantQty(t, r, "agent", R2, Storage, 32*10*(1000+RecordOverhead)/1e9)
+	wantQty(t, r, "agent", R2, Storage, 8*10*(1000+RecordOverhead)/1e9)
 	wantQty(t, r, "agent", Analytics, DataPoints, 300)
 	wantQty(t, r, "agent", Model, InputTokens, 120000)
 	wantQty(t, r, "agent", Model, OutputTokens, 30000)
@@ -105,7 +105,7 @@ func TestAsyncPipelineCounts(t *testing.T) {
 	wantQty(t, r, "pipe", Workers, Requests, 1000+1000+(980+100+20)/2.0) // POST, polls, consumer batches
 	wantQty(t, r, "pipe", KV, Writes, 0)
 	wantQty(t, r, "pipe", R2, ClassB, 980+100+20+1000)             // each delivery and dead letter reads the record; polls
-	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*100+20)              // claims and done records, claims and errors kept on failed attempts, dead records
+	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*100+2*20)            // claims and done records, claims and errors kept on failed attempts, dead records and their held/ copies
 	wantQty(t, r, "pipe", Queues, Operations, 1000+980*2+100+20*3) // send; read+delete per success; a read per failed attempt; DLQ move+read+delete
 	wantQty(t, r, "pipe", Analytics, DataPoints, 980)
 	if got := r.Products[0].ModelCalls; got != 980 {
@@ -402,8 +402,9 @@ func TestStorageFollowsTheStacksRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 100 jobs a day of 1000 bytes: 90 kept 45 days + 1, 10 dead as long.
-	wantQty(t, r, "pipe", R2, Storage, (90*46+10*46)*1000/1e9)
+	// 100 jobs a day of 1000 bytes kept 45 days + 1 under jobs/; the 10
+	// dead also under held/, as long (held/ keeps max(31, retention)).
+	wantQty(t, r, "pipe", R2, Storage, (100*46+10*46)*1000/1e9)
 	// 50 misses a day, kept 3 days + 1.
 	wantQty(t, r, "relay", R2, Storage, 50*4*1000/1e9)
 	if _, err := ParseProfile("u.toml", []byte("retention_months = 12\n"+product("a", EventAgent, 1, ""))); err == nil || !strings.Contains(err.Error(), "retention_months: removed") {

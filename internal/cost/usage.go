@@ -80,7 +80,8 @@ const (
 // rules delete what is written under each prefix once it is the rule's age,
 // up to a day late (plan.Lifecycle), so a prefix holds (its age + 1) days of
 // what is written under it a day. Job records live under jobs/ for the
-// stack's retention, dead ones under held/ for at least 31 days; edge-cache
+// stack's retention, and dead ones also (a copy) under held/ for at least 31
+// days; edge-cache
 // stores one answer per miss for its TTL in whole days.
 func storedGB(p *Profile, pp *ProductProfile) float64 {
 	perDay := v(pp.Requests) / float64(p.Days)
@@ -88,7 +89,7 @@ func storedGB(p *Profile, pp *ProductProfile) float64 {
 	switch pp.Pattern {
 	case EventAgent, AsyncPipeline:
 		dead := v(pp.DeadLetterRate)
-		days := (1-dead)*float64(s.JobRecordDays()+1) + dead*float64(s.HeldRecordDays()+1)
+		days := float64(s.JobRecordDays()+1) + dead*float64(s.HeldRecordDays()+1)
 		return perDay * days * (v(pp.ResultBytes) + RecordOverhead) / gb
 	case EdgeCache:
 		return perDay * (1 - v(pp.CacheHitRate)) * float64(s.AnswerDays()+1) * v(pp.ResultBytes) / gb
@@ -163,7 +164,10 @@ func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool
 //
 // A product with access = keys also has a key_check per request that starts
 // work (every POST: the requests) and a key_lookup, one KV read, per
-// client request whose key is not in its isolate's cache (keyLookups).
+// client request whose key is not in its isolate's cache (keyLookups); a
+// customer_record after every successful model call (its customer's
+// customer_spend row) and a customer_check before every model call or
+// batch created (as if every customer had a monthly budget: the most).
 // Refused keys (key_refused) have no rate in a profile and are left out.
 func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 	e := eventsOf(p, pp)
@@ -171,15 +175,20 @@ func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 		e[contract.EventKeyCheck] = v(pp.Requests)
 		e[contract.EventKeyLookup] = keyLookups(p, pp, e)
 	}
+	var checks, records float64
+	for name, n := range e {
+		ops := contract.EventOps(pp.Pattern, name)
+		checks += n * float64(ops[contract.OpModelCall]+ops[contract.OpBatchCreate])
+		records += n * float64(ops[contract.OpAnalyticsWrite])
+	}
 	if pp.MonthlyBudgetUSD != nil || p.MonthlyBudgetUSD != nil {
-		var checks, records float64
-		for name, n := range e {
-			ops := contract.EventOps(pp.Pattern, name)
-			checks += n * float64(ops[contract.OpModelCall]+ops[contract.OpBatchCreate])
-			records += n * float64(ops[contract.OpAnalyticsWrite])
-		}
 		e[contract.EventBudgetCheck] = checks
 		e[contract.EventBudgetRecord] = records
+	}
+	if pp.Access == stack.AccessKeys {
+		// Every customer taken to have a budget: the most reads.
+		e[contract.EventCustomerCheck] = checks
+		e[contract.EventCustomerRecord] = records
 	}
 	return e
 }

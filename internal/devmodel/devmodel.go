@@ -117,6 +117,10 @@ type Options struct {
 	// It runs on the request's goroutine: keep it quick. It is also called
 	// once per request of a message batch when the batch ends (see CallInfo).
 	Observe func(CallInfo)
+	// Arrived, when set, is called once per call to POST /v1/messages as it
+	// arrives, before it is answered (a test waits on it to act while a call
+	// is under way). Keep it quick.
+	Arrived func(seq int64)
 	// Batch shapes the Message Batches API (batches.go).
 	Batch BatchOptions
 }
@@ -335,6 +339,9 @@ func (h *Handler) messages(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	reqID := fmt.Sprintf("req_standin_%06d", seq)
 	w.Header().Set("Request-Id", reqID)
+	if h.opts.Arrived != nil {
+		h.opts.Arrived(seq)
+	}
 
 	c := h.serve(w, r, seq)
 

@@ -333,6 +333,9 @@ func extraWorkers(extras []ExtraWorker, products []runnerWorker) ([]runnerWorker
 		if len(e.R2Buckets) > 0 {
 			w.Options.R2Buckets = maps.Clone(e.R2Buckets)
 		}
+		for binding, name := range e.D1Databases {
+			put(&w.Options.D1Databases, binding, render.LocalDatabaseID(name))
+		}
 		for binding, queue := range e.QueueProducers {
 			if w.Options.QueueProducers == nil {
 				w.Options.QueueProducers = map[string]queueProducer{}

@@ -108,6 +108,9 @@ type ExtraWorker struct {
 	// queue name.
 	R2Buckets      map[string]string
 	QueueProducers map[string]string
+	// D1Databases maps a binding to a D1 database name (the plan's), bound
+	// to the same local database as the products'.
+	D1Databases map[string]string
 }
 
 // UsageError marks errors of configuration or setup: a bad stack, missing

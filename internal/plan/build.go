@@ -29,7 +29,7 @@ func Build(cfg *stack.Config, projectDir string) (*Plan, error) {
 		RetainData:          cfg.RetainData,
 		MonthlyBudgetUSD:    cfg.MonthlyBudgetUSD,
 	}
-	if cfg.HasBudget() {
+	if cfg.HasSpendStore() {
 		p.SpendDatabase = &Database{Binding: contract.Spend, Name: names.SpendDatabase(cfg.Stack)}
 	}
 	var errs []error

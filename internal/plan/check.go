@@ -23,7 +23,7 @@ var required = func() map[string]map[string]Kind {
 		m := map[string]Kind{}
 		for _, name := range contract.BindingsOf(pat) {
 			// Optional in the Worker: usage is not recorded without
-			// MODEL_USAGE; SPEND is there when the stack has a budget
+			// MODEL_USAGE; SPEND is there when the stack has a budget or keys
 			// (Check demands it then); the keys' bindings when the
 			// product has keys (checkAccess); JOB_WORKFLOW on runner: workflow.
 			if !slices.Contains([]string{contract.ModelUsage, contract.Spend, contract.Keys, contract.KeyFailures, contract.DoorStandard, contract.JobWorkflow}, name) {
@@ -96,7 +96,7 @@ func (c *checker) product(pr Product) {
 	p := c.p
 	if p.SpendDatabase != nil {
 		if b := pr.Binding(p.SpendDatabase.Binding); b == nil || b.Type != D1 {
-			c.add("%s: the stack has a budget, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
+			c.add("%s: the stack has a budget or customer keys, so the Worker needs a d1 binding named %s (the stack's spend database)", pr.Name, p.SpendDatabase.Binding)
 		}
 	}
 	if err := names.Check("script", pr.Script); err != nil {

@@ -23,7 +23,8 @@ type Plan struct {
 	// products together (zerocost:monthlyBudgetUsd); 0: none.
 	MonthlyBudgetUSD float64 `json:"monthly_budget_usd,omitempty"`
 	// SpendDatabase is the stack's spend counter, present when the stack
-	// has a budget (its own or a product's). The stack owns it, not a
+	// has a budget (its own or a product's) or a product with customer keys
+	// (whose customers' budgets and spend it keeps). The stack owns it, not a
 	// product: every product's Worker binds it as SPEND.
 	SpendDatabase *Database `json:"spend_database,omitempty"`
 	Products      []Product `json:"products"`

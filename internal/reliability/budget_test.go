@@ -146,6 +146,7 @@ func TestPipelineRunsIntoItsBudget(t *testing.T) {
 	if done == 0 || len(parked) == 0 {
 		t.Fatalf("%d done and %d parked of %d: the budget should stop the backlog part-way", done, len(parked), n)
 	}
+	p.expectObjects(t, jobs, recs) // each parked job's record also under held/
 	listed := p.parkedIDs(t)
 	if len(listed) != len(parked) {
 		t.Errorf("GET /admin/jobs lists %d jobs, %d records are budget_exhausted", len(listed), len(parked))
@@ -213,6 +214,7 @@ func TestPipelineRunsIntoItsBudget(t *testing.T) {
 	if left := p2.parkedIDs(t); len(left) != 0 {
 		t.Errorf("%d jobs still parked after the resume", len(left))
 	}
+	p2.expectObjects(t, jobs, final) // resume moved them back: no held copy left
 	// One model call paid per job over both runs: no call answered 200 to
 	// the Worker but one (a call it abandoned, timed out, is a failed call).
 	abandoned := 0

@@ -31,7 +31,10 @@ type askResult struct {
 	shared bool
 	answer string
 	code   string
-	retry  string
+	// message: the error's message (the door's and the model limiter's 429
+	// share rate_limited; the message tells them apart)
+	message string
+	retry   string
 	// an upstream_error's request id (error.request_id, x-request-id), and
 	// whether its body holds the stand-in's own words (it must not)
 	requestID, headerID string
@@ -62,10 +65,11 @@ func ask(t *testing.T, env *Env, base, question string) askResult {
 		var v struct {
 			Error struct {
 				RequestID string `json:"request_id"`
+				Message   string `json:"message"`
 			} `json:"error"`
 		}
 		_ = json.Unmarshal(r.Body, &v)
-		out.requestID, out.headerID = v.Error.RequestID, r.Header.Get("x-request-id")
+		out.requestID, out.headerID, out.message = v.Error.RequestID, r.Header.Get("x-request-id"), v.Error.Message
 		out.apiWords = strings.Contains(string(r.Body), "stand-in")
 	}
 	return out

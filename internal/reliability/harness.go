@@ -134,6 +134,9 @@ func Start(ctx context.Context, o devrun.Options) (*Env, error) {
 	}
 	ins := devrun.ExtraWorker{Name: InspectorName, Script: script,
 		R2Buckets: map[string]string{}, QueueProducers: map[string]string{}}
+	if db := o.Plan.SpendDatabase; db != nil {
+		ins.D1Databases = map[string]string{"D1_SPEND": db.Name}
+	}
 	for _, pr := range o.Plan.Products {
 		for _, b := range pr.Bindings {
 			if b.Type == plan.R2 {

@@ -11,6 +11,7 @@
 //   GET  /r2/<bucket>/get?key=K      the object (404 when missing)
 //   POST /r2/<bucket>/getmany        body: a JSON array of keys; {"objects":{key: text or null}}
 //   POST /queue/<queue>              body: a JSON array of message bodies; {"sent":n}
+//   POST /d1/spend                   body: {"sql","params"}; {"rows":[...]} from the stack's spend database (D1_SPEND)
 
 const safe = (s) => s.replace(/[^A-Za-z0-9]/g, "_");
 const json = (v, status = 200) =>
@@ -50,6 +51,12 @@ export default {
     const prefix = url.searchParams.get("prefix") ?? undefined;
     const key = url.searchParams.get("key") ?? "";
     try {
+      if (request.method === "POST" && parts[0] === "d1" && parts[1] === "spend") {
+        if (!env.D1_SPEND) return json({ error: "the stack has no spend database" }, 404);
+        const { sql, params } = await request.json();
+        const r = await env.D1_SPEND.prepare(sql).bind(...(params ?? [])).all();
+        return json({ rows: r.results ?? [] });
+      }
       if (request.method === "GET" && parts[0] === "r2" && parts.length === 2) {
         return json({ keys: await r2Keys(binding(env, "R2", parts[1]), prefix) });
       }

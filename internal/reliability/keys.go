@@ -2,13 +2,15 @@ package reliability
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zerocost/zerocost/internal/apikeys"
-
+	"github.com/zerocost/zerocost/internal/cfapi"
 	"github.com/zerocost/zerocost/internal/devrun"
 )
 
@@ -99,4 +101,62 @@ func (e *Env) CustomerKey(t testing.TB, product, customer string) string {
 		t.Fatal(err)
 	}
 	return key
+}
+
+// Keys is the key manager of a product's KEYS namespace in the running
+// runtime, through dev's KV API and the same client as `zerocost keys
+// --local` (apikeys over cloudflare-go's kv package): Create is `keys create
+// --local`, Revoke `keys revoke --local`.
+func (e *Env) Keys(t testing.TB, product string) *apikeys.Keys {
+	t.Helper()
+	st := e.RT.State()
+	p := st.Product(product)
+	if st.KVAPIURL == "" || p == nil || p.KeysNamespaceID == "" {
+		t.Fatalf("the runtime serves no KEYS namespace for %s", product)
+	}
+	store := apikeys.NewStore(cfapi.Config{Token: "zerocost-dev", BaseURL: st.KVAPIURL}, st.KVAccountID, p.KeysNamespaceID)
+	return &apikeys.Keys{Store: store, Product: product}
+}
+
+// SpendRows runs a query on the stack's spend database (D1) through the
+// inspector and returns its rows.
+func (e *Env) SpendRows(sql string, params ...any) ([]map[string]any, error) {
+	body, err := json.Marshal(map[string]any{"sql": sql, "params": params})
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.Do(http.MethodPost, e.inspect+"/d1/spend", body, "Content-Type", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != 200 {
+		return nil, fmt.Errorf("inspector /d1/spend: %d %.300s", r.Status, r.Body)
+	}
+	var v struct{ Rows []map[string]any }
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		return nil, err
+	}
+	return v.Rows, nil
+}
+
+// as is the Env whose client sends key as the caller's credential.
+func (e *Env) as(key string) *Env {
+	c := *e.Client
+	c.Transport = bearerTransport{base: e.Client.Transport, key: key}
+	out := *e
+	out.Client = &c
+	return &out
+}
+
+// bearerTransport sends every request with Authorization: Bearer key (which
+// the Env's keyTransport, a different credential, passes as it is).
+type bearerTransport struct {
+	base http.RoundTripper
+	key  string
+}
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.base.RoundTrip(r)
 }

@@ -55,6 +55,19 @@ func project(t *testing.T, stackName, config string, files map[string]string) st
 // start runs a stack with the inspector; it stops with the test.
 func start(t *testing.T, dir, stackName string, standIn devmodel.Options, mod ...func(*devrun.Options)) (*Env, *devruntest.Log) {
 	t.Helper()
+	env, logs := startStoppable(t, dir, stackName, standIn, mod...)
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping the runtime: %v", err)
+		}
+	})
+	return env, logs
+}
+
+// startStoppable runs a stack with the inspector and leaves stopping it to
+// the test (one that stops it mid-job).
+func startStoppable(t *testing.T, dir, stackName string, standIn devmodel.Options, mod ...func(*devrun.Options)) (*Env, *devruntest.Log) {
+	t.Helper()
 	needNode(t)
 	logs := newLog(t)
 	o := devrun.Options{ProjectDir: dir, Stack: stackName, ToolsDir: repoRoot(t), DataDir: t.TempDir(), StandIn: standIn, Log: logs}
@@ -65,11 +78,6 @@ func start(t *testing.T, dir, stackName string, standIn devmodel.Options, mod ..
 	if err != nil {
 		t.Fatalf("starting %s: %v", stackName, err)
 	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping the runtime: %v", err)
-		}
-	})
 	t.Logf("%s ready in %s", stackName, env.RT.ReadyIn().Round(time.Millisecond))
 	return env, logs
 }

@@ -172,7 +172,7 @@ func NewData(cfg *stack.Config, p stack.Product, projectDir string) (*Data, erro
 		d.SecretNames = append(d.SecretNames, contract.BudgetAlertWebhook)
 	}
 	checks := [][2]string{{"script", d.Script}, {"bucket", d.Bucket}}
-	if cfg.HasBudget() {
+	if cfg.HasSpendStore() {
 		d.SpendDatabase = names.SpendDatabase(cfg.Stack)
 		d.SpendDatabaseID = LocalDatabaseID(d.SpendDatabase)
 		checks = append(checks, [2]string{"database", d.SpendDatabase})

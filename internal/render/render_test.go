@@ -169,7 +169,38 @@ func TestModelNeedsAPrice(t *testing.T) {
 			}
 		}
 	}
-	if d.SpendDatabase != "" || slices.Contains(d.SecretNames, contract.BudgetAlertWebhook) {
-		t.Errorf("no budget, yet a spend database %q or a webhook", d.SpendDatabase)
+	// No budget, but keys (the default): the spend store for the customers'
+	// budgets, and no webhook (nothing of the stack's to alert on).
+	if d.SpendDatabase == "" || slices.Contains(d.SecretNames, contract.BudgetAlertWebhook) {
+		t.Errorf("a keyed product without a budget: spend database %q (want one), webhook %v (want none)", d.SpendDatabase, d.SecretNames)
+	}
+}
+
+// A stack of public products without a budget has no spend store; one keyed
+// product gives every product of the stack the store.
+func TestSpendStoreWithKeys(t *testing.T) {
+	for _, tc := range []struct {
+		products string
+		want     bool
+	}{
+		{`[{"name":"a","pattern":"event-agent","access":"public"},{"name":"b","pattern":"edge-cache","access":"public"}]`, false},
+		{`[{"name":"a","pattern":"event-agent","access":"public"},{"name":"b","pattern":"edge-cache"}]`, true},
+	} {
+		cfg, err := stack.FromValues("demo", map[string]stack.Value{
+			"accountId": {Text: "0123456789abcdef0123456789abcdef"},
+			"products":  {Text: tc.products},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range cfg.Products {
+			d, err := NewData(cfg, p, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := d.SpendDatabase != ""; got != tc.want || cfg.HasSpendStore() != tc.want {
+				t.Errorf("%s: product %s has the spend store: %v, want %v", tc.products, p.Name, got, tc.want)
+			}
+		}
 	}
 }

@@ -4,15 +4,17 @@ package stack
 // turns these into R2 lifecycle rules; the cost forecast stores as much).
 const (
 	// DefaultRetentionDays is also the least retentionDays may be
-	// (MinRetentionDays): the Workers still write dead and parked records
-	// under jobs/, beside the others, and those must be kept HeldDays. Storage
-	// is then 32 days of records (the day R2's deletion may lag included),
-	// which at the most jobs Workers Free serves a day stays under R2's free
-	// 10 GB-month (docs/cost.md, "Retention"). Once they are written under
-	// held/ (plan.PrefixHeld), a week would do: a client reads its result
-	// within minutes (the usage profile's polls_per_job).
-	DefaultRetentionDays = HeldDays
-	MinRetentionDays     = HeldDays
+	// (MinRetentionDays): a week. A client reads its result within minutes
+	// (the usage profile's polls_per_job; an event-agent job ends inside
+	// jobLimitMs, a pipeline job inside the queue's 24 h), so a week leaves
+	// days for a late poll or a person's look at a failure. Dead and parked
+	// records, which a person may still act on, are written under held/
+	// (plan.PrefixHeld) as well and kept HeldDays there, so the short
+	// jobs/ retention never loses them. Storage is then 8 days of records
+	// (the day R2's deletion may lag included) instead of 32 (docs/cost.md,
+	// "Retention").
+	DefaultRetentionDays = 7
+	MinRetentionDays     = 7
 	// HeldDays keeps dead and parked (budget_exhausted) records at least 31
 	// days, the longest month, so a job parked on a month's first day is
 	// still there when the next month's budget resumes it.

@@ -92,8 +92,8 @@ var SettingsTable = []Setting{
 			"zerocost's choice: an answer kept under a minute saves next to no model calls; a year outlives any model"}},
 	{Name: "retentionDays", Patterns: []string{EventAgent, AsyncPipeline}, Only: "only jobs have records (edge-cache answers expire after cacheTtlSeconds)",
 		Default: DefaultRetentionDays,
-		Range: &Range{MinRetentionDays, 3650, "days a job's record is kept; dead and parked records, kept beside the others, need 31",
-			"zerocost's choice: R2 lifecycle rules count whole days (maxAge in seconds, a day's multiple here); ten years outlives any product"}},
+		Range: &Range{MinRetentionDays, 3650, "days a job's record is kept under jobs/ (dead and parked records are also kept 31 days under held/)",
+			"zerocost's choice: a client reads its result within minutes (polls_per_job), so a week leaves days for a late poll; dead and parked records live on under held/ (31 days, the longest month). R2 lifecycle rules count whole days (maxAge in seconds, a day's multiple here); ten years outlives any product"}},
 	{Name: "rateLimitPerMinute", Patterns: every, Default: DefaultRateLimitPerMinute,
 		Range: &Range{1, 1_000_000, "requests per minute", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs}},
 	{Name: "doorLimitPerMinute", Patterns: every, // unset: Settings.DoorLimit derives it from rateLimitPerMinute

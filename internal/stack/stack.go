@@ -162,6 +162,24 @@ func (c *Config) HasBudget() bool {
 	return false
 }
 
+// HasSpendStore says whether the stack has its spend database (D1, bound as
+// SPEND by every product): it has a budget (HasBudget), or a product has
+// customer keys. A keyed product always has the store, so that a customer's
+// monthly budget, set at runtime by `zerocost keys create
+// --monthly-budget-usd`, is enforced, and each customer's spend is counted
+// exactly (the customer_spend table, workers-src/src/lib/spend/store.ts).
+func (c *Config) HasSpendStore() bool {
+	if c.HasBudget() {
+		return true
+	}
+	for i := range c.Products {
+		if c.Products[i].HasKeys() {
+			return true
+		}
+	}
+	return false
+}
+
 // Product is one AI product: a pattern, its settings and its customisations.
 type Product struct {
 	Name             string        `json:"name"`

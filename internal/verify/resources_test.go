@@ -106,7 +106,7 @@ func TestResourceDrift(t *testing.T) {
 				`[{"id":"jobs","enabled":true,"conditions":{"prefix":"jobs/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":86400}}},`+
 					`{"id":"held","enabled":true,"conditions":{"prefix":"held/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":2678400}}},`+
 					`{"id":"batches","enabled":true,"conditions":{"prefix":"batches/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":2592000}}}]`))
-		}, Drift{Kind: Mismatched, Name: "lifecycle rule jobs of email-worker-demo-outputs", Expected: `"jobs/" after 31 days`, Actual: `"jobs/" after 1 day`}},
+		}, Drift{Kind: Mismatched, Name: "lifecycle rule jobs of email-worker-demo-outputs", Expected: `"jobs/" after 7 days`, Actual: `"jobs/" after 1 day`}},
 		{"extra lifecycle rule", "ai-relay", "r2 lifecycle ai-relay-demo-outputs", func(s *cftest.Server, _ outputs.Stack) {
 			s.SetBucketLifecycle(acct, "ai-relay-demo-outputs", json.RawMessage(
 				`[{"id":"answers","enabled":true,"conditions":{"prefix":"answers/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":86400}}},`+

@@ -11,7 +11,8 @@
 //   {"event":"ready","workers":{"<name>":"http://127.0.0.1:<port>/"},"entry":"http://127.0.0.1:<port>/","ready_ms":<n>,"kv_api":"<url>"}
 //
 // Before it reports ready it writes the key records of the config's "keys"
-// into the Workers' KEYS namespaces and, with "kvApi", serves the local
+// into the Workers' KEYS namespaces, wakes the Workflow instances a previous
+// run left under way (dev/resume.mjs) and, with "kvApi", serves the local
 // Cloudflare API (dev/kvapi.mjs: KV values, and D1's query endpoint over the
 // spend store, dev/d1api.mjs), whose base URL is "kv_api".
 //
@@ -30,6 +31,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { databasesOf } from "./d1api.mjs";
 import { serveKV, writeKeys } from "./kvapi.mjs";
+import { resumeWorkflows } from "./resume.mjs";
 
 const started = performance.now();
 const workersDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -151,6 +153,8 @@ try {
   const workers = {};
   for (const w of config.workers) workers[w.name] = (await mf.unsafeGetDirectURL(w.name)).href;
   await writeKeys(mf, config.keys);
+  // Instances a previous run left under way run on (dev/resume.mjs).
+  await resumeWorkflows(mf, config);
   let kvApi = "";
   if (config.kvApi) {
     const namespaces = {};

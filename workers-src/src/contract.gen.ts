@@ -137,6 +137,10 @@ export const OPS_PER_EVENT = {
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
     key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
+    /** customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check */
+    customer_check: { "d1.rows_read": 1 },
+    /** customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row */
+    customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
   "async-pipeline": {
     /** POST /jobs with one input: the door (one call per job), one message sent (no write: the id proves the job) */
@@ -151,8 +155,8 @@ export const OPS_PER_EVENT = {
     attempt_failed: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
     /** the limiter says wait: the job is sent again with a delay and this delivery acked */
     deferral: { "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1 },
-    /** retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input */
-    dead_letter: { "r2.put": 1, "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
+    /** retries exhausted: the platform moves the message, the DLQ consumer writes the dead record with its input, and its copy under held/ (kept 31 days) */
+    dead_letter: { "r2.put": 2, "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
     /** GET /jobs/:id: one read of the job record */
     poll: { "worker.request": 1, "r2.get": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */
@@ -161,12 +165,12 @@ export const OPS_PER_EVENT = {
     budget_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
     /** spend guard: a threshold reached (50, 80, 100% by default): the alert claimed, POSTed to the webhook */
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
-    /** a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, the ack */
-    park: { "r2.put": 1, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "d1.rows_read": 1, "d1.rows_written": 1 },
+    /** a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, and its copy under held/ (kept 31 days), the ack */
+    park: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "d1.rows_read": 1, "d1.rows_written": 1 },
     /** POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked) */
     resume: { "worker.request": 1, "d1.rows_read": 1 },
-    /** per job resumed: its parked row read, its record read and written queued (conditional), its message sent, its row deleted (the delete reads it twice) */
-    resume_job: { "r2.put": 1, "r2.get": 1, "queue.write": 1, "d1.rows_read": 3, "d1.rows_written": 1 },
+    /** per job resumed: its parked row read, its record read and written queued (conditional), its held/ copy deleted (free), its message sent, its row deleted (the delete reads it twice) */
+    resume_job: { "r2.put": 1, "r2.get": 1, "r2.delete": 1, "queue.write": 1, "d1.rows_read": 3, "d1.rows_written": 1 },
     /** batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written */
     batch_submit: { "r2.put": 1, "model.batch_create": 1 },
     /** batch mode, per job submitted: the job record read, written submitted with the batch id, the ack */
@@ -181,14 +185,18 @@ export const OPS_PER_EVENT = {
     batch_result: { "r2.put": 1, "r2.get": 1, "analytics.write": 1 },
     /** batch mode, per errored, expired or canceled request within MAX_RETRIES: the job sent again, its record written queued */
     batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
-    /** batch mode, per request failed past MAX_RETRIES: the dead record with its input */
-    batch_dead: { "r2.put": 1, "r2.get": 1 },
+    /** batch mode, per request failed past MAX_RETRIES: the dead record with its input, and its copy under held/ (kept 31 days) */
+    batch_dead: { "r2.put": 2, "r2.get": 1 },
     /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
     key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
     key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
+    /** customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check */
+    customer_check: { "d1.rows_read": 1 },
+    /** customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row */
+    customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
   "edge-cache": {
     /** the door, answered from the Cache API of this location */
@@ -211,6 +219,10 @@ export const OPS_PER_EVENT = {
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
     key_refused: { "worker.request": 1, "ratelimit.limit": 1, "kv.read": 1 },
+    /** customer keys: before each model call of a customer with a monthly budget, its month row read (customer_spend), in the same D1 batch as the product's check */
+    customer_check: { "d1.rows_read": 1 },
+    /** customer keys: after each successful model call of a keyed request, the upsert of its customer's month row (customer_spend), in the same D1 batch as the product's row */
+    customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
 } as const;
 
@@ -244,7 +256,7 @@ export const ERROR_CODES = {
   invalid_key: 401,
   /** with Retry-After */
   rate_limited: 429,
-  /** with Retry-After, resets_at and scope: the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
+  /** with Retry-After, resets_at and scope (product, stack, or customer: the key's own monthly budget): the month's model budget is spent (the figures are the owner's: GET /admin/budget) */
   budget_exhausted: 429,
   /** the route needs a setting the stack lacks (admin routes without AUTH_TOKEN) */
   forbidden: 403,

@@ -18,6 +18,8 @@ export interface JobMessage {
   batch_attempts?: number;
   /** the customer whose key sent the job (a product with keys; absent: public), written into its record */
   customer?: string;
+  /** the SHA-256 of that key (its name in KEYS): the consumer reads the customer's budget by it when the job runs (lib/keys.ts payerByKey) */
+  key_hash?: string;
 }
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
@@ -32,7 +34,7 @@ type OptionalSecret = "AUTH_TOKEN" | "BUDGET_ALERT_WEBHOOK";
 
 /**
  * Bindings the plan makes only for some products: SPEND (D1, the stack's
- * spend counter) when the stack has a budget; KEYS, KEY_FAILURES and the
+ * spend counter) when the stack has a budget or a product with keys; KEYS, KEY_FAILURES and the
  * door limiters (DOOR_<TIER>) when the product has customer keys.
  */
 type OptionalBinding = "SPEND" | "KEYS" | "KEY_FAILURES" | "DOOR_STANDARD";
@@ -44,7 +46,7 @@ type Refine<B extends Record<OptionalSecret, string> & Record<OptionalBinding, u
 /**
  * The spend guard's bindings as lib/spend/ reads them, every one optional:
  * the plan binds SPEND (the stack's D1 database) only when the stack has a
- * budget, and BUDGET_ALERT_WEBHOOK only when it is set; a budget var may be "".
+ * budget or a product with customer keys, and BUDGET_ALERT_WEBHOOK only when it is set; a budget var may be "".
  */
 export interface SpendEnv {
   SPEND?: D1Database;

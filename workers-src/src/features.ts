@@ -2,7 +2,7 @@
 // the product's plan, so that a Worker leaves out the code of the features it
 // does not use (bundles stay under 25 KB: internal/bundle's SizeGoal):
 //
-//   __ZEROCOST_SPEND_GUARD__  the stack has a budget (SPEND is bound): lib/spend/
+//   __ZEROCOST_SPEND_GUARD__  the stack has a budget or a product with keys (SPEND is bound): lib/spend/
 //   __ZEROCOST_BATCH_MODE__   an async pipeline with MODEL_MODE batch: lib/batch/
 //   __ZEROCOST_KEYS__         the product has customer keys (KEYS is bound): lib/keys.ts's check
 //   __ZEROCOST_WORKFLOW__     an event agent on runner: workflow (JOB_WORKFLOW is

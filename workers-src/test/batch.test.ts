@@ -492,6 +492,40 @@ describe("batch mode: the spend guard (lib/spend/, the project's D1 SPEND)", () 
     expect((await deliver(e2, [{ ...b.msg, attempts: 2 }])).explicitAcks).toEqual([b.msg.id]);
     expect(calls).toEqual([]);
   });
+
+  it("customers: the batch record carries each job's customer; a customer over its budget is parked, the other's job submitted; settled spend lands on the customer's row", async () => {
+    const { putKey, sha256hex } = await import("./keyhelpers");
+    const { callCostNanos, parsePrices } = await import("../src/lib/prices");
+    const { monthOf } = await import("../src/lib/spend/store");
+    const e = guarded({ MONTHLY_BUDGET_USD: "" });
+    const capped = await putKey(e.PRODUCT, "capped", { monthly_budget_usd: 0 });
+    const paying = await putKey(e.PRODUCT, "paying", { monthly_budget_usd: 1 });
+    const [c, p] = [await job(e), await job(e)];
+    c.msg.body.customer = "capped";
+    c.msg.body.key_hash = await sha256hex(capped);
+    p.msg.body.customer = "paying";
+    p.msg.body.key_hash = await sha256hex(paying);
+    const r = await deliver(e, [c.msg, p.msg]);
+    expect(r.explicitAcks.sort()).toEqual([c.msg.id, p.msg.id].sort());
+    expect(await jobRecord(c.id)).toMatchObject({ status: "budget_exhausted", error: expect.stringMatching(/your monthly model budget/) });
+    expect(await jobRecord(p.id)).toMatchObject({ status: "submitted", customer: "paying" });
+    const listed = await env.OUTPUTS.list({ prefix: "batches/" });
+    expect(listed.objects).toHaveLength(1);
+    const rec = (await (await env.OUTPUTS.get(listed.objects[0]!.key))!.json()) as BatchRecord;
+    expect(rec.jobs).toEqual([{ job_id: p.id, input: p.input, attempt: 1, customer: "paying", key_hash: await sha256hex(paying) }]);
+    await poll(e);
+    const done = (await jobRecord(p.id))!;
+    expect(done).toMatchObject({ status: "done", customer: "paying" });
+    const row = await env.SPEND!.prepare("SELECT nanos, calls, input_tokens, output_tokens FROM customer_spend WHERE month = ?1 AND product = ?2 AND customer = ?3")
+      .bind(monthOf(), e.PRODUCT, "paying")
+      .first();
+    expect(row).toEqual({
+      nanos: callCostNanos(parsePrices(PRICES), done.usage, "batch"),
+      calls: 1,
+      input_tokens: done.usage.input_tokens,
+      output_tokens: done.usage.output_tokens,
+    });
+  });
 });
 
 describe("batch mode end to end through the real queue", () => {

@@ -12,7 +12,7 @@ import { MODEL_USAGE_POINT, OPS_PER_EVENT } from "../src/contract.gen";
 import { call, eventually, expectError, get, newToken, postJson, testEnv, type TestEnv } from "./helpers";
 import { newKey, putKey, sha256hex } from "./keyhelpers";
 import { expected } from "./ops";
-import { meter, restoreMeters } from "./ops/harness";
+import { budgeted, freshProduct, meter, restoreMeters } from "./ops/harness";
 
 const worker = createWorker({});
 
@@ -184,6 +184,23 @@ describe("customer keys: ops per event", () => {
     const post = meter({ ACCESS: "keys", PRODUCT: first.env.PRODUCT });
     await expectError(await post.invoke(worker, postJson("/jobs", { input: "" }, bearer(key))), 400, "invalid_input");
     expect(post.counts).toEqual(expected({ "worker.request": 1 }, ops.key_check));
+  });
+
+  it("customer_check, customer_record: a keyed call of a customer with a budget reads and writes its customer_spend row in the product's D1 trips", async () => {
+    const open = { limit: async () => ({ success: true }) };
+    const over = { ACCESS: "keys", DOOR_STANDARD: open };
+    const product = freshProduct();
+    const key = await putKey(product, "acme", { monthly_budget_usd: 10 });
+    // Warm: the key cached, the month's rows (product and customer) exist.
+    const warm = meter(budgeted(product, over));
+    expect((await warm.invoke(worker, postJson("/jobs", { input: `warm ${newToken()}` }, bearer(key)))).status).toBe(202);
+    const t = newToken();
+    const m = meter(budgeted(product, over));
+    expect((await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }, bearer(key)))).status).toBe(202);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.post, ops.key_check, ops.budget_check, ops.budget_record, ops.customer_check, ops.customer_record));
+    // The customer's reads and writes share the product's trips: two round trips in all.
+    expect(m.d1!.trips.map((tr) => tr.sql.length)).toEqual([2, 2]);
   });
 
   it("key_refused: an unknown well-formed key, then a malformed one (no read)", async () => {

@@ -65,6 +65,9 @@ func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 	fmt.Fprintf(w, "stack %s, account %s: %d products\n", p.Stack, p.AccountID, len(p.Products))
 	if p.SpendDatabase != nil {
 		limit := "no stack cap (product budgets only)"
+		if !anyProductBudget(p) {
+			limit = "no stack cap or product budget (customer budgets only, set by zerocost keys create --monthly-budget-usd)"
+		}
 		if p.MonthlyBudgetUSD > 0 {
 			limit = "stack cap $" + stack.FormatUSD(p.MonthlyBudgetUSD) + " a month, all products together"
 		}
@@ -126,8 +129,21 @@ func Print(w interface{ Write([]byte) (int, error) }, p *zplan.Plan) error {
 
 // budgetLine says a product's budget, its alert thresholds and whether an
 // alert webhook is set (never its URL: it may carry a token).
+// anyProductBudget says whether a product of the plan has a budget of its own.
+func anyProductBudget(p *zplan.Plan) bool {
+	for _, pr := range p.Products {
+		if pr.Settings.MonthlyBudgetUSD > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func budgetLine(pr zplan.Product) string {
 	b := "none of its own (counts toward the stack cap)"
+	if pr.Access == stack.AccessKeys {
+		b = "none of its own (counts toward the stack cap); customers' budgets from their keys"
+	}
 	if v := pr.Settings.MonthlyBudgetUSD; v > 0 {
 		b = "$" + stack.FormatUSD(v) + " a month"
 	}

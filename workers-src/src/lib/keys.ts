@@ -22,6 +22,7 @@
 // GET) then pass the door limit of its tier (DOOR_<TIER>, keyed by customer).
 import type { BaseEnv } from "../env";
 import { HttpError } from "./errors";
+import type { Payer } from "./types";
 
 /** A key's record in KEYS (and its KV metadata): internal/apikeys.Record. */
 export interface KeyRecord {
@@ -42,6 +43,8 @@ export interface Customer {
   tier: string;
   prefix: string;
   monthlyBudgetUsd: number | null;
+  /** the key's SHA-256 (hex), its name in KEYS: a job carries it to read the customer's budget when it runs */
+  hash: string;
 }
 
 /** How long an isolate trusts what it read of a key (the spec's bound on revocation, here). */
@@ -168,10 +171,11 @@ export async function requireKey(request: Request, env: BaseEnv): Promise<Custom
   const key = keyOf(request);
   const product = env.PRODUCT ?? "";
   const now = Date.now();
-  const rec = await lookup(env as KeysEnv, request, product, await sha256hex(key), now);
+  const hash = await sha256hex(key);
+  const rec = await lookup(env as KeysEnv, request, product, hash, now);
   const why = refusal(rec, product, now);
   if (why || !rec) throw invalid(why || "unknown key");
-  const c: Customer = { customer: rec.customer, tier: rec.tier, prefix: rec.prefix, monthlyBudgetUsd: rec.monthly_budget_usd ?? null };
+  const c: Customer = { customer: rec.customer, tier: rec.tier, prefix: rec.prefix, monthlyBudgetUsd: budgetOf(rec), hash };
   // The door counts the requests that start work (every method but GET);
   // a poll (GET /jobs/:id) is one R2 read and is not held back.
   const limiter = request.method.toUpperCase() === "GET" ? undefined : door(env as KeysEnv, c.tier);
@@ -184,6 +188,44 @@ export async function requireKey(request: Request, env: BaseEnv): Promise<Custom
 
 /** The customer requireKey let in for this request; "" for a public product. */
 export const customerOf = (request: Request): string => customers.get(request)?.customer ?? "";
+
+/** The key's monthly budget, USD (null: none, or not a number). */
+const budgetOf = (rec: KeyRecord): number | null =>
+  typeof rec.monthly_budget_usd === "number" && Number.isFinite(rec.monthly_budget_usd) && rec.monthly_budget_usd >= 0 ? rec.monthly_budget_usd : null;
+
+/** Who pays for this request's model calls (its customer and budget); undefined for a public product. */
+export function payerOf(request: Request): Payer | undefined {
+  const c = customers.get(request);
+  return c ? { customer: c.customer, budgetUsd: c.monthlyBudgetUsd } : undefined;
+}
+
+/** The hash of the key this request came with ("" for a public product), for a job to carry. */
+export const keyHashOf = (request: Request): string => customers.get(request)?.hash ?? "";
+
+/**
+ * The payer of a job the customer sent with the key of hash `hash`, as the
+ * key's record says now (the isolate's cache, else one KV read): a budget
+ * raised since the job was sent (zerocost keys create rewrites the
+ * customer's live keys) applies when it runs. A record that is gone or names
+ * another customer gives no budget. Throws when KV fails (the caller retries
+ * the job).
+ */
+export async function payerByKey(env: BaseEnv, customer: string, hash: string, now = Date.now()): Promise<Payer> {
+  if (customer === "" || !/^[0-9a-f]{64}$/.test(hash)) return { customer, budgetUsd: null };
+  const product = env.PRODUCT ?? "";
+  const id = `${product}\u0000${hash}`;
+  let hit = cache.get(id);
+  if (!hit || hit.until <= now) {
+    const e = env as KeysEnv;
+    if (!e.KEYS) return { customer, budgetUsd: null };
+    const v = await e.KEYS.get(`k:${hash}`, { type: "json", cacheTtl: KV_CACHE_TTL_S });
+    hit = { rec: isRecord(v) ? v : null, until: now + CACHE_TTL_MS };
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(id, hit);
+  }
+  const rec = hit.rec;
+  return { customer, budgetUsd: rec && rec.customer === customer && rec.product === product ? budgetOf(rec) : null };
+}
 
 /** Forgets what this isolate cached (tests). */
 export function clearKeyCache(): void {

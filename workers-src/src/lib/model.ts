@@ -6,7 +6,7 @@ import type { BaseEnv } from "../env";
 import type { Config } from "./config";
 import { MODEL_USAGE_POINT } from "../contract.gen";
 import { apiFetch, ModelError, transportError, withRetries, type RetryOptions } from "./anthropic";
-import { NO_TICKET, type BudgetTicket, type MessagesRequest, type MessagesResponse, type ModelMode, type Usage } from "./types";
+import { NO_TICKET, type BudgetTicket, type MessagesRequest, type MessagesResponse, type ModelMode, type Payer, type Usage } from "./types";
 
 export type { ContentBlock, MessageParam, MessagesRequest, MessagesResponse, ModelMode, Usage } from "./types";
 export { ANTHROPIC_VERSION, ModelError, parseRetryAfter } from "./anthropic";
@@ -14,11 +14,11 @@ export { ANTHROPIC_VERSION, ModelError, parseRetryAfter } from "./anthropic";
 /** The spend guard as the client uses it (lib/spend/guard.ts's MODEL_SPEND). */
 export interface SpendHook {
   /** Throws BudgetUnavailable (503) when a call of `model` cannot be priced. */
-  assertPriced(env: BaseEnv, cfg: Config, model: string): void;
-  /** The check before a call (one query; throws BudgetExhausted 429 or BudgetUnavailable 503) and the call's ticket. */
-  reserve(env: BaseEnv, cfg: Config): Promise<BudgetTicket>;
-  /** Adds a succeeded call's cost. */
-  record(env: BaseEnv, cfg: Config, usage: Usage | undefined, mode: ModelMode): Promise<unknown>;
+  assertPriced(env: BaseEnv, cfg: Config, model: string, payer?: Payer): void;
+  /** The check before a call (one round trip; throws BudgetExhausted 429 or BudgetUnavailable 503) and the call's ticket. */
+  reserve(env: BaseEnv, cfg: Config, payer?: Payer): Promise<BudgetTicket>;
+  /** Adds a succeeded call's cost (to the payer's row too). */
+  record(env: BaseEnv, cfg: Config, usage: Usage | undefined, mode: ModelMode, payer?: Payer): Promise<unknown>;
 }
 
 export interface CallOptions extends RetryOptions {
@@ -39,6 +39,8 @@ export interface CallOptions extends RetryOptions {
     /** the reservation of a caller that checked (released when the cost is recorded or the call fails) */
     ticket?: BudgetTicket;
     waitUntil?: (p: Promise<unknown>) => void;
+    /** who pays (a keyed request's customer and budget): checked and recorded per customer */
+    payer?: Payer;
   };
 }
 
@@ -110,8 +112,8 @@ export async function callModel(
   let ticket = budget?.ticket ?? NO_TICKET;
   try {
     if (budget) {
-      budget.spend.assertPriced(env, cfg, body.model);
-      if (!budget.checked) ticket = await budget.spend.reserve(env, cfg);
+      budget.spend.assertPriced(env, cfg, body.model, budget.payer);
+      if (!budget.checked) ticket = await budget.spend.reserve(env, cfg, budget.payer);
     }
     const url = `${cfg.baseUrl}/v1/messages`;
     const payload = JSON.stringify(body);
@@ -120,7 +122,7 @@ export async function callModel(
     if (budget) {
       const t = ticket;
       const recorded = budget.spend
-        .record(env, cfg, data.usage, "realtime")
+        .record(env, cfg, data.usage, "realtime", budget.payer)
         .catch((e) => console.error("spend guard: the call's cost could not be recorded:", e))
         .finally(() => t.release());
       if (budget.waitUntil) budget.waitUntil(recorded);

@@ -46,3 +46,17 @@ export interface BudgetTicket {
   release(): void;
 }
 export const NO_TICKET: BudgetTicket = { release() {} };
+
+/**
+ * Who pays for a model call: the customer whose key made the request (a
+ * product with keys) and the customer's monthly budget in USD from the key's
+ * record (null: none). The spend guard checks that budget before the call and
+ * adds the call to the customer's row after it (lib/spend/customer.ts).
+ */
+export interface Payer {
+  customer: string;
+  budgetUsd: number | null;
+}
+
+/** The payer of a call whose budget was checked already (only its spend is recorded); undefined without a customer. */
+export const payerFor = (customer: string): Payer | undefined => (customer ? { customer, budgetUsd: null } : undefined);

@@ -29,6 +29,7 @@ import { jobRecord, writeJob, type JobRecord, type Unrecorded } from "./jobs";
 import { attemptsOver } from "./anthropic";
 import { callModel, ModelError } from "./model";
 import { MODEL_SPEND } from "./spend/guard";
+import { payerFor } from "./types";
 import "../features";
 
 const PATTERN = "event-agent";
@@ -83,7 +84,7 @@ async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: s
       pattern: PATTERN,
       customer,
       maxAttempts: 1,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, payer: payerFor(customer) } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
     return { json: JSON.stringify({ result: result ?? null, model: response.model ?? body.model, usage: response.usage }) };

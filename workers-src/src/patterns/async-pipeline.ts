@@ -29,11 +29,12 @@ import { badInput, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobView } from "../lib/jobs";
-import { customerOf } from "../lib/keys";
+import { customerOf, keyHashOf } from "../lib/keys";
 import { sendAll } from "../lib/queue";
 import { validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
-import { deadLetter, PATTERN, processMessage, unrecorded } from "./async-pipeline/consumer";
+import { deadLetter, PATTERN, processMessage, QUEUED_WINDOW_MS, unrecorded } from "./async-pipeline/consumer";
+import { unrecordedOrHeld } from "../lib/held";
 
 export { deferralDelay, EXPIRED_ERROR, MAX_DEFERRALS, QUEUED_WINDOW_MS } from "./async-pipeline/consumer";
 
@@ -62,9 +63,10 @@ async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Respon
   const now = Date.now();
   const customer = customerOf(request);
   const ids = await Promise.all(inputs.map(() => newJobId(env, now, customer)));
+  const who = customer ? { customer, key_hash: keyHashOf(request) } : {};
   const { sent, error } = await sendAll(
     env.JOB_QUEUE,
-    ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...(customer ? { customer } : {}) })),
+    ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...who })),
   );
   if (error !== undefined) {
     // Nothing was written, so nothing is left queued. Jobs sent before
@@ -86,7 +88,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       { path: "/jobs", POST: (request, env) => postJobs(request, env) },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
-        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecorded, customerOf(request))),
+        GET: async (request, env, _ctx, params) => json(await jobView(env, env.OUTPUTS, params.id!, unrecordedOrHeld(env.OUTPUTS, params.id!, QUEUED_WINDOW_MS, unrecorded), customerOf(request))),
       },
       // The parked jobs (lib/spend/parked.ts); /admin/* needs AUTH_TOKEN (lib/app.ts).
       ...(__ZEROCOST_SPEND_GUARD__

@@ -31,7 +31,7 @@ import { callerByAddress, passDoor } from "../lib/door";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
-import { customerOf } from "../lib/keys";
+import { customerOf, payerOf } from "../lib/keys";
 import { callModel, ModelError } from "../lib/model";
 import { MODEL_SPEND } from "../lib/spend/guard";
 import "../features";
@@ -215,7 +215,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
                 // A miss checks the budget (429 budget_exhausted, 503 when the
                 // spend store fails); hits above never reach it. The cost is
                 // recorded after the answer.
-                budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p) } : undefined,
+                budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p), payer: payerOf(request) } : undefined,
               });
             } catch (err) {
               if (!(err instanceof ModelError)) throw err;

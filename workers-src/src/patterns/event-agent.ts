@@ -20,10 +20,10 @@ import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
-import { customerOf } from "../lib/keys";
+import { customerOf, payerOf } from "../lib/keys";
 import { callModel } from "../lib/model";
 import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
-import { NO_TICKET, type BudgetTicket } from "../lib/types";
+import { NO_TICKET, payerFor, type BudgetTicket } from "../lib/types";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 import { createJobWorkflow, unrecordedOnWorkflow } from "../lib/workflow";
@@ -84,7 +84,7 @@ async function runJob(
       pattern: PATTERN,
       customer: job.customer,
       maxAttempts: 3,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil, payer: payerFor(job.customer) } : undefined,
     });
     rec = jobRecord(id, {
       status: "done",
@@ -128,7 +128,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           // one spend query (lib/spend/guard.ts): a spent budget is a 429
           // budget_exhausted, never an accepted job.
           await enforceRateLimit(env, cfg);
-          const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg) : NO_TICKET;
+          const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg, started, payerOf(request)) : NO_TICKET;
           let id: string;
           try {
             id = await newJobId(env, started, customerOf(request));

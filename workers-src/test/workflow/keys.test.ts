@@ -32,4 +32,29 @@ describe("runner: workflow with customer keys", () => {
     expect(await jobRecord(job_id)).toMatchObject({ status: "done", customer: "acme" });
     await expectError(await call(worker, get(`/jobs/${job_id}`, bearer(b)), e), 404, "not_found");
   });
+
+  it("customer budgets: the check before the 202 refuses a spent customer (scope customer); the instance records the call on its customer's row", async () => {
+    const { monthOf } = await import("../../src/lib/spend/store");
+    const open = { limit: async () => ({ success: true }) };
+    const e = testEnv({ ACCESS: "keys", DOOR_STANDARD: open, RATE_LIMITER: open });
+    const name = `wf-${newToken().slice(3, 15)}`;
+    const spent = await putKey(e.PRODUCT, `${name}-spent`, { monthly_budget_usd: 0 });
+    const res = await call(worker, postJson("/jobs", { input: `wf spent ${newToken()}` }, bearer(spent)), e);
+    expect(((await res.clone().json()) as { error: Record<string, unknown> }).error).toMatchObject({ code: "budget_exhausted", scope: "customer" });
+    expect(res.status).toBe(429);
+
+    const key = await putKey(e.PRODUCT, name, { monthly_budget_usd: 1 });
+    const ok = await call(worker, postJson("/jobs", { input: `wf budget ${newToken()}` }, bearer(key)), e);
+    expect(ok.status).toBe(202);
+    const { job_id } = (await ok.json()) as { job_id: string };
+    const rec = await eventually(async () => {
+      const r = await jobRecord(job_id);
+      return r?.status === "done" ? r : undefined;
+    }, 15_000);
+    // The instance runs with the Worker's own env (its PRODUCT), and records there.
+    const row = await env.SPEND!.prepare("SELECT calls, input_tokens, output_tokens FROM customer_spend WHERE month = ?1 AND product = ?2 AND customer = ?3")
+      .bind(monthOf(), env.PRODUCT, name)
+      .first();
+    expect(row).toEqual({ calls: 1, input_tokens: rec.usage.input_tokens, output_tokens: rec.usage.output_tokens });
+  });
 });

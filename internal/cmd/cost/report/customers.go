@@ -69,7 +69,7 @@ func runCustomers(o *Options) error {
 
 // noSpendStore is the error of a stack without a spend store.
 func noSpendStore(stack string) error {
-	return cmdutil.ConfigError(fmt.Errorf("stack %s has no spend store (its D1 database, bound as %s): use per customer is recorded only there, and the plan gives a stack one when it has a budget (zerocost:monthlyBudgetUsd or a product's settings.monthlyBudgetUsd)", stack, contract.Spend))
+	return cmdutil.ConfigError(fmt.Errorf("stack %s has no spend store (its D1 database, bound as %s): use per customer is recorded only there, and the plan gives a stack one when it has a product with customer keys (access: keys, the default) or a budget (zerocost:monthlyBudgetUsd or a product's settings.monthlyBudgetUsd)", stack, contract.Spend))
 }
 
 // deployedSpend reads the deployed stack: the spend store's id from its

@@ -167,13 +167,13 @@ func TestReportByCustomerLocalNeedsDev(t *testing.T) {
 	}
 }
 
-// A stack without a budget has no spend store: the report says so, on
+// A stack of public products without a budget has no spend store: the report says so, on
 // Cloudflare and locally, before any call.
 func TestReportByCustomerNeedsASpendStore(t *testing.T) {
 	dir := devruntest.Project(t, map[string]string{
 		"Pulumi.yaml": "name: nobudget\nruntime: go\n",
 		"Pulumi.open.yaml": "config:\n  zerocost:accountId: " + custAccount + "\n  zerocost:products:\n" +
-			"    - {name: relay, pattern: edge-cache, systemPrompt: Reply briefly.}\n",
+			"    - {name: relay, pattern: edge-cache, access: public, systemPrompt: Reply briefly.}\n",
 	})
 	base, _ := customerAPI(t)
 	env := map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: base}

@@ -12,13 +12,14 @@
 import { shapeResult, type Hooks } from "../../hooks";
 import type { Config } from "../config";
 import { describe } from "../errors";
+import { holdJob, isHeld } from "../held";
 import { isTerminal, jobRecord, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
 import { recordUsage } from "../model";
 import { sendAll } from "../queue";
-import type { MessagesResponse } from "../types";
+import { payerFor, type MessagesResponse } from "../types";
 import type { BatchResult } from "./api";
 import type { BatchBudget } from "./guard";
-import { PATTERN, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+import { PATTERN, payerFields, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
 
 export interface PollSummary {
   /** batch records listed */
@@ -83,7 +84,11 @@ function heldBy(rec: JobRecord | null, batchId: string): boolean {
 function putCounted(a: Apply, h: Held, rec: JobRecord, counter: "failed" | "dead" | "retried"): void {
   a.writes.push(
     writeJobIf(a.env.OUTPUTS, rec, h.etag)
-      .then((ok) => void (ok ? a.sum[counter]++ : a.sum.skipped++))
+      .then(async (ok) => {
+        if (ok && isHeld(rec)) await holdJob(a.env.OUTPUTS, rec); // dead: kept 31 days under held/
+        if (ok) a.sum[counter]++;
+        else a.sum.skipped++;
+      })
       .catch((err) => {
         a.complete = false;
         console.error(`job ${h.job.job_id}:`, err);
@@ -96,7 +101,7 @@ async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Pro
   const { job, rec } = h;
   try {
     const model = typeof message?.model === "string" ? message.model : a.cfg.model;
-    const common = { model, usage: message?.usage, attempts: job.attempt, batch_id: a.batchId };
+    const common = { model, usage: message?.usage, attempts: job.attempt, batch_id: a.batchId, ...(job.customer ? { customer: job.customer } : {}) };
     let done: JobRecord;
     try {
       done = jobRecord(job.job_id, { status: "done", result: await shapeResult(a.hooks, message, job.input), ...common }, rec);
@@ -111,9 +116,12 @@ async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Pro
       return;
     }
     if (done.status === "done") a.sum.done++;
-    else a.sum.dead++;
-    recordUsage(a.env, a.cfg, model, PATTERN, message?.usage, "batch");
-    await a.budget.recordSpend(a.env, a.cfg, message?.usage).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
+    else {
+      await holdJob(a.env.OUTPUTS, done); // dead: kept 31 days under held/
+      a.sum.dead++;
+    }
+    recordUsage(a.env, a.cfg, model, PATTERN, message?.usage, "batch", job.customer ?? "");
+    await a.budget.recordSpend(a.env, a.cfg, message?.usage, payerFor(job.customer ?? "")).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
   } catch (err) {
     a.complete = false;
     console.error(`job ${job.job_id}: writing its result failed:`, err);
@@ -129,7 +137,7 @@ async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Pro
  */
 async function resend(a: Apply, jobs: Array<Held & { error: string }>): Promise<void> {
   if (jobs.length === 0) return;
-  const messages = jobs.map(({ job }) => ({ job_id: job.job_id, input: job.input, batch_attempts: job.attempt }));
+  const messages = jobs.map(({ job }) => ({ job_id: job.job_id, input: job.input, batch_attempts: job.attempt, ...payerFields(job) }));
   const { error } = await sendAll(a.env.JOB_QUEUE, messages, { delaySeconds: a.cfg.retryDelaySeconds });
   if (error !== undefined) {
     a.complete = false;

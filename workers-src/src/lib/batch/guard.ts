@@ -8,29 +8,32 @@ import type { JobRecord } from "../jobs";
 import { BudgetExhausted } from "../spend/errors";
 import { assertPriced, checkBudget, recordSpend } from "../spend/guard";
 import { parkJob } from "../spend/parked";
-import type { Usage } from "../types";
+import { payerByKey } from "../keys";
+import { payerFor, type Payer, type Usage } from "../types";
 
 export interface BatchBudget {
-  /** Throws when the product's budget for this month is spent (or the guard cannot tell). */
-  check(env: BaseEnv, cfg: Config, models: string[]): Promise<void>;
+  /** Throws when the product's budget for this month is spent, or the customer's (or the guard cannot tell). */
+  check(env: BaseEnv, cfg: Config, models: string[], who?: { customer: string; key_hash: string }): Promise<void>;
   /** Whether check's error means the budget is spent (anything else is an outage: the messages are retried). */
   exhausted(err: unknown): boolean;
   /** Parks the jobs (budget_exhausted, inputs kept) instead of submitting them. */
-  park(env: BaseEnv, cfg: Config, jobs: Array<{ job_id: string; input: string; prev: JobRecord | null; error: string }>): Promise<void>;
-  /** Adds a succeeded batch request's cost, at the batch price. */
-  recordSpend(env: BaseEnv, cfg: Config, usage: Usage | undefined): Promise<void>;
+  park(env: BaseEnv, cfg: Config, jobs: Array<{ job_id: string; input: string; prev: JobRecord | null; error: string; customer?: string; key_hash?: string }>): Promise<void>;
+  /** Adds a succeeded batch request's cost, at the batch price (to the payer's row too). */
+  recordSpend(env: BaseEnv, cfg: Config, usage: Usage | undefined, payer?: Payer): Promise<void>;
 }
 
 export const SPEND_GUARD: BatchBudget = {
-  check: async (env, cfg, models) => {
-    for (const m of new Set(models)) assertPriced(env, cfg, m);
-    await checkBudget(env, cfg);
+  check: async (env, cfg, models, who) => {
+    // The customer's budget as its key's record says now (a raise applies to a resumed job).
+    const payer = who ? (__ZEROCOST_KEYS__ ? await payerByKey(env, who.customer, who.key_hash) : payerFor(who.customer)) : undefined;
+    for (const m of new Set(models)) assertPriced(env, cfg, m, payer);
+    await checkBudget(env, cfg, Date.now(), payer);
   },
   exhausted: (err) => err instanceof BudgetExhausted,
   park: async (env, cfg, jobs) => {
-    for (const j of jobs) await parkJob(env, cfg, env.OUTPUTS, { job_id: j.job_id, input: j.input, error: j.error }, j.prev);
+    for (const j of jobs) await parkJob(env, cfg, env.OUTPUTS, { job_id: j.job_id, input: j.input, error: j.error, customer: j.customer, key_hash: j.key_hash }, j.prev);
   },
-  recordSpend: async (env, cfg, usage) => void (await recordSpend(env, cfg, usage, "batch")),
+  recordSpend: async (env, cfg, usage, payer) => void (await recordSpend(env, cfg, usage, "batch", Date.now(), payer)),
 };
 
 /** A bundle without the spend guard (no budget in the stack): nothing to check or record. */

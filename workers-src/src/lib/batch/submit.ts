@@ -39,7 +39,7 @@ import { UNAVAILABLE_RETRY_AFTER } from "../spend/errors";
 import type { MessagesRequest } from "../types";
 import { cancelBatch, createBatch, type MessageBatch } from "./api";
 import { budgetOf, type BatchBudget, type BatchOptions } from "./guard";
-import { batchKey, PATTERN, priorAttempts, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+import { batchKey, PATTERN, payerFields, priorAttempts, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
 
 /** How long the batch record's and the job records' puts may keep trying (ms). */
 const PUT_DEADLINE_MS = 10_000;
@@ -116,7 +116,7 @@ async function buildAll(env: BatchEnv, cfg: Config, hooks: Hooks, todo: Pending[
   for (const t of todo) {
     try {
       const params = await buildRequest(hooks, t.body.input, env, cfg, PATTERN);
-      const job = { job_id: t.body.job_id, input: t.body.input, attempt: priorAttempts(t.body) + 1 };
+      const job = { job_id: t.body.job_id, input: t.body.input, attempt: priorAttempts(t.body) + 1, ...payerFields(t.body) };
       built.push({ ...t, job, request: { custom_id: t.body.job_id, params } });
     } catch (err) {
       console.error(`job ${t.body.job_id}: buildRequest failed:`, err);
@@ -127,28 +127,43 @@ async function buildAll(env: BatchEnv, cfg: Config, hooks: Hooks, todo: Pending[
 }
 
 /**
- * Step 2b: one budget check for the whole batch (its cost is known only at
- * the end). False when the jobs must not be submitted: parked (budget spent)
- * or retried (the guard failed).
+ * Step 2b: one budget check per customer of the delivery (the product's and
+ * the stack's budgets read with each; one for the jobs without a customer),
+ * before the batch (its cost is known only at the end). Returns the jobs to
+ * submit: a customer whose budget (or the product's) is spent has its jobs
+ * parked; a check that failed has its jobs retried.
  */
-async function budgetAllows(env: BatchEnv, cfg: Config, budget: BatchBudget, built: Built[]): Promise<boolean> {
-  try {
-    await budget.check(env, cfg, built.map((b) => b.request.params.model));
-    return true;
-  } catch (err) {
-    if (!budget.exhausted(err)) {
-      console.error("the budget check failed; retrying the delivery:", err);
-      for (const b of built) b.msg.retry({ delaySeconds: UNAVAILABLE_RETRY_AFTER });
-      return false;
-    }
+async function budgetAllows(env: BatchEnv, cfg: Config, budget: BatchBudget, built: Built[]): Promise<Built[]> {
+  const groups = new Map<string, Built[]>();
+  for (const b of built) {
+    const c = b.job.customer ?? "";
+    groups.set(c, [...(groups.get(c) ?? []), b]);
+  }
+  const out: Built[] = [];
+  for (const [customer, group] of groups) {
     try {
-      await budget.park(env, cfg, built.map((b) => ({ job_id: b.job.job_id, input: b.job.input, prev: b.prev, error: describe(err) })));
-      for (const b of built) b.msg.ack();
-    } catch (parkErr) {
-      console.error("parking the jobs failed; retrying the delivery:", parkErr);
-      for (const b of built) b.msg.retry({ delaySeconds: cfg.retryDelaySeconds });
+      await budget.check(env, cfg, group.map((b) => b.request.params.model), customer ? { customer, key_hash: group[0]!.job.key_hash ?? "" } : undefined);
+      out.push(...group);
+    } catch (err) {
+      await refused(env, cfg, budget, group, err);
     }
-    return false;
+  }
+  return out;
+}
+
+/** The jobs of a refused check: parked when the budget is spent, else retried. */
+async function refused(env: BatchEnv, cfg: Config, budget: BatchBudget, group: Built[], err: unknown): Promise<void> {
+  if (!budget.exhausted(err)) {
+    console.error("the budget check failed; retrying the jobs:", err);
+    for (const b of group) b.msg.retry({ delaySeconds: UNAVAILABLE_RETRY_AFTER });
+    return;
+  }
+  try {
+    await budget.park(env, cfg, group.map((b) => ({ job_id: b.job.job_id, input: b.job.input, prev: b.prev, error: describe(err), ...payerFields(b.job) })));
+    for (const b of group) b.msg.ack();
+  } catch (parkErr) {
+    console.error("parking the jobs failed; retrying them:", parkErr);
+    for (const b of group) b.msg.retry({ delaySeconds: cfg.retryDelaySeconds });
   }
 }
 
@@ -206,7 +221,8 @@ async function markSubmitted(env: BatchEnv, batch: MessageBatch, built: Built[])
   const deadline = Date.now() + PUT_DEADLINE_MS;
   await Promise.all(
     built.map(async (b) => {
-      const rec = jobRecord(b.job.job_id, { status: "submitted", batch_id: batch.id, attempts: b.job.attempt }, b.prev);
+      const who = b.job.customer ? { customer: b.job.customer } : {};
+      const rec = jobRecord(b.job.job_id, { status: "submitted", batch_id: batch.id, attempts: b.job.attempt, ...who }, b.prev);
       await writeJobRetrying(env.OUTPUTS, rec, deadline).catch((e) =>
         console.error(`job ${b.job.job_id}: its submitted record could not be written (the batch record holds it):`, e),
       );
@@ -230,7 +246,9 @@ export async function submitDelivery(
   const todo = await unsettled(env, cfg, jobMessages(messages));
   if (todo.length === 0) return;
   const built = await buildAll(env, cfg, hooks, todo);
-  if (built.length === 0 || !(await budgetAllows(env, cfg, budgetOf(opts), built))) return;
-  const batch = await create(env, cfg, built);
-  if (batch && (await commit(env, cfg, batch, built))) await markSubmitted(env, batch, built);
+  if (built.length === 0) return;
+  const allowed = await budgetAllows(env, cfg, budgetOf(opts), built);
+  if (allowed.length === 0) return;
+  const batch = await create(env, cfg, allowed);
+  if (batch && (await commit(env, cfg, batch, allowed))) await markSubmitted(env, batch, allowed);
 }

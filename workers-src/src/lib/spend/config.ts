@@ -36,6 +36,17 @@ export function parseThresholds(raw: unknown): number[] {
   return out.length ? [...new Set(out)].sort((a, b) => a - b) : DEFAULT_THRESHOLDS;
 }
 
+/** The Worker's MODEL_PRICES; throws BudgetUnavailable when missing or malformed (the guard never lets a call run unpriced). */
+export function pricesOf(env: BaseEnv): ModelPrices {
+  try {
+    return parsePrices((env as BaseEnv & SpendEnv).MODEL_PRICES);
+  } catch (err) {
+    if (!(err instanceof PricesError)) throw err;
+    console.error(`spend guard: ${err.message}; model calls are refused`);
+    throw new BudgetUnavailable(`the spend guard cannot price model calls (${err.message}); model calls are refused`);
+  }
+}
+
 /**
  * The guard of this Worker, or null when it has nothing to guard (no SPEND
  * binding, or neither a product nor a stack budget). Throws BudgetUnavailable
@@ -48,14 +59,7 @@ export function guardOf(env: BaseEnv, cfg: Config): Guard | null {
   const productBudget = budgetVar("MONTHLY_BUDGET_USD", e.MONTHLY_BUDGET_USD);
   const stackBudget = budgetVar("STACK_BUDGET_USD", e.STACK_BUDGET_USD);
   if (productBudget === null && stackBudget === null) return null;
-  let prices: ModelPrices;
-  try {
-    prices = parsePrices(e.MODEL_PRICES);
-  } catch (err) {
-    if (!(err instanceof PricesError)) throw err;
-    console.error(`spend guard: ${err.message}; model calls are refused`);
-    throw new BudgetUnavailable(`the spend guard cannot price model calls (${err.message}); model calls are refused`);
-  }
+  const prices = pricesOf(env);
   return {
     db: e.SPEND,
     product: cfg.product,

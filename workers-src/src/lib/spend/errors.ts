@@ -3,7 +3,7 @@
 import { HttpError } from "../errors";
 import { round, secondsUntil } from "./store";
 
-export type BudgetScope = "product" | "stack";
+export type BudgetScope = "product" | "stack" | "customer";
 
 /** Seconds a 503 of the guard asks the client to wait. */
 export const UNAVAILABLE_RETRY_AFTER = 60;
@@ -18,10 +18,11 @@ export class BudgetExhausted extends HttpError {
     readonly spentUsd: number,
     readonly resetsAt: string,
     now = Date.now(),
+    readonly customer = "",
   ) {
     // The caller hears when to come back, not the owner's figures (those
     // are in GET /admin/budget and `zerocost cost`, and in the log).
-    const whose = scope === "product" ? "this product's" : "the stack's";
+    const whose = scope === "product" ? "this product's" : scope === "customer" ? "your" : "the stack's";
     super(
       429,
       "budget_exhausted",
@@ -29,7 +30,8 @@ export class BudgetExhausted extends HttpError {
       { "retry-after": String(secondsUntil(resetsAt, now)) },
       { resets_at: resetsAt, scope },
     );
-    console.warn(`spend guard: product ${product}: ${scope} budget $${budgetUsd} spent ($${round(spentUsd)} this month); refused until ${resetsAt}`);
+    const who = customer ? ` customer ${customer}:` : "";
+    console.warn(`spend guard: product ${product}:${who} ${scope} budget $${budgetUsd} spent ($${round(spentUsd)} this month); refused until ${resetsAt}`);
   }
 }
 

@@ -1,5 +1,7 @@
-// The spend guard: a hard monthly model budget per product (MONTHLY_BUDGET_USD)
-// and for the stack (STACK_BUDGET_USD), kept in the spend store (store.ts).
+// The spend guard: a hard monthly model budget per product (MONTHLY_BUDGET_USD),
+// for the stack (STACK_BUDGET_USD) and per customer of a product with keys
+// (the key record's monthly_budget_usd: customer.ts), kept in the spend
+// store (store.ts).
 //
 // A model call costs ONE query before it (the product's month spend and, with
 // a stack budget, the stack's month total: a range scan of this month's rows,
@@ -17,11 +19,13 @@ import type { BaseEnv, SpendEnv } from "../../env";
 import type { Config } from "../config";
 import type { SpendHook } from "../model";
 import { callCostNanos, nanosToUsd } from "../prices";
-import { NO_TICKET, type BudgetTicket, type ModelMode, type Usage } from "../types";
+import type { ModelPrices } from "../prices";
+import { NO_TICKET, type BudgetTicket, type ModelMode, type Payer, type Usage } from "../types";
 import { alertsFor } from "./alerts";
-import { budgetVar, guardOf, type Guard } from "./config";
+import { budgetVar, guardOf, pricesOf, type Guard } from "./config";
+import { customerRecordStatement, customerSpentOf, customerSpentStatement, scopeOf } from "./customer";
 import { BudgetExhausted, BudgetUnavailable, unavailable } from "./errors";
-import { monthOf, num, resetsAt, run, spentOf, spentStatement, type Spent } from "./store";
+import { monthOf, num, resetsAt, run, spendDb, spentOf, spentStatement, type Spent } from "./store";
 
 // This isolate's guarded calls in flight (passed the check, cost not yet
 // recorded), by product: ticket -> when it was taken. The check counts them at
@@ -57,19 +61,20 @@ function take(product: string, now: number): BudgetTicket {
 }
 
 /**
- * Before a model call: ONE query. Throws BudgetExhausted (429) when the
- * product's or the stack's spend this month, plus this isolate's calls in
- * flight at the month's average cost, has reached its budget;
- * BudgetUnavailable (503) when D1 fails or the calls cannot be priced.
- * Returns the spend read (null when there is nothing to guard).
+ * Before a model call: ONE round trip. Throws BudgetExhausted (429) when the
+ * product's or the stack's spend this month, or the paying customer's
+ * (a payer with a budget), plus this isolate's calls in flight at the
+ * month's average cost, has reached its budget; BudgetUnavailable (503) when
+ * D1 fails or the calls cannot be priced. Returns the product's spend read
+ * (null when there is no product or stack budget to guard).
  */
-export async function checkBudget(env: BaseEnv, cfg: Config, now = Date.now()): Promise<Spent | null> {
-  return (await check(env, cfg, now, false)).spent;
+export async function checkBudget(env: BaseEnv, cfg: Config, now = Date.now(), payer?: Payer): Promise<Spent | null> {
+  return (await check(env, cfg, now, false, payer)).spent;
 }
 
 /** checkBudget, then a ticket for the call in flight: release it once the call's cost is recorded, or the call failed. */
-export async function reserveBudget(env: BaseEnv, cfg: Config, now = Date.now()): Promise<BudgetTicket> {
-  return (await check(env, cfg, now, true)).ticket;
+export async function reserveBudget(env: BaseEnv, cfg: Config, now = Date.now(), payer?: Payer): Promise<BudgetTicket> {
+  return (await check(env, cfg, now, true, payer)).ticket;
 }
 
 /**
@@ -77,27 +82,49 @@ export async function reserveBudget(env: BaseEnv, cfg: Config, now = Date.now())
  * before the month's first recorded call its worst case (MAX_INPUT_CHARS as
  * input tokens, MAX_OUTPUT_TOKENS output tokens).
  */
-function perCallEstimate(g: Guard, cfg: Config, spent: Spent): number {
-  if (spent.calls > 0) return Math.ceil(spent.product / spent.calls);
-  return callCostNanos(g.prices, { input_tokens: cfg.maxInputChars, output_tokens: cfg.maxOutputTokens });
+function perCallEstimate(prices: ModelPrices, cfg: Config, nanos: number, calls: number): number {
+  if (calls > 0) return Math.ceil(nanos / calls);
+  return callCostNanos(prices, { input_tokens: cfg.maxInputChars, output_tokens: cfg.maxOutputTokens });
 }
 
-async function check(env: BaseEnv, cfg: Config, now: number, reserve: boolean): Promise<{ spent: Spent | null; ticket: BudgetTicket }> {
+/** The in-flight key of a customer's calls (a product's are keyed by the product alone). */
+const customerKey = (product: string, customer: string) => `${product}\u0000${customer}`;
+
+async function check(env: BaseEnv, cfg: Config, now: number, reserve: boolean, payer?: Payer): Promise<{ spent: Spent | null; ticket: BudgetTicket }> {
   const g = guardOf(env, cfg);
-  if (!g) return { spent: null, ticket: NO_TICKET };
+  const db = spendDb(env);
+  const c = db ? scopeOf(payer) : null;
+  const cb = c?.budget ?? null;
+  if (!g && (cb === null || !db)) return { spent: null, ticket: NO_TICKET };
+  const prices = g ? g.prices : pricesOf(env);
   const month = monthOf(now);
-  const withStack = g.stackBudget !== null;
-  let spent: Spent;
+  const withStack = g?.stackBudget != null;
+  // The product's check and the customer's row: one batch, one round trip.
+  const stmts: D1PreparedStatement[] = [];
+  if (g) stmts.push(spentStatement(g.db, g.product, month, withStack));
+  if (cb !== null) stmts.push(customerSpentStatement(db!, month, cfg.product, c!.customer));
+  let res: D1Result<Record<string, unknown>>[];
   try {
-    const [r] = await run(g.db, [spentStatement(g.db, g.product, month, withStack)]);
-    spent = spentOf(r!, withStack);
+    res = await run(db!, stmts);
   } catch (err) {
     throw unavailable("the budget check", err);
   }
-  // Synchronous from here to take(): the count and the ticket cannot race.
-  const pending = inFlightCount(g.product, now) * perCallEstimate(g, cfg, spent);
-  exhaustedBy(g, { product: spent.product + pending, calls: spent.calls, stack: spent.stack === null ? null : spent.stack + pending }, now);
-  return { spent, ticket: reserve ? take(g.product, now) : NO_TICKET };
+  // Synchronous from here to take(): the counts and the tickets cannot race.
+  let spent: Spent | null = null;
+  if (g) {
+    spent = spentOf(res[0]!, withStack);
+    const pending = inFlightCount(g.product, now) * perCallEstimate(prices, cfg, spent.product, spent.calls);
+    exhaustedBy(g, { product: spent.product + pending, calls: spent.calls, stack: spent.stack === null ? null : spent.stack + pending }, now);
+  }
+  const ckey = c ? customerKey(cfg.product, c.customer) : "";
+  if (cb !== null) {
+    const cs = customerSpentOf(res[res.length - 1]!);
+    const total = cs.nanos + inFlightCount(ckey, now) * perCallEstimate(prices, cfg, cs.nanos, cs.calls);
+    if (total >= cb) throw new BudgetExhausted("customer", cfg.product, nanosToUsd(cb), nanosToUsd(total), resetsAt(now), now, c!.customer);
+  }
+  if (!reserve) return { spent, ticket: NO_TICKET };
+  const tickets = [g ? take(g.product, now) : NO_TICKET, cb !== null ? take(ckey, now) : NO_TICKET];
+  return { spent, ticket: { release: () => tickets.forEach((t) => t.release()) } };
 }
 
 /** Throws BudgetExhausted if spent reaches a budget of g. */
@@ -111,10 +138,11 @@ function exhaustedBy(g: Guard, spent: Spent, now: number): void {
 }
 
 /** Throws BudgetUnavailable when a call of `model` cannot be priced by this Worker's MODEL_PRICES. */
-export function assertPriced(env: BaseEnv, cfg: Config, model: string): void {
+export function assertPriced(env: BaseEnv, cfg: Config, model: string, payer?: Payer): void {
   const g = guardOf(env, cfg);
-  if (g && g.prices.model !== model) {
-    throw new BudgetUnavailable(`the spend guard has prices for ${g.prices.model}, not ${model}; model calls are refused`);
+  const prices = g ? g.prices : spendDb(env) && scopeOf(payer) ? pricesOf(env) : null;
+  if (prices && prices.model !== model) {
+    throw new BudgetUnavailable(`the spend guard has prices for ${prices.model}, not ${model}; model calls are refused`);
   }
 }
 
@@ -122,16 +150,20 @@ export interface Recorded {
   cost_nanos: number;
   product_nanos: number;
   stack_nanos: number | null;
+  /** the paying customer's month total after this call (null: no customer) */
+  customer_nanos: number | null;
   /** alerts sent by this call: "product:50", "stack:100", ... */
   alerts: string[];
 }
 
 /**
- * After a model call: adds its cost in ONE statement (an upsert of the
- * (month, product) row, one row written, RETURNING the new totals), then
- * sends the alerts of the thresholds reached (alerts.ts). Throws when D1
- * fails twice (the caller logs it: the call was made, its cost is lost from
- * the count).
+ * After a model call: adds its cost in ONE round trip: the upsert of the
+ * (month, product) row when the product or the stack has a budget (one row
+ * written, RETURNING the new totals) and, for a customer's call, the upsert
+ * of its (month, product, customer) row (one more row written), in one D1
+ * batch (one transaction). Then sends the alerts of the product's and the
+ * stack's thresholds reached (alerts.ts). Throws when D1 fails twice (the
+ * caller logs it: the call was made, its cost is lost from the count).
  */
 export async function recordSpend(
   env: BaseEnv,
@@ -139,14 +171,40 @@ export async function recordSpend(
   usage: Usage | undefined,
   mode: ModelMode = "realtime",
   now = Date.now(),
+  payer?: Payer,
 ): Promise<Recorded | null> {
   const g = guardOf(env, cfg);
-  if (!g) return null;
-  const cost = callCostNanos(g.prices, usage, mode);
-  if (cost === 0) return null;
+  const db = spendDb(env);
+  const c = db ? scopeOf(payer) : null;
+  if (!g && !c) return null;
+  const prices = g ? g.prices : pricesOf(env);
+  const cost = callCostNanos(prices, usage, mode);
   const month = monthOf(now);
-  const withStack = g.stackBudget !== null;
-  const stmt = g.db
+  const withStack = g?.stackBudget != null;
+  // A product row only for a call that cost something (as before customers);
+  // a customer's row for every call, so its calls and tokens are exact.
+  const stmts: D1PreparedStatement[] = [];
+  if (g && cost > 0) stmts.push(productRecordStatement(g, month, cost, withStack));
+  if (c) stmts.push(customerRecordStatement(db!, month, cfg.product, c.customer, prices, usage, mode));
+  if (!stmts.length) return null;
+  let res: D1Result<Record<string, unknown>>[];
+  try {
+    res = await run(db!, stmts);
+  } catch {
+    // A batch that failed changed nothing (one transaction): one more try.
+    res = await run(db!, stmts);
+  }
+  const row = g && cost > 0 ? (res[0]!.results[0] ?? {}) : {};
+  const product = num(row.product);
+  const stack = withStack ? product + num(row.others) : null;
+  const customer = c ? num(res[res.length - 1]!.results[0]?.customer) : null;
+  const alerts = g && cost > 0 ? await alertsFor(g, month, cost, product, stack, now) : [];
+  return { cost_nanos: cost, product_nanos: product, stack_nanos: stack, customer_nanos: customer, alerts };
+}
+
+/** The upsert of the product's month row, RETURNING its new total (and, with a stack budget, the other products'). */
+function productRecordStatement(g: Guard, month: string, cost: number, withStack: boolean): D1PreparedStatement {
+  return g.db
     .prepare(
       "INSERT INTO spend (month, product, nanos, calls) VALUES (?1, ?2, ?3, 1) " +
         "ON CONFLICT (month, product) DO UPDATE SET nanos = nanos + excluded.nanos, calls = calls + 1 " +
@@ -155,24 +213,13 @@ export async function recordSpend(
           : "RETURNING nanos AS product"),
     )
     .bind(month, g.product, cost);
-  let row: Record<string, unknown>;
-  try {
-    row = (await run(g.db, [stmt]))[0]!.results[0] ?? {};
-  } catch {
-    // An upsert that failed changed nothing: one more try.
-    row = (await run(g.db, [stmt]))[0]!.results[0] ?? {};
-  }
-  const product = num(row.product);
-  const stack = withStack ? product + num(row.others) : null;
-  const alerts = await alertsFor(g, month, cost, product, stack, now);
-  return { cost_nanos: cost, product_nanos: product, stack_nanos: stack, alerts };
 }
 
 /** The guard as the model client takes it (lib/model.ts's SpendHook). */
 export const MODEL_SPEND: SpendHook = {
   assertPriced,
-  reserve: (env, cfg) => reserveBudget(env, cfg),
-  record: (env, cfg, usage, mode) => recordSpend(env, cfg, usage, mode),
+  reserve: (env, cfg, payer) => reserveBudget(env, cfg, Date.now(), payer),
+  record: (env, cfg, usage, mode, payer) => recordSpend(env, cfg, usage, mode, Date.now(), payer),
 };
 
 /** What GET /admin/budget answers. */

@@ -6,6 +6,7 @@ import type { Config } from "../config";
 import { HttpError } from "../errors";
 import { claimedFor, readJobVersion, writeJobUnchanged } from "../claim";
 import { isTerminal, jobRecord, writeJob, type JobRecord } from "../jobs";
+import { holdJob, readHeld, releaseHeld } from "../held";
 import { sendAll } from "../queue";
 import { BudgetUnavailable, unavailable } from "./errors";
 import { checkBudget } from "./guard";
@@ -28,6 +29,9 @@ export interface ParkedJob {
   input: string;
   /** why it was parked (the BudgetExhausted message) */
   error: string;
+  /** a keyed product's job: its customer and the hash of the key that sent it, kept in parked_payers for the resume */
+  customer?: string;
+  key_hash?: string;
 }
 
 /**
@@ -51,24 +55,37 @@ export async function parkJob(
 ): Promise<boolean> {
   const db = spendDb(env);
   if (!db) throw new BudgetUnavailable("no spend store to park the job in");
-  await run(db, [
+  const rows = [
     db
       .prepare(
         "INSERT INTO parked_jobs (product, job_id, input, error, parked_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product, job_id) DO NOTHING",
       )
       .bind(cfg.product, job.job_id, job.input, job.error, new Date().toISOString()),
-  ]);
+  ];
+  // The customer in the same batch (one round trip, one transaction).
+  if (job.customer) {
+    rows.push(
+      db
+        .prepare("INSERT INTO parked_payers (product, job_id, customer, key_hash) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (product, job_id) DO NOTHING")
+        .bind(cfg.product, job.job_id, job.customer, job.key_hash ?? ""),
+    );
+  }
+  await run(db, rows);
   const patch: Parameters<typeof jobRecord>[1] = { status: "budget_exhausted", error: job.error };
   if (attempts !== undefined) patch.attempts = attempts;
   const rec = jobRecord(job.job_id, patch, prev);
-  if (etag === undefined) {
-    await writeJob(r2, rec);
+  if (etag === undefined || (await writeJobUnchanged(r2, rec, etag)) !== null) {
+    if (etag === undefined) await writeJob(r2, rec);
+    // Kept 31 days under held/, past jobs/'s retention (lib/held.ts).
+    await holdJob(r2, rec);
     return true;
   }
-  if ((await writeJobUnchanged(r2, rec, etag)) !== null) return true;
   // Parked by a delivery that raced this one: its row is the row.
   if ((await readJobVersion(r2, job.job_id)).rec?.status === "budget_exhausted") return true;
-  await run(db, [db.prepare("DELETE FROM parked_jobs WHERE product = ?1 AND job_id = ?2").bind(cfg.product, job.job_id)]);
+  await run(
+    db,
+    ["parked_jobs", "parked_payers"].map((t) => db.prepare(`DELETE FROM ${t} WHERE product = ?1 AND job_id = ?2`).bind(cfg.product, job.job_id)),
+  );
   return false;
 }
 
@@ -112,14 +129,20 @@ export async function listParked(
   return { jobs: page, cursor: rows.length > limit ? page[page.length - 1]!.job_id : null };
 }
 
-type Row = { job_id: string; input: string };
+type Row = { job_id: string; input: string; customer: string; key_hash: string };
 
 async function oldestParked(db: D1Database, cfg: Config, n: number): Promise<Row[]> {
   try {
     const [res] = await run(db, [
-      db.prepare("SELECT job_id, input FROM parked_jobs WHERE product = ?1 ORDER BY job_id LIMIT ?2").bind(cfg.product, n),
+      db
+        .prepare(
+          "SELECT j.job_id AS job_id, j.input AS input, COALESCE(p.customer, '') AS customer, COALESCE(p.key_hash, '') AS key_hash " +
+            "FROM parked_jobs AS j LEFT JOIN parked_payers AS p ON p.product = j.product AND p.job_id = j.job_id " +
+            "WHERE j.product = ?1 ORDER BY j.job_id LIMIT ?2",
+        )
+        .bind(cfg.product, n),
     ]);
-    return res!.results.map((r) => ({ job_id: String(r.job_id), input: String(r.input) }));
+    return res!.results.map((r) => ({ job_id: String(r.job_id), input: String(r.input), customer: String(r.customer), key_hash: String(r.key_hash) }));
   } catch (err) {
     throw unavailable("reading parked jobs", err);
   }
@@ -143,9 +166,11 @@ async function markQueued(bucket: R2Bucket, rows: Row[]): Promise<Row[]> {
       rows.slice(i, i + PUT_CONCURRENCY).map(async (r) => {
         try {
           const v = await readJobVersion(bucket, r.job_id);
-          const free = !isTerminal(v.rec) && claimedFor(v.rec) === 0;
-          if (free && (await writeJobUnchanged(bucket, jobRecord(r.job_id, { status: "queued" }, v.rec), v.etag)) !== null) send.push(r);
-          else console.log(`resume: job ${r.job_id} is run or ended by another delivery (${v.rec?.status ?? "no record"}); not sent again`);
+          const parked = await stillParked(bucket, r.job_id, v.rec);
+          if (parked !== null && (await writeJobUnchanged(bucket, jobRecord(r.job_id, { status: "queued" }, parked), v.etag)) !== null) {
+            send.push(r);
+            await releaseHeld(bucket, r.job_id); // moved back: jobs/ holds it again
+          } else console.log(`resume: job ${r.job_id} is run or ended by another delivery (${v.rec?.status ?? "no record"}); not sent again`);
         } catch (err) {
           console.error(`resume: job ${r.job_id}: its queued record could not be written:`, err);
           throw new HttpError(503, "unavailable", "job records cannot be written right now; retry later", { "retry-after": "30" });
@@ -156,15 +181,32 @@ async function markQueued(bucket: R2Bucket, rows: Row[]): Promise<Row[]> {
   return send;
 }
 
+/**
+ * The record a parked row's job is resumed from, or null when it may not be
+ * sent again: its jobs/ record, neither ended nor claimed; or, when jobs/
+ * has none (expired after retentionDays), its held/ copy, still parked. A job
+ * run or ended since its parking dropped that copy (lib/held.ts), so an
+ * expired done record is never paid again.
+ */
+async function stillParked(bucket: R2Bucket, id: string, rec: JobRecord | null): Promise<JobRecord | null> {
+  if (rec !== null) return !isTerminal(rec) && claimedFor(rec) === 0 ? rec : null;
+  const held = await readHeld(bucket, id);
+  return held?.status === "budget_exhausted" ? held : null;
+}
+
 async function unpark(db: D1Database, cfg: Config, rows: Row[]): Promise<void> {
   const deletes: D1PreparedStatement[] = [];
   for (let i = 0; i < rows.length; i += DELETE_CHUNK) {
     const ids = rows.slice(i, i + DELETE_CHUNK).map((r) => r.job_id);
-    deletes.push(
-      db
-        .prepare(`DELETE FROM parked_jobs WHERE product = ?1 AND job_id IN (${ids.map((_, k) => `?${k + 2}`).join(", ")})`)
-        .bind(cfg.product, ...ids),
-    );
+    // A public product's jobs have no parked_payers rows: no delete (and no read) for them.
+    const tables = rows.slice(i, i + DELETE_CHUNK).some((r) => r.customer !== "") ? ["parked_jobs", "parked_payers"] : ["parked_jobs"];
+    for (const t of tables) {
+      deletes.push(
+        db
+          .prepare(`DELETE FROM ${t} WHERE product = ?1 AND job_id IN (${ids.map((_, k) => `?${k + 2}`).join(", ")})`)
+          .bind(cfg.product, ...ids),
+      );
+    }
   }
   try {
     await run(db, deletes);
@@ -210,7 +252,10 @@ export async function resumeParked(
     // conditional put per job.
     const send = await markQueued(r2 ?? (env as BaseEnv & { OUTPUTS: R2Bucket }).OUTPUTS, rows);
     const resumedAt = Date.now();
-    const { error } = await sendAll(queue, send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt })));
+    const { error } = await sendAll(
+      queue,
+      send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt, ...(r.customer ? { customer: r.customer, key_hash: r.key_hash } : {}) })),
+    );
     if (error !== undefined) {
       console.error("resume: JOB_QUEUE send failed:", error);
       throw new HttpError(503, "unavailable", "the job queue is unavailable; the jobs stay parked (some may run)", { "retry-after": "5" });

@@ -1,6 +1,7 @@
 // The spend store: the stack's D1 database (the SPEND binding, absent when the
-// stack has no budget: then nothing in lib/spend/ runs), its tables, the one
-// way to run statements on it, and the months its rows are kept by.
+// stack has neither a budget nor a product with customer keys: then nothing in
+// lib/spend/ runs), its tables, the one way to run statements on it, and the
+// months its rows are kept by.
 //
 // Tables (created here, CREATE TABLE IF NOT EXISTS, once per isolate, in the
 // same round trip as the isolate's first query):
@@ -8,6 +9,14 @@
 //   spend(month, product, nanos, calls)            WITHOUT ROWID, PK (month, product)
 //   budget_alerts(month, scope, threshold, at)     WITHOUT ROWID, PK (month, scope, threshold)
 //   parked_jobs(product, job_id, input, error, at) WITHOUT ROWID, PK (product, job_id)
+//   customer_spend(month, product, customer, nanos, calls, input_tokens, output_tokens)
+//                                                  WITHOUT ROWID, PK (month, product, customer)
+//   parked_payers(product, job_id, customer, key_hash) WITHOUT ROWID, PK (product, job_id)
+//
+// customer_spend is read by `zerocost cost report --by customer`: its schema
+// is that reader's contract, change it only with it. parked_payers names the
+// customer of a parked job (and the hash of the key that sent it, to read the
+// customer's budget when the job is resumed): lib/spend/parked.ts.
 //
 // Spend is in integer nano-USD (lib/prices.ts), so totals are exact.
 import type { BaseEnv, SpendEnv } from "../../env";
@@ -16,6 +25,8 @@ export const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS spend (month TEXT NOT NULL, product TEXT NOT NULL, nanos INTEGER NOT NULL, calls INTEGER NOT NULL, PRIMARY KEY (month, product)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS budget_alerts (month TEXT NOT NULL, scope TEXT NOT NULL, threshold INTEGER NOT NULL, claimed_at TEXT NOT NULL, PRIMARY KEY (month, scope, threshold)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS parked_jobs (product TEXT NOT NULL, job_id TEXT NOT NULL, input TEXT NOT NULL, error TEXT NOT NULL, parked_at TEXT NOT NULL, PRIMARY KEY (product, job_id)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS customer_spend (month TEXT NOT NULL, product TEXT NOT NULL, customer TEXT NOT NULL, nanos INTEGER NOT NULL DEFAULT 0, calls INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (month, product, customer)) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS parked_payers (product TEXT NOT NULL, job_id TEXT NOT NULL, customer TEXT NOT NULL, key_hash TEXT NOT NULL, PRIMARY KEY (product, job_id)) WITHOUT ROWID`,
 ];
 
 /** The tables exist (this isolate created or found them). One SPEND per Worker, so one flag. */
@@ -44,7 +55,7 @@ export async function run(db: D1Database, stmts: D1PreparedStatement[]): Promise
   }
 }
 
-/** The spend store of this Worker, or null (no budget in the stack). */
+/** The spend store of this Worker, or null (no budget and no customer keys in the stack). */
 export function spendDb(env: BaseEnv): D1Database | null {
   return (env as BaseEnv & SpendEnv).SPEND ?? null;
 }

@@ -20,11 +20,23 @@ import { retryDelay } from "../../lib/queue";
 import { checkRateLimit } from "../../lib/ratelimit";
 import { BudgetExhausted, BudgetUnavailable, UNAVAILABLE_RETRY_AFTER } from "../../lib/spend/errors";
 import { MODEL_SPEND } from "../../lib/spend/guard";
-import { NO_TICKET } from "../../lib/types";
+import { NO_TICKET, payerFor, type Payer } from "../../lib/types";
+import { payerByKey } from "../../lib/keys";
 import { parkJob } from "../../lib/spend/parked";
+import { holdJob, isHeld, releaseHeld } from "../../lib/held";
 
 /** The customer a job message names, as a record's field (none: a public product's job). */
 const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
+
+/** The customer and key hash a job message carries, for a message that sends the job again. */
+const payerOfJob = (m: JobMessage): { customer?: string; key_hash?: string } =>
+  m.customer ? { customer: m.customer, ...(typeof m.key_hash === "string" ? { key_hash: m.key_hash } : {}) } : {};
+
+/** Who pays for the job's model call: its customer, with the budget its key's record gives now (undefined: a public product's job). */
+async function payerOfMessage(env: AsyncPipelineEnv, m: JobMessage): Promise<Payer | undefined> {
+  if (!m.customer) return undefined;
+  return __ZEROCOST_KEYS__ ? payerByKey(env, m.customer, m.key_hash ?? "") : payerFor(m.customer);
+}
 
 export const PATTERN = "async-pipeline";
 
@@ -124,7 +136,7 @@ async function defer(d: Delivery, retryAfter: number | undefined): Promise<boole
   const resumedAt = d.body.resumed_at;
   if (!mayDefer(id, deferrals, delaySeconds, resumedAt)) return false;
   try {
-    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...customerOfJob(d.body) };
+    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...payerOfJob(d.body) };
     if (resumedAt !== undefined) again.resumed_at = resumedAt;
     await d.env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
     await releaseClaim(d).catch(logWith(id));
@@ -163,7 +175,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
     // The month's budget is spent: park the job (input kept durably) and ack,
     // unless another delivery claimed or ended it since it was read.
     try {
-      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error }, prev, msg.attempts, d.etag);
+      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error, ...payerOfJob(d.body) }, prev, msg.attempts, d.etag);
       msg.ack();
     } catch (e) {
       logWith(id)(e);
@@ -220,7 +232,8 @@ export async function processMessage(
     if (!limit.ok) throw new ModelError(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
     // The budget before the claim, so that a parked job costs no claim.
-    if (__ZEROCOST_SPEND_GUARD__) ticket = await MODEL_SPEND.reserve(env, cfg);
+    const payer = __ZEROCOST_SPEND_GUARD__ ? await payerOfMessage(env, msg.body) : undefined;
+    if (__ZEROCOST_SPEND_GUARD__) ticket = await MODEL_SPEND.reserve(env, cfg, payer);
     const claim = await claimJob(env.OUTPUTS, v, id, msg.attempts, leaseMs(cfg));
     if (!claim) throw new ClaimedElsewhere(Math.ceil(leaseMs(cfg) / 1000));
     d.claimedOver = { rec: d.prev };
@@ -234,11 +247,12 @@ export async function processMessage(
       customer: msg.body.customer ?? "",
       maxAttempts: 2,
       maxRetryWaitMs: 5_000,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket: claimed } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket: claimed, payer } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
     const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts, ...customerOfJob(msg.body) }, d.prev);
     await writeJob(env.OUTPUTS, rec);
+    if (isHeld(d.claimedOver?.rec)) await releaseHeld(env.OUTPUTS, id); // a parked job run by a redelivery
     msg.ack();
   } catch (err) {
     ticket.release();
@@ -262,6 +276,7 @@ export async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): 
     }
     const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input, ...customerOfJob(msg.body) }, prev);
     await writeJob(env.OUTPUTS, rec);
+    await holdJob(env.OUTPUTS, rec); // kept 31 days under held/, past jobs/'s retention
     msg.ack();
   } catch (err) {
     logWith(id)(err);
