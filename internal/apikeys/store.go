@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/shared"
@@ -56,6 +57,26 @@ type Entry struct {
 // the same JSON, as a string, the metadata (cloudflare-go flattens a map
 // into metadata.<key> form fields, which is not JSON).
 func (s *Store) Put(ctx context.Context, hash string, rec Record) error {
+	return s.put(ctx, hash, rec, time.Time{})
+}
+
+// MinExpiry is the nearest expiration Workers KV takes: 60 seconds ahead
+// (Cloudflare API, "Write key-value pair with metadata": expiration_ttl
+// "must be at least 60").
+const MinExpiry = 60 * time.Second
+
+// PutUntil writes a record as Put does, and has KV delete the pair at
+// until (at least MinExpiry after now: a nearer time is moved there), so
+// that a key that is never revoked leaves nothing behind. Rewriting the
+// record with Put would drop the expiration: rewrite it with PutUntil.
+func (s *Store) PutUntil(ctx context.Context, hash string, rec Record, until, now time.Time) error {
+	if min := now.Add(MinExpiry); until.Before(min) {
+		until = min
+	}
+	return s.put(ctx, hash, rec, until)
+}
+
+func (s *Store) put(ctx context.Context, hash string, rec Record, until time.Time) error {
 	b, err := rec.Marshal()
 	if err != nil {
 		return err
@@ -64,6 +85,10 @@ func (s *Store) Put(ctx context.Context, hash string, rec Record) error {
 	p.AccountID.Value, p.AccountID.Present = s.account, true
 	p.Value.Value, p.Value.Present = kv.NamespaceValueUpdateParamsValueUnion(shared.UnionString(b)), true
 	p.Metadata.Value, p.Metadata.Present = interface{}(string(b)), true
+	if !until.IsZero() {
+		// Whole seconds up: KV takes a unix time in seconds.
+		p.Expiration.Value, p.Expiration.Present = float64(until.Add(time.Second-1).Unix()), true
+	}
 	_, err = s.values.Update(ctx, s.namespace, escapeKey(KVName(hash)), p)
 	return s.cfg.Wrap("write the record of "+rec.Prefix, err)
 }

@@ -33,6 +33,9 @@ func keySteps(o *Options, p *prober, steps []step, add addStep) []step {
 	if !p.pr.HasKeys() {
 		return steps
 	}
+	if p.makesOwnKeys() {
+		return ownKeySteps(o, p, steps, add)
+	}
 	steps = add(steps, CheckNoKey, p.noKey)
 	if o.Target.PutKey == nil {
 		return steps
@@ -52,11 +55,18 @@ func (p *prober) probePath() (string, any) {
 	return "/jobs", map[string]any{"input": ""}
 }
 
+// probe sends the probe request (probePath) with key ("" for none) and
+// returns the answer and the path.
+func (p *prober) probe(ctx context.Context, key string) (*response, string, error) {
+	path, body := p.probePath()
+	r, err := p.send(ctx, http.MethodPost, path, body, key)
+	return r, path, err
+}
+
 // noKey: a request without a key answers 401 invalid_key (no KV read: the
 // Worker checks for a key before any lookup).
 func (p *prober) noKey(ctx context.Context) (string, error) {
-	path, body := p.probePath()
-	r, err := p.send(ctx, http.MethodPost, path, body, "")
+	r, path, err := p.probe(ctx, "")
 	if err != nil {
 		return "", err
 	}
@@ -96,8 +106,7 @@ func (p *prober) revokedKey(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path, body := p.probePath()
-	r, err := p.send(ctx, http.MethodPost, path, body, key)
+	r, path, err := p.probe(ctx, key)
 	if err != nil {
 		return "", err
 	}
@@ -122,7 +131,12 @@ func (p *prober) otherCustomer(ctx context.Context) (string, error) {
 	if id == "" {
 		return "", fmt.Errorf("POST /jobs: 202 without a job_id: %s", clip(string(r.body), 200))
 	}
-	other, err := p.newKey(ctx, verifyOtherCustomer, false)
+	var other string
+	if p.makesOwnKeys() {
+		other, _, err = p.writeOwnKey(ctx, verifyOtherCustomer)
+	} else {
+		other, err = p.newKey(ctx, verifyOtherCustomer, false)
+	}
 	if err != nil {
 		return "", err
 	}

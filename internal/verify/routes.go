@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
@@ -75,6 +76,13 @@ type prober struct {
 	base string
 	// down is set once GET /health could not reach the product.
 	down atomic.Bool
+	// key is the customer key the checks send (a product with keys): the
+	// target's, or the one verify made (ownkeys.go).
+	key string
+	// own are the keys verify made for the product; revokedAt when it
+	// revoked the last of them.
+	own       ownKeys
+	revokedAt time.Time
 }
 
 type response struct {
@@ -111,8 +119,8 @@ func (p *prober) do(ctx context.Context, method, path string, body any, auth boo
 	cred := ""
 	if auth {
 		cred = p.o.AuthToken
-		if key := p.o.Target.Keys[p.pr.Name]; key != "" && !strings.HasPrefix(path, "/admin/") {
-			cred = key
+		if p.key != "" && !strings.HasPrefix(path, "/admin/") {
+			cred = p.key
 		}
 	}
 	return p.send(ctx, method, path, body, cred)
@@ -196,18 +204,12 @@ func newUUID() string {
 // comes last because it exhausts the limiter.
 func routeSteps(o *Options, pr *plan.Product) []step {
 	base := strings.TrimSuffix(o.Target.URLs[pr.Name], "/")
-	p := &prober{o: o, pr: pr, base: base}
+	p := &prober{o: o, pr: pr, base: base, key: o.Target.Keys[pr.Name]}
+	own := p.makesOwnKeys()
 	add := func(steps []step, name string, run func(ctx context.Context) (string, error)) []step {
 		return append(steps, step{product: pr.Name, name: name, kind: KindRoute, run: func(ctx context.Context) (string, error) {
-			if base == "" {
-				why := o.Target.Unavailable[pr.Name]
-				if why == "" {
-					why = "the product has no URL (no workers.dev subdomain, route or custom domain)"
-				}
-				return "", errors.New(why)
-			}
-			if name != CheckHealth && p.down.Load() {
-				return "", errors.New("not run: the product did not answer GET /health")
+			if err := p.notRun(name); err != nil {
+				return "", err
 			}
 			return run(ctx)
 		}})
@@ -218,10 +220,10 @@ func routeSteps(o *Options, pr *plan.Product) []step {
 		steps = add(steps, CheckAuth, p.auth)
 	}
 	steps = keySteps(o, p, steps, add)
-	if pr.HasKeys() && o.Target.Keys[pr.Name] == "" {
+	if pr.HasKeys() && p.key == "" && !own {
 		// Without a customer key the product's routes answer 401: only
-		// health and the key check can run (a deployed stack: verify
-		// creates no key of its own yet).
+		// health and the key check can run (a deployed stack on which
+		// verify cannot write keys).
 		return steps
 	}
 	switch pr.Pattern {
@@ -245,10 +247,40 @@ func routeSteps(o *Options, pr *plan.Product) []step {
 		steps = add(steps, CheckCache, p.cache)
 	}
 	// async-pipeline limits model calls in its queue consumer, not on HTTP.
+	if own && pr.Pattern != stack.EdgeCache {
+		steps = add(steps, CheckOtherCustomer, p.otherCustomer)
+	}
 	if o.CheckRateLimit && (pr.Pattern == stack.EventAgent || pr.Pattern == stack.EdgeCache) {
 		steps = add(steps, CheckRateLimit, p.rateLimit)
 	}
+	if own {
+		p.own.lifetime = ownKeyLifetime(o, len(steps))
+		steps = append(steps, ownKeyFinals(o, p, add)...)
+	}
 	return steps
+}
+
+// notRun says why a check cannot run: the product has no URL, did not
+// answer GET /health, or needs the key verify failed to make.
+func (p *prober) notRun(name string) error {
+	if p.base == "" {
+		why := p.o.Target.Unavailable[p.pr.Name]
+		if why == "" {
+			why = "the product has no URL (no workers.dev subdomain, route or custom domain)"
+		}
+		return errors.New(why)
+	}
+	if name != CheckHealth && p.down.Load() {
+		return errors.New("not run: the product did not answer GET /health")
+	}
+	switch name {
+	case CheckHealth, CheckAuth, CheckNoKey, CheckOwnKey, CheckRevokeKeys, CheckRevokedKey:
+	default:
+		if p.key == "" && p.makesOwnKeys() {
+			return errors.New("not run: verify has no key for this product (see the check \"" + CheckOwnKey + "\")")
+		}
+	}
+	return nil
 }
 
 // health: GET /health answers 200 {pattern, product} as the plan says.

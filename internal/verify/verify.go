@@ -159,6 +159,17 @@ func DeployedTarget(p *plan.Plan, out outputs.Stack) Target {
 	return tg
 }
 
+// KeysNamespaces are the KEYS namespace ids the outputs name, by product.
+func KeysNamespaces(out outputs.Stack) map[string]string {
+	ids := map[string]string{}
+	for name, op := range out {
+		if id := op.KVNamespaceIDs[contract.Keys]; id != "" {
+			ids[name] = id
+		}
+	}
+	return ids
+}
+
 // NeedsAuthToken reports whether the stack's Workers want a bearer token
 // (the stack sets zerocost:authToken, so the plan binds AUTH_TOKEN).
 func NeedsAuthToken(p *plan.Plan) bool {
@@ -215,6 +226,10 @@ type Options struct {
 	RequestTimeout time.Duration
 	// CheckRateLimit adds the rate-limit check (it spends model budget).
 	CheckRateLimit bool
+	// WaitRevocation adds, after verify revoked its own keys (a deployed
+	// stack), the wait until the revoked key gets 401: up to
+	// RevocationBound.
+	WaitRevocation bool
 	// SkipRoutes leaves out the route checks.
 	SkipRoutes bool
 	// Resources, when set, adds the resource checks against the plan's account.
@@ -239,6 +254,9 @@ type step struct {
 	name    string
 	kind    Kind
 	run     func(ctx context.Context) (string, error)
+	// final steps run after the product's others, whatever happened to
+	// them (the revocation of verify's own keys).
+	final bool
 }
 
 // Run runs every check and returns the report. Its error is for unusable
@@ -280,8 +298,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, s := range groups[i] {
-				c := runStep(ctx, s)
+			runGroup(ctx, groups[i], func(c Check) {
 				results[i] = append(results[i], c)
 				mu.Lock()
 				done++
@@ -289,7 +306,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					o.Progress(done, total, c)
 				}
 				mu.Unlock()
-			}
+			})
 		}()
 	}
 	wg.Wait()
@@ -304,6 +321,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep.DurationMS = time.Since(rep.StartedAt).Milliseconds()
 	return rep, nil
+}
+
+// runGroup runs a product's steps in order, its final steps last in a
+// defer: they run even when a step panics.
+func runGroup(ctx context.Context, steps []step, record func(Check)) {
+	var regular, finals []step
+	for _, s := range steps {
+		if s.final {
+			finals = append(finals, s)
+		} else {
+			regular = append(regular, s)
+		}
+	}
+	defer func() {
+		for _, s := range finals {
+			record(runStep(ctx, s))
+		}
+	}()
+	for _, s := range regular {
+		record(runStep(ctx, s))
+	}
 }
 
 func runStep(ctx context.Context, s step) Check {

@@ -291,6 +291,10 @@ func TestDeployJSON(t *testing.T) {
 		e.verified[0].Resources == nil || e.verified[0].Outputs["agent"].Script != "agent-test" {
 		t.Errorf("verify options %+v", e.verified)
 	}
+	// The routes are checked, so verify may write keys of its own.
+	if len(e.verified) == 1 && e.verified[0].Target.PutKey == nil {
+		t.Error("verify cannot write keys of its own on the deployed stack")
+	}
 	if b, err := os.ReadFile(junit); err != nil || !bytes.Contains(b, []byte("<testsuites")) {
 		t.Errorf("JUnit: %v %s", err, b)
 	}

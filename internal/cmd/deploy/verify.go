@@ -76,6 +76,14 @@ func (v *verifier) Verify(ctx context.Context, out outputs.Stack) (bool, any, er
 			v.sink.Emit(e)
 		},
 	}
+	if !v.skipRoutes && v.creds.CloudflareToken != "" {
+		// Keyed products: verify makes short-lived keys of its own and
+		// revokes them (docs/verify.md, "Customer keys"), with the token
+		// that deployed the KV namespaces.
+		cfg := cfapi.Config{Token: v.creds.CloudflareToken, BaseURL: v.apiURL, HTTPClient: v.hc, MaxRetries: -1,
+			AuthHint: "verify writes its own short-lived keys: the token needs the permission Workers KV Storage: Edit"}
+		o.Target.PutKey = zverify.KVKeyWriter(cfg, v.plan.AccountID, zverify.KeysNamespaces(out))
+	}
 	run := v.run
 	if run == nil {
 		run = zverify.Run

@@ -32,6 +32,7 @@ type Options struct {
 	JUnit          string
 	Timeout        time.Duration
 	CheckRateLimit bool
+	WaitRevocation bool
 	SkipResources  bool
 	SkipRoutes     bool
 	APIURL         string
@@ -68,16 +69,26 @@ With --local the checks run against the ` + "`zerocost dev`" + ` of the stack, f
 through .zerocost/dev/<stack>.json. Otherwise they run against the deployed
 stack: its URLs come from --outputs (a file of ` + "`pulumi stack output --json`" + `),
 or from the pulumi CLI, or else from the plan. Resource checks then read the
-account with CLOUDFLARE_API_TOKEN (read-only permissions are enough; see
+account with CLOUDFLARE_API_TOKEN (read-only permissions are enough for them; see
 docs/verify.md) and report drift by name: missing, extra or mismatched buckets,
 queues, consumers, bindings and routes.
 
 A product with customer keys (access: keys, the default) also gets: a request
-without a key is 401; with --local, a revoked key is 401 (a record written
-revoked through the dev's KV API, cached nowhere, so read from KEYS) and a job
-is 404 to another customer's key. --local sends the key zerocost dev created
-(kept in its state file); a deployed stack's keyed products get health and
-the no-key check only (verify creates no key there yet).
+without a key is 401, and a job is 404 to another customer's key. --local sends
+the key zerocost dev created (kept in its state file) and checks a revoked key
+(a record written revoked through the dev's KV API, cached nowhere, so read
+from KEYS). On a deployed stack verify makes its own keys, through Cloudflare's
+KV API with CLOUDFLARE_API_TOKEN (Workers KV Storage: Edit) and the KEYS
+namespace ids of the outputs: one for customer zerocost-verify, which the
+checks send, and (but edge-cache) one for customer zerocost-verify-other. Each
+expires when the product's checks must have ended (KV deletes it then too), so
+a crashed verify leaves no valid key; after the checks, passed or failed, verify
+revokes both ("revoke keys"). That costs 2 KV writes per key (create, revoke):
+4 per product with jobs, 2 per edge-cache product, 14 for the demo stack, of
+Workers Free's 1,000 KV writes a day. --wait-revocation then waits, up to 2
+minutes (KV's propagation, about 60 s, plus the Worker's 60 s key cache), until
+the revoked key gets 401 ("revoked key"). Without the token or the outputs,
+keyed products get the health and no-key checks only (said on stderr).
 
 When the stack sets zerocost:authToken, ZEROCOST_AUTH_TOKEN must hold the
 token: the admin routes need it (and 401 without it is checked).
@@ -98,6 +109,7 @@ configuration error.`,
 	fl.StringVar(&opts.JUnit, "junit", "", "also write the report as JUnit XML to this file")
 	fl.DurationVar(&opts.Timeout, "timeout", zverify.DefaultTimeout, "how long a job, a batch or the cache may take")
 	fl.BoolVar(&opts.CheckRateLimit, "check-rate-limit", false, "also expect 429 past each product's rate limit (spends model budget)")
+	fl.BoolVar(&opts.WaitRevocation, "wait-revocation", false, "a deployed stack: after revoking verify's own keys, wait (up to 2 minutes) until the revoked key gets 401")
 	fl.BoolVar(&opts.SkipResources, "skip-resources", false, "run the route checks only")
 	fl.BoolVar(&opts.SkipRoutes, "skip-routes", false, "run the resource checks only (a deployed stack whose Workers this machine cannot reach)")
 	fl.StringVar(&opts.APIURL, "cloudflare-api-url", "", "Cloudflare API base URL (default $"+cfapi.EnvBaseURL+", else "+cfapi.DefaultBaseURL+")")
@@ -115,6 +127,9 @@ func (o *Options) check() error {
 	}
 	if o.SkipRoutes && o.Local {
 		errs = append(errs, errors.New("--skip-routes with --local leaves nothing to check: a local run has route checks only"))
+	}
+	if o.WaitRevocation && (o.Local || o.SkipRoutes) {
+		errs = append(errs, errors.New("--wait-revocation waits on the keys verify makes on a deployed stack: it takes neither --local (which checks a revoked key no isolate has cached) nor --skip-routes"))
 	}
 	if o.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("--timeout %s must be positive", o.Timeout))
@@ -198,6 +213,9 @@ func (o *Options) deployed(ctx context.Context, l *cmdutil.Loaded, vo *zverify.O
 		if vo.AuthToken = o.F.Env(cmdutil.EnvAuthToken); vo.AuthToken == "" {
 			return cmdutil.ConfigError(fmt.Errorf("stack %s sets zerocost:authToken, which guards its admin routes: set %s to it", o.Stack, cmdutil.EnvAuthToken))
 		}
+	}
+	if err := o.ownKeys(l.Plan, out, vo); err != nil {
+		return err
 	}
 	if o.SkipResources {
 		return nil

@@ -84,13 +84,26 @@ type result struct {
 // run runs the command; setup adjusts the options after flag parsing.
 func run(t *testing.T, env map[string]string, setup func(*Options), args ...string) result {
 	t.Helper()
+	return runVia(t, env, nil, setup, args...)
+}
+
+// runVia runs the command with an HTTP client over rt (nil: the default
+// transport).
+func runVia(t *testing.T, env map[string]string, rt http.RoundTripper, setup func(*Options), args ...string) result {
+	t.Helper()
 	io, out, errOut := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io, ProjectDir: projectDir, Getenv: func(k string) string { return env[k] },
-		HTTPClient: func() *http.Client { return &http.Client{Timeout: 10 * time.Second} }, SelectedStack: cmdtest.Selected("demo")}
+		HTTPClient: func() *http.Client { return &http.Client{Transport: rt, Timeout: 10 * time.Second} }, SelectedStack: cmdtest.Selected("demo")}
 	return runWith(t, f, out, errOut, setup, args...)
 }
 
 func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup func(*Options), args ...string) result {
+	t.Helper()
+	return runFor(t, 60*time.Second, f, out, errOut, setup, args...)
+}
+
+// runFor runs the command with a deadline.
+func runFor(t *testing.T, deadline time.Duration, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup func(*Options), args ...string) result {
 	t.Helper()
 	cmd := NewCmd(f, func(o *Options) error {
 		o.PollInterval = pollInterval
@@ -106,7 +119,7 @@ func runWith(t *testing.T, f *cmdutil.Factory, out, errOut *bytes.Buffer, setup 
 	cmd.SetOut(out)
 	cmd.SetErr(errOut)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true // as the root command does
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)
 	return result{stdout: out.String(), stderr: errOut.String(), err: err, code: cmdutil.ExitCode(err)}
@@ -137,6 +150,9 @@ func TestFlags(t *testing.T) {
 		!got.CheckRateLimit || !got.SkipResources || got.APIURL != "http://127.0.0.1:1" || strings.Join(got.Products, ",") != "a,b,c" {
 		t.Errorf("parsed %+v", got)
 	}
+	if err := parse("--wait-revocation"); err != nil || !got.WaitRevocation {
+		t.Errorf("--wait-revocation: %v %+v", err, got)
+	}
 	if err := parse("--local"); err != nil || !got.Local {
 		t.Errorf("--local: %v %+v", err, got)
 	}
@@ -144,7 +160,7 @@ func TestFlags(t *testing.T) {
 		t.Errorf("--skip-routes: %v %+v", err, got)
 	}
 	for _, args := range [][]string{{"--local", "--outputs", "o.json"}, {"--timeout", "0s"}, {"extra-arg"},
-		{"--skip-routes", "--skip-resources"}, {"--local", "--skip-routes"}} {
+		{"--skip-routes", "--skip-resources"}, {"--local", "--skip-routes"}, {"--local", "--wait-revocation"}, {"--skip-routes", "--wait-revocation"}} {
 		err := parse(args...)
 		if err == nil || got != nil {
 			t.Errorf("%v accepted", args)
@@ -255,20 +271,28 @@ func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.
 		op.URL = u
 		out[name] = op
 	}
+	env := map[string]string{cfapi.EnvToken: apiToken, cfapi.EnvBaseURL: s.URL} // a bare origin: /client/v4/ is added
+	return s, writeOutputs(t, out), env, out
+}
+
+// writeOutputs writes stack outputs as `pulumi stack output --json` does
+// and returns the file.
+func writeOutputs(t *testing.T, out outputs.Stack) string {
+	t.Helper()
 	b, _ := json.Marshal(out)
 	path := filepath.Join(t.TempDir(), "outputs.json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{cfapi.EnvToken: apiToken, cfapi.EnvBaseURL: s.URL} // a bare origin: /client/v4/ is added
-	return s, path, env, out
+	return path
 }
 
 func TestDeployed(t *testing.T) {
 	t.Parallel()
-	s, outFile, env, _ := deployed(t)
+	s, outFile, env, out := deployed(t)
+	prop := verifytest.NewPropagation(t, demoWorkers(t), out)
 	junit := filepath.Join(t.TempDir(), "verify.xml")
-	r := run(t, env, nil, "--outputs", outFile, "--json", "--junit", junit)
+	r := runVia(t, env, prop, nil, "--outputs", outFile, "--json", "--junit", junit)
 	if r.err != nil {
 		t.Fatalf("exit %d: %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
 	}
@@ -284,10 +308,18 @@ func TestDeployed(t *testing.T) {
 	// 30 resource checks: 16 buckets, queues and consumers, the buckets'
 	// 4 lifecycle rules, the spend database each of the four Workers binds
 	// (the demo stack has a budget), each product's KEYS namespace and the two
-	// event agents' Workflows. 8 route checks: every product has keys and
-	// verify has none on a deployed stack, so health and no key.
-	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 8 || kinds[zverify.KindResource] != 30 {
+	// event agents' Workflows. 34 route checks: every product has keys, so
+	// verify makes its own: health, no key, customer key, method, bad
+	// input, the pattern's own (unknown job and job or batch; cache), other
+	// customer (but edge-cache) and revoke keys.
+	if !rep.Passed || rep.Target != "deployed" || kinds[zverify.KindRoute] != 34 || kinds[zverify.KindResource] != 30 {
 		t.Errorf("report: passed %v, target %s, kinds %v", rep.Passed, rep.Target, kinds)
+	}
+	checkOwnKeysRevoked(t, s, out, 7)
+	// Each record written to the fake reached the Workers' KV: 7 keys,
+	// created and revoked.
+	if n := prop.Writes(); n != 14 {
+		t.Errorf("%d KV writes propagated, want 14 (2 per key)", n)
 	}
 	var doc struct {
 		Tests    int `xml:"tests,attr"`
@@ -314,7 +346,7 @@ func TestDeployed(t *testing.T) {
 		}
 		a.Buckets = slices.DeleteFunc(a.Buckets, func(b cftest.Bucket) bool { return b.Name == "ai-relay-demo-outputs" })
 	})
-	r = run(t, env, nil, "--outputs", outFile, "--junit", junit)
+	r = runVia(t, env, prop, nil, "--outputs", outFile, "--junit", junit)
 	if r.code != cmdutil.ExitFailed {
 		t.Fatalf("drift: exit %d: %v", r.code, r.err)
 	}
@@ -330,10 +362,12 @@ func TestDeployed(t *testing.T) {
 		t.Errorf("junit after drift: %v %+v", err, doc)
 	}
 
-	// Route checks only: no API token needed.
+	// Route checks only, without an API token: verify cannot make keys,
+	// says so, and checks health and no key.
 	r = run(t, map[string]string{}, nil, "--outputs", outFile, "--skip-resources")
-	if r.err != nil || !strings.Contains(r.stdout, "8 checks, 8 passed") {
-		t.Errorf("--skip-resources: %v\n%s", r.err, r.stdout)
+	if r.err != nil || !strings.Contains(r.stdout, "8 checks, 8 passed") ||
+		!strings.Contains(r.stderr, "CLOUDFLARE_API_TOKEN is not set (verify writes its keys with it: Workers KV Storage: Edit): verify makes no key of its own") {
+		t.Errorf("--skip-resources: %v\n%s\n%s", r.err, r.stdout, r.stderr)
 	}
 }
 
@@ -404,7 +438,8 @@ func TestDeployedFromThePlan(t *testing.T) {
 
 // The parts of a report that change from run to run: durations, the start
 // time, the Workers' ports, the jobs' ids, how many polls a job took and at
-// which attempt the cache answered.
+// which attempt the cache answered, the prefixes and expiry of verify's
+// own keys.
 var (
 	reportDurations = regexp.MustCompile(`"(latency_ms|duration_ms)": [0-9]+`)
 	reportStart     = regexp.MustCompile(`"started_at": "[^"]*"`)
@@ -412,6 +447,8 @@ var (
 	reportIDs       = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
 	reportPolls     = regexp.MustCompile(`after [0-9]+ polls?`)
 	reportAttempt   = regexp.MustCompile(`\(attempt [0-9]+\)`)
+	reportKeys      = regexp.MustCompile(`\bzck_[0-9A-Za-z]{8}\b`)
+	reportTimes     = regexp.MustCompile(`\b[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\b`)
 )
 
 // maskReport makes `verify --json`'s report comparable with a golden file.
@@ -421,6 +458,8 @@ func maskReport(s string) []byte {
 	s = reportPorts.ReplaceAllString(s, "127.0.0.1:PORT")
 	s = reportPolls.ReplaceAllString(s, "after N polls")
 	s = reportAttempt.ReplaceAllString(s, "(attempt N)")
+	s = reportKeys.ReplaceAllString(s, "zck_PREFIX")
+	s = reportTimes.ReplaceAllString(s, "TIME")
 	return []byte(reportIDs.ReplaceAllString(s, "ID"))
 }
 
