@@ -294,7 +294,8 @@ var tokenColumns = []struct {
 
 // TokenQuery is the SQL that reads the model calls, its columns from the data
 // point's layout. Analytics Engine samples at high volume: each row stands for
-// _sample_interval data points.
+// _sample_interval data points. Points of mode cache_hit (a request served
+// without a model call) are no calls and are left out.
 func TokenQuery(dataset string, products []string, since, until time.Time) string {
 	var sums strings.Builder
 	for _, c := range tokenColumns {
@@ -305,10 +306,12 @@ func TokenQuery(dataset string, products []string, since, until time.Time) strin
 FROM %s
 WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:00:00')
   AND %s IN (%s)
+  AND %s != '%s'
 GROUP BY product, model, mode
 ORDER BY product, model, mode
 FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldModel), point.Column(contract.FieldMode), sums.String(), dataset,
-		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), sqlStrings(products))
+		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), sqlStrings(products),
+		point.Column(contract.FieldMode), contract.ModeCacheHit)
 }
 
 // sqlStrings is a list of SQL string literals, quoted and escaped: 'a', 'b'.
@@ -327,8 +330,8 @@ func decodeTokenRow(row map[string]any) (product string, mu cost.ModelUsage, err
 	// Points written before the mode field existed have an empty blob4:
 	// they were realtime calls.
 	switch mode, _ := row["mode"].(string); mode {
-	case "", "realtime":
-	case "batch":
+	case "", contract.ModeRealtime:
+	case contract.ModeBatch:
 		mu.Batch = true
 	default:
 		return "", mu, fmt.Errorf("%s: mode %q of %s/%s: want realtime or batch", SQLWhat, mode, product, mu.Model)

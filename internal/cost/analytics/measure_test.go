@@ -156,7 +156,7 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("r2 variables %v", v)
 	}
 	for _, s := range []string{"SUM(_sample_interval * double1) AS input_tokens", "SUM(_sample_interval * double4) AS cache_write_tokens",
-		"FROM zerocost_model_usage", "timestamp >= toDateTime('2026-11-01 00:00:00') AND timestamp < toDateTime('2026-11-04 00:00:00')", "index1 IN ('relay', 'mail')"} {
+		"FROM zerocost_model_usage", "timestamp >= toDateTime('2026-11-01 00:00:00') AND timestamp < toDateTime('2026-11-04 00:00:00')", "index1 IN ('relay', 'mail')", "AND blob4 != 'cache_hit'"} {
 		if !strings.Contains(f.sqlBody, s) {
 			t.Errorf("SQL does not say %q:\n%s", s, f.sqlBody)
 		}
