@@ -294,8 +294,9 @@ var tokenColumns = []struct {
 
 // TokenQuery is the SQL that reads the model calls, its columns from the data
 // point's layout. Analytics Engine samples at high volume: each row stands for
-// _sample_interval data points. Points of mode cache_hit (a request served
-// without a model call) are no calls and are left out.
+// _sample_interval data points. The points of mode cache_hit (an edge-cache
+// request served without a model call, no tokens) come in rows of their own,
+// which measureTokens counts as data points, never as calls (hitPoints).
 func TokenQuery(dataset string, products []string, since, until time.Time) string {
 	var sums strings.Builder
 	for _, c := range tokenColumns {
@@ -306,12 +307,10 @@ func TokenQuery(dataset string, products []string, since, until time.Time) strin
 FROM %s
 WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:00:00')
   AND %s IN (%s)
-  AND %s != '%s'
 GROUP BY product, model, mode
 ORDER BY product, model, mode
 FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldModel), point.Column(contract.FieldMode), sums.String(), dataset,
-		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), sqlStrings(products),
-		point.Column(contract.FieldMode), contract.ModeCacheHit)
+		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), sqlStrings(products))
 }
 
 // sqlStrings is a list of SQL string literals, quoted and escaped: 'a', 'b'.
@@ -323,7 +322,21 @@ func sqlStrings(list []string) string {
 	return strings.Join(quoted, ", ")
 }
 
-// decodeTokenRow reads one row of TokenQuery's answer.
+// hitPoints reads a row of TokenQuery's answer that holds cache-hit points
+// (mode cache_hit): their number, and whether the row is one.
+func hitPoints(row map[string]any) (float64, bool, error) {
+	if mode, _ := row["mode"].(string); mode != contract.ModeCacheHit {
+		return 0, false, nil
+	}
+	n, err := Number(row["calls"])
+	if err != nil {
+		return 0, true, fmt.Errorf("%s: cache-hit points of %v: %w", SQLWhat, row["product"], err)
+	}
+	return n, true, nil
+}
+
+// decodeTokenRow reads one row of TokenQuery's answer that holds model
+// calls (not hitPoints').
 func decodeTokenRow(row map[string]any) (product string, mu cost.ModelUsage, err error) {
 	product, _ = row["product"].(string)
 	mu.Model, _ = row["model"].(string)
@@ -380,15 +393,25 @@ func measureTokens(ctx context.Context, c *Client, req Request, u *cost.Usage) e
 		if !ok {
 			continue
 		}
+		// The Workers write one data point per model call and one per
+		// edge-cache request served without one (the period's total;
+		// Analytics Engine's free limit is per day, which a total cannot
+		// show).
+		points := cost.Meter{Service: cost.Analytics, Metric: cost.DataPoints}
+		hits, isHit, err := hitPoints(row)
+		if err != nil {
+			return err
+		}
+		if isHit {
+			u.Products[pi].Quantities[points] += hits
+			continue
+		}
 		_, mu, err := decodeTokenRow(row)
 		if err != nil {
 			return err
 		}
 		u.Products[pi].Models = append(u.Products[pi].Models, mu)
-		// The Workers write one data point per model call (the period's
-		// total; Analytics Engine's free limit is per day, which a total
-		// cannot show).
-		u.Products[pi].Quantities[cost.Meter{Service: cost.Analytics, Metric: cost.DataPoints}] += mu.Calls
+		u.Products[pi].Quantities[points] += mu.Calls
 	}
 	for i := range u.Products {
 		ms := u.Products[i].Models
