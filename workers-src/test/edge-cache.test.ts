@@ -276,7 +276,7 @@ describe("usage", () => {
     expect((await ask(input, e)).cache).toBe("HIT");
     expect(points).toHaveLength(2);
     expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime", ""], indexes: [e.PRODUCT] });
-    expect(points[0].doubles?.some((d) => d > 0)).toBe(true);
+    expect(points[0]!.doubles?.some((d) => d > 0)).toBe(true);
     expect(points[1]).toEqual({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "cache_hit", ""], doubles: [0, 0, 0, 0], indexes: [e.PRODUCT] });
   });
 
@@ -319,7 +319,7 @@ describe("customer keys", () => {
       ["realtime", "acme"],
       ["cache_hit", "globex"],
     ]);
-    expect(points[1].doubles).toEqual([0, 0, 0, 0]);
+    expect(points[1]!.doubles).toEqual([0, 0, 0, 0]);
     // refused: no point
     await expectError(await call(worker, postJson("/ask", { input: q }), e), 401, "invalid_key");
     expect(points).toHaveLength(2);
