@@ -252,8 +252,7 @@ const (
 	FieldProduct = "product"
 	FieldModel   = "model"
 	FieldPattern = "pattern"
-	// FieldMode is "realtime" (the Messages API) or "batch" (the Message
-	// Batches API, billed at its batch discount).
+	// FieldMode is how the point's request was answered: UsageModes.
 	FieldMode = "mode"
 	// FieldCustomer is the customer whose key made the call (a product with
 	// keys; "" for a public product and for batch-mode results).
@@ -263,6 +262,25 @@ const (
 	FieldCacheReadTokens   = "cache_read_input_tokens"
 	FieldCacheCreateTokens = "cache_creation_input_tokens"
 )
+
+// The values of the model-usage point's mode (FieldMode). A point written
+// before the field existed has "": a realtime call.
+const (
+	// ModeRealtime is a call of the Messages API.
+	ModeRealtime = "realtime"
+	// ModeBatch is a result of the Message Batches API (billed at its batch
+	// discount).
+	ModeBatch = "batch"
+	// ModeCacheHit is a request served without a model call of its own: an
+	// edge-cache hit (Cache API or R2), or a miss that shared another
+	// request's call in its isolate (x-cache-shared). Its tokens are 0; it
+	// counts the request for its customer (cost report --by customer) and
+	// is no model call (the token queries leave it out).
+	ModeCacheHit = "cache_hit"
+)
+
+// UsageModes are the values of FieldMode, ModelMode's first.
+var UsageModes = []string{ModeRealtime, ModeBatch, ModeCacheHit}
 
 // DataPoint is the layout of an Analytics Engine data point: the meaning of
 // each position of its blobs, doubles and indexes. Analytics Engine stores
@@ -275,7 +293,8 @@ type DataPoint struct {
 }
 
 // ModelUsagePoint is the data point lib/model.ts writes to MODEL_USAGE once
-// per successful model call; internal/cost/analytics reads it back.
+// per successful model call, and once per edge-cache request served without
+// one (mode ModeCacheHit, no tokens); internal/cost/analytics reads it back.
 var ModelUsagePoint = DataPoint{
 	Blobs:   []string{FieldProduct, FieldModel, FieldPattern, FieldMode, FieldCustomer},
 	Doubles: []string{FieldInputTokens, FieldOutputTokens, FieldCacheReadTokens, FieldCacheCreateTokens},

@@ -49,7 +49,9 @@ const (
 	// the Cache API does nothing on workers.dev hostnames).
 	OpCacheMatch Op = "cache.match"
 	OpCachePut   Op = "cache.put"
-	// OpAnalyticsWrite is an Analytics Engine data point (one per model call).
+	// OpAnalyticsWrite is an Analytics Engine data point: one per
+	// successful model call, and one per edge-cache request served without
+	// one (HitPointEvents).
 	OpAnalyticsWrite Op = "analytics.write"
 	// OpModelCall is one successful or failed request to the model API.
 	OpModelCall Op = "model.call"
@@ -118,6 +120,7 @@ const (
 	EventHitEdge      = "hit_edge"       // POST /ask answered from the Cache API
 	EventHitStore     = "hit_store"      // POST /ask answered from R2 (Cache API empty or absent)
 	EventMiss         = "miss"           // POST /ask that calls the model
+	EventMissShared   = "miss_shared"    // POST /ask that waited for another request's call of the same key (x-cache-shared)
 
 	// async-pipeline in batch mode (MODEL_MODE = "batch"): the consumer
 	// submits each delivery as one Message Batch, a cron trigger polls.
@@ -269,12 +272,14 @@ var Events = map[string][]Event{
 			OpR2Get: 1, OpR2Put: 2}},
 	}, keyEvents),
 	stack.EdgeCache: concat([]Event{
-		{EventHitEdge, "the door, answered from the Cache API of this location", map[Op]int{
-			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1}},
-		{EventHitStore, "the door, answered from R2, then kept in the Cache API for the rest of its TTL", map[Op]int{
-			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1}},
+		{EventHitEdge, "the door, answered from the Cache API of this location, the request's data point (mode cache_hit)", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1, OpAnalyticsWrite: 1}},
+		{EventHitStore, "the door, answered from R2, then kept in the Cache API for the rest of its TTL, the request's data point (mode cache_hit)", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1, OpR2Get: 1, OpCachePut: 1, OpAnalyticsWrite: 1}},
 		{EventMiss, "no fresh answer: the door, the limiter, the model call, its data point, the answer stored in R2 and the Cache API", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 2, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 1, OpCachePut: 1}},
+		{EventMissShared, "a miss while another request of this isolate calls the model for the same key: the door, the lookups, that call's answer, the request's data point (mode cache_hit)", map[Op]int{
+			OpRequest: 1, OpRateLimit: 1, OpCacheMatch: 1, OpR2Get: 1, OpAnalyticsWrite: 1}},
 	}, guardEvents, []Event{
 		{EventBudgetRefused, "a miss with the budget spent: the door, the lookups, the limiter, the check, 429 budget_exhausted (hits never check)", map[Op]int{
 			OpRequest: 1, OpCacheMatch: 1, OpR2Get: 1, OpRateLimit: 2, OpD1RowsRead: 1}},

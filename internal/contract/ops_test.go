@@ -39,3 +39,18 @@ func TestOpsMarkdownHasEveryEvent(t *testing.T) {
 		t.Error("a doc without markers was accepted")
 	}
 }
+
+// A hit point is one data point and no model call, and counts as none.
+func TestHitPoints(t *testing.T) {
+	if bad := checkHitPoints(); len(bad) > 0 {
+		t.Fatal(strings.Join(bad, "\n"))
+	}
+	for event, want := range map[string]int{EventMiss: 1, EventHitEdge: 0, EventHitStore: 0, EventMissShared: 0} {
+		if got := CallPoints("edge-cache", event); got != want {
+			t.Errorf("CallPoints(edge-cache, %s) = %d, want %d", event, got, want)
+		}
+	}
+	if got := CallPoints("async-pipeline", EventBatchResult); got != 1 {
+		t.Errorf("a batch result's point is a call: %d", got)
+	}
+}

@@ -78,14 +78,17 @@ func TypeScript() []byte {
 
 	fmt.Fprintf(&b, "/** The Analytics Engine dataset bound as MODEL_USAGE. */\nexport const MODEL_USAGE_DATASET = %s;\n\n", js(ModelUsageDataset))
 	b.WriteString(`/**
- * The data point written to MODEL_USAGE per successful model call: the meaning
- * of each position. Analytics Engine stores blobs[i] as blob<i+1>, doubles[i]
- * as double<i+1>, indexes[0] as index1.
+ * The data point written to MODEL_USAGE per successful model call, and per
+ * edge-cache request served without one (mode "cache_hit", no tokens): the
+ * meaning of each position. Analytics Engine stores blobs[i] as blob<i+1>,
+ * doubles[i] as double<i+1>, indexes[0] as index1.
  */
 export const MODEL_USAGE_POINT = {
 `)
-	fmt.Fprintf(&b, "  blobs: %s,\n  doubles: %s,\n  indexes: %s,\n} as const;\n",
+	fmt.Fprintf(&b, "  blobs: %s,\n  doubles: %s,\n  indexes: %s,\n} as const;\n\n",
 		list(ModelUsagePoint.Blobs), list(ModelUsagePoint.Doubles), list(ModelUsagePoint.Indexes))
+	fmt.Fprintf(&b, "/** The values of the data point's mode: a model call's (realtime, batch), or a request served without one. */\nexport const USAGE_MODES = %s as const;\nexport type UsageMode = (typeof USAGE_MODES)[number];\n",
+		list(UsageModes))
 
 	b.Write(opsTypeScript(js, list))
 	b.Write(httpTypeScript(js))

@@ -12,9 +12,10 @@ import (
 // of each product used in one calendar month (UTC), the basis of an
 // invoice. The model calls, tokens and cost are exact: the spend store's
 // rows (D1, table customer_spend), which the Workers' spend guard adds to
-// on every model call. Requests are sampled: Analytics Engine's
-// model-usage data points of the customer, each standing for
-// _sample_interval points.
+// on every model call. Requests and cache hits are sampled: Analytics
+// Engine's model-usage data points of the customer, one per model call and
+// one per edge-cache answer served without one (mode cache_hit), each
+// standing for _sample_interval points.
 type CustomerReport struct {
 	// Kind is "customer_report".
 	Kind string `json:"kind"`
@@ -37,9 +38,14 @@ type CustomerUsage struct {
 	// Customer is "" for calls without a customer (a public product, and
 	// Message Batches results).
 	Customer string `json:"customer"`
-	// Requests is sampled; nil when not measured (zerocost dev has no
-	// Analytics Engine to read).
-	Requests     *float64 `json:"requests"`
+	// Requests is sampled: the answers served, by a model call or by the
+	// edge cache; nil when not measured (zerocost dev has no Analytics
+	// Engine to read).
+	Requests *float64 `json:"requests"`
+	// CacheHits is sampled: the requests among them an edge cache answered
+	// without a model call of their own (hits, and misses that shared
+	// another request's call); nil when not measured.
+	CacheHits    *float64 `json:"cache_hits"`
 	ModelCalls   int64    `json:"model_calls"`
 	InputTokens  int64    `json:"input_tokens"`
 	OutputTokens int64    `json:"output_tokens"`
@@ -50,7 +56,7 @@ type CustomerUsage struct {
 // Fields of CustomerUsage by how they are measured.
 var (
 	CustomerExactFields   = []string{"model_calls", "input_tokens", "output_tokens", "model_cost_usd"}
-	CustomerSampledFields = []string{"requests"}
+	CustomerSampledFields = []string{"requests", "cache_hits"}
 )
 
 // Nanos is an amount in nano-USD (10^-9 USD), the spend store's unit: it
@@ -75,26 +81,35 @@ func (n Nanos) String() string {
 // MarshalJSON prints the exact decimal as a JSON number.
 func (n Nanos) MarshalJSON() ([]byte, error) { return []byte(n.String()), nil }
 
-// Sum adds the rows into the report's total (requests only when every row
-// has them).
+// Sum adds the rows into the report's total (a sampled count only when
+// every row has it).
 func (r *CustomerReport) Sum() {
 	t := CustomerUsage{}
-	reqs, all := 0.0, len(r.Rows) > 0
 	for _, u := range r.Rows {
 		t.ModelCalls += u.ModelCalls
 		t.InputTokens += u.InputTokens
 		t.OutputTokens += u.OutputTokens
 		t.ModelCostUSD += u.ModelCostUSD
-		if u.Requests == nil {
-			all = false
-		} else {
-			reqs += *u.Requests
-		}
 	}
-	if all {
-		t.Requests = &reqs
-	}
+	t.Requests = sumSampled(r.Rows, func(u CustomerUsage) *float64 { return u.Requests })
+	t.CacheHits = sumSampled(r.Rows, func(u CustomerUsage) *float64 { return u.CacheHits })
 	r.Total = t
+}
+
+// sumSampled adds a sampled count of the rows: nil unless every row has it.
+func sumSampled(rows []CustomerUsage, get func(CustomerUsage) *float64) *float64 {
+	if len(rows) == 0 {
+		return nil
+	}
+	sum := 0.0
+	for _, u := range rows {
+		x := get(u)
+		if x == nil {
+			return nil
+		}
+		sum += *x
+	}
+	return &sum
 }
 
 // customerWriters are WriteCustomers' formats, the default first.
@@ -118,21 +133,23 @@ func WriteCustomerJSON(w io.Writer, r *CustomerReport) error {
 }
 
 // customerHeader is the CSV header, the columns of the table.
-var customerHeader = []string{"product", "customer", "requests", "model_calls", "input_tokens", "output_tokens", "model_cost_usd"}
+var customerHeader = []string{"product", "customer", "requests", "cache_hits", "model_calls", "input_tokens", "output_tokens", "model_cost_usd"}
 
 // WriteCustomerCSV prints one line per row under a header (RFC 4180); a
-// requests field not measured is empty, amounts are exact decimals.
+// sampled field not measured is empty, amounts are exact decimals.
 func WriteCustomerCSV(w io.Writer, r *CustomerReport) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(customerHeader); err != nil {
 		return err
 	}
-	for _, u := range r.Rows {
-		reqs := ""
-		if u.Requests != nil {
-			reqs = strconv.FormatFloat(*u.Requests, 'f', -1, 64)
+	num := func(x *float64) string {
+		if x == nil {
+			return ""
 		}
-		if err := cw.Write([]string{u.Product, u.Customer, reqs, itoa(u.ModelCalls), itoa(u.InputTokens), itoa(u.OutputTokens), u.ModelCostUSD.String()}); err != nil {
+		return strconv.FormatFloat(*x, 'f', -1, 64)
+	}
+	for _, u := range r.Rows {
+		if err := cw.Write([]string{u.Product, u.Customer, num(u.Requests), num(u.CacheHits), itoa(u.ModelCalls), itoa(u.InputTokens), itoa(u.OutputTokens), u.ModelCostUSD.String()}); err != nil {
 			return err
 		}
 	}
@@ -146,10 +163,10 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // figures are exact and which sampled.
 func WriteCustomerTable(w io.Writer, r *CustomerReport) error {
 	fmt.Fprintf(w, "Usage per customer for %s, %s (UTC)\n\n", r.Source, r.Month)
-	t := &textTable{right: []bool{false, false, true, true, true, true, true}}
-	t.add("PRODUCT", "CUSTOMER", "REQUESTS*", "MODEL CALLS", "INPUT TOKENS", "OUTPUT TOKENS", "MODEL COST")
+	t := &textTable{right: []bool{false, false, true, true, true, true, true, true}}
+	t.add("PRODUCT", "CUSTOMER", "REQUESTS*", "CACHE HITS*", "MODEL CALLS", "INPUT TOKENS", "OUTPUT TOKENS", "MODEL COST")
 	row := func(product, customer string, u CustomerUsage) {
-		t.add(product, customer, sampled(u.Requests), commas(itoa(u.ModelCalls)), commas(itoa(u.InputTokens)),
+		t.add(product, customer, sampled(u.Requests), sampled(u.CacheHits), commas(itoa(u.ModelCalls)), commas(itoa(u.InputTokens)),
 			commas(itoa(u.OutputTokens)), "$"+u.ModelCostUSD.String())
 	}
 	for _, u := range r.Rows {
@@ -163,7 +180,7 @@ func WriteCustomerTable(w io.Writer, r *CustomerReport) error {
 	t.write(w, "")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Exact: model calls, tokens and model cost (the spend store, D1 table customer_spend).")
-	fmt.Fprintln(w, "* Sampled: requests (Analytics Engine's data points, weighed by their _sample_interval).")
+	fmt.Fprintln(w, "* Sampled: requests and cache hits (Analytics Engine's data points, weighed by their _sample_interval).")
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, n)
 	}

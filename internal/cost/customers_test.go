@@ -18,12 +18,12 @@ func customerReport() *CustomerReport {
 	r := &CustomerReport{Kind: "customer_report", Source: "stack demo", Month: "2026-11",
 		Exact: CustomerExactFields, Sampled: CustomerSampledFields,
 		Rows: []CustomerUsage{
-			{Product: "ai-relay", Customer: "acme", Requests: ptr(12040), ModelCalls: 12000, InputTokens: 4_800_000, OutputTokens: 1_200_000, ModelCostUSD: 8_400_000_000},
-			{Product: "ai-relay", Customer: "globex", Requests: ptr(37), ModelCalls: 35, InputTokens: 14_000, OutputTokens: 3_500, ModelCostUSD: 24_500_001},
-			{Product: "pipeline", Customer: "acme, inc. \"west\"", Requests: ptr(3), ModelCalls: 3, InputTokens: 900, OutputTokens: 300, ModelCostUSD: 1_200},
-			{Product: "support", Customer: "", Requests: ptr(0), ModelCalls: 1, InputTokens: 10, OutputTokens: 2, ModelCostUSD: 0},
+			{Product: "ai-relay", Customer: "acme", Requests: ptr(12040), CacheHits: ptr(40), ModelCalls: 12000, InputTokens: 4_800_000, OutputTokens: 1_200_000, ModelCostUSD: 8_400_000_000},
+			{Product: "ai-relay", Customer: "globex", Requests: ptr(37), CacheHits: ptr(2), ModelCalls: 35, InputTokens: 14_000, OutputTokens: 3_500, ModelCostUSD: 24_500_001},
+			{Product: "pipeline", Customer: "acme, inc. \"west\"", Requests: ptr(3), CacheHits: ptr(0), ModelCalls: 3, InputTokens: 900, OutputTokens: 300, ModelCostUSD: 1_200},
+			{Product: "support", Customer: "", Requests: ptr(0), CacheHits: ptr(0), ModelCalls: 1, InputTokens: 10, OutputTokens: 2, ModelCostUSD: 0},
 		},
-		Notes: []string{"Requests count the model-usage data points: requests that call no model write none."},
+		Notes: []string{"Requests count the answers served: a data point per model call and per cache hit."},
 	}
 	r.Sum()
 	return r
@@ -46,16 +46,16 @@ func TestGoldenCustomerReport(t *testing.T) {
 	}
 }
 
-// The total adds the rows exactly; requests only when every row has them.
+// The total adds the rows exactly; a sampled count only when every row has it.
 func TestCustomerReportSum(t *testing.T) {
 	r := customerReport()
-	if r.Total.ModelCalls != 12039 || r.Total.InputTokens != 4_814_910 || r.Total.ModelCostUSD != 8_424_501_201 || r.Total.Requests == nil || *r.Total.Requests != 12080 {
+	if r.Total.ModelCalls != 12039 || r.Total.InputTokens != 4_814_910 || r.Total.ModelCostUSD != 8_424_501_201 || r.Total.Requests == nil || *r.Total.Requests != 12080 || r.Total.CacheHits == nil || *r.Total.CacheHits != 42 {
 		t.Errorf("total %+v", r.Total)
 	}
 	r.Rows[1].Requests = nil
 	r.Sum()
-	if r.Total.Requests != nil {
-		t.Errorf("requests %v, want none when a row has none", *r.Total.Requests)
+	if r.Total.Requests != nil || r.Total.CacheHits == nil || *r.Total.CacheHits != 42 {
+		t.Errorf("total %+v, want no requests when a row has none, the cache hits all rows have", r.Total)
 	}
 	var b bytes.Buffer
 	if err := WriteCustomerTable(&b, r); err != nil || !strings.Contains(b.String(), "n/a") {
@@ -90,7 +90,7 @@ func TestCustomerReportExactAmounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&b).ReadAll()
-	if err != nil || len(recs) != 5 || recs[3][1] != `acme, inc. "west"` || recs[1][6] != "8.40" || strings.Join(recs[0], ",") != strings.Join(customerHeader, ",") {
+	if err != nil || len(recs) != 5 || recs[3][1] != `acme, inc. "west"` || recs[1][7] != "8.40" || recs[2][3] != "2" || strings.Join(recs[0], ",") != strings.Join(customerHeader, ",") {
 		t.Errorf("CSV back: %q %v", recs, err)
 	}
 }

@@ -179,7 +179,7 @@ func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 	for name, n := range e {
 		ops := contract.EventOps(pp.Pattern, name)
 		checks += n * float64(ops[contract.OpModelCall]+ops[contract.OpBatchCreate])
-		records += n * float64(ops[contract.OpAnalyticsWrite])
+		records += n * float64(contract.CallPoints(pp.Pattern, name))
 	}
 	if pp.MonthlyBudgetUSD != nil || p.MonthlyBudgetUSD != nil {
 		e[contract.EventBudgetCheck] = checks
@@ -286,7 +286,7 @@ func FromProfile(p *Profile) *Usage {
 		}
 		pu := ProductUsage{Name: pp.Name, Pattern: pp.Pattern, Requests: R, CPUmsPerInvocation: v(pp.CPUms), CachedPrefixTokens: v(pp.CachedPrefixTokens)}
 		// A successful model call writes exactly one data point; failed
-		// calls bill no tokens.
+		// calls bill no tokens; a cache hit's point is no call.
 		var calls float64
 		events := EventsPerMonth(p, pp)
 		for name, n := range events {
@@ -302,7 +302,7 @@ func FromProfile(p *Profile) *Usage {
 					}
 				}
 			}
-			calls += n * float64(ops[contract.OpAnalyticsWrite])
+			calls += n * float64(contract.CallPoints(pp.Pattern, name))
 		}
 		// Under a stack-wide budget the check and the record read the
 		// month's row of every product that spent (the table counts one):

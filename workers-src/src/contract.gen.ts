@@ -89,15 +89,20 @@ export const VAR_DEFAULTS = {
 export const MODEL_USAGE_DATASET = "zerocost_model_usage";
 
 /**
- * The data point written to MODEL_USAGE per successful model call: the meaning
- * of each position. Analytics Engine stores blobs[i] as blob<i+1>, doubles[i]
- * as double<i+1>, indexes[0] as index1.
+ * The data point written to MODEL_USAGE per successful model call, and per
+ * edge-cache request served without one (mode "cache_hit", no tokens): the
+ * meaning of each position. Analytics Engine stores blobs[i] as blob<i+1>,
+ * doubles[i] as double<i+1>, indexes[0] as index1.
  */
 export const MODEL_USAGE_POINT = {
   blobs: ["product", "model", "pattern", "mode", "customer"],
   doubles: ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"],
   indexes: ["product"],
 } as const;
+
+/** The values of the data point's mode: a model call's (realtime, batch), or a request served without one. */
+export const USAGE_MODES = ["realtime", "batch", "cache_hit"] as const;
+export type UsageMode = (typeof USAGE_MODES)[number];
 
 /**
  * What each event of a pattern costs in ops (internal/contract/ops.go): the
@@ -199,12 +204,14 @@ export const OPS_PER_EVENT = {
     customer_record: { "d1.rows_read": 1, "d1.rows_written": 1 },
   },
   "edge-cache": {
-    /** the door, answered from the Cache API of this location */
-    hit_edge: { "worker.request": 1, "ratelimit.limit": 1, "cache.match": 1 },
-    /** the door, answered from R2, then kept in the Cache API for the rest of its TTL */
-    hit_store: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "cache.put": 1 },
+    /** the door, answered from the Cache API of this location, the request's data point (mode cache_hit) */
+    hit_edge: { "worker.request": 1, "ratelimit.limit": 1, "cache.match": 1, "analytics.write": 1 },
+    /** the door, answered from R2, then kept in the Cache API for the rest of its TTL, the request's data point (mode cache_hit) */
+    hit_store: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "cache.put": 1, "analytics.write": 1 },
     /** no fresh answer: the door, the limiter, the model call, its data point, the answer stored in R2 and the Cache API */
     miss: { "worker.request": 1, "r2.put": 1, "r2.get": 1, "ratelimit.limit": 2, "cache.match": 1, "cache.put": 1, "analytics.write": 1, "model.call": 1 },
+    /** a miss while another request of this isolate calls the model for the same key: the door, the lookups, that call's answer, the request's data point (mode cache_hit) */
+    miss_shared: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 1, "cache.match": 1, "analytics.write": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */
     budget_check: { "d1.rows_read": 1 },
     /** spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one) */

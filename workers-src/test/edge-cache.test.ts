@@ -268,14 +268,27 @@ describe("concurrent identical misses", () => {
 });
 
 describe("usage", () => {
-  it("writes a data point on a miss, none on a hit", async () => {
+  it("a miss writes its call's data point, a hit one of mode cache_hit with no tokens", async () => {
     const points: AnalyticsEngineDataPoint[] = [];
     const e = testEnv({ MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => points.push(p) } });
     const input = `metered ${newToken()}`;
-    await ask(input, e);
-    await ask(input, e);
-    expect(points).toHaveLength(1);
+    expect((await ask(input, e)).cache).toBe("MISS");
+    expect((await ask(input, e)).cache).toBe("HIT");
+    expect(points).toHaveLength(2);
     expect(points[0]).toMatchObject({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "realtime", ""], indexes: [e.PRODUCT] });
+    expect(points[0]!.doubles?.some((d) => d > 0)).toBe(true);
+    expect(points[1]).toEqual({ blobs: [e.PRODUCT, "claude-haiku-4-5", "edge-cache", "cache_hit", ""], doubles: [0, 0, 0, 0], indexes: [e.PRODUCT] });
+  });
+
+  it("concurrent identical misses: the leader's call point, one cache_hit point per waiter", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const e = testEnv({ MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => points.push(p) } });
+    const t = newToken();
+    await standin.script(t, [{ delayMs: 300 }]);
+    const all = await Promise.all(Array.from({ length: 5 }, () => ask(`Shared point ${t}`, e)));
+    expect(all.filter((r) => r.headers.get("x-cache-shared") === "1")).toHaveLength(4);
+    expect(points.map((p) => p.blobs?.[3]).sort()).toEqual(["cache_hit", "cache_hit", "cache_hit", "cache_hit", "realtime"]);
+    expect(await standin.calls(t)).toHaveLength(1);
   });
 });
 
@@ -292,6 +305,24 @@ describe("customer keys", () => {
     const second = await call(worker, postJson("/ask", { input: q }, { authorization: `Bearer ${b}` }), e);
     expect(second.headers.get("x-cache")).toBe("HIT");
     expect(await second.json()).toEqual(await first.json());
+    await expectError(await call(worker, postJson("/ask", { input: q }), e), 401, "invalid_key");
+  });
+
+  it("each customer's request writes a data point with its customer: the miss its tokens, the hit none (mode cache_hit)", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const e = testEnv({ ACCESS: "keys", MODEL_USAGE: { writeDataPoint: (p: AnalyticsEngineDataPoint) => points.push(p) } });
+    const [a, b] = [await putKey(e.PRODUCT, "acme"), await putKey(e.PRODUCT, "globex")];
+    const q = `Who asked ${newToken()}?`;
+    expect((await call(worker, postJson("/ask", { input: q }, { authorization: `Bearer ${a}` }), e)).headers.get("x-cache")).toBe("MISS");
+    expect((await call(worker, postJson("/ask", { input: q }, { "x-api-key": b }), e)).headers.get("x-cache")).toBe("HIT");
+    expect(points.map((p) => [p.blobs?.[3], p.blobs?.[4]])).toEqual([
+      ["realtime", "acme"],
+      ["cache_hit", "globex"],
+    ]);
+    expect(points[1]!.doubles).toEqual([0, 0, 0, 0]);
+    // refused: no point
+    await expectError(await call(worker, postJson("/ask", { input: q }), e), 401, "invalid_key");
+    expect(points).toHaveLength(2);
     await expectError(await call(worker, postJson("/ask", { input: q }), e), 401, "invalid_key");
   });
 });

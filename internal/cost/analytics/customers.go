@@ -124,21 +124,25 @@ func integer(v any) (int64, error) {
 }
 
 // CustomerQuery is the SQL of the sampled model-usage data points per
-// product and customer from since to until (both included).
+// product and customer from since to until (both included): every point is
+// a request served (a model call's, or a cache hit's), and the points of
+// mode cache_hit are also counted apart (sumIf: Analytics Engine SQL since
+// 2025-11-12, developers.cloudflare.com/changelog/2025-11-12-analytics-engine-further-sql-enhancements).
 func CustomerQuery(dataset string, products []string, since, until time.Time) string {
 	return fmt.Sprintf(`SELECT %s AS product, %s AS customer,
-  SUM(_sample_interval) AS requests
+  SUM(_sample_interval) AS requests,
+  sumIf(_sample_interval, %s = '%s') AS cache_hits
 FROM %s
 WHERE timestamp >= toDateTime('%s 00:00:00') AND timestamp < toDateTime('%s 00:00:00')
   AND %s IN (%s)
 GROUP BY product, customer
 ORDER BY product, customer
-FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldCustomer), dataset,
+FORMAT JSON`, point.Column(contract.FieldProduct), point.Column(contract.FieldCustomer), point.Column(contract.FieldMode), contract.ModeCacheHit, dataset,
 		since.Format(time.DateOnly), until.AddDate(0, 0, 1).Format(time.DateOnly), point.IndexColumn(contract.FieldProduct), sqlStrings(products))
 }
 
-// customerRequests sets each row's sampled requests (0 where Analytics
-// Engine saw none).
+// customerRequests sets each row's sampled requests and cache hits (0
+// where Analytics Engine saw none).
 func customerRequests(ctx context.Context, ae *Client, req CustomerRequest, at func(string, string) *cost.CustomerUsage, byKey map[[2]string]*cost.CustomerUsage) error {
 	dataset := req.Dataset
 	if dataset == "" {
@@ -155,20 +159,29 @@ func customerRequests(ctx context.Context, ae *Client, req CustomerRequest, at f
 	for _, row := range res.Data {
 		product, _ := row["product"].(string)
 		customer, _ := row["customer"].(string)
-		n, err := Number(row["requests"])
-		if err != nil {
-			return fmt.Errorf("%s: requests of %s/%s: %w", SQLWhat, product, customer, err)
-		}
 		u := at(product, customer)
-		if u.Requests == nil {
-			u.Requests = new(float64)
+		for _, c := range []struct {
+			col string
+			dst **float64
+		}{{"requests", &u.Requests}, {"cache_hits", &u.CacheHits}} {
+			n, err := Number(row[c.col])
+			if err != nil {
+				return fmt.Errorf("%s: %s of %s/%s: %w", SQLWhat, c.col, product, customer, err)
+			}
+			*c.dst = addTo(*c.dst, n)
 		}
-		*u.Requests += n
 	}
 	for _, u := range byKey {
-		if u.Requests == nil {
-			u.Requests = new(float64)
-		}
+		u.Requests, u.CacheHits = addTo(u.Requests, 0), addTo(u.CacheHits, 0)
 	}
 	return nil
+}
+
+// addTo adds n to a sampled count, nil (not measured) counting as 0.
+func addTo(x *float64, n float64) *float64 {
+	if x == nil {
+		x = new(float64)
+	}
+	*x += n
+	return x
 }

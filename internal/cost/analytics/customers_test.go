@@ -41,8 +41,13 @@ func TestMeasureCustomers(t *testing.T) {
 	ae := analyticstest.New(t, custAcct, "tok")
 	nov := func(d int) time.Time { return time.Date(2026, 11, d, 12, 0, 0, 0, time.UTC) }
 	ae.CustomerPoints = []analyticstest.CustomerPoint{
-		{At: nov(1), Product: "ai-relay", Customer: "acme", Weight: 10},
-		{At: nov(30), Product: "ai-relay", Customer: "acme", Weight: 4},
+		{At: nov(1), Product: "ai-relay", Customer: "acme", Mode: "realtime", Weight: 10},
+		{At: nov(30), Product: "ai-relay", Customer: "acme", Weight: 4},                     // before the mode field: a call
+		{At: nov(3), Product: "ai-relay", Customer: "acme", Mode: "cache_hit", Weight: 20},  // answered by the cache
+		{At: nov(4), Product: "ai-relay", Customer: "globex", Mode: "cache_hit", Weight: 1}, // a hit of a customer with one call
+		{At: nov(5), Product: "ai-relay", Customer: "hooli", Mode: "cache_hit", Weight: 3},  // hits only: no spend row
+		{At: nov(6), Product: "ai-relay", Customer: "", Mode: "cache_hit", Weight: 5},       // no key (a public product)
+		{At: nov(6), Product: "pipeline", Customer: "acme", Mode: "batch", Weight: 2},
 		{At: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Product: "ai-relay", Customer: "acme", Weight: 1000}, // December
 		{At: nov(2), Product: "ai-relay", Customer: "initech", Weight: 2},                                       // no spend row
 		{At: nov(2), Product: "elsewhere", Customer: "acme", Weight: 7},                                         // not the stack's
@@ -54,13 +59,15 @@ func TestMeasureCustomers(t *testing.T) {
 	}
 	var got []string
 	for _, u := range r.Rows {
-		got = append(got, strings.Join([]string{u.Product, u.Customer, count(u.Requests), itoa(u.ModelCalls), itoa(u.InputTokens), itoa(u.OutputTokens), u.ModelCostUSD.String()}, " "))
+		got = append(got, strings.Join([]string{u.Product, u.Customer, count(u.Requests), count(u.CacheHits), itoa(u.ModelCalls), itoa(u.InputTokens), itoa(u.OutputTokens), u.ModelCostUSD.String()}, " "))
 	}
-	want := []string{"ai-relay acme 14 12 4800 1200 8.400000001", "ai-relay globex 0 1 10 2 0.000000003", "ai-relay initech 2 0 0 0 0.00", "pipeline acme 0 2 20 4 0.000000005"}
+	// requests = call points + hit points; the hits counted apart too.
+	want := []string{"ai-relay  5 5 0 0 0 0.00", "ai-relay acme 34 20 12 4800 1200 8.400000001", "ai-relay globex 1 1 1 10 2 0.000000003",
+		"ai-relay hooli 3 3 0 0 0 0.00", "ai-relay initech 2 0 0 0 0 0.00", "pipeline acme 2 0 2 20 4 0.000000005"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if r.Month != "2026-11" || r.Total.ModelCalls != 15 || r.Total.ModelCostUSD != 8_400_000_009 || *r.Total.Requests != 16 {
+	if r.Month != "2026-11" || r.Total.ModelCalls != 15 || r.Total.ModelCostUSD != 8_400_000_009 || *r.Total.Requests != 47 || *r.Total.CacheHits != 29 {
 		t.Errorf("report %+v", r)
 	}
 }
@@ -70,7 +77,7 @@ func TestMeasureCustomers(t *testing.T) {
 func TestMeasureCustomersWithoutAnalytics(t *testing.T) {
 	d1, dbID := spendStore(t, spendRow("2026-11", "ai-relay", "acme", 1, 1, 1, 1))
 	r, err := MeasureCustomers(context.Background(), d1, nil, CustomerRequest{Month: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), AccountID: custAcct, DatabaseID: dbID})
-	if err != nil || len(r.Rows) != 1 || r.Rows[0].Requests != nil || r.Total.Requests != nil {
+	if err != nil || len(r.Rows) != 1 || r.Rows[0].Requests != nil || r.Rows[0].CacheHits != nil || r.Total.Requests != nil || r.Total.CacheHits != nil {
 		t.Fatalf("%+v %v", r, err)
 	}
 	s := cftest.New(t)

@@ -28,17 +28,19 @@ type writtenPoint struct {
 // The call model.ts is given in writePointWithModelTS, and what the data
 // point it writes must decode to.
 const (
-	tsProduct = "relay"
-	tsModel   = "claude-x-1"
-	tsPattern = "edge-cache"
-	tsUsage   = `{"input_tokens": 11, "output_tokens": 22, "cache_read_input_tokens": 33, "cache_creation_input_tokens": 44}`
+	tsProduct  = "relay"
+	tsModel    = "claude-x-1"
+	tsPattern  = "edge-cache"
+	tsCustomer = "acme"
+	tsUsage    = `{"input_tokens": 11, "output_tokens": 22, "cache_read_input_tokens": 33, "cache_creation_input_tokens": 44}`
 )
 
 var tsWant = cost.ModelUsage{Model: tsModel, Calls: 1, InputTokens: 11, OutputTokens: 22, CacheReadTokens: 33, CacheWriteTokens: 44}
 
 // writePointWithModelTS runs workers-src/src/lib/model.ts's callModel under
 // Node (bundled with esbuild, as the Workers are) against a model that answers
-// tsUsage, and returns the data points it wrote to MODEL_USAGE.
+// tsUsage, then its recordHit (an edge-cache hit of customer tsCustomer), and
+// returns the data points they wrote to MODEL_USAGE: the call's, the hit's.
 func writePointWithModelTS(t *testing.T) []writtenPoint {
 	t.Helper()
 	root := filepath.Join("..", "..", "..")
@@ -46,7 +48,7 @@ func writePointWithModelTS(t *testing.T) []writtenPoint {
 	if err != nil {
 		t.Fatalf("this test runs lib/model.ts: it needs Node >= 22.12 and workers-src/node_modules: %v", err)
 	}
-	entry := fmt.Sprintf(`import { callModel } from "./model";
+	entry := fmt.Sprintf(`import { callModel, recordHit } from "./model";
 import { readConfig } from "./config";
 const points: unknown[] = [];
 globalThis.fetch = async () =>
@@ -56,8 +58,9 @@ globalThis.fetch = async () =>
 const env = { PRODUCT: %q, ANTHROPIC_API_KEY: "k", MODEL_USAGE: { writeDataPoint: (p: unknown) => points.push(p) } } as any;
 await callModel(env, readConfig(env), { model: %q, max_tokens: 16, messages: [{ role: "user", content: "hi" }] },
   { deadline: Date.now() + 10_000, pattern: %q });
+recordHit(env, readConfig(env), %q, %q, %q);
 console.log(JSON.stringify(points));
-`, tsUsage, tsProduct, tsModel, tsPattern)
+`, tsUsage, tsProduct, tsModel, tsPattern, tsModel, tsPattern, tsCustomer)
 	abs, err := filepath.Abs(filepath.Join(root, "workers-src", "src", "lib"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,8 +146,8 @@ func answer(t *testing.T, query string, row map[string]any) map[string]any {
 // row decoding Measure uses, into the call's product, model and usage.
 func TestModelTSDataPointDecodes(t *testing.T) {
 	points := writePointWithModelTS(t)
-	if len(points) != 1 {
-		t.Fatalf("model.ts wrote %d data points for one call: %+v", len(points), points)
+	if len(points) != 2 {
+		t.Fatalf("model.ts wrote %d data points for one call and one hit: %+v", len(points), points)
 	}
 	p := points[0]
 	l := contract.ModelUsagePoint
@@ -172,5 +175,38 @@ func TestDataPointOrderMatters(t *testing.T) {
 	row := answer(t, TokenQuery(DefaultModelDataset, []string{tsProduct}, day("2026-11-01"), day("2026-11-01")), stored(p))
 	if _, mu, err := decodeTokenRow(row); err != nil || mu == tsWant {
 		t.Errorf("swapped doubles decoded as %+v (%v)", mu, err)
+	}
+}
+
+// The point of an edge-cache hit written by model.ts's recordHit is no model
+// call: TokenQuery answers it in a row of its own that hitPoints takes (a
+// data point) and no call's row. It is a request of its customer, and a
+// cache hit: CustomerQuery's columns select it.
+func TestModelTSHitPointIsNoCall(t *testing.T) {
+	points := writePointWithModelTS(t)
+	if len(points) != 2 {
+		t.Fatalf("model.ts wrote %+v", points)
+	}
+	hit := stored(points[1])
+	l := contract.ModelUsagePoint
+	if hit[l.Column(contract.FieldMode)] != contract.ModeCacheHit || hit[l.Column(contract.FieldCustomer)] != tsCustomer {
+		t.Errorf("the hit's point %v: want mode %s and customer %s", hit, contract.ModeCacheHit, tsCustomer)
+	}
+	for _, f := range l.Doubles {
+		if hit[l.Column(f)] != 0.0 {
+			t.Errorf("the hit's %s is %v, want 0", f, hit[l.Column(f)])
+		}
+	}
+	q := TokenQuery(DefaultModelDataset, []string{tsProduct}, day("2026-11-01"), day("2026-11-01"))
+	if n, isHit, err := hitPoints(answer(t, q, hit)); err != nil || !isHit || n != 1 {
+		t.Errorf("the hit's row: %v points, a hit %v (%v)", n, isHit, err)
+	}
+	if _, isHit, err := hitPoints(answer(t, q, stored(points[0]))); err != nil || isHit {
+		t.Errorf("the call's row is taken for hits (%v)", err)
+	}
+	cq := CustomerQuery(DefaultModelDataset, []string{tsProduct}, day("2026-11-01"), day("2026-11-30"))
+	want := fmt.Sprintf("sumIf(_sample_interval, %s = '%s') AS cache_hits", l.Column(contract.FieldMode), hit[l.Column(contract.FieldMode)])
+	if !strings.Contains(cq, want) || !strings.Contains(cq, l.Column(contract.FieldCustomer)+" AS customer") {
+		t.Errorf("CustomerQuery does not count the hit's point by its customer and mode (%s):\n%s", want, cq)
 	}
 }

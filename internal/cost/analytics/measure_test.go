@@ -132,8 +132,9 @@ func TestMeasure(t *testing.T) {
 	f.sql = `{"meta":[{"name":"product","type":"String"},{"name":"model","type":"String"},{"name":"calls","type":"UInt64"}],
 	  "data":[
 	    {"product":"mail","model":"claude-haiku-4-5","calls":"20","input_tokens":12000,"output_tokens":8000,"cache_read_tokens":0,"cache_write_tokens":0},
-	    {"product":"relay","model":"claude-haiku-4-5","calls":250,"input_tokens":100000,"output_tokens":25000,"cache_read_tokens":5000,"cache_write_tokens":"1000"}],
-	  "rows":2,"rows_before_limit_at_least":2}`
+	    {"product":"relay","model":"claude-haiku-4-5","calls":250,"input_tokens":100000,"output_tokens":25000,"cache_read_tokens":5000,"cache_write_tokens":"1000"},
+	    {"product":"relay","model":"claude-haiku-4-5","mode":"cache_hit","calls":700,"input_tokens":0,"output_tokens":0,"cache_read_tokens":0,"cache_write_tokens":0}],
+	  "rows":3,"rows_before_limit_at_least":3}`
 
 	u, notes, err := Measure(context.Background(), c, demoReq)
 	if err != nil {
@@ -156,7 +157,7 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("r2 variables %v", v)
 	}
 	for _, s := range []string{"SUM(_sample_interval * double1) AS input_tokens", "SUM(_sample_interval * double4) AS cache_write_tokens",
-		"FROM zerocost_model_usage", "timestamp >= toDateTime('2026-11-01 00:00:00') AND timestamp < toDateTime('2026-11-04 00:00:00')", "index1 IN ('relay', 'mail')"} {
+		"FROM zerocost_model_usage", "timestamp >= toDateTime('2026-11-01 00:00:00') AND timestamp < toDateTime('2026-11-04 00:00:00')", "index1 IN ('relay', 'mail')", "GROUP BY product, model, mode"} {
 		if !strings.Contains(f.sqlBody, s) {
 			t.Errorf("SQL does not say %q:\n%s", s, f.sqlBody)
 		}
@@ -177,7 +178,7 @@ func TestMeasure(t *testing.T) {
 		{"relay Requests", relay.Requests, 1000},
 		{"relay CPU-ms (requests x p50)", q(relay, cost.Workers, cost.CPUms), 600*2 + 400*1},
 		{"relay CPU p99", relay.CPUmsPerInvocation, 12.5},
-		{"relay data points (one per model call)", q(relay, cost.Analytics, cost.DataPoints), 250},
+		{"relay data points (one per model call, one per cache hit)", q(relay, cost.Analytics, cost.DataPoints), 250 + 700},
 		{"mail requests", q(mail, cost.Workers, cost.Requests), 50},
 		{"mail R2 Class A (put, list)", q(mail, cost.R2, cost.ClassA), 23},
 		{"mail R2 Class B (head, get)", q(mail, cost.R2, cost.ClassB), 45},
@@ -193,7 +194,8 @@ func TestMeasure(t *testing.T) {
 	if len(mail.Models) != 1 || mail.Models[0].Calls != 20 || mail.Models[0].InputTokens != 12000 {
 		t.Errorf("mail models %+v", mail.Models)
 	}
-	if len(relay.Models) != 1 || relay.Models[0].CacheWriteTokens != 1000 || relay.Models[0].CacheReadTokens != 5000 {
+	// The cache-hit points are no model calls.
+	if len(relay.Models) != 1 || relay.Models[0].Calls != 250 || relay.Models[0].CacheWriteTokens != 1000 || relay.Models[0].CacheReadTokens != 5000 {
 		t.Errorf("relay models %+v", relay.Models)
 	}
 	// 250 model calls for 1,000 requests: a 75% hit rate.

@@ -4,7 +4,7 @@
 // passes (lib/spend/guard.ts's MODEL_SPEND), so this module needs nothing of it.
 import type { BaseEnv } from "../env";
 import type { Config } from "./config";
-import { MODEL_USAGE_POINT } from "../contract.gen";
+import { MODEL_USAGE_POINT, type UsageMode } from "../contract.gen";
 import { apiFetch, ModelError, transportError, withRetries, type RetryOptions } from "./anthropic";
 import { NO_TICKET, type BudgetTicket, type MessagesRequest, type MessagesResponse, type ModelMode, type Payer, type Usage } from "./types";
 
@@ -75,14 +75,18 @@ async function attempt(env: BaseEnv, url: string, payload: string, timeoutMs: nu
 
 type UsagePointBlob = (typeof MODEL_USAGE_POINT.blobs)[number];
 
-/** Writes the model-usage data point of one successful call (MODEL_USAGE_POINT's layout, internal/contract). */
+/**
+ * Writes the model-usage data point of one successful call (MODEL_USAGE_POINT's
+ * layout, internal/contract), or of a request served without a call of its
+ * own (mode "cache_hit": recordHit).
+ */
 export function recordUsage(
   env: BaseEnv,
   cfg: Config,
   model: string,
   pattern: string,
   usage: Usage | undefined,
-  mode: ModelMode = "realtime",
+  mode: UsageMode = "realtime",
   customer = "",
 ): void {
   if (!env.MODEL_USAGE) return;
@@ -97,6 +101,17 @@ export function recordUsage(
   } catch (err) {
     console.error("MODEL_USAGE.writeDataPoint failed:", err);
   }
+}
+
+/**
+ * Writes the data point of a request served without a model call of its own
+ * (an edge-cache hit, or a miss that shared another request's call): mode
+ * "cache_hit", no tokens, the customer whose key made it. It counts the
+ * customer's request (cost report --by customer); the token queries leave it
+ * out. One Analytics Engine data point (the ops table's hit events).
+ */
+export function recordHit(env: BaseEnv, cfg: Config, model: string, pattern: string, customer = ""): void {
+  recordUsage(env, cfg, model, pattern, undefined, "cache_hit", customer);
 }
 
 /** POST {ANTHROPIC_BASE_URL}/v1/messages with retries. Throws ModelError when it gives up. */

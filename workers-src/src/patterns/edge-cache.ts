@@ -18,6 +18,11 @@
 // take a Durable Object per key (a request and a billed duration per miss)
 // or a claim in R2 (a Class A write per miss and a poll for the answer).
 //
+// Every answer served writes one MODEL_USAGE data point with the caller's
+// customer: a miss's model call its usage (lib/model.ts), a hit or a shared
+// miss one of mode "cache_hit" with no tokens, so the requests per customer
+// (cost report --by customer) count the answers a cache served too.
+//
 // When an op fails as Cloudflare fails one whose daily limit ran out, the
 // question is still answered: a failing lookup is a miss, a failing store is
 // logged and skipped.
@@ -32,7 +37,7 @@ import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
 import { customerOf, payerOf } from "../lib/keys";
-import { callModel, ModelError } from "../lib/model";
+import { callModel, ModelError, recordHit } from "../lib/model";
 import { MODEL_SPEND } from "../lib/spend/guard";
 import "../features";
 import { enforceRateLimit } from "../lib/ratelimit";
@@ -195,11 +200,16 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           const { req, key } = await requestAndKey(hooks, input, env, cfg);
           const url = edgeUrl(cfg.product, key);
 
+          const hit = () => recordHit(env, cfg, req.model, PATTERN, customerOf(request));
           const edge = await fromEdge(url);
-          if (edge) return json({ answer: edge.answer }, 200, { "x-cache": "HIT", "x-cache-store": "edge" });
+          if (edge) {
+            hit();
+            return json({ answer: edge.answer }, 200, { "x-cache": "HIT", "x-cache-store": "edge" });
+          }
           const stored = await fromStore(env, cfg, key);
           if (stored) {
             ctx.waitUntil(toEdge(url, stored.answer, stored.ttl));
+            hit();
             return json({ answer: stored.answer }, 200, { "x-cache": "HIT", "x-cache-store": "r2" });
           }
 
@@ -225,7 +235,10 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
             ctx.waitUntil(store(env, cfg, key, url, answer));
             return answer;
           });
-          if (shared) return json({ answer }, 200, { "x-cache": "MISS", "x-cache-shared": "1" });
+          if (shared) {
+            hit();
+            return json({ answer }, 200, { "x-cache": "MISS", "x-cache-shared": "1" });
+          }
           return json({ answer }, 200, { "x-cache": "MISS" });
         },
       },

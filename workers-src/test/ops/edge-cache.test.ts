@@ -21,7 +21,13 @@ describe("edge-cache ops per event", () => {
 
   async function ask(m: Metered, input: string) {
     const res = await m.invoke(worker, postJson("/ask", { input }));
-    return { status: res.status, cache: res.headers.get("x-cache"), store: res.headers.get("x-cache-store"), body: (await res.json()) as any };
+    return {
+      status: res.status,
+      cache: res.headers.get("x-cache"),
+      store: res.headers.get("x-cache-store"),
+      shared: res.headers.get("x-cache-shared"),
+      body: (await res.json()) as any,
+    };
   }
 
   it("miss, hit_edge, hit_store", async () => {
@@ -47,6 +53,17 @@ describe("edge-cache ops per event", () => {
     const after = meter({ PRODUCT: product });
     expect(await ask(after, input)).toMatchObject({ cache: "HIT", store: "edge" });
     expect(await standin.calls(t)).toHaveLength(1);
+  });
+
+  it("miss_shared: a miss that waits for its key's call in flight in this isolate", async () => {
+    const t = newToken();
+    await standin.script(t, [{ delayMs: 300 }]);
+    const input = `shared ops ${t}`;
+    const m = meter();
+    const both = await Promise.all([ask(m, input), ask(m, input)]);
+    expect(both.map((r) => `${r.status} ${r.cache} shared=${r.shared}`).sort()).toEqual(["200 MISS shared=1", "200 MISS shared=null"]);
+    await m.countModel(t);
+    expect(m.counts).toEqual(expected(ops.miss, ops.miss_shared));
   });
 
   it("degrades: with every store failing, questions are still answered (and not stored)", async () => {

@@ -26,8 +26,8 @@ const d1AuthHint = "check " + cfapi.EnvToken + ": a report by customer needs D1:
 
 // Notes of a report by customer.
 const (
-	noteSampled = "Requests count the customer's model-usage data points, one per model call: a request that calls no model (an edge-cache hit, a job read) writes none."
-	noteLocal   = "Requests are n/a: zerocost dev has no Analytics Engine to read. The exact figures are dev's local spend store."
+	noteSampled = "Requests count the answers served to the customer: one data point per model call and one per edge-cache answer served without one (the cache hits); a request refused or failed, and a job's polls, write none."
+	noteLocal   = "Requests and cache hits are n/a: zerocost dev has no Analytics Engine to read. The exact figures are dev's local spend store."
 )
 
 // customerSource is where a report by customer reads: the spend store (a

@@ -92,7 +92,8 @@ func (r spendReader) Outputs(context.Context, string, string) (outputs.Stack, er
 
 // customerAPI is one Cloudflare API base serving the fake D1 (cftest, with
 // spend rows of November and October) and the fake analytics
-// (analyticstest, with sampled points of customers).
+// (analyticstest, with sampled points of customers: model calls' and cache
+// hits').
 func customerAPI(t *testing.T) (base, db string) {
 	cf := cftest.New(t, cftest.WithToken("tok"))
 	cf.AddAccount(custAccount)
@@ -109,8 +110,9 @@ func customerAPI(t *testing.T) (base, db string) {
 	ae := analyticstest.New(t, custAccount, "tok")
 	at := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
 	ae.CustomerPoints = []analyticstest.CustomerPoint{
-		{At: at, Product: "ai-relay", Customer: "acme", Weight: 4000}, {At: at, Product: "ai-relay", Customer: "acme", Weight: 130},
-		{At: at, Product: "ai-relay", Customer: "globex", Weight: 12}, {At: at, Product: "sales-engine", Customer: "acme", Weight: 88},
+		{At: at, Product: "ai-relay", Customer: "acme", Mode: "realtime", Weight: 4000}, {At: at, Product: "ai-relay", Customer: "acme", Mode: "cache_hit", Weight: 130},
+		{At: at, Product: "ai-relay", Customer: "globex", Mode: "realtime", Weight: 12}, {At: at, Product: "ai-relay", Customer: "globex", Mode: "cache_hit", Weight: 3},
+		{At: at, Product: "sales-engine", Customer: "acme", Mode: "realtime", Weight: 88},
 	}
 	aeURL, _ := url.Parse(ae.URL)
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: aeURL.Scheme, Host: aeURL.Host})
@@ -136,7 +138,7 @@ func runReport(t *testing.T, env map[string]string, r outputs.Reader, args ...st
 
 // The report by customer of a deployed stack: the spend store's id from
 // the outputs the pulumi CLI gives, the exact figures from D1, the sampled
-// requests from Analytics Engine, in each format.
+// requests and cache hits from Analytics Engine, in each format.
 func TestReportByCustomerDeployed(t *testing.T) {
 	base, db := customerAPI(t)
 	env := map[string]string{shared.EnvAPIToken: "tok", shared.EnvAPIURL: base}

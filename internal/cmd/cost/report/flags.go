@@ -17,17 +17,18 @@ const ByCustomer = "customer"
 // byCustomerHelp ends the command's help.
 const byCustomerHelp = `With --by customer, the report is the use of each customer of each
 product in one calendar month (--month YYYY-MM, UTC; default: the current
-month): requests, model calls, input and output tokens and model cost, in a
+month): requests, cache hits, model calls, input and output tokens and model cost, in a
 table, JSON (--json) or CSV (--csv), the basis of an invoice. Model calls,
 tokens and cost are exact: the spend store's rows (the stack's D1 database,
 bound as SPEND, table customer_spend), which the Workers add to on every
 model call; its id comes from the stack's outputs (d1_database_ids), read
-like the rest. Requests are sampled: Analytics Engine's model-usage data
-points of the customer, weighed by their _sample_interval; a request that
-calls no model (an edge-cache hit, a job read) writes none. The token needs
+like the rest. Requests and cache hits are sampled: Analytics Engine's
+model-usage data points of the customer, weighed by their _sample_interval:
+one per model call and one per edge-cache answer served without one (a
+cache hit); a refused or failed request and a job's polls write none. The token needs
 D1: Read besides Account Analytics: Read. With --local, the report reads the
 stack's running zerocost dev through the same D1 query endpoint (dev serves
-it in Cloudflare's shape); dev has no Analytics Engine, so requests are n/a.
+it in Cloudflare's shape); dev has no Analytics Engine, so requests and cache hits are n/a.
 --plan and --prices do not apply: the spend store holds what each call cost.`
 
 // byCustomerFlags are the flags of a report by customer.

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zerocost/zerocost/internal/contract"
 )
 
 // Row is one seeded group of a dataset at a time: its sum (or max) fields
@@ -30,11 +32,12 @@ type Row struct {
 }
 
 // CustomerPoint is a data point of a product's customer at a time; Weight
-// is its _sample_interval (Analytics Engine's sampling).
+// is its _sample_interval (Analytics Engine's sampling), Mode its mode blob
+// ("": a model call's point before the field existed).
 type CustomerPoint struct {
-	At                time.Time
-	Product, Customer string
-	Weight            float64
+	At                      time.Time
+	Product, Customer, Mode string
+	Weight                  float64
 }
 
 // Fake is the server. Seed it before the first request.
@@ -59,6 +62,8 @@ var (
 	datasetInQuery = regexp.MustCompile(`accounts\(filter: \{accountTag: \$accountTag\}\) \{\s+(\w+)\(`)
 	sqlWindow      = regexp.MustCompile(`timestamp >= toDateTime\('([^']+)'\) AND timestamp < toDateTime\('([^']+)'\)`)
 	sqlProducts    = regexp.MustCompile(`IN \(([^)]*)\)`)
+	// sqlSumIf is a conditional sum of the sample intervals on a blob's value.
+	sqlSumIf = regexp.MustCompile(`sumIf\(_sample_interval, (\w+) = '([^']*)'\) AS (\w+)`)
 )
 
 // New starts a fake for the account, answering the token.
@@ -157,7 +162,7 @@ func (f *Fake) sql(t *testing.T, w http.ResponseWriter, query string) {
 	start, _ := time.Parse(time.DateTime, m[1])
 	end, _ := time.Parse(time.DateTime, m[2])
 	if strings.Contains(query, " AS customer") {
-		f.customers(w, query, start, end)
+		f.customers(t, w, query, start, end)
 		return
 	}
 	sum := 0.0
@@ -170,26 +175,52 @@ func (f *Fake) sql(t *testing.T, w http.ResponseWriter, query string) {
 }
 
 // customers answers a query grouped by product and customer: the weights
-// of the customer points in the window whose product the IN list names.
-func (f *Fake) customers(w http.ResponseWriter, query string, start, end time.Time) {
+// of the customer points in the window whose product the IN list names, as
+// requests, and each sumIf on the mode column (the layout's) of the points
+// whose mode matches.
+func (f *Fake) customers(t *testing.T, w http.ResponseWriter, query string, start, end time.Time) {
 	named := map[string]bool{}
 	if m := sqlProducts.FindStringSubmatch(query); m != nil {
 		for _, q := range strings.Split(m[1], ",") {
 			named[strings.Trim(strings.TrimSpace(q), "'")] = true
 		}
 	}
-	sums := map[[2]string]float64{}
+	conds := sqlSumIf.FindAllStringSubmatch(query, -1)
+	meta := []map[string]string{{"name": "product", "type": "String"}, {"name": "customer", "type": "String"}, {"name": "requests", "type": "Float64"}}
+	for _, c := range conds {
+		if c[1] != contract.ModelUsagePoint.Column(contract.FieldMode) {
+			t.Errorf("sumIf on %s, not the mode column %s:\n%s", c[1], contract.ModelUsagePoint.Column(contract.FieldMode), query)
+		}
+		meta = append(meta, map[string]string{"name": c[3], "type": "Float64"})
+	}
+	sums := map[[2]string]map[string]float64{}
 	for _, p := range f.CustomerPoints {
-		if named[p.Product] && !p.At.Before(start) && p.At.Before(end) {
-			sums[[2]string{p.Product, p.Customer}] += p.Weight
+		if !named[p.Product] || p.At.Before(start) || !p.At.Before(end) {
+			continue
+		}
+		k := [2]string{p.Product, p.Customer}
+		if sums[k] == nil {
+			sums[k] = map[string]float64{"requests": 0}
+			for _, c := range conds {
+				sums[k][c[3]] = 0
+			}
+		}
+		sums[k]["requests"] += p.Weight
+		for _, c := range conds {
+			if p.Mode == c[2] {
+				sums[k][c[3]] += p.Weight
+			}
 		}
 	}
 	data := []map[string]any{}
-	for k, n := range sums {
-		data = append(data, map[string]any{"product": k[0], "customer": k[1], "requests": n})
+	for k, cols := range sums {
+		row := map[string]any{"product": k[0], "customer": k[1]}
+		for name, n := range cols {
+			row[name] = n
+		}
+		data = append(data, row)
 	}
 	sort.Slice(data, func(i, j int) bool { return fmt.Sprint(data[i]) < fmt.Sprint(data[j]) })
-	out, _ := json.Marshal(map[string]any{"meta": []map[string]string{{"name": "product", "type": "String"},
-		{"name": "customer", "type": "String"}, {"name": "requests", "type": "Float64"}}, "data": data, "rows": len(data)})
+	out, _ := json.Marshal(map[string]any{"meta": meta, "data": data, "rows": len(data)})
 	_, _ = w.Write(out)
 }
