@@ -18,7 +18,17 @@ export interface JobMessage {
   batch_attempts?: number;
   /** the customer whose key sent the job (a product with keys; absent: public), written into its record */
   customer?: string;
+  /** failed deliveries the job had before this message (a job re-sent out of a pack, lib/pack.ts; absent: 0) */
+  attempts?: number;
 }
+
+/** Body of a message on JOB_QUEUE carrying several jobs (lib/pack.ts). */
+export interface PackMessage {
+  jobs: JobMessage[];
+}
+
+/** What a JOB_QUEUE message carries: one job, or a pack of them. */
+export type QueueBody = JobMessage | PackMessage;
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
 
@@ -72,7 +82,7 @@ export interface EventAgentEnv extends Omit<Refine<EventAgentBindings>, "JOB_WOR
 
 export interface AsyncPipelineEnv extends Refine<AsyncPipelineBindings> {
   /** wrangler types cannot know the message type (the lookup fails to compile if the binding goes). */
-  JOB_QUEUE: AsyncPipelineBindings["JOB_QUEUE"] extends Queue ? Queue<JobMessage> : never;
+  JOB_QUEUE: AsyncPipelineBindings["JOB_QUEUE"] extends Queue ? Queue<QueueBody> : never;
 }
 
 export interface EdgeCacheEnv extends Refine<EdgeCacheBindings> {}

@@ -107,7 +107,13 @@ interface Delivery {
   /** set once this delivery claimed the model call: the record before its claim */
   claimedOver?: { rec: JobRecord | null };
   /** this queue batch's deferrals so far, to spread them */
-  deferred: { count: number };
+  deferred: Deferrals;
+}
+
+/** A queue batch's deferrals so far (to spread them), and the ids of the jobs deferred when a pack asks (left). */
+export interface Deferrals {
+  count: number;
+  left?: Set<string>;
 }
 
 /**
@@ -126,8 +132,11 @@ async function defer(d: Delivery, retryAfter: number | undefined): Promise<boole
   try {
     const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...customerOfJob(d.body) };
     if (resumedAt !== undefined) again.resumed_at = resumedAt;
+    // The failed deliveries before this one go along (a wait is not one).
+    if (d.msg.attempts > 1) again.attempts = d.msg.attempts - 1;
     await d.env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
     await releaseClaim(d).catch(logWith(id));
+    d.deferred.left?.add(id);
     d.msg.ack();
     return true;
   } catch (sendError) {
@@ -196,7 +205,7 @@ export async function processMessage(
   env: AsyncPipelineEnv,
   cfg: Config,
   hooks: Hooks,
-  deferred: { count: number },
+  deferred: Deferrals,
 ): Promise<void> {
   if (!isJobMessage(msg.body)) {
     console.error(`message ${msg.id}: not a job message; dropped`);
