@@ -10,6 +10,7 @@
 // A message's body is either one job (JobMessage, as every message was before
 // packing) or a pack ({ jobs: JobMessage[] }); the consumer reads both. Each
 // job of a pack still ends on its own (patterns/async-pipeline/pack.ts).
+import { PACK_MAX_JOBS } from "../contract.gen";
 import type { JobMessage, PackMessage, QueueBody } from "../env";
 import { isJobMessage } from "./jobs";
 
@@ -24,15 +25,13 @@ export type { PackMessage, QueueBody } from "../env";
 export const PACK_MAX_BYTES = 64 * 1024 - 1024;
 
 /**
- * Most jobs in one pack. A delivered pack runs its jobs at once in one
- * consumer invocation, as a queue batch of that many single-job messages did
- * before: ten keeps a pack's model requests (at most two each, the
- * consumer's callModel maxAttempts) at 20, under the 50 external subrequests
- * Workers Free allows an invocation
- * (https://developers.cloudflare.com/workers/platform/limits/#subrequests),
- * and a client's batch of ten in one message.
+ * Most jobs in one pack (the contract's PackMaxJobs, internal/contract/ops.go):
+ * a delivered pack runs its jobs at once in one consumer invocation, at most
+ * two model requests each (the consumer's callModel maxAttempts), so ten keep
+ * a pack at 20 of the 50 external subrequests Workers Free allows an
+ * invocation (https://developers.cloudflare.com/workers/platform/limits/#subrequests).
  */
-export const PACK_MAX_JOBS = 10;
+export { PACK_MAX_JOBS };
 
 export function isPackMessage(v: unknown): v is PackMessage {
   const jobs = (v as PackMessage | null)?.jobs;
