@@ -92,6 +92,7 @@ func main() {
 	jsonOut := flag.String("json", "", "also write the report as JSON to this file")
 	rpm := flag.Int("rpm", 120, "throughput: the stand-in model's requests per minute")
 	minutes := flag.Int("minutes", 5, "throughput: jobs = rpm x minutes")
+	equalOnly := flag.Bool("equal-limit-only", false, "throughput: run only the setting where the product's own limit equals the model's")
 	verbose := flag.Bool("v", false, "print the runtime's logs to stderr")
 	runner := flag.String("runner", "workflow", "post: the event agent's settings.runner (workflow or waitUntil)")
 	flag.Parse()
@@ -161,7 +162,11 @@ func main() {
 		if *quick {
 			r, m = 60, 2
 		}
-		for _, own := range []int{1_000_000, r} {
+		owns := []int{1_000_000, r}
+		if *equalOnly {
+			owns = owns[1:]
+		}
+		for _, own := range owns {
 			progress("pipeline throughput: rpm %d, %d jobs, own limit %d", r, r*m, own)
 			t, err := bench.PipelineThroughput(ctx, root, r, r*m, own, time.Duration(m+6)*time.Minute, logw)
 			if err != nil {
