@@ -22,6 +22,7 @@ import { BudgetExhausted, BudgetUnavailable, UNAVAILABLE_RETRY_AFTER } from "../
 import { MODEL_SPEND } from "../../lib/spend/guard";
 import { NO_TICKET } from "../../lib/types";
 import { parkJob } from "../../lib/spend/parked";
+import { LIMITER_PACING, LimiterRefused } from "./pacing";
 
 /** The customer a job message names, as a record's field (none: a public product's job). */
 const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
@@ -123,10 +124,13 @@ export interface Deferrals {
  * again with a delay and this delivery acked. No record is written: the job
  * stays queued by its id. False when it may not (or could not) be deferred.
  */
-async function defer(d: Delivery, retryAfter: number | undefined): Promise<boolean> {
+async function defer(d: Delivery, retryAfter: number | undefined, ownLimit = false): Promise<boolean> {
   const { job_id: id, input } = d.body;
   const deferrals = deferralsOf(d.body);
-  const delaySeconds = deferralDelay(retryAfter, d.cfg.retryDelaySeconds, d.deferred.count++, d.cfg.rateLimitPerMinute);
+  // The product's own limiter: the isolate's groups (pacing.ts); else spread one by one.
+  const delaySeconds = ownLimit
+    ? LIMITER_PACING.delay(retryAfter ?? d.cfg.retryDelaySeconds, d.cfg.rateLimitPerMinute)
+    : deferralDelay(retryAfter, d.cfg.retryDelaySeconds, d.deferred.count++, d.cfg.rateLimitPerMinute);
   const resumedAt = d.body.resumed_at;
   if (!mayDefer(id, deferrals, delaySeconds, resumedAt)) return false;
   try {
@@ -192,7 +196,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
   }
   const unavailable = err instanceof BudgetUnavailable; // the spend store failed: wait like a rate limit
   if ((err instanceof ModelError && err.status === 429) || unavailable) {
-    if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter)) return;
+    if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter, err instanceof LimiterRefused)) return;
   }
   // An ordinary retry: the record keeps the error (the job is still queued).
   await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts, ...customerOfJob(d.body) }, prev)).catch(logWith(id));
@@ -226,7 +230,7 @@ export async function processMessage(
     const busy = claimedFor(d.prev);
     if (busy > 0) throw new ClaimedElsewhere(busy);
     const limit = await checkRateLimit(env, cfg);
-    if (!limit.ok) throw new ModelError(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
+    if (!limit.ok) throw new LimiterRefused(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
     // The budget before the claim, so that a parked job costs no claim.
     if (__ZEROCOST_SPEND_GUARD__) ticket = await MODEL_SPEND.reserve(env, cfg);
