@@ -59,9 +59,16 @@ func newPipeline(env *Env) *pipeline {
 // post submits inputs in POSTs of up to 100 and returns job id -> input.
 func (p *pipeline) post(t *testing.T, inputs []string, workers int) map[string]string {
 	t.Helper()
+	return p.postIn(t, inputs, 100, workers)
+}
+
+// postIn submits inputs in POSTs of up to per (a POST's jobs travel packed,
+// ten to a queue message) and returns job id -> input.
+func (p *pipeline) postIn(t *testing.T, inputs []string, per, workers int) map[string]string {
+	t.Helper()
 	var chunks [][]string
-	for i := 0; i < len(inputs); i += 100 {
-		chunks = append(chunks, inputs[i:min(i+100, len(inputs))])
+	for i := 0; i < len(inputs); i += per {
+		chunks = append(chunks, inputs[i:min(i+per, len(inputs))])
 	}
 	ids := make([][]string, len(chunks))
 	errs := Parallel(deadline(t, 2*time.Minute), len(chunks), workers, func(i int) error {
@@ -200,7 +207,8 @@ func (p *pipeline) statuses(t *testing.T, jobs map[string]string) map[string]map
 }
 
 // The async pipeline under a model failing 30% of calls (500, 529, and 429
-// with retry-after): every job ends done (its record in R2 holds the result) or
+// with retry-after), its jobs posted ten at a time (so they travel packed,
+// ten to a queue message, and each ends on its own): every job ends done (its record in R2 holds the result) or
 // dead (its record holds the input and last error), none missing, one record
 // per job and nothing else; the only model calls beyond one per
 // done job are retries of failed calls; a redelivered message whose result
@@ -218,7 +226,7 @@ func TestPipelineUnderFailures(t *testing.T) {
 		inputs[i] = fmt.Sprintf("job %d of run %s", i, run)
 	}
 	began := time.Now()
-	jobs := p.post(t, inputs, 4)
+	jobs := p.postIn(t, inputs, 10, 4)
 	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
 	recs := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
 	elapsed := time.Since(began)
