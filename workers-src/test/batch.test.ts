@@ -11,6 +11,7 @@ import type { JobMessage } from "../src/env";
 import type { BatchBudget } from "../src/lib/batch/guard";
 import { POLL_MAX_FETCHES, type PollSummary } from "../src/lib/batch/poll";
 import { batchKey, type BatchRecord } from "../src/lib/batch/record";
+import { BATCH_MAX_JOBS } from "../src/lib/batch/submit";
 import { newJobId } from "../src/lib/jobid";
 import { createWorker } from "../src/patterns/async-pipeline";
 import { call, eventually, get, jobRecord, newToken, replyTo, keepingQueue, runQueue, testEnv, type TestEnv } from "./helpers";
@@ -189,6 +190,25 @@ describe("batch mode: the consumer", () => {
     const again = await deliver(e, [{ ...packed, attempts: 3 }]);
     expect(again.explicitAcks).toEqual([packed.id]);
     expect(calls).toEqual(["create"]);
+  });
+
+  it("a delivery of packs holding more than BATCH_MAX_JOBS jobs goes into Message Batches of at most that many (the poller applies each)", async () => {
+    const e = batchEnv();
+    const jobs = await Promise.all(Array.from({ length: BATCH_MAX_JOBS + 10 }, () => job(e)));
+    const packs = Array.from({ length: jobs.length / 10 }, (_, i) => ({
+      id: `msg-${crypto.randomUUID()}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body: { jobs: jobs.slice(10 * i, 10 * i + 10).map((j) => j.msg.body) },
+    }));
+    const calls = watchBatchCalls();
+    const r = await deliver(e, packs);
+    expect(r.explicitAcks.sort()).toEqual(packs.map((p) => p.id).sort());
+    expect(calls).toEqual(["create", "create"]);
+    const recs = await Promise.all(jobs.map((j) => jobRecord(j.id)));
+    const sizes = new Map<string, number>();
+    for (const rec of recs) sizes.set(rec!.batch_id, (sizes.get(rec!.batch_id) ?? 0) + 1);
+    expect([...sizes.values()].sort((a, b) => a - b)).toEqual([10, BATCH_MAX_JOBS]);
   });
 
   it("a job whose submitted record could not be written is still acked (the batch record holds it) and ends done", async () => {

@@ -9,7 +9,8 @@
 // queue's consumer writes the record dead, with the input.
 //
 // Batch mode (MODEL_MODE = "batch", lib/batch/): the consumer submits each
-// delivery as one Message Batch and the cron poller writes the results.
+// delivery's jobs as Message Batches of at most 100 (a pack opened into its
+// jobs) and the cron poller writes the results.
 //
 // The spend guard (lib/spend/): the model call checks the month's budget
 // first; when it is spent, the job is parked (its input kept in the spend
@@ -21,7 +22,7 @@ import { ADMIN_ROUTES } from "../contract.gen";
 import type { AsyncPipelineEnv } from "../env";
 import { checkHooks, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { submitDelivery } from "../lib/batch/submit";
+import { submitInBatches } from "../lib/batch/submit";
 import { pollAndRun, pollBatches } from "../lib/batch/poll";
 import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what this bundle carries
 import { readConfig } from "../lib/config";
@@ -104,7 +105,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
       if (cfg.deadLetterQueue !== "" && batch.queue === cfg.deadLetterQueue) {
         await eachJob(batch.messages, cfg, (jobs) => Promise.all(jobs.map((m) => deadLetter(m, env))));
       } else if (__ZEROCOST_BATCH_MODE__ && cfg.modelMode === "batch") {
-        await eachJob(batch.messages, cfg, (jobs) => submitDelivery(jobs, env, cfg, hooks)); // lib/batch/submit.ts: one Message Batch per delivery
+        await eachJob(batch.messages, cfg, (jobs) => submitInBatches(jobs, env, cfg, hooks)); // lib/batch/submit.ts: one Message Batch per 100 jobs of the delivery
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
         await Promise.all(
