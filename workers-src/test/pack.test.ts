@@ -7,6 +7,7 @@ import type { JobMessage, PackMessage, QueueBody } from "../src/env";
 import { newJobId } from "../src/lib/jobid";
 import { jobsIn, jobsOf, PACK_MAX_BYTES, PACK_MAX_JOBS, packJobs } from "../src/lib/pack";
 import { createWorker } from "../src/patterns/async-pipeline";
+import { DELIVERY_MAX_JOBS } from "../src/patterns/async-pipeline/pack";
 import { eventually, jobRecord, keepingQueue, newToken, postJson, replyTo, runQueue, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
@@ -128,6 +129,22 @@ describe("a delivered pack", () => {
     expect(await jobRecord(js[0]!.job_id)).toMatchObject({ status: "done", result: "r" });
     expect(await jobRecord(js[1]!.job_id)).toMatchObject({ status: "dead", input: `d2 ${t}` });
   });
+});
+
+describe("a delivery of more than DELIVERY_MAX_JOBS jobs", () => {
+  it("runs the first messages' jobs up to the bound and sends the rest on unchanged (their attempts carried), acking all", async () => {
+    const t = newToken();
+    const packs = await Promise.all(
+      Array.from({ length: DELIVERY_MAX_JOBS / PACK_MAX_JOBS + 1 }, async (_, i) => pack(await jobs(Array.from({ length: PACK_MAX_JOBS }, (_, k) => `big ${i}.${k} ${t}`)), 2)),
+    );
+    const q = recordingQueue();
+    const r = await runBatch(QUEUE, packs, testEnv({ JOB_QUEUE: q.queue }));
+    expect(r.explicitAcks.sort()).toEqual(packs.map((p) => p.id).sort());
+    expect(await standin.calls(t)).toHaveLength(DELIVERY_MAX_JOBS);
+    const last = packs.at(-1)!.body.jobs;
+    expect(q.sent).toEqual([{ body: { jobs: last.map((j) => ({ ...j, attempts: 1 })) }, delaySeconds: undefined }]);
+    for (const j of last) expect(await jobRecord(j.job_id)).toBeNull();
+  }, 30_000);
 });
 
 describe("packed jobs through the real queues", () => {

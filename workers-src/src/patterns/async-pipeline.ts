@@ -37,7 +37,7 @@ import { sendAll } from "../lib/queue";
 import { validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
 import { deadLetter, PATTERN, processMessage, unrecorded } from "./async-pipeline/consumer";
-import { eachJob, isPacked, processPack } from "./async-pipeline/pack";
+import { eachJob, isPacked, passOn, processPack, splitDelivery } from "./async-pipeline/pack";
 
 export { deferralDelay, EXPIRED_ERROR, MAX_DEFERRALS, QUEUED_WINDOW_MS } from "./async-pipeline/consumer";
 
@@ -108,9 +108,11 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
         await eachJob(batch.messages, cfg, (jobs) => submitInBatches(jobs, env, cfg, hooks)); // lib/batch/submit.ts: one Message Batch per 100 jobs of the delivery
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
-        await Promise.all(
-          batch.messages.map((m) => (isPacked(m.body) ? processPack(m, env, cfg, hooks, deferred) : processMessage(m, env, cfg, hooks, deferred))),
-        );
+        const { now, later } = splitDelivery(batch.messages); // at most DELIVERY_MAX_JOBS jobs run here
+        await Promise.all([
+          ...now.map((m) => (isPacked(m.body) ? processPack(m, env, cfg, hooks, deferred) : processMessage(m, env, cfg, hooks, deferred))),
+          ...later.map((m) => passOn(m, env)),
+        ]);
       }
     },
     scheduled: async (controller, env, ctx) => {

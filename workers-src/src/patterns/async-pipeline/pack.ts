@@ -130,3 +130,40 @@ export async function eachJob(messages: readonly Message<unknown>[], cfg: Config
     else msg.retry({ delaySeconds: retryDelay(Math.max(...failed.map(delayOf))) });
   }
 }
+
+/**
+ * Most jobs one realtime delivery runs: what a delivery of 100 single-job
+ * messages (max_batch_size is at most 100) ran before jobs were packed. Each
+ * job makes about five calls to Cloudflare services (the record's read, the
+ * limiter, the claim, the record, the data point) against the 1,000 an
+ * invocation may make (https://developers.cloudflare.com/workers/platform/limits/#subrequests);
+ * a delivery of 100 packs of ten would make 5,000 and fail whole.
+ */
+export const DELIVERY_MAX_JOBS = 100;
+
+/** The delivery's messages to run now (their jobs within DELIVERY_MAX_JOBS, at least one message) and the rest. */
+export function splitDelivery(messages: readonly Message<unknown>[]): { now: Message<unknown>[]; later: Message<unknown>[] } {
+  let jobs = 0;
+  let i = 0;
+  for (; i < messages.length; i++) {
+    const n = Math.max(1, jobsOf(messages[i]!.body).length);
+    if (i > 0 && jobs + n > DELIVERY_MAX_JOBS) break;
+    jobs += n;
+  }
+  return { now: messages.slice(0, i), later: messages.slice(i) };
+}
+
+/**
+ * A message past the delivery's jobs, sent on as it is (its jobs carrying the
+ * failed deliveries they had: every one before this, which ran them all) and
+ * acked: a retry would count as a failed attempt of each. If it cannot be
+ * sent, it is retried at once.
+ */
+export async function passOn(msg: Message<unknown>, env: AsyncPipelineEnv): Promise<void> {
+  const jobs = jobsOf(msg.body).map((j) => (msg.attempts > 1 ? { ...j, attempts: (j.attempts ?? 0) + msg.attempts - 1 } : j));
+  if (jobs.length === 0) return msg.ack();
+  const { error } = await sendAll(env.JOB_QUEUE, [jobs.length === 1 ? jobs[0]! : { jobs }]);
+  if (error === undefined) return msg.ack();
+  console.error(`message ${msg.id}: could not be sent on past the delivery's ${DELIVERY_MAX_JOBS} jobs (retrying it):`, error);
+  msg.retry({ delaySeconds: 0 });
+}
