@@ -254,7 +254,9 @@ describe("queue consumer", () => {
     const result = await runBatch(QUEUE, [job.msg], e);
     expect(result.explicitAcks).toEqual([job.msg.id]);
     expect(q.sent).toHaveLength(1);
-    expect(q.sent[0]!.delaySeconds).toBe(60); // the binding's period
+    // Its group in the isolate's book (pacing.ts, test/pacing.test.ts): the
+    // binding's period, less the 5 s a late group is allowed, at least.
+    expect(q.sent[0]!.delaySeconds).toBeGreaterThanOrEqual(55);
     expect(keys).toEqual([e.PRODUCT]);
   });
 
