@@ -4,9 +4,10 @@
 // end one by one (async-pipeline/pack.ts). The queue handler
 // (async-pipeline/consumer.ts) reads the job's record in R2 (jobs/<id>.json;
 // a job already done is acked), asks the limiter, calls the model and writes
-// the record done, or queued with the error before a retry. A rate-limited job is sent again with a delay rather
-// than retried, so waiting never exhausts its retries. The dead-letter
-// queue's consumer writes the record dead, with the input.
+// the record done, or queued with the error before a retry. A rate-limited
+// job is sent again with a delay rather than retried, so waiting never
+// exhausts its retries. The dead-letter queue's consumer writes the record
+// dead, with the input.
 //
 // Batch mode (MODEL_MODE = "batch", lib/batch/): the consumer submits each
 // delivery's jobs as Message Batches of at most 100 (a pack opened into its
