@@ -32,13 +32,15 @@ type Throughput struct {
 // PipelineStack is the throughput run's stack: batches of 100, short waits,
 // max_retries 3 (so a job that spent its retries waiting for the limit would
 // reach the dead-letter queue within four minutes of backlog), and a door
-// (per caller) wide enough for the one client that posts the whole backlog.
+// (per caller) wide enough for the one client that posts the whole backlog;
+// public (no customer keys: the bench's client has none).
 func PipelineStack(ownLimit int) string {
 	return fmt.Sprintf(`config:
   zerocost:accountId: 0123456789abcdef0123456789abcdef
   zerocost:products:
     - name: pipe
       pattern: async-pipeline
+      access: public
       settings:
         batchSize: 100
         batchTimeoutSeconds: 1

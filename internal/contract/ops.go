@@ -97,6 +97,14 @@ var Ops = []Op{
 	OpWorkflowCreate, OpWorkflowStep, OpWorkflowStatus,
 }
 
+// PackMaxJobs is the most jobs one async-pipeline queue message carries
+// (workers-src/src/lib/pack.ts): a delivered pack runs its jobs at once in
+// one consumer invocation, at most two model requests each, so ten keep a
+// pack at 20 of the 50 external subrequests Workers Free allows an invocation
+// (https://developers.cloudflare.com/workers/platform/limits/#subrequests);
+// a pack also stays within one 64 KB Queues billing unit.
+const PackMaxJobs = 10
+
 // Event is one thing that happens to a product (a client's request, a
 // delivery, a dead letter) and every op it causes, including the work it
 // leaves to ctx.waitUntil.
@@ -117,10 +125,20 @@ const (
 	EventAttemptRetry = "attempt_failed" // a delivery whose model call fails and is retried
 	EventDeferral     = "deferral"       // a delivery the rate limiter defers (sent again with a delay)
 	EventDeadLetter   = "dead_letter"    // a message moved to the DLQ and its dead record written
-	EventHitEdge      = "hit_edge"       // POST /ask answered from the Cache API
-	EventHitStore     = "hit_store"      // POST /ask answered from R2 (Cache API empty or absent)
-	EventMiss         = "miss"           // POST /ask that calls the model
-	EventMissShared   = "miss_shared"    // POST /ask that waited for another request's call of the same key (x-cache-shared)
+
+	// async-pipeline, jobs posted together (POST /jobs with several inputs):
+	// they travel packed, PackMaxJobs a message (workers-src/src/lib/pack.ts).
+	EventPostMany          = "post_many"             // POST /jobs with several inputs, per request
+	EventPostManyJob       = "post_many_job"         // per job of it: the door
+	EventPackMessage       = "pack_message"          // per message it sends: written, read, deleted
+	EventPackedDelivery    = "packed_delivery"       // per job of a delivered pack that ends done
+	EventPackedAttemptFail = "packed_attempt_failed" // per failed attempt of a packed job, the message retried
+	EventPackedSiblingRead = "packed_sibling_read"   // per job of a retried pack that ended before: its record read again
+	EventPackedDead        = "packed_dead"           // a packed job's last failed attempt, and its dead record
+	EventHitEdge           = "hit_edge"              // POST /ask answered from the Cache API
+	EventHitStore          = "hit_store"             // POST /ask answered from R2 (Cache API empty or absent)
+	EventMiss              = "miss"                  // POST /ask that calls the model
+	EventMissShared        = "miss_shared"           // POST /ask that waited for another request's call of the same key (x-cache-shared)
 
 	// async-pipeline in batch mode (MODEL_MODE = "batch"): the consumer
 	// submits each delivery as one Message Batch, a cron trigger polls.
@@ -247,6 +265,13 @@ var Events = map[string][]Event{
 			OpQueueWrite: 1, OpQueueRead: 1, OpR2Get: 1, OpR2Put: 2, OpQueueDelete: 1}},
 		{EventPoll, "GET /jobs/:id: one read of the job record", map[Op]int{
 			OpRequest: 1, OpR2Get: 1}},
+		{EventPostMany, "POST /jobs with several inputs, per request (its jobs packed, PackMaxJobs a message)", map[Op]int{OpRequest: 1}},
+		{EventPostManyJob, "per job of a POST with several inputs: the door's limit() call", map[Op]int{OpRateLimit: 1}},
+		{EventPackMessage, "per message of packed jobs: written, read once, deleted when all its jobs ended (each within one 64 KB billing unit)", map[Op]int{OpQueueWrite: 1, OpQueueRead: 1, OpQueueDelete: 1}},
+		{EventPackedDelivery, "per job of a delivered pack ending done: the record read, the limiter, the claim, the model call, its data point, the record written", map[Op]int{OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 2}},
+		{EventPackedAttemptFail, "per failed attempt of a packed job: the claim, the record keeps the error, and the message's redelivery (one read per round, shared by the jobs that failed in it; counted per failed attempt, the most it costs)", map[Op]int{OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 2, OpQueueRead: 1}},
+		{EventPackedSiblingRead, "a redelivered pack: per job of it that ended before, its record read (and not run again)", map[Op]int{OpR2Get: 1}},
+		{EventPackedDead, "a packed job out of its own attempts: its last failed attempt, then its record read and written dead with its input, and its copy under held/ (alone: no queue op)", map[Op]int{OpR2Get: 2, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 4}},
 	}, guardEvents, []Event{
 		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, and its copy under held/ (kept 31 days), the ack", map[Op]int{
 			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1, OpD1RowsWritten: 1, OpR2Put: 2, OpQueueDelete: 1}},

@@ -77,6 +77,7 @@ func TypeScript() []byte {
 	b.WriteString("} as const;\n\n")
 
 	fmt.Fprintf(&b, "/** The Analytics Engine dataset bound as MODEL_USAGE. */\nexport const MODEL_USAGE_DATASET = %s;\n\n", js(ModelUsageDataset))
+	fmt.Fprintf(&b, "/** Most jobs one async-pipeline queue message carries (lib/pack.ts; contract.PackMaxJobs). */\nexport const PACK_MAX_JOBS = %d;\n\n", PackMaxJobs)
 	b.WriteString(`/**
  * The data point written to MODEL_USAGE per successful model call, and per
  * edge-cache request served without one (mode "cache_hit", no tokens): the

@@ -159,3 +159,24 @@ func TestCapacityKeepsFixedCostsFixed(t *testing.T) {
 		t.Errorf("fixed %+v", u.Products[0].Fixed)
 	}
 }
+
+// Jobs posted ten at a time travel in one queue message (jobs_per_request,
+// contract.PackMaxJobs): 0.3 Queues operations a job instead of 3, so the
+// pipeline's first limit moves to R2's Class A writes (two a job: the claim
+// and the record, 1,000,000 a month): 16,667 jobs a day at $0.
+func TestCapacityOfPackedJobs(t *testing.T) {
+	one := capacityOfProduct(t, forecast(t, "free", "days = 30\n"+product("a", "async-pipeline", 3000, "polls_per_job = 2")), "a")
+	same := capacityOfProduct(t, forecast(t, "free", "days = 30\n"+product("a", "async-pipeline", 3000, "polls_per_job = 2\njobs_per_request = 1")), "a")
+	if !near(one.FreePerDay, same.FreePerDay) {
+		t.Errorf("jobs_per_request = 1: %v a day, want today's %v", same.FreePerDay, one.FreePerDay)
+	}
+	c := capacityOfProduct(t, forecast(t, "free", "days = 30\n"+product("a", "async-pipeline", 3000, "polls_per_job = 2\njobs_per_request = 10")), "a")
+	if !near(c.FreePerDay, 1e6/30/2) || c.Limit == nil || c.Limit.Service != R2 {
+		t.Errorf("ten jobs a request: %+v (limit %+v), want 16,667 a day, R2 Class A first", c, c.Limit)
+	}
+	// 5% of attempts failing (the demo's email-worker): still over 10,000 a day.
+	f := capacityOfProduct(t, forecast(t, "free", "days = 30\n"+product("a", "async-pipeline", 3000, "polls_per_job = 2\nretry_rate = 0.05\njobs_per_request = 10")), "a")
+	if f.FreePerDay < 10000 {
+		t.Errorf("ten jobs a request, 5%% retries: %v a day, want at least 10,000", f.FreePerDay)
+	}
+}

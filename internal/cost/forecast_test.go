@@ -113,6 +113,22 @@ func TestAsyncPipelineCounts(t *testing.T) {
 	}
 }
 
+// Ten jobs a POST (jobs_per_request) travel in one message: the Queues
+// operations are per message, the rest per job; a failed attempt retries
+// its message (one read), whose redelivery reads the nine other records.
+func TestAsyncPipelinePackedCounts(t *testing.T) {
+	r := forecast(t, Free, product("pipe", AsyncPipeline, 1000, "polls_per_job = 1\nretry_rate = 0.1\ndead_letter_rate = 0.02\nmessages_per_batch = 2\njobs_per_request = 10\naccess = \"public\""))
+	// 100 POSTs and messages; 980 done, 80 failed attempts retried, 20 dead (their last attempt).
+	wantQty(t, r, "pipe", Workers, Requests, 100+1000+(100+80)/2.0) // POSTs, polls, consumer batches
+	wantQty(t, r, "pipe", R2, ClassB, 980+80+80*9+2*20+1000)        // each job's read, the siblings' reads per retry, dead jobs' two reads; polls
+	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*80+3*20)              // claims and records; dead: the claim, the error, the dead record
+	wantQty(t, r, "pipe", Queues, Operations, 100*3+80)             // write+read+delete per message; a redelivery read per failed attempt
+	wantQty(t, r, "pipe", Analytics, DataPoints, 980)
+	// Eleven jobs a POST: two messages each.
+	r = forecast(t, Free, product("pipe", AsyncPipeline, 1100, "polls_per_job = 0\njobs_per_request = 11\naccess = \"public\""))
+	wantQty(t, r, "pipe", Queues, Operations, 200*3)
+}
+
 func TestEdgeCacheCounts(t *testing.T) {
 	r := forecast(t, Free, product("relay", EdgeCache, 10000, "cache_hit_rate = 0.75\nresult_bytes = 1000"))
 	wantQty(t, r, "relay", Workers, Requests, 10000)

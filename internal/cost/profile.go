@@ -22,7 +22,9 @@ const (
 	maxResultBytes = 1e10
 	maxCPUms       = 900_000 // 15 minutes, the longest a Worker invocation runs
 	maxPollsPerJob = 1e6
-	maxBudgetUSD   = 1e9
+	// maxJobsPerRequest is async-pipeline's MAX_BATCH_INPUTS (workers-src/src/patterns/async-pipeline.ts).
+	maxJobsPerRequest = 100
+	maxBudgetUSD      = 1e9
 )
 
 // Model modes (async-pipeline's settings.modelMode).
@@ -50,6 +52,7 @@ const (
 	DefaultModel            = "claude-haiku-4-5"
 	DefaultPollsPerJob      = 2
 	DefaultMessagesPerBatch = 1
+	DefaultJobsPerRequest   = 1
 	DefaultResultBytes      = 2000
 	DefaultCPUms            = 2
 	DefaultBatchPollMinutes = 5
@@ -128,6 +131,10 @@ type ProductProfile struct {
 	RetryRate        *float64 `toml:"retry_rate"`         // async-pipeline
 	DeadLetterRate   *float64 `toml:"dead_letter_rate"`   // async-pipeline
 	MessagesPerBatch *float64 `toml:"messages_per_batch"` // async-pipeline
+	// JobsPerRequest is how many jobs a client posts at once (async-pipeline,
+	// POST /jobs with "inputs"): they travel packed, contract.PackMaxJobs a
+	// queue message. 1 (the default): every POST one job, one message.
+	JobsPerRequest *float64 `toml:"jobs_per_request"`
 
 	// Retention is what the stack's settings keep in R2 (the product's
 	// bucket lifecycle rules), never the profile's: the defaults, or the
@@ -155,6 +162,7 @@ var onlyFor = map[string][]string{
 	"retry_rate":         {AsyncPipeline},
 	"dead_letter_rate":   {AsyncPipeline},
 	"messages_per_batch": {AsyncPipeline},
+	"jobs_per_request":   {AsyncPipeline},
 	"batch_poll_minutes": {AsyncPipeline},
 	"batch_hours":        {AsyncPipeline},
 }

@@ -48,6 +48,7 @@ func (pp *ProductProfile) check(add func(name, format string, args ...any)) {
 	check("retry_rate", 0, 100)
 	check("dead_letter_rate", 0, 1)
 	check("messages_per_batch", 1, 100)
+	check("jobs_per_request", 1, maxJobsPerRequest)
 	check("batch_poll_minutes", 1, 1440)
 	check("batch_hours", 0, 24)
 	pp.choice(add, "model_mode", pp.ModelMode, "a model mode (realtime or batch)", AsyncPipeline, ModeRealtime, ModeBatch)
@@ -60,6 +61,9 @@ func (pp *ProductProfile) check(add func(name, format string, args ...any)) {
 	}
 	if pp.ModelMode != ModeBatch && (pp.BatchPollMinutes != nil || pp.BatchHours != nil) && pp.Pattern == AsyncPipeline {
 		add("batch_poll_minutes", "batch_poll_minutes and batch_hours apply with model_mode = \"batch\" only")
+	}
+	if pp.ModelMode == ModeBatch && pp.JobsPerRequest != nil && *pp.JobsPerRequest > 1 {
+		add("jobs_per_request", "applies with model_mode = \"realtime\" only: batch mode's ops per packed message are not measured yet")
 	}
 	if pp.CachedPrefixTokens != nil && pp.InputTokens != nil && *pp.CachedPrefixTokens > *pp.InputTokens {
 		add("cached_prefix_tokens", "%v is more than input_tokens (%v): the prefix is part of the input", *pp.CachedPrefixTokens, *pp.InputTokens)
@@ -95,6 +99,7 @@ func (pp *ProductProfile) applyDefaults() {
 		def(&pp.RetryRate, 0)
 		def(&pp.DeadLetterRate, 0)
 		def(&pp.MessagesPerBatch, DefaultMessagesPerBatch)
+		def(&pp.JobsPerRequest, DefaultJobsPerRequest)
 		def(&pp.BatchPollMinutes, DefaultBatchPollMinutes)
 		def(&pp.BatchHours, DefaultBatchHours)
 		if pp.ModelMode == "" {

@@ -129,7 +129,7 @@ var fixedEvents = map[string]bool{contract.EventBatchPoll: true}
 // key read once a minute per isolate: more requests read no more).
 func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool {
 	if name == contract.EventKeyLookup {
-		return events[name] < v(pp.Requests)+events[contract.EventPoll]
+		return events[name] < clientRequests(pp)+events[contract.EventPoll]
 	}
 	return fixedEvents[name]
 }
@@ -172,7 +172,7 @@ func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool
 func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 	e := eventsOf(p, pp)
 	if pp.Access == stack.AccessKeys {
-		e[contract.EventKeyCheck] = v(pp.Requests)
+		e[contract.EventKeyCheck] = clientRequests(pp)
 		e[contract.EventKeyLookup] = keyLookups(p, pp, e)
 	}
 	var checks, records float64
@@ -205,7 +205,7 @@ func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 // whole month, which gives the most lookups; with customers and isolates
 // unknown, the defaults (DefaultCustomers, DefaultIsolates) stand in.
 func keyLookups(p *Profile, pp *ProductProfile, e map[string]float64) float64 {
-	client := v(pp.Requests) + e[contract.EventPoll]
+	client := clientRequests(pp) + e[contract.EventPoll]
 	perMonth := v(pp.Customers) * v(pp.Isolates) * float64(p.Days) * 24 * 60
 	return math.Min(client, perMonth)
 }
@@ -247,6 +247,10 @@ func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
 		}
 		e[contract.EventPoll] = v(pp.PollsPerJob) * R
 	case AsyncPipeline:
+		if jobsPerRequest(pp) > 1 {
+			packedEvents(e, pp, R)
+			break
+		}
 		dead := v(pp.DeadLetterRate) * R
 		failed := v(pp.RetryRate) * R
 		e[contract.EventPost] = R
@@ -261,6 +265,49 @@ func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
 		e[contract.EventMiss] = (1 - h) * R
 	}
 	return e
+}
+
+// jobsPerRequest is how many jobs one client request carries: the
+// profile's jobs_per_request for a realtime async-pipeline, else 1.
+func jobsPerRequest(pp *ProductProfile) float64 {
+	if pp.Pattern != AsyncPipeline || pp.ModelMode == ModeBatch || pp.JobsPerRequest == nil {
+		return 1
+	}
+	return math.Max(1, *pp.JobsPerRequest)
+}
+
+// clientRequests is how many requests a month start work: the POSTs,
+// which carry jobs_per_request jobs each.
+func clientRequests(pp *ProductProfile) float64 {
+	return v(pp.Requests) / jobsPerRequest(pp)
+}
+
+// packedEvents are a realtime async-pipeline's events when its clients post
+// J = jobs_per_request jobs at once (R jobs a month): R/J POSTs, each
+// sending its jobs packed, contract.PackMaxJobs a message (ceil(J/10)
+// messages a POST, k = J/ceil(J/10) jobs each); a packed_delivery per job
+// done; a failed attempt retries its message (packed_attempt_failed: its
+// redelivery's read, counted per failed attempt, the most it costs), whose
+// redelivery reads the k − 1 other jobs' records again (packed_sibling_read,
+// the most it reads); the last failed attempt of a dead job is a
+// packed_dead (its dead record, no queue op); a consumer_batch per
+// messages_per_batch deliveries (each message once, once more per failed
+// attempt).
+func packedEvents(e map[string]float64, pp *ProductProfile, R float64) {
+	J := jobsPerRequest(pp)
+	perPost := math.Ceil(J / contract.PackMaxJobs)
+	messages := R / J * perPost
+	dead := v(pp.DeadLetterRate) * R
+	retried := math.Max(0, v(pp.RetryRate)*R-dead)
+	e[contract.EventPostMany] = R / J
+	e[contract.EventPostManyJob] = R
+	e[contract.EventPackMessage] = messages
+	e[contract.EventPackedDelivery] = R - dead
+	e[contract.EventPackedAttemptFail] = retried
+	e[contract.EventPackedSiblingRead] = retried * (J/perPost - 1)
+	e[contract.EventPackedDead] = dead
+	e[contract.EventBatch] = (messages + retried) / v(pp.MessagesPerBatch)
+	e[contract.EventPoll] = v(pp.PollsPerJob) * R
 }
 
 // FromProfile turns a usage profile into a month of usage: each event's

@@ -117,7 +117,7 @@ func TestBatchPipelineUnderFailures(t *testing.T) {
 	p := newPipeline(env)
 	stopPoller := poller(t, env, 250*time.Millisecond)
 
-	jobs, recs, elapsed := p.run(t, n, "batch job")
+	jobs, recs, elapsed := p.run(t, n, 100, "batch job")
 	runs := stopPoller()
 
 	// One record per job (and a held copy of each dead one), and nothing

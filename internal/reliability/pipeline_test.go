@@ -59,9 +59,16 @@ func newPipeline(env *Env) *pipeline {
 // post submits inputs in POSTs of up to 100 and returns job id -> input.
 func (p *pipeline) post(t *testing.T, inputs []string, workers int) map[string]string {
 	t.Helper()
+	return p.postIn(t, inputs, 100, workers)
+}
+
+// postIn submits inputs in POSTs of up to per (a POST's jobs travel packed,
+// ten to a queue message) and returns job id -> input.
+func (p *pipeline) postIn(t *testing.T, inputs []string, per, workers int) map[string]string {
+	t.Helper()
 	var chunks [][]string
-	for i := 0; i < len(inputs); i += 100 {
-		chunks = append(chunks, inputs[i:min(i+100, len(inputs))])
+	for i := 0; i < len(inputs); i += per {
+		chunks = append(chunks, inputs[i:min(i+per, len(inputs))])
 	}
 	ids := make([][]string, len(chunks))
 	errs := Parallel(deadline(t, 2*time.Minute), len(chunks), workers, func(i int) error {
@@ -137,10 +144,10 @@ func (p *pipeline) settleAt(t *testing.T, jobs map[string]string, limit time.Dur
 	}
 }
 
-// run posts n distinct jobs (inputs "<what> i of run <id>", 4 at a time) and
+// run posts n distinct jobs (inputs "<what> i of run <id>", per a POST, 4 POSTs at a time) and
 // waits for them to settle: it returns the jobs (id -> input), their records
 // and the time from the first post to the last record.
-func (p *pipeline) run(t *testing.T, n int, what string) (map[string]string, map[string]JobRecord, time.Duration) {
+func (p *pipeline) run(t *testing.T, n, per int, what string) (map[string]string, map[string]JobRecord, time.Duration) {
 	t.Helper()
 	run := fmt.Sprintf("%x", time.Now().UnixNano())
 	inputs := make([]string, n)
@@ -148,7 +155,7 @@ func (p *pipeline) run(t *testing.T, n int, what string) (map[string]string, map
 		inputs[i] = fmt.Sprintf("%s %d of run %s", what, i, run)
 	}
 	began := time.Now()
-	jobs := p.post(t, inputs, 4)
+	jobs := p.postIn(t, inputs, per, 4)
 	t.Logf("posted %d jobs in %s", n, time.Since(began).Round(time.Millisecond))
 	recs := p.settle(t, jobs, time.Duration(Size(3, 10))*time.Minute)
 	return jobs, recs, time.Since(began)
@@ -254,7 +261,8 @@ func (p *pipeline) statuses(t *testing.T, jobs map[string]string) map[string]map
 }
 
 // The async pipeline under a model failing 30% of calls (500, 529, and 429
-// with retry-after): every job ends done (its record in R2 holds the result) or
+// with retry-after), its jobs posted ten at a time (so they travel packed,
+// ten to a queue message, and each ends on its own): every job ends done (its record in R2 holds the result) or
 // dead (its record holds the input and last error), none missing, one record
 // per job and nothing else; the only model calls beyond one per
 // done job are retries of failed calls; a redelivered message whose result
@@ -266,7 +274,7 @@ func TestPipelineUnderFailures(t *testing.T) {
 	env, logs := start(t, dir, "rel", devmodel.Options{ErrorRate: 0.3, RateLimitShare: 0.5, RetryAfter: time.Second, Observe: cl.observe})
 	p := newPipeline(env)
 
-	jobs, recs, elapsed := p.run(t, n, "job")
+	jobs, recs, elapsed := p.run(t, n, 10, "job") // ten a POST: packed, one queue message each
 
 	// Exactly one record per job, and nothing else in the bucket.
 	p.noStrayRecords(t, jobs)

@@ -88,6 +88,9 @@ export const VAR_DEFAULTS = {
 /** The Analytics Engine dataset bound as MODEL_USAGE. */
 export const MODEL_USAGE_DATASET = "zerocost_model_usage";
 
+/** Most jobs one async-pipeline queue message carries (lib/pack.ts; contract.PackMaxJobs). */
+export const PACK_MAX_JOBS = 10;
+
 /**
  * The data point written to MODEL_USAGE per successful model call, and per
  * edge-cache request served without one (mode "cache_hit", no tokens): the
@@ -164,6 +167,20 @@ export const OPS_PER_EVENT = {
     dead_letter: { "r2.put": 2, "r2.get": 1, "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
     /** GET /jobs/:id: one read of the job record */
     poll: { "worker.request": 1, "r2.get": 1 },
+    /** POST /jobs with several inputs, per request (its jobs packed, PackMaxJobs a message) */
+    post_many: { "worker.request": 1 },
+    /** per job of a POST with several inputs: the door's limit() call */
+    post_many_job: { "ratelimit.limit": 1 },
+    /** per message of packed jobs: written, read once, deleted when all its jobs ended (each within one 64 KB billing unit) */
+    pack_message: { "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
+    /** per job of a delivered pack ending done: the record read, the limiter, the claim, the model call, its data point, the record written */
+    packed_delivery: { "r2.put": 2, "r2.get": 1, "ratelimit.limit": 1, "analytics.write": 1, "model.call": 1 },
+    /** per failed attempt of a packed job: the claim, the record keeps the error, and the message's redelivery (one read per round, shared by the jobs that failed in it; counted per failed attempt, the most it costs) */
+    packed_attempt_failed: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
+    /** a redelivered pack: per job of it that ended before, its record read (and not run again) */
+    packed_sibling_read: { "r2.get": 1 },
+    /** a packed job out of its own attempts: its last failed attempt, then its record read and written dead with its input, and its copy under held/ (alone: no queue op) */
+    packed_dead: { "r2.put": 4, "r2.get": 2, "ratelimit.limit": 1, "model.call": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */
     budget_check: { "d1.rows_read": 1 },
     /** spend guard: after each successful model call, the upsert of the month's spend row (in waitUntil where there is one) */

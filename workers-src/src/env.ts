@@ -20,7 +20,17 @@ export interface JobMessage {
   customer?: string;
   /** the SHA-256 of that key (its name in KEYS): the consumer reads the customer's budget by it when the job runs (lib/keys.ts payerByKey) */
   key_hash?: string;
+  /** failed deliveries the job had before this message (a job re-sent out of a pack, lib/pack.ts; absent: 0) */
+  attempts?: number;
 }
+
+/** Body of a message on JOB_QUEUE carrying several jobs (lib/pack.ts). */
+export interface PackMessage {
+  jobs: JobMessage[];
+}
+
+/** What a JOB_QUEUE message carries: one job, or a pack of them. */
+export type QueueBody = JobMessage | PackMessage;
 
 export type PatternName = "event-agent" | "async-pipeline" | "edge-cache";
 
@@ -74,7 +84,7 @@ export interface EventAgentEnv extends Omit<Refine<EventAgentBindings>, "JOB_WOR
 
 export interface AsyncPipelineEnv extends Refine<AsyncPipelineBindings> {
   /** wrangler types cannot know the message type (the lookup fails to compile if the binding goes). */
-  JOB_QUEUE: AsyncPipelineBindings["JOB_QUEUE"] extends Queue ? Queue<JobMessage> : never;
+  JOB_QUEUE: AsyncPipelineBindings["JOB_QUEUE"] extends Queue ? Queue<QueueBody> : never;
 }
 
 export interface EdgeCacheEnv extends Refine<EdgeCacheBindings> {}

@@ -4,16 +4,17 @@
 // test through POST /_stand-in/batch-options). Runs in its own vitest project
 // (async-pipeline-batch) with its own stand-in, so the knobs touch no other
 // test.
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JobMessage } from "../src/env";
 import type { BatchBudget } from "../src/lib/batch/guard";
 import { POLL_MAX_FETCHES, type PollSummary } from "../src/lib/batch/poll";
 import { batchKey, type BatchRecord } from "../src/lib/batch/record";
+import { BATCH_MAX_JOBS } from "../src/lib/batch/submit";
 import { newJobId } from "../src/lib/jobid";
 import { createWorker } from "../src/patterns/async-pipeline";
-import { call, eventually, get, jobRecord, newToken, replyTo, testEnv, type TestEnv } from "./helpers";
+import { call, eventually, get, jobRecord, newToken, replyTo, keepingQueue, runQueue, testEnv, type TestEnv } from "./helpers";
 
 const worker = createWorker({});
 const QUEUE = "ap-test-workers-test-jobs";
@@ -54,17 +55,7 @@ async function job(e: TestEnv, input = `batch ${newToken()}`, batchAttempts?: nu
 }
 
 /** Runs the queue handler on a batch; returns the ack/retry result, with each retry's delay. */
-async function deliver(e: TestEnv, messages: ServiceBindingQueueMessage<unknown>[]) {
-  const batch = createMessageBatch(QUEUE, messages);
-  const delays: Record<string, number | undefined> = {};
-  for (const m of batch.messages) {
-    const retry = m.retry.bind(m);
-    Object.defineProperty(m, "retry", { value: (o?: QueueRetryOptions) => ((delays[m.id] = o?.delaySeconds), retry(o)) });
-  }
-  const ctx = createExecutionContext();
-  await worker.queue!(batch, e, ctx);
-  return { ...(await getQueueResult(batch, ctx)), delays };
-}
+const deliver = (e: TestEnv, messages: ServiceBindingQueueMessage<unknown>[]) => runQueue(worker, QUEUE, messages, e);
 
 /** Runs the scheduled handler (the poller) once. */
 async function poll(e: TestEnv): Promise<void> {
@@ -74,18 +65,7 @@ async function poll(e: TestEnv): Promise<void> {
 }
 
 /** A JOB_QUEUE that keeps what is sent. */
-function recordingQueue() {
-  const sent: Array<{ body: JobMessage; delaySeconds?: number }> = [];
-  return {
-    sent,
-    queue: {
-      send: async (body: JobMessage, o?: QueueSendOptions) => void sent.push({ body, delaySeconds: o?.delaySeconds }),
-      sendBatch: async (msgs: Iterable<MessageSendRequest<JobMessage>>) => {
-        for (const m of msgs) sent.push({ body: m.body, delaySeconds: m.delaySeconds });
-      },
-    },
-  };
-}
+const recordingQueue = () => keepingQueue<JobMessage>();
 
 /** An R2 bucket over the project's that counts calls and can fail some. */
 function countingBucket(failPut?: (key: string) => boolean, failDelete = false) {
@@ -189,6 +169,46 @@ describe("batch mode: the consumer", () => {
     await pollUntil(e, a.id, ["done"]);
     await deliver(e, [{ ...a.msg, attempts: 3 }]);
     expect(calls.filter((c) => c === "create")).toHaveLength(1);
+  });
+
+  it("a packed message (lib/pack.ts): its jobs go into the delivery's one batch, the message acked; a failed create retries it whole, a redelivery submits nothing again", async () => {
+    const e = batchEnv({ RETRY_DELAY_SECONDS: "9" });
+    const jobs = await Promise.all([job(e), job(e), job(e)]);
+    const packed = { id: `msg-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body: { jobs: jobs.slice(0, 2).map((j) => j.msg.body) } };
+    const busy = watchBatchCalls((method) => (method === "POST" ? new Response("{}", { status: 529 }) : undefined));
+    const r0 = await deliver(e, [packed, jobs[2]!.msg]);
+    expect(r0.retryMessages.map((m) => m.msgId).sort()).toEqual([packed.id, jobs[2]!.msg.id].sort());
+    expect(r0.delays[packed.id]).toBe(9);
+    expect(busy).toEqual(["create"]);
+    restoreFetch!();
+    const calls = watchBatchCalls();
+    const r1 = await deliver(e, [{ ...packed, attempts: 2 }, jobs[2]!.msg]);
+    expect(r1.explicitAcks.sort()).toEqual([packed.id, jobs[2]!.msg.id].sort());
+    expect(calls).toEqual(["create"]);
+    const recs = await Promise.all(jobs.map((j) => jobRecord(j.id)));
+    for (const r of recs) expect(r).toMatchObject({ status: "submitted", batch_id: recs[0]!.batch_id });
+    const again = await deliver(e, [{ ...packed, attempts: 3 }]);
+    expect(again.explicitAcks).toEqual([packed.id]);
+    expect(calls).toEqual(["create"]);
+  });
+
+  it("a delivery of packs holding more than BATCH_MAX_JOBS jobs goes into Message Batches of at most that many (the poller applies each)", async () => {
+    const e = batchEnv();
+    const jobs = await Promise.all(Array.from({ length: BATCH_MAX_JOBS + 10 }, () => job(e)));
+    const packs = Array.from({ length: jobs.length / 10 }, (_, i) => ({
+      id: `msg-${crypto.randomUUID()}`,
+      timestamp: new Date(),
+      attempts: 1,
+      body: { jobs: jobs.slice(10 * i, 10 * i + 10).map((j) => j.msg.body) },
+    }));
+    const calls = watchBatchCalls();
+    const r = await deliver(e, packs);
+    expect(r.explicitAcks.sort()).toEqual(packs.map((p) => p.id).sort());
+    expect(calls).toEqual(["create", "create"]);
+    const recs = await Promise.all(jobs.map((j) => jobRecord(j.id)));
+    const sizes = new Map<string, number>();
+    for (const rec of recs) sizes.set(rec!.batch_id, (sizes.get(rec!.batch_id) ?? 0) + 1);
+    expect([...sizes.values()].sort((a, b) => a - b)).toEqual([10, BATCH_MAX_JOBS]);
   });
 
   it("a job whose submitted record could not be written is still acked (the batch record holds it) and ends done", async () => {

@@ -1,5 +1,5 @@
 // Helpers for tests that run inside workerd.
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { expect, inject } from "vitest";
 import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "./standin-protocol";
@@ -168,4 +168,35 @@ export async function jobKeys(): Promise<string[]> {
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
   return keys;
+}
+
+/**
+ * Runs a worker's queue handler on a batch from cloudflare:test; returns the
+ * ack/retry result, with each retry's delay (`delays`: getQueueResult does
+ * not report them, so each message's retry() is wrapped to record it).
+ */
+export async function runQueue(worker: { queue?: ExportedHandler<any>["queue"] }, queue: string, messages: ServiceBindingQueueMessage<unknown>[], e: TestEnv) {
+  const batch = createMessageBatch(queue, messages);
+  const delays: Record<string, number | undefined> = {};
+  for (const m of batch.messages) {
+    const retry = m.retry.bind(m);
+    Object.defineProperty(m, "retry", { value: (o?: QueueRetryOptions) => ((delays[m.id] = o?.delaySeconds), retry(o)) });
+  }
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, e, ctx);
+  return { ...(await getQueueResult(batch, ctx)), delays };
+}
+
+/** A JOB_QUEUE stand-in that keeps what is sent, with each message's delay. */
+export function keepingQueue<T = unknown>() {
+  const sent: Array<{ body: T; delaySeconds?: number }> = [];
+  return {
+    sent,
+    queue: {
+      send: async (body: T, o?: QueueSendOptions) => void sent.push({ body, delaySeconds: o?.delaySeconds }),
+      sendBatch: async (msgs: Iterable<MessageSendRequest<T>>) => {
+        for (const m of msgs) sent.push({ body: m.body, delaySeconds: m.delaySeconds });
+      },
+    },
+  };
 }

@@ -102,6 +102,9 @@ type options struct {
 	minutes int
 	verbose bool
 	runner  string
+	// equalOnly runs only the throughput setting where the product's own
+	// limit equals the model's.
+	equalOnly bool
 }
 
 // want says whether -only selects benchmark s.
@@ -124,6 +127,7 @@ func parseFlags() options {
 	flag.StringVar(&o.jsonOut, "json", "", "also write the report as JSON to this file")
 	flag.IntVar(&o.rpm, "rpm", 120, "throughput: the stand-in model's requests per minute")
 	flag.IntVar(&o.minutes, "minutes", 5, "throughput: jobs = rpm x minutes")
+	flag.BoolVar(&o.equalOnly, "equal-limit-only", false, "throughput: run only the setting where the product's own limit equals the model's")
 	flag.BoolVar(&o.verbose, "v", false, "print the runtime's logs to stderr")
 	flag.StringVar(&o.runner, "runner", "workflow", "post: the event agent's settings.runner (workflow or waitUntil)")
 	flag.Parse()
@@ -218,7 +222,11 @@ func throughputBench(ctx context.Context, root string, rep *Report, o options, l
 	if o.quick {
 		r, m = 60, 2
 	}
-	for _, own := range []int{1_000_000, r} {
+	owns := []int{1_000_000, r}
+	if o.equalOnly {
+		owns = owns[1:]
+	}
+	for _, own := range owns {
 		progress("pipeline throughput: rpm %d, %d jobs, own limit %d", r, r*m, own)
 		t, err := bench.PipelineThroughput(ctx, root, r, r*m, own, time.Duration(m+6)*time.Minute, logw)
 		if err != nil {

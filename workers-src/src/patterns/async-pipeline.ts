@@ -1,14 +1,17 @@
-// Async pipeline: POST /jobs sends one message per input on JOB_QUEUE and
-// writes nothing (each job's id is signed, lib/jobid.ts, so "queued" needs no
-// record). The queue handler (async-pipeline/consumer.ts) reads the job's
-// record in R2 (jobs/<id>.json; a job already done is acked), asks the
-// limiter, calls the model and writes the record done, or queued with the
-// error before a retry. A rate-limited job is sent again with a delay rather
-// than retried, so waiting never exhausts its retries. The dead-letter
-// queue's consumer writes the record dead, with the input.
+// Async pipeline: POST /jobs sends its inputs on JOB_QUEUE, packed up to ten
+// jobs and 63 KB a message (lib/pack.ts), and writes nothing (each job's id
+// is signed, lib/jobid.ts, so "queued" needs no record). A pack's jobs still
+// end one by one (async-pipeline/pack.ts). The queue handler
+// (async-pipeline/consumer.ts) reads the job's record in R2 (jobs/<id>.json;
+// a job already done is acked), asks the limiter, calls the model and writes
+// the record done, or queued with the error before a retry. A rate-limited
+// job is sent again with a delay rather than retried, so waiting never
+// exhausts its retries. The dead-letter queue's consumer writes the record
+// dead, with the input.
 //
 // Batch mode (MODEL_MODE = "batch", lib/batch/): the consumer submits each
-// delivery as one Message Batch and the cron poller writes the results.
+// delivery's jobs as Message Batches of at most 100 (a pack opened into its
+// jobs) and the cron poller writes the results.
 //
 // The spend guard (lib/spend/): the model call checks the month's budget
 // first; when it is spent, the job is parked (its input kept in the spend
@@ -20,7 +23,7 @@ import { ADMIN_ROUTES } from "../contract.gen";
 import type { AsyncPipelineEnv } from "../env";
 import { checkHooks, type Hooks } from "../hooks";
 import { createFetch, createScheduled } from "../lib/app";
-import { submitDelivery } from "../lib/batch/submit";
+import { submitInBatches } from "../lib/batch/submit";
 import { pollAndRun, pollBatches } from "../lib/batch/poll";
 import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what this bundle carries
 import { readConfig } from "../lib/config";
@@ -30,10 +33,12 @@ import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobView } from "../lib/jobs";
 import { customerOf, keyHashOf } from "../lib/keys";
+import { jobsIn, packJobs } from "../lib/pack";
 import { sendAll } from "../lib/queue";
 import { validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
 import { deadLetter, PATTERN, processMessage, QUEUED_WINDOW_MS, unrecorded } from "./async-pipeline/consumer";
+import { eachJob, isPacked, passOn, processPack, splitDelivery } from "./async-pipeline/pack";
 import { unrecordedOrHeld } from "../lib/held";
 
 export { deferralDelay, EXPIRED_ERROR, MAX_DEFERRALS, QUEUED_WINDOW_MS } from "./async-pipeline/consumer";
@@ -53,7 +58,7 @@ function parseInputs(body: Record<string, unknown>, maxChars: number): string[] 
   return list.map((v, i) => validateInput(v, maxChars, `inputs[${i}]`));
 }
 
-/** POST /jobs: one message per input, nothing written; 202 with the job ids. */
+/** POST /jobs: the inputs packed into messages, nothing written; 202 with the job ids. */
 async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Response> {
   const cfg = readConfig(env);
   const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
@@ -64,10 +69,10 @@ async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Respon
   const customer = customerOf(request);
   const ids = await Promise.all(inputs.map(() => newJobId(env, now, customer)));
   const who = customer ? { customer, key_hash: keyHashOf(request) } : {};
-  const { sent, error } = await sendAll(
-    env.JOB_QUEUE,
-    ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...who })),
-  );
+  // The jobs travel packed (lib/pack.ts): ten small ones are one message.
+  const bodies = packJobs(ids.map((job_id, i) => ({ job_id, input: inputs[i]!, ...who })));
+  const { sent: messages, error } = await sendAll(env.JOB_QUEUE, bodies);
+  const sent = jobsIn(bodies, messages);
   if (error !== undefined) {
     // Nothing was written, so nothing is left queued. Jobs sent before
     // the failure (a later sendBatch chunk failed) do run: their ids
@@ -101,12 +106,16 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
     async queue(batch, env) {
       const cfg = readConfig(env);
       if (cfg.deadLetterQueue !== "" && batch.queue === cfg.deadLetterQueue) {
-        await Promise.all(batch.messages.map((m) => deadLetter(m, env)));
+        await eachJob(batch.messages, cfg, (jobs) => Promise.all(jobs.map((m) => deadLetter(m, env))));
       } else if (__ZEROCOST_BATCH_MODE__ && cfg.modelMode === "batch") {
-        await submitDelivery(batch.messages, env, cfg, hooks); // lib/batch/submit.ts: one Message Batch per delivery
+        await eachJob(batch.messages, cfg, (jobs) => submitInBatches(jobs, env, cfg, hooks)); // lib/batch/submit.ts: one Message Batch per 100 jobs of the delivery
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
-        await Promise.all(batch.messages.map((m) => processMessage(m, env, cfg, hooks, deferred)));
+        const { now, later } = splitDelivery(batch.messages); // at most DELIVERY_MAX_JOBS jobs run here
+        await Promise.all([
+          ...now.map((m) => (isPacked(m.body) ? processPack(m, env, cfg, hooks, deferred) : processMessage(m, env, cfg, hooks, deferred))),
+          ...later.map((m) => passOn(m, env)),
+        ]);
       }
     },
     scheduled: async (controller, env, ctx) => {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { createWorker } from "../../src/patterns/async-pipeline";
 import { call, doorLimiter, expectError, postJson, testEnv } from "../helpers";
+import { jobsOf } from "../../src/lib/pack";
 
 const worker = createWorker({});
 
@@ -10,7 +11,11 @@ describe("the door (DOOR_LIMITER, per caller, counting jobs)", () => {
   it("counts each job; a POST over the caller's limit queues nothing, and another caller is served", async () => {
     const door = doorLimiter(150);
     const sent: unknown[] = [];
-    const queue = { send: async (b: unknown) => void sent.push(b), sendBatch: async (bs: Array<{ body: unknown }>) => void sent.push(...bs.map((m) => m.body)) };
+    // Jobs travel packed (lib/pack.ts): counted here one by one.
+    const queue = {
+      send: async (b: unknown) => void sent.push(...jobsOf(b)),
+      sendBatch: async (bs: Array<{ body: unknown }>) => void sent.push(...bs.flatMap((m) => jobsOf(m.body))),
+    };
     const e = testEnv({ DOOR_LIMITER: door, JOB_QUEUE: queue });
     const from = (ip: string, n: number) =>
       call(worker, postJson("/jobs", { inputs: Array.from({ length: n }, (_, i) => `job ${i}`) }, { "cf-connecting-ip": ip }), e);

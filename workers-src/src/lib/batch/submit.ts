@@ -41,6 +41,15 @@ import { cancelBatch, createBatch, type MessageBatch } from "./api";
 import { budgetOf, type BatchBudget, type BatchOptions } from "./guard";
 import { batchKey, PATTERN, payerFields, priorAttempts, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
 
+/**
+ * Most jobs in one Message Batch. A delivery held at most 100 jobs before
+ * jobs were packed (max_batch_size is at most 100 messages); with packs of
+ * ten it may hold 1,000, and the poller applies an ended batch only when its
+ * 3n + 3 binding calls fit POLL_MAX_BINDING_OPS (800, poll.ts): a delivery's
+ * jobs go into batches of at most 100.
+ */
+export const BATCH_MAX_JOBS = 100;
+
 /** How long the batch record's and the job records' puts may keep trying (ms). */
 const PUT_DEADLINE_MS = 10_000;
 
@@ -251,4 +260,9 @@ export async function submitDelivery(
   if (allowed.length === 0) return;
   const batch = await create(env, cfg, allowed);
   if (batch && (await commit(env, cfg, batch, allowed))) await markSubmitted(env, batch, allowed);
+}
+
+/** submitDelivery on at most BATCH_MAX_JOBS messages at a time: one Message Batch each. */
+export async function submitInBatches(messages: readonly Message<unknown>[], env: BatchEnv, cfg: Config, hooks: Hooks): Promise<void> {
+  for (let i = 0; i < messages.length; i += BATCH_MAX_JOBS) await submitDelivery(messages.slice(i, i + BATCH_MAX_JOBS), env, cfg, hooks);
 }

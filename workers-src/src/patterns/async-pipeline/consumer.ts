@@ -24,6 +24,7 @@ import { NO_TICKET, payerFor, type Payer } from "../../lib/types";
 import { payerByKey } from "../../lib/keys";
 import { parkJob } from "../../lib/spend/parked";
 import { holdJob, isHeld, releaseHeld } from "../../lib/held";
+import { LIMITER_PACING, LimiterRefused } from "./pacing";
 
 /** The customer a job message names, as a record's field (none: a public product's job). */
 const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
@@ -119,7 +120,13 @@ interface Delivery {
   /** set once this delivery claimed the model call: the record before its claim */
   claimedOver?: { rec: JobRecord | null };
   /** this queue batch's deferrals so far, to spread them */
-  deferred: { count: number };
+  deferred: Deferrals;
+}
+
+/** A queue batch's deferrals so far (to spread them), and the ids of the jobs deferred when a pack asks (left). */
+export interface Deferrals {
+  count: number;
+  left?: Set<string>;
 }
 
 /**
@@ -129,17 +136,23 @@ interface Delivery {
  * again with a delay and this delivery acked. No record is written: the job
  * stays queued by its id. False when it may not (or could not) be deferred.
  */
-async function defer(d: Delivery, retryAfter: number | undefined): Promise<boolean> {
+async function defer(d: Delivery, retryAfter: number | undefined, ownLimit = false): Promise<boolean> {
   const { job_id: id, input } = d.body;
   const deferrals = deferralsOf(d.body);
-  const delaySeconds = deferralDelay(retryAfter, d.cfg.retryDelaySeconds, d.deferred.count++, d.cfg.rateLimitPerMinute);
+  // The product's own limiter: the isolate's groups (pacing.ts); else spread one by one.
+  const delaySeconds = ownLimit
+    ? LIMITER_PACING.delay(retryAfter ?? d.cfg.retryDelaySeconds, d.cfg.rateLimitPerMinute)
+    : deferralDelay(retryAfter, d.cfg.retryDelaySeconds, d.deferred.count++, d.cfg.rateLimitPerMinute);
   const resumedAt = d.body.resumed_at;
   if (!mayDefer(id, deferrals, delaySeconds, resumedAt)) return false;
   try {
     const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...payerOfJob(d.body) };
     if (resumedAt !== undefined) again.resumed_at = resumedAt;
+    // The failed deliveries before this one go along (a wait is not one).
+    if (d.msg.attempts > 1) again.attempts = d.msg.attempts - 1;
     await d.env.JOB_QUEUE.send(again, { contentType: "json", delaySeconds });
     await releaseClaim(d).catch(logWith(id));
+    d.deferred.left?.add(id);
     d.msg.ack();
     return true;
   } catch (sendError) {
@@ -195,7 +208,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
   }
   const unavailable = err instanceof BudgetUnavailable; // the spend store failed: wait like a rate limit
   if ((err instanceof ModelError && err.status === 429) || unavailable) {
-    if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter)) return;
+    if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter, err instanceof LimiterRefused)) return;
   }
   // An ordinary retry: the record keeps the error (the job is still queued).
   await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts, ...customerOfJob(d.body) }, prev)).catch(logWith(id));
@@ -208,7 +221,7 @@ export async function processMessage(
   env: AsyncPipelineEnv,
   cfg: Config,
   hooks: Hooks,
-  deferred: { count: number },
+  deferred: Deferrals,
 ): Promise<void> {
   if (!isJobMessage(msg.body)) {
     console.error(`message ${msg.id}: not a job message; dropped`);
@@ -229,7 +242,7 @@ export async function processMessage(
     const busy = claimedFor(d.prev);
     if (busy > 0) throw new ClaimedElsewhere(busy);
     const limit = await checkRateLimit(env, cfg);
-    if (!limit.ok) throw new ModelError(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
+    if (!limit.ok) throw new LimiterRefused(`rate limit reached for ${cfg.product}`, 429, true, limit.retryAfter);
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);
     // The budget before the claim, so that a parked job costs no claim.
     const payer = __ZEROCOST_SPEND_GUARD__ ? await payerOfMessage(env, msg.body) : undefined;
