@@ -121,7 +121,7 @@ func TestAsyncPipelinePackedCounts(t *testing.T) {
 	// 100 POSTs and messages; 980 done, 80 failed attempts retried, 20 dead (their last attempt).
 	wantQty(t, r, "pipe", Workers, Requests, 100+1000+(100+80)/2.0) // POSTs, polls, consumer batches
 	wantQty(t, r, "pipe", R2, ClassB, 980+80+80*9+2*20+1000)        // each job's read, the siblings' reads per retry, dead jobs' two reads; polls
-	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*80+3*20)              // claims and records; dead: the claim, the error, the dead record
+	wantQty(t, r, "pipe", R2, ClassA, 2*980+2*80+4*20)              // claims and records; dead: the claim, the error, the dead record and its held/ copy
 	wantQty(t, r, "pipe", Queues, Operations, 100*3+80)             // write+read+delete per message; a redelivery read per failed attempt
 	wantQty(t, r, "pipe", Analytics, DataPoints, 980)
 	// Eleven jobs a POST: two messages each.
