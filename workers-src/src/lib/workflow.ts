@@ -154,7 +154,7 @@ export function unrecordedOnWorkflow(env: EventAgentEnv, id: string, reread: () 
     try {
       s = await (await env.JOB_WORKFLOW!.get(id)).status();
     } catch {
-      return { status: "failed", error: "the job's instance is gone; submit again" };
+      return { status: "failed", error: "the job's instance is gone and it has no record: the instance never ran or was removed (Workflows keep an instance's state 3 days on Workers Free), or its record was deleted after the stack's retentionDays; submit again" };
     }
     if (s.status === "errored" || s.status === "terminated") return { status: "failed", error: s.error?.message ?? s.status };
     if (s.status === "queued") return { status: "queued" };

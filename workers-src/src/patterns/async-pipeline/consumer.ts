@@ -57,7 +57,9 @@ export const MAX_DEFERRALS = 100;
 export const QUEUED_WINDOW_MS = 25 * 3600_000;
 /** Deferrals (which write nothing) must bring the job back before this age; later waits are retries, which write the record. */
 const DEFER_HORIZON_MS = 24 * 3600_000;
-export const EXPIRED_ERROR = "expired: the job was not processed within 25 h of its creation (the queue keeps a message 24 h)";
+/** Past the window, no record: the message expired, or the record did (retentionDays, a lifecycle rule on jobs/). */
+export const EXPIRED_ERROR =
+  "expired: no record of this job: it was not processed within 25 h of its creation (the queue keeps a message 24 h), or its record was deleted after the stack's retentionDays";
 
 /** GET /jobs/:id of a job with no record. */
 export const unrecorded = (ageMs: number) =>
