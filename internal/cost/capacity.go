@@ -3,6 +3,7 @@ package cost
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Capacity is how many requests a day are served at $0 of infrastructure on
@@ -23,6 +24,10 @@ type Capacity struct {
 	Scale float64 `json:"scale"`
 	// Limit is the first limit reached.
 	Limit *CapacityLimit `json:"limit,omitempty"`
+	// Next is the limit reached after it, were Limit raised (Workers Paid,
+	// a bought allowance, a setting): NextFreePerDay requests a day.
+	Next           *CapacityLimit `json:"next,omitempty"`
+	NextFreePerDay float64        `json:"next_free_per_day,omitempty"`
 }
 
 // CapacityLimit is the limit that caps a capacity.
@@ -34,6 +39,10 @@ type CapacityLimit struct {
 	// Amount is the limit: per day, per month, or GB (GB-months) stored.
 	Amount float64 `json:"amount"`
 	Unit   string  `json:"unit"`
+	// PerRequest is why it binds: how much of it one request (job or
+	// question) uses, on average, at this profile (storage: what a day's
+	// requests keep, per request).
+	PerRequest float64 `json:"per_request"`
 }
 
 // capacities computes each product's capacity and the stack's (last) from
@@ -41,15 +50,21 @@ type CapacityLimit struct {
 func capacities(u *Usage, p *Prices) []Capacity {
 	days := float64(u.Days)
 	var out []Capacity
-	stackQ, stackFixed := map[Meter]float64{}, map[Meter]float64{}
+	stackQ, stackFixed, stackCeil := map[Meter]float64{}, map[Meter]float64{}, map[Meter]float64{}
+	unbounded := map[Meter]bool{}
 	stackR := 0.0
 	for _, pu := range u.Products {
 		if pu.Requests <= 0 {
 			continue
 		}
-		out = append(out, capacityOf(pu.Name, pu.Requests/days, pu.Quantities, pu.Fixed, p, days))
+		out = append(out, capacityOf(pu.Name, pu.Requests/days, pu.Quantities, pu.Fixed, pu.Ceiling, p, days))
 		for m, q := range pu.Quantities {
 			stackQ[m] += q
+			if c, ok := pu.Ceiling[m]; ok {
+				stackCeil[m] += c
+			} else {
+				unbounded[m] = true
+			}
 		}
 		for m, q := range pu.Fixed {
 			stackFixed[m] += q
@@ -57,7 +72,10 @@ func capacities(u *Usage, p *Prices) []Capacity {
 		stackR += pu.Requests
 	}
 	if stackR > 0 {
-		out = append(out, capacityOf("", stackR/days, stackQ, stackFixed, p, days))
+		for m := range unbounded {
+			delete(stackCeil, m) // a product's share of it grows without bound
+		}
+		out = append(out, capacityOf("", stackR/days, stackQ, stackFixed, stackCeil, p, days))
 	}
 	// Every request is a Workers request, so a limit always applies; keep the
 	// list free of the unlimited case all the same (JSON has no infinity).
@@ -74,8 +92,9 @@ func capacities(u *Usage, p *Prices) []Capacity {
 // grows: every quantity but the fixed part grows with the requests (storage
 // too: what is kept is proportional to what is written). The limit L of a
 // meter used u = fixed + variable is reached at scale (L - fixed) / variable.
-func capacityOf(name string, perDay float64, q, fixed map[Meter]float64, p *Prices, days float64) Capacity {
+func capacityOf(name string, perDay float64, q, fixed, ceiling map[Meter]float64, p *Prices, days float64) Capacity {
 	c := Capacity{Product: name, PerDay: perDay, Scale: math.Inf(1), FreePerDay: math.Inf(1)}
+	nextScale := math.Inf(1)
 	for _, m := range Meters {
 		f := fixed[m]
 		variable := q[m] - f
@@ -89,28 +108,38 @@ func capacityOf(name string, perDay float64, q, fixed map[Meter]float64, p *Pric
 		switch {
 		case mp.FreePerDay > 0:
 			limit = mp.FreePerDay * days
-			lim = CapacityLimit{m.Service, m.Metric, "daily", mp.FreePerDay, mp.Unit}
+			lim = CapacityLimit{m.Service, m.Metric, "daily", mp.FreePerDay, mp.Unit, 0}
 		case mp.FreeCap > 0:
 			limit = mp.FreeCap
-			lim = CapacityLimit{m.Service, m.Metric, "stored", mp.FreeCap, mp.Unit}
+			lim = CapacityLimit{m.Service, m.Metric, "stored", mp.FreeCap, mp.Unit, 0}
 		case mp.AllowancePerMonth > 0:
 			if m.Metric == Storage {
 				limit = mp.AllowancePerMonth
-				lim = CapacityLimit{m.Service, m.Metric, "stored", mp.AllowancePerMonth, mp.Unit}
+				lim = CapacityLimit{m.Service, m.Metric, "stored", mp.AllowancePerMonth, mp.Unit, 0}
 			} else {
 				limit = mp.AllowancePerMonth * days / 30 // an allowance per month of 30 days
-				lim = CapacityLimit{m.Service, m.Metric, "monthly", mp.AllowancePerMonth, mp.Unit}
+				lim = CapacityLimit{m.Service, m.Metric, "monthly", mp.AllowancePerMonth, mp.Unit, 0}
 			}
 		default:
 			continue
 		}
+		if c, ok := ceiling[m]; ok && c <= limit {
+			continue // bounded under its limit whatever the traffic
+		}
+		lim.PerRequest = variable / (perDay * days)
 		scale := math.Max(0, limit-f) / variable
-		if scale < c.Scale {
-			l := lim
+		switch l := lim; {
+		case scale < c.Scale:
+			c.Next, nextScale = c.Limit, c.Scale
 			c.Scale, c.Limit = scale, &l
+		case scale < nextScale:
+			c.Next, nextScale = &l, scale
 		}
 	}
 	c.FreePerDay = c.Scale * perDay
+	if c.Next != nil {
+		c.NextFreePerDay = nextScale * perDay
+	}
 	return c
 }
 
@@ -162,7 +191,7 @@ func capacityLines(r *Report) []string {
 
 // capacityHeader and capacityRows are the capacity table: each product, then
 // the stack.
-var capacityHeader = []string{"PRODUCT", "TODAY", "AT $0", "HEADROOM", "FIRST LIMIT"}
+var capacityHeader = []string{"PRODUCT", "TODAY", "AT $0", "HEADROOM", "FIRST LIMIT", "NEXT LIMIT"}
 
 func capacityRows(r *Report) [][]string {
 	patterns := map[string]string{}
@@ -175,7 +204,25 @@ func capacityRows(r *Report) [][]string {
 		if name == "" {
 			name, unit = "stack (this mix)", "requests"
 		}
-		rows = append(rows, []string{name, count(c.PerDay) + " " + unit + "/day", count(c.FreePerDay) + " " + unit + "/day", scaleText(c.Scale), limitText(*c.Limit)})
+		rows = append(rows, []string{name, count(c.PerDay) + " " + unit + "/day", count(c.FreePerDay) + " " + unit + "/day", scaleText(c.Scale),
+			limitText(*c.Limit) + whyText(*c.Limit, unit), nextText(c, unit)})
 	}
 	return rows
+}
+
+// whyText is why a limit binds: e.g. "; 2.1 a job".
+func whyText(l CapacityLimit, unit string) string {
+	one := strings.TrimSuffix(unit, "s")
+	if l.Metric == Storage {
+		return fmt.Sprintf("; %s a %s a day", amount(l.PerRequest, l.Unit), one)
+	}
+	return fmt.Sprintf("; %s a %s", trimZeros(round(l.PerRequest, 2)), one)
+}
+
+// nextText is the limit after the first, at the requests a day it binds.
+func nextText(c Capacity, unit string) string {
+	if c.Next == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s %s/day: %s%s", count(c.NextFreePerDay), unit, limitText(*c.Next), whyText(*c.Next, unit))
 }

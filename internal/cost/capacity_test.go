@@ -180,3 +180,24 @@ func TestCapacityOfPackedJobs(t *testing.T) {
 		t.Errorf("ten jobs a request, 5%% retries: %v a day, want at least 10,000", f.FreePerDay)
 	}
 }
+
+// The next limit is the one reached after the first, with why it binds (its
+// use per request); the KV reads of key lookups, bounded by customers ×
+// isolates × minutes, are never a limit while that bound stays under KV's.
+func TestCapacityNextLimit(t *testing.T) {
+	r := forecast(t, "free", "days = 30\n"+product("a", "async-pipeline", 3000, "polls_per_job = 2"))
+	c := capacityOfProduct(t, r, "a")
+	if c.Next == nil || c.Next.Service != R2 || c.Next.Metric != ClassA {
+		t.Fatalf("next %+v, want R2 Class A operations (the claim and the record a job)", c.Next)
+	}
+	if !near(c.Limit.PerRequest, 3) || !near(c.Next.PerRequest, 2) || !near(c.NextFreePerDay, 1e6/30/2) {
+		t.Errorf("limit %+v, next %+v at %v a day: want 3 Queues ops a job, then 2 Class A a job (16,667 jobs a day)", c.Limit, c.Next, c.NextFreePerDay)
+	}
+	for _, cap := range forecast(t, "free", "days = 30\n"+product("k", "event-agent", 3000, "polls_per_job = 2\naccess = \"keys\"\ncustomers = 2\nisolates = 2")).Capacity {
+		for _, l := range []*CapacityLimit{cap.Limit, cap.Next} {
+			if l != nil && l.Service == KV {
+				t.Errorf("%q: KV reads as a limit (%+v), though 2 customers × 2 isolates read at most 5,760 a day", cap.Product, l)
+			}
+		}
+	}
+}

@@ -242,7 +242,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "%s\n\n", mdEscape(line))
 	}
 	if rows := capacityRows(r); len(rows) > 0 {
-		fmt.Fprintf(w, "#### Free-tier capacity (requests a day at $0 on Workers Free)\n\n| Product | Today | At $0 | Headroom | First limit |\n|---|--:|--:|--:|---|\n")
+		fmt.Fprintf(w, "#### Free-tier capacity (requests a day at $0 on Workers Free)\n\n| Product | Today | At $0 | Headroom | First limit | Next limit |\n|---|--:|--:|--:|---|---|\n")
 		for _, row := range rows {
 			fmt.Fprintf(w, "| %s |\n", strings.Join(mdEscapeAll(row), " | "))
 		}

@@ -124,7 +124,7 @@ svg text { font-size: 12px; fill: #1f2328; }
 {{- if .Capacity}}
 <h2>Free-tier capacity (requests a day at $0 on Workers Free)</h2>
 <table>
-<tr><th>Product</th><th>Today</th><th>At $0</th><th>Headroom</th><th>First limit</th></tr>
+<tr><th>Product</th><th>Today</th><th>At $0</th><th>Headroom</th><th>First limit</th><th>Next limit</th></tr>
 {{- range .Capacity}}
 <tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 {{- end}}

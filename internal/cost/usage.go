@@ -37,6 +37,11 @@ type ProductUsage struct {
 	// (batch mode's poller cron runs all month whatever the traffic); nil
 	// when all of it does. Capacity scales the rest.
 	Fixed map[Meter]float64
+	// Ceiling is the most a meter can reach in the period whatever the
+	// traffic (the KV reads of key lookups: every customer's key read once
+	// a minute per isolate, keyLookupBound); nil when none is bounded.
+	// Capacity never takes a meter as a limit its ceiling stays under.
+	Ceiling map[Meter]float64
 	// Daily holds measured per-day amounts (len Days); a meter without them is
 	// taken as spread evenly over the period.
 	Daily map[Meter][]float64
@@ -206,8 +211,13 @@ func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 // unknown, the defaults (DefaultCustomers, DefaultIsolates) stand in.
 func keyLookups(p *Profile, pp *ProductProfile, e map[string]float64) float64 {
 	client := clientRequests(pp) + e[contract.EventPoll]
-	perMonth := v(pp.Customers) * v(pp.Isolates) * float64(p.Days) * 24 * 60
-	return math.Min(client, perMonth)
+	return math.Min(client, keyLookupBound(p, pp))
+}
+
+// keyLookupBound is the most key lookups a month can make: customers ×
+// isolates × minutes of the month.
+func keyLookupBound(p *Profile, pp *ProductProfile) float64 {
+	return v(pp.Customers) * v(pp.Isolates) * float64(p.Days) * 24 * 60
 }
 
 func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
@@ -341,6 +351,12 @@ func FromProfile(p *Profile) *Usage {
 			for op, k := range ops {
 				if m, ok := opMeters[op]; ok {
 					add(m, n*float64(k))
+					if name == contract.EventKeyLookup && k > 0 {
+						if pu.Ceiling == nil {
+							pu.Ceiling = map[Meter]float64{}
+						}
+						pu.Ceiling[m] += keyLookupBound(p, pp) * float64(k)
+					}
 					if fixedEvent(pp, events, name) && n*float64(k) > 0 {
 						if pu.Fixed == nil {
 							pu.Fixed = map[Meter]float64{}
