@@ -63,7 +63,7 @@ export default defineConfig({
       pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/pack.test.ts", "test/pacing.test.ts", "test/ops/async-pipeline.test.ts", "test/ops/pack.test.ts", "test/budget/async-pipeline.test.ts", "test/budget/customers-pipeline.test.ts", "test/budget/held.test.ts", "test/callers/async-pipeline.test.ts"]),
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
-      pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
+      pattern("async-pipeline", ["test/batch/*.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
       pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
