@@ -60,7 +60,7 @@ export default defineConfig({
       ]),
       // runner: workflow (the default): the jobs run on Miniflare's Workflows.
       pattern("event-agent", ["test/workflow/*.test.ts"], "event-agent-workflow", { RUNNER: "workflow" }),
-      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/pack.test.ts", "test/pacing.test.ts", "test/ops/async-pipeline.test.ts", "test/ops/pack.test.ts", "test/budget/async-pipeline.test.ts", "test/budget/customers-pipeline.test.ts", "test/budget/held.test.ts", "test/callers/async-pipeline.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline/*.test.ts", "test/pack.test.ts", "test/pacing.test.ts", "test/ops/async-pipeline.test.ts", "test/ops/pack.test.ts", "test/budget/async-pipeline.test.ts", "test/budget/customers-pipeline.test.ts", "test/budget/held.test.ts", "test/callers/async-pipeline.test.ts"]),
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
       pattern("async-pipeline", ["test/batch/*.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
