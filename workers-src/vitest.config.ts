@@ -64,7 +64,7 @@ export default defineConfig({
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
       pattern("async-pipeline", ["test/batch/*.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
-      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
+      pattern("edge-cache", ["test/edge-cache/*.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
         test: {
