@@ -3,7 +3,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newJobId } from "../../src/lib/jobid";
-import { call, get, newToken, replyTo, standin } from "../helpers";
+import { call, get, newToken, postJson, replyTo, standin } from "../helpers";
 import { DLQ, runBatch, seed, settled, status, worker } from "./harness";
 
 describe("dead-letter queue", () => {
@@ -44,11 +44,7 @@ describe("end to end through the real queues", () => {
   it("producer -> consumer -> R2: every job ends done", async () => {
     const tokens = [newToken(), newToken(), newToken()];
     await standin.script(tokens[1]!, [{ status: 503 }]); // one transient failure on the way
-    const res = await exports.default.fetch("https://worker.test/jobs", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ inputs: tokens.map((t) => `item ${t}`) }),
-    });
+    const res = await exports.default.fetch(postJson("/jobs", { inputs: tokens.map((t) => `item ${t}`) }));
     expect(res.status).toBe(202);
     const { job_ids } = (await res.json()) as { job_ids: string[] };
     expect(job_ids).toHaveLength(3);
@@ -62,11 +58,7 @@ describe("end to end through the real queues", () => {
     // attempts each; retrying them would have sent the job to the DLQ.
     const t = newToken();
     await standin.script(t, [{ status: 429, retryAfter: "1", times: 6 }]);
-    const res = await exports.default.fetch("https://worker.test/jobs", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ input: `patient ${t}` }),
-    });
+    const res = await exports.default.fetch(postJson("/jobs", { input: `patient ${t}` }));
     const { job_id } = (await res.json()) as { job_id: string };
     expect(await settled(job_id, 30_000)).toEqual({ job_id, status: "done", result: await replyTo(`patient ${t}`) });
     expect(await standin.calls(t)).toHaveLength(7);
@@ -76,11 +68,7 @@ describe("end to end through the real queues", () => {
   it("a job that keeps failing is retried, then dead-lettered", async () => {
     const t = newToken();
     await standin.script(t, [{ status: 500, times: -1 }]);
-    const res = await exports.default.fetch("https://worker.test/jobs", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ input: `doomed ${t}` }),
-    });
+    const res = await exports.default.fetch(postJson("/jobs", { input: `doomed ${t}` }));
     const { job_id } = (await res.json()) as { job_id: string };
     const final = await settled(job_id);
     expect(final).toEqual({ job_id, status: "dead", error: expect.stringContaining("500") });

@@ -5,7 +5,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BatchBudget } from "../../src/lib/batch/guard";
 import { BATCH_MAX_JOBS } from "../../src/lib/batch/submit";
-import { call, eventually, get, jobRecord, newToken, replyTo, type TestEnv } from "../helpers";
+import { call, eventually, get, jobRecord, newToken, postJson, replyTo, type TestEnv } from "../helpers";
 import { batchEnv, batchRecord, countingBucket, deliver, job, knobs, poll, pollUntil, QUEUE, resetBatchMode, restoreFetch, retrieve, watchBatchCalls, worker } from "./harness";
 
 afterEach(resetBatchMode);
@@ -171,11 +171,7 @@ describe("batch mode end to end through the real queue", () => {
   it("POST /jobs -> consumer -> submitted -> cron -> done", async () => {
     expect((env as unknown as Record<string, unknown>).MODEL_MODE).toBe("batch");
     const t = newToken();
-    const res = await exports.default.fetch("https://worker.test/jobs", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ inputs: [`e2e 1 ${t}`, `e2e 2 ${t}`] }),
-    });
+    const res = await exports.default.fetch(postJson("/jobs", { inputs: [`e2e 1 ${t}`, `e2e 2 ${t}`] }));
     expect(res.status).toBe(202);
     const { job_ids } = (await res.json()) as { job_ids: string[] };
     for (const id of job_ids) {
