@@ -187,14 +187,18 @@ export async function runQueue(worker: { queue?: ExportedHandler<any>["queue"] }
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
-/** A JOB_QUEUE stand-in that keeps what is sent, with each message's delay. */
-export function keepingQueue<T = unknown>() {
+/** A JOB_QUEUE stand-in that keeps what is sent, with each message's delay; `fail`: every send throws. */
+export function keepingQueue<T = unknown>(fail = false) {
   const sent: Array<{ body: T; delaySeconds?: number }> = [];
+  const down = () => {
+    if (fail) throw new Error("queue down");
+  };
   return {
     sent,
     queue: {
-      send: async (body: T, o?: QueueSendOptions) => void sent.push({ body, delaySeconds: o?.delaySeconds }),
+      send: async (body: T, o?: QueueSendOptions) => (down(), void sent.push({ body, delaySeconds: o?.delaySeconds })),
       sendBatch: async (msgs: Iterable<MessageSendRequest<T>>) => {
+        down();
         for (const m of msgs) sent.push({ body: m.body, delaySeconds: m.delaySeconds });
       },
     },

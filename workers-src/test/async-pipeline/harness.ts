@@ -1,12 +1,11 @@
 // Shared by test/async-pipeline/*.test.ts: async-pipeline, POST /jobs ->
 // queue -> consumer -> one record in R2 (jobs/<id>.json); failures retry,
 // then the DLQ.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import type { JobMessage } from "../../src/env";
 import { newJobId } from "../../src/lib/jobid";
 import { createWorker } from "../../src/patterns/async-pipeline";
-import { eventually, jobRecord, testEnv } from "../helpers";
+import { eventually, jobRecord, keepingQueue, runQueue, testEnv } from "../helpers";
 
 export const worker = createWorker({});
 // The test stack's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test).
@@ -30,42 +29,11 @@ export async function seed(input: string, extra: Record<string, unknown> = {}, a
   return { id, msg: { id: `msg-${id}`, timestamp: new Date(), attempts, body: { job_id: id, input } as JobMessage } };
 }
 
-/**
- * Runs the queue handler on a batch from cloudflare:test and returns its ack/retry
- * result. getQueueResult does not report retry delays, so each message's
- * retry() is wrapped to record the delay it was given (in `delays`).
- */
-export async function runBatch(queue: string, messages: ServiceBindingQueueMessage<unknown>[], e = testEnv()) {
-  const batch = createMessageBatch(queue, messages);
-  const delays: Record<string, number | undefined> = {};
-  for (const m of batch.messages) {
-    const retry = m.retry.bind(m);
-    Object.defineProperty(m, "retry", {
-      value: (o?: QueueRetryOptions) => {
-        delays[m.id] = o?.delaySeconds;
-        retry(o);
-      },
-    });
-  }
-  const ctx = createExecutionContext();
-  await worker.queue!(batch, e, ctx);
-  return { ...(await getQueueResult(batch, ctx)), delays };
-}
+/** Runs the queue handler on a batch; returns the ack/retry result, with each retry's delay. */
+export const runBatch = (queue: string, messages: ServiceBindingQueueMessage<unknown>[], e = testEnv()) => runQueue(worker, queue, messages, e);
 
 /** A JOB_QUEUE that records what is sent (and can fail). */
-export function recordingQueue(fail = false) {
-  const sent: Array<{ body: JobMessage; delaySeconds?: number }> = [];
-  return {
-    sent,
-    queue: {
-      send: async (body: JobMessage, o?: QueueSendOptions) => {
-        if (fail) throw new Error("queue down");
-        sent.push({ body, delaySeconds: o?.delaySeconds });
-      },
-      sendBatch: async () => {},
-    },
-  };
-}
+export const recordingQueue = (fail = false) => keepingQueue<JobMessage>(fail);
 
 /** Polls GET /jobs/:id through the Worker until the status leaves "queued". */
 export async function settled(id: string, timeoutMs = 15_000): Promise<Record<string, any>> {
