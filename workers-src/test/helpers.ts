@@ -204,3 +204,28 @@ export function keepingQueue<T = unknown>(fail = false) {
     },
   };
 }
+
+/** A route of the Message Batches API (POST create, GET retrieve, GET results, POST cancel). */
+export type BatchRoute = "create" | "retrieve" | "results" | "cancel";
+
+/**
+ * Wraps globalThis.fetch so that each call to the Message Batches API is
+ * shown to `seen` with its route; a Response from `seen` answers the call
+ * instead of the API. Returns what undoes the wrapping.
+ */
+export function onBatchCalls(seen: (route: BatchRoute, method: string, path: string) => Response | undefined): () => void {
+  const real = globalThis.fetch;
+  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const path = new URL(req.url).pathname;
+    if (path.startsWith("/v1/messages/batches")) {
+      const route = req.method === "POST" && path === "/v1/messages/batches" ? "create" : path.endsWith("/results") ? "results" : path.endsWith("/cancel") ? "cancel" : "retrieve";
+      const canned = seen(route, req.method, path);
+      if (canned) return canned;
+    }
+    return real(input, init);
+  }) as typeof fetch;
+  return () => {
+    globalThis.fetch = real;
+  };
+}

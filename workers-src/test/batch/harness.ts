@@ -12,7 +12,7 @@ import type { JobMessage } from "../../src/env";
 import { batchKey, type BatchRecord } from "../../src/lib/batch/record";
 import { newJobId } from "../../src/lib/jobid";
 import { createWorker } from "../../src/patterns/async-pipeline";
-import { eventually, jobRecord, keepingQueue, newToken, runQueue, testEnv, type TestEnv } from "../helpers";
+import { eventually, jobRecord, keepingQueue, newToken, onBatchCalls, runQueue, testEnv, type TestEnv } from "../helpers";
 
 export const worker = createWorker({});
 export const QUEUE = "ap-test-workers-test-jobs";
@@ -92,29 +92,17 @@ export function countingBucket(failPut?: (key: string) => boolean, failDelete = 
   };
 }
 
-let realFetch: typeof fetch | undefined;
+let undoFetch: (() => void) | undefined;
 /** Undoes watchBatchCalls (a no-op when nothing is installed). */
 export function restoreFetch(): void {
-  if (realFetch) globalThis.fetch = realFetch;
-  realFetch = undefined;
+  undoFetch?.();
+  undoFetch = undefined;
 }
 
 /** The Message Batches API calls made while it is installed, by route; `fail` can answer some itself. */
 export function watchBatchCalls(fail?: (method: string, path: string) => Response | undefined) {
   const calls: string[] = [];
-  const real = globalThis.fetch;
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const req = new Request(input, init);
-    const path = new URL(req.url).pathname;
-    if (path.startsWith("/v1/messages/batches")) {
-      const route = req.method === "POST" && path === "/v1/messages/batches" ? "create" : path.endsWith("/results") ? "results" : path.endsWith("/cancel") ? "cancel" : "retrieve";
-      calls.push(route);
-      const canned = fail?.(req.method, path);
-      if (canned) return canned;
-    }
-    return real(input, init);
-  }) as typeof fetch;
-  realFetch = real;
+  undoFetch = onBatchCalls((route, method, path) => (calls.push(route), fail?.(method, path)));
   return calls;
 }
 
