@@ -2,6 +2,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { BatchRecord } from "../../src/lib/batch/record";
+import { PRICES } from "../budget/harness";
 import { jobRecord, newToken, testEnv, type TestEnv } from "../helpers";
 import { batchEnv, deliver, job, poll, resetBatchMode, watchBatchCalls } from "./harness";
 
@@ -26,7 +27,6 @@ describe("batch mode: cost", () => {
 });
 
 describe("batch mode: the spend guard (lib/spend/, the project's D1 SPEND)", () => {
-  const PRICES = '{"model":"claude-haiku-4-5","prices":"2026-11","input":1,"output":5,"cache_read":0.1,"cache_write":1.25,"batch_discount":0.5}';
   const guarded = (over: Record<string, unknown> = {}) =>
     batchEnv({ MODEL_PRICES: PRICES, MONTHLY_BUDGET_USD: "1", STACK_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "50,80,100", BUDGET_ALERT_WEBHOOK: "", ...over });
 
