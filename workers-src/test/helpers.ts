@@ -6,6 +6,10 @@ import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "./
 
 export type TestEnv = Cloudflare.Env;
 
+/** The async-pipeline test product's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test). */
+export const PIPELINE_QUEUE = "ap-test-workers-test-jobs";
+export const PIPELINE_DLQ = "ap-test-workers-test-jobs-dlq";
+
 /** A token that ties a test's inputs to its stand-in scenario. */
 export const newToken = () => "tok" + crypto.randomUUID().replaceAll("-", "");
 

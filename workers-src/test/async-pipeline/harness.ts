@@ -8,9 +8,7 @@ import { createWorker } from "../../src/patterns/async-pipeline";
 import { eventually, jobRecord, keepingQueue, runQueue, testEnv } from "../helpers";
 
 export const worker = createWorker({});
-// The test stack's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test).
-export const QUEUE = "ap-test-workers-test-jobs";
-export const DLQ = "ap-test-workers-test-jobs-dlq";
+export { PIPELINE_DLQ as DLQ, PIPELINE_QUEUE as QUEUE } from "../helpers";
 
 /** The job's record (jobs/<id>.json), or null. */
 export const status = jobRecord;

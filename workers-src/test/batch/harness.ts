@@ -12,10 +12,10 @@ import type { JobMessage } from "../../src/env";
 import { batchKey, type BatchRecord } from "../../src/lib/batch/record";
 import { newJobId } from "../../src/lib/jobid";
 import { createWorker } from "../../src/patterns/async-pipeline";
-import { eventually, jobRecord, keepingQueue, newToken, onBatchCalls, runQueue, testEnv, type TestEnv } from "../helpers";
+import { eventually, jobRecord, keepingQueue, newToken, onBatchCalls, PIPELINE_QUEUE, runQueue, testEnv, type TestEnv } from "../helpers";
 
 export const worker = createWorker({});
-export const QUEUE = "ap-test-workers-test-jobs";
+export const QUEUE = PIPELINE_QUEUE;
 
 /** The knobs of the stand-in's Message Batches API (a POST replaces them all). */
 export interface Knobs {
