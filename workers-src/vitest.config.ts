@@ -42,7 +42,9 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
   };
 }
 
-// Each pattern's project runs only its own files: test/ops/<pattern>.test.ts
+// Each pattern's project runs only its own files: test/<pattern>/*.test.ts
+// (event-agent: test/event-agent.test.ts) its routes and flow, with the
+// setup they share in test/<pattern>/harness.ts; test/ops/<pattern>.test.ts
 // measures that pattern's ops per event against contract.gen.ts's
 // OPS_PER_EVENT, test/budget/<pattern>.test.ts its spend guard,
 // test/callers/<pattern>.test.ts what a stranger meets (the door, HEAD).
