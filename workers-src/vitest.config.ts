@@ -42,7 +42,9 @@ function pattern(name: string, include: string[], project = name, vars: Record<s
   };
 }
 
-// Each pattern's project runs only its own files: test/ops/<pattern>.test.ts
+// Each pattern's project runs only its own files: test/<pattern>/*.test.ts
+// (event-agent: test/event-agent.test.ts) its routes and flow, with the
+// setup they share in test/<pattern>/harness.ts; test/ops/<pattern>.test.ts
 // measures that pattern's ops per event against contract.gen.ts's
 // OPS_PER_EVENT, test/budget/<pattern>.test.ts its spend guard,
 // test/callers/<pattern>.test.ts what a stranger meets (the door, HEAD).
@@ -60,11 +62,11 @@ export default defineConfig({
       ]),
       // runner: workflow (the default): the jobs run on Miniflare's Workflows.
       pattern("event-agent", ["test/workflow/*.test.ts"], "event-agent-workflow", { RUNNER: "workflow" }),
-      pattern("async-pipeline", ["test/async-pipeline.test.ts", "test/pack.test.ts", "test/pacing.test.ts", "test/ops/async-pipeline.test.ts", "test/ops/pack.test.ts", "test/budget/async-pipeline.test.ts", "test/budget/customers-pipeline.test.ts", "test/budget/held.test.ts", "test/callers/async-pipeline.test.ts"]),
+      pattern("async-pipeline", ["test/async-pipeline/*.test.ts", "test/pack.test.ts", "test/pacing.test.ts", "test/ops/async-pipeline.test.ts", "test/ops/pack.test.ts", "test/budget/async-pipeline.test.ts", "test/budget/customers-pipeline.test.ts", "test/budget/held.test.ts", "test/callers/async-pipeline.test.ts"]),
       // Batch mode (lib/batch/), with its own stand-in: its tests set the
       // stand-in's Message Batches knobs.
-      pattern("async-pipeline", ["test/batch.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
-      pattern("edge-cache", ["test/edge-cache.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
+      pattern("async-pipeline", ["test/batch/*.test.ts"], "async-pipeline-batch", { MODEL_MODE: "batch", MAX_RETRIES: "2" }),
+      pattern("edge-cache", ["test/edge-cache/*.test.ts", "test/ops/edge-cache.test.ts", "test/budget/edge-cache.test.ts", "test/callers/edge-cache.test.ts"]),
       // Node-side tests of the stand-in itself (the official SDK as a client).
       {
         test: {

@@ -1,14 +1,6 @@
 // Types for the tests that run inside workerd.
 import type { AsyncPipelineEnv, EdgeCacheEnv, EventAgentEnv } from "../src/env";
 
-// What test/node/global-setup.ts provides (inject("modelUrl")).
-declare module "vitest" {
-  export interface ProvidedContext {
-    modelUrl: string;
-    webhookUrl: string;
-  }
-}
-
 declare global {
   namespace Cloudflare {
     // The bindings the tests see: the union of the three test configs.

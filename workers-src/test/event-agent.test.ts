@@ -6,22 +6,11 @@ import { createWorker } from "../src/patterns/event-agent";
 import { textOf } from "../src/lib/model";
 import { createdAt, newJobId } from "../src/lib/jobid";
 import { awayFromMinuteEdge, call, eventually, expectError, expectHealth, expectPatternBindings, get, jobKeys, jobRecord, newToken, postJson, replyTo, standin, testEnv } from "./helpers";
+import { jobRoutes } from "./agenthelpers";
 
 const worker = createWorker({});
 
-async function submit(input: string, e = testEnv(), w = worker): Promise<string> {
-  const res = await call(w, postJson("/jobs", { input }), e);
-  expect(res.status).toBe(202);
-  const body = (await res.json()) as { job_id: string; status: string };
-  expect(body).toEqual({ job_id: expect.stringMatching(/^[0-9a-f]{60}$/), status: "queued" });
-  return body.job_id;
-}
-
-async function view(id: string, e = testEnv()): Promise<Record<string, unknown>> {
-  const res = await call(worker, get(`/jobs/${id}`), e);
-  expect(res.status).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
+const { submit, view } = jobRoutes(worker);
 
 describe("routes", () => {
   it("sees the bindings of its rendered config (test/wrangler/event-agent.toml)", async () => {

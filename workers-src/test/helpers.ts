@@ -6,6 +6,10 @@ import { CALLS_PATH, MARKER, SCRIPT_PATH, type StandinCall, type Step } from "./
 
 export type TestEnv = Cloudflare.Env;
 
+/** The async-pipeline test product's queues (Pulumi.workers-test.yaml: product ap-test, stack workers-test). */
+export const PIPELINE_QUEUE = "ap-test-workers-test-jobs";
+export const PIPELINE_DLQ = "ap-test-workers-test-jobs-dlq";
+
 /** A token that ties a test's inputs to its stand-in scenario. */
 export const newToken = () => "tok" + crypto.randomUUID().replaceAll("-", "");
 
@@ -187,16 +191,45 @@ export async function runQueue(worker: { queue?: ExportedHandler<any>["queue"] }
   return { ...(await getQueueResult(batch, ctx)), delays };
 }
 
-/** A JOB_QUEUE stand-in that keeps what is sent, with each message's delay. */
-export function keepingQueue<T = unknown>() {
+/** A JOB_QUEUE stand-in that keeps what is sent, with each message's delay; `fail`: every send throws. */
+export function keepingQueue<T = unknown>(fail = false) {
   const sent: Array<{ body: T; delaySeconds?: number }> = [];
+  const down = () => {
+    if (fail) throw new Error("queue down");
+  };
   return {
     sent,
     queue: {
-      send: async (body: T, o?: QueueSendOptions) => void sent.push({ body, delaySeconds: o?.delaySeconds }),
+      send: async (body: T, o?: QueueSendOptions) => (down(), void sent.push({ body, delaySeconds: o?.delaySeconds })),
       sendBatch: async (msgs: Iterable<MessageSendRequest<T>>) => {
+        down();
         for (const m of msgs) sent.push({ body: m.body, delaySeconds: m.delaySeconds });
       },
     },
+  };
+}
+
+/** A route of the Message Batches API (POST create, GET retrieve, GET results, POST cancel). */
+export type BatchRoute = "create" | "retrieve" | "results" | "cancel";
+
+/**
+ * Wraps globalThis.fetch so that each call to the Message Batches API is
+ * shown to `seen` with its route; a Response from `seen` answers the call
+ * instead of the API. Returns what undoes the wrapping.
+ */
+export function onBatchCalls(seen: (route: BatchRoute, method: string, path: string) => Response | undefined): () => void {
+  const real = globalThis.fetch;
+  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const path = new URL(req.url).pathname;
+    if (path.startsWith("/v1/messages/batches")) {
+      const route = req.method === "POST" && path === "/v1/messages/batches" ? "create" : path.endsWith("/results") ? "results" : path.endsWith("/cancel") ? "cancel" : "retrieve";
+      const canned = seen(route, req.method, path);
+      if (canned) return canned;
+    }
+    return real(input, init);
+  }) as typeof fetch;
+  return () => {
+    globalThis.fetch = real;
   };
 }

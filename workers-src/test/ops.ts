@@ -6,10 +6,13 @@
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { OPS } from "../src/contract.gen";
 import { D1Meter } from "./d1meter";
-import { standin, testEnv, type TestEnv } from "./helpers";
+import { onBatchCalls, standin, testEnv, type BatchRoute, type TestEnv } from "./helpers";
 
 export type Op = (typeof OPS)[number];
 export type Counts = Record<Op, number>;
+
+/** The op a Message Batches API call counts as (a cancel counts as none). */
+const BATCH_OPS: Partial<Record<BatchRoute, Op>> = { create: "model.batch_create", retrieve: "model.batch_retrieve", results: "model.batch_results" };
 
 export const zero = (): Counts => Object.fromEntries(OPS.map((o) => [o, 0])) as Counts;
 
@@ -122,20 +125,11 @@ export class Metered {
    * per token: countModel.)
    */
   private wrapFetch(): void {
-    const real = globalThis.fetch;
-    globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-      const req = new Request(input, init);
-      const path = new URL(req.url).pathname;
-      if (path.startsWith("/v1/messages/batches")) {
-        if (req.method === "POST" && path === "/v1/messages/batches") this.counts["model.batch_create"]++;
-        else if (req.method === "GET" && path.endsWith("/results")) this.counts["model.batch_results"]++;
-        else if (req.method === "GET") this.counts["model.batch_retrieve"]++;
-      }
-      return real(input, init);
-    }) as typeof fetch;
-    this.restoreFetch = () => {
-      globalThis.fetch = real;
-    };
+    this.restoreFetch = onBatchCalls((route) => {
+      const op = BATCH_OPS[route];
+      if (op) this.counts[op]++;
+      return undefined;
+    });
   }
 
   private wrapCaches(hit: <T>(op: Op, f: () => T) => T): void {

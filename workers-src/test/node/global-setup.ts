@@ -14,13 +14,6 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 
-declare module "vitest" {
-  export interface ProvidedContext {
-    modelUrl: string;
-    webhookUrl: string;
-  }
-}
-
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const BUILD_TIMEOUT_MS = 300_000;
 const READY_TIMEOUT_MS = 20_000;

@@ -6,23 +6,12 @@ import { describe, expect, it } from "vitest";
 import { newJobId } from "../../src/lib/jobid";
 import { STATUS_AFTER_MS } from "../../src/lib/workflow";
 import { createWorker } from "../../src/patterns/event-agent";
-import { call, eventually, expectError, get, jobRecord, newToken, postJson, replyTo, standin, testEnv } from "../helpers";
+import { call, eventually, expectError, jobRecord, newToken, postJson, replyTo, standin, testEnv } from "../helpers";
+import { jobRoutes } from "../agenthelpers";
 
 const worker = createWorker({});
 
-async function submit(input: string, e = testEnv()): Promise<string> {
-  const res = await call(worker, postJson("/jobs", { input }), e);
-  expect(res.status).toBe(202);
-  const body = (await res.json()) as { job_id: string; status: string };
-  expect(body).toEqual({ job_id: expect.stringMatching(/^[0-9a-f]{60}$/), status: "queued" });
-  return body.job_id;
-}
-
-async function view(id: string, e: ReturnType<typeof testEnv>): Promise<Record<string, unknown>> {
-  const res = await call(worker, get(`/jobs/${id}`), e);
-  expect(res.status).toBe(200);
-  return (await res.json()) as Record<string, unknown>;
-}
+const { submit, view } = jobRoutes(worker);
 
 /** Waits (up to timeoutMs) until GET /jobs/:id reads a final status. */
 const settled = (id: string, e: ReturnType<typeof testEnv>, timeoutMs = 15_000) =>
