@@ -16,42 +16,31 @@ import { callerOf } from "./keys";
 /** The binding does not say when its window ends; its period is 60 s (templates/common.tmpl). */
 const DOOR_RETRY_AFTER = "60";
 
-/** The one door a request passes: its limiter, the key it is counted under, and what a refusal says. */
+/** The one door a request passes: its limiter, the key it is counted under, and, for a customer, what its 429 says. */
 export interface Door {
   limiter: RateLimit | undefined;
-  /** the binding's name, for the 503 when it fails or is missing */
-  binding: string;
   key: string;
-  /** the 429's message, given what is counted ("requests", "jobs") */
-  refusal: (what: string) => string;
-}
-
-/** The door limiter of a tier: DOOR_<TIER>, else the default tier's (DOOR_STANDARD). */
-function tierDoor(env: BaseEnv, tier: string): { limiter: RateLimit | undefined; binding: string } {
-  const e = env as unknown as Record<string, unknown>;
-  for (const binding of [`DOOR_${tier.toUpperCase()}`, "DOOR_STANDARD"]) {
-    const b = e[binding] as RateLimit | undefined;
-    if (b && typeof b.limit === "function") return { limiter: b, binding };
-  }
-  return { limiter: undefined, binding: `DOOR_${tier.toUpperCase()}` };
+  /** the 429's message; "" for a public product's (then it names what is counted) */
+  refusal: string;
 }
 
 /**
  * The door of a request: the tier door of the customer requireKey let in
- * (lib/keys.ts), keyed by customer; else DOOR_LIMITER keyed by the client
- * address. Cloudflare sets cf-connecting-ip on every request it passes to a
- * Worker (a client's own header of that name is replaced), so a caller
- * cannot pose as another. Without it (a local runtime that does not set it)
- * every request is one caller.
+ * (lib/keys.ts), DOOR_<TIER> (else the default tier's, DOOR_STANDARD),
+ * keyed by customer; else DOOR_LIMITER keyed by the client address.
+ * Cloudflare sets cf-connecting-ip on every request it passes to a Worker
+ * (a client's own header of that name is replaced), so a caller cannot pose
+ * as another. Without it (a local runtime that does not set it) every
+ * request is one caller.
  */
 export function doorFor(env: BaseEnv & { DOOR_LIMITER?: RateLimit }, request: Request): Door {
   const c = callerOf(request);
   if (c) {
-    const { limiter, binding } = tierDoor(env, c.tier);
-    return { limiter, binding, key: c.customer, refusal: () => `customer ${c.customer} is over the ${c.tier} tier's requests a minute` };
+    const e = env as unknown as Record<string, RateLimit | undefined>;
+    return { limiter: e[`DOOR_${c.tier.toUpperCase()}`] ?? e.DOOR_STANDARD, key: c.customer, refusal: `customer ${c.customer} is over the ${c.tier} tier's requests a minute` };
   }
   const ip = request.headers.get("cf-connecting-ip")?.trim();
-  return { limiter: env.DOOR_LIMITER, binding: "DOOR_LIMITER", key: `ip:${ip || "unknown"}`, refusal: (what) => `too many ${what} from this caller; retry later` };
+  return { limiter: env.DOOR_LIMITER, key: `ip:${ip || "unknown"}`, refusal: "" };
 }
 
 /**
@@ -64,19 +53,16 @@ export function doorFor(env: BaseEnv & { DOOR_LIMITER?: RateLimit }, request: Re
  * fails or is missing.
  */
 export async function passDoor(door: Door, units = 1, what = "requests"): Promise<void> {
-  const unavailable = () => new HttpError(503, "unavailable", "the rate limiter is unavailable; retry later", { "retry-after": "30" });
-  if (!door.limiter) {
-    console.error(`${door.binding} is not bound`);
-    throw unavailable();
-  }
   for (let i = 0; i < units; i++) {
     let ok: boolean;
     try {
-      ok = (await door.limiter.limit({ key: door.key })).success;
+      ok = (await door.limiter!.limit({ key: door.key })).success;
     } catch (err) {
-      console.error(`${door.binding} failed:`, err);
-      throw unavailable();
+      console.error("the door limiter failed:", err);
+      throw new HttpError(503, "unavailable", "the rate limiter is unavailable; retry later", { "retry-after": "30" });
     }
-    if (!ok) throw new HttpError(429, "rate_limited", door.refusal(what), { "retry-after": DOOR_RETRY_AFTER });
+    if (!ok) {
+      throw new HttpError(429, "rate_limited", door.refusal || `too many ${what} from this caller; retry later`, { "retry-after": DOOR_RETRY_AFTER });
+    }
   }
 }
