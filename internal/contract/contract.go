@@ -34,9 +34,14 @@ const (
 	// RateLimiter is the ratelimit binding in front of every model call;
 	// every pattern's Worker has it (there is no fallback).
 	RateLimiter = "RATE_LIMITER"
-	// DoorLimiter is the ratelimit binding at each product's POST, keyed by
-	// the caller (its client address): one caller's burst leaves the others
-	// served. An async pipeline counts jobs (one limit() call per job).
+	// DoorLimiter is the ratelimit binding at a public product's POST,
+	// keyed by the caller (its client address): one caller's burst leaves
+	// the others served. An async pipeline counts jobs (one limit() call per
+	// job). A request passes one door: a keyed product's requests pass their
+	// customer's tier door (DOOR_<TIER>) instead and never call this one.
+	// Every product still binds it: the Worker's bindings are one set per
+	// pattern (env.gen.ts), a ratelimit binding is no Cloudflare resource,
+	// and an unused one costs nothing.
 	DoorLimiter = "DOOR_LIMITER"
 	// ModelUsage is the Analytics Engine dataset of model calls.
 	ModelUsage = "MODEL_USAGE"

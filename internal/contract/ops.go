@@ -167,8 +167,9 @@ const (
 
 	// Customer keys (a product with access: keys, the default): these
 	// come on top of the events above, per request but GET /health and the
-	// admin routes.
-	EventKeyCheck   = "key_check"   // a request with a live key that starts work (not a GET): the door limiter of its tier
+	// admin routes. A keyed request passes one door, as a public one does:
+	// its tier's (DOOR_<TIER>, keyed by customer) in place of DOOR_LIMITER,
+	// counted in the events above (post, post_many_job, hit_edge, ...).
 	EventKeyLookup  = "key_lookup"  // a key not in the isolate's cache: its record read from KEYS
 	EventKeyRefused = "key_refused" // a well-formed key KEYS does not hold live: 401
 	// The spend guard's customer scope (a keyed request's model call; the
@@ -189,8 +190,6 @@ const (
 // customer sending n requests a minute to one isolate costs at most 1/n
 // key_lookup per request.
 var keyEvents = []Event{
-	{EventKeyCheck, "customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer", map[Op]int{
-		OpRateLimit: 1}},
 	{EventKeyLookup, "customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read", map[Op]int{
 		OpKVRead: 1}},
 	{EventKeyRefused, "customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key", map[Op]int{

@@ -10,8 +10,8 @@ import (
 
 // StackFacts is what a stack says its products are: with a stack, a usage
 // profile gives only traffic (requests, tokens, hit rate, retries) and the
-// stack the rest. A product's tiers change no price (a key
-// check's door limiter counts no meter) but its access does: a product with
+// stack the rest. A product's tiers change no price (a tier's door
+// limiter, a keyed request's one door, counts no meter) but its access does: a product with
 // keys reads its customers' key records from KV. Its settings carry the
 // retention that sizes R2 storage (Settings.JobRecordDays, AnswerDays).
 type StackFacts struct {

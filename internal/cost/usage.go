@@ -167,9 +167,10 @@ func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool
 // after every successful call. Its alerts (at most one per threshold a
 // month) are left out.
 //
-// A product with access = keys also has a key_check per request that starts
-// work (every POST: the requests) and a key_lookup, one KV read, per
-// client request whose key is not in its isolate's cache (keyLookups); a
+// A product with access = keys also has a key_lookup, one KV read, per
+// client request whose key is not in its isolate's cache (keyLookups; its
+// door is its customer's tier door in place of DOOR_LIMITER, one door as a
+// public product's, already in the events above); a
 // customer_record after every successful model call (its customer's
 // customer_spend row) and a customer_check before every model call or
 // batch created (as if every customer had a monthly budget: the most).
@@ -177,7 +178,6 @@ func fixedEvent(pp *ProductProfile, events map[string]float64, name string) bool
 func EventsPerMonth(p *Profile, pp *ProductProfile) map[string]float64 {
 	e := eventsOf(p, pp)
 	if pp.Access == stack.AccessKeys {
-		e[contract.EventKeyCheck] = clientRequests(pp)
 		e[contract.EventKeyLookup] = keyLookups(p, pp, e)
 	}
 	var checks, records float64

@@ -29,7 +29,7 @@ const badInputStack = `config:
         maxInputChars: 500
     - name: pipe
       pattern: async-pipeline
-      tiers: {standard: 1000000}
+      tiers: {standard: 1000000, door: 100}
       settings:
         batchSize: 1
         batchTimeoutSeconds: 1
@@ -38,7 +38,7 @@ const badInputStack = `config:
         maxInputChars: 500
     - name: relay
       pattern: edge-cache
-      tiers: {standard: 1000000}
+      tiers: {standard: 1000000, door: 30}
       settings:
         maxInputChars: 500
 `

@@ -16,9 +16,9 @@ import (
 // shared call is refused by the model limiter. The stand-in answers after
 // 1 s, so that every request arrives while the first call is under way.
 // Two waves: from 200 customers (a key each), where every request passes
-// its own door; and from one customer (dev's key), whose own limits (the
-// door, doorLimitPerMinute: 30 on the demo stack, and the customer's tier)
-// admit 30 and refuse the rest, as they should, before any lookup. docs/BENCHMARKS.md records the numbers.
+// its own door; and from one customer (dev's key), whose own limit (its one
+// door, the standard tier's: 120 a minute on the demo stack) admits up to
+// 120 and refuses the rest, as it should, before any lookup. docs/BENCHMARKS.md records the numbers.
 func TestDemoCoalescedMisses(t *testing.T) {
 	const n = 200
 	cl := newCalls()
@@ -50,8 +50,9 @@ type coalesced struct {
 	statuses     map[string]int
 	paid         int
 	modelRefused int
-	// callerRefused: 429s of the caller's own limits, the door
-	// (doorLimitPerMinute) and the customer's tier, both before any lookup
+	// callerRefused: 429s of the caller's own limit, its one door (the
+	// customer's tier; DOOR_LIMITER, doorLimitPerMinute, on a public
+	// product), before any lookup
 	callerRefused int
 }
 
@@ -79,7 +80,7 @@ func coalescedWave(t *testing.T, env *Env, base, q string, keys []string, cl *ca
 			case strings.Contains(r.message, "rate limit reached for"):
 				w.modelRefused++
 			case strings.Contains(r.message, "from this caller"), strings.Contains(r.message, "tier's requests a minute"):
-				w.callerRefused++ // the door or the customer's tier: this caller's own limits
+				w.callerRefused++ // the caller's door (a public product's, or the customer's tier's): its own limit
 			}
 		}
 		w.statuses[k]++
@@ -96,7 +97,7 @@ func coalescedWave(t *testing.T, env *Env, base, q string, keys []string, cl *ca
 	if keys[0] != "" {
 		callers = fmt.Sprintf("%d customers", len(keys))
 	}
-	t.Logf("%d identical questions at once from %s: %v in %s; %d MISS (%d shared another's call); %d paid model calls (%d abandoned 200s); %d refused by the caller's own limits (door, tier), %d by the model limiter",
+	t.Logf("%d identical questions at once from %s: %v in %s; %d MISS (%d shared another's call); %d paid model calls (%d abandoned 200s); %d refused by the caller's own door, %d by the model limiter",
 		len(keys), callers, w.statuses, took.Round(time.Millisecond), misses, shared, w.paid, abandoned, w.callerRefused, w.modelRefused)
 	return w
 }

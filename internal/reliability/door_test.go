@@ -10,7 +10,10 @@ import (
 // checkDoor: one caller (a customer, each from its own CF-Connecting-IP) past its door
 // limit meets 429 rate_limited while another caller is still served, on the
 // edge cache (every POST counted, hits too) and on the pipeline (jobs
-// counted). The badInputStack's products use the default door limits.
+// counted). The products take keys, so a request's one door is its
+// customer's tier: these customers are of the badInputStack's tier "door"
+// (30 a minute on relay, 100 jobs on pipe; the other cases' customers are
+// of the standard tier, 1,000,000, so that they never meet a door).
 func checkDoor(t *testing.T, env *Env, auth []string) {
 	t.Helper()
 	// The products have customer keys, so a caller is a customer: each
@@ -19,12 +22,12 @@ func checkDoor(t *testing.T, env *Env, auth []string) {
 	from := func(product, ip string) []string {
 		k := product + " " + ip
 		if keys[k] == "" {
-			keys[k] = env.CustomerKey(t, product, "caller-"+strings.ReplaceAll(ip, ".", "-"))
+			keys[k] = env.TierKey(t, product, "caller-"+strings.ReplaceAll(ip, ".", "-"), "door")
 		}
 		return []string{"Content-Type", "application/json", "CF-Connecting-IP", ip, "Authorization", "Bearer " + keys[k]}
 	}
 	_ = auth // the stack's token guards the admin routes only
-	// The relay's door: half of rateLimitPerMinute (60), 30 a minute.
+	// The relay's door: its tier "door", 30 a minute.
 	const relayDoor = 30
 	ask := func(ip string) *Response {
 		r, err := env.Do(http.MethodPost, env.URL("relay")+"/ask", []byte(`{"input":"a door question"}`), from("relay", ip)...)
@@ -51,7 +54,7 @@ func checkDoor(t *testing.T, env *Env, auth []string) {
 		t.Errorf("relay: another caller after the abusive one's 429: %v", r)
 	}
 
-	// The pipeline's door counts jobs: 100 a minute (one full POST).
+	// The pipeline's door counts jobs: its tier "door", 100 a minute (one full POST).
 	post := func(ip string, n int) *Response {
 		inputs := make([]string, n)
 		for i := range inputs {

@@ -90,12 +90,19 @@ func keyClient(c *http.Client, products []devrun.Product, token string) *http.Cl
 // namespace through dev's KV API and returns it.
 func (e *Env) CustomerKey(t testing.TB, product, customer string) string {
 	t.Helper()
+	return e.TierKey(t, product, customer, apikeys.DefaultTier)
+}
+
+// TierKey is CustomerKey for a customer of the given tier (one of the
+// product's tiers: its door, DOOR_<TIER>, is the one its requests pass).
+func (e *Env) TierKey(t testing.TB, product, customer, tier string) string {
+	t.Helper()
 	key, err := apikeys.Generate(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := apikeys.Record{V: apikeys.RecordVersion, Customer: customer, Prefix: apikeys.DisplayPrefix(key),
-		Product: product, Tier: apikeys.DefaultTier, CreatedAt: apikeys.Stamp(time.Now())}
+		Product: product, Tier: tier, CreatedAt: apikeys.Stamp(time.Now())}
 	st := e.RT.State()
 	if err := st.PutKey(context.Background(), product, apikeys.Hash(key), rec); err != nil {
 		t.Fatal(err)

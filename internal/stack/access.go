@@ -82,6 +82,10 @@ func (p *Product) validateAccess(field string) []error {
 		}
 		if n := p.Tiers[name]; n < 1 || n > 1_000_000 {
 			errs = append(errs, errf(fmt.Sprintf("%s.tiers.%s", field, name), "%d is out of range 1..1000000 (requests a minute per customer)", n))
+		} else if p.Pattern == AsyncPipeline && n < MaxJobsPerPost {
+			// The tier is the customer's one door, and a pipeline's door
+			// counts jobs (workers-src/src/lib/door.ts), as doorLimitPerMinute's.
+			errs = append(errs, errf(fmt.Sprintf("%s.tiers.%s", field, name), "%d is below %d: an async pipeline's tier counts jobs a minute per customer, and one POST /jobs carries up to %d (the Worker's MAX_BATCH_INPUTS)", n, MaxJobsPerPost, MaxJobsPerPost))
 		}
 	}
 	return errs

@@ -96,9 +96,11 @@ var SettingsTable = []Setting{
 			"zerocost's choice: a client reads its result within minutes (polls_per_job), so a week leaves days for a late poll; dead and parked records live on under held/ (31 days, the longest month). R2 lifecycle rules count whole days (maxAge in seconds, a day's multiple here); ten years outlives any product"}},
 	{Name: "rateLimitPerMinute", Patterns: every, Default: DefaultRateLimitPerMinute,
 		Range: &Range{1, 1_000_000, "requests per minute", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs}},
+	// A public product's door only: a keyed product's customers pass their
+	// tier's door (tiers) instead (workers-src/src/lib/door.ts).
 	{Name: "doorLimitPerMinute", Patterns: every, // unset: Settings.DoorLimit derives it from rateLimitPerMinute
-		Range: &Range{1, 1_000_000, "requests per minute from one caller", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs},
-		ByPattern: map[string]Range{AsyncPipeline: {MaxJobsPerPost, 1_000_000, "jobs per minute from one caller; one POST /jobs carries up to 100 jobs, each counted",
+		Range: &Range{1, 1_000_000, "requests per minute from one client address of a public product (access: keys: each customer's tier limit applies instead)", "zerocost's sanity bound: the ratelimit binding's limit is a positive integer, " + rateLimitDocs},
+		ByPattern: map[string]Range{AsyncPipeline: {MaxJobsPerPost, 1_000_000, "jobs per minute from one client address of a public product (access: keys: the customer's tier, counting jobs); one POST /jobs carries up to 100 jobs, each counted",
 			"the Worker's MAX_BATCH_INPUTS (workers-src/src/patterns/async-pipeline.ts)"}}},
 	{Name: "maxInputChars", Patterns: every, Default: DefaultMaxInputChars,
 		Range: &Range{1, 1_000_000, "characters", "zerocost's sanity bound"},
@@ -132,7 +134,9 @@ var SettingsTable = []Setting{
 const MaxJobsPerPost = 100
 
 // DoorLimit is doorLimitPerMinute, the door limiter's (DOOR_LIMITER) limit
-// per caller a minute. Unset, half of rateLimitPerMinute, so that one caller
+// per client address a minute: the door of a public product. A keyed
+// product's requests pass their customer's tier door instead (Tiers), one
+// door a request. Unset, half of rateLimitPerMinute, so that one caller
 // can take at most half the product's model calls and every other caller
 // shares the rest; for an async pipeline, which counts jobs, at least
 // MaxJobsPerPost (one full POST).

@@ -195,7 +195,8 @@ type Product struct {
 	// request but GET /health needs a customer key) or AccessPublic.
 	Access string `json:"access,omitempty"`
 	// Tiers are the door limits a customer key may carry (its tier), in
-	// requests per minute per customer; a product with keys has at least
+	// requests (an async pipeline: jobs) per minute per customer, the one
+	// door a keyed request passes; a product with keys has at least
 	// DefaultTier. A public product has none.
 	Tiers    map[string]int `json:"tiers,omitempty"`
 	Settings Settings       `json:"settings"`
@@ -226,9 +227,11 @@ type Settings struct {
 	// R2 lifecycle rule on jobs/).
 	RetentionDays      int `json:"retentionDays,omitempty"`
 	RateLimitPerMinute int `json:"rateLimitPerMinute,omitempty"`
-	// DoorLimitPerMinute is what one caller (its client address) may send
-	// through the product's POST in a minute: requests, or jobs for an async
-	// pipeline. Unset: Settings.DoorLimit derives it.
+	// DoorLimitPerMinute is what one caller (its client address) of a
+	// public product may send through the product's POST in a minute:
+	// requests, or jobs for an async pipeline. A keyed product's customers
+	// pass their tier's door instead (Product.Tiers). Unset:
+	// Settings.DoorLimit derives it.
 	DoorLimitPerMinute   int `json:"doorLimitPerMinute,omitempty"`
 	MaxInputChars        int `json:"maxInputChars,omitempty"`
 	MaxOutputTokens      int `json:"maxOutputTokens,omitempty"`

@@ -78,6 +78,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"tiers of a public product", base + "  zerocost:products: [{name: a, pattern: edge-cache, access: public, tiers: {pro: 600}}]\n", "zerocost:products[0].tiers", "a public product has no customer keys"},
 		{"bad tier name", base + "  zerocost:products: [{name: a, pattern: edge-cache, tiers: {Pro-1: 600}}]\n", "zerocost:products[0].tiers", `"Pro-1" is not a tier name`},
 		{"bad tier limit", base + "  zerocost:products: [{name: a, pattern: edge-cache, tiers: {pro: 0}}]\n", "zerocost:products[0].tiers.pro", "0 is out of range"},
+		{"pipeline tier below one POST", base + "  zerocost:products: [{name: a, pattern: async-pipeline, tiers: {pro: 99}}]\n", "zerocost:products[0].tiers.pro", "99 is below 100: an async pipeline's tier counts jobs"},
 		{"unknown setting", base + "  zerocost:products: [{name: a, pattern: edge-cache, settings: {cacheTtlSecond: 600}}]\n", "zerocost:products[0].settings.cacheTtlSecond", "unknown field; did you mean cacheTtlSeconds?"},
 		{"unknown route key", base + "  zerocost:products: [{name: a, pattern: edge-cache, route: {pattern: 'x.com/*', zone: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].route.zone", "unknown field; did you mean zoneId?"},
 		{"unknown custom domain key", base + "  zerocost:products: [{name: a, pattern: edge-cache, customDomain: {host: a.x.com, zoneId: 0123456789abcdef0123456789abcdef}}]\n", "zerocost:products[0].customDomain.host", "unknown field; did you mean hostname?"},

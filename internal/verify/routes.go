@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerocost/zerocost/internal/apikeys"
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/plan"
 	"github.com/zerocost/zerocost/internal/stack"
@@ -539,15 +540,20 @@ func (p *prober) cache(ctx context.Context) (string, error) {
 }
 
 // rateLimit: past the plan's limit per minute the Worker answers 429. The
-// limit verify meets first is the lower of the model limiter's and the door
-// limiter's (verify is one caller). It sends at most limit + limit/2 +
-// rateSlack requests, each with a new input.
+// limit verify meets first is the lower of the model limiter's and the one
+// door its requests pass (verify is one caller): DOOR_LIMITER on a public
+// product, the door of its key's tier (the default tier) on a keyed one. It
+// sends at most limit + limit/2 + rateSlack requests, each with a new input.
 func (p *prober) rateLimit(ctx context.Context) (string, error) {
 	limit := p.pr.Settings.RateLimitPerMinute
 	if b := p.pr.Binding(contract.RateLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 {
 		limit = b.Limit
 	}
-	if b := p.pr.Binding(contract.DoorLimiter); b != nil && b.Type == plan.RateLimit && b.Limit > 0 && b.Limit < limit {
+	door := contract.DoorLimiter
+	if p.pr.HasKeys() {
+		door = contract.Door(apikeys.DefaultTier)
+	}
+	if b := p.pr.Binding(door); b != nil && b.Type == plan.RateLimit && b.Limit > 0 && b.Limit < limit {
 		limit = b.Limit
 	}
 	if limit <= 0 {

@@ -249,8 +249,10 @@ func TestAuthToken(t *testing.T) {
 	}
 }
 
-// The demo's limit verify meets first: the door's, half the model limiter's 60.
-var retryAfterRE = regexp.MustCompile(`^429 at request \d+ \(limit 30 per minute\), Retry-After \d+$`)
+// The demo's limit verify meets first: the model limiter's 60. Its products
+// take keys, so verify's requests pass their key's tier door (standard, 120 a
+// minute), not DOOR_LIMITER (30, a public product's door).
+var retryAfterRE = regexp.MustCompile(`^429 at request \d+ \(limit 60 per minute\), Retry-After \d+$`)
 
 // The Workers' rate limiter answers 429 past the plan's limit; a Worker
 // without one, or with a lower one, fails the check.
@@ -291,7 +293,7 @@ func TestRateLimit(t *testing.T) {
 	// The limiters are spent now; the proxy answers as Workers without one,
 	// or with a limit of 20, would.
 	rep = run(map[string]*verifytest.Breakage{"sales-engine": {RateLimitAt: -1}, "ai-relay": {RateLimitAt: 20}})
-	if d := find(t, rep, "sales-engine", CheckRateLimit).Detail; d != "no 429 after 55 requests; the plan allows 30 per minute" {
+	if d := find(t, rep, "sales-engine", CheckRateLimit).Detail; d != "no 429 after 100 requests; the plan allows 60 per minute" {
 		t.Errorf("no limiter: %q", d)
 	}
 	if d := find(t, rep, "ai-relay", CheckRateLimit).Detail; !strings.Contains(d, "429 already at request") {

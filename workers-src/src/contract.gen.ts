@@ -139,8 +139,6 @@ export const OPS_PER_EVENT = {
     step_retry: { "model.call": 1 },
     /** runner: workflow: GET /jobs/:id of a job with no record past the age window: the read, then the instance's status */
     poll_instance: { "worker.request": 1, "r2.get": 1, "workflow.status": 1 },
-    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
-    key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
@@ -209,8 +207,6 @@ export const OPS_PER_EVENT = {
     batch_retry: { "r2.put": 1, "r2.get": 1, "queue.write": 1 },
     /** batch mode, per request failed past MAX_RETRIES: the dead record with its input, and its copy under held/ (kept 31 days) */
     batch_dead: { "r2.put": 2, "r2.get": 1 },
-    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
-    key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */
@@ -237,8 +233,6 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** a miss with the budget spent: the door, the lookups, the limiter, the check, 429 budget_exhausted (hits never check) */
     budget_refused: { "worker.request": 1, "r2.get": 1, "ratelimit.limit": 2, "cache.match": 1, "d1.rows_read": 1 },
-    /** customer keys: per request with a live key that starts work (every method but GET), the door limiter of its tier, keyed by customer */
-    key_check: { "ratelimit.limit": 1 },
     /** customer keys: a key not in the isolate's cache (at most once a minute per key and isolate): its record read */
     key_lookup: { "kv.read": 1 },
     /** customer keys: a well-formed key KEYS does not hold live: the read, the failure counted per client address, 401 invalid_key */

@@ -9,25 +9,31 @@ import { clearKeyCache, isWellFormed, type KeyRecord } from "../src/lib/keys";
 import { newJobId } from "../src/lib/jobid";
 import { createWorker } from "../src/patterns/event-agent";
 import { MODEL_USAGE_POINT, OPS_PER_EVENT } from "../src/contract.gen";
-import { call, eventually, expectError, get, newToken, postJson, testEnv, type TestEnv } from "./helpers";
+import { call, doorLimiter, eventually, expectError, get, newToken, postJson, standin, testEnv, type TestEnv } from "./helpers";
 import { newKey, putKey, sha256hex } from "./keyhelpers";
 import { expected } from "./ops";
 import { budgeted, freshProduct, meter, restoreMeters } from "./ops/harness";
 
 const worker = createWorker({});
 
-type Counts = { kvReads: number; failures: number; doors: number };
+type Counts = { kvReads: number; failures: number; doors: number; ipDoors: number };
 
-/** A keyed env whose KEYS reads and limiter calls are counted; `say` decides the limiters' answers. */
-function keyed(say: { failures?: boolean; door?: boolean } = {}, over: Partial<Record<keyof TestEnv, unknown>> = {}) {
-  const counts: Counts = { kvReads: 0, failures: 0, doors: 0 };
+/**
+ * A keyed env whose KEYS reads and limiter calls are counted; `say` decides
+ * the limiters' answers. `over` may bind other tiers' doors (DOOR_GOLD),
+ * which the test stack's types do not name.
+ */
+function keyed(say: { failures?: boolean; door?: boolean } = {}, over: Partial<Record<keyof TestEnv | `DOOR_${string}`, unknown>> = {}) {
+  const counts: Counts = { kvReads: 0, failures: 0, doors: 0, ipDoors: 0 };
   const kv = env.KEYS!;
   const e = testEnv({
     ACCESS: "keys",
     KEYS: { get: (...a: Parameters<KVNamespace["get"]>) => (counts.kvReads++, (kv.get as (...x: unknown[]) => unknown)(...a)) },
     KEY_FAILURES: { limit: async () => (counts.failures++, { success: say.failures ?? true }) },
     DOOR_STANDARD: { limit: async () => (counts.doors++, { success: say.door ?? true }) },
-    ...over,
+    // A public product's door (per address): a keyed request never passes it.
+    DOOR_LIMITER: { limit: async () => (counts.ipDoors++, { success: true }) },
+    ...(over as Partial<Record<keyof TestEnv, unknown>>),
   });
   return { e, counts };
 }
@@ -85,7 +91,8 @@ describe("customer keys", () => {
     expect((await call(worker, postJson("/jobs", { input: `k ${newToken()}` }, bearer(key)), e)).status).toBe(202);
     expect((await call(worker, postJson("/jobs", { input: `k ${newToken()}` }, { "x-api-key": key }), e)).status).toBe(202);
     expect((await call(worker, get(`/jobs/${"0".repeat(60)}`, { "x-api-key": key }), e)).status).toBe(404);
-    expect(counts).toEqual({ kvReads: 1, failures: 0, doors: 2 });
+    // One door a request: the tier's, not DOOR_LIMITER too; the poll passes none.
+    expect(counts).toEqual({ kvReads: 1, failures: 0, doors: 2, ipDoors: 0 });
   });
 
   it("unknown, revoked and expired keys: 401 saying which; each read counts as a failure of the address", async () => {
@@ -97,7 +104,7 @@ describe("customer keys", () => {
     for (const [key, why] of cases) {
       expect(await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(key)), e), 401, "invalid_key")).toMatch(why);
     }
-    expect(counts).toEqual({ kvReads: 4, failures: 4, doors: 0 });
+    expect(counts).toEqual({ kvReads: 4, failures: 4, doors: 0, ipDoors: 0 });
     // A refused key is cached too: asking again reads nothing.
     await expectError(await call(worker, postJson("/jobs", { input: "x" }, bearer(revoked)), e), 401, "invalid_key");
     expect(counts.kvReads).toBe(4);
@@ -124,12 +131,42 @@ describe("customer keys", () => {
     expect(counts.kvReads).toBe(2);
   });
 
-  it("the door limit of the customer's tier: 429 rate_limited", async () => {
-    const { e } = keyed({ door: false });
+  it("the door limit of the customer's tier: 429 rate_limited, naming the customer and its tier; no job", async () => {
+    const { e, counts } = keyed({ door: false });
     const key = await putKey(e.PRODUCT, "acme");
-    const res = await call(worker, postJson("/jobs", { input: "x" }, bearer(key)), e);
+    const t = newToken();
+    const res = await call(worker, postJson("/jobs", { input: `door ${t}` }, bearer(key)), e);
     expect(res.headers.get("retry-after")).toBe("60");
-    expect(await expectError(res, 429, "rate_limited")).toMatch(/acme/);
+    expect(await expectError(res, 429, "rate_limited")).toBe("customer acme is over the standard tier's requests a minute");
+    expect([counts.doors, counts.ipDoors]).toEqual([1, 0]);
+    expect(await standin.calls(t)).toHaveLength(0);
+  });
+
+  it("the one door is the customer's tier (DOOR_<TIER>, keyed by customer); an unbound tier falls back to DOOR_STANDARD", async () => {
+    const gold = doorLimiter(1);
+    const { e, counts } = keyed({}, { DOOR_GOLD: gold });
+    const a = await putKey(e.PRODUCT, "acme", { tier: "gold" });
+    const b = await putKey(e.PRODUCT, "globex", { tier: "gold" });
+    const c = await putKey(e.PRODUCT, "initech", { tier: "platinum" });
+    // Two addresses, one customer: counted together.
+    expect((await call(worker, postJson("/jobs", { input: `g ${newToken()}` }, bearer(a, "198.51.100.7")), e)).status).toBe(202);
+    const over = await call(worker, postJson("/jobs", { input: `g ${newToken()}` }, bearer(a, "203.0.113.9")), e);
+    expect(await expectError(over, 429, "rate_limited")).toBe("customer acme is over the gold tier's requests a minute");
+    expect((await call(worker, postJson("/jobs", { input: `g ${newToken()}` }, bearer(b)), e)).status).toBe(202);
+    expect(gold.keys).toEqual(["acme", "acme", "globex"]);
+    expect((await call(worker, postJson("/jobs", { input: `p ${newToken()}` }, bearer(c)), e)).status).toBe(202);
+    expect([counts.doors, counts.ipDoors]).toEqual([1, 0]);
+  });
+
+  it("a failing or missing tier door is a 503, never a request let through", async () => {
+    const down = { limit: async () => { throw new Error("door down"); } };
+    for (const over of [{ DOOR_STANDARD: down }, { DOOR_STANDARD: undefined }]) {
+      const { e } = keyed({}, over);
+      const key = await putKey(e.PRODUCT, "acme");
+      const t = newToken();
+      await expectError(await call(worker, postJson("/jobs", { input: `nodoor ${t}` }, bearer(key)), e), 503, "unavailable");
+      expect(await standin.calls(t)).toHaveLength(0);
+    }
   });
 
   it("a job is readable by its customer only, before and after its record exists", async () => {
@@ -173,7 +210,7 @@ describe("customer keys: ops per event", () => {
   const ops = OPS_PER_EVENT["event-agent"];
   const poll = (key: string) => get(`/jobs/${"0".repeat(60)}`, bearer(key));
 
-  it("key_lookup, key_check: a key's first request reads KEYS once; POSTs pass the door, polls do not", async () => {
+  it("key_lookup: a key's first request reads KEYS once; no door of its own (a refused POST passes none)", async () => {
     const first = meter({ ACCESS: "keys" });
     const key = await putKey(first.env.PRODUCT, "acme");
     expect((await first.invoke(worker, poll(key))).status).toBe(404);
@@ -183,7 +220,8 @@ describe("customer keys: ops per event", () => {
     expect(next.counts).toEqual(expected(ops.poll));
     const post = meter({ ACCESS: "keys", PRODUCT: first.env.PRODUCT });
     await expectError(await post.invoke(worker, postJson("/jobs", { input: "" }, bearer(key))), 400, "invalid_input");
-    expect(post.counts).toEqual(expected({ "worker.request": 1 }, ops.key_check));
+    expect(post.counts).toEqual(expected({ "worker.request": 1 }));
+    expect(ops).not.toHaveProperty("key_check");
   });
 
   it("customer_check, customer_record: a keyed call of a customer with a budget reads and writes its customer_spend row in the product's D1 trips", async () => {
@@ -198,7 +236,8 @@ describe("customer keys: ops per event", () => {
     const m = meter(budgeted(product, over));
     expect((await m.invoke(worker, postJson("/jobs", { input: `ops ${t}` }, bearer(key)))).status).toBe(202);
     await m.countModel(t);
-    expect(m.counts).toEqual(expected(ops.post, ops.key_check, ops.budget_check, ops.budget_record, ops.customer_check, ops.customer_record));
+    // One door: the tier's, counted in post as a public product's DOOR_LIMITER is.
+    expect(m.counts).toEqual(expected(ops.post, ops.budget_check, ops.budget_record, ops.customer_check, ops.customer_record));
     // The customer's reads and writes share the product's trips: two round trips in all.
     expect(m.d1!.trips.map((tr) => tr.sql.length)).toEqual([2, 2]);
   });

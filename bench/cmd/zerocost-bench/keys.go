@@ -89,7 +89,8 @@ func keysBench(ctx context.Context, root string, rep *Report, n int, logw io.Wri
 		{"edge-cache POST /ask, bad input (400, no storage)", func(base string, h []string) bench.Request {
 			return bench.Request{Method: http.MethodPost, URL: base + "/ask", Body: []byte(`{"input":""}`), Header: h, Want: http.StatusBadRequest}
 		}},
-		// A GET passes the key check but not the tier's door: the lookup alone.
+		// A GET passes the key check and no door: the lookup alone. (Bad
+		// input, too, is refused before the door, on both products.)
 		{"edge-cache GET /ask (405, the key check without the door)", func(base string, h []string) bench.Request {
 			return bench.Request{Method: http.MethodGet, URL: base + "/ask", Header: h, Want: http.StatusMethodNotAllowed}
 		}},

@@ -18,8 +18,9 @@
 // Failed lookups are counted per client address (cf-connecting-ip) on
 // KEY_FAILURES; an address over its limit gets 429 for the rest of the minute
 // before any further KV read, so a flood of made-up keys cannot spend KV's
-// 100,000 free reads a day. A customer's requests that start work (all but
-// GET) then pass the door limit of its tier (DOOR_<TIER>, keyed by customer).
+// 100,000 free reads a day. The customer's requests that start work then
+// pass one door, the door limit of its tier (DOOR_<TIER>, keyed by customer):
+// lib/door.ts's doorFor, at each pattern's POST, counting what it counts.
 import type { BaseEnv } from "../env";
 import { HttpError } from "./errors";
 import type { Payer } from "./types";
@@ -128,7 +129,7 @@ function refusal(rec: KeyRecord | null, product: string, now: number): string {
   return "";
 }
 
-type KeysEnv = BaseEnv & { KEYS?: KVNamespace; KEY_FAILURES?: RateLimit } & Record<string, unknown>;
+type KeysEnv = BaseEnv & { KEYS?: KVNamespace; KEY_FAILURES?: RateLimit };
 
 /** Reads a key's record: the isolate's cache, else KV (one read), counting failed reads per address. */
 async function lookup(env: KeysEnv, request: Request, product: string, hash: string, now: number): Promise<KeyRecord | null> {
@@ -154,18 +155,13 @@ async function lookup(env: KeysEnv, request: Request, product: string, hash: str
   return rec;
 }
 
-/** The door limiter of a tier: DOOR_<TIER>, else the default tier's. */
-function door(env: KeysEnv, tier: string): RateLimit | undefined {
-  const b = env[`DOOR_${tier.toUpperCase()}`] ?? env.DOOR_STANDARD;
-  return b && typeof (b as RateLimit).limit === "function" ? (b as RateLimit) : undefined;
-}
-
 /** Whether the product takes customer keys: ACCESS anything but "public" (missing included). */
 export const keyed = (env: BaseEnv): boolean => (env as { ACCESS?: unknown }).ACCESS !== "public";
 
 /**
- * Checks the request's key (401 invalid_key), then the customer's door
- * limit (429 rate_limited); the customer is then customerOf(request).
+ * Checks the request's key (401 invalid_key); the customer is then
+ * customerOf(request), and its tier's door (lib/door.ts) the one the
+ * request passes.
  */
 export async function requireKey(request: Request, env: BaseEnv): Promise<Customer> {
   const key = keyOf(request);
@@ -176,18 +172,15 @@ export async function requireKey(request: Request, env: BaseEnv): Promise<Custom
   const why = refusal(rec, product, now);
   if (why || !rec) throw invalid(why || "unknown key");
   const c: Customer = { customer: rec.customer, tier: rec.tier, prefix: rec.prefix, monthlyBudgetUsd: budgetOf(rec), hash };
-  // The door counts the requests that start work (every method but GET);
-  // a poll (GET /jobs/:id) is one R2 read and is not held back.
-  const limiter = request.method.toUpperCase() === "GET" ? undefined : door(env as KeysEnv, c.tier);
-  if (limiter && !(await limiter.limit({ key: c.customer })).success) {
-    throw new HttpError(429, "rate_limited", `customer ${c.customer} is over the ${c.tier} tier's requests a minute`, { "retry-after": "60" });
-  }
   customers.set(request, c);
   return c;
 }
 
 /** The customer requireKey let in for this request; "" for a public product. */
 export const customerOf = (request: Request): string => customers.get(request)?.customer ?? "";
+
+/** The customer requireKey let in for this request, with its tier; undefined for a public product. */
+export const callerOf = (request: Request): Customer | undefined => customers.get(request);
 
 /** The key's monthly budget, USD (null: none, or not a number). */
 const budgetOf = (rec: KeyRecord): number | null =>

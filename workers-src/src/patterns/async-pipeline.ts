@@ -27,7 +27,7 @@ import { submitInBatches } from "../lib/batch/submit";
 import { pollAndRun, pollBatches } from "../lib/batch/poll";
 import "../features"; // __ZEROCOST_BATCH_MODE__, __ZEROCOST_SPEND_GUARD__: what this bundle carries
 import { readConfig } from "../lib/config";
-import { callerByAddress, passDoor } from "../lib/door";
+import { doorFor, passDoor } from "../lib/door";
 import { badInput, HttpError, json, tooLarge } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
@@ -64,7 +64,7 @@ async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Respon
   const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
   const inputs = parseInputs(await readJsonObject(request, cap), cfg.maxInputChars);
   // The door counts jobs, one limit() call each (lib/door.ts): all or none.
-  await passDoor(env.DOOR_LIMITER, callerByAddress(request), inputs.length, "jobs");
+  await passDoor(doorFor(env, request), inputs.length, "jobs");
   const now = Date.now();
   const customer = customerOf(request);
   const ids = await Promise.all(inputs.map(() => newJobId(env, now, customer)));

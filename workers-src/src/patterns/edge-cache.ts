@@ -32,7 +32,7 @@ import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
 import { cacheKey } from "../lib/cachekey";
 import { readConfig, type Config } from "../lib/config";
-import { callerByAddress, passDoor } from "../lib/door";
+import { doorFor, passDoor } from "../lib/door";
 import { HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
@@ -196,7 +196,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
           // Per caller, hits too (lib/door.ts); misses also meet the model limiter.
-          await passDoor(env.DOOR_LIMITER, callerByAddress(request));
+          await passDoor(doorFor(env, request));
           const { req, key } = await requestAndKey(hooks, input, env, cfg);
           const url = edgeUrl(cfg.product, key);
 

@@ -15,7 +15,7 @@ import { logDetail } from "../lib/anthropic";
 import { createFetch, createScheduled } from "../lib/app";
 import "../features";
 import { readConfig, type Config } from "../lib/config";
-import { callerByAddress, passDoor } from "../lib/door";
+import { doorFor, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
 import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
@@ -121,7 +121,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
           const cfg = readConfig(env);
           const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
           const input = validateInput(body.input, cfg.maxInputChars);
-          await passDoor(env.DOOR_LIMITER, callerByAddress(request)); // per caller (lib/door.ts)
+          await passDoor(doorFor(env, request)); // per caller (lib/door.ts)
           // (waitUntil runner: on the workflow runner the record step retries the write.)
           if (!__ZEROCOST_WORKFLOW__) refuseAfterWriteFailure(cfg.product, started);
           // Before the 202, so that a limited client hears 429 at once, and
