@@ -102,7 +102,11 @@ func (a *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func parkedJobs(n int) []shared.Job {
 	var out []shared.Job
 	for i := range n {
-		out = append(out, shared.Job{JobID: fmt.Sprintf("%060x", i+1), Status: statusParked, ParkedAt: "2026-12-02T04:00:00Z", Error: "monthly budget spent", InputChars: 10 + i})
+		j := shared.Job{JobID: fmt.Sprintf("%060x", i+1), Status: statusParked, ParkedAt: "2026-12-02T04:00:00Z", Error: "monthly budget spent", InputChars: 10 + i}
+		if i%2 == 1 {
+			j.Customer = fmt.Sprintf("acme-%d", i) // a keyed product's job; the others a public one's
+		}
+		out = append(out, j)
 	}
 	return out
 }
@@ -153,6 +157,9 @@ func TestListPagesThroughTheParkedJobs(t *testing.T) {
 			t.Errorf("the list lacks %s:\n%s", j.JobID, out)
 		}
 	}
+	if !strings.Contains(out, "CUSTOMER") || !strings.Contains(out, "acme-3") || !strings.Contains(out, "2026-12-02T04:00:00Z  -  ") {
+		t.Errorf("the list names each job's customer (- for none):\n%s", out)
+	}
 	if !strings.Contains(out, "JOB ID") || !strings.Contains(out, "14 chars") || !strings.Contains(errOut, "zerocost jobs resume --stack demo --product mail") {
 		t.Errorf("out:\n%s\nerr:\n%s", out, errOut)
 	}
@@ -172,7 +179,7 @@ func TestListPagesThroughTheParkedJobs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if got.Product != "mail" || len(got.Jobs) != 3 || got.Jobs[2].JobID != parkedJobs(3)[2].JobID {
+	if got.Product != "mail" || len(got.Jobs) != 3 || got.Jobs[2].JobID != parkedJobs(3)[2].JobID || got.Jobs[1].Customer != "acme-1" || got.Jobs[0].Customer != "" {
 		t.Errorf("JSON: %+v", got)
 	}
 	if !strings.Contains(a.calls[0], "limit=3") {

@@ -14,7 +14,7 @@ import { clearKeyCache } from "../../src/lib/keys";
 import { monthOf } from "../../src/lib/spend/store";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
-import { call, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
+import { call, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
 import { putKey, sha256hex } from "../keyhelpers";
 import { bearer as admin, CALL_USD, fixedCost, guarded, USAGE } from "./harness";
 
@@ -82,6 +82,9 @@ describe("async-pipeline: customer budgets", () => {
     expect(await jobRecord(s2!)).toMatchObject({ status: "budget_exhausted", error: expect.stringMatching(/your monthly model budget/) });
     expect(await jobRecord(b1!)).toMatchObject({ status: "done", customer: "big" });
     expect(await standin.calls(t)).toHaveLength(2);
+    // The admin list names the parked job's customer (zerocost jobs list's CUSTOMER).
+    const listed = (await (await call(worker, get("/admin/jobs?status=budget_exhausted", admin), e)).json()) as { jobs: { job_id: string; customer?: string }[] };
+    expect(listed.jobs).toMatchObject([{ job_id: s2, customer: "small" }]);
 
     // Still spent: the resume sends it, and the consumer parks it again (nothing lost).
     q.sent.length = 0;

@@ -68,9 +68,13 @@ func Run(o *Options) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB ID\tSTATUS\tPARKED AT\tINPUT\tERROR")
+	fmt.Fprintln(tw, "JOB ID\tSTATUS\tPARKED AT\tCUSTOMER\tINPUT\tERROR")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d chars\t%s\n", j.JobID, j.Status, j.ParkedAt, j.InputChars, j.Error)
+		customer := j.Customer
+		if customer == "" {
+			customer = "-" // a public product's job
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d chars\t%s\n", j.JobID, j.Status, j.ParkedAt, customer, j.InputChars, j.Error)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

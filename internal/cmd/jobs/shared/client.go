@@ -16,6 +16,8 @@ type Job struct {
 	ParkedAt   string `json:"parked_at"`
 	Error      string `json:"error,omitempty"`
 	InputChars int    `json:"input_chars"`
+	// Customer is the customer whose key sent the job ("" on a public product).
+	Customer string `json:"customer,omitempty"`
 }
 
 // Client calls a Worker's admin routes.

@@ -95,6 +95,8 @@ export interface ParkedView {
   parked_at: string;
   error: string;
   input_chars: number;
+  /** a keyed product's job: the customer whose key sent it */
+  customer?: string;
 }
 
 /** A page of the product's parked jobs, by job id; cursor: the last id of the page, null at the end. */
@@ -111,7 +113,9 @@ export async function listParked(
     [res] = (await run(db, [
       db
         .prepare(
-          "SELECT job_id, parked_at, error, length(input) AS input_chars FROM parked_jobs WHERE product = ?1 AND job_id > ?2 ORDER BY job_id LIMIT ?3",
+          "SELECT j.job_id AS job_id, j.parked_at AS parked_at, j.error AS error, length(j.input) AS input_chars, COALESCE(p.customer, '') AS customer " +
+            "FROM parked_jobs AS j LEFT JOIN parked_payers AS p ON p.product = j.product AND p.job_id = j.job_id " +
+            "WHERE j.product = ?1 AND j.job_id > ?2 ORDER BY j.job_id LIMIT ?3",
         )
         .bind(cfg.product, cursor ?? "", limit + 1),
     ])) as [D1Result<Record<string, unknown>>];
@@ -125,6 +129,7 @@ export async function listParked(
     parked_at: String(r.parked_at),
     error: String(r.error),
     input_chars: num(r.input_chars),
+    ...(r.customer ? { customer: String(r.customer) } : {}),
   }));
   return { jobs: page, cursor: rows.length > limit ? page[page.length - 1]!.job_id : null };
 }
