@@ -230,9 +230,10 @@ func productIndex(cfg *stack.Config, name string) int {
 // HasBudgetAlertWebhook says whether the product's Worker gets the
 // BUDGET_ALERT_WEBHOOK secret: the product sets a (token-free)
 // settings.budgetAlertWebhook or the stack the secret
-// zerocost:budgetAlertWebhook, and the stack has a budget.
+// zerocost:budgetAlertWebhook, and the stack has a spend store (a budget,
+// or a product with customer keys, whose customers' budgets alert too).
 func HasBudgetAlertWebhook(cfg *stack.Config, p stack.Product) bool {
-	return cfg.HasBudget() && (p.Settings.BudgetAlertWebhook != "" || cfg.HasBudgetAlertWebhook)
+	return cfg.HasSpendStore() && (p.Settings.BudgetAlertWebhook != "" || cfg.HasBudgetAlertWebhook)
 }
 
 // BudgetAlertWebhookKey is the config key the product's BUDGET_ALERT_WEBHOOK

@@ -76,6 +76,8 @@ export interface JobParams {
   input: string;
   /** the customer whose key created the job ("" or absent on a public product) */
   customer?: string;
+  /** that customer's monthly budget (USD) when the job was created, for its budget alerts (absent: none) */
+  budget_usd?: number;
 }
 
 export interface EventAgentEnv extends Omit<Refine<EventAgentBindings>, "JOB_WORKFLOW"> {

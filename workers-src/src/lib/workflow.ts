@@ -29,7 +29,6 @@ import { jobRecord, writeJob, type JobRecord, type Unrecorded } from "./jobs";
 import { attemptsOver } from "./anthropic";
 import { callModel, ModelError } from "./model";
 import { MODEL_SPEND } from "./spend/guard";
-import { payerFor } from "./types";
 import "../features";
 
 const PATTERN = "event-agent";
@@ -75,7 +74,16 @@ function reason(err: unknown, cfg: Config): string {
 }
 
 /** The model step: one attempt; a failure the step's retries cannot fix ends them at once. */
-async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: string, input: string, attempt: number, customer: string): Promise<Done> {
+async function modelAttempt(
+  env: EventAgentEnv,
+  cfg: Config,
+  hooks: Hooks,
+  id: string,
+  input: string,
+  attempt: number,
+  customer: string,
+  budgetUsd: number | null,
+): Promise<Done> {
   const body = await buildRequest(hooks, input, env, cfg, PATTERN);
   try {
     // The budget was checked before the 202; the call records its cost.
@@ -84,7 +92,7 @@ async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: s
       pattern: PATTERN,
       customer,
       maxAttempts: 1,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, payer: payerFor(customer) } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, payer: customer ? { customer, budgetUsd } : undefined } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
     return { json: JSON.stringify({ result: result ?? null, model: response.model ?? body.model, usage: response.usage }) };
@@ -101,7 +109,16 @@ async function modelAttempt(env: EventAgentEnv, cfg: Config, hooks: Hooks, id: s
  * the reason. `created` is the instance's creation (epoch ms), for the
  * failure's "N attempts over S s".
  */
-export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input: string, created: number, step: Steps, customer = ""): Promise<JobRecord> {
+export async function runJob(
+  env: EventAgentEnv,
+  hooks: Hooks,
+  id: string,
+  input: string,
+  created: number,
+  step: Steps,
+  customer = "",
+  budgetUsd: number | null = null,
+): Promise<JobRecord> {
   const cfg = readConfig(env);
   const who = customer ? { customer } : {};
   let attempts = 0;
@@ -113,7 +130,7 @@ export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input
     };
     const done = await step.do("model", config, async (ctx) => {
       attempts = ctx.attempt;
-      return modelAttempt(env, cfg, hooks, id, input, ctx.attempt, customer);
+      return modelAttempt(env, cfg, hooks, id, input, ctx.attempt, customer, budgetUsd);
     });
     const { result, model, usage } = JSON.parse(done.json) as Pick<JobRecord, "result" | "model" | "usage">;
     rec = jobRecord(id, { status: "done", result, model, usage, ...who });
@@ -133,7 +150,7 @@ export async function runJob(env: EventAgentEnv, hooks: Hooks, id: string, input
 export function createJobWorkflow(hooks: Hooks = {}) {
   return class JobWorkflow extends WorkflowEntrypoint<EventAgentEnv, JobParams> {
     override async run(event: Readonly<WorkflowEvent<JobParams>>, step: WorkflowStep): Promise<void> {
-      await runJob(this.env, hooks, event.instanceId, event.payload.input, event.timestamp.getTime(), step as unknown as Steps, event.payload.customer ?? "");
+      await runJob(this.env, hooks, event.instanceId, event.payload.input, event.timestamp.getTime(), step as unknown as Steps, event.payload.customer ?? "", event.payload.budget_usd ?? null);
     }
   };
 }

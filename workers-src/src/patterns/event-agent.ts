@@ -23,7 +23,7 @@ import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from ".
 import { customerOf, payerOf } from "../lib/keys";
 import { callModel } from "../lib/model";
 import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
-import { NO_TICKET, payerFor, type BudgetTicket } from "../lib/types";
+import { NO_TICKET, payerFor, type BudgetTicket, type Payer } from "../lib/types";
 import { enforceRateLimit } from "../lib/ratelimit";
 import { validateInput } from "../lib/validate";
 import { createJobWorkflow, unrecordedOnWorkflow } from "../lib/workflow";
@@ -63,11 +63,17 @@ function refuseAfterWriteFailure(product: string, now: number): void {
   }
 }
 
+/** A Workflow instance's customer and, for its budget alerts, the budget its key gives now. */
+function jobPayer(request: Request): { customer: string; budget_usd?: number } {
+  const b = payerOf(request)?.budgetUsd;
+  return { customer: customerOf(request), ...(typeof b === "number" ? { budget_usd: b } : {}) };
+}
+
 async function runJob(
   env: EventAgentEnv,
   cfg: Config,
   hooks: Hooks,
-  job: { id: string; customer: string },
+  job: { id: string; customer: string; payer?: Payer },
   input: string,
   started: number,
   waitUntil: (p: Promise<unknown>) => void,
@@ -84,7 +90,7 @@ async function runJob(
       pattern: PATTERN,
       customer: job.customer,
       maxAttempts: 3,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil, payer: payerFor(job.customer) } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket, waitUntil, payer: job.payer ?? payerFor(job.customer) } : undefined,
     });
     rec = jobRecord(id, {
       status: "done",
@@ -142,7 +148,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
             // The reservation cannot outlive this request: the check above
             // is the job's; its instance records the cost.
             try {
-              await env.JOB_WORKFLOW!.create({ id, params: { input, customer: customerOf(request) } });
+              await env.JOB_WORKFLOW!.create({ id, params: { input, ...jobPayer(request) } });
             } catch (err) {
               console.error(`job ${id}: Workflow create failed:`, err);
               throw new HttpError(503, "unavailable", "the job could not start; retry later", { "retry-after": "10" });
@@ -150,7 +156,7 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> 
               ticket.release();
             }
           } else {
-            ctx.waitUntil(runJob(env, cfg, hooks, { id, customer: customerOf(request) }, input, started, (p) => ctx.waitUntil(p), ticket));
+            ctx.waitUntil(runJob(env, cfg, hooks, { id, customer: customerOf(request), payer: payerOf(request) }, input, started, (p) => ctx.waitUntil(p), ticket));
           }
           return json({ job_id: id, status: "queued" }, 202);
         },

@@ -8,14 +8,17 @@
 // as the product's row. Runs in the event-agent project.
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import type { EventAgentEnv } from "../../src/env";
+import { newJobId } from "../../src/lib/jobid";
 import { clearKeyCache } from "../../src/lib/keys";
+import { runJob, type Steps } from "../../src/lib/workflow";
 import { monthOf } from "../../src/lib/spend/store";
 import { createWorker as eventAgent } from "../../src/patterns/event-agent";
 import { createWorker as edgeCache } from "../../src/patterns/edge-cache";
 import { D1Meter } from "../d1meter";
 import { call, expectError, newToken, postJson, standin, type TestEnv } from "../helpers";
 import { putKey } from "../keyhelpers";
-import { CALL_USD, fixedCost, guarded, USAGE } from "./harness";
+import { CALL_USD, fixedCost, guarded, hookPosts, hooksUrl, USAGE } from "./harness";
 
 const CALL_NANOS = Math.round(CALL_USD * 1e9);
 const bearer = (key: string) => ({ authorization: `Bearer ${key}`, "cf-connecting-ip": "198.51.100.9" });
@@ -85,6 +88,38 @@ describe("customer budgets (scope customer)", () => {
     // One more row written per call for the customer.
     expect(trips[1]!.rows_written).toBe(2);
     expect(await row(e.PRODUCT, "acme")).toMatchObject({ nanos: 2 * CALL_NANOS, calls: 2 });
+  });
+
+  it("a customer's budget alerts through the product's webhook, once a threshold, with no product budget; a customer without one never alerts", async () => {
+    const t = newToken();
+    await fixedCost(t);
+    const hook = `k${crypto.randomUUID().slice(0, 8)}`;
+    const e = keyedEnv(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "50,100", BUDGET_ALERT_WEBHOOK: hooksUrl(hook) });
+    const small = await putKey(e.PRODUCT, "small", { monthly_budget_usd: 2 * CALL_USD });
+    const big = await putKey(e.PRODUCT, "big", { monthly_budget_usd: null });
+    for (let i = 0; i < 3; i++) expect((await call(worker, postJson("/jobs", { input: `b${i} ${t}` }, bearer(big)), e)).status).toBe(202);
+    expect(await hookPosts(hook)).toEqual([]);
+    expect((await call(worker, postJson("/jobs", { input: `s0 ${t}` }, bearer(small)), e)).status).toBe(202);
+    expect((await hookPosts(hook)).map((p) => p.body.text)).toEqual([expect.stringMatching(/^zerocost budget alert \(50%\): Customer small of product \S+ has spent/)]);
+    expect((await call(worker, postJson("/jobs", { input: `s1 ${t}` }, bearer(small)), e)).status).toBe(202);
+    await expectError(await call(worker, postJson("/jobs", { input: `s2 ${t}` }, bearer(small)), e), 429, "budget_exhausted");
+    const texts = (await hookPosts(hook)).map((p) => p.body.text);
+    expect(texts).toHaveLength(2);
+    expect(texts[1]).toMatch(/\(100%\): Customer small .*The budget is spent: its model calls are refused until/);
+  });
+
+  it("the workflow runner's instance carries the customer's budget (budget_usd), so its calls alert too", async () => {
+    const t = newToken();
+    await fixedCost(t);
+    const hook = `k${crypto.randomUUID().slice(0, 8)}`;
+    const e = keyedEnv(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "100", BUDGET_ALERT_WEBHOOK: hooksUrl(hook) });
+    const steps: Steps = { do: (_name, _config, callback) => callback({ attempt: 1 }) };
+    for (let i = 0; i < 2; i++) {
+      const id = await newJobId(e, Date.now(), "wfc");
+      const rec = await runJob(e as unknown as EventAgentEnv, {}, id, `w${i} ${t}`, Date.now(), steps, "wfc", 2 * CALL_USD);
+      expect(rec).toMatchObject({ status: "done", customer: "wfc" });
+    }
+    expect((await hookPosts(hook)).map((p) => p.body.text)).toEqual([expect.stringMatching(/\(100%\): Customer wfc of product /)]);
   });
 
   it("a budget raised in the key's record applies once the isolate reads it again", async () => {

@@ -27,12 +27,28 @@ const level = (budget: number, t: number) => Math.ceil((budget * t) / 100);
 const sent = new Set<string>();
 const lost = new Map<string, number>();
 
+/** A customer's month spend against its budget (nano-USD), for its alerts. */
+export interface CustomerSpend {
+  customer: string;
+  budget: number;
+  spent: number;
+}
+
 /**
- * After a call of `cost` took the spend to `product` (and the stack's to
- * `stack`): sends the alert of every threshold reached and not known to be
- * sent. Returns the alerts sent ("product:50", "stack:100", ...). Never throws.
+ * After a call of `cost` took the spend to `product` (the stack's to `stack`,
+ * its customer's to `customer.spent`): sends the alert of every threshold
+ * reached and not known to be sent. Returns the alerts sent ("product:50",
+ * "stack:100", "customer:80", ...). Never throws.
  */
-export async function alertsFor(g: Guard, month: string, cost: number, product: number, stack: number | null, now: number): Promise<string[]> {
+export async function alertsFor(
+  g: Guard,
+  month: string,
+  cost: number,
+  product: number | null,
+  stack: number | null,
+  now: number,
+  customer?: CustomerSpend,
+): Promise<string[]> {
   if (g.webhook === "") return [];
   const reached: Reached[] = [];
   const add = (scope: string, budget: number | null, spent: number | null) => {
@@ -43,6 +59,7 @@ export async function alertsFor(g: Guard, month: string, cost: number, product: 
   };
   add(`product:${g.product}`, g.productBudget, product);
   add("stack", g.stackBudget, stack);
+  if (customer) add(`customer:${g.product}:${customer.customer}`, customer.budget, customer.spent);
   return reached.length ? alert(g, month, reached, now) : [];
 }
 
@@ -101,7 +118,7 @@ async function alert(g: Guard, month: string, reached: Reached[], now: number): 
       if (ok) {
         sent.add(key);
         lost.delete(key);
-        out.push(`${r.scope === "stack" ? "stack" : "product"}:${r.threshold}`);
+        out.push(`${r.scope.split(":")[0]}:${r.threshold}`);
         return;
       }
       try {
@@ -117,12 +134,13 @@ async function alert(g: Guard, month: string, reached: Reached[], now: number): 
 }
 
 function alertText(g: Guard, month: string, r: Reached): string {
-  const who = r.scope === "stack" ? "The stack" : `Product ${g.product}`;
+  const customer = r.scope.startsWith("customer:") ? r.scope.slice(`customer:${g.product}:`.length) : null;
+  const who = r.scope === "stack" ? "The stack" : customer !== null ? `Customer ${customer} of product ${g.product}` : `Product ${g.product}`;
   const pct = Math.floor((r.spent * 100) / r.budget);
   const spent = `$${round(nanosToUsd(r.spent))} of its $${nanosToUsd(r.budget)} monthly model budget`;
   const tail =
     r.threshold >= 100
-      ? `The budget is spent: model calls are refused until ${resetsAt(Date.parse(`${month}-01T00:00:00Z`))}.`
+      ? `The budget is spent: ${customer !== null ? "its model calls" : "model calls"} are refused until ${resetsAt(Date.parse(`${month}-01T00:00:00Z`))}.`
       : `The budget resets at ${resetsAt(Date.parse(`${month}-01T00:00:00Z`))}.`;
   return `zerocost budget alert (${r.threshold}%): ${who} has spent ${spent} in ${month} (${pct}%). ${tail}`;
 }

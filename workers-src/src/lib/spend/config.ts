@@ -59,12 +59,17 @@ export function guardOf(env: BaseEnv, cfg: Config): Guard | null {
   const productBudget = budgetVar("MONTHLY_BUDGET_USD", e.MONTHLY_BUDGET_USD);
   const stackBudget = budgetVar("STACK_BUDGET_USD", e.STACK_BUDGET_USD);
   if (productBudget === null && stackBudget === null) return null;
-  const prices = pricesOf(env);
+  return { ...alertGuard(env, cfg, pricesOf(env)), productBudget, stackBudget };
+}
+
+/** The guard's alert settings alone (no product or stack budget): a customer's budget alerts on a product without one. */
+export function alertGuard(env: BaseEnv, cfg: Config, prices: ModelPrices): Guard {
+  const e = env as BaseEnv & SpendEnv;
   return {
-    db: e.SPEND,
+    db: e.SPEND!,
     product: cfg.product,
-    productBudget,
-    stackBudget,
+    productBudget: null,
+    stackBudget: null,
     thresholds: parseThresholds(e.BUDGET_ALERT_THRESHOLDS),
     prices,
     webhook: typeof e.BUDGET_ALERT_WEBHOOK === "string" ? e.BUDGET_ALERT_WEBHOOK.trim() : "",

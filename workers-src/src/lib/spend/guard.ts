@@ -22,7 +22,7 @@ import { callCostNanos, nanosToUsd } from "../prices";
 import type { ModelPrices } from "../prices";
 import { NO_TICKET, type BudgetTicket, type ModelMode, type Payer, type Usage } from "../types";
 import { alertsFor } from "./alerts";
-import { budgetVar, guardOf, pricesOf, type Guard } from "./config";
+import { alertGuard, budgetVar, guardOf, pricesOf, type Guard } from "./config";
 import { customerRecordStatement, customerSpentOf, customerSpentStatement, scopeOf } from "./customer";
 import { BudgetExhausted, BudgetUnavailable, unavailable } from "./errors";
 import { monthOf, num, resetsAt, run, spendDb, spentOf, spentStatement, type Spent } from "./store";
@@ -198,7 +198,10 @@ export async function recordSpend(
   const product = num(row.product);
   const stack = withStack ? product + num(row.others) : null;
   const customer = c ? num(res[res.length - 1]!.results[0]?.customer) : null;
-  const alerts = g && cost > 0 ? await alertsFor(g, month, cost, product, stack, now) : [];
+  // A customer with a budget gets its own alerts, through the product's webhook.
+  const cust = c && c.budget !== null && customer !== null ? { customer: c.customer, budget: c.budget, spent: customer } : undefined;
+  const ag = g ?? (cust ? alertGuard(env, cfg, prices) : null);
+  const alerts = ag && cost > 0 ? await alertsFor(ag, month, cost, g ? product : null, stack, now, cust) : [];
   return { cost_nanos: cost, product_nanos: product, stack_nanos: stack, customer_nanos: customer, alerts };
 }
 
