@@ -58,5 +58,9 @@ export interface Payer {
   budgetUsd: number | null;
 }
 
-/** The payer of a call whose budget was checked already (only its spend is recorded); undefined without a customer. */
-export const payerFor = (customer: string): Payer | undefined => (customer ? { customer, budgetUsd: null } : undefined);
+/**
+ * The payer of a call whose budget was checked already: its spend is
+ * recorded, and its budget (when known) only sets off its alerts; undefined
+ * without a customer.
+ */
+export const payerFor = (customer: string, budgetUsd: number | null = null): Payer | undefined => (customer ? { customer, budgetUsd } : undefined);

@@ -29,6 +29,7 @@ import { jobRecord, writeJob, type JobRecord, type Unrecorded } from "./jobs";
 import { attemptsOver } from "./anthropic";
 import { callModel, ModelError } from "./model";
 import { MODEL_SPEND } from "./spend/guard";
+import { payerFor } from "./types";
 import "../features";
 
 const PATTERN = "event-agent";
@@ -92,7 +93,7 @@ async function modelAttempt(
       pattern: PATTERN,
       customer,
       maxAttempts: 1,
-      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, payer: customer ? { customer, budgetUsd } : undefined } : undefined,
+      budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, payer: payerFor(customer, budgetUsd) } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
     return { json: JSON.stringify({ result: result ?? null, model: response.model ?? body.model, usage: response.usage }) };
