@@ -190,8 +190,18 @@ func writeState(t *testing.T, pid int, urls map[string]string, p *plan.Plan, key
 		}
 	}
 	st["products"] = products
-	b, _ := json.Marshal(st)
-	path := filepath.Join(t.TempDir(), "demo.json")
+	return writeJSONFile(t, "demo.json", st)
+}
+
+// writeJSONFile writes v as JSON to a file of that name in a temporary
+// folder and returns its path.
+func writeJSONFile(t *testing.T, name string, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -279,12 +289,7 @@ func deployed(t *testing.T) (*cftest.Server, string, map[string]string, outputs.
 // and returns the file.
 func writeOutputs(t *testing.T, out outputs.Stack) string {
 	t.Helper()
-	b, _ := json.Marshal(out)
-	path := filepath.Join(t.TempDir(), "outputs.json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeJSONFile(t, "outputs.json", out)
 }
 
 func TestDeployed(t *testing.T) {
@@ -497,9 +502,7 @@ func TestAuthToken(t *testing.T) {
 	// Its real Workers, with the token as their AUTH_TOKEN.
 	rt := verifytest.Workers(t, devrun.Options{ProjectDir: dir, Stack: "authy", Plan: p, AuthToken: "let-me-in"})
 	urls := verifytest.URLs(rt)
-	outFile := filepath.Join(t.TempDir(), "outputs.json")
-	b, _ := json.Marshal(map[string]any{"relay": map[string]any{"pattern": "edge-cache", "script": "relay-authy", "url": urls["relay"]}})
-	os.WriteFile(outFile, b, 0o644)
+	outFile := writeJSONFile(t, "outputs.json", map[string]any{"relay": map[string]any{"pattern": "edge-cache", "script": "relay-authy", "url": urls["relay"]}})
 
 	exec := func(env map[string]string) result {
 		io, out, errOut := cmdutil.Test()
