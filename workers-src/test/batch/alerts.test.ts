@@ -7,6 +7,9 @@
 // $0.002 at the realtime price (test/budget/harness.ts), half in batch mode.
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { POLL_MAX_BINDING_OPS, pollBatches } from "../../src/lib/batch/poll";
+import { batchKey } from "../../src/lib/batch/record";
+import { readConfig } from "../../src/lib/config";
 import { clearKeyCache } from "../../src/lib/keys";
 import { callCostNanos, parsePrices } from "../../src/lib/prices";
 import { monthOf } from "../../src/lib/spend/store";
@@ -128,6 +131,9 @@ describe("batch mode: customer budget alerts", () => {
     const jobs = [...(await jobsOf(e, t, "revoked", revoked, 1)), ...(await jobsOf(e, t, "deleted", deleted, 1))];
     const r = await deliver(e, jobs.map((j) => j.msg));
     expect(r.explicitAcks).toHaveLength(2);
+    // The batch record names its customers' count: the poller's bound on the key reads applying it takes.
+    const listed = await env.OUTPUTS.list({ prefix: "batches/", include: ["customMetadata"] });
+    expect(listed.objects.map((o) => o.customMetadata)).toEqual([{ jobs: "2", customers: "2" }]);
     // zerocost keys revoke sets revoked_at and keeps the record; a record may also be gone.
     const rk = `k:${await sha256hex(revoked)}`;
     const rec = (await env.KEYS!.get(rk, "json")) as Record<string, unknown>;
@@ -150,5 +156,21 @@ describe("batch mode: customer budget alerts", () => {
     await pass(e, await jobsOf(e, t, "kvdown", key, 1), { ...e, KEYS: down } as TestEnv);
     expect(await row(e.PRODUCT, "kvdown")).toEqual({ nanos: BATCH_NANOS, calls: 1 });
     expect(await texts(hook)).toEqual([]);
+  });
+
+  it("the poller counts a batch's key reads in its binding-call bound: a record with no customers count is taken at one read a job", async () => {
+    const e = batchEnv();
+    // 200 jobs: 3n + 3 binding calls fit the poll's bound, 3n + 3 plus a key read a job do not.
+    const n = 200;
+    expect(1 + 3 * n + 3).toBeLessThanOrEqual(POLL_MAX_BINDING_OPS);
+    expect(1 + 4 * n + 3).toBeGreaterThan(POLL_MAX_BINDING_OPS);
+    // Batches the stand-in does not know (gone: 404), with records of no jobs, so applying one writes nothing.
+    const put = (id: string, meta: Record<string, string>) =>
+      env.OUTPUTS.put(batchKey(id), JSON.stringify({ batch_id: id, product: e.PRODUCT, created_at: new Date().toISOString(), jobs: [] }), { customMetadata: meta });
+    await put("msgbatch_unknown_customers", { jobs: String(n) });
+    expect(await pollBatches(e, readConfig(e), {})).toMatchObject({ open: 1, retrieved: 1, finished: 0, deferred: 1 });
+    await env.OUTPUTS.delete(batchKey("msgbatch_unknown_customers"));
+    await put("msgbatch_no_customers", { jobs: String(n), customers: "0" });
+    expect(await pollBatches(e, readConfig(e), {})).toMatchObject({ open: 1, retrieved: 1, finished: 1, deferred: 0 });
   });
 });
