@@ -1,11 +1,12 @@
 // Applying an ended Message Batch's results to its jobs (the poller, poll.ts):
 // succeeded -> the job's record done with the shaped result and usage, the
 // usage data point (mode "batch"), the spend (on the customer's payer with
-// its budget, payers.ts: its alerts as on the realtime paths); errored, expired or canceled ->
-// sent again while its submissions stay within MAX_RETRIES + 1 (the message
-// says how many it had), else the dead record with the input, as the
-// dead-letter consumer writes it; a request the API refused as invalid
-// (invalid_request_error) fails at once, as in realtime mode. Every record
+// its budget, payers.ts: its alerts as on the realtime paths); errored,
+// expired or canceled -> sent again while its submissions stay within
+// MAX_RETRIES + 1 (the message says how many it had), else the dead record
+// with the input, as the dead-letter consumer writes it; a request the API
+// refused as invalid (invalid_request_error) fails at once, as in realtime
+// mode. Every record
 // write is conditional on the record being what was read (R2 onlyIf etag),
 // and a job whose record no longer names this batch as submitted is skipped,
 // so the poller never overwrites a newer state and running it twice writes
