@@ -200,10 +200,11 @@ export const keyHashOf = (request: Request): string => customers.get(request)?.h
  * key's record says now (the isolate's cache, else one KV read): a budget
  * raised since the job was sent (zerocost keys create rewrites the
  * customer's live keys) applies when it runs. A record that is gone or names
- * another customer gives no budget. Throws when KV fails (the caller retries
- * the job).
+ * another customer gives no budget; with `live`, a revoked one gives none
+ * either (batch mode's settled spend: no alerts for a revoked key). Throws
+ * when KV fails (the caller retries the job).
  */
-export async function payerByKey(env: BaseEnv, customer: string, hash: string, now = Date.now()): Promise<Payer> {
+export async function payerByKey(env: BaseEnv, customer: string, hash: string, now = Date.now(), live = false): Promise<Payer> {
   if (customer === "" || !/^[0-9a-f]{64}$/.test(hash)) return { customer, budgetUsd: null };
   const product = env.PRODUCT ?? "";
   const id = `${product}\u0000${hash}`;
@@ -217,7 +218,8 @@ export async function payerByKey(env: BaseEnv, customer: string, hash: string, n
     cache.set(id, hit);
   }
   const rec = hit.rec;
-  return { customer, budgetUsd: rec && rec.customer === customer && rec.product === product ? budgetOf(rec) : null };
+  const ok = rec && rec.customer === customer && rec.product === product && !(live && rec.revoked_at);
+  return { customer, budgetUsd: ok ? budgetOf(rec) : null };
 }
 
 /** Forgets what this isolate cached (tests). */

@@ -158,6 +158,7 @@ describe("batch mode: the consumer", () => {
       exhausted: () => true,
       park: async (_e, _c, jobs) => void parked.push(...jobs.map((j) => j.job_id)),
       recordSpend: async () => {},
+      payer: async () => undefined,
     };
     const calls = watchBatchCalls();
     const batch = createMessageBatch(QUEUE, [a.msg]);

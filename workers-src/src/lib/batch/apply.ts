@@ -1,10 +1,12 @@
 // Applying an ended Message Batch's results to its jobs (the poller, poll.ts):
 // succeeded -> the job's record done with the shaped result and usage, the
-// usage data point (mode "batch"), the spend; errored, expired or canceled ->
-// sent again while its submissions stay within MAX_RETRIES + 1 (the message
-// says how many it had), else the dead record with the input, as the
-// dead-letter consumer writes it; a request the API refused as invalid
-// (invalid_request_error) fails at once, as in realtime mode. Every record
+// usage data point (mode "batch"), the spend (on the customer's payer with
+// its budget, payers.ts: its alerts as on the realtime paths); errored,
+// expired or canceled -> sent again while its submissions stay within
+// MAX_RETRIES + 1 (the message says how many it had), else the dead record
+// with the input, as the dead-letter consumer writes it; a request the API
+// refused as invalid (invalid_request_error) fails at once, as in realtime
+// mode. Every record
 // write is conditional on the record being what was read (R2 onlyIf etag),
 // and a job whose record no longer names this batch as submitted is skipped,
 // so the poller never overwrites a newer state and running it twice writes
@@ -16,9 +18,10 @@ import { holdJob, isHeld } from "../held";
 import { isTerminal, jobRecord, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
 import { recordUsage } from "../model";
 import { sendAll } from "../queue";
-import { payerFor, type MessagesResponse } from "../types";
+import type { MessagesResponse } from "../types";
 import type { BatchResult } from "./api";
 import type { BatchBudget } from "./guard";
+import type { Payers } from "./payers";
 import { PATTERN, payerFields, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
 
 export interface PollSummary {
@@ -45,6 +48,8 @@ interface Apply {
   cfg: Config;
   hooks: Hooks;
   budget: BatchBudget;
+  /** the poll run's payers: one key read per customer */
+  payers: Payers;
   batchId: string;
   sum: PollSummary;
   /** false once a job could not be settled (the batch record then stays) */
@@ -121,7 +126,8 @@ async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Pro
       a.sum.dead++;
     }
     recordUsage(a.env, a.cfg, model, PATTERN, message?.usage, "batch", job.customer ?? "");
-    await a.budget.recordSpend(a.env, a.cfg, message?.usage, payerFor(job.customer ?? "")).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
+    const payer = await a.payers.of(job);
+    await a.budget.recordSpend(a.env, a.cfg, message?.usage, payer).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
   } catch (err) {
     a.complete = false;
     console.error(`job ${job.job_id}: writing its result failed:`, err);
@@ -172,11 +178,12 @@ export async function applyResults(
   cfg: Config,
   hooks: Hooks,
   budget: BatchBudget,
+  payers: Payers,
   record: BatchRecord,
   results: Map<string, BatchResult>,
   sum: PollSummary,
 ): Promise<boolean> {
-  const a: Apply = { env, cfg, hooks, budget, batchId: record.batch_id, sum, complete: true, writes: [] };
+  const a: Apply = { env, cfg, hooks, budget, payers, batchId: record.batch_id, sum, complete: true, writes: [] };
   const again: Array<Held & { error: string }> = [];
   for (const h of await readAll(a, record.jobs)) {
     if (h === null) continue;

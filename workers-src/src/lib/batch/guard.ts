@@ -1,6 +1,8 @@
 // The spend guard's part in batch mode (lib/spend/): one budget query before
-// a create (not per job), one spend upsert per succeeded result. A bundle
-// without the spend guard uses NO_GUARD; tests pass their own.
+// a create (not per job), one spend upsert per succeeded result, on the
+// payer its customer's key names now (payers.ts reads it once per customer
+// per poll run). A bundle without the spend guard uses NO_GUARD; tests pass
+// their own.
 import type { BaseEnv } from "../../env";
 import "../../features";
 import type { Config } from "../config";
@@ -18,14 +20,25 @@ export interface BatchBudget {
   exhausted(err: unknown): boolean;
   /** Parks the jobs (budget_exhausted, inputs kept) instead of submitting them. */
   park(env: BaseEnv, cfg: Config, jobs: Array<{ job_id: string; input: string; prev: JobRecord | null; error: string; customer?: string; key_hash?: string }>): Promise<void>;
-  /** Adds a succeeded batch request's cost, at the batch price (to the payer's row too). */
+  /** Adds a succeeded batch request's cost, at the batch price (to the payer's row too; a payer with a budget gets its alerts). */
   recordSpend(env: BaseEnv, cfg: Config, usage: Usage | undefined, payer?: Payer): Promise<void>;
+  /**
+   * The payer of a settled job of `customer` sent with the key of hash
+   * `keyHash`: its budget as the key's record says now (one KV read unless
+   * the isolate's key cache has it); a revoked or deleted key gives no
+   * budget. Throws when KV fails.
+   */
+  payer(env: BaseEnv, customer: string, keyHash: string): Promise<Payer | undefined>;
 }
+
+/** The customer's payer as its key's record says now (`live`: a revoked key gives no budget). */
+const payerNow = async (env: BaseEnv, customer: string, keyHash: string, live: boolean): Promise<Payer | undefined> =>
+  __ZEROCOST_KEYS__ ? await payerByKey(env, customer, keyHash, Date.now(), live) : payerFor(customer);
 
 export const SPEND_GUARD: BatchBudget = {
   check: async (env, cfg, models, who) => {
     // The customer's budget as its key's record says now (a raise applies to a resumed job).
-    const payer = who ? (__ZEROCOST_KEYS__ ? await payerByKey(env, who.customer, who.key_hash) : payerFor(who.customer)) : undefined;
+    const payer = who ? await payerNow(env, who.customer, who.key_hash, false) : undefined;
     for (const m of new Set(models)) assertPriced(env, cfg, m, payer);
     await checkBudget(env, cfg, Date.now(), payer);
   },
@@ -34,6 +47,7 @@ export const SPEND_GUARD: BatchBudget = {
     for (const j of jobs) await parkJob(env, cfg, env.OUTPUTS, { job_id: j.job_id, input: j.input, error: j.error, customer: j.customer, key_hash: j.key_hash }, j.prev);
   },
   recordSpend: async (env, cfg, usage, payer) => void (await recordSpend(env, cfg, usage, "batch", Date.now(), payer)),
+  payer: (env, customer, keyHash) => payerNow(env, customer, keyHash, true),
 };
 
 /** A bundle without the spend guard (no budget in the stack): nothing to check or record. */
@@ -42,6 +56,7 @@ const NO_GUARD: BatchBudget = {
   exhausted: () => false,
   park: async () => {},
   recordSpend: async () => {},
+  payer: async (_env, customer) => payerFor(customer),
 };
 
 export interface BatchOptions {

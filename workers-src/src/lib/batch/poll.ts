@@ -7,15 +7,22 @@
 // fetches, 1,000 binding calls per invocation,
 // https://developers.cloudflare.com/workers/platform/limits/): at most
 // POLL_MAX_FETCHES fetches (a retrieve per open batch, one more for the
-// results of an ended one) and POLL_MAX_BINDING_OPS R2 and queue calls (an
-// ended batch of n jobs costs at most 3n + 3); the oldest batches go first
-// and the rest waits for the next run.
+// results of an ended one) and POLL_MAX_BINDING_OPS R2, queue and KV calls
+// (an ended batch of n jobs of k customers costs at most 3n + 3 + k: one KV
+// read of a key per customer per poll run, payers.ts; KV counts its reads in
+// the same 1,000 operations per invocation,
+// https://developers.cloudflare.com/kv/platform/limits/); the oldest batches
+// go first and the rest waits for the next run. A customer's budget alert is
+// one more fetch (the webhook's POST), at most one per threshold a month per
+// budget; one refused for the subrequest limit releases its claim and is
+// sent by a later record (lib/spend/alerts.ts).
 import type { Hooks } from "../../hooks";
 import { ModelError } from "../anthropic";
 import type { Config } from "../config";
 import { batchResults, retrieveBatch, type BatchResult, type MessageBatch } from "./api";
 import { applyResults, type PollSummary } from "./apply";
 import { budgetOf, type BatchBudget, type BatchOptions } from "./guard";
+import { Payers } from "./payers";
 import { BATCHES_PREFIX, type BatchEnv, type BatchRecord } from "./record";
 
 export type { PollSummary } from "./apply";
@@ -28,6 +35,12 @@ export const POLL_MAX_BINDING_OPS = 800;
 export const POLL_LIST_LIMIT = 1000;
 /** What a batch record without a jobs count is counted at (a delivery holds at most 100 messages). */
 const JOBS_UNKNOWN = 100;
+
+/** The KV reads a listed batch may add: its customers count (submit.ts), else one per job. */
+function customersOf(meta: Record<string, string> | undefined, jobs: number): number {
+  const k = Number(meta?.customers);
+  return Number.isInteger(k) && k >= 0 && k <= jobs ? k : jobs;
+}
 
 /** One poll's running totals of its per-invocation bounds. */
 interface Spent {
@@ -52,6 +65,7 @@ async function finish(
   cfg: Config,
   hooks: Hooks,
   budget: BatchBudget,
+  payers: Payers,
   key: string,
   id: string,
   ended: { batch: MessageBatch; gone: boolean },
@@ -77,7 +91,10 @@ async function finish(
       }
     }
     spent.bindingOps += 3 * record.jobs.length + 1;
-    if (await applyResults(env, cfg, hooks, budget, record, results, sum)) {
+    const reads = payers.reads;
+    const applied = await applyResults(env, cfg, hooks, budget, payers, record, results, sum);
+    spent.bindingOps += payers.reads - reads;
+    if (applied) {
       await env.OUTPUTS.delete(key);
       sum.finished++;
     }
@@ -93,6 +110,7 @@ async function finish(
  */
 export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts: BatchOptions = {}): Promise<PollSummary> {
   const budget = budgetOf(opts);
+  const payers = new Payers(env, budget);
   const sum: PollSummary = { open: 0, retrieved: 0, finished: 0, done: 0, retried: 0, dead: 0, failed: 0, skipped: 0, deferred: 0 };
   const listing = await env.OUTPUTS.list({ prefix: BATCHES_PREFIX, limit: POLL_LIST_LIMIT, include: ["customMetadata"] });
   const objects = [...listing.objects].sort((a, b) => a.uploaded.getTime() - b.uploaded.getTime());
@@ -101,6 +119,7 @@ export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts
   for (const [i, obj] of objects.entries()) {
     const id = obj.key.slice(BATCHES_PREFIX.length, -".json".length);
     const n = Number(obj.customMetadata?.jobs) || JOBS_UNKNOWN;
+    const k = customersOf(obj.customMetadata, n);
     if (spent.fetches + 1 > POLL_MAX_FETCHES) {
       sum.deferred = objects.length - i;
       break;
@@ -109,11 +128,11 @@ export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts
     sum.retrieved++;
     const ended = await retrieveOrGone(env, cfg, id);
     if (!ended || ended.batch.processing_status !== "ended") continue;
-    if (spent.fetches + 1 > POLL_MAX_FETCHES || spent.bindingOps + 3 * n + 3 > POLL_MAX_BINDING_OPS) {
+    if (spent.fetches + 1 > POLL_MAX_FETCHES || spent.bindingOps + 3 * n + 3 + k > POLL_MAX_BINDING_OPS) {
       sum.deferred = objects.length - i;
       break;
     }
-    await finish(env, cfg, hooks, budget, obj.key, id, ended, sum, spent);
+    await finish(env, cfg, hooks, budget, payers, obj.key, id, ended, sum, spent);
   }
   return sum;
 }

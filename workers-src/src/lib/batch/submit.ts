@@ -45,8 +45,9 @@ import { batchKey, PATTERN, payerFields, priorAttempts, type BatchEnv, type Batc
  * Most jobs in one Message Batch. A delivery held at most 100 jobs before
  * jobs were packed (max_batch_size is at most 100 messages); with packs of
  * ten it may hold 1,000, and the poller applies an ended batch only when its
- * 3n + 3 binding calls fit POLL_MAX_BINDING_OPS (800, poll.ts): a delivery's
- * jobs go into batches of at most 100.
+ * 3n + 3 + k binding calls (k customers' key reads, k <= n) fit
+ * POLL_MAX_BINDING_OPS (800, poll.ts): a delivery's jobs go into batches of
+ * at most 100.
  */
 export const BATCH_MAX_JOBS = 100;
 
@@ -212,7 +213,8 @@ async function commit(env: BatchEnv, cfg: Config, batch: MessageBatch, built: Bu
       () =>
         env.OUTPUTS.put(batchKey(batch.id), JSON.stringify(record), {
           httpMetadata: { contentType: "application/json" },
-          customMetadata: { jobs: String(jobs.length) },
+          // customers: the poller's bound on the key reads applying it takes (poll.ts).
+          customMetadata: { jobs: String(jobs.length), customers: String(new Set(jobs.flatMap((j) => (j.customer ? [j.customer] : []))).size) },
         }),
       Date.now() + PUT_DEADLINE_MS,
     );
