@@ -16,7 +16,9 @@ import (
 
 const (
 	apiToken = "cf-token"
-	zoneID   = "fedcba9876543210fedcba9876543210"
+	// acct is the account verifytest.Deploy deploys into (the demo stack's).
+	acct   = "0123456789abcdef0123456789abcdef"
+	zoneID = "fedcba9876543210fedcba9876543210"
 )
 
 // routedPlan is the demo plan with a zone route on sales-engine and a custom
@@ -89,7 +91,6 @@ func TestResourcesAllPass(t *testing.T) {
 }
 
 func TestResourceDrift(t *testing.T) {
-	acct := "0123456789abcdef0123456789abcdef"
 	cases := []struct {
 		name, product, check string
 		change               func(s *cftest.Server, out outputs.Stack)
@@ -338,7 +339,7 @@ func TestMaxConcurrencyDeployedAndChecked(t *testing.T) {
 	}
 	s.Update(func(st *State) {
 		n := 5
-		queue(st, "0123456789abcdef0123456789abcdef", "email-worker-demo-jobs").Consumers[0].Settings.MaxConcurrency = &n
+		queue(st, acct, "email-worker-demo-jobs").Consumers[0].Settings.MaxConcurrency = &n
 	})
 	got := find(t, resourceRun(t, p, s, out, apiToken), "email-worker", "consumer of email-worker-demo-jobs")
 	if !hasDrift(got.Drift, Drift{Kind: Mismatched, Name: "settings.max_concurrency", Expected: "3", Actual: "5"}) {
