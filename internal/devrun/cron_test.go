@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/zerocost/zerocost/internal/cronexpr"
-	"github.com/zerocost/zerocost/internal/stack/stacktest"
+	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 )
 
 // fakeClock moves only when the test says so. After's channels fire when
@@ -175,47 +175,13 @@ func TestCronJobs(t *testing.T) {
 	}
 }
 
-// A project whose product has crons and a scheduled hook that tells the
-// stand-in model which cron ran when (a call naming a script token).
-func cronProject(t *testing.T, token string) string {
-	t.Helper()
-	return stacktest.Project(t, "cron", `config:
-  zerocost:accountId: 0123456789abcdef0123456789abcdef
-  zerocost:products:
-    - name: ticker
-      pattern: event-agent
-      systemPrompt: Answer in one word.
-      hooks: hooks/ticker.ts
-      crons: ["* * * * *", "0 0 1 1 *"]
-    - name: quiet
-      pattern: edge-cache
-      systemPrompt: Answer in one word.
-`, map[string]string{
-		"hooks/ticker.ts": `import type { Hooks } from "zerocost:hooks";
-export const scheduled: NonNullable<Hooks["scheduled"]> = async (env, controller) => {
-  const e = env as unknown as Record<string, string>;
-  if (controller.cron === "0 0 1 1 *") throw new Error("the new-year cron fails");
-  const res = await fetch(e.ANTHROPIC_BASE_URL + "/v1/messages", {
-    method: "POST",
-    headers: { "x-api-key": e.ANTHROPIC_API_KEY, "anthropic-version": "2023-06-01", "content-type": "application/json" },
-    body: JSON.stringify({
-      model: "m", max_tokens: 5,
-      messages: [{ role: "user", content: "` + token + ` " + JSON.stringify({ cron: controller.cron, at: controller.scheduledTime }) }],
-    }),
-  });
-  await res.text();
-};
-`,
-	})
-}
-
 // In workerd: the schedule fires the product's scheduled handler with its
 // cron and scheduled time (by the injected clock), TriggerCron runs it now,
 // through the state file too, and a failing handler is an outcome, not an
 // error.
 func TestCronsFireInWorkerd(t *testing.T) {
 	const token = "tok0123456789abcdef0123456789abcdef"
-	dir := cronProject(t, token)
+	dir := devruntest.CronProject(t, "* * * * *", token)
 	toolsDir, _ := filepath.Abs(projectDir)
 	start0 := mustTime("2030-01-01T08:00:10Z")
 	clock := newFakeClock(start0)

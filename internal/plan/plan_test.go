@@ -105,51 +105,56 @@ func mutate(t *testing.T, product string, f func(string) string) error {
 	return nil
 }
 
+// replaceOnce is an edit of a rendered TOML that replaces the first old with new.
+func replaceOnce(old, new string) func(string) string {
+	return func(s string) string { return strings.Replace(s, old, new, 1) }
+}
+
+// appendTOML is an edit that appends a section to a rendered TOML.
+func appendTOML(section string) func(string) string {
+	return func(s string) string { return s + "\n" + section }
+}
+
+// replaceDLQConsumer is an edit of the async pipeline's TOML that replaces
+// the dead-letter queue's consumer section (up to the rate limiter's) with
+// section.
+func replaceDLQConsumer(section string) func(string) string {
+	return func(s string) string {
+		i := strings.Index(s, "# The dead-letter queue's consumer")
+		j := strings.Index(s, "# In front of every model call.")
+		return s[:i] + section + s[j:]
+	}
+}
+
 func TestCrossChecks(t *testing.T) {
 	cases := []struct {
 		name, product string
 		edit          func(string) string
 		want          string
 	}{
-		{"dlq names no queue", "email-worker", func(s string) string {
-			return strings.Replace(s, `dead_letter_queue = "email-worker-demo-jobs-dlq"`, `dead_letter_queue = "email-worker-demo-dlq"`, 1)
-		}, `dead_letter_queue "email-worker-demo-dlq"`},
-		{"unknown key", "ai-relay", func(s string) string { return s + "\n[observability]\nenabled = true\n" }, "unknown key(s) observability"},
-		{"duplicate binding", "ai-relay", func(s string) string {
-			return s + "\n[[analytics_engine_datasets]]\nbinding = \"OUTPUTS\"\ndataset = \"x\"\n"
-		}, "binding OUTPUTS is declared twice"},
-		{"a kv namespace zerocost does not render", "sales-engine", func(s string) string {
-			return s + "\n[[kv_namespaces]]\nbinding = \"JOBS\"\nid = \"x\"\n"
-		}, "kv_namespaces binding JOBS (id x) is not the product's keys namespace sales-engine-demo-keys"},
+		{"dlq names no queue", "email-worker",
+			replaceOnce(`dead_letter_queue = "email-worker-demo-jobs-dlq"`, `dead_letter_queue = "email-worker-demo-dlq"`),
+			`dead_letter_queue "email-worker-demo-dlq"`},
+		{"unknown key", "ai-relay", appendTOML("[observability]\nenabled = true\n"), "unknown key(s) observability"},
+		{"duplicate binding", "ai-relay", appendTOML("[[analytics_engine_datasets]]\nbinding = \"OUTPUTS\"\ndataset = \"x\"\n"),
+			"binding OUTPUTS is declared twice"},
+		{"a kv namespace zerocost does not render", "sales-engine", appendTOML("[[kv_namespaces]]\nbinding = \"JOBS\"\nid = \"x\"\n"),
+			"kv_namespaces binding JOBS (id x) is not the product's keys namespace sales-engine-demo-keys"},
 		{"keys without their namespace", "sales-engine", func(s string) string {
 			i := strings.Index(s, "[[kv_namespaces]]")
 			return s[:i] + strings.Replace(s[i:], "binding = \"KEYS\"", "binding = \"KEYZ\"", 1)
 		}, "kv_namespaces binding KEYZ"},
-		{"public with a door", "sales-engine", func(s string) string {
-			return strings.Replace(s, `ACCESS = "keys"`, `ACCESS = "public"`, 1)
-		}, `var ACCESS is "public" but the product's access is "keys"`},
-		{"no r2 for outputs", "sales-engine", func(s string) string {
-			return strings.Replace(s, "[[r2_buckets]]\nbinding = \"OUTPUTS\"", "[[r2_buckets]]\nbinding = \"RESULTS\"", 1)
-		}, "needs a r2_bucket binding named OUTPUTS (job records, results and cached answers live in R2"},
-		{"two consumers on a queue", "email-worker", func(s string) string {
-			return s + "\n[[queues.consumers]]\nqueue = \"email-worker-demo-jobs\"\nmax_batch_size = 1\n"
-		}, "already has a consumer"},
-		{"dlq without consumer", "email-worker", func(s string) string {
-			i := strings.Index(s, "# The dead-letter queue's consumer")
-			j := strings.Index(s, "# In front of every model call.")
-			return s[:i] + "[[queues.producers]]\nbinding = \"DLQ\"\nqueue = \"email-worker-demo-jobs-dlq\"\n\n" + s[j:]
-		}, "has no consumer"},
-		{"dlq not declared", "email-worker", func(s string) string {
-			i := strings.Index(s, "# The dead-letter queue's consumer")
-			j := strings.Index(s, "# In front of every model call.")
-			return s[:i] + s[j:]
-		}, "names no declared queue"},
-		{"bad rate limit period", "ai-relay", func(s string) string {
-			return strings.Replace(s, "period = 60", "period = 30", 1)
-		}, "period 30"},
-		{"batch too large", "email-worker", func(s string) string {
-			return strings.Replace(s, "max_batch_size = 5", "max_batch_size = 500", 1)
-		}, "max_batch_size 500"},
+		{"public with a door", "sales-engine", replaceOnce(`ACCESS = "keys"`, `ACCESS = "public"`),
+			`var ACCESS is "public" but the product's access is "keys"`},
+		{"no r2 for outputs", "sales-engine", replaceOnce("[[r2_buckets]]\nbinding = \"OUTPUTS\"", "[[r2_buckets]]\nbinding = \"RESULTS\""),
+			"needs a r2_bucket binding named OUTPUTS (job records, results and cached answers live in R2"},
+		{"two consumers on a queue", "email-worker", appendTOML("[[queues.consumers]]\nqueue = \"email-worker-demo-jobs\"\nmax_batch_size = 1\n"),
+			"already has a consumer"},
+		{"dlq without consumer", "email-worker", replaceDLQConsumer("[[queues.producers]]\nbinding = \"DLQ\"\nqueue = \"email-worker-demo-jobs-dlq\"\n\n"),
+			"has no consumer"},
+		{"dlq not declared", "email-worker", replaceDLQConsumer(""), "names no declared queue"},
+		{"bad rate limit period", "ai-relay", replaceOnce("period = 60", "period = 30"), "period 30"},
+		{"batch too large", "email-worker", replaceOnce("max_batch_size = 5", "max_batch_size = 500"), "max_batch_size 500"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zerocost/zerocost/internal/contract"
 	"github.com/zerocost/zerocost/internal/stack"
+	"github.com/zerocost/zerocost/internal/stack/stacktest"
 	"github.com/zerocost/zerocost/internal/wrangler"
 )
 
@@ -55,6 +56,16 @@ func TestTemplatesParse(t *testing.T) {
 	}
 }
 
+// newData is NewData into a temporary folder of the test, which fails on an error.
+func newData(t *testing.T, cfg *stack.Config, sp stack.Product) *Data {
+	t.Helper()
+	d, err := NewData(cfg, sp, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // Each pattern's rendered config declares exactly the bindings and vars
 // internal/contract gives the pattern, in the contract's order.
 func TestRenderedNamesAreTheContract(t *testing.T) {
@@ -74,10 +85,7 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sp := range cfg.Products {
-		d, err := NewData(cfg, sp, t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := newData(t, cfg, sp)
 		out, err := Product(tmpls, d)
 		if err != nil {
 			t.Fatal(err)
@@ -137,22 +145,13 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 // A model the price file does not price fails the plan at its field, with
 // the priced models listed; a priced one gets its prices as MODEL_PRICES.
 func TestModelNeedsAPrice(t *testing.T) {
-	cfg, err := stack.FromValues("demo", map[string]stack.Value{
-		"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-		"products":  {Text: `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"edge-cache","model":"gpt-4o"}]`},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = NewData(cfg, cfg.Products[1], t.TempDir())
+	cfg := stacktest.Config(t, `[{"name":"a","pattern":"event-agent"},{"name":"b","pattern":"edge-cache","model":"gpt-4o"}]`)
+	_, err := NewData(cfg, cfg.Products[1], t.TempDir())
 	if err == nil || !strings.HasPrefix(err.Error(), `zerocost:products[1].model: "gpt-4o" has no price in prices/2026-11.toml`) ||
 		!strings.Contains(err.Error(), "claude-haiku-4-5") {
 		t.Errorf("error %v", err)
 	}
-	d, err := NewData(cfg, cfg.Products[0], t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newData(t, cfg, cfg.Products[0])
 	for _, v := range d.Vars {
 		switch v.Name {
 		case contract.VarModelPrices:
@@ -186,18 +185,9 @@ func TestSpendStoreWithKeys(t *testing.T) {
 		{`[{"name":"a","pattern":"event-agent","access":"public"},{"name":"b","pattern":"edge-cache","access":"public"}]`, false},
 		{`[{"name":"a","pattern":"event-agent","access":"public"},{"name":"b","pattern":"edge-cache"}]`, true},
 	} {
-		cfg, err := stack.FromValues("demo", map[string]stack.Value{
-			"accountId": {Text: "0123456789abcdef0123456789abcdef"},
-			"products":  {Text: tc.products},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := stacktest.Config(t, tc.products)
 		for _, p := range cfg.Products {
-			d, err := NewData(cfg, p, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := newData(t, cfg, p)
 			if got := d.SpendDatabase != ""; got != tc.want || cfg.HasSpendStore() != tc.want {
 				t.Errorf("%s: product %s has the spend store: %v, want %v", tc.products, p.Name, got, tc.want)
 			}

@@ -16,7 +16,9 @@ import (
 
 const (
 	apiToken = "cf-token"
-	zoneID   = "fedcba9876543210fedcba9876543210"
+	// acct is the account verifytest.Deploy deploys into (the demo stack's).
+	acct   = "0123456789abcdef0123456789abcdef"
+	zoneID = "fedcba9876543210fedcba9876543210"
 )
 
 // routedPlan is the demo plan with a zone route on sales-engine and a custom
@@ -89,7 +91,6 @@ func TestResourcesAllPass(t *testing.T) {
 }
 
 func TestResourceDrift(t *testing.T) {
-	acct := "0123456789abcdef0123456789abcdef"
 	cases := []struct {
 		name, product, check string
 		change               func(s *cftest.Server, out outputs.Stack)
@@ -112,15 +113,8 @@ func TestResourceDrift(t *testing.T) {
 				`[{"id":"answers","enabled":true,"conditions":{"prefix":"answers/"},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":86400}}},`+
 					`{"id":"all","enabled":true,"conditions":{"prefix":""},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":3600}}}]`))
 		}, Drift{Kind: Extra, Name: "lifecycle rule all of ai-relay-demo-outputs", Actual: `"" after 3600 s`}},
-		{"extra binding", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				sc := script(st, acct, "sales-engine-demo")
-				sc.Bindings = append(sc.Bindings, cftest.Binding{Type: "plain_text", Name: "DEBUG", Text: "1"})
-			})
-		}, Drift{Kind: Extra, Name: "binding DEBUG", Actual: "plain_text"}},
-		{"missing secret", "delivery-worker", "worker delivery-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			dropBinding(s, acct, "delivery-worker-demo", "ANTHROPIC_API_KEY")
-		}, Drift{Kind: Missing, Name: "binding ANTHROPIC_API_KEY", Expected: "secret_text"}},
+		{"extra binding", "sales-engine", "worker sales-engine-demo", addBinding(acct, "sales-engine-demo", cftest.Binding{Type: "plain_text", Name: "DEBUG", Text: "1"}), Drift{Kind: Extra, Name: "binding DEBUG", Actual: "plain_text"}},
+		{"missing secret", "delivery-worker", "worker delivery-worker-demo", dropBinding(acct, "delivery-worker-demo", "ANTHROPIC_API_KEY"), Drift{Kind: Missing, Name: "binding ANTHROPIC_API_KEY", Expected: "secret_text"}},
 		{"var changed", "ai-relay", "worker ai-relay-demo", func(s *cftest.Server, _ outputs.Stack) {
 			setBinding(s, acct, "ai-relay-demo", "MAX_INPUT_CHARS", func(b *cftest.Binding) { b.Text = "8000" })
 		}, Drift{Kind: Mismatched, Name: "binding MAX_INPUT_CHARS text", Expected: `"4000"`, Actual: `"8000"`}},
@@ -133,12 +127,7 @@ func TestResourceDrift(t *testing.T) {
 		{"R2 binding to another bucket", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
 			setBinding(s, acct, "email-worker-demo", "OUTPUTS", func(b *cftest.Binding) { b.BucketName = "other" })
 		}, Drift{Kind: Mismatched, Name: "binding OUTPUTS bucket_name", Expected: `"email-worker-demo-outputs"`, Actual: `"other"`}},
-		{"KV binding left by an older deploy", "email-worker", "worker email-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			s.Update(func(st *State) {
-				sc := script(st, acct, "email-worker-demo")
-				sc.Bindings = append(sc.Bindings, cftest.Binding{Type: "kv_namespace", Name: "JOBS", NamespaceID: "ffff"})
-			})
-		}, Drift{Kind: Extra, Name: "binding JOBS", Actual: "kv_namespace"}},
+		{"KV binding left by an older deploy", "email-worker", "worker email-worker-demo", addBinding(acct, "email-worker-demo", cftest.Binding{Type: "kv_namespace", Name: "JOBS", NamespaceID: "ffff"}), Drift{Kind: Extra, Name: "binding JOBS", Actual: "kv_namespace"}},
 		{"consumer batch size", "email-worker", "consumer of email-worker-demo-jobs", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { queue(st, acct, "email-worker-demo-jobs").Consumers[0].Settings.BatchSize = 10 })
 		}, Drift{Kind: Mismatched, Name: "settings.batch_size", Expected: "5", Actual: "10"}},
@@ -185,9 +174,7 @@ func TestResourceDrift(t *testing.T) {
 			other := s.AddD1Database(acct, "someone-elses-db")
 			setBinding(s, acct, "email-worker-demo", "SPEND", func(b *cftest.Binding) { b.ID = other.UUID })
 		}, Drift{Kind: Mismatched, Name: "binding SPEND id"}},
-		{"missing SPEND binding", "delivery-worker", "worker delivery-worker-demo", func(s *cftest.Server, _ outputs.Stack) {
-			dropBinding(s, acct, "delivery-worker-demo", "SPEND")
-		}, Drift{Kind: Missing, Name: "binding SPEND", Expected: "d1"}},
+		{"missing SPEND binding", "delivery-worker", "worker delivery-worker-demo", dropBinding(acct, "delivery-worker-demo", "SPEND"), Drift{Kind: Missing, Name: "binding SPEND", Expected: "d1"}},
 		{"missing keys namespace", "ai-relay", "kv namespace ai-relay-demo-keys", inAccount(acct, func(a *cftest.Account) {
 			a.KVNamespaces = slices.DeleteFunc(a.KVNamespaces, func(ns cftest.KVNamespace) bool { return ns.Title == "ai-relay-demo-keys" })
 		}), Drift{Kind: Missing, Name: "KV namespace ai-relay-demo-keys", Expected: "the product's customer keys, bound as KEYS"}},
@@ -195,9 +182,7 @@ func TestResourceDrift(t *testing.T) {
 			other := s.AddKVNamespace(acct, "someone-elses-kv")
 			setBinding(s, acct, "email-worker-demo", "KEYS", func(b *cftest.Binding) { b.NamespaceID = other.ID })
 		}, Drift{Kind: Mismatched, Name: "binding KEYS namespace_id"}},
-		{"missing KEYS binding", "sales-engine", "worker sales-engine-demo", func(s *cftest.Server, _ outputs.Stack) {
-			dropBinding(s, acct, "sales-engine-demo", "KEYS")
-		}, Drift{Kind: Missing, Name: "binding KEYS", Expected: "kv_namespace"}},
+		{"missing KEYS binding", "sales-engine", "worker sales-engine-demo", dropBinding(acct, "sales-engine-demo", "KEYS"), Drift{Kind: Missing, Name: "binding KEYS", Expected: "kv_namespace"}},
 		{"missing custom domain", "ai-relay", "custom domain relay.example.com", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { st.Accounts[acct].CustomDomains = nil })
 		}, Drift{Kind: Missing, Name: "custom domain relay.example.com"}},
@@ -265,12 +250,24 @@ func setBinding(s *cftest.Server, acct, scriptName, binding string, fn func(*cft
 	})
 }
 
-// dropBinding removes a binding from the script's bindings.
-func dropBinding(s *cftest.Server, acct, scriptName, binding string) {
-	s.Update(func(st *State) {
-		sc := script(st, acct, scriptName)
-		sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == binding })
-	})
+// addBinding is a change that appends a binding to the script's bindings.
+func addBinding(acct, scriptName string, b cftest.Binding) func(*cftest.Server, outputs.Stack) {
+	return func(s *cftest.Server, _ outputs.Stack) {
+		s.Update(func(st *State) {
+			sc := script(st, acct, scriptName)
+			sc.Bindings = append(sc.Bindings, b)
+		})
+	}
+}
+
+// dropBinding is a change that removes a binding from the script's bindings.
+func dropBinding(acct, scriptName, binding string) func(*cftest.Server, outputs.Stack) {
+	return func(s *cftest.Server, _ outputs.Stack) {
+		s.Update(func(st *State) {
+			sc := script(st, acct, scriptName)
+			sc.Bindings = slices.DeleteFunc(sc.Bindings, func(b cftest.Binding) bool { return b.Name == binding })
+		})
+	}
 }
 
 // hasDrift reports whether ds has want; empty fields of want match anything.
@@ -342,7 +339,7 @@ func TestMaxConcurrencyDeployedAndChecked(t *testing.T) {
 	}
 	s.Update(func(st *State) {
 		n := 5
-		queue(st, "0123456789abcdef0123456789abcdef", "email-worker-demo-jobs").Consumers[0].Settings.MaxConcurrency = &n
+		queue(st, acct, "email-worker-demo-jobs").Consumers[0].Settings.MaxConcurrency = &n
 	})
 	got := find(t, resourceRun(t, p, s, out, apiToken), "email-worker", "consumer of email-worker-demo-jobs")
 	if !hasDrift(got.Drift, Drift{Kind: Mismatched, Name: "settings.max_concurrency", Expected: "3", Actual: "5"}) {
