@@ -19,7 +19,6 @@ import (
 	"github.com/zerocost/zerocost/internal/devrun"
 	"github.com/zerocost/zerocost/internal/devrun/devruntest"
 	"github.com/zerocost/zerocost/internal/nodetool"
-	"github.com/zerocost/zerocost/internal/stack/stacktest"
 )
 
 const projectDir = "../../.."
@@ -260,35 +259,11 @@ func TestTextLines(t *testing.T) {
 	}
 }
 
-// A project with a product whose crons run a scheduled hook: one returns,
-// one throws.
-func cronProject(t *testing.T) string {
-	t.Helper()
-	return stacktest.Project(t, "cron", `config:
-  zerocost:accountId: 0123456789abcdef0123456789abcdef
-  zerocost:products:
-    - name: ticker
-      pattern: edge-cache
-      systemPrompt: Answer in one word.
-      hooks: ticker.ts
-      crons: ["*/5 * * * *", "0 0 1 1 *"]
-    - name: quiet
-      pattern: edge-cache
-      systemPrompt: Answer in one word.
-`, map[string]string{
-		"ticker.ts": `import type { Hooks } from "zerocost:hooks";
-export const scheduled: NonNullable<Hooks["scheduled"]> = (_env, controller) => {
-  if (controller.cron === "0 0 1 1 *") throw new Error("the new-year cron fails");
-};
-`,
-	})
-}
-
 // --trigger-cron runs a product's scheduled handler in the running dev and
 // exits: 0 when it returned, 1 when it threw, 2 when dev does not run or the
 // product or cron is not there.
 func TestTriggerCron(t *testing.T) {
-	dir := cronProject(t)
+	dir := devruntest.CronProject(t, "*/5 * * * *", "tok-trigger-cron")
 	_, dataDir, stop := runDevIn(t, dir, map[string]string{}, "--stack", "cron", "--crons=false")
 	defer stop()
 	trigger := func(dataDir string, args ...string) (string, error) {
