@@ -8,8 +8,9 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { OPS_PER_EVENT } from "../../src/contract.gen";
-import type { JobMessage } from "../../src/env";
+import type { JobMessage, QueueBody } from "../../src/env";
 import { newJobId } from "../../src/lib/jobid";
+import { jobsOf } from "../../src/lib/pack";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { eventually, expectError, get, newToken, postJson, replyTo, standin } from "../helpers";
 import { expected } from "../ops";
@@ -258,11 +259,15 @@ describe("async-pipeline: the spend guard's ops", () => {
       expect(p.counts).toEqual(expected(ops.consumer_batch, ops.park));
     }
 
-    const sent: unknown[] = [];
-    const r = meter({ ...budgeted(product, { AUTH_TOKEN: "tok" }), JOB_QUEUE: { send: async () => {}, sendBatch: async (ms: Iterable<unknown>) => void sent.push(...ms) } });
+    const sent: QueueBody[] = [];
+    const keep = { send: async (b: QueueBody) => void sent.push(b), sendBatch: async (ms: Iterable<MessageSendRequest<QueueBody>>) => void sent.push(...[...ms].map((m) => m.body)) };
+    const r = meter({ ...budgeted(product, { AUTH_TOKEN: "tok" }), JOB_QUEUE: keep });
     const res = await r.invoke(worker, postJson("/admin/jobs/resume", {}, { authorization: "Bearer tok" }));
     expect(await res.json()).toEqual({ resumed: 2, remaining: 0 });
-    expect(sent).toHaveLength(2);
-    expect(r.counts).toEqual(expected(ops.resume, ops.resume_job, ops.resume_job));
+    // The two jobs travel in one pack (lib/pack.ts): its write is the resume's,
+    // its read and delete its delivery's (test/ops/pack.test.ts measures those).
+    expect(sent).toHaveLength(1);
+    expect(jobsOf(sent[0]).map((j) => j.job_id).sort()).toEqual([...parked].sort());
+    expect(expected(r.counts, { "queue.read": 1, "queue.delete": 1 })).toEqual(expected(ops.resume, ops.resume_job, ops.resume_job, ops.pack_message));
   });
 });
