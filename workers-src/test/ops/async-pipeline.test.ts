@@ -14,7 +14,7 @@ import { jobsOf } from "../../src/lib/pack";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { eventually, expectError, get, newToken, postJson, replyTo, standin } from "../helpers";
 import { expected } from "../ops";
-import { budgeted, freshProduct, meter, record, restoreMeters } from "./harness";
+import { budgeted, meter, record, restoreMeters, steadyProduct } from "./harness";
 
 afterEach(restoreMeters);
 
@@ -223,7 +223,7 @@ describe("async-pipeline ops per event", () => {
 // Measured in the steady state (the product's spend row for the month exists:
 // the month's first check reads no row). A product budget alone; with a stack
 // budget the check and the record read one row per product with spend.
-// (budgeted(): test/ops/harness.ts.)
+// (budgeted(), steadyProduct(): test/ops/harness.ts.)
 
 describe("async-pipeline: the spend guard's ops", () => {
   const worker = asyncPipeline({});
@@ -237,9 +237,7 @@ describe("async-pipeline: the spend guard's ops", () => {
   });
 
   it("delivery of a budgeted product, park, resume", async () => {
-    const product = freshProduct();
-    const warm = meter(budgeted(product));
-    await warm.deliver(worker, QUEUE, [message(await newJobId(warm.env), `warm ${newToken()}`)]);
+    const product = await steadyProduct(async (warm) => warm.deliver(worker, QUEUE, [message(await newJobId(warm.env), `warm ${newToken()}`)]));
 
     const t = newToken();
     const m = meter(budgeted(product));
