@@ -18,7 +18,7 @@ import { jobsOf } from "../../src/lib/pack";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
 import { call, expectError, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
-import { bearer, CALL_USD, expectExhausted, fixedCost, guarded } from "./harness";
+import { bearer, CALL_USD, expectExhausted, fixedCostToken, guarded } from "./harness";
 
 describe("async-pipeline", () => {
   const worker = asyncPipeline({});
@@ -50,8 +50,7 @@ describe("async-pipeline", () => {
   }
 
   it("parks jobs once spent (input kept, acked: nothing dead or left queued), lists them, resumes after a raise, all end done", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
     const q = sink<QueueBody>();
     const e = guarded(m, { MONTHLY_BUDGET_USD: String(2 * CALL_USD), JOB_QUEUE: q.queue });

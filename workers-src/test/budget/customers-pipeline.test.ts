@@ -18,9 +18,9 @@ import { parkJob } from "../../src/lib/spend/parked";
 import { monthOf } from "../../src/lib/spend/store";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
-import { call, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
+import { call, get, jobRecord, postJson, standin, type TestEnv } from "../helpers";
 import { putKey, sha256hex } from "../keyhelpers";
-import { bearer as admin, CALL_USD, fixedCost, guarded, USAGE } from "./harness";
+import { bearer as admin, CALL_USD, fixedCostToken, guarded, USAGE } from "./harness";
 
 const CALL_NANOS = Math.round(CALL_USD * 1e9);
 const QUEUE = "ap-test-workers-test-jobs";
@@ -57,8 +57,7 @@ describe("async-pipeline: customer budgets", () => {
       .first();
 
   it("a job of a customer over its budget is parked, not lost; the other customer's runs; after a raise it resumes and ends done", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const q = sink();
     const e = guarded(new D1Meter(env.SPEND!), {
       ACCESS: "keys", MONTHLY_BUDGET_USD: "", JOB_QUEUE: q.queue, DOOR_STANDARD: open, KEY_FAILURES: open, DOOR_LIMITER: open, RATE_LIMITER: open,
@@ -112,8 +111,7 @@ describe("async-pipeline: customer budgets", () => {
   });
 
   it("resume re-packs: N parked jobs travel in ceil(N / PACK_MAX_JOBS) messages; each ends done and paid once, with its customer", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const q = sink<QueueBody>();
     const e = guarded(new D1Meter(env.SPEND!), {
       ACCESS: "keys", MONTHLY_BUDGET_USD: "", JOB_QUEUE: q.queue, DOOR_STANDARD: open, KEY_FAILURES: open, DOOR_LIMITER: open, RATE_LIMITER: open,

@@ -10,14 +10,15 @@ import { budgetStatus } from "../../src/lib/spend/guard";
 import { resetsAt } from "../../src/lib/spend/store";
 import { readConfig } from "../../src/lib/config";
 import type { D1Meter } from "../d1meter";
-import { expectError, postJson, standin, testEnv, type TestEnv } from "../helpers";
+import { expectError, newToken, postJson, standin, testEnv, type TestEnv } from "../helpers";
 
 export const CALL_USD = 0.002;
 export const USAGE = { input_tokens: 1000, output_tokens: 200 };
 export const PRICES = '{"model":"claude-haiku-4-5","prices":"2026-11","input":1,"output":5,"cache_read":0.1,"cache_write":1.25,"batch_discount":0.5}';
 
-/** Every call with this token costs CALL_USD. */
-export async function fixedCost(token: string, delayMs = 0): Promise<void> {
+/** A fresh stand-in token every call of which costs CALL_USD (answered after delayMs). */
+export async function fixedCostToken(delayMs = 0): Promise<string> {
+  const token = newToken();
   const body = {
     id: "msg_fixed",
     type: "message",
@@ -28,6 +29,7 @@ export async function fixedCost(token: string, delayMs = 0): Promise<void> {
     usage: USAGE,
   };
   await standin.script(token, [{ rawBody: JSON.stringify(body), delayMs: delayMs || undefined, times: -1 }]);
+  return token;
 }
 
 /** A fresh product whose SPEND is metered, with a product budget of `usd` (and no stack budget unless given). */
