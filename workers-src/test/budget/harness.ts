@@ -16,9 +16,8 @@ export const CALL_USD = 0.002;
 export const USAGE = { input_tokens: 1000, output_tokens: 200 };
 export const PRICES = '{"model":"claude-haiku-4-5","prices":"2026-11","input":1,"output":5,"cache_read":0.1,"cache_write":1.25,"batch_discount":0.5}';
 
-/** A fresh stand-in token every call of which costs CALL_USD (answered after delayMs). */
-export async function fixedCostToken(delayMs = 0): Promise<string> {
-  const token = newToken();
+/** Every call with this token costs CALL_USD. */
+export async function fixedCost(token: string, delayMs = 0): Promise<void> {
   const body = {
     id: "msg_fixed",
     type: "message",
@@ -29,6 +28,12 @@ export async function fixedCostToken(delayMs = 0): Promise<string> {
     usage: USAGE,
   };
   await standin.script(token, [{ rawBody: JSON.stringify(body), delayMs: delayMs || undefined, times: -1 }]);
+}
+
+/** A fresh stand-in token every call of which costs CALL_USD (answered after delayMs). */
+export async function fixedCostToken(delayMs = 0): Promise<string> {
+  const token = newToken();
+  await fixedCost(token, delayMs);
   return token;
 }
 
