@@ -274,10 +274,10 @@ var Events = map[string][]Event{
 	}, guardEvents, []Event{
 		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, and its copy under held/ (kept 31 days), the ack", map[Op]int{
 			OpQueueRead: 1, OpR2Get: 1, OpRateLimit: 1, OpD1RowsRead: 1, OpD1RowsWritten: 1, OpR2Put: 2, OpQueueDelete: 1}},
-		{EventResume, "POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked)", map[Op]int{
+		{EventResume, "POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked); its jobs travel packed, PackMaxJobs a message (pack_message each)", map[Op]int{
 			OpRequest: 1, OpD1RowsRead: 1}},
-		{EventResumeJob, "per job resumed: its parked row read, its record read and written queued (conditional), its held/ copy deleted (free), its message sent, its row deleted (the delete reads it twice)", map[Op]int{
-			OpD1RowsRead: 3, OpD1RowsWritten: 1, OpR2Get: 1, OpR2Put: 1, OpR2Delete: 1, OpQueueWrite: 1}},
+		{EventResumeJob, "per job resumed: its parked row read, its record read and written queued (conditional), its held/ copy deleted (free), its row deleted (the delete reads it twice); its message is a pack's", map[Op]int{
+			OpD1RowsRead: 3, OpD1RowsWritten: 1, OpR2Get: 1, OpR2Put: 1, OpR2Delete: 1}},
 		{EventBatchSubmit, "batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written", map[Op]int{
 			OpBatchCreate: 1, OpR2Put: 1}},
 		{EventBatchDelivery, "batch mode, per job submitted: the job record read, written submitted with the batch id, the ack", map[Op]int{

@@ -187,10 +187,10 @@ export const OPS_PER_EVENT = {
     budget_alert: { "d1.rows_read": 1, "d1.rows_written": 1, "webhook.post": 1 },
     /** a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, and its copy under held/ (kept 31 days), the ack */
     park: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "queue.delete": 1, "ratelimit.limit": 1, "d1.rows_read": 1, "d1.rows_written": 1 },
-    /** POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked) */
+    /** POST /admin/jobs/resume: the check, the parked rows counted after (one row read per job left parked); its jobs travel packed, PackMaxJobs a message (pack_message each) */
     resume: { "worker.request": 1, "d1.rows_read": 1 },
-    /** per job resumed: its parked row read, its record read and written queued (conditional), its held/ copy deleted (free), its message sent, its row deleted (the delete reads it twice) */
-    resume_job: { "r2.put": 1, "r2.get": 1, "r2.delete": 1, "queue.write": 1, "d1.rows_read": 3, "d1.rows_written": 1 },
+    /** per job resumed: its parked row read, its record read and written queued (conditional), its held/ copy deleted (free), its row deleted (the delete reads it twice); its message is a pack's */
+    resume_job: { "r2.put": 1, "r2.get": 1, "r2.delete": 1, "d1.rows_read": 3, "d1.rows_written": 1 },
     /** batch mode, per delivery with jobs to submit (besides its consumer_batch): one Message Batch created, its record (batches/<id>.json) written */
     batch_submit: { "r2.put": 1, "model.batch_create": 1 },
     /** batch mode, per job submitted: the job record read, written submitted with the batch id, the ack */

@@ -14,8 +14,7 @@ const { submit, view } = jobRoutes(worker);
 
 describe("routes", () => {
   it("sees the bindings of its rendered config (test/wrangler/event-agent.toml)", async () => {
-    expect(env).toMatchObject({ PRODUCT: "ea-test", PATTERN: "event-agent", RATE_LIMIT_PER_MINUTE: "3" });
-    await expectPatternBindings("jobs/none.json");
+    await expectPatternBindings({ PRODUCT: "ea-test", PATTERN: "event-agent", RATE_LIMIT_PER_MINUTE: "3" }, "jobs/none.json");
   });
 
   it("GET /health names the pattern and product", async () => {

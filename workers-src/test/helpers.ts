@@ -54,11 +54,14 @@ export async function replyTo(message: string, maxTokens = Number(env.MAX_OUTPUT
 }
 
 /**
- * Checks the bindings every pattern's rendered config declares, as the
- * project's env has them: ANTHROPIC_BASE_URL is the stand-in's, MODEL_USAGE
- * takes data points, OUTPUTS has no r2Key, and the rate limiter has room.
+ * Checks the project's env against its rendered config
+ * (test/wrangler/<pattern>.toml): the pattern's own vars as given, and the
+ * bindings every pattern's config declares: ANTHROPIC_BASE_URL is the
+ * stand-in's, MODEL_USAGE takes data points, OUTPUTS has no r2Key, and the
+ * rate limiter has room.
  */
-export async function expectPatternBindings(r2Key: string): Promise<void> {
+export async function expectPatternBindings(vars: Record<string, unknown>, r2Key: string): Promise<void> {
+  expect(env).toMatchObject(vars);
   expect(env.ANTHROPIC_BASE_URL).toBe(inject("modelUrl"));
   expect(typeof env.MODEL_USAGE.writeDataPoint).toBe("function");
   expect(await env.OUTPUTS.head(r2Key)).toBeNull();

@@ -1,4 +1,5 @@
 import { badInput, tooLarge } from "./errors";
+import { jsonBytesFor, readJsonObject } from "./http";
 import { normalizeInput } from "./normalize";
 
 // An unpaired UTF-16 surrogate: JSON allows "\ud800", the model API does not.
@@ -28,4 +29,23 @@ export function validateInput(value: unknown, maxChars: number, label = "input")
   const clean = normalizeInput(s);
   if (clean === "") throw badInput(`${label} has no visible characters (it is empty once invisible and control characters are removed)`);
   return clean;
+}
+
+/**
+ * Bytes a one-input body may have besides its input's worst-case JSON: its
+ * `{"input":}` frame, white space, and other fields a client adds (ignored).
+ * A slack of our choosing, not a platform limit: past it the body is a 413
+ * before it is parsed.
+ */
+export const BODY_SLACK_BYTES = 1024;
+
+/**
+ * The input of a POST whose JSON body is `{"input": "..."}` (event-agent's
+ * POST /jobs, edge-cache's POST /ask): the body read within its cap
+ * (lib/http.ts: content type, size, UTF-8, an object), then validated and
+ * normalised as validateInput does.
+ */
+export async function readInput(request: Request, maxChars: number): Promise<string> {
+  const body = await readJsonObject(request, jsonBytesFor(maxChars) + BODY_SLACK_BYTES);
+  return validateInput(body.input, maxChars);
 }

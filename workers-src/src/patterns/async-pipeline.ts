@@ -35,7 +35,7 @@ import { jobView } from "../lib/jobs";
 import { customerOf, keyHashOf } from "../lib/keys";
 import { jobsIn, packJobs } from "../lib/pack";
 import { sendAll } from "../lib/queue";
-import { validateInput } from "../lib/validate";
+import { BODY_SLACK_BYTES, validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
 import { deadLetter, PATTERN, processMessage, QUEUED_WINDOW_MS, unrecorded } from "./async-pipeline/consumer";
 import { eachJob, isPacked, passOn, processPack, splitDelivery } from "./async-pipeline/pack";
@@ -61,7 +61,7 @@ function parseInputs(body: Record<string, unknown>, maxChars: number): string[] 
 /** POST /jobs: the inputs packed into messages, nothing written; 202 with the job ids. */
 async function postJobs(request: Request, env: AsyncPipelineEnv): Promise<Response> {
   const cfg = readConfig(env);
-  const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + 1024;
+  const cap = MAX_BATCH_INPUTS * (jsonBytesFor(cfg.maxInputChars) + 16) + BODY_SLACK_BYTES;
   const inputs = parseInputs(await readJsonObject(request, cap), cfg.maxInputChars);
   // The door counts jobs, one limit() call each (lib/door.ts): all or none.
   await passDoor(doorFor(env, request), inputs.length, "jobs");

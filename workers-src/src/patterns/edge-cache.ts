@@ -34,14 +34,13 @@ import { cacheKey } from "../lib/cachekey";
 import { readConfig, type Config } from "../lib/config";
 import { doorFor, passDoor } from "../lib/door";
 import { HttpError, json } from "../lib/errors";
-import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { readJson, writeJson } from "../lib/jobs";
 import { customerOf, payerOf } from "../lib/keys";
 import { callModel, ModelError, recordHit } from "../lib/model";
 import { MODEL_SPEND } from "../lib/spend/guard";
 import "../features";
 import { enforceRateLimit } from "../lib/ratelimit";
-import { validateInput } from "../lib/validate";
+import { readInput } from "../lib/validate";
 
 const PATTERN = "edge-cache";
 const MODEL_ATTEMPTS = 3;
@@ -184,64 +183,63 @@ export async function requestAndKey(hooks: Hooks, input: string, env: EdgeCacheE
   return { req, key: await cacheKey(req, scope) };
 }
 
+/** POST /ask: the answer from the edge, the bucket, or one model call shared by concurrent misses. */
+async function ask(hooks: Hooks, request: Request, env: EdgeCacheEnv, ctx: ExecutionContext): Promise<Response> {
+  const started = Date.now();
+  const cfg = readConfig(env);
+  const input = await readInput(request, cfg.maxInputChars);
+  // Per caller, hits too (lib/door.ts); misses also meet the model limiter.
+  await passDoor(doorFor(env, request));
+  const { req, key } = await requestAndKey(hooks, input, env, cfg);
+  const url = edgeUrl(cfg.product, key);
+
+  const hit = () => recordHit(env, cfg, req.model, PATTERN, customerOf(request));
+  const edge = await fromEdge(url);
+  if (edge) {
+    hit();
+    return json({ answer: edge.answer }, 200, { "x-cache": "HIT", "x-cache-store": "edge" });
+  }
+  const stored = await fromStore(env, cfg, key);
+  if (stored) {
+    ctx.waitUntil(toEdge(url, stored.answer, stored.ttl));
+    hit();
+    return json({ answer: stored.answer }, 200, { "x-cache": "HIT", "x-cache-store": "r2" });
+  }
+
+  const { answer, shared } = await coalesce(url, async () => {
+    await enforceRateLimit(env, cfg);
+    let response;
+    try {
+      response = await callModel(env, cfg, req, {
+        deadline: started + modelDeadlineMs(cfg),
+        pattern: PATTERN,
+        customer: customerOf(request),
+        maxAttempts: MODEL_ATTEMPTS,
+        // A miss checks the budget (429 budget_exhausted, 503 when the
+        // spend store fails); hits above never reach it. The cost is
+        // recorded after the answer.
+        budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p), payer: payerOf(request) } : undefined,
+      });
+    } catch (err) {
+      if (!(err instanceof ModelError)) throw err;
+      throw upstreamError(err);
+    }
+    const answer = await shapeResult(hooks, response, input);
+    ctx.waitUntil(store(env, cfg, key, url, answer));
+    return answer;
+  });
+  if (shared) {
+    hit();
+    return json({ answer }, 200, { "x-cache": "MISS", "x-cache-shared": "1" });
+  }
+  return json({ answer }, 200, { "x-cache": "MISS" });
+}
+
 export function createWorker(hooks: Hooks = {}): ExportedHandler<EdgeCacheEnv> {
   checkHooks(hooks);
   return {
     fetch: createFetch<EdgeCacheEnv>(PATTERN, [
-      {
-        path: "/ask",
-        POST: async (request, env, ctx) => {
-          const started = Date.now();
-          const cfg = readConfig(env);
-          const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
-          const input = validateInput(body.input, cfg.maxInputChars);
-          // Per caller, hits too (lib/door.ts); misses also meet the model limiter.
-          await passDoor(doorFor(env, request));
-          const { req, key } = await requestAndKey(hooks, input, env, cfg);
-          const url = edgeUrl(cfg.product, key);
-
-          const hit = () => recordHit(env, cfg, req.model, PATTERN, customerOf(request));
-          const edge = await fromEdge(url);
-          if (edge) {
-            hit();
-            return json({ answer: edge.answer }, 200, { "x-cache": "HIT", "x-cache-store": "edge" });
-          }
-          const stored = await fromStore(env, cfg, key);
-          if (stored) {
-            ctx.waitUntil(toEdge(url, stored.answer, stored.ttl));
-            hit();
-            return json({ answer: stored.answer }, 200, { "x-cache": "HIT", "x-cache-store": "r2" });
-          }
-
-          const { answer, shared } = await coalesce(url, async () => {
-            await enforceRateLimit(env, cfg);
-            let response;
-            try {
-              response = await callModel(env, cfg, req, {
-                deadline: started + modelDeadlineMs(cfg),
-                pattern: PATTERN,
-                customer: customerOf(request),
-                maxAttempts: MODEL_ATTEMPTS,
-                // A miss checks the budget (429 budget_exhausted, 503 when the
-                // spend store fails); hits above never reach it. The cost is
-                // recorded after the answer.
-                budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, waitUntil: (p) => ctx.waitUntil(p), payer: payerOf(request) } : undefined,
-              });
-            } catch (err) {
-              if (!(err instanceof ModelError)) throw err;
-              throw upstreamError(err);
-            }
-            const answer = await shapeResult(hooks, response, input);
-            ctx.waitUntil(store(env, cfg, key, url, answer));
-            return answer;
-          });
-          if (shared) {
-            hit();
-            return json({ answer }, 200, { "x-cache": "MISS", "x-cache-shared": "1" });
-          }
-          return json({ answer }, 200, { "x-cache": "MISS" });
-        },
-      },
+      { path: "/ask", POST: (request, env, ctx) => ask(hooks, request, env, ctx) },
     ]),
     scheduled: createScheduled<EdgeCacheEnv>(hooks),
   };

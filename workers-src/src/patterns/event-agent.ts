@@ -17,7 +17,6 @@ import "../features";
 import { readConfig, type Config } from "../lib/config";
 import { doorFor, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
-import { jsonBytesFor, readJsonObject } from "../lib/http";
 import { newJobId } from "../lib/jobid";
 import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
 import { customerOf, payerOf } from "../lib/keys";
@@ -25,7 +24,7 @@ import { callModel } from "../lib/model";
 import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
 import { NO_TICKET, payerFor, type BudgetTicket, type Payer } from "../lib/types";
 import { enforceRateLimit } from "../lib/ratelimit";
-import { validateInput } from "../lib/validate";
+import { readInput } from "../lib/validate";
 import { createJobWorkflow, unrecordedOnWorkflow } from "../lib/workflow";
 
 export { createJobWorkflow };
@@ -116,51 +115,50 @@ async function runJob(
 const unrecorded = (ageMs: number) =>
   ageMs < LOST_AFTER_MS ? { status: "queued" as const } : { status: "failed" as const, error: LOST_ERROR };
 
+/** POST /jobs: 202 with the job id at once; the job runs in waitUntil or as a Workflow instance. */
+async function postJob(hooks: Hooks, request: Request, env: EventAgentEnv, ctx: ExecutionContext): Promise<Response> {
+  const started = Date.now();
+  const cfg = readConfig(env);
+  const input = await readInput(request, cfg.maxInputChars);
+  await passDoor(doorFor(env, request)); // per caller (lib/door.ts)
+  // (waitUntil runner: on the workflow runner the record step retries the write.)
+  if (!__ZEROCOST_WORKFLOW__) refuseAfterWriteFailure(cfg.product, started);
+  // Before the 202, so that a limited client hears 429 at once, and
+  // one spend query (lib/spend/guard.ts): a spent budget is a 429
+  // budget_exhausted, never an accepted job.
+  await enforceRateLimit(env, cfg);
+  const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg, started, payerOf(request)) : NO_TICKET;
+  let id: string;
+  try {
+    id = await newJobId(env, started, customerOf(request));
+  } catch (err) {
+    ticket.release();
+    throw err;
+  }
+  // The bundle carries one runner (src/features.ts): the plan binds
+  // JOB_WORKFLOW exactly when RUNNER is workflow.
+  if (__ZEROCOST_WORKFLOW__) {
+    // The reservation cannot outlive this request: the check above
+    // is the job's; its instance records the cost.
+    try {
+      await env.JOB_WORKFLOW!.create({ id, params: { input, ...jobPayer(request) } });
+    } catch (err) {
+      console.error(`job ${id}: Workflow create failed:`, err);
+      throw new HttpError(503, "unavailable", "the job could not start; retry later", { "retry-after": "10" });
+    } finally {
+      ticket.release();
+    }
+  } else {
+    ctx.waitUntil(runJob(env, cfg, hooks, { id, customer: customerOf(request), payer: payerOf(request) }, input, started, (p) => ctx.waitUntil(p), ticket));
+  }
+  return json({ job_id: id, status: "queued" }, 202);
+}
+
 export function createWorker(hooks: Hooks = {}): ExportedHandler<EventAgentEnv> {
   checkHooks(hooks);
   return {
     fetch: createFetch<EventAgentEnv>(PATTERN, [
-      {
-        path: "/jobs",
-        POST: async (request, env, ctx) => {
-          const started = Date.now();
-          const cfg = readConfig(env);
-          const body = await readJsonObject(request, jsonBytesFor(cfg.maxInputChars) + 1024);
-          const input = validateInput(body.input, cfg.maxInputChars);
-          await passDoor(doorFor(env, request)); // per caller (lib/door.ts)
-          // (waitUntil runner: on the workflow runner the record step retries the write.)
-          if (!__ZEROCOST_WORKFLOW__) refuseAfterWriteFailure(cfg.product, started);
-          // Before the 202, so that a limited client hears 429 at once, and
-          // one spend query (lib/spend/guard.ts): a spent budget is a 429
-          // budget_exhausted, never an accepted job.
-          await enforceRateLimit(env, cfg);
-          const ticket = __ZEROCOST_SPEND_GUARD__ ? await reserveBudget(env, cfg, started, payerOf(request)) : NO_TICKET;
-          let id: string;
-          try {
-            id = await newJobId(env, started, customerOf(request));
-          } catch (err) {
-            ticket.release();
-            throw err;
-          }
-          // The bundle carries one runner (src/features.ts): the plan binds
-          // JOB_WORKFLOW exactly when RUNNER is workflow.
-          if (__ZEROCOST_WORKFLOW__) {
-            // The reservation cannot outlive this request: the check above
-            // is the job's; its instance records the cost.
-            try {
-              await env.JOB_WORKFLOW!.create({ id, params: { input, ...jobPayer(request) } });
-            } catch (err) {
-              console.error(`job ${id}: Workflow create failed:`, err);
-              throw new HttpError(503, "unavailable", "the job could not start; retry later", { "retry-after": "10" });
-            } finally {
-              ticket.release();
-            }
-          } else {
-            ctx.waitUntil(runJob(env, cfg, hooks, { id, customer: customerOf(request), payer: payerOf(request) }, input, started, (p) => ctx.waitUntil(p), ticket));
-          }
-          return json({ job_id: id, status: "queued" }, 202);
-        },
-      },
+      { path: "/jobs", POST: (request, env, ctx) => postJob(hooks, request, env, ctx) },
       {
         path: /^\/jobs\/(?<id>[^/]+)$/,
         GET: async (request, env, _ctx, params) => {

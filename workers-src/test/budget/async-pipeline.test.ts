@@ -9,15 +9,16 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { JobMessage } from "../../src/env";
+import type { JobMessage, QueueBody } from "../../src/env";
 import { readJobVersion } from "../../src/lib/claim";
 import { readConfig } from "../../src/lib/config";
 import { parkJob, RESUME_MAX } from "../../src/lib/spend/parked";
 import { newJobId } from "../../src/lib/jobid";
+import { jobsOf } from "../../src/lib/pack";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
 import { call, expectError, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
-import { bearer, CALL_USD, expectExhausted, fixedCost, guarded } from "./harness";
+import { bearer, CALL_USD, expectExhausted, fixedCostToken, guarded } from "./harness";
 
 describe("async-pipeline", () => {
   const worker = asyncPipeline({});
@@ -35,13 +36,13 @@ describe("async-pipeline", () => {
     return getQueueResult(batch, ctx);
   }
   /** A JOB_QUEUE that keeps what is sent. */
-  function sink() {
-    const sent: JobMessage[] = [];
+  function sink<T = JobMessage>() {
+    const sent: T[] = [];
     return {
       sent,
       queue: {
-        send: async (b: JobMessage) => void sent.push(b),
-        sendBatch: async (msgs: Iterable<MessageSendRequest<JobMessage>>) => {
+        send: async (b: T) => void sent.push(b),
+        sendBatch: async (msgs: Iterable<MessageSendRequest<T>>) => {
           for (const m of msgs) sent.push(m.body);
         },
       },
@@ -49,10 +50,9 @@ describe("async-pipeline", () => {
   }
 
   it("parks jobs once spent (input kept, acked: nothing dead or left queued), lists them, resumes after a raise, all end done", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
-    const q = sink();
+    const q = sink<QueueBody>();
     const e = guarded(m, { MONTHLY_BUDGET_USD: String(2 * CALL_USD), JOB_QUEUE: q.queue });
     const ids = await Promise.all(Array.from({ length: 6 }, () => newJobId(e)));
     const msgs = ids.map((id, i) => message(id, `p${i} ${t}`));
@@ -99,16 +99,20 @@ describe("async-pipeline", () => {
     expect(await r1.json()).toEqual({ resumed: 2, remaining: 2 });
     const r2 = await call(worker, new Request("https://worker.test/admin/jobs/resume", { method: "POST", headers: bearer }), raised);
     expect(await r2.json()).toEqual({ resumed: 2, remaining: 0 });
-    expect(q.sent.map((s) => s.job_id).sort()).toEqual(ids.slice(2).sort());
-    for (const s of q.sent) {
+    // Each call's two jobs travel in one message (lib/pack.ts).
+    expect(q.sent).toHaveLength(2);
+    const resumed = q.sent.flatMap(jobsOf);
+    expect(resumed.map((s) => s.job_id).sort()).toEqual(ids.slice(2).sort());
+    for (const s of resumed) {
       expect(s.input).toBe(`p${ids.indexOf(s.job_id)} ${t}`);
       expect(await jobRecord(s.job_id)).toMatchObject({ status: "queued" });
     }
     const list = (await (await call(worker, get("/admin/jobs", bearer), raised)).json()) as any;
     expect(list).toEqual({ jobs: [], cursor: null });
     // The consumer runs them: all done.
-    const done = await deliver(raised, q.sent.map((b) => message(b.job_id, b.input, { resumed_at: b.resumed_at })));
-    expect(done.explicitAcks).toHaveLength(4);
+    const done = await deliver(raised, q.sent.map((body) => ({ id: `msg-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body })));
+    expect(done.explicitAcks).toHaveLength(2);
+    expect(done.retryMessages).toEqual([]);
     for (const id of ids) expect(await jobRecord(id)).toMatchObject({ status: "done" });
     expect(await standin.calls(t)).toHaveLength(6);
   });
@@ -175,6 +179,28 @@ describe("async-pipeline", () => {
     expect(await jobRecord(claimed!)).toMatchObject({ status: "running", lease_until: lease });
     expect(await jobRecord(ended!)).toMatchObject({ status: "done", result: "paid once" });
     expect(await jobRecord(still!)).toMatchObject({ status: "queued" });
+  });
+
+  it("resume whose send fails is a 503: the jobs stay parked, and the next resume sends them in one pack", async () => {
+    const q = sink<QueueBody>();
+    const down = async () => {
+      throw new Error("queue.write: daily limit exceeded (injected by the test)");
+    };
+    const e = guarded(new D1Meter(env.SPEND!), { JOB_QUEUE: { send: down, sendBatch: down } });
+    const cfg = readConfig(e);
+    const ids = await Promise.all([1, 2].map(() => newJobId(e)));
+    for (const id of ids) await parkJob(e, cfg, env.OUTPUTS, { job_id: id, input: `in ${id}`, error: "budget spent" }, null);
+    const res = await call(worker, postJson("/admin/jobs/resume", {}, bearer), e);
+    expect(res.headers.get("retry-after")).toBe("5");
+    await expectError(res, 503, "unavailable");
+    const list = (await (await call(worker, get("/admin/jobs", bearer), e)).json()) as any;
+    expect(list.jobs.map((j: any) => j.job_id).sort()).toEqual([...ids].sort());
+    // Records first: they say queued already, and the next resume sends them.
+    for (const id of ids) expect(await jobRecord(id)).toMatchObject({ status: "queued" });
+    const again = guarded(new D1Meter(env.SPEND!), { PRODUCT: e.PRODUCT, JOB_QUEUE: q.queue });
+    expect(await (await call(worker, postJson("/admin/jobs/resume", {}, bearer), again)).json()).toEqual({ resumed: 2, remaining: 0 });
+    expect(q.sent).toHaveLength(1);
+    expect(jobsOf(q.sent[0]).map((j) => j.job_id).sort()).toEqual([...ids].sort());
   });
 
   it("resume caps a call at RESUME_MAX and refuses bad limits", async () => {

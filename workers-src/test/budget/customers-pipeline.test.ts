@@ -9,14 +9,18 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { JobMessage } from "../../src/env";
+import type { JobMessage, QueueBody } from "../../src/env";
+import { readConfig } from "../../src/lib/config";
+import { newJobId } from "../../src/lib/jobid";
 import { clearKeyCache } from "../../src/lib/keys";
+import { jobsOf, PACK_MAX_JOBS } from "../../src/lib/pack";
+import { parkJob } from "../../src/lib/spend/parked";
 import { monthOf } from "../../src/lib/spend/store";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
-import { call, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
+import { call, get, jobRecord, postJson, standin, type TestEnv } from "../helpers";
 import { putKey, sha256hex } from "../keyhelpers";
-import { bearer as admin, CALL_USD, fixedCost, guarded, USAGE } from "./harness";
+import { bearer as admin, CALL_USD, fixedCostToken, guarded, USAGE } from "./harness";
 
 const CALL_NANOS = Math.round(CALL_USD * 1e9);
 const QUEUE = "ap-test-workers-test-jobs";
@@ -28,7 +32,7 @@ beforeEach(() => clearKeyCache());
 describe("async-pipeline: customer budgets", () => {
   const worker = asyncPipeline({});
   let n = 0;
-  async function deliver(e: TestEnv, bodies: JobMessage[]) {
+  async function deliver(e: TestEnv, bodies: QueueBody[]) {
     const batch = createMessageBatch(
       QUEUE,
       bodies.map((body) => ({ id: `msg-${n++}-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body })),
@@ -37,11 +41,11 @@ describe("async-pipeline: customer budgets", () => {
     await worker.queue!(batch, e, ctx);
     return getQueueResult(batch, ctx);
   }
-  function sink() {
-    const sent: JobMessage[] = [];
+  function sink<T = JobMessage>() {
+    const sent: T[] = [];
     const queue = {
-      send: async (b: JobMessage) => void sent.push(b),
-      sendBatch: async (msgs: Iterable<MessageSendRequest<JobMessage>>) => {
+      send: async (b: T) => void sent.push(b),
+      sendBatch: async (msgs: Iterable<MessageSendRequest<T>>) => {
         for (const m of msgs) sent.push(m.body);
       },
     };
@@ -53,8 +57,7 @@ describe("async-pipeline: customer budgets", () => {
       .first();
 
   it("a job of a customer over its budget is parked, not lost; the other customer's runs; after a raise it resumes and ends done", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const q = sink();
     const e = guarded(new D1Meter(env.SPEND!), {
       ACCESS: "keys", MONTHLY_BUDGET_USD: "", JOB_QUEUE: q.queue, DOOR_STANDARD: open, KEY_FAILURES: open, DOOR_LIMITER: open, RATE_LIMITER: open,
@@ -105,5 +108,71 @@ describe("async-pipeline: customer budgets", () => {
     expect(await standin.calls(t)).toHaveLength(3);
     expect(await row(e.PRODUCT, "small")).toEqual({ nanos: 2 * CALL_NANOS, calls: 2, input_tokens: 2 * USAGE.input_tokens, output_tokens: 2 * USAGE.output_tokens });
     expect(await row(e.PRODUCT, "big")).toEqual({ nanos: CALL_NANOS, calls: 1, input_tokens: USAGE.input_tokens, output_tokens: USAGE.output_tokens });
+  });
+
+  it("resume re-packs: N parked jobs travel in ceil(N / PACK_MAX_JOBS) messages; each ends done and paid once, with its customer", async () => {
+    const t = await fixedCostToken();
+    const q = sink<QueueBody>();
+    const e = guarded(new D1Meter(env.SPEND!), {
+      ACCESS: "keys", MONTHLY_BUDGET_USD: "", JOB_QUEUE: q.queue, DOOR_STANDARD: open, KEY_FAILURES: open, DOOR_LIMITER: open, RATE_LIMITER: open,
+    });
+    const keys = { a: await putKey(e.PRODUCT, "a", { monthly_budget_usd: 1 }), b: await putKey(e.PRODUCT, "b", { monthly_budget_usd: 1 }) };
+    // Two full packs and a partial one; the customers alternate.
+    const n = 2 * PACK_MAX_JOBS + 3;
+    const customers = Array.from({ length: n }, (_, i) => (i % 2 ? "b" : "a") as keyof typeof keys);
+    const ids: string[] = [];
+    for (const [i, customer] of customers.entries()) {
+      const job_id = await newJobId(e, Date.now(), customer);
+      const key_hash = await sha256hex(keys[customer]);
+      expect(await parkJob(e, readConfig(e), env.OUTPUTS, { job_id, input: `r${i} ${t}`, error: "budget spent", customer, key_hash }, null)).toBe(true);
+      ids.push(job_id);
+    }
+
+    const before = Date.now();
+    expect(await (await call(worker, postJson("/admin/jobs/resume", {}, admin), e)).json()).toEqual({ resumed: n, remaining: 0 });
+    expect(q.sent).toHaveLength(Math.ceil(n / PACK_MAX_JOBS));
+    const jobs = q.sent.flatMap(jobsOf);
+    expect(jobs.map((j) => j.job_id).sort()).toEqual([...ids].sort());
+    for (const j of jobs) {
+      const i = ids.indexOf(j.job_id);
+      expect(j).toEqual({ job_id: ids[i], input: `r${i} ${t}`, resumed_at: expect.any(Number), customer: customers[i], key_hash: await sha256hex(keys[customers[i]!]) });
+      expect(j.resumed_at).toBeGreaterThanOrEqual(before);
+    }
+
+    // The consumer runs the packs: every job done once, on its customer's row.
+    const run = await deliver(e, q.sent);
+    expect(run.explicitAcks).toHaveLength(q.sent.length);
+    expect(run.retryMessages).toEqual([]);
+    for (const [i, id] of ids.entries()) expect(await jobRecord(id)).toMatchObject({ status: "done", customer: customers[i] });
+    expect(await standin.calls(t)).toHaveLength(n);
+    for (const c of ["a", "b"] as const) {
+      const k = customers.filter((x) => x === c).length;
+      expect(await row(e.PRODUCT, c)).toEqual({ nanos: k * CALL_NANOS, calls: k, input_tokens: k * USAGE.input_tokens, output_tokens: k * USAGE.output_tokens });
+    }
+  });
+
+  it("a resumed job of a pack keeps resumed_at: deferred past a day of its creation, it is sent again carrying it", async () => {
+    const q = sink<QueueBody>();
+    const e = guarded(new D1Meter(env.SPEND!), {
+      ACCESS: "keys", MONTHLY_BUDGET_USD: "", JOB_QUEUE: q.queue, DOOR_STANDARD: open, KEY_FAILURES: open, DOOR_LIMITER: open,
+      RATE_LIMITER: { limit: async () => ({ success: false }) },
+    });
+    const key = await putKey(e.PRODUCT, "old", { monthly_budget_usd: 1 });
+    // Created 25 h ago: without its resumed_at a deferral would be refused (past the queue's day).
+    const created = Date.now() - 25 * 3600_000;
+    const ids = [await newJobId(e, created, "old"), await newJobId(e, created, "old")];
+    for (const job_id of ids) await parkJob(e, readConfig(e), env.OUTPUTS, { job_id, input: `old ${job_id}`, error: "budget spent", customer: "old", key_hash: await sha256hex(key) }, null);
+    expect(await (await call(worker, postJson("/admin/jobs/resume", {}, admin), e)).json()).toEqual({ resumed: 2, remaining: 0 });
+    expect(q.sent).toHaveLength(1);
+    const [pack] = q.sent.splice(0);
+    const resumedAt = jobsOf(pack)[0]!.resumed_at;
+    expect(jobsOf(pack).map((j) => j.resumed_at)).toEqual([resumedAt, resumedAt]);
+
+    // The limiter says wait: each job is deferred (sent again alone), not retried.
+    const run = await deliver(e, [pack!]);
+    expect(run.explicitAcks).toHaveLength(1);
+    expect(run.retryMessages).toEqual([]);
+    expect(q.sent).toHaveLength(2);
+    for (const again of q.sent) expect(again).toMatchObject({ deferrals: 1, resumed_at: resumedAt, customer: "old" });
   });
 });

@@ -16,9 +16,9 @@ import { monthOf } from "../../src/lib/spend/store";
 import { createWorker as eventAgent } from "../../src/patterns/event-agent";
 import { createWorker as edgeCache } from "../../src/patterns/edge-cache";
 import { D1Meter } from "../d1meter";
-import { call, expectError, newToken, postJson, standin, type TestEnv } from "../helpers";
+import { call, expectError, postJson, standin, type TestEnv } from "../helpers";
 import { putKey } from "../keyhelpers";
-import { CALL_USD, fixedCost, guarded, hookPosts, hooksUrl, USAGE } from "./harness";
+import { CALL_USD, fixedCostToken, guarded, hookPosts, hooksUrl, USAGE } from "./harness";
 
 const CALL_NANOS = Math.round(CALL_USD * 1e9);
 const bearer = (key: string) => ({ authorization: `Bearer ${key}`, "cf-connecting-ip": "198.51.100.9" });
@@ -43,8 +43,7 @@ describe("customer budgets (scope customer)", () => {
   const worker = eventAgent({});
 
   it("a customer over its budget gets 429 scope customer; another customer of the product is served; rows are exact", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
     // No product budget: the customers' budgets alone (the store is there because the product has keys).
     const e = keyedEnv(m, { MONTHLY_BUDGET_USD: "" });
@@ -70,8 +69,7 @@ describe("customer budgets (scope customer)", () => {
   });
 
   it("with a product budget: the check reads the product's and the customer's rows in one trip, the record writes both in one batch", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
     const e = keyedEnv(m, { MONTHLY_BUDGET_USD: "1" });
     const key = await putKey(e.PRODUCT, "acme", { monthly_budget_usd: 5 });
@@ -91,8 +89,7 @@ describe("customer budgets (scope customer)", () => {
   });
 
   it("a customer's budget alerts through the product's webhook, once a threshold, with no product budget; a customer without one never alerts", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const hook = `k${crypto.randomUUID().slice(0, 8)}`;
     const e = keyedEnv(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "50,100", BUDGET_ALERT_WEBHOOK: hooksUrl(hook) });
     const small = await putKey(e.PRODUCT, "small", { monthly_budget_usd: 2 * CALL_USD });
@@ -109,8 +106,7 @@ describe("customer budgets (scope customer)", () => {
   });
 
   it("the workflow runner's instance carries the customer's budget (budget_usd), so its calls alert too", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const hook = `k${crypto.randomUUID().slice(0, 8)}`;
     const e = keyedEnv(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", BUDGET_ALERT_THRESHOLDS: "100", BUDGET_ALERT_WEBHOOK: hooksUrl(hook) });
     const steps: Steps = { do: (_name, _config, callback) => callback({ attempt: 1 }) };
@@ -123,8 +119,7 @@ describe("customer budgets (scope customer)", () => {
   });
 
   it("a budget raised in the key's record applies once the isolate reads it again", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const e = keyedEnv(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "" });
     const key = await putKey(e.PRODUCT, "grow", { monthly_budget_usd: CALL_USD });
     expect((await call(worker, postJson("/jobs", { input: `g0 ${t}` }, bearer(key)), e)).status).toBe(202);
@@ -139,8 +134,7 @@ describe("customer budgets (scope customer)", () => {
   });
 
   it("a public product's calls write no customer row", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
     const e = guarded(m, { ACCESS: "public" });
     expect((await call(worker, postJson("/jobs", { input: `pub ${t}` }), e)).status).toBe(202);
@@ -149,8 +143,7 @@ describe("customer budgets (scope customer)", () => {
 
   it("edge-cache: a miss of a customer over its budget is 429 scope customer; the other customer's miss is answered and recorded", async () => {
     const ec = edgeCache({});
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const e = keyedEnv(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", CACHE_TTL_SECONDS: "60" });
     const small = await putKey(e.PRODUCT, "small", { monthly_budget_usd: CALL_USD });
     const other = await putKey(e.PRODUCT, "other", { monthly_budget_usd: 1 });

@@ -12,8 +12,8 @@ import { budgetStatus, recordSpend } from "../../src/lib/spend/guard";
 import { readConfig } from "../../src/lib/config";
 import { createWorker as edgeCache } from "../../src/patterns/edge-cache";
 import { D1Meter } from "../d1meter";
-import { call, expectError, newToken, standin, type TestEnv } from "../helpers";
-import { CALL_USD, expectExhausted, fixedCost, guarded, hookPosts, hooksUrl, post, stackSpent, USAGE } from "./harness";
+import { call, expectError, standin, type TestEnv } from "../helpers";
+import { CALL_USD, expectExhausted, fixedCostToken, guarded, hookPosts, hooksUrl, post, stackSpent, USAGE } from "./harness";
 
 describe("edge-cache", () => {
   const worker = edgeCache({});
@@ -24,8 +24,7 @@ describe("edge-cache", () => {
   }
 
   it("misses refuse once spent (429); hits still answer, even with D1 down, and never touch it", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
     const e = guarded(m, { MONTHLY_BUDGET_USD: String(CALL_USD) });
     const first = await ask(`q1 ${t}`, e);
@@ -44,8 +43,7 @@ describe("edge-cache", () => {
   });
 
   it("stack scope", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const e = guarded(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", STACK_BUDGET_USD: (await stackSpent()).toFixed(9) });
     await expectExhausted((await ask(`s ${t}`, e)).res, "stack");
     expect(await standin.calls(t)).toHaveLength(0);
@@ -60,8 +58,7 @@ describe("edge-cache", () => {
    * then.
    */
   async function burst(warm: boolean, webhook = "") {
-    const t = newToken();
-    await fixedCost(t, 50);
+    const t = await fixedCostToken(50);
     const m = new D1Meter(env.SPEND!);
     const budgetUsd = 50 * CALL_USD;
     const e = guarded(m, { MONTHLY_BUDGET_USD: String(budgetUsd), BUDGET_ALERT_WEBHOOK: webhook });

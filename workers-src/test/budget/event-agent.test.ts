@@ -15,7 +15,7 @@ import { callCostNanos, parsePrices } from "../../src/lib/prices";
 import { createWorker as eventAgent } from "../../src/patterns/event-agent";
 import { D1Meter } from "../d1meter";
 import { call, expectError, get, jobRecord, newToken, standin, type TestEnv } from "../helpers";
-import { bearer, CALL_USD, expectExhausted, fixedCost, guarded, hookPosts, hooksUrl, post, PRICES, stackSpent, USAGE } from "./harness";
+import { bearer, CALL_USD, expectExhausted, fixedCostToken, guarded, hookPosts, hooksUrl, post, PRICES, stackSpent, USAGE } from "./harness";
 
 const spies: Array<{ mockRestore(): void }> = [];
 afterEach(() => {
@@ -84,8 +84,7 @@ describe("event-agent", () => {
   const worker = eventAgent({});
 
   it("refuses before accepting once the product budget is spent (429, no job)", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const m = new D1Meter(env.SPEND!);
     const e = guarded(m, { MONTHLY_BUDGET_USD: String(2 * CALL_USD) });
     for (const i of [1, 2]) {
@@ -104,8 +103,7 @@ describe("event-agent", () => {
   });
 
   it("the stack's budget caps every product: scope stack", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const cap = (await stackSpent()) + CALL_USD;
     const e = guarded(new D1Meter(env.SPEND!), { MONTHLY_BUDGET_USD: "", STACK_BUDGET_USD: cap.toFixed(9) });
     expect((await call(worker, post("/jobs", { input: `s1 ${t}` }), e)).status).toBe(202);
@@ -133,8 +131,7 @@ describe("event-agent", () => {
   });
 
   it("alerts: a failing webhook is retried by a later call, and its URL is never logged", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const key = `k${crypto.randomUUID().slice(0, 8)}`;
     await fetch(`${inject("webhookUrl")}/fail/${key}?n=1`, { method: "POST" });
     const logs = captureLogs();

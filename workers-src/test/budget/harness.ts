@@ -10,7 +10,7 @@ import { budgetStatus } from "../../src/lib/spend/guard";
 import { resetsAt } from "../../src/lib/spend/store";
 import { readConfig } from "../../src/lib/config";
 import type { D1Meter } from "../d1meter";
-import { expectError, postJson, standin, testEnv, type TestEnv } from "../helpers";
+import { expectError, newToken, postJson, standin, testEnv, type TestEnv } from "../helpers";
 
 export const CALL_USD = 0.002;
 export const USAGE = { input_tokens: 1000, output_tokens: 200 };
@@ -28,6 +28,13 @@ export async function fixedCost(token: string, delayMs = 0): Promise<void> {
     usage: USAGE,
   };
   await standin.script(token, [{ rawBody: JSON.stringify(body), delayMs: delayMs || undefined, times: -1 }]);
+}
+
+/** A fresh stand-in token every call of which costs CALL_USD (answered after delayMs). */
+export async function fixedCostToken(delayMs = 0): Promise<string> {
+  const token = newToken();
+  await fixedCost(token, delayMs);
+  return token;
 }
 
 /** A fresh product whose SPEND is metered, with a product budget of `usd` (and no stack budget unless given). */

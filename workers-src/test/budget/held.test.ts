@@ -13,7 +13,7 @@ import { parkJob } from "../../src/lib/spend/parked";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { D1Meter } from "../d1meter";
 import { call, get, jobRecord, newToken, postJson, standin, type TestEnv } from "../helpers";
-import { bearer, fixedCost, guarded } from "./harness";
+import { bearer, fixedCostToken, guarded } from "./harness";
 
 const HOUR = 3600_000;
 
@@ -47,8 +47,7 @@ describe("async-pipeline: held records", () => {
   }
 
   it("a parked job outlives its jobs/ record: GET reads held/, resume moves it back and it ends done once", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const { sent, e } = product({ MONTHLY_BUDGET_USD: "0.000000001" });
     // One paid call spends the tiny budget; the next job is parked.
     await deliver(e, QUEUE, [message(await newJobId(e), `warm ${t}`)]);
@@ -84,8 +83,7 @@ describe("async-pipeline: held records", () => {
   });
 
   it("a parked job a redelivery ran drops its held copy: once its done record expires, resume does not pay it again", async () => {
-    const t = newToken();
-    await fixedCost(t);
+    const t = await fixedCostToken();
     const { sent, e } = product();
     const cfg = readConfig(e);
     const id = await newJobId(e, Date.now() - 26 * HOUR);

@@ -8,12 +8,13 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { OPS_PER_EVENT } from "../../src/contract.gen";
-import type { JobMessage } from "../../src/env";
+import type { JobMessage, QueueBody } from "../../src/env";
 import { newJobId } from "../../src/lib/jobid";
+import { jobsOf } from "../../src/lib/pack";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
 import { eventually, expectError, get, newToken, postJson, replyTo, standin } from "../helpers";
 import { expected } from "../ops";
-import { budgeted, freshProduct, meter, record, restoreMeters } from "./harness";
+import { budgeted, meter, record, restoreMeters, steadyProduct } from "./harness";
 
 afterEach(restoreMeters);
 
@@ -222,7 +223,7 @@ describe("async-pipeline ops per event", () => {
 // Measured in the steady state (the product's spend row for the month exists:
 // the month's first check reads no row). A product budget alone; with a stack
 // budget the check and the record read one row per product with spend.
-// (budgeted(): test/ops/harness.ts.)
+// (budgeted(), steadyProduct(): test/ops/harness.ts.)
 
 describe("async-pipeline: the spend guard's ops", () => {
   const worker = asyncPipeline({});
@@ -236,9 +237,7 @@ describe("async-pipeline: the spend guard's ops", () => {
   });
 
   it("delivery of a budgeted product, park, resume", async () => {
-    const product = freshProduct();
-    const warm = meter(budgeted(product));
-    await warm.deliver(worker, QUEUE, [message(await newJobId(warm.env), `warm ${newToken()}`)]);
+    const product = await steadyProduct(async (warm) => warm.deliver(worker, QUEUE, [message(await newJobId(warm.env), `warm ${newToken()}`)]));
 
     const t = newToken();
     const m = meter(budgeted(product));
@@ -258,11 +257,15 @@ describe("async-pipeline: the spend guard's ops", () => {
       expect(p.counts).toEqual(expected(ops.consumer_batch, ops.park));
     }
 
-    const sent: unknown[] = [];
-    const r = meter({ ...budgeted(product, { AUTH_TOKEN: "tok" }), JOB_QUEUE: { send: async () => {}, sendBatch: async (ms: Iterable<unknown>) => void sent.push(...ms) } });
+    const sent: QueueBody[] = [];
+    const keep = { send: async (b: QueueBody) => void sent.push(b), sendBatch: async (ms: Iterable<MessageSendRequest<QueueBody>>) => void sent.push(...[...ms].map((m) => m.body)) };
+    const r = meter({ ...budgeted(product, { AUTH_TOKEN: "tok" }), JOB_QUEUE: keep });
     const res = await r.invoke(worker, postJson("/admin/jobs/resume", {}, { authorization: "Bearer tok" }));
     expect(await res.json()).toEqual({ resumed: 2, remaining: 0 });
-    expect(sent).toHaveLength(2);
-    expect(r.counts).toEqual(expected(ops.resume, ops.resume_job, ops.resume_job));
+    // The two jobs travel in one pack (lib/pack.ts): its write is the resume's,
+    // its read and delete its delivery's (test/ops/pack.test.ts measures those).
+    expect(sent).toHaveLength(1);
+    expect(jobsOf(sent[0]).map((j) => j.job_id).sort()).toEqual([...parked].sort());
+    expect(expected(r.counts, { "queue.read": 1, "queue.delete": 1 })).toEqual(expected(ops.resume, ops.resume_job, ops.resume_job, ops.pack_message));
   });
 });

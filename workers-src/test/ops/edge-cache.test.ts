@@ -11,7 +11,7 @@ import { readConfig } from "../../src/lib/config";
 import { createWorker as edgeCache, edgeUrl, requestAndKey } from "../../src/patterns/edge-cache";
 import { expectError, newToken, postJson, replyTo, standin } from "../helpers";
 import { expected, type Metered } from "../ops";
-import { budgeted, freshProduct, meter, restoreMeters } from "./harness";
+import { budgeted, meter, restoreMeters, steadyProduct } from "./harness";
 
 afterEach(restoreMeters);
 
@@ -99,16 +99,14 @@ describe("edge-cache ops per event", () => {
 // Measured in the steady state (the product's spend row for the month exists:
 // the month's first check reads no row). A product budget alone; with a stack
 // budget the check and the record read one row per product with spend.
-// (budgeted(): test/ops/harness.ts.)
+// (budgeted(), steadyProduct(): test/ops/harness.ts.)
 
 describe("edge-cache: the spend guard's ops", () => {
   const worker = edgeCache({});
   const ops = OPS_PER_EVENT["edge-cache"];
 
   it("miss of a budgeted product: miss + budget_check + budget_record; hits unchanged; budget_refused", async () => {
-    const product = freshProduct();
-    const warm = meter(budgeted(product));
-    await warm.invoke(worker, postJson("/ask", { input: `warm ${newToken()}` }));
+    const product = await steadyProduct((warm) => warm.invoke(worker, postJson("/ask", { input: `warm ${newToken()}` })));
 
     const t = newToken();
     const m = meter(budgeted(product));

@@ -10,7 +10,7 @@ import { newJobId } from "../../src/lib/jobid";
 import { createWorker as eventAgent, LOST_ERROR } from "../../src/patterns/event-agent";
 import { expectError, get, newToken, postJson, replyTo, standin } from "../helpers";
 import { expected } from "../ops";
-import { budgeted, freshProduct, meter, record, restoreMeters, webhookPosts } from "./harness";
+import { budgeted, freshProduct, meter, record, restoreMeters, steadyProduct, webhookPosts } from "./harness";
 
 afterEach(restoreMeters);
 
@@ -83,16 +83,14 @@ describe("event-agent ops per event", () => {
 // Measured in the steady state (the product's spend row for the month exists:
 // the month's first check reads no row). A product budget alone; with a stack
 // budget the check and the record read one row per product with spend.
-// (budgeted(): test/ops/harness.ts.)
+// (budgeted(), steadyProduct(): test/ops/harness.ts.)
 
 describe("event-agent: the spend guard's ops", () => {
   const worker = eventAgent({});
   const ops = OPS_PER_EVENT["event-agent"];
 
   it("post of a budgeted product: post + budget_check + budget_record; budget_refused; budget_alert", async () => {
-    const product = freshProduct();
-    const warm = meter(budgeted(product));
-    expect((await warm.invoke(worker, postJson("/jobs", { input: `warm ${newToken()}` }))).status).toBe(202);
+    const product = await steadyProduct(async (warm) => expect((await warm.invoke(worker, postJson("/jobs", { input: `warm ${newToken()}` }))).status).toBe(202));
 
     const t = newToken();
     const m = meter(budgeted(product));

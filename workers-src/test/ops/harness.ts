@@ -39,6 +39,15 @@ export const budgeted = (product: string, over: Record<string, unknown> = {}) =>
   ...over,
 });
 export const freshProduct = () => `p-${crypto.randomUUID().slice(0, 8)}`;
+/**
+ * A fresh budgeted product in the steady state: `spend` pays one model call
+ * of it on a meter whose counts are dropped, so the month's spend row exists.
+ */
+export async function steadyProduct(spend: (warm: Metered) => Promise<unknown>): Promise<string> {
+  const product = freshProduct();
+  await spend(meter(budgeted(product)));
+  return product;
+}
 export async function webhookPosts(key: string): Promise<number> {
   const res = await fetch(`${inject("webhookUrl")}/hooks/${key}`);
   return ((await res.json()) as { posts: unknown[] }).posts.length;

@@ -1,12 +1,13 @@
 // Parked jobs (async-pipeline): a job whose turn came when the month's budget
 // was spent keeps its input in parked_jobs (store.ts) and its R2 record says
 // budget_exhausted, until POST /admin/jobs/resume queues it again.
-import type { BaseEnv, JobMessage } from "../../env";
+import type { BaseEnv, QueueBody } from "../../env";
 import type { Config } from "../config";
 import { HttpError } from "../errors";
 import { claimedFor, readJobVersion, writeJobUnchanged } from "../claim";
 import { isTerminal, jobRecord, writeJob, type JobRecord } from "../jobs";
 import { holdJob, readHeld, releaseHeld } from "../held";
+import { packJobs } from "../pack";
 import { sendAll } from "../queue";
 import { BudgetUnavailable, unavailable } from "./errors";
 import { checkBudget } from "./guard";
@@ -16,7 +17,8 @@ import { num, run, spendDb } from "./store";
  * Most parked jobs one resume call sends. Each costs an R2 get and a put:
  * Workers allow 1,000 subrequests to Cloudflare services per invocation
  * (https://developers.cloudflare.com/workers/platform/limits/#subrequests),
- * and the queue sends (one per 100 jobs) and D1 queries need a few more.
+ * and the queue send (the jobs packed, PACK_MAX_JOBS a message: lib/pack.ts;
+ * one sendBatch per 100 messages) and D1 queries need a few more.
  */
 export const RESUME_MAX = 450;
 /** D1 allows 100 bound parameters per statement (https://developers.cloudflare.com/d1/platform/limits/). */
@@ -233,8 +235,10 @@ async function countParked(db: D1Database, cfg: Config): Promise<number> {
 /**
  * Re-queues up to `limit` (at most RESUME_MAX) of the product's parked jobs,
  * oldest id first: refuses with BudgetExhausted while the budget is still
- * spent; sets their records back to queued, sends them (each message carries
- * resumed_at), then deletes their parked rows. A failure part-way leaves the
+ * spent; sets their records back to queued, sends them packed (lib/pack.ts:
+ * PACK_MAX_JOBS jobs a message, so a backlog costs Queues a write, a read and
+ * a delete per message, not per job; each job carries resumed_at and its
+ * customer), then deletes their parked rows. A failure part-way leaves the
  * rows (a job may then be sent twice: its deliveries race for the claim,
  * lib/claim.ts, and one calls the model). Returns how many were resumed
  * (taken off the list: sent again, or found run or ended by another
@@ -243,7 +247,7 @@ async function countParked(db: D1Database, cfg: Config): Promise<number> {
 export async function resumeParked(
   env: BaseEnv,
   cfg: Config,
-  queue: Queue<JobMessage>,
+  queue: Queue<QueueBody>,
   limit: number = RESUME_MAX,
   r2?: R2Bucket,
 ): Promise<{ resumed: number; remaining: number }> {
@@ -257,10 +261,8 @@ export async function resumeParked(
     // conditional put per job.
     const send = await markQueued(r2 ?? (env as BaseEnv & { OUTPUTS: R2Bucket }).OUTPUTS, rows);
     const resumedAt = Date.now();
-    const { error } = await sendAll(
-      queue,
-      send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt, ...(r.customer ? { customer: r.customer, key_hash: r.key_hash } : {}) })),
-    );
+    const jobs = send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt, ...(r.customer ? { customer: r.customer, key_hash: r.key_hash } : {}) }));
+    const { error } = await sendAll(queue, packJobs(jobs));
     if (error !== undefined) {
       console.error("resume: JOB_QUEUE send failed:", error);
       throw new HttpError(503, "unavailable", "the job queue is unavailable; the jobs stay parked (some may run)", { "retry-after": "5" });
