@@ -292,16 +292,10 @@ func copyMap(v any) map[string]any {
 func rawGet(t *testing.T, s *Server, path, accept string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", s.BaseURL()+strings.TrimPrefix(path, "/"), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	res, b := send(t, req, token)
 	return res.StatusCode, b
 }
 
@@ -876,13 +870,7 @@ func TestDeletesAnswerJSON(t *testing.T) {
 		a + "/storage/kv/namespaces/" + kvID, a + "/r2/buckets/p-outputs", a + "/d1/database/" + db.UUID,
 	} {
 		req, _ := http.NewRequest("DELETE", s.BaseURL()+strings.TrimPrefix(p, "/"), nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, b := send(t, req, token)
 		var env map[string]any
 		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &env) != nil || env["success"] != true {
 			t.Errorf("DELETE %s: %d %s %s", p, res.StatusCode, res.Header.Get("Content-Type"), b)
@@ -907,13 +895,7 @@ func TestUnknownRequestsAreRecorded(t *testing.T) {
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, s.URL+c.path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, b := send(t, req, token)
 		if res.StatusCode != 400 || res.Header.Get("x-should-retry") != "false" || res.Header.Get("Content-Type") != "application/json" ||
 			string(b) != `{"success":false,"errors":[{"code":7000,"message":"No route for that URI"}],"messages":[],"result":null}` {
 			t.Errorf("%s %s: %d %s %s", c.method, c.path, res.StatusCode, res.Header, b)
