@@ -584,13 +584,18 @@ func (s *Server) AddZoneNamed(id, name string) {
 	s.zone(id).Name = name
 }
 
-func (s *Server) account(id string) *Account {
-	a := s.state.Accounts[id]
-	if a == nil {
-		a = &Account{}
-		s.state.Accounts[id] = a
+func (s *Server) account(id string) *Account { return entry(s.state.Accounts, id) }
+
+func (s *Server) zone(id string) *Zone { return entry(s.state.Zones, id) }
+
+// entry is m's element for key, added empty when m has none.
+func entry[V any](m map[string]*V, key string) *V {
+	v := m[key]
+	if v == nil {
+		v = new(V)
+		m[key] = v
 	}
-	return a
+	return v
 }
 
 // addTo is what the AddX seeding methods share: under the lock, it builds
@@ -603,15 +608,6 @@ func addTo[T any](s *Server, account string, field func(*Account) *[]T, build fu
 	list := field(s.account(account))
 	*list = append(*list, v)
 	return v
-}
-
-func (s *Server) zone(id string) *Zone {
-	z := s.state.Zones[id]
-	if z == nil {
-		z = &Zone{}
-		s.state.Zones[id] = z
-	}
-	return z
 }
 
 // AddKVNamespace creates a namespace and returns it with its new id.
