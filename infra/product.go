@@ -96,44 +96,43 @@ func NewProduct(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, code string
 }
 
 // newStorage creates the product's R2 buckets (with their lifecycle rules),
-// queues and KV namespaces.
+// queues and KV namespaces. Data, the buckets' objects and the customer keys
+// in KV, survives `pulumi destroy` unless the stack sets zerocost:retainData
+// false.
 func (c *Product) newStorage(ctx *pulumi.Context, p *plan.Plan, pr *plan.Product, account pulumi.StringInput, parent pulumi.ResourceOption) error {
-	for _, b := range pr.R2Buckets {
-		// Data survives `pulumi destroy` unless the stack sets zerocost:retainData false.
-		bucket, err := cloudflare.NewR2Bucket(ctx, b.Name, &cloudflare.R2BucketArgs{
-			AccountId: account,
-			Name:      pulumi.String(b.Name),
-		}, parent, pulumi.RetainOnDelete(p.RetainData))
-		if err != nil {
-			return err
+	retain := pulumi.RetainOnDelete(p.RetainData)
+	err := createEach(pr.R2Buckets, c.Buckets, func(b plan.R2Bucket) (string, *cloudflare.R2Bucket, error) {
+		bucket, err := cloudflare.NewR2Bucket(ctx, b.Name, &cloudflare.R2BucketArgs{AccountId: account, Name: pulumi.String(b.Name)}, parent, retain)
+		if err == nil {
+			err = newLifecycle(ctx, b.Name, account, bucket, pr.Lifecycle, parent)
 		}
-		c.Buckets[b.Binding] = bucket
-		if err := newLifecycle(ctx, b.Name, account, bucket, pr.Lifecycle, parent); err != nil {
-			return err
-		}
+		return b.Binding, bucket, err
+	})
+	if err != nil {
+		return err
 	}
-	for _, q := range pr.Queues {
-		queue, err := cloudflare.NewQueue(ctx, q.Name, &cloudflare.QueueArgs{
-			AccountId: account,
-			QueueName: pulumi.String(q.Name),
-		}, parent)
-		if err != nil {
-			return err
-		}
-		c.Queues[q.Name] = queue
+	err = createEach(pr.Queues, c.Queues, func(q plan.QueueInfo) (string, *cloudflare.Queue, error) {
+		queue, err := cloudflare.NewQueue(ctx, q.Name, &cloudflare.QueueArgs{AccountId: account, QueueName: pulumi.String(q.Name)}, parent)
+		return q.Name, queue, err
+	})
+	if err != nil {
+		return err
 	}
+	return createEach(pr.KVNamespaces, c.KVNamespaces, func(ns plan.KVNamespace) (string, *cloudflare.WorkersKvNamespace, error) {
+		kv, err := cloudflare.NewWorkersKvNamespace(ctx, ns.Title, &cloudflare.WorkersKvNamespaceArgs{AccountId: account, Title: pulumi.String(ns.Title)}, parent, retain)
+		return ns.Title, kv, err
+	})
+}
 
-	for _, ns := range pr.KVNamespaces {
-		// Customer keys survive `pulumi destroy` unless the stack sets
-		// zerocost:retainData false, as the R2 data does.
-		kv, err := cloudflare.NewWorkersKvNamespace(ctx, ns.Title, &cloudflare.WorkersKvNamespaceArgs{
-			AccountId: account,
-			Title:     pulumi.String(ns.Title),
-		}, parent, pulumi.RetainOnDelete(p.RetainData))
+// createEach creates one resource per plan item with create and keeps it in
+// into under the key create gives; the first failure ends it.
+func createEach[I any, R any](items []I, into map[string]R, create func(I) (string, R, error)) error {
+	for _, it := range items {
+		key, r, err := create(it)
 		if err != nil {
 			return err
 		}
-		c.KVNamespaces[ns.Title] = kv
+		into[key] = r
 	}
 	return nil
 }

@@ -118,6 +118,26 @@ func pageOpts(page int) []option.RequestOption {
 	return []option.RequestOption{option.WithQuery("page", strconv.Itoa(page)), option.WithQuery("per_page", strconv.Itoa(perPage))}
 }
 
+// listPaged pages (pageAll) through one of the API's numbered lists. list is
+// the SDK's List call with the options given; each page's raw answer is
+// decoded here, its result as []S, and every item converted by to. Decoding
+// the raw JSON, not the SDK's page type, serves every list alike.
+func listPaged[S, T any](c *Client, op string, list func(opts ...option.RequestOption) error, to func(S) T) ([]T, error) {
+	return pageAll(op, func(page int) ([]T, string, error) {
+		var raw []byte
+		if err := list(append(pageOpts(page), option.WithResponseBodyInto(&raw))...); err != nil {
+			return nil, "", c.wrap(op, err)
+		}
+		var env struct {
+			Result []S `json:"result"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", op, err)
+		}
+		return convert(env.Result, to), string(raw), nil
+	})
+}
+
 // Buckets lists the account's R2 bucket names, following the cursor.
 func (c *Client) Buckets(ctx context.Context, account string) ([]string, error) {
 	const op = "list R2 buckets"
@@ -156,16 +176,12 @@ type Queue struct {
 
 // Queues lists the account's queues.
 func (c *Client) Queues(ctx context.Context, account string) ([]Queue, error) {
-	const op = "list queues"
 	var p queues.QueueListParams
 	p.AccountID.Value, p.AccountID.Present = account, true
-	return pageAll(op, func(page int) ([]Queue, string, error) {
-		res, err := c.queues.List(ctx, p, pageOpts(page)...)
-		if err != nil {
-			return nil, "", c.wrap(op, err)
-		}
-		return convert(res.Result, func(q queues.Queue) Queue { return Queue{ID: q.QueueID, Name: q.QueueName} }), res.JSON.RawJSON(), nil
-	})
+	return listPaged(c, "list queues", func(opts ...option.RequestOption) error {
+		_, err := c.queues.List(ctx, p, opts...)
+		return err
+	}, func(q queues.Queue) Queue { return Queue{ID: q.QueueID, Name: q.QueueName} })
 }
 
 // D1Database is a D1 database; ID is its uuid.
@@ -176,16 +192,12 @@ type D1Database struct {
 
 // D1Databases lists the account's D1 databases.
 func (c *Client) D1Databases(ctx context.Context, account string) ([]D1Database, error) {
-	const op = "list D1 databases"
 	var p d1.DatabaseListParams
 	p.AccountID.Value, p.AccountID.Present = account, true
-	return pageAll(op, func(page int) ([]D1Database, string, error) {
-		res, err := c.databases.List(ctx, p, pageOpts(page)...)
-		if err != nil {
-			return nil, "", c.wrap(op, err)
-		}
-		return convert(res.Result, func(db d1.DatabaseListResponse) D1Database { return D1Database{ID: db.UUID, Name: db.Name} }), res.JSON.RawJSON(), nil
-	})
+	return listPaged(c, "list D1 databases", func(opts ...option.RequestOption) error {
+		_, err := c.databases.List(ctx, p, opts...)
+		return err
+	}, func(db d1.DatabaseListResponse) D1Database { return D1Database{ID: db.UUID, Name: db.Name} })
 }
 
 // Consumer is a queue consumer. Times are as the API reports them:
@@ -230,23 +242,12 @@ func num(f *float64) int {
 
 // Consumers lists a queue's consumers.
 func (c *Client) Consumers(ctx context.Context, account, queueID string) ([]Consumer, error) {
-	const op = "list queue consumers"
 	var p queues.ConsumerListParams
 	p.AccountID.Value, p.AccountID.Present = account, true
-	return pageAll(op, func(page int) ([]Consumer, string, error) {
-		var raw []byte
-		opts := append(pageOpts(page), option.WithResponseBodyInto(&raw))
-		if _, err := c.queues.Consumers.List(ctx, queueID, p, opts...); err != nil {
-			return nil, "", c.wrap(op, err)
-		}
-		var env struct {
-			Result []consumerJSON `json:"result"`
-		}
-		if err := json.Unmarshal(raw, &env); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", op, err)
-		}
-		return convert(env.Result, consumerOf), string(raw), nil
-	})
+	return listPaged(c, "list queue consumers", func(opts ...option.RequestOption) error {
+		_, err := c.queues.Consumers.List(ctx, queueID, p, opts...)
+		return err
+	}, consumerOf)
 }
 
 // consumerOf reads a consumer in either of the API's shapes.

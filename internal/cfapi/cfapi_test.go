@@ -35,6 +35,8 @@ func TestListsPageToTheEnd(t *testing.T) {
 	for i := range 5 {
 		s.AddBucket(acct, fmt.Sprintf("bucket-%d", i))
 		s.AddQueue(acct, fmt.Sprintf("q-%d", i))
+		s.AddKVNamespace(acct, fmt.Sprintf("kv-%d", i))
+		s.AddD1Database(acct, fmt.Sprintf("db-%d", i))
 	}
 	for i := range 3 {
 		s.AddConsumer(acct, "q-0", cftest.Consumer{ScriptName: fmt.Sprintf("w%d", i), Settings: cftest.ConsumerSettings{BatchSize: i + 1}})
@@ -52,11 +54,24 @@ func TestListsPageToTheEnd(t *testing.T) {
 	if err != nil || len(cs) != 3 || cs[2].ScriptName != "w2" || cs[2].BatchSize != 3 || cs[2].Type != "worker" || cs[2].MaxConcurrency != nil {
 		t.Errorf("consumers %+v %v", cs, err)
 	}
+	kvs, err := c.KVNamespaces(ctx(t), acct)
+	if err != nil || len(kvs) != 5 || kvs[0].Title != "kv-0" || kvs[4].Title != "kv-4" || kvs[4].ID == "" {
+		t.Errorf("KV namespaces %v %v", kvs, err)
+	}
+	dbs, err := c.D1Databases(ctx(t), acct)
+	if err != nil || len(dbs) != 5 || dbs[0].Name != "db-0" || dbs[4].Name != "db-4" || dbs[4].ID == "" {
+		t.Errorf("D1 databases %v %v", dbs, err)
+	}
 	// Pages of 2: queues asked pages 1-3 (the last holds one queue, and
 	// total_pages says it is the last).
 	qPages := s.PagesAsked("/queues")
 	if strings.Join(qPages, ",") != "1,2,3" {
 		t.Errorf("queue pages asked: %v", qPages)
+	}
+	for _, list := range []string{"/storage/kv/namespaces", "/d1/database"} {
+		if pages := s.PagesAsked(list); strings.Join(pages, ",") != "1,2,3" {
+			t.Errorf("%s pages asked: %v", list, pages)
+		}
 	}
 }
 

@@ -584,42 +584,44 @@ func (s *Server) AddZoneNamed(id, name string) {
 	s.zone(id).Name = name
 }
 
-func (s *Server) account(id string) *Account {
-	a := s.state.Accounts[id]
-	if a == nil {
-		a = &Account{}
-		s.state.Accounts[id] = a
+func (s *Server) account(id string) *Account { return entry(s.state.Accounts, id) }
+
+func (s *Server) zone(id string) *Zone { return entry(s.state.Zones, id) }
+
+// entry is m's element for key, added empty when m has none.
+func entry[V any](m map[string]*V, key string) *V {
+	v := m[key]
+	if v == nil {
+		v = new(V)
+		m[key] = v
 	}
-	return a
+	return v
 }
 
-func (s *Server) zone(id string) *Zone {
-	z := s.state.Zones[id]
-	if z == nil {
-		z = &Zone{}
-		s.state.Zones[id] = z
-	}
-	return z
+// addTo is what the AddX seeding methods share: under the lock, it builds
+// an element (build may draw ids), appends it to the account's list that
+// field picks and returns it.
+func addTo[T any](s *Server, account string, field func(*Account) *[]T, build func() T) T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := build()
+	list := field(s.account(account))
+	*list = append(*list, v)
+	return v
 }
 
 // AddKVNamespace creates a namespace and returns it with its new id.
 func (s *Server) AddKVNamespace(account, title string) KVNamespace {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ns := KVNamespace{ID: s.id(), Title: title, SupportsURLEncoding: true}
-	a := s.account(account)
-	a.KVNamespaces = append(a.KVNamespaces, ns)
-	return ns
+	return addTo(s, account, func(a *Account) *[]KVNamespace { return &a.KVNamespaces }, func() KVNamespace {
+		return KVNamespace{ID: s.id(), Title: title, SupportsURLEncoding: true}
+	})
 }
 
 // AddBucket creates an R2 bucket in the default jurisdiction.
 func (s *Server) AddBucket(account, name string) Bucket {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := Bucket{Name: name, CreationDate: Timestamp, Location: "enam", StorageClass: "Standard"}
-	a := s.account(account)
-	a.Buckets = append(a.Buckets, b)
-	return b
+	return addTo(s, account, func(a *Account) *[]Bucket { return &a.Buckets }, func() Bucket {
+		return Bucket{Name: name, CreationDate: Timestamp, Location: "enam", StorageClass: "Standard"}
+	})
 }
 
 // SetBucketLifecycle gives a bucket of the default jurisdiction the rules
@@ -637,12 +639,9 @@ func (s *Server) SetBucketLifecycle(account, bucket string, rules json.RawMessag
 
 // AddQueue creates a queue and returns its id.
 func (s *Server) AddQueue(account, name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := &Queue{ID: s.id(), Name: name, CreatedOn: Timestamp, ModifiedOn: Timestamp, Settings: DefaultQueueSettings}
-	a := s.account(account)
-	a.Queues = append(a.Queues, q)
-	return q.ID
+	return addTo(s, account, func(a *Account) *[]*Queue { return &a.Queues }, func() *Queue {
+		return &Queue{ID: s.id(), Name: name, CreatedOn: Timestamp, ModifiedOn: Timestamp, Settings: DefaultQueueSettings}
+	}).ID
 }
 
 // AddConsumer adds a consumer to the named queue; Type defaults to "worker".
@@ -751,28 +750,23 @@ func (s *Server) AddRoute(zone, pattern, script string) Route {
 
 // AddCustomDomain attaches a custom domain to a Worker.
 func (s *Server) AddCustomDomain(account string, d CustomDomain) CustomDomain {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d.ID = s.id()
-	if d.Environment == "" {
-		d.Environment = "production"
-	}
-	if d.CertID == "" {
-		d.CertID = "00000000-0000-4000-8000-000000000000"
-	}
-	a := s.account(account)
-	a.CustomDomains = append(a.CustomDomains, d)
-	return d
+	return addTo(s, account, func(a *Account) *[]CustomDomain { return &a.CustomDomains }, func() CustomDomain {
+		d.ID = s.id()
+		if d.Environment == "" {
+			d.Environment = "production"
+		}
+		if d.CertID == "" {
+			d.CertID = "00000000-0000-4000-8000-000000000000"
+		}
+		return d
+	})
 }
 
 // AddD1Database creates a D1 database and returns it with its uuid.
 func (s *Server) AddD1Database(account, name string) D1Database {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	db := D1Database{UUID: s.uuid(), Name: name, CreatedAt: Timestamp, Version: "production"}
-	a := s.account(account)
-	a.D1Databases = append(a.D1Databases, db)
-	return db
+	return addTo(s, account, func(a *Account) *[]D1Database { return &a.D1Databases }, func() D1Database {
+		return D1Database{UUID: s.uuid(), Name: name, CreatedAt: Timestamp, Version: "production"}
+	})
 }
 
 // first is the first element of list that match accepts, or nil.

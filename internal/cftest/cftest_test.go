@@ -36,26 +36,34 @@ func do(t *testing.T, s *Server, method, path, tok, body string) (int, map[strin
 		rd = strings.NewReader(body)
 	}
 	req, _ := http.NewRequest(method, s.URL+"/client/v4"+path, rd)
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	res, b := send(t, req, tok)
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("%s %s: content type %q", method, path, ct)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s %s: not JSON: %s", method, path, b)
+	}
+	return res.StatusCode, out
+}
+
+// send sends req, with the bearer token tok when it is not empty, and
+// returns the answer with its body read.
+func send(t *testing.T, req *http.Request, tok string) (*http.Response, []byte) {
+	t.Helper()
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("%s %s: content type %q", method, path, ct)
-	}
 	b, _ := io.ReadAll(res.Body)
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("%s %s: not JSON: %s", method, path, b)
-	}
-	return res.StatusCode, out
+	return res, b
 }
 
 func seeded(t *testing.T, opts ...Option) *Server {
@@ -228,13 +236,7 @@ func TestErrors(t *testing.T) {
 	}
 	// The documented 403 body, byte for byte.
 	req, _ := http.NewRequest("GET", s.BaseURL()+"accounts/"+acct+"/queues", nil)
-	req.Header.Set("Authorization", "Bearer bad")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	_, b := send(t, req, "bad")
 	if want := `{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"messages":[],"result":null}`; string(b) != want {
 		t.Errorf("403 body %s", b)
 	}

@@ -49,9 +49,12 @@ func noUnknown(t *testing.T, s *Server) {
 }
 
 // providerServer is an account with a zone named example.com and the
-// resources a script binds to.
+// resources a script binds to. Once the test ends, it fails the test if the
+// server saw a request it has no route for (noUnknown): every provider call
+// the tests make is one the fake serves.
 func providerServer(t *testing.T, opts ...Option) (*Server, string, string, string) {
 	s := New(t, append([]Option{WithToken(token), WithAccount(acct), WithZone(zone, "example.com")}, opts...)...)
+	t.Cleanup(func() { noUnknown(t, s) })
 	kvID := s.AddKVNamespace(acct, "p-jobs").ID
 	s.AddBucket(acct, "p-outputs")
 	qid := s.AddQueue(acct, "p-jobs")
@@ -99,6 +102,23 @@ func uploadDemo(t *testing.T, s *Server, kvID string) {
 	if _, _, err := upload(t, s, "p-demo", workerCode, providerMeta(kvID)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// demoServer is a providerServer with the Worker p-demo uploaded; it
+// returns the KV namespace's and the queue p-jobs's ids.
+func demoServer(t *testing.T) (s *Server, kvID, qid string) {
+	t.Helper()
+	s, kvID, qid, _ = providerServer(t)
+	uploadDemo(t, s, kvID)
+	return s, kvID, qid
+}
+
+// uploadParts uploads the multipart/form-data body of parts as the script
+// name.
+func uploadParts(t *testing.T, s *Server, name string, parts ...formPart) (*workers.ScriptUpdateResponse, error) {
+	t.Helper()
+	ct, b := formData(parts...)
+	return updateScript(t, s, name, option.WithRequestBody(ct, b))
 }
 
 // updateScript is PUT .../workers/scripts/{name} through cloudflare-go's
@@ -278,7 +298,6 @@ func TestScriptLifecycleLikeTheProvider(t *testing.T) {
 	if len(s.Versions(acct, "p-demo")) != 0 {
 		t.Errorf("versions outlived the script")
 	}
-	noUnknown(t, s)
 }
 
 func copyMap(v any) map[string]any {
@@ -292,24 +311,17 @@ func copyMap(v any) map[string]any {
 func rawGet(t *testing.T, s *Server, path, accept string) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", s.BaseURL()+strings.TrimPrefix(path, "/"), nil)
-	req.Header.Set("Authorization", "Bearer "+token)
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	res, b := send(t, req, token)
 	return res.StatusCode, b
 }
 
 // No GET answers a secret's text: not settings, services, the script list,
 // content, versions, deployments, nor the fake's own state page.
 func TestSecretTextIsNeverAnswered(t *testing.T) {
-	s, kvID, _, _ := providerServer(t)
-	uploadDemo(t, s, kvID)
+	s, _, _ := demoServer(t)
 	base := "/accounts/" + acct + "/workers/"
 	for _, p := range []string{base + "scripts", base + "scripts/p-demo", base + "scripts/p-demo/settings", base + "scripts/p-demo/script-settings",
 		base + "scripts/p-demo/content/v2", base + "services/p-demo", base + "scripts/p-demo/versions", base + "scripts/p-demo/deployments"} {
@@ -369,19 +381,17 @@ func TestScriptUploadThroughSDKMultipartIsRefused(t *testing.T) {
 	if _, found := s.Script(acct, "sdk-demo"); found {
 		t.Error("the refused upload created the script")
 	}
-	noUnknown(t, s)
 }
 
 // Several modules, uploaded the way wrangler does (part name = module
 // name): content/v2 answers multipart, the entry point first.
 func TestScriptWithSeveralModules(t *testing.T) {
 	s, _, _, _ := providerServer(t)
-	ct, body := formData(
+	if _, err := uploadParts(t, s, "multi-demo",
 		formPart{"lib.mjs", "lib.mjs", "application/javascript+module", "export const x = 1;"},
 		formPart{"index.mjs", "index.mjs", "application/javascript+module", "import { x } from './lib.mjs';\nexport default { fetch() { return new Response(String(x)) } }"},
 		formPart{"metadata", "metadata", "application/json", `{"main_module":"index.mjs","compatibility_date":"2026-01-01","bindings":[{"type":"plain_text","name":"GREETING","text":""}]}`},
-	)
-	if _, err := updateScript(t, s, "multi-demo", option.WithRequestBody(ct, body)); err != nil {
+	); err != nil {
 		t.Fatal(err)
 	}
 	sc, _ := s.Script(acct, "multi-demo")
@@ -412,7 +422,6 @@ func TestScriptWithSeveralModules(t *testing.T) {
 	if part.FormName() != "index.mjs" || !strings.HasPrefix(string(first), "import { x }") {
 		t.Errorf("first part %s: %q", part.FormName(), first)
 	}
-	noUnknown(t, s)
 }
 
 func TestScriptUploadRejects(t *testing.T) {
@@ -470,12 +479,10 @@ func TestScriptUploadRejects(t *testing.T) {
 	if _, _, err := upload(t, s, "ok-demo", workerCode, with(func(m map[string]any) { m["compatibility_date"] = "2026-12-01" })); err != nil {
 		t.Error(err)
 	}
-	noUnknown(t, s)
 }
 
 func TestScriptSubdomainAndSchedules(t *testing.T) {
-	s, kvID, _, _ := providerServer(t)
-	uploadDemo(t, s, kvID)
+	s, kvID, _ := demoServer(t)
 	ws := workers.NewScriptService(sdkOpts(s)...)
 
 	// Subdomain: POST {enabled} (previews follow), GET, DELETE (JSON).
@@ -543,7 +550,6 @@ func TestScriptSubdomainAndSchedules(t *testing.T) {
 	if sc, _ := s.Script(acct, "p-demo"); len(sc.Schedules) != 1 || !slices.Equal(sc.Handlers, []string{"fetch", "queue"}) {
 		t.Errorf("after re-upload: %+v", sc)
 	}
-	noUnknown(t, s)
 }
 
 func isAPIError(err error, status, code int) bool {
@@ -586,7 +592,6 @@ func TestKVNamespaceLikeTheProvider(t *testing.T) {
 	if _, err := ks.Get(tctx(t), ns.ID, gp); !errors.As(err, &ke) || ke.StatusCode != 404 {
 		t.Errorf("after delete: %v", err)
 	}
-	noUnknown(t, s)
 }
 
 func TestR2BucketLikeTheProvider(t *testing.T) {
@@ -634,12 +639,10 @@ func TestR2BucketLikeTheProvider(t *testing.T) {
 	if _, err := bs.Get(tctx(t), "p-data", gp, eu); !errors.As(err, &re) || re.StatusCode != 404 || re.Errors[0].Code != 10006 {
 		t.Errorf("eu after delete: %v", err)
 	}
-	noUnknown(t, s)
 }
 
 func TestQueueAndConsumerLikeTheProvider(t *testing.T) {
-	s, kvID, _, _ := providerServer(t)
-	uploadDemo(t, s, kvID)
+	s, _, _ := demoServer(t)
 	qs := queues.NewQueueService(sdkOpts(s)...)
 	var np queues.QueueNewParams
 	np.AccountID.Value, np.AccountID.Present = acct, true
@@ -740,12 +743,10 @@ func TestQueueAndConsumerLikeTheProvider(t *testing.T) {
 	if _, err := qs.Delete(tctx(t), q.QueueID, dp); err != nil {
 		t.Errorf("delete queue: %v", err)
 	}
-	noUnknown(t, s)
 }
 
 func TestRouteAndCustomDomainLikeTheProvider(t *testing.T) {
-	s, kvID, _, _ := providerServer(t)
-	uploadDemo(t, s, kvID)
+	s, _, _ := demoServer(t)
 	rs := workers.NewRouteService(sdkOpts(s)...)
 	var np workers.RouteNewParams
 	np.ZoneID.Value, np.ZoneID.Present = zone, true
@@ -813,7 +814,6 @@ func TestRouteAndCustomDomainLikeTheProvider(t *testing.T) {
 	if _, err := ds.Get(tctx(t), d.ID, dg); err == nil {
 		t.Error("a detached domain is still there")
 	}
-	noUnknown(t, s)
 }
 
 func TestD1LikeTheProvider(t *testing.T) {
@@ -858,13 +858,11 @@ func TestD1LikeTheProvider(t *testing.T) {
 	if _, err := dbs.Get(tctx(t), db.UUID, gp); !errors.As(err, &d1e) || d1e.StatusCode != 404 || d1e.Errors[0].Code != 7404 {
 		t.Errorf("after delete: %v", err)
 	}
-	noUnknown(t, s)
 }
 
 // Every DELETE the provider sends is answered with JSON (the SDK decodes it).
 func TestDeletesAnswerJSON(t *testing.T) {
-	s, kvID, qid, _ := providerServer(t)
-	uploadDemo(t, s, kvID)
+	s, kvID, qid := demoServer(t)
 	cons := s.AddConsumer(acct, "p-jobs", Consumer{ScriptName: "p-demo"})
 	rt := s.AddRoute(zone, "p.example.com/*", "p-demo")
 	dom := s.AddCustomDomain(acct, CustomDomain{Hostname: "p.example.com", Service: "p-demo", ZoneID: zone, ZoneName: "example.com"})
@@ -876,19 +874,12 @@ func TestDeletesAnswerJSON(t *testing.T) {
 		a + "/storage/kv/namespaces/" + kvID, a + "/r2/buckets/p-outputs", a + "/d1/database/" + db.UUID,
 	} {
 		req, _ := http.NewRequest("DELETE", s.BaseURL()+strings.TrimPrefix(p, "/"), nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, b := send(t, req, token)
 		var env map[string]any
 		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || json.Unmarshal(b, &env) != nil || env["success"] != true {
 			t.Errorf("DELETE %s: %d %s %s", p, res.StatusCode, res.Header.Get("Content-Type"), b)
 		}
 	}
-	noUnknown(t, s)
 }
 
 // What the fake does not serve is answered as Cloudflare answers a route it
@@ -907,13 +898,7 @@ func TestUnknownRequestsAreRecorded(t *testing.T) {
 	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, s.URL+c.path, nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		res, b := send(t, req, token)
 		if res.StatusCode != 400 || res.Header.Get("x-should-retry") != "false" || res.Header.Get("Content-Type") != "application/json" ||
 			string(b) != `{"success":false,"errors":[{"code":7000,"message":"No route for that URI"}],"messages":[],"result":null}` {
 			t.Errorf("%s %s: %d %s %s", c.method, c.path, res.StatusCode, res.Header, b)
@@ -1028,12 +1013,10 @@ func TestProviderAnswersMatchTheSchema(t *testing.T) {
 	if err := sp.validate(any(set), sp.response("/accounts/{account_id}/workers/scripts/{script_name}/settings", "get"), "settings"); status != 200 || err != nil {
 		t.Errorf("settings %d: %v", status, err)
 	}
-	noUnknown(t, s)
 }
 
 func TestSnapshotAndClearFaults(t *testing.T) {
-	s, kvID, _, _ := providerServer(t)
-	uploadDemo(t, s, kvID)
+	s, kvID, _ := demoServer(t)
 	snap := s.Snapshot()
 	a := snap.Accounts[acct]
 	a.Scripts[0].Bindings[0].NamespaceID = "changed"
@@ -1101,17 +1084,15 @@ func TestRollbackOfAnUploadedScript(t *testing.T) {
 	if sc, _ := s.Script(acct, "p-demo"); sc.Code() != workerCode {
 		t.Errorf("a split changed the script")
 	}
-	noUnknown(t, s)
 }
 
 // A service-worker script, as the provider uploads one without main_module.
 func TestServiceWorkerUpload(t *testing.T) {
 	s, _, _, _ := providerServer(t)
-	ct, body := formData(
+	res, err := uploadParts(t, s, "sw-demo",
 		formPart{"script", "script", "application/javascript", "addEventListener('fetch', e => e.respondWith(new Response('sw')))"},
 		formPart{"metadata", "", "application/json", `{"body_part":"script","compatibility_date":"","logpush":false,"usage_model":"standard","bindings":[]}`},
 	)
-	res, err := updateScript(t, s, "sw-demo", option.WithRequestBody(ct, body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1122,5 +1103,4 @@ func TestServiceWorkerUpload(t *testing.T) {
 	if status != 200 || string(b) != "addEventListener('fetch', e => e.respondWith(new Response('sw')))" {
 		t.Errorf("content %d %q", status, b)
 	}
-	noUnknown(t, s)
 }

@@ -90,13 +90,7 @@ func NewVersions(t testing.TB, opts ...Option) *VersionsServer {
 }
 
 func (s *Server) scriptHistoryOf(account, script string) *scriptHistory {
-	key := account + "/" + script
-	h := s.histories[key]
-	if h == nil {
-		h = &scriptHistory{}
-		s.histories[key] = h
-	}
-	return h
+	return entry(s.histories, account+"/"+script)
 }
 
 func (s *Server) versionUUID() string { return s.uuid() }

@@ -111,10 +111,7 @@ var (
 // AddWorkflow creates a Workflow running class of script, as the provider's
 // PUT would.
 func (s *Server) AddWorkflow(account, name, class, script string) Workflow {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	wf := Workflow{ID: s.uuid(), Name: name, ClassName: class, ScriptName: script, VersionID: s.uuid()}
-	a := s.account(account)
-	a.Workflows = append(a.Workflows, wf)
-	return wf
+	return addTo(s, account, func(a *Account) *[]Workflow { return &a.Workflows }, func() Workflow {
+		return Workflow{ID: s.uuid(), Name: name, ClassName: class, ScriptName: script, VersionID: s.uuid()}
+	})
 }
