@@ -7,7 +7,7 @@ import type { JobMessage, PackMessage, QueueBody } from "../src/env";
 import { newJobId } from "../src/lib/jobid";
 import { jobsIn, jobsOf, PACK_MAX_BYTES, PACK_MAX_JOBS, packJobs } from "../src/lib/pack";
 import { createWorker } from "../src/patterns/async-pipeline";
-import { DELIVERY_MAX_JOBS } from "../src/patterns/async-pipeline/pack";
+import { deliveryMaxJobs } from "../src/patterns/async-pipeline/pack";
 import { eventually, jobRecord, keepingQueue, newToken, postJson, replyTo, runQueue, standin, testEnv } from "./helpers";
 
 const worker = createWorker({});
@@ -131,7 +131,10 @@ describe("a delivered pack", () => {
   });
 });
 
-describe("a delivery of more than DELIVERY_MAX_JOBS jobs", () => {
+/** The test stack binds SPEND: a delivery runs the jobs that fit with a spend store. */
+const DELIVERY_MAX_JOBS = deliveryMaxJobs(true);
+
+describe("a delivery of more than deliveryMaxJobs jobs", () => {
   it("runs the first messages' jobs up to the bound and sends the rest on unchanged (their attempts carried), acking all", async () => {
     const t = newToken();
     const packs = await Promise.all(

@@ -25,11 +25,15 @@ export type { PackMessage, QueueBody } from "../env";
 export const PACK_MAX_BYTES = 64 * 1024 - 1024;
 
 /**
- * Most jobs in one pack (the contract's PackMaxJobs, internal/contract/ops.go):
- * a delivered pack runs its jobs at once in one consumer invocation, at most
- * two model requests each (the consumer's callModel maxAttempts), so ten keep
- * a pack at 20 of the 50 external subrequests Workers Free allows an
- * invocation (https://developers.cloudflare.com/workers/platform/limits/#subrequests).
+ * Most jobs in one pack (the contract's PackMaxJobs, internal/contract/ops.go).
+ * A delivered pack runs its jobs at once in one consumer invocation, and the
+ * consumer runs at least one message a delivery, so a pack must fit what one
+ * invocation may make on Workers Free (lib/invocation.ts): at worst 2 model
+ * requests and, with a spend store, 4 D1 queries a job
+ * (patterns/async-pipeline/pack.ts JOB_COST), so ten jobs are 20 of the 50
+ * external fetches and 40 of the 50 D1 queries, the other 9 kept for budget
+ * alerts: a delivery with a spend store runs one full pack
+ * (deliveryMaxJobs), and sends the other messages on.
  */
 export { PACK_MAX_JOBS };
 

@@ -38,7 +38,7 @@ import { sendAll } from "../lib/queue";
 import { BODY_SLACK_BYTES, validateInput } from "../lib/validate";
 import { listParkedRoute, resumeRoute } from "./async-pipeline/admin";
 import { deadLetter, PATTERN, processMessage, QUEUED_WINDOW_MS, unrecorded } from "./async-pipeline/consumer";
-import { eachJob, isPacked, passOn, processPack, splitDelivery } from "./async-pipeline/pack";
+import { deliveryMaxJobs, eachJob, hasSpendStore, isPacked, passOn, processPack, splitDelivery } from "./async-pipeline/pack";
 import { unrecordedOrHeld } from "../lib/held";
 
 export { deferralDelay, EXPIRED_ERROR, MAX_DEFERRALS, QUEUED_WINDOW_MS } from "./async-pipeline/consumer";
@@ -111,7 +111,8 @@ export function createWorker(hooks: Hooks = {}): ExportedHandler<AsyncPipelineEn
         await eachJob(batch.messages, cfg, (jobs) => submitInBatches(jobs, env, cfg, hooks)); // lib/batch/submit.ts: one Message Batch per 100 jobs of the delivery
       } else {
         const deferred = { count: 0 }; // this batch's deferrals so far, to spread them
-        const { now, later } = splitDelivery(batch.messages); // at most DELIVERY_MAX_JOBS jobs run here
+        // At most as many jobs as fit one invocation's subrequests and D1 queries (pack.ts deliveryMaxJobs); the rest are sent on.
+        const { now, later } = splitDelivery(batch.messages, deliveryMaxJobs(hasSpendStore(env)));
         await Promise.all([
           ...now.map((m) => (isPacked(m.body) ? processPack(m, env, cfg, hooks, deferred) : processMessage(m, env, cfg, hooks, deferred))),
           ...later.map((m) => passOn(m, env)),

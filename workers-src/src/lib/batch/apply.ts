@@ -55,6 +55,13 @@ interface Apply {
   /** false once a job could not be settled (the batch record then stays) */
   complete: boolean;
   writes: Array<Promise<void>>;
+  /** succeeded results this run may still settle: their spend records' D1 queries (poll.ts) */
+  room: SpendRoom;
+}
+
+/** How many succeeded results a poll run may still settle (each records its spend: D1 queries). */
+export interface SpendRoom {
+  records: number;
 }
 
 interface Held {
@@ -170,8 +177,9 @@ async function readAll(a: Apply, jobs: BatchJob[]): Promise<Array<Held | null>> 
 }
 
 /**
- * Applies an ended batch's results to its jobs. Returns whether every job was
- * settled (then the batch record may go).
+ * Applies an ended batch's results to its jobs, at most `room.records`
+ * succeeded ones (each taken from it). Returns whether every job was settled
+ * (then the batch record may go).
  */
 export async function applyResults(
   env: BatchEnv,
@@ -182,8 +190,9 @@ export async function applyResults(
   record: BatchRecord,
   results: Map<string, BatchResult>,
   sum: PollSummary,
+  room: SpendRoom = { records: Infinity },
 ): Promise<boolean> {
-  const a: Apply = { env, cfg, hooks, budget, payers, batchId: record.batch_id, sum, complete: true, writes: [] };
+  const a: Apply = { env, cfg, hooks, budget, payers, batchId: record.batch_id, sum, complete: true, writes: [], room };
   const again: Array<Held & { error: string }> = [];
   for (const h of await readAll(a, record.jobs)) {
     if (h === null) continue;
@@ -194,7 +203,12 @@ export async function applyResults(
     const { job, rec } = h;
     const result = results.get(job.job_id);
     if (result?.type === "succeeded") {
-      a.writes.push(applySucceeded(a, h, result.message));
+      // Past the run's D1 room the job waits for the next run (the record stays: not complete).
+      if (a.room.records <= 0) a.complete = false;
+      else {
+        a.room.records--;
+        a.writes.push(applySucceeded(a, h, result.message));
+      }
       continue;
     }
     const { error, retryable } = failureOf(result, a.batchId);

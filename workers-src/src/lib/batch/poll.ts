@@ -3,32 +3,43 @@
 // that ended reads its results (JSONL) and applies them (apply.ts). The batch
 // record is deleted once all its results are applied.
 //
-// Work per poll is bounded by Workers' subrequest limits (Free: 50 external
-// fetches, 1,000 binding calls per invocation,
-// https://developers.cloudflare.com/workers/platform/limits/): at most
-// POLL_MAX_FETCHES fetches (a retrieve per open batch, one more for the
-// results of an ended one) and POLL_MAX_BINDING_OPS R2, queue and KV calls
-// (an ended batch of n jobs of k customers costs at most 3n + 3 + k: one KV
-// read of a key per customer per poll run, payers.ts; KV counts its reads in
-// the same 1,000 operations per invocation,
-// https://developers.cloudflare.com/kv/platform/limits/); the oldest batches
-// go first and the rest waits for the next run. A customer's budget alert is
-// one more fetch (the webhook's POST), at most one per threshold a month per
-// budget; one refused for the subrequest limit releases its claim and is
-// sent by a later record (lib/spend/alerts.ts).
+// Work per poll is bounded by one invocation's limits on Workers Free
+// (lib/invocation.ts: 50 external fetches, 50 D1 queries, 1,000 calls to
+// Cloudflare services): at most POLL_MAX_FETCHES fetches (a retrieve per open
+// batch, one more for the results of an ended one), POLL_MAX_BINDING_OPS R2,
+// queue and KV calls (an ended batch of n jobs of k customers costs at most
+// 3n + 3 + k: one KV read of a key per customer per poll run, payers.ts; KV
+// counts its reads in the same 1,000 operations per invocation,
+// https://developers.cloudflare.com/kv/platform/limits/) and, with a spend
+// store, POLL_MAX_D1 D1 queries: each succeeded result settled records its
+// spend (D1_PER_SETTLED: the upsert, its one retry, its alerts' claim). The
+// oldest batches go first and the rest waits for the next run; an ended
+// batch with more succeeded results than the queries left settles as many as
+// fit, and its record stays until a later run settles the rest (a job
+// settled already is skipped then: its record no longer names the batch).
+// The budget alerts keep their own room (ALERT_ROOM: a webhook POST each,
+// and a D1 release when it fails); one refused for the subrequest limit
+// releases its claim and is sent by a later record (lib/spend/alerts.ts).
 import type { Hooks } from "../../hooks";
 import { ModelError } from "../anthropic";
 import type { Config } from "../config";
 import { batchResults, retrieveBatch, type BatchResult, type MessageBatch } from "./api";
-import { applyResults, type PollSummary } from "./apply";
+import "../../features";
+import { ALERT_ROOM, D1_PER_ALERT_CLAIM, D1_PER_RECORD, FREE_D1_QUERIES } from "../invocation";
+import { spendDb } from "../spend/store";
+import { applyResults, type PollSummary, type SpendRoom } from "./apply";
 import { budgetOf, type BatchBudget, type BatchOptions } from "./guard";
 import { Payers } from "./payers";
 import { BATCHES_PREFIX, type BatchEnv, type BatchRecord } from "./record";
 
 export type { PollSummary } from "./apply";
 
-/** Most external fetches one poll makes (Workers Free allows 50 subrequests per invocation; some are left to the product's own cron hook). */
+/** Most external fetches one poll makes: of Free's 50, ALERT_ROOM (9) are left to the alerts' webhook POSTs and one to the product's own cron hook. */
 export const POLL_MAX_FETCHES = 40;
+/** D1 queries of one succeeded result settled with a spend store: its spend record (the upsert and its retry) and its alerts' claim. */
+export const D1_PER_SETTLED = D1_PER_RECORD + D1_PER_ALERT_CLAIM;
+/** Most D1 queries one poll leaves to its settled results: Free's 50, less the alerts' room. */
+export const POLL_MAX_D1 = FREE_D1_QUERIES - ALERT_ROOM;
 /** Most R2 and queue binding calls one poll makes (1,000 per invocation). */
 export const POLL_MAX_BINDING_OPS = 800;
 /** Most batch records one poll lists (one r2.list). */
@@ -46,6 +57,8 @@ function customersOf(meta: Record<string, string> | undefined, jobs: number): nu
 interface Spent {
   fetches: number;
   bindingOps: number;
+  /** succeeded results the run may still settle (POLL_MAX_D1 / D1_PER_SETTLED with a spend store) */
+  room: SpendRoom;
 }
 
 /** The batch, or an ended stand-in when it is gone (404: its requests will not end; each is retried as expired); null when the retrieve failed. */
@@ -92,7 +105,7 @@ async function finish(
     }
     spent.bindingOps += 3 * record.jobs.length + 1;
     const reads = payers.reads;
-    const applied = await applyResults(env, cfg, hooks, budget, payers, record, results, sum);
+    const applied = await applyResults(env, cfg, hooks, budget, payers, record, results, sum, spent.room);
     spent.bindingOps += payers.reads - reads;
     if (applied) {
       await env.OUTPUTS.delete(key);
@@ -115,7 +128,8 @@ export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts
   const listing = await env.OUTPUTS.list({ prefix: BATCHES_PREFIX, limit: POLL_LIST_LIMIT, include: ["customMetadata"] });
   const objects = [...listing.objects].sort((a, b) => a.uploaded.getTime() - b.uploaded.getTime());
   sum.open = objects.length;
-  const spent: Spent = { fetches: 0, bindingOps: 1 }; // the list
+  const records = __ZEROCOST_SPEND_GUARD__ && spendDb(env) !== null ? Math.floor(POLL_MAX_D1 / D1_PER_SETTLED) : Infinity;
+  const spent: Spent = { fetches: 0, bindingOps: 1, room: { records } }; // the list
   for (const [i, obj] of objects.entries()) {
     const id = obj.key.slice(BATCHES_PREFIX.length, -".json".length);
     const n = Number(obj.customMetadata?.jobs) || JOBS_UNKNOWN;
@@ -128,7 +142,7 @@ export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts
     sum.retrieved++;
     const ended = await retrieveOrGone(env, cfg, id);
     if (!ended || ended.batch.processing_status !== "ended") continue;
-    if (spent.fetches + 1 > POLL_MAX_FETCHES || spent.bindingOps + 3 * n + 3 + k > POLL_MAX_BINDING_OPS) {
+    if (spent.fetches + 1 > POLL_MAX_FETCHES || spent.bindingOps + 3 * n + 3 + k > POLL_MAX_BINDING_OPS || spent.room.records <= 0) {
       sum.deferred = objects.length - i;
       break;
     }

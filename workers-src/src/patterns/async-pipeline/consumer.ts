@@ -41,6 +41,9 @@ async function payerOfMessage(env: AsyncPipelineEnv, m: JobMessage): Promise<Pay
 
 export const PATTERN = "async-pipeline";
 
+/** Model requests one delivery of a job may make (callModel's maxAttempts): a few quick retries; longer waits are the queue's. */
+export const MODEL_ATTEMPTS = 2;
+
 /**
  * How many times a job may wait out a rate limit by being sent again before
  * its waits become ordinary retries (which count toward max_retries).
@@ -260,7 +263,7 @@ export async function processMessage(
       deadline: Date.now() + 2 * cfg.modelTimeoutMs + 5_000,
       pattern: PATTERN,
       customer: msg.body.customer ?? "",
-      maxAttempts: 2,
+      maxAttempts: MODEL_ATTEMPTS,
       maxRetryWaitMs: 5_000,
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket: claimed, payer } : undefined,
     });

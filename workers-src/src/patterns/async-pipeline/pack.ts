@@ -31,7 +31,9 @@ import type { Hooks } from "../../hooks";
 import type { Config } from "../../lib/config";
 import { jobsOf, packJobs } from "../../lib/pack";
 import { retryDelay, sendAll } from "../../lib/queue";
-import { deadLetter, processMessage, type Deferrals } from "./consumer";
+import { ALERT_ROOM, D1_PER_ALERT_CLAIM, D1_PER_RECORD, FREE_D1_QUERIES, FREE_FETCHES, SERVICE_CALLS } from "../../lib/invocation";
+import { spendDb } from "../../lib/spend/store";
+import { deadLetter, MODEL_ATTEMPTS, processMessage, type Deferrals } from "./consumer";
 
 /** What a job's stand-in message was told: acked, or retried (with its delay). */
 type Outcome = { ack: true } | { ack: false; delaySeconds: number };
@@ -132,22 +134,52 @@ export async function eachJob(messages: readonly Message<unknown>[], cfg: Config
 }
 
 /**
- * Most jobs one realtime delivery runs: what a delivery of 100 single-job
- * messages (max_batch_size is at most 100) ran before jobs were packed. Each
- * job makes about five calls to Cloudflare services (the record's read, the
- * limiter, the claim, the record, the data point) against the 1,000 an
- * invocation may make (https://developers.cloudflare.com/workers/platform/limits/#subrequests);
- * a delivery of 100 packs of ten would make 5,000 and fail whole.
+ * What one job of a realtime delivery may make at worst (consumer.ts
+ * processMessage, the longest path; lib/invocation.ts has the limits):
+ *
+ *   - external fetches: MODEL_ATTEMPTS (2) model requests;
+ *   - D1 queries, with a spend store: the budget check (1, guard.ts), the
+ *     record (D1_PER_RECORD: the upsert and its one retry) and its alerts'
+ *     claim (1): 4. A parked job makes fewer: the check, the park and its
+ *     take-back (3, lib/spend/parked.ts);
+ *   - Cloudflare-service calls: the record's read, the limiter, the key's KV
+ *     read (a customer's job), the claim's put, the 4 D1 queries, the done
+ *     record's put, the held copy's delete, the usage data point, and its
+ *     message's send when it is sent on (passOn, settle, a deferral): 12.
+ *
+ * Budget alerts are the invocation's, not a job's: ALERT_ROOM fetches and D1
+ * queries are kept for them when there is a spend store.
  */
-export const DELIVERY_MAX_JOBS = 100;
+export const JOB_COST = { fetches: MODEL_ATTEMPTS, d1: 1 + D1_PER_RECORD + D1_PER_ALERT_CLAIM, serviceCalls: 12 } as const;
 
-/** The delivery's messages to run now (their jobs within DELIVERY_MAX_JOBS, at least one message) and the rest. */
-export function splitDelivery(messages: readonly Message<unknown>[]): { now: Message<unknown>[]; later: Message<unknown>[] } {
+/**
+ * Most jobs one realtime delivery runs: as many as fit every limit at their
+ * worst (JOB_COST): with a spend store min(floor((50 - 9) / 2), floor((50 -
+ * 9) / 4), floor(1000 / 12)) = 10, one full pack; without one
+ * min(floor(50 / 2), floor(1000 / 12)) = 25. Before, 100 (what 100 single-job
+ * messages ran) could make 200 model requests and 400 D1 queries.
+ */
+export function deliveryMaxJobs(spendStore: boolean): number {
+  const alerts = spendStore ? ALERT_ROOM : 0;
+  const byFetches = Math.floor((FREE_FETCHES - alerts) / JOB_COST.fetches);
+  const byD1 = spendStore ? Math.floor((FREE_D1_QUERIES - alerts) / JOB_COST.d1) : Infinity;
+  return Math.max(1, Math.min(byFetches, byD1, Math.floor(SERVICE_CALLS / JOB_COST.serviceCalls)));
+}
+
+/** Whether this Worker's deliveries count D1 queries: its bundle has the spend guard and SPEND is bound. */
+export const hasSpendStore = (env: AsyncPipelineEnv): boolean => __ZEROCOST_SPEND_GUARD__ && spendDb(env) !== null;
+
+/**
+ * The delivery's messages to run now (their jobs within `maxJobs`, at least
+ * one message: a pack never holds more than deliveryMaxJobs(true), which a
+ * test checks) and the rest.
+ */
+export function splitDelivery(messages: readonly Message<unknown>[], maxJobs: number): { now: Message<unknown>[]; later: Message<unknown>[] } {
   let jobs = 0;
   let i = 0;
   for (; i < messages.length; i++) {
     const n = Math.max(1, jobsOf(messages[i]!.body).length);
-    if (i > 0 && jobs + n > DELIVERY_MAX_JOBS) break;
+    if (i > 0 && jobs + n > maxJobs) break;
     jobs += n;
   }
   return { now: messages.slice(0, i), later: messages.slice(i) };
@@ -164,6 +196,6 @@ export async function passOn(msg: Message<unknown>, env: AsyncPipelineEnv): Prom
   if (jobs.length === 0) return msg.ack();
   const { error } = await sendAll(env.JOB_QUEUE, [jobs.length === 1 ? jobs[0]! : { jobs }]);
   if (error === undefined) return msg.ack();
-  console.error(`message ${msg.id}: could not be sent on past the delivery's ${DELIVERY_MAX_JOBS} jobs (retrying it):`, error);
+  console.error(`message ${msg.id}: could not be sent on past the delivery's jobs (retrying it):`, error);
   msg.retry({ delaySeconds: 0 });
 }
