@@ -15,11 +15,11 @@
 // their spend in ONE record per payer, the customer or none (settle.ts;
 // D1_PER_PAYER: the upsert, its one retry, its alerts' claim), so
 // POLL_RECORDS (13) payers a run: a full batch of 100 jobs of up to 13
-// payers (12 customers and the jobs of none) settles in one run. The oldest batches go first and the rest waits for the
-// next run; an ended batch with more payers than the records left settles
-// the jobs of as many as fit, and its record stays until a later run
-// settles the rest (a job settled already is skipped then: its record no
-// longer names the batch).
+// payers (12 customers and the jobs of none) settles in one run. The oldest
+// batches go first and the rest waits for the next run; an ended batch with
+// more payers than the records left settles the jobs of as many as fit, and
+// its record stays until a later run settles the rest (a job settled already
+// is skipped then: its record no longer names the batch).
 // The budget alerts keep their own room (ALERT_ROOM: a webhook POST each,
 // and a D1 release when it fails); one refused for the subrequest limit
 // releases its claim and is sent by a later record (lib/spend/alerts.ts).
