@@ -1,7 +1,8 @@
 // Applying an ended Message Batch's results to its jobs (the poller, poll.ts):
 // succeeded -> the job's record done with the shaped result and usage, the
-// usage data point (mode "batch"), the spend (on the customer's payer with
-// its budget, payers.ts: its alerts as on the realtime paths); errored,
+// usage data point (mode "batch"), the spend (one record per payer of the
+// batch, settle.ts: on the customer's payer with its budget, payers.ts: its
+// alerts as on the realtime paths); errored,
 // expired or canceled -> sent again while its submissions stay within
 // MAX_RETRIES + 1 (the message says how many it had), else the dead record
 // with the input, as the dead-letter consumer writes it; a request the API
@@ -11,18 +12,18 @@
 // and a job whose record no longer names this batch as submitted is skipped,
 // so the poller never overwrites a newer state and running it twice writes
 // nothing twice.
-import { shapeResult, type Hooks } from "../../hooks";
+import type { Hooks } from "../../hooks";
 import type { Config } from "../config";
-import { describe } from "../errors";
 import { holdJob, isHeld } from "../held";
 import { isTerminal, jobRecord, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
-import { recordUsage } from "../model";
 import { sendAll } from "../queue";
-import type { MessagesResponse } from "../types";
 import type { BatchResult } from "./api";
 import type { BatchBudget } from "./guard";
 import type { Payers } from "./payers";
-import { PATTERN, payerFields, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+import { payerFields, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+import { Settlement, type Held, type Settling, type SpendRoom } from "./settle";
+
+export type { SpendRoom } from "./settle";
 
 export interface PollSummary {
   /** batch records listed */
@@ -43,31 +44,9 @@ export interface PollSummary {
 }
 
 /** One batch's application: what it needs and what it has done so far. */
-interface Apply {
-  env: BatchEnv;
-  cfg: Config;
-  hooks: Hooks;
-  budget: BatchBudget;
-  /** the poll run's payers: one key read per customer */
-  payers: Payers;
-  batchId: string;
+interface Apply extends Settling {
   sum: PollSummary;
-  /** false once a job could not be settled (the batch record then stays) */
-  complete: boolean;
   writes: Array<Promise<void>>;
-  /** succeeded results this run may still settle: their spend records' D1 queries (poll.ts) */
-  room: SpendRoom;
-}
-
-/** How many succeeded results a poll run may still settle (each records its spend: D1 queries). */
-export interface SpendRoom {
-  records: number;
-}
-
-interface Held {
-  job: BatchJob;
-  rec: JobRecord | null;
-  etag?: string;
 }
 
 /** Why a request did not succeed, for the job's record. */
@@ -108,39 +87,6 @@ function putCounted(a: Apply, h: Held, rec: JobRecord, counter: "failed" | "dead
   );
 }
 
-/** A succeeded request: the job done (or dead when the product's shapeResult throws), its usage and spend. */
-async function applySucceeded(a: Apply, h: Held, message: MessagesResponse): Promise<void> {
-  const { job, rec } = h;
-  try {
-    const model = typeof message?.model === "string" ? message.model : a.cfg.model;
-    const common = { model, usage: message?.usage, attempts: job.attempt, batch_id: a.batchId, ...(job.customer ? { customer: job.customer } : {}) };
-    let done: JobRecord;
-    try {
-      done = jobRecord(job.job_id, { status: "done", result: await shapeResult(a.hooks, message, job.input), ...common }, rec);
-    } catch (err) {
-      // The product's hook threw on a paid answer: asking again would pay
-      // again for the same answer. Dead, with the input, so it can be sent
-      // again by hand once the hook is fixed.
-      done = jobRecord(job.job_id, { status: "dead", error: `shapeResult failed: ${describe(err)}`, input: job.input, ...common }, rec);
-    }
-    if (!(await writeJobIf(a.env.OUTPUTS, done, h.etag))) {
-      a.sum.skipped++; // changed meanwhile: a newer state wins
-      return;
-    }
-    if (done.status === "done") a.sum.done++;
-    else {
-      await holdJob(a.env.OUTPUTS, done); // dead: kept 31 days under held/
-      a.sum.dead++;
-    }
-    recordUsage(a.env, a.cfg, model, PATTERN, message?.usage, "batch", job.customer ?? "");
-    const payer = await a.payers.of(job);
-    await a.budget.recordSpend(a.env, a.cfg, message?.usage, payer).catch((e) => console.error(`job ${job.job_id}: recording its spend failed:`, e));
-  } catch (err) {
-    a.complete = false;
-    console.error(`job ${job.job_id}: writing its result failed:`, err);
-  }
-}
-
 /**
  * The failed requests to send again: sent first, then their records (queued,
  * from this batch: a stale duplicate of an earlier message is then acked
@@ -177,9 +123,10 @@ async function readAll(a: Apply, jobs: BatchJob[]): Promise<Array<Held | null>> 
 }
 
 /**
- * Applies an ended batch's results to its jobs, at most `room.records`
- * succeeded ones (each taken from it). Returns whether every job was settled
- * (then the batch record may go).
+ * Applies an ended batch's results to its jobs: the succeeded ones of at
+ * most `room.records` payers (each payer's spend record taken from it; the
+ * jobs of the payers past it wait for a later run). Returns whether every
+ * job was settled (then the batch record may go).
  */
 export async function applyResults(
   env: BatchEnv,
@@ -192,7 +139,8 @@ export async function applyResults(
   sum: PollSummary,
   room: SpendRoom = { records: Infinity },
 ): Promise<boolean> {
-  const a: Apply = { env, cfg, hooks, budget, payers, batchId: record.batch_id, sum, complete: true, writes: [], room };
+  const a: Apply = { env, cfg, hooks, budget, payers, batchId: record.batch_id, sum, complete: true, writes: [] };
+  const settled = new Settlement(a, room);
   const again: Array<Held & { error: string }> = [];
   for (const h of await readAll(a, record.jobs)) {
     if (h === null) continue;
@@ -204,11 +152,7 @@ export async function applyResults(
     const result = results.get(job.job_id);
     if (result?.type === "succeeded") {
       // Past the run's D1 room the job waits for the next run (the record stays: not complete).
-      if (a.room.records <= 0) a.complete = false;
-      else {
-        a.room.records--;
-        a.writes.push(applySucceeded(a, h, result.message));
-      }
+      if (!settled.add(h, result.message)) a.complete = false;
       continue;
     }
     const { error, retryable } = failureOf(result, a.batchId);
@@ -216,7 +160,8 @@ export async function applyResults(
     else if (job.attempt <= cfg.maxRetries) again.push({ ...h, error });
     else putCounted(a, h, jobRecord(job.job_id, { status: "dead", error, attempts: job.attempt, input: job.input, batch_id: a.batchId }, rec), "dead");
   }
+  const settling = settled.run();
   await resend(a, again);
-  await Promise.all(a.writes);
+  await Promise.all([...a.writes, settling]);
   return a.complete;
 }

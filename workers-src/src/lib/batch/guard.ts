@@ -1,14 +1,15 @@
 // The spend guard's part in batch mode (lib/spend/): one budget query before
-// a create (not per job), one spend upsert per succeeded result, on the
-// payer its customer's key names now (payers.ts reads it once per customer
-// per poll run). A bundle without the spend guard uses NO_GUARD; tests pass
+// a create (not per job), one spend record per payer (customer, or none) of
+// an ended batch's succeeded results, their tally in one upsert (lib/spend/
+// guard.ts recordCalls), on the payer its customer's key names now
+// (payers.ts reads it once per customer per poll run). A bundle without the spend guard uses NO_GUARD; tests pass
 // their own.
 import type { BaseEnv } from "../../env";
 import "../../features";
 import type { Config } from "../config";
 import type { JobRecord } from "../jobs";
 import { BudgetExhausted } from "../spend/errors";
-import { assertPriced, checkBudget, recordSpend } from "../spend/guard";
+import { assertPriced, checkBudget, recordCalls } from "../spend/guard";
 import { parkJob } from "../spend/parked";
 import { payerByKey } from "../keys";
 import { payerFor, type Payer, type Usage } from "../types";
@@ -20,8 +21,8 @@ export interface BatchBudget {
   exhausted(err: unknown): boolean;
   /** Parks the jobs (budget_exhausted, inputs kept) instead of submitting them. */
   park(env: BaseEnv, cfg: Config, jobs: Array<{ job_id: string; input: string; prev: JobRecord | null; error: string; customer?: string; key_hash?: string }>): Promise<void>;
-  /** Adds a succeeded batch request's cost, at the batch price (to the payer's row too; a payer with a budget gets its alerts). */
-  recordSpend(env: BaseEnv, cfg: Config, usage: Usage | undefined, payer?: Payer): Promise<void>;
+  /** Adds the cost of succeeded batch requests of one payer, at the batch price, in one record (to the payer's row too; a payer with a budget gets its alerts). */
+  recordSpend(env: BaseEnv, cfg: Config, usages: ReadonlyArray<Usage | undefined>, payer?: Payer): Promise<void>;
   /**
    * The payer of a settled job of `customer` sent with the key of hash
    * `keyHash`: its budget as the key's record says now (one KV read unless
@@ -46,7 +47,7 @@ export const SPEND_GUARD: BatchBudget = {
   park: async (env, cfg, jobs) => {
     for (const j of jobs) await parkJob(env, cfg, env.OUTPUTS, { job_id: j.job_id, input: j.input, error: j.error, customer: j.customer, key_hash: j.key_hash }, j.prev);
   },
-  recordSpend: async (env, cfg, usage, payer) => void (await recordSpend(env, cfg, usage, "batch", Date.now(), payer)),
+  recordSpend: async (env, cfg, usages, payer) => void (await recordCalls(env, cfg, usages, "batch", Date.now(), payer)),
   payer: (env, customer, keyHash) => payerNow(env, customer, keyHash, true),
 };
 

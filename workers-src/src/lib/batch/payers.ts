@@ -6,7 +6,8 @@
 // Cost, KV reads per apply pass (one poll run): at most ONE per customer with
 // a job settled in it, whatever the number of its jobs and batches (fewer
 // when the isolate's 60 s key cache still holds the record, lib/keys.ts). Its
-// jobs settle concurrently and share the one read (the promise is kept).
+// jobs' spend goes in one record per batch (settle.ts), and the records of
+// its batches in one run share the one read (the promise is kept).
 // The read goes by the key hash of the customer's first job: budgets belong
 // to the customer (`zerocost keys rotate` keeps them, `keys create` rewrites
 // every live key's), so one key's record answers for all of them.

@@ -11,12 +11,15 @@
 // 3n + 3 + k: one KV read of a key per customer per poll run, payers.ts; KV
 // counts its reads in the same 1,000 operations per invocation,
 // https://developers.cloudflare.com/kv/platform/limits/) and, with a spend
-// store, POLL_MAX_D1 D1 queries: each succeeded result settled records its
-// spend (D1_PER_SETTLED: the upsert, its one retry, its alerts' claim). The
-// oldest batches go first and the rest waits for the next run; an ended
-// batch with more succeeded results than the queries left settles as many as
-// fit, and its record stays until a later run settles the rest (a job
-// settled already is skipped then: its record no longer names the batch).
+// store, POLL_MAX_D1 D1 queries: an ended batch's succeeded results record
+// their spend in ONE record per payer, the customer or none (settle.ts;
+// D1_PER_PAYER: the upsert, its one retry, its alerts' claim), so
+// POLL_RECORDS (13) payers a run: a full batch of 100 jobs of up to 13
+// payers (12 customers and the jobs of none) settles in one run. The oldest
+// batches go first and the rest waits for the next run; an ended batch with
+// more payers than the records left settles the jobs of as many as fit, and
+// its record stays until a later run settles the rest (a job settled already
+// is skipped then: its record no longer names the batch).
 // The budget alerts keep their own room (ALERT_ROOM: a webhook POST each,
 // and a D1 release when it fails); one refused for the subrequest limit
 // releases its claim and is sent by a later record (lib/spend/alerts.ts).
@@ -36,10 +39,12 @@ export type { PollSummary } from "./apply";
 
 /** Most external fetches one poll makes: of Free's 50, ALERT_ROOM (9) are left to the alerts' webhook POSTs and one to the product's own cron hook. */
 export const POLL_MAX_FETCHES = 40;
-/** D1 queries of one succeeded result settled with a spend store: its spend record (the upsert and its retry) and its alerts' claim. */
-export const D1_PER_SETTLED = D1_PER_RECORD + D1_PER_ALERT_CLAIM;
-/** Most D1 queries one poll leaves to its settled results: Free's 50, less the alerts' room. */
+/** D1 queries of one payer's spend record with a spend store (settle.ts): the upsert, its one retry (lib/invocation.ts D1_PER_RECORD) and its alerts' claim (D1_PER_ALERT_CLAIM): 3. */
+export const D1_PER_PAYER = D1_PER_RECORD + D1_PER_ALERT_CLAIM;
+/** Most D1 queries one poll leaves to its spend records: Free's 50, less the alerts' room (ALERT_ROOM, 9): 41. */
 export const POLL_MAX_D1 = FREE_D1_QUERIES - ALERT_ROOM;
+/** Most spend records (payers) one poll makes with a spend store: floor(41 / 3) = 13. */
+export const POLL_RECORDS = Math.floor(POLL_MAX_D1 / D1_PER_PAYER);
 /** Most R2 and queue binding calls one poll makes (1,000 per invocation). */
 export const POLL_MAX_BINDING_OPS = 800;
 /** Most batch records one poll lists (one r2.list). */
@@ -57,7 +62,7 @@ function customersOf(meta: Record<string, string> | undefined, jobs: number): nu
 interface Spent {
   fetches: number;
   bindingOps: number;
-  /** succeeded results the run may still settle (POLL_MAX_D1 / D1_PER_SETTLED with a spend store) */
+  /** spend records (payers) the run may still make (POLL_RECORDS with a spend store) */
   room: SpendRoom;
 }
 
@@ -128,7 +133,7 @@ export async function pollBatches(env: BatchEnv, cfg: Config, hooks: Hooks, opts
   const listing = await env.OUTPUTS.list({ prefix: BATCHES_PREFIX, limit: POLL_LIST_LIMIT, include: ["customMetadata"] });
   const objects = [...listing.objects].sort((a, b) => a.uploaded.getTime() - b.uploaded.getTime());
   sum.open = objects.length;
-  const records = __ZEROCOST_SPEND_GUARD__ && spendDb(env) !== null ? Math.floor(POLL_MAX_D1 / D1_PER_SETTLED) : Infinity;
+  const records = __ZEROCOST_SPEND_GUARD__ && spendDb(env) !== null ? POLL_RECORDS : Infinity;
   const spent: Spent = { fetches: 0, bindingOps: 1, room: { records } }; // the list
   for (const [i, obj] of objects.entries()) {
     const id = obj.key.slice(BATCHES_PREFIX.length, -".json".length);

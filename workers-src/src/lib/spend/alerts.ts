@@ -2,7 +2,8 @@
 // (BUDGET_ALERT_THRESHOLDS, percent), the alert is claimed in D1 (INSERT ...
 // ON CONFLICT DO NOTHING, so it is sent once even if that call races a retry)
 // and POSTed to BUDGET_ALERT_WEBHOOK. Spend is exact (nano-USD), so each
-// threshold is crossed by exactly one call.
+// threshold is crossed by exactly one record (a call's, or in batch mode the
+// tally of a payer's settled calls, guard.ts recordCalls).
 import { nanosToUsd } from "../prices";
 import type { Guard } from "./config";
 import { resetsAt, round, run } from "./store";

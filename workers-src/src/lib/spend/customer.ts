@@ -50,26 +50,47 @@ export function customerSpentOf(r: D1Result<Record<string, unknown>>): CustomerS
 const tokens = (v: unknown) => (typeof v === "number" && Number.isFinite(v) && v > 0 ? Math.round(v) : 0);
 
 /**
- * The upsert of one call into the customer's month row (one row written),
- * RETURNING the customer's new total (nano-USD). input_tokens and
+ * What a set of calls of one payer adds to its rows, each call priced alone
+ * (callCostNanos rounds a call's cost up to the nano-USD), so one record of
+ * the tally leaves the rows exactly as one record per call would: nanos the
+ * sum of the calls' costs; `calls` every call (the customer's row counts
+ * each); `paid` the calls that cost something (the product's row counts only
+ * those); the usage's own input and output tokens.
+ */
+export interface SpendTally {
+  calls: number;
+  paid: number;
+  nanos: number;
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export function tallyOf(prices: ModelPrices, usages: ReadonlyArray<Usage | undefined>, mode: ModelMode): SpendTally {
+  const t: SpendTally = { calls: 0, paid: 0, nanos: 0, input_tokens: 0, output_tokens: 0 };
+  for (const usage of usages) {
+    const cost = callCostNanos(prices, usage, mode);
+    t.calls++;
+    if (cost > 0) t.paid++;
+    t.nanos += cost;
+    t.input_tokens += tokens(usage?.input_tokens);
+    t.output_tokens += tokens(usage?.output_tokens);
+  }
+  return t;
+}
+
+/**
+ * The upsert of the tallied calls into the customer's month row (one row
+ * written), RETURNING the customer's new total (nano-USD). input_tokens and
  * output_tokens are the usage's own fields as the API answered them (cache
  * reads and writes are priced into nanos, not added to input_tokens).
  */
-export function customerRecordStatement(
-  db: D1Database,
-  month: string,
-  product: string,
-  customer: string,
-  prices: ModelPrices,
-  usage: Usage | undefined,
-  mode: ModelMode,
-): D1PreparedStatement {
+export function customerRecordStatement(db: D1Database, month: string, product: string, customer: string, t: SpendTally): D1PreparedStatement {
   return db
     .prepare(
-      "INSERT INTO customer_spend (month, product, customer, nanos, calls, input_tokens, output_tokens) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6) " +
-        "ON CONFLICT (month, product, customer) DO UPDATE SET nanos = nanos + excluded.nanos, calls = calls + 1, " +
+      "INSERT INTO customer_spend (month, product, customer, nanos, calls, input_tokens, output_tokens) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) " +
+        "ON CONFLICT (month, product, customer) DO UPDATE SET nanos = nanos + excluded.nanos, calls = calls + excluded.calls, " +
         "input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens " +
         "RETURNING nanos AS customer",
     )
-    .bind(month, product, customer, callCostNanos(prices, usage, mode), tokens(usage?.input_tokens), tokens(usage?.output_tokens));
+    .bind(month, product, customer, t.nanos, t.calls, t.input_tokens, t.output_tokens);
 }

@@ -23,7 +23,7 @@ import type { ModelPrices } from "../prices";
 import { NO_TICKET, type BudgetTicket, type ModelMode, type Payer, type Usage } from "../types";
 import { alertsFor } from "./alerts";
 import { alertGuard, budgetVar, guardOf, pricesOf, type Guard } from "./config";
-import { customerRecordStatement, customerSpentOf, customerSpentStatement, scopeOf } from "./customer";
+import { customerRecordStatement, customerSpentOf, customerSpentStatement, scopeOf, tallyOf, type SpendTally } from "./customer";
 import { BudgetExhausted, BudgetUnavailable, unavailable } from "./errors";
 import { monthOf, num, resetsAt, run, spendDb, spentOf, spentStatement, type Spent } from "./store";
 
@@ -173,19 +173,38 @@ export async function recordSpend(
   now = Date.now(),
   payer?: Payer,
 ): Promise<Recorded | null> {
+  return recordCalls(env, cfg, [usage], mode, now, payer);
+}
+
+/**
+ * recordSpend of several calls of one payer (batch mode settles an ended
+ * batch's results so, one record per payer): their tally (customer.ts
+ * tallyOf, each call priced alone) in the same ONE round trip, so the rows
+ * end exactly as one record per call would leave them. The alerts go by the
+ * tally's total: a threshold the calls crossed one by one is crossed by it
+ * (spend only grows), and each still claims once (alerts.ts).
+ */
+export async function recordCalls(
+  env: BaseEnv,
+  cfg: Config,
+  usages: ReadonlyArray<Usage | undefined>,
+  mode: ModelMode,
+  now: number,
+  payer?: Payer,
+): Promise<Recorded | null> {
   const g = guardOf(env, cfg);
   const db = spendDb(env);
   const c = db ? scopeOf(payer) : null;
-  if (!g && !c) return null;
+  if ((!g && !c) || usages.length === 0) return null;
   const prices = g ? g.prices : pricesOf(env);
-  const cost = callCostNanos(prices, usage, mode);
+  const t = tallyOf(prices, usages, mode);
   const month = monthOf(now);
   const withStack = g?.stackBudget != null;
-  // A product row only for a call that cost something (as before customers);
+  // A product row only for the calls that cost something (as before customers);
   // a customer's row for every call, so its calls and tokens are exact.
   const stmts: D1PreparedStatement[] = [];
-  if (g && cost > 0) stmts.push(productRecordStatement(g, month, cost, withStack));
-  if (c) stmts.push(customerRecordStatement(db!, month, cfg.product, c.customer, prices, usage, mode));
+  if (g && t.nanos > 0) stmts.push(productRecordStatement(g, month, t, withStack));
+  if (c) stmts.push(customerRecordStatement(db!, month, cfg.product, c.customer, t));
   if (!stmts.length) return null;
   let res: D1Result<Record<string, unknown>>[];
   try {
@@ -194,28 +213,28 @@ export async function recordSpend(
     // A batch that failed changed nothing (one transaction): one more try.
     res = await run(db!, stmts);
   }
-  const row = g && cost > 0 ? (res[0]!.results[0] ?? {}) : {};
+  const row = g && t.nanos > 0 ? (res[0]!.results[0] ?? {}) : {};
   const product = num(row.product);
   const stack = withStack ? product + num(row.others) : null;
   const customer = c ? num(res[res.length - 1]!.results[0]?.customer) : null;
   // A customer with a budget gets its own alerts, through the product's webhook.
   const cust = c && c.budget !== null && customer !== null ? { customer: c.customer, budget: c.budget, spent: customer } : undefined;
   const ag = g ?? (cust ? alertGuard(env, cfg, prices) : null);
-  const alerts = ag && cost > 0 ? await alertsFor(ag, month, cost, g ? product : null, stack, now, cust) : [];
-  return { cost_nanos: cost, product_nanos: product, stack_nanos: stack, customer_nanos: customer, alerts };
+  const alerts = ag && t.nanos > 0 ? await alertsFor(ag, month, t.nanos, g ? product : null, stack, now, cust) : [];
+  return { cost_nanos: t.nanos, product_nanos: product, stack_nanos: stack, customer_nanos: customer, alerts };
 }
 
-/** The upsert of the product's month row, RETURNING its new total (and, with a stack budget, the other products'). */
-function productRecordStatement(g: Guard, month: string, cost: number, withStack: boolean): D1PreparedStatement {
+/** The upsert of the product's month row (the tally's paid calls), RETURNING its new total (and, with a stack budget, the other products'). */
+function productRecordStatement(g: Guard, month: string, t: SpendTally, withStack: boolean): D1PreparedStatement {
   return g.db
     .prepare(
-      "INSERT INTO spend (month, product, nanos, calls) VALUES (?1, ?2, ?3, 1) " +
-        "ON CONFLICT (month, product) DO UPDATE SET nanos = nanos + excluded.nanos, calls = calls + 1 " +
+      "INSERT INTO spend (month, product, nanos, calls) VALUES (?1, ?2, ?3, ?4) " +
+        "ON CONFLICT (month, product) DO UPDATE SET nanos = nanos + excluded.nanos, calls = calls + excluded.calls " +
         (withStack
           ? "RETURNING nanos AS product, (SELECT COALESCE(SUM(s.nanos), 0) FROM spend AS s WHERE s.month = ?1 AND s.product <> ?2) AS others"
           : "RETURNING nanos AS product"),
     )
-    .bind(month, g.product, cost);
+    .bind(month, g.product, t.nanos, t.paid);
 }
 
 /** The guard as the model client takes it (lib/model.ts's SpendHook). */
