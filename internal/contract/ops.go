@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zerocost/zerocost/internal/contract/invocation"
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
@@ -99,15 +100,13 @@ var Ops = []Op{
 
 // PackMaxJobs is the most jobs one async-pipeline queue message carries
 // (workers-src/src/lib/pack.ts): a delivered pack runs its jobs at once in
-// one consumer invocation, at most two model requests and, with a spend
-// store, four D1 queries each, so ten are 20 of the 50 external subrequests
-// and 40 of the 50 D1 queries Workers Free allows an invocation
-// (https://developers.cloudflare.com/workers/platform/limits/#subrequests,
-// https://developers.cloudflare.com/d1/platform/limits/); a delivery with a
-// spend store then runs one full pack and sends its other messages on
-// (workers-src/src/patterns/async-pipeline/pack.ts deliveryMaxJobs). A pack
-// also stays within one 64 KB Queues billing unit.
-const PackMaxJobs = 10
+// one consumer invocation, and a full one is what a delivery with a spend
+// store may run (invocation.DeliveryMaxJobs: Workers Free's 50 external
+// subrequests and 50 D1 queries an invocation, at most two model requests
+// and four D1 queries a job); a delivery sends the messages past its jobs
+// on (workers-src/src/patterns/async-pipeline/pack.ts passOn). A pack also
+// stays within one 64 KB Queues billing unit.
+const PackMaxJobs = invocation.PackMaxJobs
 
 // Event is one thing that happens to a product (a client's request, a
 // delivery, a dead letter) and every op it causes, including the work it

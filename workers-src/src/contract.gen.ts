@@ -4,8 +4,9 @@
 //
 // The Worker env's names (docs/design.md, "Worker environment"), the Go
 // defaults lib/config.ts falls back to, and the layout of the model-usage data
-// point lib/model.ts writes and internal/cost/analytics reads, the ops per
-// event, and the HTTP surface (job states, error codes, admin routes).
+// point lib/model.ts writes and internal/cost/analytics reads, what one
+// invocation may make on Workers Free and what a queue delivery runs, the ops
+// per event, and the HTTP surface (job states, error codes, admin routes).
 
 /** Resource bindings of the Worker env. */
 export const BINDINGS = {
@@ -90,6 +91,25 @@ export const MODEL_USAGE_DATASET = "zerocost_model_usage";
 
 /** Most jobs one async-pipeline queue message carries (lib/pack.ts; contract.PackMaxJobs). */
 export const PACK_MAX_JOBS = 10;
+
+// What one Worker invocation may make on Workers Free, and what a job of a
+// realtime delivery makes at worst (internal/contract/invocation: each number's source).
+/** External fetches one invocation may make on Workers Free. */
+export const FREE_FETCHES = 50;
+/** D1 queries (round trips) one invocation may make on Workers Free. */
+export const FREE_D1_QUERIES = 50;
+/** Calls to Cloudflare services one invocation may make (the D1 queries among them). */
+export const SERVICE_CALLS = 1000;
+/** D1 round trips of one recorded model call: the upsert and its one retry. */
+export const D1_PER_RECORD = 2;
+/** D1 round trips of a record's alerts' claim. */
+export const D1_PER_ALERT_CLAIM = 1;
+/** Fetches and D1 queries an invocation with a spend store keeps for budget alerts: 3 default thresholds x 3 scopes. */
+export const ALERT_ROOM = 9;
+/** What one job of a realtime delivery may make at worst (invocation.JobCost). */
+export const JOB_COST = { fetches: 2, d1: 4, serviceCalls: 12 } as const;
+/** Most jobs one realtime delivery runs, with and without a spend store (invocation.DeliveryMaxJobs). */
+export const DELIVERY_MAX_JOBS = { spendStore: 10, none: 25 } as const;
 
 /**
  * The data point written to MODEL_USAGE per successful model call, and per
