@@ -77,8 +77,11 @@ var asyncOnly = []string{AsyncPipeline}
 // SettingsTable is every product setting. Defaults are applied and errors
 // reported in this order, so a setting read by another's When comes first.
 var SettingsTable = []Setting{
-	{Name: "batchSize", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer", Default: DefaultBatchSize,
-		Range: &Range{1, 100, "Queues batch at most 100 messages", queuesLimits + " (batch size)"}},
+	// Unset: Config.defaultBatchSizes derives it (DefaultBatchSize), after
+	// every product is read: it depends on whether the stack has a spend store.
+	{Name: "batchSize", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer",
+		Range: &Range{1, 100, "Queues batch at most 100 messages; in realtime mode the default is the full packs one invocation runs (1 with a spend store, 2 without): a larger batch runs more single-job messages at once but sends the packs past 10 jobs (25 without a spend store) on, a queue write, read and delete more each",
+			queuesLimits + " (batch size); internal/contract/invocation DeliveryMaxJobs"}},
 	{Name: "batchTimeoutSeconds", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer", Default: DefaultBatchTimeoutSeconds,
 		Range: &Range{1, 60, "Queues wait at most 60 s for a batch", queuesLimits + " (batch wait time)"}},
 	{Name: "maxRetries", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer", Default: DefaultMaxRetries,
