@@ -197,6 +197,8 @@ export const OPS_PER_EVENT = {
     packed_attempt_failed: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
     /** a redelivered pack: per job of it that ended before, its record read (and not run again) */
     packed_sibling_read: { "r2.get": 1 },
+    /** per message a delivery sends on past the jobs one invocation runs (invocation.DeliveryMaxJobs; pack.ts passOn): sent again, read again, deleted again */
+    pack_pass_on: { "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
     /** a packed job out of its own attempts: its last failed attempt, then its record read and written dead with its input, and its copy under held/ (alone: no queue op) */
     packed_dead: { "r2.put": 4, "r2.get": 2, "ratelimit.limit": 1, "model.call": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */
