@@ -5,7 +5,6 @@ import (
 
 	"github.com/zerocost/zerocost/internal/contract/invocation"
 	"github.com/zerocost/zerocost/internal/stack/stacktest"
-	"github.com/zerocost/zerocost/internal/wrangler"
 )
 
 // An async pipeline's consumer batch, unset, is the full packs one delivery
@@ -26,16 +25,7 @@ func TestRenderedDefaultBatchSize(t *testing.T) {
 		{`[{"name":"a","pattern":"async-pipeline","access":"public","settings":{"modelMode":"batch"}}]`, false, 5},
 	} {
 		cfg := stacktest.Config(t, tc.products)
-		sp := cfg.Products[0]
-		d := newData(t, cfg, sp)
-		out, err := Product(tmpls, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wc, err := wrangler.Decode(sp.Name, out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, _, wc := rendered(t, tmpls, cfg, cfg.Products[0])
 		if got := len(wc.D1Databases) > 0; got != tc.spend {
 			t.Errorf("%s: SPEND bound %v, want %v", tc.products, got, tc.spend)
 		}
