@@ -29,7 +29,8 @@ type Throughput struct {
 	TimedOut   bool    `json:"timed_out"`
 }
 
-// PipelineStack is the throughput run's stack: batches of 100, short waits,
+// PipelineStack is the throughput run's stack: the default batchSize (the
+// full packs one delivery runs: 2, a public stack without a budget), short waits,
 // max_retries 3 (so a job that spent its retries waiting for the limit would
 // reach the dead-letter queue within four minutes of backlog), and a door
 // (per caller) wide enough for the one client that posts the whole backlog;
@@ -42,7 +43,6 @@ func PipelineStack(ownLimit int) string {
       pattern: async-pipeline
       access: public
       settings:
-        batchSize: 100
         batchTimeoutSeconds: 1
         maxRetries: 3
         retryDelaySeconds: 5

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zerocost/zerocost/internal/contract/invocation"
 	"github.com/zerocost/zerocost/internal/stack"
 )
 
@@ -99,15 +100,13 @@ var Ops = []Op{
 
 // PackMaxJobs is the most jobs one async-pipeline queue message carries
 // (workers-src/src/lib/pack.ts): a delivered pack runs its jobs at once in
-// one consumer invocation, at most two model requests and, with a spend
-// store, four D1 queries each, so ten are 20 of the 50 external subrequests
-// and 40 of the 50 D1 queries Workers Free allows an invocation
-// (https://developers.cloudflare.com/workers/platform/limits/#subrequests,
-// https://developers.cloudflare.com/d1/platform/limits/); a delivery with a
-// spend store then runs one full pack and sends its other messages on
-// (workers-src/src/patterns/async-pipeline/pack.ts deliveryMaxJobs). A pack
-// also stays within one 64 KB Queues billing unit.
-const PackMaxJobs = 10
+// one consumer invocation, and a full one is what a delivery with a spend
+// store may run (invocation.DeliveryMaxJobs: Workers Free's 50 external
+// subrequests and 50 D1 queries an invocation, at most two model requests
+// and four D1 queries a job); a delivery sends the messages past its jobs
+// on (workers-src/src/patterns/async-pipeline/pack.ts passOn). A pack also
+// stays within one 64 KB Queues billing unit.
+const PackMaxJobs = invocation.PackMaxJobs
 
 // Event is one thing that happens to a product (a client's request, a
 // delivery, a dead letter) and every op it causes, including the work it
@@ -139,6 +138,7 @@ const (
 	EventPackedAttemptFail = "packed_attempt_failed" // per failed attempt of a packed job, the message retried
 	EventPackedSiblingRead = "packed_sibling_read"   // per job of a retried pack that ended before: its record read again
 	EventPackedDead        = "packed_dead"           // a packed job's last failed attempt, and its dead record
+	EventPackPassOn        = "pack_pass_on"          // per message a delivery sends on past the jobs one invocation runs
 	EventHitEdge           = "hit_edge"              // POST /ask answered from the Cache API
 	EventHitStore          = "hit_store"             // POST /ask answered from R2 (Cache API empty or absent)
 	EventMiss              = "miss"                  // POST /ask that calls the model
@@ -274,6 +274,7 @@ var Events = map[string][]Event{
 		{EventPackedDelivery, "per job of a delivered pack ending done: the record read, the limiter, the claim, the model call, its data point, the record written", map[Op]int{OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpAnalyticsWrite: 1, OpR2Put: 2}},
 		{EventPackedAttemptFail, "per failed attempt of a packed job: the claim, the record keeps the error, and the message's redelivery (one read per round, shared by the jobs that failed in it; counted per failed attempt, the most it costs)", map[Op]int{OpR2Get: 1, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 2, OpQueueRead: 1}},
 		{EventPackedSiblingRead, "a redelivered pack: per job of it that ended before, its record read (and not run again)", map[Op]int{OpR2Get: 1}},
+		{EventPackPassOn, "per message a delivery sends on past the jobs one invocation runs (invocation.DeliveryMaxJobs; pack.ts passOn): sent again, read again, deleted again", map[Op]int{OpQueueWrite: 1, OpQueueRead: 1, OpQueueDelete: 1}},
 		{EventPackedDead, "a packed job out of its own attempts: its last failed attempt, then its record read and written dead with its input, and its copy under held/ (alone: no queue op)", map[Op]int{OpR2Get: 2, OpRateLimit: 1, OpModelCall: 1, OpR2Put: 4}},
 	}, guardEvents, []Event{
 		{EventPark, "a delivery with the budget spent: the record read, the limiter, the check, the parked row (input kept), the record written budget_exhausted, and its copy under held/ (kept 31 days), the ack", map[Op]int{

@@ -46,8 +46,9 @@ func TypeScript() []byte {
 //
 // The Worker env's names (docs/design.md, "Worker environment"), the Go
 // defaults lib/config.ts falls back to, and the layout of the model-usage data
-// point lib/model.ts writes and internal/cost/analytics reads, the ops per
-// event, and the HTTP surface (job states, error codes, admin routes).
+// point lib/model.ts writes and internal/cost/analytics reads, what one
+// invocation may make on Workers Free and what a queue delivery runs, the ops
+// per event, and the HTTP surface (job states, error codes, admin routes).
 
 `)
 	var bindingNames []string
@@ -78,6 +79,7 @@ func TypeScript() []byte {
 
 	fmt.Fprintf(&b, "/** The Analytics Engine dataset bound as MODEL_USAGE. */\nexport const MODEL_USAGE_DATASET = %s;\n\n", js(ModelUsageDataset))
 	fmt.Fprintf(&b, "/** Most jobs one async-pipeline queue message carries (lib/pack.ts; contract.PackMaxJobs). */\nexport const PACK_MAX_JOBS = %d;\n\n", PackMaxJobs)
+	b.Write(invocationTypeScript())
 	b.WriteString(`/**
  * The data point written to MODEL_USAGE per successful model call, and per
  * edge-cache request served without one (mode "cache_hit", no tokens): the

@@ -34,8 +34,9 @@ type StackProduct struct {
 	Access string
 	// MonthlyBudgetUSD is settings.monthlyBudgetUsd; 0: none.
 	MonthlyBudgetUSD float64
-	// BatchSize is an async pipeline's settings.batchSize: the most
-	// messages a consumer batch holds.
+	// BatchSize is an async pipeline's settings.batchSize (its default
+	// applied: stack.DefaultBatchSize): the most messages a consumer batch
+	// holds, and a profile's messages_per_batch when it gives none.
 	BatchSize int
 	// BatchPollMinutes is batch mode's poll interval when its cron runs
 	// every N minutes ("*/N * * * *"); 0 otherwise.
@@ -139,6 +140,13 @@ func (pp *ProductProfile) restate(sp *StackProduct, stackName, field string, add
 	pp.MonthlyBudgetUSD = budgetPtr(sp.MonthlyBudgetUSD)
 	if m := pp.MessagesPerBatch; m != nil && sp.BatchSize > 0 && *m > float64(sp.BatchSize) {
 		add(field+"messages_per_batch", "%v is more than stack %s's %s.settings.batchSize (%d): a consumer batch holds at most that many", *m, stackName, sf, sp.BatchSize)
+	}
+	if pp.MessagesPerBatch == nil && sp.BatchSize > 0 {
+		// Unset: full batches of the stack's batchSize, the most messages a
+		// delivery sends on (pack_pass_on) when it is above the packs one
+		// invocation runs.
+		m := float64(sp.BatchSize)
+		pp.MessagesPerBatch = &m
 	}
 	if sp.ModelMode == ModeBatch && sp.BatchPollMinutes > 0 {
 		if m := pp.BatchPollMinutes; m != nil && *m != sp.BatchPollMinutes {

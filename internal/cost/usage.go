@@ -258,7 +258,7 @@ func eventsOf(p *Profile, pp *ProductProfile) map[string]float64 {
 		e[contract.EventPoll] = v(pp.PollsPerJob) * R
 	case AsyncPipeline:
 		if jobsPerRequest(pp) > 1 {
-			packedEvents(e, pp, R)
+			packedEvents(e, p, pp, R)
 			break
 		}
 		dead := v(pp.DeadLetterRate) * R
@@ -302,8 +302,11 @@ func clientRequests(pp *ProductProfile) float64 {
 // the most it reads); the last failed attempt of a dead job is a
 // packed_dead (its dead record, no queue op); a consumer_batch per
 // messages_per_batch deliveries (each message once, once more per failed
-// attempt).
-func packedEvents(e map[string]float64, pp *ProductProfile, R float64) {
+// attempt, once more per time it is sent on); a pack_pass_on per message a
+// delivery sends on past the jobs one invocation runs (passOns: none when
+// messages_per_batch is at most the packs an invocation runs, the default
+// batchSize).
+func packedEvents(e map[string]float64, p *Profile, pp *ProductProfile, R float64) {
 	J := jobsPerRequest(pp)
 	perPost := math.Ceil(J / contract.PackMaxJobs)
 	messages := R / J * perPost
@@ -318,6 +321,7 @@ func packedEvents(e map[string]float64, pp *ProductProfile, R float64) {
 	e[contract.EventPackedDead] = dead
 	e[contract.EventBatch] = (messages + retried) / v(pp.MessagesPerBatch)
 	e[contract.EventPoll] = v(pp.PollsPerJob) * R
+	countPassOns(e, p, pp, messages+retried, J/perPost)
 }
 
 // FromProfile turns a usage profile into a month of usage: each event's

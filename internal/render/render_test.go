@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"text/template"
 
 	"github.com/BurntSushi/toml"
 
@@ -66,6 +67,21 @@ func newData(t *testing.T, cfg *stack.Config, sp stack.Product) *Data {
 	return d
 }
 
+// rendered is the product's data, its wrangler.toml and that file decoded.
+func rendered(t *testing.T, tmpls map[string]*template.Template, cfg *stack.Config, sp stack.Product) (*Data, []byte, *wrangler.Config) {
+	t.Helper()
+	d := newData(t, cfg, sp)
+	out, err := Product(tmpls, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc, err := wrangler.Decode(sp.Name, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, out, wc
+}
+
 // Each pattern's rendered config declares exactly the bindings and vars
 // internal/contract gives the pattern, in the contract's order.
 func TestRenderedNamesAreTheContract(t *testing.T) {
@@ -85,15 +101,7 @@ func TestRenderedNamesAreTheContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sp := range cfg.Products {
-		d := newData(t, cfg, sp)
-		out, err := Product(tmpls, d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wc, err := wrangler.Decode(sp.Name, out)
-		if err != nil {
-			t.Fatal(err)
-		}
+		d, out, wc := rendered(t, tmpls, cfg, sp)
 		var bindings []string
 		for _, b := range wc.R2Buckets {
 			bindings = append(bindings, b.Binding)

@@ -51,7 +51,9 @@ func (n NewProduct) productYAML(indent string) string {
 func (st Setting) commented(pattern string) string {
 	line := st.Name + ":"
 	var notes []string
-	if st.Default == nil {
+	if st.DefaultDoc != "" {
+		notes = append(notes, "by default "+st.DefaultDoc)
+	} else if st.Default == nil {
 		notes = append(notes, "unset by default")
 	} else if j, err := json.Marshal(st.Default); err == nil {
 		line += " " + string(j)

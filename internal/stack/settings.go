@@ -27,8 +27,11 @@ type Setting struct {
 	// Only says why the other patterns lack it; it ends that error.
 	Only string
 	// Default is what an unset setting becomes, of its field's type; nil: it
-	// stays unset (0 or "": none).
+	// stays unset (0 or "": none), or is derived elsewhere (DefaultDoc).
 	Default any
+	// DefaultDoc says what an unset setting becomes when no one value can
+	// (batchSize: the stack decides), and why.
+	DefaultDoc string
 	// DefaultAtUse leaves the field unset and applies Default where the
 	// setting is read (VarText, Settings.AlertThresholds), so a check can
 	// tell a value given from none.
@@ -77,8 +80,11 @@ var asyncOnly = []string{AsyncPipeline}
 // SettingsTable is every product setting. Defaults are applied and errors
 // reported in this order, so a setting read by another's When comes first.
 var SettingsTable = []Setting{
-	{Name: "batchSize", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer", Default: DefaultBatchSize,
-		Range: &Range{1, 100, "Queues batch at most 100 messages", queuesLimits + " (batch size)"}},
+	// Unset: Config.defaultBatchSizes derives it (DefaultBatchSize), after
+	// every product is read: it depends on whether the stack has a spend store.
+	{Name: "batchSize", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer",
+		DefaultDoc: "the full packs one invocation runs, 1 with a spend store and 2 without (5 in batch mode): a delivery runs at most 10 jobs (25 without a spend store) and sends the messages past them on, a queue write, read and delete more each, so a larger batch runs more single-job messages at once but passes packs of jobs posted together on",
+		Range:      &Range{1, 100, "Queues batch at most 100 messages", queuesLimits + " (batch size); the default: internal/contract/invocation DeliveryPacks"}},
 	{Name: "batchTimeoutSeconds", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer", Default: DefaultBatchTimeoutSeconds,
 		Range: &Range{1, 60, "Queues wait at most 60 s for a batch", queuesLimits + " (batch wait time)"}},
 	{Name: "maxRetries", Patterns: asyncOnly, Only: "it configures async-pipeline's queue consumer", Default: DefaultMaxRetries,

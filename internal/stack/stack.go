@@ -34,9 +34,11 @@ var Patterns = []string{EventAgent, AsyncPipeline, EdgeCache}
 // default is its row's in SettingsTable; these constants name them for the
 // code that needs one elsewhere.
 const (
-	DefaultModel               = "claude-haiku-4-5"
-	DefaultCompatibilityDate   = "2026-06-01"
-	DefaultBatchSize           = 5
+	DefaultModel             = "claude-haiku-4-5"
+	DefaultCompatibilityDate = "2026-06-01"
+	// DefaultBatchModeBatchSize is an async pipeline's batchSize in batch
+	// mode when unset; in realtime mode DefaultBatchSize derives it.
+	DefaultBatchModeBatchSize  = 5
 	DefaultBatchTimeoutSeconds = 10
 	DefaultMaxRetries          = 3
 	DefaultRetryDelaySeconds   = 30
@@ -306,6 +308,7 @@ func FromValues(stackName string, values map[string]Value) (*Config, error) {
 	prods, perrs := parseProducts(values[KeyProducts])
 	errs = append(errs, perrs...)
 	cfg.Products = prods
+	cfg.defaultBatchSizes()
 	errs = append(errs, cfg.checkBudgets()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -1,5 +1,7 @@
 package stack
 
+import "github.com/zerocost/zerocost/internal/contract/invocation"
+
 // Bounds of one model attempt (settings.modelTimeoutMs) by what runs it.
 const (
 	// MaxWaitUntilModelTimeoutMs: an event agent on runner: waitUntil calls
@@ -25,7 +27,7 @@ const (
 	// PipelineAttempts is how many attempts the async pipeline's consumer
 	// gives one delivery's model call, and PipelineSlackMs what its
 	// deadline adds to their timeouts (workers-src/src/patterns/async-pipeline.ts).
-	PipelineAttempts = 2
+	PipelineAttempts = invocation.ModelAttempts
 	PipelineSlackMs  = 5_000
 )
 

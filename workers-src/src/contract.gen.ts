@@ -4,8 +4,9 @@
 //
 // The Worker env's names (docs/design.md, "Worker environment"), the Go
 // defaults lib/config.ts falls back to, and the layout of the model-usage data
-// point lib/model.ts writes and internal/cost/analytics reads, the ops per
-// event, and the HTTP surface (job states, error codes, admin routes).
+// point lib/model.ts writes and internal/cost/analytics reads, what one
+// invocation may make on Workers Free and what a queue delivery runs, the ops
+// per event, and the HTTP surface (job states, error codes, admin routes).
 
 /** Resource bindings of the Worker env. */
 export const BINDINGS = {
@@ -90,6 +91,25 @@ export const MODEL_USAGE_DATASET = "zerocost_model_usage";
 
 /** Most jobs one async-pipeline queue message carries (lib/pack.ts; contract.PackMaxJobs). */
 export const PACK_MAX_JOBS = 10;
+
+// What one Worker invocation may make on Workers Free, and what a job of a
+// realtime delivery makes at worst (internal/contract/invocation: each number's source).
+/** External fetches one invocation may make on Workers Free. */
+export const FREE_FETCHES = 50;
+/** D1 queries (round trips) one invocation may make on Workers Free. */
+export const FREE_D1_QUERIES = 50;
+/** Calls to Cloudflare services one invocation may make (the D1 queries among them). */
+export const SERVICE_CALLS = 1000;
+/** D1 round trips of one recorded model call: the upsert and its one retry. */
+export const D1_PER_RECORD = 2;
+/** D1 round trips of a record's alerts' claim. */
+export const D1_PER_ALERT_CLAIM = 1;
+/** Fetches and D1 queries an invocation with a spend store keeps for budget alerts: 3 default thresholds x 3 scopes. */
+export const ALERT_ROOM = 9;
+/** What one job of a realtime delivery may make at worst (invocation.JobCost). */
+export const JOB_COST = { fetches: 2, d1: 4, serviceCalls: 12 } as const;
+/** Most jobs one realtime delivery runs, with and without a spend store (invocation.DeliveryMaxJobs). */
+export const DELIVERY_MAX_JOBS = { spendStore: 10, none: 25 } as const;
 
 /**
  * The data point written to MODEL_USAGE per successful model call, and per
@@ -177,6 +197,8 @@ export const OPS_PER_EVENT = {
     packed_attempt_failed: { "r2.put": 2, "r2.get": 1, "queue.read": 1, "ratelimit.limit": 1, "model.call": 1 },
     /** a redelivered pack: per job of it that ended before, its record read (and not run again) */
     packed_sibling_read: { "r2.get": 1 },
+    /** per message a delivery sends on past the jobs one invocation runs (invocation.DeliveryMaxJobs; pack.ts passOn): sent again, read again, deleted again */
+    pack_pass_on: { "queue.write": 1, "queue.read": 1, "queue.delete": 1 },
     /** a packed job out of its own attempts: its last failed attempt, then its record read and written dead with its input, and its copy under held/ (alone: no queue op) */
     packed_dead: { "r2.put": 4, "r2.get": 2, "ratelimit.limit": 1, "model.call": 1 },
     /** spend guard: before each model call, one query of the month's spend (the product's row) */

@@ -61,7 +61,7 @@ func TestAddKeepsTheStack(t *testing.T) {
 		t.Errorf("stack values changed: %+v", after)
 	}
 	text, _ := os.ReadFile(stack.FilePath(dir, "demo"))
-	for _, comment := range []string{"# The demo stack", "# The spend guard", "#   batchSize: 5"} {
+	for _, comment := range []string{"# The demo stack", "# The spend guard", "#   batchSize:                           # by default the full packs one invocation runs"} {
 		if !strings.Contains(string(text), comment) {
 			t.Errorf("lost or missing comment %q:\n%s", comment, text)
 		}

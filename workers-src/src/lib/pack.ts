@@ -33,7 +33,8 @@ export const PACK_MAX_BYTES = 64 * 1024 - 1024;
  * (patterns/async-pipeline/pack.ts JOB_COST), so ten jobs are 20 of the 50
  * external fetches and 40 of the 50 D1 queries, the other 9 kept for budget
  * alerts: a delivery with a spend store runs one full pack
- * (deliveryMaxJobs), and sends the other messages on.
+ * (deliveryMaxJobs), and sends the other messages on; the default batchSize
+ * (internal/contract/invocation DeliveryPacks) is that many full packs.
  */
 export { PACK_MAX_JOBS };
 

@@ -2,7 +2,8 @@
 // measured in workerd like test/ops/async-pipeline.test.ts: the counts must
 // equal OPS_PER_EVENT's post_many, post_many_job, pack_message,
 // packed_delivery, packed_attempt_failed, packed_sibling_read and
-// packed_dead, which the Go cost model prices (internal/contract/ops.go).
+// packed_dead and pack_pass_on, which the Go cost model prices
+// (internal/contract/ops.go).
 // The test stack's consumer has max_retries = 1.
 import { afterEach, describe, expect, it } from "vitest";
 import { OPS_PER_EVENT } from "../../src/contract.gen";
@@ -10,6 +11,7 @@ import type { PackMessage, QueueBody } from "../../src/env";
 import { newJobId } from "../../src/lib/jobid";
 import { jobsOf, PACK_MAX_JOBS } from "../../src/lib/pack";
 import { createWorker as asyncPipeline } from "../../src/patterns/async-pipeline";
+import { deliveryMaxJobs, hasSpendStore } from "../../src/patterns/async-pipeline/pack";
 import { keepingQueue, newToken, postJson, standin } from "../helpers";
 import { expected, type Counts } from "../ops";
 import { meter, record, restoreMeters } from "./harness";
@@ -81,5 +83,28 @@ describe("async-pipeline ops of packed jobs", () => {
     await m.countModel(bad);
     expect(sum(m.counts, { "queue.write": 1 } as Counts)).toEqual(expected(ops.pack_message, ops.consumer_batch, ops.packed_delivery, ops.packed_dead));
     expect(await record(body.jobs[1]!.job_id)).toMatchObject({ status: "dead", attempts: 2, input: `ops bad ${bad}` });
+  });
+
+  it("pack_pass_on: a delivery of more full packs than one invocation runs sends the last on, and its next delivery runs it", async () => {
+    const q = keepingQueue<QueueBody>();
+    const first = meter({ JOB_QUEUE: q.queue });
+    // One full pack more than the delivery runs (1 with a spend store, 2 without).
+    const runs = Math.floor(deliveryMaxJobs(hasSpendStore(first.env)) / PACK_MAX_JOBS);
+    const tokens = times(runs + 1, null).map(() => newToken());
+    const bodies = await Promise.all(tokens.map((t) => packOf(first.env, times(PACK_MAX_JOBS, null).map((_, i) => `ops pass ${i} ${t}`))));
+    const msgs = bodies.map((b) => delivered(b));
+    expect((await first.deliver(worker, QUEUE, msgs)).explicitAcks.sort()).toEqual(msgs.map((m) => m.id).sort());
+    expect(q.sent.map((s) => s.body)).toEqual([bodies[runs]]);
+    for (const t of tokens.slice(0, runs)) await first.countModel(t);
+    const second = meter({ PRODUCT: first.env.PRODUCT });
+    const again = delivered(q.sent[0]!.body);
+    expect((await second.deliver(worker, QUEUE, [again])).explicitAcks).toEqual([again.id]);
+    await second.countModel(tokens[runs]!);
+    // The packs' own writes are their POSTs' (pack_message counts them).
+    const measured = sum(first.counts, second.counts, { "queue.write": runs + 1 } as Counts);
+    expect(measured).toEqual(
+      expected(...times(runs + 1, ops.pack_message), ops.consumer_batch, ops.consumer_batch, ...times((runs + 1) * PACK_MAX_JOBS, ops.packed_delivery), ops.pack_pass_on),
+    );
+    for (const b of bodies) for (const j of b.jobs) expect(await record(j.job_id)).toMatchObject({ status: "done" });
   });
 });

@@ -59,7 +59,9 @@ says on which day it runs out), access ("keys", the default, or "public")
 with customers (10) and isolates (3): a keyed product reads a customer's key
 from KV at most once a minute per isolate. Top level: monthly_budget_usd (caps
 all products together). With a stack, model, pattern, model_mode, access,
-batch_poll_minutes and the budgets are the stack's. R2 storage is what the
+batch_poll_minutes and the budgets are the stack's, and messages_per_batch
+defaults to its batchSize (a delivery past the packs one invocation runs
+sends the rest on: pack_pass_on). R2 storage is what the
 stack's lifecycle rules keep (the settings' defaults without a stack): job
 records settings.retentionDays (7; dead ones also 31 days under held/), answers their cache TTL in whole days,
 each plus the day R2's deletion may lag. docs/cost.md lists what each pattern does per request. Unknown

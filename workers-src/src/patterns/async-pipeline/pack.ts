@@ -31,9 +31,9 @@ import type { Hooks } from "../../hooks";
 import type { Config } from "../../lib/config";
 import { jobsOf, packJobs } from "../../lib/pack";
 import { retryDelay, sendAll } from "../../lib/queue";
-import { ALERT_ROOM, D1_PER_ALERT_CLAIM, D1_PER_RECORD, FREE_D1_QUERIES, FREE_FETCHES, SERVICE_CALLS } from "../../lib/invocation";
+import { DELIVERY_MAX_JOBS, JOB_COST } from "../../contract.gen";
 import { spendDb } from "../../lib/spend/store";
-import { deadLetter, MODEL_ATTEMPTS, processMessage, type Deferrals } from "./consumer";
+import { deadLetter, processMessage, type Deferrals } from "./consumer";
 
 /** What a job's stand-in message was told: acked, or retried (with its delay). */
 type Outcome = { ack: true } | { ack: false; delaySeconds: number };
@@ -135,35 +135,30 @@ export async function eachJob(messages: readonly Message<unknown>[], cfg: Config
 
 /**
  * What one job of a realtime delivery may make at worst (consumer.ts
- * processMessage, the longest path; lib/invocation.ts has the limits):
- *
- *   - external fetches: MODEL_ATTEMPTS (2) model requests;
- *   - D1 queries, with a spend store: the budget check (1, guard.ts), the
- *     record (D1_PER_RECORD: the upsert and its one retry) and its alerts'
- *     claim (1): 4. A parked job makes fewer: the check, the park and its
- *     take-back (3, lib/spend/parked.ts);
- *   - Cloudflare-service calls: the record's read, the limiter, the key's KV
- *     read (a customer's job), the claim's put, the 4 D1 queries, the done
- *     record's put, the held copy's delete, the usage data point, and its
- *     message's send when it is sent on (passOn, settle, a deferral): 12.
- *
- * Budget alerts are the invocation's, not a job's: ALERT_ROOM fetches and D1
- * queries are kept for them when there is a spend store.
+ * processMessage, the longest path; stated and explained in Go,
+ * internal/contract/invocation JobCost, generated into contract.gen.ts):
+ * MODEL_ATTEMPTS (2) model requests; with a spend store 4 D1 queries (the
+ * budget check, the record and its one retry, its alerts' claim); 12
+ * Cloudflare-service calls, its message's send when it is sent on (passOn,
+ * settle, a deferral) among them. Budget alerts are the invocation's, not a
+ * job's: ALERT_ROOM fetches and D1 queries are kept for them when there is a
+ * spend store (lib/invocation.ts).
  */
-export const JOB_COST = { fetches: MODEL_ATTEMPTS, d1: 1 + D1_PER_RECORD + D1_PER_ALERT_CLAIM, serviceCalls: 12 } as const;
+export { JOB_COST };
 
 /**
  * Most jobs one realtime delivery runs: as many as fit every limit at their
  * worst (JOB_COST): with a spend store min(floor((50 - 9) / 2), floor((50 -
  * 9) / 4), floor(1000 / 12)) = 10, one full pack; without one
- * min(floor(50 / 2), floor(1000 / 12)) = 25. Before, 100 (what 100 single-job
- * messages ran) could make 200 model requests and 400 D1 queries.
+ * min(floor(50 / 2), floor(1000 / 12)) = 25. Derived once, in Go
+ * (internal/contract/invocation DeliveryMaxJobs), which also makes
+ * floor(that / PACK_MAX_JOBS) full packs (1, or 2 without a spend store) the
+ * default batchSize of a realtime product, so that a delivery of full packs
+ * sends none on. Before, 100 (what 100 single-job messages ran) could make
+ * 200 model requests and 400 D1 queries.
  */
 export function deliveryMaxJobs(spendStore: boolean): number {
-  const alerts = spendStore ? ALERT_ROOM : 0;
-  const byFetches = Math.floor((FREE_FETCHES - alerts) / JOB_COST.fetches);
-  const byD1 = spendStore ? Math.floor((FREE_D1_QUERIES - alerts) / JOB_COST.d1) : Infinity;
-  return Math.max(1, Math.min(byFetches, byD1, Math.floor(SERVICE_CALLS / JOB_COST.serviceCalls)));
+  return spendStore ? DELIVERY_MAX_JOBS.spendStore : DELIVERY_MAX_JOBS.none;
 }
 
 /** Whether this Worker's deliveries count D1 queries: its bundle has the spend guard and SPEND is bound. */
