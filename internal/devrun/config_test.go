@@ -85,8 +85,8 @@ func TestBuildWorkerFollowsThePlan(t *testing.T) {
 	data, _ := json.Marshal(w.Options)
 	for _, want := range []string{
 		`"queueProducers":{"JOB_QUEUE":{"queueName":"email-worker-demo-jobs"}}`,
-		`"email-worker-demo-jobs":{"maxBatchSize":5,"maxBatchTimeout":10,"maxRetries":3,"retryDelay":30,"deadLetterQueue":"email-worker-demo-jobs-dlq"}`,
-		`"email-worker-demo-jobs-dlq":{"maxBatchSize":5,"maxBatchTimeout":10,"maxRetries":3}`,
+		`"email-worker-demo-jobs":{"maxBatchSize":1,"maxBatchTimeout":10,"maxRetries":3,"retryDelay":30,"deadLetterQueue":"email-worker-demo-jobs-dlq"}`,
+		`"email-worker-demo-jobs-dlq":{"maxBatchSize":1,"maxBatchTimeout":10,"maxRetries":3}`,
 		`"ANTHROPIC_BASE_URL":"https://api.anthropic.com"`,
 		`"analyticsEngineDatasets":{"MODEL_USAGE":{"dataset":"zerocost_model_usage"}}`,
 	} {

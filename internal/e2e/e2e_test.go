@@ -72,7 +72,14 @@ func TestPulumiLifecycle(t *testing.T) {
 	})
 
 	step(t, w, "a batch size change updates only the consumers", func(t *testing.T) {
-		w.editStack("demo", func(s string) string { return strings.Replace(s, "batchSize: 5", "batchSize: 10", 1) })
+		// The demo's pipeline takes the default batch size (the packs one delivery runs); set one.
+		w.editStack("demo", func(s string) string {
+			edited := strings.Replace(s, "        batchTimeoutSeconds: 10\n", "        batchSize: 2\n        batchTimeoutSeconds: 10\n", 1)
+			if edited == s {
+				t.Fatal("the demo stack has no batchTimeoutSeconds: 10 to set a batch size beside")
+			}
+			return edited
+		})
 		next := w.plan("demo")
 		u := parseUpdate(t, w.pulumi("up", "--yes", "--skip-preview", "--json"))
 		t.Logf("up did %v", u.ops())

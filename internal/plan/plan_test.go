@@ -154,7 +154,7 @@ func TestCrossChecks(t *testing.T) {
 			"has no consumer"},
 		{"dlq not declared", "email-worker", replaceDLQConsumer(""), "names no declared queue"},
 		{"bad rate limit period", "ai-relay", replaceOnce("period = 60", "period = 30"), "period 30"},
-		{"batch too large", "email-worker", replaceOnce("max_batch_size = 5", "max_batch_size = 500"), "max_batch_size 500"},
+		{"batch too large", "email-worker", replaceOnce("max_batch_size = 1\n", "max_batch_size = 500\n"), "max_batch_size 500"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

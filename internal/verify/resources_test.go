@@ -130,7 +130,7 @@ func TestResourceDrift(t *testing.T) {
 		{"KV binding left by an older deploy", "email-worker", "worker email-worker-demo", addBinding(acct, "email-worker-demo", cftest.Binding{Type: "kv_namespace", Name: "JOBS", NamespaceID: "ffff"}), Drift{Kind: Extra, Name: "binding JOBS", Actual: "kv_namespace"}},
 		{"consumer batch size", "email-worker", "consumer of email-worker-demo-jobs", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { queue(st, acct, "email-worker-demo-jobs").Consumers[0].Settings.BatchSize = 10 })
-		}, Drift{Kind: Mismatched, Name: "settings.batch_size", Expected: "5", Actual: "10"}},
+		}, Drift{Kind: Mismatched, Name: "settings.batch_size", Expected: "1", Actual: "10"}},
 		{"consumer wait time in seconds", "email-worker", "consumer of email-worker-demo-jobs", func(s *cftest.Server, _ outputs.Stack) {
 			s.Update(func(st *State) { queue(st, acct, "email-worker-demo-jobs").Consumers[0].Settings.MaxWaitTimeMs = 10 })
 		}, Drift{Kind: Mismatched, Name: "settings.max_wait_time_ms", Expected: "10000", Actual: "10"}},

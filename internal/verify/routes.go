@@ -34,30 +34,11 @@ const (
 	CheckRateLimit  = "rate limit"
 )
 
-// DefaultBatchInputs is how many inputs the async-pipeline batch check sends
-// when the queue's consumer batch size is unknown or over MaxBatchInputs.
-const (
-	DefaultBatchInputs = 3
-	MaxBatchInputs     = 10
-)
-
-// batchInputs is the size of the batch check's batch: the consumer's batch
-// size (at most MaxBatchInputs), so the queue delivers it at once instead of
-// after the batch timeout.
-func batchInputs(pr *plan.Product) int {
-	for _, c := range pr.Consumers {
-		dlq := false
-		for _, q := range pr.Queues {
-			if q.Name == c.Queue && q.DeadLetter {
-				dlq = true
-			}
-		}
-		if !dlq && c.BatchSize >= 1 && c.BatchSize <= MaxBatchInputs {
-			return c.BatchSize
-		}
-	}
-	return DefaultBatchInputs
-}
+// BatchInputs is how many inputs the async-pipeline batch check posts at
+// once: more than one, so the check sees one job per input; jobs posted
+// together travel packed in one queue message (contract.PackMaxJobs), so the
+// three cost three model calls and one message.
+const BatchInputs = 3
 
 // cacheAttempts bounds the requests the cache check makes for the second
 // question (each MISS is a model call).
@@ -388,10 +369,10 @@ func (p *prober) job(ctx context.Context) (string, error) {
 	return fmt.Sprintf("job %s done after %d polls", id, polls), nil
 }
 
-// postBatch sends POST /jobs {"inputs": [...]} with as many inputs as the
-// consumer's batch size and returns the job ids, one per input.
+// postBatch sends POST /jobs {"inputs": [...]} with BatchInputs inputs and
+// returns the job ids, one per input.
 func (p *prober) postBatch(ctx context.Context) ([]string, error) {
-	inputs := make([]string, batchInputs(p.pr))
+	inputs := make([]string, BatchInputs)
 	for i := range inputs {
 		inputs[i] = p.input(i + 1)
 	}

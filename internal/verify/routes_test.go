@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -85,10 +86,9 @@ func TestRoutesAllPass(t *testing.T) {
 	if n, got := polls(t, find(t, rep, "sales-engine", CheckJob).Detail), seen["sales-engine"].JobPolls(); got != n {
 		t.Errorf("sales-engine: the check reports %d polls, the Worker answered %d", n, got)
 	}
-	// The batch has the consumer's batch size (5 in the demo stack), each
-	// job polled until done.
+	// The batch has BatchInputs jobs, each polled until done.
 	d := find(t, rep, "email-worker", CheckBatch).Detail
-	if n, got := polls(t, d), seen["email-worker"].JobPolls(); !strings.HasPrefix(d, "5 jobs done") || got < 5 || got < n || got > 5*n {
+	if n, got := polls(t, d), seen["email-worker"].JobPolls(); !strings.HasPrefix(d, fmt.Sprintf("%d jobs done", BatchInputs)) || got < BatchInputs || got < n || got > BatchInputs*n {
 		t.Errorf("email-worker: %q, %d polls answered", d, got)
 	}
 	if d := find(t, rep, "ai-relay", CheckCache).Detail; !strings.Contains(d, "MISS, then HIT") {

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +100,7 @@ func TestEndToEndWithZerocostDev(t *testing.T) {
 	if c := find(rep, "ai-relay", zverify.CheckCache); !strings.Contains(c.Detail, "MISS, then HIT") {
 		t.Errorf("cache %+v", c)
 	}
-	if c := find(rep, "email-worker", zverify.CheckBatch); !strings.Contains(c.Detail, "5 jobs done") {
+	if c := find(rep, "email-worker", zverify.CheckBatch); !strings.Contains(c.Detail, fmt.Sprintf("%d jobs done", zverify.BatchInputs)) {
 		t.Errorf("batch %+v", c)
 	}
 

@@ -355,7 +355,7 @@ func TestDeployed(t *testing.T) {
 	if r.code != cmdutil.ExitFailed {
 		t.Fatalf("drift: exit %d: %v", r.code, r.err)
 	}
-	for _, want := range []string{"FAIL email-worker: consumer of email-worker-demo-jobs: mismatched settings.batch_size: expected 5, got 50",
+	for _, want := range []string{"FAIL email-worker: consumer of email-worker-demo-jobs: mismatched settings.batch_size: expected 1, got 50",
 		"FAIL ai-relay: r2 bucket ai-relay-demo-outputs: missing R2 bucket ai-relay-demo-outputs",
 		"FAIL ai-relay: r2 lifecycle ai-relay-demo-outputs", "3 failed"} { // the rules went with the bucket
 		if !strings.Contains(r.stdout, want) {
