@@ -80,6 +80,15 @@ func TypeScript() []byte {
 	fmt.Fprintf(&b, "/** The Analytics Engine dataset bound as MODEL_USAGE. */\nexport const MODEL_USAGE_DATASET = %s;\n\n", js(ModelUsageDataset))
 	fmt.Fprintf(&b, "/** Most jobs one async-pipeline queue message carries (lib/pack.ts; contract.PackMaxJobs). */\nexport const PACK_MAX_JOBS = %d;\n\n", PackMaxJobs)
 	b.Write(invocationTypeScript())
+	b.Write(usageTypeScript(list))
+	b.Write(opsTypeScript(js, list))
+	b.Write(httpTypeScript(js))
+	return b.Bytes()
+}
+
+// usageTypeScript renders MODEL_USAGE_POINT and USAGE_MODES.
+func usageTypeScript(list func([]string) string) []byte {
+	var b bytes.Buffer
 	b.WriteString(`/**
  * The data point written to MODEL_USAGE per successful model call, and per
  * edge-cache request served without one (mode "cache_hit", no tokens): the
@@ -93,8 +102,6 @@ export const MODEL_USAGE_POINT = {
 	fmt.Fprintf(&b, "/** The values of the data point's mode: a model call's (realtime, batch), or a request served without one. */\nexport const USAGE_MODES = %s as const;\nexport type UsageMode = (typeof USAGE_MODES)[number];\n",
 		list(UsageModes))
 
-	b.Write(opsTypeScript(js, list))
-	b.Write(httpTypeScript(js))
 	return b.Bytes()
 }
 

@@ -28,6 +28,15 @@ export function isJobMessage(v: unknown): v is JobMessage {
   return typeof m === "object" && m !== null && typeof m.job_id === "string" && isJobId(m.job_id) && typeof m.input === "string";
 }
 
+/** The customer and key hash a job message (or a batch job) carries, as the fields of a message that sends it again; none for a public product's job. */
+export function payerFields(m: { customer?: string; key_hash?: string }): { customer?: string; key_hash?: string } {
+  if (typeof m.customer !== "string" || m.customer === "") return {};
+  return { customer: m.customer, ...(typeof m.key_hash === "string" && m.key_hash !== "" ? { key_hash: m.key_hash } : {}) };
+}
+
+/** The customer a job message names, as a record's field; none for a public product's job. */
+export const customerField = (m: { customer?: string }): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
+
 /** What jobs/<id>.json holds. */
 export interface JobRecord {
   job_id: string;

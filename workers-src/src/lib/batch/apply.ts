@@ -15,12 +15,12 @@
 import type { Hooks } from "../../hooks";
 import type { Config } from "../config";
 import { holdJob, isHeld } from "../held";
-import { isTerminal, jobRecord, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
+import { isTerminal, jobRecord, payerFields, readJobTagged, writeJobIf, type JobRecord } from "../jobs";
 import { sendAll } from "../queue";
 import type { BatchResult } from "./api";
 import type { BatchBudget } from "./guard";
 import type { Payers } from "./payers";
-import { payerFields, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+import { type BatchEnv, type BatchJob, type BatchRecord } from "./record";
 import { Settlement, type Held, type Settling, type SpendRoom } from "./settle";
 
 export type { SpendRoom } from "./settle";

@@ -29,12 +29,6 @@ export interface BatchJob {
   key_hash?: string;
 }
 
-/** The customer and key hash of a job message, as a BatchJob's (or a message's) fields. */
-export function payerFields(m: { customer?: string; key_hash?: string }): { customer?: string; key_hash?: string } {
-  if (typeof m.customer !== "string" || m.customer === "") return {};
-  return { customer: m.customer, ...(typeof m.key_hash === "string" && m.key_hash !== "" ? { key_hash: m.key_hash } : {}) };
-}
-
 /** What batches/<batch_id>.json holds: the durable record of one submitted Message Batch. */
 export interface BatchRecord {
   batch_id: string;

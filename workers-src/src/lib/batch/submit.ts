@@ -33,13 +33,13 @@ import { buildRequest, type Hooks } from "../../hooks";
 import { ModelError } from "../anthropic";
 import type { Config } from "../config";
 import { describe } from "../errors";
-import { isJobMessage, isTerminal, jobRecord, putRetrying, readJobTagged, writeJob, writeJobRetrying, type JobRecord } from "../jobs";
+import { isJobMessage, isTerminal, jobRecord, payerFields, putRetrying, readJobTagged, writeJob, writeJobRetrying, type JobRecord } from "../jobs";
 import { retryDelay } from "../queue";
 import { UNAVAILABLE_RETRY_AFTER } from "../spend/errors";
 import type { MessagesRequest } from "../types";
 import { cancelBatch, createBatch, type MessageBatch } from "./api";
 import { budgetOf, type BatchBudget, type BatchOptions } from "./guard";
-import { batchKey, PATTERN, payerFields, priorAttempts, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
+import { batchKey, PATTERN, priorAttempts, type BatchEnv, type BatchJob, type BatchRecord } from "./record";
 
 /**
  * Most jobs in one Message Batch. A delivery held at most 100 jobs before

@@ -14,7 +14,7 @@ import type { Config } from "../../lib/config";
 import { describe } from "../../lib/errors";
 import { createdAt } from "../../lib/jobid";
 import { claimedFor, claimJob, readJobVersion, writeJobUnchanged } from "../../lib/claim";
-import { isJobMessage, isTerminal, jobKey, jobRecord, readJob, writeJob, type JobRecord } from "../../lib/jobs";
+import { customerField, isJobMessage, isTerminal, jobKey, jobRecord, payerFields, readJob, writeJob, type JobRecord } from "../../lib/jobs";
 import { callModel, ModelError } from "../../lib/model";
 import { retryDelay } from "../../lib/queue";
 import { checkRateLimit } from "../../lib/ratelimit";
@@ -25,13 +25,6 @@ import { payerByKey } from "../../lib/keys";
 import { parkJob } from "../../lib/spend/parked";
 import { holdJob, isHeld, releaseHeld } from "../../lib/held";
 import { LIMITER_PACING, LimiterRefused } from "./pacing";
-
-/** The customer a job message names, as a record's field (none: a public product's job). */
-const customerOfJob = (m: JobMessage): { customer?: string } => (typeof m.customer === "string" && m.customer !== "" ? { customer: m.customer } : {});
-
-/** The customer and key hash a job message carries, for a message that sends the job again. */
-const payerOfJob = (m: JobMessage): { customer?: string; key_hash?: string } =>
-  m.customer ? { customer: m.customer, ...(typeof m.key_hash === "string" ? { key_hash: m.key_hash } : {}) } : {};
 
 /** Who pays for the job's model call: its customer, with the budget its key's record gives now (undefined: a public product's job). */
 async function payerOfMessage(env: AsyncPipelineEnv, m: JobMessage): Promise<Payer | undefined> {
@@ -151,7 +144,7 @@ async function defer(d: Delivery, retryAfter: number | undefined, ownLimit = fal
   const resumedAt = d.body.resumed_at;
   if (!mayDefer(id, deferrals, delaySeconds, resumedAt)) return false;
   try {
-    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...payerOfJob(d.body) };
+    const again: JobMessage = { job_id: id, input, deferrals: deferrals + 1, ...payerFields(d.body) };
     if (resumedAt !== undefined) again.resumed_at = resumedAt;
     // The failed deliveries before this one go along (a wait is not one).
     if (d.msg.attempts > 1) again.attempts = d.msg.attempts - 1;
@@ -193,7 +186,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
     // The month's budget is spent: park the job (input kept durably) and ack,
     // unless another delivery claimed or ended it since it was read.
     try {
-      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error, ...payerOfJob(d.body) }, prev, msg.attempts, d.etag);
+      await parkJob(env, cfg, env.OUTPUTS, { job_id: id, input: d.body.input, error, ...payerFields(d.body) }, prev, msg.attempts, d.etag);
       msg.ack();
     } catch (e) {
       logWith(id)(e);
@@ -203,7 +196,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
   }
   if (err instanceof ModelError && !err.retryable) {
     // Retrying cannot help (e.g. the API rejected the request): fail now.
-    await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts, ...customerOfJob(d.body) }, prev))
+    await writeJob(env.OUTPUTS, jobRecord(id, { status: "failed", error, attempts: msg.attempts, ...customerField(d.body) }, prev))
       .then(() => msg.ack())
       .catch((e) => {
         logWith(id)(e);
@@ -216,7 +209,7 @@ async function onFailure(d: Delivery, err: unknown): Promise<void> {
     if (await defer(d, unavailable ? UNAVAILABLE_RETRY_AFTER : (err as ModelError).retryAfter, err instanceof LimiterRefused)) return;
   }
   // An ordinary retry: the record keeps the error (the job is still queued).
-  await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts, ...customerOfJob(d.body) }, prev)).catch(logWith(id));
+  await writeJob(env.OUTPUTS, jobRecord(id, { status: "queued", error, attempts: msg.attempts, ...customerField(d.body) }, prev)).catch(logWith(id));
   msg.retry({ delaySeconds: retryDelay(err instanceof ModelError && err.retryAfter !== undefined ? err.retryAfter : cfg.retryDelaySeconds) });
 }
 
@@ -268,7 +261,7 @@ export async function processMessage(
       budget: __ZEROCOST_SPEND_GUARD__ ? { spend: MODEL_SPEND, checked: true, ticket: claimed, payer } : undefined,
     });
     const result = await shapeResult(hooks, response, input);
-    const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts, ...customerOfJob(msg.body) }, d.prev);
+    const rec = jobRecord(id, { status: "done", result, model: response.model ?? body.model, usage: response.usage, attempts: msg.attempts, ...customerField(msg.body) }, d.prev);
     await writeJob(env.OUTPUTS, rec);
     if (isHeld(d.claimedOver?.rec)) await releaseHeld(env.OUTPUTS, id); // a parked job run by a redelivery
     msg.ack();
@@ -292,7 +285,7 @@ export async function deadLetter(msg: Message<unknown>, env: AsyncPipelineEnv): 
       msg.ack();
       return;
     }
-    const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input, ...customerOfJob(msg.body) }, prev);
+    const rec = jobRecord(id, { status: "dead", error: prev?.error ?? "retries exhausted", attempts: prev?.attempts ?? msg.attempts, input, ...customerField(msg.body) }, prev);
     await writeJob(env.OUTPUTS, rec);
     await holdJob(env.OUTPUTS, rec); // kept 31 days under held/, past jobs/'s retention
     msg.ack();
