@@ -217,7 +217,7 @@ func TestQueueConsumersAndDLQ(t *testing.T) {
 		t.Fatalf("no consumer on the job queue; consumers: %v", consumers)
 	}
 	s := main.Inputs["settings"].ObjectValue()
-	for key, want := range map[string]float64{"batchSize": 5, "maxRetries": 3, "maxWaitTimeMs": 10000, "retryDelay": 30} {
+	for key, want := range map[string]float64{"batchSize": 1, "maxRetries": 3, "maxWaitTimeMs": 10000, "retryDelay": 30} {
 		if got := s[resource.PropertyKey(key)].NumberValue(); got != want {
 			t.Errorf("consumer %s = %v, want %v", key, got, want)
 		}
