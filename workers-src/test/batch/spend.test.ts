@@ -59,6 +59,26 @@ describe("batch mode: the spend guard (lib/spend/, the project's D1 SPEND)", () 
     expect(calls).toEqual([]);
   });
 
+  it("a spent delivery of 50 jobs parks them all in one D1 round trip, besides the budget check (Workers Free: 50 queries an invocation)", async () => {
+    const { D1Meter } = await import("../d1meter");
+    const meter = new D1Meter(env.SPEND!);
+    // A budget of $0: spent before the first call.
+    const e = guarded({ MONTHLY_BUDGET_USD: "0", SPEND: meter.binding });
+    const jobs = await Promise.all(Array.from({ length: 50 }, () => job(e)));
+    const calls = watchBatchCalls();
+    const before = meter.trips.length;
+    const r = await deliver(e, jobs.map((j) => j.msg));
+    expect(r.explicitAcks).toHaveLength(50);
+    expect(calls).toEqual([]);
+    for (const j of jobs) expect(await jobRecord(j.id)).toMatchObject({ status: "budget_exhausted" });
+    const trips = meter.trips.slice(before);
+    // The check, then one round trip holding the 50 jobs' rows.
+    expect(trips.length).toBeLessThanOrEqual(2);
+    expect(trips.filter((t) => t.sql.some((q) => q.startsWith("INSERT INTO parked_jobs")))).toHaveLength(1);
+    const parked = await env.SPEND!.prepare("SELECT COUNT(*) AS n FROM parked_jobs WHERE product = ?1").bind(e.PRODUCT).first<{ n: number }>();
+    expect(parked?.n).toBe(50);
+  });
+
   it("customers: the batch record carries each job's customer; a customer over its budget is parked, the other's job submitted; settled spend lands on the customer's row", async () => {
     const { putKey, sha256hex } = await import("../keyhelpers");
     const { callCostNanos, parsePrices } = await import("../../src/lib/prices");

@@ -10,7 +10,7 @@ import type { Config } from "../config";
 import type { JobRecord } from "../jobs";
 import { BudgetExhausted } from "../spend/errors";
 import { assertPriced, checkBudget, recordCalls } from "../spend/guard";
-import { parkJob } from "../spend/parked";
+import { parkJobs } from "../spend/parked";
 import { payerByKey } from "../keys";
 import { payerFor, type Payer, type Usage } from "../types";
 
@@ -45,7 +45,9 @@ export const SPEND_GUARD: BatchBudget = {
   },
   exhausted: (err) => err instanceof BudgetExhausted,
   park: async (env, cfg, jobs) => {
-    for (const j of jobs) await parkJob(env, cfg, env.OUTPUTS, { job_id: j.job_id, input: j.input, error: j.error, customer: j.customer, key_hash: j.key_hash }, j.prev);
+    // One D1 round trip for the delivery's jobs (parked.ts parkJobs).
+    const parked = jobs.map((j) => ({ job: { job_id: j.job_id, input: j.input, error: j.error, customer: j.customer, key_hash: j.key_hash }, prev: j.prev }));
+    await parkJobs(env, cfg, env.OUTPUTS, parked);
   },
   recordSpend: async (env, cfg, usages, payer) => void (await recordCalls(env, cfg, usages, "batch", Date.now(), payer)),
   payer: (env, customer, keyHash) => payerNow(env, customer, keyHash, true),
