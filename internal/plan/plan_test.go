@@ -364,3 +364,23 @@ func TestRunners(t *testing.T) {
 		t.Errorf("check: %v", errs)
 	}
 }
+
+// A realtime pipeline whose batchSize is above the full packs one delivery
+// runs is warned about; the default, and batch mode, are not.
+func TestBatchSizeWarnings(t *testing.T) {
+	p := buildProducts(t, `[
+			{"name":"unset","pattern":"async-pipeline"},
+			{"name":"big","pattern":"async-pipeline","settings":{"batchSize":5}},
+			{"name":"bulk","pattern":"async-pipeline","settings":{"modelMode":"batch","batchSize":50}}
+		]`)
+	if got := p.Product("unset").Settings.BatchSize; got != 1 {
+		t.Fatalf("unset: batchSize %d, want 1 (a keyed product has a spend store)", got)
+	}
+	w := strings.Join(p.Warnings(), "\n")
+	if !strings.Contains(w, "big: batchSize 5, but one queue delivery runs at most 10 jobs") || !strings.Contains(w, "leave batchSize unset (1)") {
+		t.Errorf("warnings lack big's batch size:\n%s", w)
+	}
+	if strings.Contains(w, "unset:") || strings.Contains(w, "bulk:") {
+		t.Errorf("warnings name a product at its default or in batch mode:\n%s", w)
+	}
+}
