@@ -18,7 +18,7 @@ import { readConfig, type Config } from "../lib/config";
 import { doorFor, passDoor } from "../lib/door";
 import { describe, HttpError, json } from "../lib/errors";
 import { newJobId } from "../lib/jobid";
-import { jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
+import { customerField, jobRecord, jobView, readJob, writeJobRetrying, type JobRecord } from "../lib/jobs";
 import { customerOf, payerOf } from "../lib/keys";
 import { callModel } from "../lib/model";
 import { MODEL_SPEND, reserveBudget } from "../lib/spend/guard";
@@ -79,7 +79,7 @@ async function runJob(
   ticket: BudgetTicket,
 ): Promise<void> {
   const { id } = job;
-  const who = job.customer ? { customer: job.customer } : {};
+  const who = customerField(job);
   let rec: JobRecord;
   try {
     const body = await buildRequest(hooks, input, env, cfg, PATTERN);

@@ -20,7 +20,7 @@ import { shapeResult, type Hooks } from "../../hooks";
 import type { Config } from "../config";
 import { describe } from "../errors";
 import { holdJob } from "../held";
-import { jobRecord, writeJobIf, type JobRecord } from "../jobs";
+import { customerField, jobRecord, writeJobIf, type JobRecord } from "../jobs";
 import { recordUsage } from "../model";
 import type { MessagesResponse, Usage } from "../types";
 import type { BatchBudget } from "./guard";
@@ -108,7 +108,7 @@ async function writeSucceeded(a: Settling, h: Held, message: MessagesResponse): 
   const { job, rec } = h;
   try {
     const model = typeof message?.model === "string" ? message.model : a.cfg.model;
-    const common = { model, usage: message?.usage, attempts: job.attempt, batch_id: a.batchId, ...(job.customer ? { customer: job.customer } : {}) };
+    const common = { model, usage: message?.usage, attempts: job.attempt, batch_id: a.batchId, ...customerField(job) };
     let done: JobRecord;
     try {
       done = jobRecord(job.job_id, { status: "done", result: await shapeResult(a.hooks, message, job.input), ...common }, rec);

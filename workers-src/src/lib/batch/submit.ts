@@ -33,7 +33,7 @@ import { buildRequest, type Hooks } from "../../hooks";
 import { ModelError } from "../anthropic";
 import type { Config } from "../config";
 import { describe } from "../errors";
-import { isJobMessage, isTerminal, jobRecord, payerFields, putRetrying, readJobTagged, writeJob, writeJobRetrying, type JobRecord } from "../jobs";
+import { customerField, isJobMessage, isTerminal, jobRecord, payerFields, putRetrying, readJobTagged, writeJob, writeJobRetrying, type JobRecord } from "../jobs";
 import { retryDelay } from "../queue";
 import { UNAVAILABLE_RETRY_AFTER } from "../spend/errors";
 import type { MessagesRequest } from "../types";
@@ -232,7 +232,7 @@ async function markSubmitted(env: BatchEnv, batch: MessageBatch, built: Built[])
   const deadline = Date.now() + PUT_DEADLINE_MS;
   await Promise.all(
     built.map(async (b) => {
-      const who = b.job.customer ? { customer: b.job.customer } : {};
+      const who = customerField(b.job);
       const rec = jobRecord(b.job.job_id, { status: "submitted", batch_id: batch.id, attempts: b.job.attempt, ...who }, b.prev);
       await writeJobRetrying(env.OUTPUTS, rec, deadline).catch((e) =>
         console.error(`job ${b.job.job_id}: its submitted record could not be written (the batch record holds it):`, e),

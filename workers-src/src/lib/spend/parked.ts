@@ -5,7 +5,7 @@ import type { BaseEnv, QueueBody } from "../../env";
 import type { Config } from "../config";
 import { HttpError } from "../errors";
 import { claimedFor, readJobVersion, writeJobUnchanged } from "../claim";
-import { isTerminal, jobRecord, writeJob, type JobRecord } from "../jobs";
+import { isTerminal, jobRecord, payerFields, writeJob, type JobRecord } from "../jobs";
 import { holdJob, readHeld, releaseHeld } from "../held";
 import { packJobs } from "../pack";
 import { sendAll } from "../queue";
@@ -285,7 +285,7 @@ export async function resumeParked(
     // conditional put per job.
     const send = await markQueued(r2 ?? (env as BaseEnv & { OUTPUTS: R2Bucket }).OUTPUTS, rows);
     const resumedAt = Date.now();
-    const jobs = send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt, ...(r.customer ? { customer: r.customer, key_hash: r.key_hash } : {}) }));
+    const jobs = send.map((r) => ({ job_id: r.job_id, input: r.input, resumed_at: resumedAt, ...payerFields(r) }));
     const { error } = await sendAll(queue, packJobs(jobs));
     if (error !== undefined) {
       console.error("resume: JOB_QUEUE send failed:", error);
